@@ -1,0 +1,23 @@
+//! Holdfast's memory-management core.
+//!
+//! Every algorithm the Linux memory-locking story is about lives here: the
+//! VMA tree, 4-level page tables and `walk_page_range`, the rwsem used as the
+//! mmap lock, per-frame metadata and the frame allocator. The crate is
+//! `no_std` + `alloc`, contains no `unsafe`, and reaches the machine only
+//! through small traits that the kernel implements (and host tests implement
+//! with plain memory). All of its tests run on the host: `cargo test -p mm`.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+pub mod addr;
+pub mod errno;
+pub mod frame;
+pub mod page_meta;
+pub mod pagewalk;
+pub mod pgtable;
+pub mod rwsem;
+pub mod vma;
+
+pub use errno::Errno;
