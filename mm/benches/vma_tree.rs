@@ -1,0 +1,1 @@
+fn main() { println!("vma_tree bench: not written yet"); }
