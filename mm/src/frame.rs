@@ -43,7 +43,6 @@
 //! allocator), so nothing else may be acquired while it is held, and it is
 //! never held across a sleep.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
@@ -78,6 +77,8 @@ pub enum FrameError {
     Overlap,
     /// More than [`MAX_REGIONS`] discontiguous usable regions.
     TooManyRegions,
+    /// The heap could not provide the bitmap.
+    NoMemory,
 }
 
 /// Where the bitmap words live.
@@ -115,6 +116,10 @@ struct PfnRange {
 }
 
 /// Bitmap allocator of physical frames. See the module documentation.
+///
+/// Locking: every method takes `&self`/`&mut self`; in the kernel the
+/// allocator lives behind the frame-allocator spinlock (lowest in the lock
+/// order), so each call runs with that lock held.
 pub struct FrameAllocator {
     bitmap: Words,
     /// First pfn of the managed window.
@@ -146,7 +151,11 @@ impl FrameAllocator {
     /// Like [`new`](Self::new), with the bitmap allocated on the heap.
     pub fn with_capacity(base_pfn: u64, npages: u64) -> Result<Self, FrameError> {
         check_window(base_pfn, npages)?;
-        Self::build(Words::Owned(vec![0; bitmap_words(npages)]), base_pfn, npages)
+        let words = bitmap_words(npages);
+        let mut bitmap = Vec::new();
+        bitmap.try_reserve_exact(words).map_err(|_| FrameError::NoMemory)?;
+        bitmap.resize(words, 0);
+        Self::build(Words::Owned(bitmap), base_pfn, npages)
     }
 
     /// An allocator whose window spans exactly the given usable regions
@@ -742,6 +751,8 @@ mod tests {
     fn window_overflow_rejected() {
         assert!(matches!(FrameAllocator::with_capacity(u64::MAX, 2), Err(FrameError::InvalidRange)));
         assert!(matches!(FrameAllocator::with_capacity(1 << 52, 1), Err(FrameError::InvalidRange)));
+        assert!(matches!(FrameAllocator::with_capacity(0, 1 << 52), Err(FrameError::InvalidRange)));
+        assert!(matches!(FrameAllocator::from_regions(&[(0, 0x1000), (0x2000, 0x1000)]), Err(FrameError::InvalidRange)));
     }
 
     #[test]

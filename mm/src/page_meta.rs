@@ -137,6 +137,8 @@ pub enum PageMetaError {
     PageInUse,
     /// The page is already on the LRU.
     OnLru,
+    /// The heap could not provide the metadata array.
+    NoMemory,
 }
 
 /// What an mlock operation did to the page's `MLOCKED` flag.
@@ -357,11 +359,13 @@ pub struct PageMetaArray {
 }
 
 impl PageMetaArray {
-    /// Metadata for `npages` frames from `base_pfn`, on the heap.
-    pub fn new(base_pfn: u64, npages: usize) -> PageMetaArray {
-        let mut v = Vec::with_capacity(npages);
+    /// Metadata for `npages` frames from `base_pfn`, on the heap (16 bytes
+    /// a frame). Errors: `NoMemory` if the heap cannot provide it.
+    pub fn new(base_pfn: u64, npages: usize) -> Result<PageMetaArray, PageMetaError> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(npages).map_err(|_| PageMetaError::NoMemory)?;
         v.resize_with(npages, PageMeta::new);
-        PageMetaArray { pages: Pages::Owned(v), base_pfn, stat: VmStat::default() }
+        Ok(PageMetaArray { pages: Pages::Owned(v), base_pfn, stat: VmStat::default() })
     }
 
     /// Metadata over caller-provided storage (every entry should be
@@ -658,7 +662,7 @@ mod tests {
 
     /// An array of `n` pages at pfn 0x100, each allocated and on the LRU.
     fn pages_on_lru(n: usize) -> PageMetaArray {
-        let a = PageMetaArray::new(0x100, n);
+        let a = PageMetaArray::new(0x100, n).unwrap();
         for i in 0..n {
             let p = a.pfn_to_page(0x100 + i as u64).unwrap();
             p.prep_new_page().unwrap();
@@ -669,7 +673,7 @@ mod tests {
 
     #[test]
     fn get_by_physical_address() {
-        let a = PageMetaArray::new(0x100, 4);
+        let a = PageMetaArray::new(0x100, 4).unwrap();
         assert!(a.get(0x100 * PAGE_SIZE).is_some());
         assert!(a.get(0x103 * PAGE_SIZE + 0xfff).is_some());
         assert!(a.get(0x104 * PAGE_SIZE).is_none());
@@ -678,10 +682,15 @@ mod tests {
         let p = a.get(0x102 * PAGE_SIZE + 8).unwrap();
         assert_eq!(a.page_to_pfn(p), Some(0x102));
         // A page of another array is not ours.
-        let other = PageMetaArray::new(0x100, 4);
+        let other = PageMetaArray::new(0x100, 4).unwrap();
         assert_eq!(a.page_to_pfn(other.get(0x100 * PAGE_SIZE).unwrap()), None);
         let lone = PageMeta::new();
         assert_eq!(a.page_to_pfn(&lone), None);
+    }
+
+    #[test]
+    fn huge_array_is_an_error_not_an_abort() {
+        assert!(matches!(PageMetaArray::new(0, usize::MAX / 2), Err(PageMetaError::NoMemory)));
     }
 
     #[test]
@@ -695,7 +704,7 @@ mod tests {
 
     #[test]
     fn refcounting() {
-        let a = PageMetaArray::new(0, 1);
+        let a = PageMetaArray::new(0, 1).unwrap();
         let p = a.pfn_to_page(0).unwrap();
         assert_eq!(p.get_page(), Err(PageMetaError::RefcountZero));
         assert_eq!(a.put_page(p), Err(PageMetaError::RefcountZero));
@@ -721,7 +730,7 @@ mod tests {
 
     #[test]
     fn mlock_new_folio_then_counted_mlocks() {
-        let a = PageMetaArray::new(0, 1);
+        let a = PageMetaArray::new(0, 1).unwrap();
         let p = a.pfn_to_page(0).unwrap();
         p.prep_new_page().unwrap();
         // Faulted into a VM_LOCKED vma.
@@ -815,7 +824,7 @@ mod tests {
 
     #[test]
     fn vma_helpers_follow_linux_flag_tests() {
-        let a = PageMetaArray::new(0, 3);
+        let a = PageMetaArray::new(0, 3).unwrap();
         let locked = VmFlags::READ | VmFlags::WRITE | VmFlags::LOCKED;
         let p0 = a.pfn_to_page(0).unwrap();
         let p1 = a.pfn_to_page(1).unwrap();
@@ -836,7 +845,7 @@ mod tests {
 
     #[test]
     fn freeing_an_mlocked_page_clears_it() {
-        let a = PageMetaArray::new(0, 1);
+        let a = PageMetaArray::new(0, 1).unwrap();
         let p = a.pfn_to_page(0).unwrap();
         p.prep_new_page().unwrap();
         p.set_anon();

@@ -161,7 +161,7 @@ fn check_always(a: &PageMetaArray, m: &[PageModel; NPAGES]) -> Result<(), TestCa
 }
 
 fn new_array() -> PageMetaArray {
-    PageMetaArray::new(BASE_PFN, NPAGES)
+    PageMetaArray::new(BASE_PFN, NPAGES).unwrap()
 }
 
 proptest! {
