@@ -175,8 +175,13 @@ impl MlockTransition {
     }
 }
 
-/// Metadata of one physical frame.
+/// Metadata of one physical frame (16 bytes).
+///
+/// All-zero bytes are a valid `PageMeta` of a free frame (equal to
+/// [`PageMeta::new`]), so the kernel may build a `&'static [PageMeta]` over
+/// zeroed memory it carved out before its heap exists.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct PageMeta {
     /// Linux `_refcount`: 0 while the frame is free.
     refcount: AtomicU32,
@@ -686,6 +691,11 @@ mod tests {
         assert_eq!(a.page_to_pfn(other.get(0x100 * PAGE_SIZE).unwrap()), None);
         let lone = PageMeta::new();
         assert_eq!(a.page_to_pfn(&lone), None);
+    }
+
+    #[test]
+    fn page_meta_is_16_bytes() {
+        assert_eq!(core::mem::size_of::<PageMeta>(), 16);
     }
 
     #[test]
