@@ -250,7 +250,7 @@ impl FlagOp {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Insert { start: u64, pages: u64, flags: usize },
+    Insert { start: u64, pages: u64, flags: VmFlags },
     Remove { start: u64 },
     /// Remove the `i % len`-th vma (always hits when the tree is not empty).
     RemoveNth { i: usize },
@@ -260,6 +260,20 @@ enum Op {
     UnmapRange { start: u64, end: u64 },
     GetUnmappedArea { pages: u64, hint: u64, align_shift: u32, low: u64, high: u64 },
     GetMutFlags { start: u64, flags: usize },
+    // Ops aimed at existing vmas (index taken modulo the vma count), so
+    // that boundaries, adjacency and full coverage happen often.
+    /// Insert right after the `i`-th vma, touching it, with flag set
+    /// `flags` or (if out of range) the same flags as that vma.
+    InsertAfterNth { i: usize, pages: u64, flags: usize },
+    /// Set the flags of the `i`-th vma through `get_mut_flags`.
+    GetMutFlagsNth { i: usize, flags: usize },
+    /// Split the `i`-th vma `off` pages after its start.
+    SplitNth { i: usize, off: u64 },
+    /// Merge at the end of the `i`-th vma.
+    MergeNth { i: usize },
+    /// Change flags from `off_lo` pages after the start of vma `i` to
+    /// `off_hi` pages before the end of vma `j`.
+    ModifyNth { i: usize, j: usize, off_lo: u64, off_hi: u64, op: FlagOp },
 }
 
 /// An address in pages `0..=space`, now and then one byte off a page boundary.
@@ -284,7 +298,7 @@ fn flag_op() -> impl Strategy<Value = FlagOp> {
 fn op(space: u64, max_pages: u64) -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..space, 1..=max_pages, 0..FLAGS.len())
-            .prop_map(|(s, n, flags)| Op::Insert { start: s * P, pages: n, flags }),
+            .prop_map(|(s, n, flags)| Op::Insert { start: s * P, pages: n, flags: FLAGS[flags] }),
         1 => addr(space).prop_map(|start| Op::Remove { start }),
         2 => any::<usize>().prop_map(|i| Op::RemoveNth { i }),
         2 => addr(space).prop_map(|addr| Op::Split { addr }),
@@ -296,7 +310,38 @@ fn op(space: u64, max_pages: u64) -> impl Strategy<Value = Op> {
         3 => (0..=max_pages + 2, prop_oneof![Just(0u64), addr(space)], 0u32..5, addr(space), addr(space + 8))
             .prop_map(|(pages, hint, align_shift, low, high)| Op::GetUnmappedArea { pages, hint, align_shift, low, high }),
         1 => (addr(space), 0..FLAGS.len()).prop_map(|(start, flags)| Op::GetMutFlags { start, flags }),
+        3 => (any::<usize>(), 1..=max_pages, 0..2 * FLAGS.len())
+            .prop_map(|(i, pages, flags)| Op::InsertAfterNth { i, pages, flags }),
+        1 => (any::<usize>(), 0..FLAGS.len()).prop_map(|(i, flags)| Op::GetMutFlagsNth { i, flags }),
+        1 => (any::<usize>(), 0u64..4).prop_map(|(i, off)| Op::SplitNth { i, off }),
+        2 => any::<usize>().prop_map(|i| Op::MergeNth { i }),
+        5 => (any::<usize>(), prop_oneof![3 => Just(0usize), 1 => 1usize..4], prop_oneof![3 => Just(0u64), 1 => 1u64..3], prop_oneof![3 => Just(0u64), 1 => 1u64..3], flag_op())
+            .prop_map(|(i, d, off_lo, off_hi, op)| Op::ModifyNth { i, j: i.wrapping_add(d), off_lo, off_hi, op }),
     ]
+}
+
+/// Turn an op aimed at the `i`-th vma into a plain op on addresses, using
+/// the model (`None` if there is no vma to aim at).
+fn resolve(op: Op, model: &Model) -> Option<Op> {
+    let n = model.vmas.len();
+    let nth = |i: usize| model.vmas.get(i % n.max(1));
+    Some(match op {
+        Op::InsertAfterNth { i, pages, flags } => {
+            let v = nth(i)?;
+            Op::Insert { start: v.end, pages, flags: FLAGS.get(flags).copied().unwrap_or(v.flags) }
+        }
+        Op::GetMutFlagsNth { i, flags } => Op::GetMutFlags { start: nth(i)?.start, flags },
+        Op::SplitNth { i, off } => Op::Split { addr: nth(i)?.start + off * P },
+        Op::MergeNth { i } => Op::MergeAt { addr: nth(i)?.end },
+        Op::ModifyNth { i, j, off_lo, off_hi, op } => {
+            let (a, b) = (nth(i)?, nth(j)?);
+            let (a, b) = if a.start <= b.start { (a, b) } else { (b, a) };
+            let start = (a.start + off_lo * P).min(a.end - P);
+            let end = b.end.saturating_sub(off_hi * P).max(b.start + P).max(start);
+            Op::ModifyFlags { start, end, op }
+        }
+        op => op,
+    })
 }
 
 // ---- the check ----------------------------------------------------------
@@ -334,16 +379,26 @@ fn compare_queries(tree: &VmaTree, model: &Model, probes: &[u64]) -> Result<(), 
 fn run(ops: Vec<Op>, space: u64) -> Result<(), TestCaseError> {
     let mut tree = VmaTree::new();
     let mut model = Model::default();
+    let mut stats = std::collections::BTreeMap::<String, (u32, u32)>::new();
     for op in ops {
+        let op = match resolve(op, &model) {
+            Some(op) => op,
+            None => continue,
+        };
         let mut probes = vec![0];
+        let mut ok = true;
         match op.clone() {
             Op::Insert { start, pages, flags } => {
-                let vma = Vma::new_anonymous(start, start + pages * P, FLAGS[flags]);
-                prop_assert_eq!(tree.insert(vma.clone()), model.insert(vma), "{:?}", op);
+                let vma = Vma::new_anonymous(start, start + pages * P, flags);
+                let t = tree.insert(vma.clone());
+                prop_assert_eq!(t, model.insert(vma), "{:?}", op);
+                ok = t.is_ok();
                 probes.extend([start, start + pages * P]);
             }
             Op::Remove { start } => {
-                prop_assert_eq!(tree.remove(start), model.remove(start), "{:?}", op);
+                let t = tree.remove(start);
+                ok = t.is_some();
+                prop_assert_eq!(t, model.remove(start), "{:?}", op);
                 probes.push(start);
             }
             Op::RemoveNth { i } => {
@@ -354,11 +409,14 @@ fn run(ops: Vec<Op>, space: u64) -> Result<(), TestCaseError> {
                 }
             }
             Op::Split { addr } => {
-                prop_assert_eq!(tree.split(addr), model.split(addr), "{:?}", op);
+                let t = tree.split(addr);
+                ok = t.is_ok();
+                prop_assert_eq!(t, model.split(addr), "{:?}", op);
                 probes.push(addr);
             }
             Op::MergeAt { addr } => {
-                prop_assert_eq!(tree.merge_at(addr), model.merge_at(addr), "{:?}", op);
+                ok = tree.merge_at(addr);
+                prop_assert_eq!(ok, model.merge_at(addr), "{:?}", op);
                 probes.extend([addr.saturating_sub(P), addr]);
             }
             Op::ModifyFlags { start, end, op: fop } => {
@@ -372,16 +430,20 @@ fn run(ops: Vec<Op>, space: u64) -> Result<(), TestCaseError> {
                 prop_assert_eq!(t.clone(), m, "{:?}", op);
                 // f runs once per vma in the range, and not at all on error.
                 prop_assert_eq!(calls, if t.is_ok() { pieces } else { 0 }, "calls of f, {:?}", op);
+                ok = t.is_ok_and(|c| !c.is_empty());
                 probes.extend([start, end]);
             }
             Op::UnmapRange { start, end } => {
-                prop_assert_eq!(tree.unmap_range(start, end), model.unmap_range(start, end), "{:?}", op);
+                let t = tree.unmap_range(start, end);
+                ok = t.as_ref().is_ok_and(|r| !r.is_empty());
+                prop_assert_eq!(t, model.unmap_range(start, end), "{:?}", op);
                 probes.extend([start, end]);
             }
             Op::GetUnmappedArea { pages, hint, align_shift, low, high } => {
                 let (len, align) = (pages * P, P << align_shift);
                 let got = tree.get_unmapped_area(len, hint, align, low, high);
                 prop_assert_eq!(got, model.get_unmapped_area(len, hint, align, low, high), "{:?}", op);
+                ok = got.is_some();
                 if let Some(a) = got {
                     // Whatever it returns is usable.
                     prop_assert!(a >= low && a + len <= high && !model.overlaps(a, a + len), "{:#x} {:?}", a, op);
@@ -407,9 +469,16 @@ fn run(ops: Vec<Op>, space: u64) -> Result<(), TestCaseError> {
                 let m = model.vmas.iter_mut().find(|v| v.start == start).map(|v| {
                     v.flags = FLAGS[flags];
                 });
+                ok = t.is_some();
                 prop_assert_eq!(t, m);
             }
+            _ => unreachable!("resolved above"),
         }
+        let name = format!("{op:?}");
+        let name = name.split([' ', '{']).next().unwrap_or("").to_string();
+        let e = stats.entry(name).or_default();
+        e.0 += 1;
+        e.1 += ok as u32;
         if let Err(e) = tree.check_invariants() {
             return Err(TestCaseError::fail(format!("invariant broken after {op:?}: {e}\n{tree:?}")));
         }
@@ -418,6 +487,10 @@ fn run(ops: Vec<Op>, space: u64) -> Result<(), TestCaseError> {
         probes.extend(extra);
         probes.extend([space / 2 * P, space * P, u64::MAX]);
         compare_queries(&tree, &model, &probes)?;
+    }
+    if std::env::var_os("VMA_PROP_STATS").is_some() {
+        // How often each operation did something (succeeded / found / changed).
+        eprintln!("{stats:?}");
     }
     // Every vma the model holds is anonymous; the tree kept the kind.
     prop_assert!(tree.iter().all(|v| v.kind == VmaKind::Anonymous));
