@@ -535,6 +535,11 @@ impl VmaTree {
             let node = &self.nodes[n as usize];
             if node.vma.end > addr {
                 found = n;
+                if node.vma.start <= addr {
+                    // Contains `addr`: every vma to its left ends at or
+                    // below its start, so none of them qualifies.
+                    break;
+                }
                 n = node.left;
             } else {
                 n = node.right;

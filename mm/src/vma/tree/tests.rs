@@ -430,3 +430,45 @@ fn gua_many_vmas_matches_scan() {
         }
     }
 }
+
+#[test]
+fn check_invariants_detects_corruption() {
+    let base = tree(&[(10, 20, RW), (30, 40, RW), (50, 60, RW), (70, 80, RW)]);
+    let root = base.root as usize;
+
+    let mut t = base.clone();
+    t.nodes[root].max_gap += P;
+    assert!(t.check_invariants().unwrap_err().contains("augmented"));
+
+    let mut t = base.clone();
+    t.nodes[root].height += 1;
+    assert!(t.check_invariants().unwrap_err().contains("height"));
+
+    let mut t = base.clone();
+    t.nodes[root].vma.end += P / 2;
+    assert!(t.check_invariants().is_err(), "unaligned end");
+
+    let mut t = base.clone();
+    t.len += 1;
+    assert!(t.check_invariants().unwrap_err().contains("len"));
+
+    let mut t = base.clone();
+    t.free.push(base.root);
+    assert!(t.check_invariants().is_err(), "reachable slot on the free list");
+
+    // A right-leaning chain: ordered but not balanced.
+    let mut t = VmaTree::new();
+    for i in 0..3 {
+        let n = t.alloc_node(vma(10 * i, 10 * i + 5, RW));
+        t.len += 1;
+        if i == 0 {
+            t.root = n;
+        } else {
+            t.nodes[n as usize - 1].right = n;
+        }
+    }
+    for n in (0..3).rev() {
+        t.update(n);
+    }
+    assert!(t.check_invariants().unwrap_err().contains("balance"));
+}
