@@ -105,7 +105,8 @@ impl<'a, P: PhysMem> MmWalk<'a, P> {
 
     /// Give the present leaf at `slot` new `flags` (`PRESENT` kept, frame and
     /// size unchanged); return the old flags, or `None` if `slot` holds no
-    /// present leaf. Not flushed from the TLB (see the module doc).
+    /// present leaf or is in a shared kernel half. Not flushed from the TLB
+    /// (see the module doc).
     pub fn set_leaf_flags(&mut self, slot: PtSlot, flags: PteFlags) -> Option<PteFlags> {
         self.pgtable.set_leaf_flags(slot, flags)
     }

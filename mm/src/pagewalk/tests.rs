@@ -433,3 +433,38 @@ fn unsorted_and_overlapping_vmas_never_walk_twice() {
     assert_eq!(ptes, [&Ev::Pte(G1), &Ev::Pte(G1 + K), &Ev::Pte(G1 + 3 * K)]);
     assert_eq!(ops.ev.last(), Some(&Ev::Hole(G1 + 4 * K, G1 + 5 * K, -1)));
 }
+
+#[test]
+fn callbacks_cannot_change_a_shared_kernel_half() {
+    struct Mark(Vec<(u64, Option<PteFlags>)>);
+    impl MmWalkOps for Mark {
+        const HAS_PTE_ENTRY: bool = true;
+        fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+            assert_eq!(pte.va(), addr);
+            let r = walk.set_leaf_flags(pte, PteFlags::SOFTW1);
+            self.0.push((addr, r));
+            0
+        }
+    }
+    let arena = ArenaPhysMem::new();
+    let mut kernel = PageTable::new(&arena).unwrap();
+    let kva = 0xFFFF_FFFF_8000_0000;
+    kernel.map(kva, 0x30_0000, PageSize::Size4K, PteFlags::GLOBAL).unwrap();
+    let mut user = PageTable::new_with_kernel_half(&arena, kernel.root_pa()).unwrap();
+    user.map(K, 0x40_0000, PageSize::Size4K, PteFlags::USER).unwrap();
+
+    let mut ops = Mark(Vec::new());
+    assert_eq!(walk_page_range_novma(&mut user, kva, kva + K, &mut ops), 0);
+    assert_eq!(walk_page_range_novma(&mut user, K, 2 * K, &mut ops), 0);
+    assert_eq!(ops.0, vec![(kva, None), (K, Some(PteFlags::PRESENT | PteFlags::USER))]);
+    assert_eq!(kernel.translate(kva).unwrap().flags, PteFlags::PRESENT | PteFlags::GLOBAL);
+    assert_eq!(user.translate(K).unwrap().flags, PteFlags::PRESENT | PteFlags::SOFTW1);
+
+    // The kernel's own table may change its half.
+    let mut ops = Mark(Vec::new());
+    assert_eq!(walk_page_range_novma(&mut kernel, kva, kva + K, &mut ops), 0);
+    assert_eq!(ops.0, vec![(kva, Some(PteFlags::PRESENT | PteFlags::GLOBAL))]);
+    user.free_all_tables();
+    kernel.free_all_tables();
+    assert_eq!(arena.in_use(), 0);
+}

@@ -109,12 +109,14 @@ pub struct PtSlot {
     level: Level,
     table_pa: u64,
     index: usize,
+    /// An address inside the range the entry covers (the one it was found by).
+    va: u64,
 }
 
 impl PtSlot {
     /// The slot of `addr`'s entry in the table `table_pa` of `level`.
     pub(crate) fn new(level: Level, table_pa: u64, addr: u64) -> PtSlot {
-        PtSlot { level, table_pa, index: level.index(addr) }
+        PtSlot { level, table_pa, index: level.index(addr), va: addr }
     }
     /// The level of the table this entry is in.
     pub fn level(&self) -> Level {
@@ -128,9 +130,15 @@ impl PtSlot {
     pub fn index(&self) -> usize {
         self.index
     }
+    /// First virtual address the entry covers.
+    pub fn va(&self) -> u64 {
+        self.va & !(self.level.entry_size() - 1)
+    }
 }
 
 /// A 4-level x86_64 page table: the PML4 frame and what hangs below it.
+/// Dropping it leaks its frames: tear it down with
+/// [`free_all_tables`](PageTable::free_all_tables) once no CPU uses it.
 #[derive(Debug)]
 pub struct PageTable<P: PhysMem> {
     phys: P,
@@ -172,6 +180,7 @@ impl<P: PhysMem> PageTable<P> {
     /// upper 256 PML4 entries copied from `kernel_root` (so the kernel's
     /// mappings are shared). Operations on the upper half are refused with
     /// [`MapError::KernelHalf`] and teardown leaves its tables alone.
+    /// `kernel_root` must be the root of a live page table on `phys`.
     pub fn new_with_kernel_half(phys: P, kernel_root: u64) -> Result<Self, MapError> {
         let root = phys.alloc_table_frame().ok_or(MapError::OutOfFrames)?;
         for i in KERNEL_PGD_START..PTRS_PER_TABLE {
@@ -328,8 +337,10 @@ impl<P: PhysMem> PageTable<P> {
 
     /// Replace the flags of the present leaf at `slot` (used by page walks;
     /// `slot` comes from a walk of this table). Returns the old flags, or
-    /// `None` if the entry is not a present leaf. No TLB flush.
+    /// `None` if the entry is not a present leaf or lies in a shared kernel
+    /// half. No TLB flush.
     pub(crate) fn set_leaf_flags(&self, slot: PtSlot, flags: PteFlags) -> Option<PteFlags> {
+        self.check_va(slot.va).ok()?;
         let e = self.get(slot);
         if !e.is_leaf(slot.level) {
             return None;
