@@ -15,6 +15,7 @@
 //!
 //! Holdfast schedules on the boot CPU only; `--smp` adds CPUs that stay idle.
 
+pub mod rwsem_backend;
 pub mod switch;
 pub mod thread;
 pub mod waitqueue;
