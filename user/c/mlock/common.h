@@ -68,7 +68,7 @@ static int t_num, t_pass, t_fail;
 
 /* ---- output (write(2) only) ------------------------------------------- */
 
-static void out_str(const char *s, size_t n)
+static __attribute__((unused)) void out_str(const char *s, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(1, s, n);
@@ -80,7 +80,7 @@ static void out_str(const char *s, size_t n)
 }
 
 __attribute__((format(printf, 1, 2)))
-static void say(const char *fmt, ...)
+static __attribute__((unused)) void say(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -97,7 +97,7 @@ static void say(const char *fmt, ...)
 /* "# ..." diagnostic line */
 #define diag(...) do { say("# "); say(__VA_ARGS__); say("\n"); } while (0)
 
-static const char *errno_name(int e)
+static __attribute__((unused)) const char *errno_name(int e)
 {
 	switch (e) {
 	case 0: return "0";
@@ -116,7 +116,7 @@ static const char *errno_name(int e)
 }
 
 /* Record one check.  'why' is an optional already-formatted reason. */
-static int ok_report(int cond, const char *desc, const char *why)
+static __attribute__((unused)) int ok_report(int cond, const char *desc, const char *why)
 {
 	t_num++;
 	if (cond) {
@@ -171,7 +171,7 @@ static int ok_report(int cond, const char *desc, const char *why)
 })
 
 /* Final summary; returns the exit status (number of failures). */
-static int done(void)
+static __attribute__((unused)) int done(void)
 {
 	say("# %d passed, %d failed\n", t_pass, t_fail);
 	return t_fail > 255 ? 255 : t_fail;
@@ -188,13 +188,13 @@ static int done(void)
 /* ---- syscall wrappers -------------------------------------------------- */
 
 /* mlock2 through syscall(2) so that it works on any libc version. */
-static int sys_mlock2(const void *addr, size_t len, unsigned int flags)
+static __attribute__((unused)) int sys_mlock2(const void *addr, size_t len, unsigned int flags)
 {
 	return (int)syscall(SYS_mlock2, addr, len, flags);
 }
 
 /* Anonymous private RW mapping; bails on failure. */
-static char *map_anon(size_t len, int prot, int extra_flags)
+static __attribute__((unused)) char *map_anon(size_t len, int prot, int extra_flags)
 {
 	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
 	if (p == MAP_FAILED)
@@ -203,7 +203,7 @@ static char *map_anon(size_t len, int prot, int extra_flags)
 }
 
 /* Anonymous shared RW mapping; bails on failure. */
-static char *map_shared(size_t len)
+static __attribute__((unused)) char *map_shared(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -213,7 +213,7 @@ static char *map_shared(size_t len)
 
 /* mmap returning 0 / -1+errno, so it can be used with expect_ret.
  * The mapping (if any) is stored in *out. */
-static int try_mmap(void **out, size_t len, int prot, int flags)
+static __attribute__((unused)) int try_mmap(void **out, size_t len, int prot, int flags)
 {
 	void *p = mmap(NULL, len, prot, flags, -1, 0);
 	*out = p;
@@ -221,7 +221,7 @@ static int try_mmap(void **out, size_t len, int prot, int flags)
 }
 
 /* Touch (write) npages pages starting at p. */
-static void touch(char *p, size_t npages)
+static __attribute__((unused)) void touch(char *p, size_t npages)
 {
 	for (size_t i = 0; i < npages; i++)
 		((volatile char *)p)[i * PG] = 1;
@@ -230,7 +230,7 @@ static void touch(char *p, size_t npages)
 /* ---- /proc readers ---------------------------------------------------- */
 
 /* Read a whole small /proc file into buf (NUL terminated).  Returns length or -1. */
-static long read_file(const char *path, char *buf, size_t cap)
+static __attribute__((unused)) long read_file(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -252,7 +252,7 @@ static long read_file(const char *path, char *buf, size_t cap)
 }
 
 /* Integer value (kB) of a "Key:   N kB" line in /proc/self/status, -1 if absent. */
-static long status_kb(const char *key)
+static __attribute__((unused)) long status_kb(const char *key)
 {
 	static char buf[8192];
 	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
@@ -269,15 +269,15 @@ static long status_kb(const char *key)
 }
 
 /* VmLck of this process in kB (mm->locked_vm * 4). */
-static long vmlck_kb(void) { return status_kb("VmLck"); }
+static __attribute__((unused)) long vmlck_kb(void) { return status_kb("VmLck"); }
 /* VmLck in pages. */
-static long vmlck_pages(void) { long k = vmlck_kb(); return k < 0 ? k : k / 4; }
+static __attribute__((unused)) long vmlck_pages(void) { long k = vmlck_kb(); return k < 0 ? k : k / 4; }
 
 /*
  * Number of /proc/self/maps entries that intersect [start, end).
  * Used to observe vma split/merge (selftests mlock2-tests check this).
  */
-static int count_vmas(const void *start, const void *end)
+static __attribute__((unused)) int count_vmas(const void *start, const void *end)
 {
 	static char buf[65536];
 	if (read_file("/proc/self/maps", buf, sizeof(buf)) < 0)
@@ -297,11 +297,39 @@ static int count_vmas(const void *start, const void *end)
 	return n;
 }
 
+/*
+ * Total size in kB of the /proc/self/maps entries that mlockall() can lock:
+ * everything except the kernel's special mappings ([vvar], [vdso],
+ * [vvar_vclock], [vsyscall]) which are VM_SPECIAL / not vmas at all and are
+ * skipped by mlock_fixup().  After mlockall(MCL_CURRENT) VmLck must equal this.
+ */
+static __attribute__((unused)) long lockable_kb(void)
+{
+	static char buf[65536];
+	if (read_file("/proc/self/maps", buf, sizeof(buf)) < 0)
+		return -1;
+	long kb = 0;
+	for (char *l = buf; l && *l; ) {
+		char *nl = strchr(l, '\n');
+		char *dash;
+		unsigned long vs = strtoul(l, &dash, 16);
+		unsigned long ve = strtoul(dash + 1, NULL, 16);
+		char save = 0;
+		if (nl) { save = *nl; *nl = 0; }
+		int special = strstr(l, "[vvar") || strstr(l, "[vdso]") || strstr(l, "[vsyscall]");
+		if (nl) *nl = save;
+		if (!special)
+			kb += (long)((ve - vs) / 1024);
+		l = nl ? nl + 1 : NULL;
+	}
+	return kb;
+}
+
 /* ---- mincore residency ------------------------------------------------- */
 
 /* Number of resident pages in [addr, addr+len) according to mincore(2);
  * -1 on error.  Handles any length by chunking through a static vector. */
-static long resident_pages(const void *addr, size_t len)
+static __attribute__((unused)) long resident_pages(const void *addr, size_t len)
 {
 	static unsigned char vec[4096];
 	uintptr_t a = (uintptr_t)addr & ~(PG - 1);
@@ -323,14 +351,14 @@ static long resident_pages(const void *addr, size_t len)
 /* ---- credentials and rlimits ------------------------------------------- */
 
 /* Set RLIMIT_MEMLOCK soft/hard (bytes). Returns 0 or -1. */
-static int set_memlock(rlim_t cur, rlim_t max)
+static __attribute__((unused)) int set_memlock(rlim_t cur, rlim_t max)
 {
 	struct rlimit rl = { .rlim_cur = cur, .rlim_max = max };
 	return setrlimit(RLIMIT_MEMLOCK, &rl);
 }
 
 /* Set only the soft RLIMIT_MEMLOCK (keeping the hard limit). */
-static int set_memlock_cur(rlim_t cur)
+static __attribute__((unused)) int set_memlock_cur(rlim_t cur)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_MEMLOCK, &rl))
@@ -339,14 +367,14 @@ static int set_memlock_cur(rlim_t cur)
 	return setrlimit(RLIMIT_MEMLOCK, &rl);
 }
 
-static rlim_t memlock_cur(void)
+static __attribute__((unused)) rlim_t memlock_cur(void)
 {
 	struct rlimit rl;
 	getrlimit(RLIMIT_MEMLOCK, &rl);
 	return rl.rlim_cur;
 }
 
-static rlim_t memlock_max(void)
+static __attribute__((unused)) rlim_t memlock_max(void)
 {
 	struct rlimit rl;
 	getrlimit(RLIMIT_MEMLOCK, &rl);
@@ -361,7 +389,7 @@ static rlim_t memlock_max(void)
  * last.  Set the RLIMIT_MEMLOCK hard limit BEFORE calling this (an
  * unprivileged process can only lower it).
  */
-static void drop_cap_ipc_lock(void)
+static __attribute__((unused)) void drop_cap_ipc_lock(void)
 {
 	if (getuid() != 0)
 		bail("must start as root (uid %d)", (int)getuid());
@@ -373,14 +401,14 @@ static void drop_cap_ipc_lock(void)
 }
 
 /* Start-of-program check: we need root (CAP_IPC_LOCK) for the privileged part. */
-static void need_root(void)
+static __attribute__((unused)) void need_root(void)
 {
 	if (getuid() != 0)
 		bail("run as root (uid 0 has CAP_IPC_LOCK)");
 }
 
 /* Monotonic time in nanoseconds. */
-static long long now_ns(void)
+static __attribute__((unused)) long long now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
