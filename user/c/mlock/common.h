@@ -212,12 +212,15 @@ static __attribute__((unused)) char *map_shared(size_t len)
 }
 
 /* mmap returning 0 / -1+errno, so it can be used with expect_ret.
- * The mapping (if any) is stored in *out. */
+ * The mapping (if any) is stored in *out.
+ * This is the RAW syscall: musl's mmap() wrapper rewrites the kernel's EPERM
+ * into ENOMEM for anonymous non-MAP_FIXED mappings ("fixup incorrect EPERM
+ * from kernel"), which would hide the MAP_LOCKED / can_do_mlock() EPERM. */
 static __attribute__((unused)) int try_mmap(void **out, size_t len, int prot, int flags)
 {
-	void *p = mmap(NULL, len, prot, flags, -1, 0);
-	*out = p;
-	return p == MAP_FAILED ? -1 : 0;
+	long r = syscall(SYS_mmap, 0L, len, (long)prot, (long)flags, -1L, 0L);
+	*out = (r == -1) ? MAP_FAILED : (void *)r;
+	return r == -1 ? -1 : 0;
 }
 
 /* Touch (write) npages pages starting at p. */
