@@ -72,7 +72,7 @@
 //! # Statistics
 //!
 //! Every rwsem counts acquisitions and records wait and hold times with the
-//! backend's clock; see [`stats`](self::stats) and [`RwSem::stats`].
+//! backend's clock; see [`stats`] and [`RwSem::stats`].
 
 mod backend;
 mod guard;
