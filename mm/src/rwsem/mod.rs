@@ -221,15 +221,7 @@ impl<B: RwSemBackend> RwSem<B> {
     /// Take the lock for reading if that is possible without waiting: it is
     /// not write-owned and nobody is queued.
     pub fn down_read_trylock(&self) -> bool {
-        let now = self.backend.now_ns();
-        let mut sem = self.lock_state();
-        if sem.can_read_now() {
-            sem.grant_read(now, None);
-            true
-        } else {
-            sem.stats.read.trylock_failed += 1;
-            false
-        }
+        self.trylock(WaitFor::Read)
     }
 
     /// Take the lock for writing, sleeping as long as needed.
@@ -245,15 +237,7 @@ impl<B: RwSemBackend> RwSem<B> {
 
     /// Take the lock for writing if it is free.
     pub fn down_write_trylock(&self) -> bool {
-        let now = self.backend.now_ns();
-        let mut sem = self.lock_state();
-        if sem.can_write_now() {
-            sem.grant_write(now, None);
-            true
-        } else {
-            sem.stats.write.trylock_failed += 1;
-            false
-        }
+        self.trylock(WaitFor::Write)
     }
 
     // ----- releasing -------------------------------------------------------
@@ -423,6 +407,16 @@ impl<B: RwSemBackend> RwSem<B> {
         }
     }
 
+    fn trylock(&self, mode: WaitFor) -> bool {
+        let now = self.backend.now_ns();
+        let mut sem = self.lock_state();
+        let got = sem.try_acquire(mode, now);
+        if !got {
+            sem.mode_stats(mode).trylock_failed += 1;
+        }
+        got
+    }
+
     /// Acquire in `mode`, queueing and sleeping if needed (Linux
     /// `rwsem_down_read_slowpath` / `rwsem_down_write_slowpath`).
     fn down(&self, mode: WaitFor, state: TaskState) -> Result<(), Errno> {
@@ -474,10 +468,7 @@ impl<B: RwSemBackend> RwSem<B> {
                     // Linux `rwsem_del_wake_waiter`: leave the queue and let
                     // whoever was behind us be considered again.
                     sem.wait_list.remove(pos);
-                    match mode {
-                        WaitFor::Read => sem.stats.read.interrupted += 1,
-                        WaitFor::Write => sem.stats.write.interrupted += 1,
-                    }
+                    sem.mode_stats(mode).interrupted += 1;
                     sem.mark_wake(self.policy, now, &mut wake_q);
                     sem.check_invariants();
                 }
@@ -513,6 +504,13 @@ impl<W: Clone> RwSemState<W> {
             _ => return false,
         }
         true
+    }
+
+    fn mode_stats(&mut self, mode: WaitFor) -> &mut RwSemModeStats {
+        match mode {
+            WaitFor::Read => &mut self.stats.read,
+            WaitFor::Write => &mut self.stats.write,
+        }
     }
 
     fn can_read_now(&self) -> bool {
