@@ -230,7 +230,8 @@ impl<B: RwSemBackend> RwSem<B> {
     }
 
     /// Take the lock for writing; give up with `EINTR` if a fatal signal
-    /// arrives while waiting.
+    /// arrives while waiting. If the lock is granted before the waiter sees
+    /// the signal, it returns `Ok` and the caller holds the lock (as Linux).
     pub fn down_write_killable(&self) -> Result<(), Errno> {
         self.down(WaitFor::Write, TaskState::Killable)
     }
