@@ -7,6 +7,8 @@ pub mod gdt;
 pub mod idt;
 pub mod pit;
 pub mod qemu;
+pub mod rtc;
+pub mod syscall;
 pub mod time;
 
 /// Make `next` the thread the CPU runs on: its page table, the stack the
@@ -17,6 +19,7 @@ pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
     let top = next.kstack_top();
     if top != 0 {
         gdt::set_kernel_stack(top);
+        syscall::set_kernel_rsp(top);
     }
     let cr3 = next.cr3.load(Ordering::Relaxed);
     if cr3 != 0 {

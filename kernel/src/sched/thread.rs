@@ -49,6 +49,11 @@ pub struct Thread {
     pub ticks: AtomicU64,
     /// Number of voluntary sleeps (blocks).
     pub nr_blocks: AtomicU32,
+    /// The process of a user thread (set once, before it first runs).
+    pub process: spin::Once<alloc::sync::Arc<crate::proc::Process>>,
+    /// `set_tid_address` / `CLONE_CHILD_CLEARTID`: zeroed and futex-woken
+    /// when the thread exits.
+    pub clear_child_tid: AtomicU64,
 }
 
 // SAFETY: `saved_rsp` is the only non-Sync field; it is accessed only by the
@@ -90,6 +95,8 @@ impl Thread {
             fs_base: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             nr_blocks: AtomicU32::new(0),
+            process: spin::Once::new(),
+            clear_child_tid: AtomicU64::new(0),
         }
     }
 
