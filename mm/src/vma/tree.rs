@@ -29,6 +29,13 @@
 //! - every arena slot is either reachable from the root exactly once or on
 //!   the free list.
 //!
+//! # Cost
+//!
+//! `find_vma`, `find_vma_prev`, `vma_lookup`, `insert`, `remove`, `split`,
+//! `merge_at` and `get_unmapped_area` are O(log n); `range` is
+//! O(log n + k); `vma_modify_flags` and `unmap_range` are O((k + 1) log n)
+//! for the k vmas they touch; `check_invariants` is O(n).
+//!
 //! The tree never merges on its own: [`VmaTree::insert`] keeps what it is
 //! given; merging happens only in [`VmaTree::merge_at`] and
 //! [`VmaTree::vma_modify_flags`].
