@@ -301,6 +301,25 @@ fn killed_writer_at_head_lets_readers_behind_in() {
     assert_eq!(log_of(&log), ["R"]);
 }
 
+/// A killed writer at the head while a writer holds the lock: the reader
+/// behind it moves to the head but must keep waiting for the holder.
+#[test]
+fn killed_writer_at_head_while_write_held() {
+    let sem = new_sem(WakePolicy::AllReaders);
+    let log = Log::default();
+    sem.down_write();
+    let wk = Holder::queue(&sem, &log, Op::WriteKillable, "Wk", 1);
+    let r = Holder::queue(&sem, &log, Op::Read, "R", 2);
+    sem.backend().send_fatal_signal(&wk.thread());
+    assert_eq!(wk.handle.join().unwrap(), Err(Errno::EINTR));
+    assert!(sem.is_write_locked());
+    assert_eq!((sem.readers(), sem.nr_waiters()), (0, 1));
+    assert!(!r.has_entered());
+    sem.up_write();
+    r.finish().unwrap();
+    assert!(!sem.is_locked() && !sem.is_contended());
+}
+
 /// A killed reader in the middle of the queue leaves it; the others are
 /// served in order.
 #[test]

@@ -96,7 +96,7 @@ pub use stats::{Log2Histogram, RwSemModeStats, RwSemStats};
 pub use std_backend::StdBackend;
 
 #[cfg(loom)]
-pub use loom_backend::LoomBackend;
+pub use loom_backend::{LoomBackend, LoomWaiter};
 
 use crate::Errno;
 use wait_lock::{WaitLock, WaitLockGuard};
@@ -568,13 +568,17 @@ impl<W: Clone> RwSemState<W> {
         }
     }
 
-    /// The invariants of the module documentation.
+    /// The invariants of the module documentation; checked in debug builds
+    /// and in loom models (which run optimised).
     fn check_invariants(&self) {
-        debug_assert!(!(self.writer && self.readers > 0), "rwsem both read- and write-owned");
+        if !cfg!(any(debug_assertions, loom)) {
+            return;
+        }
+        assert!(!(self.writer && self.readers > 0), "rwsem both read- and write-owned");
         if let Some(first) = self.wait_list.front() {
-            debug_assert!(self.writer || self.readers > 0, "rwsem free with waiters queued");
+            assert!(self.writer || self.readers > 0, "rwsem free with waiters queued");
             if first.wait_for == WaitFor::Read {
-                debug_assert!(self.writer, "reader queued at the head of a rwsem it could share");
+                assert!(self.writer, "reader queued at the head of a rwsem it could share");
             }
         }
     }
