@@ -151,7 +151,7 @@ fn start_init(path: &str) -> ! {
     let envp = alloc::vec![String::from("HOME=/"), String::from("PATH=/"), String::from("TERM=linux")];
     if let Some(s) = cmdline::value("mlock_populate") {
         match mm::populate::PopulateStrategy::from_name(s) {
-            Some(st) => st.make_current(),
+            Some(st) => mm::populate::set_global_strategy(st),
             None => log::warn!("unknown mlock_populate={s}; keeping the default"),
         }
     }

@@ -101,8 +101,9 @@ pub mod tests {
     }
 }
 
-/// Turn on the CPU's protections: write-protect in ring 0 (CR0.WP), no-execute
-/// pages (EFER.NXE), and SMEP/SMAP where the CPU has them.
+/// Turn on the CPU's protections — write-protect in ring 0 (CR0.WP),
+/// no-execute pages (EFER.NXE), SMEP/SMAP where the CPU has them — and
+/// SSE (`fxsave`/`fxrstor`) for user programs.
 pub fn enable_protections() {
     use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
     use x86_64::registers::model_specific::{Efer, EferFlags};
@@ -110,9 +111,14 @@ pub fn enable_protections() {
     // SAFETY: enabling WP/NXE keeps every existing mapping valid; SMEP and
     // SMAP only restrict kernel access to user pages, of which none exist yet.
     unsafe {
-        Cr0::update(|f| f.insert(Cr0Flags::WRITE_PROTECT));
+        // SSE for user programs (the kernel itself never uses it).
+        Cr0::update(|f| {
+            f.insert(Cr0Flags::WRITE_PROTECT | Cr0Flags::MONITOR_COPROCESSOR);
+            f.remove(Cr0Flags::EMULATE_COPROCESSOR);
+        });
         Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
         Cr4::update(|f| {
+            f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE);
             if ebx & (1 << 7) != 0 {
                 f.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION);
             }

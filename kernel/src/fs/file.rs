@@ -60,7 +60,7 @@ impl File {
             FileKind::Console => return Ok(0),
             FileKind::Bytes(b) => b.as_slice(),
             FileKind::MlockPopulateSysctl => {
-                sysctl = alloc::format!("{}\n", mm::populate::PopulateStrategy::current().name());
+                sysctl = alloc::format!("{}\n", mm::populate::global_strategy().name());
                 sysctl.as_bytes()
             }
         };
@@ -83,7 +83,7 @@ impl File {
             FileKind::MlockPopulateSysctl => {
                 let name = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
                 let s = mm::populate::PopulateStrategy::from_name(name).ok_or(Errno::EINVAL)?;
-                s.make_current();
+                mm::populate::set_global_strategy(s);
                 Ok(data.len())
             }
         }

@@ -56,7 +56,7 @@ pub fn do_exit_thread() -> ! {
     let ctid = me.clear_child_tid.swap(0, Ordering::SeqCst);
     if ctid != 0 && !proc.dead.load(Ordering::SeqCst) {
         if crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
-            let _ = super::futex::wake(&proc, ctid, 1, false);
+            let _ = super::futex::wake(&proc, ctid, 1);
         }
     }
     let last = {

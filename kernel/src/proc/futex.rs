@@ -1,7 +1,10 @@
 //! Futexes: `FUTEX_WAIT` / `FUTEX_WAKE`, private and shared, with timeouts.
 //!
-//! A waiter is keyed by (address space, user address) for private futexes
-//! and by physical address for shared ones. `wait` compares the futex word
+//! A waiter is keyed by (address space, user address). Linux keys shared
+//! futexes by page instead, so that processes mapping the same memory
+//! meet; in Holdfast no memory is shared between processes (no fork, no
+//! file mappings), so the two keys coincide and `FUTEX_PRIVATE_FLAG` only
+//! changes nothing. `wait` compares the futex word
 //! with the expected value *under the table lock* (reading it without
 //! sleeping; a missing page is faulted in outside the lock and the check
 //! retried, as Linux's `get_futex_value_locked`), so a `wake` that follows
@@ -18,9 +21,9 @@ use crate::sched::{self, Thread};
 use crate::sync::IrqMutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FutexKey {
-    Private { mm: usize, addr: u64 },
-    Shared { pa: u64 },
+struct FutexKey {
+    mm: usize,
+    addr: u64,
 }
 
 struct Waiter {
@@ -31,25 +34,18 @@ struct Waiter {
 
 static WAITERS: IrqMutex<Vec<Waiter>> = IrqMutex::new(Vec::new());
 
-fn key_of(proc: &Arc<Process>, uaddr: u64, shared: bool) -> Result<FutexKey, Errno> {
+fn key_of(proc: &Arc<Process>, uaddr: u64) -> Result<FutexKey, Errno> {
     if uaddr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
     crate::uaccess::access_ok(uaddr, 4)?;
-    if shared {
-        // Make sure the page exists, then key by its frame.
-        crate::uaccess::read_user::<u32>(uaddr)?;
-        let pa = proc.mm.translate(uaddr).ok_or(Errno::EFAULT)?;
-        Ok(FutexKey::Shared { pa })
-    } else {
-        Ok(FutexKey::Private { mm: Arc::as_ptr(&proc.mm) as usize, addr: uaddr })
-    }
+    Ok(FutexKey { mm: Arc::as_ptr(&proc.mm) as usize, addr: uaddr })
 }
 
 /// `FUTEX_WAIT`: sleep while `*uaddr == val`, until woken, the deadline
 /// (monotonic ns) passes (`ETIMEDOUT`) or a fatal signal (`EINTR`).
-pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>, shared: bool) -> Result<(), Errno> {
-    let key = key_of(proc, uaddr, shared)?;
+pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
+    let key = key_of(proc, uaddr)?;
     let me = sched::current();
     loop {
         let mut w = WAITERS.lock();
@@ -94,8 +90,8 @@ pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>, sh
 }
 
 /// `FUTEX_WAKE`: wake up to `n` waiters on `uaddr`; returns how many.
-pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32, shared: bool) -> Result<u32, Errno> {
-    let key = key_of(proc, uaddr, shared)?;
+pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32) -> Result<u32, Errno> {
+    let key = key_of(proc, uaddr)?;
     let mut woken = Vec::new();
     {
         let mut w = WAITERS.lock();

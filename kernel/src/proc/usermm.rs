@@ -59,29 +59,32 @@ impl UserMm {
 
     pub fn handle_fault(&self, addr: u64, access: FaultAccess) -> Result<(), Errno> {
         let kind = if access.exec {
-            mm::fault::FaultKind::Exec
+            mm::fault::FaultAccess::Exec
         } else if access.write {
-            mm::fault::FaultKind::Write
+            mm::fault::FaultAccess::Write
         } else {
-            mm::fault::FaultKind::Read
+            mm::fault::FaultAccess::Read
         };
-        self.mm.handle_mm_fault(addr, kind, access.user).map_err(|_| Errno::EFAULT)
+        self.mm.handle_mm_fault(addr, kind, access.user).map_err(|e| e.to_errno())
     }
 
     #[allow(clippy::too_many_arguments)]
     pub fn mmap(&self, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64, creds: &MlockCreds) -> Result<u64, Errno> {
-        self.mm.do_mmap(addr, len, prot, flags, fd, off, creds)
+        // Only anonymous memory exists; the mm crate refuses the rest
+        // (EBADF without MAP_ANONYMOUS), so fd and offset are not needed.
+        let _ = (fd, off);
+        self.mm.do_mmap(addr, len, prot as u64, flags as u64, creds)
     }
 
     /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the
     /// stack); `stack` marks the vma as growing down.
     pub fn mmap_fixed_anon(&self, addr: u64, len: u64, prot: u32, stack: bool) -> Result<(), Errno> {
-        const MAP_PRIVATE: u32 = 0x02;
-        const MAP_FIXED: u32 = 0x10;
-        const MAP_ANONYMOUS: u32 = 0x20;
-        const MAP_GROWSDOWN: u32 = 0x100;
+        const MAP_PRIVATE: u64 = 0x02;
+        const MAP_FIXED: u64 = 0x10;
+        const MAP_ANONYMOUS: u64 = 0x20;
+        const MAP_GROWSDOWN: u64 = 0x100;
         let flags = MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | if stack { MAP_GROWSDOWN } else { 0 };
-        self.mm.do_mmap(addr, len, prot, flags, -1, 0, &MlockCreds::root()).map(|_| ())
+        self.mm.do_mmap(addr, len, prot as u64, flags, &MlockCreds::root()).map(|_| ())
     }
 
     pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
@@ -89,7 +92,7 @@ impl UserMm {
     }
 
     pub fn mprotect(&self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
-        self.mm.do_mprotect(addr, len, prot)
+        self.mm.do_mprotect(addr, len, prot as u64)
     }
 
     pub fn set_brk_start(&self, addr: u64) {
@@ -101,11 +104,11 @@ impl UserMm {
     }
 
     pub fn madvise(&self, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
-        self.mm.do_madvise(addr, len, advice)
+        self.mm.madvise(addr, len, advice as i32)
     }
 
     pub fn mincore(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
-        self.mm.do_mincore(addr, len)
+        self.mm.mincore(addr, len)
     }
 
     pub fn mlock(&self, addr: u64, len: u64, flags: u32, creds: &MlockCreds) -> Result<(), Errno> {
@@ -122,11 +125,6 @@ impl UserMm {
 
     pub fn munlockall(&self) -> Result<(), Errno> {
         self.mm.do_munlockall()
-    }
-
-    /// Physical address backing user address `addr`, if present.
-    pub fn translate(&self, addr: u64) -> Option<u64> {
-        self.mm.translate(addr)
     }
 
     /// `/proc/<pid>/maps`.

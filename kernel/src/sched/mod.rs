@@ -128,6 +128,12 @@ pub fn schedule() {
             s.run_queue.push_back(prev.clone());
         }
         next.set_state(ThreadState::Running);
+        // SAFETY: both areas are 16-byte aligned 512-byte fxsave areas owned
+        // by threads that are not running user code right now.
+        unsafe {
+            core::arch::x86_64::_fxsave64(prev.fpu_ptr() as *mut u8);
+            core::arch::x86_64::_fxrstor64(next.fpu_ptr() as *const u8);
+        }
         crate::arch::switch_address_space_and_stack(&next);
         let slot = prev.saved_rsp_ptr();
         // SAFETY: `next` is not running, so its saved rsp is stable.

@@ -145,7 +145,6 @@ const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 pub fn sys_futex(a: Args) -> SysResult {
     let [uaddr, op, val, timeout, _uaddr2, val3] = a.0;
-    let shared = op & FUTEX_PRIVATE_FLAG == 0;
     let p = proc::current();
     match op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) {
         cmd @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
@@ -171,13 +170,13 @@ pub fn sys_futex(a: Args) -> SysResult {
                     ns
                 })
             };
-            futex::wait(&p, uaddr, val as u32, deadline, shared).map(|_| 0)
+            futex::wait(&p, uaddr, val as u32, deadline).map(|_| 0)
         }
         cmd @ (FUTEX_WAKE | FUTEX_WAKE_BITSET) => {
             if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
                 return Err(Errno::EINVAL);
             }
-            futex::wake(&p, uaddr, val as u32, shared).map(u64::from)
+            futex::wake(&p, uaddr, val as u32).map(u64::from)
         }
         _ => Err(Errno::ENOSYS),
     }
