@@ -393,7 +393,10 @@ pub fn futex_wait(word: &AtomicU32, val: u32, timeout: Option<&Timespec>, privat
 }
 
 /// `futex(FUTEX_WAKE)`: wake up to `n` waiters; returns how many were woken.
+/// The kernel reads the count as an `int`, so `n` is clamped to `i32::MAX`
+/// (passing `u32::MAX` would mean -1, which Linux treats as "wake one").
 pub fn futex_wake(word: &AtomicU32, n: u32, private: bool) -> Result<usize, Errno> {
+    let n = n.min(i32::MAX as u32);
     let op = FUTEX_WAKE | if private { FUTEX_PRIVATE_FLAG } else { 0 };
     sc(nr::FUTEX, [word.as_ptr() as usize, op, n as usize, 0, 0, 0])
 }
