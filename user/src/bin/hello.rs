@@ -4,17 +4,18 @@
 #![no_main]
 #![deny(unsafe_code)]
 
+use holdfast_user::tap::Tap;
 use holdfast_user::{entry, println, Args};
 
 entry!(main);
 
 fn main(args: Args) -> i32 {
     println!("hello from ring 3");
-    println!("argc = {}", args.len());
+    let mut t = Tap::new("hello");
+    t.note(format_args!("argc = {}", args.len()));
     for (i, a) in args.iter().enumerate() {
-        println!("argv[{}] = {}", i, a);
+        t.note(format_args!("argv[{}] = {}", i, a));
     }
-    println!("ok 1 - hello");
-    println!("1..1");
-    0
+    t.ok(!args.is_empty(), "argc >= 1");
+    t.finish()
 }
