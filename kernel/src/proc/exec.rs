@@ -68,10 +68,12 @@ extern "C" fn process_start(arg: u64) -> ! {
     }
 }
 
-/// Put `frame` at the top of the current thread's kernel stack and enter
-/// ring 3 with it.
+/// Put `frame` at the top of the current thread's kernel stack (the area
+/// reserved for it, never used by the code running below) and enter ring 3
+/// with it.
 pub fn start_user(frame: UserFrame) -> ! {
     let top = sched::current().kstack_top();
+    const _: () = assert!(core::mem::size_of::<UserFrame>() as u64 <= sched::thread::USER_FRAME_RESERVE);
     let slot = (top - core::mem::size_of::<UserFrame>() as u64) as *mut UserFrame;
     // SAFETY: the slot is the top of this thread's own kernel stack, which
     // holds nothing else that is still needed (we never return from here).

@@ -105,3 +105,44 @@ pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32) -> Result<u32, Errno> {
     }
     Ok(woken.len() as u32)
 }
+
+/// `FUTEX_REQUEUE` / `FUTEX_CMP_REQUEUE`: wake up to `nr_wake` waiters on
+/// `uaddr` and move up to `nr_requeue` of the others to `uaddr2`. With
+/// `cmp = Some(v)`, fail with `EAGAIN` unless `*uaddr == v` (checked under
+/// the table lock). Returns the number woken plus requeued.
+pub fn requeue(proc: &Arc<Process>, uaddr: u64, uaddr2: u64, nr_wake: u32, nr_requeue: u32, cmp: Option<u32>) -> Result<u32, Errno> {
+    let key = key_of(proc, uaddr)?;
+    let key2 = key_of(proc, uaddr2)?;
+    let mut woken = Vec::new();
+    let mut moved = 0u32;
+    loop {
+        let mut w = WAITERS.lock();
+        if let Some(expected) = cmp {
+            match crate::arch::extable::read_user_u32_nofault(uaddr) {
+                Ok(cur) if cur != expected => return Err(Errno::EAGAIN),
+                Ok(_) => {}
+                Err(_) => {
+                    drop(w);
+                    crate::uaccess::read_user::<u32>(uaddr)?;
+                    continue;
+                }
+            }
+        }
+        for x in w.iter_mut().filter(|x| x.key == key && !x.woken) {
+            if (woken.len() as u32) < nr_wake {
+                x.woken = true;
+                woken.push(x.thread.clone());
+            } else if moved < nr_requeue {
+                x.key = key2;
+                moved += 1;
+            } else {
+                break;
+            }
+        }
+        break;
+    }
+    for t in &woken {
+        sched::wake(t);
+    }
+    Ok(woken.len() as u32 + moved)
+}

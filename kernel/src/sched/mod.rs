@@ -86,7 +86,9 @@ pub fn spawn(thread: Thread, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread
 
 /// [`spawn`] for a thread that is already shared (e.g. listed in its process).
 pub fn spawn_arc(t: Arc<Thread>, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
-    let rsp = switch::initial_stack(t.kstack_top(), entry, arg);
+    // The top of every kernel stack is reserved for the thread's user
+    // frame (see `proc::exec::start_user`); kernel code runs below it.
+    let rsp = switch::initial_stack(t.kstack_top() - thread::USER_FRAME_RESERVE, entry, arg);
     // SAFETY: the thread has never run; nothing else reads its slot.
     unsafe { *t.saved_rsp_ptr() = rsp };
     t.set_state(ThreadState::Runnable);

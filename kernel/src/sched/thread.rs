@@ -16,6 +16,10 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Size of every kernel stack.
 pub const KSTACK_SIZE: usize = 64 * 1024;
+/// Bytes at the top of every kernel stack reserved for the user frame that
+/// `syscall` entry and the first entry to ring 3 put there (a `UserFrame`
+/// is 160 bytes; the rest keeps the code below it 16-byte aligned).
+pub const USER_FRAME_RESERVE: u64 = 176;
 
 /// The x87/SSE register file of a thread (`fxsave` layout). The kernel is
 /// built without SSE, so the registers always hold the state of the user

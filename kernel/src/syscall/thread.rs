@@ -138,13 +138,15 @@ pub fn sys_arch_prctl(a: Args) -> SysResult {
 
 const FUTEX_WAIT: u64 = 0;
 const FUTEX_WAKE: u64 = 1;
+const FUTEX_REQUEUE: u64 = 3;
+const FUTEX_CMP_REQUEUE: u64 = 4;
 const FUTEX_WAIT_BITSET: u64 = 9;
 const FUTEX_WAKE_BITSET: u64 = 10;
 const FUTEX_PRIVATE_FLAG: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 pub fn sys_futex(a: Args) -> SysResult {
-    let [uaddr, op, val, timeout, _uaddr2, val3] = a.0;
+    let [uaddr, op, val, timeout, uaddr2, val3] = a.0;
     let p = proc::current();
     match op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) {
         cmd @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
@@ -176,7 +178,19 @@ pub fn sys_futex(a: Args) -> SysResult {
             if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
                 return Err(Errno::EINVAL);
             }
-            futex::wake(&p, uaddr, val as u32).map(u64::from)
+            // nr_wake is an int and Linux's futex_wake checks the count
+            // after waking: 0 or a negative count still wakes one waiter.
+            let n = (val as i32).max(1) as u32;
+            futex::wake(&p, uaddr, n).map(u64::from)
+        }
+        cmd @ (FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) => {
+            // `timeout` carries nr_requeue for these operations.
+            let (nr_wake, nr_requeue) = (val as i32, timeout as i32);
+            if nr_wake < 0 || nr_requeue < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let cmp = (cmd == FUTEX_CMP_REQUEUE).then_some(val3 as u32);
+            futex::requeue(&p, uaddr, uaddr2, nr_wake as u32, nr_requeue as u32, cmp).map(u64::from)
         }
         _ => Err(Errno::ENOSYS),
     }
