@@ -296,6 +296,17 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         Ok(())
     }
 
+    /// Linux `follow_page` without the reference: the frame mapped at `va`
+    /// and its pte flags, or `None` if nothing is mapped. Never faults.
+    ///
+    /// Locking: takes the inner lock only; the answer may be stale unless
+    /// the caller holds `mmap_lock`.
+    pub fn follow_page(&self, va: u64) -> Option<(u64, PteFlags)> {
+        let g = self.lock_inner();
+        let m = g.pgtable.as_ref()?.translate(va & crate::addr::PAGE_MASK)?;
+        Some((m.pa, m.flags))
+    }
+
     /// Number of vmas (Linux `map_count`).
     pub fn map_count(&self) -> usize {
         self.lock_inner().vmas.len()

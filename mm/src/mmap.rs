@@ -379,9 +379,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         do_munmap_locked(&mut g, &meta, addr, (addr + len).min(TASK_SIZE))
     }
 
-    /// Linux `mprotect`. Errors: `EINVAL` unaligned `start`, bad `prot`
-    /// (unknown bits, both GROWS bits, `PROT_GROWSDOWN` on a vma that does
-    /// not grow down); `ENOMEM` overflow, `start` unmapped, or a hole (the
+    /// Linux `mprotect`. Errors, in Linux's order: `EINVAL` both GROWS
+    /// bits, unaligned `start`; `len == 0` succeeds; `ENOMEM` overflow;
+    /// `EINVAL` unknown prot bits, `PROT_GROWSDOWN` on a vma that does not
+    /// grow down; `ENOMEM` `start` unmapped, or a hole (the
     /// vmas before it keep their new protection); `EINTR`.
     ///
     /// `VM_LOCKED` survives the split; present pages get the new pte
@@ -392,6 +393,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for write.
     pub fn do_mprotect(&self, start: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !grows;
+        if grows == (PROT_GROWSDOWN | PROT_GROWSUP) {
+            return Err(Errno::EINVAL);
+        }
         if start & !PAGE_MASK != 0 {
             return Err(Errno::EINVAL);
         }
@@ -400,11 +406,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
         let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
-        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
-        let prot = prot & !grows;
-        if grows == (PROT_GROWSDOWN | PROT_GROWSUP) {
-            return Err(Errno::EINVAL);
-        }
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
             return Err(Errno::EINVAL);
         }
@@ -445,7 +446,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// Linux `brk`: returns the new break, or the current one if the
-    /// request fails (below `start_brk`, collides with a mapping, over
+    /// request fails (no heap set up with
+    /// [`set_brk_base`](MmStruct::set_brk_base), below `start_brk`,
+    /// collides with a mapping, over
     /// `RLIMIT_MEMLOCK` under `MCL_FUTURE`, no memory) — Linux semantics.
     /// Growth under `MCL_FUTURE` is `VM_LOCKED` and populated (errors
     /// ignored); shrinking unmaps (and munlocks). A fatal signal while
@@ -461,7 +464,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             let mut g = self.lock_inner();
             let inner = &mut *g;
             let origbrk = inner.brk;
-            if brk < inner.start_brk || brk >= TASK_SIZE || inner.pgtable.is_none() {
+            if inner.start_brk == 0 || brk < inner.start_brk || brk >= TASK_SIZE || inner.pgtable.is_none() {
                 return origbrk;
             }
             let Some(nb) = page_align_up(brk) else { return origbrk };
