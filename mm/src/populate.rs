@@ -292,3 +292,44 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm_struct::MlockCreds;
+    use crate::page_meta::PageMetaArray;
+    use crate::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+    use crate::rwsem::StdBackend;
+    use alloc::sync::Arc;
+
+    /// With the read lock held and a writer queued, a yield-to-waiters
+    /// batch stops after one page; a populate-unlocked batch runs its full
+    /// budget. Deterministic: the writer is queued before the batch starts.
+    #[test]
+    fn batch_ends_when_a_writer_waits() {
+        let arena = ArenaPhysMem::new();
+        let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap());
+        let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+        let a = mm
+            .do_mmap(0, 256 * PAGE_SIZE, 3, crate::mmap::MAP_PRIVATE | crate::mmap::MAP_ANONYMOUS, &MlockCreds::root())
+            .unwrap();
+        let end = a + 256 * PAGE_SIZE;
+        let read = mm.mmap_lock.read();
+        std::thread::scope(|s| {
+            let lock = &mm.mmap_lock;
+            s.spawn(move || drop(lock.write()));
+            while !mm.mmap_lock.is_contended() {
+                std::thread::yield_now();
+            }
+            assert_eq!(mm.populate_batch(a, end, POPULATE_BATCH_PAGES, true, false), Ok(a + PAGE_SIZE));
+            let next = a + PAGE_SIZE;
+            assert_eq!(
+                mm.populate_batch(next, end, POPULATE_BATCH_PAGES, false, false),
+                Ok(next + POPULATE_BATCH_PAGES * PAGE_SIZE)
+            );
+            drop(read);
+        });
+        assert_eq!(mm.rss(), 1 + POPULATE_BATCH_PAGES);
+        crate::invariants::check_mm_invariants(&mm).unwrap();
+    }
+}

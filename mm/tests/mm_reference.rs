@@ -475,3 +475,34 @@ fn strategy_names_round_trip() {
     w.mm.set_populate_strategy(None);
     assert_eq!(w.mm.populate_strategy(), mm::populate::global_strategy());
 }
+
+/// Placement: a free hint is honoured, otherwise top-down below the mmap
+/// base; identical neighbours merge; no room is ENOMEM.
+#[test]
+fn mmap_placement_and_merge() {
+    use mm::mm_struct::{MMAP_BASE, MMAP_MIN_ADDR};
+    let w = world();
+    let (prot, flags) = anon_rw();
+    let r = root();
+    let a = w.mm.do_mmap(0, 4 * P, prot, flags, &r).unwrap();
+    assert_eq!(a, MMAP_BASE - 4 * P, "top-down from mmap_base");
+    let b = w.mm.do_mmap(0, 4 * P, prot, flags, &r).unwrap();
+    assert_eq!(b, a - 4 * P);
+    assert_eq!(w.mm.map_count(), 1, "identical neighbours merge");
+    let c = w.mm.do_mmap(0x1234_5000, P, prot, flags, &r).unwrap();
+    assert_eq!(c, 0x1234_5000, "free hint honoured");
+    let d = w.mm.do_mmap(0x1234_5000, P, prot, flags, &r).unwrap();
+    assert_ne!(d, 0x1234_5000, "occupied hint: searched elsewhere");
+    let e = w.mm.do_mmap(0x3000, P, prot, flags, &r).unwrap();
+    assert_eq!(e, MMAP_MIN_ADDR, "hint below mmap_min_addr rounded up to it");
+    let e2 = w.mm.do_mmap(0x100, P, prot, flags, &r).unwrap();
+    assert_eq!(e2, d - P, "a hint inside page 0 is no hint (Linux masks it first)");
+    // Different flags do not merge.
+    let f = w.mm.do_mmap(0, P, PROT_READ, flags, &r).unwrap();
+    assert_eq!(f + P, e2);
+    assert_eq!(w.mm.map_count(), 4, "a, b, d, e2 merged; c; e; f (read-only)");
+    check(&w.mm);
+    // No room: a mapping larger than the whole user address space left.
+    assert_eq!(w.mm.do_mmap(0, mm::addr::TASK_SIZE - MMAP_MIN_ADDR, prot, flags, &r), Err(ENOMEM));
+    check(&w.mm);
+}
