@@ -1,5 +1,6 @@
 //! Every errno path of reference section D (and the mmap family's own),
 //! one assertion each, with the state checked after every call.
+#![cfg(not(loom))]
 
 mod common;
 use common::*;

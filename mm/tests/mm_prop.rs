@@ -6,6 +6,7 @@
 //! `VM_LOCKONFAULT`, shared) and the returned errno match a page-by-page
 //! model of Linux's rules (partial application up to a hole included). At
 //! the end, `exit_mmap` must give every frame back.
+#![cfg(not(loom))]
 
 mod common;
 use common::*;

@@ -2,6 +2,7 @@
 //! sense at the mm level, plus the behaviours the brief lists: PROT_NONE,
 //! MADV_DONTNEED, MAP_LOCKED/POPULATE/NONBLOCK, MCL_FUTURE with mmap and
 //! brk, munlock of a huge untouched range, exit_mmap, /proc formats.
+#![cfg(not(loom))]
 
 mod common;
 use common::*;

@@ -4,6 +4,7 @@
 //! the downgrade-retake race (the test hook replaces the vma in the
 //! unlocked window: the checker catches it for downgrade-retake only);
 //! SIGKILL ends population promptly.
+#![cfg(not(loom))]
 
 mod common;
 use common::*;
