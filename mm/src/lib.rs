@@ -19,6 +19,7 @@ pub mod invariants;
 pub mod mlock;
 pub mod mm_struct;
 pub mod mmap;
+pub mod mremap;
 pub mod page_meta;
 pub mod pagewalk;
 pub mod pgtable;
