@@ -105,27 +105,62 @@ pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &Mlock
     locked <= creds.limit_pages()
 }
 
-/// Collects the present ptes of a range: `(va, frame, flags)`.
-struct CollectPresent(Vec<(u64, u64, PteFlags)>);
+/// Collects the present ptes of a range, `(va, frame, flags)`, stopping
+/// after `max` of them.
+struct CollectPresent {
+    out: Vec<(u64, u64, PteFlags)>,
+    max: usize,
+    resume: u64,
+}
 
 impl MmWalkOps for CollectPresent {
     const HAS_PTE_ENTRY: bool = true;
-    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
         let e = walk.get(pte);
-        self.0.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
+        self.out.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
+        if self.out.len() >= self.max {
+            self.resume = next;
+            return 1;
+        }
         0
     }
 }
 
-/// The present 4 KiB ptes of `[start, end)` (page aligned, user half).
+/// Most ptes collected per batch: bounds the allocation of the functions
+/// that walk big ranges (a populated 1 GiB vma has 262144 ptes).
+pub(crate) const PTE_BATCH: usize = 512;
+
+/// The next at most [`PTE_BATCH`] present 4 KiB ptes of `[start, end)`
+/// (page aligned, user half), and where to resume (`None`: done).
 ///
 /// Locking: inner lock held (the caller has `&mut` to the table).
-pub(crate) fn present_ptes<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> Vec<(u64, u64, PteFlags)> {
-    let mut ops = CollectPresent(Vec::new());
-    if start < end {
-        walk_page_range_novma(pt, start, end.min(TASK_SIZE), &mut ops);
+pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> (Vec<(u64, u64, PteFlags)>, Option<u64>) {
+    let end = end.min(TASK_SIZE);
+    let mut ops = CollectPresent { out: Vec::new(), max: PTE_BATCH, resume: end };
+    if start >= end {
+        return (ops.out, None);
     }
-    ops.0
+    let stopped = walk_page_range_novma(pt, start, end, &mut ops) == 1;
+    let resume = (stopped && ops.resume < end).then_some(ops.resume);
+    (ops.out, resume)
+}
+
+/// Call `f` on every present pte of `[start, end)`, in batches; `f` may
+/// change the entries of the batch it is given (not others).
+///
+/// Locking: inner lock held.
+pub(crate) fn for_each_present_pte<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64, mut f: impl FnMut(&mut PageTable<P>, u64, u64, PteFlags)) {
+    let mut cur = start;
+    loop {
+        let (batch, resume) = present_ptes_batch(pt, cur, end);
+        for (va, pa, flags) in batch {
+            f(pt, va, pa, flags);
+        }
+        match resume {
+            Some(r) => cur = r,
+            None => return,
+        }
+    }
 }
 
 /// Linux `zap_page_range_single` for anonymous memory: unmap every present
@@ -136,19 +171,20 @@ pub(crate) fn present_ptes<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u
 /// Locking: `mmap_lock` held (write, or read for madvise), inner lock held.
 pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64, vm_flags: VmFlags) {
     let Some(pt) = inner.pgtable.as_mut() else { return };
-    for (va, _, _) in present_ptes(pt, start, end) {
-        let Ok(m) = pt.unmap(va, &inner.tlb) else { continue };
-        inner.rss = inner.rss.saturating_sub(1);
+    let (tlb, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
+    for_each_present_pte(pt, start, end, |pt, va, _, _| {
+        let Ok(m) = pt.unmap(va, tlb) else { return };
+        *rss = rss.saturating_sub(1);
         match meta.get(m.pa) {
             Some(folio) => {
                 meta.munlock_vma_folio(folio, vm_flags);
                 if let Ok(true) = meta.put_page(folio) {
-                    inner.phys.free_table_frame(m.pa);
+                    phys.free_table_frame(m.pa);
                 }
             }
-            None => inner.phys.free_table_frame(m.pa),
+            None => phys.free_table_frame(m.pa),
         }
-    }
+    });
 }
 
 /// Remove `[start, end)` (page aligned) from the address space: vmas,
@@ -426,9 +462,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if let Some(pt) = inner.pgtable.as_mut() {
                 for c in &changes {
                     let want = vm_pte_flags(c.new);
-                    for (va, _, _) in present_ptes(pt, c.start, c.end) {
-                        let _ = pt.protect(va, want, &inner.tlb);
-                    }
+                    let tlb = &inner.tlb;
+                    for_each_present_pte(pt, c.start, c.end, |pt, va, _, _| {
+                        let _ = pt.protect(va, want, tlb);
+                    });
                     let lockmask = VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED;
                     if c.old.intersection(lockmask) == VmFlags::LOCKED && c.new.contains(VmFlags::WRITE) {
                         populate.push((c.start, c.end));

@@ -22,7 +22,7 @@
 use crate::addr::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
-use crate::mmap::{do_munmap_locked, mlock_future_ok, present_ptes};
+use crate::mmap::{do_munmap_locked, for_each_present_pte, mlock_future_ok};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -204,21 +204,28 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
         inner.vmas.remove(new_addr);
         return Err(Errno::ENOMEM);
     };
-    let ptes = present_ptes(pt, old, old + old_len);
-    // Map the frames at their new addresses first, so that running out of
-    // page-table frames can be undone without losing a page.
-    for (i, &(va, pa, f)) in ptes.iter().enumerate() {
-        if pt.map(new_addr + (va - old), pa, PageSize::Size4K, f).is_err() {
-            for &(va2, _, _) in &ptes[..i] {
-                let _ = pt.unmap(new_addr + (va2 - old), &inner.tlb);
-            }
-            inner.vmas.remove(new_addr);
-            return Err(Errno::ENOMEM);
+    // Phase 1: map every frame at its new address too (the old range is
+    // not changed, so its walk can be resumed batch by batch). Running out
+    // of page-table frames is undone by unmapping the new range, which
+    // needs no memory.
+    let mut failed = false;
+    for_each_present_pte(pt, old, old + old_len, |pt, va, pa, f| {
+        if !failed && pt.map(new_addr + (va - old), pa, PageSize::Size4K, f).is_err() {
+            failed = true;
         }
+    });
+    let tlb = &inner.tlb;
+    if failed {
+        for_each_present_pte(pt, new_addr, new_addr + old_len.min(new_len), |pt, va, _, _| {
+            let _ = pt.unmap(va, tlb);
+        });
+        inner.vmas.remove(new_addr);
+        return Err(Errno::ENOMEM);
     }
-    for &(va, _, _) in &ptes {
-        let _ = pt.unmap(va, &inner.tlb);
-    }
+    // Phase 2: drop the old entries (the frames now live at the new ones).
+    for_each_present_pte(pt, old, old + old_len, |pt, va, _, _| {
+        let _ = pt.unmap(va, tlb);
+    });
     inner.vmas.merge_at(new_addr + new_len);
     inner.vmas.merge_at(new_addr);
     inner.total_vm += new_len >> PAGE_SHIFT;

@@ -116,3 +116,37 @@ fn mremap_locked_growth_populates_and_respects_the_limit() {
     assert_eq!(w.arena.in_use(), 0);
     assert_eq!(w.meta.nr_mlock(), 0);
 }
+
+/// Ranges with more present pages than one pte batch (512): munmap,
+/// mprotect and mremap's move go through every batch; a move that runs
+/// out of page-table frames is undone.
+#[test]
+fn big_ranges_cross_pte_batches() {
+    let w = world();
+    let (prot, flags) = anon_rw();
+    let r = root();
+    let n = 1500;
+    let a = w.mm.do_mmap(0x4000_0000, n * P, prot, flags | MAP_FIXED | MAP_POPULATE, &r).unwrap();
+    assert_eq!(w.mm.rss(), n);
+    w.mm.do_mprotect(a, n * P, PROT_READ).unwrap();
+    check(&w.mm);
+    w.mm.do_mprotect(a, n * P, PROT_READ | PROT_WRITE).unwrap();
+    // A move with no frame left for the new page tables: ENOMEM, unchanged.
+    w.mm.do_mmap(a + n * P, P, PROT_READ, flags | MAP_FIXED, &r).unwrap();
+    let in_use = w.arena.in_use();
+    // PUD + PMD + one page table: the first batch maps, a later one fails.
+    w.arena.set_limit(Some(in_use + 3));
+    assert_eq!(w.mm.do_mremap(a, n * P, (n + 1) * P, MREMAP_MAYMOVE, 0, &r), Err(ENOMEM));
+    w.arena.set_limit(None);
+    assert_eq!(w.arena.in_use(), in_use);
+    assert_eq!(present(&w.mm, a, n * P), n as usize);
+    check(&w.mm);
+    let b = w.mm.do_mremap(a, n * P, (n + 1) * P, MREMAP_MAYMOVE, 0, &r).unwrap();
+    assert_eq!(present(&w.mm, b, (n + 1) * P), n as usize);
+    check(&w.mm);
+    w.mm.do_munmap(b, (n + 1) * P).unwrap();
+    assert_eq!(w.mm.rss(), 0);
+    check(&w.mm);
+    w.mm.exit_mmap();
+    assert_eq!(w.arena.in_use(), 0);
+}
