@@ -6,6 +6,7 @@
 //! sleeping [`RwSem`]. The operations on it live in their own modules:
 //! [`fault`](crate::fault) (the fault handler's mm part),
 //! [`mmap`](crate::mmap) (mmap/munmap/mprotect/brk/madvise/mincore/exit),
+//! [`mremap`](crate::mremap),
 //! [`mlock`](crate::mlock) (the mlock family), [`populate`](crate::populate)
 //! (`__mm_populate` and the population strategies) and
 //! [`invariants`](crate::invariants) (the consistency checker).
@@ -264,7 +265,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         self.lock_inner().rss
     }
 
-    /// Flags new vmas inherit (`VM_LOCKED`[`|VM_LOCKONFAULT`] after
+    /// Flags new vmas inherit (`VM_LOCKED`, plus `VM_LOCKONFAULT`, after
     /// `mlockall(MCL_FUTURE)`).
     pub fn def_flags(&self) -> VmFlags {
         self.lock_inner().def_flags

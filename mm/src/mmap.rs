@@ -423,7 +423,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// `VM_LOCKED` survives the split; present pages get the new pte
     /// protection (PROT_NONE keeps the frame, see
-    /// [`vm_pte_flags`](crate::mm_struct::vm_pte_flags)); a locked private
+    /// [`vm_pte_flags`]); a locked private
     /// vma that gains write access is populated (Linux's COW break in
     /// `mprotect_fixup`), under the write lock, errors ignored.
     ///
