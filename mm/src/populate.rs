@@ -43,9 +43,13 @@
 //!
 //! # Test hook
 //!
-//! Each time population has dropped the lock between batches (and once
-//! after the final release for strategies that hold it to the end), the
-//! mm's populate hook runs with no lock held ([`MmStruct::set_populate_hook`]).
+//! The mm's populate hook ([`MmStruct::set_populate_hook`]) runs with no
+//! lock of the mm held: between batches under `populate-unlocked` and
+//! `yield-to-waiters`; in the window between `up_read` and `down_write`
+//! of each vma under `downgrade-retake` (mlock/mlockall); once after the
+//! final release under `hold-write` and `downgrade-at-end` (which have no
+//! window). A test uses it to change the address space exactly where
+//! another thread could.
 //!
 //! Locking: see each function.
 
