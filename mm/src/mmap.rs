@@ -1,6 +1,7 @@
 //! The mmap family for anonymous memory: `do_mmap`, `do_munmap`,
-//! `do_mprotect`, `do_brk`, `madvise`, `mincore`, `exit_mmap` (Linux
-//! `mm/mmap.c`, `mm/mprotect.c`, `mm/madvise.c`, `mm/mincore.c`).
+//! `do_mprotect`, `do_brk`, `madvise`, `mincore`, `msync`, `exit_mmap`
+//! (Linux `mm/mmap.c`, `mm/mprotect.c`, `mm/madvise.c`, `mm/mincore.c`,
+//! `mm/msync.c`).
 //!
 //! Errors follow Linux to the errno (checks in Linux's order where it
 //! matters). Deviations, on purpose:
@@ -55,6 +56,10 @@ pub const MAP_POPULATE: u64 = 0x8000;
 pub const MAP_NONBLOCK: u64 = 0x1_0000;
 pub const MAP_STACK: u64 = 0x2_0000;
 pub const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+
+pub const MS_ASYNC: i32 = 1;
+pub const MS_INVALIDATE: i32 = 2;
+pub const MS_SYNC: i32 = 4;
 
 pub const MADV_NORMAL: i32 = 0;
 pub const MADV_RANDOM: i32 = 1;
@@ -640,6 +645,49 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Linux `msync` for anonymous memory (nothing to write back).
+    /// Errors: `EINVAL` unknown flags, `MS_ASYNC | MS_SYNC`, unaligned
+    /// `start`; `ENOMEM` length overflow or a hole (after checking the
+    /// mapped vmas); `EBUSY` `MS_INVALIDATE` on a `VM_LOCKED` vma; `EINTR`.
+    ///
+    /// Locking: takes `mmap_lock` for read.
+    pub fn msync(&self, start: u64, len: u64, flags: i32) -> Result<(), Errno> {
+        if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK;
+        let end = start.wrapping_add(len);
+        if end < start {
+            return Err(Errno::ENOMEM);
+        }
+        if end == start {
+            return Ok(());
+        }
+        let _r = self.mmap_lock.read_killable()?;
+        let g = self.lock_inner();
+        let mut cursor = start;
+        let mut unmapped = false;
+        for v in g.vmas.range(start, end) {
+            if v.start > cursor {
+                unmapped = true;
+            }
+            if flags & MS_INVALIDATE != 0 && v.flags.contains(VmFlags::LOCKED) {
+                return Err(Errno::EBUSY);
+            }
+            cursor = v.end;
+        }
+        if unmapped || cursor < end {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
     }
 
     /// Linux `mincore`: one byte per page of `[start, start + len)`, 1 if

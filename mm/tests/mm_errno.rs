@@ -373,3 +373,20 @@ fn brk_failures_return_the_current_break() {
     assert_eq!(w.mm.do_brk(base + 6 * P + 5 + 3 * P, &nobody(2 * P)), base + 6 * P + 5);
     check(&w.mm);
 }
+
+#[test]
+fn msync_errors_and_locked_invalidate_ebusy() {
+    let w = world();
+    let a = map(&w, 4);
+    assert_eq!(w.mm.msync(a, P, 8), Err(EINVAL));
+    assert_eq!(w.mm.msync(a, P, MS_ASYNC | MS_SYNC), Err(EINVAL));
+    assert_eq!(w.mm.msync(a + 1, P, MS_SYNC), Err(EINVAL));
+    assert_eq!(w.mm.msync(a, u64::MAX - a, MS_SYNC), Err(ENOMEM));
+    assert_eq!(w.mm.msync(a, 0, MS_SYNC), Ok(()));
+    assert_eq!(w.mm.msync(a, 8 * P, MS_SYNC), Err(ENOMEM), "hole");
+    assert_eq!(w.mm.msync(a, 4 * P, MS_SYNC | MS_INVALIDATE), Ok(()));
+    w.mm.do_mlock(a + P, P, 0, &root()).unwrap();
+    assert_eq!(w.mm.msync(a, 4 * P, MS_INVALIDATE), Err(EBUSY));
+    assert_eq!(w.mm.msync(a, 4 * P, MS_SYNC), Ok(()));
+    check(&w.mm);
+}
