@@ -36,7 +36,7 @@ use alloc::string::String;
 
 use crate::addr::TASK_SIZE;
 use crate::mm_struct::{vm_pte_flags, MmStruct, PTE_PROT_MASK};
-use crate::mmap::present_ptes;
+use crate::mmap::for_each_present_pte;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
@@ -76,7 +76,8 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         }
         return Ok(());
     };
-    let ptes = present_ptes(pt, 0, TASK_SIZE);
+    let mut ptes = alloc::vec::Vec::new();
+    for_each_present_pte(pt, 0, TASK_SIZE, |_, va, pa, flags| ptes.push((va, pa, flags)));
     if ptes.len() as u64 != inner.rss {
         return Err(format!("rss is {} but {} ptes are present", inner.rss, ptes.len()));
     }

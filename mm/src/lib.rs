@@ -6,6 +6,13 @@
 //! `no_std` + `alloc`, contains no `unsafe`, and reaches the machine only
 //! through small traits that the kernel implements (and host tests implement
 //! with plain memory). All of its tests run on the host: `cargo test -p mm`.
+//!
+//! On top of those sits the address space, [`MmStruct`] (`mm_struct`), and
+//! what the kernel's syscall layer calls on it: the fault handler's mm part
+//! (`fault`), the mmap family (`mmap`, `mremap`), the mlock family
+//! (`mlock`), population under a selectable lock strategy (`populate`), and
+//! the consistency checker run after every operation in tests
+//! (`invariants`).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -19,6 +26,7 @@ pub mod invariants;
 pub mod mlock;
 pub mod mm_struct;
 pub mod mmap;
+pub mod mremap;
 pub mod page_meta;
 pub mod pagewalk;
 pub mod pgtable;

@@ -405,16 +405,24 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta_arc().clone();
         let mut write = write;
         let mut cursor = start;
+        // As in Linux's two-phase shape, a population error does not stop
+        // the vma changes: later vmas are still locked, just no longer
+        // populated, and the first error is returned at the end.
+        let mut populate_err: Option<Errno> = None;
         while cursor < end {
             let (ps, pe, newflags) = {
                 let mut g = self.lock_inner();
                 let inner = &mut *g;
                 let found = if all { inner.vmas.find_vma(cursor).cloned() } else { inner.vmas.vma_lookup(cursor).cloned() };
                 let Some(stale) = found else {
-                    return if all { Ok(()) } else { Err(Errno::ENOMEM) };
+                    return match populate_err {
+                        _ if !all => Err(Errno::ENOMEM),
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    };
                 };
                 if stale.start >= end {
-                    return Ok(());
+                    break;
                 }
                 let ps = stale.start.max(cursor);
                 let pe = stale.end.min(end);
@@ -434,7 +442,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             cursor = pe;
             let populates = newflags.contains(VmFlags::LOCKED)
                 && !newflags.intersects(VmFlags::SPECIAL | VmFlags::LOCKONFAULT);
-            if !populates {
+            if !populates || populate_err.is_some() {
                 continue;
             }
             let read = write.downgrade();
@@ -445,7 +453,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             write = self.mmap_lock.write_killable()?;
             if let Err(e) = r {
                 if !all {
-                    return Err(mlock_posix_error(e));
+                    populate_err = Some(mlock_posix_error(e));
                 }
             }
             let mut g = self.lock_inner();
@@ -459,6 +467,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             // accounting and no walk (Linux went on with its stale `vma`).
             let _ = g.vmas.vma_modify_flags(ps, pe, |_| newflags);
         }
-        Ok(())
+        populate_err.map_or(Ok(()), Err)
     }
 }

@@ -6,6 +6,7 @@
 //! sleeping [`RwSem`]. The operations on it live in their own modules:
 //! [`fault`](crate::fault) (the fault handler's mm part),
 //! [`mmap`](crate::mmap) (mmap/munmap/mprotect/brk/madvise/mincore/exit),
+//! [`mremap`](crate::mremap),
 //! [`mlock`](crate::mlock) (the mlock family), [`populate`](crate::populate)
 //! (`__mm_populate` and the population strategies) and
 //! [`invariants`](crate::invariants) (the consistency checker).
@@ -264,7 +265,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         self.lock_inner().rss
     }
 
-    /// Flags new vmas inherit (`VM_LOCKED`[`|VM_LOCKONFAULT`] after
+    /// Flags new vmas inherit (`VM_LOCKED`, plus `VM_LOCKONFAULT`, after
     /// `mlockall(MCL_FUTURE)`).
     pub fn def_flags(&self) -> VmFlags {
         self.lock_inner().def_flags
@@ -294,6 +295,17 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         g.start_brk = aligned;
         g.brk = aligned;
         Ok(())
+    }
+
+    /// Linux `follow_page` without the reference: the frame mapped at `va`
+    /// and its pte flags, or `None` if nothing is mapped. Never faults.
+    ///
+    /// Locking: takes the inner lock only; the answer may be stale unless
+    /// the caller holds `mmap_lock`.
+    pub fn follow_page(&self, va: u64) -> Option<(u64, PteFlags)> {
+        let g = self.lock_inner();
+        let m = g.pgtable.as_ref()?.translate(va & crate::addr::PAGE_MASK)?;
+        Some((m.pa, m.flags))
     }
 
     /// Number of vmas (Linux `map_count`).

@@ -1,6 +1,7 @@
 //! The mmap family for anonymous memory: `do_mmap`, `do_munmap`,
-//! `do_mprotect`, `do_brk`, `madvise`, `mincore`, `exit_mmap` (Linux
-//! `mm/mmap.c`, `mm/mprotect.c`, `mm/madvise.c`, `mm/mincore.c`).
+//! `do_mprotect`, `do_brk`, `madvise`, `mincore`, `msync`, `exit_mmap`
+//! (Linux `mm/mmap.c`, `mm/mprotect.c`, `mm/madvise.c`, `mm/mincore.c`,
+//! `mm/msync.c`).
 //!
 //! Errors follow Linux to the errno (checks in Linux's order where it
 //! matters). Deviations, on purpose:
@@ -56,6 +57,10 @@ pub const MAP_NONBLOCK: u64 = 0x1_0000;
 pub const MAP_STACK: u64 = 0x2_0000;
 pub const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 
+pub const MS_ASYNC: i32 = 1;
+pub const MS_INVALIDATE: i32 = 2;
+pub const MS_SYNC: i32 = 4;
+
 pub const MADV_NORMAL: i32 = 0;
 pub const MADV_RANDOM: i32 = 1;
 pub const MADV_SEQUENTIAL: i32 = 2;
@@ -105,27 +110,62 @@ pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &Mlock
     locked <= creds.limit_pages()
 }
 
-/// Collects the present ptes of a range: `(va, frame, flags)`.
-struct CollectPresent(Vec<(u64, u64, PteFlags)>);
+/// Collects the present ptes of a range, `(va, frame, flags)`, stopping
+/// after `max` of them.
+struct CollectPresent {
+    out: Vec<(u64, u64, PteFlags)>,
+    max: usize,
+    resume: u64,
+}
 
 impl MmWalkOps for CollectPresent {
     const HAS_PTE_ENTRY: bool = true;
-    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
         let e = walk.get(pte);
-        self.0.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
+        self.out.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
+        if self.out.len() >= self.max {
+            self.resume = next;
+            return 1;
+        }
         0
     }
 }
 
-/// The present 4 KiB ptes of `[start, end)` (page aligned, user half).
+/// Most ptes collected per batch: bounds the allocation of the functions
+/// that walk big ranges (a populated 1 GiB vma has 262144 ptes).
+pub(crate) const PTE_BATCH: usize = 512;
+
+/// The next at most [`PTE_BATCH`] present 4 KiB ptes of `[start, end)`
+/// (page aligned, user half), and where to resume (`None`: done).
 ///
 /// Locking: inner lock held (the caller has `&mut` to the table).
-pub(crate) fn present_ptes<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> Vec<(u64, u64, PteFlags)> {
-    let mut ops = CollectPresent(Vec::new());
-    if start < end {
-        walk_page_range_novma(pt, start, end.min(TASK_SIZE), &mut ops);
+pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> (Vec<(u64, u64, PteFlags)>, Option<u64>) {
+    let end = end.min(TASK_SIZE);
+    let mut ops = CollectPresent { out: Vec::new(), max: PTE_BATCH, resume: end };
+    if start >= end {
+        return (ops.out, None);
     }
-    ops.0
+    let stopped = walk_page_range_novma(pt, start, end, &mut ops) == 1;
+    let resume = (stopped && ops.resume < end).then_some(ops.resume);
+    (ops.out, resume)
+}
+
+/// Call `f` on every present pte of `[start, end)`, in batches; `f` may
+/// change the entries of the batch it is given (not others).
+///
+/// Locking: inner lock held.
+pub(crate) fn for_each_present_pte<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64, mut f: impl FnMut(&mut PageTable<P>, u64, u64, PteFlags)) {
+    let mut cur = start;
+    loop {
+        let (batch, resume) = present_ptes_batch(pt, cur, end);
+        for (va, pa, flags) in batch {
+            f(pt, va, pa, flags);
+        }
+        match resume {
+            Some(r) => cur = r,
+            None => return,
+        }
+    }
 }
 
 /// Linux `zap_page_range_single` for anonymous memory: unmap every present
@@ -136,19 +176,20 @@ pub(crate) fn present_ptes<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u
 /// Locking: `mmap_lock` held (write, or read for madvise), inner lock held.
 pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64, vm_flags: VmFlags) {
     let Some(pt) = inner.pgtable.as_mut() else { return };
-    for (va, _, _) in present_ptes(pt, start, end) {
-        let Ok(m) = pt.unmap(va, &inner.tlb) else { continue };
-        inner.rss = inner.rss.saturating_sub(1);
+    let (tlb, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
+    for_each_present_pte(pt, start, end, |pt, va, _, _| {
+        let Ok(m) = pt.unmap(va, tlb) else { return };
+        *rss = rss.saturating_sub(1);
         match meta.get(m.pa) {
             Some(folio) => {
                 meta.munlock_vma_folio(folio, vm_flags);
                 if let Ok(true) = meta.put_page(folio) {
-                    inner.phys.free_table_frame(m.pa);
+                    phys.free_table_frame(m.pa);
                 }
             }
-            None => inner.phys.free_table_frame(m.pa),
+            None => phys.free_table_frame(m.pa),
         }
-    }
+    });
 }
 
 /// Remove `[start, end)` (page aligned) from the address space: vmas,
@@ -379,19 +420,25 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         do_munmap_locked(&mut g, &meta, addr, (addr + len).min(TASK_SIZE))
     }
 
-    /// Linux `mprotect`. Errors: `EINVAL` unaligned `start`, bad `prot`
-    /// (unknown bits, both GROWS bits, `PROT_GROWSDOWN` on a vma that does
-    /// not grow down); `ENOMEM` overflow, `start` unmapped, or a hole (the
+    /// Linux `mprotect`. Errors, in Linux's order: `EINVAL` both GROWS
+    /// bits, unaligned `start`; `len == 0` succeeds; `ENOMEM` overflow;
+    /// `EINVAL` unknown prot bits, `PROT_GROWSDOWN` on a vma that does not
+    /// grow down; `ENOMEM` `start` unmapped, or a hole (the
     /// vmas before it keep their new protection); `EINTR`.
     ///
     /// `VM_LOCKED` survives the split; present pages get the new pte
     /// protection (PROT_NONE keeps the frame, see
-    /// [`vm_pte_flags`](crate::mm_struct::vm_pte_flags)); a locked private
+    /// [`vm_pte_flags`]); a locked private
     /// vma that gains write access is populated (Linux's COW break in
     /// `mprotect_fixup`), under the write lock, errors ignored.
     ///
     /// Locking: takes `mmap_lock` for write.
     pub fn do_mprotect(&self, start: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !grows;
+        if grows == (PROT_GROWSDOWN | PROT_GROWSUP) {
+            return Err(Errno::EINVAL);
+        }
         if start & !PAGE_MASK != 0 {
             return Err(Errno::EINVAL);
         }
@@ -400,11 +447,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
         let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
-        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
-        let prot = prot & !grows;
-        if grows == (PROT_GROWSDOWN | PROT_GROWSUP) {
-            return Err(Errno::EINVAL);
-        }
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
             return Err(Errno::EINVAL);
         }
@@ -425,9 +467,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if let Some(pt) = inner.pgtable.as_mut() {
                 for c in &changes {
                     let want = vm_pte_flags(c.new);
-                    for (va, _, _) in present_ptes(pt, c.start, c.end) {
-                        let _ = pt.protect(va, want, &inner.tlb);
-                    }
+                    let tlb = &inner.tlb;
+                    for_each_present_pte(pt, c.start, c.end, |pt, va, _, _| {
+                        let _ = pt.protect(va, want, tlb);
+                    });
                     let lockmask = VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED;
                     if c.old.intersection(lockmask) == VmFlags::LOCKED && c.new.contains(VmFlags::WRITE) {
                         populate.push((c.start, c.end));
@@ -445,7 +488,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// Linux `brk`: returns the new break, or the current one if the
-    /// request fails (below `start_brk`, collides with a mapping, over
+    /// request fails (no heap set up with
+    /// [`set_brk_base`](MmStruct::set_brk_base), below `start_brk`,
+    /// collides with a mapping, over
     /// `RLIMIT_MEMLOCK` under `MCL_FUTURE`, no memory) — Linux semantics.
     /// Growth under `MCL_FUTURE` is `VM_LOCKED` and populated (errors
     /// ignored); shrinking unmaps (and munlocks). A fatal signal while
@@ -461,7 +506,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             let mut g = self.lock_inner();
             let inner = &mut *g;
             let origbrk = inner.brk;
-            if brk < inner.start_brk || brk >= TASK_SIZE || inner.pgtable.is_none() {
+            if inner.start_brk == 0 || brk < inner.start_brk || brk >= TASK_SIZE || inner.pgtable.is_none() {
                 return origbrk;
             }
             let Some(nb) = page_align_up(brk) else { return origbrk };
@@ -600,6 +645,49 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Linux `msync` for anonymous memory (nothing to write back).
+    /// Errors: `EINVAL` unknown flags, `MS_ASYNC | MS_SYNC`, unaligned
+    /// `start`; `ENOMEM` length overflow or a hole (after checking the
+    /// mapped vmas); `EBUSY` `MS_INVALIDATE` on a `VM_LOCKED` vma; `EINTR`.
+    ///
+    /// Locking: takes `mmap_lock` for read.
+    pub fn msync(&self, start: u64, len: u64, flags: i32) -> Result<(), Errno> {
+        if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK;
+        let end = start.wrapping_add(len);
+        if end < start {
+            return Err(Errno::ENOMEM);
+        }
+        if end == start {
+            return Ok(());
+        }
+        let _r = self.mmap_lock.read_killable()?;
+        let g = self.lock_inner();
+        let mut cursor = start;
+        let mut unmapped = false;
+        for v in g.vmas.range(start, end) {
+            if v.start > cursor {
+                unmapped = true;
+            }
+            if flags & MS_INVALIDATE != 0 && v.flags.contains(VmFlags::LOCKED) {
+                return Err(Errno::EBUSY);
+            }
+            cursor = v.end;
+        }
+        if unmapped || cursor < end {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
     }
 
     /// Linux `mincore`: one byte per page of `[start, start + len)`, 1 if

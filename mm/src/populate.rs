@@ -43,9 +43,13 @@
 //!
 //! # Test hook
 //!
-//! Each time population has dropped the lock between batches (and once
-//! after the final release for strategies that hold it to the end), the
-//! mm's populate hook runs with no lock held ([`MmStruct::set_populate_hook`]).
+//! The mm's populate hook ([`MmStruct::set_populate_hook`]) runs with no
+//! lock of the mm held: between batches under `populate-unlocked` and
+//! `yield-to-waiters`; in the window between `up_read` and `down_write`
+//! of each vma under `downgrade-retake` (mlock/mlockall); once after the
+//! final release under `hold-write` and `downgrade-at-end` (which have no
+//! window). A test uses it to change the address space exactly where
+//! another thread could.
 //!
 //! Locking: see each function.
 
@@ -290,5 +294,46 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 self.__mm_populate(start, end.saturating_sub(start), ignore_errors)
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::mm_struct::MlockCreds;
+    use crate::page_meta::PageMetaArray;
+    use crate::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+    use crate::rwsem::StdBackend;
+    use alloc::sync::Arc;
+
+    /// With the read lock held and a writer queued, a yield-to-waiters
+    /// batch stops after one page; a populate-unlocked batch runs its full
+    /// budget. Deterministic: the writer is queued before the batch starts.
+    #[test]
+    fn batch_ends_when_a_writer_waits() {
+        let arena = ArenaPhysMem::new();
+        let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap());
+        let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+        let a = mm
+            .do_mmap(0, 256 * PAGE_SIZE, 3, crate::mmap::MAP_PRIVATE | crate::mmap::MAP_ANONYMOUS, &MlockCreds::root())
+            .unwrap();
+        let end = a + 256 * PAGE_SIZE;
+        let read = mm.mmap_lock.read();
+        std::thread::scope(|s| {
+            let lock = &mm.mmap_lock;
+            s.spawn(move || drop(lock.write()));
+            while !mm.mmap_lock.is_contended() {
+                std::thread::yield_now();
+            }
+            assert_eq!(mm.populate_batch(a, end, POPULATE_BATCH_PAGES, true, false), Ok(a + PAGE_SIZE));
+            let next = a + PAGE_SIZE;
+            assert_eq!(
+                mm.populate_batch(next, end, POPULATE_BATCH_PAGES, false, false),
+                Ok(next + POPULATE_BATCH_PAGES * PAGE_SIZE)
+            );
+            drop(read);
+        });
+        assert_eq!(mm.rss(), 1 + POPULATE_BATCH_PAGES);
+        crate::invariants::check_mm_invariants(&mm).unwrap();
     }
 }

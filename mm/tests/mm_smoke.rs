@@ -1,3 +1,5 @@
+//! Smoke test: one mm through mmap, fault, mlock, munmap and exit_mmap.
+#![cfg(not(loom))]
 mod common;
 use common::*;
 use mm::fault::FaultAccess;

@@ -1,0 +1,255 @@
+//! `mremap` for anonymous memory (Linux `mm/mremap.c`): shrink, grow in
+//! place, or move (the page-table entries move, the frames stay, mlocked
+//! pages stay mlocked), with `MREMAP_MAYMOVE`, `MREMAP_FIXED` and
+//! `MREMAP_DONTUNMAP`. musl's `realloc` relies on it for large blocks.
+//!
+//! Errors follow Linux: `EINVAL` bad flags / unaligned `addr` / new length
+//! 0 / bad or overlapping fixed target / `old_len == 0` on private memory;
+//! `EFAULT` no vma at `addr`, old range beyond its vma, growing a special
+//! vma; `EAGAIN` growth of a `VM_LOCKED` vma over `RLIMIT_MEMLOCK`;
+//! `ENOMEM` cannot grow in place and may not move, or no room; `EPERM`
+//! fixed target below `mmap_min_addr`; `EINTR`.
+//!
+//! Deviation: `old_len == 0` on a shared mapping (Linux: a second mapping
+//! of the same shmem pages) is `EINVAL`, because Holdfast's shared
+//! anonymous memory has no object that two vmas could share.
+//!
+//! Growth of a `VM_LOCKED` vma is populated afterwards (errors ignored),
+//! through [`MmStruct::populate_after_write`] like mmap.
+//!
+//! Locking: takes `mmap_lock` for write, the inner lock inside.
+
+use crate::addr::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::errno::Errno;
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
+use crate::mmap::{do_munmap_locked, for_each_present_pte, mlock_future_ok};
+use crate::page_meta::PageMetaArray;
+use crate::pgtable::{PageSize, PhysMem, TlbFlush};
+use crate::rwsem::RwSemBackend;
+use crate::vma::{Vma, VmFlags};
+
+pub const MREMAP_MAYMOVE: u64 = 1;
+pub const MREMAP_FIXED: u64 = 2;
+pub const MREMAP_DONTUNMAP: u64 = 4;
+
+/// C's `PAGE_ALIGN` with wrap-around.
+fn page_align_wrapping(len: u64) -> u64 {
+    len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK
+}
+
+/// What a successful remap returns: the address, and a range to populate
+/// after the vma work (growth of a locked vma).
+type Remapped = (u64, Option<(u64, u64)>);
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// Linux `mremap(addr, old_len, new_len, flags, new_addr)` -> the
+    /// (possibly new) address. See the module documentation.
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn do_mremap(&self, addr: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64, creds: &MlockCreds) -> Result<u64, Errno> {
+        if flags & !(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_DONTUNMAP != 0 && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len) {
+            return Err(Errno::EINVAL);
+        }
+        if addr & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_align_wrapping(old_len);
+        let new_len = page_align_wrapping(new_len);
+        if new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let write = self.mmap_lock.write_killable()?;
+        let meta = self.page_meta_arc().clone();
+        let (ret, populate) = {
+            let mut g = self.lock_inner();
+            mremap_locked(&mut g, &meta, addr, old_len, new_len, flags, new_addr, creds)?
+        };
+        match populate {
+            Some((start, len)) => {
+                let _ = self.populate_after_write(write, start, len, true);
+            }
+            None => drop(write),
+        }
+        Ok(ret)
+    }
+}
+
+/// Linux `vma_to_resize`: the vma at `addr` and the checks for resizing
+/// `[addr, addr + old_len)` to `new_len`.
+fn vma_to_resize<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, addr: u64, old_len: u64, new_len: u64, creds: &MlockCreds) -> Result<Vma, Errno> {
+    let vma = inner.vmas.vma_lookup(addr).cloned().ok_or(Errno::EFAULT)?;
+    if old_len > vma.end - addr {
+        return Err(Errno::EFAULT);
+    }
+    if old_len == 0 {
+        // Linux duplicates a shared mapping here; see the module doc.
+        return Err(Errno::EINVAL);
+    }
+    if new_len == old_len {
+        return Ok(vma);
+    }
+    if vma.flags.intersects(VmFlags::DONTEXPAND | VmFlags::PFNMAP) && new_len > old_len {
+        return Err(Errno::EFAULT);
+    }
+    if new_len > old_len && !mlock_future_ok(inner.locked_vm, vma.flags, new_len - old_len, creds) {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(vma)
+}
+
+/// The body of `do_mremap`.
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+#[allow(clippy::too_many_arguments)]
+fn mremap_locked<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    addr: u64,
+    mut old_len: u64,
+    new_len: u64,
+    flags: u64,
+    new_addr: u64,
+    creds: &MlockCreds,
+) -> Result<Remapped, Errno> {
+    inner.vmas.vma_lookup(addr).ok_or(Errno::EFAULT)?;
+    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+        // Linux `mremap_to`.
+        let target = if flags & MREMAP_FIXED != 0 {
+            if new_addr & !PAGE_MASK != 0 || new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len {
+                return Err(Errno::EINVAL);
+            }
+            if addr.saturating_add(old_len) > new_addr && new_addr + new_len > addr {
+                return Err(Errno::EINVAL);
+            }
+            if new_addr < MMAP_MIN_ADDR {
+                return Err(Errno::EPERM);
+            }
+            do_munmap_locked(inner, meta, new_addr, new_addr + new_len)?;
+            if old_len > new_len {
+                do_munmap_locked(inner, meta, addr + new_len, (addr + old_len).min(TASK_SIZE))?;
+                old_len = new_len;
+            }
+            Some(new_addr)
+        } else {
+            None
+        };
+        let vma = vma_to_resize(inner, addr, old_len, new_len, creds)?;
+        let target = match target {
+            Some(t) => t,
+            None => find_area(inner, new_len)?,
+        };
+        return move_vma(inner, vma.flags, addr, old_len, new_len, target, flags & MREMAP_DONTUNMAP != 0);
+    }
+    if old_len >= new_len {
+        if old_len != new_len {
+            do_munmap_locked(inner, meta, addr + new_len, addr.saturating_add(old_len).min(TASK_SIZE))?;
+        }
+        return Ok((addr, None));
+    }
+    let vma = vma_to_resize(inner, addr, old_len, new_len, creds)?;
+    let delta = new_len - old_len;
+    if old_len == vma.end - addr {
+        let expandable = vma.end.checked_add(delta).is_some_and(|e| e <= TASK_SIZE)
+            && inner.vmas.find_vma_intersection(vma.end, vma.end + delta).is_none();
+        if expandable {
+            inner.vmas.insert(Vma::new_anonymous(vma.end, vma.end + delta, vma.flags)).map_err(|_| Errno::ENOMEM)?;
+            inner.vmas.merge_at(vma.end);
+            inner.total_vm += delta >> PAGE_SHIFT;
+            if vma.flags.contains(VmFlags::LOCKED) {
+                inner.locked_vm += delta >> PAGE_SHIFT;
+                return Ok((addr, Some((addr + old_len, delta))));
+            }
+            return Ok((addr, None));
+        }
+    }
+    if flags & MREMAP_MAYMOVE == 0 {
+        return Err(Errno::ENOMEM);
+    }
+    let target = find_area(inner, new_len)?;
+    move_vma(inner, vma.flags, addr, old_len, new_len, target, false)
+}
+
+/// A free area of `len` bytes, top-down as for mmap.
+fn find_area<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, len: u64) -> Result<u64, Errno> {
+    inner
+        .vmas
+        .get_unmapped_area(len, 0, PAGE_SIZE, MMAP_MIN_ADDR, MMAP_BASE)
+        .or_else(|| inner.vmas.get_unmapped_area(len, 0, PAGE_SIZE, MMAP_BASE, TASK_SIZE))
+        .ok_or(Errno::ENOMEM)
+}
+
+/// Linux `move_vma`: a vma `[new_addr, new_addr + new_len)` with `flags`,
+/// the ptes of `[old, old + old_len)` moved into it (frames and their
+/// mlock state unchanged), then the old range unmapped — or, with
+/// `dontunmap`, left mapped, empty and unlocked.
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+fn move_vma<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    flags: VmFlags,
+    old: u64,
+    old_len: u64,
+    new_len: u64,
+    new_addr: u64,
+    dontunmap: bool,
+) -> Result<Remapped, Errno> {
+    inner.vmas.insert(Vma::new_anonymous(new_addr, new_addr + new_len, flags)).map_err(|_| Errno::ENOMEM)?;
+    let Some(pt) = inner.pgtable.as_mut() else {
+        inner.vmas.remove(new_addr);
+        return Err(Errno::ENOMEM);
+    };
+    // Phase 1: map every frame at its new address too (the old range is
+    // not changed, so its walk can be resumed batch by batch). Running out
+    // of page-table frames is undone by unmapping the new range, which
+    // needs no memory.
+    let mut failed = false;
+    for_each_present_pte(pt, old, old + old_len, |pt, va, pa, f| {
+        if !failed && pt.map(new_addr + (va - old), pa, PageSize::Size4K, f).is_err() {
+            failed = true;
+        }
+    });
+    let tlb = &inner.tlb;
+    if failed {
+        for_each_present_pte(pt, new_addr, new_addr + old_len.min(new_len), |pt, va, _, _| {
+            let _ = pt.unmap(va, tlb);
+        });
+        inner.vmas.remove(new_addr);
+        return Err(Errno::ENOMEM);
+    }
+    // Phase 2: drop the old entries (the frames now live at the new ones).
+    for_each_present_pte(pt, old, old + old_len, |pt, va, _, _| {
+        let _ = pt.unmap(va, tlb);
+    });
+    inner.vmas.merge_at(new_addr + new_len);
+    inner.vmas.merge_at(new_addr);
+    inner.total_vm += new_len >> PAGE_SHIFT;
+    let locked = flags.contains(VmFlags::LOCKED);
+    if locked {
+        inner.locked_vm += new_len >> PAGE_SHIFT;
+    }
+    if dontunmap {
+        // The old range stays mapped but empty, and is no longer locked.
+        if locked {
+            let changes = inner.vmas.vma_modify_flags(old, old + old_len, |f| f - VmFlags::LOCKED_MASK)?;
+            for c in changes {
+                inner.locked_vm = inner.locked_vm.saturating_sub(c.pages());
+            }
+        }
+    } else {
+        let removed = inner.vmas.unmap_range(old, old + old_len)?;
+        for piece in removed {
+            inner.total_vm = inner.total_vm.saturating_sub(piece.pages());
+            if piece.flags.contains(VmFlags::LOCKED) {
+                inner.locked_vm = inner.locked_vm.saturating_sub(piece.pages());
+            }
+        }
+    }
+    let populate = (locked && new_len > old_len).then(|| (new_addr + old_len, new_len - old_len));
+    Ok((new_addr, populate))
+}
