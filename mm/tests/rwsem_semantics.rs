@@ -412,7 +412,9 @@ fn stats_count_acquisitions_and_waits() {
     assert_eq!(st.read.trylock_failed, 1);
     assert_eq!(st.read.wait_ns.count, 2);
     assert!(st.read.wait_ns.max() >= 2_000_000, "readers waited >= 2 ms");
-    assert!(st.read.wait_ns.p50() >= 1 << 21, "p50 bucket at least 2^21 ns");
+    // The median is reported as its bucket's upper bound, which is at
+    // least the (>= 2 ms) waits recorded in it.
+    assert!(st.read.wait_ns.p50() >= 2_000_000, "p50 at least 2 ms");
     assert_eq!(st.write.acquired, 2);
     assert_eq!(st.write.contended, 1);
     assert_eq!(st.write.trylock_failed, 1);
