@@ -27,6 +27,17 @@ pub fn sys_brk(a: Args) -> SysResult {
     Ok(p.mm.brk(a.0[0], &creds))
 }
 
+pub fn sys_mremap(a: Args) -> SysResult {
+    let p = proc::current();
+    let creds = p.mlock_creds();
+    let [addr, old_len, new_len, flags, new_addr, _] = a.0;
+    p.mm.inner().do_mremap(addr, old_len, new_len, flags, new_addr, &creds)
+}
+
+pub fn sys_msync(a: Args) -> SysResult {
+    proc::current().mm.inner().msync(a.0[0], a.0[1], a.0[2] as i32).map(|_| 0)
+}
+
 pub fn sys_madvise(a: Args) -> SysResult {
     proc::current().mm.madvise(a.0[0], a.0[1], a.0[2] as u32).map(|_| 0)
 }
@@ -65,7 +76,7 @@ pub fn sys_munlockall(_a: Args) -> SysResult {
 /// Syscalls after which the address-space invariants are checked when
 /// the command line has `mm.check_invariants`.
 pub fn is_mm_syscall(nr: u64) -> bool {
-    matches!(nr, 9 | 10 | 11 | 12 | 28 | 149 | 150 | 151 | 152 | 325)
+    matches!(nr, 9 | 10 | 11 | 12 | 25 | 28 | 149 | 150 | 151 | 152 | 325)
 }
 
 /// Check the invariants of the current address space; a violation is a

@@ -61,6 +61,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         19 => fs::sys_readv(a),
         20 => fs::sys_writev(a),
         24 => thread::sys_sched_yield(a),
+        25 => mem::sys_mremap(a),
+        26 => mem::sys_msync(a),
         27 => mem::sys_mincore(a),
         28 => mem::sys_madvise(a),
         35 => time::sys_nanosleep(a),
