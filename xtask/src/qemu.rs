@@ -47,11 +47,13 @@ pub struct Machine {
     pub mem: String,
     pub display: bool,
     pub gdb: bool,
+    /// Use KVM (when /dev/kvm is usable); otherwise QEMU emulates (TCG).
+    pub kvm: bool,
 }
 
 impl Machine {
     pub fn new(firmware: Firmware, image: PathBuf) -> Self {
-        Machine { firmware, image, attach: Attach::Disk, smp: 1, mem: "1G".into(), display: false, gdb: false }
+        Machine { firmware, image, attach: Attach::Disk, smp: 1, mem: "1G".into(), display: false, gdb: false, kvm: kvm_available() }
     }
 }
 
@@ -59,6 +61,9 @@ impl Machine {
 pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |s: &[&str]| a.extend(s.iter().map(|s| s.to_string()));
+    if m.kvm {
+        push(&["-accel", "kvm"]);
+    }
     push(&["-cpu", "max"]);
     push(&["-smp", &m.smp.to_string(), "-m", &m.mem]);
     if m.firmware == Firmware::Uefi {
@@ -87,6 +92,11 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
         push(&["-s", "-S"]);
     }
     a
+}
+
+/// Whether this user may use KVM.
+pub fn kvm_available() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
 }
 
 /// Finds OVMF or explains how to install it.
@@ -322,13 +332,16 @@ mod tests {
 
     #[test]
     fn bios_disk_command_line() {
-        let m = Machine::new(Firmware::Bios, "/t/bios.img".into());
+        let mut m = Machine::new(Firmware::Bios, "/t/bios.img".into());
+        m.kvm = false;
         let a = args(&m, None).join(" ");
         assert!(a.contains("-drive format=raw,file=/t/bios.img"), "{a}");
         assert!(a.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(a.contains("-no-reboot") && a.contains("-cpu max") && a.contains("-m 1G") && a.contains("-smp 1"));
         assert!(a.contains("-display none") && a.contains("-serial stdio"));
-        assert!(!a.contains("-bios") && !a.contains("-s -S"));
+        assert!(!a.contains("-bios") && !a.contains("-s -S") && !a.contains("kvm"));
+        m.kvm = true;
+        assert!(args(&m, None).join(" ").starts_with("-accel kvm -cpu max"));
     }
 
     #[test]

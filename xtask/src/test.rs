@@ -75,7 +75,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                 }
             }
         }
-        eprintln!("({suite:?} suite took {:.0} s)", t.elapsed().as_secs_f64());
+        eprintln!("({} suite took {:.0} s)", format!("{suite:?}").to_lowercase(), t.elapsed().as_secs_f64());
     }
     if !tally.failures.is_empty() {
         println!();
