@@ -1,3 +1,126 @@
+//! Holdfast: a small x86_64 kernel that makes Linux's memory-locking story
+//! (the mmap lock, mlock, page-table walks) visible and measurable.
+//!
+//! Boot order: consoles, GDT/IDT, physical memory and the heap, the initrd
+//! and its command line, the APIC timer; then either the demo or, when built
+//! with the `ktest` feature, the in-kernel test suite.
 #![no_std]
 #![no_main]
-fn main() {}
+#![feature(abi_x86_interrupt)]
+
+extern crate alloc;
+
+mod arch;
+mod cmdline;
+mod drivers;
+mod fs;
+#[cfg(feature = "ktest")]
+mod ktest;
+mod logger;
+mod memory;
+
+use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::{entry_point, BootInfo};
+
+/// Bootloader configuration: map all physical memory at a dynamic offset and
+/// keep every bootloader-chosen mapping in the upper half, which is the
+/// kernel's; the lower half belongs to user processes.
+pub static BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::Dynamic);
+    config.mappings.dynamic_range_start = Some(0xFFFF_8000_0000_0000);
+    config.kernel_stack_size = 256 * 1024;
+    config
+};
+
+entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
+
+fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
+    let serial = drivers::serial::init();
+    if let Some(fb) = boot_info.framebuffer.as_mut() {
+        drivers::framebuffer::init(fb);
+    }
+    logger::init();
+    kprintln!("holdfast: kernel main reached");
+    log::info!("Holdfast booting (serial console: {})", if serial { "COM1" } else { "none" });
+    if let Some((w, h)) = drivers::framebuffer::resolution() {
+        log::info!("framebuffer console {}x{}", w, h);
+    }
+
+    arch::gdt::init();
+    arch::idt::init();
+    arch::enable_protections();
+
+    let phys_offset = boot_info.physical_memory_offset.into_option().expect("bootloader did not map physical memory");
+    memory::set_phys_offset(phys_offset);
+    let mem = memory::frame::init(&boot_info.memory_regions);
+    log::info!(
+        "memory map: {} regions, {} MiB usable; frames: {} total, {} free",
+        mem.regions,
+        mem.usable_bytes >> 20,
+        mem.total_frames,
+        mem.free_frames
+    );
+    memory::heap::init();
+    let (heap_size, _) = memory::heap::stats();
+    log::info!("heap ready: {} KiB mapped, grows on demand", heap_size >> 10);
+
+    if let Some(addr) = boot_info.ramdisk_addr.into_option() {
+        // SAFETY: the bootloader loaded the ramdisk at this address with this
+        // length and never reuses it.
+        let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
+        fs::initrd::init(bytes);
+    }
+    cmdline::init();
+    log::info!("initrd: {} files; command line: \"{}\"", fs::initrd::entries().count(), cmdline::get());
+
+    arch::pit::disable_legacy_pic();
+    arch::apic::init();
+    x86_64::instructions::interrupts::enable();
+    log::info!(
+        "timer: local APIC at {} Hz ({} counts/ms), TSC {} MHz",
+        arch::apic::HZ,
+        arch::apic::timer_per_ms(),
+        arch::time::tsc_per_ms() / 1000
+    );
+
+    #[cfg(feature = "ktest")]
+    ktest::run_all();
+
+    #[cfg(not(feature = "ktest"))]
+    demo()
+}
+
+/// The default boot: show that the timer ticks, then power off (under QEMU)
+/// unless `stay` is on the command line.
+#[cfg(not(feature = "ktest"))]
+fn demo() -> ! {
+    let t0 = arch::apic::ticks();
+    let start = arch::time::now_ns();
+    for _ in 0..3 {
+        let target = arch::apic::ticks() + arch::apic::HZ / 4;
+        while arch::apic::ticks() < target {
+            x86_64::instructions::hlt();
+        }
+        log::info!("tick {} ({} ms since start)", arch::apic::ticks() - t0, (arch::time::now_ns() - start) / 1_000_000);
+    }
+    let (total, free) = memory::frame::counts();
+    log::info!("frames: {} total, {} free", total, free);
+    if cmdline::flag("stay") {
+        log::info!("stay: halting instead of powering off");
+        arch::halt_loop();
+    }
+    log::info!("holdfast: demo done, powering off");
+    arch::qemu::exit(arch::qemu::EXIT_SUCCESS)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    #[cfg(feature = "ktest")]
+    if let Some((i, name)) = ktest::current() {
+        logger::panic_print(format_args!("ktest: FAILED {} {}\n  panicked: {}\n", i, name, info));
+        arch::qemu::exit(arch::qemu::EXIT_TEST_PANICKED);
+    }
+    logger::panic_print(format_args!("KERNEL PANIC: {}\n", info));
+    arch::qemu::exit(arch::qemu::EXIT_PANIC)
+}

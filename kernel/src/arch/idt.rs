@@ -1,0 +1,142 @@
+//! Interrupt descriptor table: every CPU exception, the APIC timer and the
+//! spurious vector.
+//!
+//! A fault at an instruction listed in [`super::extable`] resumes at its
+//! fixup; any other exception in the kernel is a kernel bug and panics with
+//! the vector's name, the error code and the interrupted RIP (for a page
+//! fault also CR2 and the decoded error bits). Double faults run on their
+//! own IST stack so that a kernel stack overflow is still reported.
+//!
+//! Locking: the IDT is built once at boot; handlers run with interrupts off.
+
+use spin::Lazy;
+use x86_64::registers::control::Cr2;
+use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
+
+use super::{apic, extable, gdt};
+
+macro_rules! fatal {
+    ($name:ident, $what:literal) => {
+        extern "x86-interrupt" fn $name(frame: InterruptStackFrame) {
+            panic!("exception: {} at rip={:#x}\n{:#?}", $what, frame.instruction_pointer.as_u64(), frame);
+        }
+    };
+}
+
+macro_rules! fatal_code {
+    ($name:ident, $what:literal) => {
+        extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
+            panic!("exception: {} (error code {:#x}) at rip={:#x}\n{:#?}", $what, code, frame.instruction_pointer.as_u64(), frame);
+        }
+    };
+}
+
+fatal!(divide_error, "divide error (#DE)");
+fatal!(debug, "debug (#DB)");
+fatal!(nmi, "non-maskable interrupt");
+fatal!(overflow, "overflow (#OF)");
+fatal!(bound_range, "bound range exceeded (#BR)");
+fatal!(invalid_opcode, "invalid opcode (#UD)");
+fatal!(device_not_available, "device not available (#NM)");
+fatal!(x87_floating_point, "x87 floating point (#MF)");
+fatal!(simd_floating_point, "SIMD floating point (#XM)");
+fatal!(virtualization, "virtualization (#VE)");
+fatal!(hv_injection, "hypervisor injection (#HV)");
+fatal_code!(invalid_tss, "invalid TSS (#TS)");
+fatal_code!(segment_not_present, "segment not present (#NP)");
+fatal_code!(stack_segment, "stack-segment fault (#SS)");
+fatal_code!(alignment_check, "alignment check (#AC)");
+fatal_code!(cp_protection, "control protection (#CP)");
+fatal_code!(vmm_communication, "VMM communication (#VC)");
+fatal_code!(security, "security exception (#SX)");
+
+extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
+    log::info!("breakpoint at rip={:#x}", frame.instruction_pointer.as_u64());
+}
+
+extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) -> ! {
+    panic!("exception: double fault (#DF, error code {:#x}) at rip={:#x}\n{:#?}", code, frame.instruction_pointer.as_u64(), frame);
+}
+
+extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    panic!("exception: machine check (#MC) at rip={:#x}", frame.instruction_pointer.as_u64());
+}
+
+/// Resume at the fixup for a fault at `frame`'s RIP, if there is one.
+fn try_fixup(frame: &mut InterruptStackFrame, fault_addr: u64) -> bool {
+    match extable::fixup(frame.instruction_pointer.as_u64(), fault_addr) {
+        Some(fix) => {
+            // SAFETY: the fixup is a valid resume point for the faulting
+            // instruction (it is the other half of the extable entry).
+            unsafe { frame.as_mut().update(|f| f.instruction_pointer = x86_64::VirtAddr::new(fix)) };
+            true
+        }
+        None => false,
+    }
+}
+
+extern "x86-interrupt" fn general_protection(mut frame: InterruptStackFrame, code: u64) {
+    // A non-canonical address raises #GP, not #PF; the address is unknown.
+    if try_fixup(&mut frame, 0) {
+        return;
+    }
+    panic!("exception: general protection fault (#GP, error code {:#x}) at rip={:#x}\n{:#?}", code, frame.instruction_pointer.as_u64(), frame);
+}
+
+extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageFaultErrorCode) {
+    let cr2 = Cr2::read_raw();
+    if try_fixup(&mut frame, cr2) {
+        return;
+    }
+    panic!(
+        "exception: page fault (#PF) at address cr2={:#x}, error code {:#x} ({:?}), rip={:#x}\n{:#?}",
+        cr2,
+        code.bits(),
+        code,
+        frame.instruction_pointer.as_u64(),
+        frame
+    );
+}
+
+extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
+    apic::on_tick();
+    apic::eoi();
+}
+
+extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}
+
+static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
+    let mut idt = InterruptDescriptorTable::new();
+    idt.divide_error.set_handler_fn(divide_error);
+    idt.debug.set_handler_fn(debug);
+    idt.non_maskable_interrupt.set_handler_fn(nmi);
+    idt.breakpoint.set_handler_fn(breakpoint);
+    idt.overflow.set_handler_fn(overflow);
+    idt.bound_range_exceeded.set_handler_fn(bound_range);
+    idt.invalid_opcode.set_handler_fn(invalid_opcode);
+    idt.device_not_available.set_handler_fn(device_not_available);
+    // SAFETY: the IST index names the double-fault stack set up in gdt::init.
+    unsafe { idt.double_fault.set_handler_fn(double_fault).set_stack_index(gdt::DOUBLE_FAULT_IST_INDEX) };
+    idt.invalid_tss.set_handler_fn(invalid_tss);
+    idt.segment_not_present.set_handler_fn(segment_not_present);
+    idt.stack_segment_fault.set_handler_fn(stack_segment);
+    idt.general_protection_fault.set_handler_fn(general_protection);
+    idt.page_fault.set_handler_fn(page_fault);
+    idt.x87_floating_point.set_handler_fn(x87_floating_point);
+    idt.alignment_check.set_handler_fn(alignment_check);
+    idt.machine_check.set_handler_fn(machine_check);
+    idt.simd_floating_point.set_handler_fn(simd_floating_point);
+    idt.virtualization.set_handler_fn(virtualization);
+    idt.cp_protection_exception.set_handler_fn(cp_protection);
+    idt.hv_injection_exception.set_handler_fn(hv_injection);
+    idt.vmm_communication_exception.set_handler_fn(vmm_communication);
+    idt.security_exception.set_handler_fn(security);
+    idt[apic::TIMER_VECTOR].set_handler_fn(timer);
+    idt[apic::SPURIOUS_VECTOR].set_handler_fn(spurious);
+    idt
+});
+
+/// Load the IDT.
+pub fn init() {
+    IDT.load();
+}

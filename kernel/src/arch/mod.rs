@@ -1,0 +1,100 @@
+//! x86_64 machine support: segments, interrupts, the local APIC timer, the
+//! clock, exception fixups and the QEMU exit device.
+
+pub mod apic;
+pub mod extable;
+pub mod gdt;
+pub mod idt;
+pub mod pit;
+pub mod qemu;
+pub mod time;
+
+/// Halt until the next interrupt, forever.
+pub fn halt_loop() -> ! {
+    loop {
+        x86_64::instructions::hlt();
+    }
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::extable::{probe_read_u64, probe_write_u64};
+
+    /// An address in an upper-half PML4 slot that nothing maps.
+    fn unmapped_kernel_address() -> u64 {
+        let (root, _) = x86_64::registers::control::Cr3::read();
+        let pml4 = crate::memory::phys_to_virt(root.start_address().as_u64()) as *const u64;
+        let idx = (256..512)
+            // SAFETY: reading PML4 entries through the physical-memory mapping.
+            .find(|&i| unsafe { pml4.add(i).read_volatile() } & 1 == 0)
+            .expect("a free PML4 slot");
+        0xFFFF_0000_0000_0000 | ((idx as u64) << 39) | 0x1238
+    }
+
+    pub fn page_fault_on_unmapped_kernel_address_is_caught() {
+        let addr = unmapped_kernel_address();
+        let fault = probe_read_u64(addr).expect_err("read of an unmapped address succeeded");
+        assert_eq!(fault.addr, addr, "CR2 reported wrong address");
+        assert!(probe_write_u64(addr, 1).is_err());
+        // A mapped address still reads fine through the same probe.
+        let x: u64 = 0xDEAD_BEEF;
+        assert_eq!(probe_read_u64(&x as *const u64 as u64), Ok(0xDEAD_BEEF));
+    }
+
+    pub fn non_canonical_access_is_caught() {
+        assert!(probe_read_u64(0x8000_0000_0000_0000).is_err());
+    }
+
+    pub fn write_to_read_only_page_is_caught() {
+        // The kernel's own code is mapped read-only.
+        let code = write_to_read_only_page_is_caught as *const () as u64;
+        let before = probe_read_u64(code).expect("code is readable");
+        assert!(probe_write_u64(code, 0).is_err(), "write to kernel text succeeded");
+        assert_eq!(probe_read_u64(code), Ok(before));
+    }
+
+    pub fn timer_ticks_advance() {
+        let t0 = super::apic::ticks();
+        let start = super::time::now_ns();
+        while super::apic::ticks() < t0 + 5 {
+            x86_64::instructions::hlt();
+            assert!(super::time::now_ns() - start < 5_000_000_000, "timer not ticking");
+        }
+        let elapsed_ms = (super::time::now_ns() - start) / 1_000_000;
+        // 5 ticks at HZ take 20 ms; allow a wide margin for TCG.
+        assert!(elapsed_ms >= 10, "ticks came too fast: 5 ticks in {elapsed_ms} ms");
+    }
+
+    pub fn clock_is_monotonic_and_calibrated() {
+        assert!(super::time::tsc_per_ms() > 0);
+        assert!(super::apic::timer_per_ms() > 0);
+        let mut last = super::time::now_ns();
+        for _ in 0..10_000 {
+            let now = super::time::now_ns();
+            assert!(now >= last);
+            last = now;
+        }
+    }
+}
+
+/// Turn on the CPU's protections: write-protect in ring 0 (CR0.WP), no-execute
+/// pages (EFER.NXE), and SMEP/SMAP where the CPU has them.
+pub fn enable_protections() {
+    use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+    use x86_64::registers::model_specific::{Efer, EferFlags};
+    let ebx = core::arch::x86_64::__cpuid_count(7, 0).ebx;
+    // SAFETY: enabling WP/NXE keeps every existing mapping valid; SMEP and
+    // SMAP only restrict kernel access to user pages, of which none exist yet.
+    unsafe {
+        Cr0::update(|f| f.insert(Cr0Flags::WRITE_PROTECT));
+        Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
+        Cr4::update(|f| {
+            if ebx & (1 << 7) != 0 {
+                f.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION);
+            }
+            if ebx & (1 << 20) != 0 {
+                f.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION);
+            }
+        });
+    }
+}

@@ -1,0 +1,41 @@
+//! COM1 serial console (16550 UART at port 0x3F8).
+//!
+//! The port is optional: a PC without a serial port simply has no serial
+//! console (initialisation fails its loopback self-test and output is dropped).
+//!
+//! Locking: the port sits behind a spin mutex; callers that may run with
+//! interrupts enabled go through [`crate::logger`], which disables interrupts
+//! around console output so a timer interrupt cannot deadlock on it.
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+use uart_16550::backend::PioBackend;
+use uart_16550::{Config, Uart16550Tty};
+
+static COM1: Mutex<Option<Uart16550Tty<PioBackend>>> = Mutex::new(None);
+
+/// Initialise COM1. Returns whether a working UART was found.
+pub fn init() -> bool {
+    // SAFETY: 0x3F8 is the standard COM1 base port; nothing else in the
+    // kernel touches these eight I/O ports.
+    let port = unsafe { Uart16550Tty::new_port(0x3F8, Config::default()) };
+    let ok = port.is_ok();
+    *COM1.lock() = port.ok();
+    ok
+}
+
+/// Write formatted text to COM1 if it exists.
+pub fn write_fmt(args: fmt::Arguments) {
+    if let Some(port) = COM1.lock().as_mut() {
+        let _ = port.write_fmt(args);
+    }
+}
+
+/// Write text to COM1 even if its lock is held (panic path only): the
+/// holder is this CPU, interrupted mid-line, and is never resumed.
+pub fn force_write_fmt(args: fmt::Arguments) {
+    // SAFETY: only called on the panic path of the single CPU, which never
+    // returns to the interrupted holder of the lock.
+    unsafe { COM1.force_unlock() };
+    write_fmt(args);
+}

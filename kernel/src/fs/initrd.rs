@@ -1,0 +1,94 @@
+//! Read-only view of the initrd, a cpio `newc` archive.
+//!
+//! xtask packs the initrd; the bootloader loads it and tells the kernel where
+//! (`BootInfo::ramdisk_addr`). Entries are looked up by path; a leading `/`
+//! or `./` is ignored. A malformed archive ends the listing at the first bad
+//! header instead of panicking.
+//!
+//! Locking: immutable after boot.
+
+use spin::Once;
+
+static INITRD: Once<&'static [u8]> = Once::new();
+
+/// Remember the initrd's bytes.
+pub fn init(bytes: &'static [u8]) {
+    INITRD.call_once(|| bytes);
+}
+
+/// One file of the archive.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    pub name: &'static str,
+    pub mode: u32,
+    pub data: &'static [u8],
+}
+
+fn hex_field(h: &[u8], i: usize) -> Option<u32> {
+    let s = core::str::from_utf8(h.get(6 + i * 8..6 + (i + 1) * 8)?).ok()?;
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// Iterate the entries of a `newc` archive.
+pub fn entries_of(archive: &'static [u8]) -> impl Iterator<Item = Entry> {
+    let mut off = 0usize;
+    core::iter::from_fn(move || {
+        let h = archive.get(off..off + 110)?;
+        if &h[..6] != b"070701" {
+            return None;
+        }
+        let mode = hex_field(h, 1)?;
+        let filesize = hex_field(h, 6)? as usize;
+        let namesize = hex_field(h, 11)? as usize;
+        let name_start = off + 110;
+        let name = archive.get(name_start..name_start + namesize.checked_sub(1)?)?;
+        let name = core::str::from_utf8(name).ok()?;
+        let data_start = (name_start + namesize).next_multiple_of(4);
+        let data = archive.get(data_start..data_start + filesize)?;
+        off = (data_start + filesize).next_multiple_of(4);
+        if name == "TRAILER!!!" {
+            return None;
+        }
+        Some(Entry { name, mode, data })
+    })
+}
+
+fn normalize(path: &str) -> &str {
+    path.trim_start_matches("./").trim_start_matches('/')
+}
+
+/// Every entry of the initrd (none if there is no initrd).
+pub fn entries() -> impl Iterator<Item = Entry> {
+    entries_of(INITRD.get().copied().unwrap_or(&[]))
+}
+
+/// Look up a file by path.
+pub fn lookup(path: &str) -> Option<Entry> {
+    let want = normalize(path);
+    entries().find(|e| normalize(e.name) == want)
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+
+    /// A two-file archive in `newc` format, built by hand.
+    const SAMPLE: &[u8] = b"07070100000001000081800000000000000000000000010000000000000005000000000000000000000000000000000000000a00000000./a/hello\0hello\0\0\007070100000001000000000000000000000000000000010000000000000000000000000000000000000000000000000000000b00000000TRAILER!!!\0\0\0\0";
+
+    pub fn parses_newc() {
+        let all: alloc::vec::Vec<Entry> = entries_of(SAMPLE).collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(normalize(all[0].name), "a/hello");
+        assert_eq!(all[0].data, b"hello");
+        assert_eq!(all[0].mode, 0o100600);
+    }
+
+    pub fn truncated_archive_is_not_fatal() {
+        assert_eq!(entries_of(&SAMPLE[..50]).count(), 0);
+        assert_eq!(entries_of(&SAMPLE[..120]).count(), 0);
+    }
+
+    pub fn boot_initrd_has_cmdline() {
+        assert!(lookup("/cmdline").is_some(), "xtask always packs /cmdline");
+    }
+}

@@ -1,0 +1,3 @@
+//! Files: the initrd (a cpio `newc` archive handed over by the bootloader).
+
+pub mod initrd;

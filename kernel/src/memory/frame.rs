@@ -1,0 +1,145 @@
+//! The kernel's physical frame allocator: [`mm::frame::FrameAllocator`]
+//! over the usable regions of the bootloader's memory map.
+//!
+//! The allocator's bitmap is carved out of the first usable region large
+//! enough to hold it (before the heap exists) and its frames are reserved.
+//!
+//! Locking: one spin mutex, taken with interrupts disabled (a preempted
+//! holder on this single CPU would otherwise deadlock the next taker). It is
+//! the innermost lock of the kernel.
+
+use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
+use mm::addr::PAGE_SIZE;
+use mm::frame::FrameAllocator;
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+static FRAMES: Mutex<Option<FrameAllocator>> = Mutex::new(None);
+
+/// Summary of the memory map, for the boot log.
+#[derive(Clone, Copy, Debug)]
+pub struct MemorySummary {
+    pub regions: usize,
+    pub usable_bytes: u64,
+    pub total_frames: u64,
+    pub free_frames: u64,
+}
+
+/// Build the allocator from the bootloader's memory map.
+pub fn init(regions: &MemoryRegions) -> MemorySummary {
+    let usable = || regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable);
+    let lo = usable().map(|r| r.start).min().expect("no usable memory");
+    let hi = usable().map(|r| r.end).max().unwrap();
+    let base_pfn = lo / PAGE_SIZE;
+    let npages = hi.div_ceil(PAGE_SIZE) - base_pfn;
+    let words = npages.div_ceil(64) as usize;
+    let bitmap_bytes = (words * 8) as u64;
+    let bitmap_region = usable()
+        .find(|r| r.end - r.start.next_multiple_of(PAGE_SIZE) >= bitmap_bytes)
+        .expect("no usable region can hold the frame bitmap");
+    let bitmap_pa = bitmap_region.start.next_multiple_of(PAGE_SIZE);
+    // SAFETY: [bitmap_pa, bitmap_pa + bitmap_bytes) is usable RAM that nothing
+    // else uses: its frames are reserved in the allocator right below, and the
+    // physical-memory mapping makes it addressable for the kernel's lifetime.
+    let bitmap: &'static mut [u64] = unsafe {
+        core::slice::from_raw_parts_mut(super::phys_to_virt(bitmap_pa) as *mut u64, words)
+    };
+    let mut fa = FrameAllocator::new(bitmap, base_pfn, npages).expect("frame allocator");
+    let mut usable_bytes = 0;
+    for r in usable() {
+        usable_bytes += r.end - r.start;
+        fa.add_region(r.start, r.end).expect("usable region inside the allocator window");
+    }
+    fa.reserve_range(bitmap_pa, (bitmap_pa + bitmap_bytes).next_multiple_of(PAGE_SIZE))
+        .expect("reserve the frame bitmap");
+    let summary = MemorySummary {
+        regions: regions.len(),
+        usable_bytes,
+        total_frames: fa.total_frames(),
+        free_frames: fa.free_frames(),
+    };
+    without_interrupts(|| *FRAMES.lock() = Some(fa));
+    summary
+}
+
+fn with<R>(f: impl FnOnce(&mut FrameAllocator) -> R) -> R {
+    without_interrupts(|| f(FRAMES.lock().as_mut().expect("frame allocator not initialised")))
+}
+
+/// Allocate one 4 KiB frame (contents undefined).
+pub fn alloc() -> Option<u64> {
+    with(|fa| fa.alloc())
+}
+
+/// Allocate one 4 KiB frame filled with zeros.
+pub fn alloc_zeroed() -> Option<u64> {
+    let pa = alloc()?;
+    // SAFETY: the frame was just handed out to us and is mapped by the
+    // physical-memory mapping.
+    unsafe { core::ptr::write_bytes(super::phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(pa)
+}
+
+/// Return a frame. A double free or a foreign address is reported, not fatal.
+pub fn free(pa: u64) -> Result<(), mm::frame::FrameError> {
+    with(|fa| fa.free(pa))
+}
+
+/// Is the frame at `pa` currently allocated?
+pub fn is_allocated(pa: u64) -> bool {
+    with(|fa| fa.is_allocated(pa))
+}
+
+/// (total, free) frames.
+pub fn counts() -> (u64, u64) {
+    with(|fa| (fa.total_frames(), fa.free_frames()))
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+    use alloc::vec::Vec;
+
+    pub fn alloc_free_roundtrip() {
+        let (_, free0) = counts();
+        let frames: Vec<u64> = (0..1000).map(|_| alloc().expect("frame")).collect();
+        assert_eq!(counts().1, free0 - 1000);
+        for &f in &frames {
+            assert_eq!(f % PAGE_SIZE, 0);
+            assert!(is_allocated(f));
+        }
+        for f in frames {
+            free(f).expect("free");
+        }
+        assert_eq!(counts().1, free0);
+    }
+
+    pub fn no_double_handout() {
+        let frames: Vec<u64> = (0..4096).map(|_| alloc().expect("frame")).collect();
+        let distinct: BTreeSet<u64> = frames.iter().copied().collect();
+        assert_eq!(distinct.len(), frames.len(), "a frame was handed out twice");
+        for f in frames {
+            free(f).unwrap();
+        }
+    }
+
+    pub fn double_free_is_reported() {
+        let f = alloc().unwrap();
+        free(f).unwrap();
+        assert!(free(f).is_err(), "double free not detected");
+        assert!(free(1 << 60).is_err(), "foreign address not rejected");
+    }
+
+    pub fn zeroed_frames_are_zero() {
+        let f = alloc().unwrap();
+        // SAFETY: we own frame f.
+        unsafe { core::ptr::write_bytes(crate::memory::phys_to_virt(f) as *mut u8, 0xAB, 4096) };
+        free(f).unwrap();
+        let g = alloc_zeroed().unwrap();
+        // SAFETY: we own frame g.
+        let bytes = unsafe { core::slice::from_raw_parts(crate::memory::phys_to_virt(g) as *const u8, 4096) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        free(g).unwrap();
+    }
+}
