@@ -18,6 +18,7 @@ mod fs;
 mod ktest;
 mod logger;
 mod memory;
+mod sched;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{entry_point, BootInfo};
@@ -74,6 +75,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     cmdline::init();
     log::info!("initrd: {} files; command line: \"{}\"", fs::initrd::entries().count(), cmdline::get());
 
+    sched::init();
     arch::pit::disable_legacy_pic();
     arch::apic::init();
     x86_64::instructions::interrupts::enable();

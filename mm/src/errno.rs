@@ -34,7 +34,10 @@ pub enum Errno {
     ESPIPE = 29,
     EROFS = 30,
     ERANGE = 34,
+    EDEADLK = 35,
+    ENAMETOOLONG = 36,
     ENOSYS = 38,
+    ENOTEMPTY = 39,
     EOVERFLOW = 75,
     ETIMEDOUT = 110,
 }

@@ -38,6 +38,41 @@ holdfast_probe_write_u64_insn:
 holdfast_probe_write_u64_fixup:
     mov edx, 1
     ret
+
+    // copy_user(dst, src, len) -> bytes NOT copied. SMAP is lifted (stac)
+    // only for the duration of the copy.
+    .global holdfast_copy_user
+holdfast_copy_user:
+    mov rcx, rdx
+    stac
+    .global holdfast_copy_user_insn
+holdfast_copy_user_insn:
+    rep movsb
+    clac
+    xor eax, eax
+    ret
+    .global holdfast_copy_user_fixup
+holdfast_copy_user_fixup:
+    clac
+    mov rax, rcx
+    ret
+
+    // clear_user(dst, len) -> bytes NOT cleared.
+    .global holdfast_clear_user
+holdfast_clear_user:
+    mov rcx, rsi
+    xor eax, eax
+    stac
+    .global holdfast_clear_user_insn
+holdfast_clear_user_insn:
+    rep stosb
+    clac
+    ret
+    .global holdfast_clear_user_fixup
+holdfast_clear_user_fixup:
+    clac
+    mov rax, rcx
+    ret
     .text
 "#
 );
@@ -51,6 +86,12 @@ struct ProbeResult {
 extern "C" {
     fn holdfast_probe_read_u64(addr: u64) -> ProbeResult;
     fn holdfast_probe_write_u64(addr: u64, val: u64) -> ProbeResult;
+    fn holdfast_copy_user(dst: u64, src: u64, len: u64) -> u64;
+    fn holdfast_clear_user(dst: u64, len: u64) -> u64;
+    static holdfast_copy_user_insn: u8;
+    static holdfast_copy_user_fixup: u8;
+    static holdfast_clear_user_insn: u8;
+    static holdfast_clear_user_fixup: u8;
     static holdfast_probe_read_u64_insn: u8;
     static holdfast_probe_read_u64_fixup: u8;
     static holdfast_probe_write_u64_insn: u8;
@@ -67,10 +108,18 @@ pub struct Fault {
     pub addr: u64,
 }
 
-fn table() -> [(u64, u64); 2] {
+fn table() -> [(u64, u64); 4] {
     // Only the addresses of the assembly labels are taken.
     {
         [
+            (
+                core::ptr::addr_of!(holdfast_copy_user_insn) as u64,
+                core::ptr::addr_of!(holdfast_copy_user_fixup) as u64,
+            ),
+            (
+                core::ptr::addr_of!(holdfast_clear_user_insn) as u64,
+                core::ptr::addr_of!(holdfast_clear_user_fixup) as u64,
+            ),
             (
                 core::ptr::addr_of!(holdfast_probe_read_u64_insn) as u64,
                 core::ptr::addr_of!(holdfast_probe_read_u64_fixup) as u64,
@@ -113,4 +162,32 @@ pub fn probe_write_u64(addr: u64, val: u64) -> Result<(), Fault> {
     } else {
         Ok(())
     }
+}
+
+/// Is `rip` an instruction that copies to or from user memory (so that a
+/// page fault there should first try to fault the user page in)?
+pub fn is_user_access(rip: u64) -> bool {
+    let t = table();
+    rip == t[0].0 || rip == t[1].0
+}
+
+/// Copy `len` bytes from `src` to `dst`, either of which may be a user
+/// address; returns the number of bytes NOT copied (0 on success).
+///
+/// # Safety
+/// The kernel side of the copy must be valid for `len` bytes. The user
+/// side is checked by the caller to lie below the user-space limit; faults
+/// on it are caught.
+pub unsafe fn copy_user_raw(dst: u64, src: u64, len: u64) -> u64 {
+    // SAFETY: forwarded to the caller; faults resume at the fixup.
+    unsafe { holdfast_copy_user(dst, src, len) }
+}
+
+/// Zero `len` bytes at user address `dst`; returns bytes NOT cleared.
+///
+/// # Safety
+/// `dst` must have been checked to lie below the user-space limit.
+pub unsafe fn clear_user_raw(dst: u64, len: u64) -> u64 {
+    // SAFETY: forwarded to the caller; faults resume at the fixup.
+    unsafe { holdfast_clear_user(dst, len) }
 }

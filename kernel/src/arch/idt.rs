@@ -101,6 +101,7 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageF
 extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     apic::on_tick();
     apic::eoi();
+    crate::sched::tick();
 }
 
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}

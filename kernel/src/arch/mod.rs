@@ -9,6 +9,27 @@ pub mod pit;
 pub mod qemu;
 pub mod time;
 
+/// Make `next` the thread the CPU runs on: its page table, the stack the
+/// CPU enters the kernel on from ring 3, and its FS base. Interrupts off.
+pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
+    use core::sync::atomic::Ordering;
+    use x86_64::registers::control::Cr3;
+    let top = next.kstack_top();
+    if top != 0 {
+        gdt::set_kernel_stack(top);
+    }
+    let cr3 = next.cr3.load(Ordering::Relaxed);
+    if cr3 != 0 {
+        let (cur, flags) = Cr3::read();
+        if cur.start_address().as_u64() != cr3 {
+            // SAFETY: every process page table shares the kernel half, so
+            // the kernel keeps running after the switch.
+            unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(cr3)), flags) };
+        }
+    }
+    x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(next.fs_base.load(Ordering::Relaxed)));
+}
+
 /// Halt until the next interrupt, forever.
 pub fn halt_loop() -> ! {
     loop {

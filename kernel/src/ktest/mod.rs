@@ -56,6 +56,8 @@ pub static TESTS: &[KTest] = ktests![
     crate::arch::tests::write_to_read_only_page_is_caught,
     crate::arch::tests::timer_ticks_advance,
     crate::arch::tests::clock_is_monotonic_and_calibrated,
+    crate::memory::phys::tests::map_walk_unmap_real_page_table,
+    crate::sched::rwsem_backend::tests::reader_sleeps_behind_writer,
     crate::fs::initrd::tests::parses_newc,
     crate::fs::initrd::tests::truncated_archive_is_not_fatal,
     crate::fs::initrd::tests::boot_initrd_has_cmdline,

@@ -13,7 +13,7 @@ pub mod tree;
 
 use bitflags::bitflags;
 
-pub use tree::VmaTree;
+pub use tree::{FlagChange, VmaTree};
 
 bitflags! {
     /// Linux `vm_flags` bits that Holdfast uses (same values as Linux).

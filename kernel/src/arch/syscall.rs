@@ -1,0 +1,153 @@
+//! The `syscall` instruction's entry path and the way back to ring 3.
+//!
+//! `syscall` arrives with interrupts masked (SFMASK clears IF, TF, DF and
+//! AC) on the user stack. The entry stub switches to the current thread's
+//! kernel stack (published in `HOLDFAST_KERNEL_RSP` by the scheduler),
+//! pushes a [`UserFrame`] — an `iretq` frame plus every general register —
+//! and calls [`crate::syscall::dispatch`] with interrupts enabled. Every
+//! return to ring 3 (after a syscall, for a new thread or process, after a
+//! signal) pops a `UserFrame` and executes `iretq`.
+//!
+//! Single CPU: the two scratch words are used only with interrupts masked.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+use x86_64::VirtAddr;
+
+/// Registers of a thread in ring 3, as saved on its kernel stack.
+/// Field order is the push order of the entry stub, reversed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// Kernel stack top of the running thread, loaded by the entry stub.
+#[no_mangle]
+static HOLDFAST_KERNEL_RSP: AtomicU64 = AtomicU64::new(0);
+#[no_mangle]
+static HOLDFAST_USER_RSP_SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+core::arch::global_asm!(
+    r#"
+    .global holdfast_syscall_entry
+holdfast_syscall_entry:
+    mov [rip + HOLDFAST_USER_RSP_SCRATCH], rsp
+    mov rsp, [rip + HOLDFAST_KERNEL_RSP]
+    push 0x1b
+    push qword ptr [rip + HOLDFAST_USER_RSP_SCRATCH]
+    push r11
+    push 0x23
+    push rcx
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    sti
+    call {dispatch}
+    cli
+    jmp holdfast_return_to_user
+
+    .global holdfast_return_to_user
+holdfast_return_to_user:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    iretq
+"#,
+    dispatch = sym syscall_entry_rust,
+);
+
+extern "C" {
+    fn holdfast_syscall_entry();
+    fn holdfast_return_to_user() -> !;
+}
+
+extern "C" fn syscall_entry_rust(frame: &mut UserFrame) {
+    crate::syscall::dispatch(frame);
+    crate::proc::signal::before_return_to_user();
+}
+
+/// Program STAR/LSTAR/SFMASK and enable `syscall` (EFER.SCE).
+pub fn init() {
+    let sel = super::gdt::selectors();
+    Star::write(sel.user_code, sel.user_data, sel.kernel_code, sel.kernel_data).expect("GDT layout fits STAR");
+    LStar::write(VirtAddr::new(holdfast_syscall_entry as *const () as u64));
+    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK);
+    // SAFETY: enabling SCE only makes the syscall instruction usable.
+    unsafe { Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
+}
+
+/// Publish the kernel stack the next syscall of the running thread uses.
+pub fn set_kernel_rsp(top: u64) {
+    HOLDFAST_KERNEL_RSP.store(top, Ordering::Relaxed);
+}
+
+/// Build a frame entering ring 3 at `rip` with stack `rsp`.
+pub fn new_user_frame(rip: u64, rsp: u64) -> UserFrame {
+    UserFrame { rip, rsp, cs: 0x23, ss: 0x1b, rflags: (RFlags::INTERRUPT_FLAG).bits() | 0x2, ..Default::default() }
+}
+
+/// Enter ring 3 with `frame`, which must lie at the top of the current
+/// thread's kernel stack (so that later entries reuse the same stack).
+///
+/// # Safety
+/// `frame` must be a valid user frame placed at the top of the running
+/// thread's kernel stack; nothing below it on the stack is used again.
+pub unsafe fn enter_user(frame: *const UserFrame) -> ! {
+    // SAFETY: forwarded to the caller; interrupts are disabled across the
+    // stack switch so no interrupt lands on a half-built frame.
+    unsafe {
+        core::arch::asm!(
+            "cli",
+            "mov rsp, {0}",
+            "jmp holdfast_return_to_user",
+            in(reg) frame,
+            options(noreturn)
+        )
+    }
+}

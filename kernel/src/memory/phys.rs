@@ -1,0 +1,103 @@
+//! The kernel's implementations of the mm crate's machine traits:
+//! physical memory through the physical-memory mapping, and TLB flushes
+//! with `invlpg` / CR3 reload.
+//!
+//! Locking: stateless; the frame allocator has its own lock.
+
+use mm::pgtable::{PhysMem, TlbFlush};
+
+/// Physical memory as seen through the bootloader's offset mapping.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelPhys;
+
+impl PhysMem for KernelPhys {
+    fn alloc_table_frame(&self) -> Option<u64> {
+        super::frame::alloc_zeroed()
+    }
+
+    fn free_table_frame(&self, pa: u64) {
+        if let Err(e) = super::frame::free(pa) {
+            log::error!("free_table_frame({pa:#x}): {e:?}");
+        }
+    }
+
+    fn read_entry(&self, table_pa: u64, index: usize) -> u64 {
+        assert!(index < 512 && table_pa % 4096 == 0);
+        // SAFETY: table_pa is a page-table frame owned by the caller's page
+        // table; the offset mapping covers it; index is in bounds.
+        unsafe { core::ptr::read_volatile((super::phys_to_virt(table_pa) as *const u64).add(index)) }
+    }
+
+    fn write_entry(&self, table_pa: u64, index: usize, val: u64) {
+        assert!(index < 512 && table_pa % 4096 == 0);
+        // SAFETY: as in read_entry; the caller holds the page-table lock.
+        unsafe { core::ptr::write_volatile((super::phys_to_virt(table_pa) as *mut u64).add(index), val) }
+    }
+}
+
+/// TLB maintenance on the (single) CPU.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelTlb;
+
+impl TlbFlush for KernelTlb {
+    fn flush_page(&self, va: u64) {
+        x86_64::instructions::tlb::flush(x86_64::VirtAddr::new_truncate(va));
+    }
+
+    fn flush_all(&self) {
+        x86_64::instructions::tlb::flush_all();
+    }
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use crate::arch::extable::{probe_read_u64, probe_write_u64};
+    use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
+    use mm::pgtable::{PageSize, PageTable, PteFlags, PtSlot};
+    use x86_64::registers::control::Cr3;
+
+    struct CountPresent(u64);
+    impl MmWalkOps for CountPresent {
+        const HAS_PTE_ENTRY: bool = true;
+        fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+            self.0 += 1;
+            0
+        }
+    }
+
+    /// Build a page table of our own, run on it, walk it, tear it down.
+    pub fn map_walk_unmap_real_page_table() {
+        let (_, free0) = crate::memory::frame::counts();
+        let (root, flags) = Cr3::read();
+        let mut pt = PageTable::new_with_kernel_half(KernelPhys, root.start_address().as_u64()).expect("new table");
+        let base = 0x4000_0000u64;
+        let data: alloc::vec::Vec<u64> = (0..8).map(|_| crate::memory::frame::alloc_zeroed().unwrap()).collect();
+        for (i, &pa) in data.iter().enumerate() {
+            pt.map(base + i as u64 * 4096, pa, PageSize::Size4K, PteFlags::WRITABLE | PteFlags::NO_EXECUTE).unwrap();
+        }
+        assert_eq!(pt.translate(base + 3 * 4096 + 8).unwrap().pa, data[3] + 8);
+        let mut count = CountPresent(0);
+        assert_eq!(walk_page_range_novma(&mut pt, base, base + (1 << 21), &mut count), 0);
+        assert_eq!(count.0, 8);
+        // Run on the new table: the CPU's own walk must agree with ours.
+        // SAFETY: the new table shares the kernel half with the current one,
+        // so the kernel keeps running; interrupts are off while it is loaded.
+        x86_64::instructions::interrupts::without_interrupts(|| unsafe {
+            Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(pt.root_pa())), flags);
+            probe_write_u64(base + 5 * 4096, 0x1234_5678).unwrap();
+            assert!(probe_read_u64(base + 8 * 4096).is_err(), "unmapped page readable");
+            Cr3::write(root, flags);
+        });
+        // SAFETY: data[5] is our frame, mapped by the offset mapping.
+        assert_eq!(unsafe { *(crate::memory::phys_to_virt(data[5]) as *const u64) }, 0x1234_5678);
+        for i in 0..8 {
+            pt.unmap(base + i * 4096, &KernelTlb).unwrap();
+        }
+        pt.free_all_tables();
+        for pa in data {
+            crate::memory::frame::free(pa).unwrap();
+        }
+        assert_eq!(crate::memory::frame::counts().1, free0, "page-table frames leaked");
+    }
+}

@@ -1,0 +1,229 @@
+//! The scheduler: preemptive round-robin over kernel and user threads on
+//! one CPU, driven by the local APIC timer.
+//!
+//! Every timer tick wakes expired sleepers and rotates the run queue. A
+//! thread blocks by marking itself [`ThreadState::Blocked`] and calling
+//! [`schedule`]; [`wake`] makes it runnable again. A wake that arrives
+//! before the thread has blocked is remembered (`wake_pending`), so a
+//! wake-up is never lost. When nothing is runnable the idle thread halts.
+//!
+//! Locking: the scheduler state is a spin mutex taken only with interrupts
+//! disabled. Every other spin lock in the kernel is also taken with
+//! interrupts disabled, so preemption (a switch from the timer interrupt)
+//! never happens while one is held. A dead thread's stack is freed by the
+//! next thread to run, never by itself.
+//!
+//! Holdfast schedules on the boot CPU only; `--smp` adds CPUs that stay idle.
+
+pub mod rwsem_backend;
+pub mod switch;
+pub mod thread;
+pub mod waitqueue;
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use spin::Mutex;
+use x86_64::instructions::interrupts;
+
+pub use thread::{Thread, ThreadState};
+
+struct Sched {
+    run_queue: VecDeque<Arc<Thread>>,
+    current: Option<Arc<Thread>>,
+    idle: Option<Arc<Thread>>,
+    sleepers: Vec<Arc<Thread>>,
+    /// The dead thread just switched away from, freed by the next thread.
+    reap: Option<Arc<Thread>>,
+    switches: u64,
+}
+
+static SCHED: Mutex<Sched> = Mutex::new(Sched {
+    run_queue: VecDeque::new(),
+    current: None,
+    idle: None,
+    sleepers: Vec::new(),
+    reap: None,
+    switches: 0,
+});
+
+fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
+    interrupts::without_interrupts(|| f(&mut SCHED.lock()))
+}
+
+extern "C" fn idle_loop(_: u64) -> ! {
+    finish_switch();
+    loop {
+        interrupts::enable_and_hlt();
+    }
+}
+
+/// Adopt the boot context as the first thread and create the idle thread.
+pub fn init() {
+    let boot = Arc::new(Thread::boot());
+    let idle = Arc::new(Thread::new(0, String::from("idle")));
+    let rsp = switch::initial_stack(idle.kstack_top(), idle_loop, 0);
+    // SAFETY: the idle thread has never run; nothing else reads its slot.
+    unsafe { *idle.saved_rsp_ptr() = rsp };
+    with(|s| {
+        s.current = Some(boot);
+        s.idle = Some(idle);
+    });
+}
+
+/// The running thread.
+pub fn current() -> Arc<Thread> {
+    with(|s| s.current.clone().expect("sched::init not called"))
+}
+
+/// Create a kernel thread running `entry(arg)` and make it runnable.
+/// `entry` must call [`finish_switch`] first.
+pub fn spawn(thread: Thread, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
+    let t = Arc::new(thread);
+    let rsp = switch::initial_stack(t.kstack_top(), entry, arg);
+    // SAFETY: the thread has never run; nothing else reads its slot.
+    unsafe { *t.saved_rsp_ptr() = rsp };
+    t.set_state(ThreadState::Runnable);
+    with(|s| s.run_queue.push_back(t.clone()));
+    t
+}
+
+/// Must be the first call of every new thread (and runs after every
+/// switch): frees the dead thread switched away from and enables interrupts.
+pub extern "C" fn finish_switch() {
+    let dead = with(|s| s.reap.take());
+    drop(dead);
+    interrupts::enable();
+}
+
+/// Pick the next thread and switch to it. The current thread goes back on
+/// the run queue if it is still runnable. Call with interrupts disabled.
+pub fn schedule() {
+    debug_assert!(!interrupts::are_enabled());
+    let (prev_slot, next_rsp) = {
+        let mut s = SCHED.lock();
+        let prev = s.current.take().expect("sched::init not called");
+        let idle = s.idle.clone().unwrap();
+        let prev_runnable = matches!(prev.state(), ThreadState::Running | ThreadState::Runnable) && !Arc::ptr_eq(&prev, &idle);
+        let next = match s.run_queue.pop_front() {
+            Some(n) => n,
+            None if prev_runnable => {
+                s.current = Some(prev);
+                return;
+            }
+            None => idle.clone(),
+        };
+        if Arc::ptr_eq(&next, &prev) {
+            s.current = Some(prev);
+            return;
+        }
+        if prev_runnable {
+            prev.set_state(ThreadState::Runnable);
+            s.run_queue.push_back(prev.clone());
+        }
+        next.set_state(ThreadState::Running);
+        crate::arch::switch_address_space_and_stack(&next);
+        let slot = prev.saved_rsp_ptr();
+        // SAFETY: `next` is not running, so its saved rsp is stable.
+        let next_rsp = unsafe { *next.saved_rsp_ptr() };
+        if prev.state() == ThreadState::Dead {
+            s.reap = Some(prev);
+        }
+        // `prev` stays alive: either in the run queue, a wait queue, the
+        // reap slot, or held by its process.
+        s.current = Some(next);
+        s.switches += 1;
+        (slot, next_rsp)
+    };
+    // SAFETY: interrupts are off; the slot belongs to the thread that is
+    // switching away, whose stack stays alive until it has been switched
+    // away from (dead threads are freed by the next thread).
+    unsafe { switch::switch_context(prev_slot, next_rsp) };
+    let dead = SCHED.lock().reap.take();
+    drop(dead);
+}
+
+/// Give up the CPU to the next runnable thread.
+pub fn yield_now() {
+    interrupts::without_interrupts(schedule);
+}
+
+/// Block the current thread until [`wake`] (or a pending wake) releases it.
+/// May return early; callers re-check their condition.
+pub fn block_current() {
+    interrupts::without_interrupts(|| {
+        let me = with_current();
+        if me.wake_pending.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        me.nr_blocks.fetch_add(1, Ordering::Relaxed);
+        me.set_state(ThreadState::Blocked);
+        schedule();
+    });
+}
+
+fn with_current() -> Arc<Thread> {
+    SCHED.lock().current.clone().unwrap()
+}
+
+/// Make `t` runnable (or make its next block return at once).
+pub fn wake(t: &Arc<Thread>) {
+    interrupts::without_interrupts(|| {
+        let mut s = SCHED.lock();
+        if t.state() == ThreadState::Blocked {
+            t.set_state(ThreadState::Runnable);
+            s.run_queue.push_back(t.clone());
+        } else if t.state() != ThreadState::Dead {
+            t.wake_pending.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// Sleep until the monotonic clock reaches `deadline_ns`, or until woken
+/// (callers re-check). Returns early if a fatal signal is pending.
+pub fn sleep_until(deadline_ns: u64) {
+    let me = current();
+    while crate::arch::time::now_ns() < deadline_ns && !me.fatal_signal_pending() {
+        me.wake_at.store(deadline_ns, Ordering::SeqCst);
+        with(|s| s.sleepers.push(me.clone()));
+        block_current();
+        with(|s| s.sleepers.retain(|t| !Arc::ptr_eq(t, &me)));
+        me.wake_at.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Timer tick (interrupt context, interrupts off): account the tick, wake
+/// expired sleepers and preempt the current thread.
+pub fn tick() {
+    let now = crate::arch::time::now_ns();
+    let expired: Vec<Arc<Thread>> = {
+        let mut s = SCHED.lock();
+        let Some(cur) = s.current.clone() else { return };
+        cur.ticks.fetch_add(1, Ordering::Relaxed);
+        let (due, rest): (Vec<_>, Vec<_>) = s.sleepers.drain(..).partition(|t| {
+            let at = t.wake_at.load(Ordering::SeqCst);
+            at != 0 && at <= now
+        });
+        s.sleepers = rest;
+        due
+    };
+    for t in &expired {
+        wake(t);
+    }
+    schedule();
+}
+
+/// Terminate the current thread. Its stack is freed by the next thread.
+pub fn exit_current() -> ! {
+    interrupts::disable();
+    with_current().set_state(ThreadState::Dead);
+    schedule();
+    unreachable!("a dead thread was scheduled");
+}
+
+/// Number of context switches so far.
+pub fn switches() -> u64 {
+    with(|s| s.switches)
+}

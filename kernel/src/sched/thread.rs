@@ -1,0 +1,129 @@
+//! Kernel threads: a kernel stack, a saved stack pointer and a state.
+//!
+//! Every thread, kernel or user, is a `Thread`. A user thread additionally
+//! belongs to a process and returns to ring 3 from its kernel stack.
+//!
+//! Invariants: `saved_rsp` is only meaningful while the thread is not
+//! running; it is written by the context switch away from the thread and
+//! read by the switch back to it, both under the scheduler lock with
+//! interrupts disabled.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// Size of every kernel stack.
+pub const KSTACK_SIZE: usize = 64 * 1024;
+
+/// Scheduling state of a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ThreadState {
+    Runnable = 0,
+    Running = 1,
+    Blocked = 2,
+    Dead = 3,
+}
+
+/// One schedulable thread.
+pub struct Thread {
+    pub tid: u32,
+    pub name: String,
+    kstack: Option<Box<[u8]>>,
+    saved_rsp: UnsafeCell<u64>,
+    state: AtomicU8,
+    /// A wake-up arrived while the thread was not blocked: its next block
+    /// returns at once (no lost wake-ups).
+    pub(super) wake_pending: AtomicBool,
+    /// SIGKILL (or process exit) is pending: killable waits return.
+    fatal_pending: AtomicBool,
+    /// Deadline of a timed sleep (ns on the monotonic clock), 0 if none.
+    pub(super) wake_at: AtomicU64,
+    /// Page-table root this thread runs on (0: the kernel's boot table).
+    pub cr3: AtomicU64,
+    /// User FS base (TLS), restored on every switch to this thread.
+    pub fs_base: AtomicU64,
+    /// Ticks spent running, for /proc and the demo.
+    pub ticks: AtomicU64,
+    /// Number of voluntary sleeps (blocks).
+    pub nr_blocks: AtomicU32,
+}
+
+// SAFETY: `saved_rsp` is the only non-Sync field; it is accessed only by the
+// scheduler under its lock with interrupts disabled (see module invariants).
+unsafe impl Sync for Thread {}
+// SAFETY: as above; the boxed stack is plain memory.
+unsafe impl Send for Thread {}
+
+static NEXT_TID: AtomicU32 = AtomicU32::new(1);
+
+/// Allocate a thread id (also used as pid for the first thread of a process).
+pub fn alloc_tid() -> u32 {
+    NEXT_TID.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Thread {
+    /// The thread that is already running: the boot context, on the
+    /// bootloader's stack.
+    pub(super) fn boot() -> Thread {
+        Self::with_stack(alloc_tid(), String::from("boot"), None, ThreadState::Running)
+    }
+
+    /// A new thread with its own kernel stack, not yet runnable.
+    pub fn new(tid: u32, name: String) -> Thread {
+        Self::with_stack(tid, name, Some(vec![0u8; KSTACK_SIZE].into_boxed_slice()), ThreadState::Blocked)
+    }
+
+    fn with_stack(tid: u32, name: String, kstack: Option<Box<[u8]>>, state: ThreadState) -> Thread {
+        Thread {
+            tid,
+            name,
+            kstack,
+            saved_rsp: UnsafeCell::new(0),
+            state: AtomicU8::new(state as u8),
+            wake_pending: AtomicBool::new(false),
+            fatal_pending: AtomicBool::new(false),
+            wake_at: AtomicU64::new(0),
+            cr3: AtomicU64::new(0),
+            fs_base: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            nr_blocks: AtomicU32::new(0),
+        }
+    }
+
+    /// Top of the kernel stack (0 for the boot thread, which keeps the
+    /// bootloader's stack and never enters user mode).
+    pub fn kstack_top(&self) -> u64 {
+        self.kstack.as_ref().map_or(0, |s| s.as_ptr() as u64 + s.len() as u64)
+    }
+
+    pub fn state(&self) -> ThreadState {
+        match self.state.load(Ordering::SeqCst) {
+            0 => ThreadState::Runnable,
+            1 => ThreadState::Running,
+            2 => ThreadState::Blocked,
+            _ => ThreadState::Dead,
+        }
+    }
+
+    pub(super) fn set_state(&self, s: ThreadState) {
+        self.state.store(s as u8, Ordering::SeqCst);
+    }
+
+    /// Pointer to the saved stack pointer slot.
+    pub(super) fn saved_rsp_ptr(&self) -> *mut u64 {
+        self.saved_rsp.get()
+    }
+
+    /// Is a fatal signal pending?
+    pub fn fatal_signal_pending(&self) -> bool {
+        self.fatal_pending.load(Ordering::SeqCst)
+    }
+
+    /// Mark a fatal signal pending (the caller then wakes the thread).
+    pub fn set_fatal_signal(&self) {
+        self.fatal_pending.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,107 @@
+//! Copying to and from user memory.
+//!
+//! The only way the kernel touches user memory. Each helper first checks
+//! that the whole range lies in the user half (below `TASK_SIZE`, no
+//! overflow) — a pointer into the kernel is `EFAULT` without any access —
+//! and then copies with SMAP lifted for the duration of the copy. A page
+//! fault during the copy first tries to fault the user page in (demand
+//! paging); if that fails the copy stops at the fixup and returns `EFAULT`.
+//!
+//! Locking: must not be called with the current process's `mmap_lock` held
+//! (the fault path takes it for read).
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use mm::addr::TASK_SIZE;
+use mm::Errno;
+
+/// Check that `[addr, addr + len)` lies in user space.
+pub fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
+    match addr.checked_add(len) {
+        Some(end) if end <= TASK_SIZE => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
+}
+
+/// Copy `dst.len()` bytes from user address `src`.
+pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
+    access_ok(src, dst.len() as u64)?;
+    // SAFETY: `dst` is a valid kernel buffer of that length; the user range
+    // was checked to be in the user half and faults on it are caught.
+    let left = unsafe { crate::arch::extable::copy_user_raw(dst.as_mut_ptr() as u64, src, dst.len() as u64) };
+    if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
+}
+
+/// Copy `src` to user address `dst`.
+pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
+    access_ok(dst, src.len() as u64)?;
+    // SAFETY: as in copy_from_user, in the other direction.
+    let left = unsafe { crate::arch::extable::copy_user_raw(dst, src.as_ptr() as u64, src.len() as u64) };
+    if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
+}
+
+/// Zero `len` bytes at user address `dst`.
+pub fn clear_user(dst: u64, len: u64) -> Result<(), Errno> {
+    access_ok(dst, len)?;
+    // SAFETY: the range was checked to be in the user half.
+    let left = unsafe { crate::arch::extable::clear_user_raw(dst, len) };
+    if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
+}
+
+/// Plain data that may be copied from and to user memory byte for byte:
+/// every bit pattern is a valid value and there is no padding to leak.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types made of integers without padding.
+pub unsafe trait Pod: Copy + Default {}
+// SAFETY: integers have no padding and no invalid bit patterns.
+unsafe impl Pod for u8 {}
+// SAFETY: as above.
+unsafe impl Pod for u32 {}
+// SAFETY: as above.
+unsafe impl Pod for i32 {}
+// SAFETY: as above.
+unsafe impl Pod for u64 {}
+// SAFETY: as above.
+unsafe impl Pod for i64 {}
+// SAFETY: arrays of Pod have no padding between elements.
+unsafe impl<const N: usize> Pod for [u64; N] where [u64; N]: Default {}
+
+/// Read one `T` from user memory.
+pub fn read_user<T: Pod>(addr: u64) -> Result<T, Errno> {
+    let mut v = T::default();
+    // SAFETY: T is Pod, so viewing it as bytes and filling them is sound.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>()) };
+    copy_from_user(bytes, addr)?;
+    Ok(v)
+}
+
+/// Write one `T` to user memory.
+pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
+    // SAFETY: T is Pod: no padding, so every byte is initialised.
+    let bytes = unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) };
+    copy_to_user(addr, bytes)
+}
+
+/// Read a NUL-terminated UTF-8 string of at most `max` bytes; a longer one
+/// is `ENAMETOOLONG`, invalid UTF-8 `EINVAL`.
+pub fn read_user_cstr(addr: u64, max: usize) -> Result<String, Errno> {
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; 64];
+    let mut at = addr;
+    while out.len() < max {
+        // Never read across a page boundary in one go: the next page may
+        // not exist even though the string ends before it.
+        let to_page_end = (4096 - (at % 4096)) as usize;
+        let n = chunk.len().min(to_page_end).min(max - out.len());
+        copy_from_user(&mut chunk[..n], at)?;
+        if let Some(z) = chunk[..n].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..z]);
+            return String::from_utf8(out).map_err(|_| Errno::EINVAL);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        at += n as u64;
+    }
+    Err(Errno::ENAMETOOLONG)
+}

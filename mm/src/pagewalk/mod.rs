@@ -1,0 +1,418 @@
+//! `walk_page_range`: call back for every page-table entry of a range, in the
+//! shape of Linux `mm/pagewalk.c`.
+//!
+//! [`walk_page_range`] goes through the vmas that meet `[start, end)` in
+//! address order. Gaps between vmas go to `pte_hole` with depth -1. For each
+//! vma, `test_walk` decides (>0 skip, <0 abort, 0 walk; the default skips
+//! `VM_PFNMAP` vmas, reporting them as a depth -1 hole, as Linux does when
+//! `test_walk` is NULL); then `pre_vma`, the descent pgd -> pud -> pmd -> pte,
+//! `post_vma`. [`walk_page_range_vma`] walks inside one vma without
+//! `test_walk`; [`walk_page_range_novma`] walks the tables alone (kernel use).
+//!
+//! Rules, as in Linux:
+//! - the walk never allocates page tables; a missing entry at any level is a
+//!   hole, reported once to `pte_hole` with its depth (pgd 0, pud 2, pmd 3;
+//!   p4d is folded on 4-level paging);
+//! - it descends to a level only if a callback at that level or below exists
+//!   ([`MmWalkOps::HAS_PUD_ENTRY`] ...: Rust cannot ask whether a default
+//!   method was overridden, so the ops says which ones it implements, as a
+//!   Linux ops struct does with non-NULL pointers);
+//! - `pud_entry` / `pmd_entry` see every present entry of their level, table
+//!   pointers and huge leaves alike, with `walk.action` reset to
+//!   [`WalkAction::Subtree`]; they may set `Continue` (skip the subtree,
+//!   e.g. after handling its ptes themselves, as `mlock_pte_range` does) or
+//!   `Again` (call again for this entry; a callback that always asks again
+//!   loops forever, as in Linux);
+//! - a callback returning non-zero stops the walk, and the value is returned
+//!   (`walk_page_range` returns 0 when the whole range was walked and
+//!   `-EINVAL` for a bad range). A positive `test_walk` result only skips.
+//!
+//! Where Holdfast differs from Linux, on purpose:
+//! - `pte_entry` is called only for present ptes; runs of empty ptes inside
+//!   a page table go to `pte_hole` with depth 4 (one call per run), so the
+//!   holes and the visited entries partition the walked range;
+//! - huge leaves (2 MiB pmd, 1 GiB pud) are never split: they reach only
+//!   `pmd_entry` / `pud_entry`, never `pte_entry` (Linux splits a THP pmd when
+//!   the walk has a `pte_entry`); a walk that must see them needs `pmd_entry`.
+//!
+//! Locking: the caller holds `mmap_lock` (for read, or for write when the
+//! vmas or their flags change, e.g. mlock) so the vmas and the tables stay
+//! put, and has exclusive access to the `PageTable` (`&mut`): the mm's
+//! page-table lock when callbacks modify entries. Callbacks must not sleep
+//! if that lock is a spinlock. Entry changes made through [`MmWalk`] are not
+//! flushed from the TLB: the caller flushes after the walk, as Linux callers
+//! do with `flush_tlb_range`.
+
+#[cfg(test)]
+mod tests;
+
+use crate::errno::Errno;
+use crate::pgtable::{is_canonical, Level, PageTable, PhysMem, PtEntry, PtSlot, PteFlags, UPPER_HALF_START};
+use crate::vma::{Vma, VmFlags};
+
+/// What the walker does after `pud_entry` / `pmd_entry` returns 0
+/// (Linux `enum page_walk_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkAction {
+    /// Descend into the entry's subtree (the default, reset before each call).
+    Subtree,
+    /// Go on with the next entry at this level, skipping the subtree.
+    Continue,
+    /// Call the callback again for this entry.
+    Again,
+}
+
+/// The state of a walk, passed to every callback (Linux `struct mm_walk`).
+pub struct MmWalk<'a, P: PhysMem> {
+    pgtable: &'a mut PageTable<P>,
+    /// The vma being walked; `None` in a gap between vmas and in
+    /// [`walk_page_range_novma`].
+    pub vma: Option<&'a Vma>,
+    /// Set by `pud_entry` / `pmd_entry` to steer the walk.
+    pub action: WalkAction,
+}
+
+impl<'a, P: PhysMem> MmWalk<'a, P> {
+    /// The page table being walked (e.g. for `translate`).
+    pub fn pgtable(&self) -> &PageTable<P> {
+        self.pgtable
+    }
+
+    /// Read the entry at `slot` (Linux `ptep_get` / `pmdp_get`).
+    pub fn get(&self, slot: PtSlot) -> PtEntry {
+        self.pgtable.get(slot)
+    }
+
+    /// The ptes of `[addr, end)` under the pmd at `pmd` (Linux
+    /// `pte_offset_map_lock` plus `pte++`): `None` if that pmd is not a present
+    /// page-table pointer (empty, or a huge leaf), or if `[addr, end)` is not
+    /// inside the 2 MiB it covers. A `pmd_entry` that gets `None` for a pmd
+    /// it expected to hold ptes sets [`WalkAction::Again`], as Linux does.
+    pub fn pte_range(&self, pmd: PtSlot, addr: u64, end: u64) -> Option<PteRange> {
+        if pmd.level() != Level::Pmd || addr >= end {
+            return None;
+        }
+        let e = self.get(pmd);
+        if !e.is_present() || e.is_leaf(Level::Pmd) {
+            return None;
+        }
+        let base = addr & !(Level::Pmd.entry_size() - 1);
+        if end - base > Level::Pmd.entry_size() || Level::Pmd.index(addr) != pmd.index() {
+            return None;
+        }
+        Some(PteRange { table_pa: e.addr(), addr, end })
+    }
+
+    /// Give the present leaf at `slot` new `flags` (`PRESENT` kept, frame and
+    /// size unchanged); return the old flags, or `None` if `slot` holds no
+    /// present leaf or is in a shared kernel half. Not flushed from the TLB
+    /// (see the module doc).
+    pub fn set_leaf_flags(&mut self, slot: PtSlot, flags: PteFlags) -> Option<PteFlags> {
+        self.pgtable.set_leaf_flags(slot, flags)
+    }
+}
+
+/// The pte slots of a range inside one page table, with their addresses.
+/// Does not borrow the walk, so the loop body may read and change entries.
+#[derive(Clone, Debug)]
+pub struct PteRange {
+    table_pa: u64,
+    addr: u64,
+    end: u64,
+}
+
+impl Iterator for PteRange {
+    type Item = (u64, PtSlot);
+
+    fn next(&mut self) -> Option<(u64, PtSlot)> {
+        if self.addr >= self.end {
+            return None;
+        }
+        let addr = self.addr;
+        self.addr = Level::Pte.addr_end(addr, self.end);
+        Some((addr, PtSlot::new(Level::Pte, self.table_pa, addr)))
+    }
+}
+
+/// The callbacks of a walk (Linux `struct mm_walk_ops`); the implementing
+/// value carries the walk's private state. Every method has a no-op default.
+/// Return 0 to go on; any other value stops the walk and is returned by it.
+pub trait MmWalkOps {
+    /// This ops implements [`pud_entry`](Self::pud_entry).
+    const HAS_PUD_ENTRY: bool = false;
+    /// This ops implements [`pmd_entry`](Self::pmd_entry).
+    const HAS_PMD_ENTRY: bool = false;
+    /// This ops implements [`pte_entry`](Self::pte_entry).
+    const HAS_PTE_ENTRY: bool = false;
+
+    /// A present pud (a pmd table or a 1 GiB leaf) covering `[addr, next)`.
+    fn pud_entry<P: PhysMem>(&mut self, _pud: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+        0
+    }
+
+    /// A present pmd (a page table or a 2 MiB leaf) covering `[addr, next)`.
+    fn pmd_entry<P: PhysMem>(&mut self, _pmd: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+        0
+    }
+
+    /// A present pte mapping `[addr, next)` (4 KiB).
+    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+        0
+    }
+
+    /// `[addr, next)` has no mapping: -1 outside any vma (or in a skipped
+    /// `VM_PFNMAP` vma), else the level of the missing entry
+    /// ([`Level::hole_depth`]: 0 pgd, 2 pud, 3 pmd, 4 pte).
+    fn pte_hole<P: PhysMem>(&mut self, _addr: u64, _next: u64, _depth: i32, _walk: &mut MmWalk<'_, P>) -> i32 {
+        0
+    }
+
+    /// Decide about the vma in `walk.vma` for `[start, end)`: 0 walk it, >0
+    /// skip it silently, <0 abort the walk with that value. The default is
+    /// Linux's behaviour without `test_walk`: skip a `VM_PFNMAP` vma after
+    /// reporting it to `pte_hole` with depth -1 (as in Linux, a positive
+    /// value from that `pte_hole` then only skips, a negative one aborts).
+    fn test_walk<P: PhysMem>(&mut self, start: u64, end: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+        match walk.vma {
+            Some(vma) if vma.flags.contains(VmFlags::PFNMAP) => {
+                let err = self.pte_hole(start, end, -1, walk);
+                if err != 0 {
+                    err
+                } else {
+                    1
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// Before the tables of the vma in `walk.vma` are walked for `[start, end)`;
+    /// non-zero stops the walk (without `post_vma`).
+    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+        0
+    }
+
+    /// After the tables of the vma in `walk.vma` were walked (even if a
+    /// callback stopped the walk).
+    fn post_vma<P: PhysMem>(&mut self, _walk: &mut MmWalk<'_, P>) {}
+}
+
+const EINVAL: i32 = -Errno::EINVAL.as_i32();
+
+/// Is `[start, end)` a non-empty, page-aligned range inside one canonical half?
+fn range_ok(start: u64, end: u64) -> bool {
+    let page = crate::addr::PAGE_SIZE;
+    start < end
+        && start % page == 0
+        && end % page == 0
+        && is_canonical(start)
+        && is_canonical(end - 1)
+        && (start >= UPPER_HALF_START) == (end - 1 >= UPPER_HALF_START)
+}
+
+/// Walk `[start, end)` of `pgtable` through the vmas `vmas` (sorted by
+/// address, disjoint: the vma tree's order; overlapping or out-of-order
+/// vmas are clamped or skipped, never walked twice). Returns 0, the first
+/// non-zero callback result, or `-EINVAL` if the range is empty, not page
+/// aligned or not inside one canonical half.
+///
+/// Locking: `mmap_lock` held by the caller (see the module doc).
+pub fn walk_page_range<'a, P, O, I>(pgtable: &'a mut PageTable<P>, vmas: I, start: u64, end: u64, ops: &mut O) -> i32
+where
+    P: PhysMem,
+    O: MmWalkOps + ?Sized,
+    I: IntoIterator<Item = &'a Vma>,
+{
+    if !range_ok(start, end) {
+        return EINVAL;
+    }
+    let mut walk = MmWalk { pgtable, vma: None, action: WalkAction::Subtree };
+    let mut vmas = vmas.into_iter();
+    let mut pending: Option<&'a Vma> = None;
+    let mut start = start;
+    while start < end {
+        // Linux `find_vma(mm, start)`: the first vma ending above `start`.
+        if pending.is_none_or(|v| v.end <= start) {
+            pending = vmas.by_ref().find(|v| v.start < v.end && v.end > start);
+        }
+        let next;
+        let err = match pending {
+            None => {
+                // After the last vma.
+                walk.vma = None;
+                next = end;
+                ops.pte_hole(start, next, -1, &mut walk)
+            }
+            Some(vma) if start < vma.start => {
+                // In a gap before `vma`.
+                walk.vma = None;
+                next = end.min(vma.start);
+                ops.pte_hole(start, next, -1, &mut walk)
+            }
+            Some(vma) => {
+                walk.vma = Some(vma);
+                next = end.min(vma.end);
+                pending = None;
+                match ops.test_walk(start, next, &mut walk) {
+                    0 => walk_vma_range(start, next, ops, &mut walk),
+                    err if err > 0 => 0,
+                    err => err,
+                }
+            }
+        };
+        if err != 0 {
+            return err;
+        }
+        start = next;
+    }
+    0
+}
+
+/// Walk `[start, end)` inside `vma`, which must contain it (else `-EINVAL`);
+/// no `test_walk`. Linux `walk_page_range_vma`.
+///
+/// Locking: `mmap_lock` held by the caller (see the module doc).
+pub fn walk_page_range_vma<P, O>(pgtable: &mut PageTable<P>, vma: &Vma, start: u64, end: u64, ops: &mut O) -> i32
+where
+    P: PhysMem,
+    O: MmWalkOps + ?Sized,
+{
+    if !range_ok(start, end) || start < vma.start || end > vma.end {
+        return EINVAL;
+    }
+    let mut walk = MmWalk { pgtable, vma: Some(vma), action: WalkAction::Subtree };
+    walk_vma_range(start, end, ops, &mut walk)
+}
+
+/// Walk the page tables of `[start, end)` without vmas (kernel mappings,
+/// either half): no `test_walk`, `pre_vma`, `post_vma`; `walk.vma` is `None`.
+/// Linux `walk_page_range_novma`.
+///
+/// Locking: the caller keeps the tables from changing (page-table lock, or
+/// the kernel's own lock for kernel mappings).
+pub fn walk_page_range_novma<P, O>(pgtable: &mut PageTable<P>, start: u64, end: u64, ops: &mut O) -> i32
+where
+    P: PhysMem,
+    O: MmWalkOps + ?Sized,
+{
+    if !range_ok(start, end) {
+        return EINVAL;
+    }
+    let root = pgtable.root_pa();
+    let mut walk = MmWalk { pgtable, vma: None, action: WalkAction::Subtree };
+    walk_level(Level::Pgd, root, start, end, ops, &mut walk)
+}
+
+/// One vma's part: `pre_vma`, the tables, `post_vma` (Linux `__walk_page_range`).
+fn walk_vma_range<P: PhysMem, O: MmWalkOps + ?Sized>(start: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> i32 {
+    let err = ops.pre_vma(start, end, walk);
+    if err != 0 {
+        return err;
+    }
+    let root = walk.pgtable.root_pa();
+    let err = walk_level(Level::Pgd, root, start, end, ops, walk);
+    ops.post_vma(walk);
+    err
+}
+
+/// Is there a callback at `level` or below, i.e. is descending to it useful?
+fn has_handler_at_or_below<O: MmWalkOps + ?Sized>(level: Level) -> bool {
+    match level {
+        Level::Pgd | Level::Pud => O::HAS_PUD_ENTRY || O::HAS_PMD_ENTRY || O::HAS_PTE_ENTRY,
+        Level::Pmd => O::HAS_PMD_ENTRY || O::HAS_PTE_ENTRY,
+        Level::Pte => O::HAS_PTE_ENTRY,
+    }
+}
+
+/// Walk the entries of `[addr, end)` in the table `table_pa` of `level`
+/// (Linux `walk_pgd_range` ... `walk_pte_range`, one function for all levels).
+fn walk_level<P: PhysMem, O: MmWalkOps + ?Sized>(
+    level: Level,
+    table_pa: u64,
+    mut addr: u64,
+    end: u64,
+    ops: &mut O,
+    walk: &mut MmWalk<'_, P>,
+) -> i32 {
+    if level == Level::Pte {
+        return walk_pte_range(table_pa, addr, end, ops, walk);
+    }
+    loop {
+        let next = level.addr_end(addr, end);
+        let slot = PtSlot::new(level, table_pa, addr);
+        let err = walk_entry(slot, addr, next, ops, walk);
+        if err != 0 {
+            return err;
+        }
+        if next >= end {
+            return 0;
+        }
+        addr = next;
+    }
+}
+
+/// One pgd / pud / pmd entry covering `[addr, next)`.
+fn walk_entry<P: PhysMem, O: MmWalkOps + ?Sized>(slot: PtSlot, addr: u64, next: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> i32 {
+    let level = slot.level();
+    loop {
+        if walk.get(slot).is_none() {
+            return ops.pte_hole(addr, next, level.hole_depth(), walk);
+        }
+        walk.action = WalkAction::Subtree;
+        let err = match level {
+            Level::Pud if O::HAS_PUD_ENTRY => ops.pud_entry(slot, addr, next, walk),
+            Level::Pmd if O::HAS_PMD_ENTRY => ops.pmd_entry(slot, addr, next, walk),
+            _ => 0,
+        };
+        if err != 0 {
+            return err;
+        }
+        match walk.action {
+            WalkAction::Again => continue,
+            WalkAction::Continue => return 0,
+            WalkAction::Subtree => {}
+        }
+        let Some(lower) = level.lower() else { return 0 };
+        if !has_handler_at_or_below::<O>(lower) {
+            return 0;
+        }
+        // Re-read: the callback may have changed the entry.
+        let e = walk.get(slot);
+        if e.is_none() {
+            continue;
+        }
+        if e.is_leaf(level) {
+            // Huge leaves are not split (module doc).
+            return 0;
+        }
+        return walk_level(lower, e.addr(), addr, next, ops, walk);
+    }
+}
+
+/// The ptes of `[addr, end)` in the page table `table_pa`: `pte_entry` for
+/// each present one, `pte_hole` (depth 4) for each run of empty ones.
+fn walk_pte_range<P: PhysMem, O: MmWalkOps + ?Sized>(table_pa: u64, addr: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> i32 {
+    let depth = Level::Pte.hole_depth();
+    let mut hole_start: Option<u64> = None;
+    for (pte_addr, slot) in (PteRange { table_pa, addr, end }) {
+        let next = Level::Pte.addr_end(pte_addr, end);
+        if walk.get(slot).is_none() {
+            hole_start.get_or_insert(pte_addr);
+            continue;
+        }
+        if let Some(hole) = hole_start.take() {
+            let err = ops.pte_hole(hole, pte_addr, depth, walk);
+            if err != 0 {
+                return err;
+            }
+        }
+        let err = ops.pte_entry(slot, pte_addr, next, walk);
+        if err != 0 {
+            return err;
+        }
+    }
+    match hole_start {
+        Some(hole) => ops.pte_hole(hole, end, depth, walk),
+        None => 0,
+    }
+}

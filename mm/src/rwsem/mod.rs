@@ -1,0 +1,627 @@
+//! The reader/writer semaphore used as the mmap lock (Linux
+//! `kernel/locking/rwsem.c`).
+//!
+//! A sleeping lock with two modes: many readers (`down_read`) or one writer
+//! (`down_write`). A writer can turn itself into a reader without letting a
+//! writer in between (`downgrade_write`); there is no upgrade. Waiting
+//! threads sleep through a [`RwSemBackend`] (the kernel's scheduler, std
+//! threads on the host, loom threads in models). The rwsem guards no data of
+//! its own, like Linux's `struct rw_semaphore`: it *is* the mmap lock, and
+//! what it protects is said by the code that takes it.
+//!
+//! # State and invariants
+//!
+//! All state sits behind one internal spinlock, `wait_lock` (see below):
+//!
+//! * `readers` (Linux: `count` bits 8..62) and `writer` (Linux:
+//!   `RWSEM_WRITER_LOCKED`). Exactly one of these holds at any time:
+//!   free (`readers == 0 && !writer`), read-owned (`readers > 0 && !writer`),
+//!   write-owned (`readers == 0 && writer`).
+//! * `wait_list`: the FIFO queue of sleeping waiters, each waiting for read
+//!   or write. Non-empty is Linux's `RWSEM_FLAG_WAITERS` and what
+//!   [`is_contended`](RwSem::is_contended) reports.
+//! * Whenever `wait_lock` is released: if the queue is non-empty, the lock is
+//!   held; if the head waits for read, the lock is write-owned. In other
+//!   words: nobody sleeps while the lock could be granted to them.
+//!   (`check_invariants`, debug builds.)
+//!
+//! # Queue discipline (writer-fair)
+//!
+//! * A reader gets the lock at once only if it is not write-owned **and no
+//!   one is queued**: once a waiter is queued, new readers queue behind it
+//!   and `down_read_trylock` fails, so a stream of readers cannot starve a
+//!   writer. A writer gets it at once only if it is free (and so nobody is
+//!   queued).
+//! * On release, `rwsem_mark_wake` looks at the head of the queue. A writer
+//!   head gets the lock if it is free; writers go one at a time, in FIFO
+//!   order. A reader head gets it (together with other readers) if it is not
+//!   write-owned. Which other readers is the [`WakePolicy`]:
+//!   [`AllReaders`](WakePolicy::AllReaders) (the default, as Linux since
+//!   v5.3: every queued reader, also those behind queued writers; Linux caps
+//!   one pass at 256 readers to bound its `wait_lock` hold time, Holdfast has
+//!   far fewer threads and has no cap) or
+//!   [`FrontReaders`](WakePolicy::FrontReaders) (strict FIFO, as Linux's
+//!   older rwsem-xadd: only the readers before the first queued writer).
+//! * `downgrade_write` makes the writer a reader and then runs the same
+//!   wake: a reader head is admitted with its readers, a writer head is not
+//!   (the lock is still read-owned).
+//! * A killable waiter that sees a fatal signal removes itself from the queue
+//!   and re-runs the wake, so that waiters that were stuck behind it (e.g.
+//!   readers behind a cancelled writer while the lock is read-owned) go on.
+//!
+//! # Grant before wake (and how this differs from Linux)
+//!
+//! The releasing thread hands the lock over under `wait_lock`: it updates
+//! `readers`/`writer`, removes the waiters from the queue, and wakes them
+//! only afterwards. A woken waiter already owns the lock; it only checks that
+//! it is no longer queued. So no thread can steal the lock between a wake and
+//! the woken thread running, and the FIFO order above is exact. Linux grants
+//! readers this way but lets a woken *writer* compete (it may lose to a
+//! spinning writer, and sets `RWSEM_FLAG_HANDOFF` after ~4 ms to stop the
+//! stealing); it also has lock-free fast paths on an atomic `count` and
+//! optimistic spinning. Holdfast trades those for one short spinlock per
+//! operation, which keeps every rule above checkable and loom-testable.
+//!
+//! # Locking
+//!
+//! `wait_lock` is a spinlock held only for a few dozen instructions; the
+//! backend is never called with it held (wake-ups are collected in a wake
+//! queue and issued after it is dropped, like Linux's `wake_q`). The rwsem
+//! is a sleeping lock: never take it under a spinlock.
+//!
+//! # Statistics
+//!
+//! Every rwsem counts acquisitions and records wait and hold times with the
+//! backend's clock; see [`stats`](self::stats) and [`RwSem::stats`].
+
+mod backend;
+mod guard;
+pub mod stats;
+mod wait_lock;
+
+#[cfg(all(any(test, feature = "std"), not(loom)))]
+mod std_backend;
+
+#[cfg(loom)]
+mod loom_backend;
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+pub use backend::{RwSemBackend, TaskState};
+pub use guard::{RwSemReadGuard, RwSemWriteGuard};
+pub use stats::{Log2Histogram, RwSemModeStats, RwSemStats};
+
+#[cfg(all(any(test, feature = "std"), not(loom)))]
+pub use std_backend::StdBackend;
+
+#[cfg(loom)]
+pub use loom_backend::{LoomBackend, LoomWaiter};
+
+use crate::Errno;
+use wait_lock::{WaitLock, WaitLockGuard};
+
+/// Which readers a wake-up admits when the head of the queue is a reader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WakePolicy {
+    /// Every queued reader, wherever it is in the queue (Linux since v5.3,
+    /// minus its 256-reader cap). Queued writers keep their places.
+    #[default]
+    AllReaders,
+    /// Only the run of readers at the front of the queue, up to the first
+    /// queued writer (strict FIFO).
+    FrontReaders,
+}
+
+/// What a queued waiter waits for (Linux `enum rwsem_waiter_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WaitFor {
+    Read,
+    Write,
+}
+
+/// One sleeping thread in the wait queue (Linux `struct rwsem_waiter`).
+struct RwSemWaiter<W> {
+    /// Unique per wait; the waiter knows it has been granted the lock when
+    /// its ticket is no longer in the queue (only a grant or the waiter
+    /// itself removes it).
+    ticket: u64,
+    wait_for: WaitFor,
+    task: W,
+    queued_at_ns: u64,
+}
+
+/// Everything `wait_lock` protects.
+struct RwSemState<W> {
+    readers: usize,
+    writer: bool,
+    wait_list: VecDeque<RwSemWaiter<W>>,
+    next_ticket: u64,
+    /// When the current write hold started.
+    write_locked_at_ns: u64,
+    /// When the current read-owned period started.
+    read_owned_at_ns: u64,
+    stats: RwSemStats,
+}
+
+/// Threads to wake once `wait_lock` is dropped (Linux `wake_q`).
+type WakeQ<W> = Vec<W>;
+
+/// A reader/writer semaphore; see the [module documentation](self).
+pub struct RwSem<B: RwSemBackend> {
+    backend: B,
+    policy: WakePolicy,
+    wait_lock: WaitLock<RwSemState<B::Waiter>>,
+}
+
+impl<B: RwSemBackend> RwSem<B> {
+    /// A free rwsem with the default [`WakePolicy::AllReaders`].
+    pub fn new(backend: B) -> Self {
+        Self::with_wake_policy(backend, WakePolicy::default())
+    }
+
+    /// A free rwsem that admits readers according to `policy`.
+    pub fn with_wake_policy(backend: B, policy: WakePolicy) -> Self {
+        Self {
+            backend,
+            policy,
+            wait_lock: WaitLock::new(RwSemState {
+                readers: 0,
+                writer: false,
+                wait_list: VecDeque::new(),
+                next_ticket: 0,
+                write_locked_at_ns: 0,
+                read_owned_at_ns: 0,
+                stats: RwSemStats::default(),
+            }),
+        }
+    }
+
+    /// The backend this rwsem sleeps and wakes through.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The wake policy chosen at creation.
+    pub fn wake_policy(&self) -> WakePolicy {
+        self.policy
+    }
+
+    // ----- acquiring -------------------------------------------------------
+
+    /// Take the lock for reading, sleeping as long as needed.
+    pub fn down_read(&self) {
+        // Uninterruptible waits cannot fail.
+        let _ = self.down(WaitFor::Read, TaskState::Uninterruptible);
+    }
+
+    /// Take the lock for reading; give up with `EINTR` if a fatal signal
+    /// arrives while waiting. (Like Linux, an uncontended lock is taken even
+    /// with a signal pending.)
+    pub fn down_read_killable(&self) -> Result<(), Errno> {
+        self.down(WaitFor::Read, TaskState::Killable)
+    }
+
+    /// Take the lock for reading if that is possible without waiting: it is
+    /// not write-owned and nobody is queued.
+    pub fn down_read_trylock(&self) -> bool {
+        let now = self.backend.now_ns();
+        let mut sem = self.lock_state();
+        if sem.can_read_now() {
+            sem.grant_read(now, None);
+            true
+        } else {
+            sem.stats.read.trylock_failed += 1;
+            false
+        }
+    }
+
+    /// Take the lock for writing, sleeping as long as needed.
+    pub fn down_write(&self) {
+        let _ = self.down(WaitFor::Write, TaskState::Uninterruptible);
+    }
+
+    /// Take the lock for writing; give up with `EINTR` if a fatal signal
+    /// arrives while waiting.
+    pub fn down_write_killable(&self) -> Result<(), Errno> {
+        self.down(WaitFor::Write, TaskState::Killable)
+    }
+
+    /// Take the lock for writing if it is free.
+    pub fn down_write_trylock(&self) -> bool {
+        let now = self.backend.now_ns();
+        let mut sem = self.lock_state();
+        if sem.can_write_now() {
+            sem.grant_write(now, None);
+            true
+        } else {
+            sem.stats.write.trylock_failed += 1;
+            false
+        }
+    }
+
+    // ----- releasing -------------------------------------------------------
+
+    /// Release a read hold. Calling it without holding the lock for read is
+    /// a kernel bug: a debug assertion, ignored in release builds.
+    pub fn up_read(&self) {
+        let now = self.backend.now_ns();
+        let mut wake_q = WakeQ::new();
+        {
+            let mut sem = self.lock_state();
+            debug_assert!(sem.readers > 0, "up_read on an rwsem not held for read");
+            if sem.readers == 0 {
+                return;
+            }
+            sem.readers -= 1;
+            if sem.readers == 0 {
+                let held = now.saturating_sub(sem.read_owned_at_ns);
+                sem.stats.read.hold_ns.record(held);
+            }
+            sem.mark_wake(self.policy, now, &mut wake_q);
+            sem.check_invariants();
+        }
+        self.wake_up_q(wake_q);
+    }
+
+    /// Release the write hold. Calling it without holding the lock for write
+    /// is a kernel bug: a debug assertion, ignored in release builds.
+    pub fn up_write(&self) {
+        let now = self.backend.now_ns();
+        let mut wake_q = WakeQ::new();
+        {
+            let mut sem = self.lock_state();
+            debug_assert!(sem.writer, "up_write on an rwsem not held for write");
+            if !sem.writer {
+                return;
+            }
+            sem.end_write_hold(now);
+            sem.mark_wake(self.policy, now, &mut wake_q);
+            sem.check_invariants();
+        }
+        self.wake_up_q(wake_q);
+    }
+
+    /// Turn the caller's write hold into a read hold, atomically: no writer
+    /// can get in between. Queued readers at the head of the queue are
+    /// admitted with it (per the [`WakePolicy`]); a queued writer at the head
+    /// keeps waiting until the last reader leaves.
+    pub fn downgrade_write(&self) {
+        let now = self.backend.now_ns();
+        let mut wake_q = WakeQ::new();
+        {
+            let mut sem = self.lock_state();
+            debug_assert!(sem.writer, "downgrade_write on an rwsem not held for write");
+            if !sem.writer {
+                return;
+            }
+            sem.end_write_hold(now);
+            sem.readers = 1;
+            sem.read_owned_at_ns = now;
+            sem.stats.downgrades += 1;
+            sem.mark_wake(self.policy, now, &mut wake_q);
+            sem.check_invariants();
+        }
+        self.wake_up_q(wake_q);
+    }
+
+    // ----- RAII ------------------------------------------------------------
+
+    /// [`down_read`](Self::down_read), released when the guard drops.
+    pub fn read(&self) -> RwSemReadGuard<'_, B> {
+        self.down_read();
+        RwSemReadGuard::new(self)
+    }
+
+    /// [`down_read_killable`](Self::down_read_killable) as a guard.
+    pub fn read_killable(&self) -> Result<RwSemReadGuard<'_, B>, Errno> {
+        self.down_read_killable()?;
+        Ok(RwSemReadGuard::new(self))
+    }
+
+    /// [`down_read_trylock`](Self::down_read_trylock) as a guard.
+    pub fn try_read(&self) -> Option<RwSemReadGuard<'_, B>> {
+        self.down_read_trylock().then(|| RwSemReadGuard::new(self))
+    }
+
+    /// [`down_write`](Self::down_write), released when the guard drops.
+    pub fn write(&self) -> RwSemWriteGuard<'_, B> {
+        self.down_write();
+        RwSemWriteGuard::new(self)
+    }
+
+    /// [`down_write_killable`](Self::down_write_killable) as a guard.
+    pub fn write_killable(&self) -> Result<RwSemWriteGuard<'_, B>, Errno> {
+        self.down_write_killable()?;
+        Ok(RwSemWriteGuard::new(self))
+    }
+
+    /// [`down_write_trylock`](Self::down_write_trylock) as a guard.
+    pub fn try_write(&self) -> Option<RwSemWriteGuard<'_, B>> {
+        self.down_write_trylock().then(|| RwSemWriteGuard::new(self))
+    }
+
+    // ----- inspection ------------------------------------------------------
+
+    /// Whether any thread is queued waiting for the lock (Linux
+    /// `rwsem_is_contended`, used by `mmap_lock_is_contended`).
+    pub fn is_contended(&self) -> bool {
+        !self.lock_state().wait_list.is_empty()
+    }
+
+    /// How many threads are queued.
+    pub fn nr_waiters(&self) -> usize {
+        self.lock_state().wait_list.len()
+    }
+
+    /// Whether the lock is held in either mode (Linux `rwsem_is_locked`).
+    pub fn is_locked(&self) -> bool {
+        let sem = self.lock_state();
+        sem.writer || sem.readers > 0
+    }
+
+    /// Whether the lock is held for write.
+    pub fn is_write_locked(&self) -> bool {
+        self.lock_state().writer
+    }
+
+    /// How many read holds there are now.
+    pub fn readers(&self) -> usize {
+        self.lock_state().readers
+    }
+
+    /// Debug check for "Locking: held for write" (Linux
+    /// `mmap_assert_write_locked`). It checks that *someone* holds it for
+    /// write; Holdfast does not track the owning thread.
+    #[track_caller]
+    pub fn assert_write_locked(&self) {
+        debug_assert!(self.is_write_locked(), "rwsem not held for write");
+    }
+
+    /// Debug check for "Locking: held for read or write" (Linux
+    /// `mmap_assert_locked`).
+    #[track_caller]
+    pub fn assert_locked(&self) {
+        debug_assert!(self.is_locked(), "rwsem not held");
+    }
+
+    /// A copy of the statistics so far.
+    pub fn stats(&self) -> RwSemStats {
+        self.lock_state().stats
+    }
+
+    /// Zero the statistics (e.g. between benchmark runs).
+    pub fn reset_stats(&self) {
+        self.lock_state().stats = RwSemStats::default();
+    }
+
+    // ----- internals -------------------------------------------------------
+
+    fn lock_state(&self) -> WaitLockGuard<'_, RwSemState<B::Waiter>> {
+        self.wait_lock.lock(|| self.backend.cpu_relax())
+    }
+
+    fn wake_up_q(&self, wake_q: WakeQ<B::Waiter>) {
+        for task in &wake_q {
+            self.backend.wake(task);
+        }
+    }
+
+    /// Acquire in `mode`, queueing and sleeping if needed (Linux
+    /// `rwsem_down_read_slowpath` / `rwsem_down_write_slowpath`).
+    fn down(&self, mode: WaitFor, state: TaskState) -> Result<(), Errno> {
+        let now = self.backend.now_ns();
+        if self.lock_state().try_acquire(mode, now) {
+            return Ok(());
+        }
+        // Contended: ask for our token outside wait_lock, then look again.
+        let me = self.backend.current_waiter();
+        let ticket = {
+            let mut sem = self.lock_state();
+            if sem.try_acquire(mode, now) {
+                return Ok(());
+            }
+            let ticket = sem.next_ticket;
+            sem.next_ticket += 1;
+            sem.wait_list.push_back(RwSemWaiter {
+                ticket,
+                wait_for: mode,
+                task: me.clone(),
+                queued_at_ns: now,
+            });
+            sem.check_invariants();
+            ticket
+        };
+        self.down_slowpath(&me, ticket, mode, state)
+    }
+
+    /// Sleep until the lock has been granted to `ticket` (grant-before-wake:
+    /// being out of the queue means owning the lock), or, when killable,
+    /// until a fatal signal makes us leave the queue.
+    fn down_slowpath(
+        &self,
+        me: &B::Waiter,
+        ticket: u64,
+        mode: WaitFor,
+        state: TaskState,
+    ) -> Result<(), Errno> {
+        loop {
+            let fatal = state == TaskState::Killable && self.backend.fatal_signal_pending();
+            let now = if fatal { self.backend.now_ns() } else { 0 };
+            let mut wake_q = WakeQ::new();
+            {
+                let mut sem = self.lock_state();
+                let Some(pos) = sem.wait_list.iter().position(|w| w.ticket == ticket) else {
+                    return Ok(()); // granted
+                };
+                if fatal {
+                    // Linux `rwsem_del_wake_waiter`: leave the queue and let
+                    // whoever was behind us be considered again.
+                    sem.wait_list.remove(pos);
+                    match mode {
+                        WaitFor::Read => sem.stats.read.interrupted += 1,
+                        WaitFor::Write => sem.stats.write.interrupted += 1,
+                    }
+                    sem.mark_wake(self.policy, now, &mut wake_q);
+                    sem.check_invariants();
+                }
+            }
+            if fatal {
+                self.wake_up_q(wake_q);
+                return Err(Errno::EINTR);
+            }
+            self.backend.park(me, state);
+        }
+    }
+}
+
+impl<W: Clone> RwSemState<W> {
+    /// Take the lock in `mode` if that needs no waiting (the fast path).
+    fn try_acquire(&mut self, mode: WaitFor, now: u64) -> bool {
+        match mode {
+            WaitFor::Read if self.can_read_now() => self.grant_read(now, None),
+            WaitFor::Write if self.can_write_now() => self.grant_write(now, None),
+            _ => return false,
+        }
+        true
+    }
+
+    fn can_read_now(&self) -> bool {
+        !self.writer && self.wait_list.is_empty()
+    }
+
+    fn can_write_now(&self) -> bool {
+        !self.writer && self.readers == 0 && self.wait_list.is_empty()
+    }
+
+    /// Add a read hold; `queued_at_ns` is set if the reader waited.
+    fn grant_read(&mut self, now: u64, queued_at_ns: Option<u64>) {
+        if self.readers == 0 {
+            self.read_owned_at_ns = now;
+        }
+        self.readers += 1;
+        let st = &mut self.stats.read;
+        st.acquired += 1;
+        if let Some(t) = queued_at_ns {
+            st.contended += 1;
+            st.wait_ns.record(now.saturating_sub(t));
+        }
+    }
+
+    /// Make the lock write-owned; `queued_at_ns` is set if the writer waited.
+    fn grant_write(&mut self, now: u64, queued_at_ns: Option<u64>) {
+        debug_assert!(!self.writer && self.readers == 0);
+        self.writer = true;
+        self.write_locked_at_ns = now;
+        let st = &mut self.stats.write;
+        st.acquired += 1;
+        if let Some(t) = queued_at_ns {
+            st.contended += 1;
+            st.wait_ns.record(now.saturating_sub(t));
+        }
+    }
+
+    fn end_write_hold(&mut self, now: u64) {
+        self.writer = false;
+        let held = now.saturating_sub(self.write_locked_at_ns);
+        self.stats.write.hold_ns.record(held);
+    }
+
+    /// Grant the lock to whoever at the head of the queue can have it now,
+    /// and put them on `wake_q` (Linux `rwsem_mark_wake`). Does nothing if
+    /// the head cannot be granted, so it is safe to call after any change.
+    fn mark_wake(&mut self, policy: WakePolicy, now: u64, wake_q: &mut WakeQ<W>) {
+        let Some(first) = self.wait_list.front() else {
+            return;
+        };
+        match first.wait_for {
+            WaitFor::Write => {
+                if self.writer || self.readers > 0 {
+                    return;
+                }
+                if let Some(w) = self.wait_list.pop_front() {
+                    self.grant_write(now, Some(w.queued_at_ns));
+                    wake_q.push(w.task);
+                }
+            }
+            WaitFor::Read => {
+                if self.writer {
+                    return;
+                }
+                let mut i = 0;
+                while i < self.wait_list.len() {
+                    if self.wait_list[i].wait_for == WaitFor::Write {
+                        match policy {
+                            WakePolicy::FrontReaders => break,
+                            WakePolicy::AllReaders => {
+                                i += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(w) = self.wait_list.remove(i) {
+                        self.grant_read(now, Some(w.queued_at_ns));
+                        wake_q.push(w.task);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The invariants of the module documentation; checked in debug builds
+    /// and in loom models (which run optimised).
+    fn check_invariants(&self) {
+        if !cfg!(any(debug_assertions, loom)) {
+            return;
+        }
+        assert!(!(self.writer && self.readers > 0), "rwsem both read- and write-owned");
+        if let Some(first) = self.wait_list.front() {
+            assert!(self.writer || self.readers > 0, "rwsem free with waiters queued");
+            if first.wait_for == WaitFor::Read {
+                assert!(self.writer, "reader queued at the head of a rwsem it could share");
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncontended_modes_and_inspection() {
+        let sem = RwSem::new(StdBackend::new());
+        assert!(!sem.is_locked());
+        sem.down_read();
+        assert!(sem.down_read_trylock());
+        assert_eq!(sem.readers(), 2);
+        assert!(!sem.down_write_trylock());
+        sem.assert_locked();
+        sem.up_read();
+        sem.up_read();
+        {
+            let w = sem.write();
+            sem.assert_write_locked();
+            assert!(sem.try_read().is_none());
+            let r = w.downgrade();
+            assert!(!sem.is_write_locked());
+            assert_eq!(sem.readers(), 1);
+            assert!(sem.try_read().is_some(), "no waiters: a downgraded lock is shared");
+            drop(r);
+        }
+        assert!(!sem.is_locked());
+        assert!(!sem.is_contended());
+        assert_eq!(sem.down_write_killable(), Ok(()));
+        sem.up_write();
+        let st = sem.stats();
+        assert_eq!(st.read.acquired, 3);
+        assert_eq!(st.write.acquired, 2);
+        assert_eq!(st.write.trylock_failed, 1);
+        assert_eq!(st.read.trylock_failed, 1);
+        assert_eq!(st.downgrades, 1);
+        assert_eq!(st.write.hold_ns.count, 2);
+        // read-owned periods: [down_read .. both up_read], [downgrade .. drop]
+        assert_eq!(st.read.hold_ns.count, 2);
+        assert_eq!(st.read.contended + st.write.contended, 0);
+    }
+}

@@ -1,0 +1,263 @@
+//! Loom models of the rwsem: every interleaving (up to a preemption bound)
+//! of its `wait_lock` critical sections, parks and wake-ups.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
+//!     cargo test -p mm --release --test loom_rwsem
+//! ```
+//!
+//! Loom reports a lost wake-up as a deadlock (every thread parked), so each
+//! model also proves that nobody sleeps forever. The preemption bound
+//! defaults to 3 when `LOOM_MAX_PREEMPTIONS` is not set.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+use mm::rwsem::{LoomBackend, RwSem, WakePolicy};
+use mm::Errno;
+
+type Sem = Arc<RwSem<LoomBackend>>;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.max_branches = 100_000;
+    builder.check(f);
+}
+
+/// Who is inside the critical section, kept beside the lock.
+#[derive(Default)]
+struct Inside {
+    readers: AtomicUsize,
+    writers: AtomicUsize,
+}
+
+impl Inside {
+    fn enter_write(&self) {
+        assert_eq!(self.writers.fetch_add(1, SeqCst), 0, "two writers");
+        assert_eq!(self.readers.load(SeqCst), 0, "writer with readers");
+    }
+    fn leave_write(&self) {
+        self.writers.fetch_sub(1, SeqCst);
+    }
+    fn enter_read(&self) {
+        self.readers.fetch_add(1, SeqCst);
+        assert_eq!(self.writers.load(SeqCst), 0, "reader with a writer");
+    }
+    fn leave_read(&self) {
+        self.readers.fetch_sub(1, SeqCst);
+    }
+}
+
+fn wait_for_waiters(sem: &Sem, n: usize) {
+    while sem.nr_waiters() < n {
+        thread::yield_now();
+    }
+}
+
+fn new_sem(policy: WakePolicy) -> Sem {
+    Arc::new(RwSem::with_wake_policy(LoomBackend::new(), policy))
+}
+
+/// (c) Mutual exclusion: a writer and two readers (one of them killable,
+/// never signalled) in every interleaving; the lock ends free.
+#[test]
+fn loom_mutual_exclusion() {
+    model(|| {
+        let sem = new_sem(WakePolicy::AllReaders);
+        let inside = Arc::new(Inside::default());
+        let w = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                let g = sem.write();
+                inside.enter_write();
+                inside.leave_write();
+                drop(g);
+            })
+        };
+        let r = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                let g = sem.read_killable().unwrap();
+                inside.enter_read();
+                inside.leave_read();
+                drop(g);
+            })
+        };
+        let g = sem.read();
+        inside.enter_read();
+        inside.leave_read();
+        drop(g);
+        w.join().unwrap();
+        r.join().unwrap();
+        assert!(!sem.is_locked());
+        assert!(!sem.is_contended());
+    });
+}
+
+/// (a) downgrade_write racing with a writer that is queueing (or not yet)
+/// and a reader: the writer never overlaps the downgraded reader or the
+/// admitted reader, and everyone finishes.
+#[test]
+fn loom_downgrade_races_queued_writer() {
+    model(|| {
+        let sem = new_sem(WakePolicy::AllReaders);
+        let inside = Arc::new(Inside::default());
+        sem.down_write();
+        inside.enter_write();
+        let w = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                sem.down_write();
+                inside.enter_write();
+                inside.leave_write();
+                sem.up_write();
+            })
+        };
+        let r = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                sem.down_read();
+                inside.enter_read();
+                inside.leave_read();
+                sem.up_read();
+            })
+        };
+        inside.leave_write();
+        sem.downgrade_write();
+        inside.enter_read();
+        assert!(!sem.is_write_locked(), "downgrade let a writer in");
+        inside.leave_read();
+        sem.up_read();
+        w.join().unwrap();
+        r.join().unwrap();
+        assert!(!sem.is_locked() && !sem.is_contended());
+    });
+}
+
+/// (b) Wake-up order: a writer holds, a reader then a writer queue; on
+/// up_write the reader is granted first and the writer only after it, under
+/// both policies.
+#[test]
+fn loom_wakeup_order_reader_then_writer() {
+    for policy in [WakePolicy::AllReaders, WakePolicy::FrontReaders] {
+        model(move || {
+            let sem = new_sem(policy);
+            let order = Arc::new(AtomicUsize::new(0));
+            sem.down_write();
+            let r = {
+                let (sem, order) = (sem.clone(), order.clone());
+                thread::spawn(move || {
+                    sem.down_read();
+                    let my_turn = order.fetch_add(1, SeqCst);
+                    sem.up_read();
+                    my_turn
+                })
+            };
+            wait_for_waiters(&sem, 1);
+            let w = {
+                let (sem, order) = (sem.clone(), order.clone());
+                thread::spawn(move || {
+                    sem.down_write();
+                    let my_turn = order.fetch_add(1, SeqCst);
+                    sem.up_write();
+                    my_turn
+                })
+            };
+            wait_for_waiters(&sem, 2);
+            sem.up_write();
+            assert_eq!(r.join().unwrap(), 0, "queued reader must go first");
+            assert_eq!(w.join().unwrap(), 1, "queued writer goes after it");
+            assert!(!sem.is_locked() && !sem.is_contended());
+        });
+    }
+}
+
+/// Killable: a writer queued behind our read hold is killed; the reader
+/// queued behind it must be let in *while we still hold the lock* (the
+/// cancelling writer re-runs the wake), and the writer returns EINTR.
+#[test]
+fn loom_killed_writer_at_head_rewakes_reader() {
+    model(|| {
+        let sem = new_sem(WakePolicy::FrontReaders);
+        let entered = Arc::new(AtomicUsize::new(0));
+        sem.down_read();
+        let w = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.down_write_killable())
+        };
+        wait_for_waiters(&sem, 1);
+        let r = {
+            let (sem, entered) = (sem.clone(), entered.clone());
+            thread::spawn(move || {
+                sem.down_read();
+                entered.store(1, SeqCst);
+                sem.up_read();
+            })
+        };
+        wait_for_waiters(&sem, 2);
+        sem.backend().send_fatal_signal(w.thread());
+        while entered.load(SeqCst) == 0 {
+            thread::yield_now();
+        }
+        sem.up_read();
+        assert_eq!(w.join().unwrap(), Err(Errno::EINTR));
+        r.join().unwrap();
+        assert!(!sem.is_locked() && !sem.is_contended());
+    });
+}
+
+/// Killable: a fatal signal races with the grant to a queued writer, while
+/// we hold the lock for read or for write; a reader queued behind the writer
+/// must neither be stranded nor let in while we hold it for write.
+#[test]
+fn loom_killed_writer_does_not_strand_reader() {
+    for hold_write in [false, true] {
+        model(move || {
+            let sem = new_sem(WakePolicy::AllReaders);
+            let inside = Arc::new(Inside::default());
+            if hold_write {
+                sem.down_write();
+                inside.enter_write();
+            } else {
+                sem.down_read();
+                inside.enter_read();
+            }
+            let w = {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                thread::spawn(move || match sem.down_write_killable() {
+                    Ok(()) => {
+                        inside.enter_write();
+                        inside.leave_write();
+                        sem.up_write();
+                    }
+                    Err(e) => assert_eq!(e, Errno::EINTR),
+                })
+            };
+            wait_for_waiters(&sem, 1);
+            let r = {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                thread::spawn(move || {
+                    sem.down_read();
+                    inside.enter_read();
+                    inside.leave_read();
+                    sem.up_read();
+                })
+            };
+            sem.backend().send_fatal_signal(w.thread());
+            if hold_write {
+                inside.leave_write();
+                sem.up_write();
+            } else {
+                inside.leave_read();
+                sem.up_read();
+            }
+            w.join().unwrap();
+            r.join().unwrap();
+            assert!(!sem.is_locked() && !sem.is_contended());
+        });
+    }
+}
