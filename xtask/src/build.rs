@@ -77,7 +77,11 @@ pub fn command_line(cmd: &Command) -> String {
             words.push(format!("{}={}", k.to_string_lossy(), shell_quote(&v.to_string_lossy())));
         }
     }
-    words.push(shell_quote(&cmd.get_program().to_string_lossy()));
+    // `cargo` as started by `cargo xtask` is the pinned toolchain's; inside
+    // the project a plain `cargo` resolves to the same one.
+    let program = Path::new(cmd.get_program());
+    let program = if program.file_name() == Some(OsStr::new("cargo")) { "cargo".into() } else { program.to_string_lossy() };
+    words.push(shell_quote(&program));
     words.extend(cmd.get_args().map(|a| shell_quote(&a.to_string_lossy())));
     words.join(" ")
 }

@@ -47,7 +47,7 @@ pub struct Machine {
     pub mem: String,
     pub display: bool,
     pub gdb: bool,
-    /// Use KVM (when /dev/kvm is usable); otherwise QEMU emulates (TCG).
+    /// Use KVM; otherwise QEMU emulates the CPU (TCG).
     pub kvm: bool,
 }
 
@@ -94,9 +94,12 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
     a
 }
 
-/// Whether this user may use KVM.
+/// Whether to use KVM: only when asked with `HOLDFAST_KVM=1` and
+/// `/dev/kvm` is usable. Off by default because `-cpu max` under nested or
+/// restricted KVM can abort QEMU; TCG always works, only slower.
 pub fn kvm_available() -> bool {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+    std::env::var("HOLDFAST_KVM").is_ok_and(|v| v == "1")
+        && std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
 }
 
 /// Finds OVMF or explains how to install it.
