@@ -89,11 +89,11 @@ impl Tally {
     }
 
     /// Adds counts that were already printed test by test (cargo's).
-    pub fn add_counts(&mut self, name: &str, c: CargoCounts) {
+    pub fn add_counts(&mut self, name: &str, c: CargoCounts, log: Option<PathBuf>) {
         self.passed += c.passed;
         self.failed += c.failed;
         if c.failed > 0 {
-            self.failures.push((format!("{name} ({} failed)", c.failed), None));
+            self.failures.push((format!("{name} ({} failed)", c.failed), log));
         }
     }
 
@@ -148,7 +148,7 @@ mod tests {
         let mut t = Tally::default();
         t.record("kernel::a", true, None);
         t.record("kernel::b", false, None);
-        t.add_counts("host::mm", CargoCounts { passed: 5, failed: 1 });
+        t.add_counts("host::mm", CargoCounts { passed: 5, failed: 1 }, None);
         assert_eq!(t.summary(), "6 passed, 2 failed");
         assert_eq!(t.failures.len(), 2);
     }

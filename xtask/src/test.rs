@@ -82,7 +82,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
         println!("failures:");
         for (name, log) in &tally.failures {
             match log {
-                Some(l) => println!("    {name} (serial log: {})", paths.show(l)),
+                Some(l) => println!("    {name} (log: {})", paths.show(l)),
                 None => println!("    {name}"),
             }
         }
@@ -137,7 +137,7 @@ fn host_run(paths: &Paths, run: &HostRun, log_path: &Path, tally: &mut Tally) {
     for (k, v) in &run.env {
         cmd.env(k, v);
     }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     build::announce(&cmd);
     let mut log = std::fs::create_dir_all(paths.logs()).and_then(|()| std::fs::File::create(log_path)).ok();
     let mut child = match cmd.spawn() {
@@ -148,6 +148,18 @@ fn host_run(paths: &Paths, run: &HostRun, log_path: &Path, tally: &mut Tally) {
             return;
         }
     };
+    // cargo's stderr (compiler messages) goes to the terminal and the log.
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let mut stderr_log = log.as_ref().and_then(|f| f.try_clone().ok());
+    let stderr_thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut stderr_pipe, &mut buf) {
+            let _ = std::io::stderr().write_all(&buf[..n]);
+            if let Some(f) = stderr_log.as_mut() {
+                let _ = f.write_all(&buf[..n]);
+            }
+        }
+    });
     let mut failed_in_lines = 0;
     let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
     for line in stdout.lines() {
@@ -159,17 +171,17 @@ fn host_run(paths: &Paths, run: &HostRun, log_path: &Path, tally: &mut Tally) {
             println!("test {suite}::{name} ... {result}");
         } else if let Some(counts) = report::parse_cargo_result(&line) {
             failed_in_lines += counts.failed;
-            tally.add_counts(&suite, counts);
+            tally.add_counts(&suite, counts, Some(log_path.to_path_buf()));
         }
     }
     let status = child.wait();
+    let _ = stderr_thread.join();
     let ok = matches!(&status, Ok(s) if s.success());
     if !ok {
         if failed_in_lines == 0 {
             // It did not build (or the harness died): one failure.
             tally.record(&format!("{suite} (build)"), false, Some(log_path.to_path_buf()));
         }
-        println!("    {suite}: cargo's output is in {}", paths.show(log_path));
     }
 }
 
