@@ -113,6 +113,15 @@ pub fn image(opts: &InitrdOpts) -> Result<()> {
     Ok(())
 }
 
+/// The kernel's load offset from the bootloader's log line
+/// `INFO : virtual_address_offset: 0xffff800000000000`.
+pub fn load_offset(line: &str) -> Option<&str> {
+    let rest = &line[line.find("virtual_address_offset: ")? + "virtual_address_offset: ".len()..];
+    let offset = rest.split_whitespace().next()?;
+    let hex = offset.strip_prefix("0x")?;
+    (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(offset)
+}
+
 /// `cargo xtask run`: returns the kernel's exit status.
 pub fn run(opts: &RunOpts) -> Result<i32> {
     let paths = Paths::new();
@@ -137,10 +146,13 @@ pub fn run(opts: &RunOpts) -> Result<i32> {
     eprintln!("kernel command line: {line:?}");
     if opts.gdb {
         eprintln!(
-            "QEMU waits for gdb; attach with:\n  gdb {} -ex 'target remote :1234'",
+            "QEMU waits for gdb; attach with:\n  gdb {} -ex 'target remote :1234'\n\
+             The kernel is position-independent: once the bootloader logs where it loaded it,\n\
+             xtask prints the `symbol-file -o OFFSET` command that relocates the symbols.",
             paths.show(&kernel)
         );
     }
+    let kernel_shown = paths.show(&kernel);
     let outcome = qemu::run(
         &qemu::Run {
             args: qemu::args(&machine, ovmf.as_deref()),
@@ -149,7 +161,14 @@ pub fn run(opts: &RunOpts) -> Result<i32> {
             stdin: true,
             timeout: opts.timeout_secs.map(Duration::from_secs),
         },
-        |_| Flow::Continue,
+        |line| {
+            if opts.gdb {
+                if let Some(offset) = load_offset(line) {
+                    eprintln!("xtask: in gdb, run: symbol-file -o {offset} {kernel_shown}");
+                }
+            }
+            Flow::Continue
+        },
     )?;
     match outcome.exit {
         Exit::Kernel(code) => {
@@ -187,6 +206,13 @@ mod tests {
         assert!(cmdline(&[], &["/p".into(), "two words".into()]).is_err());
         assert!(cmdline(&[], &["/p".into(), "".into()]).is_err());
         assert!(cmdline(&[], &["/".into()]).is_err());
+    }
+
+    #[test]
+    fn load_offset_from_bootloader_log() {
+        assert_eq!(load_offset("INFO : virtual_address_offset: 0xffff800000000000"), Some("0xffff800000000000"));
+        assert_eq!(load_offset("INFO : virtual_address_offset: garbage"), None);
+        assert_eq!(load_offset("INFO : Entry point at: 0xffff800000008620"), None);
     }
 
     #[test]
