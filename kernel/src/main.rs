@@ -18,7 +18,11 @@ mod fs;
 mod ktest;
 mod logger;
 mod memory;
+mod proc;
 mod sched;
+mod sync;
+mod syscall;
+mod uaccess;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{entry_point, BootInfo};
@@ -63,6 +67,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         mem.free_frames
     );
     memory::heap::init();
+    proc::usermm::init(mem.base_pfn, mem.npages);
     let (heap_size, _) = memory::heap::stats();
     log::info!("heap ready: {} KiB mapped, grows on demand", heap_size >> 10);
 
@@ -78,6 +83,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     sched::init();
     arch::pit::disable_legacy_pic();
     arch::apic::init();
+    arch::rtc::init();
+    arch::syscall::init();
     x86_64::instructions::interrupts::enable();
     log::info!(
         "timer: local APIC at {} Hz ({} counts/ms), TSC {} MHz",
@@ -97,6 +104,9 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
 /// unless `stay` is on the command line.
 #[cfg(not(feature = "ktest"))]
 fn demo() -> ! {
+    if let Some(init) = cmdline::value("init") {
+        start_init(init);
+    }
     let t0 = arch::apic::ticks();
     let start = arch::time::now_ns();
     for _ in 0..3 {
@@ -125,4 +135,36 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     }
     logger::panic_print(format_args!("KERNEL PANIC: {}\n", info));
     arch::qemu::exit(arch::qemu::EXIT_PANIC)
+}
+
+/// Start the first process: `init=PATH` from the command line, with the
+/// words after `--` as its arguments. The run ends when it exits.
+#[cfg(not(feature = "ktest"))]
+fn start_init(path: &str) -> ! {
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+    let cl = cmdline::get();
+    let mut argv: Vec<String> = alloc::vec![path.to_string()];
+    if let Some((_, rest)) = cl.split_once(" -- ") {
+        argv.extend(rest.split_whitespace().map(String::from));
+    }
+    let envp = alloc::vec![String::from("HOME=/"), String::from("PATH=/"), String::from("TERM=linux")];
+    if let Some(s) = cmdline::value("mlock_populate") {
+        match mm::populate::PopulateStrategy::from_name(s) {
+            Some(st) => mm::populate::set_global_strategy(st),
+            None => log::warn!("unknown mlock_populate={s}; keeping the default"),
+        }
+    }
+    match proc::exec::spawn_process(path, argv, envp, true) {
+        Ok(p) => log::info!("started {} as pid {}", path, p.pid),
+        Err(e) => {
+            log::error!("cannot start {}: {:?}", path, e);
+            arch::qemu::exit(127);
+        }
+    }
+    // The boot thread becomes a reaper-free idle: everything else happens
+    // in the processes; init's exit powers off.
+    loop {
+        sched::block_current();
+    }
 }

@@ -13,11 +13,19 @@ extern crate alloc;
 
 pub mod addr;
 pub mod errno;
+pub mod fault;
 pub mod frame;
+pub mod invariants;
+pub mod mlock;
+pub mod mm_struct;
+pub mod mmap;
 pub mod page_meta;
 pub mod pagewalk;
 pub mod pgtable;
+pub mod populate;
 pub mod rwsem;
 pub mod vma;
 
 pub use errno::Errno;
+pub use mm_struct::{MlockCreds, MmStruct};
+pub use populate::PopulateStrategy;

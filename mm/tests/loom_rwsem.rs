@@ -103,39 +103,41 @@ fn loom_mutual_exclusion() {
 /// admitted reader, and everyone finishes.
 #[test]
 fn loom_downgrade_races_queued_writer() {
-    model(|| {
-        let sem = new_sem(WakePolicy::AllReaders);
-        let inside = Arc::new(Inside::default());
-        sem.down_write();
-        inside.enter_write();
-        let w = {
-            let (sem, inside) = (sem.clone(), inside.clone());
-            thread::spawn(move || {
-                sem.down_write();
-                inside.enter_write();
-                inside.leave_write();
-                sem.up_write();
-            })
-        };
-        let r = {
-            let (sem, inside) = (sem.clone(), inside.clone());
-            thread::spawn(move || {
-                sem.down_read();
-                inside.enter_read();
-                inside.leave_read();
-                sem.up_read();
-            })
-        };
-        inside.leave_write();
-        sem.downgrade_write();
-        inside.enter_read();
-        assert!(!sem.is_write_locked(), "downgrade let a writer in");
-        inside.leave_read();
-        sem.up_read();
-        w.join().unwrap();
-        r.join().unwrap();
-        assert!(!sem.is_locked() && !sem.is_contended());
-    });
+    for policy in [WakePolicy::AllReaders, WakePolicy::FrontReaders] {
+        model(move || {
+            let sem = new_sem(policy);
+            let inside = Arc::new(Inside::default());
+            sem.down_write();
+            inside.enter_write();
+            let w = {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                thread::spawn(move || {
+                    sem.down_write();
+                    inside.enter_write();
+                    inside.leave_write();
+                    sem.up_write();
+                })
+            };
+            let r = {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                thread::spawn(move || {
+                    sem.down_read();
+                    inside.enter_read();
+                    inside.leave_read();
+                    sem.up_read();
+                })
+            };
+            inside.leave_write();
+            sem.downgrade_write();
+            inside.enter_read();
+            assert!(!sem.is_write_locked(), "downgrade let a writer in");
+            inside.leave_read();
+            sem.up_read();
+            w.join().unwrap();
+            r.join().unwrap();
+            assert!(!sem.is_locked() && !sem.is_contended());
+        });
+    }
 }
 
 /// (b) Wake-up order: a writer holds, a reader then a writer queue; on

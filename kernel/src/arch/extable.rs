@@ -39,6 +39,24 @@ holdfast_probe_write_u64_fixup:
     mov edx, 1
     ret
 
+    // read_user_u32_nofault(addr): like the probes, but with SMAP lifted;
+    // a fault is never resolved by demand paging (callers hold spin locks).
+    .global holdfast_read_user_u32_nofault
+holdfast_read_user_u32_nofault:
+    xor edx, edx
+    stac
+    .global holdfast_read_user_u32_nofault_insn
+holdfast_read_user_u32_nofault_insn:
+    mov eax, dword ptr [rdi]
+    clac
+    ret
+    .global holdfast_read_user_u32_nofault_fixup
+holdfast_read_user_u32_nofault_fixup:
+    clac
+    xor eax, eax
+    mov edx, 1
+    ret
+
     // copy_user(dst, src, len) -> bytes NOT copied. SMAP is lifted (stac)
     // only for the duration of the copy.
     .global holdfast_copy_user
@@ -87,6 +105,9 @@ extern "C" {
     fn holdfast_probe_read_u64(addr: u64) -> ProbeResult;
     fn holdfast_probe_write_u64(addr: u64, val: u64) -> ProbeResult;
     fn holdfast_copy_user(dst: u64, src: u64, len: u64) -> u64;
+    fn holdfast_read_user_u32_nofault(addr: u64) -> ProbeResult;
+    static holdfast_read_user_u32_nofault_insn: u8;
+    static holdfast_read_user_u32_nofault_fixup: u8;
     fn holdfast_clear_user(dst: u64, len: u64) -> u64;
     static holdfast_copy_user_insn: u8;
     static holdfast_copy_user_fixup: u8;
@@ -108,7 +129,7 @@ pub struct Fault {
     pub addr: u64,
 }
 
-fn table() -> [(u64, u64); 4] {
+fn table() -> [(u64, u64); 5] {
     // Only the addresses of the assembly labels are taken.
     {
         [
@@ -119,6 +140,10 @@ fn table() -> [(u64, u64); 4] {
             (
                 core::ptr::addr_of!(holdfast_clear_user_insn) as u64,
                 core::ptr::addr_of!(holdfast_clear_user_fixup) as u64,
+            ),
+            (
+                core::ptr::addr_of!(holdfast_read_user_u32_nofault_insn) as u64,
+                core::ptr::addr_of!(holdfast_read_user_u32_nofault_fixup) as u64,
             ),
             (
                 core::ptr::addr_of!(holdfast_probe_read_u64_insn) as u64,
@@ -190,4 +215,15 @@ pub unsafe fn copy_user_raw(dst: u64, src: u64, len: u64) -> u64 {
 pub unsafe fn clear_user_raw(dst: u64, len: u64) -> u64 {
     // SAFETY: forwarded to the caller; faults resume at the fixup.
     unsafe { holdfast_clear_user(dst, len) }
+}
+
+/// Read a u32 at user address `addr` without sleeping: a fault (page not
+/// present) is an error, never resolved. For use under spin locks.
+pub fn read_user_u32_nofault(addr: u64) -> Result<u32, Fault> {
+    if addr.checked_add(4).is_none_or(|e| e > mm::addr::TASK_SIZE) {
+        return Err(Fault { addr });
+    }
+    // SAFETY: the address is in the user half; a fault resumes at the fixup.
+    let r = unsafe { holdfast_read_user_u32_nofault(addr) };
+    if r.faulted != 0 { Err(Fault { addr }) } else { Ok(r.value as u32) }
 }

@@ -14,41 +14,56 @@ use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
 use super::{apic, extable, gdt};
+use crate::proc::fault::FaultAccess;
+use x86_64::instructions::interrupts;
+
+/// An exception raised by user code kills the process with `sig` (the
+/// kernel must survive anything a program does); in the kernel it panics.
+fn user_exception(frame: &InterruptStackFrame, what: &str, sig: u8) {
+    if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
+        let proc = crate::proc::current();
+        crate::kprintln!("holdfast: {} in pid {} at rip {:#x}", what, proc.pid, frame.instruction_pointer.as_u64());
+        crate::proc::signal::send_fatal(&proc, sig);
+        crate::proc::exit::do_exit_thread();
+    }
+}
 
 macro_rules! fatal {
-    ($name:ident, $what:literal) => {
+    ($name:ident, $what:literal, $sig:expr) => {
         extern "x86-interrupt" fn $name(frame: InterruptStackFrame) {
+            user_exception(&frame, $what, $sig);
             panic!("exception: {} at rip={:#x}\n{:#?}", $what, frame.instruction_pointer.as_u64(), frame);
         }
     };
 }
 
 macro_rules! fatal_code {
-    ($name:ident, $what:literal) => {
+    ($name:ident, $what:literal, $sig:expr) => {
         extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
+            user_exception(&frame, $what, $sig);
             panic!("exception: {} (error code {:#x}) at rip={:#x}\n{:#?}", $what, code, frame.instruction_pointer.as_u64(), frame);
         }
     };
 }
 
-fatal!(divide_error, "divide error (#DE)");
-fatal!(debug, "debug (#DB)");
-fatal!(nmi, "non-maskable interrupt");
-fatal!(overflow, "overflow (#OF)");
-fatal!(bound_range, "bound range exceeded (#BR)");
-fatal!(invalid_opcode, "invalid opcode (#UD)");
-fatal!(device_not_available, "device not available (#NM)");
-fatal!(x87_floating_point, "x87 floating point (#MF)");
-fatal!(simd_floating_point, "SIMD floating point (#XM)");
-fatal!(virtualization, "virtualization (#VE)");
-fatal!(hv_injection, "hypervisor injection (#HV)");
-fatal_code!(invalid_tss, "invalid TSS (#TS)");
-fatal_code!(segment_not_present, "segment not present (#NP)");
-fatal_code!(stack_segment, "stack-segment fault (#SS)");
-fatal_code!(alignment_check, "alignment check (#AC)");
-fatal_code!(cp_protection, "control protection (#CP)");
-fatal_code!(vmm_communication, "VMM communication (#VC)");
-fatal_code!(security, "security exception (#SX)");
+fatal!(divide_error, "divide error (#DE)", 8);
+fatal!(debug, "debug (#DB)", 5);
+fatal!(nmi, "non-maskable interrupt", 9);
+fatal!(overflow, "overflow (#OF)", 11);
+fatal!(bound_range, "bound range exceeded (#BR)", 11);
+fatal!(invalid_opcode, "invalid opcode (#UD)", 4);
+fatal!(device_not_available, "device not available (#NM)", 4);
+fatal!(x87_floating_point, "x87 floating point (#MF)", 8);
+fatal!(simd_floating_point, "SIMD floating point (#XM)", 8);
+fatal!(virtualization, "virtualization (#VE)", 9);
+fatal!(hv_injection, "hypervisor injection (#HV)", 9);
+fatal_code!(invalid_tss, "invalid TSS (#TS)", 11);
+fatal_code!(segment_not_present, "segment not present (#NP)", 7);
+fatal_code!(stack_segment, "stack-segment fault (#SS)", 7);
+fatal_code!(alignment_check, "alignment check (#AC)", 7);
+fatal_code!(cp_protection, "control protection (#CP)", 11);
+fatal_code!(vmm_communication, "VMM communication (#VC)", 9);
+fatal_code!(security, "security exception (#SX)", 9);
 
 extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
     log::info!("breakpoint at rip={:#x}", frame.instruction_pointer.as_u64());
@@ -76,6 +91,10 @@ fn try_fixup(frame: &mut InterruptStackFrame, fault_addr: u64) -> bool {
 }
 
 extern "x86-interrupt" fn general_protection(mut frame: InterruptStackFrame, code: u64) {
+    if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
+        let access = FaultAccess { write: false, exec: false, user: true };
+        crate::proc::fault::segv(0, frame.instruction_pointer.as_u64(), access);
+    }
     // A non-canonical address raises #GP, not #PF; the address is unknown.
     if try_fixup(&mut frame, 0) {
         return;
@@ -85,6 +104,29 @@ extern "x86-interrupt" fn general_protection(mut frame: InterruptStackFrame, cod
 
 extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageFaultErrorCode) {
     let cr2 = Cr2::read_raw();
+    let rip = frame.instruction_pointer.as_u64();
+    let from_user = code.contains(PageFaultErrorCode::USER_MODE);
+    if from_user || (cr2 < mm::addr::TASK_SIZE && extable::is_user_access(rip)) {
+        let access = FaultAccess {
+            write: code.contains(PageFaultErrorCode::CAUSED_BY_WRITE),
+            exec: code.contains(PageFaultErrorCode::INSTRUCTION_FETCH),
+            user: from_user,
+        };
+        // The address space may sleep on mmap_lock: let the timer run.
+        interrupts::enable();
+        let resolved = crate::proc::fault::handle_user_fault(cr2, access);
+        interrupts::disable();
+        if from_user {
+            if !resolved {
+                crate::proc::fault::segv(cr2, rip, access);
+            }
+            crate::proc::signal::before_return_to_user();
+            return;
+        }
+        if resolved {
+            return; // retry the user copy
+        }
+    }
     if try_fixup(&mut frame, cr2) {
         return;
     }
@@ -98,10 +140,13 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageF
     );
 }
 
-extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
+extern "x86-interrupt" fn timer(frame: InterruptStackFrame) {
     apic::on_tick();
     apic::eoi();
     crate::sched::tick();
+    if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
+        crate::proc::signal::before_return_to_user();
+    }
 }
 
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}

@@ -7,6 +7,8 @@ pub mod gdt;
 pub mod idt;
 pub mod pit;
 pub mod qemu;
+pub mod rtc;
+pub mod syscall;
 pub mod time;
 
 /// Make `next` the thread the CPU runs on: its page table, the stack the
@@ -17,6 +19,7 @@ pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
     let top = next.kstack_top();
     if top != 0 {
         gdt::set_kernel_stack(top);
+        syscall::set_kernel_rsp(top);
     }
     let cr3 = next.cr3.load(Ordering::Relaxed);
     if cr3 != 0 {
@@ -98,8 +101,9 @@ pub mod tests {
     }
 }
 
-/// Turn on the CPU's protections: write-protect in ring 0 (CR0.WP), no-execute
-/// pages (EFER.NXE), and SMEP/SMAP where the CPU has them.
+/// Turn on the CPU's protections — write-protect in ring 0 (CR0.WP),
+/// no-execute pages (EFER.NXE), SMEP/SMAP where the CPU has them — and
+/// SSE (`fxsave`/`fxrstor`) for user programs.
 pub fn enable_protections() {
     use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
     use x86_64::registers::model_specific::{Efer, EferFlags};
@@ -107,9 +111,14 @@ pub fn enable_protections() {
     // SAFETY: enabling WP/NXE keeps every existing mapping valid; SMEP and
     // SMAP only restrict kernel access to user pages, of which none exist yet.
     unsafe {
-        Cr0::update(|f| f.insert(Cr0Flags::WRITE_PROTECT));
+        // SSE for user programs (the kernel itself never uses it).
+        Cr0::update(|f| {
+            f.insert(Cr0Flags::WRITE_PROTECT | Cr0Flags::MONITOR_COPROCESSOR);
+            f.remove(Cr0Flags::EMULATE_COPROCESSOR);
+        });
         Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
         Cr4::update(|f| {
+            f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE);
             if ebx & (1 << 7) != 0 {
                 f.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION);
             }

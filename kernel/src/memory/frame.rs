@@ -23,6 +23,9 @@ pub struct MemorySummary {
     pub usable_bytes: u64,
     pub total_frames: u64,
     pub free_frames: u64,
+    /// The allocator's window: first pfn and number of pages.
+    pub base_pfn: u64,
+    pub npages: u64,
 }
 
 /// Build the allocator from the bootloader's memory map.
@@ -57,6 +60,8 @@ pub fn init(regions: &MemoryRegions) -> MemorySummary {
         usable_bytes,
         total_frames: fa.total_frames(),
         free_frames: fa.free_frames(),
+        base_pfn,
+        npages,
     };
     without_interrupts(|| *FRAMES.lock() = Some(fa));
     summary

@@ -81,7 +81,11 @@ pub fn current() -> Arc<Thread> {
 /// Create a kernel thread running `entry(arg)` and make it runnable.
 /// `entry` must call [`finish_switch`] first.
 pub fn spawn(thread: Thread, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
-    let t = Arc::new(thread);
+    spawn_arc(Arc::new(thread), entry, arg)
+}
+
+/// [`spawn`] for a thread that is already shared (e.g. listed in its process).
+pub fn spawn_arc(t: Arc<Thread>, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
     let rsp = switch::initial_stack(t.kstack_top(), entry, arg);
     // SAFETY: the thread has never run; nothing else reads its slot.
     unsafe { *t.saved_rsp_ptr() = rsp };
@@ -124,6 +128,12 @@ pub fn schedule() {
             s.run_queue.push_back(prev.clone());
         }
         next.set_state(ThreadState::Running);
+        // SAFETY: both areas are 16-byte aligned 512-byte fxsave areas owned
+        // by threads that are not running user code right now.
+        unsafe {
+            core::arch::x86_64::_fxsave64(prev.fpu_ptr() as *mut u8);
+            core::arch::x86_64::_fxrstor64(next.fpu_ptr() as *const u8);
+        }
         crate::arch::switch_address_space_and_stack(&next);
         let slot = prev.saved_rsp_ptr();
         // SAFETY: `next` is not running, so its saved rsp is stable.
@@ -186,12 +196,22 @@ pub fn wake(t: &Arc<Thread>) {
 pub fn sleep_until(deadline_ns: u64) {
     let me = current();
     while crate::arch::time::now_ns() < deadline_ns && !me.fatal_signal_pending() {
-        me.wake_at.store(deadline_ns, Ordering::SeqCst);
-        with(|s| s.sleepers.push(me.clone()));
-        block_current();
-        with(|s| s.sleepers.retain(|t| !Arc::ptr_eq(t, &me)));
-        me.wake_at.store(0, Ordering::SeqCst);
+        block_until(deadline_ns);
     }
+}
+
+/// Block until woken or until the monotonic clock reaches `deadline_ns`
+/// (whichever is first). May return early; callers re-check.
+pub fn block_until(deadline_ns: u64) {
+    let me = current();
+    if crate::arch::time::now_ns() >= deadline_ns {
+        return;
+    }
+    me.wake_at.store(deadline_ns, Ordering::SeqCst);
+    with(|s| s.sleepers.push(me.clone()));
+    block_current();
+    with(|s| s.sleepers.retain(|t| !Arc::ptr_eq(t, &me)));
+    me.wake_at.store(0, Ordering::SeqCst);
 }
 
 /// Timer tick (interrupt context, interrupts off): account the tick, wake
@@ -226,4 +246,49 @@ pub fn exit_current() -> ! {
 /// Number of context switches so far.
 pub fn switches() -> u64 {
     with(|s| s.switches)
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use core::sync::atomic::{AtomicBool, AtomicU64};
+
+    static SPINS: AtomicU64 = AtomicU64::new(0);
+    static STOP: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn spinner(_: u64) -> ! {
+        finish_switch();
+        while !STOP.load(Ordering::SeqCst) {
+            SPINS.fetch_add(1, Ordering::Relaxed);
+        }
+        exit_current();
+    }
+
+    /// A thread that never yields is preempted by the timer: the test
+    /// thread, busy too, still gets the CPU back and sees it progress.
+    pub fn busy_threads_are_preempted() {
+        STOP.store(false, Ordering::SeqCst);
+        SPINS.store(0, Ordering::SeqCst);
+        let t = spawn(Thread::new(thread::alloc_tid(), String::from("spinner")), spinner, 0);
+        let switches0 = switches();
+        let start = crate::arch::time::now_ns();
+        // Busy-wait (never yield) until the spinner has run a while.
+        while SPINS.load(Ordering::Relaxed) < 1000 {
+            assert!(crate::arch::time::now_ns() - start < 5_000_000_000, "spinner never ran: no preemption");
+        }
+        assert!(switches() > switches0);
+        STOP.store(true, Ordering::SeqCst);
+        while t.state() != ThreadState::Dead {
+            yield_now();
+        }
+    }
+
+    /// sleep_until sleeps at least until the deadline, and not much longer.
+    pub fn sleep_until_deadline() {
+        let start = crate::arch::time::now_ns();
+        sleep_until(start + 30_000_000);
+        let slept = crate::arch::time::now_ns() - start;
+        assert!(slept >= 30_000_000, "woke after {slept} ns");
+        assert!(slept < 2_000_000_000, "overslept: {slept} ns");
+    }
 }

@@ -17,6 +17,23 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 /// Size of every kernel stack.
 pub const KSTACK_SIZE: usize = 64 * 1024;
 
+/// The x87/SSE register file of a thread (`fxsave` layout). The kernel is
+/// built without SSE, so the registers always hold the state of the user
+/// thread that last ran; the scheduler saves and restores them on switch.
+#[repr(C, align(16))]
+pub struct FpuState(pub [u8; 512]);
+
+impl FpuState {
+    /// The state after `fninit` with SSE exceptions masked: FCW 0x37F,
+    /// MXCSR 0x1F80.
+    fn initial() -> FpuState {
+        let mut a = [0u8; 512];
+        a[0..2].copy_from_slice(&0x037Fu16.to_le_bytes());
+        a[24..28].copy_from_slice(&0x1F80u32.to_le_bytes());
+        FpuState(a)
+    }
+}
+
 /// Scheduling state of a thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -33,6 +50,7 @@ pub struct Thread {
     pub name: String,
     kstack: Option<Box<[u8]>>,
     saved_rsp: UnsafeCell<u64>,
+    fpu: UnsafeCell<Box<FpuState>>,
     state: AtomicU8,
     /// A wake-up arrived while the thread was not blocked: its next block
     /// returns at once (no lost wake-ups).
@@ -49,6 +67,11 @@ pub struct Thread {
     pub ticks: AtomicU64,
     /// Number of voluntary sleeps (blocks).
     pub nr_blocks: AtomicU32,
+    /// The process of a user thread (set once, before it first runs).
+    pub process: spin::Once<alloc::sync::Arc<crate::proc::Process>>,
+    /// `set_tid_address` / `CLONE_CHILD_CLEARTID`: zeroed and futex-woken
+    /// when the thread exits.
+    pub clear_child_tid: AtomicU64,
 }
 
 // SAFETY: `saved_rsp` is the only non-Sync field; it is accessed only by the
@@ -82,6 +105,7 @@ impl Thread {
             name,
             kstack,
             saved_rsp: UnsafeCell::new(0),
+            fpu: UnsafeCell::new(Box::new(FpuState::initial())),
             state: AtomicU8::new(state as u8),
             wake_pending: AtomicBool::new(false),
             fatal_pending: AtomicBool::new(false),
@@ -90,6 +114,8 @@ impl Thread {
             fs_base: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             nr_blocks: AtomicU32::new(0),
+            process: spin::Once::new(),
+            clear_child_tid: AtomicU64::new(0),
         }
     }
 
@@ -115,6 +141,13 @@ impl Thread {
     /// Pointer to the saved stack pointer slot.
     pub(super) fn saved_rsp_ptr(&self) -> *mut u64 {
         self.saved_rsp.get()
+    }
+
+    /// Pointer to the thread's saved x87/SSE state.
+    pub(super) fn fpu_ptr(&self) -> *mut FpuState {
+        // SAFETY: only the scheduler, under its lock with interrupts off,
+        // touches the FPU area (see module invariants).
+        unsafe { &mut **self.fpu.get() as *mut FpuState }
     }
 
     /// Is a fatal signal pending?

@@ -1,42 +1,4 @@
-//! How the rwsem blocks: the [`RwSemBackend`] trait.
-//!
-//! The rwsem itself only keeps a queue of waiters; putting a thread to sleep
-//! and waking it is the scheduler's business. The kernel implements this
-//! trait with its scheduler, host tests with std threads
-//! ([`StdBackend`](super::StdBackend)) and loom models with loom threads.
-//!
-//! # The no-lost-wakeup contract
-//!
-//! A waiting thread runs this loop (see `RwSem::down_slowpath`):
-//!
-//! ```text
-//!     lock wait_lock; enqueue myself
-//!     loop {
-//!         if I am no longer queued: the lock was granted to me -> return
-//!         unlock wait_lock
-//!         backend.park(me)                   <- may return spuriously
-//!         lock wait_lock
-//!     }
-//! ```
-//!
-//! and a releasing thread grants the lock *under* `wait_lock` (removing the
-//! waiter from the queue) and calls `backend.wake(waiter)` *after* dropping
-//! it. The wake can therefore land between the waiter's "am I granted?"
-//! check and its `park`. The backend must not lose it:
-//!
-//! * `wake(w)` before `park` makes that `park` return at once (a one-shot
-//!   permit, exactly like `std::thread::unpark` / Linux `wake_up_process`
-//!   setting `TASK_RUNNING` before `schedule()`);
-//! * `park` may return spuriously, and a stale permit left over from an
-//!   earlier wait may make one later `park` return early: the rwsem
-//!   re-checks its own state every time, so either is harmless;
-//! * a thread parked with [`TaskState::Killable`] must be woken when a fatal
-//!   signal (SIGKILL) is sent to it, like Linux's `signal_wake_up` does for
-//!   `TASK_KILLABLE` sleepers, so that it can see
-//!   [`fatal_signal_pending`](RwSemBackend::fatal_signal_pending).
-//!
-//! None of the backend's methods is called with `wait_lock` held, so the
-//! scheduler may take its own locks in them.
+//! How the rwsem blocks: the [`RwSemBackend`] trait and its contract.
 
 /// The state a waiting thread sleeps in (Linux `TASK_UNINTERRUPTIBLE` /
 /// `TASK_KILLABLE`).
@@ -50,7 +12,46 @@ pub enum TaskState {
 
 /// Blocking, signals and time, as the rwsem needs them from the scheduler.
 ///
-/// See the [module documentation](self) for the wake-up contract.
+/// The rwsem itself only keeps a queue of waiters; putting a thread to sleep
+/// and waking it is the scheduler's business. The kernel implements this
+/// trait with its scheduler, host tests with std threads
+/// (`StdBackend`) and loom models with loom threads.
+///
+/// # The no-lost-wakeup contract
+///
+/// A waiting thread runs this loop (see `RwSem::down_slowpath`):
+///
+/// ```text
+///     lock wait_lock; enqueue myself
+///     loop {
+///         if I am no longer queued: the lock was granted to me -> return
+///         unlock wait_lock
+///         backend.park(me)                   <- may return spuriously
+///         lock wait_lock
+///     }
+/// ```
+///
+/// and a releasing thread grants the lock *under* `wait_lock` (removing the
+/// waiter from the queue) and calls `backend.wake(waiter)` *after* dropping
+/// it. The wake can therefore land between the waiter's "am I granted?"
+/// check and its `park`. The backend must not lose it:
+///
+/// * `wake(w)` before `park` makes that `park` return at once (a one-shot
+///   permit, exactly like `std::thread::unpark` / Linux `wake_up_process`
+///   setting `TASK_RUNNING` before `schedule()`), whatever the target was
+///   doing when the wake came, e.g. spinning for `wait_lock`;
+/// * `park` may return spuriously, and a stale permit left over from an
+///   earlier wait may make one later `park` return early: the rwsem
+///   re-checks its own state every time, so either is harmless;
+/// * a thread parked with [`TaskState::Killable`] must be woken when a fatal
+///   signal (SIGKILL) is sent to it, like Linux's `signal_wake_up` does for
+///   `TASK_KILLABLE` sleepers, so that it can see
+///   [`fatal_signal_pending`](RwSemBackend::fatal_signal_pending); the
+///   signal must be visible as pending before that wake (a waiter checks for
+///   it at the top of each round of the loop, before `wait_lock`).
+///
+/// None of the backend's methods is called with `wait_lock` held, so the
+/// scheduler may take its own locks in them.
 pub trait RwSemBackend {
     /// Names one waiting thread; a copy is kept in the wait queue so that a
     /// releasing thread can wake it. (Kernel: a task reference; host: a

@@ -1,26 +1,27 @@
-//! The loom backend (`cfg(loom)` only): loom threads park and unpark, and
-//! "fatal signals" are a per-thread flag, so that models explore every
-//! interleaving of grants, wake-ups and cancellations.
+//! The loom backend (`cfg(loom)` only): loom threads sleep on per-thread
+//! condition variables and "fatal signals" are a per-thread flag, so that
+//! models explore every interleaving of grants, wake-ups and cancellations.
 //!
-//! Each thread gets a [`LoomWaiter`] with an explicit wake-up permit. Loom's
-//! own `unpark` is not enough for the backend contract: when the target is
-//! blocked on a loom `Mutex` (e.g. our `wait_lock`) at that moment, loom
-//! makes it runnable and forgets the unpark, so a later `park` would sleep
-//! through it. The permit keeps it, as `std::thread::unpark` and the
-//! kernel's wake-up do.
+//! Each thread gets a [`LoomWaiter`]: a wake-up permit behind a loom
+//! `Mutex` and a `Condvar` to sleep on. Loom's own `thread::park`/`unpark`
+//! cannot implement the backend contract: an `unpark` that reaches a thread
+//! blocked on another loom object (our `wait_lock`, a `join`) is applied to
+//! that object's wait (loom then asserts) instead of being kept for the next
+//! `park`, whereas `std::thread::unpark` and the kernel's wake-up keep it. A
+//! stale wake-up (the waiter saw its grant before the waker got to `wake`)
+//! is normal for the rwsem, so the permit has to be a separate object.
 
 use super::{RwSemBackend, TaskState};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use loom::sync::atomic::{AtomicBool, Ordering};
-use loom::sync::Mutex;
+use loom::sync::{Condvar, Mutex};
 use loom::thread::{self, Thread, ThreadId};
 
-/// A loom thread and its wake-up permit.
+/// A loom thread's wake-up permit and the condition variable it sleeps on.
 #[derive(Debug)]
 pub struct LoomWaiter {
-    thread: Thread,
-    permit: AtomicBool,
+    permit: Mutex<bool>,
+    wakeup: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -60,7 +61,7 @@ impl LoomBackend {
         if let Some((_, w)) = t.waiters.iter().find(|(i, _)| *i == id) {
             return w.clone();
         }
-        let w = Arc::new(LoomWaiter { thread: thread.clone(), permit: AtomicBool::new(false) });
+        let w = Arc::new(LoomWaiter { permit: Mutex::new(false), wakeup: Condvar::new() });
         t.waiters.push((id, w.clone()));
         w
     }
@@ -74,15 +75,16 @@ impl RwSemBackend for LoomBackend {
     }
 
     fn park(&self, me: &Arc<LoomWaiter>, _state: TaskState) {
-        if !me.permit.swap(false, Ordering::AcqRel) {
-            thread::park();
-            me.permit.store(false, Ordering::Release);
+        let mut permit = me.permit.lock().unwrap_or_else(|e| e.into_inner());
+        while !*permit {
+            permit = me.wakeup.wait(permit).unwrap_or_else(|e| e.into_inner());
         }
+        *permit = false;
     }
 
     fn wake(&self, waiter: &Arc<LoomWaiter>) {
-        waiter.permit.store(true, Ordering::Release);
-        waiter.thread.unpark();
+        *waiter.permit.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        waiter.wakeup.notify_one();
     }
 
     fn fatal_signal_pending(&self) -> bool {

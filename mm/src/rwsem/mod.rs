@@ -23,7 +23,7 @@
 //! * Whenever `wait_lock` is released: if the queue is non-empty, the lock is
 //!   held; if the head waits for read, the lock is write-owned. In other
 //!   words: nobody sleeps while the lock could be granted to them.
-//!   (`check_invariants`, debug builds.)
+//!   (`check_invariants`: debug builds and loom models.)
 //!
 //! # Queue discipline (writer-fair)
 //!
@@ -32,16 +32,20 @@
 //!   and `down_read_trylock` fails, so a stream of readers cannot starve a
 //!   writer. A writer gets it at once only if it is free (and so nobody is
 //!   queued).
-//! * On release, `rwsem_mark_wake` looks at the head of the queue. A writer
-//!   head gets the lock if it is free; writers go one at a time, in FIFO
-//!   order. A reader head gets it (together with other readers) if it is not
-//!   write-owned. Which other readers is the [`WakePolicy`]:
-//!   [`AllReaders`](WakePolicy::AllReaders) (the default, as Linux since
-//!   v5.3: every queued reader, also those behind queued writers; Linux caps
-//!   one pass at 256 readers to bound its `wait_lock` hold time, Holdfast has
-//!   far fewer threads and has no cap) or
-//!   [`FrontReaders`](WakePolicy::FrontReaders) (strict FIFO, as Linux's
-//!   older rwsem-xadd: only the readers before the first queued writer).
+//! * On release, `mark_wake` (Linux `rwsem_mark_wake`) looks at the head
+//!   of the queue. A writer head gets the lock if it is free; writers go one
+//!   at a time, in FIFO order. A reader head gets it, together with other
+//!   queued readers, if it is not write-owned. Which other readers is the
+//!   [`WakePolicy`]:
+//!   - [`AllReaders`](WakePolicy::AllReaders), the default: every queued
+//!     reader, also those behind queued writers, as Linux does since its 2019
+//!     rwsem rework ("locking/rwsem: Wake up almost all readers in wait
+//!     queue", ~v5.3). Linux caps one pass at 256 readers
+//!     (`MAX_READERS_WAKEUP`) to bound its `wait_lock` hold time; Holdfast
+//!     has far fewer threads and no cap. A queued writer still cannot starve:
+//!     readers arriving later queue behind it.
+//!   - [`FrontReaders`](WakePolicy::FrontReaders): strict FIFO, as Linux's
+//!     older rwsem-xadd: only the readers before the first queued writer.
 //! * `downgrade_write` makes the writer a reader and then runs the same
 //!   wake: a reader head is admitted with its readers, a writer head is not
 //!   (the lock is still read-owned).
@@ -72,7 +76,18 @@
 //! # Statistics
 //!
 //! Every rwsem counts acquisitions and records wait and hold times with the
-//! backend's clock; see [`stats`](self::stats) and [`RwSem::stats`].
+//! backend's clock; see [`stats`] and [`RwSem::stats`].
+//!
+//! # Tests
+//!
+//! `mm/tests/rwsem_semantics.rs` (deterministic cases on std threads),
+//! `mm/tests/rwsem_torture.rs` (locktorture-style stress) and loom models in
+//! `mm/tests/loom_rwsem.rs`:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
+//!     cargo test -p mm --release --test loom_rwsem
+//! ```
 
 mod backend;
 mod guard;
@@ -104,8 +119,9 @@ use wait_lock::{WaitLock, WaitLockGuard};
 /// Which readers a wake-up admits when the head of the queue is a reader.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WakePolicy {
-    /// Every queued reader, wherever it is in the queue (Linux since v5.3,
-    /// minus its 256-reader cap). Queued writers keep their places.
+    /// Every queued reader, wherever it is in the queue (Linux since ~v5.3,
+    /// minus its 256-reader `MAX_READERS_WAKEUP` cap). Queued writers keep
+    /// their places.
     #[default]
     AllReaders,
     /// Only the run of readers at the front of the queue, up to the first
@@ -205,15 +221,7 @@ impl<B: RwSemBackend> RwSem<B> {
     /// Take the lock for reading if that is possible without waiting: it is
     /// not write-owned and nobody is queued.
     pub fn down_read_trylock(&self) -> bool {
-        let now = self.backend.now_ns();
-        let mut sem = self.lock_state();
-        if sem.can_read_now() {
-            sem.grant_read(now, None);
-            true
-        } else {
-            sem.stats.read.trylock_failed += 1;
-            false
-        }
+        self.trylock(WaitFor::Read)
     }
 
     /// Take the lock for writing, sleeping as long as needed.
@@ -222,22 +230,15 @@ impl<B: RwSemBackend> RwSem<B> {
     }
 
     /// Take the lock for writing; give up with `EINTR` if a fatal signal
-    /// arrives while waiting.
+    /// arrives while waiting. If the lock is granted before the waiter sees
+    /// the signal, it returns `Ok` and the caller holds the lock (as Linux).
     pub fn down_write_killable(&self) -> Result<(), Errno> {
         self.down(WaitFor::Write, TaskState::Killable)
     }
 
     /// Take the lock for writing if it is free.
     pub fn down_write_trylock(&self) -> bool {
-        let now = self.backend.now_ns();
-        let mut sem = self.lock_state();
-        if sem.can_write_now() {
-            sem.grant_write(now, None);
-            true
-        } else {
-            sem.stats.write.trylock_failed += 1;
-            false
-        }
+        self.trylock(WaitFor::Write)
     }
 
     // ----- releasing -------------------------------------------------------
@@ -407,6 +408,16 @@ impl<B: RwSemBackend> RwSem<B> {
         }
     }
 
+    fn trylock(&self, mode: WaitFor) -> bool {
+        let now = self.backend.now_ns();
+        let mut sem = self.lock_state();
+        let got = sem.try_acquire(mode, now);
+        if !got {
+            sem.mode_stats(mode).trylock_failed += 1;
+        }
+        got
+    }
+
     /// Acquire in `mode`, queueing and sleeping if needed (Linux
     /// `rwsem_down_read_slowpath` / `rwsem_down_write_slowpath`).
     fn down(&self, mode: WaitFor, state: TaskState) -> Result<(), Errno> {
@@ -458,10 +469,7 @@ impl<B: RwSemBackend> RwSem<B> {
                     // Linux `rwsem_del_wake_waiter`: leave the queue and let
                     // whoever was behind us be considered again.
                     sem.wait_list.remove(pos);
-                    match mode {
-                        WaitFor::Read => sem.stats.read.interrupted += 1,
-                        WaitFor::Write => sem.stats.write.interrupted += 1,
-                    }
+                    sem.mode_stats(mode).interrupted += 1;
                     sem.mark_wake(self.policy, now, &mut wake_q);
                     sem.check_invariants();
                 }
@@ -475,6 +483,19 @@ impl<B: RwSemBackend> RwSem<B> {
     }
 }
 
+impl<B: RwSemBackend> core::fmt::Debug for RwSem<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let sem = self.lock_state();
+        let queue: Vec<WaitFor> = sem.wait_list.iter().map(|w| w.wait_for).collect();
+        f.debug_struct("RwSem")
+            .field("readers", &sem.readers)
+            .field("writer", &sem.writer)
+            .field("wait_list", &queue)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
 impl<W: Clone> RwSemState<W> {
     /// Take the lock in `mode` if that needs no waiting (the fast path).
     fn try_acquire(&mut self, mode: WaitFor, now: u64) -> bool {
@@ -484,6 +505,13 @@ impl<W: Clone> RwSemState<W> {
             _ => return false,
         }
         true
+    }
+
+    fn mode_stats(&mut self, mode: WaitFor) -> &mut RwSemModeStats {
+        match mode {
+            WaitFor::Read => &mut self.stats.read,
+            WaitFor::Write => &mut self.stats.write,
+        }
     }
 
     fn can_read_now(&self) -> bool {
@@ -612,6 +640,10 @@ mod tests {
         assert!(!sem.is_locked());
         assert!(!sem.is_contended());
         assert_eq!(sem.down_write_killable(), Ok(()));
+        assert_eq!(
+            alloc::format!("{sem:?}"),
+            "RwSem { readers: 0, writer: true, wait_list: [], policy: AllReaders }"
+        );
         sem.up_write();
         let st = sem.stats();
         assert_eq!(st.read.acquired, 3);

@@ -1,0 +1,62 @@
+//! `/proc`: the files Holdfast generates.
+//!
+//! `/proc/self/maps` (and `/proc/<pid>/maps`) in Linux's exact format,
+//! `/proc/self/status` with Name, Pid, Threads, VmSize, VmLck, VmRSS in
+//! Linux's layout, `/proc/sys/vm/mlock_populate` (the population
+//! strategy switch) and `/proc/holdfast/mmap_lock` (lock statistics of
+//! the process's mmap lock). Contents are generated when the file is
+//! opened; the mmap lock is taken for read while generating and released
+//! before any user copy.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::fmt::Write;
+use mm::Errno;
+
+use super::file::{File, FileBytes, FileKind};
+use crate::proc::Process;
+
+fn target(path: &str) -> Option<(Option<Arc<Process>>, &str)> {
+    let rest = path.strip_prefix("/proc/")?;
+    let (who, file) = rest.split_once('/')?;
+    if who == "self" || who == "thread-self" {
+        return Some((crate::proc::try_current(), file));
+    }
+    let pid: u32 = who.parse().ok()?;
+    Some((crate::proc::find(pid), file))
+}
+
+/// Open a /proc path, if it names one of ours.
+pub fn open(path: &str) -> Option<Result<Arc<File>, Errno>> {
+    if path == "/proc/sys/vm/mlock_populate" {
+        return Some(Ok(File::new(FileKind::MlockPopulateSysctl)));
+    }
+    let (proc, file) = target(path)?;
+    let Some(proc) = proc else { return Some(Err(Errno::ENOENT)) };
+    let text = match file {
+        "maps" => proc.mm.proc_maps(proc.stack_start.load(core::sync::atomic::Ordering::Relaxed)),
+        "status" => status(&proc),
+        "mmap_lock" => proc.mm.lock_stats_text(),
+        _ => return Some(Err(Errno::ENOENT)),
+    };
+    Some(Ok(File::new(FileKind::Bytes(FileBytes::Owned(text.into_bytes())))))
+}
+
+fn status(p: &Arc<Process>) -> String {
+    let creds = *p.creds.lock();
+    let (vm_size, vm_lck, vm_rss) = p.mm.status_kb();
+    let mut s = String::new();
+    let _ = writeln!(s, "Name:\t{}", p.name());
+    let _ = writeln!(s, "State:\tR (running)");
+    let _ = writeln!(s, "Tgid:\t{}", p.pid);
+    let _ = writeln!(s, "Pid:\t{}", p.pid);
+    let _ = writeln!(s, "PPid:\t0");
+    let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", creds.uid, creds.euid);
+    let _ = writeln!(s, "Gid:\t0\t0\t0\t0");
+    let _ = writeln!(s, "VmSize:\t{:>8} kB", vm_size);
+    let _ = writeln!(s, "VmLck:\t{:>8} kB", vm_lck);
+    let _ = writeln!(s, "VmRSS:\t{:>8} kB", vm_rss);
+    let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
+    let _ = writeln!(s, "CapEff:\t{:016x}", if creds.cap_ipc_lock { 0x000001ffffffffffu64 } else { 0 });
+    s
+}

@@ -1,0 +1,185 @@
+//! Starting a program: load a static ELF executable from the initrd into a
+//! new process and enter ring 3 at its entry point.
+//!
+//! The loader runs in the new process's first thread, on the new address
+//! space, so it fills memory with the ordinary user-copy helpers (pages are
+//! faulted in on demand). Segments are mapped read-write first, filled,
+//! then given their final protection; pages shared by two segments get the
+//! union of both protections.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use mm::addr::{page_align_down, PAGE_SIZE};
+use mm::Errno;
+
+use super::elf_consts::*;
+use super::stack;
+use super::Process;
+use crate::arch::syscall::{enter_user, new_user_frame, UserFrame};
+use crate::sched::{self, thread::Thread};
+use crate::uaccess;
+
+/// Top of the initial stack (one guard page below the end of user space).
+pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
+/// Load bias of static-PIE executables (Linux's `ELF_ET_DYN_BASE` area).
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+
+struct StartInfo {
+    image: &'static [u8],
+    argv: Vec<String>,
+    envp: Vec<String>,
+}
+
+/// Create a process running `path` from the initrd with `argv`/`envp`.
+pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: bool) -> Result<Arc<Process>, Errno> {
+    let file = crate::fs::initrd::lookup(path).ok_or(Errno::ENOENT)?;
+    super::elf::parse(file.data)?; // fail early, in the caller
+    let pid = crate::sched::thread::alloc_tid();
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let proc = Process::new(pid, name, is_init)?;
+    let thread = Thread::new(pid, String::from(name));
+    thread.process.call_once(|| proc.clone());
+    thread.cr3.store(proc.mm.root_pa(), Ordering::SeqCst);
+    let info = Box::new(StartInfo { image: file.data, argv, envp });
+    let t = Arc::new(thread);
+    proc.threads.lock().push(t.clone());
+    sched::spawn_arc(t, process_start, Box::into_raw(info) as u64);
+    Ok(proc)
+}
+
+extern "C" fn process_start(arg: u64) -> ! {
+    sched::finish_switch();
+    // SAFETY: `arg` is the StartInfo leaked by spawn_process for this thread.
+    let info = unsafe { Box::from_raw(arg as *mut StartInfo) };
+    let proc = super::current();
+    match load(&proc, &info) {
+        Ok((entry, sp)) => {
+            drop(info);
+            start_user(new_user_frame(entry, sp))
+        }
+        Err(e) => {
+            crate::kprintln!("exec {}: failed: {:?}", proc.name(), e);
+            super::exit::do_exit_group(super::ExitStatus::Exited(127))
+        }
+    }
+}
+
+/// Put `frame` at the top of the current thread's kernel stack and enter
+/// ring 3 with it.
+pub fn start_user(frame: UserFrame) -> ! {
+    let top = sched::current().kstack_top();
+    let slot = (top - core::mem::size_of::<UserFrame>() as u64) as *mut UserFrame;
+    // SAFETY: the slot is the top of this thread's own kernel stack, which
+    // holds nothing else that is still needed (we never return from here).
+    unsafe {
+        slot.write(frame);
+        enter_user(slot)
+    }
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut x = crate::arch::time::now_ns() ^ 0x9E37_79B9_7F4A_7C15;
+    let mut out = [0u8; 16];
+    for b in out.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    out
+}
+
+fn prot_of(flags: u32) -> u32 {
+    let mut p = 0;
+    if flags & PF_R != 0 {
+        p |= PROT_READ;
+    }
+    if flags & PF_W != 0 {
+        p |= PROT_WRITE;
+    }
+    if flags & PF_X != 0 {
+        p |= PROT_EXEC;
+    }
+    p
+}
+
+/// Map the executable and the stack into the current (new) process.
+fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
+    let exe = super::elf::parse(info.image)?;
+    let bias = if exe.is_pie { PIE_BASE } else { 0 };
+    let mm = &proc.mm;
+    let mut page_prot: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut highest = 0;
+    for seg in &exe.segments {
+        let start = page_align_down(seg.vaddr + bias);
+        let end = (seg.vaddr + bias + seg.memsz).next_multiple_of(PAGE_SIZE);
+        for page in (start..end).step_by(PAGE_SIZE as usize) {
+            *page_prot.entry(page).or_insert(0) |= prot_of(seg.flags);
+        }
+        highest = highest.max(end);
+    }
+    // Map every page once, read-write, then fill.
+    for (start, end) in runs(page_prot.keys().copied()) {
+        mm.mmap_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, false)?;
+    }
+    for seg in &exe.segments {
+        let file = &info.image[seg.offset as usize..(seg.offset + seg.filesz) as usize];
+        uaccess::copy_to_user(seg.vaddr + bias, file)?;
+    }
+    for (start, end) in runs(page_prot.keys().copied()) {
+        let _ = end;
+        let mut page = start;
+        while page < end {
+            let prot = page_prot[&page];
+            let mut run_end = page + PAGE_SIZE;
+            while run_end < end && page_prot[&run_end] == prot {
+                run_end += PAGE_SIZE;
+            }
+            mm.mprotect(page, run_end - page, prot)?;
+            page = run_end;
+        }
+    }
+    mm.set_brk_start(highest);
+
+    let stack_size = proc.rlimits.lock()[super::RLIMIT_STACK].cur.clamp(128 << 10, 64 << 20);
+    let stack_start = STACK_TOP - stack_size;
+    mm.mmap_fixed_anon(stack_start, stack_size, PROT_READ | PROT_WRITE, true)?;
+    proc.stack_start.store(stack_start, Ordering::SeqCst);
+    let creds = *proc.creds.lock();
+    let phdr = exe.phdr_vaddr.map_or(0, |p| p + bias);
+    let auxv = [
+        (stack::AT_PHDR, phdr),
+        (stack::AT_PHENT, super::elf::PHENT_SIZE),
+        (stack::AT_PHNUM, exe.phnum),
+        (stack::AT_PAGESZ, PAGE_SIZE),
+        (stack::AT_BASE, 0),
+        (stack::AT_FLAGS, 0),
+        (stack::AT_ENTRY, exe.entry + bias),
+        (stack::AT_UID, creds.uid as u64),
+        (stack::AT_EUID, creds.euid as u64),
+        (stack::AT_GID, 0),
+        (stack::AT_EGID, 0),
+        (stack::AT_HWCAP, 0),
+        (stack::AT_CLKTCK, 100),
+        (stack::AT_SECURE, 0),
+    ];
+    let img = stack::build(STACK_TOP, &info.argv, &info.envp, &auxv, random_bytes());
+    uaccess::copy_to_user(img.sp, &img.bytes)?;
+    Ok((exe.entry + bias, img.sp))
+}
+
+/// Group sorted page addresses into contiguous [start, end) runs.
+fn runs(pages: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for p in pages {
+        match out.last_mut() {
+            Some((_, end)) if *end == p => *end += PAGE_SIZE,
+            _ => out.push((p, p + PAGE_SIZE)),
+        }
+    }
+    out
+}

@@ -1,0 +1,107 @@
+//! Futexes: `FUTEX_WAIT` / `FUTEX_WAKE`, private and shared, with timeouts.
+//!
+//! A waiter is keyed by (address space, user address). Linux keys shared
+//! futexes by page instead, so that processes mapping the same memory
+//! meet; in Holdfast no memory is shared between processes (no fork, no
+//! file mappings), so the two keys coincide and `FUTEX_PRIVATE_FLAG` only
+//! changes nothing. `wait` compares the futex word
+//! with the expected value *under the table lock* (reading it without
+//! sleeping; a missing page is faulted in outside the lock and the check
+//! retried, as Linux's `get_futex_value_locked`), so a `wake` that follows
+//! a change of the word can never be missed.
+//!
+//! Locking: one `IrqMutex` over all waiters (few, short lists).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use mm::Errno;
+
+use super::Process;
+use crate::sched::{self, Thread};
+use crate::sync::IrqMutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FutexKey {
+    mm: usize,
+    addr: u64,
+}
+
+struct Waiter {
+    key: FutexKey,
+    thread: Arc<Thread>,
+    woken: bool,
+}
+
+static WAITERS: IrqMutex<Vec<Waiter>> = IrqMutex::new(Vec::new());
+
+fn key_of(proc: &Arc<Process>, uaddr: u64) -> Result<FutexKey, Errno> {
+    if uaddr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    crate::uaccess::access_ok(uaddr, 4)?;
+    Ok(FutexKey { mm: Arc::as_ptr(&proc.mm) as usize, addr: uaddr })
+}
+
+/// `FUTEX_WAIT`: sleep while `*uaddr == val`, until woken, the deadline
+/// (monotonic ns) passes (`ETIMEDOUT`) or a fatal signal (`EINTR`).
+pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
+    let key = key_of(proc, uaddr)?;
+    let me = sched::current();
+    loop {
+        let mut w = WAITERS.lock();
+        match crate::arch::extable::read_user_u32_nofault(uaddr) {
+            Ok(cur) if cur != val => return Err(Errno::EAGAIN),
+            Ok(_) => {
+                w.push(Waiter { key, thread: me.clone(), woken: false });
+                break;
+            }
+            Err(_) => {
+                drop(w);
+                crate::uaccess::read_user::<u32>(uaddr)?; // fault it in, or EFAULT
+            }
+        }
+    }
+    loop {
+        let verdict = {
+            let mut w = WAITERS.lock();
+            let i = w.iter().position(|x| Arc::ptr_eq(&x.thread, &me)).expect("futex waiter vanished");
+            let timed_out = deadline.is_some_and(|d| crate::arch::time::now_ns() >= d);
+            if w[i].woken {
+                w.remove(i);
+                Some(Ok(()))
+            } else if me.fatal_signal_pending() {
+                w.remove(i);
+                Some(Err(Errno::EINTR))
+            } else if timed_out {
+                w.remove(i);
+                Some(Err(Errno::ETIMEDOUT))
+            } else {
+                None
+            }
+        };
+        if let Some(v) = verdict {
+            return v;
+        }
+        match deadline {
+            Some(d) => sched::block_until(d),
+            None => sched::block_current(),
+        }
+    }
+}
+
+/// `FUTEX_WAKE`: wake up to `n` waiters on `uaddr`; returns how many.
+pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32) -> Result<u32, Errno> {
+    let key = key_of(proc, uaddr)?;
+    let mut woken = Vec::new();
+    {
+        let mut w = WAITERS.lock();
+        for x in w.iter_mut().filter(|x| x.key == key && !x.woken).take(n as usize) {
+            x.woken = true;
+            woken.push(x.thread.clone());
+        }
+    }
+    for t in &woken {
+        sched::wake(t);
+    }
+    Ok(woken.len() as u32)
+}

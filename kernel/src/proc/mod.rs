@@ -1,0 +1,171 @@
+//! Processes: an address space, a file table, credentials and limits
+//! shared by one or more threads.
+//!
+//! A process is created from an executable in the initrd ([`exec`]); more
+//! threads join it through `clone` with `CLONE_VM|CLONE_THREAD`. It ends
+//! when its last thread exits ([`exit`]); its exit status is then fixed and
+//! its address space torn down.
+//!
+//! Locking: each field has its own `IrqMutex`, held only briefly, never
+//! across a sleep. `mm` carries its own `mmap_lock`.
+
+pub mod elf;
+pub mod exec;
+pub mod exit;
+pub mod fault;
+pub mod futex;
+pub mod signal;
+pub mod stack;
+pub mod usermm;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::fs::file::FdTable;
+use crate::sched::waitqueue::WaitQueue;
+use crate::sched::Thread;
+use crate::sync::IrqMutex;
+pub use usermm::UserMm;
+
+/// Number of resource limits (Linux `RLIM_NLIMITS`).
+pub const RLIM_NLIMITS: usize = 16;
+/// `RLIMIT_MEMLOCK`.
+pub const RLIMIT_MEMLOCK: usize = 8;
+/// `RLIMIT_STACK`.
+pub const RLIMIT_STACK: usize = 3;
+/// `RLIM_INFINITY`.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// One resource limit (Linux `struct rlimit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+/// Who the process is: uid 0 has CAP_IPC_LOCK; `setuid` to a non-zero uid
+/// drops it for good.
+#[derive(Clone, Copy, Debug)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub cap_ipc_lock: bool,
+}
+
+/// How a process ended (Linux wait status semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(u8),
+}
+
+impl ExitStatus {
+    /// The shell's view: the exit code, or 128 + signal.
+    pub fn shell_code(self) -> u32 {
+        match self {
+            ExitStatus::Exited(c) => (c & 0xFF) as u32,
+            ExitStatus::Signaled(s) => 128 + s as u32,
+        }
+    }
+}
+
+/// A process.
+pub struct Process {
+    pub pid: u32,
+    pub name: IrqMutex<String>,
+    pub mm: Arc<UserMm>,
+    pub threads: IrqMutex<Vec<Arc<Thread>>>,
+    pub files: IrqMutex<FdTable>,
+    pub creds: IrqMutex<Creds>,
+    pub rlimits: IrqMutex<[Rlimit; RLIM_NLIMITS]>,
+    /// Set by the first `exit_group` or fatal signal.
+    pub exit_status: IrqMutex<Option<ExitStatus>>,
+    /// The process has exited completely (all threads gone).
+    pub dead: AtomicBool,
+    pub exit_wq: WaitQueue,
+    /// Start of the initial stack vma (shown as `[stack]`).
+    pub stack_start: AtomicU64,
+    /// Is this the first process (whose exit ends the run)?
+    pub is_init: bool,
+}
+
+static PROCESSES: IrqMutex<Vec<Arc<Process>>> = IrqMutex::new(Vec::new());
+
+/// Linux's default limits for a root process.
+fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
+    let mut r = [Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY }; RLIM_NLIMITS];
+    r[RLIMIT_STACK] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY };
+    r[RLIMIT_MEMLOCK] = Rlimit { cur: 8 << 20, max: 8 << 20 };
+    r[7] = Rlimit { cur: 1024, max: 4096 }; // RLIMIT_NOFILE
+    r
+}
+
+impl Process {
+    /// A new process with an empty address space.
+    pub fn new(pid: u32, name: &str, is_init: bool) -> Result<Arc<Process>, mm::Errno> {
+        let p = Arc::new(Process {
+            pid,
+            name: IrqMutex::new(String::from(name)),
+            mm: Arc::new(UserMm::new()?),
+            threads: IrqMutex::new(Vec::new()),
+            files: IrqMutex::new(FdTable::with_console()),
+            creds: IrqMutex::new(Creds { uid: 0, euid: 0, cap_ipc_lock: true }),
+            rlimits: IrqMutex::new(default_rlimits()),
+            exit_status: IrqMutex::new(None),
+            dead: AtomicBool::new(false),
+            exit_wq: WaitQueue::new(),
+            stack_start: AtomicU64::new(0),
+            is_init,
+        });
+        PROCESSES.lock().push(p.clone());
+        Ok(p)
+    }
+
+    /// The mlock credentials of this process: RLIMIT_MEMLOCK and CAP_IPC_LOCK.
+    pub fn mlock_creds(&self) -> mm::mm_struct::MlockCreds {
+        let limit = self.rlimits.lock()[RLIMIT_MEMLOCK].cur;
+        mm::mm_struct::MlockCreds { memlock_limit: limit, cap_ipc_lock: self.creds.lock().cap_ipc_lock }
+    }
+
+    /// The process's name (its executable's file name).
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    /// Number of live threads.
+    pub fn nr_threads(&self) -> usize {
+        self.threads.lock().len()
+    }
+}
+
+/// The process of the running thread (panics for kernel threads, which
+/// never make syscalls).
+pub fn current() -> Arc<Process> {
+    crate::sched::current().process.get().expect("kernel thread has no process").clone()
+}
+
+/// The process of the running thread, if it is a user thread.
+pub fn try_current() -> Option<Arc<Process>> {
+    crate::sched::current().process.get().cloned()
+}
+
+/// Find a live process by pid.
+pub fn find(pid: u32) -> Option<Arc<Process>> {
+    PROCESSES.lock().iter().find(|p| p.pid == pid && !p.dead.load(Ordering::SeqCst)).cloned()
+}
+
+/// Forget a dead process.
+pub(crate) fn unlist(pid: u32) {
+    PROCESSES.lock().retain(|p| p.pid != pid);
+}
+
+/// Protection and flag values of the Linux mmap ABI used inside the kernel.
+pub mod elf_consts {
+    pub use super::elf::{PF_R, PF_W, PF_X};
+    pub const PROT_READ: u32 = 1;
+    pub const PROT_WRITE: u32 = 2;
+    pub const PROT_EXEC: u32 = 4;
+}

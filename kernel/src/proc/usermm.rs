@@ -1,0 +1,152 @@
+//! A process's address space: the mm crate's `MmStruct` on the kernel's
+//! frames, scheduler and TLB, plus the glue the syscall layer needs
+//! (Linux mmap ABI constants, /proc text).
+//!
+//! Locking: `MmStruct` takes its `mmap_lock` itself in every operation;
+//! callers must not hold it, and must not copy to or from user memory
+//! while an operation runs (the fault path takes the lock for read).
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use mm::mm_struct::{MlockCreds, MmStruct};
+use mm::page_meta::PageMetaArray;
+use mm::Errno;
+use spin::Once;
+
+use super::fault::FaultAccess;
+use crate::memory::phys::{KernelPhys, KernelTlb};
+use crate::sched::rwsem_backend::SchedBackend;
+
+type Inner = MmStruct<KernelPhys, SchedBackend, KernelTlb>;
+
+static PAGE_META: Once<Arc<PageMetaArray>> = Once::new();
+static KERNEL_ROOT: Once<u64> = Once::new();
+
+/// Create the per-frame metadata for every frame the allocator manages and
+/// remember the kernel's page table (whose upper half every process shares).
+pub fn init(base_pfn: u64, npages: u64) {
+    let meta = PageMetaArray::new(base_pfn, npages as usize).expect("page metadata");
+    PAGE_META.call_once(|| Arc::new(meta));
+    let (root, _) = x86_64::registers::control::Cr3::read();
+    KERNEL_ROOT.call_once(|| root.start_address().as_u64());
+}
+
+/// The frame metadata (for the invariant checks and the boot log).
+pub fn page_meta() -> &'static PageMetaArray {
+    PAGE_META.get().expect("usermm::init not called")
+}
+
+/// One process's address space.
+pub struct UserMm {
+    mm: Inner,
+}
+
+impl UserMm {
+    pub fn new() -> Result<UserMm, Errno> {
+        let meta = PAGE_META.get().expect("usermm::init not called").clone();
+        let mm = MmStruct::new(KernelPhys, SchedBackend, KernelTlb, meta, Some(*KERNEL_ROOT.get().unwrap()))?;
+        Ok(UserMm { mm })
+    }
+
+    pub fn inner(&self) -> &Inner {
+        &self.mm
+    }
+
+    pub fn root_pa(&self) -> u64 {
+        self.mm.root_pa()
+    }
+
+    pub fn handle_fault(&self, addr: u64, access: FaultAccess) -> Result<(), Errno> {
+        let kind = if access.exec {
+            mm::fault::FaultAccess::Exec
+        } else if access.write {
+            mm::fault::FaultAccess::Write
+        } else {
+            mm::fault::FaultAccess::Read
+        };
+        self.mm.handle_mm_fault(addr, kind, access.user).map_err(|e| e.to_errno())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn mmap(&self, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64, creds: &MlockCreds) -> Result<u64, Errno> {
+        // Only anonymous memory exists; the mm crate refuses the rest
+        // (EBADF without MAP_ANONYMOUS), so fd and offset are not needed.
+        let _ = (fd, off);
+        self.mm.do_mmap(addr, len, prot as u64, flags as u64, creds)
+    }
+
+    /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the
+    /// stack); `stack` marks the vma as growing down.
+    pub fn mmap_fixed_anon(&self, addr: u64, len: u64, prot: u32, stack: bool) -> Result<(), Errno> {
+        const MAP_PRIVATE: u64 = 0x02;
+        const MAP_FIXED: u64 = 0x10;
+        const MAP_ANONYMOUS: u64 = 0x20;
+        const MAP_GROWSDOWN: u64 = 0x100;
+        let flags = MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | if stack { MAP_GROWSDOWN } else { 0 };
+        self.mm.do_mmap(addr, len, prot as u64, flags, &MlockCreds::root()).map(|_| ())
+    }
+
+    pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.mm.do_munmap(addr, len)
+    }
+
+    pub fn mprotect(&self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.mm.do_mprotect(addr, len, prot as u64)
+    }
+
+    pub fn set_brk_start(&self, addr: u64) {
+        let _ = self.mm.set_brk_base(addr);
+    }
+
+    pub fn brk(&self, new: u64, creds: &MlockCreds) -> u64 {
+        self.mm.do_brk(new, creds)
+    }
+
+    pub fn madvise(&self, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+        self.mm.madvise(addr, len, advice as i32)
+    }
+
+    pub fn mincore(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+        self.mm.mincore(addr, len)
+    }
+
+    pub fn mlock(&self, addr: u64, len: u64, flags: u32, creds: &MlockCreds) -> Result<(), Errno> {
+        self.mm.do_mlock(addr, len, flags, creds)
+    }
+
+    pub fn munlock(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.mm.do_munlock(addr, len)
+    }
+
+    pub fn mlockall(&self, flags: u32, creds: &MlockCreds) -> Result<(), Errno> {
+        self.mm.do_mlockall(flags, creds)
+    }
+
+    pub fn munlockall(&self) -> Result<(), Errno> {
+        self.mm.do_munlockall()
+    }
+
+    /// `/proc/<pid>/maps`.
+    pub fn proc_maps(&self, stack_start: u64) -> String {
+        self.mm.proc_maps((stack_start != 0).then_some(stack_start))
+    }
+
+    /// (VmSize, VmLck, VmRSS) in kB.
+    pub fn status_kb(&self) -> (u64, u64, u64) {
+        (self.mm.total_vm() * 4, self.mm.locked_vm() * 4, self.mm.rss() * 4)
+    }
+
+    /// Statistics of the mmap lock, one line per mode.
+    pub fn lock_stats_text(&self) -> String {
+        alloc::format!("{:#?}\n", self.mm.mmap_lock.stats())
+    }
+
+    pub fn exit_mmap(&self) {
+        self.mm.exit_mmap();
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        mm::invariants::check_mm_invariants(&self.mm)
+    }
+}

@@ -1,0 +1,78 @@
+//! Memory syscalls: mmap, munmap, mprotect, brk, madvise, mincore and the
+//! mlock family. Each is a thin wrapper over the process's address space
+//! (the mm crate does the work and the Linux errno rules).
+
+use super::{Args, SysResult};
+use crate::proc;
+use crate::uaccess::copy_to_user;
+
+pub fn sys_mmap(a: Args) -> SysResult {
+    let p = proc::current();
+    let creds = p.mlock_creds();
+    let [addr, len, prot, flags, fd, off] = a.0;
+    p.mm.mmap(addr, len, prot as u32, flags as u32, fd as i32, off, &creds)
+}
+
+pub fn sys_munmap(a: Args) -> SysResult {
+    proc::current().mm.munmap(a.0[0], a.0[1]).map(|_| 0)
+}
+
+pub fn sys_mprotect(a: Args) -> SysResult {
+    proc::current().mm.mprotect(a.0[0], a.0[1], a.0[2] as u32).map(|_| 0)
+}
+
+pub fn sys_brk(a: Args) -> SysResult {
+    let p = proc::current();
+    let creds = p.mlock_creds();
+    Ok(p.mm.brk(a.0[0], &creds))
+}
+
+pub fn sys_madvise(a: Args) -> SysResult {
+    proc::current().mm.madvise(a.0[0], a.0[1], a.0[2] as u32).map(|_| 0)
+}
+
+pub fn sys_mincore(a: Args) -> SysResult {
+    let vec = proc::current().mm.mincore(a.0[0], a.0[1])?;
+    copy_to_user(a.0[2], &vec).map(|_| 0)
+}
+
+pub fn sys_mlock(a: Args) -> SysResult {
+    let p = proc::current();
+    let creds = p.mlock_creds();
+    p.mm.mlock(a.0[0], a.0[1], 0, &creds).map(|_| 0)
+}
+
+pub fn sys_mlock2(a: Args) -> SysResult {
+    let p = proc::current();
+    let creds = p.mlock_creds();
+    p.mm.mlock(a.0[0], a.0[1], a.0[2] as u32, &creds).map(|_| 0)
+}
+
+pub fn sys_munlock(a: Args) -> SysResult {
+    proc::current().mm.munlock(a.0[0], a.0[1]).map(|_| 0)
+}
+
+pub fn sys_mlockall(a: Args) -> SysResult {
+    let p = proc::current();
+    let creds = p.mlock_creds();
+    p.mm.mlockall(a.0[0] as u32, &creds).map(|_| 0)
+}
+
+pub fn sys_munlockall(_a: Args) -> SysResult {
+    proc::current().mm.munlockall().map(|_| 0)
+}
+
+/// Syscalls after which the address-space invariants are checked when
+/// the command line has `mm.check_invariants`.
+pub fn is_mm_syscall(nr: u64) -> bool {
+    matches!(nr, 9 | 10 | 11 | 12 | 28 | 149 | 150 | 151 | 152 | 325)
+}
+
+/// Check the invariants of the current address space; a violation is a
+/// kernel bug and panics with the reason.
+pub fn check_invariants(nr: u64) {
+    if let Err(why) = proc::current().mm.check_invariants() {
+        panic!("mm invariants violated after syscall {nr}: {why}");
+    }
+}
+

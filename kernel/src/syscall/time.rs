@@ -1,0 +1,76 @@
+//! Time syscalls: clock_gettime, clock_getres, nanosleep, clock_nanosleep.
+
+use mm::Errno;
+
+use super::{Args, SysResult};
+use crate::arch::time::now_ns;
+use crate::uaccess::{read_user, write_user};
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const TIMER_ABSTIME: u64 = 1;
+
+fn clock_ns(clock: u64) -> Result<u64, Errno> {
+    match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(crate::arch::rtc::boot_epoch_ns() + now_ns()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(now_ns()),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            let ticks = crate::sched::current().ticks.load(core::sync::atomic::Ordering::Relaxed);
+            Ok(ticks * 1_000_000_000 / crate::arch::apic::HZ)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn write_timespec(addr: u64, ns: u64) -> Result<(), Errno> {
+    write_user(addr, &[ns / 1_000_000_000, ns % 1_000_000_000])
+}
+
+fn read_timespec(addr: u64) -> Result<u64, Errno> {
+    let [sec, nsec] = read_user::<[u64; 2]>(addr)?;
+    if (sec as i64) < 0 || nsec >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sec.saturating_mul(1_000_000_000).saturating_add(nsec))
+}
+
+pub fn sys_clock_gettime(a: Args) -> SysResult {
+    let ns = clock_ns(a.0[0])?;
+    write_timespec(a.0[1], ns).map(|_| 0)
+}
+
+pub fn sys_clock_getres(a: Args) -> SysResult {
+    clock_ns(a.0[0])?;
+    if a.0[1] != 0 {
+        write_timespec(a.0[1], 1)?;
+    }
+    Ok(0)
+}
+
+/// Sleep until `deadline` (monotonic ns); `EINTR` if a fatal signal ends it.
+fn sleep(deadline: u64) -> SysResult {
+    crate::sched::sleep_until(deadline);
+    if crate::sched::current().fatal_signal_pending() {
+        return Err(Errno::EINTR);
+    }
+    Ok(0)
+}
+
+pub fn sys_nanosleep(a: Args) -> SysResult {
+    let ns = read_timespec(a.0[0])?;
+    sleep(now_ns().saturating_add(ns))
+}
+
+pub fn sys_clock_nanosleep(a: Args) -> SysResult {
+    let [clock, flags, req, _rem, ..] = a.0;
+    let ns = read_timespec(req)?;
+    let now = clock_ns(clock)?;
+    let deadline = if flags & TIMER_ABSTIME != 0 { now_ns() + ns.saturating_sub(now) } else { now_ns().saturating_add(ns) };
+    sleep(deadline)
+}

@@ -1,0 +1,168 @@
+//! The page-fault handler's mm part (Linux `handle_mm_fault` for anonymous
+//! memory, `do_anonymous_page`).
+//!
+//! The kernel's #PF handler decodes the error code into a [`FaultAccess`]
+//! and calls [`MmStruct::handle_mm_fault`]; population (mlock, MAP_POPULATE)
+//! calls [`MmStruct::handle_mm_fault_locked`] with `mmap_lock` already held.
+//!
+//! A fault on an address with no page: find the vma, check the access
+//! against its flags, take a zeroed frame, give it its first reference and
+//! put it on the LRU through `folio_add_lru_vma` (which mlocks it as
+//! `mlock_new_folio` when the vma is `VM_LOCKED` and not special), map it
+//! (`USER`, `WRITABLE` iff `VM_WRITE`, `NX` iff not `VM_EXEC`), count it in
+//! rss. A fault on a page that is already present and whose pte allows the
+//! access is spurious (another thread won the race): success.
+//!
+//! Holdfast has no zero page and no copy-on-write: a read fault allocates a
+//! frame as a write fault does. x86 cannot express write-only or exec-only
+//! pages, so any accessible vma may be read.
+//!
+//! Locking: `mmap_lock` held for read (or write) across the fault, so the
+//! vma cannot change; the mm's inner lock (page-table lock) around the
+//! lookup-allocate-map sequence, so that two threads faulting the same page
+//! map it once.
+
+use crate::addr::{PAGE_MASK, TASK_SIZE};
+use crate::errno::Errno;
+use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct};
+use crate::page_meta::PageMetaArray;
+use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
+use crate::rwsem::RwSemBackend;
+use crate::vma::VmFlags;
+
+/// What the faulting access wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAccess {
+    Read,
+    Write,
+    Exec,
+}
+
+/// Why a fault could not be resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No vma contains the address (SIGSEGV, `SEGV_MAPERR`).
+    NoVma,
+    /// The vma does not allow the access, or is a special (`VM_IO` /
+    /// `VM_PFNMAP`) mapping without pages (SIGSEGV, `SEGV_ACCERR`).
+    Access,
+    /// No frame (for the page or a page table), or the frame has no
+    /// metadata (the kernel's `VM_FAULT_OOM`).
+    OutOfMemory,
+    /// A fatal signal arrived while waiting for `mmap_lock`.
+    Interrupted,
+}
+
+impl FaultError {
+    /// The errno population reports for it (GUP's view): `EFAULT` for a bad
+    /// address or access, `ENOMEM`, `EINTR`.
+    pub fn to_errno(self) -> Errno {
+        match self {
+            FaultError::NoVma | FaultError::Access => Errno::EFAULT,
+            FaultError::OutOfMemory => Errno::ENOMEM,
+            FaultError::Interrupted => Errno::EINTR,
+        }
+    }
+}
+
+/// Does a vma with `flags` allow `access`? (x86: readable if accessible.)
+pub fn vma_permits(flags: VmFlags, access: FaultAccess) -> bool {
+    match access {
+        FaultAccess::Read => flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC),
+        FaultAccess::Write => flags.contains(VmFlags::WRITE),
+        FaultAccess::Exec => flags.contains(VmFlags::EXEC),
+    }
+}
+
+fn pte_permits(flags: PteFlags, access: FaultAccess) -> bool {
+    if !flags.contains(PteFlags::USER) {
+        return false;
+    }
+    match access {
+        FaultAccess::Read => true,
+        FaultAccess::Write => flags.contains(PteFlags::WRITABLE),
+        FaultAccess::Exec => !flags.contains(PteFlags::NO_EXECUTE),
+    }
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// Resolve a page fault at `addr`: takes `mmap_lock` for read
+    /// (killable), then as [`handle_mm_fault_locked`](Self::handle_mm_fault_locked).
+    /// `user` says whether the access came from ring 3 (the checks are the
+    /// same; kernel accesses to user memory go through the same vmas).
+    ///
+    /// Locking: no lock of this mm held by the caller.
+    pub fn handle_mm_fault(&self, addr: u64, access: FaultAccess, user: bool) -> Result<(), FaultError> {
+        if addr >= TASK_SIZE {
+            return Err(FaultError::NoVma);
+        }
+        let _r = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
+        self.handle_mm_fault_locked(addr, access, user)
+    }
+
+    /// Resolve a page fault at `addr` for a caller that holds `mmap_lock`.
+    ///
+    /// Locking: `mmap_lock` held for read or write; takes the inner lock.
+    pub fn handle_mm_fault_locked(&self, addr: u64, access: FaultAccess, _user: bool) -> Result<(), FaultError> {
+        self.mmap_lock.assert_locked();
+        if addr >= TASK_SIZE {
+            return Err(FaultError::NoVma);
+        }
+        let mut g = self.lock_inner();
+        fault_in_page(&mut g, self.page_meta(), addr, access).map(|_| ())
+    }
+}
+
+/// The fault itself. Returns whether a new page was mapped.
+///
+/// Locking: `mmap_lock` held (read or write), inner lock held (`inner`).
+pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    addr: u64,
+    access: FaultAccess,
+) -> Result<bool, FaultError> {
+    let vma = inner.vmas.vma_lookup(addr).ok_or(FaultError::NoVma)?;
+    let vm_flags = vma.flags;
+    if vm_flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+        // A special mapping without pages. (The transient VM_IO guard of
+        // mlock_vma_pages_range is never seen here: it is set and cleared
+        // under the inner lock.)
+        return Err(FaultError::Access);
+    }
+    if !vma_permits(vm_flags, access) {
+        return Err(FaultError::Access);
+    }
+    let va = addr & PAGE_MASK;
+    let want = vm_pte_flags(vm_flags);
+    let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
+    if let Some(m) = pt.translate(va) {
+        if pte_permits(m.flags, access) {
+            return Ok(false); // spurious: someone else mapped it
+        }
+        // The vma allows it but the pte does not: bring the pte in line.
+        pt.protect(va, want, &inner.tlb).map_err(|_| FaultError::Access)?;
+        return Ok(false);
+    }
+    let pa = inner.phys.alloc_table_frame().ok_or(FaultError::OutOfMemory)?;
+    let Some(folio) = meta.get(pa) else {
+        inner.phys.free_table_frame(pa);
+        return Err(FaultError::OutOfMemory);
+    };
+    if folio.prep_new_page().is_err() {
+        // The frame allocator handed out a frame that is still in use:
+        // do not touch it further.
+        return Err(FaultError::OutOfMemory);
+    }
+    folio.set_anon();
+    // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
+    let _ = meta.folio_add_lru_vma(folio, vm_flags);
+    if pt.map(va, pa, PageSize::Size4K, want).is_err() {
+        if let Ok(true) = meta.put_page(folio) {
+            inner.phys.free_table_frame(pa);
+        }
+        return Err(FaultError::OutOfMemory);
+    }
+    inner.rss += 1;
+    Ok(true)
+}

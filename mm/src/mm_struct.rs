@@ -1,0 +1,430 @@
+//! The address space: [`MmStruct`] (Linux `struct mm_struct`).
+//!
+//! An `MmStruct` owns the vmas of one process ([`VmaTree`]), its page table
+//! ([`PageTable`]), the counters Linux keeps in the mm (`total_vm`,
+//! `locked_vm`, rss, `def_flags`, `start_brk`/`brk`) and the mmap lock, a
+//! sleeping [`RwSem`]. The operations on it live in their own modules:
+//! [`fault`](crate::fault) (the fault handler's mm part),
+//! [`mmap`](crate::mmap) (mmap/munmap/mprotect/brk/madvise/mincore/exit),
+//! [`mlock`](crate::mlock) (the mlock family), [`populate`](crate::populate)
+//! (`__mm_populate` and the population strategies) and
+//! [`invariants`](crate::invariants) (the consistency checker).
+//!
+//! # Locking
+//!
+//! Two locks, always taken in this order:
+//!
+//! 1. `mmap_lock` (the rwsem, public): the *logical* lock, exactly Linux's.
+//!    The vma tree and the vma flags change only with it held for write;
+//!    faults and population hold it for read; `/proc` readers for read.
+//! 2. `inner` (a spinlock around [`MmInner`]): the *physical* lock that
+//!    makes the shared state mutable from `&self`. It plays the part of
+//!    Linux's page-table lock: several threads may hold `mmap_lock` for
+//!    read and fault at once, and they serialise their page-table updates
+//!    here. It is held only for short, non-sleeping sections (one fault, one
+//!    vma operation, one snapshot) and is acquired with `try_lock` plus the
+//!    rwsem backend's `cpu_relax` between attempts, because in the kernel a
+//!    preempted holder on one CPU must not make a contender spin forever
+//!    (`cpu_relax` yields there). Never sleep and never take `mmap_lock`
+//!    with `inner` held.
+//!
+//! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
+//! allocator (behind [`PhysMem`]) is last.
+//!
+//! # Invariants (see [`check_mm_invariants`](crate::invariants::check_mm_invariants))
+//!
+//! With `mmap_lock` not held for write by anyone in the middle of an
+//! operation: `total_vm` is the number of pages of all vmas, `locked_vm` the
+//! number of pages of `VM_LOCKED` vmas, `rss` the number of present ptes;
+//! every present pte lies in a vma and carries the protection that vma's
+//! flags give ([`vm_pte_flags`]); every frame is mapped at most once; a frame
+//! mapped in a `VM_LOCKED` (non-special) vma is `MLOCKED` with
+//! `mlock_count == 1`, any other mapped frame is not `MLOCKED`.
+//!
+//! # Frames
+//!
+//! Data frames come from the same [`PhysMem`] as page-table frames
+//! (`alloc_table_frame` hands out zeroed 4 KiB frames, which is what an
+//! anonymous page needs); `P: Clone` so that the mm can keep a handle next to
+//! the one inside its page table. Each data frame must be described by the
+//! [`PageMetaArray`] given at construction.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::addr::{PAGE_SHIFT, TASK_SIZE};
+use crate::errno::Errno;
+use crate::page_meta::PageMetaArray;
+use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
+use crate::populate::PopulateStrategy;
+use crate::rwsem::{RwSem, RwSemBackend};
+use crate::vma::{VmFlags, VmaTree};
+
+/// Lowest address a user mapping may have (Linux `mmap_min_addr` default).
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+/// Top of the top-down mmap area (Linux `mmap_base`, without
+/// randomisation): 2^47 minus a gap of 128 GiB that leaves room for the
+/// stack below `TASK_SIZE`.
+pub const MMAP_BASE: u64 = 0x7f00_0000_0000;
+
+/// The credentials that decide about memory locking, passed in by the
+/// caller (the kernel's syscall layer reads them from the current task).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MlockCreds {
+    /// `RLIMIT_MEMLOCK` soft limit in bytes; `RLIM_INFINITY` is `u64::MAX`.
+    pub memlock_limit: u64,
+    /// The task has `CAP_IPC_LOCK`.
+    pub cap_ipc_lock: bool,
+}
+
+impl MlockCreds {
+    /// `RLIM_INFINITY` for `memlock_limit`.
+    pub const RLIM_INFINITY: u64 = u64::MAX;
+
+    /// Root: `CAP_IPC_LOCK`, unlimited.
+    pub const fn root() -> MlockCreds {
+        MlockCreds { memlock_limit: u64::MAX, cap_ipc_lock: true }
+    }
+
+    /// An unprivileged task with `limit` bytes of `RLIMIT_MEMLOCK`.
+    pub const fn user(limit: u64) -> MlockCreds {
+        MlockCreds { memlock_limit: limit, cap_ipc_lock: false }
+    }
+
+    /// The limit in pages (Linux `rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT`).
+    pub const fn limit_pages(&self) -> u64 {
+        self.memlock_limit >> PAGE_SHIFT
+    }
+}
+
+/// The page-table flags a present page of a vma with `flags` gets:
+/// `USER`, `WRITABLE` iff `VM_WRITE`, `NO_EXECUTE` iff not `VM_EXEC`.
+///
+/// A vma without any access (`PROT_NONE`) keeps its pages *present but
+/// supervisor-only*: user accesses fault (and the fault handler refuses
+/// them, the vma allowing nothing) while the frame stays mapped, counted in
+/// rss, visible to `mincore` and to the mlock walk. Linux uses a
+/// non-present "protnone" pte instead; this crate's page tables keep the
+/// invariant that every non-zero entry is present, so Holdfast marks
+/// PROT_NONE by the missing `USER` bit. (Consequence for the kernel: its
+/// user-copy routines must not rely on the MMU alone to refuse a PROT_NONE
+/// page; with SMAP they fault anyway.)
+pub fn vm_pte_flags(flags: VmFlags) -> PteFlags {
+    let mut f = PteFlags::PRESENT | PteFlags::NO_EXECUTE;
+    if !flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC) {
+        return f;
+    }
+    f |= PteFlags::USER;
+    if flags.contains(VmFlags::WRITE) {
+        f |= PteFlags::WRITABLE;
+    }
+    if flags.contains(VmFlags::EXEC) {
+        f -= PteFlags::NO_EXECUTE;
+    }
+    f
+}
+
+/// The bits of a leaf that [`vm_pte_flags`] decides (the CPU may add
+/// `ACCESSED`/`DIRTY`).
+pub const PTE_PROT_MASK: PteFlags = PteFlags::PRESENT
+    .union(PteFlags::WRITABLE)
+    .union(PteFlags::USER)
+    .union(PteFlags::NO_EXECUTE);
+
+/// Everything the inner lock protects. Fields are crate-visible so that the
+/// operation modules can split borrows (`&mut inner.pgtable` next to
+/// `&inner.vmas`).
+pub struct MmInner<P: PhysMem, T: TlbFlush> {
+    /// The vmas (changed only with `mmap_lock` held for write).
+    pub(crate) vmas: VmaTree,
+    /// The page table; `None` after [`MmStruct::exit_mmap`].
+    pub(crate) pgtable: Option<PageTable<P>>,
+    /// Where data frames come from and go back to.
+    pub(crate) phys: P,
+    /// TLB invalidation for this address space.
+    pub(crate) tlb: T,
+    /// Pages of all vmas (Linux `total_vm`).
+    pub(crate) total_vm: u64,
+    /// Pages of `VM_LOCKED` vmas (Linux `locked_vm`).
+    pub(crate) locked_vm: u64,
+    /// Flags every new vma gets (`VM_LOCKED`/`VM_LOCKONFAULT` after
+    /// `mlockall(MCL_FUTURE)`).
+    pub(crate) def_flags: VmFlags,
+    /// Start of the heap (Linux `start_brk`).
+    pub(crate) start_brk: u64,
+    /// Current program break (Linux `brk`, not page aligned).
+    pub(crate) brk: u64,
+    /// Present user pages (Linux `MM_ANONPAGES`).
+    pub(crate) rss: u64,
+}
+
+/// A one-shot or repeated test hook called in population's unlocked window.
+pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>) + Send + Sync>;
+
+/// One address space. See the module documentation.
+pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> {
+    /// The mmap lock (Linux `mmap_lock`). See the module doc for what it
+    /// protects.
+    pub mmap_lock: RwSem<B>,
+    inner: spin::Mutex<MmInner<P, T>>,
+    page_meta: Arc<PageMetaArray>,
+    root_pa: u64,
+    /// `PopulateStrategy as u8`, or [`STRATEGY_GLOBAL`].
+    strategy: AtomicU8,
+    /// Called, when set, each time population has dropped `mmap_lock`
+    /// (see [`MmStruct::set_populate_hook`]).
+    hook: spin::Mutex<Option<PopulateHook<P, B, T>>>,
+}
+
+/// Value of `MmStruct::strategy` meaning "follow the global setting".
+const STRATEGY_GLOBAL: u8 = u8::MAX;
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// A new, empty address space.
+    ///
+    /// `phys` supplies page-table frames and (zeroed) data frames;
+    /// `page_meta` must describe every frame `phys` can hand out for data;
+    /// `kernel_root`: the kernel's PML4 whose upper half is shared
+    /// (`new_with_kernel_half`), or `None` on the host.
+    ///
+    /// Errors: `ENOMEM` if there is no frame for the root table.
+    pub fn new(phys: P, backend: B, tlb: T, page_meta: Arc<PageMetaArray>, kernel_root: Option<u64>) -> Result<Self, Errno> {
+        let pgtable = match kernel_root {
+            Some(root) => PageTable::new_with_kernel_half(phys.clone(), root),
+            None => PageTable::new(phys.clone()),
+        }
+        .map_err(|_| Errno::ENOMEM)?;
+        let root_pa = pgtable.root_pa();
+        Ok(MmStruct {
+            mmap_lock: RwSem::new(backend),
+            inner: spin::Mutex::new(MmInner {
+                vmas: VmaTree::new(),
+                pgtable: Some(pgtable),
+                phys,
+                tlb,
+                total_vm: 0,
+                locked_vm: 0,
+                def_flags: VmFlags::empty(),
+                start_brk: 0,
+                brk: 0,
+                rss: 0,
+            }),
+            page_meta,
+            root_pa,
+            strategy: AtomicU8::new(STRATEGY_GLOBAL),
+            hook: spin::Mutex::new(None),
+        })
+    }
+
+    /// Take the inner lock (see the module doc: try_lock + `cpu_relax`).
+    ///
+    /// Locking: never with `inner` already held by this thread.
+    pub(crate) fn lock_inner(&self) -> spin::MutexGuard<'_, MmInner<P, T>> {
+        loop {
+            if let Some(g) = self.inner.try_lock() {
+                return g;
+            }
+            while self.inner.is_locked() {
+                self.mmap_lock.backend().cpu_relax();
+            }
+        }
+    }
+
+    /// The frame metadata this mm counts mlocks in.
+    pub fn page_meta(&self) -> &PageMetaArray {
+        &self.page_meta
+    }
+
+    pub(crate) fn page_meta_arc(&self) -> &Arc<PageMetaArray> {
+        &self.page_meta
+    }
+
+    /// Physical address of the PML4 (for CR3). Stays the same for the life
+    /// of the mm; after [`exit_mmap`](Self::exit_mmap) the frame is freed
+    /// and must not be loaded.
+    pub fn root_pa(&self) -> u64 {
+        self.root_pa
+    }
+
+    /// Pages of all vmas (`VmSize` in pages).
+    pub fn total_vm(&self) -> u64 {
+        self.lock_inner().total_vm
+    }
+
+    /// Pages of `VM_LOCKED` vmas (`VmLck` in pages).
+    pub fn locked_vm(&self) -> u64 {
+        self.lock_inner().locked_vm
+    }
+
+    /// Present user pages (`VmRSS` in pages).
+    pub fn rss(&self) -> u64 {
+        self.lock_inner().rss
+    }
+
+    /// Flags new vmas inherit (`VM_LOCKED`[`|VM_LOCKONFAULT`] after
+    /// `mlockall(MCL_FUTURE)`).
+    pub fn def_flags(&self) -> VmFlags {
+        self.lock_inner().def_flags
+    }
+
+    /// `(start_brk, brk)`.
+    pub fn brk_range(&self) -> (u64, u64) {
+        let g = self.lock_inner();
+        (g.start_brk, g.brk)
+    }
+
+    /// Set the heap start (the ELF loader calls this with the end of the
+    /// data segment): `start_brk = brk = PAGE_ALIGN(addr)`. Refused
+    /// (`EINVAL`) beyond `TASK_SIZE` or once the heap has grown.
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn set_brk_base(&self, addr: u64) -> Result<(), Errno> {
+        let aligned = crate::addr::page_align_up(addr).ok_or(Errno::EINVAL)?;
+        if aligned >= TASK_SIZE {
+            return Err(Errno::EINVAL);
+        }
+        let _w = self.mmap_lock.write();
+        let mut g = self.lock_inner();
+        if g.brk != g.start_brk {
+            return Err(Errno::EINVAL);
+        }
+        g.start_brk = aligned;
+        g.brk = aligned;
+        Ok(())
+    }
+
+    /// Number of vmas (Linux `map_count`).
+    pub fn map_count(&self) -> usize {
+        self.lock_inner().vmas.len()
+    }
+
+    /// `(start, end, flags)` of every vma, in address order.
+    ///
+    /// Locking: takes `mmap_lock` for read (like reading `/proc/self/maps`).
+    pub fn maps_snapshot(&self) -> Vec<(u64, u64, VmFlags)> {
+        let _r = self.mmap_lock.read();
+        self.maps_snapshot_locked()
+    }
+
+    /// [`maps_snapshot`](Self::maps_snapshot) for a caller that already
+    /// holds `mmap_lock` (or is a test that knows nobody writes).
+    pub fn maps_snapshot_locked(&self) -> Vec<(u64, u64, VmFlags)> {
+        self.lock_inner().vmas.iter().map(|v| (v.start, v.end, v.flags)).collect()
+    }
+
+    /// `/proc/self/maps` in Linux's exact format. `start_stack` is the
+    /// initial stack pointer: the vma containing it is labelled `[stack]`;
+    /// the vma overlapping `[start_brk, brk]` is `[heap]`.
+    ///
+    /// Locking: takes `mmap_lock` for read.
+    pub fn proc_maps(&self, start_stack: Option<u64>) -> String {
+        let _r = self.mmap_lock.read();
+        let (start_brk, brk) = self.brk_range();
+        let mut out = String::new();
+        for (start, end, flags) in self.maps_snapshot_locked() {
+            let name = if start_brk != 0 && start <= brk && end >= start_brk {
+                Some("[heap]")
+            } else if start_stack.is_some_and(|sp| start <= sp && end >= sp) {
+                Some("[stack]")
+            } else {
+                None
+            };
+            out.push_str(&format_maps_line(start, end, flags, 0, 0, 0, 0, name));
+        }
+        out
+    }
+
+    /// The memory lines of `/proc/self/status` in Linux's format:
+    /// `VmSize`, `VmLck`, `VmRSS` (kB, right-aligned in 8 columns).
+    pub fn proc_status_vm(&self) -> String {
+        let g = self.lock_inner();
+        let kb = |pages: u64| pages << (PAGE_SHIFT - 10);
+        let mut s = String::new();
+        let _ = write!(s, "VmSize:\t{:>8} kB\n", kb(g.total_vm));
+        let _ = write!(s, "VmLck:\t{:>8} kB\n", kb(g.locked_vm));
+        let _ = write!(s, "VmRSS:\t{:>8} kB\n", kb(g.rss));
+        s
+    }
+
+    /// The population strategy in force for this mm: its own setting if one
+    /// was made with [`set_populate_strategy`](Self::set_populate_strategy),
+    /// else the global one ([`crate::populate::global_strategy`]).
+    pub fn populate_strategy(&self) -> PopulateStrategy {
+        match self.strategy.load(Ordering::Relaxed) {
+            STRATEGY_GLOBAL => crate::populate::global_strategy(),
+            v => PopulateStrategy::from_u8(v).unwrap_or_default(),
+        }
+    }
+
+    /// Give this mm its own strategy (`None`: follow the global setting).
+    pub fn set_populate_strategy(&self, s: Option<PopulateStrategy>) {
+        self.strategy.store(s.map_or(STRATEGY_GLOBAL, |s| s as u8), Ordering::Relaxed);
+    }
+
+    /// Test hook: `hook` is called each time population has dropped
+    /// `mmap_lock` and before it takes it again (and, for strategies that
+    /// hold the lock throughout, once after the final release), with no
+    /// lock of this mm held, so it may call any mm operation. Compiled
+    /// always, set only by tests (the downgrade-retake race test replaces
+    /// the vma from here).
+    pub fn set_populate_hook(&self, hook: Option<PopulateHook<P, B, T>>) {
+        *self.hook.lock() = hook;
+    }
+
+    /// Run the populate hook, if any. Locking: no lock of this mm held.
+    pub(crate) fn run_populate_hook(&self) {
+        let hook = self.hook.lock().clone();
+        if let Some(h) = hook {
+            h(self);
+        }
+    }
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T> {
+    /// An mm dropped without [`exit_mmap`](MmStruct::exit_mmap) is torn
+    /// down here, so that no frame leaks.
+    fn drop(&mut self) {
+        let meta = self.page_meta.clone();
+        let inner = self.inner.get_mut();
+        crate::mmap::teardown(inner, &meta);
+    }
+}
+
+/// One line of `/proc/<pid>/maps`, exactly as Linux's `show_map_vma`
+/// prints it: `%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu ` and, if there is
+/// a name, padding to column 73 (`25 + 6 * sizeof(void *) - 1` characters,
+/// then one more space) and the name; then `\n`. Anonymous memory has
+/// offset 0, device 00:00 and inode 0. The fourth flag letter is `s` for
+/// `VM_MAYSHARE`, else `p`.
+#[allow(clippy::too_many_arguments)]
+pub fn format_maps_line(start: u64, end: u64, flags: VmFlags, pgoff: u64, major: u32, minor: u32, ino: u64, name: Option<&str>) -> String {
+    let mut s = String::new();
+    let c = |f: VmFlags, ch: char| if flags.contains(f) { ch } else { '-' };
+    let _ = write!(
+        s,
+        "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+        start,
+        end,
+        c(VmFlags::READ, 'r'),
+        c(VmFlags::WRITE, 'w'),
+        c(VmFlags::EXEC, 'x'),
+        if flags.contains(VmFlags::MAYSHARE) { 's' } else { 'p' },
+        pgoff,
+        major,
+        minor,
+        ino
+    );
+    if let Some(name) = name {
+        const WIDTH: usize = 25 + 6 * 8 - 1;
+        while s.len() < WIDTH {
+            s.push(' ');
+        }
+        s.push(' ');
+        s.push_str(name);
+    }
+    s.push('\n');
+    s
+}

@@ -1,0 +1,649 @@
+//! The mmap family for anonymous memory: `do_mmap`, `do_munmap`,
+//! `do_mprotect`, `do_brk`, `madvise`, `mincore`, `exit_mmap` (Linux
+//! `mm/mmap.c`, `mm/mprotect.c`, `mm/madvise.c`, `mm/mincore.c`).
+//!
+//! Errors follow Linux to the errno (checks in Linux's order where it
+//! matters). Deviations, on purpose:
+//! - only anonymous memory: a mapping without `MAP_ANONYMOUS` is `EBADF`
+//!   (Linux's answer for fd -1; the kernel's syscall layer answers for real
+//!   file descriptors itself, e.g. `ENODEV`);
+//! - unknown `prot` bits in `mmap` are `EINVAL` (Linux ignores them in mmap
+//!   and refuses them in mprotect);
+//! - no zero page, no copy-on-write, no fork: a shared anonymous mapping
+//!   behaves like a private one apart from its flags (`VM_SHARED |
+//!   VM_MAYSHARE`, `s` in maps, no write faults during population);
+//! - no stack guard gap and no `VM_ACCOUNT`.
+//!
+//! Population after mmap/brk (`MAP_POPULATE`, `MAP_LOCKED`, `MCL_FUTURE`)
+//! follows the active population strategy ([`crate::populate`]); in the
+//! default (Linux 3.9+) shape it happens after the write lock is dropped,
+//! errors ignored.
+//!
+//! Locking: every entry point takes `mmap_lock` itself (write for vma
+//! changes, read for `madvise`/`mincore`) and the inner lock inside it.
+
+use alloc::vec::Vec;
+
+use crate::addr::{page_align_up, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::errno::Errno;
+use crate::fault::{fault_in_page, FaultAccess, FaultError};
+use crate::mm_struct::{vm_pte_flags, MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
+use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
+use crate::page_meta::PageMetaArray;
+use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
+use crate::rwsem::RwSemBackend;
+use crate::vma::{Vma, VmFlags, VmaTree};
+
+pub const PROT_NONE: u64 = 0x0;
+pub const PROT_READ: u64 = 0x1;
+pub const PROT_WRITE: u64 = 0x2;
+pub const PROT_EXEC: u64 = 0x4;
+pub const PROT_SEM: u64 = 0x8;
+pub const PROT_GROWSDOWN: u64 = 0x0100_0000;
+pub const PROT_GROWSUP: u64 = 0x0200_0000;
+
+pub const MAP_SHARED: u64 = 0x01;
+pub const MAP_PRIVATE: u64 = 0x02;
+pub const MAP_SHARED_VALIDATE: u64 = 0x03;
+pub const MAP_TYPE: u64 = 0x0f;
+pub const MAP_FIXED: u64 = 0x10;
+pub const MAP_ANONYMOUS: u64 = 0x20;
+pub const MAP_GROWSDOWN: u64 = 0x0100;
+pub const MAP_LOCKED: u64 = 0x2000;
+pub const MAP_NORESERVE: u64 = 0x4000;
+pub const MAP_POPULATE: u64 = 0x8000;
+pub const MAP_NONBLOCK: u64 = 0x1_0000;
+pub const MAP_STACK: u64 = 0x2_0000;
+pub const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+
+pub const MADV_NORMAL: i32 = 0;
+pub const MADV_RANDOM: i32 = 1;
+pub const MADV_SEQUENTIAL: i32 = 2;
+pub const MADV_WILLNEED: i32 = 3;
+pub const MADV_DONTNEED: i32 = 4;
+pub const MADV_FREE: i32 = 8;
+pub const MADV_REMOVE: i32 = 9;
+pub const MADV_DONTFORK: i32 = 10;
+pub const MADV_DOFORK: i32 = 11;
+pub const MADV_MERGEABLE: i32 = 12;
+pub const MADV_UNMERGEABLE: i32 = 13;
+pub const MADV_HUGEPAGE: i32 = 14;
+pub const MADV_NOHUGEPAGE: i32 = 15;
+pub const MADV_DONTDUMP: i32 = 16;
+pub const MADV_DODUMP: i32 = 17;
+pub const MADV_WIPEONFORK: i32 = 18;
+pub const MADV_KEEPONFORK: i32 = 19;
+pub const MADV_COLD: i32 = 20;
+pub const MADV_PAGEOUT: i32 = 21;
+pub const MADV_POPULATE_READ: i32 = 22;
+pub const MADV_POPULATE_WRITE: i32 = 23;
+pub const MADV_DONTNEED_LOCKED: i32 = 24;
+pub const MADV_COLLAPSE: i32 = 25;
+
+/// Linux `calc_vm_prot_bits`.
+pub fn calc_vm_prot_bits(prot: u64) -> VmFlags {
+    let mut f = VmFlags::empty();
+    if prot & PROT_READ != 0 {
+        f |= VmFlags::READ;
+    }
+    if prot & PROT_WRITE != 0 {
+        f |= VmFlags::WRITE;
+    }
+    if prot & PROT_EXEC != 0 {
+        f |= VmFlags::EXEC;
+    }
+    f
+}
+
+/// Linux `mlock_future_ok`: may `bytes` more of `VM_LOCKED` memory (if
+/// `flags` has it) be added to an mm with `locked_vm` pages locked?
+pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &MlockCreds) -> bool {
+    if !flags.contains(VmFlags::LOCKED) || creds.cap_ipc_lock {
+        return true;
+    }
+    let locked = (bytes >> PAGE_SHIFT).saturating_add(locked_vm);
+    locked <= creds.limit_pages()
+}
+
+/// Collects the present ptes of a range: `(va, frame, flags)`.
+struct CollectPresent(Vec<(u64, u64, PteFlags)>);
+
+impl MmWalkOps for CollectPresent {
+    const HAS_PTE_ENTRY: bool = true;
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+        let e = walk.get(pte);
+        self.0.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
+        0
+    }
+}
+
+/// The present 4 KiB ptes of `[start, end)` (page aligned, user half).
+///
+/// Locking: inner lock held (the caller has `&mut` to the table).
+pub(crate) fn present_ptes<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> Vec<(u64, u64, PteFlags)> {
+    let mut ops = CollectPresent(Vec::new());
+    if start < end {
+        walk_page_range_novma(pt, start, end.min(TASK_SIZE), &mut ops);
+    }
+    ops.0
+}
+
+/// Linux `zap_page_range_single` for anonymous memory: unmap every present
+/// page of `[start, end)`, which lies in a vma with `vm_flags`; each page's
+/// locked mapping goes away (`munlock_vma_folio` when `VM_LOCKED`), its
+/// reference is dropped and the frame freed with the last one.
+///
+/// Locking: `mmap_lock` held (write, or read for madvise), inner lock held.
+pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64, vm_flags: VmFlags) {
+    let Some(pt) = inner.pgtable.as_mut() else { return };
+    for (va, _, _) in present_ptes(pt, start, end) {
+        let Ok(m) = pt.unmap(va, &inner.tlb) else { continue };
+        inner.rss = inner.rss.saturating_sub(1);
+        match meta.get(m.pa) {
+            Some(folio) => {
+                meta.munlock_vma_folio(folio, vm_flags);
+                if let Ok(true) = meta.put_page(folio) {
+                    inner.phys.free_table_frame(m.pa);
+                }
+            }
+            None => inner.phys.free_table_frame(m.pa),
+        }
+    }
+}
+
+/// Remove `[start, end)` (page aligned) from the address space: vmas,
+/// pages, counters.
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+pub(crate) fn do_munmap_locked<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
+    let removed = inner.vmas.unmap_range(start, end)?;
+    for piece in removed {
+        zap_page_range(inner, meta, piece.start, piece.end, piece.flags);
+        inner.total_vm = inner.total_vm.saturating_sub(piece.pages());
+        if piece.flags.contains(VmFlags::LOCKED) {
+            inner.locked_vm = inner.locked_vm.saturating_sub(piece.pages());
+        }
+    }
+    Ok(())
+}
+
+/// Tear everything down (exit_mmap, Drop).
+///
+/// Locking: exclusive access to the inner state.
+pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray) {
+    let vmas: Vec<Vma> = inner.vmas.iter().cloned().collect();
+    for v in &vmas {
+        zap_page_range(inner, meta, v.start, v.end, v.flags);
+    }
+    inner.vmas = VmaTree::new();
+    if let Some(pt) = inner.pgtable.take() {
+        pt.free_all_tables();
+    }
+    inner.tlb.flush_all();
+    inner.total_vm = 0;
+    inner.locked_vm = 0;
+    inner.rss = 0;
+    inner.def_flags = VmFlags::empty();
+}
+
+/// Linux `round_hint_to_min`.
+fn round_hint_to_min(hint: u64) -> u64 {
+    let hint = hint & PAGE_MASK;
+    if hint != 0 && hint < MMAP_MIN_ADDR {
+        MMAP_MIN_ADDR
+    } else {
+        hint
+    }
+}
+
+/// Top-down search: the hint if free, else below `MMAP_BASE` above
+/// `MMAP_MIN_ADDR`, else above `MMAP_BASE` (Linux falls back bottom-up).
+fn find_free_area(vmas: &VmaTree, len: u64, hint: u64) -> Option<u64> {
+    if hint != 0 && hint <= TASK_SIZE - len && vmas.find_vma_intersection(hint, hint + len).is_none() {
+        return Some(hint);
+    }
+    vmas.get_unmapped_area(len, 0, PAGE_SIZE, MMAP_MIN_ADDR, MMAP_BASE)
+        .or_else(|| vmas.get_unmapped_area(len, 0, PAGE_SIZE, MMAP_BASE, TASK_SIZE))
+}
+
+fn valid_madvise(advice: i32) -> bool {
+    matches!(
+        advice,
+        MADV_NORMAL
+            | MADV_RANDOM
+            | MADV_SEQUENTIAL
+            | MADV_WILLNEED
+            | MADV_DONTNEED
+            | MADV_FREE
+            | MADV_REMOVE
+            | MADV_DONTFORK
+            | MADV_DOFORK
+            | MADV_MERGEABLE
+            | MADV_UNMERGEABLE
+            | MADV_HUGEPAGE
+            | MADV_NOHUGEPAGE
+            | MADV_DONTDUMP
+            | MADV_DODUMP
+            | MADV_WIPEONFORK
+            | MADV_KEEPONFORK
+            | MADV_COLD
+            | MADV_PAGEOUT
+            | MADV_POPULATE_READ
+            | MADV_POPULATE_WRITE
+            | MADV_DONTNEED_LOCKED
+            | MADV_COLLAPSE
+    )
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// Linux `mmap` (anonymous only) -> the mapped address.
+    ///
+    /// Errors, in order: `EBADF` without `MAP_ANONYMOUS`; `EINVAL` len 0;
+    /// `ENOMEM` len rounds past 2^64 or exceeds `TASK_SIZE`; `EINVAL`
+    /// unknown prot bits; `MAP_FIXED`(`_NOREPLACE`): `ENOMEM` beyond
+    /// `TASK_SIZE`, `EINVAL` unaligned, `EPERM` below `mmap_min_addr`;
+    /// `EINTR` (killable lock); `ENOMEM` no room; `EEXIST`
+    /// (`MAP_FIXED_NOREPLACE` overlap); `EPERM` `MAP_LOCKED` without
+    /// `can_do_mlock`; `EAGAIN` locked (`MAP_LOCKED` or `MCL_FUTURE`) over
+    /// `RLIMIT_MEMLOCK`; `EINVAL` map type not exactly `MAP_SHARED` or
+    /// `MAP_PRIVATE` (Linux refuses `MAP_SHARED_VALIDATE` for anonymous
+    /// memory too), or `MAP_SHARED | MAP_GROWSDOWN`.
+    ///
+    /// `MAP_FIXED` replaces what was there (pages freed, munlocked).
+    /// Populates (errors ignored) when the new vma is `VM_LOCKED` or for
+    /// `MAP_POPULATE` without `MAP_NONBLOCK`.
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn do_mmap(&self, addr: u64, len: u64, prot: u64, flags: u64, creds: &MlockCreds) -> Result<u64, Errno> {
+        if flags & MAP_ANONYMOUS == 0 {
+            return Err(Errno::EBADF);
+        }
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut flags = flags;
+        if flags & MAP_FIXED_NOREPLACE != 0 {
+            flags |= MAP_FIXED;
+        }
+        let fixed = flags & MAP_FIXED != 0;
+        let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len > TASK_SIZE - MMAP_MIN_ADDR {
+            return Err(Errno::ENOMEM);
+        }
+        if fixed {
+            if addr > TASK_SIZE - len {
+                return Err(Errno::ENOMEM);
+            }
+            if addr & !PAGE_MASK != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if addr < MMAP_MIN_ADDR {
+                return Err(Errno::EPERM);
+            }
+        }
+        let hint = if fixed { addr } else { round_hint_to_min(addr) };
+
+        let write = self.mmap_lock.write_killable()?;
+        let meta = self.page_meta_arc().clone();
+        let populate;
+        let start;
+        {
+            let mut g = self.lock_inner();
+            let inner = &mut *g;
+            if inner.pgtable.is_none() {
+                return Err(Errno::ENOMEM);
+            }
+            start = if fixed { hint } else { find_free_area(&inner.vmas, len, hint).ok_or(Errno::ENOMEM)? };
+            let end = start + len;
+            if flags & MAP_FIXED_NOREPLACE != 0 && inner.vmas.find_vma_intersection(start, end).is_some() {
+                return Err(Errno::EEXIST);
+            }
+            let mut vm_flags = calc_vm_prot_bits(prot) | inner.def_flags | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
+            if flags & MAP_GROWSDOWN != 0 {
+                vm_flags |= VmFlags::GROWSDOWN;
+            }
+            if flags & MAP_LOCKED != 0 {
+                if !crate::mlock::can_do_mlock(creds) {
+                    return Err(Errno::EPERM);
+                }
+                vm_flags |= VmFlags::LOCKED;
+            }
+            if !mlock_future_ok(inner.locked_vm, vm_flags, len, creds) {
+                return Err(Errno::EAGAIN);
+            }
+            match flags & MAP_TYPE {
+                MAP_SHARED => {
+                    if vm_flags.contains(VmFlags::GROWSDOWN) {
+                        return Err(Errno::EINVAL);
+                    }
+                    vm_flags |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                }
+                MAP_PRIVATE => {}
+                _ => return Err(Errno::EINVAL),
+            }
+            if fixed {
+                do_munmap_locked(inner, &meta, start, end)?;
+            }
+            inner.vmas.insert(Vma::new_anonymous(start, end, vm_flags)).map_err(|_| Errno::ENOMEM)?;
+            inner.vmas.merge_at(end);
+            inner.vmas.merge_at(start);
+            inner.total_vm += len >> PAGE_SHIFT;
+            if vm_flags.contains(VmFlags::LOCKED) {
+                inner.locked_vm += len >> PAGE_SHIFT;
+            }
+            populate = vm_flags.contains(VmFlags::LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
+        }
+        if populate {
+            let _ = self.populate_after_write(write, start, len, true);
+        }
+        Ok(start)
+    }
+
+    /// Install a special (`VM_IO | VM_PFNMAP | VM_DONTEXPAND`) vma without
+    /// pages at the free, page-aligned range `[addr, addr + len)`: a stand-in
+    /// for device mappings (mlock skips such vmas, faults in them fail).
+    /// Errors: `EINVAL` bad range, `EEXIST` overlap, `EINTR`.
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn install_special_mapping(&self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        if len == 0 || addr & !PAGE_MASK != 0 || len & !PAGE_MASK != 0 || addr < MMAP_MIN_ADDR || len > TASK_SIZE || addr > TASK_SIZE - len {
+            return Err(Errno::EINVAL);
+        }
+        let _w = self.mmap_lock.write_killable()?;
+        let mut g = self.lock_inner();
+        let flags = calc_vm_prot_bits(prot) | VmFlags::IO | VmFlags::PFNMAP | VmFlags::DONTEXPAND | VmFlags::MAYREAD | VmFlags::MAYWRITE;
+        g.vmas.insert(Vma::new_anonymous(addr, addr + len, flags))?;
+        g.total_vm += len >> PAGE_SHIFT;
+        Ok(())
+    }
+
+    /// Linux `munmap`. Errors: `EINVAL` unaligned `addr`, `len` 0 or the
+    /// range beyond `TASK_SIZE`; `EINTR`. Unmapping nothing succeeds.
+    /// Locked pages are munlocked and freed; `locked_vm`/`total_vm` drop.
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn do_munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr & !PAGE_MASK != 0 || addr > TASK_SIZE || len > TASK_SIZE - addr {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_align_up(len).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let _w = self.mmap_lock.write_killable()?;
+        let meta = self.page_meta_arc().clone();
+        let mut g = self.lock_inner();
+        do_munmap_locked(&mut g, &meta, addr, (addr + len).min(TASK_SIZE))
+    }
+
+    /// Linux `mprotect`. Errors: `EINVAL` unaligned `start`, bad `prot`
+    /// (unknown bits, both GROWS bits, `PROT_GROWSDOWN` on a vma that does
+    /// not grow down); `ENOMEM` overflow, `start` unmapped, or a hole (the
+    /// vmas before it keep their new protection); `EINTR`.
+    ///
+    /// `VM_LOCKED` survives the split; present pages get the new pte
+    /// protection (PROT_NONE keeps the frame, see
+    /// [`vm_pte_flags`](crate::mm_struct::vm_pte_flags)); a locked private
+    /// vma that gains write access is populated (Linux's COW break in
+    /// `mprotect_fixup`), under the write lock, errors ignored.
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn do_mprotect(&self, start: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        if start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
+        let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !grows;
+        if grows == (PROT_GROWSDOWN | PROT_GROWSUP) {
+            return Err(Errno::EINVAL);
+        }
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let _w = self.mmap_lock.write_killable()?;
+        let new_prot = calc_vm_prot_bits(prot);
+        let mut populate = Vec::new();
+        let run_end;
+        {
+            let mut g = self.lock_inner();
+            let inner = &mut *g;
+            let Some(first) = inner.vmas.vma_lookup(start) else { return Err(Errno::ENOMEM) };
+            if grows & PROT_GROWSDOWN != 0 && !first.flags.contains(VmFlags::GROWSDOWN) {
+                return Err(Errno::EINVAL);
+            }
+            run_end = inner.vmas.mapped_run_end(start, end.min(TASK_SIZE));
+            let rwx = VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC;
+            let changes = inner.vmas.vma_modify_flags(start, run_end, |old| (old - rwx) | new_prot)?;
+            if let Some(pt) = inner.pgtable.as_mut() {
+                for c in &changes {
+                    let want = vm_pte_flags(c.new);
+                    for (va, _, _) in present_ptes(pt, c.start, c.end) {
+                        let _ = pt.protect(va, want, &inner.tlb);
+                    }
+                    let lockmask = VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED;
+                    if c.old.intersection(lockmask) == VmFlags::LOCKED && c.new.contains(VmFlags::WRITE) {
+                        populate.push((c.start, c.end));
+                    }
+                }
+            }
+        }
+        for (s, e) in populate {
+            let _ = self.populate_range_held(s, e, true);
+        }
+        if run_end < end {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// Linux `brk`: returns the new break, or the current one if the
+    /// request fails (below `start_brk`, collides with a mapping, over
+    /// `RLIMIT_MEMLOCK` under `MCL_FUTURE`, no memory) — Linux semantics.
+    /// Growth under `MCL_FUTURE` is `VM_LOCKED` and populated (errors
+    /// ignored); shrinking unmaps (and munlocks). A fatal signal while
+    /// waiting for the lock returns the current break (Linux: `-EINTR`;
+    /// the task is dying either way).
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn do_brk(&self, brk: u64, creds: &MlockCreds) -> u64 {
+        let Ok(write) = self.mmap_lock.write_killable() else { return self.brk_range().1 };
+        let meta = self.page_meta_arc().clone();
+        let (oldbrk, newbrk);
+        {
+            let mut g = self.lock_inner();
+            let inner = &mut *g;
+            let origbrk = inner.brk;
+            if brk < inner.start_brk || brk >= TASK_SIZE || inner.pgtable.is_none() {
+                return origbrk;
+            }
+            let Some(nb) = page_align_up(brk) else { return origbrk };
+            let Some(ob) = page_align_up(inner.brk) else { return origbrk };
+            (oldbrk, newbrk) = (ob, nb);
+            if oldbrk == newbrk {
+                inner.brk = brk;
+                return brk;
+            }
+            if brk <= inner.brk {
+                return match do_munmap_locked(inner, &meta, newbrk, oldbrk) {
+                    Ok(()) => {
+                        inner.brk = brk;
+                        brk
+                    }
+                    Err(_) => origbrk,
+                };
+            }
+            if newbrk.saturating_add(PAGE_SIZE) > TASK_SIZE || inner.vmas.find_vma_intersection(oldbrk, newbrk + PAGE_SIZE).is_some() {
+                return origbrk;
+            }
+            let flags = VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | inner.def_flags;
+            let len = newbrk - oldbrk;
+            if !mlock_future_ok(inner.locked_vm, flags, len, creds) {
+                return origbrk;
+            }
+            if inner.vmas.insert(Vma::new_anonymous(oldbrk, newbrk, flags)).is_err() {
+                return origbrk;
+            }
+            inner.vmas.merge_at(oldbrk);
+            inner.total_vm += len >> PAGE_SHIFT;
+            if flags.contains(VmFlags::LOCKED) {
+                inner.locked_vm += len >> PAGE_SHIFT;
+            }
+            inner.brk = brk;
+            if !flags.contains(VmFlags::LOCKED) {
+                return brk;
+            }
+        }
+        let _ = self.populate_after_write(write, oldbrk, newbrk - oldbrk, true);
+        brk
+    }
+
+    /// Linux `madvise`. Errors: `EINVAL` unknown advice, unaligned `start`,
+    /// length overflow; `EINVAL` `MADV_DONTNEED`/`MADV_FREE`/`MADV_REMOVE`/
+    /// `MADV_COLD`/`MADV_PAGEOUT` on a `VM_LOCKED` (or `VM_PFNMAP`) vma,
+    /// `MADV_FREE` on shared, `MADV_REMOVE` on private memory; `EFAULT`
+    /// `MADV_POPULATE_*` on inaccessible memory; `ENOMEM` holes (after the
+    /// mapped parts were advised); `EINTR`.
+    ///
+    /// `MADV_DONTNEED` (and `_LOCKED`, `FREE`, `REMOVE`) zap the pages: the
+    /// next touch gives zeroes. `MADV_POPULATE_READ/WRITE` fault pages in.
+    /// The other advices are accepted and do nothing.
+    ///
+    /// Locking: takes `mmap_lock` for read.
+    pub fn madvise(&self, start: u64, len: u64, advice: i32) -> Result<(), Errno> {
+        if !valid_madvise(advice) {
+            return Err(Errno::EINVAL);
+        }
+        if start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let alen = page_align_up(len).ok_or(Errno::EINVAL)?;
+        if len != 0 && alen == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = start.checked_add(alen).ok_or(Errno::EINVAL)?;
+        if end == start {
+            return Ok(());
+        }
+        let _r = self.mmap_lock.read_killable()?;
+        let meta = self.page_meta_arc().clone();
+        let vmas: Vec<Vma> = self.lock_inner().vmas.range(start, end).cloned().collect();
+        let mut unmapped = false;
+        let mut cursor = start;
+        for v in vmas {
+            if v.start > cursor {
+                unmapped = true;
+            }
+            let ps = v.start.max(cursor);
+            let pe = v.end.min(end);
+            self.madvise_vma(&meta, &v, ps, pe, advice)?;
+            cursor = pe;
+        }
+        if cursor < end || unmapped {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// One vma's part of `madvise`.
+    ///
+    /// Locking: `mmap_lock` held for read.
+    fn madvise_vma(&self, meta: &PageMetaArray, v: &Vma, start: u64, end: u64, advice: i32) -> Result<(), Errno> {
+        let locked = v.flags.contains(VmFlags::LOCKED);
+        let pfnmap = v.flags.contains(VmFlags::PFNMAP);
+        let shared = v.flags.contains(VmFlags::MAYSHARE);
+        match advice {
+            MADV_DONTNEED | MADV_FREE | MADV_DONTNEED_LOCKED | MADV_REMOVE => {
+                if pfnmap || (locked && advice != MADV_DONTNEED_LOCKED) {
+                    return Err(Errno::EINVAL);
+                }
+                if (advice == MADV_FREE && shared) || (advice == MADV_REMOVE && !shared) {
+                    return Err(Errno::EINVAL);
+                }
+                let mut g = self.lock_inner();
+                zap_page_range(&mut g, meta, start, end, v.flags);
+                Ok(())
+            }
+            MADV_COLD | MADV_PAGEOUT => {
+                if locked || pfnmap {
+                    return Err(Errno::EINVAL);
+                }
+                Ok(())
+            }
+            MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+                if v.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+                    return Err(Errno::EINVAL);
+                }
+                let access = if advice == MADV_POPULATE_WRITE { FaultAccess::Write } else { FaultAccess::Read };
+                let mut addr = start;
+                while addr < end {
+                    let r = {
+                        let mut g = self.lock_inner();
+                        fault_in_page(&mut g, meta, addr, access)
+                    };
+                    match r {
+                        Ok(_) => {}
+                        Err(FaultError::OutOfMemory) => return Err(Errno::ENOMEM),
+                        Err(FaultError::Interrupted) => return Err(Errno::EINTR),
+                        Err(_) => return Err(Errno::EFAULT),
+                    }
+                    addr += PAGE_SIZE;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Linux `mincore`: one byte per page of `[start, start + len)`, 1 if
+    /// the page is present. Errors: `EINVAL` unaligned `start`; `ENOMEM`
+    /// range beyond `TASK_SIZE` or a page not in any vma; `EINTR`.
+    ///
+    /// Locking: takes `mmap_lock` for read.
+    pub fn mincore(&self, start: u64, len: u64) -> Result<Vec<u8>, Errno> {
+        if start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        match start.checked_add(len) {
+            Some(end) if end <= TASK_SIZE => {}
+            _ => return Err(Errno::ENOMEM),
+        }
+        let pages = (len >> PAGE_SHIFT) + u64::from(len & !PAGE_MASK != 0);
+        let _r = self.mmap_lock.read_killable()?;
+        let g = self.lock_inner();
+        let mut out = Vec::new();
+        out.try_reserve_exact(pages as usize).map_err(|_| Errno::ENOMEM)?;
+        let pt = g.pgtable.as_ref();
+        let end = start + pages * PAGE_SIZE;
+        let mut addr = start;
+        while addr < end {
+            let Some(v) = g.vmas.vma_lookup(addr) else { return Err(Errno::ENOMEM) };
+            let vend = v.end.min(end);
+            while addr < vend {
+                out.push(u8::from(pt.is_some_and(|pt| pt.translate(addr).is_some())));
+                addr += PAGE_SIZE;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Linux `exit_mmap`: unmap everything, free every data frame (munlocking
+    /// mlocked pages first) and every page-table frame including the root;
+    /// counters go to zero. Afterwards the mm has no page table: faults fail
+    /// and `do_mmap` returns `ENOMEM`.
+    ///
+    /// Locking: takes `mmap_lock` for write (uninterruptibly).
+    pub fn exit_mmap(&self) {
+        let _w = self.mmap_lock.write();
+        let meta = self.page_meta_arc().clone();
+        let mut g = self.lock_inner();
+        teardown(&mut g, &meta);
+    }
+}

@@ -1,0 +1,294 @@
+//! Population: fault in the pages of a range (Linux `__mm_populate`,
+//! `populate_vma_page_range`), and the five ways of holding the mmap lock
+//! while doing it ([`PopulateStrategy`], design.md "Population strategies").
+//!
+//! Population walks the vmas of a range and faults in every missing page of
+//! each one, as `get_user_pages(FOLL_TOUCH | FOLL_WRITE-if-private-writable
+//! | FOLL_FORCE)` would: a private writable vma gets write faults, any other
+//! accessible vma read faults. Per vma, like `populate_vma_page_range`:
+//! `VM_LOCKONFAULT` vmas are skipped (nothing to do, success), `VM_IO` /
+//! `VM_PFNMAP` vmas are skipped (`vma_can_gup` fails), an inaccessible
+//! (`PROT_NONE`) vma is `EFAULT`. With `ignore_errors` (mmap, mlockall) a
+//! failing vma is skipped and population goes on with the next one;
+//! without it (mlock) the first error ends population. Pages faulted into a
+//! `VM_LOCKED` vma are mlocked by the fault itself (`mlock_new_folio`).
+//!
+//! Population works in batches of at most [`POPULATE_BATCH_PAGES`] pages.
+//! Between batches it checks `fatal_signal_pending()` and stops with
+//! `EINTR` (as GUP does), so that a SIGKILLed `mlock` of gigabytes ends
+//! promptly; the caller maps `EINTR` through unchanged (mlock returns
+//! `EINTR`, which nobody sees: the task is dying).
+//!
+//! # Strategies
+//!
+//! | strategy | lock while faulting |
+//! |---|---|
+//! | `hold-write` | the write lock taken for the vma changes, until the end |
+//! | `downgrade-retake` | per vma: write for the change, downgrade, populate under read, *drop*, retake write, re-check only that some vma covers the range (`EAGAIN` if not), go on (see [`crate::mlock`]) |
+//! | `downgrade-at-end` | write for all vma changes, one downgrade, populate everything under that read hold, drop |
+//! | `populate-unlocked` | write for the vma changes, dropped; then each batch takes read, re-looks the vma up by address, faults, drops |
+//! | `yield-to-waiters` | as `populate-unlocked`, and a batch also ends as soon as `mmap_lock.is_contended()` |
+//!
+//! Paths that populate after changing vmas (mlock, mlockall, mmap with
+//! `MAP_LOCKED`/`MAP_POPULATE`/`MCL_FUTURE`, brk under `MCL_FUTURE`) all go
+//! through [`MmStruct::populate_after_write`], which applies the strategy;
+//! only mlock/mlockall under `downgrade-retake` use the per-vma loop of
+//! `crate::mlock`. mprotect's "locked private vma gains write" population
+//! runs under its write lock, as in Linux.
+//!
+//! The setting: a global default ([`set_global_strategy`], for the kernel's
+//! command line and `/proc/sys/vm/mlock_populate`) and an optional per-mm
+//! override ([`MmStruct::set_populate_strategy`], used by tests that run in
+//! parallel).
+//!
+//! # Test hook
+//!
+//! Each time population has dropped the lock between batches (and once
+//! after the final release for strategies that hold it to the end), the
+//! mm's populate hook runs with no lock held ([`MmStruct::set_populate_hook`]).
+//!
+//! Locking: see each function.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::addr::{PAGE_SIZE, TASK_SIZE};
+use crate::errno::Errno;
+use crate::fault::{fault_in_page, FaultAccess};
+use crate::mm_struct::MmStruct;
+use crate::pgtable::{PhysMem, TlbFlush};
+use crate::rwsem::{RwSemBackend, RwSemWriteGuard};
+use crate::vma::VmFlags;
+
+/// Largest number of pages one batch looks at.
+pub const POPULATE_BATCH_PAGES: u64 = 64;
+
+/// How population holds the mmap lock. See the module documentation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PopulateStrategy {
+    /// Before 2.6.28: the write lock from start to end.
+    HoldWrite = 0,
+    /// Schermerhorn 2008, with its race kept on purpose.
+    DowngradeRetake = 1,
+    /// Linus 2009: downgrade once after all vma changes.
+    DowngradeAtEnd = 2,
+    /// Lespinasse, Linux 3.9+: populate in batches under read, re-looking
+    /// the vma up each time.
+    PopulateUnlocked = 3,
+    /// Beyond Linux: batches also end when another thread waits.
+    #[default]
+    YieldToWaiters = 4,
+}
+
+impl PopulateStrategy {
+    /// Every strategy, in history order.
+    pub const ALL: [PopulateStrategy; 5] = [
+        PopulateStrategy::HoldWrite,
+        PopulateStrategy::DowngradeRetake,
+        PopulateStrategy::DowngradeAtEnd,
+        PopulateStrategy::PopulateUnlocked,
+        PopulateStrategy::YieldToWaiters,
+    ];
+
+    /// The name used on the command line and in `/proc/sys/vm/mlock_populate`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PopulateStrategy::HoldWrite => "hold-write",
+            PopulateStrategy::DowngradeRetake => "downgrade-retake",
+            PopulateStrategy::DowngradeAtEnd => "downgrade-at-end",
+            PopulateStrategy::PopulateUnlocked => "populate-unlocked",
+            PopulateStrategy::YieldToWaiters => "yield-to-waiters",
+        }
+    }
+
+    /// Parse a [`name`](Self::name) (surrounding whitespace, e.g. the
+    /// newline of `echo x > /proc/sys/...`, is ignored).
+    pub fn from_name(s: &str) -> Option<PopulateStrategy> {
+        let s = s.trim();
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// From the `repr(u8)` value.
+    pub const fn from_u8(v: u8) -> Option<PopulateStrategy> {
+        match v {
+            0 => Some(PopulateStrategy::HoldWrite),
+            1 => Some(PopulateStrategy::DowngradeRetake),
+            2 => Some(PopulateStrategy::DowngradeAtEnd),
+            3 => Some(PopulateStrategy::PopulateUnlocked),
+            4 => Some(PopulateStrategy::YieldToWaiters),
+            _ => None,
+        }
+    }
+}
+
+static GLOBAL_STRATEGY: AtomicU8 = AtomicU8::new(PopulateStrategy::YieldToWaiters as u8);
+
+/// Set the strategy of every mm that has no override of its own.
+pub fn set_global_strategy(s: PopulateStrategy) {
+    GLOBAL_STRATEGY.store(s as u8, Ordering::Relaxed);
+}
+
+/// The global strategy (default `yield-to-waiters`).
+pub fn global_strategy() -> PopulateStrategy {
+    PopulateStrategy::from_u8(GLOBAL_STRATEGY.load(Ordering::Relaxed)).unwrap_or_default()
+}
+
+/// Can population fault in a vma with these flags at all, and how?
+/// `Ok(None)`: skip it successfully (special or lock-on-fault);
+/// `Err(EFAULT)`: inaccessible.
+fn populate_access(flags: VmFlags) -> Result<Option<FaultAccess>, Errno> {
+    if flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+        return Ok(None);
+    }
+    if flags.contains(VmFlags::LOCKONFAULT) {
+        return Ok(None);
+    }
+    if !flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC) {
+        return Err(Errno::EFAULT);
+    }
+    if flags.intersection(VmFlags::WRITE | VmFlags::SHARED) == VmFlags::WRITE {
+        Ok(Some(FaultAccess::Write))
+    } else {
+        Ok(Some(FaultAccess::Read))
+    }
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// One batch: populate from `addr` towards `end`, looking at most at
+    /// `budget` pages; with `stop_on_contention`, also stop as soon as a
+    /// thread waits for `mmap_lock` (after at least one page). Returns where
+    /// to go on from (`end` when done or when no vma is left).
+    ///
+    /// Locking: `mmap_lock` held (read or write); takes the inner lock per
+    /// page.
+    fn populate_batch(&self, mut addr: u64, end: u64, budget: u64, stop_on_contention: bool, ignore_errors: bool) -> Result<u64, Errno> {
+        let mut n = 0u64;
+        while addr < end && n < budget {
+            let (vstart, vend, flags) = {
+                let g = self.lock_inner();
+                match g.vmas.find_vma_intersection(addr, end) {
+                    Some(v) => (v.start, v.end, v.flags),
+                    None => return Ok(end),
+                }
+            };
+            addr = addr.max(vstart);
+            let vend = vend.min(end);
+            let access = match populate_access(flags) {
+                Ok(Some(a)) => a,
+                Ok(None) => {
+                    addr = vend;
+                    continue;
+                }
+                Err(e) if ignore_errors => {
+                    let _ = e;
+                    addr = vend;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            while addr < vend && n < budget {
+                let r = {
+                    let mut g = self.lock_inner();
+                    fault_in_page(&mut g, self.page_meta(), addr, access)
+                };
+                if let Err(e) = r {
+                    if ignore_errors {
+                        addr = vend;
+                        break;
+                    }
+                    return Err(e.to_errno());
+                }
+                addr += PAGE_SIZE;
+                n += 1;
+                if stop_on_contention && self.mmap_lock.is_contended() {
+                    return Ok(addr);
+                }
+            }
+        }
+        Ok(addr)
+    }
+
+    /// Populate `[start, end)` for a caller that holds `mmap_lock` (read or
+    /// write) throughout (`hold-write`, `downgrade-*`, mprotect). Checks for
+    /// a fatal signal between batches (`EINTR`).
+    ///
+    /// Locking: `mmap_lock` held; takes the inner lock per page.
+    pub fn populate_range_held(&self, start: u64, end: u64, ignore_errors: bool) -> Result<(), Errno> {
+        self.mmap_lock.assert_locked();
+        let end = end.min(TASK_SIZE);
+        let mut addr = start;
+        while addr < end {
+            addr = self.populate_batch(addr, end, POPULATE_BATCH_PAGES, false, ignore_errors)?;
+            if addr < end && self.mmap_lock.backend().fatal_signal_pending() {
+                return Err(Errno::EINTR);
+            }
+        }
+        Ok(())
+    }
+
+    /// Linux `__mm_populate` (3.9+ shape): populate `[start, start + len)`
+    /// without holding `mmap_lock` between batches. Each batch takes it for
+    /// read (killable: `EINTR`), re-looks the vma up by address, faults at
+    /// most [`POPULATE_BATCH_PAGES`] pages (under `yield-to-waiters` fewer
+    /// if a thread is waiting) and drops it. Whatever vma is found at an
+    /// address is populated, even if it replaced the one the caller set up.
+    ///
+    /// Locking: no lock of this mm held by the caller.
+    pub fn __mm_populate(&self, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
+        let end = start.saturating_add(len).min(TASK_SIZE);
+        let stop_on_contention = self.populate_strategy() == PopulateStrategy::YieldToWaiters;
+        let mut addr = start;
+        while addr < end {
+            let r = self.mmap_lock.read_killable()?;
+            let res = self.populate_batch(addr, end, POPULATE_BATCH_PAGES, stop_on_contention, ignore_errors);
+            drop(r);
+            addr = res?;
+            if addr >= end {
+                break;
+            }
+            self.run_populate_hook();
+            if self.mmap_lock.backend().fatal_signal_pending() {
+                return Err(Errno::EINTR);
+            }
+        }
+        Ok(())
+    }
+
+    /// Linux `mm_populate`: [`__mm_populate`](Self::__mm_populate) ignoring
+    /// errors (mmap, brk: "best effort").
+    pub fn mm_populate(&self, start: u64, len: u64) {
+        let _ = self.__mm_populate(start, len, true);
+    }
+
+    /// Finish an operation that changed vmas under `write` and now has to
+    /// populate `[start, start + len)`, holding the lock as the active
+    /// strategy says: `hold-write` populates under `write`; `downgrade-*`
+    /// downgrade it and populate under read (`downgrade-retake` has no
+    /// per-vma loop here, so it behaves as `downgrade-at-end`); the unlocked
+    /// strategies drop it and call [`__mm_populate`](Self::__mm_populate).
+    /// The lock is released when this returns.
+    ///
+    /// Locking: `write` is this mm's `mmap_lock` held for write.
+    pub fn populate_after_write(&self, write: RwSemWriteGuard<'_, B>, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
+        let end = start.saturating_add(len).min(TASK_SIZE);
+        match self.populate_strategy() {
+            PopulateStrategy::HoldWrite => {
+                let r = self.populate_range_held(start, end, ignore_errors);
+                drop(write);
+                self.run_populate_hook();
+                r
+            }
+            PopulateStrategy::DowngradeRetake | PopulateStrategy::DowngradeAtEnd => {
+                let read = write.downgrade();
+                let r = self.populate_range_held(start, end, ignore_errors);
+                drop(read);
+                self.run_populate_hook();
+                r
+            }
+            PopulateStrategy::PopulateUnlocked | PopulateStrategy::YieldToWaiters => {
+                drop(write);
+                self.__mm_populate(start, end.saturating_sub(start), ignore_errors)
+            }
+        }
+    }
+}

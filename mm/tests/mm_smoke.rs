@@ -1,0 +1,25 @@
+mod common;
+use common::*;
+use mm::fault::FaultAccess;
+
+#[test]
+fn mmap_fault_mlock_munmap_exit() {
+    let w = world();
+    let base = w.arena.in_use();
+    let (prot, flags) = anon_rw();
+    let a = w.mm.do_mmap(0, 8 * P, prot, flags, &root()).unwrap();
+    check(&w.mm);
+    w.mm.handle_mm_fault(a, FaultAccess::Write, true).unwrap();
+    check(&w.mm);
+    assert_eq!(w.mm.rss(), 1);
+    w.mm.do_mlock(a, 8 * P, 0, &root()).unwrap();
+    check(&w.mm);
+    assert_eq!(w.mm.locked_vm(), 8);
+    assert_eq!(w.meta.nr_mlock(), 8);
+    w.mm.do_munmap(a, 4 * P).unwrap();
+    check(&w.mm);
+    assert_eq!(w.meta.nr_mlock(), 4);
+    w.mm.exit_mmap();
+    assert_eq!(w.meta.nr_mlock(), 0);
+    assert_eq!(w.arena.in_use(), base - 1);
+}

@@ -1,0 +1,402 @@
+//! Raw Linux x86_64 system calls and thin typed wrappers.
+//!
+//! This is the bottom of the runtime: the only place that executes the
+//! `syscall` instruction. Numbers and structure layouts are the Linux x86_64
+//! ABI, so the same binary runs on Linux and on Holdfast.
+//!
+//! Convention: a raw return value in `-4095..=-1` is `-errno`; everything else
+//! is a success value. Wrappers return `Result<usize, Errno>` (or a typed
+//! value). A wrapper is a safe `fn` only when no argument can make the kernel
+//! write to memory that Rust code owns; anything that takes a raw address the
+//! kernel writes through lives elsewhere behind a safe abstraction
+//! ([`crate::mem`], [`crate::probe`], [`crate::thread`]).
+
+use core::arch::asm;
+use core::ffi::CStr;
+use core::fmt;
+use core::sync::atomic::AtomicU32;
+
+/// A Linux error number (the positive value; the kernel returns `-errno`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub u16);
+
+impl Errno {
+    pub const EPERM: Errno = Errno(1);
+    pub const ENOENT: Errno = Errno(2);
+    pub const ESRCH: Errno = Errno(3);
+    pub const EINTR: Errno = Errno(4);
+    pub const EIO: Errno = Errno(5);
+    pub const EBADF: Errno = Errno(9);
+    pub const EAGAIN: Errno = Errno(11);
+    pub const ENOMEM: Errno = Errno(12);
+    pub const EACCES: Errno = Errno(13);
+    pub const EFAULT: Errno = Errno(14);
+    pub const EBUSY: Errno = Errno(16);
+    pub const EEXIST: Errno = Errno(17);
+    pub const EINVAL: Errno = Errno(22);
+    pub const ENOTTY: Errno = Errno(25);
+    pub const ERANGE: Errno = Errno(34);
+    pub const ENOSYS: Errno = Errno(38);
+    pub const ETIMEDOUT: Errno = Errno(110);
+
+    /// The symbolic name, or `None` for numbers this crate does not name.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1 => "EPERM",
+            2 => "ENOENT",
+            3 => "ESRCH",
+            4 => "EINTR",
+            5 => "EIO",
+            9 => "EBADF",
+            11 => "EAGAIN",
+            12 => "ENOMEM",
+            13 => "EACCES",
+            14 => "EFAULT",
+            16 => "EBUSY",
+            17 => "EEXIST",
+            22 => "EINVAL",
+            25 => "ENOTTY",
+            34 => "ERANGE",
+            38 => "ENOSYS",
+            110 => "ETIMEDOUT",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Linux x86_64 system call numbers used by this crate.
+pub mod nr {
+    pub const READ: usize = 0;
+    pub const WRITE: usize = 1;
+    pub const CLOSE: usize = 3;
+    pub const MMAP: usize = 9;
+    pub const MPROTECT: usize = 10;
+    pub const MUNMAP: usize = 11;
+    pub const BRK: usize = 12;
+    pub const IOCTL: usize = 16;
+    pub const WRITEV: usize = 20;
+    pub const SCHED_YIELD: usize = 24;
+    pub const MINCORE: usize = 27;
+    pub const MADVISE: usize = 28;
+    pub const NANOSLEEP: usize = 35;
+    pub const GETPID: usize = 39;
+    pub const CLONE: usize = 56;
+    pub const EXIT: usize = 60;
+    pub const UNAME: usize = 63;
+    pub const GETRLIMIT: usize = 97;
+    pub const GETUID: usize = 102;
+    pub const GETEUID: usize = 107;
+    pub const ARCH_PRCTL: usize = 158;
+    pub const SETRLIMIT: usize = 160;
+    pub const GETTID: usize = 186;
+    pub const FUTEX: usize = 202;
+    pub const CLOCK_GETTIME: usize = 228;
+    pub const EXIT_GROUP: usize = 231;
+    pub const OPENAT: usize = 257;
+    pub const PRLIMIT64: usize = 302;
+}
+
+/// Issue a system call with up to six arguments.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`: any pointer the kernel
+/// writes through must point to memory the caller may let the kernel modify.
+#[inline(always)]
+pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the arguments; `syscall` clobbers only
+    // rcx and r11 (declared), and the kernel preserves every other register.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Turn a raw return value into `Ok(value)` or `Err(errno)`.
+#[inline]
+pub fn check(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno((-ret) as u16))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// A system call whose arguments are plain integers or pointers the kernel
+/// only reads. Private helper for the safe wrappers below.
+#[inline(always)]
+fn sc(nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+    // SAFETY: only called by wrappers in this module whose arguments either
+    // carry no pointer, or carry pointers derived from live Rust references
+    // sized for what the kernel writes.
+    check(unsafe { syscall6(nr, a) })
+}
+
+// ---------------------------------------------------------------- files --
+
+pub const AT_FDCWD: isize = -100;
+pub const O_RDONLY: usize = 0;
+pub const O_CLOEXEC: usize = 0o2000000;
+
+pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    sc(nr::READ, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0])
+}
+
+pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+    sc(nr::WRITE, [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0])
+}
+
+/// Write all of `buf`, retrying short writes.
+pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match write(fd, buf) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub fn openat(dirfd: isize, path: &CStr, flags: usize, mode: usize) -> Result<i32, Errno> {
+    sc(nr::OPENAT, [dirfd as usize, path.as_ptr() as usize, flags, mode, 0, 0]).map(|fd| fd as i32)
+}
+
+pub fn close(fd: i32) -> Result<(), Errno> {
+    sc(nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// `struct iovec`, borrowing the bytes it describes.
+#[repr(C)]
+pub struct IoVec<'a> {
+    base: *const u8,
+    len: usize,
+    _borrow: core::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> IoVec<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        IoVec { base: buf.as_ptr(), len: buf.len(), _borrow: core::marker::PhantomData }
+    }
+}
+
+pub fn writev(fd: i32, iov: &[IoVec<'_>]) -> Result<usize, Errno> {
+    sc(nr::WRITEV, [fd as usize, iov.as_ptr() as usize, iov.len(), 0, 0, 0])
+}
+
+/// `struct winsize`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Winsize {
+    pub rows: u16,
+    pub cols: u16,
+    pub xpixel: u16,
+    pub ypixel: u16,
+}
+
+pub const TIOCGWINSZ: usize = 0x5413;
+
+pub fn ioctl_tiocgwinsz(fd: i32) -> Result<Winsize, Errno> {
+    let mut ws = Winsize::default();
+    sc(nr::IOCTL, [fd as usize, TIOCGWINSZ, &mut ws as *mut Winsize as usize, 0, 0, 0])?;
+    Ok(ws)
+}
+
+// -------------------------------------------------------------- process --
+
+pub fn getpid() -> i32 {
+    sc(nr::GETPID, [0; 6]).unwrap_or(0) as i32
+}
+
+pub fn gettid() -> i32 {
+    sc(nr::GETTID, [0; 6]).unwrap_or(0) as i32
+}
+
+pub fn getuid() -> Result<u32, Errno> {
+    sc(nr::GETUID, [0; 6]).map(|v| v as u32)
+}
+
+pub fn geteuid() -> Result<u32, Errno> {
+    sc(nr::GETEUID, [0; 6]).map(|v| v as u32)
+}
+
+pub fn sched_yield() {
+    let _ = sc(nr::SCHED_YIELD, [0; 6]);
+}
+
+/// Exit the whole process (all threads).
+pub fn exit_group(code: i32) -> ! {
+    let _ = sc(nr::EXIT_GROUP, [code as usize, 0, 0, 0, 0, 0]);
+    // exit_group never returns; if a broken kernel returns, spin.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// `struct utsname` (Linux: six fields of 65 bytes).
+#[repr(C)]
+pub struct Utsname {
+    pub sysname: [u8; 65],
+    pub nodename: [u8; 65],
+    pub release: [u8; 65],
+    pub version: [u8; 65],
+    pub machine: [u8; 65],
+    pub domainname: [u8; 65],
+}
+
+/// The bytes of a NUL-terminated `utsname` field, without the NUL.
+pub fn cfield(f: &[u8]) -> &[u8] {
+    let n = f.iter().position(|&b| b == 0).unwrap_or(f.len());
+    &f[..n]
+}
+
+pub fn uname() -> Result<Utsname, Errno> {
+    let mut u = Utsname {
+        sysname: [0; 65],
+        nodename: [0; 65],
+        release: [0; 65],
+        version: [0; 65],
+        machine: [0; 65],
+        domainname: [0; 65],
+    };
+    sc(nr::UNAME, [&mut u as *mut Utsname as usize, 0, 0, 0, 0, 0])?;
+    Ok(u)
+}
+
+// -------------------------------------------------------------- rlimits --
+
+pub const RLIMIT_MEMLOCK: u32 = 8;
+pub const RLIM_INFINITY: u64 = !0;
+
+/// `struct rlimit` / `struct rlimit64` (identical on x86_64).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+pub fn getrlimit(resource: u32) -> Result<Rlimit, Errno> {
+    let mut r = Rlimit::default();
+    sc(nr::GETRLIMIT, [resource as usize, &mut r as *mut Rlimit as usize, 0, 0, 0, 0])?;
+    Ok(r)
+}
+
+pub fn setrlimit(resource: u32, r: &Rlimit) -> Result<(), Errno> {
+    sc(nr::SETRLIMIT, [resource as usize, r as *const Rlimit as usize, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// `prlimit64(pid, resource, new, &old)`; returns the old limit.
+pub fn prlimit64(pid: i32, resource: u32, new: Option<&Rlimit>) -> Result<Rlimit, Errno> {
+    let mut old = Rlimit::default();
+    let newp = new.map_or(0, |r| r as *const Rlimit as usize);
+    sc(nr::PRLIMIT64, [pid as usize, resource as usize, newp, &mut old as *mut Rlimit as usize, 0, 0])?;
+    Ok(old)
+}
+
+// ----------------------------------------------------------------- time --
+
+pub const CLOCK_REALTIME: u32 = 0;
+pub const CLOCK_MONOTONIC: u32 = 1;
+
+/// `struct timespec`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+impl Timespec {
+    pub fn from_ns(ns: u64) -> Self {
+        Timespec { sec: (ns / 1_000_000_000) as i64, nsec: (ns % 1_000_000_000) as i64 }
+    }
+    pub fn as_ns(&self) -> u64 {
+        (self.sec as u64).wrapping_mul(1_000_000_000).wrapping_add(self.nsec as u64)
+    }
+}
+
+pub fn clock_gettime(clock: u32) -> Result<Timespec, Errno> {
+    let mut ts = Timespec::default();
+    sc(nr::CLOCK_GETTIME, [clock as usize, &mut ts as *mut Timespec as usize, 0, 0, 0, 0])?;
+    Ok(ts)
+}
+
+pub fn nanosleep(req: &Timespec) -> Result<(), Errno> {
+    sc(nr::NANOSLEEP, [req as *const Timespec as usize, 0, 0, 0, 0, 0]).map(|_| ())
+}
+
+// ----------------------------------------------------------------- TLS --
+
+pub const ARCH_SET_FS: usize = 0x1002;
+pub const ARCH_GET_FS: usize = 0x1003;
+
+/// Set the FS segment base of the calling thread.
+///
+/// Safe because nothing in this crate uses `%fs`-relative TLS; a thread
+/// created by [`crate::thread`] gets its own base from `clone(CLONE_SETTLS)`.
+pub fn arch_set_fs(base: usize) -> Result<(), Errno> {
+    sc(nr::ARCH_PRCTL, [ARCH_SET_FS, base, 0, 0, 0, 0]).map(|_| ())
+}
+
+pub fn arch_get_fs() -> Result<usize, Errno> {
+    let mut base: usize = 0;
+    sc(nr::ARCH_PRCTL, [ARCH_GET_FS, &mut base as *mut usize as usize, 0, 0, 0, 0])?;
+    Ok(base)
+}
+
+/// Read the 8 bytes at `%fs:0` (by the x86_64 TLS ABI, the thread pointer's
+/// self-reference). Faults (SIGSEGV) if the FS base is not mapped.
+pub fn read_fs_qword0() -> usize {
+    let v: usize;
+    // SAFETY: a plain load through the FS segment; it writes no memory, and
+    // an unmapped base raises SIGSEGV rather than reading Rust-owned state.
+    unsafe { asm!("mov {}, qword ptr fs:[0]", out(reg) v, options(nostack, readonly, preserves_flags)) };
+    v
+}
+
+// ---------------------------------------------------------------- futex --
+
+pub const FUTEX_WAIT: usize = 0;
+pub const FUTEX_WAKE: usize = 1;
+pub const FUTEX_PRIVATE_FLAG: usize = 128;
+
+/// `futex(FUTEX_WAIT)`: sleep while `*word == val`, up to `timeout` (relative).
+/// `private` selects `FUTEX_PRIVATE_FLAG` (only this process waits/wakes).
+pub fn futex_wait(word: &AtomicU32, val: u32, timeout: Option<&Timespec>, private: bool) -> Result<(), Errno> {
+    let op = FUTEX_WAIT | if private { FUTEX_PRIVATE_FLAG } else { 0 };
+    let t = timeout.map_or(0, |t| t as *const Timespec as usize);
+    sc(nr::FUTEX, [word.as_ptr() as usize, op, val as usize, t, 0, 0]).map(|_| ())
+}
+
+/// `futex(FUTEX_WAKE)`: wake up to `n` waiters; returns how many were woken.
+/// The kernel reads the count as an `int`, so `n` is clamped to `i32::MAX`
+/// (passing `u32::MAX` would mean -1, which Linux treats as "wake one").
+pub fn futex_wake(word: &AtomicU32, n: u32, private: bool) -> Result<usize, Errno> {
+    let n = n.min(i32::MAX as u32);
+    let op = FUTEX_WAKE | if private { FUTEX_PRIVATE_FLAG } else { 0 };
+    sc(nr::FUTEX, [word.as_ptr() as usize, op, n as usize, 0, 0, 0])
+}
