@@ -401,7 +401,9 @@ pub struct UserCase {
     pub output: &'static [&'static str],
 }
 
-/// User-program tests. Empty until the first user programs exist.
+/// User-program tests. Empty until the kernel runs user programs; then the
+/// binaries built from `user/` (`cargo build -p holdfast-user`,
+/// `user/c/build.sh`) are copied to `target/holdfast/user/` and listed here.
 pub const USER_CASES: &[UserCase] = &[];
 
 /// [`USER_CASES`] as boot cases.
