@@ -162,7 +162,6 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Test(TestOpts { suites }))
         }
         "help" | "-h" | "--help" => Ok(Command::Help),
-        "bench" => Err("`bench` is not available yet".to_string()),
         other => Err(format!("unknown command {other:?}")),
     }
 }
