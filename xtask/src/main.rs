@@ -1,1 +1,46 @@
-fn main() {}
+//! `cargo xtask`: Holdfast's developer CLI.
+//!
+//! - `run`   builds kernel, initrd and image and boots them in QEMU;
+//! - `image` writes BIOS and UEFI disk images for real hardware;
+//! - `test`  runs the host tests, the in-kernel suite and boot smoke tests.
+//!
+//! Every command that xtask runs (cargo, QEMU) is printed before it runs.
+//! Failures are reported as one `error:` line with what to do about it,
+//! never as a panic.
+
+mod build;
+mod cli;
+mod error;
+mod image;
+mod qemu;
+mod report;
+mod test;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("error: {msg}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        cli::Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(0)
+        }
+        cli::Command::Run(opts) => image::run(&opts),
+        cli::Command::Image(opts) => image::image(&opts).map(|()| 0),
+        cli::Command::Test(opts) => test::test(&opts),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

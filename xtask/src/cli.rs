@@ -1,0 +1,278 @@
+//! Command-line parsing for `cargo xtask`. Pure: turns the argument list
+//! into a [`Command`] or an error message; no I/O.
+
+use std::path::PathBuf;
+
+/// Usage text printed by `cargo xtask help` and on parse errors.
+pub const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  run [options] [-- /PROGRAM ARGS...]
+        build the kernel, initrd and image, boot it in QEMU with serial on
+        this terminal, and exit with the kernel's exit status
+        --uefi         boot the UEFI image under OVMF (default: BIOS/SeaBIOS)
+        --gdb          start QEMU halted with a gdb stub on :1234 (-s -S)
+        --smp N        number of CPUs (default 1)
+        --mem SIZE     guest memory, e.g. 512M or 2G (default 1G)
+        --stay         put `stay` on the kernel command line (no power-off)
+        --display      show a QEMU window (default: -display none)
+        --timeout SECS kill QEMU after SECS seconds (default: no limit)
+        --add FILE     put host FILE into the initrd as /BASENAME (repeatable)
+        -- /PROGRAM A  kernel command line `init=/PROGRAM A...`
+  image [--add FILE]... [-- /PROGRAM ARGS...]
+        write target/holdfast/holdfast-bios.img and holdfast-uefi.img
+  test [--suite host|kernel|smoke|user]...
+        run the host tests, the in-kernel suite and the boot smoke tests;
+        prints one line per test and `N passed, M failed`
+  help  print this text
+";
+
+/// Options that shape the initrd: extra files and the program to start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitrdOpts {
+    /// Host files copied into the initrd under their base name.
+    pub add: Vec<PathBuf>,
+    /// `/PROGRAM ARGS...` after `--`, if any.
+    pub init: Vec<String>,
+}
+
+/// `cargo xtask run` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOpts {
+    pub uefi: bool,
+    pub gdb: bool,
+    pub smp: u32,
+    pub mem: String,
+    pub stay: bool,
+    pub display: bool,
+    pub timeout_secs: Option<u64>,
+    pub initrd: InitrdOpts,
+}
+
+impl Default for RunOpts {
+    fn default() -> Self {
+        RunOpts {
+            uefi: false,
+            gdb: false,
+            smp: 1,
+            mem: "1G".to_string(),
+            stay: false,
+            display: false,
+            timeout_secs: None,
+            initrd: InitrdOpts::default(),
+        }
+    }
+}
+
+/// Parts of `cargo xtask test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Suite {
+    /// `cargo test` of mm, boot, xtask, and the loom models.
+    Host,
+    /// The in-kernel `ktest` suite.
+    Kernel,
+    /// USB-stick boots under OVMF and SeaBIOS.
+    Smoke,
+    /// User programs booted as `init=`.
+    User,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 4] = [Suite::Host, Suite::Kernel, Suite::Smoke, Suite::User];
+
+    fn parse(s: &str) -> Option<Suite> {
+        Some(match s {
+            "host" => Suite::Host,
+            "kernel" => Suite::Kernel,
+            "smoke" => Suite::Smoke,
+            "user" => Suite::User,
+            _ => return None,
+        })
+    }
+}
+
+/// `cargo xtask test` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOpts {
+    /// Suites to run, in order; all of them by default.
+    pub suites: Vec<Suite>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run(RunOpts),
+    Image(InitrdOpts),
+    Test(TestOpts),
+    Help,
+}
+
+fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String, String> {
+    it.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+/// Checks a memory size the way QEMU's `-m` takes it: digits with an
+/// optional M or G suffix.
+fn valid_mem(s: &str) -> bool {
+    let digits = s.strip_suffix(['M', 'G', 'm', 'g']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u64>().is_ok_and(|n| n > 0)
+}
+
+/// Parses the arguments after `cargo xtask`.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((cmd, rest)) = args.split_first() else {
+        return Err("no command given".to_string());
+    };
+    match cmd.as_str() {
+        "run" => parse_run(rest).map(Command::Run),
+        "image" => {
+            let mut initrd = InitrdOpts::default();
+            let mut it = rest.iter();
+            while let Some(arg) = it.next() {
+                match arg.as_str() {
+                    "--add" => initrd.add.push(value(arg, &mut it)?.into()),
+                    "--" => {
+                        initrd.init = it.by_ref().cloned().collect();
+                    }
+                    other => return Err(format!("unknown option for image: {other}")),
+                }
+            }
+            Ok(Command::Image(initrd))
+        }
+        "test" => {
+            let mut suites = Vec::new();
+            let mut it = rest.iter();
+            while let Some(arg) = it.next() {
+                match arg.as_str() {
+                    "--suite" => {
+                        let v = value(arg, &mut it)?;
+                        let s = Suite::parse(v).ok_or_else(|| format!("unknown suite {v:?} (host, kernel, smoke, user)"))?;
+                        if !suites.contains(&s) {
+                            suites.push(s);
+                        }
+                    }
+                    other => return Err(format!("unknown option for test: {other}")),
+                }
+            }
+            if suites.is_empty() {
+                suites = Suite::ALL.to_vec();
+            }
+            suites.sort();
+            Ok(Command::Test(TestOpts { suites }))
+        }
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
+    let mut o = RunOpts::default();
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--uefi" => o.uefi = true,
+            "--gdb" => o.gdb = true,
+            "--stay" => o.stay = true,
+            "--display" => o.display = true,
+            "--smp" => {
+                let v = value(arg, &mut it)?;
+                o.smp = v
+                    .parse()
+                    .ok()
+                    .filter(|&n: &u32| (1..=255).contains(&n))
+                    .ok_or_else(|| format!("--smp wants a CPU count from 1 to 255, not {v:?}"))?;
+            }
+            "--mem" => {
+                let v = value(arg, &mut it)?;
+                if !valid_mem(v) {
+                    return Err(format!("--mem wants a size like 512M or 2G, not {v:?}"));
+                }
+                o.mem = v.to_uppercase();
+            }
+            "--timeout" => {
+                let v = value(arg, &mut it)?;
+                o.timeout_secs = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n: &u64| n > 0)
+                        .ok_or_else(|| format!("--timeout wants seconds, not {v:?}"))?,
+                );
+            }
+            "--add" => o.initrd.add.push(value(arg, &mut it)?.into()),
+            "--" => {
+                o.initrd.init = it.by_ref().cloned().collect();
+                if o.initrd.init.is_empty() {
+                    return Err("`--` must be followed by /PROGRAM".to_string());
+                }
+            }
+            other => return Err(format!("unknown option for run: {other}")),
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn run_defaults() {
+        assert_eq!(parse(&args("run")), Ok(Command::Run(RunOpts::default())));
+        let d = RunOpts::default();
+        assert_eq!((d.smp, d.mem.as_str(), d.uefi, d.display), (1, "1G", false, false));
+    }
+
+    #[test]
+    fn run_all_options() {
+        let c = parse(&args(
+            "run --uefi --gdb --smp 4 --mem 2g --stay --display --timeout 60 --add a/b/contend --add x -- /contend 4 --flag",
+        ))
+        .unwrap();
+        let Command::Run(o) = c else { panic!() };
+        assert!(o.uefi && o.gdb && o.stay && o.display);
+        assert_eq!(o.smp, 4);
+        assert_eq!(o.mem, "2G");
+        assert_eq!(o.timeout_secs, Some(60));
+        assert_eq!(o.initrd.add, vec![PathBuf::from("a/b/contend"), PathBuf::from("x")]);
+        // Everything after `--` belongs to the program, even things that look like flags.
+        assert_eq!(o.initrd.init, args("/contend 4 --flag"));
+    }
+
+    #[test]
+    fn run_errors() {
+        assert!(parse(&args("run --smp")).unwrap_err().contains("needs a value"));
+        assert!(parse(&args("run --smp 0")).is_err());
+        assert!(parse(&args("run --smp many")).is_err());
+        assert!(parse(&args("run --mem lots")).is_err());
+        assert!(parse(&args("run --mem 0")).is_err());
+        assert!(parse(&args("run --mem 512M")).is_ok());
+        assert!(parse(&args("run --frobnicate")).unwrap_err().contains("--frobnicate"));
+        assert!(parse(&args("run --")).is_err());
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(parse(&args("help")), Ok(Command::Help));
+        assert!(parse(&[]).is_err());
+        assert!(parse(&args("frob")).is_err());
+        assert!(parse(&args("bench")).is_err());
+        let Command::Image(i) = parse(&args("image --add f -- /p q")).unwrap() else { panic!() };
+        assert_eq!(i.add, vec![PathBuf::from("f")]);
+        assert_eq!(i.init, args("/p q"));
+    }
+
+    #[test]
+    fn test_suites() {
+        assert_eq!(parse(&args("test")), Ok(Command::Test(TestOpts { suites: Suite::ALL.to_vec() })));
+        assert_eq!(
+            parse(&args("test --suite smoke --suite host --suite smoke")),
+            Ok(Command::Test(TestOpts { suites: vec![Suite::Host, Suite::Smoke] }))
+        );
+        assert!(parse(&args("test --suite nope")).is_err());
+    }
+}

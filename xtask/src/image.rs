@@ -1,0 +1,231 @@
+//! Kernel command line, initrd and disk images, and the two commands
+//! built on them: `cargo xtask image` and `cargo xtask run`.
+//!
+//! The kernel's command line is the file `/cmdline` in the initrd: one
+//! line of space-separated words. Kernel words come first; `init=/PROGRAM`
+//! and the program's arguments come last, so everything after `init=`
+//! belongs to the program.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use boot::cpio::Entry;
+use boot::Firmware;
+
+use crate::build::{self, Paths};
+use crate::cli::{InitrdOpts, RunOpts};
+use crate::error::{Error, Result};
+use crate::qemu::{self, Exit, Flow};
+
+/// Builds the command line from kernel words (e.g. `stay`,
+/// `ktest.start=3`) and the init program with its arguments.
+pub fn cmdline(kernel_words: &[String], init: &[String]) -> std::result::Result<String, String> {
+    let mut words: Vec<String> = Vec::new();
+    for w in kernel_words {
+        words.push(w.clone());
+    }
+    if let Some((program, args)) = init.split_first() {
+        let program = if program.starts_with('/') { program.clone() } else { format!("/{program}") };
+        if program == "/" {
+            return Err("the init program needs a name, e.g. `-- /contend`".into());
+        }
+        words.push(format!("init={program}"));
+        words.extend(args.iter().cloned());
+    }
+    for w in &words {
+        if w.is_empty() || w.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "command-line word {w:?} is empty or contains whitespace; the kernel splits its command line at spaces"
+            ));
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// The initrd entries: `/cmdline`, then each host file under its base name.
+pub fn initrd_entries(cmdline: &str, files: &[PathBuf]) -> Result<Vec<Entry>> {
+    let mut entries = vec![Entry::file("/cmdline", 0o644, format!("{cmdline}\n").into_bytes())];
+    for f in files {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::new(format!("--add {}: not a file name", f.display())))?;
+        let data = std::fs::read(f).map_err(|e| Error::new(format!("--add {}: {e}", f.display())))?;
+        entries.push(Entry::file(format!("/{name}"), 0o755, data));
+    }
+    Ok(entries)
+}
+
+/// Built images for one kernel and initrd.
+pub struct Images {
+    pub bios: Option<PathBuf>,
+    pub uefi: Option<PathBuf>,
+}
+
+/// Writes `<stem>.cpio` and the requested images `<stem>-bios.img` /
+/// `<stem>-uefi.img` under `dir`.
+pub fn make_images(
+    paths: &Paths,
+    kernel: &Path,
+    entries: &[Entry],
+    dir: &Path,
+    stem: &str,
+    which: &[Firmware],
+) -> Result<Images> {
+    let initrd = dir.join(format!("{stem}.cpio"));
+    boot::write_initrd(&initrd, entries)?;
+    let bios = which.contains(&Firmware::Bios).then(|| dir.join(format!("{stem}-bios.img")));
+    let uefi = which.contains(&Firmware::Uefi).then(|| dir.join(format!("{stem}-uefi.img")));
+    let shown: Vec<String> = bios.iter().chain(uefi.iter()).map(|p| paths.show(p)).collect();
+    eprintln!("  imaging {} + {} -> {}", paths.show(kernel), paths.show(&initrd), shown.join(", "));
+    let input = boot::ImageInput::new(kernel, Some(&initrd));
+    boot::create_images(&input, bios.as_deref(), uefi.as_deref())?;
+    Ok(Images { bios, uefi })
+}
+
+fn warn_missing_init(init: &[String], add: &[PathBuf]) {
+    let Some(program) = init.first() else { return };
+    let name = program.trim_start_matches('/');
+    let present = add.iter().any(|f| f.file_name().and_then(|n| n.to_str()) == Some(name));
+    if !present {
+        eprintln!("warning: /{name} is not among the --add files; the kernel will not find it in the initrd");
+    }
+}
+
+/// `cargo xtask image`.
+pub fn image(opts: &InitrdOpts) -> Result<()> {
+    let paths = Paths::new();
+    let line = cmdline(&[], &opts.init).map_err(Error::new)?;
+    warn_missing_init(&opts.init, &opts.add);
+    let kernel = build::build_kernel(&paths, false)?;
+    let entries = initrd_entries(&line, &opts.add)?;
+    let images = make_images(&paths, &kernel, &entries, &paths.out, "holdfast", &[Firmware::Bios, Firmware::Uefi])?;
+    let (bios, uefi) = (images.bios.unwrap(), images.uefi.unwrap());
+    println!("kernel command line: {line:?}");
+    println!("BIOS image: {}", bios.display());
+    println!("UEFI image: {}", uefi.display());
+    println!();
+    println!("To boot a PC from a USB stick, write one image to the whole stick (not a partition):");
+    println!("  sudo dd if={} of=/dev/sdX bs=4M conv=fsync status=progress", uefi.display());
+    println!("(use the BIOS image for machines without UEFI).");
+    println!("WARNING: dd overwrites the device without asking. Check with `lsblk` that /dev/sdX");
+    println!("is the stick and not one of your disks.");
+    Ok(())
+}
+
+/// The kernel's load offset from the bootloader's log line
+/// `INFO : virtual_address_offset: 0xffff800000000000`.
+pub fn load_offset(line: &str) -> Option<&str> {
+    let rest = &line[line.find("virtual_address_offset: ")? + "virtual_address_offset: ".len()..];
+    let offset = rest.split_whitespace().next()?;
+    let hex = offset.strip_prefix("0x")?;
+    (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(offset)
+}
+
+/// `cargo xtask run`: returns the kernel's exit status.
+pub fn run(opts: &RunOpts) -> Result<i32> {
+    let paths = Paths::new();
+    let kernel_words: Vec<String> = if opts.stay { vec!["stay".into()] } else { vec![] };
+    let line = cmdline(&kernel_words, &opts.initrd.init).map_err(Error::new)?;
+    warn_missing_init(&opts.initrd.init, &opts.initrd.add);
+    qemu::check_qemu()?;
+    let firmware = if opts.uefi { Firmware::Uefi } else { Firmware::Bios };
+    let ovmf = if opts.uefi { Some(qemu::find_ovmf()?) } else { None };
+
+    let kernel = build::build_kernel(&paths, false)?;
+    let entries = initrd_entries(&line, &opts.initrd.add)?;
+    let images = make_images(&paths, &kernel, &entries, &paths.out, "run", &[firmware])?;
+    let image = images.bios.or(images.uefi).expect("one image was requested");
+
+    let mut machine = qemu::Machine::new(firmware, image);
+    machine.smp = opts.smp;
+    machine.mem = opts.mem.clone();
+    machine.display = opts.display;
+    machine.gdb = opts.gdb;
+    let log = paths.logs().join("run.log");
+    eprintln!("kernel command line: {line:?}");
+    if opts.gdb {
+        eprintln!(
+            "QEMU waits for gdb; attach with:\n  gdb {} -ex 'target remote :1234'\n\
+             The kernel is position-independent: once the bootloader logs where it loaded it,\n\
+             xtask prints the `symbol-file -o OFFSET` command that relocates the symbols.",
+            paths.show(&kernel)
+        );
+    }
+    let kernel_shown = paths.show(&kernel);
+    let outcome = qemu::run(
+        &qemu::Run {
+            args: qemu::args(&machine, ovmf.as_deref()),
+            log: &log,
+            echo: true,
+            stdin: true,
+            timeout: opts.timeout_secs.map(Duration::from_secs),
+        },
+        |line| {
+            if opts.gdb {
+                if let Some(offset) = load_offset(line) {
+                    eprintln!("xtask: in gdb, run: symbol-file -o {offset} {kernel_shown}");
+                }
+            }
+            Flow::Continue
+        },
+    )?;
+    match outcome.exit {
+        Exit::Kernel(code) => {
+            eprintln!("{} (serial log: {})", outcome.exit.describe(), paths.show(&log));
+            Ok(code)
+        }
+        Exit::Killed if outcome.timed_out => Err(Error::new(format!(
+            "timed out after {} s; QEMU killed (serial log: {})",
+            outcome.elapsed.as_secs(),
+            paths.show(&log)
+        ))),
+        other => Err(Error::new(format!("{} (serial log: {})", other.describe(), paths.show(&log)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn cmdline_construction() {
+        assert_eq!(cmdline(&[], &[]).unwrap(), "");
+        assert_eq!(cmdline(&w("stay"), &[]).unwrap(), "stay");
+        assert_eq!(cmdline(&[], &w("/contend 4 8")).unwrap(), "init=/contend 4 8");
+        assert_eq!(cmdline(&[], &w("contend")).unwrap(), "init=/contend");
+        assert_eq!(
+            cmdline(&w("stay mlock_populate=yield-to-waiters"), &w("/contend -t 4")).unwrap(),
+            "stay mlock_populate=yield-to-waiters init=/contend -t 4"
+        );
+        assert_eq!(cmdline(&w("ktest.start=3"), &[]).unwrap(), "ktest.start=3");
+        assert!(cmdline(&[], &["/p".into(), "two words".into()]).is_err());
+        assert!(cmdline(&[], &["/p".into(), "".into()]).is_err());
+        assert!(cmdline(&[], &["/".into()]).is_err());
+    }
+
+    #[test]
+    fn load_offset_from_bootloader_log() {
+        assert_eq!(load_offset("INFO : virtual_address_offset: 0xffff800000000000"), Some("0xffff800000000000"));
+        assert_eq!(load_offset("INFO : virtual_address_offset: garbage"), None);
+        assert_eq!(load_offset("INFO : Entry point at: 0xffff800000008620"), None);
+    }
+
+    #[test]
+    fn initrd_has_cmdline_and_added_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-initrd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prog = dir.join("contend");
+        std::fs::write(&prog, b"\x7fELF").unwrap();
+        let e = initrd_entries("init=/contend", &[prog]).unwrap();
+        assert_eq!(e[0].path, "/cmdline");
+        assert_eq!(e[0].data, b"init=/contend\n");
+        assert_eq!(e[1].path, "/contend");
+        assert_eq!(e[1].mode, 0o100755);
+        assert!(initrd_entries("", &[dir.join("missing")]).unwrap_err().to_string().contains("missing"));
+    }
+}

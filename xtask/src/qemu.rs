@@ -1,0 +1,365 @@
+//! Running QEMU: building its command line, streaming the guest's serial
+//! output (COM1) to a log file and to a line callback, enforcing a timeout,
+//! and decoding how QEMU ended.
+//!
+//! Protocol with the kernel: the kernel writes an exit code `c` to the
+//! `isa-debug-exit` device (port 0xf4) and QEMU exits with `(c << 1) | 1`.
+//! `-no-reboot` turns a triple fault into a QEMU exit with status 0.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use boot::Firmware;
+
+use crate::build::{self, QEMU_INSTALL};
+use crate::error::{Error, Result};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// The line the kernel prints once it runs its main function.
+pub const MAIN_REACHED: &str = "holdfast: kernel main reached";
+
+/// Where OVMF (UEFI firmware for QEMU) may be installed.
+const OVMF_CANDIDATES: &[&str] = &["/usr/share/ovmf/OVMF.fd", "/usr/share/qemu/OVMF.fd", "/usr/share/OVMF/OVMF.fd"];
+
+/// How the disk image is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// A plain disk (`-drive format=raw,file=IMG`, IDE).
+    Disk,
+    /// A USB mass-storage stick on an xHCI controller, the way a PC boots
+    /// a USB stick.
+    UsbStick,
+}
+
+/// What QEMU is to run.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub firmware: Firmware,
+    pub image: PathBuf,
+    pub attach: Attach,
+    pub smp: u32,
+    pub mem: String,
+    pub display: bool,
+    pub gdb: bool,
+    /// Use KVM; otherwise QEMU emulates the CPU (TCG).
+    pub kvm: bool,
+}
+
+impl Machine {
+    pub fn new(firmware: Firmware, image: PathBuf) -> Self {
+        Machine { firmware, image, attach: Attach::Disk, smp: 1, mem: "1G".into(), display: false, gdb: false, kvm: kvm_available() }
+    }
+}
+
+/// QEMU's arguments for `m`; `ovmf` is needed for UEFI.
+pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |s: &[&str]| a.extend(s.iter().map(|s| s.to_string()));
+    if m.kvm {
+        push(&["-accel", "kvm"]);
+    }
+    push(&["-cpu", "max"]);
+    push(&["-smp", &m.smp.to_string(), "-m", &m.mem]);
+    if m.firmware == Firmware::Uefi {
+        let ovmf = ovmf.map(|p| p.display().to_string()).unwrap_or_else(|| OVMF_CANDIDATES[0].into());
+        push(&["-bios", &ovmf]);
+    }
+    let drive = format!("format=raw,file={}", m.image.display());
+    match m.attach {
+        Attach::Disk => push(&["-drive", &drive]),
+        Attach::UsbStick => push(&[
+            "-device",
+            "qemu-xhci,id=xhci",
+            "-drive",
+            &format!("if=none,id=stick,{drive}"),
+            "-device",
+            "usb-storage,bus=xhci.0,drive=stick",
+        ]),
+    }
+    // No network: firmware would otherwise try PXE boot first.
+    push(&["-nic", "none"]);
+    push(&["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]);
+    if !m.display {
+        push(&["-display", "none", "-monitor", "none"]);
+    }
+    if m.gdb {
+        push(&["-s", "-S"]);
+    }
+    a
+}
+
+/// Whether to use KVM: only when asked with `HOLDFAST_KVM=1` and
+/// `/dev/kvm` is usable. Off by default because `-cpu max` under nested or
+/// restricted KVM can abort QEMU; TCG always works, only slower.
+pub fn kvm_available() -> bool {
+    std::env::var("HOLDFAST_KVM").is_ok_and(|v| v == "1")
+        && std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}
+
+/// Finds OVMF or explains how to install it.
+pub fn find_ovmf() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("OVMF_PATH") {
+        return Ok(PathBuf::from(p));
+    }
+    OVMF_CANDIDATES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::new(format!(
+                "OVMF (UEFI firmware for QEMU) not found at {}: install it with `{QEMU_INSTALL}` \
+                 or point OVMF_PATH at OVMF.fd",
+                OVMF_CANDIDATES[0]
+            ))
+        })
+}
+
+/// Checks that QEMU can be started.
+pub fn check_qemu() -> Result<()> {
+    match Command::new(QEMU).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(Error::new(format!("`{QEMU} --version` failed ({s}); reinstall with `{QEMU_INSTALL}`"))),
+        Err(e) => Err(build::spawn_error(std::ffi::OsStr::new(QEMU), e)),
+    }
+}
+
+/// How QEMU ended, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The kernel wrote this code to isa-debug-exit.
+    Kernel(i32),
+    /// QEMU exited with 0 without the kernel's exit code: a triple fault
+    /// or reset (with `-no-reboot`), or an ACPI power-off.
+    NoExitCode,
+    /// QEMU itself failed (bad option, missing file ...).
+    QemuError { status: i32, message: String },
+    /// xtask killed QEMU (timeout or a test saw what it waited for).
+    Killed,
+    /// QEMU died from a signal xtask did not send.
+    Signal,
+}
+
+/// Decodes QEMU's exit status. QEMU's own errors also exit with 1, which
+/// is what kernel code 0 looks like; they are told apart by QEMU's error
+/// line on stderr and by the guest never having written to serial.
+pub fn decode(status: Option<i32>, qemu_stderr: &str, serial_seen: bool) -> Exit {
+    let Some(s) = status else { return Exit::Signal };
+    let qemu_error = qemu_stderr
+        .lines()
+        .find(|l| l.starts_with("qemu-system") && !l.contains("warning:"))
+        .map(|l| l.trim().to_string());
+    match s {
+        0 => Exit::NoExitCode,
+        1 if qemu_error.is_some() || !serial_seen => Exit::QemuError {
+            status: 1,
+            message: qemu_error.unwrap_or_else(|| "QEMU exited with 1 before the guest wrote anything".into()),
+        },
+        s if s & 1 == 1 => Exit::Kernel(s >> 1),
+        s => Exit::QemuError { status: s, message: qemu_error.unwrap_or_default() },
+    }
+}
+
+impl Exit {
+    /// A sentence for the developer.
+    pub fn describe(&self) -> String {
+        match self {
+            Exit::Kernel(c) => format!("kernel exited with status {c}"),
+            Exit::NoExitCode => "QEMU ended without an exit code from the kernel (triple fault, reset or power-off)".into(),
+            Exit::QemuError { status, message } => format!("QEMU failed (exit status {status}): {message}"),
+            Exit::Killed => "QEMU was stopped by xtask".into(),
+            Exit::Signal => "QEMU was killed by a signal".into(),
+        }
+    }
+}
+
+/// What the line callback wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Kill QEMU now: the run has shown what it had to.
+    Stop,
+}
+
+/// The result of one QEMU run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub exit: Exit,
+    pub timed_out: bool,
+    /// The callback asked to stop.
+    pub stopped: bool,
+    pub elapsed: Duration,
+}
+
+/// One QEMU run.
+pub struct Run<'a> {
+    pub args: Vec<String>,
+    /// Serial output goes here, complete even if QEMU is killed.
+    pub log: &'a Path,
+    /// Also copy serial output to our stdout.
+    pub echo: bool,
+    /// Let QEMU read the terminal (for `run`); tests give it /dev/null.
+    pub stdin: bool,
+    pub timeout: Option<Duration>,
+}
+
+enum Event {
+    Line(String),
+    Eof,
+}
+
+/// Runs QEMU, calling `on_line` for each serial line (without the line
+/// end). Prints the command line first.
+pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome> {
+    if let Some(dir) = r.log.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
+    }
+    let mut log = File::create(r.log).map_err(|e| Error::new(format!("creating {}: {e}", r.log.display())))?;
+    let mut cmd = Command::new(QEMU);
+    cmd.args(&r.args)
+        .stdin(if r.stdin { Stdio::inherit() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    build::announce(&cmd);
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| build::spawn_error(cmd.get_program(), e))?;
+
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let echo = r.echo;
+    let reader = std::thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match stdout.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let _ = log.write_all(&buf);
+                    let _ = log.flush();
+                    if echo {
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(&buf);
+                        let _ = out.flush();
+                    }
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']).to_string();
+                    if tx.send(Event::Line(line)).is_err() {
+                        // Nobody listens any more; keep draining into the log.
+                    }
+                }
+            }
+        }
+        let _ = tx.send(Event::Eof);
+    });
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stderr_pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let _ = std::io::stderr().write_all(&buf[..n]);
+                    text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        }
+        text
+    });
+
+    let mut timed_out = false;
+    let mut stopped = false;
+    let mut serial_seen = false;
+    loop {
+        let event = match r.timeout {
+            Some(t) => match t.checked_sub(start.elapsed()) {
+                Some(left) => rx.recv_timeout(left).map_err(|e| matches!(e, mpsc::RecvTimeoutError::Timeout)),
+                None => Err(true),
+            },
+            None => rx.recv().map_err(|_| false),
+        };
+        match event {
+            Ok(Event::Line(line)) => {
+                serial_seen = true;
+                if !stopped && on_line(&line) == Flow::Stop {
+                    stopped = true;
+                    let _ = child.kill();
+                }
+            }
+            Ok(Event::Eof) | Err(false) => break,
+            Err(true) => {
+                timed_out = true;
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| Error::new(format!("waiting for QEMU: {e}")))?;
+    let _ = reader.join();
+    let stderr_text = err_reader.join().unwrap_or_default();
+    let exit = if timed_out || stopped {
+        Exit::Killed
+    } else {
+        decode(status.code(), &stderr_text, serial_seen)
+    };
+    Ok(Outcome { exit, timed_out, stopped, elapsed: start.elapsed() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_decoding() {
+        assert_eq!(decode(Some(1), "", true), Exit::Kernel(0));
+        assert_eq!(decode(Some(3), "", true), Exit::Kernel(1));
+        assert_eq!(decode(Some(5), "", true), Exit::Kernel(2));
+        assert_eq!(decode(Some(255), "", true), Exit::Kernel(127));
+        assert_eq!(decode(Some(0), "", true), Exit::NoExitCode);
+        assert_eq!(decode(None, "", true), Exit::Signal);
+        // QEMU's own failure looks like kernel code 0 but has an error line.
+        let err = "qemu-system-x86_64: -drive format=raw,file=x: Could not open 'x': No such file or directory\n";
+        assert!(matches!(decode(Some(1), err, false), Exit::QemuError { status: 1, .. }));
+        assert!(matches!(decode(Some(1), "", false), Exit::QemuError { .. }));
+        // A warning is not an error.
+        let warn = "qemu-system-x86_64: warning: host doesn't support requested feature\n";
+        assert_eq!(decode(Some(1), warn, true), Exit::Kernel(0));
+        assert!(matches!(decode(Some(2), "", true), Exit::QemuError { status: 2, .. }));
+    }
+
+    #[test]
+    fn bios_disk_command_line() {
+        let mut m = Machine::new(Firmware::Bios, "/t/bios.img".into());
+        m.kvm = false;
+        let a = args(&m, None).join(" ");
+        assert!(a.contains("-drive format=raw,file=/t/bios.img"), "{a}");
+        assert!(a.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
+        assert!(a.contains("-no-reboot") && a.contains("-cpu max") && a.contains("-m 1G") && a.contains("-smp 1"));
+        assert!(a.contains("-display none") && a.contains("-serial stdio"));
+        assert!(!a.contains("-bios") && !a.contains("-s -S") && !a.contains("kvm"));
+        m.kvm = true;
+        assert!(args(&m, None).join(" ").starts_with("-accel kvm -cpu max"));
+    }
+
+    #[test]
+    fn uefi_usb_command_line() {
+        let mut m = Machine::new(Firmware::Uefi, "/t/uefi.img".into());
+        m.attach = Attach::UsbStick;
+        m.gdb = true;
+        m.display = true;
+        m.smp = 4;
+        let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
+        assert!(a.contains("-bios /o/OVMF.fd"), "{a}");
+        assert!(a.contains(
+            "-device qemu-xhci,id=xhci -drive if=none,id=stick,format=raw,file=/t/uefi.img \
+             -device usb-storage,bus=xhci.0,drive=stick"
+        ));
+        assert!(a.contains("-s -S") && a.contains("-smp 4") && !a.contains("-display none"));
+    }
+}

@@ -1,0 +1,574 @@
+//! `cargo xtask test`: every test level in one command.
+//!
+//! 1. host: `cargo test` of mm, boot and xtask, and the loom models of the
+//!    rwsem; counted from cargo's `test result:` lines.
+//! 2. kernel: the in-kernel `ktest` suite, booted in QEMU, rebooting after
+//!    a test that panics or crashes the machine (`ktest.start=N`).
+//! 3. smoke: the images booted as USB sticks under OVMF and SeaBIOS.
+//! 4. user: user programs booted as `init=/PROGRAM`, checked by exit status
+//!    and output.
+//!
+//! QEMU runs are [`BootCase`]s; each has a timeout and its serial output
+//! goes to `target/holdfast/logs/`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use boot::Firmware;
+
+use crate::build::{self, Paths};
+use crate::cli::{Suite, TestOpts};
+use crate::error::Result;
+use crate::image::{cmdline, initrd_entries, make_images};
+use crate::qemu::{self, Attach, Exit, Flow};
+use crate::report::{self, KtestLine, Tally};
+
+/// Timeout for one boot of the kernel suite (TCG is slow).
+const KTEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Timeout for a smoke boot or a user-program run.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
+/// Upper bound on kernel-suite reboots, so a harness bug cannot loop forever.
+const MAX_KTEST_BOOTS: u32 = 64;
+
+/// `cargo xtask test`; returns the process exit status.
+pub fn test(opts: &TestOpts) -> Result<i32> {
+    let paths = Paths::new();
+    let wants_qemu = opts.suites.iter().any(|s| *s != Suite::Host);
+    if wants_qemu {
+        qemu::check_qemu()?;
+        qemu::find_ovmf()?;
+    }
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let mut normal_kernel: Option<Option<PathBuf>> = None;
+    for suite in &opts.suites {
+        let t = Instant::now();
+        match suite {
+            Suite::Host => host_suite(&paths, &mut tally),
+            Suite::Kernel => kernel_suite(&paths, &mut tally),
+            Suite::Smoke | Suite::User => {
+                let cases = if *suite == Suite::Smoke { smoke_cases() } else { user_cases(&paths) };
+                if cases.is_empty() {
+                    println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
+                    continue;
+                }
+                let kernel = normal_kernel.get_or_insert_with(|| match build::build_kernel(&paths, false) {
+                    Ok(k) => Some(k),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        None
+                    }
+                });
+                match kernel {
+                    Some(k) => {
+                        for case in &cases {
+                            run_case(&paths, k, case, &mut tally);
+                        }
+                    }
+                    None => {
+                        for case in &cases {
+                            tally.record(&format!("{}::{}", case.suite, case.name), false, None);
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("({} suite took {:.0} s)", format!("{suite:?}").to_lowercase(), t.elapsed().as_secs_f64());
+    }
+    if !tally.failures.is_empty() {
+        println!();
+        println!("failures:");
+        for (name, log) in &tally.failures {
+            match log {
+                Some(l) => println!("    {name} (log: {})", paths.show(l)),
+                None => println!("    {name}"),
+            }
+        }
+    }
+    eprintln!("(all suites took {:.0} s)", started.elapsed().as_secs_f64());
+    println!("{}", tally.summary());
+    Ok(if tally.failed > 0 { 1 } else { 0 })
+}
+
+// ---------------------------------------------------------------- host
+
+/// One `cargo test` invocation of the host suite.
+struct HostRun {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: Vec<(&'static str, PathBuf)>,
+    /// Skipped with a note when this file does not exist.
+    needs: Option<&'static str>,
+}
+
+fn host_runs(paths: &Paths) -> Vec<HostRun> {
+    vec![
+        HostRun { name: "mm", args: &["test", "-p", "mm"], env: vec![], needs: None },
+        HostRun { name: "boot", args: &["test", "-p", "boot"], env: vec![], needs: None },
+        HostRun { name: "xtask", args: &["test", "-p", "xtask"], env: vec![], needs: None },
+        HostRun {
+            name: "loom",
+            args: &["test", "-p", "mm", "--release", "--test", "loom_rwsem"],
+            env: vec![("RUSTFLAGS", "--cfg loom".into()), ("CARGO_TARGET_DIR", paths.target.join("loom"))],
+            needs: Some("mm/tests/loom_rwsem.rs"),
+        },
+    ]
+}
+
+fn host_suite(paths: &Paths, tally: &mut Tally) {
+    for run in host_runs(paths) {
+        if let Some(file) = run.needs {
+            if !paths.root.join(file).exists() {
+                println!("note: skipping host::{} ({file} does not exist yet)", run.name);
+                continue;
+            }
+        }
+        let log = paths.logs().join(format!("host-{}.log", run.name));
+        host_run(paths, &run, &log, tally);
+    }
+}
+
+fn host_run(paths: &Paths, run: &HostRun, log_path: &Path, tally: &mut Tally) {
+    let suite = format!("host::{}", run.name);
+    let mut cmd = build::cargo(paths);
+    cmd.args(run.args);
+    for (k, v) in &run.env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    build::announce(&cmd);
+    let mut log = std::fs::create_dir_all(paths.logs()).and_then(|()| std::fs::File::create(log_path)).ok();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}", build::spawn_error(cmd.get_program(), e));
+            tally.record(&suite, false, None);
+            return;
+        }
+    };
+    // cargo's stderr (compiler messages) goes to the terminal and the log.
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let mut stderr_log = log.as_ref().and_then(|f| f.try_clone().ok());
+    let stderr_thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut stderr_pipe, &mut buf) {
+            let _ = std::io::stderr().write_all(&buf[..n]);
+            if let Some(f) = stderr_log.as_mut() {
+                let _ = f.write_all(&buf[..n]);
+            }
+        }
+    });
+    let mut failed_in_lines = 0;
+    let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    for line in stdout.lines() {
+        let Ok(line) = line else { break };
+        if let Some(f) = log.as_mut() {
+            let _ = writeln!(f, "{line}");
+        }
+        if let Some((name, result)) = report::parse_cargo_test_line(&line) {
+            println!("test {suite}::{name} ... {result}");
+        } else if let Some(counts) = report::parse_cargo_result(&line) {
+            failed_in_lines += counts.failed;
+            tally.add_counts(&suite, counts, Some(log_path.to_path_buf()));
+        }
+    }
+    let status = child.wait();
+    let _ = stderr_thread.join();
+    let ok = matches!(&status, Ok(s) if s.success());
+    if !ok {
+        if failed_in_lines == 0 {
+            // It did not build (or the harness died): one failure.
+            tally.record(&format!("{suite} (build)"), false, Some(log_path.to_path_buf()));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- kernel
+
+/// What one boot of the kernel suite showed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KtestBoot {
+    /// The test that printed `run` without a result yet.
+    pub running: Option<(u32, String)>,
+    /// The last result: (index, name, passed).
+    pub last: Option<(u32, String, bool)>,
+    /// Some test of this boot failed.
+    pub any_failed: bool,
+    /// `ktest: done` was seen.
+    pub done: bool,
+}
+
+/// What to do after a boot of the kernel suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// The suite finished; `exit_ok` says whether the exit code agreed
+    /// with the results (0 if none failed in this boot, 1 otherwise).
+    Finished { exit_ok: bool },
+    /// The running test crashed the machine or hung: count it as failed
+    /// and reboot after it.
+    Crashed { index: u32, name: String, start: u32 },
+    /// A test failed by panicking (expected reboot): go on after it.
+    Reboot { start: u32 },
+    /// The kernel ended between tests, without `done`: a harness failure;
+    /// go on after the last test that reported.
+    Lost { after: String, start: u32 },
+    /// No test ran at all: the kernel does not get that far.
+    NoProgress,
+}
+
+/// Decides how to go on after a boot (pure, so it can be unit tested).
+pub fn next_step(b: &KtestBoot, exit: &Exit) -> Next {
+    if b.done {
+        let expected = if b.any_failed { 1 } else { 0 };
+        return Next::Finished { exit_ok: *exit == Exit::Kernel(expected) };
+    }
+    if let Some((index, name)) = &b.running {
+        return Next::Crashed { index: *index, name: name.clone(), start: index + 1 };
+    }
+    match &b.last {
+        Some((index, _, false)) => Next::Reboot { start: index + 1 },
+        Some((index, name, true)) => Next::Lost { after: name.clone(), start: index + 1 },
+        None => Next::NoProgress,
+    }
+}
+
+impl KtestBoot {
+    /// Updates the state with one line; returns a result to record, if any.
+    pub fn feed(&mut self, line: &KtestLine) -> Option<(String, bool)> {
+        match line {
+            KtestLine::Run { index, name } => {
+                self.running = Some((*index, name.clone()));
+                None
+            }
+            KtestLine::Ok { index, name } | KtestLine::Failed { index, name } => {
+                let ok = matches!(line, KtestLine::Ok { .. });
+                self.running = None;
+                self.last = Some((*index, name.clone(), ok));
+                self.any_failed |= !ok;
+                Some((name.clone(), ok))
+            }
+            KtestLine::Done => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+fn kernel_suite(paths: &Paths, tally: &mut Tally) {
+    let kernel = match build::build_kernel(paths, true) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            tally.record("kernel::build", false, None);
+            return;
+        }
+    };
+    let mut start = 0u32;
+    for _boot in 0..MAX_KTEST_BOOTS {
+        let log = paths.logs().join(format!("ktest-start-{start}.log"));
+        let line = cmdline(&[format!("ktest.start={start}")], &[]).expect("valid words");
+        let images = initrd_entries(&line, &[]).and_then(|entries| {
+            make_images(paths, &kernel, &entries, &paths.out.join("ktest"), "ktest", &[Firmware::Bios])
+        });
+        let image = match images {
+            Ok(i) => i.bios.expect("BIOS image requested"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                tally.record("kernel::image", false, None);
+                return;
+            }
+        };
+        let machine = qemu::Machine::new(Firmware::Bios, image);
+        let mut state = KtestBoot::default();
+        let mut after_failure = false;
+        let outcome = qemu::run(
+            &qemu::Run { args: qemu::args(&machine, None), log: &log, echo: false, stdin: false, timeout: Some(KTEST_TIMEOUT) },
+            |line| {
+                match report::parse_ktest(line) {
+                    Some(k) => {
+                        after_failure = false;
+                        if let Some((name, ok)) = state.feed(&k) {
+                            tally.record(&format!("kernel::{name}"), ok, (!ok).then(|| log.clone()));
+                            after_failure = !ok;
+                        }
+                    }
+                    // Lines after a FAILED line carry the failure message.
+                    None if after_failure => println!("    | {line}"),
+                    None => {}
+                }
+                Flow::Continue
+            },
+        );
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                tally.record("kernel::qemu", false, None);
+                return;
+            }
+        };
+        let why = if outcome.timed_out {
+            format!("timed out after {} s", outcome.elapsed.as_secs())
+        } else {
+            outcome.exit.describe()
+        };
+        match next_step(&state, &outcome.exit) {
+            Next::Finished { exit_ok } => {
+                if !exit_ok {
+                    println!("    kernel suite: `ktest: done` but {why}; expected status {}", state.any_failed as u8);
+                    tally.record("kernel::exit-status", false, Some(log));
+                }
+                return;
+            }
+            Next::Crashed { index, name, start: s } => {
+                println!("    kernel::{name} (test {index}) did not finish: {why}");
+                tally.record(&format!("kernel::{name}"), false, Some(log));
+                start = s;
+            }
+            Next::Reboot { start: s } => start = s,
+            Next::Lost { after, start: s } => {
+                println!("    kernel suite ended after {after} without `ktest: done`: {why}");
+                tally.record(&format!("kernel::harness-after-{after}"), false, Some(log));
+                start = s;
+            }
+            Next::NoProgress => {
+                println!("    kernel suite (ktest.start={start}) ran no test: {why}");
+                tally.record("kernel::boot", false, Some(log));
+                return;
+            }
+        }
+    }
+    println!("    kernel suite: gave up after {MAX_KTEST_BOOTS} boots");
+    tally.record("kernel::too-many-reboots", false, None);
+}
+
+// ---------------------------------------------------------------- boot cases
+
+/// What a boot case must show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// `holdfast: kernel main reached` on serial; QEMU is then stopped.
+    MainReached,
+    /// The kernel exits with `status` (the first user process's) and the
+    /// serial output contains every string in `output`.
+    Exit { status: i32, output: Vec<String> },
+}
+
+/// One QEMU boot with an expectation.
+#[derive(Debug, Clone)]
+pub struct BootCase {
+    pub suite: &'static str,
+    pub name: String,
+    pub firmware: Firmware,
+    pub attach: Attach,
+    /// Kernel command-line words before `init=`.
+    pub kernel_words: Vec<String>,
+    /// `/PROGRAM ARGS...` for `init=`, or empty.
+    pub init: Vec<String>,
+    /// Host files put into the initrd under their base name.
+    pub files: Vec<PathBuf>,
+    pub expect: Expect,
+    pub timeout: Duration,
+}
+
+/// The images booted the way a PC boots a USB stick.
+pub fn smoke_cases() -> Vec<BootCase> {
+    [(Firmware::Uefi, "uefi-usb"), (Firmware::Bios, "bios-usb")]
+        .into_iter()
+        .map(|(firmware, name)| BootCase {
+            suite: "smoke",
+            name: name.into(),
+            firmware,
+            attach: Attach::UsbStick,
+            kernel_words: vec![],
+            init: vec![],
+            files: vec![],
+            expect: Expect::MainReached,
+            timeout: BOOT_TIMEOUT,
+        })
+        .collect()
+}
+
+/// A user program run as init: its arguments, expected exit status and
+/// output. Programs are read from `target/holdfast/user/<program>`.
+pub struct UserCase {
+    pub program: &'static str,
+    pub args: &'static [&'static str],
+    pub status: i32,
+    pub output: &'static [&'static str],
+}
+
+/// User-program tests. Empty until the kernel runs user programs; then the
+/// binaries built from `user/` (`cargo build -p holdfast-user`,
+/// `user/c/build.sh`) are copied to `target/holdfast/user/` and listed here.
+pub const USER_CASES: &[UserCase] = &[];
+
+/// [`USER_CASES`] as boot cases.
+pub fn user_cases(paths: &Paths) -> Vec<BootCase> {
+    USER_CASES
+        .iter()
+        .map(|u| {
+            let mut init = vec![format!("/{}", u.program)];
+            init.extend(u.args.iter().map(|a| a.to_string()));
+            BootCase {
+                suite: "user",
+                name: u.program.to_string(),
+                firmware: Firmware::Bios,
+                attach: Attach::Disk,
+                kernel_words: vec![],
+                init,
+                files: vec![paths.out.join("user").join(u.program)],
+                expect: Expect::Exit { status: u.status, output: u.output.iter().map(|s| s.to_string()).collect() },
+                timeout: BOOT_TIMEOUT,
+            }
+        })
+        .collect()
+}
+
+/// Judges a finished boot; `Err` holds the reason for failing.
+pub fn judge(expect: &Expect, outcome: &qemu::Outcome, serial: &str) -> std::result::Result<(), String> {
+    if outcome.timed_out {
+        return Err(format!("timed out after {} s", outcome.elapsed.as_secs()));
+    }
+    match expect {
+        Expect::MainReached if outcome.stopped => Ok(()),
+        Expect::MainReached => Err(format!("`{}` never appeared: {}", qemu::MAIN_REACHED, outcome.exit.describe())),
+        Expect::Exit { status, output } => {
+            if outcome.exit != Exit::Kernel(*status) {
+                return Err(format!("expected exit status {status}, but {}", outcome.exit.describe()));
+            }
+            match output.iter().find(|s| !serial.contains(s.as_str())) {
+                Some(missing) => Err(format!("output lacks {missing:?}")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
+    let full = format!("{}::{}", case.suite, case.name);
+    let log = paths.logs().join(format!("{}-{}.log", case.suite, case.name));
+    let fail = |tally: &mut Tally, why: String, log: Option<PathBuf>| {
+        println!("    {full}: {why}");
+        tally.record(&full, false, log);
+    };
+    let line = match cmdline(&case.kernel_words, &case.init) {
+        Ok(l) => l,
+        Err(e) => return fail(tally, e, None),
+    };
+    let dir = paths.out.join("cases");
+    let stem = format!("{}-{}", case.suite, case.name);
+    let images = initrd_entries(&line, &case.files)
+        .and_then(|entries| make_images(paths, kernel, &entries, &dir, &stem, &[case.firmware]));
+    let image = match images {
+        Ok(i) => i.bios.or(i.uefi).expect("one image requested"),
+        Err(e) => return fail(tally, e.to_string(), None),
+    };
+    let ovmf = match case.firmware {
+        Firmware::Uefi => match qemu::find_ovmf() {
+            Ok(p) => Some(p),
+            Err(e) => return fail(tally, e.to_string(), None),
+        },
+        Firmware::Bios => None,
+    };
+    let mut machine = qemu::Machine::new(case.firmware, image);
+    machine.attach = case.attach;
+    let mut serial = String::new();
+    let outcome = qemu::run(
+        &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
+        |line| {
+            serial.push_str(line);
+            serial.push('\n');
+            if case.expect == Expect::MainReached && line.contains(qemu::MAIN_REACHED) {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        },
+    );
+    match outcome {
+        Ok(o) => match judge(&case.expect, &o, &serial) {
+            Ok(()) => {
+                eprintln!("    ({full}: {:.0} s)", o.elapsed.as_secs_f64());
+                tally.record(&full, true, None);
+            }
+            Err(why) => fail(tally, why, Some(log)),
+        },
+        Err(e) => fail(tally, e.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot_with(lines: &[&str]) -> KtestBoot {
+        let mut b = KtestBoot::default();
+        for l in lines {
+            b.feed(&report::parse_ktest(l).expect("ktest line"));
+        }
+        b
+    }
+
+    #[test]
+    fn clean_run() {
+        let b = boot_with(&["ktest: run 0 a", "ktest: ok 0 a", "ktest: run 1 b", "ktest: ok 1 b", "ktest: done"]);
+        assert_eq!(next_step(&b, &Exit::Kernel(0)), Next::Finished { exit_ok: true });
+        assert_eq!(next_step(&b, &Exit::Kernel(1)), Next::Finished { exit_ok: false });
+    }
+
+    #[test]
+    fn failed_without_panic_finishes_with_1() {
+        let b = boot_with(&["ktest: run 0 a", "ktest: FAILED 0 a", "ktest: run 1 b", "ktest: ok 1 b", "ktest: done"]);
+        assert_eq!(next_step(&b, &Exit::Kernel(1)), Next::Finished { exit_ok: true });
+    }
+
+    #[test]
+    fn panic_reboots_after_the_test() {
+        let b = boot_with(&["ktest: run 3 a", "ktest: ok 3 a", "ktest: run 4 b", "ktest: FAILED 4 b"]);
+        assert_eq!(next_step(&b, &Exit::Kernel(2)), Next::Reboot { start: 5 });
+    }
+
+    #[test]
+    fn crash_or_timeout_counts_the_running_test() {
+        let b = boot_with(&["ktest: run 0 a", "ktest: ok 0 a", "ktest: run 1 b"]);
+        let want = Next::Crashed { index: 1, name: "b".into(), start: 2 };
+        assert_eq!(next_step(&b, &Exit::NoExitCode), want);
+        assert_eq!(next_step(&b, &Exit::Killed), want);
+    }
+
+    #[test]
+    fn ending_between_tests_or_before_any() {
+        let b = boot_with(&["ktest: run 0 a", "ktest: ok 0 a"]);
+        assert_eq!(next_step(&b, &Exit::NoExitCode), Next::Lost { after: "a".into(), start: 1 });
+        assert_eq!(next_step(&KtestBoot::default(), &Exit::Killed), Next::NoProgress);
+    }
+
+    fn outcome(exit: Exit, timed_out: bool, stopped: bool) -> qemu::Outcome {
+        qemu::Outcome { exit, timed_out, stopped, elapsed: Duration::from_secs(3) }
+    }
+
+    #[test]
+    fn judging_boot_cases() {
+        let main = Expect::MainReached;
+        assert!(judge(&main, &outcome(Exit::Killed, false, true), "").is_ok());
+        assert!(judge(&main, &outcome(Exit::Killed, true, false), "").unwrap_err().contains("timed out"));
+        assert!(judge(&main, &outcome(Exit::NoExitCode, false, false), "").is_err());
+        let exit = Expect::Exit { status: 0, output: vec!["locked 4 pages".into()] };
+        assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\nlocked 4 pages\n").is_ok());
+        assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\n").unwrap_err().contains("locked 4 pages"));
+        assert!(judge(&exit, &outcome(Exit::Kernel(3), false, false), "locked 4 pages").unwrap_err().contains("status 3"));
+    }
+
+    #[test]
+    fn smoke_cases_are_usb_sticks() {
+        let cases = smoke_cases();
+        assert_eq!(cases.len(), 2);
+        assert!(cases.iter().all(|c| c.attach == Attach::UsbStick && c.expect == Expect::MainReached));
+        assert_eq!(cases[0].firmware, Firmware::Uefi);
+        assert_eq!(cases[1].firmware, Firmware::Bios);
+    }
+}
