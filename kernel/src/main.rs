@@ -104,8 +104,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
 /// unless `stay` is on the command line.
 #[cfg(not(feature = "ktest"))]
 fn demo() -> ! {
-    if let Some(init) = cmdline::value("init") {
-        start_init(init);
+    if let Some(argv) = cmdline::init_argv() {
+        start_init(argv);
     }
     let t0 = arch::apic::ticks();
     let start = arch::time::now_ns();
@@ -137,17 +137,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     arch::qemu::exit(arch::qemu::EXIT_PANIC)
 }
 
-/// Start the first process: `init=PATH` from the command line, with the
-/// words after `--` as its arguments. The run ends when it exits.
+/// Start the first process: `init=PATH ARGS...` from the command line.
+/// The run ends when it exits.
 #[cfg(not(feature = "ktest"))]
-fn start_init(path: &str) -> ! {
-    use alloc::string::{String, ToString};
-    use alloc::vec::Vec;
-    let cl = cmdline::get();
-    let mut argv: Vec<String> = alloc::vec![path.to_string()];
-    if let Some((_, rest)) = cl.split_once(" -- ") {
-        argv.extend(rest.split_whitespace().map(String::from));
-    }
+fn start_init(argv: alloc::vec::Vec<alloc::string::String>) -> ! {
+    use alloc::string::String;
+    let path = argv[0].clone();
     let envp = alloc::vec![String::from("HOME=/"), String::from("PATH=/"), String::from("TERM=linux")];
     if let Some(s) = cmdline::value("mlock_populate") {
         match mm::populate::PopulateStrategy::from_name(s) {
@@ -155,7 +150,7 @@ fn start_init(path: &str) -> ! {
             None => log::warn!("unknown mlock_populate={s}; keeping the default"),
         }
     }
-    match proc::exec::spawn_process(path, argv, envp, true) {
+    match proc::exec::spawn_process(&path, argv, envp, true) {
         Ok(p) => log::info!("started {} as pid {}", path, p.pid),
         Err(e) => {
             log::error!("cannot start {}: {:?}", path, e);

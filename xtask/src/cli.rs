@@ -19,11 +19,14 @@ commands:
         --display      show a QEMU window (default: -display none)
         --timeout SECS kill QEMU after SECS seconds (default: no limit)
         --add FILE     put host FILE into the initrd as /BASENAME (repeatable)
-        -- /PROGRAM A  kernel command line `init=/PROGRAM A...`
+        -- /PROGRAM A  kernel command line `init=/PROGRAM A...` (every user
+                       program is in the initrd; default: the mlock
+                       contention demo)
   image [--add FILE]... [-- /PROGRAM ARGS...]
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
-  test [--suite host|kernel|smoke|user]...
-        run the host tests, the in-kernel suite and the boot smoke tests;
+  test [--suite host|kernel|smoke|user|linux]...
+        run the host tests, the in-kernel suite, the boot smoke tests, the
+        user programs on Holdfast and the same programs on this Linux;
         prints one line per test and `N passed, M failed`
   help  print this text
 ";
@@ -76,10 +79,12 @@ pub enum Suite {
     Smoke,
     /// User programs booted as `init=`.
     User,
+    /// The same user programs run natively on the host's Linux.
+    Linux,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 4] = [Suite::Host, Suite::Kernel, Suite::Smoke, Suite::User];
+    pub const ALL: [Suite; 5] = [Suite::Host, Suite::Kernel, Suite::Smoke, Suite::User, Suite::Linux];
 
     fn parse(s: &str) -> Option<Suite> {
         Some(match s {
@@ -87,6 +92,7 @@ impl Suite {
             "kernel" => Suite::Kernel,
             "smoke" => Suite::Smoke,
             "user" => Suite::User,
+            "linux" => Suite::Linux,
             _ => return None,
         })
     }

@@ -83,22 +83,40 @@ pub fn make_images(
     Ok(Images { bios, uefi })
 }
 
-fn warn_missing_init(init: &[String], add: &[PathBuf]) {
+fn warn_missing_init(init: &[String], files: &[PathBuf]) {
     let Some(program) = init.first() else { return };
     let name = program.trim_start_matches('/');
-    let present = add.iter().any(|f| f.file_name().and_then(|n| n.to_str()) == Some(name));
+    let present = files.iter().any(|f| f.file_name().and_then(|n| n.to_str()) == Some(name));
     if !present {
-        eprintln!("warning: /{name} is not among the --add files; the kernel will not find it in the initrd");
+        eprintln!("warning: /{name} is neither a user program nor an --add file; the kernel will not find it");
     }
+}
+
+/// The init program and its arguments: the user's, or the default demo.
+fn init_or_default(init: &[String]) -> Vec<String> {
+    if init.is_empty() {
+        DEFAULT_INIT.iter().map(|s| s.to_string()).collect()
+    } else {
+        init.to_vec()
+    }
+}
+
+/// Every user program plus the `--add` files, for the initrd.
+fn initrd_files(paths: &Paths, add: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = crate::user::all_programs(&crate::user::build_user_programs(paths)?)?;
+    files.extend(add.iter().cloned());
+    Ok(files)
 }
 
 /// `cargo xtask image`.
 pub fn image(opts: &InitrdOpts) -> Result<()> {
     let paths = Paths::new();
-    let line = cmdline(&[], &opts.init).map_err(Error::new)?;
-    warn_missing_init(&opts.init, &opts.add);
+    let init = init_or_default(&opts.init);
+    let line = cmdline(&[], &init).map_err(Error::new)?;
     let kernel = build::build_kernel(&paths, false)?;
-    let entries = initrd_entries(&line, &opts.add)?;
+    let files = initrd_files(&paths, &opts.add)?;
+    warn_missing_init(&init, &files);
+    let entries = initrd_entries(&line, &files)?;
     let images = make_images(&paths, &kernel, &entries, &paths.out, "holdfast", &[Firmware::Bios, Firmware::Uefi])?;
     let (bios, uefi) = (images.bios.unwrap(), images.uefi.unwrap());
     println!("kernel command line: {line:?}");
@@ -122,18 +140,24 @@ pub fn load_offset(line: &str) -> Option<&str> {
     (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(offset)
 }
 
+/// What `cargo xtask run` boots without `-- /PROGRAM`: the short mlock
+/// contention demo.
+pub const DEFAULT_INIT: &[&str] = &["/mlock_contend", "64", "--quick"];
+
 /// `cargo xtask run`: returns the kernel's exit status.
 pub fn run(opts: &RunOpts) -> Result<i32> {
     let paths = Paths::new();
     let kernel_words: Vec<String> = if opts.stay { vec!["stay".into()] } else { vec![] };
-    let line = cmdline(&kernel_words, &opts.initrd.init).map_err(Error::new)?;
-    warn_missing_init(&opts.initrd.init, &opts.initrd.add);
+    let init = init_or_default(&opts.initrd.init);
+    let line = cmdline(&kernel_words, &init).map_err(Error::new)?;
     qemu::check_qemu()?;
     let firmware = if opts.uefi { Firmware::Uefi } else { Firmware::Bios };
     let ovmf = if opts.uefi { Some(qemu::find_ovmf()?) } else { None };
 
     let kernel = build::build_kernel(&paths, false)?;
-    let entries = initrd_entries(&line, &opts.initrd.add)?;
+    let files = initrd_files(&paths, &opts.initrd.add)?;
+    warn_missing_init(&init, &files);
+    let entries = initrd_entries(&line, &files)?;
     let images = make_images(&paths, &kernel, &entries, &paths.out, "run", &[firmware])?;
     let image = images.bios.or(images.uefi).expect("one image was requested");
 

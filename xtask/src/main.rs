@@ -15,6 +15,7 @@ mod image;
 mod qemu;
 mod report;
 mod test;
+mod user;
 
 use std::process::ExitCode;
 

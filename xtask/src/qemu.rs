@@ -145,6 +145,24 @@ pub enum Exit {
     Signal,
 }
 
+/// The status in the kernel's line `holdfast: init exited with status N ...`.
+pub fn init_exit_status(line: &str) -> Option<i32> {
+    let rest = &line[line.find(INIT_EXITED)? + INIT_EXITED.len()..];
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+const INIT_EXITED: &str = "holdfast: init exited with status ";
+
+/// isa-debug-exit carries 7 bits; a status of 128 + signal (a process
+/// killed by a signal) arrives truncated. The kernel also prints the full
+/// status; use it when it agrees with the truncated code.
+pub fn widen_status(exit: Exit, printed: Option<i32>) -> Exit {
+    match (exit, printed) {
+        (Exit::Kernel(code), Some(full)) if full & 0x7F == code => Exit::Kernel(full),
+        (e, _) => e,
+    }
+}
+
 /// Decodes QEMU's exit status. QEMU's own errors also exit with 1, which
 /// is what kernel code 0 looks like; they are told apart by QEMU's error
 /// line on stderr and by the guest never having written to serial.
@@ -276,6 +294,7 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
     let mut timed_out = false;
     let mut stopped = false;
     let mut serial_seen = false;
+    let mut init_status: Option<i32> = None;
     loop {
         let event = match r.timeout {
             Some(t) => match t.checked_sub(start.elapsed()) {
@@ -287,6 +306,9 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
         match event {
             Ok(Event::Line(line)) => {
                 serial_seen = true;
+                if let Some(st) = init_exit_status(&line) {
+                    init_status = Some(st);
+                }
                 if !stopped && on_line(&line) == Flow::Stop {
                     stopped = true;
                     let _ = child.kill();
@@ -306,7 +328,7 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
     let exit = if timed_out || stopped {
         Exit::Killed
     } else {
-        decode(status.code(), &stderr_text, serial_seen)
+        widen_status(decode(status.code(), &stderr_text, serial_seen), init_status)
     };
     Ok(Outcome { exit, timed_out, stopped, elapsed: start.elapsed() })
 }
@@ -318,6 +340,10 @@ mod tests {
     #[test]
     fn exit_status_decoding() {
         assert_eq!(decode(Some(1), "", true), Exit::Kernel(0));
+        assert_eq!(init_exit_status("holdfast: init exited with status 139 (frames: 1)"), Some(139));
+        assert_eq!(init_exit_status("something else"), None);
+        assert_eq!(widen_status(Exit::Kernel(11), Some(139)), Exit::Kernel(139));
+        assert_eq!(widen_status(Exit::Kernel(3), Some(139)), Exit::Kernel(3));
         assert_eq!(decode(Some(3), "", true), Exit::Kernel(1));
         assert_eq!(decode(Some(5), "", true), Exit::Kernel(2));
         assert_eq!(decode(Some(255), "", true), Exit::Kernel(127));

@@ -35,7 +35,7 @@ const MAX_KTEST_BOOTS: u32 = 64;
 /// `cargo xtask test`; returns the process exit status.
 pub fn test(opts: &TestOpts) -> Result<i32> {
     let paths = Paths::new();
-    let wants_qemu = opts.suites.iter().any(|s| *s != Suite::Host);
+    let wants_qemu = opts.suites.iter().any(|s| !matches!(s, Suite::Host | Suite::Linux));
     if wants_qemu {
         qemu::check_qemu()?;
         qemu::find_ovmf()?;
@@ -43,13 +43,38 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
     let started = Instant::now();
     let mut tally = Tally::default();
     let mut normal_kernel: Option<Option<PathBuf>> = None;
+    let mut user_dir: Option<Option<PathBuf>> = None;
+    let mut build_user = |tally: &mut Tally| -> Option<PathBuf> {
+        user_dir
+            .get_or_insert_with(|| match crate::user::build_user_programs(&paths) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    tally.record("user (build)", false, None);
+                    None
+                }
+            })
+            .clone()
+    };
     for suite in &opts.suites {
         let t = Instant::now();
         match suite {
             Suite::Host => host_suite(&paths, &mut tally),
             Suite::Kernel => kernel_suite(&paths, &mut tally),
+            Suite::Linux => {
+                if let Some(dir) = build_user(&mut tally) {
+                    linux_suite(&dir, &mut tally);
+                }
+            }
             Suite::Smoke | Suite::User => {
-                let cases = if *suite == Suite::Smoke { smoke_cases() } else { user_cases(&paths) };
+                let cases = if *suite == Suite::Smoke {
+                    smoke_cases()
+                } else {
+                    match build_user(&mut tally) {
+                        Some(dir) => user_cases(&dir),
+                        None => continue,
+                    }
+                };
                 if cases.is_empty() {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
                     continue;
@@ -399,15 +424,53 @@ pub struct UserCase {
     pub args: &'static [&'static str],
     pub status: i32,
     pub output: &'static [&'static str],
+    /// Check the address-space invariants after every mm syscall
+    /// (`mm.check_invariants`); off only where it would make a long
+    /// program too slow under TCG.
+    pub check_invariants: bool,
 }
 
-/// User-program tests. Empty until the kernel runs user programs; then the
-/// binaries built from `user/` (`cargo build -p holdfast-user`,
-/// `user/c/build.sh`) are copied to `target/holdfast/user/` and listed here.
-pub const USER_CASES: &[UserCase] = &[];
+/// A program expected to exit 0, with invariant checks on.
+const fn case(program: &'static str) -> UserCase {
+    UserCase { program, args: &[], status: 0, output: &[], check_invariants: true }
+}
 
-/// [`USER_CASES`] as boot cases.
-pub fn user_cases(paths: &Paths) -> Vec<BootCase> {
+/// Every user program with its expectation. Each prints `N passed, 0
+/// failed` style lines and exits with its number of failures, so status 0
+/// is the verdict; `segv` must be killed by SIGSEGV (128 + 11).
+pub const USER_CASES: &[UserCase] = &[
+    case("hello"),
+    case("abi_basic"),
+    case("bad_input"),
+    case("threads"),
+    UserCase { program: "segv", args: &[], status: 139, output: &["killed by signal 11"], check_invariants: true },
+    UserCase { program: "contend", args: &["3", "1"], status: 0, output: &[], check_invariants: false },
+    case("hello_printf"),
+    UserCase { program: "malloc_stress", args: &[], status: 0, output: &[], check_invariants: false },
+    case("pthreads"),
+    case("clock"),
+    case("mlock01"),
+    case("mlock02"),
+    case("mlock04"),
+    case("mlock05"),
+    case("mlock201"),
+    case("mlock202"),
+    case("mlock203"),
+    case("mlock2_selftests"),
+    case("mlock_errno"),
+    case("mlock_random"),
+    case("mlockall01"),
+    case("mlockall02"),
+    case("munlock01"),
+    case("munlock02"),
+    case("munlock_untouched"),
+    case("munlockall01"),
+    case("on_fault_limit"),
+    case("open_posix_mlock"),
+];
+
+/// [`USER_CASES`] as boot cases, reading programs from `dir`.
+pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
     USER_CASES
         .iter()
         .map(|u| {
@@ -418,14 +481,57 @@ pub fn user_cases(paths: &Paths) -> Vec<BootCase> {
                 name: u.program.to_string(),
                 firmware: Firmware::Bios,
                 attach: Attach::Disk,
-                kernel_words: vec![],
+                kernel_words: if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] },
                 init,
-                files: vec![paths.out.join("user").join(u.program)],
+                files: vec![dir.join(u.program)],
                 expect: Expect::Exit { status: u.status, output: u.output.iter().map(|s| s.to_string()).collect() },
                 timeout: BOOT_TIMEOUT,
             }
         })
         .collect()
+}
+
+// ---------------------------------------------------------------- linux
+
+/// Run every user program natively on the host's Linux and expect the
+/// same status as on Holdfast: where the two differ, Holdfast is wrong.
+/// The mlock conformance programs need root (they drop to uid 65534 and
+/// set limits themselves); without root they are reported as skipped.
+fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    for u in USER_CASES {
+        let name = format!("linux::{}", u.program);
+        if !root && u.program.contains("lock") {
+            println!("test {name} ... skipped (needs root)");
+            continue;
+        }
+        let mut cmd = std::process::Command::new("timeout");
+        cmd.arg("120").arg(dir.join(u.program)).args(u.args);
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let out = cmd.output();
+        let (ok, why) = match out {
+            Ok(o) => {
+                use std::os::unix::process::ExitStatusExt;
+                let status = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0));
+                let text = String::from_utf8_lossy(&o.stdout);
+                // Expected output strings come from Holdfast's kernel log
+                // (e.g. "killed by signal 11"), not from the program.
+                let missing = u.output.iter().find(|w| !w.starts_with("killed") && !text.contains(*w));
+                match missing {
+                    _ if status != u.status => (false, format!("status {status}, expected {}", u.status)),
+                    Some(w) => (false, format!("output lacks {w:?}")),
+                    None => (true, String::new()),
+                }
+            }
+            Err(e) => (false, format!("cannot run: {e}")),
+        };
+        if ok {
+            println!("test {name} ... ok");
+        } else {
+            println!("test {name} ... FAILED ({why})");
+        }
+        tally.record(&name, ok, None);
+    }
 }
 
 /// Judges a finished boot; `Err` holds the reason for failing.
