@@ -151,18 +151,18 @@ pub fn check_kernel_target(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
-/// Builds the kernel (with the `ktest` feature when asked) and copies the
-/// ELF to `target/holdfast/kernel[-ktest].elf`, since both flavours are
-/// built to the same cargo path. Returns the copy.
+/// Builds the kernel (with the `ktest` feature and profile when asked) and
+/// copies the ELF to `target/holdfast/kernel[-ktest].elf`. Returns the copy.
 pub fn build_kernel(paths: &Paths, ktest: bool) -> Result<PathBuf> {
     check_kernel_target(paths)?;
+    let profile = if ktest { "ktest" } else { "release" };
     let mut cmd = cargo(paths);
-    cmd.args(["build", "-p", "kernel", "--release", "--target", KERNEL_TARGET]);
+    cmd.args(["build", "-p", "kernel", "--profile", profile, "--target", KERNEL_TARGET]);
     if ktest {
         cmd.args(["--features", "ktest"]);
     }
     run_checked(&mut cmd, "building the kernel")?;
-    let built = paths.target.join(KERNEL_TARGET).join("release").join("kernel");
+    let built = paths.target.join(KERNEL_TARGET).join(profile).join("kernel");
     let copy = paths.kernel_elf(ktest);
     std::fs::create_dir_all(&paths.out)
         .map_err(|e| Error::new(format!("creating {}: {e}", paths.out.display())))?;

@@ -28,6 +28,9 @@ commands:
         run the host tests, the in-kernel suite, the boot smoke tests, the
         user programs on Holdfast and the same programs on this Linux;
         prints one line per test and `N passed, M failed`
+  bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
+        boot the mlock contention workload once per population strategy
+        and region size; print one table (figures, never a verdict)
   help  print this text
 ";
 
@@ -111,6 +114,7 @@ pub enum Command {
     Run(RunOpts),
     Image(InitrdOpts),
     Test(TestOpts),
+    Bench(crate::bench::BenchOpts),
     Help,
 }
 
@@ -153,7 +157,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 match arg.as_str() {
                     "--suite" => {
                         let v = value(arg, &mut it)?;
-                        let s = Suite::parse(v).ok_or_else(|| format!("unknown suite {v:?} (host, kernel, smoke, user)"))?;
+                        let s = Suite::parse(v).ok_or_else(|| format!("unknown suite {v:?} (host, kernel, smoke, user, linux)"))?;
                         if !suites.contains(&s) {
                             suites.push(s);
                         }
@@ -166,6 +170,36 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             suites.sort();
             Ok(Command::Test(TestOpts { suites }))
+        }
+        "bench" => {
+            let mut opts = crate::bench::BenchOpts::default();
+            let mut it = rest.iter();
+            while let Some(arg) = it.next() {
+                match arg.as_str() {
+                    "--sizes" => {
+                        let v = value(arg, &mut it)?;
+                        opts.sizes_mib = v
+                            .split(',')
+                            .map(|s| s.parse::<u64>().ok().filter(|&n| (1..=4096).contains(&n)))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| format!("--sizes takes MiB values like 64,256: {v:?}"))?;
+                    }
+                    "--strategies" => {
+                        let v = value(arg, &mut it)?;
+                        let list: Vec<String> = v.split(',').map(String::from).collect();
+                        if let Some(bad) = list.iter().find(|s| !crate::bench::STRATEGIES.contains(&s.as_str())) {
+                            return Err(format!("unknown strategy {bad:?}; one of {:?}", crate::bench::STRATEGIES));
+                        }
+                        opts.strategies = list;
+                    }
+                    "--reps" => {
+                        let v = value(arg, &mut it)?;
+                        opts.reps = v.parse().ok().filter(|&n| (1..=20).contains(&n)).ok_or_else(|| format!("--reps takes 1..=20: {v:?}"))?;
+                    }
+                    other => return Err(format!("unknown option for bench: {other}")),
+                }
+            }
+            Ok(Command::Bench(opts))
         }
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command {other:?}")),
@@ -266,7 +300,8 @@ mod tests {
         assert_eq!(parse(&args("help")), Ok(Command::Help));
         assert!(parse(&[]).is_err());
         assert!(parse(&args("frob")).is_err());
-        assert!(parse(&args("bench")).is_err());
+        assert!(matches!(parse(&args("bench --sizes 64,128 --reps 2")), Ok(Command::Bench(_))));
+        assert!(parse(&args("bench --strategies nope")).is_err());
         let Command::Image(i) = parse(&args("image --add f -- /p q")).unwrap() else { panic!() };
         assert_eq!(i.add, vec![PathBuf::from("f")]);
         assert_eq!(i.init, args("/p q"));

@@ -8,6 +8,7 @@
 //! Failures are reported as one `error:` line with what to do about it,
 //! never as a panic.
 
+mod bench;
 mod build;
 mod cli;
 mod error;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Run(opts) => image::run(&opts),
         cli::Command::Image(opts) => image::image(&opts).map(|()| 0),
         cli::Command::Test(opts) => test::test(&opts),
+        cli::Command::Bench(opts) => bench::bench(&opts),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
