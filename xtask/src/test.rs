@@ -525,10 +525,8 @@ fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
             }
             Err(e) => (false, format!("cannot run: {e}")),
         };
-        if ok {
-            println!("test {name} ... ok");
-        } else {
-            println!("test {name} ... FAILED ({why})");
+        if !ok {
+            println!("    {name}: {why}");
         }
         tally.record(&name, ok, None);
     }
