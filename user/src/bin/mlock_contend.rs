@@ -1,4 +1,4 @@
-//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--pause-ms MS]`:
+//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS]`:
 //! what other threads feel while one thread mlock()s a big region.
 //!
 //! The main thread maps REGION_MIB MiB of private anonymous memory, untouched,
@@ -14,9 +14,14 @@
 //! operation each, timed with CLOCK_MONOTONIC:
 //!
 //! - a `mmap+munmap` of one anonymous page: a writer on the mmap lock;
-//! - b one first-touch page fault in the thread's own 1 MiB region (remapped,
-//!   untimed, when used up): a reader;
+//! - b one first-touch page fault in the thread's own 1 MiB region (emptied
+//!   with `MADV_DONTNEED`, untimed, when used up: madvise takes the mmap lock
+//!   for read, so this thread never queues as a writer); a reader;
 //! - c open/read/close of `/proc/self/maps`, as `ps` does: a reader.
+//!
+//! `--kinds bc` runs only the given kinds (e.g. readers only, to see whether
+//! a strategy frees readers as long as no writer queues); the RESULT fields
+//! of a kind that did not run are 0.
 //!
 //! Each sample has a start and an end time. The main thread publishes the
 //! intervals of its own calls (mlock, and "other": munlock, madvise, mincore,
@@ -79,9 +84,10 @@ const MAX_THREADS: u64 = 63;
 const MAX_PAUSE_MS: u64 = 60_000;
 
 const USAGE: &str = concat!(
-    "usage: mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--pause-ms MS]\n",
+    "usage: mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS]\n",
     "  REGION_MIB 1..=65536 (64..=512 typical); REPS default 3, --quick: 1\n",
-    "  --threads N: measuring threads, kinds a,b,c round-robin (default 3)\n",
+    "  --threads N: measuring threads, kinds round-robin (default: one per kind)\n",
+    "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps (default abc)\n",
     "  --pause-ms MS: pause between phases (default 100)"
 );
 
@@ -178,6 +184,11 @@ struct WorkerResult {
     first_error: Option<Errno>,
 }
 
+fn fail(res: &mut WorkerResult, e: Errno) {
+    res.errors += 1;
+    res.first_error.get_or_insert(e);
+}
+
 struct Shared {
     ready: AtomicU32,
     go: AtomicU32,
@@ -197,13 +208,15 @@ fn worker(kind: usize, s: &Shared) {
     };
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     buf.resize(buf.capacity(), 0); // touch it now, not during the run
+    // Kind b: its own region, mapped (and its page tables for it built) now.
     let mut region: Option<Region> = None;
-    let mut next_page = 0;
-    fn fail(res: &mut WorkerResult, e: Errno) {
-        res.errors += 1;
-        res.first_error.get_or_insert(e);
+    if kind == 1 {
+        match Region::map_anon(FAULT_REGION, prot::RW) {
+            Ok(r) => region = Some(r),
+            Err(e) => fail(&mut res, e),
+        }
     }
-
+    let mut next_page = 0;
     s.ready.fetch_add(1, SeqCst);
     let _ = sys::futex_wake(&s.ready, 1, true);
     while s.go.load(SeqCst) == 0 {
@@ -221,19 +234,15 @@ fn worker(kind: usize, s: &Shared) {
                 (t0, t1)
             }
             1 => {
-                if region.is_none() || next_page == FAULT_REGION / PAGE_SIZE {
-                    region = None; // unmap the used-up region first (untimed)
-                    match Region::map_anon(FAULT_REGION, prot::RW) {
-                        Ok(r) => region = Some(r),
-                        Err(e) => {
-                            fail(&mut res, e);
-                            let _ = time::sleep_ns(1_000_000);
-                            continue;
-                        }
+                let Some(r) = region.as_mut() else { break };
+                if next_page == FAULT_REGION / PAGE_SIZE {
+                    // Used up: drop its pages (untimed; a reader of the lock).
+                    if let Err(e) = r.dontneed(0, FAULT_REGION) {
+                        fail(&mut res, e);
+                        break;
                     }
                     next_page = 0;
                 }
-                let r = region.as_mut().expect("region mapped above");
                 let t0 = time::monotonic_ns();
                 r.touch(next_page * PAGE_SIZE, 1);
                 let t1 = time::monotonic_ns();
@@ -264,6 +273,7 @@ struct Opts {
     region_mib: u64,
     reps: u64,
     threads: u64,
+    kinds: Vec<usize>,
     pause_ms: u64,
 }
 
@@ -273,15 +283,36 @@ fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
 
 fn parse_args(args: &Args) -> Result<Opts, String> {
     let mut pos = Vec::new();
-    let (mut quick, mut threads, mut pause_ms) = (false, 3, 100);
+    let (mut quick, mut threads, mut pause_ms) = (false, None, 100);
+    let mut kinds: Vec<usize> = (0..KINDS.len()).collect();
     let mut i = 1;
+    let mut only_positional = false;
     while i < args.len() {
         let a = args.get(i).unwrap_or("?");
         match a {
+            _ if only_positional => pos.push(a),
+            "--" => only_positional = true,
+            // Holdfast gives every word after `init=` to the program, so a
+            // kernel word placed there would silently not take effect.
+            _ if a.contains('=') => {
+                return Err(format!(
+                    "{}: not an argument of this program (on Holdfast, kernel words such as \
+                     mlock_populate=NAME go before init= on the command line)",
+                    a
+                ))
+            }
             "--quick" => quick = true,
             "--threads" => {
                 i += 1;
-                threads = parse_num(args.get(i), 1, MAX_THREADS).ok_or(format!("--threads wants 1..={}", MAX_THREADS))?;
+                threads = Some(parse_num(args.get(i), 1, MAX_THREADS).ok_or(format!("--threads wants 1..={}", MAX_THREADS))?);
+            }
+            "--kinds" => {
+                i += 1;
+                let k = args.get(i).unwrap_or("");
+                kinds = KINDS.iter().enumerate().filter(|(_, kd)| k.contains(kd.0)).map(|(n, _)| n).collect();
+                if kinds.is_empty() || k.chars().any(|c| !KINDS.iter().any(|kd| kd.0.starts_with(c))) {
+                    return Err(String::from("--kinds wants letters from abc"));
+                }
             }
             "--pause-ms" => {
                 i += 1;
@@ -304,7 +335,8 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
     if quick {
         reps = 1;
     }
-    Ok(Opts { region_mib, reps, threads, pause_ms })
+    let threads = threads.unwrap_or(kinds.len() as u64);
+    Ok(Opts { region_mib, reps, threads, kinds, pause_ms })
 }
 
 // ------------------------------------------------------------ formatting --
@@ -422,12 +454,13 @@ fn main(args: Args) -> i32 {
     let len = (o.region_mib as usize) << 20;
     let pause = o.pause_ms * 1_000_000;
     println!(
-        "mlock_contend: strategy={} region={} MiB ({} pages) reps={} threads={} pause={} ms",
+        "mlock_contend: strategy={} region={} MiB ({} pages) reps={} threads={} kinds={} pause={} ms",
         strat,
         o.region_mib,
         len / PAGE_SIZE,
         o.reps,
         o.threads,
+        o.kinds.iter().map(|&k| KINDS[k].0).collect::<String>(),
         o.pause_ms
     );
 
@@ -452,7 +485,8 @@ fn main(args: Args) -> i32 {
     let mut handles = Vec::new();
     for i in 0..o.threads as usize {
         let s = shared.clone();
-        match thread::spawn(move || worker(i % KINDS.len(), &s)) {
+        let kind = o.kinds[i % o.kinds.len()];
+        match thread::spawn(move || worker(kind, &s)) {
             Ok(h) => handles.push(h),
             Err(e) => {
                 println!("error: clone of measuring thread {} failed: {}", i, e);
