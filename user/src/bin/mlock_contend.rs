@@ -1,4 +1,4 @@
-//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS]`:
+//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]`:
 //! what other threads feel while one thread mlock()s a big region.
 //!
 //! The main thread maps REGION_MIB MiB of private anonymous memory, untouched,
@@ -21,7 +21,9 @@
 //!
 //! `--kinds bc` runs only the given kinds (e.g. readers only, to see whether
 //! a strategy frees readers as long as no writer queues); the RESULT fields
-//! of a kind that did not run are 0.
+//! of a kind that did not run are 0. Kind d (not in the default set, not in
+//! RESULT) is a control: a few µs of pure user-space computation, no system
+//! call but the clock, so it stalls only when it does not get a CPU.
 //!
 //! Each sample has a start and an end time. The main thread publishes the
 //! intervals of its own calls (mlock, and "other": munlock, madvise, mincore,
@@ -75,8 +77,16 @@ use holdfast_user::{entry, fs, println, thread, time, Args};
 entry!(main);
 
 /// Operation kinds: (letter, short name, lock side).
-const KINDS: [(&str, &str, &str); 3] =
-    [("a", "mmap+munmap", "write"), ("b", "page fault", "read"), ("c", "read maps", "read")];
+const KINDS: [(&str, &str, &str); 4] = [
+    ("a", "mmap+munmap", "write"),
+    ("b", "page fault", "read"),
+    ("c", "read maps", "read"),
+    ("d", "cpu spin", "none"),
+];
+/// Kinds in the RESULT line and in the default `--kinds`.
+const RESULT_KINDS: usize = 3;
+/// Iterations of kind d's user-space loop (a few µs).
+const SPIN_ITERS: u32 = 2000;
 const FAULT_REGION: usize = 1 << 20;
 const MAX_REGION_MIB: u64 = 1 << 16;
 const MAX_REPS: u64 = 1000;
@@ -84,11 +94,12 @@ const MAX_THREADS: u64 = 63;
 const MAX_PAUSE_MS: u64 = 60_000;
 
 const USAGE: &str = concat!(
-    "usage: mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS]\n",
+    "usage: mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]\n",
     "  REGION_MIB 1..=65536 (64..=512 typical); REPS default 3, --quick: 1\n",
     "  --threads N: measuring threads, kinds round-robin (default: one per kind)\n",
-    "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps (default abc)\n",
-    "  --pause-ms MS: pause between phases (default 100)"
+    "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps, d cpu spin (control)\n",
+    "  --pause-ms MS: pause between phases (default 100)\n",
+    "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) at the end"
 );
 
 // ------------------------------------------------------------ intervals --
@@ -154,6 +165,15 @@ impl Intervals {
         self.iv[i].kind.store(kind, SeqCst);
     }
 
+    /// Start of the first mlock call that overlaps `[t0, t1]`.
+    fn mlock_start_overlapping(&self, t0: u64, t1: u64) -> Option<u64> {
+        let n = self.n.load(SeqCst);
+        self.iv[..n].iter().find_map(|e| {
+            let (s, end) = (e.start.load(SeqCst), e.end.load(SeqCst));
+            (e.kind.load(SeqCst) == IV_MLOCK && s <= t1 && end >= t0).then_some(s)
+        })
+    }
+
     /// Classify the sample `[t0, t1]`, called after `t1` was taken.
     fn classify(&self, t0: u64, t1: u64) -> Class {
         let n = self.n.load(SeqCst);
@@ -180,6 +200,8 @@ struct WorkerResult {
     kind: usize,
     /// Indexed by `Class`.
     hist: [Histogram; 3],
+    /// The longest sample that overlapped an mlock call: (start, end).
+    worst: (u64, u64),
     errors: u32,
     first_error: Option<Errno>,
 }
@@ -205,6 +227,7 @@ fn worker(kind: usize, s: &Shared) {
         hist: [Histogram::new(), Histogram::new(), Histogram::new()],
         errors: 0,
         first_error: None,
+        worst: (0, 0),
     };
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     buf.resize(buf.capacity(), 0); // touch it now, not during the run
@@ -249,6 +272,16 @@ fn worker(kind: usize, s: &Shared) {
                 next_page += 1;
                 (t0, t1)
             }
+            3 => {
+                let t0 = time::monotonic_ns();
+                let mut x = 0u32;
+                for i in 0..SPIN_ITERS {
+                    x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                let t1 = time::monotonic_ns();
+                core::hint::black_box(x);
+                (t0, t1)
+            }
             _ => {
                 let t0 = time::monotonic_ns();
                 let r = fs::read_file_into(c"/proc/self/maps", &mut buf);
@@ -263,6 +296,9 @@ fn worker(kind: usize, s: &Shared) {
         };
         let class = s.ivs.classify(t0, t1);
         res.hist[class as usize].record(t1.saturating_sub(t0));
+        if class == Class::InMlock && t1 - t0 > res.worst.1 - res.worst.0 {
+            res.worst = (t0, t1);
+        }
     }
     s.results.lock().push(res);
 }
@@ -275,6 +311,7 @@ struct Opts {
     threads: u64,
     kinds: Vec<usize>,
     pause_ms: u64,
+    lockstat: bool,
 }
 
 fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
@@ -283,8 +320,8 @@ fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
 
 fn parse_args(args: &Args) -> Result<Opts, String> {
     let mut pos = Vec::new();
-    let (mut quick, mut threads, mut pause_ms) = (false, None, 100);
-    let mut kinds: Vec<usize> = (0..KINDS.len()).collect();
+    let (mut quick, mut threads, mut pause_ms, mut lockstat) = (false, None, 100, false);
+    let mut kinds: Vec<usize> = (0..RESULT_KINDS).collect();
     let mut i = 1;
     let mut only_positional = false;
     while i < args.len() {
@@ -302,6 +339,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
                 ))
             }
             "--quick" => quick = true,
+            "--lockstat" => lockstat = true,
             "--threads" => {
                 i += 1;
                 threads = Some(parse_num(args.get(i), 1, MAX_THREADS).ok_or(format!("--threads wants 1..={}", MAX_THREADS))?);
@@ -336,7 +374,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
         reps = 1;
     }
     let threads = threads.unwrap_or(kinds.len() as u64);
-    Ok(Opts { region_mib, reps, threads, kinds, pause_ms })
+    Ok(Opts { region_mib, reps, threads, kinds, pause_ms, lockstat })
 }
 
 // ------------------------------------------------------------ formatting --
@@ -593,10 +631,15 @@ fn main(args: Args) -> i32 {
     }
     let results = shared.results.lock();
     let mut per_kind: Vec<([Histogram; 3], u32, u32, Option<Errno>)> = Vec::new();
+    let mut worst_at: Vec<String> = Vec::new();
     for k in 0..KINDS.len() {
         let mut h = [Histogram::new(), Histogram::new(), Histogram::new()];
         let (mut nthreads, mut errors, mut first) = (0, 0, None);
+        let mut worst = (0u64, 0u64);
         for r in results.iter().filter(|r| r.kind == k) {
+            if r.worst.1 - r.worst.0 > worst.1 - worst.0 {
+                worst = r.worst;
+            }
             for c in 0..3 {
                 h[c].merge(&r.hist[c]);
             }
@@ -604,12 +647,19 @@ fn main(args: Args) -> i32 {
             errors += r.errors;
             first = first.or(r.first_error);
         }
+        // Where the worst in-mlock sample began, relative to its mlock call.
+        worst_at.push(match shared.ivs.mlock_start_overlapping(worst.0, worst.1) {
+            Some(m) if worst.1 > worst.0 && worst.0 >= m => format!("+{}", ms(worst.0 - m)),
+            Some(m) if worst.1 > worst.0 => format!("-{}", ms(m - worst.0)),
+            _ => String::from("-"),
+        });
         per_kind.push((h, nthreads, errors, first));
     }
-    println!("latency in us per op; in mlock = samples overlapping an mlock() call, baseline = samples overlapping none of the mlock thread's calls");
+    println!("latency in us per op. Left: samples overlapping an mlock() call (max_at: ms into that mlock when the");
+    println!("slowest one began); right: baseline, samples overlapping none of the mlock thread's calls.");
     println!(
-        "{:<20} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "op (lock side)", "n", "p50", "p99", "max", "base n", "p50", "p99", "max"
+        "{:<20} {:>7} {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} {:>6}",
+        "op (lock side)", "n", "p50", "p99", "max", "max_at", "n", "p50", "p99", "max"
     );
     for (k, (h, nthreads, _, _)) in per_kind.iter().enumerate() {
         if *nthreads == 0 {
@@ -617,12 +667,13 @@ fn main(args: Args) -> i32 {
         }
         let (m, b) = (&h[Class::InMlock as usize], &h[Class::Baseline as usize]);
         println!(
-            "{:<20} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<20} {:>7} {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} {:>6}",
             format!("{} {} ({})", KINDS[k].0, KINDS[k].1, KINDS[k].2),
             m.count(),
             us(m.p50()),
             us(m.p99()),
             us(m.max()),
+            worst_at[k],
             b.count(),
             us(b.p50()),
             us(b.p99()),
@@ -631,6 +682,14 @@ fn main(args: Args) -> i32 {
     }
     for m in &msgs {
         println!("note: {}", m);
+    }
+    if o.lockstat {
+        // Served as /proc/self/mmap_lock (Holdfast's procfs doc comment
+        // says /proc/holdfast/mmap_lock; try both).
+        match fs::read_file(c"/proc/self/mmap_lock").or_else(|_| fs::read_file(c"/proc/holdfast/mmap_lock")) {
+            Ok(b) => println!("mmap_lock statistics:\n{}", core::str::from_utf8(&b).unwrap_or("?").trim_end()),
+            Err(e) => println!("note: no mmap_lock statistics (/proc/self/mmap_lock: {})", e),
+        }
     }
 
     // -------------------------------------------------------- verdict --
@@ -667,7 +726,7 @@ fn main(args: Args) -> i32 {
         ms(med),
         pages_per_s(pages, med)
     );
-    for (k, (h, _, _, _)) in per_kind.iter().enumerate() {
+    for (k, (h, _, _, _)) in per_kind.iter().enumerate().take(RESULT_KINDS) {
         let m = &h[Class::InMlock as usize];
         let l = KINDS[k].0;
         line.push_str(&format!(
