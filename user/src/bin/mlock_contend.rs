@@ -296,7 +296,7 @@ fn worker(kind: usize, s: &Shared) {
         };
         let class = s.ivs.classify(t0, t1);
         res.hist[class as usize].record(t1.saturating_sub(t0));
-        if class == Class::InMlock && t1 - t0 > res.worst.1 - res.worst.0 {
+        if class == Class::InMlock && t1.saturating_sub(t0) > res.worst.1 - res.worst.0 {
             res.worst = (t0, t1);
         }
     }
@@ -468,7 +468,7 @@ fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec
                 ));
                 continue;
             }
-            _ => return (res, t1 - t0),
+            _ => return (res, t1.saturating_sub(t0)),
         }
     }
 }
@@ -586,7 +586,7 @@ fn main(args: Args) -> i32 {
 
         let (i, t0) = ivs.begin(IV_OTHER);
         let res = sys::munlock(region.addr(), region.len());
-        let munlock_ns = ivs.end(i) - t0;
+        let munlock_ns = ivs.end(i).saturating_sub(t0);
         if let Err(e) = res {
             fatal = Some(format!("munlock({} MiB) failed in rep {}: {}", o.region_mib, rep, e));
             break;
