@@ -36,9 +36,11 @@
 //! only munlock/madvise) is counted in neither. Classifying on the fly keeps
 //! memory constant however many samples a run takes.
 //!
-//! Output: one row per repetition (mlock ms, munlock ms, pages/s), one row per
-//! operation kind (count, p50/p99/max in µs, in mlock and baseline), and a
-//! last line for `cargo xtask bench`:
+//! Output: one row per repetition (mlock ms, munlock ms, pages/s, pages
+//! resident after mlock), one row per operation kind (count, p50/p99/max in
+//! µs of the samples in mlock, `max_at` = how far into its mlock call the
+//! slowest of them began, negative if before; then count, p50/p99/max of the
+//! baseline), notes on anything odd, and a last line for `cargo xtask bench`:
 //!
 //! ```text
 //! RESULT strategy=NAME region_mib=N mlock_ms=X pages_per_s=Y a_p50=.. a_p99=.. a_max=.. b_p50=.. ... c_max=..
@@ -458,13 +460,17 @@ fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec
                 let raised = sys::setrlimit(sys::RLIMIT_MEMLOCK, &inf)
                     .or_else(|_| sys::setrlimit(sys::RLIMIT_MEMLOCK, &Rlimit { cur: old.max, max: old.max }));
                 let now = sys::getrlimit(sys::RLIMIT_MEMLOCK).unwrap_or_default();
+                let what = match raised {
+                    Ok(()) if now.cur > old.cur => format!("raised it to {}", rlim(now.cur)),
+                    Ok(()) => String::from("could not raise it (hard limit, no CAP_SYS_RESOURCE)"),
+                    Err(e) => format!("setrlimit failed: {}", e),
+                };
                 msgs.push(format!(
-                    "mlock: {} with RLIMIT_MEMLOCK cur={} max={}; setrlimit -> {:?}, now cur={}; retrying",
+                    "mlock: {} with RLIMIT_MEMLOCK cur={} max={}; {}; retried once",
                     e,
                     rlim(old.cur),
                     rlim(old.max),
-                    raised,
-                    rlim(now.cur)
+                    what
                 ));
                 continue;
             }
