@@ -99,6 +99,8 @@ pub mod nr {
     pub const EXIT: usize = 60;
     pub const UNAME: usize = 63;
     pub const GETRLIMIT: usize = 97;
+    pub const MLOCK: usize = 149;
+    pub const MUNLOCK: usize = 150;
     pub const GETUID: usize = 102;
     pub const GETEUID: usize = 107;
     pub const ARCH_PRCTL: usize = 158;
@@ -284,6 +286,21 @@ pub fn uname() -> Result<Utsname, Errno> {
     };
     sc(nr::UNAME, [&mut u as *mut Utsname as usize, 0, 0, 0, 0, 0])?;
     Ok(u)
+}
+
+// ---------------------------------------------------------------- mlock --
+
+/// `mlock(addr, len)`: lock (and populate) the pages of a range.
+///
+/// Safe: the kernel writes no memory that Rust code can see; populating an
+/// anonymous page leaves its contents as they read before (zero if untouched).
+pub fn mlock(addr: usize, len: usize) -> Result<(), Errno> {
+    sc(nr::MLOCK, [addr, len, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// `munlock(addr, len)`: unlock the pages of a range (never changes contents).
+pub fn munlock(addr: usize, len: usize) -> Result<(), Errno> {
+    sc(nr::MUNLOCK, [addr, len, 0, 0, 0, 0]).map(|_| ())
 }
 
 // -------------------------------------------------------------- rlimits --

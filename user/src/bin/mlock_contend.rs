@@ -1,0 +1,747 @@
+//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]`:
+//! what other threads feel while one thread mlock()s a big region.
+//!
+//! The main thread maps REGION_MIB MiB of private anonymous memory, untouched,
+//! and does REPS (default 3; `--quick`: 1) repetitions of
+//!
+//! ```text
+//!   pause | mlock(region) | mincore check | pause | munlock(region) |
+//!   madvise(MADV_DONTNEED) + mincore check (munmap+mmap if pages stayed)
+//! ```
+//!
+//! so every mlock has to populate the whole region again. Meanwhile the
+//! measuring threads (3 by default, kinds assigned round-robin) loop on one
+//! operation each, timed with CLOCK_MONOTONIC:
+//!
+//! - a `mmap+munmap` of one anonymous page: a writer on the mmap lock;
+//! - b one first-touch page fault in the thread's own 1 MiB region (emptied
+//!   with `MADV_DONTNEED`, untimed, when used up: madvise takes the mmap lock
+//!   for read, so this thread never queues as a writer); a reader;
+//! - c open/read/close of `/proc/self/maps`, as `ps` does: a reader.
+//!
+//! `--kinds bc` runs only the given kinds (e.g. readers only, to see whether
+//! a strategy frees readers as long as no writer queues); the RESULT fields
+//! of a kind that did not run are 0. Kind d (not in the default set, not in
+//! RESULT) is a control: a few µs of pure user-space computation, no system
+//! call but the clock, so it stalls only when it does not get a CPU.
+//!
+//! Each sample has a start and an end time. The main thread publishes the
+//! intervals of its own calls (mlock, and "other": munlock, madvise, mincore,
+//! remap) in a shared table, appending an entry (start unknown = 0, end
+//! unknown = MAX) *before* it reads the clock and filling in the end after
+//! the call returns, so a thread that classifies a sample right after taking
+//! its end time errs only by nanoseconds, and only towards "overlapping". A
+//! sample that overlaps an mlock call counts as "in mlock"; one that overlaps
+//! none of the main thread's calls counts as "baseline"; the rest (overlapping
+//! only munlock/madvise) is counted in neither. Classifying on the fly keeps
+//! memory constant however many samples a run takes.
+//!
+//! Output: one row per repetition (mlock ms, munlock ms, pages/s, pages
+//! resident after mlock), one row per operation kind (count, p50/p99/max in
+//! µs of the samples in mlock, `max_at` = how far into its mlock call the
+//! slowest of them began, negative if before; then count, p50/p99/max of the
+//! baseline), notes on anything odd, and a last line for `cargo xtask bench`:
+//!
+//! ```text
+//! RESULT strategy=NAME region_mib=N mlock_ms=X pages_per_s=Y a_p50=.. a_p99=.. a_max=.. b_p50=.. ... c_max=..
+//! ```
+//!
+//! (µs as integers, in-mlock statistics; mlock_ms is the median over the
+//! repetitions, pages_per_s derived from it). The strategy is read from
+//! `/proc/sys/vm/mlock_populate`; where that file does not exist (Linux) it
+//! is `linux`.
+//!
+//! mlock needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK. If the first
+//! mlock fails with ENOMEM or EPERM the program tries to raise the limit with
+//! setrlimit and retries once; if that fails too it says why and exits 1.
+//! Exit status 0 means everything ran: every mlock/munlock returned 0, every
+//! operation kind made progress and none of its operations failed. Times are
+//! reported, never judged.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use alloc::format;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use holdfast_user::hist::Histogram;
+use holdfast_user::mem::{prot, Region, PAGE_SIZE};
+use holdfast_user::sync::Mutex;
+use holdfast_user::sys::{self, Errno, Rlimit};
+use holdfast_user::{entry, fs, println, thread, time, Args};
+
+entry!(main);
+
+/// Operation kinds: (letter, short name, lock side).
+const KINDS: [(&str, &str, &str); 4] = [
+    ("a", "mmap+munmap", "write"),
+    ("b", "page fault", "read"),
+    ("c", "read maps", "read"),
+    ("d", "cpu spin", "none"),
+];
+/// Kinds in the RESULT line and in the default `--kinds`.
+const RESULT_KINDS: usize = 3;
+/// Iterations of kind d's user-space loop (a few µs).
+const SPIN_ITERS: u32 = 2000;
+const FAULT_REGION: usize = 1 << 20;
+const MAX_REGION_MIB: u64 = 1 << 16;
+const MAX_REPS: u64 = 1000;
+const MAX_THREADS: u64 = 63;
+const MAX_PAUSE_MS: u64 = 60_000;
+
+const USAGE: &str = concat!(
+    "usage: mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]\n",
+    "  REGION_MIB 1..=65536 (64..=512 typical); REPS default 3, --quick: 1\n",
+    "  --threads N: measuring threads, kinds round-robin (default: one per kind)\n",
+    "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps, d cpu spin (control)\n",
+    "  --pause-ms MS: pause between phases (default 100)\n",
+    "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) at the end"
+);
+
+// ------------------------------------------------------------ intervals --
+
+/// What the main thread was doing during an interval.
+const IV_MLOCK: u8 = 0;
+const IV_OTHER: u8 = 1;
+
+struct Interval {
+    kind: AtomicU8,
+    start: AtomicU64,
+    end: AtomicU64,
+}
+
+/// The main thread's calls, in time order and never overlapping, so their
+/// ends increase: a reader scans from the newest and stops at the first one
+/// that ended before its sample began. Only the main thread appends.
+struct Intervals {
+    n: AtomicUsize,
+    iv: Box<[Interval]>,
+}
+
+/// Where a sample falls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    InMlock = 0,
+    Other = 1,
+    Baseline = 2,
+}
+
+impl Intervals {
+    fn new(cap: usize) -> Self {
+        let iv = (0..cap)
+            .map(|_| Interval { kind: AtomicU8::new(IV_OTHER), start: AtomicU64::new(0), end: AtomicU64::new(u64::MAX) })
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        Intervals { n: AtomicUsize::new(0), iv }
+    }
+
+    /// Publish a new interval, then read the clock: returns (index, start).
+    fn begin(&self, kind: u8) -> (usize, u64) {
+        let i = self.n.load(SeqCst);
+        assert!(i < self.iv.len(), "interval table full");
+        let e = &self.iv[i];
+        e.kind.store(kind, SeqCst);
+        e.start.store(0, SeqCst);
+        e.end.store(u64::MAX, SeqCst);
+        self.n.store(i + 1, SeqCst);
+        let t0 = time::monotonic_ns();
+        e.start.store(t0, SeqCst);
+        (i, t0)
+    }
+
+    /// Read the clock, then close interval `i`: returns the end time.
+    fn end(&self, i: usize) -> u64 {
+        let t1 = time::monotonic_ns();
+        self.iv[i].end.store(t1, SeqCst);
+        t1
+    }
+
+    /// Relabel interval `i` (a failed mlock that was retried becomes "other").
+    fn relabel(&self, i: usize, kind: u8) {
+        self.iv[i].kind.store(kind, SeqCst);
+    }
+
+    /// Start of the first mlock call that overlaps `[t0, t1]`.
+    fn mlock_start_overlapping(&self, t0: u64, t1: u64) -> Option<u64> {
+        let n = self.n.load(SeqCst);
+        self.iv[..n].iter().find_map(|e| {
+            let (s, end) = (e.start.load(SeqCst), e.end.load(SeqCst));
+            (e.kind.load(SeqCst) == IV_MLOCK && s <= t1 && end >= t0).then_some(s)
+        })
+    }
+
+    /// Classify the sample `[t0, t1]`, called after `t1` was taken.
+    fn classify(&self, t0: u64, t1: u64) -> Class {
+        let n = self.n.load(SeqCst);
+        let mut class = Class::Baseline;
+        for e in self.iv[..n].iter().rev() {
+            let end = e.end.load(SeqCst);
+            if end < t0 {
+                break;
+            }
+            if e.start.load(SeqCst) <= t1 {
+                if e.kind.load(SeqCst) == IV_MLOCK {
+                    return Class::InMlock;
+                }
+                class = Class::Other;
+            }
+        }
+        class
+    }
+}
+
+// -------------------------------------------------------------- workers --
+
+struct WorkerResult {
+    kind: usize,
+    /// Indexed by `Class`.
+    hist: [Histogram; 3],
+    /// The longest sample that overlapped an mlock call: (start, end).
+    worst: (u64, u64),
+    errors: u32,
+    first_error: Option<Errno>,
+}
+
+fn fail(res: &mut WorkerResult, e: Errno) {
+    res.errors += 1;
+    res.first_error.get_or_insert(e);
+}
+
+struct Shared {
+    ready: AtomicU32,
+    go: AtomicU32,
+    stop: AtomicU32,
+    ivs: Intervals,
+    results: Mutex<Vec<WorkerResult>>,
+}
+
+/// One measuring thread: allocate everything it needs, report ready, wait
+/// for the start, loop on `kind` until told to stop, hand in histograms.
+fn worker(kind: usize, s: &Shared) {
+    let mut res = WorkerResult {
+        kind,
+        hist: [Histogram::new(), Histogram::new(), Histogram::new()],
+        errors: 0,
+        first_error: None,
+        worst: (0, 0),
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    buf.resize(buf.capacity(), 0); // touch it now, not during the run
+    // Kind b: its own region, mapped (and its page tables for it built) now.
+    let mut region: Option<Region> = None;
+    if kind == 1 {
+        match Region::map_anon(FAULT_REGION, prot::RW) {
+            Ok(r) => region = Some(r),
+            Err(e) => fail(&mut res, e),
+        }
+    }
+    let mut next_page = 0;
+    s.ready.fetch_add(1, SeqCst);
+    let _ = sys::futex_wake(&s.ready, 1, true);
+    while s.go.load(SeqCst) == 0 {
+        let _ = sys::futex_wait(&s.go, 0, None, true);
+    }
+    while s.stop.load(SeqCst) == 0 {
+        let (t0, t1) = match kind {
+            0 => {
+                let t0 = time::monotonic_ns();
+                let r = Region::map_anon(PAGE_SIZE, prot::RW).and_then(|r| r.unmap());
+                let t1 = time::monotonic_ns();
+                if let Err(e) = r {
+                    fail(&mut res, e);
+                }
+                (t0, t1)
+            }
+            1 => {
+                let Some(r) = region.as_mut() else { break };
+                if next_page == FAULT_REGION / PAGE_SIZE {
+                    // Used up: drop its pages (untimed; a reader of the lock).
+                    if let Err(e) = r.dontneed(0, FAULT_REGION) {
+                        fail(&mut res, e);
+                        break;
+                    }
+                    next_page = 0;
+                }
+                let t0 = time::monotonic_ns();
+                r.touch(next_page * PAGE_SIZE, 1);
+                let t1 = time::monotonic_ns();
+                next_page += 1;
+                (t0, t1)
+            }
+            3 => {
+                let t0 = time::monotonic_ns();
+                let mut x = 0u32;
+                for i in 0..SPIN_ITERS {
+                    x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                let t1 = time::monotonic_ns();
+                core::hint::black_box(x);
+                (t0, t1)
+            }
+            _ => {
+                let t0 = time::monotonic_ns();
+                let r = fs::read_file_into(c"/proc/self/maps", &mut buf);
+                let t1 = time::monotonic_ns();
+                match r {
+                    Ok(0) => fail(&mut res, Errno::EIO),
+                    Ok(_) => {}
+                    Err(e) => fail(&mut res, e),
+                }
+                (t0, t1)
+            }
+        };
+        let class = s.ivs.classify(t0, t1);
+        res.hist[class as usize].record(t1.saturating_sub(t0));
+        if class == Class::InMlock && t1.saturating_sub(t0) > res.worst.1 - res.worst.0 {
+            res.worst = (t0, t1);
+        }
+    }
+    s.results.lock().push(res);
+}
+
+// ------------------------------------------------------------ arguments --
+
+struct Opts {
+    region_mib: u64,
+    reps: u64,
+    threads: u64,
+    kinds: Vec<usize>,
+    pause_ms: u64,
+    lockstat: bool,
+}
+
+fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
+    s?.parse::<u64>().ok().filter(|v| (lo..=hi).contains(v))
+}
+
+fn parse_args(args: &Args) -> Result<Opts, String> {
+    let mut pos = Vec::new();
+    let (mut quick, mut threads, mut pause_ms, mut lockstat) = (false, None, 100, false);
+    let mut kinds: Vec<usize> = (0..RESULT_KINDS).collect();
+    let mut i = 1;
+    let mut only_positional = false;
+    while i < args.len() {
+        let a = args.get(i).unwrap_or("?");
+        match a {
+            _ if only_positional => pos.push(a),
+            "--" => only_positional = true,
+            // Holdfast gives every word after `init=` to the program, so a
+            // kernel word placed there would silently not take effect.
+            _ if a.contains('=') => {
+                return Err(format!(
+                    "{}: not an argument of this program (on Holdfast, kernel words such as \
+                     mlock_populate=NAME go before init= on the command line)",
+                    a
+                ))
+            }
+            "--quick" => quick = true,
+            "--lockstat" => lockstat = true,
+            "--threads" => {
+                i += 1;
+                threads = Some(parse_num(args.get(i), 1, MAX_THREADS).ok_or(format!("--threads wants 1..={}", MAX_THREADS))?);
+            }
+            "--kinds" => {
+                i += 1;
+                let k = args.get(i).unwrap_or("");
+                kinds = KINDS.iter().enumerate().filter(|(_, kd)| k.contains(kd.0)).map(|(n, _)| n).collect();
+                if kinds.is_empty() || k.chars().any(|c| !KINDS.iter().any(|kd| kd.0.starts_with(c))) {
+                    return Err(String::from("--kinds wants letters from abc"));
+                }
+            }
+            "--pause-ms" => {
+                i += 1;
+                pause_ms = parse_num(args.get(i), 0, MAX_PAUSE_MS).ok_or(format!("--pause-ms wants 0..={}", MAX_PAUSE_MS))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            _ if a.starts_with('-') => return Err(format!("unknown option {}", a)),
+            _ => pos.push(a),
+        }
+        i += 1;
+    }
+    if pos.is_empty() || pos.len() > 2 {
+        return Err(String::from("want REGION_MIB [REPS]"));
+    }
+    let region_mib = parse_num(Some(pos[0]), 1, MAX_REGION_MIB).ok_or(format!("REGION_MIB wants 1..={}", MAX_REGION_MIB))?;
+    let mut reps = match pos.get(1) {
+        Some(r) => parse_num(Some(r), 1, MAX_REPS).ok_or(format!("REPS wants 1..={}", MAX_REPS))?,
+        None => 3,
+    };
+    if quick {
+        reps = 1;
+    }
+    let threads = threads.unwrap_or(kinds.len() as u64);
+    Ok(Opts { region_mib, reps, threads, kinds, pause_ms, lockstat })
+}
+
+// ------------------------------------------------------------ formatting --
+
+/// ns as µs for the table: one decimal below 100 µs, whole µs above.
+fn us(ns: u64) -> String {
+    if ns < 100_000 {
+        format!("{}.{}", ns / 1000, (ns % 1000) / 100)
+    } else {
+        format!("{}", (ns + 500) / 1000)
+    }
+}
+
+/// ns as whole µs, rounded, for the RESULT line.
+fn us_int(ns: u64) -> u64 {
+    (ns + 500) / 1000
+}
+
+/// ns as ms with two decimals.
+fn ms(ns: u64) -> String {
+    let hundredths = (ns + 5_000) / 10_000;
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+fn median(v: &mut [u64]) -> u64 {
+    v.sort_unstable();
+    let n = v.len();
+    if n == 0 {
+        0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    }
+}
+
+fn pages_per_s(pages: usize, ns: u64) -> u64 {
+    (pages as u128 * 1_000_000_000 / (ns.max(1) as u128)) as u64
+}
+
+/// The active population strategy: `/proc/sys/vm/mlock_populate`, or
+/// `linux` where the file does not exist.
+fn strategy() -> String {
+    match fs::read_file(c"/proc/sys/vm/mlock_populate") {
+        Ok(b) => {
+            let s = core::str::from_utf8(&b).unwrap_or("?").trim();
+            if s.is_empty() || s.contains(char::is_whitespace) { String::from("unknown") } else { String::from(s) }
+        }
+        Err(Errno::ENOENT) => String::from("linux"),
+        Err(_) => String::from("unknown"),
+    }
+}
+
+fn resident(r: &Region) -> Result<usize, Errno> {
+    Ok(r.mincore()?.iter().filter(|&&b| b & 1 != 0).count())
+}
+
+// ------------------------------------------------------------------ main --
+
+struct Rep {
+    mlock_ns: u64,
+    munlock_ns: u64,
+    populated: usize,
+    dropped_by: &'static str,
+}
+
+/// mlock with the RLIMIT_MEMLOCK fallback: on the first ENOMEM/EPERM raise
+/// the limit and retry once. Returns (result, mlock ns of the successful or
+/// last attempt), and notes what it did in `msgs`.
+fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec<String>) -> (Result<(), Errno>, u64) {
+    loop {
+        let (i, t0) = ivs.begin(IV_MLOCK);
+        let res = sys::mlock(r.addr(), r.len());
+        let t1 = ivs.end(i);
+        match res {
+            Err(e @ (Errno::ENOMEM | Errno::EPERM)) if *may_raise => {
+                *may_raise = false;
+                ivs.relabel(i, IV_OTHER);
+                let old = sys::getrlimit(sys::RLIMIT_MEMLOCK).unwrap_or_default();
+                let inf = Rlimit { cur: sys::RLIM_INFINITY, max: sys::RLIM_INFINITY };
+                let raised = sys::setrlimit(sys::RLIMIT_MEMLOCK, &inf)
+                    .or_else(|_| sys::setrlimit(sys::RLIMIT_MEMLOCK, &Rlimit { cur: old.max, max: old.max }));
+                let now = sys::getrlimit(sys::RLIMIT_MEMLOCK).unwrap_or_default();
+                let what = match raised {
+                    Ok(()) if now.cur > old.cur => format!("raised it to {}", rlim(now.cur)),
+                    Ok(()) => String::from("could not raise it (hard limit, no CAP_SYS_RESOURCE)"),
+                    Err(e) => format!("setrlimit failed: {}", e),
+                };
+                msgs.push(format!(
+                    "mlock: {} with RLIMIT_MEMLOCK cur={} max={}; {}; retried once",
+                    e,
+                    rlim(old.cur),
+                    rlim(old.max),
+                    what
+                ));
+                continue;
+            }
+            _ => return (res, t1.saturating_sub(t0)),
+        }
+    }
+}
+
+fn rlim(v: u64) -> String {
+    if v == sys::RLIM_INFINITY { String::from("unlimited") } else { format!("{}KiB", v / 1024) }
+}
+
+fn main(args: Args) -> i32 {
+    let o = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                println!("mlock_contend: {}", e);
+            }
+            println!("{}", USAGE);
+            return 2;
+        }
+    };
+    let strat = strategy();
+    let len = (o.region_mib as usize) << 20;
+    let pause = o.pause_ms * 1_000_000;
+    println!(
+        "mlock_contend: strategy={} region={} MiB ({} pages) reps={} threads={} kinds={} pause={} ms",
+        strat,
+        o.region_mib,
+        len / PAGE_SIZE,
+        o.reps,
+        o.threads,
+        o.kinds.iter().map(|&k| KINDS[k].0).collect::<String>(),
+        o.pause_ms
+    );
+
+    let mut region = match Region::map_anon(len, prot::RW) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("error: mmap of {} MiB failed: {}", o.region_mib, e);
+            return 1;
+        }
+    };
+    let pages = region.pages();
+
+    // Each rep appends at most: (failed mlock) + mlock + check + munlock +
+    // drop (+ remap fallback) = 6 intervals.
+    let shared = Arc::new(Shared {
+        ready: AtomicU32::new(0),
+        go: AtomicU32::new(0),
+        stop: AtomicU32::new(0),
+        ivs: Intervals::new(o.reps as usize * 6 + 8),
+        results: Mutex::new(Vec::new()),
+    });
+    let mut handles = Vec::new();
+    for i in 0..o.threads as usize {
+        let s = shared.clone();
+        let kind = o.kinds[i % o.kinds.len()];
+        match thread::spawn(move || worker(kind, &s)) {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                println!("error: clone of measuring thread {} failed: {}", i, e);
+                shared.go.store(1, SeqCst);
+                shared.stop.store(1, SeqCst);
+                let _ = sys::futex_wake(&shared.go, u32::MAX, true);
+                handles.into_iter().for_each(|h| h.join());
+                return 1;
+            }
+        }
+    }
+    // Wait until every thread has allocated and touched what it needs.
+    loop {
+        let r = shared.ready.load(SeqCst);
+        if r == o.threads as u32 {
+            break;
+        }
+        let _ = sys::futex_wait(&shared.ready, r, None, true);
+    }
+    let ivs = &shared.ivs;
+    let mut reps: Vec<Rep> = Vec::with_capacity(o.reps as usize);
+    let mut msgs: Vec<String> = Vec::new();
+    let mut fatal: Option<String> = None;
+    let mut may_raise = true;
+
+    shared.go.store(1, SeqCst);
+    let _ = sys::futex_wake(&shared.go, u32::MAX, true);
+    for rep in 1..=o.reps {
+        let _ = time::sleep_ns(pause);
+        let (res, mlock_ns) = timed_mlock(ivs, &region, &mut may_raise, &mut msgs);
+        if let Err(e) = res {
+            let rl = sys::getrlimit(sys::RLIMIT_MEMLOCK).unwrap_or_default();
+            fatal = Some(format!(
+                "mlock({} MiB) failed in rep {}: {} (RLIMIT_MEMLOCK cur={} max={}); mlock of this size needs \
+                 CAP_IPC_LOCK or `ulimit -l` >= {} (KiB); try a smaller REGION_MIB",
+                o.region_mib,
+                rep,
+                e,
+                rlim(rl.cur),
+                rlim(rl.max),
+                len / 1024
+            ));
+            break;
+        }
+        let (i, _) = ivs.begin(IV_OTHER);
+        let populated = resident(&region);
+        ivs.end(i);
+        let populated = match populated {
+            Ok(n) => n,
+            Err(e) => {
+                fatal = Some(format!("mincore after mlock failed: {}", e));
+                break;
+            }
+        };
+        if populated != pages {
+            msgs.push(format!("rep {}: after mlock returned 0 only {}/{} pages are resident", rep, populated, pages));
+        }
+        let _ = time::sleep_ns(pause);
+
+        let (i, t0) = ivs.begin(IV_OTHER);
+        let res = sys::munlock(region.addr(), region.len());
+        let munlock_ns = ivs.end(i).saturating_sub(t0);
+        if let Err(e) = res {
+            fatal = Some(format!("munlock({} MiB) failed in rep {}: {}", o.region_mib, rep, e));
+            break;
+        }
+
+        // Drop the pages so the next mlock must populate again.
+        let (i, _) = ivs.begin(IV_OTHER);
+        let mut dropped_by = "MADV_DONTNEED";
+        let mut left = region.dontneed(0, len).and_then(|_| resident(&region));
+        if !matches!(left, Ok(0)) {
+            msgs.push(format!("rep {}: MADV_DONTNEED left {:?} pages resident; remapping instead", rep, left));
+            dropped_by = "munmap+mmap";
+            left = region.remap_fixed(0, len, prot::RW).and_then(|_| resident(&region));
+        }
+        ivs.end(i);
+        if !matches!(left, Ok(0)) {
+            msgs.push(format!("rep {}: pages still resident after remapping: {:?}", rep, left));
+            dropped_by = "NOT dropped";
+        }
+        reps.push(Rep { mlock_ns, munlock_ns, populated, dropped_by });
+    }
+    let _ = time::sleep_ns(pause);
+    shared.stop.store(1, SeqCst);
+    for h in handles {
+        h.join();
+    }
+    drop(region);
+
+    // ---------------------------------------------------------- report --
+    println!("rep   mlock_ms  munlock_ms    pages/s  resident after mlock, dropped by");
+    for (n, r) in reps.iter().enumerate() {
+        println!(
+            "{:>3} {:>10} {:>11} {:>10}  {}/{}, {}",
+            n + 1,
+            ms(r.mlock_ns),
+            ms(r.munlock_ns),
+            pages_per_s(pages, r.mlock_ns),
+            r.populated,
+            pages,
+            r.dropped_by
+        );
+    }
+    let results = shared.results.lock();
+    let mut per_kind: Vec<([Histogram; 3], u32, u32, Option<Errno>)> = Vec::new();
+    let mut worst_at: Vec<String> = Vec::new();
+    for k in 0..KINDS.len() {
+        let mut h = [Histogram::new(), Histogram::new(), Histogram::new()];
+        let (mut nthreads, mut errors, mut first) = (0, 0, None);
+        let mut worst = (0u64, 0u64);
+        for r in results.iter().filter(|r| r.kind == k) {
+            if r.worst.1 - r.worst.0 > worst.1 - worst.0 {
+                worst = r.worst;
+            }
+            for c in 0..3 {
+                h[c].merge(&r.hist[c]);
+            }
+            nthreads += 1;
+            errors += r.errors;
+            first = first.or(r.first_error);
+        }
+        // Where the worst in-mlock sample began, relative to its mlock call.
+        worst_at.push(match shared.ivs.mlock_start_overlapping(worst.0, worst.1) {
+            Some(m) if worst.1 > worst.0 && worst.0 >= m => format!("+{}", ms(worst.0 - m)),
+            Some(m) if worst.1 > worst.0 => format!("-{}", ms(m - worst.0)),
+            _ => String::from("-"),
+        });
+        per_kind.push((h, nthreads, errors, first));
+    }
+    println!("latency in us per op. Left: samples overlapping an mlock() call (max_at: ms into that mlock when the");
+    println!("slowest one began); right: baseline, samples overlapping none of the mlock thread's calls.");
+    println!(
+        "{:<20} {:>7} {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} {:>6}",
+        "op (lock side)", "n", "p50", "p99", "max", "max_at", "n", "p50", "p99", "max"
+    );
+    for (k, (h, nthreads, _, _)) in per_kind.iter().enumerate() {
+        if *nthreads == 0 {
+            continue;
+        }
+        let (m, b) = (&h[Class::InMlock as usize], &h[Class::Baseline as usize]);
+        println!(
+            "{:<20} {:>7} {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} {:>6}",
+            format!("{} {} ({})", KINDS[k].0, KINDS[k].1, KINDS[k].2),
+            m.count(),
+            us(m.p50()),
+            us(m.p99()),
+            us(m.max()),
+            worst_at[k],
+            b.count(),
+            us(b.p50()),
+            us(b.p99()),
+            us(b.max())
+        );
+    }
+    for m in &msgs {
+        println!("note: {}", m);
+    }
+    if o.lockstat {
+        // Served as /proc/self/mmap_lock (Holdfast's procfs doc comment
+        // says /proc/holdfast/mmap_lock; try both).
+        match fs::read_file(c"/proc/self/mmap_lock").or_else(|_| fs::read_file(c"/proc/holdfast/mmap_lock")) {
+            Ok(b) => println!("mmap_lock statistics:\n{}", core::str::from_utf8(&b).unwrap_or("?").trim_end()),
+            Err(e) => println!("note: no mmap_lock statistics (/proc/self/mmap_lock: {})", e),
+        }
+    }
+
+    // -------------------------------------------------------- verdict --
+    let mut errors: Vec<String> = Vec::new();
+    if let Some(f) = fatal {
+        errors.push(f);
+    }
+    if results.len() != o.threads as usize {
+        errors.push(format!("{} of {} measuring threads reported", results.len(), o.threads));
+    }
+    for (k, (h, nthreads, errs, first)) in per_kind.iter().enumerate() {
+        let total: u64 = h.iter().map(|h| h.count()).sum();
+        if *nthreads > 0 && total == 0 {
+            errors.push(format!("{} {}: no operation completed", KINDS[k].0, KINDS[k].1));
+        }
+        if *errs > 0 {
+            errors.push(format!("{} {}: {} operations failed, first with {:?}", KINDS[k].0, KINDS[k].1, errs, first));
+        }
+    }
+    if !errors.is_empty() || reps.len() != o.reps as usize {
+        for e in &errors {
+            println!("error: {}", e);
+        }
+        println!("mlock_contend: FAILED");
+        return 1;
+    }
+
+    let mut mlocks: Vec<u64> = reps.iter().map(|r| r.mlock_ns).collect();
+    let med = median(&mut mlocks);
+    let mut line = format!(
+        "RESULT strategy={} region_mib={} mlock_ms={} pages_per_s={}",
+        strat,
+        o.region_mib,
+        ms(med),
+        pages_per_s(pages, med)
+    );
+    for (k, (h, _, _, _)) in per_kind.iter().enumerate().take(RESULT_KINDS) {
+        let m = &h[Class::InMlock as usize];
+        let l = KINDS[k].0;
+        line.push_str(&format!(
+            " {l}_p50={} {l}_p99={} {l}_max={}",
+            us_int(m.p50()),
+            us_int(m.p99()),
+            us_int(m.max())
+        ));
+    }
+    println!("{}", line);
+    0
+}
