@@ -108,8 +108,32 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
+        let mut spare = None;
+        let r = self.fault_in_page_unlocked_alloc(addr, access, &mut spare);
+        self.release_spare(&mut spare);
+        r.map(|_| ())
+    }
+
+    /// Fault in one page, allocating (and zeroing) its frame *before*
+    /// taking the inner lock, so that other threads of this mm wait on that
+    /// lock only for the page-table update. An unused frame stays in
+    /// `spare` for the next page; the caller returns it with
+    /// [`release_spare`](Self::release_spare).
+    ///
+    /// Locking: `mmap_lock` held; takes the inner lock.
+    pub(crate) fn fault_in_page_unlocked_alloc(&self, addr: u64, access: FaultAccess, spare: &mut Option<u64>) -> Result<bool, FaultError> {
+        if spare.is_none() {
+            *spare = self.phys.alloc_table_frame();
+        }
         let mut g = self.lock_inner();
-        fault_in_page(&mut g, self.page_meta(), addr, access).map(|_| ())
+        fault_in_page(&mut g, self.page_meta(), addr, access, spare)
+    }
+
+    /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
+    pub(crate) fn release_spare(&self, spare: &mut Option<u64>) {
+        if let Some(pa) = spare.take() {
+            self.phys.free_table_frame(pa);
+        }
     }
 }
 
@@ -121,6 +145,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     meta: &PageMetaArray,
     addr: u64,
     access: FaultAccess,
+    spare: &mut Option<u64>,
 ) -> Result<bool, FaultError> {
     let vma = inner.vmas.vma_lookup(addr).ok_or(FaultError::NoVma)?;
     let vm_flags = vma.flags;
@@ -144,7 +169,13 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         pt.protect(va, want, &inner.tlb).map_err(|_| FaultError::Access)?;
         return Ok(false);
     }
-    let pa = inner.phys.alloc_table_frame().ok_or(FaultError::OutOfMemory)?;
+    // Use the frame the caller allocated (and zeroed) before taking the
+    // inner lock, if any, so the lock is held only for the page-table
+    // update — as Linux allocates before taking the page-table lock.
+    let pa = match spare.take() {
+        Some(pa) => pa,
+        None => inner.phys.alloc_table_frame().ok_or(FaultError::OutOfMemory)?,
+    };
     let Some(folio) = meta.get(pa) else {
         inner.phys.free_table_frame(pa);
         return Err(FaultError::OutOfMemory);

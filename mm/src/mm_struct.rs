@@ -171,12 +171,16 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     /// protects.
     pub mmap_lock: RwSem<B>,
     inner: spin::Mutex<MmInner<P, T>>,
+    /// The same physical memory as `inner.phys`, usable without the inner
+    /// lock (faults allocate and zero their frame before taking it).
+    pub(crate) phys: P,
     page_meta: Arc<PageMetaArray>,
     root_pa: u64,
     /// `PopulateStrategy as u8`, or [`STRATEGY_GLOBAL`].
     strategy: AtomicU8,
     /// Called, when set, each time population has dropped `mmap_lock`
-    /// (see [`MmStruct::set_populate_hook`]).
+    /// (see [`MmStruct::set_populate_hook`]). Only in test builds.
+    #[cfg(any(test, feature = "test-hooks"))]
     hook: spin::Mutex<Option<PopulateHook<P, B, T>>>,
 }
 
@@ -201,6 +205,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let root_pa = pgtable.root_pa();
         Ok(MmStruct {
             mmap_lock: RwSem::new(backend),
+            phys: phys.clone(),
             inner: spin::Mutex::new(MmInner {
                 vmas: VmaTree::new(),
                 pgtable: Some(pgtable),
@@ -216,6 +221,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             page_meta,
             root_pa,
             strategy: AtomicU8::new(STRATEGY_GLOBAL),
+            #[cfg(any(test, feature = "test-hooks"))]
             hook: spin::Mutex::new(None),
         })
     }
@@ -379,18 +385,24 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Test hook: `hook` is called each time population has dropped
     /// `mmap_lock` and before it takes it again (and, for strategies that
     /// hold the lock throughout, once after the final release), with no
-    /// lock of this mm held, so it may call any mm operation. Compiled
-    /// always, set only by tests (the downgrade-retake race test replaces
-    /// the vma from here).
+    /// lock of this mm held, so it may call any mm operation. Compiled only
+    /// in test builds (feature `test-hooks`: the kernel's `ktest` build and
+    /// mm's own tests); the downgrade-retake race test replaces the vma
+    /// from here.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn set_populate_hook(&self, hook: Option<PopulateHook<P, B, T>>) {
         *self.hook.lock() = hook;
     }
 
-    /// Run the populate hook, if any. Locking: no lock of this mm held.
+    /// Run the populate hook, if any (a no-op outside test builds).
+    /// Locking: no lock of this mm held.
     pub(crate) fn run_populate_hook(&self) {
-        let hook = self.hook.lock().clone();
-        if let Some(h) = hook {
-            h(self);
+        #[cfg(any(test, feature = "test-hooks"))]
+        {
+            let hook = self.hook.lock().clone();
+            if let Some(h) = hook {
+                h(self);
+            }
         }
     }
 }

@@ -628,11 +628,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 }
                 let access = if advice == MADV_POPULATE_WRITE { FaultAccess::Write } else { FaultAccess::Read };
                 let mut addr = start;
+                let mut spare = None;
                 while addr < end {
-                    let r = {
-                        let mut g = self.lock_inner();
-                        fault_in_page(&mut g, meta, addr, access)
-                    };
+                    let r = self.fault_in_page_unlocked_alloc(addr, access, &mut spare);
+                    if r.is_err() {
+                        self.release_spare(&mut spare);
+                    }
                     match r {
                         Ok(_) => {}
                         Err(FaultError::OutOfMemory) => return Err(Errno::ENOMEM),
@@ -641,6 +642,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                     }
                     addr += PAGE_SIZE;
                 }
+                self.release_spare(&mut spare);
                 Ok(())
             }
             _ => Ok(()),

@@ -13,8 +13,8 @@
 //! without it (mlock) the first error ends population. Pages faulted into a
 //! `VM_LOCKED` vma are mlocked by the fault itself (`mlock_new_folio`).
 //!
-//! Population works in batches of at most [`POPULATE_BATCH_PAGES`] pages.
-//! Between batches it checks `fatal_signal_pending()` and stops with
+//! Population checks `fatal_signal_pending()` at least every
+//! [`POPULATE_BATCH_PAGES`] pages and stops with
 //! `EINTR` (as GUP does), so that a SIGKILLed `mlock` of gigabytes ends
 //! promptly; the caller maps `EINTR` through unchanged (mlock returns
 //! `EINTR`, which nobody sees: the task is dying).
@@ -26,8 +26,8 @@
 //! | `hold-write` | the write lock taken for the vma changes, until the end |
 //! | `downgrade-retake` | per vma: write for the change, downgrade, populate under read, *drop*, retake write, re-check only that some vma covers the range (`EAGAIN` if not), go on (see [`crate::mlock`]) |
 //! | `downgrade-at-end` | write for all vma changes, one downgrade, populate everything under that read hold, drop |
-//! | `populate-unlocked` | write for the vma changes, dropped; then each batch takes read, re-looks the vma up by address, faults, drops |
-//! | `yield-to-waiters` | as `populate-unlocked`, and a batch also ends as soon as `mmap_lock.is_contended()` |
+//! | `populate-unlocked` | write for the vma changes, dropped; then per vma (Linux's `__mm_populate` loop: one GUP call per vma) take read, re-look the vma up by address, fault it all in, drop |
+//! | `yield-to-waiters` | as `populate-unlocked`, but in batches of at most [`POPULATE_BATCH_PAGES`] pages, and a batch also ends as soon as `mmap_lock.is_contended()` |
 //!
 //! Paths that populate after changing vmas (mlock, mlockall, mmap with
 //! `MAP_LOCKED`/`MAP_POPULATE`/`MCL_FUTURE`, brk under `MCL_FUTURE`) all go
@@ -44,8 +44,8 @@
 //! # Test hook
 //!
 //! The mm's populate hook ([`MmStruct::set_populate_hook`]) runs with no
-//! lock of the mm held: between batches under `populate-unlocked` and
-//! `yield-to-waiters`; in the window between `up_read` and `down_write`
+//! lock of the mm held: after every batch (lock dropped) under
+//! `populate-unlocked` and `yield-to-waiters`; in the window between `up_read` and `down_write`
 //! of each vma under `downgrade-retake` (mlock/mlockall); once after the
 //! final release under `hold-write` and `downgrade-at-end` (which have no
 //! window). A test uses it to change the address space exactly where
@@ -165,7 +165,22 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: `mmap_lock` held (read or write); takes the inner lock per
     /// page.
-    fn populate_batch(&self, mut addr: u64, end: u64, budget: u64, stop_on_contention: bool, ignore_errors: bool) -> Result<u64, Errno> {
+    fn populate_batch(&self, addr: u64, end: u64, budget: u64, stop_on_contention: bool, ignore_errors: bool) -> Result<u64, Errno> {
+        let mut spare = None;
+        let r = self.populate_batch_inner(addr, end, budget, stop_on_contention, ignore_errors, &mut spare);
+        self.release_spare(&mut spare);
+        r
+    }
+
+    fn populate_batch_inner(
+        &self,
+        mut addr: u64,
+        end: u64,
+        budget: u64,
+        stop_on_contention: bool,
+        ignore_errors: bool,
+        spare: &mut Option<u64>,
+    ) -> Result<u64, Errno> {
         let mut n = 0u64;
         while addr < end && n < budget {
             let (vstart, vend, flags) = {
@@ -191,11 +206,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 Err(e) => return Err(e),
             };
             while addr < vend && n < budget {
-                let r = {
-                    let mut g = self.lock_inner();
-                    fault_in_page(&mut g, self.page_meta(), addr, access)
-                };
-                if let Err(e) = r {
+                if let Err(e) = self.fault_in_page_unlocked_alloc(addr, access, spare) {
                     if ignore_errors {
                         addr = vend;
                         break;
@@ -207,6 +218,16 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 if stop_on_contention && self.mmap_lock.is_contended() {
                     return Ok(addr);
                 }
+                // GUP checks for a fatal signal on every page; a batch that
+                // spans a whole vma must stay killable too.
+                if n % POPULATE_BATCH_PAGES == 0 && addr < end && self.mmap_lock.backend().fatal_signal_pending() {
+                    return Err(Errno::EINTR);
+                }
+            }
+            if budget == u64::MAX {
+                // A per-vma batch (populate-unlocked, as Linux's
+                // __mm_populate): end it at the vma's end.
+                return Ok(addr);
             }
         }
         Ok(addr)
@@ -241,16 +262,20 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     pub fn __mm_populate(&self, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
         let end = start.saturating_add(len).min(TASK_SIZE);
         let stop_on_contention = self.populate_strategy() == PopulateStrategy::YieldToWaiters;
+        // populate-unlocked holds the read lock for a whole vma, as Linux's
+        // __mm_populate does (one GUP call per vma); yield-to-waiters works
+        // in batches that also end when a thread waits for the lock.
+        let budget = if stop_on_contention { POPULATE_BATCH_PAGES } else { u64::MAX };
         let mut addr = start;
         while addr < end {
             let r = self.mmap_lock.read_killable()?;
-            let res = self.populate_batch(addr, end, POPULATE_BATCH_PAGES, stop_on_contention, ignore_errors);
+            let res = self.populate_batch(addr, end, budget, stop_on_contention, ignore_errors);
             drop(r);
             addr = res?;
+            self.run_populate_hook();
             if addr >= end {
                 break;
             }
-            self.run_populate_hook();
             if self.mmap_lock.backend().fatal_signal_pending() {
                 return Err(Errno::EINTR);
             }

@@ -60,6 +60,8 @@ pub static TESTS: &[KTest] = ktests![
     crate::sched::tests::busy_threads_are_preempted,
     crate::sched::tests::sleep_until_deadline,
     crate::sched::rwsem_backend::tests::reader_sleeps_behind_writer,
+    crate::proc::usermm::tests::downgrade_retake_race_corrupts_only_downgrade_retake,
+    crate::proc::usermm::tests::exit_mmap_frees_mlocked_memory,
     crate::proc::stack::tests::initial_stack_layout,
     crate::proc::elf::tests::rejects_garbage,
     crate::fs::initrd::tests::parses_newc,

@@ -83,6 +83,11 @@ fn exit_process(proc: &Arc<Process>) {
         crate::kprintln!("holdfast: process {} ({}) killed by signal {}", proc.pid, proc.name(), sig);
     }
     if proc.is_init {
+        let (mlocked, referenced) = super::usermm::leak_check();
+        crate::kprintln!("holdfast: leak check: {} pages mlocked, {} user pages still referenced", mlocked, referenced);
+        if (mlocked, referenced) != (0, 0) && crate::cmdline::flag("mm.check_invariants") {
+            panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages");
+        }
         let (total, free) = crate::memory::frame::counts();
         crate::kprintln!(
             "holdfast: init exited with status {} (frames: {} total, {} free)",
