@@ -3,8 +3,8 @@
 //! `/proc/self/maps` (and `/proc/<pid>/maps`) in Linux's exact format,
 //! `/proc/self/status` with Name, Pid, Threads, VmSize, VmLck, VmRSS in
 //! Linux's layout, `/proc/sys/vm/mlock_populate` (the population
-//! strategy switch) and `/proc/holdfast/mmap_lock` (lock statistics of
-//! the process's mmap lock). Contents are generated when the file is
+//! strategy switch) and `/proc/self/mmap_lock` (statistics of the
+//! process's mmap lock: acquisitions, contention, wait and hold times). Contents are generated when the file is
 //! opened; the mmap lock is taken for read while generating and released
 //! before any user copy.
 

@@ -690,9 +690,8 @@ fn main(args: Args) -> i32 {
         println!("note: {}", m);
     }
     if o.lockstat {
-        // Served as /proc/self/mmap_lock (Holdfast's procfs doc comment
-        // says /proc/holdfast/mmap_lock; try both).
-        match fs::read_file(c"/proc/self/mmap_lock").or_else(|_| fs::read_file(c"/proc/holdfast/mmap_lock")) {
+        // Holdfast only: Linux has no such file.
+        match fs::read_file(c"/proc/self/mmap_lock") {
             Ok(b) => println!("mmap_lock statistics:\n{}", core::str::from_utf8(&b).unwrap_or("?").trim_end()),
             Err(e) => println!("note: no mmap_lock statistics (/proc/self/mmap_lock: {})", e),
         }
