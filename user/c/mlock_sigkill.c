@@ -2,10 +2,11 @@
  * mlock_sigkill: SIGKILL arriving while a thread is inside mlock() of a
  * large region ends population promptly and the process dies cleanly.
  *
- * The main thread maps 256 MiB and mlocks it (a long population); a second
- * thread sends SIGKILL to the process 50 ms later. Expected: the process
- * is killed by signal 9 (shell status 137) well before the mlock could have
- * finished. Reaching the end of main is a failure (exit 1).
+ * The main thread maps 512 MiB and mlocks it (a long population); a second
+ * thread waits until mincore shows the first page resident — population has
+ * begun — and sends SIGKILL to the process. Expected: the process is killed
+ * by signal 9 (shell status 137) long before the mlock could have finished
+ * populating the rest. Reaching the end of main is a failure (exit 1).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -14,14 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REGION (256UL << 20)
+#define REGION (512UL << 20)
 
 static void *killer(void *arg)
 {
-	(void)arg;
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-	printf("# sending SIGKILL during mlock\n");
+	char *p = arg;
+	unsigned char vec;
+	struct timespec ts = { 0, 100 * 1000 };
+	for (;;) {
+		if (mincore(p, 4096, &vec) == 0 && (vec & 1))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	printf("# population has begun: sending SIGKILL during mlock\n");
 	fflush(stdout);
 	kill(getpid(), SIGKILL);
 	return NULL;
@@ -31,11 +37,11 @@ int main(void)
 {
 	char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
-		printf("not ok 1 - mmap 256 MiB\n");
+		printf("not ok 1 - mmap 512 MiB\n");
 		return 1;
 	}
 	pthread_t t;
-	if (pthread_create(&t, NULL, killer, NULL) != 0) {
+	if (pthread_create(&t, NULL, killer, p) != 0) {
 		printf("not ok 1 - pthread_create\n");
 		return 1;
 	}
