@@ -92,6 +92,11 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         arch::apic::timer_per_ms(),
         arch::time::tsc_per_ms() / 1000
     );
+    let (t0, ns0) = (arch::apic::ticks(), arch::time::now_ns());
+    while arch::apic::ticks() < t0 + 3 {
+        x86_64::instructions::hlt();
+    }
+    log::info!("timer ticking: 3 ticks in {} us", (arch::time::now_ns() - ns0) / 1000);
 
     #[cfg(feature = "ktest")]
     ktest::run_all();
