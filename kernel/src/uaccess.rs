@@ -41,14 +41,6 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
     if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
 }
 
-/// Zero `len` bytes at user address `dst`.
-pub fn clear_user(dst: u64, len: u64) -> Result<(), Errno> {
-    access_ok(dst, len)?;
-    // SAFETY: the range was checked to be in the user half.
-    let left = unsafe { crate::arch::extable::clear_user_raw(dst, len) };
-    if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
-}
-
 /// Plain data that may be copied from and to user memory byte for byte:
 /// every bit pattern is a valid value and there is no padding to leak.
 ///

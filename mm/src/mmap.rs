@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 
 use crate::addr::{page_align_up, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::fault::{fault_in_page, FaultAccess, FaultError};
+use crate::fault::{FaultAccess, FaultError};
 use crate::mm_struct::{vm_pte_flags, MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
 use crate::page_meta::PageMetaArray;

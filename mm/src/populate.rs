@@ -57,7 +57,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::addr::{PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::fault::{fault_in_page, FaultAccess};
+use crate::fault::FaultAccess;
 use crate::mm_struct::MmStruct;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::{RwSemBackend, RwSemWriteGuard};

@@ -75,22 +75,6 @@ holdfast_copy_user_fixup:
     mov rax, rcx
     ret
 
-    // clear_user(dst, len) -> bytes NOT cleared.
-    .global holdfast_clear_user
-holdfast_clear_user:
-    mov rcx, rsi
-    xor eax, eax
-    stac
-    .global holdfast_clear_user_insn
-holdfast_clear_user_insn:
-    rep stosb
-    clac
-    ret
-    .global holdfast_clear_user_fixup
-holdfast_clear_user_fixup:
-    clac
-    mov rax, rcx
-    ret
     .text
 "#
 );
@@ -102,17 +86,16 @@ struct ProbeResult {
 }
 
 extern "C" {
+    #[cfg(feature = "ktest")]
     fn holdfast_probe_read_u64(addr: u64) -> ProbeResult;
+    #[cfg(feature = "ktest")]
     fn holdfast_probe_write_u64(addr: u64, val: u64) -> ProbeResult;
     fn holdfast_copy_user(dst: u64, src: u64, len: u64) -> u64;
     fn holdfast_read_user_u32_nofault(addr: u64) -> ProbeResult;
     static holdfast_read_user_u32_nofault_insn: u8;
     static holdfast_read_user_u32_nofault_fixup: u8;
-    fn holdfast_clear_user(dst: u64, len: u64) -> u64;
     static holdfast_copy_user_insn: u8;
     static holdfast_copy_user_fixup: u8;
-    static holdfast_clear_user_insn: u8;
-    static holdfast_clear_user_fixup: u8;
     static holdfast_probe_read_u64_insn: u8;
     static holdfast_probe_read_u64_fixup: u8;
     static holdfast_probe_write_u64_insn: u8;
@@ -129,17 +112,13 @@ pub struct Fault {
     pub addr: u64,
 }
 
-fn table() -> [(u64, u64); 5] {
+fn table() -> [(u64, u64); 4] {
     // Only the addresses of the assembly labels are taken.
     {
         [
             (
                 core::ptr::addr_of!(holdfast_copy_user_insn) as u64,
                 core::ptr::addr_of!(holdfast_copy_user_fixup) as u64,
-            ),
-            (
-                core::ptr::addr_of!(holdfast_clear_user_insn) as u64,
-                core::ptr::addr_of!(holdfast_clear_user_fixup) as u64,
             ),
             (
                 core::ptr::addr_of!(holdfast_read_user_u32_nofault_insn) as u64,
@@ -166,6 +145,8 @@ pub fn fixup(rip: u64, fault_addr: u64) -> Option<u64> {
 }
 
 /// Read a u64 at `addr`, which may be unmapped: a fault becomes `Err`.
+/// (The in-kernel tests' way to cause and observe faults.)
+#[cfg(feature = "ktest")]
 pub fn probe_read_u64(addr: u64) -> Result<u64, Fault> {
     // SAFETY: the probe dereferences `addr` at an instruction covered by the
     // fixup table, so a fault resumes at the fixup with `faulted = 1`.
@@ -179,6 +160,7 @@ pub fn probe_read_u64(addr: u64) -> Result<u64, Fault> {
 
 /// Write a u64 at `addr`, which may be unmapped or read-only: a fault
 /// becomes `Err`.
+#[cfg(feature = "ktest")]
 pub fn probe_write_u64(addr: u64, val: u64) -> Result<(), Fault> {
     // SAFETY: as in probe_read_u64; the caller owns whatever `addr` maps.
     let r = unsafe { holdfast_probe_write_u64(addr, val) };
@@ -193,7 +175,7 @@ pub fn probe_write_u64(addr: u64, val: u64) -> Result<(), Fault> {
 /// page fault there should first try to fault the user page in)?
 pub fn is_user_access(rip: u64) -> bool {
     let t = table();
-    rip == t[0].0 || rip == t[1].0
+    rip == t[0].0
 }
 
 /// Copy `len` bytes from `src` to `dst`, either of which may be a user
@@ -208,14 +190,6 @@ pub unsafe fn copy_user_raw(dst: u64, src: u64, len: u64) -> u64 {
     unsafe { holdfast_copy_user(dst, src, len) }
 }
 
-/// Zero `len` bytes at user address `dst`; returns bytes NOT cleared.
-///
-/// # Safety
-/// `dst` must have been checked to lie below the user-space limit.
-pub unsafe fn clear_user_raw(dst: u64, len: u64) -> u64 {
-    // SAFETY: forwarded to the caller; faults resume at the fixup.
-    unsafe { holdfast_clear_user(dst, len) }
-}
 
 /// Read a u32 at user address `addr` without sleeping: a fault (page not
 /// present) is an error, never resolved. For use under spin locks.

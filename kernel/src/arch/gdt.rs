@@ -21,7 +21,9 @@ use x86_64::VirtAddr;
 pub const DOUBLE_FAULT_IST_INDEX: u16 = 0;
 const IST_STACK_SIZE: usize = 5 * 4096;
 
+/// A stack only the CPU uses (through the TSS), hence never read by Rust.
 #[repr(align(16))]
+#[allow(dead_code)]
 struct Stack([u8; IST_STACK_SIZE]);
 static mut DOUBLE_FAULT_STACK: Stack = Stack([0; IST_STACK_SIZE]);
 

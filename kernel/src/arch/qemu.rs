@@ -9,9 +9,8 @@ use x86_64::instructions::port::Port;
 
 /// Exit code meaning "success" (QEMU status 1).
 pub const EXIT_SUCCESS: u32 = 0;
-/// Exit code meaning "failure" (QEMU status 3).
-pub const EXIT_FAILURE: u32 = 1;
 /// Exit code of a kernel-test run that panicked inside a test (status 5).
+#[cfg(feature = "ktest")]
 pub const EXIT_TEST_PANICKED: u32 = 2;
 /// Exit code of a panic outside any test (status 7).
 pub const EXIT_PANIC: u32 = 3;

@@ -104,7 +104,6 @@ holdfast_return_to_user:
 
 extern "C" {
     fn holdfast_syscall_entry();
-    fn holdfast_return_to_user() -> !;
 }
 
 extern "C" fn syscall_entry_rust(frame: &mut UserFrame) {

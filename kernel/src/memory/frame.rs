@@ -91,6 +91,7 @@ pub fn free(pa: u64) -> Result<(), mm::frame::FrameError> {
 }
 
 /// Is the frame at `pa` currently allocated?
+#[cfg(feature = "ktest")]
 pub fn is_allocated(pa: u64) -> bool {
     with(|fa| fa.is_allocated(pa))
 }

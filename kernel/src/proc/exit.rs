@@ -77,7 +77,6 @@ fn exit_process(proc: &Arc<Process>) {
     proc.files.lock().close_all();
     proc.mm.exit_mmap();
     proc.dead.store(true, Ordering::SeqCst);
-    proc.exit_wq.wake_all();
     super::unlist(proc.pid);
     if let ExitStatus::Signaled(sig) = status {
         crate::kprintln!("holdfast: process {} ({}) killed by signal {}", proc.pid, proc.name(), sig);

@@ -31,10 +31,11 @@ pub fn handle_user_fault(addr: u64, access: FaultAccess) -> bool {
 pub fn segv(addr: u64, rip: u64, access: FaultAccess) -> ! {
     let proc = super::current();
     crate::kprintln!(
-        "holdfast: segfault in pid {} ({}) tid {} at address {:#x} ({}) rip {:#x}",
+        "holdfast: segfault in pid {} ({}) tid {} ({}) at address {:#x} ({}) rip {:#x}",
         proc.pid,
         proc.name(),
         crate::sched::current().tid,
+        crate::sched::current().name,
         addr,
         if access.exec { "exec" } else if access.write { "write" } else { "read" },
         rip

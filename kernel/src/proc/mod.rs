@@ -24,7 +24,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::fs::file::FdTable;
-use crate::sched::waitqueue::WaitQueue;
 use crate::sched::Thread;
 use crate::sync::IrqMutex;
 pub use usermm::UserMm;
@@ -85,7 +84,6 @@ pub struct Process {
     pub exit_status: IrqMutex<Option<ExitStatus>>,
     /// The process has exited completely (all threads gone).
     pub dead: AtomicBool,
-    pub exit_wq: WaitQueue,
     /// Start of the initial stack vma (shown as `[stack]`).
     pub stack_start: AtomicU64,
     /// Is this the first process (whose exit ends the run)?
@@ -116,7 +114,6 @@ impl Process {
             rlimits: IrqMutex::new(default_rlimits()),
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
-            exit_wq: WaitQueue::new(),
             stack_start: AtomicU64::new(0),
             is_init,
         });

@@ -9,7 +9,6 @@
 
 use super::{exit, ExitStatus};
 
-pub const SIGKILL: u8 = 9;
 pub const SIGSEGV: u8 = 11;
 
 /// Deliver fatal signal `sig` to `proc`.

@@ -18,7 +18,6 @@
 pub mod rwsem_backend;
 pub mod switch;
 pub mod thread;
-pub mod waitqueue;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -37,6 +36,8 @@ struct Sched {
     sleepers: Vec<Arc<Thread>>,
     /// The dead thread just switched away from, freed by the next thread.
     reap: Option<Arc<Thread>>,
+    /// Context switches so far (read by the tests).
+    #[cfg_attr(not(feature = "ktest"), allow(dead_code))]
     switches: u64,
 }
 
@@ -80,6 +81,7 @@ pub fn current() -> Arc<Thread> {
 
 /// Create a kernel thread running `entry(arg)` and make it runnable.
 /// `entry` must call [`finish_switch`] first.
+#[cfg(feature = "ktest")]
 pub fn spawn(thread: Thread, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
     spawn_arc(Arc::new(thread), entry, arg)
 }
@@ -246,6 +248,7 @@ pub fn exit_current() -> ! {
 }
 
 /// Number of context switches so far.
+#[cfg(feature = "ktest")]
 pub fn switches() -> u64 {
     with(|s| s.switches)
 }

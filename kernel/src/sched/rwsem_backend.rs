@@ -45,12 +45,11 @@ impl RwSemBackend for SchedBackend {
     }
 }
 
-/// The kernel's rwsem type.
-pub type KRwSem = mm::rwsem::RwSem<SchedBackend>;
-
 #[cfg(feature = "ktest")]
 pub mod tests {
     use super::*;
+
+    type KRwSem = mm::rwsem::RwSem<SchedBackend>;
     use crate::sched::{self, thread::Thread as KThread};
     use alloc::string::String;
     use core::sync::atomic::{AtomicU32, Ordering};
