@@ -445,6 +445,8 @@ pub const USER_CASES: &[UserCase] = &[
     case("threads"),
     UserCase { program: "segv", args: &[], status: 139, output: &["killed by signal 11"], check_invariants: true },
     UserCase { program: "contend", args: &["3", "1"], status: 0, output: &[], check_invariants: false },
+    // The demo `cargo xtask run` boots, on a small region.
+    UserCase { program: "mlock_contend", args: &["16", "--quick"], status: 0, output: &["RESULT strategy="], check_invariants: false },
     case("hello_printf"),
     UserCase { program: "malloc_stress", args: &[], status: 0, output: &[], check_invariants: false },
     case("pthreads"),
