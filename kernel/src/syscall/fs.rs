@@ -98,21 +98,27 @@ fn open_path(path: &str, flags: u64) -> Result<Arc<File>, Errno> {
     }
 }
 
-fn do_open(path_ptr: u64, flags: u64) -> SysResult {
+/// Open `path_ptr` relative to `dirfd`. Holdfast's only directory is the
+/// root, which is also the working directory: absolute paths ignore
+/// `dirfd`, relative ones resolve from "/" with `AT_FDCWD`, and any other
+/// `dirfd` (never a directory here) makes a relative path `ENOTDIR`.
+fn do_open(dirfd: i64, path_ptr: u64, flags: u64) -> SysResult {
     let path = read_user_cstr(path_ptr, PATH_MAX)?;
+    if !path.starts_with('/') && dirfd != AT_FDCWD {
+        file(dirfd as u64)?;
+        return Err(Errno::ENOTDIR);
+    }
+    let path = if path.starts_with('/') { path } else { alloc::format!("/{path}") };
     let f = open_path(&path, flags)?;
     proc::current().files.lock().install(f).map(|fd| fd as u64)
 }
 
 pub fn sys_open(a: Args) -> SysResult {
-    do_open(a.0[0], a.0[1])
+    do_open(AT_FDCWD, a.0[0], a.0[1])
 }
 
 pub fn sys_openat(a: Args) -> SysResult {
-    // Paths are absolute in Holdfast (cwd is "/"), so dirfd only matters
-    // for relative paths, which resolve from the root.
-    let _ = a.0[0] as i64 == AT_FDCWD;
-    do_open(a.0[1], a.0[2])
+    do_open(a.0[0] as i32 as i64, a.0[1], a.0[2])
 }
 
 pub fn sys_close(a: Args) -> SysResult {
