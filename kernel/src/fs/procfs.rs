@@ -34,7 +34,10 @@ pub fn open(path: &str) -> Option<Result<Arc<File>, Errno>> {
     let (proc, file) = target(path)?;
     let Some(proc) = proc else { return Some(Err(Errno::ENOENT)) };
     let text = match file {
-        "maps" => proc.mm.proc_maps(proc.stack_start.load(core::sync::atomic::Ordering::Relaxed)),
+        "maps" => {
+            let stack = proc.stack_start.load(core::sync::atomic::Ordering::Relaxed);
+            proc.mm.proc_maps((stack != 0).then_some(stack))
+        }
         "status" => status(&proc),
         "mmap_lock" => proc.mm.lock_stats_text(),
         _ => return Some(Err(Errno::ENOENT)),
@@ -44,7 +47,6 @@ pub fn open(path: &str) -> Option<Result<Arc<File>, Errno>> {
 
 fn status(p: &Arc<Process>) -> String {
     let creds = *p.creds.lock();
-    let (vm_size, vm_lck, vm_rss) = p.mm.status_kb();
     let mut s = String::new();
     let _ = writeln!(s, "Name:\t{}", p.name());
     let _ = writeln!(s, "State:\tR (running)");
@@ -53,9 +55,7 @@ fn status(p: &Arc<Process>) -> String {
     let _ = writeln!(s, "PPid:\t0");
     let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", creds.uid, creds.euid);
     let _ = writeln!(s, "Gid:\t0\t0\t0\t0");
-    let _ = writeln!(s, "VmSize:\t{:>8} kB", vm_size);
-    let _ = writeln!(s, "VmLck:\t{:>8} kB", vm_lck);
-    let _ = writeln!(s, "VmRSS:\t{:>8} kB", vm_rss);
+    s.push_str(&p.mm.proc_status_vm());
     let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
     let _ = writeln!(s, "CapEff:\t{:016x}", if creds.cap_ipc_lock { 0x000001ffffffffffu64 } else { 0 });
     s

@@ -95,7 +95,7 @@ fn random_bytes() -> [u8; 16] {
     out
 }
 
-fn prot_of(flags: u32) -> u32 {
+fn prot_of(flags: u32) -> u64 {
     let mut p = 0;
     if flags & PF_R != 0 {
         p |= PROT_READ;
@@ -114,7 +114,7 @@ fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
     let exe = super::elf::parse(info.image)?;
     let bias = if exe.is_pie { PIE_BASE } else { 0 };
     let mm = &proc.mm;
-    let mut page_prot: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut page_prot: BTreeMap<u64, u64> = BTreeMap::new();
     let mut highest = 0;
     for seg in &exe.segments {
         let start = page_align_down(seg.vaddr + bias);
@@ -124,28 +124,19 @@ fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
         }
         highest = highest.max(end);
     }
-    // Map every page once, read-write, then fill.
-    for (start, end) in runs(page_prot.keys().copied()) {
+    // Map every page once, read-write, then fill, then give each run of
+    // pages its final protection.
+    for (start, end, ()) in runs(page_prot.keys().map(|&p| (p, ()))) {
         mm.mmap_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, false)?;
     }
     for seg in &exe.segments {
         let file = &info.image[seg.offset as usize..(seg.offset + seg.filesz) as usize];
         uaccess::copy_to_user(seg.vaddr + bias, file)?;
     }
-    for (start, end) in runs(page_prot.keys().copied()) {
-        let _ = end;
-        let mut page = start;
-        while page < end {
-            let prot = page_prot[&page];
-            let mut run_end = page + PAGE_SIZE;
-            while run_end < end && page_prot[&run_end] == prot {
-                run_end += PAGE_SIZE;
-            }
-            mm.mprotect(page, run_end - page, prot)?;
-            page = run_end;
-        }
+    for (start, end, prot) in runs(page_prot.iter().map(|(&p, &prot)| (p, prot))) {
+        mm.do_mprotect(start, end - start, prot)?;
     }
-    mm.set_brk_start(highest);
+    mm.set_brk_base(highest)?;
 
     let stack_size = proc.rlimits.lock()[super::RLIMIT_STACK].cur.clamp(128 << 10, 64 << 20);
     let stack_start = STACK_TOP - stack_size;
@@ -174,13 +165,14 @@ fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
     Ok((exe.entry + bias, img.sp))
 }
 
-/// Group sorted page addresses into contiguous [start, end) runs.
-fn runs(pages: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    for p in pages {
+/// Group sorted (page, key) pairs into [start, end) runs of contiguous
+/// pages with equal keys.
+fn runs<K: PartialEq>(pages: impl Iterator<Item = (u64, K)>) -> Vec<(u64, u64, K)> {
+    let mut out: Vec<(u64, u64, K)> = Vec::new();
+    for (p, k) in pages {
         match out.last_mut() {
-            Some((_, end)) if *end == p => *end += PAGE_SIZE,
-            _ => out.push((p, p + PAGE_SIZE)),
+            Some((_, end, key)) if *end == p && *key == k => *end += PAGE_SIZE,
+            _ => out.push((p, p + PAGE_SIZE, k)),
         }
     }
     out

@@ -159,10 +159,8 @@ pub(crate) fn unlist(pid: u32) {
     PROCESSES.lock().retain(|p| p.pid != pid);
 }
 
-/// Protection and flag values of the Linux mmap ABI used inside the kernel.
+/// ELF segment flags and the mmap protections they become.
 pub mod elf_consts {
     pub use super::elf::{PF_R, PF_W, PF_X};
-    pub const PROT_READ: u32 = 1;
-    pub const PROT_WRITE: u32 = 2;
-    pub const PROT_EXEC: u32 = 4;
+    pub use mm::mmap::{PROT_EXEC, PROT_READ, PROT_WRITE};
 }

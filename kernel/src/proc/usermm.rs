@@ -8,7 +8,6 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use mm::mm_struct::{MlockCreds, MmStruct};
 use mm::page_meta::PageMetaArray;
 use mm::Errno;
@@ -48,9 +47,18 @@ pub fn leak_check() -> (u64, u64) {
     (meta.nr_mlock(), referenced)
 }
 
-/// One process's address space.
+/// One process's address space: the mm crate's `MmStruct` (reached through
+/// `Deref`, with Linux's names: `do_mmap`, `do_mlock`, ...) plus the glue
+/// that only the kernel needs.
 pub struct UserMm {
     mm: Inner,
+}
+
+impl core::ops::Deref for UserMm {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.mm
+    }
 }
 
 impl UserMm {
@@ -60,14 +68,7 @@ impl UserMm {
         Ok(UserMm { mm })
     }
 
-    pub fn inner(&self) -> &Inner {
-        &self.mm
-    }
-
-    pub fn root_pa(&self) -> u64 {
-        self.mm.root_pa()
-    }
-
+    /// The mm crate's view of a fault taken by the CPU.
     pub fn handle_fault(&self, addr: u64, access: FaultAccess) -> Result<(), Errno> {
         let kind = if access.exec {
             mm::fault::FaultAccess::Exec
@@ -79,73 +80,12 @@ impl UserMm {
         self.mm.handle_mm_fault(addr, kind, access.user).map_err(|e| e.to_errno())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn mmap(&self, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64, creds: &MlockCreds) -> Result<u64, Errno> {
-        // Only anonymous memory exists; the mm crate refuses the rest
-        // (EBADF without MAP_ANONYMOUS), so fd and offset are not needed.
-        let _ = (fd, off);
-        self.mm.do_mmap(addr, len, prot as u64, flags as u64, creds)
-    }
-
     /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the
     /// stack); `stack` marks the vma as growing down.
-    pub fn mmap_fixed_anon(&self, addr: u64, len: u64, prot: u32, stack: bool) -> Result<(), Errno> {
-        const MAP_PRIVATE: u64 = 0x02;
-        const MAP_FIXED: u64 = 0x10;
-        const MAP_ANONYMOUS: u64 = 0x20;
-        const MAP_GROWSDOWN: u64 = 0x100;
+    pub fn mmap_fixed_anon(&self, addr: u64, len: u64, prot: u64, stack: bool) -> Result<(), Errno> {
+        use mm::mmap::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE};
         let flags = MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | if stack { MAP_GROWSDOWN } else { 0 };
-        self.mm.do_mmap(addr, len, prot as u64, flags, &MlockCreds::root()).map(|_| ())
-    }
-
-    pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
-        self.mm.do_munmap(addr, len)
-    }
-
-    pub fn mprotect(&self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
-        self.mm.do_mprotect(addr, len, prot as u64)
-    }
-
-    pub fn set_brk_start(&self, addr: u64) {
-        let _ = self.mm.set_brk_base(addr);
-    }
-
-    pub fn brk(&self, new: u64, creds: &MlockCreds) -> u64 {
-        self.mm.do_brk(new, creds)
-    }
-
-    pub fn madvise(&self, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
-        self.mm.madvise(addr, len, advice as i32)
-    }
-
-    pub fn mincore(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
-        self.mm.mincore(addr, len)
-    }
-
-    pub fn mlock(&self, addr: u64, len: u64, flags: u32, creds: &MlockCreds) -> Result<(), Errno> {
-        self.mm.do_mlock(addr, len, flags, creds)
-    }
-
-    pub fn munlock(&self, addr: u64, len: u64) -> Result<(), Errno> {
-        self.mm.do_munlock(addr, len)
-    }
-
-    pub fn mlockall(&self, flags: u32, creds: &MlockCreds) -> Result<(), Errno> {
-        self.mm.do_mlockall(flags, creds)
-    }
-
-    pub fn munlockall(&self) -> Result<(), Errno> {
-        self.mm.do_munlockall()
-    }
-
-    /// `/proc/<pid>/maps`.
-    pub fn proc_maps(&self, stack_start: u64) -> String {
-        self.mm.proc_maps((stack_start != 0).then_some(stack_start))
-    }
-
-    /// (VmSize, VmLck, VmRSS) in kB.
-    pub fn status_kb(&self) -> (u64, u64, u64) {
-        (self.mm.total_vm() * 4, self.mm.locked_vm() * 4, self.mm.rss() * 4)
+        self.mm.do_mmap(addr, len, prot, flags, &MlockCreds::root()).map(|_| ())
     }
 
     /// Statistics of the mmap lock (`/proc/<pid>/mmap_lock`): one line per
@@ -175,10 +115,6 @@ impl UserMm {
         s
     }
 
-    pub fn exit_mmap(&self) {
-        self.mm.exit_mmap();
-    }
-
     pub fn check_invariants(&self) -> Result<(), String> {
         mm::invariants::check_mm_invariants(&self.mm)
     }
@@ -205,7 +141,7 @@ pub mod tests {
         let root = MlockCreds::root();
         for s in PopulateStrategy::ALL {
             let um = UserMm::new().expect("address space");
-            let mm = um.inner();
+            let mm = &*um;
             mm.set_populate_strategy(Some(s));
             let pages = 4 * POPULATE_BATCH_PAGES as u64;
             let a = mm.do_mmap(0x2000_0000, pages * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
@@ -243,10 +179,10 @@ pub mod tests {
         let (_, free0) = crate::memory::frame::counts();
         let um = UserMm::new().expect("address space");
         let root = MlockCreds::root();
-        let a = um.inner().do_mmap(0x3000_0000, 512 * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
-        um.inner().do_mlock(a, 512 * P, 0, &root).unwrap();
+        let a = um.do_mmap(0x3000_0000, 512 * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
+        um.do_mlock(a, 512 * P, 0, &root).unwrap();
         assert_eq!(page_meta().nr_mlock(), 512);
-        assert_eq!(um.inner().locked_vm(), 512);
+        assert_eq!(um.locked_vm(), 512);
         um.exit_mmap();
         drop(um);
         assert_eq!(page_meta().nr_mlock(), 0);

@@ -168,7 +168,7 @@ pub fn yield_now() {
 /// May return early; callers re-check their condition.
 pub fn block_current() {
     interrupts::without_interrupts(|| {
-        let me = with_current();
+        let me = current();
         if me.wake_pending.swap(false, Ordering::SeqCst) {
             return;
         }
@@ -176,10 +176,6 @@ pub fn block_current() {
         me.set_state(ThreadState::Blocked);
         schedule();
     });
-}
-
-fn with_current() -> Arc<Thread> {
-    SCHED.lock().current.clone().unwrap()
 }
 
 /// Make `t` runnable (or make its next block return at once).
@@ -242,7 +238,7 @@ pub fn tick() {
 /// Terminate the current thread. Its stack is freed by the next thread.
 pub fn exit_current() -> ! {
     interrupts::disable();
-    with_current().set_state(ThreadState::Dead);
+    current().set_state(ThreadState::Dead);
     schedule();
     unreachable!("a dead thread was scheduled");
 }

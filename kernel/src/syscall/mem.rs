@@ -10,36 +10,39 @@ pub fn sys_mmap(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
     let [addr, len, prot, flags, fd, off] = a.0;
-    p.mm.mmap(addr, len, prot as u32, flags as u32, fd as i32, off, &creds)
+    // Only anonymous memory exists: the mm crate refuses the rest (EBADF
+    // without MAP_ANONYMOUS), so the descriptor and offset go unused.
+    let _ = (fd, off);
+    p.mm.do_mmap(addr, len, prot, flags, &creds)
 }
 
 pub fn sys_munmap(a: Args) -> SysResult {
-    proc::current().mm.munmap(a.0[0], a.0[1]).map(|_| 0)
+    proc::current().mm.do_munmap(a.0[0], a.0[1]).map(|_| 0)
 }
 
 pub fn sys_mprotect(a: Args) -> SysResult {
-    proc::current().mm.mprotect(a.0[0], a.0[1], a.0[2] as u32).map(|_| 0)
+    proc::current().mm.do_mprotect(a.0[0], a.0[1], a.0[2]).map(|_| 0)
 }
 
 pub fn sys_brk(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
-    Ok(p.mm.brk(a.0[0], &creds))
+    Ok(p.mm.do_brk(a.0[0], &creds))
 }
 
 pub fn sys_mremap(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
     let [addr, old_len, new_len, flags, new_addr, _] = a.0;
-    p.mm.inner().do_mremap(addr, old_len, new_len, flags, new_addr, &creds)
+    p.mm.do_mremap(addr, old_len, new_len, flags, new_addr, &creds)
 }
 
 pub fn sys_msync(a: Args) -> SysResult {
-    proc::current().mm.inner().msync(a.0[0], a.0[1], a.0[2] as i32).map(|_| 0)
+    proc::current().mm.msync(a.0[0], a.0[1], a.0[2] as i32).map(|_| 0)
 }
 
 pub fn sys_madvise(a: Args) -> SysResult {
-    proc::current().mm.madvise(a.0[0], a.0[1], a.0[2] as u32).map(|_| 0)
+    proc::current().mm.madvise(a.0[0], a.0[1], a.0[2] as i32).map(|_| 0)
 }
 
 pub fn sys_mincore(a: Args) -> SysResult {
@@ -50,27 +53,27 @@ pub fn sys_mincore(a: Args) -> SysResult {
 pub fn sys_mlock(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.mlock(a.0[0], a.0[1], 0, &creds).map(|_| 0)
+    p.mm.do_mlock(a.0[0], a.0[1], 0, &creds).map(|_| 0)
 }
 
 pub fn sys_mlock2(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.mlock(a.0[0], a.0[1], a.0[2] as u32, &creds).map(|_| 0)
+    p.mm.do_mlock(a.0[0], a.0[1], a.0[2] as u32, &creds).map(|_| 0)
 }
 
 pub fn sys_munlock(a: Args) -> SysResult {
-    proc::current().mm.munlock(a.0[0], a.0[1]).map(|_| 0)
+    proc::current().mm.do_munlock(a.0[0], a.0[1]).map(|_| 0)
 }
 
 pub fn sys_mlockall(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.mlockall(a.0[0] as u32, &creds).map(|_| 0)
+    p.mm.do_mlockall(a.0[0] as u32, &creds).map(|_| 0)
 }
 
 pub fn sys_munlockall(_a: Args) -> SysResult {
-    proc::current().mm.munlockall().map(|_| 0)
+    proc::current().mm.do_munlockall().map(|_| 0)
 }
 
 /// Syscalls after which the address-space invariants are checked when
