@@ -48,7 +48,6 @@ macro_rules! fatal_code {
 
 fatal!(divide_error, "divide error (#DE)", 8);
 fatal!(debug, "debug (#DB)", 5);
-fatal!(nmi, "non-maskable interrupt", 9);
 fatal!(overflow, "overflow (#OF)", 11);
 fatal!(bound_range, "bound range exceeded (#BR)", 11);
 fatal!(invalid_opcode, "invalid opcode (#UD)", 4);
@@ -64,6 +63,12 @@ fatal_code!(alignment_check, "alignment check (#AC)", 7);
 fatal_code!(cp_protection, "control protection (#CP)", 11);
 fatal_code!(vmm_communication, "VMM communication (#VC)", 9);
 fatal_code!(security, "security exception (#SX)", 9);
+
+/// An NMI is the hardware's, not the interrupted program's: report it and
+/// go on (Holdfast enables no NMI source itself).
+extern "x86-interrupt" fn nmi(frame: InterruptStackFrame) {
+    log::warn!("non-maskable interrupt at rip={:#x}", frame.instruction_pointer.as_u64());
+}
 
 extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
     log::info!("breakpoint at rip={:#x}", frame.instruction_pointer.as_u64());
