@@ -270,8 +270,10 @@ pub mod tests {
     pub fn busy_threads_are_preempted() {
         STOP.store(false, Ordering::SeqCst);
         SPINS.store(0, Ordering::SeqCst);
-        let t = spawn(Thread::new(thread::alloc_tid(), String::from("spinner")), spinner, 0);
+        // Counted before the spawn: the timer may switch to the spinner
+        // before the next line runs, and that switch is the one to see.
         let switches0 = switches();
+        let t = spawn(Thread::new(thread::alloc_tid(), String::from("spinner")), spinner, 0);
         let start = crate::arch::time::now_ns();
         // Busy-wait (never yield) until the spinner has run a while.
         while SPINS.load(Ordering::Relaxed) < 1000 {

@@ -63,6 +63,7 @@ pub mod tests {
         SEM.down_read(); // blocks: the test thread holds the write lock
         STEP.store(2, Ordering::SeqCst);
         SEM.up_read();
+        STEP.store(3, Ordering::SeqCst);
         sched::exit_current();
     }
 
@@ -82,10 +83,18 @@ pub mod tests {
         }
         assert_eq!(STEP.load(Ordering::SeqCst), 1, "reader got in while the writer held the lock");
         SEM.downgrade_write();
-        while STEP.load(Ordering::SeqCst) != 2 {
+        // The reader gets in while this thread still holds the downgraded
+        // read lock: both are readers at once.
+        while STEP.load(Ordering::SeqCst) < 2 {
             sched::yield_now();
         }
+        assert!(SEM.is_locked());
         SEM.up_read();
+        // The timer may preempt the reader between its two stores; only
+        // after its up_read is the lock free.
+        while STEP.load(Ordering::SeqCst) != 3 {
+            sched::yield_now();
+        }
         assert!(!SEM.is_locked());
     }
 }
