@@ -7,6 +7,12 @@
 //! fault during the copy first tries to fault the user page in (demand
 //! paging); if that fails the copy stops at the fixup and returns `EFAULT`.
 //!
+//! One case the MMU does not catch: a `PROT_NONE` page that was touched
+//! before its protection was dropped stays present but supervisor-only (see
+//! `mm::mm_struct::vm_pte_flags`), so a kernel access would succeed. The
+//! copy helpers therefore refuse any range with a present page that lacks
+//! the `USER` bit, as Linux refuses its non-present protnone ptes.
+//!
 //! Locking: must not be called with the current process's `mmap_lock` held
 //! (the fault path takes it for read).
 
@@ -24,9 +30,30 @@ pub fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
     }
 }
 
+/// `EFAULT` if a page of `[addr, addr + len)` is present in the current
+/// process's page table but not user-accessible (a `PROT_NONE` page).
+/// Pages not present are left to the fault path, which consults the vma.
+pub fn user_pages_accessible(addr: u64, len: u64) -> Result<(), Errno> {
+    let Some(proc) = crate::proc::try_current() else {
+        return Ok(());
+    };
+    let end = addr + len;
+    let mut page = addr & mm::addr::PAGE_MASK;
+    while page < end {
+        if let Some((_, flags)) = proc.mm.follow_page(page) {
+            if !flags.contains(mm::pgtable::PteFlags::USER) {
+                return Err(Errno::EFAULT);
+            }
+        }
+        page += mm::addr::PAGE_SIZE;
+    }
+    Ok(())
+}
+
 /// Copy `dst.len()` bytes from user address `src`.
 pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
     access_ok(src, dst.len() as u64)?;
+    user_pages_accessible(src, dst.len() as u64)?;
     // SAFETY: `dst` is a valid kernel buffer of that length; the user range
     // was checked to be in the user half and faults on it are caught.
     let left = unsafe { crate::arch::extable::copy_user_raw(dst.as_mut_ptr() as u64, src, dst.len() as u64) };
@@ -36,6 +63,7 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
 /// Copy `src` to user address `dst`.
 pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
     access_ok(dst, src.len() as u64)?;
+    user_pages_accessible(dst, src.len() as u64)?;
     // SAFETY: as in copy_from_user, in the other direction.
     let left = unsafe { crate::arch::extable::copy_user_raw(dst, src.as_ptr() as u64, src.len() as u64) };
     if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }

@@ -110,9 +110,9 @@ impl MlockCreds {
 /// rss, visible to `mincore` and to the mlock walk. Linux uses a
 /// non-present "protnone" pte instead; this crate's page tables keep the
 /// invariant that every non-zero entry is present, so Holdfast marks
-/// PROT_NONE by the missing `USER` bit. (Consequence for the kernel: its
-/// user-copy routines must not rely on the MMU alone to refuse a PROT_NONE
-/// page; with SMAP they fault anyway.)
+/// PROT_NONE by the missing `USER` bit. (Consequence for the kernel: the
+/// MMU lets supervisor code reach such a page, so its user-copy routines
+/// must check the `USER` bit themselves before touching a user range.)
 pub fn vm_pte_flags(flags: VmFlags) -> PteFlags {
     let mut f = PteFlags::PRESENT | PteFlags::NO_EXECUTE;
     if !flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC) {

@@ -116,6 +116,44 @@ pub fn getrlimit_into_readonly(resource: u32, region: &Region) -> Result<usize, 
     check(unsafe { syscall6(nr::GETRLIMIT, [resource as usize, region.addr(), 0, 0, 0, 0]) })
 }
 
+/// A page of our own that was written (so its frame is present) and then
+/// given protection `prot`: the case the MMU alone does not refuse to the
+/// kernel when `prot` is `PROT_NONE`.
+fn touched_page_with_prot(prot: usize) -> Result<Region, Errno> {
+    let mut r = Region::map_anon(PAGE_SIZE, mem::prot::RW)?;
+    r.touch(0, 0x5a);
+    r.protect(0, PAGE_SIZE, prot)?;
+    Ok(r)
+}
+
+/// `write(fd, p, len)` where `p` is a touched page now `PROT_NONE`.
+/// Linux: EFAULT.
+pub fn write_from_prot_none(fd: i32, len: usize) -> Result<usize, Errno> {
+    let r = touched_page_with_prot(mem::prot::NONE)?;
+    // SAFETY: write() only reads the page, which `r` owns and no Rust value
+    // borrows; `r` unmaps it when dropped.
+    check(unsafe { syscall6(nr::WRITE, [fd as usize, r.addr(), len.min(PAGE_SIZE), 0, 0, 0]) })
+}
+
+/// `read(fd, p, len)` where `p` is a touched page now given `prot` (no
+/// `PROT_WRITE`). Linux: EFAULT.
+pub fn read_into_protected(fd: i32, len: usize, prot: usize) -> Result<usize, Errno> {
+    assert!(prot & mem::prot::WRITE == 0);
+    let r = touched_page_with_prot(prot)?;
+    // SAFETY: the page belongs to `r` alone and no Rust value borrows it; a
+    // kernel that (wrongly) wrote it changes only bytes nobody reads.
+    check(unsafe { syscall6(nr::READ, [fd as usize, r.addr(), len.min(PAGE_SIZE), 0, 0, 0]) })
+}
+
+/// `futex(p, FUTEX_WAIT, 0, 10 ms)` where `p` is a touched page now
+/// `PROT_NONE`. Linux: EFAULT (it cannot read the futex word).
+pub fn futex_wait_prot_none() -> Result<usize, Errno> {
+    let r = touched_page_with_prot(mem::prot::NONE)?;
+    let t = Timespec::from_ns(10_000_000);
+    // SAFETY: the futex word lies in a page `r` owns; the timeout is a live local.
+    check(unsafe { syscall6(nr::FUTEX, [r.addr(), 0, 0x5a, &t as *const Timespec as usize, 0, 0]) })
+}
+
 /// Write one byte at `offset` in the first page of the address space, which
 /// is never mapped (Linux: `vm.mmap_min_addr`). The thread gets SIGSEGV.
 pub fn write_null_page(offset: usize) {

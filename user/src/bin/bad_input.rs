@@ -26,12 +26,16 @@ fn main(_args: Args) -> i32 {
     // Needs a stdout that reads the buffer (console, file, pipe): Linux's
     // /dev/null returns 8 without touching it.
     t.eq(probe::write_from_unmapped(1, 8), ef, "write(1, unmapped user address, 8) -> EFAULT");
+    t.eq(probe::write_from_prot_none(1, 8), ef, "write(1, touched page now PROT_NONE, 8) -> EFAULT");
+    t.eq(probe::futex_wait_prot_none(), ef, "futex(FUTEX_WAIT) on a touched page now PROT_NONE -> EFAULT");
 
     // read needs a file that has data: /proc/self/status.
     match sys::openat(sys::AT_FDCWD, c"/proc/self/status", sys::O_RDONLY, 0) {
         Ok(fd) => {
             t.eq(probe::read_into_unmapped(fd, 8), ef, "read into an unmapped buffer -> EFAULT");
             t.eq(probe::read_into_kernel(fd, KERNEL_HALF + 0x1000, 8), ef, "read into a kernel address -> EFAULT");
+            t.eq(probe::read_into_protected(fd, 8, prot::NONE), ef, "read into a touched page now PROT_NONE -> EFAULT");
+            t.eq(probe::read_into_protected(fd, 8, prot::READ), ef, "read into a touched page now PROT_READ -> EFAULT");
             let _ = sys::close(fd);
         }
         Err(e) => {
