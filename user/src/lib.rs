@@ -19,6 +19,7 @@ extern crate alloc;
 
 pub mod entry;
 pub mod fs;
+pub mod fuzz;
 pub mod heap;
 pub mod hist;
 pub mod io;

@@ -187,6 +187,12 @@ pub fn openat(dirfd: isize, path: &CStr, flags: usize, mode: usize) -> Result<i3
     sc(nr::OPENAT, [dirfd as usize, path.as_ptr() as usize, flags, mode, 0, 0]).map(|fd| fd as i32)
 }
 
+/// `munlockall()`: unlocks every page and clears `MCL_FUTURE`.
+pub fn munlockall() -> Result<(), Errno> {
+    // SAFETY: munlockall changes no memory contents and takes no pointer.
+    check(unsafe { syscall6(152, [0; 6]) }).map(|_| ())
+}
+
 pub fn close(fd: i32) -> Result<(), Errno> {
     sc(nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0]).map(|_| ())
 }

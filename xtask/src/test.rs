@@ -481,6 +481,9 @@ pub const USER_CASES: &[UserCase] = &[
     case("munlockall01"),
     case("on_fault_limit"),
     case("open_posix_mlock"),
+    // Random system calls with hostile arguments; the kernel checks its mm
+    // invariants after every memory-management call.
+    UserCase { program: "syscall_fuzz", args: &["3000", "1"], status: 0, output: &["syscall_fuzz: 9 passed, 0 failed"], kernel_log: &[], check_invariants: true },
 ];
 
 /// What the kernel prints when the first process has exited and left no
