@@ -39,6 +39,7 @@ pub enum Errno {
     ENOSYS = 38,
     ENOTEMPTY = 39,
     EOVERFLOW = 75,
+    EOPNOTSUPP = 95,
     ETIMEDOUT = 110,
 }
 

@@ -307,10 +307,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             flags |= MAP_FIXED;
         }
         let fixed = flags & MAP_FIXED != 0;
+        // Unknown prot bits are ignored, as Linux's calc_vm_prot_bits does
+        // (only mprotect refuses them).
         let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
-        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
-            return Err(Errno::EINVAL);
-        }
         if len > TASK_SIZE - MMAP_MIN_ADDR {
             return Err(Errno::ENOMEM);
         }

@@ -455,6 +455,7 @@ pub const USER_CASES: &[UserCase] = &[
     UserCase { program: "malloc_stress", args: &[], status: 0, output: &[], kernel_log: &[], check_invariants: false },
     case("pthreads"),
     case("clock"),
+    case("abi_order"),
     UserCase {
         program: "mlock_sigkill",
         args: &[],

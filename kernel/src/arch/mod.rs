@@ -31,6 +31,7 @@ pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
         }
     }
     x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(next.fs_base.load(Ordering::Relaxed)));
+    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new_truncate(next.gs_base.load(Ordering::Relaxed)));
 }
 
 /// Halt until the next interrupt, forever.

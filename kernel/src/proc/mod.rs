@@ -80,6 +80,10 @@ pub struct Process {
     pub files: IrqMutex<FdTable>,
     pub creds: IrqMutex<Creds>,
     pub rlimits: IrqMutex<[Rlimit; RLIM_NLIMITS]>,
+    /// `struct sigaction` of signals 1..=64 as `rt_sigaction` last set them
+    /// (handler, flags, restorer, mask); recorded and reported, while only
+    /// the default action of fatal signals is carried out.
+    pub sigactions: IrqMutex<[[u64; 4]; 64]>,
     /// Set by the first `exit_group` or fatal signal.
     pub exit_status: IrqMutex<Option<ExitStatus>>,
     /// The process has exited completely (all threads gone).
@@ -112,6 +116,7 @@ impl Process {
             files: IrqMutex::new(FdTable::with_console()),
             creds: IrqMutex::new(Creds { uid: 0, euid: 0, cap_ipc_lock: true }),
             rlimits: IrqMutex::new(default_rlimits()),
+            sigactions: IrqMutex::new([[0; 4]; 64]),
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
             stack_start: AtomicU64::new(0),

@@ -67,6 +67,13 @@ pub struct Thread {
     pub cr3: AtomicU64,
     /// User FS base (TLS), restored on every switch to this thread.
     pub fs_base: AtomicU64,
+    /// User GS base (`ARCH_SET_GS`), restored likewise; the kernel itself
+    /// never uses GS.
+    pub gs_base: AtomicU64,
+    /// Blocked-signal mask (`rt_sigprocmask`). Only fatal signals are ever
+    /// delivered, and SIGKILL cannot be blocked, so the mask is recorded
+    /// and reported but changes no delivery.
+    pub sigmask: AtomicU64,
     /// Ticks spent running, for /proc and the demo.
     pub ticks: AtomicU64,
     /// Number of voluntary sleeps (blocks).
@@ -116,6 +123,8 @@ impl Thread {
             wake_at: AtomicU64::new(0),
             cr3: AtomicU64::new(0),
             fs_base: AtomicU64::new(0),
+            gs_base: AtomicU64::new(0),
+            sigmask: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             nr_blocks: AtomicU32::new(0),
             process: spin::Once::new(),

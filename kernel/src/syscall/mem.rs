@@ -4,15 +4,24 @@
 
 use super::{Args, SysResult};
 use crate::proc;
-use crate::uaccess::copy_to_user;
+use crate::uaccess::{access_ok, copy_to_user};
+use mm::Errno;
 
 pub fn sys_mmap(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
     let [addr, len, prot, flags, fd, off] = a.0;
-    // Only anonymous memory exists: the mm crate refuses the rest (EBADF
-    // without MAP_ANONYMOUS), so the descriptor and offset go unused.
-    let _ = (fd, off);
+    // Linux's x86 sys_mmap refuses an unaligned offset before anything else.
+    if off & !mm::addr::PAGE_MASK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Only anonymous memory can be mapped. Without MAP_ANONYMOUS the
+    // descriptor is looked up first (EBADF), as in ksys_mmap_pgoff; a real
+    // file then gets ENODEV, Linux's answer for a file without mmap.
+    if flags & mm::mmap::MAP_ANONYMOUS == 0 {
+        p.files.lock().get(fd as i32)?;
+        return Err(if len == 0 { Errno::EINVAL } else { Errno::ENODEV });
+    }
     p.mm.do_mmap(addr, len, prot, flags, &creds)
 }
 
@@ -46,8 +55,20 @@ pub fn sys_madvise(a: Args) -> SysResult {
 }
 
 pub fn sys_mincore(a: Args) -> SysResult {
-    let vec = proc::current().mm.mincore(a.0[0], a.0[1])?;
-    copy_to_user(a.0[2], &vec).map(|_| 0)
+    let [start, len, vec, ..] = a.0;
+    // Linux's order: an unaligned start (EINVAL) and a range beyond user
+    // space (ENOMEM) come before a vector outside user space (EFAULT); only
+    // then is the range walked (ENOMEM for a hole).
+    if start & !mm::addr::PAGE_MASK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if start.checked_add(len).is_none_or(|end| end > mm::addr::TASK_SIZE) {
+        return Err(Errno::ENOMEM);
+    }
+    let pages = len.div_ceil(mm::addr::PAGE_SIZE);
+    access_ok(vec, pages)?;
+    let residency = proc::current().mm.mincore(start, len)?;
+    copy_to_user(vec, &residency).map(|_| 0)
 }
 
 pub fn sys_mlock(a: Args) -> SysResult {

@@ -85,9 +85,12 @@ pub fn sys_setrlimit(a: Args) -> SysResult {
 
 pub fn sys_prlimit64(a: Args) -> SysResult {
     let [pid, res, new, old, ..] = a.0;
-    let res = resource(res)?;
-    let p = if pid == 0 { proc::current() } else { proc::find(pid as u32).ok_or(Errno::ESRCH)? };
+    // Linux's order: read the new limit (EFAULT), find the process
+    // (ESRCH), then check the resource (EINVAL).
     let new = if new != 0 { Some(read_rlimit(new)?) } else { None };
+    let pid = pid as u32 as i32; // a pid_t
+    let p = if pid == 0 { proc::current() } else { u32::try_from(pid).ok().and_then(proc::find).ok_or(Errno::ESRCH)? };
+    let res = resource(res)?;
     let prev = do_prlimit(&p, res, new)?;
     if old != 0 {
         write_rlimit(old, prev)?;
@@ -100,64 +103,113 @@ fn ignored_by_default(sig: u64) -> bool {
     matches!(sig, 17 | 18 | 23 | 28) // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
 }
 
-fn send(pid: u32, sig: u64) -> SysResult {
-    if sig > 64 {
-        return Err(Errno::EINVAL);
-    }
-    let p = proc::find(pid).ok_or(Errno::ESRCH)?;
-    if sig != 0 && !ignored_by_default(sig) {
-        signal::send_fatal(&p, sig as u8);
+/// A signal number from a syscall argument (an int): `None` if it is not
+/// a valid signal (0 is valid: it only checks the target).
+fn signal_number(arg: u64) -> Option<u8> {
+    let sig = arg as u32 as i32;
+    (0..=64).contains(&sig).then_some(sig as u8)
+}
+
+/// Deliver `sig` to process `p`, after Linux's check_kill_permission:
+/// the target exists (the caller found it), so an invalid signal is EINVAL.
+fn send_to(p: &alloc::sync::Arc<proc::Process>, sig: u64) -> SysResult {
+    let sig = signal_number(sig).ok_or(Errno::EINVAL)?;
+    if sig != 0 && !ignored_by_default(u64::from(sig)) {
+        signal::send_fatal(p, sig);
     }
     Ok(0)
 }
 
+/// `kill`. The target is looked up before the signal is checked (ESRCH
+/// before EINVAL), as in Linux's kill_something_info. Every Holdfast
+/// process leads its own process group, whose id is its pid.
 pub fn sys_kill(a: Args) -> SysResult {
-    let pid = a.0[0] as i64;
-    if pid <= 0 {
-        return if pid == 0 || pid == -1 { send(proc::current().pid, a.0[1]) } else { send((-pid) as u32, a.0[1]) };
+    let pid = a.0[0] as u32 as i32; // a pid_t
+    let me = proc::current();
+    match pid {
+        // Every process the caller may signal except itself and pid 1;
+        // Holdfast runs one process, so there is none.
+        -1 => Err(Errno::ESRCH),
+        0 => send_to(&me, a.0[1]),
+        p if p < 0 => {
+            let group = proc::find(p.unsigned_abs()).ok_or(Errno::ESRCH)?;
+            send_to(&group, a.0[1])
+        }
+        p => send_to(&proc::find(p as u32).ok_or(Errno::ESRCH)?, a.0[1]),
     }
-    send(pid as u32, a.0[1])
 }
 
 pub fn sys_tgkill(a: Args) -> SysResult {
     let [tgid, tid, sig, ..] = a.0;
-    if (tgid as i64) <= 0 || (tid as i64) <= 0 {
+    let (tgid, tid) = (tgid as u32 as i32, tid as u32 as i32);
+    if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
     let p = proc::find(tgid as u32).ok_or(Errno::ESRCH)?;
-    if !p.threads.lock().iter().any(|t| t.tid as u64 == tid) {
+    if !p.threads.lock().iter().any(|t| t.tid as i32 == tid) {
         return Err(Errno::ESRCH);
     }
-    send(tgid as u32, sig)
+    send_to(&p, sig)
 }
 
+/// `rt_sigaction`: the action is recorded and reported back, but only
+/// the default action of fatal signals is ever carried out. Linux's order:
+/// the set size (EINVAL), reading the new action (EFAULT), the signal
+/// number (EINVAL), writing the old action (EFAULT).
 pub fn sys_rt_sigaction(a: Args) -> SysResult {
     let [sig, act, oldact, sigsetsize, ..] = a.0;
-    if sigsetsize != 8 || sig == 0 || sig > 64 || (act != 0 && (sig == 9 || sig == 19)) {
+    if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
-    if act != 0 {
-        read_user::<[u64; 4]>(act)?; // validate; handlers are not delivered
+    let new = if act != 0 { Some(read_user::<[u64; 4]>(act)?) } else { None };
+    let sig = sig as u32 as i32;
+    if !(1..=64).contains(&sig) || (new.is_some() && (sig == 9 || sig == 19)) {
+        return Err(Errno::EINVAL);
     }
+    let p = proc::current();
+    let old = {
+        let mut actions = p.sigactions.lock();
+        let slot = &mut actions[sig as usize - 1];
+        let old = *slot;
+        if let Some(mut n) = new {
+            // SIGKILL and SIGSTOP can never be blocked while a handler runs.
+            n[3] &= !((1 << 8) | (1 << 18));
+            *slot = n;
+        }
+        old
+    };
     if oldact != 0 {
-        write_user(oldact, &[0u64; 4])?;
+        write_user(oldact, &old)?;
     }
     Ok(0)
 }
 
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+
+/// `rt_sigprocmask` on the calling thread's mask. Linux's order: the set
+/// size (EINVAL), reading the new set (EFAULT), `how` (EINVAL), writing
+/// the old set (EFAULT). SIGKILL and SIGSTOP are never blocked.
 pub fn sys_rt_sigprocmask(a: Args) -> SysResult {
     let [how, set, oldset, sigsetsize, ..] = a.0;
     if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
+    let me = crate::sched::current();
+    let old = me.sigmask.load(core::sync::atomic::Ordering::SeqCst);
     if set != 0 {
-        if how > 2 {
-            return Err(Errno::EINVAL);
-        }
-        read_user::<u64>(set)?;
+        let new = read_user::<u64>(set)? & !((1 << 8) | (1 << 18));
+        let mask = match how as u32 as u64 {
+            SIG_BLOCK => old | new,
+            SIG_UNBLOCK => old & !new,
+            SIG_SETMASK => new,
+            _ => return Err(Errno::EINVAL),
+        };
+        me.sigmask.store(mask, core::sync::atomic::Ordering::SeqCst);
     }
     if oldset != 0 {
-        write_user(oldset, &0u64)?;
+        write_user(oldset, &old)?;
     }
     Ok(0)
 }
@@ -171,31 +223,53 @@ pub fn sys_uname(a: Args) -> SysResult {
     copy_to_user(a.0[0], &uts).map(|_| 0)
 }
 
+/// Linux's cap on one read or write (`MAX_RW_COUNT`).
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// `getrandom`: bytes from a xorshift generator seeded by the clock (not
+/// cryptographic). Like Linux it copies in page-sized pieces and returns
+/// how many bytes reached the buffer before a fault (EFAULT if none).
 pub fn sys_getrandom(a: Args) -> SysResult {
+    const GRND_NONBLOCK: u64 = 1;
+    const GRND_RANDOM: u64 = 2;
+    const GRND_INSECURE: u64 = 4;
     let [buf, len, flags, ..] = a.0;
-    if flags & !0x7 != 0 {
+    let flags = flags as u32 as u64;
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
         return Err(Errno::EINVAL);
     }
-    let len = len.min(1 << 20) as usize;
+    let len = len.min(MAX_RW_COUNT);
     let mut x = crate::arch::time::now_ns() | 1;
-    let bytes: alloc::vec::Vec<u8> = (0..len)
-        .map(|_| {
+    let mut chunk = [0u8; 4096];
+    let mut done = 0u64;
+    while done < len {
+        let at = buf.wrapping_add(done);
+        let n = (4096 - at % 4096).min(len - done) as usize;
+        for b in &mut chunk[..n] {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    copy_to_user(buf, &bytes).map(|_| len as u64)
+            *b = x as u8;
+        }
+        if let Err(e) = copy_to_user(at, &chunk[..n]) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+        done += n as u64;
+    }
+    Ok(done)
 }
 
+/// `sched_getaffinity`: one CPU. Linux's order: the length (an unsigned
+/// int: EINVAL unless a non-zero multiple of 8), then the pid (ESRCH).
 pub fn sys_sched_getaffinity(a: Args) -> SysResult {
     let [pid, len, mask, ..] = a.0;
-    if pid != 0 && proc::find(pid as u32).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    if len < 8 || len % 8 != 0 {
+    let len = len as u32;
+    if len == 0 || len % 8 != 0 {
         return Err(Errno::EINVAL);
+    }
+    let pid = pid as u32 as i32;
+    if pid != 0 && u32::try_from(pid).ok().and_then(proc::find).is_none() {
+        return Err(Errno::ESRCH);
     }
     write_user(mask, &1u64).map(|_| 8)
 }

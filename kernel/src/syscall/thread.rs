@@ -68,6 +68,8 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
     t.cr3.store(me.cr3.load(Ordering::SeqCst), Ordering::SeqCst);
     let fs = if flags & CLONE_SETTLS != 0 { tls } else { me.fs_base.load(Ordering::SeqCst) };
     t.fs_base.store(fs, Ordering::SeqCst);
+    t.gs_base.store(me.gs_base.load(Ordering::SeqCst), Ordering::SeqCst);
+    t.sigmask.store(me.sigmask.load(Ordering::SeqCst), Ordering::SeqCst);
     if flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid.store(child_tid, Ordering::SeqCst);
     }
@@ -117,8 +119,10 @@ pub fn sys_sched_yield(_a: Args) -> SysResult {
     Ok(0)
 }
 
+const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
 
 pub fn sys_arch_prctl(a: Args) -> SysResult {
     let me = sched::current();
@@ -131,7 +135,16 @@ pub fn sys_arch_prctl(a: Args) -> SysResult {
             x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(a.0[1]));
             Ok(0)
         }
+        ARCH_SET_GS => {
+            if a.0[1] >= mm::addr::TASK_SIZE {
+                return Err(Errno::EPERM);
+            }
+            me.gs_base.store(a.0[1], Ordering::SeqCst);
+            x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(a.0[1]));
+            Ok(0)
+        }
         ARCH_GET_FS => write_user(a.0[1], &me.fs_base.load(Ordering::SeqCst)).map(|_| 0),
+        ARCH_GET_GS => write_user(a.0[1], &me.gs_base.load(Ordering::SeqCst)).map(|_| 0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -147,31 +160,40 @@ const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 pub fn sys_futex(a: Args) -> SysResult {
     let [uaddr, op, val, timeout, uaddr2, val3] = a.0;
+    let op = op as u32 as u64; // an int
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let p = proc::current();
-    match op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) {
+    // Linux's order: sys_futex reads and checks the timeout of a waiting
+    // command (EFAULT, EINVAL) before do_futex looks at the command.
+    let deadline = if matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET) && timeout != 0 {
+        let [sec, nsec] = read_user::<[u64; 2]>(timeout)?;
+        if (sec as i64) < 0 || nsec >= 1_000_000_000 {
+            return Err(Errno::EINVAL);
+        }
+        let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
+        let now = crate::arch::time::now_ns();
+        // FUTEX_WAIT takes a relative timeout; the BITSET form an
+        // absolute one (on the monotonic clock unless CLOCK_REALTIME).
+        Some(if cmd == FUTEX_WAIT {
+            now.saturating_add(ns)
+        } else if op & FUTEX_CLOCK_REALTIME != 0 {
+            now + ns.saturating_sub(crate::arch::rtc::boot_epoch_ns() + now)
+        } else {
+            ns
+        })
+    } else {
+        None
+    };
+    // FUTEX_CLOCK_REALTIME goes only with FUTEX_WAIT_BITSET (of the
+    // commands Holdfast has); Linux answers ENOSYS otherwise.
+    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET {
+        return Err(Errno::ENOSYS);
+    }
+    match cmd {
         cmd @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
             if cmd == FUTEX_WAIT_BITSET && val3 as u32 == 0 {
                 return Err(Errno::EINVAL);
             }
-            let deadline = if timeout == 0 {
-                None
-            } else {
-                let [sec, nsec] = read_user::<[u64; 2]>(timeout)?;
-                if (sec as i64) < 0 || nsec >= 1_000_000_000 {
-                    return Err(Errno::EINVAL);
-                }
-                let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
-                let now = crate::arch::time::now_ns();
-                // FUTEX_WAIT takes a relative timeout; the BITSET form an
-                // absolute one (on the monotonic clock unless CLOCK_REALTIME).
-                Some(if cmd == FUTEX_WAIT {
-                    now.saturating_add(ns)
-                } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                    now + ns.saturating_sub(crate::arch::rtc::boot_epoch_ns() + now)
-                } else {
-                    ns
-                })
-            };
             futex::wait(&p, uaddr, val as u32, deadline).map(|_| 0)
         }
         cmd @ (FUTEX_WAKE | FUTEX_WAKE_BITSET) => {

@@ -14,11 +14,21 @@ const CLOCK_MONOTONIC_RAW: u64 = 4;
 const CLOCK_REALTIME_COARSE: u64 = 5;
 const CLOCK_MONOTONIC_COARSE: u64 = 6;
 const CLOCK_BOOTTIME: u64 = 7;
+/// International Atomic Time: Linux keeps it at REALTIME + the TAI offset,
+/// which is 0 until NTP sets it; Holdfast has no NTP.
+const CLOCK_TAI: u64 = 11;
 const TIMER_ABSTIME: u64 = 1;
+/// The resolution of the `_COARSE` clocks: one timer tick.
+const TICK_NS: u64 = 1_000_000_000 / crate::arch::apic::HZ;
+
+/// A `clockid_t` (an int) from a syscall argument.
+fn clockid(arg: u64) -> u64 {
+    arg as u32 as i32 as i64 as u64
+}
 
 fn clock_ns(clock: u64) -> Result<u64, Errno> {
     match clock {
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(crate::arch::rtc::boot_epoch_ns() + now_ns()),
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI => Ok(crate::arch::rtc::boot_epoch_ns() + now_ns()),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(now_ns()),
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
             let ticks = crate::sched::current().ticks.load(core::sync::atomic::Ordering::Relaxed);
@@ -41,14 +51,16 @@ fn read_timespec(addr: u64) -> Result<u64, Errno> {
 }
 
 pub fn sys_clock_gettime(a: Args) -> SysResult {
-    let ns = clock_ns(a.0[0])?;
+    let ns = clock_ns(clockid(a.0[0]))?;
     write_timespec(a.0[1], ns).map(|_| 0)
 }
 
 pub fn sys_clock_getres(a: Args) -> SysResult {
-    clock_ns(a.0[0])?;
+    let clock = clockid(a.0[0]);
+    clock_ns(clock)?;
     if a.0[1] != 0 {
-        write_timespec(a.0[1], 1)?;
+        let res = if matches!(clock, CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE) { TICK_NS } else { 1 };
+        write_timespec(a.0[1], res)?;
     }
     Ok(0)
 }
@@ -69,8 +81,14 @@ pub fn sys_nanosleep(a: Args) -> SysResult {
 
 pub fn sys_clock_nanosleep(a: Args) -> SysResult {
     let [clock, flags, req, _rem, ..] = a.0;
-    let ns = read_timespec(req)?;
+    let clock = clockid(clock);
+    // Linux's order: an unknown clock (EINVAL), a clock one cannot sleep on
+    // (EOPNOTSUPP), then the request (EFAULT, EINVAL).
     let now = clock_ns(clock)?;
+    if matches!(clock, CLOCK_THREAD_CPUTIME_ID | CLOCK_MONOTONIC_RAW | CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE) {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let ns = read_timespec(req)?;
     let deadline = if flags & TIMER_ABSTIME != 0 { now_ns() + ns.saturating_sub(now) } else { now_ns().saturating_add(ns) };
     sleep(deadline)
 }
