@@ -53,16 +53,26 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::EINVAL);
         }
-        if flags & MREMAP_DONTUNMAP != 0 && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len) {
-            return Err(Errno::EINVAL);
-        }
         if addr & !PAGE_MASK != 0 {
             return Err(Errno::EINVAL);
         }
         let old_len = page_align_wrapping(old_len);
         let new_len = page_align_wrapping(new_len);
-        if new_len == 0 {
+        // Linux's check_mremap_params: every argument check (EINVAL) comes
+        // before the old range is looked up (EFAULT).
+        if new_len == 0 || new_len > TASK_SIZE {
             return Err(Errno::EINVAL);
+        }
+        if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+            if new_addr > TASK_SIZE - new_len || new_addr & !PAGE_MASK != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if flags & MREMAP_MAYMOVE == 0 || (flags & MREMAP_DONTUNMAP != 0 && old_len != new_len) {
+                return Err(Errno::EINVAL);
+            }
+            if flags & MREMAP_FIXED != 0 && addr.saturating_add(old_len) > new_addr && new_addr + new_len > addr {
+                return Err(Errno::EINVAL);
+            }
         }
         let write = self.mmap_lock.write_killable()?;
         let meta = self.page_meta_arc().clone();

@@ -48,7 +48,15 @@ static void memory(void)
 	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE, -1, 0), -EBADF, "mmap of fd -1 without MAP_ANONYMOUS: EBADF");
 	int fd = open("/proc/self/status", O_RDONLY);
 	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE, fd, 0), -ENODEV, "mmap of a file without mmap support: ENODEV");
+	long h = sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | 0x40000, -1, 0);
+	tap_ok(h == -EINVAL || h == -ENOMEM,
+	       "MAP_HUGETLB fails: EINVAL without hugetlbfs (Holdfast), ENOMEM with no huge pages reserved (%ld)", h);
 	close(fd);
+	/* mremap: every argument check (EINVAL) precedes the lookup (EFAULT). */
+	tap_eq(sc(SYS_mremap, KPTR, 4096, -4096L, 3, (long)p, 0), -EINVAL, "mremap(kernel address, new length > TASK_SIZE): EINVAL");
+	tap_eq(sc(SYS_mremap, (long)(p + 4096), 4096, 8192, 3, (long)(p + 4096 + 1), 0), -EINVAL,
+	       "mremap(hole, unaligned new address): EINVAL");
+	tap_eq(sc(SYS_mremap, (long)(p + 4096), 4096, 4096, 1 | 4, (long)p, 0), -EFAULT, "mremap(hole, DONTUNMAP): EFAULT");
 
 	/* getrandom: a partial copy returns the bytes copied. */
 	tap_eq(sc(SYS_getrandom, (long)(p + 4096 - 100), 200, 0, 0, 0, 0), 100, "getrandom across into a hole returns the 100 bytes copied");

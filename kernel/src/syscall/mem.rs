@@ -7,6 +7,9 @@ use crate::proc;
 use crate::uaccess::{access_ok, copy_to_user};
 use mm::Errno;
 
+/// `MAP_HUGETLB`.
+const MAP_HUGETLB: u64 = 0x4_0000;
+
 pub fn sys_mmap(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
@@ -18,9 +21,15 @@ pub fn sys_mmap(a: Args) -> SysResult {
     // Only anonymous memory can be mapped. Without MAP_ANONYMOUS the
     // descriptor is looked up first (EBADF), as in ksys_mmap_pgoff; a real
     // file then gets ENODEV, Linux's answer for a file without mmap.
+    // Holdfast is like a Linux built without hugetlbfs: MAP_HUGETLB is
+    // EINVAL (hstate_sizelog finds no huge page size).
     if flags & mm::mmap::MAP_ANONYMOUS == 0 {
         p.files.lock().get(fd as i32)?;
-        return Err(if len == 0 { Errno::EINVAL } else { Errno::ENODEV });
+        let bad_type = !matches!(flags & mm::mmap::MAP_TYPE, mm::mmap::MAP_SHARED | mm::mmap::MAP_PRIVATE | mm::mmap::MAP_SHARED_VALIDATE);
+        return Err(if len == 0 || flags & MAP_HUGETLB != 0 || bad_type { Errno::EINVAL } else { Errno::ENODEV });
+    }
+    if flags & MAP_HUGETLB != 0 {
+        return Err(Errno::EINVAL);
     }
     p.mm.do_mmap(addr, len, prot, flags, &creds)
 }
