@@ -32,6 +32,7 @@ pub mod pagewalk;
 pub mod pgtable;
 pub mod populate;
 pub mod rwsem;
+pub mod stack;
 pub mod vma;
 
 pub use errno::Errno;

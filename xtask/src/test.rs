@@ -456,6 +456,7 @@ pub const USER_CASES: &[UserCase] = &[
     case("pthreads"),
     case("clock"),
     case("abi_order"),
+    case("stack_growth"),
     UserCase {
         program: "mlock_sigkill",
         args: &[],

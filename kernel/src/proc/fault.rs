@@ -22,7 +22,7 @@ pub struct FaultAccess {
 /// Runs with interrupts enabled (it may sleep on `mmap_lock`).
 pub fn handle_user_fault(addr: u64, access: FaultAccess) -> bool {
     match super::try_current() {
-        Some(proc) => proc.mm.handle_fault(addr, access).is_ok(),
+        Some(proc) => proc.mm.handle_fault(addr, access, &proc.stack_limits()).is_ok(),
         None => false,
     }
 }

@@ -132,6 +132,13 @@ impl Process {
         mm::mm_struct::MlockCreds { memlock_limit: limit, cap_ipc_lock: self.creds.lock().cap_ipc_lock }
     }
 
+    /// What a fault needs to grow this process's stack: RLIMIT_STACK and
+    /// the mlock credentials.
+    pub fn stack_limits(&self) -> mm::stack::StackLimits {
+        let stack = self.rlimits.lock()[RLIMIT_STACK].cur;
+        mm::stack::StackLimits { stack, mlock: self.mlock_creds() }
+    }
+
     /// The process's name (its executable's file name).
     pub fn name(&self) -> String {
         self.name.lock().clone()

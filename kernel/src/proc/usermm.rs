@@ -69,7 +69,7 @@ impl UserMm {
     }
 
     /// The mm crate's view of a fault taken by the CPU.
-    pub fn handle_fault(&self, addr: u64, access: FaultAccess) -> Result<(), Errno> {
+    pub fn handle_fault(&self, addr: u64, access: FaultAccess, limits: &mm::stack::StackLimits) -> Result<(), Errno> {
         let kind = if access.exec {
             mm::fault::FaultAccess::Exec
         } else if access.write {
@@ -77,7 +77,7 @@ impl UserMm {
         } else {
             mm::fault::FaultAccess::Read
         };
-        self.mm.handle_mm_fault(addr, kind, access.user).map_err(|e| e.to_errno())
+        self.mm.handle_user_mm_fault(addr, kind, access.user, limits).map_err(|e| e.to_errno())
     }
 
     /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the
