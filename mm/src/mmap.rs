@@ -621,6 +621,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 }
                 Ok(())
             }
+            // Holdfast has no transparent huge pages: like Linux with THP
+            // set to "never", MADV_HUGEPAGE/NOHUGEPAGE are accepted hints,
+            // and a synchronous collapse is refused for every vma.
+            MADV_COLLAPSE => Err(Errno::EINVAL),
             MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
                 if v.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
                     return Err(Errno::EINVAL);

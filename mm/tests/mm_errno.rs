@@ -326,6 +326,10 @@ fn madvise_errors() {
     for adv in [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTFORK, MADV_DOFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, MADV_COLD, MADV_PAGEOUT] {
         assert_eq!(w.mm.madvise(a, 8 * P, adv), Ok(()), "advice {adv}");
     }
+    // No transparent huge pages: a collapse is refused per vma, and that
+    // error wins over the hole after the vma (Linux's madvise_walk_vmas).
+    assert_eq!(w.mm.madvise(a, 8 * P, mm::mmap::MADV_COLLAPSE), Err(EINVAL));
+    assert_eq!(w.mm.madvise(a, 16 * P, mm::mmap::MADV_COLLAPSE), Err(EINVAL));
     assert_eq!(w.mm.madvise(a, 8 * P, MADV_REMOVE), Err(EINVAL), "private memory");
     w.mm.do_mlock(a, 2 * P, 0, &root()).unwrap();
     assert_eq!(w.mm.madvise(a, 8 * P, MADV_DONTNEED), Err(EINVAL), "VM_LOCKED");
