@@ -85,9 +85,6 @@ pub struct File {
     f_mode: u32,
     /// `f_flags`: access mode and status flags, as `F_GETFL` reports them.
     f_flags: AtomicU32,
-    /// The inode's owner (`st_uid`): root, or the process a /proc/<pid>
-    /// file describes.
-    pub owner: u32,
 }
 
 /// `st_mode` bits.
@@ -109,11 +106,6 @@ impl File {
     /// (`O_LARGEFILE` is forced on 64-bit; `O_CREAT`, `O_EXCL`, `O_NOCTTY`,
     /// `O_TRUNC` and `O_CLOEXEC` are not file status flags).
     pub fn opened(kind: FileKind, flags: u32) -> Arc<File> {
-        File::opened_by(kind, flags, 0)
-    }
-
-    /// As [`File::opened`], for an inode owned by `owner`.
-    pub fn opened_by(kind: FileKind, flags: u32, owner: u32) -> Arc<File> {
         let (f_mode, f_flags) = if flags & O_PATH != 0 {
             (FMODE_PATH, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW))
         } else {
@@ -125,7 +117,7 @@ impl File {
             };
             (mode, (flags | O_LARGEFILE) & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC))
         };
-        Arc::new(File { kind, pos: IrqMutex::new(0), f_mode, f_flags: AtomicU32::new(f_flags), owner })
+        Arc::new(File { kind, pos: IrqMutex::new(0), f_mode, f_flags: AtomicU32::new(f_flags) })
     }
 
     pub fn f_mode(&self) -> u32 {

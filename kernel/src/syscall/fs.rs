@@ -37,14 +37,12 @@ fn file_raw(fd: i32) -> Result<Arc<File>, Errno> {
     proc::current().files.lock().get_raw(fd)
 }
 
-fn euid() -> u32 {
-    proc::current().creds.lock().euid
-}
-
-/// `inode_owner_or_capable`: the caller owns `f` or is root.
-fn owner_or_capable(f: &File) -> bool {
-    let euid = euid();
-    euid == 0 || euid == f.owner
+/// `inode_owner_or_capable` for Holdfast's inodes, which are all owned
+/// by root: every process starts as root, and one that changed its uid
+/// is no longer dumpable, so Linux gives its /proc/<pid> files to root
+/// too. Only root passes.
+fn owner_or_capable() -> bool {
+    proc::current().creds.lock().euid == 0
 }
 
 /// `read`: `EBADF` unless open for reading, `EFAULT` for a buffer outside
@@ -78,6 +76,10 @@ pub fn sys_write(a: Args) -> SysResult {
 fn import_iovec(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, Errno> {
     if cnt > UIO_MAXIOV {
         return Err(Errno::EINVAL);
+    }
+    if cnt == 0 {
+        // iovec_from_user: no iovec, nothing to check (not even `iov`).
+        return Ok(Vec::new());
     }
     access_ok(iov, cnt * 16)?;
     let mut v = Vec::with_capacity(cnt as usize);
@@ -147,21 +149,8 @@ fn start_dir(dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
     }
 }
 
-/// The owner of the node at canonical `path`: the process a
-/// `/proc/<pid>` entry describes, else root.
-fn node_owner(path: &[u8]) -> u32 {
-    let Some(rest) = path.strip_prefix(b"/proc/") else { return 0 };
-    let who = rest.split(|&b| b == b'/').next().unwrap_or(b"");
-    let p = match who {
-        b"self" | b"thread-self" => proc::try_current(),
-        _ => core::str::from_utf8(who).ok().and_then(|s| s.parse().ok()).and_then(proc::find),
-    };
-    p.map_or(0, |p| p.creds.lock().euid)
-}
-
 /// Open the node at canonical `path` (of type `ty`) with `flags`.
 fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno> {
-    let owner = node_owner(&path);
     let kind = match ty {
         NodeType::Dir => FileKind::Dir(path),
         NodeType::File if namei::in_proc(&path) => crate::fs::procfs::open(&path).ok_or(Errno::ENOENT)??,
@@ -170,7 +159,7 @@ fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno
             FileKind::Bytes(FileBytes::Static(e.data))
         }
     };
-    Ok(File::opened_by(kind, flags, owner))
+    Ok(File::opened(kind, flags))
 }
 
 /// `do_sys_open`: flags (`build_open_flags`), the path, the `dirfd`, the
@@ -231,8 +220,7 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         if writing && in_proc && node.as_slice() != b"/proc/sys/vm/mlock_populate" {
             return Err(Errno::EACCES);
         }
-        let euid = euid();
-        if flags & O_NOATIME != 0 && euid != 0 && euid != node_owner(&node) {
+        if flags & O_NOATIME != 0 && !owner_or_capable() {
             return Err(Errno::EPERM);
         }
         // do_dentry_open: none of these files supports direct I/O.
@@ -274,7 +262,7 @@ fn stat_of(f: &File) -> [u64; 18] {
     let mut st = [0u64; 18];
     st[1] = 1; // st_ino
     st[2] = if f.is_dir() { 2 } else { 1 }; // st_nlink
-    st[3] = f.mode() as u64 | (f.owner as u64) << 32; // st_mode, st_uid
+    st[3] = f.mode() as u64; // st_mode (st_uid 0 in the high half)
     st[6] = f.size(); // st_size
     st[7] = 4096; // st_blksize
     st[8] = f.size().div_ceil(512); // st_blocks
@@ -403,7 +391,7 @@ pub fn sys_fcntl(a: Args) -> SysResult {
         F_GETFL => Ok(f.f_flags() as u64),
         F_SETFL => {
             let arg = argi as u32;
-            if arg & O_NOATIME != 0 && f.f_flags() & O_NOATIME == 0 && !owner_or_capable(&f) {
+            if arg & O_NOATIME != 0 && f.f_flags() & O_NOATIME == 0 && !owner_or_capable() {
                 return Err(Errno::EPERM);
             }
             if arg & O_DIRECT != 0 {

@@ -400,6 +400,7 @@ fn fs_rw(t: &mut Tap) {
     t.eq(sys::rwv_kernel_iov(false, BADFD as i32, 5000), Err(Errno::EBADF), "readv(bad fd): EBADF first");
     t.eq(sys::rwv_kernel_iov(false, fd, 1025), Err(Errno::EINVAL), "readv(1025 iovecs): EINVAL");
     t.eq(sys::rwv_kernel_iov(false, fd, 1), Err(Errno::EFAULT), "readv(faulting iovec array): EFAULT");
+    t.eq(sys::rwv_kernel_iov(false, fd, 0), Ok(0), "readv(no iovecs): 0, the array unread");
     t.eq(sys::readv_kernel_bases(fd, &[8, usize::MAX]), Err(Errno::EINVAL), "readv(negative iov_len): EINVAL");
     t.eq(sys::readv_kernel_bases(fd, &[8]), Err(Errno::EFAULT), "readv(faulting base): EFAULT");
     t.eq(sys::read_across_unmapped(fd, 100, 300), Ok(100), "read across an unmapped page: the bytes before it");
