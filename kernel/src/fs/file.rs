@@ -50,6 +50,8 @@ pub const FMODE_WRITE: u32 = 0x2;
 pub const FMODE_PATH: u32 = 0x4000;
 
 const PAGE_SIZE: u64 = 4096;
+/// Most bytes one read or write transfers (`MAX_RW_COUNT`).
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
 
 /// What an open file is.
 pub enum FileKind {
@@ -150,6 +152,15 @@ impl File {
     /// bytes, already checked with `access_ok`); returns bytes read (0 =
     /// end of file). A fault after some bytes were copied returns those.
     pub fn read_to_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
+        if matches!(self.kind, FileKind::Console) {
+            return Ok(0);
+        }
+        // rw_verify_area (the console is a stream, without an offset): the
+        // end offset must not overflow.
+        if (self.pos() as i64).checked_add(count as i64).is_none_or(|end| end < 0) {
+            return Err(Errno::EINVAL);
+        }
+        let count = count.min(MAX_RW_COUNT);
         let sysctl;
         let data: &[u8] = match &self.kind {
             FileKind::Console => return Ok(0),
@@ -160,10 +171,6 @@ impl File {
                 sysctl.as_bytes()
             }
         };
-        // rw_verify_area: the end offset must not overflow.
-        if (self.pos() as i64).checked_add(count as i64).is_none_or(|end| end < 0) {
-            return Err(Errno::EINVAL);
-        }
         let mut done = 0usize;
         while done < count {
             let start = usize::try_from(self.pos()).unwrap_or(usize::MAX);

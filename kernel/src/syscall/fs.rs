@@ -24,8 +24,6 @@ const AT_EMPTY_PATH: u32 = 0x1000;
 const AT_STATX_SYNC_TYPE: u32 = 0x6000;
 /// Most iovecs one readv/writev takes (`UIO_MAXIOV`).
 const UIO_MAXIOV: u64 = 1024;
-/// Most bytes one read or write transfers (`MAX_RW_COUNT`).
-const MAX_RW_COUNT: usize = 0x7fff_f000;
 
 /// The file at `fd` for I/O (`EBADF` if none, or an `O_PATH` handle).
 fn file(fd: u64) -> Result<Arc<File>, Errno> {
@@ -54,7 +52,7 @@ pub fn sys_read(a: Args) -> SysResult {
     }
     let (buf, count) = (a.0[1], a.0[2] as usize);
     access_ok(buf, count as u64)?;
-    f.read_to_user(buf, count.min(MAX_RW_COUNT)).map(|n| n as u64)
+    f.read_to_user(buf, count).map(|n| n as u64)
 }
 
 /// `write`: `EBADF` unless open for writing, before the buffer is looked
