@@ -423,3 +423,163 @@ pub fn futex_wake(word: &AtomicU32, n: u32, private: bool) -> Result<usize, Errn
     let op = FUTEX_WAKE | if private { FUTEX_PRIVATE_FLAG } else { 0 };
     sc(nr::FUTEX, [word.as_ptr() as usize, op, n as usize, 0, 0, 0])
 }
+
+// ------------------------------------------------------ file-system ABI --
+//
+// Wrappers for checking the file-system calls' errors. A path or iovec
+// argument given as an address is only ever read by the kernel; an output
+// buffer given as an address must be 0 or in the kernel half, where the
+// kernel must refuse to write on our behalf (asserted).
+
+pub mod fsnr {
+    pub const OPEN: usize = 2;
+    pub const FSTAT: usize = 5;
+    pub const LSEEK: usize = 8;
+    pub const READV: usize = 19;
+    pub const FCNTL: usize = 72;
+    pub const NEWFSTATAT: usize = 262;
+}
+
+/// Start of the x86_64 kernel half: never user memory.
+pub const KERNEL_ADDR: usize = 0xffff_8000_0000_0000;
+
+fn assert_not_user(addr: usize) {
+    assert!(addr == 0 || addr >= KERNEL_ADDR, "{:#x} could be user memory", addr);
+}
+
+pub const O_WRONLY: usize = 0o1;
+pub const O_CREAT: usize = 0o100;
+pub const O_NONBLOCK: usize = 0o4000;
+pub const O_DIRECT: usize = 0o40000;
+pub const O_LARGEFILE: usize = 0o100000;
+pub const O_DIRECTORY: usize = 0o200000;
+pub const O_PATH: usize = 0o10000000;
+pub const AT_EMPTY_PATH: usize = 0x1000;
+pub const ENXIO: Errno = Errno(6);
+pub const ENOTDIR: Errno = Errno(20);
+pub const EISDIR: Errno = Errno(21);
+pub const ENAMETOOLONG: Errno = Errno(36);
+
+/// `openat` of a path given as an address (read only; no `O_CREAT`).
+pub fn openat_addr(dirfd: isize, path: usize, flags: usize) -> Result<i32, Errno> {
+    assert!(flags & O_CREAT == 0);
+    sc(nr::OPENAT, [dirfd as usize, path, flags, 0, 0, 0]).map(|fd| fd as i32)
+}
+
+/// `openat` of a path given as bytes, which must hold a NUL (no `O_CREAT`).
+pub fn openat_bytes(dirfd: isize, path: &[u8], flags: usize) -> Result<i32, Errno> {
+    assert!(path.contains(&0), "path without NUL");
+    openat_addr(dirfd, path.as_ptr() as usize, flags)
+}
+
+/// Linux x86_64 `struct stat`, as 18 words.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Stat(pub [u64; 18]);
+
+impl Stat {
+    pub fn nlink(&self) -> u64 {
+        self.0[2]
+    }
+    pub fn mode(&self) -> u32 {
+        self.0[3] as u32
+    }
+    pub fn size(&self) -> u64 {
+        self.0[6]
+    }
+    pub fn is_dir(&self) -> bool {
+        self.mode() & 0o170000 == 0o040000
+    }
+}
+
+pub fn fstat(fd: i32) -> Result<Stat, Errno> {
+    let mut st = Stat::default();
+    sc(fsnr::FSTAT, [fd as usize, st.0.as_mut_ptr() as usize, 0, 0, 0, 0]).map(|_| st)
+}
+
+/// `fstat` into `buf`, which is 0 or in the kernel half.
+pub fn fstat_addr(fd: i32, buf: usize) -> Result<usize, Errno> {
+    assert_not_user(buf);
+    sc(fsnr::FSTAT, [fd as usize, buf, 0, 0, 0, 0])
+}
+
+/// `newfstatat` of a path given as bytes holding a NUL.
+pub fn newfstatat(dirfd: isize, path: &[u8], flags: usize) -> Result<Stat, Errno> {
+    assert!(path.contains(&0), "path without NUL");
+    let mut st = Stat::default();
+    sc(fsnr::NEWFSTATAT, [dirfd as usize, path.as_ptr() as usize, st.0.as_mut_ptr() as usize, flags, 0, 0]).map(|_| st)
+}
+
+/// `newfstatat` with the path (read only) and the buffer (0 or in the
+/// kernel half) given as addresses.
+pub fn newfstatat_addr(dirfd: isize, path: usize, buf: usize, flags: usize) -> Result<usize, Errno> {
+    assert_not_user(buf);
+    sc(fsnr::NEWFSTATAT, [dirfd as usize, path, buf, flags, 0, 0])
+}
+
+pub fn lseek(fd: i32, off: i64, whence: usize) -> Result<usize, Errno> {
+    sc(fsnr::LSEEK, [fd as usize, off as usize, whence, 0, 0, 0])
+}
+
+pub const F_DUPFD: usize = 0;
+pub const F_GETFD: usize = 1;
+pub const F_SETFD: usize = 2;
+pub const F_GETFL: usize = 3;
+pub const F_SETFL: usize = 4;
+pub const F_DUPFD_CLOEXEC: usize = 1030;
+
+/// `fcntl` with an integer argument: only the commands above, or a number
+/// no kernel knows (>= 9000).
+pub fn fcntl(fd: i32, cmd: usize, arg: usize) -> Result<usize, Errno> {
+    assert!(matches!(cmd, F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC) || cmd >= 9000);
+    sc(fsnr::FCNTL, [fd as usize, cmd, arg, 0, 0, 0])
+}
+
+pub const FIONBIO: usize = 0x5421;
+pub const FIONCLEX: usize = 0x5450;
+pub const FIOCLEX: usize = 0x5451;
+pub const TCGETS: usize = 0x5401;
+
+/// `ioctl` whose argument the kernel only reads (or ignores): `FIOCLEX`,
+/// `FIONCLEX`, `FIONBIO`, or any request with a kernel-half argument.
+pub fn ioctl_in(fd: i32, req: usize, arg: Option<&i32>) -> Result<usize, Errno> {
+    assert!(matches!(req, FIOCLEX | FIONCLEX | FIONBIO));
+    sc(nr::IOCTL, [fd as usize, req, arg.map_or(0, |a| a as *const i32 as usize), 0, 0, 0])
+}
+
+/// `ioctl(fd, req, addr)` with `addr` 0 or in the kernel half.
+pub fn ioctl_addr(fd: i32, req: usize, addr: usize) -> Result<usize, Errno> {
+    assert_not_user(addr);
+    sc(nr::IOCTL, [fd as usize, req, addr, 0, 0, 0])
+}
+
+/// `readv` (or `writev`) of `cnt` iovecs at `iov`, an address in the
+/// kernel half: the kernel must refuse before reading a single one.
+pub fn rwv_kernel_iov(write: bool, fd: i32, cnt: usize) -> Result<usize, Errno> {
+    let nr = if write { nr::WRITEV } else { fsnr::READV };
+    sc(nr, [fd as usize, KERNEL_ADDR, cnt, 0, 0, 0])
+}
+
+/// `readv` of iovecs with the given lengths, all based in the kernel half:
+/// checks the lengths are refused (or the bases are) before any copy.
+pub fn readv_kernel_bases(fd: i32, lens: &[usize]) -> Result<usize, Errno> {
+    let iov: alloc::vec::Vec<[usize; 2]> = lens.iter().map(|&l| [KERNEL_ADDR, l]).collect();
+    sc(fsnr::READV, [fd as usize, iov.as_ptr() as usize, iov.len(), 0, 0, 0])
+}
+
+/// `read(fd)` of `count` bytes into a buffer whose first `before` bytes
+/// are mapped and the rest is not (a page this function just unmapped):
+/// Linux returns the bytes copied before the fault.
+pub fn read_across_unmapped(fd: i32, before: usize, count: usize) -> Result<usize, Errno> {
+    const PAGE: usize = 4096;
+    assert!(before <= PAGE);
+    // SAFETY: a fresh anonymous mapping no Rust value refers to.
+    let base = check(unsafe { syscall6(9, [0, 2 * PAGE, 3, 0x22, usize::MAX, 0]) })?;
+    // SAFETY: unmapping the second page of the mapping made above.
+    check(unsafe { syscall6(11, [base + PAGE, PAGE, 0, 0, 0, 0]) })?;
+    // SAFETY: the kernel writes at most into [base + PAGE - before, base +
+    // PAGE), inside the first page of our mapping, and faults beyond.
+    let r = check(unsafe { syscall6(nr::READ, [fd as usize, base + PAGE - before, count, 0, 0, 0]) });
+    // SAFETY: unmapping the rest of our own mapping.
+    unsafe { syscall6(11, [base, PAGE, 0, 0, 0, 0]) };
+    r
+}

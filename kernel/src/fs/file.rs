@@ -2,17 +2,56 @@
 //!
 //! Holdfast's files: the console (fds 0-2: reads see end of file, writes
 //! go to every console), read-only initrd files, `/proc` files (generated
-//! when opened, like a `seq_file` snapshot), and the writable
-//! `/proc/sys/vm/mlock_populate` switch.
+//! when opened, like a `seq_file` snapshot), the writable
+//! `/proc/sys/vm/mlock_populate` switch, and directories (opened read-only
+//! or `O_PATH`, to be `fstat`ed or used as a `dirfd`).
+//!
+//! An open file description carries Linux's `f_mode` (may it be read,
+//! written, or is it an `O_PATH` handle) and `f_flags` (what `F_GETFL`
+//! reports); a descriptor carries its close-on-exec bit. Reads and writes
+//! copy at most up to the next user page boundary at a time, so that a
+//! fault part-way returns the bytes already copied, as Linux does.
 //!
 //! Locking: the table is behind the process's `IrqMutex`; a file's offset
 //! has its own. Data is copied to and from user memory outside both.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use mm::Errno;
 
 use crate::sync::IrqMutex;
+use crate::uaccess::{copy_from_user, copy_to_user};
+
+/// `open` flags (x86_64 values).
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_RDWR: u32 = 0o2;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DIRECT: u32 = 0o40000;
+pub const O_LARGEFILE: u32 = 0o100000;
+pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_NOFOLLOW: u32 = 0o400000;
+pub const O_NOATIME: u32 = 0o1000000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_PATH: u32 = 0o10000000;
+pub const __O_TMPFILE: u32 = 0o20000000;
+
+/// The flags `F_SETFL` may change.
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
+
+/// `f_mode` bits.
+pub const FMODE_READ: u32 = 0x1;
+pub const FMODE_WRITE: u32 = 0x2;
+pub const FMODE_PATH: u32 = 0x4000;
+
+const PAGE_SIZE: u64 = 4096;
+/// Most bytes one read or write transfers (`MAX_RW_COUNT`).
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
 
 /// What an open file is.
 pub enum FileKind {
@@ -21,6 +60,8 @@ pub enum FileKind {
     Bytes(FileBytes),
     /// `/proc/sys/vm/mlock_populate`: reads the strategy, writes select one.
     MlockPopulateSysctl,
+    /// A directory, named by its canonical path (see `fs::namei`).
+    Dir(Vec<u8>),
 }
 
 /// Borrowed (initrd) or owned (generated) contents.
@@ -42,74 +83,179 @@ impl FileBytes {
 pub struct File {
     pub kind: FileKind,
     pos: IrqMutex<u64>,
+    /// `f_mode`: `FMODE_READ`, `FMODE_WRITE`, `FMODE_PATH`.
+    f_mode: u32,
+    /// `f_flags`: access mode and status flags, as `F_GETFL` reports them.
+    f_flags: AtomicU32,
 }
 
 /// `st_mode` bits.
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFDIR: u32 = 0o040000;
+
+/// Largest offset a file may have (`MAX_LFS_FILESIZE`).
+const MAX_LFS_FILESIZE: i64 = i64::MAX;
 
 impl File {
-    pub fn new(kind: FileKind) -> Arc<File> {
-        Arc::new(File { kind, pos: IrqMutex::new(0) })
+    /// The console, open for reading and writing.
+    pub fn console() -> Arc<File> {
+        File::opened(FileKind::Console, O_RDWR)
     }
 
-    /// Read at the current offset into `buf`; returns bytes read (0 = EOF).
-    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+    /// A file opened with `open` flags `flags`: `f_mode` follows the access
+    /// mode (or is `FMODE_PATH`), `f_flags` keeps what Linux keeps
+    /// (`O_LARGEFILE` is forced on 64-bit; `O_CREAT`, `O_EXCL`, `O_NOCTTY`,
+    /// `O_TRUNC` and `O_CLOEXEC` are not file status flags).
+    pub fn opened(kind: FileKind, flags: u32) -> Arc<File> {
+        let (f_mode, f_flags) = if flags & O_PATH != 0 {
+            (FMODE_PATH, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW))
+        } else {
+            let mode = match flags & O_ACCMODE {
+                0 => FMODE_READ,
+                1 => FMODE_WRITE,
+                2 => FMODE_READ | FMODE_WRITE,
+                _ => 0,
+            };
+            (mode, (flags | O_LARGEFILE) & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC))
+        };
+        Arc::new(File { kind, pos: IrqMutex::new(0), f_mode, f_flags: AtomicU32::new(f_flags) })
+    }
+
+    pub fn f_mode(&self) -> u32 {
+        self.f_mode
+    }
+
+    pub fn is_path(&self) -> bool {
+        self.f_mode & FMODE_PATH != 0
+    }
+
+    pub fn f_flags(&self) -> u32 {
+        self.f_flags.load(Ordering::Relaxed)
+    }
+
+    /// Replace the flags in `mask` by those of `value`.
+    pub fn set_f_flags(&self, mask: u32, value: u32) {
+        let _ = self.f_flags.try_update(Ordering::Relaxed, Ordering::Relaxed, |f| Some((f & !mask) | (value & mask)));
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, FileKind::Dir(_))
+    }
+
+    /// The file's current offset.
+    pub fn pos(&self) -> u64 {
+        *self.pos.lock()
+    }
+
+    /// Read at the current offset into user memory at `buf` (`count`
+    /// bytes, already checked with `access_ok`); returns bytes read (0 =
+    /// end of file). A fault after some bytes were copied returns those.
+    pub fn read_to_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
+        if matches!(self.kind, FileKind::Console) {
+            return Ok(0);
+        }
+        // rw_verify_area (the console is a stream, without an offset): the
+        // end offset must not overflow.
+        if (self.pos() as i64).checked_add(count as i64).is_none_or(|end| end < 0) {
+            return Err(Errno::EINVAL);
+        }
+        let count = count.min(MAX_RW_COUNT);
         let sysctl;
         let data: &[u8] = match &self.kind {
             FileKind::Console => return Ok(0),
+            FileKind::Dir(_) => return Err(Errno::EISDIR),
             FileKind::Bytes(b) => b.as_slice(),
             FileKind::MlockPopulateSysctl => {
                 sysctl = alloc::format!("{}\n", mm::populate::global_strategy().name());
                 sysctl.as_bytes()
             }
         };
-        let mut pos = self.pos.lock();
-        let start = (*pos as usize).min(data.len());
-        let n = buf.len().min(data.len() - start);
-        buf[..n].copy_from_slice(&data[start..start + n]);
-        *pos += n as u64;
-        Ok(n)
+        let mut done = 0usize;
+        while done < count {
+            let start = usize::try_from(self.pos()).unwrap_or(usize::MAX);
+            if start >= data.len() {
+                break;
+            }
+            let at = buf + done as u64;
+            let to_page_end = (PAGE_SIZE - at % PAGE_SIZE) as usize;
+            let n = (count - done).min(data.len() - start).min(to_page_end);
+            if let Err(e) = copy_to_user(at, &data[start..start + n]) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            *self.pos.lock() = (start + n) as u64;
+            done += n;
+        }
+        Ok(done)
     }
 
-    /// Write `data` (the console and the sysctl are writable).
-    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+    /// Write `count` bytes from user memory at `buf` (already checked with
+    /// `access_ok`). The console and the sysctl are writable.
+    pub fn write_from_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
             FileKind::Console => {
-                crate::kprint!("{}", alloc::string::String::from_utf8_lossy(data));
-                Ok(data.len())
+                let mut kbuf = alloc::vec![0u8; count.min(PAGE_SIZE as usize)];
+                let mut done = 0usize;
+                while done < count {
+                    let at = buf + done as u64;
+                    let n = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
+                    if let Err(e) = copy_from_user(&mut kbuf[..n], at) {
+                        return if done > 0 { Ok(done) } else { Err(e) };
+                    }
+                    crate::kprint!("{}", alloc::string::String::from_utf8_lossy(&kbuf[..n]));
+                    done += n;
+                }
+                Ok(done)
             }
-            FileKind::Bytes(_) => Err(Errno::EBADF),
+            FileKind::MlockPopulateSysctl if count == 0 => Ok(0),
             FileKind::MlockPopulateSysctl => {
-                let name = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+                // Like proc_dostring: the value is the first page written.
+                let mut kbuf = alloc::vec![0u8; count.min(PAGE_SIZE as usize)];
+                copy_from_user(&mut kbuf, buf)?;
+                let name = core::str::from_utf8(&kbuf).map_err(|_| Errno::EINVAL)?.trim();
                 let s = mm::populate::PopulateStrategy::from_name(name).ok_or(Errno::EINVAL)?;
                 mm::populate::set_global_strategy(s);
-                Ok(data.len())
+                Ok(count)
             }
+            // No write operation (never reached: these are opened read-only).
+            FileKind::Bytes(_) | FileKind::Dir(_) => Err(Errno::EINVAL),
         }
     }
 
-    /// `lseek`.
+    /// `lseek` with a valid `whence` (0..=4): `generic_file_llseek` for
+    /// initrd files, the sysctl and directories (of size 0, as /proc's),
+    /// `seq_lseek` (`SEEK_SET` and `SEEK_CUR` only) for generated /proc
+    /// files; the console cannot seek.
     pub fn lseek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
-        let size = self.size() as i64;
         let mut pos = self.pos.lock();
         let new = match (&self.kind, whence) {
             (FileKind::Console, _) => return Err(Errno::ESPIPE),
+            (FileKind::Bytes(FileBytes::Owned(_)), 0) => off,
+            (FileKind::Bytes(FileBytes::Owned(_)), 1) => off.wrapping_add(*pos as i64),
+            (FileKind::Bytes(FileBytes::Owned(_)), _) => return Err(Errno::EINVAL),
             (_, 0) => off,
-            (_, 1) => *pos as i64 + off,
-            (_, 2) => size + off,
+            (_, 1) if off == 0 => return Ok(*pos),
+            (_, 1) => off.wrapping_add(*pos as i64),
+            (_, 2) => off.wrapping_add(self.size() as i64),
+            (_, 3) if off as u64 >= self.size() => return Err(Errno::ENXIO),
+            (_, 3) => off,
+            (_, 4) if off as u64 >= self.size() => return Err(Errno::ENXIO),
+            (_, 4) => self.size() as i64,
             _ => return Err(Errno::EINVAL),
         };
-        if new < 0 {
+        if !(0..=MAX_LFS_FILESIZE).contains(&new) {
             return Err(Errno::EINVAL);
         }
         *pos = new as u64;
         Ok(new as u64)
     }
 
+    /// `st_size`: the length of an initrd file or /proc snapshot; 0 for
+    /// the console, the sysctl and directories.
     pub fn size(&self) -> u64 {
         match &self.kind {
-            FileKind::Bytes(b) => b.as_slice().len() as u64,
+            FileKind::Bytes(FileBytes::Static(b)) => b.len() as u64,
+            FileKind::Bytes(FileBytes::Owned(b)) => b.len() as u64,
             _ => 0,
         }
     }
@@ -119,6 +265,8 @@ impl File {
             FileKind::Console => S_IFCHR | 0o620,
             FileKind::Bytes(_) => S_IFREG | 0o444,
             FileKind::MlockPopulateSysctl => S_IFREG | 0o644,
+            FileKind::Dir(p) if crate::fs::namei::in_proc(p) => S_IFDIR | 0o555,
+            FileKind::Dir(_) => S_IFDIR | 0o755,
         }
     }
 
@@ -127,36 +275,66 @@ impl File {
     }
 }
 
+/// One descriptor: the open file and its close-on-exec bit.
+#[derive(Clone)]
+struct Fd {
+    file: Arc<File>,
+    cloexec: bool,
+}
+
 /// A process's file descriptors.
 pub struct FdTable {
-    fds: Vec<Option<Arc<File>>>,
+    fds: Vec<Option<Fd>>,
 }
 
 /// Most descriptors a process may hold (RLIMIT_NOFILE's default).
-const MAX_FDS: usize = 1024;
+pub const MAX_FDS: usize = 1024;
 
 impl FdTable {
     /// stdin, stdout and stderr on the console.
     pub fn with_console() -> FdTable {
-        let c = File::new(FileKind::Console);
+        let c = Fd { file: File::console(), cloexec: false };
         FdTable { fds: alloc::vec![Some(c.clone()), Some(c.clone()), Some(c)] }
     }
 
-    /// Install `f` at the lowest free descriptor.
-    pub fn install(&mut self, f: Arc<File>) -> Result<i32, Errno> {
-        if let Some(i) = self.fds.iter().position(Option::is_none) {
-            self.fds[i] = Some(f);
-            return Ok(i as i32);
+    /// Install `f` at the lowest free descriptor `>= from` (`EMFILE` if
+    /// there is none below `MAX_FDS`).
+    pub fn install_from(&mut self, file: Arc<File>, from: usize, cloexec: bool) -> Result<i32, Errno> {
+        let fd = Some(Fd { file, cloexec });
+        if let Some(i) = self.fds.iter().skip(from).position(Option::is_none) {
+            self.fds[from + i] = fd;
+            return Ok((from + i) as i32);
         }
-        if self.fds.len() >= MAX_FDS {
+        let i = self.fds.len().max(from);
+        if i >= MAX_FDS {
             return Err(Errno::EMFILE);
         }
-        self.fds.push(Some(f));
-        Ok(self.fds.len() as i32 - 1)
+        self.fds.resize(i + 1, None);
+        self.fds[i] = fd;
+        Ok(i as i32)
     }
 
+    fn slot(&self, fd: i32) -> Option<&Fd> {
+        usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(Option::as_ref)
+    }
+
+    /// The file at `fd`, `O_PATH` handles included (Linux's `fdget_raw`).
+    pub fn get_raw(&self, fd: i32) -> Result<Arc<File>, Errno> {
+        self.slot(fd).map(|d| d.file.clone()).ok_or(Errno::EBADF)
+    }
+
+    /// The file at `fd` for I/O: an `O_PATH` handle is `EBADF` (`fdget`).
     pub fn get(&self, fd: i32) -> Result<Arc<File>, Errno> {
-        usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(Clone::clone).ok_or(Errno::EBADF)
+        self.get_raw(fd).and_then(|f| if f.is_path() { Err(Errno::EBADF) } else { Ok(f) })
+    }
+
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        self.slot(fd).map(|d| d.cloexec).ok_or(Errno::EBADF)
+    }
+
+    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).and_then(Option::as_mut);
+        slot.map(|d| d.cloexec = on).ok_or(Errno::EBADF)
     }
 
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {

@@ -67,8 +67,19 @@ pub fn entries() -> impl Iterator<Item = Entry> {
 
 /// Look up a file by path.
 pub fn lookup(path: &str) -> Option<Entry> {
-    let want = normalize(path);
-    entries().find(|e| normalize(e.name) == want)
+    lookup_bytes(path.as_bytes())
+}
+
+/// Look up a file by path given as bytes (paths need not be UTF-8).
+pub fn lookup_bytes(path: &[u8]) -> Option<Entry> {
+    let mut want = path;
+    while let Some(rest) = want.strip_prefix(b"./") {
+        want = rest;
+    }
+    while let Some(rest) = want.strip_prefix(b"/") {
+        want = rest;
+    }
+    entries().find(|e| normalize(e.name).as_bytes() == want)
 }
 
 #[cfg(feature = "ktest")]

@@ -1,5 +1,7 @@
-//! Files: the initrd (a cpio `newc` archive handed over by the bootloader).
+//! Files: the initrd (a cpio `newc` archive handed over by the bootloader),
+//! `/proc`, and path lookup over both.
 
 pub mod file;
 pub mod initrd;
+pub mod namei;
 pub mod procfs;

@@ -2,7 +2,10 @@
 //! identity, uname, clocks, nanosleep, brk, mmap (hinted and fixed), mprotect,
 //! munmap, madvise(MADV_DONTNEED), mincore, RLIMIT_MEMLOCK via getrlimit /
 //! setrlimit / prlimit64, arch_prctl(ARCH_SET_FS), /proc/self/maps and
-//! /proc/self/status, ioctl(TIOCGWINSZ), writev.
+//! /proc/self/status, ioctl(TIOCGWINSZ), writev; and the file-system
+//! calls' errors, in Linux's order: path names as bytes, directories,
+//! newfstatat flags, read/write/readv/writev checks, fcntl, generic
+//! ioctls and lseek(SEEK_DATA/SEEK_HOLE).
 
 #![no_std]
 #![no_main]
@@ -34,6 +37,12 @@ fn main(args: Args) -> i32 {
     tls(&mut t);
     procfs(&mut t, args.auxv(holdfast_user::entry::AT_ENTRY).unwrap_or(0));
     tty_and_writev(&mut t);
+    fs_paths(&mut t);
+    fs_dirs(&mut t);
+    fs_stat(&mut t);
+    fs_rw(&mut t);
+    fs_fcntl_ioctl(&mut t);
+    fs_lseek(&mut t, args.get_bytes(0).unwrap_or(b""));
     t.finish()
 }
 
@@ -300,4 +309,159 @@ fn tty_and_writev(t: &mut Tap) {
     let iov = parts.map(sys::IoVec::new);
     let total: usize = parts.iter().map(|p| p.len()).sum();
     t.eq(sys::writev(1, &iov), Ok(total), "writev of 3 pieces writes them all");
+}
+
+const BADFD: isize = 1000;
+
+/// Item 1: paths are bytes; getname's errors come before the dirfd's.
+fn fs_paths(t: &mut Tap) {
+    t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/\xff\xfe\x80\0", 0), Err(Errno::ENOENT), "non-UTF-8 path: ENOENT");
+    t.eq(sys::openat_bytes(sys::AT_FDCWD, b"\0", 0), Err(Errno::ENOENT), "empty path: ENOENT");
+    t.eq(sys::openat_bytes(BADFD, b"\0", 0), Err(Errno::ENOENT), "empty path with a bad dirfd: ENOENT first");
+    let mut long = alloc::vec![b'a'; 4096];
+    long.push(0);
+    t.eq(sys::openat_bytes(sys::AT_FDCWD, &long, 0), Err(sys::ENAMETOOLONG), "4096-byte path: ENAMETOOLONG");
+    let mut comp = alloc::vec![b'/'];
+    comp.extend_from_slice(&[b'b'; 256]);
+    comp.push(0);
+    t.eq(sys::openat_bytes(sys::AT_FDCWD, &comp, 0), Err(sys::ENAMETOOLONG), "256-byte component: ENAMETOOLONG");
+    t.eq(sys::openat_addr(sys::AT_FDCWD, sys::KERNEL_ADDR, 0), Err(Errno::EFAULT), "faulting path: EFAULT");
+    t.eq(sys::openat_addr(BADFD, sys::KERNEL_ADDR, 0), Err(Errno::EFAULT), "faulting path with a bad dirfd: EFAULT first");
+    t.eq(sys::openat_bytes(BADFD, b"x\0", 0), Err(Errno::EBADF), "relative path, bad dirfd: EBADF");
+    match sys::openat_bytes(BADFD, b"/proc/self/status\0", 0) {
+        Ok(fd) => {
+            t.ok(true, "absolute path ignores a bad dirfd");
+            t.eq(sys::openat_bytes(fd as isize, b"x\0", 0), Err(sys::ENOTDIR), "relative path, dirfd not a directory: ENOTDIR");
+            t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status/\0", 0), Err(sys::ENOTDIR), "trailing slash on a file: ENOTDIR");
+            let _ = sys::close(fd);
+        }
+        Err(e) => {
+            t.check(false, "absolute path ignores a bad dirfd", e, "Ok");
+        }
+    }
+}
+
+/// Item 2: directories exist, can be opened and fstat'ed, not read.
+fn fs_dirs(t: &mut Tap) {
+    for p in [&b"/\0"[..], b"/proc\0", b"/proc/self\0", b"/proc/sys\0", b"/proc/sys/vm\0"] {
+        let name = core::str::from_utf8(&p[..p.len() - 1]).unwrap_or("?");
+        let st = sys::newfstatat(sys::AT_FDCWD, p, 0);
+        t.check(st.is_ok_and(|s| s.is_dir() && s.nlink() >= 1), format!("stat({name}) is a directory"), st, "S_IFDIR");
+    }
+    let d = sys::openat_bytes(sys::AT_FDCWD, b"/proc\0", sys::O_RDONLY);
+    t.check(d.is_ok(), "open(/proc, O_RDONLY)", d, "Ok");
+    if let Ok(d) = d {
+        let mut buf = [0u8; 16];
+        t.eq(sys::read(d, &mut buf), Err(sys::EISDIR), "read on a directory: EISDIR");
+        t.eq(sys::fstat(d).map(|s| s.is_dir()), Ok(true), "fstat on a directory fd");
+        let f = sys::openat_bytes(d as isize, b"self/status\0", 0);
+        t.check(f.is_ok(), "openat(/proc fd, self/status)", f, "Ok");
+        if let Ok(f) = f {
+            let _ = sys::close(f);
+        }
+        t.eq(sys::write(d, b""), Err(Errno::EBADF), "write on a directory: EBADF");
+        t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/proc\0", sys::O_WRONLY), Err(sys::EISDIR), "open a directory for writing: EISDIR");
+        let _ = sys::close(d);
+    }
+    t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_DIRECTORY), Err(sys::ENOTDIR), "O_DIRECTORY on a file: ENOTDIR");
+    let p = sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_PATH);
+    t.check(p.is_ok(), "open(O_PATH)", p, "Ok");
+    if let Ok(p) = p {
+        t.ok(sys::fstat(p).is_ok_and(|s| !s.is_dir()), "fstat on an O_PATH fd");
+        let mut buf = [0u8; 4];
+        t.eq(sys::read(p, &mut buf), Err(Errno::EBADF), "read on an O_PATH fd: EBADF");
+        t.eq(sys::fcntl(p, sys::F_GETFL, 0), Ok(sys::O_PATH), "F_GETFL on an O_PATH fd: O_PATH");
+        t.eq(sys::close(p), Ok(()), "close an O_PATH fd");
+    }
+}
+
+/// Item 3: newfstatat checks its flags first; a bad buffer is EFAULT only
+/// after the lookup succeeded.
+fn fs_stat(t: &mut Tap) {
+    t.eq(sys::newfstatat_addr(sys::AT_FDCWD, sys::KERNEL_ADDR, sys::KERNEL_ADDR, 0x10000), Err(Errno::EINVAL), "newfstatat: invalid flags first");
+    t.eq(sys::newfstatat(BADFD, b"x\0", 0xdead & !0x1000).map(|_| ()), Err(Errno::EINVAL), "newfstatat: invalid flags before dirfd");
+    t.eq(sys::newfstatat_addr(sys::AT_FDCWD, b"/nonexistent\0".as_ptr() as usize, sys::KERNEL_ADDR, 0), Err(Errno::ENOENT), "stat: lookup before the buffer");
+    t.eq(sys::newfstatat_addr(sys::AT_FDCWD, b"/proc\0".as_ptr() as usize, sys::KERNEL_ADDR, 0), Err(Errno::EFAULT), "stat to a bad buffer: EFAULT");
+    t.eq(sys::fstat_addr(BADFD as i32, 0), Err(Errno::EBADF), "fstat: EBADF before the buffer");
+    t.eq(sys::fstat_addr(1, 0), Err(Errno::EFAULT), "fstat to NULL: EFAULT");
+    t.ok(sys::newfstatat(1, b"\0", sys::AT_EMPTY_PATH).is_ok(), "newfstatat(fd, \"\", AT_EMPTY_PATH)");
+}
+
+/// Item 4: write/writev need a descriptor open for writing, checked
+/// first; readv/writev's count, lengths and array; partial reads.
+fn fs_rw(t: &mut Tap) {
+    let Ok(fd) = sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_RDONLY) else {
+        t.ok(false, "open /proc/self/status");
+        return;
+    };
+    t.eq(sys::write(fd, b""), Err(Errno::EBADF), "write(read-only fd, 0 bytes): EBADF");
+    t.eq(probe::write_from_kernel(fd, probe::KERNEL_HALF, 8), Err(Errno::EBADF), "write(read-only fd, bad buffer): EBADF first");
+    t.eq(sys::rwv_kernel_iov(true, fd, 5000), Err(Errno::EBADF), "writev(read-only fd): EBADF first");
+    t.eq(sys::rwv_kernel_iov(false, BADFD as i32, 5000), Err(Errno::EBADF), "readv(bad fd): EBADF first");
+    t.eq(sys::rwv_kernel_iov(false, fd, 1025), Err(Errno::EINVAL), "readv(1025 iovecs): EINVAL");
+    t.eq(sys::rwv_kernel_iov(false, fd, 1), Err(Errno::EFAULT), "readv(faulting iovec array): EFAULT");
+    t.eq(sys::rwv_kernel_iov(false, fd, 0), Ok(0), "readv(no iovecs): 0, the array unread");
+    t.eq(sys::readv_kernel_bases(fd, &[8, usize::MAX]), Err(Errno::EINVAL), "readv(negative iov_len): EINVAL");
+    t.eq(sys::readv_kernel_bases(fd, &[8]), Err(Errno::EFAULT), "readv(faulting base): EFAULT");
+    t.eq(sys::read_across_unmapped(fd, 100, 300), Ok(100), "read across an unmapped page: the bytes before it");
+    let _ = sys::close(fd);
+}
+
+/// Items 5 and 6: fcntl's F_DUPFD(_CLOEXEC), F_SETFL, unknown commands;
+/// the generic ioctls FIOCLEX, FIONCLEX, FIONBIO.
+fn fs_fcntl_ioctl(t: &mut Tap) {
+    let Ok(fd) = sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_RDONLY) else {
+        t.ok(false, "open /proc/self/status");
+        return;
+    };
+    let d = sys::fcntl(fd, sys::F_DUPFD, 20);
+    t.check(d.is_ok_and(|d| d >= 20), "F_DUPFD: lowest free fd >= arg", d, ">= 20");
+    if let Ok(d) = d {
+        t.eq(sys::fcntl(d as i32, sys::F_GETFD, 0), Ok(0), "F_DUPFD: close-on-exec clear");
+        let _ = sys::close(d as i32);
+    }
+    let d = sys::fcntl(fd, sys::F_DUPFD_CLOEXEC, 0);
+    t.check(d.is_ok_and(|d| d > 2), "F_DUPFD_CLOEXEC", d, "Ok");
+    if let Ok(d) = d {
+        t.eq(sys::fcntl(d as i32, sys::F_GETFD, 0), Ok(1), "F_DUPFD_CLOEXEC: close-on-exec set");
+        let _ = sys::close(d as i32);
+    }
+    t.eq(sys::fcntl(fd, sys::F_DUPFD, 1 << 20), Err(Errno::EINVAL), "F_DUPFD beyond RLIMIT_NOFILE: EINVAL");
+    t.eq(sys::fcntl(fd, sys::F_SETFL, sys::O_DIRECT), Err(Errno::EINVAL), "F_SETFL O_DIRECT: EINVAL");
+    t.eq(sys::fcntl(fd, 9999, 0), Err(Errno::EINVAL), "unknown fcntl: EINVAL");
+    t.eq(sys::fcntl(BADFD as i32, 9999, 0), Err(Errno::EBADF), "unknown fcntl on a bad fd: EBADF first");
+    t.eq(sys::fcntl(fd, sys::F_GETFL, 0), Ok(sys::O_LARGEFILE), "F_GETFL: O_RDONLY | O_LARGEFILE");
+
+    t.eq(sys::ioctl_in(fd, sys::FIOCLEX, None), Ok(0), "FIOCLEX");
+    t.eq(sys::fcntl(fd, sys::F_GETFD, 0), Ok(1), "FIOCLEX sets close-on-exec");
+    t.eq(sys::ioctl_in(fd, sys::FIONCLEX, None), Ok(0), "FIONCLEX");
+    t.eq(sys::fcntl(fd, sys::F_GETFD, 0), Ok(0), "FIONCLEX clears close-on-exec");
+    t.eq(sys::ioctl_addr(fd, sys::FIONBIO, sys::KERNEL_ADDR), Err(Errno::EFAULT), "FIONBIO with a faulting arg: EFAULT");
+    t.eq(sys::ioctl_in(fd, sys::FIONBIO, Some(&1)), Ok(0), "FIONBIO on");
+    t.eq(sys::fcntl(fd, sys::F_GETFL, 0).map(|f| f & sys::O_NONBLOCK), Ok(sys::O_NONBLOCK), "FIONBIO sets O_NONBLOCK");
+    t.eq(sys::ioctl_in(fd, sys::FIONBIO, Some(&0)), Ok(0), "FIONBIO off");
+    t.eq(sys::fcntl(fd, sys::F_GETFL, 0).map(|f| f & sys::O_NONBLOCK), Ok(0), "FIONBIO clears O_NONBLOCK");
+    t.eq(sys::ioctl_in(BADFD as i32, sys::FIOCLEX, None), Err(Errno::EBADF), "FIOCLEX on a bad fd: EBADF");
+    t.eq(sys::ioctl_addr(fd, sys::TCGETS, 0), Err(Errno::ENOTTY), "TCGETS on a file: ENOTTY");
+    let _ = sys::close(fd);
+}
+
+/// Item 7: lseek's SEEK_DATA and SEEK_HOLE on a regular file (this
+/// program's own), and an invalid whence.
+fn fs_lseek(t: &mut Tap, argv0: &[u8]) {
+    let mut path = argv0.to_vec();
+    path.push(0);
+    let Ok(fd) = sys::openat_bytes(sys::AT_FDCWD, &path, sys::O_RDONLY) else {
+        t.ok(false, "open argv[0]");
+        return;
+    };
+    let size = sys::fstat(fd).map_or(0, |s| s.size() as usize);
+    t.eq(sys::lseek(fd, 0, 3), Ok(0), "SEEK_DATA at 0: 0");
+    t.eq(sys::lseek(fd, 0, 4), Ok(size), "SEEK_HOLE at 0: the size");
+    t.eq(sys::lseek(fd, size as i64, 3), Err(sys::ENXIO), "SEEK_DATA at the size: ENXIO");
+    t.eq(sys::lseek(fd, size as i64 + 5, 4), Err(sys::ENXIO), "SEEK_HOLE beyond the size: ENXIO");
+    t.eq(sys::lseek(fd, 0, 5), Err(Errno::EINVAL), "lseek whence 5: EINVAL");
+    t.eq(sys::lseek(fd, -1, 0), Err(Errno::EINVAL), "lseek to -1: EINVAL");
+    t.eq(sys::lseek(BADFD as i32, 0, 5), Err(Errno::EBADF), "lseek on a bad fd: EBADF first");
+    let _ = sys::close(fd);
 }
