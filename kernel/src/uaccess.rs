@@ -16,9 +16,6 @@
 //! Locking: must not be called with the current process's `mmap_lock` held
 //! (the fault path takes it for read).
 
-use alloc::string::String;
-use alloc::vec;
-use alloc::vec::Vec;
 use mm::addr::TASK_SIZE;
 use mm::Errno;
 
@@ -102,26 +99,4 @@ pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
     // SAFETY: T is Pod: no padding, so every byte is initialised.
     let bytes = unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) };
     copy_to_user(addr, bytes)
-}
-
-/// Read a NUL-terminated UTF-8 string of at most `max` bytes; a longer one
-/// is `ENAMETOOLONG`, invalid UTF-8 `EINVAL`.
-pub fn read_user_cstr(addr: u64, max: usize) -> Result<String, Errno> {
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; 64];
-    let mut at = addr;
-    while out.len() < max {
-        // Never read across a page boundary in one go: the next page may
-        // not exist even though the string ends before it.
-        let to_page_end = (4096 - (at % 4096)) as usize;
-        let n = chunk.len().min(to_page_end).min(max - out.len());
-        copy_from_user(&mut chunk[..n], at)?;
-        if let Some(z) = chunk[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&chunk[..z]);
-            return String::from_utf8(out).map_err(|_| Errno::EINVAL);
-        }
-        out.extend_from_slice(&chunk[..n]);
-        at += n as u64;
-    }
-    Err(Errno::ENAMETOOLONG)
 }

@@ -191,9 +191,9 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
     }
     let ty = namei::node_type(&node).ok_or(Errno::ENOENT)?;
     if flags & __O_TMPFILE != 0 {
-        // Nowhere to create one (Linux: EROFS on a read-only file system,
-        // EOPNOTSUPP in /proc, which mm::Errno does not have).
-        return Err(Errno::EROFS);
+        // Nowhere to create one: Linux says EROFS on a read-only file
+        // system and EOPNOTSUPP in /proc, which has no tmpfile support.
+        return Err(if namei::in_proc(&node) { Errno::EOPNOTSUPP } else { Errno::EROFS });
     }
     if flags & O_CREAT != 0 {
         if flags & O_EXCL != 0 {
