@@ -189,3 +189,27 @@ pub fn walk(start: &[u8], path: &[u8]) -> Result<(Vec<u8>, NodeType), Errno> {
     }
     Ok((node, ty))
 }
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+
+    /// The walk over the boot initrd (which holds `/cmdline`) and /proc:
+    /// `.`/`..`, trailing slashes, and the errors in Linux's order.
+    pub fn path_walk() {
+        let ok = |start: &[u8], path: &[u8]| walk(start, path).map(|(p, t)| (alloc::string::String::from_utf8(p).unwrap(), t));
+        assert_eq!(ok(b"/", b"/"), Ok(("/".into(), NodeType::Dir)));
+        assert_eq!(ok(b"/proc", b".."), Ok(("/".into(), NodeType::Dir)));
+        assert_eq!(ok(b"/", b"../.."), Ok(("/".into(), NodeType::Dir)), ".. of the root is the root");
+        assert_eq!(ok(b"/", b"proc/sys/../sys//vm/./mlock_populate"), Ok(("/proc/sys/vm/mlock_populate".into(), NodeType::File)));
+        assert_eq!(ok(b"/proc/sys", b"/cmdline"), Ok(("/cmdline".into(), NodeType::File)), "an absolute path ignores the start");
+        assert_eq!(ok(b"/", b"/cmdline/"), Err(Errno::ENOTDIR), "trailing slash on a file");
+        assert_eq!(ok(b"/", b"/cmdline/x"), Err(Errno::ENOTDIR), "a file in the middle");
+        assert_eq!(ok(b"/", b"/nonexistent"), Err(Errno::ENOENT));
+        assert_eq!(ok(b"/", b"/nonexistent/x"), Err(Errno::ENOENT));
+        let long = [b'a'; NAME_MAX + 1];
+        assert_eq!(ok(b"/", &long), Err(Errno::ENAMETOOLONG), "a component over NAME_MAX");
+        assert_eq!(ok(b"/proc", &long), Err(Errno::ENOENT), "/proc lookups just find nothing");
+        assert_eq!(ok(b"/", &long[..NAME_MAX]), Err(Errno::ENOENT), "NAME_MAX itself is fine");
+    }
+}

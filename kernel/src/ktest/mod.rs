@@ -67,6 +67,7 @@ pub static TESTS: &[KTest] = ktests![
     crate::fs::initrd::tests::parses_newc,
     crate::fs::initrd::tests::truncated_archive_is_not_fatal,
     crate::fs::initrd::tests::boot_initrd_has_cmdline,
+    crate::fs::namei::tests::path_walk,
 ];
 
 /// Index of the running test, or -1.
