@@ -48,6 +48,11 @@ static void memory(void)
 	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE, -1, 0), -EBADF, "mmap of fd -1 without MAP_ANONYMOUS: EBADF");
 	int fd = open("/proc/self/status", O_RDONLY);
 	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE, fd, 0), -ENODEV, "mmap of a file without mmap support: ENODEV");
+	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), -EACCES,
+	       "MAP_SHARED|PROT_WRITE of a read-only descriptor: EACCES before ENODEV");
+	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_SHARED_VALIDATE | 0x80000, fd, 0), -EOPNOTSUPP,
+	       "MAP_SHARED_VALIDATE with MAP_SYNC: EOPNOTSUPP");
+	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_SHARED | 0x80000, fd, 0), -ENODEV, "MAP_SHARED ignores MAP_SYNC: ENODEV");
 	long h = sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | 0x40000, -1, 0);
 	tap_ok(h == -EINVAL || h == -ENOMEM,
 	       "MAP_HUGETLB fails: EINVAL without hugetlbfs (Holdfast), ENOMEM with no huge pages reserved (%ld)", h);
@@ -61,6 +66,10 @@ static void memory(void)
 	/* getrandom: a partial copy returns the bytes copied. */
 	tap_eq(sc(SYS_getrandom, (long)(p + 4096 - 100), 200, 0, 0, 0, 0), 100, "getrandom across into a hole returns the 100 bytes copied");
 	tap_eq(sc(SYS_getrandom, KPTR, 10, 0, 0, 0, 0), -EFAULT, "getrandom into the kernel: EFAULT");
+	tap_eq(sc(SYS_getrandom, KPTR, 0, 0, 0, 0, 0), -EFAULT, "getrandom of 0 bytes into the kernel: EFAULT");
+	tap_eq(sc(SYS_futex, (long)(p + 4096), FUTEX_WAKE, 1, 0, 0, 0), -EFAULT, "shared FUTEX_WAKE on a hole: EFAULT");
+	tap_eq(sc(SYS_futex, (long)(p + 4096), FUTEX_WAKE | 128, 1, 0, 0, 0), 0, "private FUTEX_WAKE on a hole: 0 (no memory needed)");
+	tap_eq(sc(SYS_futex, (long)(p + 4097), FUTEX_WAKE, 1, 0, 0, 0), -EINVAL, "shared FUTEX_WAKE unaligned: EINVAL first");
 	tap_eq(sc(SYS_getrandom, (long)p, 10, 2 | 4, 0, 0, 0), -EINVAL, "getrandom GRND_RANDOM|GRND_INSECURE: EINVAL");
 	munmap(p, 4096);
 }

@@ -24,14 +24,45 @@ pub fn sys_mmap(a: Args) -> SysResult {
     // Holdfast is like a Linux built without hugetlbfs: MAP_HUGETLB is
     // EINVAL (hstate_sizelog finds no huge page size).
     if flags & mm::mmap::MAP_ANONYMOUS == 0 {
-        p.files.lock().get(fd as i32)?;
-        let bad_type = !matches!(flags & mm::mmap::MAP_TYPE, mm::mmap::MAP_SHARED | mm::mmap::MAP_PRIVATE | mm::mmap::MAP_SHARED_VALIDATE);
-        return Err(if len == 0 || flags & MAP_HUGETLB != 0 || bad_type { Errno::EINVAL } else { Errno::ENODEV });
+        let file = p.files.lock().get(fd as i32)?;
+        return Err(file_mmap_error(&file, len, prot, flags));
     }
     if flags & MAP_HUGETLB != 0 {
         return Err(Errno::EINVAL);
     }
     p.mm.do_mmap(addr, len, prot, flags, &creds)
+}
+
+/// The error for mapping `file`, which Holdfast cannot map: Linux's
+/// checks in Linux's order (do_mmap's file case), ending in `ENODEV`, its
+/// answer for a file without an mmap operation.
+fn file_mmap_error(file: &crate::fs::file::File, len: u64, prot: u64, flags: u64) -> Errno {
+    use crate::fs::file::{FMODE_READ, FMODE_WRITE};
+    use mm::mmap::{MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_WRITE};
+    if len == 0 || flags & MAP_HUGETLB != 0 {
+        return Errno::EINVAL;
+    }
+    let mode = file.f_mode();
+    match flags & MAP_TYPE {
+        MAP_SHARED | MAP_SHARED_VALIDATE => {
+            // MAP_SHARED drops the flags it does not know; only
+            // MAP_SHARED_VALIDATE refuses them (none of ours supports
+            // MAP_SYNC either).
+            const LEGACY_MAP_MASK: u64 = 0x407_f933;
+            if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !(LEGACY_MAP_MASK | MAP_TYPE) != 0 {
+                return Errno::EOPNOTSUPP;
+            }
+            if prot & PROT_WRITE != 0 && mode & FMODE_WRITE == 0 {
+                return Errno::EACCES;
+            }
+        }
+        MAP_PRIVATE => {}
+        _ => return Errno::EINVAL,
+    }
+    if mode & FMODE_READ == 0 {
+        return Errno::EACCES;
+    }
+    Errno::ENODEV
 }
 
 pub fn sys_munmap(a: Args) -> SysResult {

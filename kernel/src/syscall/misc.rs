@@ -239,6 +239,8 @@ pub fn sys_getrandom(a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let len = len.min(MAX_RW_COUNT);
+    // import_ubuf: the whole buffer must lie in user space, even when empty.
+    crate::uaccess::access_ok(buf, len)?;
     let mut x = crate::arch::time::now_ns() | 1;
     let mut chunk = [0u8; 4096];
     let mut done = 0u64;

@@ -158,6 +158,20 @@ const FUTEX_WAKE_BITSET: u64 = 10;
 const FUTEX_PRIVATE_FLAG: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
 
+/// A shared (non-private) futex is keyed by the page behind it, which
+/// Linux's get_futex_key finds with get_user_pages: an address that is not
+/// aligned is EINVAL, one without accessible memory EFAULT. (Holdfast keys
+/// shared futexes per address space, so only the check remains.)
+fn shared_futex_ok(op: u64, uaddr: u64) -> Result<(), Errno> {
+    if op & FUTEX_PRIVATE_FLAG != 0 {
+        return Ok(());
+    }
+    if uaddr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    read_user::<u32>(uaddr).map(|_| ())
+}
+
 pub fn sys_futex(a: Args) -> SysResult {
     let [uaddr, op, val, timeout, uaddr2, val3] = a.0;
     let op = op as u32 as u64; // an int
@@ -194,12 +208,14 @@ pub fn sys_futex(a: Args) -> SysResult {
             if cmd == FUTEX_WAIT_BITSET && val3 as u32 == 0 {
                 return Err(Errno::EINVAL);
             }
+            shared_futex_ok(op, uaddr)?;
             futex::wait(&p, uaddr, val as u32, deadline).map(|_| 0)
         }
         cmd @ (FUTEX_WAKE | FUTEX_WAKE_BITSET) => {
             if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
                 return Err(Errno::EINVAL);
             }
+            shared_futex_ok(op, uaddr)?;
             // nr_wake is an int and Linux's futex_wake checks the count
             // after waking: 0 or a negative count still wakes one waiter.
             let n = (val as i32).max(1) as u32;
@@ -211,6 +227,8 @@ pub fn sys_futex(a: Args) -> SysResult {
             if nr_wake < 0 || nr_requeue < 0 {
                 return Err(Errno::EINVAL);
             }
+            shared_futex_ok(op, uaddr)?;
+            shared_futex_ok(op, uaddr2)?;
             let cmp = (cmd == FUTEX_CMP_REQUEUE).then_some(val3 as u32);
             futex::requeue(&p, uaddr, uaddr2, nr_wake as u32, nr_requeue as u32, cmp).map(u64::from)
         }
