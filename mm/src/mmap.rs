@@ -695,6 +695,26 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         Ok(())
     }
 
+    /// Linux `do_mincore`: the residency of up to `pages` pages from
+    /// `start` (page-aligned), stopping at the end of the vma that contains
+    /// `start`; `ENOMEM` if none does. The mincore system call calls it in
+    /// a loop, copying each piece out before the next, so that a bad vector
+    /// is `EFAULT` and a hole `ENOMEM` in the order they are reached.
+    ///
+    /// Locking: takes `mmap_lock` for read.
+    pub fn do_mincore(&self, start: u64, pages: u64) -> Result<Vec<u8>, Errno> {
+        let _r = self.mmap_lock.read_killable()?;
+        let g = self.lock_inner();
+        let Some(v) = g.vmas.vma_lookup(start) else { return Err(Errno::ENOMEM) };
+        let end = v.end.min(start.saturating_add(pages.saturating_mul(PAGE_SIZE)));
+        let n = ((end - start) / PAGE_SIZE) as usize;
+        let mut out = Vec::new();
+        out.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+        let pt = g.pgtable.as_ref();
+        out.extend((0..n as u64).map(|i| u8::from(pt.is_some_and(|pt| pt.translate(start + i * PAGE_SIZE).is_some()))));
+        Ok(out)
+    }
+
     /// Linux `mincore`: one byte per page of `[start, start + len)`, 1 if
     /// the page is present. Errors: `EINVAL` unaligned `start`; `ENOMEM`
     /// range beyond `TASK_SIZE` or a page not in any vma; `EINTR`.

@@ -40,6 +40,11 @@ static void memory(void)
 	tap_eq(sc(SYS_mincore, (long)(p + 4096), 4096, KPTR, 0, 0, 0), -EFAULT,
 	       "mincore of a hole into a kernel vector: EFAULT (vector checked before the walk)");
 	tap_eq(sc(SYS_mincore, (long)(p + 1), 4096, KPTR, 0, 0, 0), -EINVAL, "mincore unaligned with a kernel vector: EINVAL first");
+	tap_eq(sc(SYS_mincore, (long)p, 2 * 4096, (long)(p + 4096), 0, 0, 0), -EFAULT,
+	       "mincore of [page, hole) into an unmapped vector: EFAULT (the page's byte is copied before the hole is reached)");
+	unsigned char v2[2] = { 7, 7 };
+	tap_eq(sc(SYS_mincore, (long)p, 2 * 4096, (long)v2, 0, 0, 0), -ENOMEM, "mincore of [page, hole): ENOMEM");
+	tap_eq(v2[0], 0, "but the page's byte was written (untouched page: 0)");
 	tap_eq(sc(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 1), -EINVAL, "mmap with offset 1: EINVAL");
 	long q = sc(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE | 0x40, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	tap_ok(q > 0, "mmap ignores an unknown prot bit (0x40)");

@@ -105,10 +105,21 @@ pub fn sys_mincore(a: Args) -> SysResult {
     if start.checked_add(len).is_none_or(|end| end > mm::addr::TASK_SIZE) {
         return Err(Errno::ENOMEM);
     }
-    let pages = len.div_ceil(mm::addr::PAGE_SIZE);
+    let mut pages = len.div_ceil(mm::addr::PAGE_SIZE);
     access_ok(vec, pages)?;
-    let residency = proc::current().mm.mincore(start, len)?;
-    copy_to_user(vec, &residency).map(|_| 0)
+    // Piece by piece, at most one vma and one page of vector at a time,
+    // each copied out before the next is looked at (Linux's loop).
+    let p = proc::current();
+    let (mut start, mut vec) = (start, vec);
+    while pages > 0 {
+        let piece = p.mm.do_mincore(start, pages.min(mm::addr::PAGE_SIZE))?;
+        copy_to_user(vec, &piece)?;
+        let n = piece.len() as u64;
+        pages -= n;
+        vec += n;
+        start += n * mm::addr::PAGE_SIZE;
+    }
+    Ok(0)
 }
 
 pub fn sys_mlock(a: Args) -> SysResult {
