@@ -90,6 +90,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 }
 
+/// The end of the old range a shrink unmaps the tail of. Like munmap
+/// (do_vmi_munmap), a range reaching past `TASK_SIZE` is `EINVAL` as a
+/// whole; it is never clipped, which would unmap everything above `addr`.
+fn shrink_end(addr: u64, old_len: u64) -> Result<u64, Errno> {
+    addr.checked_add(old_len).filter(|&end| end <= TASK_SIZE).ok_or(Errno::EINVAL)
+}
+
 /// Linux `vma_to_resize`: the vma at `addr` and the checks for resizing
 /// `[addr, addr + old_len)` to `new_len`.
 fn vma_to_resize<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, addr: u64, old_len: u64, new_len: u64, creds: &MlockCreds) -> Result<Vma, Errno> {
@@ -142,7 +149,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             }
             do_munmap_locked(inner, meta, new_addr, new_addr + new_len)?;
             if old_len > new_len {
-                do_munmap_locked(inner, meta, addr + new_len, (addr + old_len).min(TASK_SIZE))?;
+                do_munmap_locked(inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
                 old_len = new_len;
             }
             Some(new_addr)
@@ -158,7 +165,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
     }
     if old_len >= new_len {
         if old_len != new_len {
-            do_munmap_locked(inner, meta, addr + new_len, addr.saturating_add(old_len).min(TASK_SIZE))?;
+            do_munmap_locked(inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
         }
         return Ok((addr, None));
     }

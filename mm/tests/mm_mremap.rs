@@ -150,3 +150,24 @@ fn big_ranges_cross_pte_batches() {
     w.mm.exit_mmap();
     assert_eq!(w.arena.in_use(), 0);
 }
+
+/// A shrink whose old range reaches past TASK_SIZE is EINVAL and unmaps
+/// nothing (Linux's munmap check), even with a vma above it; found by
+/// syscall_fuzz, which lost its own stack to the clipped range.
+#[test]
+fn shrink_with_old_range_past_task_size_is_einval_and_unmaps_nothing() {
+    let w = world();
+    let (prot, flags) = anon_rw();
+    let a = w.mm.do_mmap(0x1000_0000, 4 * P, prot, flags | mm::mmap::MAP_FIXED, &root()).unwrap();
+    let high = w.mm.do_mmap(0x7000_0000_0000, 4 * P, prot, flags | mm::mmap::MAP_FIXED, &root()).unwrap();
+    let huge = u64::MAX - 2 * P + 5;
+    assert_eq!(w.mm.do_mremap(a, huge, P, 0, 0, &root()), Err(mm::Errno::EINVAL));
+    assert_eq!(w.mm.do_mremap(a, huge, P, MREMAP_MAYMOVE | MREMAP_FIXED, a + 64 * P, &root()), Err(mm::Errno::EINVAL));
+    assert_eq!(w.mm.do_mremap(a, mm::addr::TASK_SIZE - a + P, P, 0, 0, &root()), Err(mm::Errno::EINVAL));
+    assert_eq!(w.mm.map_count(), 2, "nothing was unmapped");
+    assert_eq!(w.mm.mincore(high, 4 * P).map(|v| v.len()), Ok(4), "the high vma is intact");
+    // Up to TASK_SIZE exactly is a valid (if drastic) request, as on Linux.
+    assert_eq!(w.mm.do_mremap(a, mm::addr::TASK_SIZE - a, P, 0, 0, &root()), Ok(a));
+    assert_eq!(w.mm.map_count(), 1);
+    check(&w.mm);
+}
