@@ -719,7 +719,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// the page is present. Errors: `EINVAL` unaligned `start`; `ENOMEM`
     /// range beyond `TASK_SIZE` or a page not in any vma; `EINTR`.
     ///
-    /// Locking: takes `mmap_lock` for read.
+    /// Locking: takes `mmap_lock` for read once per vma (`do_mincore`).
     pub fn mincore(&self, start: u64, len: u64) -> Result<Vec<u8>, Errno> {
         if start & !PAGE_MASK != 0 {
             return Err(Errno::EINVAL);
@@ -728,21 +728,16 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             Some(end) if end <= TASK_SIZE => {}
             _ => return Err(Errno::ENOMEM),
         }
-        let pages = (len >> PAGE_SHIFT) + u64::from(len & !PAGE_MASK != 0);
-        let _r = self.mmap_lock.read_killable()?;
-        let g = self.lock_inner();
+        // One vma's piece at a time, as the system call does.
+        let mut pages = len.div_ceil(PAGE_SIZE);
         let mut out = Vec::new();
         out.try_reserve_exact(pages as usize).map_err(|_| Errno::ENOMEM)?;
-        let pt = g.pgtable.as_ref();
-        let end = start + pages * PAGE_SIZE;
         let mut addr = start;
-        while addr < end {
-            let Some(v) = g.vmas.vma_lookup(addr) else { return Err(Errno::ENOMEM) };
-            let vend = v.end.min(end);
-            while addr < vend {
-                out.push(u8::from(pt.is_some_and(|pt| pt.translate(addr).is_some())));
-                addr += PAGE_SIZE;
-            }
+        while pages > 0 {
+            let piece = self.do_mincore(addr, pages)?;
+            pages -= piece.len() as u64;
+            addr += piece.len() as u64 * PAGE_SIZE;
+            out.extend_from_slice(&piece);
         }
         Ok(out)
     }
