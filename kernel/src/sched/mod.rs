@@ -2,10 +2,12 @@
 //! one CPU, driven by the local APIC timer.
 //!
 //! Every timer tick wakes expired sleepers and rotates the run queue. A
-//! thread blocks by marking itself [`ThreadState::Blocked`] and calling
-//! [`schedule`]; [`wake`] makes it runnable again. A wake that arrives
-//! before the thread has blocked is remembered (`wake_pending`), so a
-//! wake-up is never lost. When nothing is runnable the idle thread halts.
+//! thread sleeps with [`block_current`], which checks for a pending
+//! wake-up and marks the thread [`ThreadState::Blocked`] in one step under
+//! the scheduler lock; [`wake`] takes the same lock, and either finds the
+//! thread Blocked and queues it or leaves the wake-up pending
+//! (`wake_pending`) for its next block, so a wake-up is never lost. When
+//! nothing is runnable the idle thread halts.
 //!
 //! Locking: the scheduler state is a spin mutex taken only with interrupts
 //! disabled. Every other spin lock in the kernel is also taken with
@@ -109,10 +111,34 @@ pub extern "C" fn finish_switch() {
 /// Pick the next thread and switch to it. The current thread goes back on
 /// the run queue if it is still runnable. Call with interrupts disabled.
 pub fn schedule() {
+    __schedule(SwitchReason::Preempt);
+}
+
+/// Why the current thread enters the scheduler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SwitchReason {
+    /// It stays runnable (timer tick, yield) or is already dead.
+    Preempt,
+    /// It goes to sleep unless a wake-up is already pending.
+    Block,
+}
+
+fn __schedule(reason: SwitchReason) {
     debug_assert!(!interrupts::are_enabled());
     let (prev_slot, next_rsp) = {
         let mut s = SCHED.lock();
         let prev = s.current.take().expect("sched::init not called");
+        if reason == SwitchReason::Block {
+            // "Decide to sleep" and "sleep" are one step under the lock
+            // that `wake` takes: a wake-up is either already pending here
+            // or finds the thread Blocked and queues it.
+            if prev.wake_pending.swap(false, Ordering::SeqCst) {
+                s.current = Some(prev);
+                return;
+            }
+            prev.nr_blocks.fetch_add(1, Ordering::Relaxed);
+            prev.set_state(ThreadState::Blocked);
+        }
         let idle = s.idle.clone().unwrap();
         let prev_runnable = matches!(prev.state(), ThreadState::Running | ThreadState::Runnable) && !Arc::ptr_eq(&prev, &idle);
         let next = match s.run_queue.pop_front() {
@@ -168,13 +194,9 @@ pub fn yield_now() {
 /// May return early; callers re-check their condition.
 pub fn block_current() {
     interrupts::without_interrupts(|| {
-        let me = current();
-        if me.wake_pending.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        me.nr_blocks.fetch_add(1, Ordering::Relaxed);
-        me.set_state(ThreadState::Blocked);
-        schedule();
+        #[cfg(feature = "ktest")]
+        tests::block_window();
+        __schedule(SwitchReason::Block);
     });
 }
 
@@ -232,6 +254,8 @@ pub fn tick() {
     for t in &expired {
         wake(t);
     }
+    #[cfg(feature = "ktest")]
+    tests::tick_waker();
     schedule();
 }
 
@@ -252,7 +276,7 @@ pub fn switches() -> u64 {
 #[cfg(feature = "ktest")]
 pub mod tests {
     use super::*;
-    use core::sync::atomic::{AtomicBool, AtomicU64};
+    use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
     static SPINS: AtomicU64 = AtomicU64::new(0);
     static STOP: AtomicBool = AtomicBool::new(false);
@@ -281,6 +305,76 @@ pub mod tests {
         }
         assert!(switches() > switches0);
         STOP.store(true, Ordering::SeqCst);
+        while t.state() != ThreadState::Dead {
+            yield_now();
+        }
+    }
+
+    /// Thread that the lost-wake-up test puts to sleep (0: none).
+    static WINDOW_TID: AtomicU32 = AtomicU32::new(0);
+    /// The next timer tick wakes `TICK_WAKE` once.
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static TICK_WAKE: Mutex<Option<Arc<Thread>>> = Mutex::new(None);
+    static ROUNDS_DONE: AtomicU64 = AtomicU64::new(0);
+    const ROUNDS: u64 = 200;
+
+    /// Called by `block_current` between the caller's decision to sleep and
+    /// the sleep itself. For the test's sleeper it waits there, interrupts
+    /// on, for the next timer tick, whose waker wakes the sleeper right in
+    /// the middle of going to sleep: what a wake-up from another CPU can do
+    /// at any moment.
+    pub(super) fn block_window() {
+        let tid = WINDOW_TID.load(Ordering::SeqCst);
+        if tid != 0 && with(|s| s.current.as_ref().is_some_and(|c| c.tid == tid)) {
+            interrupts::enable_and_hlt();
+            interrupts::disable();
+        }
+    }
+
+    /// Timer-tick side of the test: one wake-up per arming.
+    pub(super) fn tick_waker() {
+        if ARMED.swap(false, Ordering::SeqCst) {
+            let t = TICK_WAKE.lock().clone();
+            if let Some(t) = t {
+                wake(&t);
+            }
+        }
+    }
+
+    extern "C" fn sleeper(_: u64) -> ! {
+        finish_switch();
+        WINDOW_TID.store(current().tid, Ordering::SeqCst);
+        for _ in 0..ROUNDS {
+            ARMED.store(true, Ordering::SeqCst);
+            block_current();
+            ROUNDS_DONE.fetch_add(1, Ordering::SeqCst);
+        }
+        WINDOW_TID.store(0, Ordering::SeqCst);
+        exit_current();
+    }
+
+    /// A wake-up that lands while a thread is on its way to sleep is not
+    /// lost: a timer-interrupt waker hits the window between "decide to
+    /// sleep" and "sleep" in every one of many rounds, and each round's
+    /// single wake-up must end that round's sleep.
+    pub fn wake_up_in_the_sleep_window_is_not_lost() {
+        ROUNDS_DONE.store(0, Ordering::SeqCst);
+        let t = Arc::new(Thread::new(thread::alloc_tid(), String::from("sleeper")));
+        interrupts::without_interrupts(|| *TICK_WAKE.lock() = Some(t.clone()));
+        spawn_arc(t.clone(), sleeper, 0);
+        let mut last = (0, crate::arch::time::now_ns());
+        while ROUNDS_DONE.load(Ordering::SeqCst) < ROUNDS {
+            let done = ROUNDS_DONE.load(Ordering::SeqCst);
+            let now = crate::arch::time::now_ns();
+            if done != last.0 {
+                last = (done, now);
+            }
+            // A round needs one tick (4 ms); a second without one is a
+            // sleeper that missed its wake-up and will never wake.
+            assert!(now - last.1 < 1_000_000_000, "wake-up lost: sleeper stuck in round {done} of {ROUNDS}");
+            yield_now();
+        }
+        interrupts::without_interrupts(|| *TICK_WAKE.lock() = None);
         while t.state() != ThreadState::Dead {
             yield_now();
         }
