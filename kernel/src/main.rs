@@ -55,6 +55,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         log::info!("framebuffer console {}x{}", w, h);
     }
 
+    arch::init_kernel_page_table();
     arch::gdt::init();
     arch::idt::init();
     arch::enable_protections();

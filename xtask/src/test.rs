@@ -291,11 +291,20 @@ fn kernel_suite(paths: &Paths, tally: &mut Tally) {
             return;
         }
     };
+    // Tests that start a process (exit, the OOM killer) run `/hello`.
+    let programs = match crate::user::build_user_programs(paths) {
+        Ok(dir) => vec![dir.join("hello")],
+        Err(e) => {
+            eprintln!("error: {e}");
+            tally.record("kernel::build", false, None);
+            return;
+        }
+    };
     let mut start = 0u32;
     for _boot in 0..MAX_KTEST_BOOTS {
         let log = paths.logs().join(format!("ktest-start-{start}.log"));
         let line = cmdline(&[format!("ktest.start={start}")], &[]).expect("valid words");
-        let images = initrd_entries(&line, &[]).and_then(|entries| {
+        let images = initrd_entries(&line, &programs).and_then(|entries| {
             make_images(paths, &kernel, &entries, &paths.out.join("ktest"), "ktest", &[Firmware::Bios])
         });
         let image = match images {

@@ -11,8 +11,51 @@ pub mod rtc;
 pub mod syscall;
 pub mod time;
 
+/// The kernel's own page table (Linux `init_mm`): the bootloader's, whose
+/// upper half every process's table shares. Recorded once at boot.
+static KERNEL_CR3: spin::Once<u64> = spin::Once::new();
+
+/// Remember the page table the CPU boots on as the kernel's own.
+pub fn init_kernel_page_table() {
+    let (root, _) = x86_64::registers::control::Cr3::read();
+    KERNEL_CR3.call_once(|| root.start_address().as_u64());
+}
+
+/// Physical address of the kernel's own page table.
+pub fn kernel_page_table() -> u64 {
+    *KERNEL_CR3.get().expect("arch::init_kernel_page_table not called")
+}
+
+/// Physical address of the page table loaded on this CPU.
+pub fn current_page_table() -> u64 {
+    x86_64::registers::control::Cr3::read().0.start_address().as_u64()
+}
+
+/// Load the kernel's own page table on this CPU (Linux `switch_mm` to
+/// `init_mm` in `exit_mm`): afterwards no translation of a user address
+/// space is in use here, so that address space's tables may be freed.
+pub fn switch_to_kernel_page_table() {
+    use x86_64::registers::control::Cr3;
+    let kernel = kernel_page_table();
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let (cur, flags) = Cr3::read();
+        if cur.start_address().as_u64() != kernel {
+            // SAFETY: the kernel's table maps the kernel half that every
+            // process table shares, so the code running now stays mapped.
+            unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(kernel)), flags) };
+        }
+    });
+}
+
 /// Make `next` the thread the CPU runs on: its page table, the stack the
 /// CPU enters the kernel on from ring 3, and its FS base. Interrupts off.
+///
+/// A thread with no page table of its own (`cr3 == 0`: kernel threads,
+/// and user threads that have left their address space on exit) runs on
+/// whatever table is loaded, as Linux's lazy TLB mode does. That table is
+/// always one nobody has freed: a user thread loads the kernel's table
+/// before it leaves its address space, and an address space's tables are
+/// freed only by its last thread, after that.
 pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
     use core::sync::atomic::Ordering;
     use x86_64::registers::control::Cr3;

@@ -7,6 +7,9 @@
 //! to the allocator, no page left mlocked) and its files. When the first
 //! process ends, the run ends: QEMU powers off with its status, unless
 //! `stay` is on the command line.
+//!
+//! Page tables: a thread loads the kernel's own page table before it leaves
+//! its process, so the last thread frees tables that no CPU has loaded.
 
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
@@ -59,6 +62,11 @@ pub fn do_exit_thread() -> ! {
             let _ = super::futex::wake(&proc, ctid, 1);
         }
     }
+    // Leave the address space before leaving the process: once this
+    // thread is off the thread list, the last thread may free the page
+    // tables, and none may still be loaded here (Linux `exit_mm`).
+    me.cr3.store(0, Ordering::SeqCst);
+    crate::arch::switch_to_kernel_page_table();
     let last = {
         let mut threads = proc.threads.lock();
         threads.retain(|t| !Arc::ptr_eq(t, &me));
@@ -75,6 +83,10 @@ pub fn do_exit_thread() -> ! {
 fn exit_process(proc: &Arc<Process>) {
     let status = proc.exit_status.lock().unwrap_or(ExitStatus::Exited(0));
     proc.files.lock().close_all();
+    // Every thread of the process has loaded the kernel's page table before
+    // leaving it (`do_exit_thread`), and on one CPU only the running
+    // thread's table is loaded: nothing can walk these tables any more.
+    assert_ne!(crate::arch::current_page_table(), proc.mm.root_pa(), "freeing the page table this CPU runs on");
     proc.mm.exit_mmap();
     proc.dead.store(true, Ordering::SeqCst);
     super::unlist(proc.pid);
@@ -96,6 +108,64 @@ fn exit_process(proc: &Arc<Process>) {
         );
         if !crate::cmdline::flag("stay") {
             crate::arch::qemu::exit(status.shell_code());
+        }
+    }
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use alloc::string::String;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use crate::sched::{self, thread::Thread};
+
+    static RAN: AtomicU32 = AtomicU32::new(0);
+
+    extern "C" fn count_and_exit(_: u64) -> ! {
+        sched::finish_switch();
+        RAN.fetch_add(1, Ordering::SeqCst);
+        sched::exit_current();
+    }
+
+    /// A process that exits must not leave any CPU running on its freed
+    /// page table: after `/hello` has exited, every free frame is taken
+    /// and zeroed (so a freed PML4 that is still loaded loses the kernel
+    /// half), and the kernel still runs threads.
+    pub fn exited_process_page_table_is_not_in_use() {
+        let proc = super::super::exec::spawn_process("/hello", vec![String::from("/hello")], Vec::new(), false)
+            .expect("/hello is in the test initrd");
+        let root = proc.mm.root_pa();
+        let start = crate::arch::time::now_ns();
+        while !proc.dead.load(Ordering::SeqCst) {
+            assert!(crate::arch::time::now_ns() - start < 10_000_000_000, "/hello did not exit");
+            sched::yield_now();
+        }
+        // Let the exiting thread switch away and be reaped.
+        sched::yield_now();
+        drop(proc);
+        assert_ne!(crate::arch::current_page_table(), root, "CR3 still holds the exited process's page table");
+
+        let (_, free) = crate::memory::frame::counts();
+        let mut frames = Vec::with_capacity(free as usize + 16);
+        while let Some(pa) = crate::memory::frame::alloc_zeroed() {
+            frames.push(pa);
+        }
+        let taken = frames.len();
+        for pa in frames {
+            crate::memory::frame::free(pa).expect("frame handed out above");
+        }
+        crate::kprintln!("  took and zeroed {taken} free frames");
+
+        RAN.store(0, Ordering::SeqCst);
+        for i in 0..4 {
+            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-exit-{i}")), count_and_exit, 0);
+        }
+        let start = crate::arch::time::now_ns();
+        while RAN.load(Ordering::SeqCst) < 4 {
+            assert!(crate::arch::time::now_ns() - start < 5_000_000_000, "threads did not run after the exit");
+            sched::yield_now();
         }
     }
 }
