@@ -61,6 +61,7 @@ pub static TESTS: &[KTest] = ktests![
     crate::sched::tests::sleep_until_deadline,
     crate::sched::tests::wake_up_in_the_sleep_window_is_not_lost,
     crate::sched::rwsem_backend::tests::reader_sleeps_behind_writer,
+    crate::sched::rwsem_backend::tests::sigkill_ends_killable_waits,
     crate::proc::usermm::tests::downgrade_retake_race_corrupts_only_downgrade_retake,
     crate::proc::usermm::tests::exit_mmap_frees_mlocked_memory,
     crate::proc::exit::tests::exited_process_page_table_is_not_in_use,

@@ -97,4 +97,98 @@ pub mod tests {
         }
         assert!(!SEM.is_locked());
     }
+
+    /// What a killable waiter's `down_*_killable` returned: 0 still
+    /// waiting, 1 got the lock (and released it), 2 EINTR.
+    static KILLED_RESULT: [AtomicU32; 3] = [const { AtomicU32::new(0) }; 3];
+    static KSEM: spin::Lazy<KRwSem> = spin::Lazy::new(|| KRwSem::new(SchedBackend));
+
+    fn record(slot: u64, r: Result<(), mm::Errno>, up: fn()) {
+        let v = match r {
+            Ok(()) => {
+                up();
+                1
+            }
+            Err(e) => {
+                assert_eq!(e, mm::Errno::EINTR);
+                2
+            }
+        };
+        KILLED_RESULT[slot as usize].store(v, Ordering::SeqCst);
+    }
+
+    extern "C" fn killable_reader(slot: u64) -> ! {
+        sched::finish_switch();
+        record(slot, KSEM.down_read_killable(), || KSEM.up_read());
+        sched::exit_current();
+    }
+
+    extern "C" fn killable_writer(slot: u64) -> ! {
+        sched::finish_switch();
+        record(slot, KSEM.down_write_killable(), || KSEM.up_write());
+        sched::exit_current();
+    }
+
+    fn start(entry: crate::sched::switch::ThreadEntry, slot: u64, waiters_after: usize) -> alloc::sync::Arc<KThread> {
+        KILLED_RESULT[slot as usize].store(0, Ordering::SeqCst);
+        let t = sched::spawn(KThread::new(crate::sched::thread::alloc_tid(), String::from("ktest-waiter")), entry, slot);
+        while KSEM.nr_waiters() < waiters_after || t.state() != crate::sched::ThreadState::Blocked {
+            sched::yield_now();
+        }
+        t
+    }
+
+    fn kill_and_wait(t: &alloc::sync::Arc<KThread>, slot: usize) {
+        t.set_fatal_signal();
+        sched::wake(t);
+        while KILLED_RESULT[slot].load(Ordering::SeqCst) == 0 {
+            sched::yield_now();
+        }
+    }
+
+    /// SIGKILL ends killable rwsem waits, reader and writer alike, and
+    /// leaves the lock as it was: still held by its owner, the killed
+    /// waiters gone from the queue, and a reader that was queued behind a
+    /// killed writer admitted at once while the lock is read-held.
+    pub fn sigkill_ends_killable_waits() {
+        KSEM.reset_stats();
+        // 1. Write-held: a killable reader and a killable writer queue.
+        KSEM.down_write();
+        let r = start(killable_reader, 0, 1);
+        let w = start(killable_writer, 1, 2);
+        kill_and_wait(&w, 1);
+        assert_eq!(KILLED_RESULT[1].load(Ordering::SeqCst), 2, "killed writer did not get EINTR");
+        assert_eq!(KSEM.nr_waiters(), 1, "killed writer still queued");
+        assert!(KSEM.is_write_locked(), "the owner lost the write lock");
+        kill_and_wait(&r, 0);
+        assert_eq!(KILLED_RESULT[0].load(Ordering::SeqCst), 2, "killed reader did not get EINTR");
+        assert_eq!(KSEM.nr_waiters(), 0, "killed reader still queued");
+        assert!(KSEM.is_write_locked());
+        KSEM.up_write();
+        assert!(!KSEM.is_locked(), "lock not free after the owner's release");
+
+        // 2. Read-held: a writer queues, a reader queues behind it (writer
+        // fairness). Killing the writer admits the reader.
+        KSEM.down_read();
+        let w = start(killable_writer, 1, 1);
+        let r = start(killable_reader, 2, 2);
+        assert_eq!(KILLED_RESULT[2].load(Ordering::SeqCst), 0, "reader overtook a queued writer");
+        kill_and_wait(&w, 1);
+        assert_eq!(KILLED_RESULT[1].load(Ordering::SeqCst), 2);
+        while KILLED_RESULT[2].load(Ordering::SeqCst) == 0 {
+            sched::yield_now();
+        }
+        assert_eq!(KILLED_RESULT[2].load(Ordering::SeqCst), 1, "reader behind the killed writer was not admitted");
+        assert_eq!(KSEM.nr_waiters(), 0);
+        assert!(KSEM.is_locked() && !KSEM.is_write_locked(), "the owner's read lock is gone");
+        KSEM.up_read();
+        assert!(!KSEM.is_locked());
+        let st = KSEM.stats();
+        assert_eq!((st.read.interrupted, st.write.interrupted), (1, 2), "interrupted waits in the statistics");
+        for t in [r, w] {
+            while t.state() != crate::sched::ThreadState::Dead {
+                sched::yield_now();
+            }
+        }
+    }
 }
