@@ -33,7 +33,7 @@ use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{Vma, VmFlags, VmaTree};
+use crate::vma::{max_map_count, Vma, VmFlags, VmaTree};
 
 pub const PROT_NONE: u64 = 0x0;
 pub const PROT_READ: u64 = 0x1;
@@ -336,6 +336,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if inner.pgtable.is_none() {
                 return Err(Errno::ENOMEM);
             }
+            // Too many mappings? (Linux: above the limit, not at it.)
+            if inner.vmas.len() > max_map_count() {
+                return Err(Errno::ENOMEM);
+            }
             start = if fixed { hint } else { find_free_area(&inner.vmas, len, hint).ok_or(Errno::ENOMEM)? };
             let end = start + len;
             if flags & MAP_FIXED_NOREPLACE != 0 && inner.vmas.find_vma_intersection(start, end).is_some() {
@@ -529,7 +533,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
             let flags = VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | inner.def_flags;
             let len = newbrk - oldbrk;
-            if !mlock_future_ok(inner.locked_vm, flags, len, creds) {
+            if !mlock_future_ok(inner.locked_vm, flags, len, creds) || inner.vmas.len() > max_map_count() {
                 return origbrk;
             }
             if inner.vmas.insert(Vma::new_anonymous(oldbrk, newbrk, flags)).is_err() {

@@ -216,6 +216,11 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
     new_addr: u64,
     dontunmap: bool,
 ) -> Result<Remapped, Errno> {
+    // A move may split the old vma twice and adds the new one; Linux keeps
+    // three vmas of room below the limit.
+    if inner.vmas.len() + 3 >= crate::vma::max_map_count() {
+        return Err(Errno::ENOMEM);
+    }
     inner.vmas.insert(Vma::new_anonymous(new_addr, new_addr + new_len, flags)).map_err(|_| Errno::ENOMEM)?;
     let Some(pt) = inner.pgtable.as_mut() else {
         inner.vmas.remove(new_addr);

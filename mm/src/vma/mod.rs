@@ -15,6 +15,28 @@ use bitflags::bitflags;
 
 pub use tree::{FlagChange, VmaTree};
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Linux's default `vm.max_map_count`: `USHRT_MAX - MAPCOUNT_ELF_CORE_MARGIN`.
+pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+
+static MAX_MAP_COUNT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_MAP_COUNT);
+
+/// The most vmas one address space may have (Linux `sysctl_max_map_count`,
+/// `/proc/sys/vm/max_map_count`). One value for every address space.
+/// `mmap` and `brk` refuse (`ENOMEM`) once an mm has more than this many;
+/// a split (mprotect, mlock, munmap punching a hole) refuses when it would
+/// take the count beyond it.
+pub fn max_map_count() -> usize {
+    MAX_MAP_COUNT.load(Ordering::Relaxed)
+}
+
+/// Set `vm.max_map_count`. Address spaces already above it keep their vmas;
+/// only calls that would add one are refused.
+pub fn set_max_map_count(n: usize) {
+    MAX_MAP_COUNT.store(n, Ordering::Relaxed);
+}
+
 bitflags! {
     /// Linux `vm_flags` bits that Holdfast uses (same values as Linux).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -273,8 +273,9 @@ impl VmaTree {
     /// `[start, addr)` and `[addr, end)`, both with its flags and kind.
     ///
     /// Errors: `EINVAL` if `addr` is not page aligned, lies in no vma, or is
-    /// the start of its vma (nothing to split); `ENOMEM` if the arena cannot
-    /// grow. On error the tree is unchanged.
+    /// the start of its vma (nothing to split); `ENOMEM` if the tree already
+    /// holds [`max_map_count`](super::max_map_count) vmas or the arena
+    /// cannot grow. On error the tree is unchanged.
     pub fn split(&mut self, addr: u64) -> Result<(), Errno> {
         if !is_page_aligned(addr) {
             return Err(Errno::EINVAL);
@@ -283,6 +284,9 @@ impl VmaTree {
             Some(v) if v.start < addr => v.clone(),
             _ => return Err(Errno::EINVAL),
         };
+        if self.len >= super::max_map_count() {
+            return Err(Errno::ENOMEM);
+        }
         self.reserve_nodes(1)?;
         self.split_unchecked(&vma, addr);
         Ok(())
@@ -327,8 +331,9 @@ impl VmaTree {
     /// at `start` / `end` as needed, give the piece inside the range the new
     /// flags, then merge the piece with its neighbours where
     /// [`Vma::can_merge_with`] allows. Vmas whose flags do not change are
-    /// neither split nor merged. `f` is called once per vma piece, in
-    /// address order.
+    /// neither split nor merged. `f` is a function of the old flags alone:
+    /// it is asked about the first and last vma before anything changes
+    /// (to count the splits), then once per vma piece, in address order.
     ///
     /// Returns the pieces whose flags changed (bounds after splitting,
     /// before merging), in address order; callers derive e.g. the number of
@@ -336,11 +341,14 @@ impl VmaTree {
     ///
     /// Errors: `EINVAL` if `start > end` or either is not page aligned;
     /// `ENOMEM` if part of `[start, end)` is unmapped (see
-    /// [`VmaTree::mapped_run_end`]) or the arena cannot grow. On error the
-    /// tree is unchanged and `f` was not called.
-    pub fn vma_modify_flags<F>(&mut self, start: u64, end: u64, mut f: F) -> Result<Vec<FlagChange>, Errno>
+    /// [`VmaTree::mapped_run_end`]), if the splits would take the tree
+    /// beyond [`max_map_count`](super::max_map_count) vmas (Linux checks
+    /// before each `split_vma`; here all are checked first, so a refused
+    /// call leaves no half-done split behind), or the arena cannot grow.
+    /// On error the tree is unchanged.
+    pub fn vma_modify_flags<F>(&mut self, start: u64, end: u64, f: F) -> Result<Vec<FlagChange>, Errno>
     where
-        F: FnMut(VmFlags) -> VmFlags,
+        F: Fn(VmFlags) -> VmFlags,
     {
         if start > end || !is_page_aligned(start) || !is_page_aligned(end) {
             return Err(Errno::EINVAL);
@@ -350,6 +358,9 @@ impl VmaTree {
             return Ok(changes);
         }
         if self.mapped_run_end(start, end) != end {
+            return Err(Errno::ENOMEM);
+        }
+        if self.len + self.splits_needed(start, end, &f) > super::max_map_count() {
             return Err(Errno::ENOMEM);
         }
         // Only the first and the last vma can need a split, and merges only
@@ -389,14 +400,25 @@ impl VmaTree {
         Ok(changes)
     }
 
+    /// How many vmas [`VmaTree::vma_modify_flags`] would add by splitting
+    /// the first and the last vma of the fully mapped `[start, end)`.
+    fn splits_needed<F: Fn(VmFlags) -> VmFlags>(&self, start: u64, end: u64, f: &F) -> usize {
+        let changes = |v: &Vma| f(v.flags) != v.flags;
+        let head = self.find_vma(start).is_some_and(|v| v.start < start && changes(v));
+        let tail = self.find_vma(end - PAGE_SIZE).is_some_and(|v| v.end > end && changes(v));
+        usize::from(head) + usize::from(tail)
+    }
+
     /// Linux `do_vmi_munmap` on the tree: remove `[start, end)` from the
     /// address space, trimming or splitting vmas that straddle its ends.
     /// Returns the removed pieces in address order (empty if nothing was
     /// mapped there).
     ///
     /// Errors: `EINVAL` if `start > end` or either is not page aligned;
-    /// `ENOMEM` if splitting a vma that covers the whole range needs an
-    /// arena slot that cannot be allocated. On error the tree is unchanged.
+    /// `ENOMEM` if splitting a vma that covers the whole range (a hole
+    /// punched in it: one vma more) would take the tree beyond
+    /// [`max_map_count`](super::max_map_count) or needs an arena slot that
+    /// cannot be allocated. On error the tree is unchanged.
     pub fn unmap_range(&mut self, start: u64, end: u64) -> Result<Vec<Vma>, Errno> {
         if start > end || !is_page_aligned(start) || !is_page_aligned(end) {
             return Err(Errno::EINVAL);
@@ -409,6 +431,9 @@ impl VmaTree {
         let hit: Vec<Vma> = self.range(start, end).cloned().collect();
         if let Some(v) = hit.first() {
             if v.start < start && v.end > end {
+                if self.len >= super::max_map_count() {
+                    return Err(Errno::ENOMEM);
+                }
                 self.reserve_nodes(1)?;
             }
         }
