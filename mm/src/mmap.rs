@@ -110,11 +110,42 @@ pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &Mlock
     locked <= creds.limit_pages()
 }
 
-/// Collects the present ptes of a range, `(va, frame, flags)`, stopping
-/// after `max` of them.
+/// Most ptes collected per batch. A batch lives on the stack (about 1.5
+/// KiB), so walking a range of any size allocates nothing and cannot fail
+/// for want of memory, as Linux's `mmu_gather` falls back to its on-stack
+/// batch.
+pub(crate) const PTE_BATCH: usize = 64;
+
+/// Up to [`PTE_BATCH`] present ptes, `(va, frame, flags)`, in address order.
+pub(crate) struct PteBatch {
+    entries: [(u64, u64, PteFlags); PTE_BATCH],
+    len: usize,
+}
+
+impl PteBatch {
+    fn new() -> PteBatch {
+        PteBatch { entries: [(0, 0, PteFlags::empty()); PTE_BATCH], len: 0 }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == PTE_BATCH
+    }
+
+    fn push(&mut self, e: (u64, u64, PteFlags)) {
+        self.entries[self.len] = e;
+        self.len += 1;
+    }
+
+    /// The collected ptes.
+    pub(crate) fn as_slice(&self) -> &[(u64, u64, PteFlags)] {
+        &self.entries[..self.len]
+    }
+}
+
+/// Collects the present ptes of a range into a [`PteBatch`], stopping when
+/// it is full.
 struct CollectPresent {
-    out: Vec<(u64, u64, PteFlags)>,
-    max: usize,
+    out: PteBatch,
     resume: u64,
 }
 
@@ -123,7 +154,7 @@ impl MmWalkOps for CollectPresent {
     fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
         let e = walk.get(pte);
         self.out.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
-        if self.out.len() >= self.max {
+        if self.out.is_full() {
             self.resume = next;
             return 1;
         }
@@ -131,17 +162,13 @@ impl MmWalkOps for CollectPresent {
     }
 }
 
-/// Most ptes collected per batch: bounds the allocation of the functions
-/// that walk big ranges (a populated 1 GiB vma has 262144 ptes).
-pub(crate) const PTE_BATCH: usize = 512;
-
 /// The next at most [`PTE_BATCH`] present 4 KiB ptes of `[start, end)`
 /// (page aligned, user half), and where to resume (`None`: done).
 ///
 /// Locking: inner lock held (the caller has `&mut` to the table).
-pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> (Vec<(u64, u64, PteFlags)>, Option<u64>) {
+pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> (PteBatch, Option<u64>) {
     let end = end.min(TASK_SIZE);
-    let mut ops = CollectPresent { out: Vec::new(), max: PTE_BATCH, resume: end };
+    let mut ops = CollectPresent { out: PteBatch::new(), resume: end };
     if start >= end {
         return (ops.out, None);
     }
@@ -158,7 +185,7 @@ pub(crate) fn for_each_present_pte<P: PhysMem>(pt: &mut PageTable<P>, start: u64
     let mut cur = start;
     loop {
         let (batch, resume) = present_ptes_batch(pt, cur, end);
-        for (va, pa, flags) in batch {
+        for &(va, pa, flags) in batch.as_slice() {
             f(pt, va, pa, flags);
         }
         match resume {
@@ -212,9 +239,10 @@ pub(crate) fn do_munmap_locked<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T
 ///
 /// Locking: exclusive access to the inner state.
 pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray) {
-    let vmas: Vec<Vma> = inner.vmas.iter().cloned().collect();
-    for v in &vmas {
+    // One vma at a time: exit allocates nothing, so it cannot fail.
+    while let Some(v) = inner.vmas.first().cloned() {
         zap_page_range(inner, meta, v.start, v.end, v.flags);
+        inner.vmas.remove(v.start);
     }
     inner.vmas = VmaTree::new();
     if let Some(pt) = inner.pgtable.take() {
@@ -582,10 +610,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         let _r = self.mmap_lock.read_killable()?;
         let meta = self.page_meta_arc().clone();
-        let vmas: Vec<Vma> = self.lock_inner().vmas.range(start, end).cloned().collect();
+        // One vma at a time (the read lock keeps the tree as it is), so a
+        // range over many vmas allocates nothing.
         let mut unmapped = false;
         let mut cursor = start;
-        for v in vmas {
+        while cursor < end {
+            let Some(v) = self.lock_inner().vmas.find_vma_intersection(cursor, end).cloned() else { break };
             if v.start > cursor {
                 unmapped = true;
             }

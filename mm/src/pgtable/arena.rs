@@ -92,13 +92,19 @@ impl PhysMem for ArenaPhysMem {
         }
         let zeroed = Box::new([0u64; PTRS_PER_TABLE]);
         let mut frames = self.frames.borrow_mut();
-        let i = match self.free_slots.borrow_mut().pop() {
+        let reused = self.free_slots.borrow_mut().pop();
+        let i = match reused {
             Some(i) => {
                 frames[i] = Some(zeroed);
                 i
             }
             None => {
                 frames.push(Some(zeroed));
+                // Room for every slot on the free list, so that freeing
+                // never allocates (the kernel's bitmap allocator does not).
+                let mut free = self.free_slots.borrow_mut();
+                let room = frames.len().saturating_sub(free.len());
+                free.reserve(room);
                 frames.len() - 1
             }
         };

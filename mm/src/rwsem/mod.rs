@@ -160,8 +160,28 @@ struct RwSemState<W> {
     stats: RwSemStats,
 }
 
-/// Threads to wake once `wait_lock` is dropped (Linux `wake_q`).
-type WakeQ<W> = Vec<W>;
+/// Threads to wake once `wait_lock` is dropped (Linux `wake_q`). Adding to
+/// it may need memory; a thread that does not fit is woken at once, under
+/// `wait_lock`, which is correct and only slower (see [`WakeQ::add`]).
+struct WakeQ<W> {
+    tasks: Vec<W>,
+}
+
+impl<W> WakeQ<W> {
+    fn new() -> Self {
+        WakeQ { tasks: Vec::new() }
+    }
+
+    /// Queue `task` for waking, or, if the queue cannot grow, wake it now
+    /// with `wake_now`.
+    fn add(&mut self, task: W, wake_now: &dyn Fn(&W)) {
+        if self.tasks.try_reserve(1).is_ok() {
+            self.tasks.push(task);
+        } else {
+            wake_now(&task);
+        }
+    }
+}
 
 /// A reader/writer semaphore; see the [module documentation](self).
 pub struct RwSem<B: RwSemBackend> {
@@ -259,7 +279,7 @@ impl<B: RwSemBackend> RwSem<B> {
                 let held = now.saturating_sub(sem.read_owned_at_ns);
                 sem.stats.read.hold_ns.record(held);
             }
-            sem.mark_wake(self.policy, now, &mut wake_q);
+            sem.mark_wake(self.policy, now, &mut wake_q, &|w| self.backend.wake(w));
             sem.check_invariants();
         }
         self.wake_up_q(wake_q);
@@ -277,7 +297,7 @@ impl<B: RwSemBackend> RwSem<B> {
                 return;
             }
             sem.end_write_hold(now);
-            sem.mark_wake(self.policy, now, &mut wake_q);
+            sem.mark_wake(self.policy, now, &mut wake_q, &|w| self.backend.wake(w));
             sem.check_invariants();
         }
         self.wake_up_q(wake_q);
@@ -300,7 +320,7 @@ impl<B: RwSemBackend> RwSem<B> {
             sem.readers = 1;
             sem.read_owned_at_ns = now;
             sem.stats.downgrades += 1;
-            sem.mark_wake(self.policy, now, &mut wake_q);
+            sem.mark_wake(self.policy, now, &mut wake_q, &|w| self.backend.wake(w));
             sem.check_invariants();
         }
         self.wake_up_q(wake_q);
@@ -403,7 +423,7 @@ impl<B: RwSemBackend> RwSem<B> {
     }
 
     fn wake_up_q(&self, wake_q: WakeQ<B::Waiter>) {
-        for task in &wake_q {
+        for task in &wake_q.tasks {
             self.backend.wake(task);
         }
     }
@@ -427,23 +447,39 @@ impl<B: RwSemBackend> RwSem<B> {
         }
         // Contended: ask for our token outside wait_lock, then look again.
         let me = self.backend.current_waiter();
-        let ticket = {
-            let mut sem = self.lock_state();
-            if sem.try_acquire(mode, now) {
-                return Ok(());
+        loop {
+            let now = self.backend.now_ns();
+            let ticket = {
+                let mut sem = self.lock_state();
+                if sem.try_acquire(mode, now) {
+                    return Ok(());
+                }
+                if sem.wait_list.try_reserve(1).is_ok() {
+                    let ticket = sem.next_ticket;
+                    sem.next_ticket += 1;
+                    sem.wait_list.push_back(RwSemWaiter {
+                        ticket,
+                        wait_for: mode,
+                        task: me.clone(),
+                        queued_at_ns: now,
+                    });
+                    sem.check_invariants();
+                    Some(ticket)
+                } else {
+                    None
+                }
+            };
+            match ticket {
+                Some(ticket) => return self.down_slowpath(&me, ticket, mode, state),
+                // No memory to queue in: poll as a trylock loop would, still
+                // killable.
+                None if state == TaskState::Killable && self.backend.fatal_signal_pending() => {
+                    self.lock_state().mode_stats(mode).interrupted += 1;
+                    return Err(Errno::EINTR);
+                }
+                None => self.backend.cpu_relax(),
             }
-            let ticket = sem.next_ticket;
-            sem.next_ticket += 1;
-            sem.wait_list.push_back(RwSemWaiter {
-                ticket,
-                wait_for: mode,
-                task: me.clone(),
-                queued_at_ns: now,
-            });
-            sem.check_invariants();
-            ticket
-        };
-        self.down_slowpath(&me, ticket, mode, state)
+        }
     }
 
     /// Sleep until the lock has been granted to `ticket` (grant-before-wake:
@@ -470,7 +506,7 @@ impl<B: RwSemBackend> RwSem<B> {
                     // whoever was behind us be considered again.
                     sem.wait_list.remove(pos);
                     sem.mode_stats(mode).interrupted += 1;
-                    sem.mark_wake(self.policy, now, &mut wake_q);
+                    sem.mark_wake(self.policy, now, &mut wake_q, &|w| self.backend.wake(w));
                     sem.check_invariants();
                 }
             }
@@ -558,7 +594,7 @@ impl<W: Clone> RwSemState<W> {
     /// Grant the lock to whoever at the head of the queue can have it now,
     /// and put them on `wake_q` (Linux `rwsem_mark_wake`). Does nothing if
     /// the head cannot be granted, so it is safe to call after any change.
-    fn mark_wake(&mut self, policy: WakePolicy, now: u64, wake_q: &mut WakeQ<W>) {
+    fn mark_wake(&mut self, policy: WakePolicy, now: u64, wake_q: &mut WakeQ<W>, wake_now: &dyn Fn(&W)) {
         let Some(first) = self.wait_list.front() else {
             return;
         };
@@ -569,7 +605,7 @@ impl<W: Clone> RwSemState<W> {
                 }
                 if let Some(w) = self.wait_list.pop_front() {
                     self.grant_write(now, Some(w.queued_at_ns));
-                    wake_q.push(w.task);
+                    wake_q.add(w.task, wake_now);
                 }
             }
             WaitFor::Read => {
@@ -589,7 +625,7 @@ impl<W: Clone> RwSemState<W> {
                     }
                     if let Some(w) = self.wait_list.remove(i) {
                         self.grant_read(now, Some(w.queued_at_ns));
-                        wake_q.push(w.task);
+                        wake_q.add(w.task, wake_now);
                     }
                 }
             }

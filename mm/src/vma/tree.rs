@@ -149,7 +149,7 @@ impl VmaTree {
     /// The vmas that intersect `[start, end)`, in address order.
     /// O(log n + k) for k results; empty if `start >= end`.
     pub fn range(&self, start: u64, end: u64) -> Iter<'_> {
-        let mut stack = Vec::new();
+        let mut stack = PathStack::new();
         if start < end {
             // Push the path to the first vma with `end > start`: exactly the
             // ancestors where the search went left, which is the stack an
@@ -331,9 +331,10 @@ impl VmaTree {
     /// at `start` / `end` as needed, give the piece inside the range the new
     /// flags, then merge the piece with its neighbours where
     /// [`Vma::can_merge_with`] allows. Vmas whose flags do not change are
-    /// neither split nor merged. `f` is a function of the old flags alone:
-    /// it is asked about the first and last vma before anything changes
-    /// (to count the splits), then once per vma piece, in address order.
+    /// neither split nor merged. `f` is a function of the old flags alone,
+    /// called once per vma piece, in address order; near the
+    /// [`max_map_count`](super::max_map_count) limit it is first asked
+    /// about the first and last vma as well, to count the splits.
     ///
     /// Returns the pieces whose flags changed (bounds after splitting,
     /// before merging), in address order; callers derive e.g. the number of
@@ -342,13 +343,16 @@ impl VmaTree {
     /// Errors: `EINVAL` if `start > end` or either is not page aligned;
     /// `ENOMEM` if part of `[start, end)` is unmapped (see
     /// [`VmaTree::mapped_run_end`]), if the splits would take the tree
-    /// beyond [`max_map_count`](super::max_map_count) vmas (Linux checks
-    /// before each `split_vma`; here all are checked first, so a refused
-    /// call leaves no half-done split behind), or the arena cannot grow.
-    /// On error the tree is unchanged.
-    pub fn vma_modify_flags<F>(&mut self, start: u64, end: u64, f: F) -> Result<Vec<FlagChange>, Errno>
+    /// beyond [`max_map_count`](super::max_map_count) vmas, or the arena
+    /// cannot grow. On error the tree is unchanged, with one exception
+    /// that Linux's order of checks makes visible: a range strictly inside
+    /// one vma that has room for one split but not two is split at
+    /// `start` (flags unchanged) before `ENOMEM`, as Linux's `vma_modify`
+    /// does. (Over several vmas, Linux would also have changed the flags
+    /// of the pieces before the last; Holdfast refuses before any change.)
+    pub fn vma_modify_flags<F>(&mut self, start: u64, end: u64, mut f: F) -> Result<Vec<FlagChange>, Errno>
     where
-        F: Fn(VmFlags) -> VmFlags,
+        F: FnMut(VmFlags) -> VmFlags,
     {
         if start > end || !is_page_aligned(start) || !is_page_aligned(end) {
             return Err(Errno::EINVAL);
@@ -360,8 +364,24 @@ impl VmaTree {
         if self.mapped_run_end(start, end) != end {
             return Err(Errno::ENOMEM);
         }
-        if self.len + self.splits_needed(start, end, &f) > super::max_map_count() {
-            return Err(Errno::ENOMEM);
+        let head = self.find_vma(start).is_some_and(|v| v.start < start);
+        let tail = self.find_vma(end - PAGE_SIZE).is_some_and(|v| v.end > end);
+        let max = super::max_map_count();
+        // Only near the limit does it matter whether the edge vmas really
+        // change (and need their split): ask `f` then.
+        if self.len + usize::from(head) + usize::from(tail) > max {
+            let splits = self.splits_needed(start, end, &mut f);
+            if self.len + splits > max {
+                // Linux splits at `start`, then refuses the split at `end`;
+                // for a range inside one vma, leave the same split behind.
+                if splits == 2 && self.len < max {
+                    if let Some(v) = self.find_vma(start).filter(|v| v.end > end).cloned() {
+                        self.reserve_nodes(1)?;
+                        self.split_unchecked(&v, start);
+                    }
+                }
+                return Err(Errno::ENOMEM);
+            }
         }
         // Only the first and the last vma can need a split, and merges only
         // free nodes: two spare slots make the rest infallible.
@@ -402,8 +422,8 @@ impl VmaTree {
 
     /// How many vmas [`VmaTree::vma_modify_flags`] would add by splitting
     /// the first and the last vma of the fully mapped `[start, end)`.
-    fn splits_needed<F: Fn(VmFlags) -> VmFlags>(&self, start: u64, end: u64, f: &F) -> usize {
-        let changes = |v: &Vma| f(v.flags) != v.flags;
+    fn splits_needed<F: FnMut(VmFlags) -> VmFlags>(&self, start: u64, end: u64, f: &mut F) -> usize {
+        let mut changes = |v: &Vma| f(v.flags) != v.flags;
         let head = self.find_vma(start).is_some_and(|v| v.start < start && changes(v));
         let tail = self.find_vma(end - PAGE_SIZE).is_some_and(|v| v.end > end && changes(v));
         usize::from(head) + usize::from(tail)
@@ -415,7 +435,8 @@ impl VmaTree {
     /// mapped there).
     ///
     /// Errors: `EINVAL` if `start > end` or either is not page aligned;
-    /// `ENOMEM` if splitting a vma that covers the whole range (a hole
+    /// `ENOMEM` if there is no memory for the list of pieces, or if
+    /// splitting a vma that covers the whole range (a hole
     /// punched in it: one vma more) would take the tree beyond
     /// [`max_map_count`](super::max_map_count) or needs an arena slot that
     /// cannot be allocated. On error the tree is unchanged.
@@ -428,7 +449,10 @@ impl VmaTree {
             return Ok(removed);
         }
         // Collect first: the tree cannot change while `range` borrows it.
-        let hit: Vec<Vma> = self.range(start, end).cloned().collect();
+        let mut hit: Vec<Vma> = Vec::new();
+        hit.try_reserve(self.range(start, end).count()).map_err(|_| Errno::ENOMEM)?;
+        hit.extend(self.range(start, end).cloned());
+        removed.try_reserve(hit.len()).map_err(|_| Errno::ENOMEM)?;
         if let Some(v) = hit.first() {
             if v.start < start && v.end > end {
                 if self.len >= super::max_map_count() {
@@ -598,12 +622,16 @@ impl VmaTree {
 
     /// Make sure `k` nodes can be allocated without growing the arena
     /// fallibly: afterwards `alloc_node` cannot fail `k` times in a row.
+    /// The free list also gets room for every node, so that
+    /// [`VmaTree::remove`] never allocates (exit cannot fail).
     fn reserve_nodes(&mut self, k: usize) -> Result<(), Errno> {
         let need = k.saturating_sub(self.free.len());
         if self.nodes.len() + need >= NIL as usize {
             return Err(Errno::ENOMEM);
         }
-        self.nodes.try_reserve(need).map_err(|_| Errno::ENOMEM)
+        self.nodes.try_reserve(need).map_err(|_| Errno::ENOMEM)?;
+        let slots = self.nodes.len() + need;
+        self.free.try_reserve(slots.saturating_sub(self.free.len())).map_err(|_| Errno::ENOMEM)
     }
 
     /// A fresh leaf holding `vma`. The caller reserved a slot.
@@ -933,10 +961,42 @@ impl GapQuery {
 /// In-order iterator over the vmas of a [`VmaTree`], optionally stopping at
 /// the first vma that starts at or above a bound. Made by
 /// [`VmaTree::iter`] and [`VmaTree::range`].
+/// The deepest an AVL tree of fewer than 2^32 nodes can be (its height is
+/// below 1.4405 log2(n + 2)).
+const MAX_HEIGHT: usize = 48;
+
+/// A root-to-node path, held inline so that iterating allocates nothing.
+struct PathStack {
+    nodes: [u32; MAX_HEIGHT],
+    len: usize,
+}
+
+impl PathStack {
+    fn new() -> PathStack {
+        PathStack { nodes: [NIL; MAX_HEIGHT], len: 0 }
+    }
+
+    fn push(&mut self, n: u32) {
+        // A path is never longer than the tree is high.
+        assert!(self.len < MAX_HEIGHT, "VmaTree deeper than an AVL tree can be");
+        self.nodes[self.len] = n;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<u32> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.nodes[self.len])
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
 pub struct Iter<'a> {
     tree: &'a VmaTree,
     /// Nodes still to visit, each followed (in order) by its right subtree.
-    stack: Vec<u32>,
+    stack: PathStack,
     /// Stop before the first vma with `start >= end`.
     end: u64,
 }
