@@ -7,6 +7,7 @@
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt)]
+#![feature(allocator_ext)]
 // The test build runs the in-kernel suite instead of starting a process, so
 // the process-start path is unreachable there.
 #![cfg_attr(feature = "ktest", allow(dead_code))]

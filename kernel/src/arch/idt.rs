@@ -14,7 +14,7 @@ use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
 use super::{apic, extable, gdt};
-use crate::proc::fault::FaultAccess;
+use crate::proc::fault::{FaultAccess, UserFault};
 use x86_64::instructions::interrupts;
 
 /// An exception raised by user code kills the process with `sig` (the
@@ -119,16 +119,19 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageF
         };
         // The address space may sleep on mmap_lock: let the timer run.
         interrupts::enable();
-        let resolved = crate::proc::fault::handle_user_fault(cr2, access);
+        let outcome = crate::proc::fault::handle_user_fault(cr2, access);
         interrupts::disable();
         if from_user {
-            if !resolved {
+            if outcome == UserFault::Refused {
                 crate::proc::fault::segv(cr2, rip, access);
             }
+            // Retry the access, unless the thread is to exit (an OOM
+            // victim, say).
             crate::proc::signal::before_return_to_user();
             return;
         }
-        if resolved {
+        let dying = crate::sched::current().fatal_signal_pending();
+        if outcome == UserFault::Resolved || (outcome == UserFault::OutOfMemory && !dying) {
             return; // retry the user copy
         }
     }

@@ -58,8 +58,8 @@ pub enum FileKind {
     Console,
     /// Read-only bytes (an initrd file or a generated /proc snapshot).
     Bytes(FileBytes),
-    /// `/proc/sys/vm/mlock_populate`: reads the strategy, writes select one.
-    MlockPopulateSysctl,
+    /// A `/proc/sys/vm` setting: reads give the value, writes set it.
+    Sysctl(super::procfs::Sysctl),
     /// A directory, named by its canonical path (see `fs::namei`).
     Dir(Vec<u8>),
 }
@@ -166,8 +166,8 @@ impl File {
             FileKind::Console => return Ok(0),
             FileKind::Dir(_) => return Err(Errno::EISDIR),
             FileKind::Bytes(b) => b.as_slice(),
-            FileKind::MlockPopulateSysctl => {
-                sysctl = alloc::format!("{}\n", mm::populate::global_strategy().name());
+            FileKind::Sysctl(s) => {
+                sysctl = s.read();
                 sysctl.as_bytes()
             }
         };
@@ -207,14 +207,12 @@ impl File {
                 }
                 Ok(done)
             }
-            FileKind::MlockPopulateSysctl if count == 0 => Ok(0),
-            FileKind::MlockPopulateSysctl => {
+            FileKind::Sysctl(_) if count == 0 => Ok(0),
+            FileKind::Sysctl(s) => {
                 // Like proc_dostring: the value is the first page written.
                 let mut kbuf = alloc::vec![0u8; count.min(PAGE_SIZE as usize)];
                 copy_from_user(&mut kbuf, buf)?;
-                let name = core::str::from_utf8(&kbuf).map_err(|_| Errno::EINVAL)?.trim();
-                let s = mm::populate::PopulateStrategy::from_name(name).ok_or(Errno::EINVAL)?;
-                mm::populate::set_global_strategy(s);
+                s.write(&kbuf)?;
                 Ok(count)
             }
             // No write operation (never reached: these are opened read-only).
@@ -264,7 +262,7 @@ impl File {
         match &self.kind {
             FileKind::Console => S_IFCHR | 0o620,
             FileKind::Bytes(_) => S_IFREG | 0o444,
-            FileKind::MlockPopulateSysctl => S_IFREG | 0o644,
+            FileKind::Sysctl(_) => S_IFREG | 0o644,
             FileKind::Dir(p) if crate::fs::namei::in_proc(p) => S_IFDIR | 0o555,
             FileKind::Dir(_) => S_IFDIR | 0o755,
         }

@@ -98,7 +98,7 @@ pub fn node_type(path: &[u8]) -> Option<NodeType> {
         return match (first, second, third, more) {
             (b"sys", None, _, _) => Some(NodeType::Dir),
             (b"sys", Some(b"vm"), None, _) => Some(NodeType::Dir),
-            (b"sys", Some(b"vm"), Some(b"mlock_populate"), false) => Some(NodeType::File),
+            (b"sys", Some(b"vm"), Some(f), false) if super::procfs::Sysctl::from_name(f).is_some() => Some(NodeType::File),
             (who, None, _, _) if proc_pid_dir_exists(who) => Some(NodeType::Dir),
             (who, Some(f), None, _) if PROC_PID_FILES.contains(&f) && proc_pid_dir_exists(who) => Some(NodeType::File),
             _ => None,

@@ -65,6 +65,7 @@ pub static TESTS: &[KTest] = ktests![
     crate::proc::usermm::tests::downgrade_retake_race_corrupts_only_downgrade_retake,
     crate::proc::usermm::tests::exit_mmap_frees_mlocked_memory,
     crate::proc::exit::tests::exited_process_page_table_is_not_in_use,
+    crate::proc::oom::tests::oom_killer_kills_the_memory_hog_and_the_kernel_goes_on,
     crate::proc::stack::tests::initial_stack_layout,
     crate::proc::elf::tests::rejects_garbage,
     crate::fs::initrd::tests::parses_newc,

@@ -4,6 +4,13 @@
 //! The allocator's bitmap is carved out of the first usable region large
 //! enough to hold it (before the heap exists) and its frames are reserved.
 //!
+//! User memory (pages and page tables of user address spaces, all that a
+//! program can make the kernel allocate without bound) comes from
+//! [`alloc_user`], which leaves a reserve of free frames to the kernel's
+//! own allocations (heap growth, kernel stacks), as Linux's `min`
+//! watermark does. A refused user allocation is remembered for the OOM
+//! killer ([`take_user_alloc_failure`]).
+//!
 //! Locking: one spin mutex, taken with interrupts disabled (a preempted
 //! holder on this single CPU would otherwise deadlock the next taker). It is
 //! the innermost lock of the kernel.
@@ -12,9 +19,15 @@ use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use mm::addr::PAGE_SIZE;
 use mm::frame::FrameAllocator;
 use spin::Mutex;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::instructions::interrupts::without_interrupts;
 
 static FRAMES: Mutex<Option<FrameAllocator>> = Mutex::new(None);
+
+/// Free frames that only the kernel's own allocations may take.
+static RESERVE: AtomicU64 = AtomicU64::new(0);
+/// A user allocation was refused since the OOM killer last looked.
+static USER_ALLOC_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Summary of the memory map, for the boot log.
 #[derive(Clone, Copy, Debug)]
@@ -63,8 +76,40 @@ pub fn init(regions: &MemoryRegions) -> MemorySummary {
         base_pfn,
         npages,
     };
+    // 1/64 of memory, between 1 and 16 MiB: room for the heap to grow
+    // while user programs hold every other frame.
+    RESERVE.store((summary.total_frames / 64).clamp(256, 4096), Ordering::Relaxed);
     without_interrupts(|| *FRAMES.lock() = Some(fa));
     summary
+}
+
+/// Frames kept back from user memory.
+pub fn reserve() -> u64 {
+    RESERVE.load(Ordering::Relaxed)
+}
+
+/// Allocate a zeroed frame for user memory, unless that would eat into the
+/// kernel's reserve; a refusal is remembered for the OOM killer.
+pub fn alloc_user() -> Option<u64> {
+    let reserve = reserve();
+    let pa = with(|fa| if fa.free_frames() > reserve { fa.alloc() } else { None });
+    match pa {
+        Some(pa) => {
+            // SAFETY: the frame was just handed out to us and is mapped by
+            // the physical-memory mapping.
+            unsafe { core::ptr::write_bytes(super::phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+            Some(pa)
+        }
+        None => {
+            USER_ALLOC_FAILED.store(true, Ordering::SeqCst);
+            None
+        }
+    }
+}
+
+/// Was a user allocation refused since the last call? (Clears the mark.)
+pub fn take_user_alloc_failure() -> bool {
+    USER_ALLOC_FAILED.swap(false, Ordering::SeqCst)
 }
 
 fn with<R>(f: impl FnOnce(&mut FrameAllocator) -> R) -> R {

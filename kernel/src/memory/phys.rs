@@ -11,8 +11,9 @@ use mm::pgtable::{PhysMem, TlbFlush};
 pub struct KernelPhys;
 
 impl PhysMem for KernelPhys {
+    /// Every frame the mm crate asks for belongs to a user address space.
     fn alloc_table_frame(&self) -> Option<u64> {
-        super::frame::alloc_zeroed()
+        super::frame::alloc_user()
     }
 
     fn free_table_frame(&self, pa: u64) {

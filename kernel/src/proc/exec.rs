@@ -41,7 +41,7 @@ pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: 
     let pid = crate::sched::thread::alloc_tid();
     let name = path.rsplit('/').next().unwrap_or(path);
     let proc = Process::new(pid, name, is_init)?;
-    let thread = Thread::new(pid, String::from(name));
+    let thread = Thread::try_new(pid, String::from(name)).ok_or(Errno::ENOMEM)?;
     thread.process.call_once(|| proc.clone());
     thread.cr3.store(proc.mm.root_pa(), Ordering::SeqCst);
     let info = Box::new(StartInfo { image: file.data, argv, envp });

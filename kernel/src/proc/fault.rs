@@ -17,13 +17,31 @@ pub struct FaultAccess {
     pub user: bool,
 }
 
+/// What became of a user fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFault {
+    /// The page is there now: retry the access.
+    Resolved,
+    /// No frame was free; the OOM killer has chosen a victim, perhaps this
+    /// very process (then a fatal signal is pending). Retry the access.
+    OutOfMemory,
+    /// The address space refuses the access (or there is no process).
+    Refused,
+}
+
 /// Try to resolve a fault at user address `addr` for the current process.
-/// Returns false if there is no user process or the address space refuses.
-/// Runs with interrupts enabled (it may sleep on `mmap_lock`).
-pub fn handle_user_fault(addr: u64, access: FaultAccess) -> bool {
-    match super::try_current() {
-        Some(proc) => proc.mm.handle_fault(addr, access, &proc.stack_limits()).is_ok(),
-        None => false,
+/// A fault that found no free frame runs the OOM killer (Linux
+/// `pagefault_out_of_memory`). Runs with interrupts enabled (it may sleep
+/// on `mmap_lock`).
+pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
+    let Some(proc) = super::try_current() else { return UserFault::Refused };
+    match proc.mm.handle_fault(addr, access, &proc.stack_limits()) {
+        Ok(()) => UserFault::Resolved,
+        Err(mm::Errno::ENOMEM) => {
+            super::oom::out_of_memory();
+            UserFault::OutOfMemory
+        }
+        Err(_) => UserFault::Refused,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod exit;
 pub mod fault;
 pub mod futex;
+pub mod oom;
 pub mod signal;
 pub mod stack;
 pub mod usermm;
@@ -164,6 +165,11 @@ pub fn try_current() -> Option<Arc<Process>> {
 /// Find a live process by pid.
 pub fn find(pid: u32) -> Option<Arc<Process>> {
     PROCESSES.lock().iter().find(|p| p.pid == pid && !p.dead.load(Ordering::SeqCst)).cloned()
+}
+
+/// Every listed process (live, or exited and not yet forgotten).
+pub fn all() -> Vec<Arc<Process>> {
+    PROCESSES.lock().clone()
 }
 
 /// Forget a dead process.

@@ -9,6 +9,7 @@
 
 use super::{exit, ExitStatus};
 
+pub const SIGKILL: u8 = 9;
 pub const SIGSEGV: u8 = 11;
 
 /// Deliver fatal signal `sig` to `proc`.
@@ -19,6 +20,9 @@ pub fn send_fatal(proc: &alloc::sync::Arc<super::Process>, sig: u8) {
 /// Called on every way back to ring 3: a thread with a fatal signal
 /// pending exits here instead.
 pub fn before_return_to_user() {
+    // A system call that ran out of user memory (population) calls the
+    // OOM killer here, with no lock held; its victim may be this process.
+    super::oom::out_of_memory_if_needed();
     if crate::sched::current().fatal_signal_pending() {
         exit::do_exit_thread();
     }

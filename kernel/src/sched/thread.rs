@@ -10,7 +10,6 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -102,21 +101,31 @@ impl Thread {
     /// The thread that is already running: the boot context, on the
     /// bootloader's stack.
     pub(super) fn boot() -> Thread {
-        Self::with_stack(alloc_tid(), String::from("boot"), None, ThreadState::Running)
+        Self::with_stack(alloc_tid(), String::from("boot"), None, Box::new(FpuState::initial()), ThreadState::Running)
     }
 
     /// A new thread with its own kernel stack, not yet runnable.
     pub fn new(tid: u32, name: String) -> Thread {
-        Self::with_stack(tid, name, Some(vec![0u8; KSTACK_SIZE].into_boxed_slice()), ThreadState::Blocked)
+        Self::try_new(tid, name).expect("no memory for a kernel thread")
     }
 
-    fn with_stack(tid: u32, name: String, kstack: Option<Box<[u8]>>, state: ThreadState) -> Thread {
+    /// [`Thread::new`] for threads a user program asks for (`clone`,
+    /// process start): `None` if there is no memory for the kernel stack.
+    pub fn try_new(tid: u32, name: String) -> Option<Thread> {
+        let mut stack = alloc::vec::Vec::new();
+        stack.try_reserve_exact(KSTACK_SIZE).ok()?;
+        stack.resize(KSTACK_SIZE, 0u8);
+        let fpu = Box::try_new(FpuState::initial()).ok()?;
+        Some(Self::with_stack(tid, name, Some(stack.into_boxed_slice()), fpu, ThreadState::Blocked))
+    }
+
+    fn with_stack(tid: u32, name: String, kstack: Option<Box<[u8]>>, fpu: Box<FpuState>, state: ThreadState) -> Thread {
         Thread {
             tid,
             name,
             kstack,
             saved_rsp: UnsafeCell::new(0),
-            fpu: UnsafeCell::new(Box::new(FpuState::initial())),
+            fpu: UnsafeCell::new(fpu),
             state: AtomicU8::new(state as u8),
             wake_pending: AtomicBool::new(false),
             fatal_pending: AtomicBool::new(false),

@@ -63,7 +63,7 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
     let p = proc::current();
     let me = sched::current();
     let tid = sched::thread::alloc_tid();
-    let t = Thread::new(tid, p.name());
+    let t = Thread::try_new(tid, p.name()).ok_or(Errno::ENOMEM)?;
     t.process.call_once(|| p.clone());
     t.cr3.store(me.cr3.load(Ordering::SeqCst), Ordering::SeqCst);
     let fs = if flags & CLONE_SETTLS != 0 { tls } else { me.fs_base.load(Ordering::SeqCst) };
