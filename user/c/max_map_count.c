@@ -2,7 +2,8 @@
  * 400 000 alternating mprotect splits stop at the limit with ENOMEM; at the
  * limit mmap refuses once the count is above it, munmap may not punch a
  * hole but may remove a vma; /proc/sys/vm/max_map_count reads and sets the
- * limit (an int >= 0; other writes are EINVAL). Needs root for the write;
+ * limit (an int >= 0; other writes are EINVAL). Needs root for the write
+ * (where /proc/sys is read-only those checks are skipped, with a note);
  * restores the limit it found. The same checks pass on Linux. */
 #define _GNU_SOURCE
 #include "tap.h"
@@ -115,20 +116,26 @@ int main(void)
 	tap_eq(map_count(), limit, "...leaves the count at the limit");
 	tap_eq(munmap(a + tail + P, P) ? errno : 0, ENOMEM, "munmap punching a hole at the limit: ENOMEM");
 
-	/* 4. The sysctl. */
-	tap_eq(write_limit("1000\n"), 0, "write 1000 to max_map_count");
-	tap_eq(read_limit(), 1000, "reads back 1000");
-	errno = 0;
+	/* 4. The sysctl (a container may mount /proc/sys read-only: then
+	 * these checks are skipped, and said so). */
+	int w = write_limit("1000\n");
+	if (w == -EROFS || w == -EACCES || w == -EPERM) {
+		printf("# /proc/sys/vm/max_map_count is not writable here (%s): sysctl checks skipped\n", strerror(-w));
+	} else {
+		tap_eq(w, 0, "write 1000 to max_map_count");
+		tap_eq(read_limit(), 1000, "reads back 1000");
+		errno = 0;
+		void *q = one_page(0);
+		tap_eq(q == MAP_FAILED ? errno : 0, ENOMEM, "mmap with more vmas than the new limit: ENOMEM");
+		tap_eq(write_limit("-1"), -EINVAL, "write -1: EINVAL");
+		tap_eq(write_limit("many"), -EINVAL, "write a word: EINVAL");
+		tap_eq(read_limit(), 1000, "a refused write changes nothing");
+		char text[32];
+		snprintf(text, sizeof text, "%ld\n", limit);
+		tap_eq(write_limit(text), 0, "restore the limit");
+		tap_eq(read_limit(), limit, "reads back %ld", limit);
+	}
 	void *p = one_page(0);
-	tap_eq(p == MAP_FAILED ? errno : 0, ENOMEM, "mmap with more vmas than the new limit: ENOMEM");
-	tap_eq(write_limit("-1"), -EINVAL, "write -1: EINVAL");
-	tap_eq(write_limit("many"), -EINVAL, "write a word: EINVAL");
-	tap_eq(read_limit(), 1000, "a refused write changes nothing");
-	char text[32];
-	snprintf(text, sizeof text, "%ld\n", limit);
-	tap_eq(write_limit(text), 0, "restore the limit");
-	tap_eq(read_limit(), limit, "reads back %ld", limit);
-	p = one_page(0);
 	tap_ok(p != MAP_FAILED, "mmap works again at the limit");
 	munmap(p, P);
 	/* The last page made read-only is a vma of its own. */
