@@ -5,11 +5,16 @@
 //! contents, its rss, its mlock state, `mincore` reports it resident, zap,
 //! munmap, mremap and exit handle it like any page, and `mprotect` back to
 //! readable makes it present again on the same frame.
+//!
+//! The second half checks the invariant checker's own judgement of pte
+//! bits (Linux's x86 `protection_map`): one pte is corrupted behind the
+//! mm's back, through the arena, and the checker must name it.
 #![cfg(not(loom))]
 
 mod common;
 use common::*;
 use mm::fault::{FaultAccess, FaultError};
+use mm::invariants::check_mm_invariants;
 use mm::mmap::*;
 use mm::mremap::{MREMAP_FIXED, MREMAP_MAYMOVE};
 use mm::pgtable::{PhysMem, PteFlags, ENTRY_ADDR_MASK};
@@ -37,6 +42,11 @@ fn pte_slot(w: &World, va: u64) -> (u64, usize) {
 fn raw_pte(w: &World, va: u64) -> u64 {
     let (t, i) = pte_slot(w, va);
     w.arena.read_entry(t, i)
+}
+
+fn set_raw_pte(w: &World, va: u64, val: u64) {
+    let (t, i) = pte_slot(w, va);
+    w.arena.write_entry(t, i, val);
 }
 
 /// The frame mapped at `va` (protnone or not).
@@ -177,5 +187,56 @@ fn mremap_moves_prot_none_pages_with_their_frames() {
     w.mm.do_mprotect(target, 4 * P, PROT_READ).unwrap();
     assert_eq!(frame(&w, target + P), frames[1]);
     assert_eq!(w.arena.read_entry(frames[1], 0), 0xfeed);
+    check(&w.mm);
+}
+
+// ---- the invariant checker's pte rule ------------------------------------
+
+/// Corrupt the pte at `va` to `bad`, expect the checker to report that
+/// pte, put the original back and expect it to pass again.
+#[track_caller]
+fn expect_reported(w: &World, va: u64, bad: u64, what: &str) {
+    let good = raw_pte(w, va);
+    assert_ne!(good, bad, "{what}: not a corruption");
+    set_raw_pte(w, va, bad);
+    let verdict = check_mm_invariants(&*w.mm);
+    set_raw_pte(w, va, good);
+    let e = verdict.expect_err(what);
+    assert!(e.contains(&format!("{va:#x}")), "{what}: the report names the pte: {e}");
+    check(&w.mm);
+}
+
+#[test]
+fn invariant_checker_reports_pte_bits_that_do_not_match_the_vma() {
+    let w = world();
+    let (_, flags) = anon_rw();
+    let pop = flags | MAP_POPULATE;
+    let r = w.mm.do_mmap(0, P, PROT_READ, pop, &root()).unwrap();
+    let rw = w.mm.do_mmap(0, P, PROT_READ | PROT_WRITE, pop, &root()).unwrap();
+    let rx = w.mm.do_mmap(0, P, PROT_READ | PROT_EXEC, pop, &root()).unwrap();
+    let wo = w.mm.do_mmap(0, P, PROT_WRITE, pop, &root()).unwrap();
+    let none = w.mm.do_mmap(0, P, PROT_READ | PROT_WRITE, pop, &root()).unwrap();
+    w.mm.do_mprotect(none, P, PROT_NONE).unwrap();
+    check(&w.mm);
+    let pte = |va| raw_pte(&w, va);
+
+    expect_reported(&w, r, pte(r) | WRITABLE, "read-only vma, writable pte");
+    expect_reported(&w, r, pte(r) & !USER, "readable vma, supervisor-only pte");
+    expect_reported(&w, r, pte(r) & !NX, "no VM_EXEC, executable pte");
+    expect_reported(&w, rw, pte(rw) & !WRITABLE, "private writable anon vma, read-only pte");
+    expect_reported(&w, rw, pte(rw) | PROTNONE, "accessible vma, protnone bit on a present pte");
+    expect_reported(&w, rx, pte(rx) | NX, "VM_EXEC vma, no-exec pte");
+    expect_reported(&w, wo, pte(wo) & !WRITABLE, "write-only vma, read-only pte");
+    // A PROT_NONE page must be protnone: not present to the MMU at all.
+    // Present without USER (the kernel could still reach it) is wrong.
+    expect_reported(&w, none, (pte(none) & !PROTNONE) | PRESENT | NX, "PROT_NONE vma, present supervisor-only pte");
+    expect_reported(&w, none, pte(none) | PRESENT | USER, "PROT_NONE vma, present user pte");
+    expect_reported(&w, none, pte(none) | WRITABLE, "PROT_NONE vma, protnone pte with a write bit");
+    // An entry with neither bit is no mapping at all: its frame is lost to
+    // the page table, which the rss count gives away.
+    let good = pte(none);
+    set_raw_pte(&w, none, good & !PROTNONE);
+    assert!(check_mm_invariants(&*w.mm).is_err(), "a PROT_NONE page whose pte lost its protnone bit");
+    set_raw_pte(&w, none, good);
     check(&w.mm);
 }
