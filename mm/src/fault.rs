@@ -13,6 +13,12 @@
 //! rss. A fault on a page that is already present and whose pte allows the
 //! access is spurious (another thread won the race): success.
 //!
+//! A fault in a `PROT_NONE` vma is an access error (`SIGSEGV` from ring 3,
+//! `EFAULT` for a kernel user copy), whether or not the page has a frame:
+//! a touched `PROT_NONE` page is a protnone pte (not present to the MMU,
+//! see [`vm_pte_flags`]) that keeps its frame, and the fault never maps a
+//! new page over it.
+//!
 //! Holdfast has no zero page and no copy-on-write: a read fault allocates a
 //! frame as a write fault does. x86 cannot express write-only or exec-only
 //! pages, so any accessible vma may be read.
@@ -74,8 +80,9 @@ pub fn vma_permits(flags: VmFlags, access: FaultAccess) -> bool {
     }
 }
 
+/// Does a pte with `flags` let ring 3 make `access`? (Never a protnone pte.)
 fn pte_permits(flags: PteFlags, access: FaultAccess) -> bool {
-    if !flags.contains(PteFlags::USER) {
+    if !flags.contains(PteFlags::PRESENT | PteFlags::USER) {
         return false;
     }
     match access {

@@ -9,9 +9,13 @@
 //!    unless it is a special mapping (`VM_PFNMAP` too);
 //! 3. `total_vm` == pages of all vmas; `locked_vm` == pages of `VM_LOCKED`
 //!    vmas;
-//! 4. every present pte lies inside a vma (below `TASK_SIZE`, not in a
-//!    special vma) and carries exactly the protection bits
-//!    [`vm_pte_flags`] gives that vma's flags;
+//! 4. every present pte (protnone ones included) lies inside a vma (below
+//!    `TASK_SIZE`, not in a special vma) and carries exactly the protection
+//!    bits Linux's x86 `protection_map` gives that vma's flags. The
+//!    checker has its own copy of that table ([`PROTECTION_MAP`]) rather
+//!    than asking the implementation's
+//!    [`vm_pte_flags`](crate::mm_struct::vm_pte_flags), so that a wrong
+//!    answer there shows up here;
 //! 5. no frame is mapped twice; each mapped frame has metadata, a reference
 //!    count equal to its number of mappings (1);
 //! 6. a frame mapped by a `VM_LOCKED` vma is `MLOCKED` with `mlock_count`
@@ -35,11 +39,53 @@ use alloc::format;
 use alloc::string::String;
 
 use crate::addr::TASK_SIZE;
-use crate::mm_struct::{vm_pte_flags, MmStruct, PTE_PROT_MASK};
+use crate::mm_struct::MmStruct;
 use crate::mmap::for_each_present_pte;
-use crate::pgtable::{PhysMem, TlbFlush};
+use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
+
+// x86-64 page-table bits (Intel SDM vol. 3, "4-level paging"), spelled out
+// here for the table below.
+const P: u64 = 1 << 0; // present
+const RW: u64 = 1 << 1; // writes allowed
+const US: u64 = 1 << 2; // user accessible
+const XD: u64 = 1 << 63; // execute disable (NX)
+/// Holdfast's protnone marker (software bit 10, see
+/// [`PteFlags::PROTNONE`]); x86 Linux uses bit 8 for `_PAGE_PROTNONE`.
+const PROTNONE: u64 = PteFlags::PROTNONE.bits();
+
+/// The protection bits a mapped page must carry, indexed by its vma's
+/// `VM_EXEC | VM_WRITE | VM_READ` (Linux's `xwr` order): x86 Linux's
+/// `protection_map` (`__P000`..`__S111` in `pgtable_types.h`), reduced to
+/// the bits judged here ([`JUDGED`]). Holdfast differs on purpose in one
+/// respect: it has no zero page and no copy-on-write, so a private
+/// writable page is writable (Linux maps it `PAGE_COPY`, read-only, until
+/// the first write fault breaks COW), and shared and private anonymous
+/// memory get the same bits (Linux's shared column). x86 cannot make a
+/// page write- or exec-only: those are readable too.
+pub const PROTECTION_MAP: [u64; 8] = [
+    PROTNONE,         // ---: PAGE_NONE, not present to the MMU
+    P | US | XD,      // --r: PAGE_READONLY
+    P | US | RW | XD, // -w-: PAGE_SHARED (private: PAGE_COPY, see above)
+    P | US | RW | XD, // -wr: PAGE_SHARED
+    P | US,           // x--: PAGE_READONLY_EXEC
+    P | US,           // x-r: PAGE_READONLY_EXEC
+    P | US | RW,      // xw-: PAGE_SHARED_EXEC
+    P | US | RW,      // xwr: PAGE_SHARED_EXEC
+];
+
+/// The bits of a leaf [`PROTECTION_MAP`] decides; the frame, `ACCESSED`,
+/// `DIRTY`, caching and other software bits are not judged.
+pub const JUDGED: u64 = P | RW | US | XD | PROTNONE;
+
+/// The judged bits a page of a vma with `flags` must have.
+pub fn expected_pte_bits(flags: VmFlags) -> u64 {
+    let r = flags.contains(VmFlags::READ) as usize;
+    let w = flags.contains(VmFlags::WRITE) as usize;
+    let x = flags.contains(VmFlags::EXEC) as usize;
+    PROTECTION_MAP[x << 2 | w << 1 | r]
+}
 
 /// Check every invariant listed in the module doc. O(vmas + present pages).
 pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm: &MmStruct<P, B, T>) -> Result<(), String> {
@@ -90,15 +136,16 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         if v.flags.intersects(VmFlags::PFNMAP) {
             return Err(format!("present pte at {va:#x} in a special vma {:?}", v.flags));
         }
-        let want = vm_pte_flags(v.flags);
-        if flags.intersection(PTE_PROT_MASK) != want {
+        let want = expected_pte_bits(v.flags);
+        let have = flags.bits() & JUDGED;
+        if have != want {
             return Err(format!(
                 "pte at {va:#x} has {:?} but its vma {:#x}..{:#x} ({:?}) wants {:?}",
-                flags.intersection(PTE_PROT_MASK),
+                PteFlags::from_bits_retain(have),
                 v.start,
                 v.end,
                 v.flags,
-                want
+                PteFlags::from_bits_retain(want)
             ));
         }
         let entry = frames.entry(pa).or_insert((0, 0, va));

@@ -36,9 +36,11 @@
 //!
 //! With `mmap_lock` not held for write by anyone in the middle of an
 //! operation: `total_vm` is the number of pages of all vmas, `locked_vm` the
-//! number of pages of `VM_LOCKED` vmas, `rss` the number of present ptes;
+//! number of pages of `VM_LOCKED` vmas, `rss` the number of present ptes
+//! (present as Linux counts it: `PROT_NONE` pages are protnone ptes, not
+//! present to the MMU but mapped, see [`vm_pte_flags`]);
 //! every present pte lies in a vma and carries the protection that vma's
-//! flags give ([`vm_pte_flags`]); every frame is mapped at most once; a frame
+//! flags give; every frame is mapped at most once; a frame
 //! mapped in a `VM_LOCKED` (non-special) vma is `MLOCKED` with
 //! `mlock_count == 1`, any other mapped frame is not `MLOCKED`.
 //!
@@ -101,24 +103,22 @@ impl MlockCreds {
     }
 }
 
-/// The page-table flags a present page of a vma with `flags` gets:
-/// `USER`, `WRITABLE` iff `VM_WRITE`, `NO_EXECUTE` iff not `VM_EXEC`.
+/// The page-table flags a mapped page of a vma with `flags` gets (Linux
+/// `vm_get_page_prot`): `PRESENT | USER`, `WRITABLE` iff `VM_WRITE`,
+/// `NO_EXECUTE` iff not `VM_EXEC`.
 ///
-/// A vma without any access (`PROT_NONE`) keeps its pages *present but
-/// supervisor-only*: user accesses fault (and the fault handler refuses
-/// them, the vma allowing nothing) while the frame stays mapped, counted in
-/// rss, visible to `mincore` and to the mlock walk. Linux uses a
-/// non-present "protnone" pte instead; this crate's page tables keep the
-/// invariant that every non-zero entry is present, so Holdfast marks
-/// PROT_NONE by the missing `USER` bit. (Consequence for the kernel: the
-/// MMU lets supervisor code reach such a page, so its user-copy routines
-/// must check the `USER` bit themselves before touching a user range.)
+/// A vma without any access (`PROT_NONE`) gets `PROTNONE` alone, Linux's
+/// `PAGE_NONE`: its pages become protnone leaves, not present to the MMU,
+/// so every access faults — a user access is `SIGSEGV`, a kernel user copy
+/// ends at its fixup with `EFAULT` — while the frame stays mapped in the
+/// page table, counted in rss, mlocked if it was, visible to `mincore` and
+/// to the walks, and comes back with its contents when the vma becomes
+/// accessible again.
 pub fn vm_pte_flags(flags: VmFlags) -> PteFlags {
-    let mut f = PteFlags::PRESENT | PteFlags::NO_EXECUTE;
     if !flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC) {
-        return f;
+        return PteFlags::PROTNONE;
     }
-    f |= PteFlags::USER;
+    let mut f = PteFlags::PRESENT | PteFlags::USER | PteFlags::NO_EXECUTE;
     if flags.contains(VmFlags::WRITE) {
         f |= PteFlags::WRITABLE;
     }
@@ -133,7 +133,8 @@ pub fn vm_pte_flags(flags: VmFlags) -> PteFlags {
 pub const PTE_PROT_MASK: PteFlags = PteFlags::PRESENT
     .union(PteFlags::WRITABLE)
     .union(PteFlags::USER)
-    .union(PteFlags::NO_EXECUTE);
+    .union(PteFlags::NO_EXECUTE)
+    .union(PteFlags::PROTNONE);
 
 /// Everything the inner lock protects. Fields are crate-visible so that the
 /// operation modules can split borrows (`&mut inner.pgtable` next to
@@ -304,7 +305,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// Linux `follow_page` without the reference: the frame mapped at `va`
-    /// and its pte flags, or `None` if nothing is mapped. Never faults.
+    /// and its pte flags, or `None` if nothing is mapped. Never faults. A
+    /// `PROT_NONE` page is returned too, with flags `PROTNONE` (no
+    /// `PRESENT`): callers that would access it must check.
     ///
     /// Locking: takes the inner lock only; the answer may be stale unless
     /// the caller holds `mmap_lock`.

@@ -143,7 +143,8 @@ impl PteBatch {
 }
 
 /// Collects the present ptes of a range into a [`PteBatch`], stopping when
-/// it is full.
+/// it is full. Present as Linux means it: protnone (`PROT_NONE`) ptes are
+/// mapped pages too, and are collected.
 struct CollectPresent {
     out: PteBatch,
     resume: u64,
@@ -458,7 +459,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// vmas before it keep their new protection); `EINTR`.
     ///
     /// `VM_LOCKED` survives the split; present pages get the new pte
-    /// protection (PROT_NONE keeps the frame, see
+    /// protection (PROT_NONE makes them protnone ptes that keep their
+    /// frames, and a later PROT_READ makes them present again, see
     /// [`vm_pte_flags`]); a locked private
     /// vma that gains write access is populated (Linux's COW break in
     /// `mprotect_fixup`), under the write lock, errors ignored.
@@ -750,7 +752,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// Linux `mincore`: one byte per page of `[start, start + len)`, 1 if
-    /// the page is present. Errors: `EINVAL` unaligned `start`; `ENOMEM`
+    /// the page is resident (a touched `PROT_NONE` page is: its protnone pte
+    /// keeps the frame, as in Linux). Errors: `EINVAL` unaligned `start`; `ENOMEM`
     /// range beyond `TASK_SIZE` or a page not in any vma; `EINTR`.
     ///
     /// Locking: takes `mmap_lock` for read once per vma (`do_mincore`).

@@ -28,6 +28,27 @@ fn aligned(a: u64) -> bool {
     a % P == 0
 }
 
+/// Linux's `VM_SPECIAL` (`VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP`),
+/// spelled out here rather than taken from `VmFlags::SPECIAL`.
+const MODEL_VM_SPECIAL: [VmFlags; 4] = [VmFlags::IO, VmFlags::DONTEXPAND, VmFlags::PFNMAP, VmFlags::MIXEDMAP];
+
+/// The model's merge rule, written from Linux's `vma_merge` /
+/// `is_mergeable_vma` and not from `Vma::can_merge_with`, so that a wrong
+/// rule in the tree shows up as a difference: `prev` must end exactly where
+/// `next` starts; neither may carry a `VM_SPECIAL` bit (`vma_merge` gives
+/// up on those); the flags must be equal bit for bit (Linux ignores only
+/// `VM_SOFTDIRTY`, which Holdfast does not have); and both must be backed
+/// the same way (anonymous: Linux also wants compatible `anon_vma`s and
+/// contiguous `vm_pgoff`, neither of which Holdfast tracks for anonymous
+/// memory, so any two anonymous vmas qualify).
+fn mergeable(prev: &Vma, next: &Vma) -> bool {
+    let adjacent = prev.end == next.start;
+    let special = MODEL_VM_SPECIAL.iter().any(|&s| prev.flags.contains(s) || next.flags.contains(s));
+    let same_flags = prev.flags.bits() == next.flags.bits();
+    let same_backing = matches!((prev.kind, next.kind), (VmaKind::Anonymous, VmaKind::Anonymous));
+    adjacent && !special && same_flags && same_backing
+}
+
 impl Model {
     fn sort(&mut self) {
         self.vmas.sort_by_key(|v| v.start);
@@ -86,7 +107,7 @@ impl Model {
         ) else {
             return false;
         };
-        if !self.vmas[i].can_merge_with(&self.vmas[j]) {
+        if !mergeable(&self.vmas[i], &self.vmas[j]) {
             return false;
         }
         self.vmas[i].end = self.vmas[j].end;

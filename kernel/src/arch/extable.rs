@@ -171,6 +171,14 @@ pub fn probe_write_u64(addr: u64, val: u64) -> Result<(), Fault> {
     }
 }
 
+/// The address of the most recent fault the fixup table caught (the
+/// in-kernel tests' way to see that an access faulted rather than being
+/// refused before it was made).
+#[cfg(feature = "ktest")]
+pub fn last_fault_addr() -> u64 {
+    LAST_FAULT_ADDR.load(Ordering::Relaxed)
+}
+
 /// Is `rip` an instruction that copies to or from user memory (so that a
 /// page fault there should first try to fault the user page in)?
 pub fn is_user_access(rip: u64) -> bool {

@@ -101,4 +101,45 @@ pub mod tests {
         }
         assert_eq!(crate::memory::frame::counts().1, free0, "page-table frames leaked");
     }
+
+    /// A protnone leaf on the real MMU: the CPU faults on it, while the
+    /// page table still translates and walks it; made present again, the
+    /// frame's contents are where they were.
+    pub fn protnone_leaf_is_not_present_to_the_cpu() {
+        let (_, free0) = crate::memory::frame::counts();
+        let (root, flags) = Cr3::read();
+        let mut pt = PageTable::new_with_kernel_half(KernelPhys, root.start_address().as_u64()).expect("new table");
+        let va = 0x4000_0000u64;
+        let pa = crate::memory::frame::alloc_zeroed().unwrap();
+        let rw = PteFlags::WRITABLE | PteFlags::NO_EXECUTE;
+        pt.map(va, pa, PageSize::Size4K, rw).unwrap();
+        let load = |pa_root: u64| {
+            // SAFETY: both tables share the kernel half; interrupts are off
+            // while the test's table is loaded (callers use without_interrupts).
+            unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(pa_root)), flags) }
+        };
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            load(pt.root_pa());
+            probe_write_u64(va + 16, 0xC0FF_EE00).unwrap();
+            pt.protect(va, PteFlags::PROTNONE, &KernelTlb).unwrap();
+            assert_eq!(probe_read_u64(va + 16).map_err(|f| f.addr), Err(va + 16), "a protnone page must fault");
+            assert!(probe_write_u64(va, 1).is_err());
+            load(root.start_address().as_u64());
+        });
+        let m = pt.translate(va).expect("a protnone leaf is still a mapping");
+        assert_eq!((m.pa, m.flags), (pa, PteFlags::PROTNONE));
+        let mut count = CountPresent(0);
+        assert_eq!(walk_page_range_novma(&mut pt, va, va + (1 << 21), &mut count), 0);
+        assert_eq!(count.0, 1, "the walk visits the protnone leaf");
+        pt.protect(va, rw, &KernelTlb).unwrap();
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            load(pt.root_pa());
+            assert_eq!(probe_read_u64(va + 16), Ok(0xC0FF_EE00), "present again, contents kept");
+            load(root.start_address().as_u64());
+        });
+        pt.unmap(va, &KernelTlb).unwrap();
+        pt.free_all_tables();
+        crate::memory::frame::free(pa).unwrap();
+        assert_eq!(crate::memory::frame::counts().1, free0, "frames leaked");
+    }
 }

@@ -8,7 +8,9 @@
 //! with the expected value *under the table lock* (reading it without
 //! sleeping; a missing page is faulted in outside the lock and the check
 //! retried, as Linux's `get_futex_value_locked`), so a `wake` that follows
-//! a change of the word can never be missed.
+//! a change of the word can never be missed. A word the process may not
+//! read (unmapped, or a `PROT_NONE` page, which is not present to the MMU)
+//! faults in both reads, and the copy's fault fixup makes it `EFAULT`.
 //!
 //! Locking: one `IrqMutex` over all waiters (few, short lists).
 
@@ -46,8 +48,6 @@ fn key_of(proc: &Arc<Process>, uaddr: u64) -> Result<FutexKey, Errno> {
 /// (monotonic ns) passes (`ETIMEDOUT`) or a fatal signal (`EINTR`).
 pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
     let key = key_of(proc, uaddr)?;
-    // The nofault read below bypasses the copy helpers' PROT_NONE check.
-    crate::uaccess::user_pages_accessible(uaddr, 4)?;
     let me = sched::current();
     loop {
         let mut w = WAITERS.lock();
@@ -115,9 +115,6 @@ pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32) -> Result<u32, Errno> {
 pub fn requeue(proc: &Arc<Process>, uaddr: u64, uaddr2: u64, nr_wake: u32, nr_requeue: u32, cmp: Option<u32>) -> Result<u32, Errno> {
     let key = key_of(proc, uaddr)?;
     let key2 = key_of(proc, uaddr2)?;
-    if cmp.is_some() {
-        crate::uaccess::user_pages_accessible(uaddr, 4)?;
-    }
     let mut woken = Vec::new();
     let mut moved = 0u32;
     loop {

@@ -28,9 +28,11 @@
 //!   `-EINVAL` for a bad range). A positive `test_walk` result only skips.
 //!
 //! Where Holdfast differs from Linux, on purpose:
-//! - `pte_entry` is called only for present ptes; runs of empty ptes inside
-//!   a page table go to `pte_hole` with depth 4 (one call per run), so the
-//!   holes and the visited entries partition the walked range;
+//! - `pte_entry` is called only for present ptes (present as Linux's
+//!   `pte_present` means it: protnone `PROT_NONE` leaves, which the MMU
+//!   does not see, are visited like any mapped page); runs of empty ptes
+//!   inside a page table go to `pte_hole` with depth 4 (one call per run),
+//!   so the holes and the visited entries partition the walked range;
 //! - huge leaves (2 MiB pmd, 1 GiB pud) are never split: they reach only
 //!   `pmd_entry` / `pud_entry`, never `pte_entry` (Linux splits a THP pmd when
 //!   the walk has a `pte_entry`); a walk that must see them needs `pmd_entry`.
@@ -103,8 +105,9 @@ impl<'a, P: PhysMem> MmWalk<'a, P> {
         Some(PteRange { table_pa: e.addr(), addr, end })
     }
 
-    /// Give the present leaf at `slot` new `flags` (`PRESENT` kept, frame and
-    /// size unchanged); return the old flags, or `None` if `slot` holds no
+    /// Give the present leaf at `slot` new `flags` (`PRESENT` set, or cleared
+    /// for a protnone leaf when `flags` has `PROTNONE`; frame and size
+    /// unchanged); return the old flags, or `None` if `slot` holds no
     /// present leaf or is in a shared kernel half. Not flushed from the TLB
     /// (see the module doc).
     pub fn set_leaf_flags(&mut self, slot: PtSlot, flags: PteFlags) -> Option<PteFlags> {
@@ -155,7 +158,7 @@ pub trait MmWalkOps {
         0
     }
 
-    /// A present pte mapping `[addr, next)` (4 KiB).
+    /// A present pte mapping `[addr, next)` (4 KiB), protnone included.
     fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
         0
     }

@@ -1,10 +1,17 @@
 //! x86_64 page-table entries: flag bits, levels, page sizes.
 //!
 //! An entry is a `u64`: flag bits 0..=11 and 52..=63, a physical address in
-//! bits 12..=51 (the next table, or the mapped frame for a leaf). An entry is
-//! *present* when bit 0 is set; every other entry counts as none (this crate
-//! never writes a non-zero entry without [`PteFlags::PRESENT`]). A leaf is a
-//! present PTE, or a present PMD / PUD with [`PteFlags::HUGE`] (2 MiB / 1 GiB).
+//! bits 12..=51 (the next table, or the mapped frame for a leaf).
+//!
+//! *Present* has Linux's meaning (`pte_present`): [`PteFlags::PRESENT`]
+//! (bit 0, what the MMU looks at) or [`PteFlags::PROTNONE`] is set. A
+//! protnone entry is a leaf the MMU treats as not present, so that every
+//! access faults, while the page table and the mm above it still treat it
+//! as a mapping of its frame (a `PROT_NONE` page that keeps its contents).
+//! Every other entry counts as none: this crate never writes a non-zero
+//! entry with neither bit. A leaf is a present PTE, or a present PMD / PUD
+//! with [`PteFlags::HUGE`] (2 MiB / 1 GiB). Table pointers always have
+//! `PRESENT` set.
 //!
 //! Level numbering follows the hardware: 4 = PML4 (Linux pgd; the p4d level
 //! is folded), 3 = PDPT (pud), 2 = page directory (pmd), 1 = page table (pte).
@@ -38,6 +45,14 @@ bitflags! {
         const GLOBAL        = 1 << 8;
         /// Bit 9: ignored by the CPU, free for software (Linux `_PAGE_SOFTW1`).
         const SOFTW1        = 1 << 9;
+        /// Bit 10 (software, Linux `_PAGE_SOFTW2`), meaningful only with
+        /// `PRESENT` clear: the entry is a *protnone* leaf, a `PROT_NONE`
+        /// page that keeps its frame (Linux `_PAGE_PROTNONE`, which x86
+        /// Linux keeps in bit 8, `GLOBAL`, reused while `PRESENT` is clear;
+        /// Holdfast takes a bit the CPU ignores in every entry instead).
+        /// The MMU sees a non-present entry, so every access, user or
+        /// kernel, faults; the rest of the entry (frame, other bits) stays.
+        const PROTNONE      = 1 << 10;
         /// Bit 63: instruction fetches fault.
         const NO_EXECUTE    = 1 << 63;
     }
@@ -161,9 +176,17 @@ impl PtEntry {
         self.0
     }
 
-    /// Is the present bit set?
+    /// Linux `pte_present`: `PRESENT` or `PROTNONE` set, i.e. a table
+    /// pointer or a leaf, protnone leaves included. (The MMU's view is the
+    /// `PRESENT` bit alone.)
     pub const fn is_present(self) -> bool {
-        self.0 & PteFlags::PRESENT.bits() != 0
+        self.0 & (PteFlags::PRESENT.bits() | PteFlags::PROTNONE.bits()) != 0
+    }
+
+    /// A protnone leaf (Linux `pte_protnone`): [`PteFlags::PROTNONE`] set,
+    /// [`PteFlags::PRESENT`] clear.
+    pub const fn is_protnone(self) -> bool {
+        self.0 & (PteFlags::PRESENT.bits() | PteFlags::PROTNONE.bits()) == PteFlags::PROTNONE.bits()
     }
 
     /// Not present (Linux `pte_none`, given this crate's invariant).
@@ -172,7 +195,8 @@ impl PtEntry {
     }
 
     /// Does this present entry at `level` map a page (rather than point to
-    /// the next table)? Linux `pmd_leaf` / `pud_leaf`; every present PTE.
+    /// the next table)? Linux `pmd_leaf` / `pud_leaf`; every present PTE,
+    /// protnone ones included.
     pub const fn is_leaf(self, level: Level) -> bool {
         if !self.is_present() {
             return false;

@@ -12,8 +12,13 @@
 //!   empty lower half costs no frame beyond the root (exception: upper-half
 //!   PUD tables stay once made, because other roots may share the PML4
 //!   entry pointing to them);
-//! - every leaf this crate writes has [`PteFlags::PRESENT`] set; PMD / PUD
-//!   leaves carry [`PteFlags::HUGE`], PTEs never do (bit 7 is PAT there);
+//! - every leaf this crate writes is present in Linux's sense: either
+//!   [`PteFlags::PRESENT`] is set, or it is a *protnone* leaf with
+//!   [`PteFlags::PROTNONE`] set and `PRESENT` clear (asked for by passing
+//!   `PROTNONE` to `map`/`protect`), which the MMU does not see but which
+//!   translates, keeps its tables and is unmapped like any other leaf;
+//!   PMD / PUD leaves carry [`PteFlags::HUGE`], PTEs never do (bit 7 is PAT
+//!   there);
 //! - intermediate entries are `PRESENT | WRITABLE` (`| USER` in the lower
 //!   half): the leaf decides the access rights;
 //! - a table made by [`PageTable::new_with_kernel_half`] shares the upper
@@ -29,7 +34,9 @@
 //! that nobody maps or unmaps). Taking those locks is the caller's
 //! responsibility; `&mut self` only enforces it within one thread of Rust.
 //! TLB invalidation: `unmap` and `protect` flush the page through the given
-//! [`TlbFlush`]; `map` needs no flush (x86 does not cache non-present entries).
+//! [`TlbFlush`] (`protect` to `PROTNONE` included: the page must stop being
+//! reachable at once); `map` needs no flush (x86 does not cache non-present
+//! entries).
 
 mod entry;
 mod phys;
@@ -97,7 +104,8 @@ pub struct Mapping {
     pub pa: u64,
     /// Size of the leaf mapping.
     pub size: PageSize,
-    /// Its flags, `PRESENT` included, `HUGE` not (the size says that).
+    /// Its flags, `PRESENT` included (or, for a protnone leaf, `PROTNONE`
+    /// without `PRESENT`), `HUGE` not (the size says that).
     pub flags: PteFlags,
 }
 
@@ -159,10 +167,16 @@ impl Path {
     }
 }
 
-/// The flags a leaf is stored with: what the caller asked for, `PRESENT`
-/// forced, `HUGE` only above the pte level.
+/// The flags a leaf is stored with: what the caller asked for, `HUGE` only
+/// above the pte level, and `PRESENT` forced — except for a protnone leaf
+/// (`PROTNONE` asked for), which gets `PRESENT` cleared.
 fn leaf_bits(pa: u64, level: Level, flags: PteFlags) -> u64 {
-    let mut f = flags.difference(PteFlags::HUGE) | PteFlags::PRESENT;
+    let mut f = flags.difference(PteFlags::HUGE);
+    if f.contains(PteFlags::PROTNONE) {
+        f -= PteFlags::PRESENT;
+    } else {
+        f |= PteFlags::PRESENT;
+    }
     if level != Level::Pte {
         f |= PteFlags::HUGE;
     }
@@ -244,7 +258,7 @@ impl<P: PhysMem> PageTable<P> {
         }
     }
 
-    /// The present leaf covering `va`, or `None`.
+    /// The present (protnone included) leaf covering `va`, or `None`.
     fn leaf(&self, va: u64) -> Option<(PtSlot, PtEntry)> {
         if !is_canonical(va) {
             return None;
@@ -255,7 +269,8 @@ impl<P: PhysMem> PageTable<P> {
     }
 
     /// Map the page at `va` to the frame at `pa` with `flags` (`PRESENT` is
-    /// added, `HUGE` is decided by `size`). Intermediate tables are allocated
+    /// added unless `flags` has `PROTNONE`, which makes a protnone leaf;
+    /// `HUGE` is decided by `size`). Intermediate tables are allocated
     /// on demand; on failure nothing is left behind.
     pub fn map(&mut self, va: u64, pa: u64, size: PageSize, flags: PteFlags) -> Result<(), MapError> {
         self.check_va(va)?;
@@ -313,8 +328,9 @@ impl<P: PhysMem> PageTable<P> {
         Ok(Mapping { pa: e.leaf_frame(slot.level), size, flags: e.leaf_flags() })
     }
 
-    /// Give the mapping that starts at `va` new `flags` (`PRESENT` is kept,
-    /// the frame and size stay); return the old flags. The page is flushed.
+    /// Give the mapping that starts at `va` new `flags` (`PRESENT` set, or
+    /// cleared for a protnone leaf if `flags` has `PROTNONE`; the frame and
+    /// size stay); return the old flags. The page is flushed.
     pub fn protect(&mut self, va: u64, flags: PteFlags, tlb: &(impl TlbFlush + ?Sized)) -> Result<PteFlags, MapError> {
         self.check_va(va)?;
         let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
@@ -327,7 +343,9 @@ impl<P: PhysMem> PageTable<P> {
     }
 
     /// What `va` is mapped to: the physical address of `va` itself, the size
-    /// and flags of the mapping. `None` if unmapped or not canonical.
+    /// and flags of the mapping. `None` if unmapped or not canonical. A
+    /// protnone leaf is a mapping here (its flags say `PROTNONE`), though
+    /// the MMU would fault on it.
     pub fn translate(&self, va: u64) -> Option<Mapping> {
         let (slot, e) = self.leaf(va)?;
         let size = PageSize::from_level(slot.level)?;
@@ -335,10 +353,11 @@ impl<P: PhysMem> PageTable<P> {
         Some(Mapping { pa: e.leaf_frame(slot.level) + offset, size, flags: e.leaf_flags() })
     }
 
-    /// Replace the flags of the present leaf at `slot` (used by page walks;
-    /// `slot` comes from a walk of this table). Returns the old flags, or
-    /// `None` if the entry is not a present leaf or lies in a shared kernel
-    /// half. No TLB flush.
+    /// Replace the flags of the present (or protnone) leaf at `slot` (used
+    /// by page walks; `slot` comes from a walk of this table), with the same
+    /// `PRESENT`/`PROTNONE` rule as [`protect`](Self::protect). Returns the
+    /// old flags, or `None` if the entry is not a leaf or lies in a shared
+    /// kernel half. No TLB flush.
     pub(crate) fn set_leaf_flags(&self, slot: PtSlot, flags: PteFlags) -> Option<PteFlags> {
         self.check_va(slot.va).ok()?;
         let e = self.get(slot);
@@ -349,7 +368,7 @@ impl<P: PhysMem> PageTable<P> {
         Some(e.leaf_flags())
     }
 
-    /// Free the tables on `va`'s path that hold no present entry, bottom up,
+    /// Free the tables on `va`'s path that hold no present (or protnone) entry, bottom up,
     /// clearing the entries that pointed to them. Never the root, and in the
     /// upper half never a PUD table: other roots may have copied the PML4
     /// entry that points to it (`new_with_kernel_half`).

@@ -279,3 +279,44 @@ fn arena_frames_are_zeroed_and_reused() {
     assert_eq!(arena.read_entry(b, 7), 0, "handed out zeroed");
     assert_eq!((arena.allocated(), arena.freed(), arena.in_use()), (2, 1, 1));
 }
+
+/// A protnone leaf (Linux `pte_protnone`): the raw entry has `PRESENT`
+/// clear, so the MMU faults on every access to it, yet the page table still
+/// treats it as a mapping: it translates to its frame, keeps its page table
+/// alive, refuses a second mapping, is unmapped like any leaf, and
+/// `protect` makes it present again on the same frame.
+#[test]
+fn protnone_leaf_is_not_present_to_the_mmu_but_stays_mapped() {
+    let arena = ArenaPhysMem::new();
+    let tlb = RecordingTlb::new();
+    let mut pt = setup(&arena);
+    let rw_nx = RW | PteFlags::NO_EXECUTE;
+    pt.map(0x5000, FRAME, PageSize::Size4K, rw_nx).unwrap();
+    let tables = arena.in_use();
+    assert_eq!(pt.protect(0x5000, PteFlags::PROTNONE, &tlb).unwrap(), rw_nx | PteFlags::PRESENT);
+    assert_eq!(tlb.events(), [TlbEvent::Page(0x5000)], "going non-present is flushed");
+    let slot = pt.lookup(0x5000).last();
+    let e = pt.get(slot);
+    assert_eq!(slot.level(), Level::Pte);
+    assert_eq!(e.raw() & PteFlags::PRESENT.bits(), 0, "the MMU must see a non-present entry");
+    assert!(e.is_protnone() && e.is_present() && !e.is_none() && e.is_leaf(Level::Pte));
+    assert_eq!(e.leaf_frame(Level::Pte), FRAME);
+    assert_eq!(pt.translate(0x5008), Some(Mapping { pa: FRAME + 8, size: PageSize::Size4K, flags: PteFlags::PROTNONE }));
+    assert_eq!(pt.map(0x5000, FRAME + K, PageSize::Size4K, RW), Err(MapError::AlreadyMapped));
+
+    // map() can make one directly (mremap moves entries that way), and its
+    // page table stays while a protnone leaf is left in it.
+    pt.map(0x6000, FRAME + K, PageSize::Size4K, PteFlags::PROTNONE).unwrap();
+    assert!(pt.get(pt.lookup(0x6000).last()).is_protnone());
+    assert_eq!(pt.unmap(0x6000, &tlb).unwrap().pa, FRAME + K);
+    assert_eq!(arena.in_use(), tables, "the protnone leaf at 0x5000 keeps its tables");
+
+    // Back to accessible: present again, same frame.
+    pt.protect(0x5000, PteFlags::USER | PteFlags::NO_EXECUTE, &tlb).unwrap();
+    let e = pt.get(pt.lookup(0x5000).last());
+    assert!(!e.is_protnone() && e.raw() & PteFlags::PRESENT.bits() != 0);
+    assert_eq!(pt.translate(0x5000).unwrap(), Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PRESENT | PteFlags::USER | PteFlags::NO_EXECUTE });
+    pt.protect(0x5000, PteFlags::PROTNONE, &tlb).unwrap();
+    assert_eq!(pt.unmap(0x5000, &tlb).unwrap(), Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PROTNONE });
+    assert_eq!(arena.in_use(), 1, "tables freed once the last leaf went");
+}
