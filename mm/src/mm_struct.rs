@@ -60,7 +60,7 @@ use crate::addr::{PAGE_SHIFT, TASK_SIZE};
 use crate::errno::Errno;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
-use crate::populate::PopulateStrategy;
+use crate::populate::{PopulateProgress, PopulateStrategy};
 use crate::rwsem::{RwSem, RwSemBackend};
 use crate::vma::{VmFlags, VmaTree};
 
@@ -162,8 +162,9 @@ pub struct MmInner<P: PhysMem, T: TlbFlush> {
     pub(crate) rss: u64,
 }
 
-/// A one-shot or repeated test hook called in population's unlocked window.
-pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>) + Send + Sync>;
+/// The populate test hook (see [`MmStruct::set_populate_hook`]): called
+/// with the mm and where population is ([`PopulateProgress`]).
+pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>, PopulateProgress) + Send + Sync>;
 
 /// One address space. See the module documentation.
 pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> {
@@ -395,15 +396,17 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// Run the populate hook, if any (a no-op outside test builds).
-    /// Locking: no lock of this mm held.
-    pub(crate) fn run_populate_hook(&self) {
+    /// Locking: `mmap_lock` as `progress.lock` says; not the inner lock.
+    pub(crate) fn run_populate_hook(&self, progress: PopulateProgress) {
         #[cfg(any(test, feature = "test-hooks"))]
         {
             let hook = self.hook.lock().clone();
             if let Some(h) = hook {
-                h(self);
+                h(self, progress);
             }
         }
+        #[cfg(not(any(test, feature = "test-hooks")))]
+        let _ = progress;
     }
 }
 

@@ -125,6 +125,39 @@ impl PopulateStrategy {
     }
 }
 
+/// What population holds of `mmap_lock` where the test hook runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopulateLock {
+    /// The write lock: no other thread can take `mmap_lock` at all.
+    Write,
+    /// A read hold: other readers get in, a writer waits.
+    Read,
+    /// Nothing: any thread can take `mmap_lock`.
+    Unlocked,
+}
+
+/// Where population is when the test hook runs: it populates
+/// `[start, end)`, has got to `addr`, and holds `lock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PopulateProgress {
+    pub start: u64,
+    pub end: u64,
+    pub addr: u64,
+    pub lock: PopulateLock,
+}
+
+impl PopulateProgress {
+    /// Pages of the range population has gone past (faulted in or skipped).
+    pub fn done(&self) -> u64 {
+        (self.addr.saturating_sub(self.start)) / PAGE_SIZE
+    }
+
+    /// Pages of the range still ahead of population.
+    pub fn remaining(&self) -> u64 {
+        (self.end.saturating_sub(self.addr)) / PAGE_SIZE
+    }
+}
+
 static GLOBAL_STRATEGY: AtomicU8 = AtomicU8::new(PopulateStrategy::YieldToWaiters as u8);
 
 /// Set the strategy of every mm that has no override of its own.
@@ -272,7 +305,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             let res = self.populate_batch(addr, end, budget, stop_on_contention, ignore_errors);
             drop(r);
             addr = res?;
-            self.run_populate_hook();
+            self.run_populate_hook(PopulateProgress { start, end, addr, lock: PopulateLock::Unlocked });
             if addr >= end {
                 break;
             }
@@ -304,14 +337,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             PopulateStrategy::HoldWrite => {
                 let r = self.populate_range_held(start, end, ignore_errors);
                 drop(write);
-                self.run_populate_hook();
+                self.run_populate_hook(PopulateProgress { start, end, addr: end, lock: PopulateLock::Unlocked });
                 r
             }
             PopulateStrategy::DowngradeRetake | PopulateStrategy::DowngradeAtEnd => {
                 let read = write.downgrade();
                 let r = self.populate_range_held(start, end, ignore_errors);
                 drop(read);
-                self.run_populate_hook();
+                self.run_populate_hook(PopulateProgress { start, end, addr: end, lock: PopulateLock::Unlocked });
                 r
             }
             PopulateStrategy::PopulateUnlocked | PopulateStrategy::YieldToWaiters => {

@@ -131,7 +131,7 @@ fn downgrade_retake_race_is_caught_only_for_downgrade_retake() {
         let a = w.mm.do_mmap(0x2000_0000, pages * P, prot, flags | MAP_FIXED, &r).unwrap();
         let fired = Arc::new(AtomicBool::new(false));
         let fired_h = fired.clone();
-        w.mm.set_populate_hook(Some(Arc::new(move |mm: &TestMm| {
+        w.mm.set_populate_hook(Some(Arc::new(move |mm: &TestMm, _: mm::populate::PopulateProgress| {
             if fired_h.swap(true, Ordering::SeqCst) {
                 return;
             }
@@ -166,7 +166,7 @@ fn downgrade_retake_race_mlockall() {
         let a = w.mm.do_mmap(0x2000_0000, pages * P, prot, flags | MAP_FIXED, &root()).unwrap();
         let fired = Arc::new(AtomicBool::new(false));
         let fired_h = fired.clone();
-        w.mm.set_populate_hook(Some(Arc::new(move |mm: &TestMm| {
+        w.mm.set_populate_hook(Some(Arc::new(move |mm: &TestMm, _: mm::populate::PopulateProgress| {
             if !fired_h.swap(true, Ordering::SeqCst) {
                 mm.do_munlock(a, pages * P).unwrap();
                 mm.do_mprotect(a, pages * P, PROT_READ).unwrap();

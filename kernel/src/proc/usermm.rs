@@ -147,7 +147,7 @@ pub mod tests {
             let a = mm.do_mmap(0x2000_0000, pages * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
             let fired = Arc::new(AtomicBool::new(false));
             let fired_h = fired.clone();
-            mm.set_populate_hook(Some(Arc::new(move |mm: &Inner| {
+            mm.set_populate_hook(Some(Arc::new(move |mm: &Inner, _: mm::populate::PopulateProgress| {
                 if fired_h.swap(true, Ordering::SeqCst) {
                     return;
                 }
