@@ -446,7 +446,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 continue;
             }
             let read = write.downgrade();
-            let r = self.populate_range_held(ps, pe, all);
+            let r = self.populate_range_held_reporting(ps, pe, all, PopulateLock::Read, (start, end));
             drop(read);
             // The window: no lock held.
             self.run_populate_hook(PopulateProgress { start, end, addr: pe, lock: PopulateLock::Unlocked });
