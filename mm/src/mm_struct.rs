@@ -179,7 +179,7 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     root_pa: u64,
     /// `PopulateStrategy as u8`, or [`STRATEGY_GLOBAL`].
     strategy: AtomicU8,
-    /// Called, when set, each time population has dropped `mmap_lock`
+    /// Called, when set, where population could let another thread in
     /// (see [`MmStruct::set_populate_hook`]). Only in test builds.
     #[cfg(any(test, feature = "test-hooks"))]
     hook: spin::Mutex<Option<PopulateHook<P, B, T>>>,
@@ -383,13 +383,16 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         self.strategy.store(s.map_or(STRATEGY_GLOBAL, |s| s as u8), Ordering::Relaxed);
     }
 
-    /// Test hook: `hook` is called each time population has dropped
-    /// `mmap_lock` and before it takes it again (and, for strategies that
-    /// hold the lock throughout, once after the final release), with no
-    /// lock of this mm held, so it may call any mm operation. Compiled only
-    /// in test builds (feature `test-hooks`: the kernel's `ktest` build and
-    /// mm's own tests); the downgrade-retake race test replaces the vma
-    /// from here.
+    /// Test hook: `hook` is called where population could let another
+    /// thread in — after every batch of pages under a held `mmap_lock`
+    /// while pages remain, and in every window where it holds none —
+    /// with a [`PopulateProgress`] saying how far it is and what it holds
+    /// (see [`crate::populate`], "Test hook"). It never holds the inner
+    /// lock; only where `progress.lock` is `Unlocked` may it call mm
+    /// operations itself, elsewhere it must leave that to another thread.
+    /// Compiled only in test builds (feature `test-hooks`: the kernel's
+    /// `ktest` build and mm's own tests); the race tests let a racing
+    /// thread go from here.
     #[cfg(any(test, feature = "test-hooks"))]
     pub fn set_populate_hook(&self, hook: Option<PopulateHook<P, B, T>>) {
         *self.hook.lock() = hook;

@@ -28,14 +28,14 @@
 //! whatever vma is there now is populated, even if it replaced the one the
 //! caller set up.
 //!
-//! In Linux the hold is dropped by a fault that must sleep (`VM_FAULT_RETRY`
-//! to wait for I/O or a page lock). Holdfast's population faults never
-//! need to: memory is anonymous, the frame is allocated before the
-//! page-table lock is taken, and stack growth — the one fault that needs
+//! In Linux the hold is dropped by a fault that must sleep (`VM_FAULT_RETRY`:
+//! it waits for I/O or a page lock without the lock). Holdfast's population
+//! faults never need to: memory is anonymous, so there is no I/O and no
+//! page lock to wait for, and stack growth — the one fault that needs
 //! `mmap_lock` for write ([`crate::stack`]) — is never reached, because
-//! population faults only addresses inside a vma (Linux's GUP has not
-//! grown stacks since 6.5 either). The one thing that drops the hold is
-//! `yield-to-waiters`, through the same path.
+//! population faults only addresses inside a vma (Linux's GUP no longer
+//! grows stacks either: `gup_vma_lookup`). The one thing that drops the
+//! hold is `yield-to-waiters`, through the same path.
 //!
 //! # Strategies
 //!
@@ -64,18 +64,19 @@
 //! The mm's populate hook ([`MmStruct::set_populate_hook`]) is called with
 //! a [`PopulateProgress`]: the range, how far population has got and what
 //! it holds of `mmap_lock` (never the inner lock). It runs wherever each
-//! strategy could let another thread in, and while population still has
-//! pages to do:
+//! strategy could let another thread in:
 //!
-//! - with the lock held: after every [`POPULATE_BATCH_PAGES`] pages of one
-//!   hold (`Write` under `hold-write` and mprotect; `Read` under the
-//!   downgrade strategies and `populate-unlocked`). A thread that tries to
-//!   take the lock from there waits, or (a reader, under `Read`) gets in;
+//! - with the lock held, while pages of the range remain: after every
+//!   [`POPULATE_BATCH_PAGES`] pages of one hold (`Write` under `hold-write`
+//!   and mprotect; `Read` under the downgrade strategies and
+//!   `populate-unlocked`). A thread that tries to take the lock from there
+//!   waits, or (a reader, under `Read`) gets in;
 //! - with nothing held (`Unlocked`): under `populate-unlocked` and
 //!   `yield-to-waiters` before every read lock population takes (the first
 //!   one, right after the write lock of the vma changes was dropped, and
-//!   after every yield); under `downgrade-retake` between a vma's `up_read`
-//!   and the `down_write` that follows.
+//!   after every yield); under `downgrade-retake` between each vma's
+//!   `up_read` and the `down_write` that follows (also after the last vma:
+//!   its re-check comes after that window).
 //!
 //! A test uses it to make another thread act exactly there; an `Unlocked`
 //! hook may call the mm itself.
