@@ -45,7 +45,7 @@ use crate::mm_struct::{MlockCreds, MmInner, MmStruct};
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction};
 use crate::pgtable::{Level, PhysMem, PtSlot, TlbFlush};
-use crate::populate::PopulateStrategy;
+use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy};
 use crate::rwsem::{RwSemBackend, RwSemWriteGuard};
 use crate::vma::VmFlags;
 
@@ -446,10 +446,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 continue;
             }
             let read = write.downgrade();
-            let r = self.populate_range_held(ps, pe, all);
+            let r = self.populate_range_held_reporting(ps, pe, all, PopulateLock::Read, (start, end));
             drop(read);
             // The window: no lock held.
-            self.run_populate_hook();
+            self.run_populate_hook(PopulateProgress { start, end, addr: pe, lock: PopulateLock::Unlocked });
             write = self.mmap_lock.write_killable()?;
             if let Err(e) = r {
                 if !all {

@@ -62,7 +62,7 @@ use crate::addr::{PAGE_SHIFT, TASK_SIZE};
 use crate::errno::Errno;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
-use crate::populate::PopulateStrategy;
+use crate::populate::{PopulateProgress, PopulateStrategy};
 use crate::rwsem::{RwSem, RwSemBackend};
 use crate::vma::{VmFlags, VmaTree};
 
@@ -163,8 +163,9 @@ pub struct MmInner<P: PhysMem, T: TlbFlush> {
     pub(crate) rss: u64,
 }
 
-/// A one-shot or repeated test hook called in population's unlocked window.
-pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>) + Send + Sync>;
+/// The populate test hook (see [`MmStruct::set_populate_hook`]): called
+/// with the mm and where population is ([`PopulateProgress`]).
+pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>, PopulateProgress) + Send + Sync>;
 
 /// One address space. See the module documentation.
 pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> {
@@ -179,7 +180,7 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     root_pa: u64,
     /// `PopulateStrategy as u8`, or [`STRATEGY_GLOBAL`].
     strategy: AtomicU8,
-    /// Called, when set, each time population has dropped `mmap_lock`
+    /// Called, when set, where population could let another thread in
     /// (see [`MmStruct::set_populate_hook`]). Only in test builds.
     #[cfg(any(test, feature = "test-hooks"))]
     hook: spin::Mutex<Option<PopulateHook<P, B, T>>>,
@@ -385,28 +386,33 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         self.strategy.store(s.map_or(STRATEGY_GLOBAL, |s| s as u8), Ordering::Relaxed);
     }
 
-    /// Test hook: `hook` is called each time population has dropped
-    /// `mmap_lock` and before it takes it again (and, for strategies that
-    /// hold the lock throughout, once after the final release), with no
-    /// lock of this mm held, so it may call any mm operation. Compiled only
-    /// in test builds (feature `test-hooks`: the kernel's `ktest` build and
-    /// mm's own tests); the downgrade-retake race test replaces the vma
-    /// from here.
+    /// Test hook: `hook` is called where population could let another
+    /// thread in — after every batch of pages under a held `mmap_lock`
+    /// while pages remain, and in every window where it holds none —
+    /// with a [`PopulateProgress`] saying how far it is and what it holds
+    /// (see [`crate::populate`], "Test hook"). It never holds the inner
+    /// lock; only where `progress.lock` is `Unlocked` may it call mm
+    /// operations itself, elsewhere it must leave that to another thread.
+    /// Compiled only in test builds (feature `test-hooks`: the kernel's
+    /// `ktest` build and mm's own tests); the race tests let a racing
+    /// thread go from here.
     #[cfg(any(test, feature = "test-hooks"))]
     pub fn set_populate_hook(&self, hook: Option<PopulateHook<P, B, T>>) {
         *self.hook.lock() = hook;
     }
 
     /// Run the populate hook, if any (a no-op outside test builds).
-    /// Locking: no lock of this mm held.
-    pub(crate) fn run_populate_hook(&self) {
+    /// Locking: `mmap_lock` as `progress.lock` says; not the inner lock.
+    pub(crate) fn run_populate_hook(&self, progress: PopulateProgress) {
         #[cfg(any(test, feature = "test-hooks"))]
         {
             let hook = self.hook.lock().clone();
             if let Some(h) = hook {
-                h(self);
+                h(self, progress);
             }
         }
+        #[cfg(not(any(test, feature = "test-hooks")))]
+        let _ = progress;
     }
 }
 

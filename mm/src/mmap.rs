@@ -512,7 +512,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
         }
         for (s, e) in populate {
-            let _ = self.populate_range_held(s, e, true);
+            let _ = self.populate_range_held(s, e, true, crate::populate::PopulateLock::Write);
         }
         if run_end < end {
             return Err(Errno::ENOMEM);

@@ -13,11 +13,29 @@
 //! without it (mlock) the first error ends population. Pages faulted into a
 //! `VM_LOCKED` vma are mlocked by the fault itself (`mlock_new_folio`).
 //!
-//! Population checks `fatal_signal_pending()` at least every
-//! [`POPULATE_BATCH_PAGES`] pages and stops with
-//! `EINTR` (as GUP does), so that a SIGKILLed `mlock` of gigabytes ends
-//! promptly; the caller maps `EINTR` through unchanged (mlock returns
+//! Before every page, population checks `fatal_signal_pending()` and stops
+//! with `EINTR` (as GUP does), so that a SIGKILLed `mlock` of gigabytes
+//! ends promptly; the caller maps `EINTR` through unchanged (mlock returns
 //! `EINTR`, which nobody sees: the task is dying).
+//!
+//! # The loop and its lock (Linux `__mm_populate`)
+//!
+//! One loop serves every strategy. It holds `mmap_lock` across vmas: the
+//! vma found for an address stays valid while the hold lasts, and the next
+//! vma is looked up from its end. If the hold is dropped on the way
+//! (Linux's `locked` out-parameter becoming 0), the loop takes the lock for
+//! read again and looks the vma up afresh at the address it had reached:
+//! whatever vma is there now is populated, even if it replaced the one the
+//! caller set up.
+//!
+//! In Linux the hold is dropped by a fault that must sleep (`VM_FAULT_RETRY`:
+//! it waits for I/O or a page lock without the lock). Holdfast's population
+//! faults never need to: memory is anonymous, so there is no I/O and no
+//! page lock to wait for, and stack growth — the one fault that needs
+//! `mmap_lock` for write ([`crate::stack`]) — is never reached, because
+//! population faults only addresses inside a vma (Linux's GUP no longer
+//! grows stacks either: `gup_vma_lookup`). The one thing that drops the
+//! hold is `yield-to-waiters`, through the same path.
 //!
 //! # Strategies
 //!
@@ -26,15 +44,15 @@
 //! | `hold-write` | the write lock taken for the vma changes, until the end |
 //! | `downgrade-retake` | per vma: write for the change, downgrade, populate under read, *drop*, retake write, re-check only that some vma covers the range (`EAGAIN` if not), go on (see [`crate::mlock`]) |
 //! | `downgrade-at-end` | write for all vma changes, one downgrade, populate everything under that read hold, drop |
-//! | `populate-unlocked` | write for the vma changes, dropped; then per vma (Linux's `__mm_populate` loop: one GUP call per vma) take read, re-look the vma up by address, fault it all in, drop |
-//! | `yield-to-waiters` | as `populate-unlocked`, but in batches of at most [`POPULATE_BATCH_PAGES`] pages, and a batch also ends as soon as `mmap_lock.is_contended()` |
+//! | `populate-unlocked` | write for the vma changes, dropped; then one read hold for the whole range, across vmas, re-looking the vma up only if the hold was dropped (never, in Holdfast: see above) |
+//! | `yield-to-waiters` | as `populate-unlocked`, but the read hold also ends after at most [`POPULATE_BATCH_PAGES`] pages, or as soon as `mmap_lock.is_contended()` after at least one page; population then retakes it and looks the vma up again |
 //!
 //! Paths that populate after changing vmas (mlock, mlockall, mmap with
-//! `MAP_LOCKED`/`MAP_POPULATE`/`MCL_FUTURE`, brk under `MCL_FUTURE`) all go
-//! through [`MmStruct::populate_after_write`], which applies the strategy;
-//! only mlock/mlockall under `downgrade-retake` use the per-vma loop of
-//! `crate::mlock`. mprotect's "locked private vma gains write" population
-//! runs under its write lock, as in Linux.
+//! `MAP_LOCKED`/`MAP_POPULATE`/`MCL_FUTURE`, brk under `MCL_FUTURE`,
+//! mremap) all go through [`MmStruct::populate_after_write`], which applies
+//! the strategy; only mlock/mlockall under `downgrade-retake` use the
+//! per-vma loop of `crate::mlock`. mprotect's "locked private vma gains
+//! write" population runs under its write lock, as in Linux.
 //!
 //! The setting: a global default ([`set_global_strategy`], for the kernel's
 //! command line and `/proc/sys/vm/mlock_populate`) and an optional per-mm
@@ -43,13 +61,25 @@
 //!
 //! # Test hook
 //!
-//! The mm's populate hook ([`MmStruct::set_populate_hook`]) runs with no
-//! lock of the mm held: after every batch (lock dropped) under
-//! `populate-unlocked` and `yield-to-waiters`; in the window between `up_read` and `down_write`
-//! of each vma under `downgrade-retake` (mlock/mlockall); once after the
-//! final release under `hold-write` and `downgrade-at-end` (which have no
-//! window). A test uses it to change the address space exactly where
-//! another thread could.
+//! The mm's populate hook ([`MmStruct::set_populate_hook`]) is called with
+//! a [`PopulateProgress`]: the range, how far population has got and what
+//! it holds of `mmap_lock` (never the inner lock). It runs wherever each
+//! strategy could let another thread in:
+//!
+//! - with the lock held, while pages of the range remain: after every
+//!   [`POPULATE_BATCH_PAGES`] pages of one hold (`Write` under `hold-write`
+//!   and mprotect; `Read` under the downgrade strategies and
+//!   `populate-unlocked`). A thread that tries to take the lock from there
+//!   waits, or (a reader, under `Read`) gets in;
+//! - with nothing held (`Unlocked`): under `populate-unlocked` and
+//!   `yield-to-waiters` before every read lock population takes (the first
+//!   one, right after the write lock of the vma changes was dropped, and
+//!   after every yield); under `downgrade-retake` between each vma's
+//!   `up_read` and the `down_write` that follows (also after the last vma:
+//!   its re-check comes after that window).
+//!
+//! A test uses it to make another thread act exactly there; an `Unlocked`
+//! hook may call the mm itself.
 //!
 //! Locking: see each function.
 
@@ -60,10 +90,11 @@ use crate::errno::Errno;
 use crate::fault::FaultAccess;
 use crate::mm_struct::MmStruct;
 use crate::pgtable::{PhysMem, TlbFlush};
-use crate::rwsem::{RwSemBackend, RwSemWriteGuard};
+use crate::rwsem::{RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::VmFlags;
 
-/// Largest number of pages one batch looks at.
+/// `yield-to-waiters`' longest read hold, in pages; also how often the test
+/// hook runs while population holds the lock.
 pub const POPULATE_BATCH_PAGES: u64 = 64;
 
 /// How population holds the mmap lock. See the module documentation.
@@ -76,10 +107,11 @@ pub enum PopulateStrategy {
     DowngradeRetake = 1,
     /// Linus 2009: downgrade once after all vma changes.
     DowngradeAtEnd = 2,
-    /// Lespinasse, Linux 3.9+: populate in batches under read, re-looking
-    /// the vma up each time.
+    /// Lespinasse, Linux 3.9+: vma changes under write, dropped; then one
+    /// read hold across vmas.
     PopulateUnlocked = 3,
-    /// Beyond Linux: batches also end when another thread waits.
+    /// Beyond Linux: as `PopulateUnlocked`, but the read hold ends after a
+    /// batch of pages, or when another thread waits.
     #[default]
     YieldToWaiters = 4,
 }
@@ -125,6 +157,39 @@ impl PopulateStrategy {
     }
 }
 
+/// What population holds of `mmap_lock` where the test hook runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopulateLock {
+    /// The write lock: no other thread can take `mmap_lock` at all.
+    Write,
+    /// A read hold: other readers get in, a writer waits.
+    Read,
+    /// Nothing: any thread can take `mmap_lock`.
+    Unlocked,
+}
+
+/// Where population is when the test hook runs: it populates
+/// `[start, end)`, has got to `addr`, and holds `lock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PopulateProgress {
+    pub start: u64,
+    pub end: u64,
+    pub addr: u64,
+    pub lock: PopulateLock,
+}
+
+impl PopulateProgress {
+    /// Pages of the range population has gone past (faulted in or skipped).
+    pub fn done(&self) -> u64 {
+        (self.addr.saturating_sub(self.start)) / PAGE_SIZE
+    }
+
+    /// Pages of the range still ahead of population.
+    pub fn remaining(&self) -> u64 {
+        (self.end.saturating_sub(self.addr)) / PAGE_SIZE
+    }
+}
+
 static GLOBAL_STRATEGY: AtomicU8 = AtomicU8::new(PopulateStrategy::YieldToWaiters as u8);
 
 /// Set the strategy of every mm that has no override of its own.
@@ -157,130 +222,197 @@ fn populate_access(flags: VmFlags) -> Result<Option<FaultAccess>, Errno> {
     }
 }
 
+/// How population holds `mmap_lock` (Linux's `int *locked`, and who took
+/// the hold).
+enum MmapLocked<'a, B: RwSemBackend> {
+    /// Held by the caller, for read or write, for the whole population; it
+    /// is never dropped here (Linux passes `locked == NULL`).
+    Caller(PopulateLock),
+    /// A read hold population took itself, and may drop (released when
+    /// the guard is).
+    Read { _guard: RwSemReadGuard<'a, B> },
+    /// Dropped (`*locked == 0`): population retakes it, and looks the vma
+    /// up again, before it goes on.
+    Dropped,
+}
+
+impl<B: RwSemBackend> MmapLocked<'_, B> {
+    fn lock(&self) -> PopulateLock {
+        match self {
+            MmapLocked::Caller(l) => *l,
+            MmapLocked::Read { .. } => PopulateLock::Read,
+            MmapLocked::Dropped => PopulateLock::Unlocked,
+        }
+    }
+}
+
+/// One population run: the range, what to do on errors, whether read holds
+/// end for waiters, and the range the test hook is told about.
+struct PopulateRun {
+    start: u64,
+    end: u64,
+    ignore_errors: bool,
+    yield_to_waiters: bool,
+    report: (u64, u64),
+}
+
+impl PopulateRun {
+    fn progress(&self, addr: u64, lock: PopulateLock) -> PopulateProgress {
+        PopulateProgress { start: self.report.0, end: self.report.1, addr, lock }
+    }
+}
+
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
-    /// One batch: populate from `addr` towards `end`, looking at most at
-    /// `budget` pages; with `stop_on_contention`, also stop as soon as a
-    /// thread waits for `mmap_lock` (after at least one page). Returns where
-    /// to go on from (`end` when done or when no vma is left).
+    /// The vma intersecting `[addr, end)`, as (start, end, flags).
     ///
-    /// Locking: `mmap_lock` held (read or write); takes the inner lock per
-    /// page.
-    fn populate_batch(&self, addr: u64, end: u64, budget: u64, stop_on_contention: bool, ignore_errors: bool) -> Result<u64, Errno> {
+    /// Locking: `mmap_lock` held; takes the inner lock.
+    fn find_vma_intersection_snapshot(&self, addr: u64, end: u64) -> Option<(u64, u64, VmFlags)> {
+        let g = self.lock_inner();
+        g.vmas.find_vma_intersection(addr, end).map(|v| (v.start, v.end, v.flags))
+    }
+
+    /// The loop of Linux `__mm_populate`, for every strategy: see the module
+    /// doc. `locked` is `Dropped` for a caller that holds nothing (the loop
+    /// takes the lock itself) or `Caller` for one that holds it throughout.
+    ///
+    /// Locking: as `locked` says; the loop may take and drop read holds of
+    /// its own (ending with whatever `locked` then says); the inner lock per
+    /// lookup and per page.
+    fn populate_loop<'a>(&'a self, run: &PopulateRun, locked: &mut MmapLocked<'a, B>) -> Result<(), Errno> {
         let mut spare = None;
-        let r = self.populate_batch_inner(addr, end, budget, stop_on_contention, ignore_errors, &mut spare);
+        let r = self.populate_loop_inner(run, locked, &mut spare);
         self.release_spare(&mut spare);
         r
     }
 
-    fn populate_batch_inner(
-        &self,
-        mut addr: u64,
-        end: u64,
-        budget: u64,
-        stop_on_contention: bool,
-        ignore_errors: bool,
-        spare: &mut Option<u64>,
-    ) -> Result<u64, Errno> {
-        let mut n = 0u64;
-        while addr < end && n < budget {
-            let (vstart, vend, flags) = {
-                let g = self.lock_inner();
-                match g.vmas.find_vma_intersection(addr, end) {
-                    Some(v) => (v.start, v.end, v.flags),
-                    None => return Ok(end),
-                }
-            };
-            addr = addr.max(vstart);
-            let vend = vend.min(end);
-            let access = match populate_access(flags) {
-                Ok(Some(a)) => a,
-                Ok(None) => {
-                    addr = vend;
-                    continue;
-                }
-                Err(e) if ignore_errors => {
-                    let _ = e;
-                    addr = vend;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            while addr < vend && n < budget {
-                if let Err(e) = self.fault_in_page_unlocked_alloc(addr, access, spare) {
-                    if ignore_errors {
-                        addr = vend;
-                        break;
-                    }
-                    return Err(e.to_errno());
-                }
-                addr += PAGE_SIZE;
-                n += 1;
-                if stop_on_contention && self.mmap_lock.is_contended() {
-                    return Ok(addr);
-                }
-                // GUP checks for a fatal signal on every page; a batch that
-                // spans a whole vma must stay killable too.
-                if n % POPULATE_BATCH_PAGES == 0 && addr < end && self.mmap_lock.backend().fatal_signal_pending() {
+    fn populate_loop_inner<'a>(&'a self, run: &PopulateRun, locked: &mut MmapLocked<'a, B>, spare: &mut Option<u64>) -> Result<(), Errno> {
+        let mut nstart = run.start;
+        // The vma of the current hold: valid until the hold is dropped.
+        let mut vma: Option<(u64, u64, VmFlags)> = None;
+        // Pages looked at in the current hold.
+        let mut held_pages = 0u64;
+        while nstart < run.end {
+            if let MmapLocked::Dropped = locked {
+                // The window: nothing held. (Linux checks for a fatal
+                // signal here too, before it retakes the lock.)
+                self.run_populate_hook(run.progress(nstart, PopulateLock::Unlocked));
+                if self.mmap_lock.backend().fatal_signal_pending() {
                     return Err(Errno::EINTR);
                 }
+                *locked = MmapLocked::Read { _guard: self.mmap_lock.read_killable()? };
+                held_pages = 0;
+                vma = self.find_vma_intersection_snapshot(nstart, run.end);
+            } else {
+                match vma {
+                    Some((_, vend, _)) if nstart < vend => {}
+                    Some((_, vend, _)) => vma = self.find_vma_intersection_snapshot(vend, run.end),
+                    None => vma = self.find_vma_intersection_snapshot(nstart, run.end),
+                }
             }
-            if budget == u64::MAX {
-                // A per-vma batch (populate-unlocked, as Linux's
-                // __mm_populate): end it at the vma's end.
+            let Some((vstart, vend, flags)) = vma else { break };
+            let nend = vend.min(run.end);
+            nstart = nstart.max(vstart);
+            if flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+                nstart = nend;
+                continue;
+            }
+            match self.populate_vma_page_range(run, flags, nstart, nend, locked, &mut held_pages, spare) {
+                Ok(next) => nstart = next,
+                Err(_) if run.ignore_errors => nstart = nend,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Linux `populate_vma_page_range` (with `__get_user_pages`' page loop):
+    /// fault in `[start, end)`, which lies in one vma with `flags`. Returns
+    /// where population goes on from: `end`, or, when `yield-to-waiters`
+    /// ended the hold (`*locked` is then `Dropped`), the next page.
+    ///
+    /// Runs the test hook every [`POPULATE_BATCH_PAGES`] pages of a hold
+    /// that goes on.
+    ///
+    /// Locking: `mmap_lock` held as `locked` says; the inner lock per page.
+    #[allow(clippy::too_many_arguments)]
+    fn populate_vma_page_range(
+        &self,
+        run: &PopulateRun,
+        flags: VmFlags,
+        start: u64,
+        end: u64,
+        locked: &mut MmapLocked<'_, B>,
+        held_pages: &mut u64,
+        spare: &mut Option<u64>,
+    ) -> Result<u64, Errno> {
+        let Some(access) = populate_access(flags)? else { return Ok(end) };
+        let mut addr = start;
+        while addr < end {
+            if self.mmap_lock.backend().fatal_signal_pending() {
+                return Err(Errno::EINTR);
+            }
+            self.fault_in_page_unlocked_alloc(addr, access, spare).map_err(|e| e.to_errno())?;
+            addr += PAGE_SIZE;
+            *held_pages += 1;
+            if addr >= run.end {
+                break;
+            }
+            if run.yield_to_waiters
+                && matches!(locked, MmapLocked::Read { .. })
+                && (*held_pages >= POPULATE_BATCH_PAGES || self.mmap_lock.is_contended())
+            {
+                *locked = MmapLocked::Dropped;
                 return Ok(addr);
+            }
+            if *held_pages % POPULATE_BATCH_PAGES == 0 {
+                self.run_populate_hook(run.progress(addr, locked.lock()));
             }
         }
         Ok(addr)
     }
 
-    /// Populate `[start, end)` for a caller that holds `mmap_lock` (read or
-    /// write) throughout (`hold-write`, `downgrade-*`, mprotect). Checks for
-    /// a fatal signal between batches (`EINTR`).
+    /// Populate `[start, end)` for a caller that holds `mmap_lock`
+    /// throughout, for write or read as `held` says (`hold-write`,
+    /// `downgrade-*`, mprotect).
     ///
-    /// Locking: `mmap_lock` held; takes the inner lock per page.
-    pub fn populate_range_held(&self, start: u64, end: u64, ignore_errors: bool) -> Result<(), Errno> {
-        self.mmap_lock.assert_locked();
-        let end = end.min(TASK_SIZE);
-        let mut addr = start;
-        while addr < end {
-            addr = self.populate_batch(addr, end, POPULATE_BATCH_PAGES, false, ignore_errors)?;
-            if addr < end && self.mmap_lock.backend().fatal_signal_pending() {
-                return Err(Errno::EINTR);
-            }
-        }
-        Ok(())
+    /// Locking: `mmap_lock` held as `held` says; the inner lock per page.
+    pub fn populate_range_held(&self, start: u64, end: u64, ignore_errors: bool, held: PopulateLock) -> Result<(), Errno> {
+        self.populate_range_held_reporting(start, end, ignore_errors, held, (start, end))
     }
 
-    /// Linux `__mm_populate` (3.9+ shape): populate `[start, start + len)`
-    /// without holding `mmap_lock` between batches. Each batch takes it for
-    /// read (killable: `EINTR`), re-looks the vma up by address, faults at
-    /// most [`POPULATE_BATCH_PAGES`] pages (under `yield-to-waiters` fewer
-    /// if a thread is waiting) and drops it. Whatever vma is found at an
-    /// address is populated, even if it replaced the one the caller set up.
+    /// [`populate_range_held`](Self::populate_range_held), telling the test
+    /// hook about `report` (the whole range of a per-vma caller).
+    pub(crate) fn populate_range_held_reporting(
+        &self,
+        start: u64,
+        end: u64,
+        ignore_errors: bool,
+        held: PopulateLock,
+        report: (u64, u64),
+    ) -> Result<(), Errno> {
+        self.mmap_lock.assert_locked();
+        debug_assert!(held != PopulateLock::Unlocked);
+        let end = end.min(TASK_SIZE);
+        let run = PopulateRun { start, end, ignore_errors, yield_to_waiters: false, report };
+        self.populate_loop(&run, &mut MmapLocked::Caller(held))
+    }
+
+    /// Linux `__mm_populate`: populate `[start, start + len)` with no lock
+    /// held on entry. Takes `mmap_lock` for read (killable: `EINTR`) once
+    /// and keeps it across vmas to the end; under `yield-to-waiters` the
+    /// hold also ends after at most [`POPULATE_BATCH_PAGES`] pages or when
+    /// a thread waits for the lock, and is then retaken, the vma looked up
+    /// again by address. Whatever vma is found at an address is populated,
+    /// even if it replaced the one the caller set up.
     ///
     /// Locking: no lock of this mm held by the caller.
     pub fn __mm_populate(&self, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
         let end = start.saturating_add(len).min(TASK_SIZE);
-        let stop_on_contention = self.populate_strategy() == PopulateStrategy::YieldToWaiters;
-        // populate-unlocked holds the read lock for a whole vma, as Linux's
-        // __mm_populate does (one GUP call per vma); yield-to-waiters works
-        // in batches that also end when a thread waits for the lock.
-        let budget = if stop_on_contention { POPULATE_BATCH_PAGES } else { u64::MAX };
-        let mut addr = start;
-        while addr < end {
-            let r = self.mmap_lock.read_killable()?;
-            let res = self.populate_batch(addr, end, budget, stop_on_contention, ignore_errors);
-            drop(r);
-            addr = res?;
-            self.run_populate_hook();
-            if addr >= end {
-                break;
-            }
-            if self.mmap_lock.backend().fatal_signal_pending() {
-                return Err(Errno::EINTR);
-            }
-        }
-        Ok(())
+        let yield_to_waiters = self.populate_strategy() == PopulateStrategy::YieldToWaiters;
+        let run = PopulateRun { start, end, ignore_errors, yield_to_waiters, report: (start, end) };
+        let mut locked = MmapLocked::Dropped;
+        self.populate_loop(&run, &mut locked)
+        // A hold still taken is released here, as `locked` is dropped.
     }
 
     /// Linux `mm_populate`: [`__mm_populate`](Self::__mm_populate) ignoring
@@ -302,16 +434,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let end = start.saturating_add(len).min(TASK_SIZE);
         match self.populate_strategy() {
             PopulateStrategy::HoldWrite => {
-                let r = self.populate_range_held(start, end, ignore_errors);
+                let r = self.populate_range_held(start, end, ignore_errors, PopulateLock::Write);
                 drop(write);
-                self.run_populate_hook();
                 r
             }
             PopulateStrategy::DowngradeRetake | PopulateStrategy::DowngradeAtEnd => {
                 let read = write.downgrade();
-                let r = self.populate_range_held(start, end, ignore_errors);
+                let r = self.populate_range_held(start, end, ignore_errors, PopulateLock::Read);
                 drop(read);
-                self.run_populate_hook();
                 r
             }
             PopulateStrategy::PopulateUnlocked | PopulateStrategy::YieldToWaiters => {
@@ -331,11 +461,12 @@ mod tests {
     use crate::rwsem::StdBackend;
     use alloc::sync::Arc;
 
-    /// With the read lock held and a writer queued, a yield-to-waiters
-    /// batch stops after one page; a populate-unlocked batch runs its full
-    /// budget. Deterministic: the writer is queued before the batch starts.
+    /// With population's read hold taken and a writer queued, a
+    /// yield-to-waiters hold ends after one page (dropped: the writer gets
+    /// the lock); a populate-unlocked hold goes on to the end of the vma.
+    /// Deterministic: the writer is queued before population starts.
     #[test]
-    fn batch_ends_when_a_writer_waits() {
+    fn read_hold_ends_for_a_waiting_writer_only_under_yield_to_waiters() {
         let arena = ArenaPhysMem::new();
         let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap());
         let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
@@ -343,22 +474,31 @@ mod tests {
             .do_mmap(0, 256 * PAGE_SIZE, 3, crate::mmap::MAP_PRIVATE | crate::mmap::MAP_ANONYMOUS, &MlockCreds::root())
             .unwrap();
         let end = a + 256 * PAGE_SIZE;
-        let read = mm.mmap_lock.read();
-        std::thread::scope(|s| {
-            let lock = &mm.mmap_lock;
-            s.spawn(move || drop(lock.write()));
-            while !mm.mmap_lock.is_contended() {
-                std::thread::yield_now();
-            }
-            assert_eq!(mm.populate_batch(a, end, POPULATE_BATCH_PAGES, true, false), Ok(a + PAGE_SIZE));
-            let next = a + PAGE_SIZE;
-            assert_eq!(
-                mm.populate_batch(next, end, POPULATE_BATCH_PAGES, false, false),
-                Ok(next + POPULATE_BATCH_PAGES * PAGE_SIZE)
-            );
-            drop(read);
-        });
-        assert_eq!(mm.rss(), 1 + POPULATE_BATCH_PAGES);
+        let flags = mm.find_vma_intersection_snapshot(a, end).unwrap().2;
+        for (start, yield_to_waiters) in [(a, true), (a + PAGE_SIZE, false)] {
+            let run = PopulateRun { start, end, ignore_errors: false, yield_to_waiters, report: (start, end) };
+            let mut locked = MmapLocked::Read { _guard: mm.mmap_lock.read() };
+            std::thread::scope(|s| {
+                let lock = &mm.mmap_lock;
+                s.spawn(move || drop(lock.write()));
+                while !mm.mmap_lock.is_contended() {
+                    std::thread::yield_now();
+                }
+                let (mut held, mut spare) = (0, None);
+                let r = mm.populate_vma_page_range(&run, flags, start, end, &mut locked, &mut held, &mut spare);
+                mm.release_spare(&mut spare);
+                if yield_to_waiters {
+                    assert_eq!(r, Ok(start + PAGE_SIZE));
+                    assert_eq!(locked.lock(), PopulateLock::Unlocked);
+                } else {
+                    assert_eq!(r, Ok(end));
+                    assert_eq!(locked.lock(), PopulateLock::Read);
+                    assert!(mm.mmap_lock.is_contended(), "the writer still waits");
+                    locked = MmapLocked::Dropped;
+                }
+            });
+        }
+        assert_eq!(mm.rss(), 256);
         crate::invariants::check_mm_invariants(&mm).unwrap();
     }
 }

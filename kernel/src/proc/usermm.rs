@@ -125,48 +125,131 @@ pub mod tests {
     use super::*;
     use core::sync::atomic::{AtomicBool, Ordering};
     use mm::fault::FaultAccess as Access;
-    use mm::populate::{PopulateStrategy, POPULATE_BATCH_PAGES};
+    use mm::populate::{PopulateLock, PopulateProgress, PopulateStrategy, POPULATE_BATCH_PAGES};
+
+    use crate::sched::{self, thread::Thread as KThread, ThreadState};
 
     const P: u64 = 4096;
+    const PROT_READ: u64 = 1;
     const PROT_RW: u64 = 3;
     const MAP_PRIVATE_ANON_FIXED: u64 = 0x02 | 0x20 | 0x10;
 
-    /// The 2008 race, on the kernel's own page tables and scheduler: while
-    /// mlock's population has dropped the mmap lock, the region is unmapped
-    /// and mapped again (a new vma at the same place). `downgrade-retake`
-    /// re-checks only that *a* vma covers the range and carries on with
-    /// stale state, so the invariant checker finds the address space
-    /// corrupted; every other strategy leaves it consistent.
+    /// The racer's address space, and the flags the test and the racer
+    /// share (one race at a time).
+    static RACER_MM: spin::Mutex<Option<Arc<UserMm>>> = spin::Mutex::new(None);
+    static GO: AtomicBool = AtomicBool::new(false);
+    static DONE: AtomicBool = AtomicBool::new(false);
+    /// Vma A, the one replaced, and its length in pages (vma B follows it).
+    const A: u64 = 0x2000_0000;
+    const N: u64 = 4 * POPULATE_BATCH_PAGES;
+
+    /// The racer thread: once let go, unmaps A, maps a new vma in its place
+    /// and touches three of its pages.
+    extern "C" fn racer(_: u64) -> ! {
+        sched::finish_switch();
+        while !GO.load(Ordering::SeqCst) {
+            sched::yield_now();
+        }
+        let um = RACER_MM.lock().clone().expect("the racer's address space");
+        um.do_munmap(A, N * P).unwrap();
+        um.do_mmap(A, N * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &MlockCreds::root()).unwrap();
+        for i in 0..3 {
+            um.handle_mm_fault(A + i * P, Access::Write, true).unwrap();
+        }
+        drop(um);
+        DONE.store(true, Ordering::SeqCst);
+        sched::exit_current();
+    }
+
+    /// The 2008 race, on the kernel's page tables and scheduler, at a point
+    /// where population has pages behind it and pages still to do: mlock of
+    /// two vmas (A read-write, B read-only, 4 batches each) while a kernel
+    /// thread replaces A (munmap + mmap). The populate hook lets the racer
+    /// go at the first such point; where population holds nothing it waits
+    /// for the racer to finish, where it holds the lock it waits until the
+    /// racer sleeps on it. Expected: hold-write, downgrade-at-end and
+    /// populate-unlocked (one read hold across vmas, as Linux's
+    /// `__mm_populate`) make the racer wait until population is over;
+    /// downgrade-retake lets it in between A and B and then writes its stale
+    /// flags onto the replacement (the invariant checker catches it);
+    /// yield-to-waiters lets it in between batches, and population looks
+    /// the vma up again and stays consistent.
     pub fn downgrade_retake_race_corrupts_only_downgrade_retake() {
+        use PopulateLock::*;
+        use PopulateStrategy::*;
         let root = MlockCreds::root();
-        for s in PopulateStrategy::ALL {
-            let um = UserMm::new().expect("address space");
-            let mm = &*um;
-            mm.set_populate_strategy(Some(s));
-            let pages = 4 * POPULATE_BATCH_PAGES as u64;
-            let a = mm.do_mmap(0x2000_0000, pages * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
-            let fired = Arc::new(AtomicBool::new(false));
-            let fired_h = fired.clone();
-            mm.set_populate_hook(Some(Arc::new(move |mm: &Inner| {
-                if fired_h.swap(true, Ordering::SeqCst) {
+        // (strategy, lock at the window, the racer got in mid-population)
+        let table = [
+            (HoldWrite, Write, false),
+            (DowngradeRetake, Read, true),
+            (DowngradeAtEnd, Read, false),
+            (PopulateUnlocked, Read, false),
+            (YieldToWaiters, Unlocked, true),
+        ];
+        for (s, window_lock, racer_mid) in table {
+            let um = Arc::new(UserMm::new().expect("address space"));
+            um.set_populate_strategy(Some(s));
+            um.do_mmap(A, N * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
+            um.do_mmap(A + N * P, N * P, PROT_READ, MAP_PRIVATE_ANON_FIXED, &root).unwrap();
+            GO.store(false, Ordering::SeqCst);
+            DONE.store(false, Ordering::SeqCst);
+            *RACER_MM.lock() = Some(um.clone());
+            let t = sched::spawn(KThread::new(sched::thread::alloc_tid(), String::from("ktest-racer")), racer, 0);
+            let window: Arc<spin::Mutex<Option<PopulateProgress>>> = Arc::default();
+            let mid = Arc::new(AtomicBool::new(false));
+            let (window_h, mid_h) = (window.clone(), mid.clone());
+            um.set_populate_hook(Some(Arc::new(move |mm: &Inner, p: PopulateProgress| {
+                if p.remaining() == 0 {
                     return;
                 }
-                mm.do_munmap(a, pages * P).unwrap();
-                mm.do_mmap(a, pages * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &MlockCreds::root()).unwrap();
-                for i in 0..3 {
-                    mm.handle_mm_fault(a + i * P, Access::Write, true).unwrap();
+                let can_finish = p.lock == Unlocked;
+                if !GO.load(Ordering::SeqCst) {
+                    if p.done() == 0 {
+                        return;
+                    }
+                    *window_h.lock() = Some(p);
+                    GO.store(true, Ordering::SeqCst);
+                    if !can_finish {
+                        while !mm.mmap_lock.is_contended() {
+                            sched::yield_now();
+                        }
+                    }
+                }
+                if can_finish {
+                    while !DONE.load(Ordering::SeqCst) {
+                        sched::yield_now();
+                    }
+                }
+                if DONE.load(Ordering::SeqCst) {
+                    mid_h.store(true, Ordering::SeqCst);
                 }
             })));
-            let res = mm.do_mlock(a, pages * P, 0, &root);
-            mm.set_populate_hook(None);
-            assert!(fired.load(Ordering::SeqCst), "{}: the hook ran", s.name());
+            let res = um.do_mlock(A, 2 * N * P, 0, &root);
+            um.set_populate_hook(None);
+            GO.store(true, Ordering::SeqCst);
+            while t.state() != ThreadState::Dead {
+                sched::yield_now();
+            }
+            *RACER_MM.lock() = None;
+            let window = window.lock().unwrap_or_else(|| panic!("{}: no hook call mid-population", s.name()));
+            assert!(window.done() > 0 && window.remaining() > 0, "{window:?}");
+            assert_eq!(window.lock, window_lock, "{}: {window:?}", s.name());
+            assert_eq!(mid.load(Ordering::SeqCst), racer_mid, "{}: the racer got in mid-population", s.name());
             assert_eq!(res, Ok(()), "{}", s.name());
             let verdict = um.check_invariants();
-            if s == PopulateStrategy::DowngradeRetake {
+            if s == DowngradeRetake {
                 let e = verdict.expect_err("downgrade-retake must leave a corrupted address space");
                 crate::kprintln!("  downgrade-retake: invariant checker: {e}");
-            } else if let Err(e) = verdict {
-                panic!("{}: {e}", s.name());
+            } else {
+                if let Err(e) = verdict {
+                    panic!("{}: {e}", s.name());
+                }
+                assert_eq!(um.locked_vm(), N, "{}: only B stays locked", s.name());
+                let present = |addr, pages| um.mincore(addr, pages * P).unwrap().iter().filter(|&&b| b == 1).count() as u64;
+                assert_eq!(present(A + N * P, N), N, "{}", s.name());
+                // Mid-population, population went on in the replacement.
+                let expect_a = if racer_mid { N - window.done() + 3 } else { 3 };
+                assert_eq!(present(A, N), expect_a, "{}: {window:?}", s.name());
             }
             um.exit_mmap();
         }
