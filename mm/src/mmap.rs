@@ -27,7 +27,6 @@ use alloc::vec::Vec;
 
 use crate::addr::{page_align_up, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::fault::{FaultAccess, FaultError};
 use crate::mm_struct::{vm_pte_flags, MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
 use crate::page_meta::PageMetaArray;
@@ -584,15 +583,21 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// Linux `madvise`. Errors: `EINVAL` unknown advice, unaligned `start`,
-    /// length overflow; `EINVAL` `MADV_DONTNEED`/`MADV_FREE`/`MADV_REMOVE`/
-    /// `MADV_COLD`/`MADV_PAGEOUT` on a `VM_LOCKED` (or `VM_PFNMAP`) vma,
-    /// `MADV_FREE` on shared, `MADV_REMOVE` on private memory; `EFAULT`
-    /// `MADV_POPULATE_*` on inaccessible memory; `ENOMEM` holes (after the
-    /// mapped parts were advised); `EINTR`.
+    /// length overflow; `EINTR` (killable lock); `EINVAL`
+    /// `MADV_DONTNEED`/`MADV_FREE`/`MADV_REMOVE`/`MADV_COLD`/`MADV_PAGEOUT`
+    /// on a `VM_LOCKED` (or `VM_PFNMAP`) vma, `MADV_FREE` on shared,
+    /// `MADV_REMOVE` on private memory; `ENOMEM` holes (after the mapped
+    /// parts were advised).
+    ///
+    /// `MADV_POPULATE_READ/WRITE` fault the pages in, in address order,
+    /// and stop at the first problem instead of walking the vmas
+    /// ([`faultin_page_range`](Self::faultin_page_range)): `ENOMEM` at a
+    /// hole, `EINVAL` at a vma that cannot be populated that way, `EINTR`
+    /// with a fatal signal pending; the pages before it stay populated.
     ///
     /// `MADV_DONTNEED` (and `_LOCKED`, `FREE`, `REMOVE`) zap the pages: the
-    /// next touch gives zeroes. `MADV_POPULATE_READ/WRITE` fault pages in.
-    /// The other advices are accepted and do nothing.
+    /// next touch gives zeroes. The other advices are accepted and do
+    /// nothing.
     ///
     /// Locking: takes `mmap_lock` for read.
     pub fn madvise(&self, start: u64, len: u64, advice: i32) -> Result<(), Errno> {
@@ -611,6 +616,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             return Ok(());
         }
         let _r = self.mmap_lock.read_killable()?;
+        if matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
+            // Not a walk over the vmas: population goes page by page and
+            // stops at the first problem, hole or vma (Linux 6.10+).
+            return self.faultin_page_range(start, end, advice == MADV_POPULATE_WRITE);
+        }
         let meta = self.page_meta_arc().clone();
         // One vma at a time (the read lock keeps the tree as it is), so a
         // range over many vmas allocates nothing.
@@ -661,29 +671,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             // set to "never", MADV_HUGEPAGE/NOHUGEPAGE are accepted hints,
             // and a synchronous collapse is refused for every vma.
             MADV_COLLAPSE => Err(Errno::EINVAL),
-            MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
-                if v.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
-                    return Err(Errno::EINVAL);
-                }
-                let access = if advice == MADV_POPULATE_WRITE { FaultAccess::Write } else { FaultAccess::Read };
-                let mut addr = start;
-                let mut spare = None;
-                while addr < end {
-                    let r = self.fault_in_page_unlocked_alloc(addr, access, &mut spare);
-                    if r.is_err() {
-                        self.release_spare(&mut spare);
-                    }
-                    match r {
-                        Ok(_) => {}
-                        Err(FaultError::OutOfMemory) => return Err(Errno::ENOMEM),
-                        Err(FaultError::Interrupted) => return Err(Errno::EINTR),
-                        Err(_) => return Err(Errno::EFAULT),
-                    }
-                    addr += PAGE_SIZE;
-                }
-                self.release_spare(&mut spare);
-                Ok(())
-            }
             _ => Ok(()),
         }
     }

@@ -13,6 +13,11 @@
 //! without it (mlock) the first error ends population. Pages faulted into a
 //! `VM_LOCKED` vma are mlocked by the fault itself (`mlock_new_folio`).
 //!
+//! `MADV_POPULATE_READ/WRITE` populate differently, as Linux's GUP does
+//! for them ([`MmStruct::faultin_page_range`]): the access asked for, no
+//! `FOLL_FORCE`, under one read hold, and the first hole (`ENOMEM`) or
+//! unsuitable vma (`EINVAL`) ends the call instead of being skipped.
+//!
 //! Before every page, population checks `fatal_signal_pending()` and stops
 //! with `EINTR` (as GUP does), so that a SIGKILLed `mlock` of gigabytes
 //! ends promptly; the caller maps `EINTR` through unchanged (mlock returns
@@ -222,6 +227,18 @@ fn populate_access(flags: VmFlags) -> Result<Option<FaultAccess>, Errno> {
     }
 }
 
+/// Linux `check_vma_flags` for a GUP without `FOLL_FORCE` (what
+/// `MADV_POPULATE_*` asks for): may a vma with `flags` be faulted in for
+/// writing (`write`) or reading? Not a special (`VM_IO` / `VM_PFNMAP`) vma;
+/// a write needs `VM_WRITE`, a read `VM_READ` (a write-only or exec-only
+/// vma cannot be populated for reading, though x86 lets a user read it).
+fn check_vma_flags(flags: VmFlags, write: bool) -> bool {
+    if flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+        return false;
+    }
+    flags.contains(if write { VmFlags::WRITE } else { VmFlags::READ })
+}
+
 /// How population holds `mmap_lock` (Linux's `int *locked`, and who took
 /// the hold).
 enum MmapLocked<'a, B: RwSemBackend> {
@@ -263,6 +280,50 @@ impl PopulateRun {
 }
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// Linux `faultin_page_range` with `FOLL_MADV_POPULATE`, the work of
+    /// `MADV_POPULATE_READ/WRITE`: fault in every page of `[start, end)`
+    /// (page aligned) in address order, for writing (`write`) or reading.
+    /// For each page, as `__get_user_pages` does: on entering a new vma,
+    /// look it up (`ENOMEM` if there is none) and check it
+    /// ([`check_vma_flags`]: `EINVAL`); then `EINTR` if a fatal signal is
+    /// pending; then the fault (`ENOMEM` out of memory). The first error
+    /// ends it; the pages before it stay populated. A page already present
+    /// with the access allowed is left as it is.
+    ///
+    /// Locking: `mmap_lock` held for read (or write) throughout; takes the
+    /// inner lock per vma lookup and per page.
+    pub fn faultin_page_range(&self, start: u64, end: u64, write: bool) -> Result<(), Errno> {
+        self.mmap_lock.assert_locked();
+        let access = if write { FaultAccess::Write } else { FaultAccess::Read };
+        let mut spare = None;
+        let mut addr = start;
+        let mut vma_end = start;
+        let r = loop {
+            if addr >= end {
+                break Ok(());
+            }
+            if addr >= vma_end {
+                let flags;
+                (vma_end, flags) = match self.lock_inner().vmas.vma_lookup(addr) {
+                    Some(v) => (v.end, v.flags),
+                    None => break Err(Errno::ENOMEM),
+                };
+                if !check_vma_flags(flags, write) {
+                    break Err(Errno::EINVAL);
+                }
+            }
+            if self.mmap_lock.backend().fatal_signal_pending() {
+                break Err(Errno::EINTR);
+            }
+            if let Err(e) = self.fault_in_page_unlocked_alloc(addr, access, &mut spare) {
+                break Err(e.to_errno());
+            }
+            addr += PAGE_SIZE;
+        };
+        self.release_spare(&mut spare);
+        r
+    }
+
     /// The vma intersecting `[addr, end)`, as (start, end, flags).
     ///
     /// Locking: `mmap_lock` held; takes the inner lock.

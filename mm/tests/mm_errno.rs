@@ -336,11 +336,137 @@ fn madvise_errors() {
     assert_eq!(w.mm.madvise(a, P, MADV_FREE), Err(EINVAL));
     assert_eq!(w.mm.madvise(a, P, MADV_COLD), Err(EINVAL));
     assert_eq!(present(&w.mm, a, 2 * P), 2);
-    let n = w.mm.do_mmap(0, P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, &root()).unwrap();
-    assert_eq!(w.mm.madvise(n, P, MADV_POPULATE_READ), Err(EFAULT));
-    let ro = w.mm.do_mmap(0, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, &root()).unwrap();
-    assert_eq!(w.mm.madvise(ro, P, MADV_POPULATE_WRITE), Err(EFAULT));
-    assert_eq!(w.mm.madvise(ro, P, MADV_POPULATE_READ), Ok(()));
+    check(&w.mm);
+}
+
+// ----- MADV_POPULATE_(READ|WRITE) --------------------------------------------
+//
+// Linux 6.10+ (mm/madvise.c madvise_populate -> mm/gup.c faultin_page_range
+// with FOLL_MADV_POPULATE): page by page from the start; at each vma
+// boundary the vma is looked up (none: ENOMEM) and checked as
+// check_vma_flags does (VM_IO/VM_PFNMAP, no VM_WRITE for a write, no
+// VM_READ for a read: EINVAL); then a pending fatal signal is EINTR; then
+// the page is faulted in. The pages before the error stay populated.
+
+fn map_prot(w: &World, pages: u64, prot: u64) -> u64 {
+    w.mm.do_mmap(0, pages * P, prot, MAP_PRIVATE | MAP_ANONYMOUS, &root()).unwrap()
+}
+
+#[test]
+fn madvise_populate_permission_errors_are_einval() {
+    let w = world();
+    // (prot, MADV_POPULATE_READ, MADV_POPULATE_WRITE)
+    let cases = [
+        (PROT_READ | PROT_WRITE, Ok(()), Ok(())),
+        (PROT_READ, Ok(()), Err(EINVAL)),
+        (PROT_WRITE, Err(EINVAL), Ok(())),
+        (PROT_EXEC, Err(EINVAL), Err(EINVAL)),
+        (PROT_READ | PROT_EXEC, Ok(()), Err(EINVAL)),
+        (PROT_NONE, Err(EINVAL), Err(EINVAL)),
+    ];
+    for (prot, read, write) in cases {
+        for (advice, want) in [(MADV_POPULATE_READ, read), (MADV_POPULATE_WRITE, write)] {
+            let a = map_prot(&w, 4, prot);
+            assert_eq!(w.mm.madvise(a, 4 * P, advice), want, "prot {prot:#x} advice {advice}");
+            assert_eq!(present(&w.mm, a, 4 * P), if want.is_ok() { 4 } else { 0 }, "prot {prot:#x} advice {advice}");
+            w.mm.do_munmap(a, 4 * P).unwrap();
+        }
+    }
+    // Shared anonymous memory is populated for writing like private memory.
+    let s = w.mm.do_mmap(0, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, &root()).unwrap();
+    assert_eq!(w.mm.madvise(s, 4 * P, MADV_POPULATE_WRITE), Ok(()));
+    assert_eq!(present(&w.mm, s, 4 * P), 4);
+    check(&w.mm);
+}
+
+#[test]
+fn madvise_populate_special_mapping_is_einval() {
+    let w = world();
+    w.mm.install_special_mapping(0x4000_0000, 4 * P, PROT_READ | PROT_WRITE).unwrap();
+    assert_eq!(w.mm.madvise(0x4000_0000, 4 * P, MADV_POPULATE_READ), Err(EINVAL));
+    assert_eq!(w.mm.madvise(0x4000_0000, 4 * P, MADV_POPULATE_WRITE), Err(EINVAL));
+    // Reached after a normal vma: that one is populated first.
+    let (prot, flags) = anon_rw();
+    w.mm.do_mmap(0x4000_0000 - 2 * P, 2 * P, prot, flags | MAP_FIXED, &root()).unwrap();
+    assert_eq!(w.mm.madvise(0x4000_0000 - 2 * P, 6 * P, MADV_POPULATE_WRITE), Err(EINVAL));
+    assert_eq!(w.mm.rss(), 2);
+    check(&w.mm);
+}
+
+#[test]
+fn madvise_populate_stops_at_the_first_problem_in_address_order() {
+    let w = world();
+    let (rw, flags) = anon_rw();
+    let fixed = |at: u64, pages: u64, prot: u64| {
+        w.mm.do_mmap(at, pages * P, prot, flags | MAP_FIXED, &root()).unwrap();
+    };
+    let a = 0x4000_0000;
+    // [rw][ro][rw]: EINVAL at the read-only vma, the page before it populated.
+    fixed(a, 1, rw);
+    fixed(a + P, 1, PROT_READ);
+    fixed(a + 2 * P, 1, rw);
+    assert_eq!(w.mm.madvise(a, 3 * P, MADV_POPULATE_WRITE), Err(EINVAL));
+    assert_eq!(w.mm.mincore(a, 3 * P), Ok(vec![1, 0, 0]));
+    // [rw][hole][ro]: the hole comes first: ENOMEM, not EINVAL.
+    w.mm.do_munmap(a + P, P).unwrap();
+    fixed(a + 2 * P, 1, PROT_READ);
+    assert_eq!(w.mm.madvise(a, 3 * P, MADV_POPULATE_WRITE), Err(ENOMEM));
+    // [ro][hole]: the read-only vma comes first: EINVAL.
+    assert_eq!(w.mm.madvise(a + 2 * P, 2 * P, MADV_POPULATE_WRITE), Err(EINVAL));
+    // Start in a hole: ENOMEM, and the vma after it is left alone.
+    fixed(a + 4 * P, 4, rw);
+    assert_eq!(w.mm.madvise(a + 3 * P, 5 * P, MADV_POPULATE_READ), Err(ENOMEM));
+    assert_eq!(present(&w.mm, a + 4 * P, 4 * P), 0);
+    // [r][r][none]: the readable pages are populated, then EINVAL.
+    fixed(a + 4 * P, 2, PROT_READ);
+    fixed(a + 6 * P, 1, PROT_NONE);
+    assert_eq!(w.mm.madvise(a + 4 * P, 3 * P, MADV_POPULATE_READ), Err(EINVAL));
+    assert_eq!(w.mm.mincore(a + 4 * P, 3 * P), Ok(vec![1, 1, 0]));
+    // Nothing mapped at all, and a kernel address: ENOMEM (no vma).
+    assert_eq!(w.mm.madvise(0x2000_0000, P, MADV_POPULATE_READ), Err(ENOMEM));
+    assert_eq!(w.mm.madvise(0xffff_8000_0000_0000, P, MADV_POPULATE_READ), Err(ENOMEM));
+    check(&w.mm);
+}
+
+#[test]
+fn madvise_populate_eintr_with_a_fatal_signal_pending() {
+    let w = world();
+    let a = map(&w, 8);
+    let ro = map_prot(&w, 2, PROT_READ);
+    let me = std::thread::current();
+    w.backend.send_fatal_signal(&me);
+    // The vma checks come before the signal check...
+    assert_eq!(w.mm.madvise(0x2000_0000, P, MADV_POPULATE_WRITE), Err(ENOMEM));
+    assert_eq!(w.mm.madvise(ro, 2 * P, MADV_POPULATE_WRITE), Err(EINVAL));
+    // ...which comes before every page (the lock itself is uncontended).
+    assert_eq!(w.mm.madvise(a, 8 * P, MADV_POPULATE_WRITE), Err(EINTR));
+    assert_eq!(w.mm.madvise(a, 8 * P, MADV_POPULATE_READ), Err(EINTR));
+    w.backend.clear_fatal_signal();
+    assert_eq!(w.mm.rss(), 0);
+    assert_eq!(w.mm.madvise(a, 8 * P, MADV_POPULATE_WRITE), Ok(()));
+    assert_eq!(w.mm.rss(), 8);
+    check(&w.mm);
+}
+
+#[test]
+fn madvise_populate_eintr_when_killed_midway() {
+    // The populating thread is held at its first page's frame allocation
+    // (the test holds the frame allocator), the signal is sent, and the
+    // allocator let go: population must stop at the next page.
+    let w = world();
+    let a = map(&w, 8);
+    let held = w.arena.0.lock().unwrap();
+    let mm = w.mm.clone();
+    let backend = w.backend.clone();
+    let t = std::thread::spawn(move || {
+        let r = mm.madvise(a, 8 * P, MADV_POPULATE_WRITE);
+        backend.clear_fatal_signal();
+        r
+    });
+    w.backend.send_fatal_signal(t.thread());
+    drop(held);
+    assert_eq!(t.join().unwrap(), Err(EINTR));
+    assert!(w.mm.rss() <= 1, "population went on after the signal: {} pages", w.mm.rss());
     check(&w.mm);
 }
 

@@ -467,6 +467,7 @@ pub const USER_CASES: &[UserCase] = &[
     case("clock"),
     case("abi_order"),
     case("stack_growth"),
+    case("madvise_populate"),
     UserCase {
         program: "mlock_sigkill",
         args: &[],
