@@ -124,7 +124,7 @@ struct HostRun {
     name: &'static str,
     args: &'static [&'static str],
     env: Vec<(&'static str, PathBuf)>,
-    /// Skipped with a note when this file does not exist.
+    /// Counted as skipped when this file does not exist.
     needs: Option<&'static str>,
 }
 
@@ -146,7 +146,7 @@ fn host_suite(paths: &Paths, tally: &mut Tally) {
     for run in host_runs(paths) {
         if let Some(file) = run.needs {
             if !paths.root.join(file).exists() {
-                println!("note: skipping host::{} ({file} does not exist yet)", run.name);
+                tally.skip(&format!("host::{}", run.name), &format!("{file} does not exist yet"));
                 continue;
             }
         }
@@ -432,11 +432,41 @@ pub struct UserCase {
     /// (`mm.check_invariants`); off only where it would make a long
     /// program too slow under TCG.
     pub check_invariants: bool,
+    /// On Linux it needs root (CAP_IPC_LOCK beyond RLIMIT_MEMLOCK, or
+    /// setuid to drop it); the `linux` suite skips it without root.
+    pub needs_root: bool,
+    /// Booted once per population strategy (`mlock_populate=NAME`), each
+    /// boot a case of its own named `PROGRAM::STRATEGY`; otherwise booted
+    /// once with the default strategy.
+    pub every_strategy: bool,
+    /// A further check of a passing Holdfast run: given the strategy
+    /// booted with (`None`: the default) and the serial output, `Ok` with
+    /// a note to print, or `Err` with why the run fails.
+    pub check: Option<OutputCheck>,
 }
+
+/// See [`UserCase::check`].
+pub type OutputCheck = fn(Option<&str>, &str) -> std::result::Result<String, String>;
 
 /// A program expected to exit 0, with invariant checks on.
 const fn case(program: &'static str) -> UserCase {
-    UserCase { program, args: &[], status: 0, output: &[], kernel_log: &[], check_invariants: true }
+    UserCase {
+        program,
+        args: &[],
+        status: 0,
+        output: &[],
+        kernel_log: &[],
+        check_invariants: true,
+        needs_root: false,
+        every_strategy: false,
+        check: None,
+    }
+}
+
+/// A program of the mlock conformance suite: needs root on Linux, and runs
+/// under every population strategy, since each populates differently.
+const fn mlock_case(program: &'static str) -> UserCase {
+    UserCase { needs_root: true, every_strategy: true, ..case(program) }
 }
 
 /// Every user program with its expectation. Each prints `N passed, 0
@@ -447,45 +477,43 @@ pub const USER_CASES: &[UserCase] = &[
     case("abi_basic"),
     case("bad_input"),
     case("threads"),
-    UserCase { program: "segv", args: &[], status: 139, output: &[], kernel_log: &["killed by signal 11"], check_invariants: true },
-    UserCase { program: "contend", args: &["3", "1"], status: 0, output: &[], kernel_log: &[], check_invariants: false },
+    UserCase { status: 139, kernel_log: &["killed by signal 11"], ..case("segv") },
+    UserCase { args: &["3", "1"], check_invariants: false, ..case("contend") },
     // The demo `cargo xtask run` boots, on a small region.
-    UserCase { program: "mlock_contend", args: &["16", "--quick"], status: 0, output: &["RESULT strategy="], kernel_log: &[], check_invariants: false },
+    UserCase {
+        args: &["16", "--quick"],
+        output: &["RESULT strategy="],
+        check_invariants: false,
+        ..mlock_case("mlock_contend")
+    },
     case("hello_printf"),
-    UserCase { program: "malloc_stress", args: &[], status: 0, output: &[], kernel_log: &[], check_invariants: false },
+    UserCase { check_invariants: false, ..case("malloc_stress") },
     case("pthreads"),
     case("clock"),
     case("abi_order"),
     case("stack_growth"),
-    UserCase {
-        program: "mlock_sigkill",
-        args: &[],
-        status: 137,
-        output: &[],
-        kernel_log: &["killed by signal 9"],
-        check_invariants: true,
-    },
-    case("mlock01"),
-    case("mlock02"),
-    case("mlock04"),
-    case("mlock05"),
-    case("mlock201"),
-    case("mlock202"),
-    case("mlock203"),
-    case("mlock2_selftests"),
-    case("mlock_errno"),
-    case("mlock_random"),
-    case("mlockall01"),
-    case("mlockall02"),
-    case("munlock01"),
-    case("munlock02"),
-    case("munlock_untouched"),
-    case("munlockall01"),
-    case("on_fault_limit"),
-    case("open_posix_mlock"),
+    UserCase { status: 137, kernel_log: &["killed by signal 9"], ..mlock_case("mlock_sigkill") },
+    mlock_case("mlock01"),
+    mlock_case("mlock02"),
+    mlock_case("mlock04"),
+    mlock_case("mlock05"),
+    mlock_case("mlock201"),
+    mlock_case("mlock202"),
+    mlock_case("mlock203"),
+    mlock_case("mlock2_selftests"),
+    mlock_case("mlock_errno"),
+    mlock_case("mlock_random"),
+    mlock_case("mlockall01"),
+    mlock_case("mlockall02"),
+    mlock_case("munlock01"),
+    mlock_case("munlock02"),
+    mlock_case("munlock_untouched"),
+    mlock_case("munlockall01"),
+    mlock_case("on_fault_limit"),
+    mlock_case("open_posix_mlock"),
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
-    UserCase { program: "syscall_fuzz", args: &["3000", "1"], status: 0, output: &["syscall_fuzz: 9 passed, 0 failed"], kernel_log: &[], check_invariants: true },
+    UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
 ];
 
 /// What the kernel prints when the first process has exited and left no
@@ -527,8 +555,8 @@ fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     for u in USER_CASES {
         let name = format!("linux::{}", u.program);
-        if !root && u.program.contains("lock") {
-            println!("test {name} ... skipped (needs root)");
+        if let Some(why) = linux_skip(u, root) {
+            tally.skip(&name, why);
             continue;
         }
         let mut cmd = std::process::Command::new("timeout");
@@ -554,6 +582,11 @@ fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
         }
         tally.record(&name, ok, None);
     }
+}
+
+/// Why `u` does not run natively here, if it does not.
+fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
+    (u.needs_root && !root).then_some("needs root")
 }
 
 /// Judges a finished boot; `Err` holds the reason for failing.
@@ -689,6 +722,18 @@ mod tests {
         assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\nlocked 4 pages\n").is_ok());
         assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\n").unwrap_err().contains("locked 4 pages"));
         assert!(judge(&exit, &outcome(Exit::Kernel(3), false, false), "locked 4 pages").unwrap_err().contains("status 3"));
+    }
+
+    #[test]
+    fn linux_skips_only_what_needs_root() {
+        let find = |p: &str| USER_CASES.iter().find(|u| u.program == p).expect("a user case");
+        // `clock` has "lock" in its name but needs no privilege.
+        assert_eq!(linux_skip(find("clock"), false), None);
+        assert_eq!(linux_skip(find("hello"), false), None);
+        for p in ["mlock01", "mlock_errno", "mlock_sigkill", "mlock_contend"] {
+            assert_eq!(linux_skip(find(p), false), Some("needs root"), "{p}");
+            assert_eq!(linux_skip(find(p), true), None, "{p}");
+        }
     }
 
     #[test]
