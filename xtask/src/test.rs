@@ -63,7 +63,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             Suite::Kernel => kernel_suite(&paths, &mut tally),
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
-                    linux_suite(&dir, &mut tally);
+                    linux_suite(&dir, opts, &mut tally);
                 }
             }
             Suite::Smoke | Suite::User => {
@@ -75,6 +75,8 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                         None => continue,
                     }
                 };
+                let cases: Vec<BootCase> =
+                    cases.into_iter().filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name))).collect();
                 if cases.is_empty() {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
                     continue;
@@ -115,6 +117,11 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
     eprintln!("(all suites took {:.0} s)", started.elapsed().as_secs_f64());
     println!("{}", tally.summary());
     Ok(if tally.failed > 0 { 1 } else { 0 })
+}
+
+/// Whether `--only` lets the case named `name` run.
+fn selected(opts: &TestOpts, name: &str) -> bool {
+    opts.only.as_ref().is_none_or(|o| name.contains(o.as_str()))
 }
 
 // ---------------------------------------------------------------- host
@@ -397,6 +404,17 @@ pub struct BootCase {
     pub files: Vec<PathBuf>,
     pub expect: Expect,
     pub timeout: Duration,
+    /// The population strategy booted with, if not the default.
+    pub strategy: Option<&'static str>,
+    /// A further check of the serial output of a boot that met `expect`.
+    pub check: Option<OutputCheck>,
+}
+
+impl BootCase {
+    /// The name of its log file and image, without extension.
+    pub fn file_stem(&self) -> String {
+        format!("{}-{}", self.suite, self.name.replace("::", "-"))
+    }
 }
 
 /// The images booted the way a PC boots a USB stick.
@@ -413,6 +431,8 @@ pub fn smoke_cases() -> Vec<BootCase> {
             files: vec![],
             expect: Expect::MainReached,
             timeout: BOOT_TIMEOUT,
+            strategy: None,
+            check: None,
         })
         .collect()
 }
@@ -482,7 +502,7 @@ pub const USER_CASES: &[UserCase] = &[
     // The demo `cargo xtask run` boots, on a small region.
     UserCase {
         args: &["16", "--quick"],
-        output: &["RESULT strategy="],
+        output: &[REPORTS_STRATEGY],
         check_invariants: false,
         ..mlock_case("mlock_contend")
     },
@@ -520,29 +540,59 @@ pub const USER_CASES: &[UserCase] = &[
 /// page mlocked and no frame referenced; every user run must show it.
 const LEAK_CHECK_CLEAN: &str = "leak check: 0 pages mlocked, 0 user pages still referenced";
 
-/// [`USER_CASES`] as boot cases, reading programs from `dir`.
+/// The start of mlock_contend's last line, which names the strategy.
+const REPORTS_STRATEGY: &str = "RESULT strategy=";
+
+/// What the kernel prints when `mlock_populate=` names no strategy (it then
+/// keeps its default).
+const UNKNOWN_STRATEGY: &str = "unknown mlock_populate=";
+
+/// [`USER_CASES`] as boot cases, reading programs from `dir`: one per
+/// program, or one per population strategy for
+/// [`every_strategy`](UserCase::every_strategy) programs.
 pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
-    USER_CASES
-        .iter()
-        .map(|u| {
-            let mut init = vec![format!("/{}", u.program)];
-            init.extend(u.args.iter().map(|a| a.to_string()));
-            BootCase {
-                suite: "user",
-                name: u.program.to_string(),
-                firmware: Firmware::Bios,
-                attach: Attach::Disk,
-                kernel_words: if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] },
-                init,
-                files: vec![dir.join(u.program)],
-                expect: Expect::Exit {
-                    status: u.status,
-                    output: u.output.iter().chain(u.kernel_log).chain(&[LEAK_CHECK_CLEAN]).map(|s| s.to_string()).collect(),
-                },
-                timeout: BOOT_TIMEOUT,
-            }
-        })
-        .collect()
+    let mut cases = Vec::new();
+    for u in USER_CASES {
+        let mut init = vec![format!("/{}", u.program)];
+        init.extend(u.args.iter().map(|a| a.to_string()));
+        let output: Vec<String> = u.output.iter().chain(u.kernel_log).chain(&[LEAK_CHECK_CLEAN]).map(|s| s.to_string()).collect();
+        let kernel_words: Vec<String> = if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] };
+        let base = BootCase {
+            suite: "user",
+            name: u.program.to_string(),
+            firmware: Firmware::Bios,
+            attach: Attach::Disk,
+            kernel_words: kernel_words.clone(),
+            init,
+            files: vec![dir.join(u.program)],
+            expect: Expect::Exit { status: u.status, output: output.clone() },
+            timeout: BOOT_TIMEOUT,
+            strategy: None,
+            check: u.check,
+        };
+        if !u.every_strategy {
+            cases.push(base);
+            continue;
+        }
+        for strategy in crate::bench::STRATEGIES {
+            let mut words = kernel_words.clone();
+            words.push(format!("mlock_populate={strategy}"));
+            // A program that reports the strategy it ran under must show
+            // this one.
+            let output = output
+                .iter()
+                .map(|o| if o == REPORTS_STRATEGY { format!("{o}{strategy}") } else { o.clone() })
+                .collect();
+            cases.push(BootCase {
+                name: format!("{}::{strategy}", u.program),
+                kernel_words: words,
+                expect: Expect::Exit { status: u.status, output },
+                strategy: Some(strategy),
+                ..base.clone()
+            });
+        }
+    }
+    cases
 }
 
 // ---------------------------------------------------------------- linux
@@ -551,10 +601,13 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
 /// same status as on Holdfast: where the two differ, Holdfast is wrong.
 /// The mlock conformance programs need root (they drop to uid 65534 and
 /// set limits themselves); without root they are reported as skipped.
-fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
+fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     for u in USER_CASES {
         let name = format!("linux::{}", u.program);
+        if !selected(opts, &name) {
+            continue;
+        }
         if let Some(why) = linux_skip(u, root) {
             tally.skip(&name, why);
             continue;
@@ -611,7 +664,7 @@ pub fn judge(expect: &Expect, outcome: &qemu::Outcome, serial: &str) -> std::res
 
 fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
     let full = format!("{}::{}", case.suite, case.name);
-    let log = paths.logs().join(format!("{}-{}.log", case.suite, case.name));
+    let log = paths.logs().join(format!("{}.log", case.file_stem()));
     let fail = |tally: &mut Tally, why: String, log: Option<PathBuf>| {
         println!("    {full}: {why}");
         tally.record(&full, false, log);
@@ -621,7 +674,7 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
         Err(e) => return fail(tally, e, None),
     };
     let dir = paths.out.join("cases");
-    let stem = format!("{}-{}", case.suite, case.name);
+    let stem = case.file_stem();
     let images = initrd_entries(&line, &case.files)
         .and_then(|entries| make_images(paths, kernel, &entries, &dir, &stem, &[case.firmware]));
     let image = match images {
@@ -650,16 +703,23 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
             }
         },
     );
-    match outcome {
-        Ok(o) => match judge(&case.expect, &o, &serial) {
-            Ok(()) => {
-                eprintln!("    ({full}: {:.0} s)", o.elapsed.as_secs_f64());
-                tally.record(&full, true, None);
-            }
-            Err(why) => fail(tally, why, Some(log)),
-        },
-        Err(e) => fail(tally, e.to_string(), None),
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return fail(tally, e.to_string(), None),
+    };
+    if let Err(why) = judge(&case.expect, &o, &serial) {
+        return fail(tally, why, Some(log));
     }
+    if case.strategy.is_some() && serial.contains(UNKNOWN_STRATEGY) {
+        return fail(tally, format!("the kernel did not take {:?}", case.kernel_words), Some(log));
+    }
+    let note = match case.check.map(|check| check(case.strategy, &serial)) {
+        Some(Err(why)) => return fail(tally, why, Some(log)),
+        Some(Ok(note)) => format!(", {note}"),
+        None => String::new(),
+    };
+    eprintln!("    ({full}: {:.0} s{note})", o.elapsed.as_secs_f64());
+    tally.record(&full, true, None);
 }
 
 #[cfg(test)]
@@ -722,6 +782,28 @@ mod tests {
         assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\nlocked 4 pages\n").is_ok());
         assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\n").unwrap_err().contains("locked 4 pages"));
         assert!(judge(&exit, &outcome(Exit::Kernel(3), false, false), "locked 4 pages").unwrap_err().contains("status 3"));
+    }
+
+    #[test]
+    fn mlock_programs_boot_under_every_strategy() {
+        let cases = user_cases(Path::new("/u"));
+        let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert!(names.contains(&"hello"), "{names:?}");
+        for program in ["mlock01", "mlock_errno", "mlock_sigkill", "mlock_contend"] {
+            assert!(!names.contains(&program), "{program} runs once per strategy, not once");
+            for s in mm::populate::PopulateStrategy::ALL {
+                let name = format!("{program}::{}", s.name());
+                let c = cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"));
+                assert!(c.kernel_words.contains(&format!("mlock_populate={}", s.name())), "{name}: {:?}", c.kernel_words);
+                assert_eq!(c.init[0], format!("/{program}"));
+            }
+        }
+        // Every case has its own log file and image.
+        let mut stems: Vec<String> = cases.iter().map(|c| c.file_stem()).collect();
+        stems.sort();
+        stems.dedup();
+        assert_eq!(stems.len(), cases.len());
+        assert!(stems.iter().all(|s| !s.contains(['/', ':'])), "{stems:?}");
     }
 
     #[test]
