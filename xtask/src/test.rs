@@ -406,6 +406,8 @@ pub struct BootCase {
     pub timeout: Duration,
     /// The population strategy booted with, if not the default.
     pub strategy: Option<&'static str>,
+    /// Instruction-counted guest time ([`qemu::Machine::icount`]).
+    pub icount: bool,
     /// A further check of the serial output of a boot that met `expect`.
     pub check: Option<OutputCheck>,
 }
@@ -432,6 +434,7 @@ pub fn smoke_cases() -> Vec<BootCase> {
             expect: Expect::MainReached,
             timeout: BOOT_TIMEOUT,
             strategy: None,
+            icount: false,
             check: None,
         })
         .collect()
@@ -459,6 +462,9 @@ pub struct UserCase {
     /// boot a case of its own named `PROGRAM::STRATEGY`; otherwise booted
     /// once with the default strategy.
     pub every_strategy: bool,
+    /// Boot with instruction-counted guest time ([`qemu::Machine::icount`]),
+    /// for programs whose verdict compares latencies measured in the guest.
+    pub icount: bool,
     /// A further check of a passing Holdfast run: given the strategy
     /// booted with (`None`: the default) and the serial output, `Ok` with
     /// a note to print, or `Err` with why the run fails.
@@ -479,6 +485,7 @@ const fn case(program: &'static str) -> UserCase {
         check_invariants: true,
         needs_root: false,
         every_strategy: false,
+        icount: false,
         check: None,
     }
 }
@@ -499,11 +506,18 @@ pub const USER_CASES: &[UserCase] = &[
     case("threads"),
     UserCase { status: 139, kernel_log: &["killed by signal 11"], ..case("segv") },
     UserCase { args: &["3", "1"], check_invariants: false, ..case("contend") },
-    // The demo `cargo xtask run` boots, on a small region.
+    // The demo `cargo xtask run` boots. What the writer feels must have
+    // the shape of the strategy: in guest time (instruction-counted, so
+    // host load cannot distort it) populating 128 MiB takes ~570 ms, well
+    // above the ~12-50 ms a thread can wait for the CPU behind the other
+    // three (4 ms ticks), so the ratio separates hold-write (~1.0) from
+    // yield-to-waiters (~0.003) widely.
     UserCase {
-        args: &["16", "--quick"],
+        args: &["128", "--quick"],
         output: &[REPORTS_STRATEGY],
         check_invariants: false,
+        icount: true,
+        check: Some(contend_shape),
         ..mlock_case("mlock_contend")
     },
     case("hello_printf"),
@@ -535,6 +549,41 @@ pub const USER_CASES: &[UserCase] = &[
     // invariants after every memory-management call.
     UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
 ];
+
+/// Under `hold-write` the mlock holds the write lock from start to end, so
+/// a writer that queues during it waits for most of it: the longest
+/// mmap+munmap (mlock_contend's kind a) that overlapped the mlock must take
+/// at least [`HOLD_WRITE_MIN`] of the mlock's time.
+const HOLD_WRITE_MIN: f64 = 0.5;
+/// Under `yield-to-waiters` population gives the lock up as soon as a
+/// writer waits, so no writer waits for more than a small part of the
+/// mlock: at most [`YIELD_MAX`] of its time.
+const YIELD_MAX: f64 = 0.1;
+
+/// mlock_contend's [`OutputCheck`]: the ratio, within one run, of the
+/// writer's longest in-mlock latency to the mlock's time, judged for the
+/// two strategies whose shape is clear-cut and reported for the others.
+/// Never a verdict on an absolute time.
+fn contend_shape(strategy: Option<&str>, serial: &str) -> std::result::Result<String, String> {
+    let r = serial.lines().rev().find_map(crate::bench::parse_result).ok_or("no RESULT line")?;
+    let get = |k: &str| -> std::result::Result<f64, String> {
+        r.get(k).and_then(|v| v.parse::<f64>().ok()).ok_or(format!("RESULT line lacks a number {k}="))
+    };
+    let (a_n, a_max_us, mlock_ms) = (get("a_n")?, get("a_max")?, get("mlock_ms")?);
+    if mlock_ms <= 0.0 {
+        return Err(format!("mlock_ms={mlock_ms}: no mlock was timed"));
+    }
+    let ratio = a_max_us / (mlock_ms * 1000.0);
+    let shape = format!("writer's max in mlock / mlock time = {a_max_us} us / {mlock_ms} ms = {ratio:.3} (a_n={a_n})");
+    if a_n < 1.0 {
+        return Err(format!("no writer sample overlapped the mlock: {shape}"));
+    }
+    match strategy {
+        Some("hold-write") if ratio < HOLD_WRITE_MIN => Err(format!("{shape}; hold-write wants >= {HOLD_WRITE_MIN}")),
+        Some("yield-to-waiters") if ratio > YIELD_MAX => Err(format!("{shape}; yield-to-waiters wants <= {YIELD_MAX}")),
+        _ => Ok(shape),
+    }
+}
 
 /// What the kernel prints when the first process has exited and left no
 /// page mlocked and no frame referenced; every user run must show it.
@@ -568,6 +617,7 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
             expect: Expect::Exit { status: u.status, output: output.clone() },
             timeout: BOOT_TIMEOUT,
             strategy: None,
+            icount: u.icount,
             check: u.check,
         };
         if !u.every_strategy {
@@ -690,6 +740,7 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
     };
     let mut machine = qemu::Machine::new(case.firmware, image);
     machine.attach = case.attach;
+    machine.icount = case.icount;
     let mut serial = String::new();
     let outcome = qemu::run(
         &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
@@ -804,6 +855,36 @@ mod tests {
         stems.dedup();
         assert_eq!(stems.len(), cases.len());
         assert!(stems.iter().all(|s| !s.contains(['/', ':'])), "{stems:?}");
+    }
+
+    #[test]
+    fn mlock_contend_shape() {
+        let run = |a_n: u32, a_max: u32, mlock_ms: &str| {
+            format!(
+                "mlock_contend: strategy=s\nRESULT strategy=s region_mib=16 mlock_ms={mlock_ms} pages_per_s=1 \
+                 a_n={a_n} a_p50=1 a_p99=1 a_max={a_max} b_n=3 b_p50=1 b_p99=1 b_max=1\n"
+            )
+        };
+        let hold = Some("hold-write");
+        let yield_ = Some("yield-to-waiters");
+        // hold-write: the writer waits for most of the mlock.
+        assert!(contend_shape(hold, &run(1, 90_000, "100.00")).unwrap().contains("0.90"));
+        assert!(contend_shape(hold, &run(1, 50_000, "100.00")).is_ok());
+        assert!(contend_shape(hold, &run(40, 49_000, "100.00")).unwrap_err().contains("0.49"));
+        // yield-to-waiters: it waits for a small part of it.
+        assert!(contend_shape(yield_, &run(40, 10_000, "100.00")).is_ok());
+        assert!(contend_shape(yield_, &run(40, 11_000, "100.00")).unwrap_err().contains("0.11"));
+        // No writer sample overlapped the mlock: nothing was measured.
+        assert!(contend_shape(yield_, &run(0, 0, "100.00")).unwrap_err().contains("a_n=0"));
+        assert!(contend_shape(hold, &run(0, 0, "100.00")).is_err());
+        // The other strategies are reported, not judged.
+        assert!(contend_shape(Some("downgrade-at-end"), &run(5, 90_000, "100.00")).is_ok());
+        assert!(contend_shape(None, &run(5, 90_000, "100.00")).is_ok());
+        assert!(contend_shape(hold, "no result line").is_err());
+        assert!(contend_shape(hold, &run(1, 90_000, "0.00")).is_err());
+        // The user cases check it.
+        let c = USER_CASES.iter().find(|u| u.program == "mlock_contend").unwrap();
+        assert!(c.check.is_some() && c.every_strategy);
     }
 
     #[test]
