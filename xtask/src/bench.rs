@@ -13,14 +13,24 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use boot::Firmware;
+use mm::populate::PopulateStrategy;
 
 use crate::build::{self, Paths};
 use crate::error::{Error, Result};
 use crate::image::{cmdline, initrd_entries, make_images};
 use crate::qemu::{self, Flow};
 
-/// The strategies, in the order of their history.
-pub const STRATEGIES: [&str; 5] = ["hold-write", "downgrade-retake", "downgrade-at-end", "populate-unlocked", "yield-to-waiters"];
+/// The strategies' names (`mlock_populate=NAME`), in the order of their
+/// history: the kernel's own list, [`PopulateStrategy::ALL`].
+pub const STRATEGIES: [&str; PopulateStrategy::ALL.len()] = {
+    let mut names = [""; PopulateStrategy::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = PopulateStrategy::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// `cargo xtask bench` options.
 #[derive(Debug, Clone, PartialEq, Eq)]

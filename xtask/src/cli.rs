@@ -24,10 +24,13 @@ commands:
                        contention demo)
   image [--add FILE]... [-- /PROGRAM ARGS...]
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
-  test [--suite host|kernel|smoke|user|linux]...
+  test [--suite host|kernel|smoke|user|linux]... [--only TEXT]
         run the host tests, the in-kernel suite, the boot smoke tests, the
         user programs on Holdfast and the same programs on this Linux;
-        prints one line per test and `N passed, M failed`
+        prints one line per test and `N passed, M failed, K skipped`
+        --only TEXT    in the user and linux suites, run only the cases
+                       whose name (e.g. user::mlock01::hold-write)
+                       contains TEXT
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
         boot the mlock contention workload once per population strategy
         and region size; print one table (figures, never a verdict)
@@ -106,6 +109,8 @@ impl Suite {
 pub struct TestOpts {
     /// Suites to run, in order; all of them by default.
     pub suites: Vec<Suite>,
+    /// Only the user and linux cases whose full name contains this.
+    pub only: Option<String>,
 }
 
 /// A parsed command line.
@@ -152,6 +157,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         }
         "test" => {
             let mut suites = Vec::new();
+            let mut only = None;
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
@@ -162,6 +168,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                             suites.push(s);
                         }
                     }
+                    "--only" => only = Some(value(arg, &mut it)?.clone()),
                     other => return Err(format!("unknown option for test: {other}")),
                 }
             }
@@ -169,7 +176,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 suites = Suite::ALL.to_vec();
             }
             suites.sort();
-            Ok(Command::Test(TestOpts { suites }))
+            Ok(Command::Test(TestOpts { suites, only }))
         }
         "bench" => {
             let mut opts = crate::bench::BenchOpts::default();
@@ -309,11 +316,16 @@ mod tests {
 
     #[test]
     fn test_suites() {
-        assert_eq!(parse(&args("test")), Ok(Command::Test(TestOpts { suites: Suite::ALL.to_vec() })));
+        assert_eq!(parse(&args("test")), Ok(Command::Test(TestOpts { suites: Suite::ALL.to_vec(), only: None })));
         assert_eq!(
             parse(&args("test --suite smoke --suite host --suite smoke")),
-            Ok(Command::Test(TestOpts { suites: vec![Suite::Host, Suite::Smoke] }))
+            Ok(Command::Test(TestOpts { suites: vec![Suite::Host, Suite::Smoke], only: None }))
         );
+        assert_eq!(
+            parse(&args("test --suite user --only mlock01")),
+            Ok(Command::Test(TestOpts { suites: vec![Suite::User], only: Some("mlock01".into()) }))
+        );
+        assert!(parse(&args("test --only")).is_err());
         assert!(parse(&args("test --suite nope")).is_err());
     }
 }

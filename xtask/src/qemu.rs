@@ -49,11 +49,18 @@ pub struct Machine {
     pub gdb: bool,
     /// Use KVM; otherwise QEMU emulates the CPU (TCG).
     pub kvm: bool,
+    /// Emulate (never KVM) with guest time derived from the instructions
+    /// executed (`-icount shift=4`: 16 ns each, about what TCG manages, so
+    /// guest time still roughly follows wall time), so that the guest's
+    /// clocks never see the host deschedule QEMU: latencies measured inside
+    /// the guest then depend on the guest's work alone, not on the host's
+    /// load.
+    pub icount: bool,
 }
 
 impl Machine {
     pub fn new(firmware: Firmware, image: PathBuf) -> Self {
-        Machine { firmware, image, attach: Attach::Disk, smp: 1, mem: "1G".into(), display: false, gdb: false, kvm: kvm_available() }
+        Machine { firmware, image, attach: Attach::Disk, smp: 1, mem: "1G".into(), display: false, gdb: false, kvm: kvm_available(), icount: false }
     }
 }
 
@@ -61,7 +68,10 @@ impl Machine {
 pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |s: &[&str]| a.extend(s.iter().map(|s| s.to_string()));
-    if m.kvm {
+    if m.icount {
+        // While the guest idles (hlt), its time jumps to the next timer.
+        push(&["-icount", "shift=4,sleep=on"]);
+    } else if m.kvm {
         push(&["-accel", "kvm"]);
     }
     push(&["-cpu", "max"]);
@@ -371,6 +381,10 @@ mod tests {
         assert!(!a.contains("-bios") && !a.contains("-s -S") && !a.contains("kvm"));
         m.kvm = true;
         assert!(args(&m, None).join(" ").starts_with("-accel kvm -cpu max"));
+        // Instruction-counted time is emulation only.
+        m.icount = true;
+        let a = args(&m, None).join(" ");
+        assert!(a.starts_with("-icount shift=4,sleep=on -cpu max") && !a.contains("kvm"), "{a}");
     }
 
     #[test]

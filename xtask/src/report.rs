@@ -1,6 +1,10 @@
 //! Reading test output and keeping score: the kernel's `ktest:` serial
 //! lines, cargo's per-test and `test result:` lines, and the tally that
-//! ends `cargo xtask test` with `N passed, M failed`.
+//! ends `cargo xtask test` with `N passed, M failed, K skipped`.
+//!
+//! A test that did not run (a missing prerequisite, a file that does not
+//! exist yet, cargo's `#[ignore]`) is counted as skipped, never as passed;
+//! only failures make the run fail.
 
 use std::path::PathBuf;
 
@@ -40,6 +44,8 @@ pub fn parse_ktest(line: &str) -> Option<KtestLine> {
 pub struct CargoCounts {
     pub passed: u32,
     pub failed: u32,
+    /// `#[ignore]`d tests: they did not run.
+    pub ignored: u32,
 }
 
 /// Parses `test result: ok. 12 passed; 0 failed; 1 ignored; ...`.
@@ -54,6 +60,7 @@ pub fn parse_cargo_result(line: &str) -> Option<CargoCounts> {
         match label {
             "passed" => (counts.passed, got_passed) = (n, true),
             "failed" => (counts.failed, got_failed) = (n, true),
+            "ignored" => counts.ignored = n,
             _ => {}
         }
     }
@@ -72,6 +79,8 @@ pub fn parse_cargo_test_line(line: &str) -> Option<(&str, &str)> {
 pub struct Tally {
     pub passed: u32,
     pub failed: u32,
+    /// Tests that did not run.
+    pub skipped: u32,
     /// Failed test names, each with where to look.
     pub failures: Vec<(String, Option<PathBuf>)>,
 }
@@ -88,10 +97,17 @@ impl Tally {
         }
     }
 
+    /// Records and prints a test that did not run, and why.
+    pub fn skip(&mut self, name: &str, why: &str) {
+        println!("test {name} ... skipped ({why})");
+        self.skipped += 1;
+    }
+
     /// Adds counts that were already printed test by test (cargo's).
     pub fn add_counts(&mut self, name: &str, c: CargoCounts, log: Option<PathBuf>) {
         self.passed += c.passed;
         self.failed += c.failed;
+        self.skipped += c.ignored;
         if c.failed > 0 {
             self.failures.push((format!("{name} ({} failed)", c.failed), log));
         }
@@ -99,7 +115,7 @@ impl Tally {
 
     /// The final line.
     pub fn summary(&self) -> String {
-        format!("{} passed, {} failed", self.passed, self.failed)
+        format!("{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
     }
 }
 
@@ -125,9 +141,9 @@ mod tests {
     #[test]
     fn cargo_result_lines() {
         let l = "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.03s";
-        assert_eq!(parse_cargo_result(l), Some(CargoCounts { passed: 12, failed: 0 }));
+        assert_eq!(parse_cargo_result(l), Some(CargoCounts { passed: 12, failed: 0, ignored: 1 }));
         let l = "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s";
-        assert_eq!(parse_cargo_result(l), Some(CargoCounts { passed: 3, failed: 2 }));
+        assert_eq!(parse_cargo_result(l), Some(CargoCounts { passed: 3, failed: 2, ignored: 0 }));
         assert_eq!(parse_cargo_result("running 3 tests"), None);
         assert_eq!(parse_cargo_result("test result: garbage"), None);
     }
@@ -148,8 +164,19 @@ mod tests {
         let mut t = Tally::default();
         t.record("kernel::a", true, None);
         t.record("kernel::b", false, None);
-        t.add_counts("host::mm", CargoCounts { passed: 5, failed: 1 }, None);
-        assert_eq!(t.summary(), "6 passed, 2 failed");
+        t.add_counts("host::mm", CargoCounts { passed: 5, failed: 1, ignored: 0 }, None);
+        assert_eq!(t.summary(), "6 passed, 2 failed, 0 skipped");
         assert_eq!(t.failures.len(), 2);
+    }
+
+    #[test]
+    fn skipped_is_neither_passed_nor_failed() {
+        let mut t = Tally::default();
+        t.record("user::hello", true, None);
+        t.skip("linux::mlock01", "needs root");
+        t.add_counts("host::mm", CargoCounts { passed: 2, failed: 0, ignored: 3 }, None);
+        assert_eq!((t.passed, t.failed, t.skipped), (3, 0, 4));
+        assert_eq!(t.summary(), "3 passed, 0 failed, 4 skipped");
+        assert!(t.failures.is_empty());
     }
 }

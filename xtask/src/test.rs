@@ -63,7 +63,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             Suite::Kernel => kernel_suite(&paths, &mut tally),
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
-                    linux_suite(&dir, &mut tally);
+                    linux_suite(&dir, opts, &mut tally);
                 }
             }
             Suite::Smoke | Suite::User => {
@@ -75,6 +75,8 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                         None => continue,
                     }
                 };
+                let cases: Vec<BootCase> =
+                    cases.into_iter().filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name))).collect();
                 if cases.is_empty() {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
                     continue;
@@ -117,6 +119,11 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
     Ok(if tally.failed > 0 { 1 } else { 0 })
 }
 
+/// Whether `--only` lets the case named `name` run.
+fn selected(opts: &TestOpts, name: &str) -> bool {
+    opts.only.as_ref().is_none_or(|o| name.contains(o.as_str()))
+}
+
 // ---------------------------------------------------------------- host
 
 /// One `cargo test` invocation of the host suite.
@@ -124,7 +131,7 @@ struct HostRun {
     name: &'static str,
     args: &'static [&'static str],
     env: Vec<(&'static str, PathBuf)>,
-    /// Skipped with a note when this file does not exist.
+    /// Counted as skipped when this file does not exist.
     needs: Option<&'static str>,
 }
 
@@ -146,7 +153,7 @@ fn host_suite(paths: &Paths, tally: &mut Tally) {
     for run in host_runs(paths) {
         if let Some(file) = run.needs {
             if !paths.root.join(file).exists() {
-                println!("note: skipping host::{} ({file} does not exist yet)", run.name);
+                tally.skip(&format!("host::{}", run.name), &format!("{file} does not exist yet"));
                 continue;
             }
         }
@@ -407,6 +414,19 @@ pub struct BootCase {
     pub files: Vec<PathBuf>,
     pub expect: Expect,
     pub timeout: Duration,
+    /// The population strategy booted with, if not the default.
+    pub strategy: Option<&'static str>,
+    /// Instruction-counted guest time ([`qemu::Machine::icount`]).
+    pub icount: bool,
+    /// A further check of the serial output of a boot that met `expect`.
+    pub check: Option<OutputCheck>,
+}
+
+impl BootCase {
+    /// The name of its log file and image, without extension.
+    pub fn file_stem(&self) -> String {
+        format!("{}-{}", self.suite, self.name.replace("::", "-"))
+    }
 }
 
 /// The images booted the way a PC boots a USB stick.
@@ -423,6 +443,9 @@ pub fn smoke_cases() -> Vec<BootCase> {
             files: vec![],
             expect: Expect::MainReached,
             timeout: BOOT_TIMEOUT,
+            strategy: None,
+            icount: false,
+            check: None,
         })
         .collect()
 }
@@ -442,11 +465,45 @@ pub struct UserCase {
     /// (`mm.check_invariants`); off only where it would make a long
     /// program too slow under TCG.
     pub check_invariants: bool,
+    /// On Linux it needs root (CAP_IPC_LOCK beyond RLIMIT_MEMLOCK, or
+    /// setuid to drop it); the `linux` suite skips it without root.
+    pub needs_root: bool,
+    /// Booted once per population strategy (`mlock_populate=NAME`), each
+    /// boot a case of its own named `PROGRAM::STRATEGY`; otherwise booted
+    /// once with the default strategy.
+    pub every_strategy: bool,
+    /// Boot with instruction-counted guest time ([`qemu::Machine::icount`]),
+    /// for programs whose verdict compares latencies measured in the guest.
+    pub icount: bool,
+    /// A further check of a passing Holdfast run: given the strategy
+    /// booted with (`None`: the default) and the serial output, `Ok` with
+    /// a note to print, or `Err` with why the run fails.
+    pub check: Option<OutputCheck>,
 }
+
+/// See [`UserCase::check`].
+pub type OutputCheck = fn(Option<&str>, &str) -> std::result::Result<String, String>;
 
 /// A program expected to exit 0, with invariant checks on.
 const fn case(program: &'static str) -> UserCase {
-    UserCase { program, args: &[], status: 0, output: &[], kernel_log: &[], check_invariants: true }
+    UserCase {
+        program,
+        args: &[],
+        status: 0,
+        output: &[],
+        kernel_log: &[],
+        check_invariants: true,
+        needs_root: false,
+        every_strategy: false,
+        icount: false,
+        check: None,
+    }
+}
+
+/// A program of the mlock conformance suite: needs root on Linux, and runs
+/// under every population strategy, since each populates differently.
+const fn mlock_case(program: &'static str) -> UserCase {
+    UserCase { needs_root: true, every_strategy: true, ..case(program) }
 }
 
 /// Every user program with its expectation. Each prints `N passed, 0
@@ -457,88 +514,159 @@ pub const USER_CASES: &[UserCase] = &[
     case("abi_basic"),
     case("bad_input"),
     case("threads"),
-    UserCase { program: "segv", args: &[], status: 139, output: &[], kernel_log: &["killed by signal 11"], check_invariants: true },
-    UserCase { program: "contend", args: &["3", "1"], status: 0, output: &[], kernel_log: &[], check_invariants: false },
-    // The demo `cargo xtask run` boots, on a small region.
-    UserCase { program: "mlock_contend", args: &["16", "--quick"], status: 0, output: &["RESULT strategy="], kernel_log: &[], check_invariants: false },
+    UserCase { status: 139, kernel_log: &["killed by signal 11"], ..case("segv") },
+    UserCase { args: &["3", "1"], check_invariants: false, ..case("contend") },
+    // The demo `cargo xtask run` boots. What the writer feels must have
+    // the shape of the strategy: in guest time (instruction-counted, so
+    // host load cannot distort it) populating 128 MiB takes ~570 ms, well
+    // above the ~12-50 ms a thread can wait for the CPU behind the other
+    // three (4 ms ticks), so the ratio separates hold-write (~1.0) from
+    // yield-to-waiters (~0.003) widely.
+    UserCase {
+        args: &["128", "--quick"],
+        output: &[REPORTS_STRATEGY],
+        check_invariants: false,
+        icount: true,
+        check: Some(contend_shape),
+        ..mlock_case("mlock_contend")
+    },
     case("hello_printf"),
-    UserCase { program: "malloc_stress", args: &[], status: 0, output: &[], kernel_log: &[], check_invariants: false },
+    UserCase { check_invariants: false, ..case("malloc_stress") },
     case("pthreads"),
     case("clock"),
     case("abi_order"),
     case("stack_growth"),
     case("madvise_populate"),
-    UserCase {
-        program: "mlock_sigkill",
-        args: &[],
-        status: 137,
-        output: &[],
-        kernel_log: &["killed by signal 9"],
-        check_invariants: true,
-    },
-    case("mlock01"),
-    case("mlock02"),
-    case("mlock04"),
-    case("mlock05"),
-    case("mlock201"),
-    case("mlock202"),
-    case("mlock203"),
-    case("mlock2_selftests"),
-    case("mlock_errno"),
-    case("mlock_random"),
-    case("mlockall01"),
-    case("mlockall02"),
-    case("munlock01"),
-    case("munlock02"),
-    case("munlock_untouched"),
-    case("munlockall01"),
-    case("on_fault_limit"),
-    case("open_posix_mlock"),
+    UserCase { status: 137, kernel_log: &["killed by signal 9"], ..mlock_case("mlock_sigkill") },
+    mlock_case("mlock01"),
+    mlock_case("mlock02"),
+    mlock_case("mlock04"),
+    mlock_case("mlock05"),
+    mlock_case("mlock201"),
+    mlock_case("mlock202"),
+    mlock_case("mlock203"),
+    mlock_case("mlock2_selftests"),
+    mlock_case("mlock_errno"),
+    mlock_case("mlock_random"),
+    mlock_case("mlockall01"),
+    mlock_case("mlockall02"),
+    mlock_case("munlock01"),
+    mlock_case("munlock02"),
+    mlock_case("munlock_untouched"),
+    mlock_case("munlockall01"),
+    mlock_case("on_fault_limit"),
+    mlock_case("open_posix_mlock"),
     // 400 000 alternating mprotect splits against vm.max_map_count; 65 530
-    // vmas make the invariant check after every call too slow.
-    UserCase { program: "max_map_count", args: &[], status: 0, output: &["max_map_count: ", " passed, 0 failed"], kernel_log: &[], check_invariants: false },
+    // vmas make the invariant check after every call too slow. Writes the
+    // sysctl, so root on Linux.
+    UserCase { output: &["max_map_count: ", " passed, 0 failed"], check_invariants: false, needs_root: true, ..case("max_map_count") },
     // Touches twice the machine's memory: the OOM killer ends it with
     // SIGKILL, and every frame comes back (the leak check).
     UserCase {
-        program: "oom_touch",
         args: &["2048"],
         status: 137,
-        output: &[],
         kernel_log: &["Out of memory: Killed process", "killed by signal 9"],
         check_invariants: false,
+        ..case("oom_touch")
     },
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
-    UserCase { program: "syscall_fuzz", args: &["3000", "1"], status: 0, output: &["syscall_fuzz: 9 passed, 0 failed"], kernel_log: &[], check_invariants: true },
+    UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
 ];
+
+/// Under `hold-write` the mlock holds the write lock from start to end, so
+/// a writer that queues during it waits for most of it: the longest
+/// mmap+munmap (mlock_contend's kind a) that overlapped the mlock must take
+/// at least [`HOLD_WRITE_MIN`] of the mlock's time.
+const HOLD_WRITE_MIN: f64 = 0.5;
+/// Under `yield-to-waiters` population gives the lock up as soon as a
+/// writer waits, so no writer waits for more than a small part of the
+/// mlock: at most [`YIELD_MAX`] of its time.
+const YIELD_MAX: f64 = 0.1;
+
+/// mlock_contend's [`OutputCheck`]: the ratio, within one run, of the
+/// writer's longest in-mlock latency to the mlock's time, judged for the
+/// two strategies whose shape is clear-cut and reported for the others.
+/// Never a verdict on an absolute time.
+fn contend_shape(strategy: Option<&str>, serial: &str) -> std::result::Result<String, String> {
+    let r = serial.lines().rev().find_map(crate::bench::parse_result).ok_or("no RESULT line")?;
+    let get = |k: &str| -> std::result::Result<f64, String> {
+        r.get(k).and_then(|v| v.parse::<f64>().ok()).ok_or(format!("RESULT line lacks a number {k}="))
+    };
+    let (a_n, a_max_us, mlock_ms) = (get("a_n")?, get("a_max")?, get("mlock_ms")?);
+    if mlock_ms <= 0.0 {
+        return Err(format!("mlock_ms={mlock_ms}: no mlock was timed"));
+    }
+    let ratio = a_max_us / (mlock_ms * 1000.0);
+    let shape = format!("writer's max in mlock / mlock time = {a_max_us} us / {mlock_ms} ms = {ratio:.3} (a_n={a_n})");
+    if a_n < 1.0 {
+        return Err(format!("no writer sample overlapped the mlock: {shape}"));
+    }
+    match strategy {
+        Some("hold-write") if ratio < HOLD_WRITE_MIN => Err(format!("{shape}; hold-write wants >= {HOLD_WRITE_MIN}")),
+        Some("yield-to-waiters") if ratio > YIELD_MAX => Err(format!("{shape}; yield-to-waiters wants <= {YIELD_MAX}")),
+        _ => Ok(shape),
+    }
+}
 
 /// What the kernel prints when the first process has exited and left no
 /// page mlocked and no frame referenced; every user run must show it.
 const LEAK_CHECK_CLEAN: &str = "leak check: 0 pages mlocked, 0 user pages still referenced";
 
-/// [`USER_CASES`] as boot cases, reading programs from `dir`.
+/// The start of mlock_contend's last line, which names the strategy.
+const REPORTS_STRATEGY: &str = "RESULT strategy=";
+
+/// What the kernel prints when `mlock_populate=` names no strategy (it then
+/// keeps its default).
+const UNKNOWN_STRATEGY: &str = "unknown mlock_populate=";
+
+/// [`USER_CASES`] as boot cases, reading programs from `dir`: one per
+/// program, or one per population strategy for
+/// [`every_strategy`](UserCase::every_strategy) programs.
 pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
-    USER_CASES
-        .iter()
-        .map(|u| {
-            let mut init = vec![format!("/{}", u.program)];
-            init.extend(u.args.iter().map(|a| a.to_string()));
-            BootCase {
-                suite: "user",
-                name: u.program.to_string(),
-                firmware: Firmware::Bios,
-                attach: Attach::Disk,
-                kernel_words: if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] },
-                init,
-                files: vec![dir.join(u.program)],
-                expect: Expect::Exit {
-                    status: u.status,
-                    output: u.output.iter().chain(u.kernel_log).chain(&[LEAK_CHECK_CLEAN]).map(|s| s.to_string()).collect(),
-                },
-                timeout: BOOT_TIMEOUT,
-            }
-        })
-        .collect()
+    let mut cases = Vec::new();
+    for u in USER_CASES {
+        let mut init = vec![format!("/{}", u.program)];
+        init.extend(u.args.iter().map(|a| a.to_string()));
+        let output: Vec<String> = u.output.iter().chain(u.kernel_log).chain(&[LEAK_CHECK_CLEAN]).map(|s| s.to_string()).collect();
+        let kernel_words: Vec<String> = if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] };
+        let base = BootCase {
+            suite: "user",
+            name: u.program.to_string(),
+            firmware: Firmware::Bios,
+            attach: Attach::Disk,
+            kernel_words: kernel_words.clone(),
+            init,
+            files: vec![dir.join(u.program)],
+            expect: Expect::Exit { status: u.status, output: output.clone() },
+            timeout: BOOT_TIMEOUT,
+            strategy: None,
+            icount: u.icount,
+            check: u.check,
+        };
+        if !u.every_strategy {
+            cases.push(base);
+            continue;
+        }
+        for strategy in crate::bench::STRATEGIES {
+            let mut words = kernel_words.clone();
+            words.push(format!("mlock_populate={strategy}"));
+            // A program that reports the strategy it ran under must show
+            // this one.
+            let output = output
+                .iter()
+                .map(|o| if o == REPORTS_STRATEGY { format!("{o}{strategy}") } else { o.clone() })
+                .collect();
+            cases.push(BootCase {
+                name: format!("{}::{strategy}", u.program),
+                kernel_words: words,
+                expect: Expect::Exit { status: u.status, output },
+                strategy: Some(strategy),
+                ..base.clone()
+            });
+        }
+    }
+    cases
 }
 
 // ---------------------------------------------------------------- linux
@@ -547,18 +675,15 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
 /// same status as on Holdfast: where the two differ, Holdfast is wrong.
 /// The mlock conformance programs need root (they drop to uid 65534 and
 /// set limits themselves); without root they are reported as skipped.
-fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
+fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     for u in USER_CASES {
         let name = format!("linux::{}", u.program);
-        // mlock needs RLIMIT_MEMLOCK room, max_map_count writes a sysctl.
-        if !root && (u.program.contains("lock") || u.program == "max_map_count") {
-            println!("test {name} ... skipped (needs root)");
+        if !selected(opts, &name) {
             continue;
         }
-        // Sized for the guest's 1 GiB: this machine has far more memory.
-        if u.program == "oom_touch" {
-            println!("test {name} ... skipped (sized for the QEMU guest's memory)");
+        if let Some(why) = linux_skip(u, root) {
+            tally.skip(&name, why);
             continue;
         }
         let mut cmd = std::process::Command::new("timeout");
@@ -586,6 +711,15 @@ fn linux_suite(dir: &std::path::Path, tally: &mut Tally) {
     }
 }
 
+/// Why `u` does not run natively here, if it does not.
+fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
+    if u.program == "oom_touch" {
+        // Its size is twice the guest's 1 GiB; this machine has far more.
+        return Some("sized for the QEMU guest's memory");
+    }
+    (u.needs_root && !root).then_some("needs root")
+}
+
 /// Judges a finished boot; `Err` holds the reason for failing.
 pub fn judge(expect: &Expect, outcome: &qemu::Outcome, serial: &str) -> std::result::Result<(), String> {
     if outcome.timed_out {
@@ -608,7 +742,7 @@ pub fn judge(expect: &Expect, outcome: &qemu::Outcome, serial: &str) -> std::res
 
 fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
     let full = format!("{}::{}", case.suite, case.name);
-    let log = paths.logs().join(format!("{}-{}.log", case.suite, case.name));
+    let log = paths.logs().join(format!("{}.log", case.file_stem()));
     let fail = |tally: &mut Tally, why: String, log: Option<PathBuf>| {
         println!("    {full}: {why}");
         tally.record(&full, false, log);
@@ -618,7 +752,7 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
         Err(e) => return fail(tally, e, None),
     };
     let dir = paths.out.join("cases");
-    let stem = format!("{}-{}", case.suite, case.name);
+    let stem = case.file_stem();
     let images = initrd_entries(&line, &case.files)
         .and_then(|entries| make_images(paths, kernel, &entries, &dir, &stem, &[case.firmware]));
     let image = match images {
@@ -634,6 +768,7 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
     };
     let mut machine = qemu::Machine::new(case.firmware, image);
     machine.attach = case.attach;
+    machine.icount = case.icount;
     let mut serial = String::new();
     let outcome = qemu::run(
         &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
@@ -647,16 +782,23 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
             }
         },
     );
-    match outcome {
-        Ok(o) => match judge(&case.expect, &o, &serial) {
-            Ok(()) => {
-                eprintln!("    ({full}: {:.0} s)", o.elapsed.as_secs_f64());
-                tally.record(&full, true, None);
-            }
-            Err(why) => fail(tally, why, Some(log)),
-        },
-        Err(e) => fail(tally, e.to_string(), None),
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return fail(tally, e.to_string(), None),
+    };
+    if let Err(why) = judge(&case.expect, &o, &serial) {
+        return fail(tally, why, Some(log));
     }
+    if case.strategy.is_some() && serial.contains(UNKNOWN_STRATEGY) {
+        return fail(tally, format!("the kernel did not take {:?}", case.kernel_words), Some(log));
+    }
+    let note = match case.check.map(|check| check(case.strategy, &serial)) {
+        Some(Err(why)) => return fail(tally, why, Some(log)),
+        Some(Ok(note)) => format!(", {note}"),
+        None => String::new(),
+    };
+    eprintln!("    ({full}: {:.0} s{note})", o.elapsed.as_secs_f64());
+    tally.record(&full, true, None);
 }
 
 #[cfg(test)]
@@ -719,6 +861,70 @@ mod tests {
         assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\nlocked 4 pages\n").is_ok());
         assert!(judge(&exit, &outcome(Exit::Kernel(0), false, false), "x\n").unwrap_err().contains("locked 4 pages"));
         assert!(judge(&exit, &outcome(Exit::Kernel(3), false, false), "locked 4 pages").unwrap_err().contains("status 3"));
+    }
+
+    #[test]
+    fn mlock_programs_boot_under_every_strategy() {
+        let cases = user_cases(Path::new("/u"));
+        let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert!(names.contains(&"hello"), "{names:?}");
+        for program in ["mlock01", "mlock_errno", "mlock_sigkill", "mlock_contend"] {
+            assert!(!names.contains(&program), "{program} runs once per strategy, not once");
+            for s in mm::populate::PopulateStrategy::ALL {
+                let name = format!("{program}::{}", s.name());
+                let c = cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"));
+                assert!(c.kernel_words.contains(&format!("mlock_populate={}", s.name())), "{name}: {:?}", c.kernel_words);
+                assert_eq!(c.init[0], format!("/{program}"));
+            }
+        }
+        // Every case has its own log file and image.
+        let mut stems: Vec<String> = cases.iter().map(|c| c.file_stem()).collect();
+        stems.sort();
+        stems.dedup();
+        assert_eq!(stems.len(), cases.len());
+        assert!(stems.iter().all(|s| !s.contains(['/', ':'])), "{stems:?}");
+    }
+
+    #[test]
+    fn mlock_contend_shape() {
+        let run = |a_n: u32, a_max: u32, mlock_ms: &str| {
+            format!(
+                "mlock_contend: strategy=s\nRESULT strategy=s region_mib=16 mlock_ms={mlock_ms} pages_per_s=1 \
+                 a_n={a_n} a_p50=1 a_p99=1 a_max={a_max} b_n=3 b_p50=1 b_p99=1 b_max=1\n"
+            )
+        };
+        let hold = Some("hold-write");
+        let yield_ = Some("yield-to-waiters");
+        // hold-write: the writer waits for most of the mlock.
+        assert!(contend_shape(hold, &run(1, 90_000, "100.00")).unwrap().contains("0.90"));
+        assert!(contend_shape(hold, &run(1, 50_000, "100.00")).is_ok());
+        assert!(contend_shape(hold, &run(40, 49_000, "100.00")).unwrap_err().contains("0.49"));
+        // yield-to-waiters: it waits for a small part of it.
+        assert!(contend_shape(yield_, &run(40, 10_000, "100.00")).is_ok());
+        assert!(contend_shape(yield_, &run(40, 11_000, "100.00")).unwrap_err().contains("0.11"));
+        // No writer sample overlapped the mlock: nothing was measured.
+        assert!(contend_shape(yield_, &run(0, 0, "100.00")).unwrap_err().contains("a_n=0"));
+        assert!(contend_shape(hold, &run(0, 0, "100.00")).is_err());
+        // The other strategies are reported, not judged.
+        assert!(contend_shape(Some("downgrade-at-end"), &run(5, 90_000, "100.00")).is_ok());
+        assert!(contend_shape(None, &run(5, 90_000, "100.00")).is_ok());
+        assert!(contend_shape(hold, "no result line").is_err());
+        assert!(contend_shape(hold, &run(1, 90_000, "0.00")).is_err());
+        // The user cases check it.
+        let c = USER_CASES.iter().find(|u| u.program == "mlock_contend").unwrap();
+        assert!(c.check.is_some() && c.every_strategy);
+    }
+
+    #[test]
+    fn linux_skips_only_what_needs_root() {
+        let find = |p: &str| USER_CASES.iter().find(|u| u.program == p).expect("a user case");
+        // `clock` has "lock" in its name but needs no privilege.
+        assert_eq!(linux_skip(find("clock"), false), None);
+        assert_eq!(linux_skip(find("hello"), false), None);
+        for p in ["mlock01", "mlock_errno", "mlock_sigkill", "mlock_contend"] {
+            assert_eq!(linux_skip(find(p), false), Some("needs root"), "{p}");
+            assert_eq!(linux_skip(find(p), true), None, "{p}");
+        }
     }
 
     #[test]

@@ -43,11 +43,12 @@
 //! baseline), notes on anything odd, and a last line for `cargo xtask bench`:
 //!
 //! ```text
-//! RESULT strategy=NAME region_mib=N mlock_ms=X pages_per_s=Y a_p50=.. a_p99=.. a_max=.. b_p50=.. ... c_max=..
+//! RESULT strategy=NAME region_mib=N mlock_ms=X pages_per_s=Y a_n=.. a_p50=.. a_p99=.. a_max=.. b_n=.. ... c_max=..
 //! ```
 //!
-//! (µs as integers, in-mlock statistics; mlock_ms is the median over the
-//! repetitions, pages_per_s derived from it). The strategy is read from
+//! (in-mlock statistics: `_n` the number of samples, the rest µs as
+//! integers; mlock_ms is the median over the repetitions, pages_per_s
+//! derived from it). The strategy is read from
 //! `/proc/sys/vm/mlock_populate`; where that file does not exist (Linux) it
 //! is `linux`.
 //!
@@ -735,7 +736,8 @@ fn main(args: Args) -> i32 {
         let m = &h[Class::InMlock as usize];
         let l = KINDS[k].0;
         line.push_str(&format!(
-            " {l}_p50={} {l}_p99={} {l}_max={}",
+            " {l}_n={} {l}_p50={} {l}_p99={} {l}_max={}",
+            m.count(),
             us_int(m.p50()),
             us_int(m.p99()),
             us_int(m.max())
