@@ -1,5 +1,6 @@
-//! Starting a program: load a static ELF executable from the initrd into a
-//! new process and enter ring 3 at its entry point.
+//! Starting a program: load a static ELF executable (from the initrd, found
+//! through [`super::Services::find_executable`]) into a new process and
+//! enter ring 3 at its entry point.
 //!
 //! The loader runs in the new process's first thread, on the new address
 //! space, so it fills memory with the ordinary user-copy helpers (pages are
@@ -36,15 +37,15 @@ struct StartInfo {
 
 /// Create a process running `path` from the initrd with `argv`/`envp`.
 pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: bool) -> Result<Arc<Process>, Errno> {
-    let file = crate::fs::initrd::lookup(path).ok_or(Errno::ENOENT)?;
-    super::elf::parse(file.data)?; // fail early, in the caller
+    let image = (super::services().find_executable)(path).ok_or(Errno::ENOENT)?;
+    super::elf::parse(image)?; // fail early, in the caller
     let pid = crate::sched::thread::alloc_tid();
     let name = path.rsplit('/').next().unwrap_or(path);
     let proc = Process::new(pid, name, is_init)?;
     let thread = Thread::try_new(pid, String::from(name)).ok_or(Errno::ENOMEM)?;
-    thread.process.call_once(|| proc.clone());
+    super::attach(&thread, &proc);
     thread.cr3.store(proc.mm.root_pa(), Ordering::SeqCst);
-    let info = Box::new(StartInfo { image: file.data, argv, envp });
+    let info = Box::new(StartInfo { image, argv, envp });
     let t = Arc::new(thread);
     proc.threads.lock().push(t.clone());
     sched::spawn_arc(t, process_start, Box::into_raw(info) as u64);

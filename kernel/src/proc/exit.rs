@@ -82,7 +82,7 @@ pub fn do_exit_thread() -> ! {
 
 fn exit_process(proc: &Arc<Process>) {
     let status = proc.exit_status.lock().unwrap_or(ExitStatus::Exited(0));
-    proc.files.lock().close_all();
+    proc.files.close_all();
     // Every thread of the process has loaded the kernel's page table before
     // leaving it (`do_exit_thread`), and on one CPU only the running
     // thread's table is loaded: nothing can walk these tables any more.

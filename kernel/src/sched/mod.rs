@@ -164,7 +164,7 @@ fn __schedule(reason: SwitchReason) {
             core::arch::x86_64::_fxsave64(prev.fpu_ptr() as *mut u8);
             core::arch::x86_64::_fxrstor64(next.fpu_ptr() as *const u8);
         }
-        crate::arch::switch_address_space_and_stack(&next);
+        crate::arch::switch_address_space_and_stack(next.switch_target());
         let slot = prev.saved_rsp_ptr();
         // SAFETY: `next` is not running, so its saved rsp is stable.
         let next_rsp = unsafe { *next.saved_rsp_ptr() };

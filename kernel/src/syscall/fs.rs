@@ -27,12 +27,12 @@ const UIO_MAXIOV: u64 = 1024;
 
 /// The file at `fd` for I/O (`EBADF` if none, or an `O_PATH` handle).
 fn file(fd: u64) -> Result<Arc<File>, Errno> {
-    proc::current().files.lock().get(fd as i32)
+    files(&proc::current()).lock().get(fd as i32)
 }
 
 /// The file at `fd`, `O_PATH` handles included.
 fn file_raw(fd: i32) -> Result<Arc<File>, Errno> {
-    proc::current().files.lock().get_raw(fd)
+    files(&proc::current()).lock().get_raw(fd)
 }
 
 /// `inode_owner_or_capable` for Holdfast's inodes, which are all owned
@@ -228,7 +228,7 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         }
     }
     let f = open_node(node, ty, flags)?;
-    proc::current().files.lock().install_from(f, 0, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
+    files(&proc::current()).lock().install_from(f, 0, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
 }
 
 pub fn sys_open(a: Args) -> SysResult {
@@ -240,7 +240,7 @@ pub fn sys_openat(a: Args) -> SysResult {
 }
 
 pub fn sys_close(a: Args) -> SysResult {
-    proc::current().files.lock().close(a.0[0] as i32).map(|_| 0)
+    files(&proc::current()).lock().close(a.0[0] as i32).map(|_| 0)
 }
 
 const SEEK_MAX: u32 = 4; // SEEK_HOLE
@@ -335,7 +335,7 @@ pub fn sys_ioctl(a: Args) -> SysResult {
     match a.0[1] as u32 {
         FIOCLEX | FIONCLEX => {
             let on = a.0[1] as u32 == FIOCLEX;
-            proc::current().files.lock().set_cloexec(fd, on).map(|_| 0)
+            files(&proc::current()).lock().set_cloexec(fd, on).map(|_| 0)
         }
         FIONBIO => {
             let on = read_user::<i32>(arg)?;
@@ -383,10 +383,10 @@ pub fn sys_fcntl(a: Args) -> SysResult {
             if from >= MAX_FDS {
                 return Err(Errno::EINVAL);
             }
-            proc::current().files.lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
+            files(&proc::current()).lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
         }
-        F_GETFD => proc::current().files.lock().cloexec(fd).map(u64::from),
-        F_SETFD => proc::current().files.lock().set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
+        F_GETFD => files(&proc::current()).lock().cloexec(fd).map(u64::from),
+        F_SETFD => files(&proc::current()).lock().set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
         F_GETFL => Ok(f.f_flags() as u64),
         F_SETFL => {
             let arg = argi as u32;

@@ -24,7 +24,7 @@ pub fn sys_mmap(a: Args) -> SysResult {
     // Holdfast is like a Linux built without hugetlbfs: MAP_HUGETLB is
     // EINVAL (hstate_sizelog finds no huge page size).
     if flags & mm::mmap::MAP_ANONYMOUS == 0 {
-        let file = p.files.lock().get(fd as i32)?;
+        let file = crate::fs::file::files(&p).lock().get(fd as i32)?;
         return Err(file_mmap_error(&file, len, prot, flags));
     }
     if flags & MAP_HUGETLB != 0 {

@@ -64,7 +64,7 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
     let me = sched::current();
     let tid = sched::thread::alloc_tid();
     let t = Thread::try_new(tid, p.name()).ok_or(Errno::ENOMEM)?;
-    t.process.call_once(|| p.clone());
+    proc::attach(&t, &p);
     t.cr3.store(me.cr3.load(Ordering::SeqCst), Ordering::SeqCst);
     let fs = if flags & CLONE_SETTLS != 0 { tls } else { me.fs_base.load(Ordering::SeqCst) };
     t.fs_base.store(fs, Ordering::SeqCst);
