@@ -22,6 +22,10 @@
 #![no_main]
 #![feature(abi_x86_interrupt)]
 #![feature(allocator_ext)]
+// Every unsafe operation sits in an `unsafe` block with a `// SAFETY:`
+// comment, also inside `unsafe fn`s; `proc`, `syscall` and `fs` have none.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 // The test build runs the in-kernel suite instead of starting a process, so
 // the process-start path is unreachable there.
 #![cfg_attr(feature = "ktest", allow(dead_code))]

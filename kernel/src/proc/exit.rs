@@ -57,10 +57,8 @@ pub fn do_exit_thread() -> ! {
     let proc = super::current();
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     let ctid = me.clear_child_tid.swap(0, Ordering::SeqCst);
-    if ctid != 0 && !proc.dead.load(Ordering::SeqCst) {
-        if crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
-            let _ = super::futex::wake(&proc, ctid, 1);
-        }
+    if ctid != 0 && !proc.dead.load(Ordering::SeqCst) && crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
+        let _ = super::futex::wake(&proc, ctid, 1);
     }
     // Leave the address space before leaving the process: once this
     // thread is off the thread list, the last thread may free the page
@@ -123,8 +121,7 @@ pub mod tests {
 
     static RAN: AtomicU32 = AtomicU32::new(0);
 
-    extern "C" fn count_and_exit(_: u64) -> ! {
-        sched::finish_switch();
+    fn count_and_exit() -> ! {
         RAN.fetch_add(1, Ordering::SeqCst);
         sched::exit_current();
     }
@@ -160,7 +157,7 @@ pub mod tests {
 
         RAN.store(0, Ordering::SeqCst);
         for i in 0..4 {
-            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-exit-{i}")), count_and_exit, 0);
+            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-exit-{i}")), count_and_exit);
         }
         let start = crate::arch::time::now_ns();
         while RAN.load(Ordering::SeqCst) < 4 {

@@ -18,6 +18,8 @@
 //! Locking: each field has its own `IrqMutex`, held only briefly, never
 //! across a sleep. `mm` carries its own `mmap_lock`.
 
+#![deny(unsafe_code)]
+
 pub mod elf;
 pub mod exec;
 pub mod exit;

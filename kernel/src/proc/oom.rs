@@ -71,8 +71,7 @@ pub mod tests {
 
     static RAN: AtomicU32 = AtomicU32::new(0);
 
-    extern "C" fn count_and_exit(_: u64) -> ! {
-        sched::finish_switch();
+    fn count_and_exit() -> ! {
         RAN.fetch_add(1, Ordering::SeqCst);
         sched::exit_current();
     }
@@ -101,7 +100,7 @@ pub mod tests {
         drop(big);
         RAN.store(0, Ordering::SeqCst);
         for i in 0..4 {
-            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-oom-{i}")), count_and_exit, 0);
+            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-oom-{i}")), count_and_exit);
         }
         while RAN.load(Ordering::SeqCst) < 4 {
             sched::yield_now();

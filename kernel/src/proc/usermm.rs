@@ -145,8 +145,7 @@ pub mod tests {
 
     /// The racer thread: once let go, unmaps A, maps a new vma in its place
     /// and touches three of its pages.
-    extern "C" fn racer(_: u64) -> ! {
-        sched::finish_switch();
+    fn racer() -> ! {
         while !GO.load(Ordering::SeqCst) {
             sched::yield_now();
         }
@@ -194,7 +193,7 @@ pub mod tests {
             GO.store(false, Ordering::SeqCst);
             DONE.store(false, Ordering::SeqCst);
             *RACER_MM.lock() = Some(um.clone());
-            let t = sched::spawn(KThread::new(sched::thread::alloc_tid(), String::from("ktest-racer")), racer, 0);
+            let t = sched::spawn(KThread::new(sched::thread::alloc_tid(), String::from("ktest-racer")), racer);
             let window: Arc<spin::Mutex<Option<PopulateProgress>>> = Arc::default();
             let mid = Arc::new(AtomicBool::new(false));
             let (window_h, mid_h) = (window.clone(), mid.clone());

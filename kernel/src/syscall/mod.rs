@@ -9,6 +9,8 @@
 //! Locking: handlers run with interrupts enabled on the calling thread's
 //! kernel stack and may sleep.
 
+#![deny(unsafe_code)]
+
 mod fs;
 mod mem;
 mod misc;

@@ -1,7 +1,6 @@
 //! Thread syscalls: clone (threads), exit, exit_group, futex,
 //! set_tid_address, gettid, arch_prctl, sched_yield.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 use mm::Errno;
@@ -36,14 +35,6 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_DETACHED
     | CLONE_CHILD_SETTID
     | CSIGNAL;
-
-extern "C" fn thread_start(arg: u64) -> ! {
-    sched::finish_switch();
-    // SAFETY: `arg` is the frame boxed by sys_clone for this thread.
-    let frame = unsafe { Box::from_raw(arg as *mut UserFrame) };
-    proc::signal::before_return_to_user();
-    proc::exec::start_user(*frame)
-}
 
 /// `clone` for threads: the new thread shares everything and returns 0 in
 /// `rax` on `newsp`. Creating processes (no `CLONE_VM`) is not supported.
@@ -92,7 +83,10 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
         }
         threads.push(t.clone());
     }
-    sched::spawn_arc(t, thread_start, Box::into_raw(Box::new(frame)) as u64);
+    sched::spawn(t, move || {
+        proc::signal::before_return_to_user();
+        sched::start_user(frame)
+    });
     Ok(tid as u64)
 }
 
