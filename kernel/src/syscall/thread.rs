@@ -91,11 +91,13 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
 }
 
 pub fn sys_exit(a: Args) -> SysResult {
-    exit::do_exit(a.0[0] as i32)
+    let [status, ..] = a.0;
+    exit::do_exit(status as i32)
 }
 
 pub fn sys_exit_group(a: Args) -> SysResult {
-    exit::do_exit_group(proc::ExitStatus::Exited(a.0[0] as i32))
+    let [status, ..] = a.0;
+    exit::do_exit_group(proc::ExitStatus::Exited(status as i32))
 }
 
 pub fn sys_gettid(_a: Args) -> SysResult {
@@ -103,8 +105,9 @@ pub fn sys_gettid(_a: Args) -> SysResult {
 }
 
 pub fn sys_set_tid_address(a: Args) -> SysResult {
+    let [tidptr, ..] = a.0;
     let me = sched::current();
-    me.clear_child_tid.store(a.0[0], Ordering::SeqCst);
+    me.clear_child_tid.store(tidptr, Ordering::SeqCst);
     Ok(me.tid as u64)
 }
 
@@ -119,26 +122,27 @@ const ARCH_GET_FS: u64 = 0x1003;
 const ARCH_GET_GS: u64 = 0x1004;
 
 pub fn sys_arch_prctl(a: Args) -> SysResult {
+    let [code, addr, ..] = a.0;
     let me = sched::current();
-    match a.0[0] {
+    match code {
         ARCH_SET_FS => {
-            if a.0[1] >= mm::addr::TASK_SIZE {
+            if addr >= mm::addr::TASK_SIZE {
                 return Err(Errno::EPERM);
             }
-            me.fs_base.store(a.0[1], Ordering::SeqCst);
-            x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(a.0[1]));
+            me.fs_base.store(addr, Ordering::SeqCst);
+            x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(addr));
             Ok(0)
         }
         ARCH_SET_GS => {
-            if a.0[1] >= mm::addr::TASK_SIZE {
+            if addr >= mm::addr::TASK_SIZE {
                 return Err(Errno::EPERM);
             }
-            me.gs_base.store(a.0[1], Ordering::SeqCst);
-            x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(a.0[1]));
+            me.gs_base.store(addr, Ordering::SeqCst);
+            x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(addr));
             Ok(0)
         }
-        ARCH_GET_FS => write_user(a.0[1], &me.fs_base.load(Ordering::SeqCst)).map(|_| 0),
-        ARCH_GET_GS => write_user(a.0[1], &me.gs_base.load(Ordering::SeqCst)).map(|_| 0),
+        ARCH_GET_FS => write_user(addr, &me.fs_base.load(Ordering::SeqCst)).map(|_| 0),
+        ARCH_GET_GS => write_user(addr, &me.gs_base.load(Ordering::SeqCst)).map(|_| 0),
         _ => Err(Errno::EINVAL),
     }
 }
