@@ -22,6 +22,8 @@
 #![no_main]
 #![feature(abi_x86_interrupt)]
 #![feature(allocator_ext)]
+// `#[ktest]` is a `macro_rules!` attribute.
+#![cfg_attr(feature = "ktest", feature(macro_attr))]
 // Every unsafe operation sits in an `unsafe` block with a `// SAFETY:`
 // comment, also inside `unsafe fn`s; `proc`, `syscall` and `fs` have none.
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -107,6 +107,7 @@ pub fn halt_loop() -> ! {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::extable::{probe_read_u64, probe_write_u64};
 
     /// An address in an upper-half PML4 slot that nothing maps.
@@ -120,6 +121,7 @@ pub mod tests {
         0xFFFF_0000_0000_0000 | ((idx as u64) << 39) | 0x1238
     }
 
+    #[ktest]
     pub fn page_fault_on_unmapped_kernel_address_is_caught() {
         let addr = unmapped_kernel_address();
         let fault = probe_read_u64(addr).expect_err("read of an unmapped address succeeded");
@@ -130,10 +132,12 @@ pub mod tests {
         assert_eq!(probe_read_u64(&x as *const u64 as u64), Ok(0xDEAD_BEEF));
     }
 
+    #[ktest]
     pub fn non_canonical_access_is_caught() {
         assert!(probe_read_u64(0x8000_0000_0000_0000).is_err());
     }
 
+    #[ktest]
     pub fn write_to_read_only_page_is_caught() {
         // The kernel's own code is mapped read-only.
         let code = write_to_read_only_page_is_caught as *const () as u64;
@@ -142,6 +146,7 @@ pub mod tests {
         assert_eq!(probe_read_u64(code), Ok(before));
     }
 
+    #[ktest]
     pub fn timer_ticks_advance() {
         let t0 = super::apic::ticks();
         let start = super::time::now_ns();
@@ -154,6 +159,7 @@ pub mod tests {
         assert!(elapsed_ms >= 10, "ticks came too fast: 5 ticks in {elapsed_ms} ms");
     }
 
+    #[ktest]
     pub fn clock_is_monotonic_and_calibrated() {
         assert!(super::time::tsc_per_ms() > 0);
         assert!(super::apic::timer_per_ms() > 0);

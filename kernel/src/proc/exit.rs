@@ -112,6 +112,7 @@ fn exit_process(proc: &Arc<Process>) {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use alloc::string::String;
     use alloc::vec;
     use alloc::vec::Vec;
@@ -130,6 +131,7 @@ pub mod tests {
     /// page table: after `/hello` has exited, every free frame is taken
     /// and zeroed (so a freed PML4 that is still loaded loses the kernel
     /// half), and the kernel still runs threads.
+    #[ktest]
     pub fn exited_process_page_table_is_not_in_use() {
         let proc = super::super::exec::spawn_process("/hello", vec![String::from("/hello")], Vec::new(), false)
             .expect("/hello is in the test initrd");

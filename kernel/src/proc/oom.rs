@@ -62,6 +62,7 @@ fn oom_kill_process(victim: &Arc<Process>) {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use alloc::string::String;
     use alloc::vec;
     use core::sync::atomic::{AtomicU32, Ordering};
@@ -79,6 +80,7 @@ pub mod tests {
     /// A program that touches twice the machine's memory is killed by the
     /// OOM killer with SIGKILL; every frame comes back and the kernel goes
     /// on: its heap grows, threads start.
+    #[ktest]
     pub fn oom_killer_kills_the_memory_hog_and_the_kernel_goes_on() {
         let (total, free0) = crate::memory::frame::counts();
         let mib = (total * 4096 * 2) >> 20;

@@ -122,6 +122,7 @@ impl UserMm {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use core::sync::atomic::{AtomicBool, Ordering};
     use mm::fault::FaultAccess as Access;
@@ -173,6 +174,7 @@ pub mod tests {
     /// flags onto the replacement (the invariant checker catches it);
     /// yield-to-waiters lets it in between batches, and population looks
     /// the vma up again and stays consistent.
+    #[ktest]
     pub fn downgrade_retake_race_corrupts_only_downgrade_retake() {
         use PopulateLock::*;
         use PopulateStrategy::*;
@@ -257,6 +259,7 @@ pub mod tests {
 
     /// Exit of an address space with mlocked memory returns every frame and
     /// leaves no page mlocked.
+    #[ktest]
     pub fn exit_mmap_frees_mlocked_memory() {
         let (_, free0) = crate::memory::frame::counts();
         let um = UserMm::new().expect("address space");

@@ -314,6 +314,7 @@ pub fn switches() -> u64 {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
@@ -329,6 +330,7 @@ pub mod tests {
 
     /// A thread that never yields is preempted by the timer: the test
     /// thread, busy too, still gets the CPU back and sees it progress.
+    #[ktest]
     pub fn busy_threads_are_preempted() {
         STOP.store(false, Ordering::SeqCst);
         SPINS.store(0, Ordering::SeqCst);
@@ -394,6 +396,7 @@ pub mod tests {
     /// lost: a timer-interrupt waker hits the window between "decide to
     /// sleep" and "sleep" in every one of many rounds, and each round's
     /// single wake-up must end that round's sleep.
+    #[ktest]
     pub fn wake_up_in_the_sleep_window_is_not_lost() {
         ROUNDS_DONE.store(0, Ordering::SeqCst);
         let t = Arc::new(Thread::new(thread::alloc_tid(), String::from("sleeper")));
@@ -418,6 +421,7 @@ pub mod tests {
     }
 
     /// sleep_until sleeps at least until the deadline, and not much longer.
+    #[ktest]
     pub fn sleep_until_deadline() {
         let start = crate::arch::time::now_ns();
         sleep_until(start + 30_000_000);

@@ -47,6 +47,7 @@ impl RwSemBackend for SchedBackend {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
 
     type KRwSem = mm::rwsem::RwSem<SchedBackend>;
@@ -68,6 +69,7 @@ pub mod tests {
 
     /// A reader blocks (sleeping, not spinning) behind a writer and runs
     /// when the writer releases; a downgrade admits it.
+    #[ktest]
     pub fn reader_sleeps_behind_writer() {
         STEP.store(0, Ordering::SeqCst);
         SEM.down_write();
@@ -147,6 +149,7 @@ pub mod tests {
     /// leaves the lock as it was: still held by its owner, the killed
     /// waiters gone from the queue, and a reader that was queued behind a
     /// killed writer admitted at once while the lock is read-held.
+    #[ktest]
     pub fn sigkill_ends_killable_waits() {
         KSEM.reset_stats();
         // 1. Write-held: a killable reader and a killable writer queue.
