@@ -62,6 +62,7 @@ fn process_start(info: StartInfo) -> ! {
         }
         Err(e) => {
             crate::kprintln!("exec {}: failed: {:?}", proc.name(), e);
+            drop(proc);
             super::exit::do_exit_group(super::ExitStatus::Exited(127))
         }
     }

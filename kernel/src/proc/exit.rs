@@ -48,6 +48,7 @@ pub fn do_exit(code: i32) -> ! {
         *st = Some(ExitStatus::Exited(code));
     }
     drop(st);
+    drop(proc);
     do_exit_thread()
 }
 

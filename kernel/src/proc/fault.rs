@@ -44,6 +44,7 @@ pub fn segv(addr: u64, rip: u64, access: FaultAccess) -> ! {
         rip
     );
     signal::send_fatal(&proc, signal::SIGSEGV);
+    drop(proc);
     super::exit::do_exit_thread()
 }
 
@@ -53,5 +54,6 @@ pub fn user_exception(what: &str, rip: u64, sig: u8) -> ! {
     let proc = super::current();
     crate::kprintln!("holdfast: {} in pid {} at rip {:#x}", what, proc.pid, rip);
     signal::send_fatal(&proc, sig);
+    drop(proc);
     super::exit::do_exit_thread()
 }
