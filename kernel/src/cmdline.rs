@@ -12,14 +12,10 @@ use spin::Once;
 
 static CMDLINE: Once<&'static str> = Once::new();
 
-/// Read `/cmdline` from the initrd (empty if absent or not UTF-8).
-pub fn init() {
-    CMDLINE.call_once(|| {
-        crate::fs::initrd::lookup("/cmdline")
-            .and_then(|e| core::str::from_utf8(e.data).ok())
-            .map(str::trim)
-            .unwrap_or("")
-    });
+/// Take the command line from the contents of the initrd file `/cmdline`
+/// (empty if absent or not UTF-8).
+pub fn init(file: Option<&'static [u8]>) {
+    CMDLINE.call_once(|| file.and_then(|data| core::str::from_utf8(data).ok()).map(str::trim).unwrap_or(""));
 }
 
 /// The whole command line.

@@ -4,10 +4,30 @@
 //! Boot order: consoles, GDT/IDT, physical memory and the heap, the initrd
 //! and its command line, the APIC timer; then either the demo or, when built
 //! with the `ktest` feature, the in-kernel test suite.
+//!
+//! Layers, each importing only those below it:
+//!
+//! ```text
+//! syscall   fs          system calls; files, /proc, path lookup, the initrd
+//! proc                  processes: address space glue, exec, exit, signals, futexes
+//! sched                 threads, the run queue, the rwsem backend
+//! arch      uaccess     CPU, interrupts, entry, context switch; user copies
+//! memory  sync  cmdline  logger  drivers     (frames, heap, locks, consoles)
+//! ```
+//!
+//! The lower layers reach up only through what is registered here at boot:
+//! the entry-path handlers of [`arch::handlers`] and the process layer's
+//! [`proc::Services`]. `main.rs` is the one module that sees every layer.
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt)]
 #![feature(allocator_ext)]
+// `#[ktest]` is a `macro_rules!` attribute.
+#![cfg_attr(feature = "ktest", feature(macro_attr))]
+// Every unsafe operation sits in an `unsafe` block with a `// SAFETY:`
+// comment, also inside `unsafe fn`s; `proc`, `syscall` and `fs` have none.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 // The test build runs the in-kernel suite instead of starting a process, so
 // the process-start path is unreachable there.
 #![cfg_attr(feature = "ktest", allow(dead_code))]
@@ -60,6 +80,18 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     arch::gdt::init();
     arch::idt::init();
     arch::enable_protections();
+    arch::handlers::register(arch::handlers::Handlers {
+        syscall: syscall::dispatch,
+        timer_tick: sched::tick,
+        before_return_to_user: proc::signal::before_return_to_user,
+        user_fault: proc::fault::handle_user_fault,
+        user_segv: proc::fault::segv,
+        user_exception: proc::fault::user_exception,
+    });
+    proc::init(proc::Services {
+        find_executable: |path| fs::initrd::lookup(path).map(|e| e.data),
+        new_files: fs::file::Files::with_console,
+    });
 
     let phys_offset = boot_info.physical_memory_offset.into_option().expect("bootloader did not map physical memory");
     memory::set_phys_offset(phys_offset);
@@ -82,7 +114,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
         fs::initrd::init(bytes);
     }
-    cmdline::init();
+    cmdline::init(fs::initrd::lookup("/cmdline").map(|e| e.data));
     log::info!("initrd: {} files; command line: \"{}\"", fs::initrd::entries().count(), cmdline::get());
 
     sched::init();

@@ -83,6 +83,7 @@ pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use crate::arch::extable::last_fault_addr;
     use crate::proc::usermm::UserMm;
@@ -128,6 +129,7 @@ pub mod tests {
     /// thread there is no process, so no fault is resolved by demand
     /// paging: an access that got as far as the MMU and was let through
     /// would simply succeed.) Back to `PROT_READ`, the same bytes are read.
+    #[ktest]
     pub fn copy_from_prot_none_page_faults_to_the_fixup() {
         let um = UserMm::new().expect("address space");
         let a = um.do_mmap(0x2000_0000, 2 * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &MlockCreds::root()).unwrap();

@@ -7,24 +7,25 @@
 //! fault also CR2 and the decoded error bits). Double faults run on their
 //! own IST stack so that a kernel stack overflow is still reported.
 //!
+//! What happens next for an exception raised by ring 3, a user page fault
+//! or a timer tick is the business of the layers above; the handlers here
+//! call them through [`super::handlers`].
+//!
 //! Locking: the IDT is built once at boot; handlers run with interrupts off.
 
 use spin::Lazy;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
+use super::handlers::{self, FaultAccess, UserFault};
 use super::{apic, extable, gdt};
-use crate::proc::fault::{FaultAccess, UserFault};
 use x86_64::instructions::interrupts;
 
 /// An exception raised by user code kills the process with `sig` (the
 /// kernel must survive anything a program does); in the kernel it panics.
 fn user_exception(frame: &InterruptStackFrame, what: &str, sig: u8) {
     if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
-        let proc = crate::proc::current();
-        crate::kprintln!("holdfast: {} in pid {} at rip {:#x}", what, proc.pid, frame.instruction_pointer.as_u64());
-        crate::proc::signal::send_fatal(&proc, sig);
-        crate::proc::exit::do_exit_thread();
+        (handlers::get().user_exception)(what, frame.instruction_pointer.as_u64(), sig);
     }
 }
 
@@ -98,7 +99,7 @@ fn try_fixup(frame: &mut InterruptStackFrame, fault_addr: u64) -> bool {
 extern "x86-interrupt" fn general_protection(mut frame: InterruptStackFrame, code: u64) {
     if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
         let access = FaultAccess { write: false, exec: false, user: true };
-        crate::proc::fault::segv(0, frame.instruction_pointer.as_u64(), access);
+        (handlers::get().user_segv)(0, frame.instruction_pointer.as_u64(), access);
     }
     // A non-canonical address raises #GP, not #PF; the address is unknown.
     if try_fixup(&mut frame, 0) {
@@ -119,19 +120,18 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageF
         };
         // The address space may sleep on mmap_lock: let the timer run.
         interrupts::enable();
-        let outcome = crate::proc::fault::handle_user_fault(cr2, access);
+        let outcome = (handlers::get().user_fault)(cr2, access);
         interrupts::disable();
         if from_user {
             if outcome == UserFault::Refused {
-                crate::proc::fault::segv(cr2, rip, access);
+                (handlers::get().user_segv)(cr2, rip, access);
             }
             // Retry the access, unless the thread is to exit (an OOM
             // victim, say).
-            crate::proc::signal::before_return_to_user();
+            (handlers::get().before_return_to_user)();
             return;
         }
-        let dying = crate::sched::current().fatal_signal_pending();
-        if outcome == UserFault::Resolved || (outcome == UserFault::OutOfMemory && !dying) {
+        if matches!(outcome, UserFault::Resolved | UserFault::OutOfMemory { dying: false }) {
             return; // retry the user copy
         }
     }
@@ -151,9 +151,9 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageF
 extern "x86-interrupt" fn timer(frame: InterruptStackFrame) {
     apic::on_tick();
     apic::eoi();
-    crate::sched::tick();
+    (handlers::get().timer_tick)();
     if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
-        crate::proc::signal::before_return_to_user();
+        (handlers::get().before_return_to_user)();
     }
 }
 

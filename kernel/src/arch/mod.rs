@@ -1,9 +1,16 @@
 //! x86_64 machine support: segments, interrupts, the local APIC timer, the
 //! clock, exception fixups and the QEMU exit device.
+//!
+//! The bottom layer of the kernel: `arch` imports nothing above it. What
+//! the entry paths hand upwards (system calls, timer ticks, user faults,
+//! exceptions from ring 3) goes through the function pointers registered
+//! in [`handlers`]; what the scheduler hands down for a context switch is
+//! plain data ([`SwitchTarget`]).
 
 pub mod apic;
 pub mod extable;
 pub mod gdt;
+pub mod handlers;
 pub mod idt;
 pub mod pit;
 pub mod qemu;
@@ -47,8 +54,23 @@ pub fn switch_to_kernel_page_table() {
     });
 }
 
+/// The per-thread machine state that a context switch loads, besides the
+/// registers `sched::switch` saves on the stack.
+#[derive(Clone, Copy, Debug)]
+pub struct SwitchTarget {
+    /// Top of the thread's kernel stack (0: keep the current one).
+    pub kstack_top: u64,
+    /// Root of the page table the thread runs on (0: keep the loaded one).
+    pub cr3: u64,
+    /// User FS base (TLS).
+    pub fs_base: u64,
+    /// User GS base.
+    pub gs_base: u64,
+}
+
 /// Make `next` the thread the CPU runs on: its page table, the stack the
-/// CPU enters the kernel on from ring 3, and its FS base. Interrupts off.
+/// CPU enters the kernel on from ring 3, and its FS and GS bases.
+/// Interrupts off.
 ///
 /// A thread with no page table of its own (`cr3 == 0`: kernel threads,
 /// and user threads that have left their address space on exit) runs on
@@ -56,15 +78,14 @@ pub fn switch_to_kernel_page_table() {
 /// always one nobody has freed: a user thread loads the kernel's table
 /// before it leaves its address space, and an address space's tables are
 /// freed only by its last thread, after that.
-pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
-    use core::sync::atomic::Ordering;
+pub fn switch_address_space_and_stack(next: SwitchTarget) {
     use x86_64::registers::control::Cr3;
-    let top = next.kstack_top();
+    let top = next.kstack_top;
     if top != 0 {
         gdt::set_kernel_stack(top);
         syscall::set_kernel_rsp(top);
     }
-    let cr3 = next.cr3.load(Ordering::Relaxed);
+    let cr3 = next.cr3;
     if cr3 != 0 {
         let (cur, flags) = Cr3::read();
         if cur.start_address().as_u64() != cr3 {
@@ -73,8 +94,8 @@ pub fn switch_address_space_and_stack(next: &crate::sched::Thread) {
             unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(cr3)), flags) };
         }
     }
-    x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(next.fs_base.load(Ordering::Relaxed)));
-    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new_truncate(next.gs_base.load(Ordering::Relaxed)));
+    x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(next.fs_base));
+    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new_truncate(next.gs_base));
 }
 
 /// Halt until the next interrupt, forever.
@@ -86,6 +107,7 @@ pub fn halt_loop() -> ! {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::extable::{probe_read_u64, probe_write_u64};
 
     /// An address in an upper-half PML4 slot that nothing maps.
@@ -99,6 +121,7 @@ pub mod tests {
         0xFFFF_0000_0000_0000 | ((idx as u64) << 39) | 0x1238
     }
 
+    #[ktest]
     pub fn page_fault_on_unmapped_kernel_address_is_caught() {
         let addr = unmapped_kernel_address();
         let fault = probe_read_u64(addr).expect_err("read of an unmapped address succeeded");
@@ -109,10 +132,12 @@ pub mod tests {
         assert_eq!(probe_read_u64(&x as *const u64 as u64), Ok(0xDEAD_BEEF));
     }
 
+    #[ktest]
     pub fn non_canonical_access_is_caught() {
         assert!(probe_read_u64(0x8000_0000_0000_0000).is_err());
     }
 
+    #[ktest]
     pub fn write_to_read_only_page_is_caught() {
         // The kernel's own code is mapped read-only.
         let code = write_to_read_only_page_is_caught as *const () as u64;
@@ -121,6 +146,7 @@ pub mod tests {
         assert_eq!(probe_read_u64(code), Ok(before));
     }
 
+    #[ktest]
     pub fn timer_ticks_advance() {
         let t0 = super::apic::ticks();
         let start = super::time::now_ns();
@@ -133,6 +159,7 @@ pub mod tests {
         assert!(elapsed_ms >= 10, "ticks came too fast: 5 ticks in {elapsed_ms} ms");
     }
 
+    #[ktest]
     pub fn clock_is_monotonic_and_calibrated() {
         assert!(super::time::tsc_per_ms() > 0);
         assert!(super::apic::timer_per_ms() > 0);

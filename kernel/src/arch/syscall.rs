@@ -4,7 +4,8 @@
 //! AC) on the user stack. The entry stub switches to the current thread's
 //! kernel stack (published in `HOLDFAST_KERNEL_RSP` by the scheduler),
 //! pushes a [`UserFrame`] — an `iretq` frame plus every general register —
-//! and calls [`crate::syscall::dispatch`] with interrupts enabled. Every
+//! and calls the registered system-call handler
+//! ([`super::handlers::Handlers::syscall`]) with interrupts enabled. Every
 //! return to ring 3 (after a syscall, for a new thread or process, after a
 //! signal) pops a `UserFrame` and executes `iretq`.
 //!
@@ -107,8 +108,9 @@ extern "C" {
 }
 
 extern "C" fn syscall_entry_rust(frame: &mut UserFrame) {
-    crate::syscall::dispatch(frame);
-    crate::proc::signal::before_return_to_user();
+    let h = super::handlers::get();
+    (h.syscall)(frame);
+    (h.before_return_to_user)();
 }
 
 /// Program STAR/LSTAR/SFMASK and enable `syscall` (EFER.SCE).

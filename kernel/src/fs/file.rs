@@ -12,14 +12,21 @@
 //! copy at most up to the next user page boundary at a time, so that a
 //! fault part-way returns the bytes already copied, as Linux does.
 //!
+//! A process holds its table as an opaque `proc::ProcessFiles` (the process
+//! layer sits below this one); [`Files`] is what is behind it, and
+//! [`files`] finds it again.
+//!
 //! Locking: the table is behind the process's `IrqMutex`; a file's offset
 //! has its own. Data is copied to and from user memory outside both.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 use mm::Errno;
 
+use crate::proc::{Process, ProcessFiles};
 use crate::sync::IrqMutex;
 use crate::uaccess::{copy_from_user, copy_to_user};
 
@@ -283,6 +290,28 @@ struct Fd {
 /// A process's file descriptors.
 pub struct FdTable {
     fds: Vec<Option<Fd>>,
+}
+
+/// A process's file table, as its `Process::files` holds it.
+pub struct Files(IrqMutex<FdTable>);
+
+impl Files {
+    /// A new process's files: stdin, stdout and stderr on the console.
+    pub fn with_console() -> Box<dyn ProcessFiles> {
+        Box::new(Files(IrqMutex::new(FdTable::with_console())))
+    }
+}
+
+impl ProcessFiles for Files {
+    fn close_all(&self) {
+        self.0.lock().close_all();
+    }
+}
+
+/// The file table of process `p`.
+pub fn files(p: &Process) -> &IrqMutex<FdTable> {
+    let any: &dyn Any = &*p.files;
+    &any.downcast_ref::<Files>().expect("a process's files are fs::file::Files").0
 }
 
 /// Most descriptors a process may hold (RLIMIT_NOFILE's default).

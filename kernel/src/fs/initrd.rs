@@ -84,11 +84,13 @@ pub fn lookup_bytes(path: &[u8]) -> Option<Entry> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
 
     /// A two-file archive in `newc` format, built by hand.
-    const SAMPLE: &[u8] = b"07070100000001000081800000000000000000000000010000000000000005000000000000000000000000000000000000000a00000000./a/hello\0hello\0\0\007070100000001000000000000000000000000000000010000000000000000000000000000000000000000000000000000000b00000000TRAILER!!!\0\0\0\0";
+    const SAMPLE: &[u8] = b"07070100000001000081800000000000000000000000010000000000000005000000000000000000000000000000000000000a00000000./a/hello\0hello\0\0\x0007070100000001000000000000000000000000000000010000000000000000000000000000000000000000000000000000000b00000000TRAILER!!!\0\0\0\0";
 
+    #[ktest]
     pub fn parses_newc() {
         let all: alloc::vec::Vec<Entry> = entries_of(SAMPLE).collect();
         assert_eq!(all.len(), 1);
@@ -97,11 +99,13 @@ pub mod tests {
         assert_eq!(all[0].mode, 0o100600);
     }
 
+    #[ktest]
     pub fn truncated_archive_is_not_fatal() {
         assert_eq!(entries_of(&SAMPLE[..50]).count(), 0);
         assert_eq!(entries_of(&SAMPLE[..120]).count(), 0);
     }
 
+    #[ktest]
     pub fn boot_initrd_has_cmdline() {
         assert!(lookup("/cmdline").is_some(), "xtask always packs /cmdline");
     }

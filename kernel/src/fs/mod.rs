@@ -1,6 +1,8 @@
 //! Files: the initrd (a cpio `newc` archive handed over by the bootloader),
 //! `/proc`, and path lookup over both.
 
+#![deny(unsafe_code)]
+
 pub mod file;
 pub mod initrd;
 pub mod namei;

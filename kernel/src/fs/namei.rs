@@ -192,10 +192,12 @@ pub fn walk(start: &[u8], path: &[u8]) -> Result<(Vec<u8>, NodeType), Errno> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
 
     /// The walk over the boot initrd (which holds `/cmdline`) and /proc:
     /// `.`/`..`, trailing slashes, and the errors in Linux's order.
+    #[ktest]
     pub fn path_walk() {
         let ok = |start: &[u8], path: &[u8]| walk(start, path).map(|(p, t)| (alloc::string::String::from_utf8(p).unwrap(), t));
         assert_eq!(ok(b"/", b"/"), Ok(("/".into(), NodeType::Dir)));

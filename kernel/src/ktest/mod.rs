@@ -1,8 +1,22 @@
 //! The in-kernel test harness (built with the `ktest` feature).
 //!
-//! Tests are plain functions that panic on failure, listed in [`TESTS`]
-//! next to the subsystem they test. The protocol on the serial console,
-//! read by `cargo xtask test`:
+//! Tests are plain functions that panic on failure, next to the subsystem
+//! they test, marked with the [`ktest`] attribute:
+//!
+//! ```ignore
+//! use crate::ktest::ktest;
+//!
+//! #[ktest]
+//! pub fn alloc_free_roundtrip() { ... }
+//! ```
+//!
+//! The attribute puts a [`KTest`] for the function into the linker section
+//! `ktests`; the harness finds them all between the linker-made symbols
+//! `__start_ktests` and `__stop_ktests`, so a test cannot be written and
+//! left out of the run. They run sorted by module path, then by line:
+//! the same order on every boot of a build, which `ktest.start` relies on.
+//!
+//! The protocol on the serial console, read by `cargo xtask test`:
 //!
 //! ```text
 //! ktest: run <index> <name>
@@ -18,18 +32,23 @@
 //!
 //! Locking: runs on the boot thread; `CURRENT` is read by the panic handler.
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicIsize, Ordering};
 
-/// One in-kernel test.
+/// One in-kernel test, as `#[ktest]` registers it.
 pub struct KTest {
+    /// Its path without the crate: `memory::frame::tests::alloc_free_roundtrip`.
     pub name: &'static str,
+    /// `module_path!()` and `line!()` where it is declared: the run order.
+    pub module: &'static str,
+    pub line: u32,
     pub run: fn(),
 }
 
-/// `crate::memory::frame::tests::x` -> `memory::frame::tests::x`.
-const fn strip_crate(path: &'static str) -> &'static str {
+/// `kernel::memory::frame::tests::x` -> `memory::frame::tests::x`.
+pub const fn strip_crate(path: &'static str) -> &'static str {
     match path.as_bytes() {
-        [b'c', b'r', b'a', b't', b'e', b':', b':', rest @ ..] => match core::str::from_utf8(rest) {
+        [b'k', b'e', b'r', b'n', b'e', b'l', b':', b':', rest @ ..] => match core::str::from_utf8(rest) {
             Ok(s) => s,
             Err(_) => path,
         },
@@ -37,44 +56,55 @@ const fn strip_crate(path: &'static str) -> &'static str {
     }
 }
 
-macro_rules! ktests {
-    ($($path:path),* $(,)?) => {
-        &[$(KTest { name: strip_crate(stringify!($path)), run: $path }),*]
+/// `#[ktest] pub fn name() { ... }`: the function, plus a [`KTest`] for it
+/// in the `ktests` section (kept by `#[used]`, collected by [`tests`]).
+macro_rules! ktest {
+    attr() ($(#[$meta:meta])* $vis:vis fn $name:ident() $body:block) => {
+        $(#[$meta])* $vis fn $name() $body
+
+        const _: () = {
+            #[used]
+            #[link_section = "ktests"]
+            static KTEST: $crate::ktest::KTest = $crate::ktest::KTest {
+                name: $crate::ktest::strip_crate(concat!(module_path!(), "::", stringify!($name))),
+                module: module_path!(),
+                line: line!(),
+                run: $name,
+            };
+        };
     };
 }
+pub(crate) use ktest;
 
-/// Every in-kernel test, in run order.
-pub static TESTS: &[KTest] = ktests![
-    crate::memory::frame::tests::alloc_free_roundtrip,
-    crate::memory::frame::tests::no_double_handout,
-    crate::memory::frame::tests::double_free_is_reported,
-    crate::memory::frame::tests::zeroed_frames_are_zero,
-    crate::memory::heap::tests::large_allocation_grows_heap,
-    crate::memory::heap::tests::many_small_allocations,
-    crate::arch::tests::page_fault_on_unmapped_kernel_address_is_caught,
-    crate::arch::tests::non_canonical_access_is_caught,
-    crate::arch::tests::write_to_read_only_page_is_caught,
-    crate::arch::tests::timer_ticks_advance,
-    crate::arch::tests::clock_is_monotonic_and_calibrated,
-    crate::memory::phys::tests::map_walk_unmap_real_page_table,
-    crate::memory::phys::tests::protnone_leaf_is_not_present_to_the_cpu,
-    crate::sched::tests::busy_threads_are_preempted,
-    crate::sched::tests::sleep_until_deadline,
-    crate::sched::tests::wake_up_in_the_sleep_window_is_not_lost,
-    crate::sched::rwsem_backend::tests::reader_sleeps_behind_writer,
-    crate::sched::rwsem_backend::tests::sigkill_ends_killable_waits,
-    crate::proc::usermm::tests::downgrade_retake_race_corrupts_only_downgrade_retake,
-    crate::proc::usermm::tests::exit_mmap_frees_mlocked_memory,
-    crate::proc::exit::tests::exited_process_page_table_is_not_in_use,
-    crate::proc::oom::tests::oom_killer_kills_the_memory_hog_and_the_kernel_goes_on,
-    crate::uaccess::tests::copy_from_prot_none_page_faults_to_the_fixup,
-    crate::proc::stack::tests::initial_stack_layout,
-    crate::proc::elf::tests::rejects_garbage,
-    crate::fs::initrd::tests::parses_newc,
-    crate::fs::initrd::tests::truncated_archive_is_not_fatal,
-    crate::fs::initrd::tests::boot_initrd_has_cmdline,
-    crate::fs::namei::tests::path_walk,
-];
+extern "C" {
+    /// Start and end of the `ktests` section, defined by the linker (only
+    /// their addresses are used).
+    static __start_ktests: u8;
+    static __stop_ktests: u8;
+}
+
+/// Every registered test, in the linker's order.
+fn registered() -> &'static [KTest] {
+    let start = core::ptr::addr_of!(__start_ktests) as *const KTest;
+    let stop = core::ptr::addr_of!(__stop_ktests) as *const KTest;
+    let len = (stop as usize - start as usize) / core::mem::size_of::<KTest>();
+    // SAFETY: the section holds nothing but the `KTest` statics that
+    // `#[ktest]` puts there, back to back: each is aligned as a `KTest` and
+    // its size is a multiple of that alignment, so there are no gaps, and
+    // the section starts at the first one. They are never written.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
+/// Every registered test, in run order (by module, then by line).
+static TESTS: spin::Once<Vec<&'static KTest>> = spin::Once::new();
+
+fn tests() -> &'static [&'static KTest] {
+    TESTS.call_once(|| {
+        let mut all: Vec<&'static KTest> = registered().iter().collect();
+        all.sort_by_key(|t| (t.module, t.line));
+        all
+    })
+}
 
 /// Index of the running test, or -1.
 static CURRENT: AtomicIsize = AtomicIsize::new(-1);
@@ -82,15 +112,16 @@ static CURRENT: AtomicIsize = AtomicIsize::new(-1);
 /// The running test, if any (for the panic handler).
 pub fn current() -> Option<(usize, &'static str)> {
     let i = CURRENT.load(Ordering::SeqCst);
-    (i >= 0).then(|| (i as usize, TESTS[i as usize].name))
+    (i >= 0).then(|| (i as usize, tests()[i as usize].name))
 }
 
 /// Run the tests from `ktest.start` on, then exit QEMU with the verdict.
 pub fn run_all() -> ! {
     let start: usize = crate::cmdline::value("ktest.start").and_then(|s| s.parse().ok()).unwrap_or(0);
     let filter = crate::cmdline::value("ktest.filter");
-    crate::kprintln!("ktest: {} tests, starting at {}", TESTS.len(), start);
-    for (i, t) in TESTS.iter().enumerate().skip(start) {
+    let tests = tests();
+    crate::kprintln!("ktest: {} tests, starting at {}", tests.len(), start);
+    for (i, t) in tests.iter().enumerate().skip(start) {
         if filter.is_some_and(|f| !t.name.contains(f)) {
             continue;
         }

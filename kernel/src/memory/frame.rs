@@ -148,10 +148,12 @@ pub fn counts() -> (u64, u64) {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use alloc::collections::BTreeSet;
     use alloc::vec::Vec;
 
+    #[ktest]
     pub fn alloc_free_roundtrip() {
         let (_, free0) = counts();
         let frames: Vec<u64> = (0..1000).map(|_| alloc().expect("frame")).collect();
@@ -166,6 +168,7 @@ pub mod tests {
         assert_eq!(counts().1, free0);
     }
 
+    #[ktest]
     pub fn no_double_handout() {
         let frames: Vec<u64> = (0..4096).map(|_| alloc().expect("frame")).collect();
         let distinct: BTreeSet<u64> = frames.iter().copied().collect();
@@ -175,6 +178,7 @@ pub mod tests {
         }
     }
 
+    #[ktest]
     pub fn double_free_is_reported() {
         let f = alloc().unwrap();
         free(f).unwrap();
@@ -182,6 +186,7 @@ pub mod tests {
         assert!(free(1 << 60).is_err(), "foreign address not rejected");
     }
 
+    #[ktest]
     pub fn zeroed_frames_are_zero() {
         let f = alloc().unwrap();
         // SAFETY: we own frame f.

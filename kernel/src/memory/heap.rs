@@ -88,9 +88,11 @@ unsafe impl GlobalAlloc for KernelHeap {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use alloc::boxed::Box;
     use alloc::vec::Vec;
 
+    #[ktest]
     pub fn large_allocation_grows_heap() {
         let (size0, _) = super::stats();
         let n = 8 << 20;
@@ -101,6 +103,7 @@ pub mod tests {
         assert_eq!(v[n - 1], 0x5A);
     }
 
+    #[ktest]
     pub fn many_small_allocations() {
         let boxes: Vec<Box<u64>> = (0..20_000u64).map(Box::new).collect();
         for (i, b) in boxes.iter().enumerate() {

@@ -52,6 +52,7 @@ impl TlbFlush for KernelTlb {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use crate::arch::extable::{probe_read_u64, probe_write_u64};
     use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
@@ -68,6 +69,7 @@ pub mod tests {
     }
 
     /// Build a page table of our own, run on it, walk it, tear it down.
+    #[ktest]
     pub fn map_walk_unmap_real_page_table() {
         let (_, free0) = crate::memory::frame::counts();
         let (root, flags) = Cr3::read();
@@ -105,6 +107,7 @@ pub mod tests {
     /// A protnone leaf on the real MMU: the CPU faults on it, while the
     /// page table still translates and walks it; made present again, the
     /// frame's contents are where they were.
+    #[ktest]
     pub fn protnone_leaf_is_not_present_to_the_cpu() {
         let (_, free0) = crate::memory::frame::counts();
         let (root, flags) = Cr3::read();

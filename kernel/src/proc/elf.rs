@@ -112,8 +112,10 @@ pub fn parse(d: &[u8]) -> Result<Executable, Errno> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
 
+    #[ktest]
     pub fn rejects_garbage() {
         assert_eq!(parse(b"").unwrap_err(), Errno::ENOEXEC);
         assert_eq!(parse(&[0u8; 100]).unwrap_err(), Errno::ENOEXEC);

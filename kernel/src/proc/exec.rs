@@ -1,5 +1,6 @@
-//! Starting a program: load a static ELF executable from the initrd into a
-//! new process and enter ring 3 at its entry point.
+//! Starting a program: load a static ELF executable (from the initrd, found
+//! through [`super::Services::find_executable`]) into a new process and
+//! enter ring 3 at its entry point.
 //!
 //! The loader runs in the new process's first thread, on the new address
 //! space, so it fills memory with the ordinary user-copy helpers (pages are
@@ -7,7 +8,6 @@
 //! then given their final protection; pages shared by two segments get the
 //! union of both protections.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -19,7 +19,7 @@ use mm::Errno;
 use super::elf_consts::*;
 use super::stack;
 use super::Process;
-use crate::arch::syscall::{enter_user, new_user_frame, UserFrame};
+use crate::arch::syscall::new_user_frame;
 use crate::sched::{self, thread::Thread};
 use crate::uaccess;
 
@@ -36,50 +36,35 @@ struct StartInfo {
 
 /// Create a process running `path` from the initrd with `argv`/`envp`.
 pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: bool) -> Result<Arc<Process>, Errno> {
-    let file = crate::fs::initrd::lookup(path).ok_or(Errno::ENOENT)?;
-    super::elf::parse(file.data)?; // fail early, in the caller
+    let image = (super::services().find_executable)(path).ok_or(Errno::ENOENT)?;
+    super::elf::parse(image)?; // fail early, in the caller
     let pid = crate::sched::thread::alloc_tid();
     let name = path.rsplit('/').next().unwrap_or(path);
     let proc = Process::new(pid, name, is_init)?;
     let thread = Thread::try_new(pid, String::from(name)).ok_or(Errno::ENOMEM)?;
-    thread.process.call_once(|| proc.clone());
+    super::attach(&thread, &proc);
     thread.cr3.store(proc.mm.root_pa(), Ordering::SeqCst);
-    let info = Box::new(StartInfo { image: file.data, argv, envp });
+    let info = StartInfo { image, argv, envp };
     let t = Arc::new(thread);
     proc.threads.lock().push(t.clone());
-    sched::spawn_arc(t, process_start, Box::into_raw(info) as u64);
+    sched::spawn(t, move || process_start(info));
     Ok(proc)
 }
 
-extern "C" fn process_start(arg: u64) -> ! {
-    sched::finish_switch();
-    // SAFETY: `arg` is the StartInfo leaked by spawn_process for this thread.
-    let info = unsafe { Box::from_raw(arg as *mut StartInfo) };
+/// The first thread of a new process: load the program, enter ring 3.
+fn process_start(info: StartInfo) -> ! {
     let proc = super::current();
     match load(&proc, &info) {
         Ok((entry, sp)) => {
             drop(info);
-            start_user(new_user_frame(entry, sp))
+            drop(proc);
+            sched::start_user(new_user_frame(entry, sp))
         }
         Err(e) => {
             crate::kprintln!("exec {}: failed: {:?}", proc.name(), e);
+            drop(proc);
             super::exit::do_exit_group(super::ExitStatus::Exited(127))
         }
-    }
-}
-
-/// Put `frame` at the top of the current thread's kernel stack (the area
-/// reserved for it, never used by the code running below) and enter ring 3
-/// with it.
-pub fn start_user(frame: UserFrame) -> ! {
-    let top = sched::current().kstack_top();
-    const _: () = assert!(core::mem::size_of::<UserFrame>() as u64 <= sched::thread::USER_FRAME_RESERVE);
-    let slot = (top - core::mem::size_of::<UserFrame>() as u64) as *mut UserFrame;
-    // SAFETY: the slot is the top of this thread's own kernel stack, which
-    // holds nothing else that is still needed (we never return from here).
-    unsafe {
-        slot.write(frame);
-        enter_user(slot)
     }
 }
 

@@ -48,6 +48,7 @@ pub fn do_exit(code: i32) -> ! {
         *st = Some(ExitStatus::Exited(code));
     }
     drop(st);
+    drop(proc);
     do_exit_thread()
 }
 
@@ -57,10 +58,8 @@ pub fn do_exit_thread() -> ! {
     let proc = super::current();
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     let ctid = me.clear_child_tid.swap(0, Ordering::SeqCst);
-    if ctid != 0 && !proc.dead.load(Ordering::SeqCst) {
-        if crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
-            let _ = super::futex::wake(&proc, ctid, 1);
-        }
+    if ctid != 0 && !proc.dead.load(Ordering::SeqCst) && crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
+        let _ = super::futex::wake(&proc, ctid, 1);
     }
     // Leave the address space before leaving the process: once this
     // thread is off the thread list, the last thread may free the page
@@ -82,7 +81,7 @@ pub fn do_exit_thread() -> ! {
 
 fn exit_process(proc: &Arc<Process>) {
     let status = proc.exit_status.lock().unwrap_or(ExitStatus::Exited(0));
-    proc.files.lock().close_all();
+    proc.files.close_all();
     // Every thread of the process has loaded the kernel's page table before
     // leaving it (`do_exit_thread`), and on one CPU only the running
     // thread's table is loaded: nothing can walk these tables any more.
@@ -114,6 +113,7 @@ fn exit_process(proc: &Arc<Process>) {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use alloc::string::String;
     use alloc::vec;
     use alloc::vec::Vec;
@@ -123,8 +123,7 @@ pub mod tests {
 
     static RAN: AtomicU32 = AtomicU32::new(0);
 
-    extern "C" fn count_and_exit(_: u64) -> ! {
-        sched::finish_switch();
+    fn count_and_exit() -> ! {
         RAN.fetch_add(1, Ordering::SeqCst);
         sched::exit_current();
     }
@@ -133,6 +132,7 @@ pub mod tests {
     /// page table: after `/hello` has exited, every free frame is taken
     /// and zeroed (so a freed PML4 that is still loaded loses the kernel
     /// half), and the kernel still runs threads.
+    #[ktest]
     pub fn exited_process_page_table_is_not_in_use() {
         let proc = super::super::exec::spawn_process("/hello", vec![String::from("/hello")], Vec::new(), false)
             .expect("/hello is in the test initrd");
@@ -160,7 +160,7 @@ pub mod tests {
 
         RAN.store(0, Ordering::SeqCst);
         for i in 0..4 {
-            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-exit-{i}")), count_and_exit, 0);
+            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-exit-{i}")), count_and_exit);
         }
         let start = crate::arch::time::now_ns();
         while RAN.load(Ordering::SeqCst) < 4 {

@@ -5,29 +5,14 @@
 //! (`handle_mm_fault`), which takes `mmap_lock` for read, checks the vma
 //! and maps a zeroed frame. A fault the address space refuses is, from
 //! ring 3, a SIGSEGV for the whole process (exit status 128 + 11 and a log
-//! line); from a user copy, `EFAULT` for the syscall.
+//! line); from a user copy, `EFAULT` for the syscall. Any other exception
+//! raised by ring 3 kills the process with its signal.
+//!
+//! The exception handlers in `arch` call these functions through the
+//! pointers registered in `arch::handlers` (by `main.rs`).
 
 use super::signal;
-
-/// Access that faulted.
-#[derive(Clone, Copy, Debug)]
-pub struct FaultAccess {
-    pub write: bool,
-    pub exec: bool,
-    pub user: bool,
-}
-
-/// What became of a user fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UserFault {
-    /// The page is there now: retry the access.
-    Resolved,
-    /// No frame was free; the OOM killer has chosen a victim, perhaps this
-    /// very process (then a fatal signal is pending). Retry the access.
-    OutOfMemory,
-    /// The address space refuses the access (or there is no process).
-    Refused,
-}
+pub use crate::arch::handlers::{FaultAccess, UserFault};
 
 /// Try to resolve a fault at user address `addr` for the current process.
 /// A fault that found no free frame runs the OOM killer (Linux
@@ -39,7 +24,7 @@ pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
         Ok(()) => UserFault::Resolved,
         Err(mm::Errno::ENOMEM) => {
             super::oom::out_of_memory();
-            UserFault::OutOfMemory
+            UserFault::OutOfMemory { dying: crate::sched::current().fatal_signal_pending() }
         }
         Err(_) => UserFault::Refused,
     }
@@ -59,5 +44,16 @@ pub fn segv(addr: u64, rip: u64, access: FaultAccess) -> ! {
         rip
     );
     signal::send_fatal(&proc, signal::SIGSEGV);
+    drop(proc);
+    super::exit::do_exit_thread()
+}
+
+/// Kill the current process with `sig` for exception `what` raised by
+/// ring 3 at `rip` (the kernel must survive anything a program does).
+pub fn user_exception(what: &str, rip: u64, sig: u8) -> ! {
+    let proc = super::current();
+    crate::kprintln!("holdfast: {} in pid {} at rip {:#x}", what, proc.pid, rip);
+    signal::send_fatal(&proc, sig);
+    drop(proc);
     super::exit::do_exit_thread()
 }

@@ -6,8 +6,19 @@
 //! when its last thread exits ([`exit`]); its exit status is then fixed and
 //! its address space torn down.
 //!
+//! Layering: `proc` sits on `sched` (a thread carries its process as
+//! opaque data, see [`attach`] and [`current`]) and below `syscall` and
+//! `fs`, which it does not import. What a process needs from above is
+//! registered once at boot ([`init`] with [`Services`]): where executables
+//! come from (the initrd) and the open files a new process starts with.
+//! The file table itself is held as a [`ProcessFiles`] trait object that
+//! `fs` downcasts to its own type; all `proc` does with it is close it
+//! when the process exits.
+//!
 //! Locking: each field has its own `IrqMutex`, held only briefly, never
 //! across a sleep. `mm` carries its own `mmap_lock`.
+
+#![deny(unsafe_code)]
 
 pub mod elf;
 pub mod exec;
@@ -19,12 +30,13 @@ pub mod signal;
 pub mod stack;
 pub mod usermm;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::fs::file::FdTable;
 use crate::sched::Thread;
 use crate::sync::IrqMutex;
 pub use usermm::UserMm;
@@ -72,13 +84,44 @@ impl ExitStatus {
     }
 }
 
+/// A process's open files as this layer sees them: something to close when
+/// the process exits. The file layer implements it (`fs::file::Files`)
+/// and finds its own type again by downcasting (`Any`).
+pub trait ProcessFiles: Any + Send + Sync {
+    /// Close every descriptor (the process has exited).
+    fn close_all(&self);
+}
+
+/// What processes need from the layers above them, registered once at
+/// boot by [`init`].
+pub struct Services {
+    /// The contents of the executable at `path` (from the initrd).
+    pub find_executable: fn(path: &str) -> Option<&'static [u8]>,
+    /// The open files of a new process: stdin, stdout and stderr on the
+    /// console.
+    pub new_files: fn() -> Box<dyn ProcessFiles>,
+}
+
+static SERVICES: spin::Once<Services> = spin::Once::new();
+
+/// Register what processes need from the layers above (once, at boot,
+/// before the first process starts).
+pub fn init(services: Services) {
+    SERVICES.call_once(|| services);
+}
+
+fn services() -> &'static Services {
+    SERVICES.get().expect("proc::init not called")
+}
+
 /// A process.
 pub struct Process {
     pub pid: u32,
     pub name: IrqMutex<String>,
     pub mm: Arc<UserMm>,
     pub threads: IrqMutex<Vec<Arc<Thread>>>,
-    pub files: IrqMutex<FdTable>,
+    /// The open files, kept by the file layer (see [`ProcessFiles`]).
+    pub files: Box<dyn ProcessFiles>,
     pub creds: IrqMutex<Creds>,
     pub rlimits: IrqMutex<[Rlimit; RLIM_NLIMITS]>,
     /// `struct sigaction` of signals 1..=64 as `rt_sigaction` last set them
@@ -114,7 +157,7 @@ impl Process {
             name: IrqMutex::new(String::from(name)),
             mm: Arc::new(UserMm::new()?),
             threads: IrqMutex::new(Vec::new()),
-            files: IrqMutex::new(FdTable::with_console()),
+            files: (services().new_files)(),
             creds: IrqMutex::new(Creds { uid: 0, euid: 0, cap_ipc_lock: true }),
             rlimits: IrqMutex::new(default_rlimits()),
             sigactions: IrqMutex::new([[0; 4]; 64]),
@@ -151,15 +194,26 @@ impl Process {
     }
 }
 
+/// Make `proc` the process of thread `t` (once, before `t` first runs).
+pub fn attach(t: &Thread, proc: &Arc<Process>) {
+    t.process.call_once(|| proc.clone() as Arc<dyn Any + Send + Sync>);
+}
+
+/// The process of thread `t`, if it is a user thread.
+pub fn process_of(t: &Thread) -> Option<Arc<Process>> {
+    let any = t.process.get()?.clone();
+    Some(any.downcast::<Process>().unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid)))
+}
+
 /// The process of the running thread (panics for kernel threads, which
 /// never make syscalls).
 pub fn current() -> Arc<Process> {
-    crate::sched::current().process.get().expect("kernel thread has no process").clone()
+    try_current().expect("kernel thread has no process")
 }
 
 /// The process of the running thread, if it is a user thread.
 pub fn try_current() -> Option<Arc<Process>> {
-    crate::sched::current().process.get().cloned()
+    process_of(&crate::sched::current())
 }
 
 /// Find a live process by pid.

@@ -62,6 +62,7 @@ fn oom_kill_process(victim: &Arc<Process>) {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use alloc::string::String;
     use alloc::vec;
     use core::sync::atomic::{AtomicU32, Ordering};
@@ -71,8 +72,7 @@ pub mod tests {
 
     static RAN: AtomicU32 = AtomicU32::new(0);
 
-    extern "C" fn count_and_exit(_: u64) -> ! {
-        sched::finish_switch();
+    fn count_and_exit() -> ! {
         RAN.fetch_add(1, Ordering::SeqCst);
         sched::exit_current();
     }
@@ -80,6 +80,7 @@ pub mod tests {
     /// A program that touches twice the machine's memory is killed by the
     /// OOM killer with SIGKILL; every frame comes back and the kernel goes
     /// on: its heap grows, threads start.
+    #[ktest]
     pub fn oom_killer_kills_the_memory_hog_and_the_kernel_goes_on() {
         let (total, free0) = crate::memory::frame::counts();
         let mib = (total * 4096 * 2) >> 20;
@@ -101,7 +102,7 @@ pub mod tests {
         drop(big);
         RAN.store(0, Ordering::SeqCst);
         for i in 0..4 {
-            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-oom-{i}")), count_and_exit, 0);
+            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-oom-{i}")), count_and_exit);
         }
         while RAN.load(Ordering::SeqCst) < 4 {
             sched::yield_now();

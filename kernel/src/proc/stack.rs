@@ -85,6 +85,7 @@ pub fn build(top: u64, argv: &[String], envp: &[String], auxv: &[(u64, u64)], ra
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use alloc::string::ToString;
 
@@ -100,6 +101,7 @@ pub mod tests {
         String::from_utf8(img.bytes[off..off + end].to_vec()).unwrap()
     }
 
+    #[ktest]
     pub fn initial_stack_layout() {
         let top = 0x7fff_0000_0000;
         let argv = ["/prog".to_string(), "a1".to_string()];

@@ -122,6 +122,7 @@ impl UserMm {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use core::sync::atomic::{AtomicBool, Ordering};
     use mm::fault::FaultAccess as Access;
@@ -145,8 +146,7 @@ pub mod tests {
 
     /// The racer thread: once let go, unmaps A, maps a new vma in its place
     /// and touches three of its pages.
-    extern "C" fn racer(_: u64) -> ! {
-        sched::finish_switch();
+    fn racer() -> ! {
         while !GO.load(Ordering::SeqCst) {
             sched::yield_now();
         }
@@ -174,6 +174,7 @@ pub mod tests {
     /// flags onto the replacement (the invariant checker catches it);
     /// yield-to-waiters lets it in between batches, and population looks
     /// the vma up again and stays consistent.
+    #[ktest]
     pub fn downgrade_retake_race_corrupts_only_downgrade_retake() {
         use PopulateLock::*;
         use PopulateStrategy::*;
@@ -194,7 +195,7 @@ pub mod tests {
             GO.store(false, Ordering::SeqCst);
             DONE.store(false, Ordering::SeqCst);
             *RACER_MM.lock() = Some(um.clone());
-            let t = sched::spawn(KThread::new(sched::thread::alloc_tid(), String::from("ktest-racer")), racer, 0);
+            let t = sched::spawn(KThread::new(sched::thread::alloc_tid(), String::from("ktest-racer")), racer);
             let window: Arc<spin::Mutex<Option<PopulateProgress>>> = Arc::default();
             let mid = Arc::new(AtomicBool::new(false));
             let (window_h, mid_h) = (window.clone(), mid.clone());
@@ -258,6 +259,7 @@ pub mod tests {
 
     /// Exit of an address space with mlocked memory returns every frame and
     /// leaves no page mlocked.
+    #[ktest]
     pub fn exit_mmap_frees_mlocked_memory() {
         let (_, free0) = crate::memory::frame::counts();
         let um = UserMm::new().expect("address space");

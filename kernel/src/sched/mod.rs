@@ -9,6 +9,12 @@
 //! (`wake_pending`) for its next block, so a wake-up is never lost. When
 //! nothing is runnable the idle thread halts.
 //!
+//! Threads start with [`spawn`], which runs a closure on the new thread
+//! once the switch to it is finished; a user thread then enters ring 3
+//! with [`start_user`]. The unsafe parts (the hand-over of the closure
+//! through the new stack, the user frame at the top of the kernel stack)
+//! live here and in `switch`, not in the callers.
+//!
 //! Locking: the scheduler state is a spin mutex taken only with interrupts
 //! disabled. Every other spin lock in the kernel is also taken with
 //! interrupts disabled, so preemption (a switch from the timer interrupt)
@@ -21,6 +27,7 @@ pub mod rwsem_backend;
 pub mod switch;
 pub mod thread;
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -30,6 +37,8 @@ use spin::Mutex;
 use x86_64::instructions::interrupts;
 
 pub use thread::{Thread, ThreadState};
+
+use crate::arch::syscall::UserFrame;
 
 struct Sched {
     run_queue: VecDeque<Arc<Thread>>,
@@ -81,18 +90,20 @@ pub fn current() -> Arc<Thread> {
     with(|s| s.current.clone().expect("sched::init not called"))
 }
 
-/// Create a kernel thread running `entry(arg)` and make it runnable.
-/// `entry` must call [`finish_switch`] first.
-#[cfg(feature = "ktest")]
-pub fn spawn(thread: Thread, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
-    spawn_arc(Arc::new(thread), entry, arg)
-}
-
-/// [`spawn`] for a thread that is already shared (e.g. listed in its process).
-pub fn spawn_arc(t: Arc<Thread>, entry: switch::ThreadEntry, arg: u64) -> Arc<Thread> {
+/// Make `thread` runnable, running `body` on its own kernel stack: the
+/// one way to start a thread. The body runs after the switch to the new
+/// thread has been finished (the dead thread switched away from freed,
+/// interrupts enabled); it ends with [`exit_current`] or by entering ring
+/// 3 ([`start_user`]).
+pub fn spawn<F>(thread: impl Into<Arc<Thread>>, body: F) -> Arc<Thread>
+where
+    F: FnOnce() -> ! + Send + 'static,
+{
+    let t: Arc<Thread> = thread.into();
+    let body = Box::into_raw(Box::new(body)) as u64;
     // The top of every kernel stack is reserved for the thread's user
-    // frame (see `proc::exec::start_user`); kernel code runs below it.
-    let rsp = switch::initial_stack(t.kstack_top() - thread::USER_FRAME_RESERVE, entry, arg);
+    // frame (see `start_user`); kernel code runs below it.
+    let rsp = switch::initial_stack(t.kstack_top() - thread::USER_FRAME_RESERVE, thread_start::<F>, body);
     // SAFETY: the thread has never run; nothing else reads its slot.
     unsafe { *t.saved_rsp_ptr() = rsp };
     t.set_state(ThreadState::Runnable);
@@ -100,9 +111,37 @@ pub fn spawn_arc(t: Arc<Thread>, entry: switch::ThreadEntry, arg: u64) -> Arc<Th
     t
 }
 
-/// Must be the first call of every new thread (and runs after every
-/// switch): frees the dead thread switched away from and enables interrupts.
-pub extern "C" fn finish_switch() {
+/// First code of every thread started by [`spawn`]: finish the switch,
+/// then run the body, moved out of its box (which is freed before the
+/// body, which never returns, runs).
+extern "C" fn thread_start<F: FnOnce() -> ! + Send + 'static>(body: u64) -> ! {
+    finish_switch();
+    // SAFETY: `body` is the `Box<F>` that `spawn::<F>` leaked for this
+    // thread, which starts exactly once.
+    let body: F = *unsafe { Box::from_raw(body as *mut F) };
+    body()
+}
+
+/// Enter ring 3 with `frame`, for good: the frame goes at the top of the
+/// current thread's kernel stack (the area reserved for it, which the code
+/// running below never uses), where later entries from ring 3 push theirs.
+pub fn start_user(frame: UserFrame) -> ! {
+    let top = current().kstack_top();
+    const _: () = assert!(core::mem::size_of::<UserFrame>() as u64 <= thread::USER_FRAME_RESERVE);
+    assert!(top != 0, "the boot thread cannot enter user mode");
+    let slot = (top - core::mem::size_of::<UserFrame>() as u64) as *mut UserFrame;
+    // SAFETY: the slot is the top of this thread's own kernel stack, which
+    // holds nothing else that is still needed (this never returns), and
+    // the frame written there is a complete user frame.
+    unsafe {
+        slot.write(frame);
+        crate::arch::syscall::enter_user(slot)
+    }
+}
+
+/// The second half of every context switch, run by the thread switched
+/// to: frees the dead thread switched away from and enables interrupts.
+fn finish_switch() {
     let dead = with(|s| s.reap.take());
     drop(dead);
     interrupts::enable();
@@ -164,7 +203,7 @@ fn __schedule(reason: SwitchReason) {
             core::arch::x86_64::_fxsave64(prev.fpu_ptr() as *mut u8);
             core::arch::x86_64::_fxrstor64(next.fpu_ptr() as *const u8);
         }
-        crate::arch::switch_address_space_and_stack(&next);
+        crate::arch::switch_address_space_and_stack(next.switch_target());
         let slot = prev.saved_rsp_ptr();
         // SAFETY: `next` is not running, so its saved rsp is stable.
         let next_rsp = unsafe { *next.saved_rsp_ptr() };
@@ -275,14 +314,14 @@ pub fn switches() -> u64 {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
     use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
     static SPINS: AtomicU64 = AtomicU64::new(0);
     static STOP: AtomicBool = AtomicBool::new(false);
 
-    extern "C" fn spinner(_: u64) -> ! {
-        finish_switch();
+    fn spinner() -> ! {
         while !STOP.load(Ordering::SeqCst) {
             SPINS.fetch_add(1, Ordering::Relaxed);
         }
@@ -291,13 +330,14 @@ pub mod tests {
 
     /// A thread that never yields is preempted by the timer: the test
     /// thread, busy too, still gets the CPU back and sees it progress.
+    #[ktest]
     pub fn busy_threads_are_preempted() {
         STOP.store(false, Ordering::SeqCst);
         SPINS.store(0, Ordering::SeqCst);
         // Counted before the spawn: the timer may switch to the spinner
         // before the next line runs, and that switch is the one to see.
         let switches0 = switches();
-        let t = spawn(Thread::new(thread::alloc_tid(), String::from("spinner")), spinner, 0);
+        let t = spawn(Thread::new(thread::alloc_tid(), String::from("spinner")), spinner);
         let start = crate::arch::time::now_ns();
         // Busy-wait (never yield) until the spinner has run a while.
         while SPINS.load(Ordering::Relaxed) < 1000 {
@@ -341,8 +381,7 @@ pub mod tests {
         }
     }
 
-    extern "C" fn sleeper(_: u64) -> ! {
-        finish_switch();
+    fn sleeper() -> ! {
         WINDOW_TID.store(current().tid, Ordering::SeqCst);
         for _ in 0..ROUNDS {
             ARMED.store(true, Ordering::SeqCst);
@@ -357,11 +396,12 @@ pub mod tests {
     /// lost: a timer-interrupt waker hits the window between "decide to
     /// sleep" and "sleep" in every one of many rounds, and each round's
     /// single wake-up must end that round's sleep.
+    #[ktest]
     pub fn wake_up_in_the_sleep_window_is_not_lost() {
         ROUNDS_DONE.store(0, Ordering::SeqCst);
         let t = Arc::new(Thread::new(thread::alloc_tid(), String::from("sleeper")));
         interrupts::without_interrupts(|| *TICK_WAKE.lock() = Some(t.clone()));
-        spawn_arc(t.clone(), sleeper, 0);
+        spawn(t.clone(), sleeper);
         let mut last = (0, crate::arch::time::now_ns());
         while ROUNDS_DONE.load(Ordering::SeqCst) < ROUNDS {
             let done = ROUNDS_DONE.load(Ordering::SeqCst);
@@ -381,6 +421,7 @@ pub mod tests {
     }
 
     /// sleep_until sleeps at least until the deadline, and not much longer.
+    #[ktest]
     pub fn sleep_until_deadline() {
         let start = crate::arch::time::now_ns();
         sleep_until(start + 30_000_000);

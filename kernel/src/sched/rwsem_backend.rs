@@ -47,6 +47,7 @@ impl RwSemBackend for SchedBackend {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
+    use crate::ktest::ktest;
     use super::*;
 
     type KRwSem = mm::rwsem::RwSem<SchedBackend>;
@@ -57,8 +58,7 @@ pub mod tests {
     static SEM: spin::Lazy<KRwSem> = spin::Lazy::new(|| KRwSem::new(SchedBackend));
     static STEP: AtomicU32 = AtomicU32::new(0);
 
-    extern "C" fn reader(_: u64) -> ! {
-        sched::finish_switch();
+    fn reader() -> ! {
         STEP.store(1, Ordering::SeqCst);
         SEM.down_read(); // blocks: the test thread holds the write lock
         STEP.store(2, Ordering::SeqCst);
@@ -69,10 +69,11 @@ pub mod tests {
 
     /// A reader blocks (sleeping, not spinning) behind a writer and runs
     /// when the writer releases; a downgrade admits it.
+    #[ktest]
     pub fn reader_sleeps_behind_writer() {
         STEP.store(0, Ordering::SeqCst);
         SEM.down_write();
-        let t = sched::spawn(KThread::new(crate::sched::thread::alloc_tid(), String::from("ktest-reader")), reader, 0);
+        let t = sched::spawn(KThread::new(crate::sched::thread::alloc_tid(), String::from("ktest-reader")), reader);
         while STEP.load(Ordering::SeqCst) == 0 || !SEM.is_contended() {
             sched::yield_now();
         }
@@ -117,21 +118,19 @@ pub mod tests {
         KILLED_RESULT[slot as usize].store(v, Ordering::SeqCst);
     }
 
-    extern "C" fn killable_reader(slot: u64) -> ! {
-        sched::finish_switch();
+    fn killable_reader(slot: u64) -> ! {
         record(slot, KSEM.down_read_killable(), || KSEM.up_read());
         sched::exit_current();
     }
 
-    extern "C" fn killable_writer(slot: u64) -> ! {
-        sched::finish_switch();
+    fn killable_writer(slot: u64) -> ! {
         record(slot, KSEM.down_write_killable(), || KSEM.up_write());
         sched::exit_current();
     }
 
-    fn start(entry: crate::sched::switch::ThreadEntry, slot: u64, waiters_after: usize) -> alloc::sync::Arc<KThread> {
+    fn start(entry: fn(u64) -> !, slot: u64, waiters_after: usize) -> alloc::sync::Arc<KThread> {
         KILLED_RESULT[slot as usize].store(0, Ordering::SeqCst);
-        let t = sched::spawn(KThread::new(crate::sched::thread::alloc_tid(), String::from("ktest-waiter")), entry, slot);
+        let t = sched::spawn(KThread::new(crate::sched::thread::alloc_tid(), String::from("ktest-waiter")), move || entry(slot));
         while KSEM.nr_waiters() < waiters_after || t.state() != crate::sched::ThreadState::Blocked {
             sched::yield_now();
         }
@@ -150,6 +149,7 @@ pub mod tests {
     /// leaves the lock as it was: still held by its owner, the killed
     /// waiters gone from the queue, and a reader that was queued behind a
     /// killed writer admitted at once while the lock is read-held.
+    #[ktest]
     pub fn sigkill_ends_killable_waits() {
         KSEM.reset_stats();
         // 1. Write-held: a killable reader and a killable writer queue.

@@ -1,7 +1,11 @@
 //! Kernel threads: a kernel stack, a saved stack pointer and a state.
 //!
 //! Every thread, kernel or user, is a `Thread`. A user thread additionally
-//! belongs to a process and returns to ring 3 from its kernel stack.
+//! belongs to a process and returns to ring 3 from its kernel stack. The
+//! scheduler sits below processes and does not know what a process is: a
+//! thread carries its process as opaque shared data ([`Thread::process`],
+//! an `Arc<dyn Any>`), which `proc` attaches when it creates the thread
+//! and downcasts back to its `Process` (`proc::current`).
 //!
 //! Invariants: `saved_rsp` is only meaningful while the thread is not
 //! running; it is written by the context switch away from the thread and
@@ -10,6 +14,8 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
+use core::any::Any;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -77,8 +83,9 @@ pub struct Thread {
     pub ticks: AtomicU64,
     /// Number of voluntary sleeps (blocks).
     pub nr_blocks: AtomicU32,
-    /// The process of a user thread (set once, before it first runs).
-    pub process: spin::Once<alloc::sync::Arc<crate::proc::Process>>,
+    /// The process of a user thread (set once, before it first runs),
+    /// opaque here: `proc` puts its `Process` in and downcasts it back.
+    pub process: spin::Once<Arc<dyn Any + Send + Sync>>,
     /// `set_tid_address` / `CLONE_CHILD_CLEARTID`: zeroed and futex-woken
     /// when the thread exits.
     pub clear_child_tid: AtomicU64,
@@ -145,6 +152,17 @@ impl Thread {
     /// bootloader's stack and never enters user mode).
     pub fn kstack_top(&self) -> u64 {
         self.kstack.as_ref().map_or(0, |s| s.as_ptr() as u64 + s.len() as u64)
+    }
+
+    /// What the CPU must load to run this thread (see
+    /// [`crate::arch::switch_address_space_and_stack`]).
+    pub(super) fn switch_target(&self) -> crate::arch::SwitchTarget {
+        crate::arch::SwitchTarget {
+            kstack_top: self.kstack_top(),
+            cr3: self.cr3.load(Ordering::Relaxed),
+            fs_base: self.fs_base.load(Ordering::Relaxed),
+            gs_base: self.gs_base.load(Ordering::Relaxed),
+        }
     }
 
     pub fn state(&self) -> ThreadState {

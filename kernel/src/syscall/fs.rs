@@ -27,12 +27,12 @@ const UIO_MAXIOV: u64 = 1024;
 
 /// The file at `fd` for I/O (`EBADF` if none, or an `O_PATH` handle).
 fn file(fd: u64) -> Result<Arc<File>, Errno> {
-    proc::current().files.lock().get(fd as i32)
+    files(&proc::current()).lock().get(fd as i32)
 }
 
 /// The file at `fd`, `O_PATH` handles included.
 fn file_raw(fd: i32) -> Result<Arc<File>, Errno> {
-    proc::current().files.lock().get_raw(fd)
+    files(&proc::current()).lock().get_raw(fd)
 }
 
 /// `inode_owner_or_capable` for Holdfast's inodes, which are all owned
@@ -46,11 +46,12 @@ fn owner_or_capable() -> bool {
 /// `read`: `EBADF` unless open for reading, `EFAULT` for a buffer outside
 /// user space, then the file's read (a directory is `EISDIR`).
 pub fn sys_read(a: Args) -> SysResult {
-    let f = file(a.0[0])?;
+    let [fd, buf, count, ..] = a.0;
+    let f = file(fd)?;
     if f.f_mode() & FMODE_READ == 0 {
         return Err(Errno::EBADF);
     }
-    let (buf, count) = (a.0[1], a.0[2] as usize);
+    let count = count as usize;
     access_ok(buf, count as u64)?;
     f.read_to_user(buf, count).map(|n| n as u64)
 }
@@ -58,11 +59,12 @@ pub fn sys_read(a: Args) -> SysResult {
 /// `write`: `EBADF` unless open for writing, before the buffer is looked
 /// at (even for 0 bytes), then `EFAULT`, then the file's write.
 pub fn sys_write(a: Args) -> SysResult {
-    let f = file(a.0[0])?;
+    let [fd, buf, count, ..] = a.0;
+    let f = file(fd)?;
     if f.f_mode() & FMODE_WRITE == 0 {
         return Err(Errno::EBADF);
     }
-    let (buf, count) = (a.0[1], a.0[2] as usize);
+    let count = count as usize;
     access_ok(buf, count as u64)?;
     f.write_from_user(buf, count.min(MAX_RW_COUNT)).map(|n| n as u64)
 }
@@ -117,20 +119,22 @@ fn for_each_iovec(iovs: &[(u64, usize)], mut op: impl FnMut(u64, usize) -> Resul
 }
 
 pub fn sys_writev(a: Args) -> SysResult {
-    let f = file(a.0[0])?;
+    let [fd, iov, iovcnt, ..] = a.0;
+    let f = file(fd)?;
     if f.f_mode() & FMODE_WRITE == 0 {
         return Err(Errno::EBADF);
     }
-    let iovs = import_iovec(a.0[1], a.0[2])?;
+    let iovs = import_iovec(iov, iovcnt)?;
     for_each_iovec(&iovs, |base, len| f.write_from_user(base, len))
 }
 
 pub fn sys_readv(a: Args) -> SysResult {
-    let f = file(a.0[0])?;
+    let [fd, iov, iovcnt, ..] = a.0;
+    let f = file(fd)?;
     if f.f_mode() & FMODE_READ == 0 {
         return Err(Errno::EBADF);
     }
-    let iovs = import_iovec(a.0[1], a.0[2])?;
+    let iovs = import_iovec(iov, iovcnt)?;
     for_each_iovec(&iovs, |base, len| f.read_to_user(base, len))
 }
 
@@ -228,19 +232,22 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         }
     }
     let f = open_node(node, ty, flags)?;
-    proc::current().files.lock().install_from(f, 0, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
+    files(&proc::current()).lock().install_from(f, 0, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
 }
 
 pub fn sys_open(a: Args) -> SysResult {
-    do_open(AT_FDCWD, a.0[0], a.0[1])
+    let [path, flags, ..] = a.0;
+    do_open(AT_FDCWD, path, flags)
 }
 
 pub fn sys_openat(a: Args) -> SysResult {
-    do_open(a.0[0] as i32, a.0[1], a.0[2])
+    let [dirfd, path, flags, ..] = a.0;
+    do_open(dirfd as i32, path, flags)
 }
 
 pub fn sys_close(a: Args) -> SysResult {
-    proc::current().files.lock().close(a.0[0] as i32).map(|_| 0)
+    let [fd, ..] = a.0;
+    files(&proc::current()).lock().close(fd as i32).map(|_| 0)
 }
 
 const SEEK_MAX: u32 = 4; // SEEK_HOLE
@@ -248,12 +255,13 @@ const SEEK_MAX: u32 = 4; // SEEK_HOLE
 /// `lseek`: `EBADF`, then an unknown `whence` is `EINVAL`, then the
 /// file's llseek (`ESPIPE` on the console).
 pub fn sys_lseek(a: Args) -> SysResult {
-    let f = file(a.0[0])?;
-    let whence = a.0[2] as u32;
+    let [fd, offset, whence, ..] = a.0;
+    let f = file(fd)?;
+    let whence = whence as u32;
     if whence > SEEK_MAX {
         return Err(Errno::EINVAL);
     }
-    f.lseek(a.0[1] as i64, whence)
+    f.lseek(offset as i64, whence)
 }
 
 /// Fill a Linux x86_64 `struct stat` (144 bytes) for `f`.
@@ -286,14 +294,16 @@ fn stat_lookup(dirfd: i32, path_ptr: u64, empty_ok: bool) -> Result<Arc<File>, E
 }
 
 pub fn sys_fstat(a: Args) -> SysResult {
-    let f = file_raw(a.0[0] as i32)?;
-    cp_new_stat(&f, a.0[1])
+    let [fd, statbuf, ..] = a.0;
+    let f = file_raw(fd as i32)?;
+    cp_new_stat(&f, statbuf)
 }
 
 /// `stat` (and `lstat`: there are no symbolic links to not follow).
 pub fn sys_stat(a: Args) -> SysResult {
-    let f = stat_lookup(AT_FDCWD, a.0[0], false)?;
-    cp_new_stat(&f, a.0[1])
+    let [path, statbuf, ..] = a.0;
+    let f = stat_lookup(AT_FDCWD, path, false)?;
+    cp_new_stat(&f, statbuf)
 }
 
 /// `newfstatat`: with `AT_EMPTY_PATH`, a NULL or empty path and a
@@ -301,7 +311,8 @@ pub fn sys_stat(a: Args) -> SysResult {
 /// before it looks at the other flags); otherwise unknown flags are
 /// `EINVAL` first, then the path, the `dirfd`, the lookup and the copy.
 pub fn sys_newfstatat(a: Args) -> SysResult {
-    let (dirfd, path_ptr, buf, flags) = (a.0[0] as i32, a.0[1], a.0[2], a.0[3] as u32);
+    let [dirfd, path_ptr, buf, flags, ..] = a.0;
+    let (dirfd, flags) = (dirfd as i32, flags as u32);
     let empty_ok = flags & AT_EMPTY_PATH != 0;
     if empty_ok && dirfd >= 0 && (path_ptr == 0 || read_user::<u8>(path_ptr) == Ok(0)) {
         let f = file_raw(dirfd)?;
@@ -329,13 +340,13 @@ const FIOCLEX: u32 = 0x5451;
 /// (`do_vfs_ioctl`), then the file's own (terminal requests on the
 /// console); anything else is `ENOTTY`.
 pub fn sys_ioctl(a: Args) -> SysResult {
-    let fd = a.0[0] as i32;
-    let f = file(a.0[0])?;
-    let arg = a.0[2];
-    match a.0[1] as u32 {
+    let [fd, request, arg, ..] = a.0;
+    let f = file(fd)?;
+    let fd = fd as i32;
+    match request as u32 {
         FIOCLEX | FIONCLEX => {
-            let on = a.0[1] as u32 == FIOCLEX;
-            proc::current().files.lock().set_cloexec(fd, on).map(|_| 0)
+            let on = request as u32 == FIOCLEX;
+            files(&proc::current()).lock().set_cloexec(fd, on).map(|_| 0)
         }
         FIONBIO => {
             let on = read_user::<i32>(arg)?;
@@ -371,7 +382,8 @@ const FD_CLOEXEC: u64 = 1;
 /// `fcntl`: `EBADF` (an `O_PATH` handle allows only the descriptor
 /// commands), then the command; an unknown one is `EINVAL`.
 pub fn sys_fcntl(a: Args) -> SysResult {
-    let (fd, cmd, arg) = (a.0[0] as i32, a.0[1] as u32, a.0[2]);
+    let [fd, cmd, arg, ..] = a.0;
+    let (fd, cmd) = (fd as i32, cmd as u32);
     let f = file_raw(fd)?;
     if f.is_path() && !matches!(cmd, F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD | F_GETFL) {
         return Err(Errno::EBADF);
@@ -383,10 +395,10 @@ pub fn sys_fcntl(a: Args) -> SysResult {
             if from >= MAX_FDS {
                 return Err(Errno::EINVAL);
             }
-            proc::current().files.lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
+            files(&proc::current()).lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
         }
-        F_GETFD => proc::current().files.lock().cloexec(fd).map(u64::from),
-        F_SETFD => proc::current().files.lock().set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
+        F_GETFD => files(&proc::current()).lock().cloexec(fd).map(u64::from),
+        F_SETFD => files(&proc::current()).lock().set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
         F_GETFL => Ok(f.f_flags() as u64),
         F_SETFL => {
             let arg = argi as u32;
@@ -404,8 +416,9 @@ pub fn sys_fcntl(a: Args) -> SysResult {
 }
 
 pub fn sys_getcwd(a: Args) -> SysResult {
-    if a.0[1] < 2 {
+    let [buf, size, ..] = a.0;
+    if size < 2 {
         return Err(Errno::ERANGE);
     }
-    copy_to_user(a.0[0], b"/\0").map(|_| 2)
+    copy_to_user(buf, b"/\0").map(|_| 2)
 }

@@ -24,7 +24,7 @@ pub fn sys_mmap(a: Args) -> SysResult {
     // Holdfast is like a Linux built without hugetlbfs: MAP_HUGETLB is
     // EINVAL (hstate_sizelog finds no huge page size).
     if flags & mm::mmap::MAP_ANONYMOUS == 0 {
-        let file = p.files.lock().get(fd as i32)?;
+        let file = crate::fs::file::files(&p).lock().get(fd as i32)?;
         return Err(file_mmap_error(&file, len, prot, flags));
     }
     if flags & MAP_HUGETLB != 0 {
@@ -66,17 +66,20 @@ fn file_mmap_error(file: &crate::fs::file::File, len: u64, prot: u64, flags: u64
 }
 
 pub fn sys_munmap(a: Args) -> SysResult {
-    proc::current().mm.do_munmap(a.0[0], a.0[1]).map(|_| 0)
+    let [addr, len, ..] = a.0;
+    proc::current().mm.do_munmap(addr, len).map(|_| 0)
 }
 
 pub fn sys_mprotect(a: Args) -> SysResult {
-    proc::current().mm.do_mprotect(a.0[0], a.0[1], a.0[2]).map(|_| 0)
+    let [addr, len, prot, ..] = a.0;
+    proc::current().mm.do_mprotect(addr, len, prot).map(|_| 0)
 }
 
 pub fn sys_brk(a: Args) -> SysResult {
+    let [brk, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    Ok(p.mm.do_brk(a.0[0], &creds))
+    Ok(p.mm.do_brk(brk, &creds))
 }
 
 pub fn sys_mremap(a: Args) -> SysResult {
@@ -87,11 +90,13 @@ pub fn sys_mremap(a: Args) -> SysResult {
 }
 
 pub fn sys_msync(a: Args) -> SysResult {
-    proc::current().mm.msync(a.0[0], a.0[1], a.0[2] as i32).map(|_| 0)
+    let [addr, len, flags, ..] = a.0;
+    proc::current().mm.msync(addr, len, flags as i32).map(|_| 0)
 }
 
 pub fn sys_madvise(a: Args) -> SysResult {
-    proc::current().mm.madvise(a.0[0], a.0[1], a.0[2] as i32).map(|_| 0)
+    let [addr, len, advice, ..] = a.0;
+    proc::current().mm.madvise(addr, len, advice as i32).map(|_| 0)
 }
 
 pub fn sys_mincore(a: Args) -> SysResult {
@@ -123,25 +128,29 @@ pub fn sys_mincore(a: Args) -> SysResult {
 }
 
 pub fn sys_mlock(a: Args) -> SysResult {
+    let [addr, len, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.do_mlock(a.0[0], a.0[1], 0, &creds).map(|_| 0)
+    p.mm.do_mlock(addr, len, 0, &creds).map(|_| 0)
 }
 
 pub fn sys_mlock2(a: Args) -> SysResult {
+    let [addr, len, flags, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.do_mlock(a.0[0], a.0[1], a.0[2] as u32, &creds).map(|_| 0)
+    p.mm.do_mlock(addr, len, flags as u32, &creds).map(|_| 0)
 }
 
 pub fn sys_munlock(a: Args) -> SysResult {
-    proc::current().mm.do_munlock(a.0[0], a.0[1]).map(|_| 0)
+    let [addr, len, ..] = a.0;
+    proc::current().mm.do_munlock(addr, len).map(|_| 0)
 }
 
 pub fn sys_mlockall(a: Args) -> SysResult {
+    let [flags, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.do_mlockall(a.0[0] as u32, &creds).map(|_| 0)
+    p.mm.do_mlockall(flags as u32, &creds).map(|_| 0)
 }
 
 pub fn sys_munlockall(_a: Args) -> SysResult {
@@ -151,7 +160,8 @@ pub fn sys_munlockall(_a: Args) -> SysResult {
 /// Syscalls after which the address-space invariants are checked when
 /// the command line has `mm.check_invariants`.
 pub fn is_mm_syscall(nr: u64) -> bool {
-    matches!(nr, 9 | 10 | 11 | 12 | 25 | 28 | 149 | 150 | 151 | 152 | 325)
+    use super::nr::*;
+    matches!(nr, MMAP | MPROTECT | MUNMAP | BRK | MREMAP | MADVISE | MLOCK | MUNLOCK | MLOCKALL | MUNLOCKALL | MLOCK2)
 }
 
 /// Check the invariants of the current address space; a violation is a

@@ -22,7 +22,8 @@ pub fn sys_geteuid(_a: Args) -> SysResult {
 /// other capability) when it becomes a non-zero uid; others may only
 /// "become" themselves.
 pub fn sys_setuid(a: Args) -> SysResult {
-    let uid = a.0[0] as u32;
+    let [uid, ..] = a.0;
+    let uid = uid as u32;
     if uid == u32::MAX {
         return Err(Errno::EINVAL);
     }
@@ -74,13 +75,15 @@ fn write_rlimit(addr: u64, r: Rlimit) -> Result<(), Errno> {
 }
 
 pub fn sys_getrlimit(a: Args) -> SysResult {
-    let old = do_prlimit(&proc::current(), resource(a.0[0])?, None)?;
-    write_rlimit(a.0[1], old).map(|_| 0)
+    let [res, rlim, ..] = a.0;
+    let old = do_prlimit(&proc::current(), resource(res)?, None)?;
+    write_rlimit(rlim, old).map(|_| 0)
 }
 
 pub fn sys_setrlimit(a: Args) -> SysResult {
-    let new = read_rlimit(a.0[1])?;
-    do_prlimit(&proc::current(), resource(a.0[0])?, Some(new)).map(|_| 0)
+    let [res, rlim, ..] = a.0;
+    let new = read_rlimit(rlim)?;
+    do_prlimit(&proc::current(), resource(res)?, Some(new)).map(|_| 0)
 }
 
 pub fn sys_prlimit64(a: Args) -> SysResult {
@@ -124,18 +127,19 @@ fn send_to(p: &alloc::sync::Arc<proc::Process>, sig: u64) -> SysResult {
 /// before EINVAL), as in Linux's kill_something_info. Every Holdfast
 /// process leads its own process group, whose id is its pid.
 pub fn sys_kill(a: Args) -> SysResult {
-    let pid = a.0[0] as u32 as i32; // a pid_t
+    let [pid, sig, ..] = a.0;
+    let pid = pid as u32 as i32; // a pid_t
     let me = proc::current();
     match pid {
         // Every process the caller may signal except itself and pid 1;
         // Holdfast runs one process, so there is none.
         -1 => Err(Errno::ESRCH),
-        0 => send_to(&me, a.0[1]),
+        0 => send_to(&me, sig),
         p if p < 0 => {
             let group = proc::find(p.unsigned_abs()).ok_or(Errno::ESRCH)?;
-            send_to(&group, a.0[1])
+            send_to(&group, sig)
         }
-        p => send_to(&proc::find(p as u32).ok_or(Errno::ESRCH)?, a.0[1]),
+        p => send_to(&proc::find(p as u32).ok_or(Errno::ESRCH)?, sig),
     }
 }
 
@@ -220,7 +224,8 @@ pub fn sys_uname(a: Args) -> SysResult {
     for (i, f) in fields.iter().enumerate() {
         uts[i * 65..i * 65 + f.len()].copy_from_slice(f);
     }
-    copy_to_user(a.0[0], &uts).map(|_| 0)
+    let [buf, ..] = a.0;
+    copy_to_user(buf, &uts).map(|_| 0)
 }
 
 /// Linux's cap on one read or write (`MAX_RW_COUNT`).

@@ -9,9 +9,12 @@
 //! Locking: handlers run with interrupts enabled on the calling thread's
 //! kernel stack and may sleep.
 
+#![deny(unsafe_code)]
+
 mod fs;
 mod mem;
 mod misc;
+pub mod nr;
 mod thread;
 mod time;
 
@@ -44,63 +47,63 @@ pub fn dispatch(frame: &mut UserFrame) {
     let nr = frame.rax;
     let a = Args([frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9]);
     let res = match nr {
-        0 => fs::sys_read(a),
-        1 => fs::sys_write(a),
-        2 => fs::sys_open(a),
-        3 => fs::sys_close(a),
-        4 | 6 => fs::sys_stat(a),
-        5 => fs::sys_fstat(a),
-        8 => fs::sys_lseek(a),
-        9 => mem::sys_mmap(a),
-        10 => mem::sys_mprotect(a),
-        11 => mem::sys_munmap(a),
-        12 => mem::sys_brk(a),
-        13 => misc::sys_rt_sigaction(a),
-        14 => misc::sys_rt_sigprocmask(a),
-        16 => fs::sys_ioctl(a),
-        19 => fs::sys_readv(a),
-        20 => fs::sys_writev(a),
-        24 => thread::sys_sched_yield(a),
-        25 => mem::sys_mremap(a),
-        26 => mem::sys_msync(a),
-        27 => mem::sys_mincore(a),
-        28 => mem::sys_madvise(a),
-        35 => time::sys_nanosleep(a),
-        39 => misc::sys_getpid(a),
-        56 => thread::sys_clone(a, frame),
-        57 | 58 => Err(Errno::ENOSYS), // fork/vfork: one address space per process only
-        60 => thread::sys_exit(a),
-        61 => Err(Errno::ECHILD),     // wait4: Holdfast processes have no children
-        62 => misc::sys_kill(a),
-        63 => misc::sys_uname(a),
-        72 => fs::sys_fcntl(a),
-        79 => fs::sys_getcwd(a),
-        97 => misc::sys_getrlimit(a),
-        102 | 104 => misc::sys_getuid(a),
-        105 => misc::sys_setuid(a),
-        107 | 108 => misc::sys_geteuid(a),
-        110 => Ok(0), // getppid
-        149 => mem::sys_mlock(a),
-        150 => mem::sys_munlock(a),
-        151 => mem::sys_mlockall(a),
-        152 => mem::sys_munlockall(a),
-        158 => thread::sys_arch_prctl(a),
-        160 => misc::sys_setrlimit(a),
-        186 => thread::sys_gettid(a),
-        202 => thread::sys_futex(a),
-        204 => misc::sys_sched_getaffinity(a),
-        218 => thread::sys_set_tid_address(a),
-        228 => time::sys_clock_gettime(a),
-        229 => time::sys_clock_getres(a),
-        230 => time::sys_clock_nanosleep(a),
-        231 => thread::sys_exit_group(a),
-        234 => misc::sys_tgkill(a),
-        257 => fs::sys_openat(a),
-        262 => fs::sys_newfstatat(a),
-        273 => Ok(0), // set_robust_list: accepted, robust futexes are not walked at exit
-        302 => misc::sys_prlimit64(a),
-        318 => misc::sys_getrandom(a),
-        325 => mem::sys_mlock2(a),
+        nr::READ => fs::sys_read(a),
+        nr::WRITE => fs::sys_write(a),
+        nr::OPEN => fs::sys_open(a),
+        nr::CLOSE => fs::sys_close(a),
+        nr::STAT | nr::LSTAT => fs::sys_stat(a),
+        nr::FSTAT => fs::sys_fstat(a),
+        nr::LSEEK => fs::sys_lseek(a),
+        nr::MMAP => mem::sys_mmap(a),
+        nr::MPROTECT => mem::sys_mprotect(a),
+        nr::MUNMAP => mem::sys_munmap(a),
+        nr::BRK => mem::sys_brk(a),
+        nr::RT_SIGACTION => misc::sys_rt_sigaction(a),
+        nr::RT_SIGPROCMASK => misc::sys_rt_sigprocmask(a),
+        nr::IOCTL => fs::sys_ioctl(a),
+        nr::READV => fs::sys_readv(a),
+        nr::WRITEV => fs::sys_writev(a),
+        nr::SCHED_YIELD => thread::sys_sched_yield(a),
+        nr::MREMAP => mem::sys_mremap(a),
+        nr::MSYNC => mem::sys_msync(a),
+        nr::MINCORE => mem::sys_mincore(a),
+        nr::MADVISE => mem::sys_madvise(a),
+        nr::NANOSLEEP => time::sys_nanosleep(a),
+        nr::GETPID => misc::sys_getpid(a),
+        nr::CLONE => thread::sys_clone(a, frame),
+        nr::FORK | nr::VFORK => Err(Errno::ENOSYS), // one address space per process only
+        nr::EXIT => thread::sys_exit(a),
+        nr::WAIT4 => Err(Errno::ECHILD), // Holdfast processes have no children
+        nr::KILL => misc::sys_kill(a),
+        nr::UNAME => misc::sys_uname(a),
+        nr::FCNTL => fs::sys_fcntl(a),
+        nr::GETCWD => fs::sys_getcwd(a),
+        nr::GETRLIMIT => misc::sys_getrlimit(a),
+        nr::GETUID | nr::GETGID => misc::sys_getuid(a),
+        nr::SETUID => misc::sys_setuid(a),
+        nr::GETEUID | nr::GETEGID => misc::sys_geteuid(a),
+        nr::GETPPID => Ok(0),
+        nr::MLOCK => mem::sys_mlock(a),
+        nr::MUNLOCK => mem::sys_munlock(a),
+        nr::MLOCKALL => mem::sys_mlockall(a),
+        nr::MUNLOCKALL => mem::sys_munlockall(a),
+        nr::ARCH_PRCTL => thread::sys_arch_prctl(a),
+        nr::SETRLIMIT => misc::sys_setrlimit(a),
+        nr::GETTID => thread::sys_gettid(a),
+        nr::FUTEX => thread::sys_futex(a),
+        nr::SCHED_GETAFFINITY => misc::sys_sched_getaffinity(a),
+        nr::SET_TID_ADDRESS => thread::sys_set_tid_address(a),
+        nr::CLOCK_GETTIME => time::sys_clock_gettime(a),
+        nr::CLOCK_GETRES => time::sys_clock_getres(a),
+        nr::CLOCK_NANOSLEEP => time::sys_clock_nanosleep(a),
+        nr::EXIT_GROUP => thread::sys_exit_group(a),
+        nr::TGKILL => misc::sys_tgkill(a),
+        nr::OPENAT => fs::sys_openat(a),
+        nr::NEWFSTATAT => fs::sys_newfstatat(a),
+        nr::SET_ROBUST_LIST => Ok(0), // accepted; robust futexes are not walked at exit
+        nr::PRLIMIT64 => misc::sys_prlimit64(a),
+        nr::GETRANDOM => misc::sys_getrandom(a),
+        nr::MLOCK2 => mem::sys_mlock2(a),
         _ => {
             log_enosys_once(nr);
             Err(Errno::ENOSYS)

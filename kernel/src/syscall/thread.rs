@@ -1,7 +1,6 @@
 //! Thread syscalls: clone (threads), exit, exit_group, futex,
 //! set_tid_address, gettid, arch_prctl, sched_yield.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 use mm::Errno;
@@ -37,14 +36,6 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_CHILD_SETTID
     | CSIGNAL;
 
-extern "C" fn thread_start(arg: u64) -> ! {
-    sched::finish_switch();
-    // SAFETY: `arg` is the frame boxed by sys_clone for this thread.
-    let frame = unsafe { Box::from_raw(arg as *mut UserFrame) };
-    proc::signal::before_return_to_user();
-    proc::exec::start_user(*frame)
-}
-
 /// `clone` for threads: the new thread shares everything and returns 0 in
 /// `rax` on `newsp`. Creating processes (no `CLONE_VM`) is not supported.
 pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
@@ -64,7 +55,7 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
     let me = sched::current();
     let tid = sched::thread::alloc_tid();
     let t = Thread::try_new(tid, p.name()).ok_or(Errno::ENOMEM)?;
-    t.process.call_once(|| p.clone());
+    proc::attach(&t, &p);
     t.cr3.store(me.cr3.load(Ordering::SeqCst), Ordering::SeqCst);
     let fs = if flags & CLONE_SETTLS != 0 { tls } else { me.fs_base.load(Ordering::SeqCst) };
     t.fs_base.store(fs, Ordering::SeqCst);
@@ -92,16 +83,21 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
         }
         threads.push(t.clone());
     }
-    sched::spawn_arc(t, thread_start, Box::into_raw(Box::new(frame)) as u64);
+    sched::spawn(t, move || {
+        proc::signal::before_return_to_user();
+        sched::start_user(frame)
+    });
     Ok(tid as u64)
 }
 
 pub fn sys_exit(a: Args) -> SysResult {
-    exit::do_exit(a.0[0] as i32)
+    let [status, ..] = a.0;
+    exit::do_exit(status as i32)
 }
 
 pub fn sys_exit_group(a: Args) -> SysResult {
-    exit::do_exit_group(proc::ExitStatus::Exited(a.0[0] as i32))
+    let [status, ..] = a.0;
+    exit::do_exit_group(proc::ExitStatus::Exited(status as i32))
 }
 
 pub fn sys_gettid(_a: Args) -> SysResult {
@@ -109,8 +105,9 @@ pub fn sys_gettid(_a: Args) -> SysResult {
 }
 
 pub fn sys_set_tid_address(a: Args) -> SysResult {
+    let [tidptr, ..] = a.0;
     let me = sched::current();
-    me.clear_child_tid.store(a.0[0], Ordering::SeqCst);
+    me.clear_child_tid.store(tidptr, Ordering::SeqCst);
     Ok(me.tid as u64)
 }
 
@@ -125,26 +122,27 @@ const ARCH_GET_FS: u64 = 0x1003;
 const ARCH_GET_GS: u64 = 0x1004;
 
 pub fn sys_arch_prctl(a: Args) -> SysResult {
+    let [code, addr, ..] = a.0;
     let me = sched::current();
-    match a.0[0] {
+    match code {
         ARCH_SET_FS => {
-            if a.0[1] >= mm::addr::TASK_SIZE {
+            if addr >= mm::addr::TASK_SIZE {
                 return Err(Errno::EPERM);
             }
-            me.fs_base.store(a.0[1], Ordering::SeqCst);
-            x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(a.0[1]));
+            me.fs_base.store(addr, Ordering::SeqCst);
+            x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(addr));
             Ok(0)
         }
         ARCH_SET_GS => {
-            if a.0[1] >= mm::addr::TASK_SIZE {
+            if addr >= mm::addr::TASK_SIZE {
                 return Err(Errno::EPERM);
             }
-            me.gs_base.store(a.0[1], Ordering::SeqCst);
-            x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(a.0[1]));
+            me.gs_base.store(addr, Ordering::SeqCst);
+            x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(addr));
             Ok(0)
         }
-        ARCH_GET_FS => write_user(a.0[1], &me.fs_base.load(Ordering::SeqCst)).map(|_| 0),
-        ARCH_GET_GS => write_user(a.0[1], &me.gs_base.load(Ordering::SeqCst)).map(|_| 0),
+        ARCH_GET_FS => write_user(addr, &me.fs_base.load(Ordering::SeqCst)).map(|_| 0),
+        ARCH_GET_GS => write_user(addr, &me.gs_base.load(Ordering::SeqCst)).map(|_| 0),
         _ => Err(Errno::EINVAL),
     }
 }

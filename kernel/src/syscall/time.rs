@@ -51,16 +51,18 @@ fn read_timespec(addr: u64) -> Result<u64, Errno> {
 }
 
 pub fn sys_clock_gettime(a: Args) -> SysResult {
-    let ns = clock_ns(clockid(a.0[0]))?;
-    write_timespec(a.0[1], ns).map(|_| 0)
+    let [clock, tp, ..] = a.0;
+    let ns = clock_ns(clockid(clock))?;
+    write_timespec(tp, ns).map(|_| 0)
 }
 
 pub fn sys_clock_getres(a: Args) -> SysResult {
-    let clock = clockid(a.0[0]);
+    let [clock, res_ptr, ..] = a.0;
+    let clock = clockid(clock);
     clock_ns(clock)?;
-    if a.0[1] != 0 {
+    if res_ptr != 0 {
         let res = if matches!(clock, CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE) { TICK_NS } else { 1 };
-        write_timespec(a.0[1], res)?;
+        write_timespec(res_ptr, res)?;
     }
     Ok(0)
 }
@@ -75,7 +77,8 @@ fn sleep(deadline: u64) -> SysResult {
 }
 
 pub fn sys_nanosleep(a: Args) -> SysResult {
-    let ns = read_timespec(a.0[0])?;
+    let [req, ..] = a.0;
+    let ns = read_timespec(req)?;
     sleep(now_ns().saturating_add(ns))
 }
 

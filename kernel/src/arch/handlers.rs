@@ -1,0 +1,73 @@
+//! What the layers above `arch` do when the CPU hands them control: the
+//! handlers that interrupts, exceptions and the `syscall` entry call.
+//!
+//! `arch` is the bottom layer and imports nothing above it (`sched`,
+//! `proc`, `syscall`, `fs`); an entry path that has to reach up — a
+//! system call, a timer tick, a fault on a user address, an exception
+//! raised by ring 3 — calls a function pointer from [`Handlers`], which
+//! `main.rs` (the one place that sees every layer) registers once at boot
+//! with [`register`], before interrupts are enabled and before any user
+//! address is touched.
+//!
+//! Locking: written once, read-only afterwards (a `spin::Once`).
+
+use super::syscall::UserFrame;
+
+/// Access that faulted on a user address.
+#[derive(Clone, Copy, Debug)]
+pub struct FaultAccess {
+    pub write: bool,
+    pub exec: bool,
+    /// The access came from ring 3 (not from a kernel user copy).
+    pub user: bool,
+}
+
+/// What became of a fault on a user address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFault {
+    /// The page is there now: retry the access.
+    Resolved,
+    /// No frame was free; the OOM killer has chosen a victim, perhaps this
+    /// very process. Retry the access; a user copy gives up instead when
+    /// the running thread is `dying` (has a fatal signal pending).
+    OutOfMemory { dying: bool },
+    /// The address space refuses the access (or there is no process).
+    Refused,
+}
+
+/// The handlers the entry paths call. Every one runs on the interrupted
+/// (or calling) thread's kernel stack.
+pub struct Handlers {
+    /// A `syscall` from ring 3, interrupts enabled: handle the call that
+    /// `frame` describes and put the result in `frame.rax`.
+    pub syscall: fn(frame: &mut UserFrame),
+    /// Every timer tick, interrupts disabled, after the end of interrupt
+    /// was signalled: account it, wake sleepers, preempt.
+    pub timer_tick: fn(),
+    /// On every way back to ring 3 (after a system call, a page fault or a
+    /// timer tick from ring 3), interrupts in any state: a thread that is
+    /// to exit does not return.
+    pub before_return_to_user: fn(),
+    /// A page fault on a user address, from ring 3 or from a kernel user
+    /// copy, interrupts enabled (resolving it may sleep).
+    pub user_fault: fn(addr: u64, access: FaultAccess) -> UserFault,
+    /// A bad access from ring 3 (a refused page fault, a general-protection
+    /// fault): kill the current process with SIGSEGV; never returns.
+    pub user_segv: fn(addr: u64, rip: u64, access: FaultAccess) -> !,
+    /// Any other exception raised by ring 3 (`what`, at `rip`): kill the
+    /// current process with signal `sig`; never returns.
+    pub user_exception: fn(what: &str, rip: u64, sig: u8) -> !,
+}
+
+static HANDLERS: spin::Once<Handlers> = spin::Once::new();
+
+/// Register the handlers (once, at boot, before interrupts are enabled).
+pub fn register(handlers: Handlers) {
+    HANDLERS.call_once(|| handlers);
+}
+
+/// The registered handlers (panics if an entry path runs before
+/// [`register`]: a boot-order bug).
+pub(super) fn get() -> &'static Handlers {
+    HANDLERS.get().expect("arch::handlers::register not called")
+}
