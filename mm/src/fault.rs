@@ -28,7 +28,7 @@
 //! lookup-allocate-map sequence, so that two threads faulting the same page
 //! map it once.
 
-use crate::addr::{PAGE_MASK, TASK_SIZE};
+use crate::addr::{page_align_down, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct};
 use crate::page_meta::PageMetaArray;
@@ -130,7 +130,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Locking: `mmap_lock` held; takes the inner lock.
     pub(crate) fn fault_in_page_unlocked_alloc(&self, addr: u64, access: FaultAccess, spare: &mut Option<u64>) -> Result<bool, FaultError> {
         if spare.is_none() {
-            *spare = self.phys.alloc_table_frame();
+            *spare = self.phys.alloc_frame();
         }
         let mut g = self.lock_inner();
         fault_in_page(&mut g, self.page_meta(), addr, access, spare)
@@ -139,7 +139,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
     pub(crate) fn release_spare(&self, spare: &mut Option<u64>) {
         if let Some(pa) = spare.take() {
-            self.phys.free_table_frame(pa);
+            self.phys.free_frame(pa);
         }
     }
 }
@@ -165,7 +165,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     if !vma_permits(vm_flags, access) {
         return Err(FaultError::Access);
     }
-    let va = addr & PAGE_MASK;
+    let va = page_align_down(addr);
     let want = vm_pte_flags(vm_flags);
     let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
     if let Some(m) = pt.translate(va) {
@@ -181,10 +181,10 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     // update — as Linux allocates before taking the page-table lock.
     let pa = match spare.take() {
         Some(pa) => pa,
-        None => inner.phys.alloc_table_frame().ok_or(FaultError::OutOfMemory)?,
+        None => inner.phys.alloc_frame().ok_or(FaultError::OutOfMemory)?,
     };
     let Some(folio) = meta.get(pa) else {
-        inner.phys.free_table_frame(pa);
+        inner.phys.free_frame(pa);
         return Err(FaultError::OutOfMemory);
     };
     if folio.prep_new_page().is_err() {
@@ -197,7 +197,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want).is_err() {
         if let Ok(true) = meta.put_page(folio) {
-            inner.phys.free_table_frame(pa);
+            inner.phys.free_frame(pa);
         }
         return Err(FaultError::OutOfMemory);
     }

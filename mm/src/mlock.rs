@@ -39,7 +39,7 @@
 //! Locking: every entry point takes `mmap_lock` for write (killable,
 //! `EINTR`); the page work happens under the inner lock.
 
-use crate::addr::{PAGE_MASK, PAGE_SIZE, TASK_SIZE};
+use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct};
 use crate::page_meta::PageMetaArray;
@@ -266,9 +266,8 @@ fn count_mm_mlocked_page_nr<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, star
 /// `len = PAGE_ALIGN(len + offset_in_page(start)); start &= PAGE_MASK`,
 /// with C's wrap-around.
 fn round_range(start: u64, len: u64) -> (u64, u64) {
-    let off = start & !PAGE_MASK;
-    let len = len.wrapping_add(off).wrapping_add(PAGE_SIZE - 1) & PAGE_MASK;
-    (start & PAGE_MASK, len)
+    let len = page_align_wrapping(len.wrapping_add(offset_in_page(start)));
+    (page_align_down(start), len)
 }
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {

@@ -47,7 +47,7 @@
 //! # Frames
 //!
 //! Data frames come from the same [`PhysMem`] as page-table frames
-//! (`alloc_table_frame` hands out zeroed 4 KiB frames, which is what an
+//! (`alloc_frame` hands out zeroed 4 KiB frames, which is what an
 //! anonymous page needs); `P: Clone` so that the mm can keep a handle next to
 //! the one inside its page table. Each data frame must be described by the
 //! [`PageMetaArray`] given at construction.
@@ -314,7 +314,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// the caller holds `mmap_lock`.
     pub fn follow_page(&self, va: u64) -> Option<(u64, PteFlags)> {
         let g = self.lock_inner();
-        let m = g.pgtable.as_ref()?.translate(va & crate::addr::PAGE_MASK)?;
+        let m = g.pgtable.as_ref()?.translate(crate::addr::page_align_down(va))?;
         Some((m.pa, m.flags))
     }
 

@@ -25,7 +25,7 @@
 
 use alloc::vec::Vec;
 
-use crate::addr::{page_align_up, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::addr::{page_align_down, page_align_up, page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{vm_pte_flags, MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
@@ -211,10 +211,10 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>,
             Some(folio) => {
                 meta.munlock_vma_folio(folio, vm_flags);
                 if let Ok(true) = meta.put_page(folio) {
-                    phys.free_table_frame(m.pa);
+                    phys.free_frame(m.pa);
                 }
             }
-            None => phys.free_table_frame(m.pa),
+            None => phys.free_frame(m.pa),
         }
     });
 }
@@ -257,7 +257,7 @@ pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta:
 
 /// Linux `round_hint_to_min`.
 fn round_hint_to_min(hint: u64) -> u64 {
-    let hint = hint & PAGE_MASK;
+    let hint = page_align_down(hint);
     if hint != 0 && hint < MMAP_MIN_ADDR {
         MMAP_MIN_ADDR
     } else {
@@ -345,7 +345,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if addr > TASK_SIZE - len {
                 return Err(Errno::ENOMEM);
             }
-            if addr & !PAGE_MASK != 0 {
+            if !page_aligned(addr) {
                 return Err(Errno::EINVAL);
             }
             if addr < MMAP_MIN_ADDR {
@@ -421,7 +421,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for write.
     pub fn install_special_mapping(&self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
-        if len == 0 || addr & !PAGE_MASK != 0 || len & !PAGE_MASK != 0 || addr < MMAP_MIN_ADDR || len > TASK_SIZE || addr > TASK_SIZE - len {
+        if len == 0 || !page_aligned(addr) || !page_aligned(len) || addr < MMAP_MIN_ADDR || len > TASK_SIZE || addr > TASK_SIZE - len {
             return Err(Errno::EINVAL);
         }
         let _w = self.mmap_lock.write_killable()?;
@@ -438,7 +438,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for write.
     pub fn do_munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr & !PAGE_MASK != 0 || addr > TASK_SIZE || len > TASK_SIZE - addr {
+        if !page_aligned(addr) || addr > TASK_SIZE || len > TASK_SIZE - addr {
             return Err(Errno::EINVAL);
         }
         let len = page_align_up(len).ok_or(Errno::EINVAL)?;
@@ -471,7 +471,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if grows == (PROT_GROWSDOWN | PROT_GROWSUP) {
             return Err(Errno::EINVAL);
         }
-        if start & !PAGE_MASK != 0 {
+        if !page_aligned(start) {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
@@ -604,7 +604,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if !valid_madvise(advice) {
             return Err(Errno::EINVAL);
         }
-        if start & !PAGE_MASK != 0 {
+        if !page_aligned(start) {
             return Err(Errno::EINVAL);
         }
         let alen = page_align_up(len).ok_or(Errno::EINVAL)?;
@@ -685,13 +685,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
             return Err(Errno::EINVAL);
         }
-        if start & !PAGE_MASK != 0 {
+        if !page_aligned(start) {
             return Err(Errno::EINVAL);
         }
         if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
             return Err(Errno::EINVAL);
         }
-        let len = len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK;
+        let len = page_align_wrapping(len);
         let end = start.wrapping_add(len);
         if end < start {
             return Err(Errno::ENOMEM);
@@ -745,7 +745,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for read once per vma (`do_mincore`).
     pub fn mincore(&self, start: u64, len: u64) -> Result<Vec<u8>, Errno> {
-        if start & !PAGE_MASK != 0 {
+        if !page_aligned(start) {
             return Err(Errno::EINVAL);
         }
         match start.checked_add(len) {

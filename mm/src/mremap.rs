@@ -19,7 +19,7 @@
 //!
 //! Locking: takes `mmap_lock` for write, the inner lock inside.
 
-use crate::addr::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::mmap::{do_munmap_locked, for_each_present_pte, mlock_future_ok};
@@ -31,11 +31,6 @@ use crate::vma::{Vma, VmFlags};
 pub const MREMAP_MAYMOVE: u64 = 1;
 pub const MREMAP_FIXED: u64 = 2;
 pub const MREMAP_DONTUNMAP: u64 = 4;
-
-/// C's `PAGE_ALIGN` with wrap-around.
-fn page_align_wrapping(len: u64) -> u64 {
-    len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK
-}
 
 /// What a successful remap returns: the address, and a range to populate
 /// after the vma work (growth of a locked vma).
@@ -53,7 +48,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::EINVAL);
         }
-        if addr & !PAGE_MASK != 0 {
+        if !page_aligned(addr) {
             return Err(Errno::EINVAL);
         }
         let old_len = page_align_wrapping(old_len);
@@ -64,7 +59,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             return Err(Errno::EINVAL);
         }
         if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
-            if new_addr > TASK_SIZE - new_len || new_addr & !PAGE_MASK != 0 {
+            if new_addr > TASK_SIZE - new_len || !page_aligned(new_addr) {
                 return Err(Errno::EINVAL);
             }
             if flags & MREMAP_MAYMOVE == 0 || (flags & MREMAP_DONTUNMAP != 0 && old_len != new_len) {
@@ -138,7 +133,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         // Linux `mremap_to`.
         let target = if flags & MREMAP_FIXED != 0 {
-            if new_addr & !PAGE_MASK != 0 || new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len {
+            if !page_aligned(new_addr) || new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len {
                 return Err(Errno::EINVAL);
             }
             if addr.saturating_add(old_len) > new_addr && new_addr + new_len > addr {

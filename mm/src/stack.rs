@@ -23,7 +23,7 @@
 //! Locking: `mmap_lock` for write, then the inner lock, around the change
 //! of the vma; never with the inner lock held on entry.
 
-use crate::addr::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::addr::{page_align_down, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::fault::{FaultAccess, FaultError};
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_MIN_ADDR};
 use crate::mmap::mlock_future_ok;
@@ -82,7 +82,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
 pub(crate) fn expand_stack_locked<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, addr: u64, limits: &StackLimits) -> Result<(), FaultError> {
-    let address = addr & PAGE_MASK;
+    let address = page_align_down(addr);
     let (next, prev) = inner.vmas.find_vma_prev(addr);
     let vma = next.cloned().ok_or(FaultError::NoVma)?;
     if vma.start <= addr {

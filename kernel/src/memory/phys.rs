@@ -12,13 +12,13 @@ pub struct KernelPhys;
 
 impl PhysMem for KernelPhys {
     /// Every frame the mm crate asks for belongs to a user address space.
-    fn alloc_table_frame(&self) -> Option<u64> {
+    fn alloc_frame(&self) -> Option<u64> {
         super::frame::alloc_user()
     }
 
-    fn free_table_frame(&self, pa: u64) {
+    fn free_frame(&self, pa: u64) {
         if let Err(e) = super::frame::free(pa) {
-            log::error!("free_table_frame({pa:#x}): {e:?}");
+            log::error!("free_frame({pa:#x}): {e:?}");
         }
     }
 

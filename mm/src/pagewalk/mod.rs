@@ -48,6 +48,7 @@
 #[cfg(test)]
 mod tests;
 
+use crate::addr::page_aligned;
 use crate::errno::Errno;
 use crate::pgtable::{is_canonical, Level, PageTable, PhysMem, PtEntry, PtSlot, PteFlags, UPPER_HALF_START};
 use crate::vma::{Vma, VmFlags};
@@ -204,10 +205,9 @@ const EINVAL: i32 = -Errno::EINVAL.as_i32();
 
 /// Is `[start, end)` a non-empty, page-aligned range inside one canonical half?
 fn range_ok(start: u64, end: u64) -> bool {
-    let page = crate::addr::PAGE_SIZE;
     start < end
-        && start % page == 0
-        && end % page == 0
+        && page_aligned(start)
+        && page_aligned(end)
         && is_canonical(start)
         && is_canonical(end - 1)
         && (start >= UPPER_HALF_START) == (end - 1 >= UPPER_HALF_START)
