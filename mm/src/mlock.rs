@@ -43,7 +43,7 @@ use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZ
 use crate::errno::Errno;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct};
 use crate::page_meta::PageMetaArray;
-use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction};
+use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction, WalkControl};
 use crate::pgtable::{Level, PhysMem, PtSlot, TlbFlush};
 use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy};
 use crate::rwsem::{RwSemBackend, RwSemWriteGuard};
@@ -95,14 +95,14 @@ impl MmWalkOps for MlockWalk<'_> {
     const HAS_PMD_ENTRY: bool = true;
 
     /// Linux `mlock_pte_range`.
-    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let lock = walk.vma.is_some_and(|v| v.flags.contains(VmFlags::LOCKED));
         let e = walk.get(pmd);
         if e.is_leaf(Level::Pmd) {
             // A huge page (never made by this crate's fault path).
             self.apply(e.leaf_frame(Level::Pmd), lock);
             walk.action = WalkAction::Continue;
-            return 0;
+            return WalkControl::Continue;
         }
         if let Some(ptes) = walk.pte_range(pmd, addr, next) {
             for (_, slot) in ptes {
@@ -115,7 +115,7 @@ impl MmWalkOps for MlockWalk<'_> {
         // Linux answers a failed pte map with ACTION_AGAIN (a racing THP
         // collapse); nothing can race with us here, so never loop.
         walk.action = WalkAction::Continue;
-        0
+        WalkControl::Continue
     }
 }
 

@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use crate::addr::{page_align_down, page_align_up, page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{vm_pte_flags, MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
-use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
+use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -146,19 +146,24 @@ impl PteBatch {
 /// mapped pages too, and are collected.
 struct CollectPresent {
     out: PteBatch,
-    resume: u64,
+    /// Where the walk stopped because the batch was full (`None`: it ran to
+    /// the end of the range).
+    resume: Option<u64>,
 }
+
+/// The code [`CollectPresent`] stops the walk with (nobody reads it).
+const BATCH_FULL: core::num::NonZeroI32 = core::num::NonZeroI32::new(1).unwrap();
 
 impl MmWalkOps for CollectPresent {
     const HAS_PTE_ENTRY: bool = true;
-    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let e = walk.get(pte);
         self.out.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
         if self.out.is_full() {
-            self.resume = next;
-            return 1;
+            self.resume = Some(next);
+            return WalkControl::Stop(BATCH_FULL);
         }
-        0
+        WalkControl::Continue
     }
 }
 
@@ -168,13 +173,12 @@ impl MmWalkOps for CollectPresent {
 /// Locking: inner lock held (the caller has `&mut` to the table).
 pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> (PteBatch, Option<u64>) {
     let end = end.min(TASK_SIZE);
-    let mut ops = CollectPresent { out: PteBatch::new(), resume: end };
+    let mut ops = CollectPresent { out: PteBatch::new(), resume: None };
     if start >= end {
         return (ops.out, None);
     }
-    let stopped = walk_page_range_novma(pt, start, end, &mut ops) == 1;
-    let resume = (stopped && ops.resume < end).then_some(ops.resume);
-    (ops.out, resume)
+    let _ = walk_page_range_novma(pt, start, end, &mut ops);
+    (ops.out, ops.resume.filter(|&r| r < end))
 }
 
 /// Call `f` on every present pte of `[start, end)`, in batches; `f` may

@@ -54,16 +54,16 @@ impl TlbFlush for KernelTlb {
 pub mod tests {
     use super::*;
     use crate::arch::extable::{probe_read_u64, probe_write_u64};
-    use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
+    use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
     use mm::pgtable::{PageSize, PageTable, PteFlags, PtSlot};
     use x86_64::registers::control::Cr3;
 
     struct CountPresent(u64);
     impl MmWalkOps for CountPresent {
         const HAS_PTE_ENTRY: bool = true;
-        fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+        fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
             self.0 += 1;
-            0
+            WalkControl::Continue
         }
     }
 
