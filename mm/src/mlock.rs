@@ -20,33 +20,22 @@
 //! according to the vma's `VM_LOCKED`, clear `VM_IO`. munlock never faults
 //! anything in: an untouched range costs a walk over empty tables.
 //!
-//! # `downgrade-retake` (kept broken on purpose)
-//!
-//! Under [`PopulateStrategy::DowngradeRetake`] mlock/mlockall run
-//! Schermerhorn's 2008 loop: per vma, fix it up under the write lock,
-//! downgrade, populate it under read, **drop the lock**, retake it for
-//! write, re-check only that *a* vma still covers the piece (`EAGAIN` if
-//! not), and carry on with what it knew before the window: it writes the
-//! flags it computed for the old vma back onto whatever vma covers the
-//! piece now. In Linux the stale knowledge was a `vma` pointer and a `prev`
-//! chain; here it is the snapshot, with the same effect Linus described: if
-//! another thread replaced the vma in the window, the re-check passes and
-//! the replacement silently becomes `VM_LOCKED` without its pages being
-//! mlocked or counted in `locked_vm` (or loses a protection change made in
-//! the window). [`check_mm_invariants`](crate::invariants::check_mm_invariants)
-//! detects it; the other strategies never look at stale state.
+//! Under the `downgrade-retake` strategy mlock and mlockall hand their vma
+//! changes to the 2008 per-vma loop instead, kept broken on purpose in
+//! [`crate::mlock_downgrade_retake`].
 //!
 //! Locking: every entry point takes `mmap_lock` for write (killable,
 //! `EINTR`); the page work happens under the inner lock.
 
 use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
+use crate::mlock_downgrade_retake::RetakeFixup;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct};
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction, WalkControl};
 use crate::pgtable::{Level, PhysMem, PtSlot, TlbFlush};
-use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy};
-use crate::rwsem::{RwSemBackend, RwSemWriteGuard};
+use crate::populate::PopulateStrategy;
+use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
 
 /// `mlock2` flag: lock pages as they are faulted in, do not populate.
@@ -147,6 +136,17 @@ fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, met
     }
 }
 
+/// The flags `mlock_fixup` gives a vma that has `old`: `(old &
+/// !VM_LOCKED_MASK) | to_add`, except for a `VM_SPECIAL` vma, which keeps
+/// its flags.
+fn mlock_new_flags(old: VmFlags, to_add: VmFlags) -> VmFlags {
+    if old.intersects(VmFlags::SPECIAL) {
+        old
+    } else {
+        (old - VmFlags::LOCKED_MASK) | to_add
+    }
+}
+
 /// `mlock_fixup` over the fully mapped range `[start, end)`: every vma
 /// piece gets `(flags & !VM_LOCKED_MASK) | to_add`, except `VM_SPECIAL`
 /// vmas, which are left alone.
@@ -159,13 +159,7 @@ pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
     end: u64,
     to_add: VmFlags,
 ) -> Result<(), Errno> {
-    let changes = inner.vmas.vma_modify_flags(start, end, |old| {
-        if old.intersects(VmFlags::SPECIAL) {
-            old
-        } else {
-            (old - VmFlags::LOCKED_MASK) | to_add
-        }
-    })?;
+    let changes = inner.vmas.vma_modify_flags(start, end, |old| mlock_new_flags(old, to_add))?;
     for c in changes {
         let was = c.old.contains(VmFlags::LOCKED);
         let is = c.new.contains(VmFlags::LOCKED);
@@ -270,6 +264,26 @@ fn round_range(start: u64, len: u64) -> (u64, u64) {
     (page_align_down(start), len)
 }
 
+/// mlock's vma change for the `downgrade-retake` loop: `mlock_fixup` adding
+/// `to_add`, errors as POSIX wants them from mlock.
+struct MlockFixup {
+    to_add: VmFlags,
+}
+
+impl<P: PhysMem, T: TlbFlush> RetakeFixup<P, T> for MlockFixup {
+    fn fixup(&self, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
+        mlock_fixup_range(inner, meta, start, end, self.to_add)
+    }
+
+    fn new_flags(&self, old: VmFlags) -> VmFlags {
+        mlock_new_flags(old, self.to_add)
+    }
+
+    fn population_error(&self, e: Errno) -> Errno {
+        mlock_posix_error(e)
+    }
+}
+
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Linux `mlock2(start, len, flags)`; `mlock` is `flags == 0`.
     ///
@@ -320,7 +334,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
         }
         if strategy == PopulateStrategy::DowngradeRetake {
-            return self.mlock_downgrade_retake(write, start, start + len, to_add, false);
+            return self.mlock_downgrade_retake(write, start, start + len, false, &MlockFixup { to_add });
         }
         self.populate_after_write(write, start, len, false).map_err(mlock_posix_error)
     }
@@ -375,7 +389,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             return Ok(());
         }
         if strategy == PopulateStrategy::DowngradeRetake {
-            let _ = self.mlock_downgrade_retake(write, 0, TASK_SIZE, to_add, true);
+            let _ = self.mlock_downgrade_retake(write, 0, TASK_SIZE, true, &MlockFixup { to_add });
         } else {
             let _ = self.populate_after_write(write, 0, TASK_SIZE, true);
         }
@@ -392,80 +406,5 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let mut g = self.lock_inner();
         apply_mlockall_flags(&mut g, &meta, 0);
         Ok(())
-    }
-
-    /// Schermerhorn's per-vma loop (see the module doc), for mlock
-    /// (`all == false`: `[start, end)`, holes are `ENOMEM`, errors end it)
-    /// and mlockall (`all == true`: every vma, errors ignored).
-    ///
-    /// Locking: `write` is `mmap_lock` held for write; the lock is dropped
-    /// and retaken once per populated vma; released on return.
-    fn mlock_downgrade_retake(&self, write: RwSemWriteGuard<'_, B>, start: u64, end: u64, to_add: VmFlags, all: bool) -> Result<(), Errno> {
-        let meta = self.page_meta_arc().clone();
-        let mut write = write;
-        let mut cursor = start;
-        // As in Linux's two-phase shape, a population error does not stop
-        // the vma changes: later vmas are still locked, just no longer
-        // populated, and the first error is returned at the end.
-        let mut populate_err: Option<Errno> = None;
-        while cursor < end {
-            let (ps, pe, newflags) = {
-                let mut g = self.lock_inner();
-                let inner = &mut *g;
-                let found = if all { inner.vmas.find_vma(cursor).cloned() } else { inner.vmas.vma_lookup(cursor).cloned() };
-                let Some(stale) = found else {
-                    return match populate_err {
-                        _ if !all => Err(Errno::ENOMEM),
-                        Some(e) => Err(e),
-                        None => Ok(()),
-                    };
-                };
-                if stale.start >= end {
-                    break;
-                }
-                let ps = stale.start.max(cursor);
-                let pe = stale.end.min(end);
-                let r = mlock_fixup_range(inner, &meta, ps, pe, to_add);
-                if let Err(e) = r {
-                    if !all {
-                        return Err(e);
-                    }
-                }
-                let newflags = if stale.flags.intersects(VmFlags::SPECIAL) {
-                    stale.flags
-                } else {
-                    (stale.flags - VmFlags::LOCKED_MASK) | to_add
-                };
-                (ps, pe, newflags)
-            };
-            cursor = pe;
-            let populates = newflags.contains(VmFlags::LOCKED)
-                && !newflags.intersects(VmFlags::SPECIAL | VmFlags::LOCKONFAULT);
-            if !populates || populate_err.is_some() {
-                continue;
-            }
-            let read = write.downgrade();
-            let r = self.populate_range_held_reporting(ps, pe, all, PopulateLock::Read, (start, end));
-            drop(read);
-            // The window: no lock held.
-            self.run_populate_hook(PopulateProgress { start, end, addr: pe, lock: PopulateLock::Unlocked });
-            write = self.mmap_lock.write_killable()?;
-            if let Err(e) = r {
-                if !all {
-                    populate_err = Some(mlock_posix_error(e));
-                }
-            }
-            let mut g = self.lock_inner();
-            // The 2008 re-check: *a* vma still covers the piece?
-            match g.vmas.vma_lookup(ps) {
-                Some(v) if v.end >= pe => {}
-                _ => return Err(Errno::EAGAIN),
-            }
-            // ...and the stale view carried on: the flags computed for the
-            // old vma are written onto whatever vma is there now, with no
-            // accounting and no walk (Linux went on with its stale `vma`).
-            let _ = g.vmas.vma_modify_flags(ps, pe, |_| newflags);
-        }
-        populate_err.map_or(Ok(()), Err)
     }
 }

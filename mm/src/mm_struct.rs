@@ -5,8 +5,10 @@
 //! `locked_vm`, rss, `def_flags`, `start_brk`/`brk`) and the mmap lock, a
 //! sleeping [`RwSem`]. The operations on it live in their own modules:
 //! [`fault`](crate::fault) (the fault handler's mm part),
-//! [`mmap`](crate::mmap) (mmap/munmap/mprotect/brk/madvise/mincore/exit),
-//! [`mremap`](crate::mremap),
+//! [`mmap`](crate::mmap) (mmap/munmap/brk/exit), [`mprotect`](crate::mprotect),
+//! [`madvise`](crate::madvise), [`mincore`](crate::mincore),
+//! [`msync`](crate::msync), [`mremap`](crate::mremap),
+//! [`memory`](crate::memory) (zap, teardown, present-pte iteration),
 //! [`mlock`](crate::mlock) (the mlock family), [`populate`](crate::populate)
 //! (`__mm_populate` and the population strategies) and
 //! [`invariants`](crate::invariants) (the consistency checker).
@@ -242,6 +244,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
     }
 
+    /// The inner state without locking: `&mut self` means nobody else can
+    /// hold either lock (teardown on drop).
+    pub(crate) fn inner_mut(&mut self) -> &mut MmInner<P, T> {
+        self.inner.get_mut()
+    }
+
     /// The frame metadata this mm counts mlocks in.
     pub fn page_meta(&self) -> &PageMetaArray {
         &self.page_meta
@@ -413,16 +421,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         #[cfg(not(any(test, feature = "test-hooks")))]
         let _ = progress;
-    }
-}
-
-impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T> {
-    /// An mm dropped without [`exit_mmap`](MmStruct::exit_mmap) is torn
-    /// down here, so that no frame leaks.
-    fn drop(&mut self) {
-        let meta = self.page_meta.clone();
-        let inner = self.inner.get_mut();
-        crate::mmap::teardown(inner, &meta);
     }
 }
 

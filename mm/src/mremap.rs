@@ -22,7 +22,8 @@
 use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
-use crate::mmap::{do_munmap_locked, for_each_present_pte, mlock_future_ok};
+use crate::memory::for_each_present_pte;
+use crate::mmap::{do_munmap_locked, mlock_future_ok};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
