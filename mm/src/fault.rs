@@ -30,7 +30,7 @@
 
 use crate::addr::{page_align_down, TASK_SIZE};
 use crate::errno::Errno;
-use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct};
+use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct, MmapLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -103,20 +103,20 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
-        let _r = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
-        self.handle_mm_fault_locked(addr, access, user)
+        let read = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
+        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, user)
     }
 
     /// Resolve a page fault at `addr` for a caller that holds `mmap_lock`.
     ///
-    /// Locking: `mmap_lock` held for read or write; takes the inner lock.
-    pub fn handle_mm_fault_locked(&self, addr: u64, access: FaultAccess, _user: bool) -> Result<(), FaultError> {
-        self.mmap_lock.assert_locked();
+    /// Locking: `mmap_lock` held for read or write (`held`); takes the
+    /// inner lock.
+    pub fn handle_mm_fault_locked(&self, held: MmapLocked<'_>, addr: u64, access: FaultAccess, _user: bool) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
         let mut spare = None;
-        let r = self.fault_in_page_unlocked_alloc(addr, access, &mut spare);
+        let r = self.fault_in_page_unlocked_alloc(held, addr, access, &mut spare);
         self.release_spare(&mut spare);
         r.map(|_| ())
     }
@@ -127,13 +127,19 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// `spare` for the next page; the caller returns it with
     /// [`release_spare`](Self::release_spare).
     ///
-    /// Locking: `mmap_lock` held; takes the inner lock.
-    pub(crate) fn fault_in_page_unlocked_alloc(&self, addr: u64, access: FaultAccess, spare: &mut Option<u64>) -> Result<bool, FaultError> {
+    /// Locking: `mmap_lock` held (`held`); takes the inner lock.
+    pub(crate) fn fault_in_page_unlocked_alloc(
+        &self,
+        held: MmapLocked<'_>,
+        addr: u64,
+        access: FaultAccess,
+        spare: &mut Option<u64>,
+    ) -> Result<bool, FaultError> {
         if spare.is_none() {
             *spare = self.phys.alloc_frame();
         }
         let mut g = self.lock_inner();
-        fault_in_page(&mut g, self.page_meta(), addr, access, spare)
+        fault_in_page(held, &mut g, self.page_meta(), addr, access, spare)
     }
 
     /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
@@ -148,6 +154,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
 ///
 /// Locking: `mmap_lock` held (read or write), inner lock held (`inner`).
 pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
+    _held: MmapLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     addr: u64,

@@ -51,7 +51,7 @@
 use crate::addr::{PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::fault::FaultAccess;
-use crate::mm_struct::MmStruct;
+use crate::mm_struct::{MmStruct, MmapLocked};
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy, POPULATE_BATCH_PAGES};
 use crate::rwsem::{RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
@@ -91,24 +91,33 @@ fn check_vma_flags(flags: VmFlags, write: bool) -> bool {
 
 /// How population holds `mmap_lock` (Linux's `int *locked`, and who took
 /// the hold).
-enum MmapLocked<'a, B: RwSemBackend> {
+enum PopulateHold<'a, B: RwSemBackend> {
     /// Held by the caller, for read or write, for the whole population; it
     /// is never dropped here (Linux passes `locked == NULL`).
-    Caller(PopulateLock),
+    Caller(MmapLocked<'a>),
     /// A read hold population took itself, and may drop (released when
     /// the guard is).
-    Read { _guard: RwSemReadGuard<'a, B> },
+    Read(RwSemReadGuard<'a, B>),
     /// Dropped (`*locked == 0`): population retakes it, and looks the vma
     /// up again, before it goes on.
     Dropped,
 }
 
-impl<B: RwSemBackend> MmapLocked<'_, B> {
+impl<B: RwSemBackend> PopulateHold<'_, B> {
     fn lock(&self) -> PopulateLock {
         match self {
-            MmapLocked::Caller(l) => *l,
-            MmapLocked::Read { .. } => PopulateLock::Read,
-            MmapLocked::Dropped => PopulateLock::Unlocked,
+            PopulateHold::Caller(held) if held.is_write() => PopulateLock::Write,
+            PopulateHold::Caller(_) | PopulateHold::Read(_) => PopulateLock::Read,
+            PopulateHold::Dropped => PopulateLock::Unlocked,
+        }
+    }
+
+    /// The proof of the hold (`None` when dropped).
+    fn held<P: PhysMem + Clone, T: TlbFlush>(&self, mm: &MmStruct<P, B, T>) -> Option<MmapLocked<'_>> {
+        match self {
+            PopulateHold::Caller(held) => Some(*held),
+            PopulateHold::Read(guard) => Some(mm.mmap_read_locked(guard)),
+            PopulateHold::Dropped => None,
         }
     }
 }
@@ -140,10 +149,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// ends it; the pages before it stay populated. A page already present
     /// with the access allowed is left as it is.
     ///
-    /// Locking: `mmap_lock` held for read (or write) throughout; takes the
-    /// inner lock per vma lookup and per page.
-    pub fn faultin_page_range(&self, start: u64, end: u64, write: bool) -> Result<(), Errno> {
-        self.mmap_lock.assert_locked();
+    /// Locking: `mmap_lock` held for read (or write) throughout (`held`);
+    /// takes the inner lock per vma lookup and per page.
+    pub fn faultin_page_range(&self, held: MmapLocked<'_>, start: u64, end: u64, write: bool) -> Result<(), Errno> {
         let access = if write { FaultAccess::Write } else { FaultAccess::Read };
         let mut spare = None;
         let mut addr = start;
@@ -165,7 +173,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if self.mmap_lock.backend().fatal_signal_pending() {
                 break Err(Errno::EINTR);
             }
-            if let Err(e) = self.fault_in_page_unlocked_alloc(addr, access, &mut spare) {
+            if let Err(e) = self.fault_in_page_unlocked_alloc(held, addr, access, &mut spare) {
                 break Err(e.to_errno());
             }
             addr += PAGE_SIZE;
@@ -176,8 +184,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
 
     /// The vma intersecting `[addr, end)`, as (start, end, flags).
     ///
-    /// Locking: `mmap_lock` held; takes the inner lock.
-    fn find_vma_intersection_snapshot(&self, addr: u64, end: u64) -> Option<(u64, u64, VmFlags)> {
+    /// Locking: `mmap_lock` held (`_held`); takes the inner lock.
+    fn find_vma_intersection_snapshot(&self, _held: MmapLocked<'_>, addr: u64, end: u64) -> Option<(u64, u64, VmFlags)> {
         let g = self.lock_inner();
         g.vmas.find_vma_intersection(addr, end).map(|v| (v.start, v.end, v.flags))
     }
@@ -189,36 +197,37 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Locking: as `locked` says; the loop may take and drop read holds of
     /// its own (ending with whatever `locked` then says); the inner lock per
     /// lookup and per page.
-    fn populate_loop<'a>(&'a self, run: &PopulateRun, locked: &mut MmapLocked<'a, B>) -> Result<(), Errno> {
+    fn populate_loop<'a>(&'a self, run: &PopulateRun, locked: &mut PopulateHold<'a, B>) -> Result<(), Errno> {
         let mut spare = None;
         let r = self.populate_loop_inner(run, locked, &mut spare);
         self.release_spare(&mut spare);
         r
     }
 
-    fn populate_loop_inner<'a>(&'a self, run: &PopulateRun, locked: &mut MmapLocked<'a, B>, spare: &mut Option<u64>) -> Result<(), Errno> {
+    fn populate_loop_inner<'a>(&'a self, run: &PopulateRun, locked: &mut PopulateHold<'a, B>, spare: &mut Option<u64>) -> Result<(), Errno> {
         let mut nstart = run.start;
         // The vma of the current hold: valid until the hold is dropped.
         let mut vma: Option<(u64, u64, VmFlags)> = None;
         // Pages looked at in the current hold.
         let mut held_pages = 0u64;
         while nstart < run.end {
-            if let MmapLocked::Dropped = locked {
+            if let PopulateHold::Dropped = locked {
                 // The window: nothing held. (Linux checks for a fatal
                 // signal here too, before it retakes the lock.)
                 self.run_populate_hook(run.progress(nstart, PopulateLock::Unlocked));
                 if self.mmap_lock.backend().fatal_signal_pending() {
                     return Err(Errno::EINTR);
                 }
-                *locked = MmapLocked::Read { _guard: self.mmap_lock.read_killable()? };
+                *locked = PopulateHold::Read(self.mmap_lock.read_killable()?);
                 held_pages = 0;
-                vma = self.find_vma_intersection_snapshot(nstart, run.end);
-            } else {
-                match vma {
-                    Some((_, vend, _)) if nstart < vend => {}
-                    Some((_, vend, _)) => vma = self.find_vma_intersection_snapshot(vend, run.end),
-                    None => vma = self.find_vma_intersection_snapshot(nstart, run.end),
-                }
+                // A new hold: look the vma up again.
+                vma = None;
+            }
+            let held = locked.held(self).expect("population holds mmap_lock here");
+            match vma {
+                Some((_, vend, _)) if nstart < vend => {}
+                Some((_, vend, _)) => vma = self.find_vma_intersection_snapshot(held, vend, run.end),
+                None => vma = self.find_vma_intersection_snapshot(held, nstart, run.end),
             }
             let Some((vstart, vend, flags)) = vma else { break };
             let nend = vend.min(run.end);
@@ -252,7 +261,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         flags: VmFlags,
         start: u64,
         end: u64,
-        locked: &mut MmapLocked<'_, B>,
+        locked: &mut PopulateHold<'_, B>,
         held_pages: &mut u64,
         spare: &mut Option<u64>,
     ) -> Result<u64, Errno> {
@@ -262,17 +271,18 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if self.mmap_lock.backend().fatal_signal_pending() {
                 return Err(Errno::EINTR);
             }
-            self.fault_in_page_unlocked_alloc(addr, access, spare).map_err(|e| e.to_errno())?;
+            let held = locked.held(self).expect("populate_vma_page_range runs with mmap_lock held");
+            self.fault_in_page_unlocked_alloc(held, addr, access, spare).map_err(|e| e.to_errno())?;
             addr += PAGE_SIZE;
             *held_pages += 1;
             if addr >= run.end {
                 break;
             }
             if run.yield_to_waiters
-                && matches!(locked, MmapLocked::Read { .. })
+                && matches!(locked, PopulateHold::Read(_))
                 && (*held_pages >= POPULATE_BATCH_PAGES || self.mmap_lock.is_contended())
             {
-                *locked = MmapLocked::Dropped;
+                *locked = PopulateHold::Dropped;
                 return Ok(addr);
             }
             if *held_pages % POPULATE_BATCH_PAGES == 0 {
@@ -287,25 +297,23 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// `downgrade-*`, mprotect).
     ///
     /// Locking: `mmap_lock` held as `held` says; the inner lock per page.
-    pub fn populate_range_held(&self, start: u64, end: u64, ignore_errors: bool, held: PopulateLock) -> Result<(), Errno> {
-        self.populate_range_held_reporting(start, end, ignore_errors, held, (start, end))
+    pub fn populate_range_held(&self, held: MmapLocked<'_>, start: u64, end: u64, ignore_errors: bool) -> Result<(), Errno> {
+        self.populate_range_held_reporting(held, start, end, ignore_errors, (start, end))
     }
 
     /// [`populate_range_held`](Self::populate_range_held), telling the test
     /// hook about `report` (the whole range of a per-vma caller).
     pub(crate) fn populate_range_held_reporting(
         &self,
+        held: MmapLocked<'_>,
         start: u64,
         end: u64,
         ignore_errors: bool,
-        held: PopulateLock,
         report: (u64, u64),
     ) -> Result<(), Errno> {
-        self.mmap_lock.assert_locked();
-        debug_assert!(held != PopulateLock::Unlocked);
         let end = end.min(TASK_SIZE);
         let run = PopulateRun { start, end, ignore_errors, yield_to_waiters: false, report };
-        self.populate_loop(&run, &mut MmapLocked::Caller(held))
+        self.populate_loop(&run, &mut PopulateHold::Caller(held))
     }
 
     /// Linux `__mm_populate`: populate `[start, start + len)` with no lock
@@ -321,7 +329,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let end = start.saturating_add(len).min(TASK_SIZE);
         let yield_to_waiters = self.populate_strategy() == PopulateStrategy::YieldToWaiters;
         let run = PopulateRun { start, end, ignore_errors, yield_to_waiters, report: (start, end) };
-        let mut locked = MmapLocked::Dropped;
+        let mut locked = PopulateHold::Dropped;
         self.populate_loop(&run, &mut locked)
         // A hold still taken is released here, as `locked` is dropped.
     }
@@ -345,13 +353,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let end = start.saturating_add(len).min(TASK_SIZE);
         match self.populate_strategy() {
             PopulateStrategy::HoldWrite => {
-                let r = self.populate_range_held(start, end, ignore_errors, PopulateLock::Write);
+                let r = self.populate_range_held(self.mmap_write_locked(&write).as_locked(), start, end, ignore_errors);
                 drop(write);
                 r
             }
             PopulateStrategy::DowngradeRetake | PopulateStrategy::DowngradeAtEnd => {
                 let read = write.downgrade();
-                let r = self.populate_range_held(start, end, ignore_errors, PopulateLock::Read);
+                let r = self.populate_range_held(self.mmap_read_locked(&read), start, end, ignore_errors);
                 drop(read);
                 r
             }
@@ -385,10 +393,13 @@ mod tests {
             .do_mmap(0, 256 * PAGE_SIZE, 3, crate::mman::MAP_PRIVATE | crate::mman::MAP_ANONYMOUS, &MlockCreds::root())
             .unwrap();
         let end = a + 256 * PAGE_SIZE;
-        let flags = mm.find_vma_intersection_snapshot(a, end).unwrap().2;
+        let flags = {
+            let read = mm.mmap_lock.read();
+            mm.find_vma_intersection_snapshot(mm.mmap_read_locked(&read), a, end).unwrap().2
+        };
         for (start, yield_to_waiters) in [(a, true), (a + PAGE_SIZE, false)] {
             let run = PopulateRun { start, end, ignore_errors: false, yield_to_waiters, report: (start, end) };
-            let mut locked = MmapLocked::Read { _guard: mm.mmap_lock.read() };
+            let mut locked = PopulateHold::Read(mm.mmap_lock.read());
             std::thread::scope(|s| {
                 let lock = &mm.mmap_lock;
                 s.spawn(move || drop(lock.write()));
@@ -405,7 +416,7 @@ mod tests {
                     assert_eq!(r, Ok(end));
                     assert_eq!(locked.lock(), PopulateLock::Read);
                     assert!(mm.mmap_lock.is_contended(), "the writer still waits");
-                    locked = MmapLocked::Dropped;
+                    locked = PopulateHold::Dropped;
                 }
             });
         }

@@ -9,7 +9,7 @@
 use crate::addr::{page_align_up, page_aligned};
 use crate::errno::Errno;
 use crate::memory::zap_page_range;
-use crate::mm_struct::MmStruct;
+use crate::mm_struct::{MmStruct, MmapLocked};
 use crate::mman::*;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
@@ -79,11 +79,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if end == start {
             return Ok(());
         }
-        let _r = self.mmap_lock.read_killable()?;
+        let read = self.mmap_lock.read_killable()?;
+        let held = self.mmap_read_locked(&read);
         if matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
             // Not a walk over the vmas: population goes page by page and
             // stops at the first problem, hole or vma (Linux 6.10+).
-            return self.faultin_page_range(start, end, advice == MADV_POPULATE_WRITE);
+            return self.faultin_page_range(held, start, end, advice == MADV_POPULATE_WRITE);
         }
         let meta = self.page_meta_arc().clone();
         // One vma at a time (the read lock keeps the tree as it is), so a
@@ -97,7 +98,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
             let ps = v.start.max(cursor);
             let pe = v.end.min(end);
-            self.madvise_vma(&meta, &v, ps, pe, advice)?;
+            self.madvise_vma(held, &meta, &v, ps, pe, advice)?;
             cursor = pe;
         }
         if cursor < end || unmapped {
@@ -108,8 +109,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
 
     /// One vma's part of `madvise`.
     ///
-    /// Locking: `mmap_lock` held for read.
-    fn madvise_vma(&self, meta: &PageMetaArray, v: &Vma, start: u64, end: u64, advice: i32) -> Result<(), Errno> {
+    /// Locking: `mmap_lock` held for read (`held`).
+    fn madvise_vma(&self, held: MmapLocked<'_>, meta: &PageMetaArray, v: &Vma, start: u64, end: u64, advice: i32) -> Result<(), Errno> {
         let locked = v.flags.contains(VmFlags::LOCKED);
         let pfnmap = v.flags.contains(VmFlags::PFNMAP);
         let shared = v.flags.contains(VmFlags::MAYSHARE);
@@ -122,7 +123,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                     return Err(Errno::EINVAL);
                 }
                 let mut g = self.lock_inner();
-                zap_page_range(&mut g, meta, start, end, v.flags);
+                zap_page_range(held, &mut g, meta, start, end, v.flags);
                 Ok(())
             }
             MADV_COLD | MADV_PAGEOUT => {

@@ -13,7 +13,7 @@
 //! the table or to [`MmInner`]); see each one for `mmap_lock`.
 
 use crate::addr::TASK_SIZE;
-use crate::mm_struct::{MmInner, MmStruct};
+use crate::mm_struct::{MmInner, MmStruct, MmapLocked, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
 use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
@@ -116,7 +116,14 @@ pub(crate) fn for_each_present_pte<P: PhysMem>(pt: &mut PageTable<P>, start: u64
 /// reference is dropped and the frame freed with the last one.
 ///
 /// Locking: `mmap_lock` held (write, or read for madvise), inner lock held.
-pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64, vm_flags: VmFlags) {
+pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
+    _locked: MmapLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    start: u64,
+    end: u64,
+    vm_flags: VmFlags,
+) {
     let Some(pt) = inner.pgtable.as_mut() else { return };
     let (tlb, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
     for_each_present_pte(pt, start, end, |pt, va, _, _| {
@@ -136,11 +143,12 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>,
 
 /// Tear everything down (exit_mmap, Drop).
 ///
-/// Locking: exclusive access to the inner state.
-pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray) {
+/// Locking: `mmap_lock` held for write (or the mm is being dropped),
+/// inner lock held (or `&mut` to the mm).
+pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray) {
     // One vma at a time: exit allocates nothing, so it cannot fail.
     while let Some(v) = inner.vmas.first().cloned() {
-        zap_page_range(inner, meta, v.start, v.end, v.flags);
+        zap_page_range(locked.as_locked(), inner, meta, v.start, v.end, v.flags);
         inner.vmas.remove(v.start);
     }
     inner.vmas = VmaTree::new();
@@ -159,7 +167,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T
     /// down here, so that no frame leaks.
     fn drop(&mut self) {
         let meta = self.page_meta_arc().clone();
-        let inner = self.inner_mut();
-        teardown(inner, &meta);
+        let (locked, inner) = self.exclusive();
+        teardown(&locked, inner, &meta);
     }
 }

@@ -30,7 +30,7 @@
 use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mlock_downgrade_retake::RetakeFixup;
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct};
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction, WalkControl};
 use crate::pgtable::{Level, PhysMem, PtSlot, TlbFlush};
@@ -113,7 +113,13 @@ impl MmWalkOps for MlockWalk<'_> {
 /// `VM_IO` guard set while locking.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) {
+fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(
+    _locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    start: u64,
+    end: u64,
+) {
     let Some(vma) = inner.vmas.vma_lookup(start).cloned() else { return };
     if vma.end < end {
         return;
@@ -152,7 +158,8 @@ fn mlock_new_flags(old: VmFlags, to_add: VmFlags) -> VmFlags {
 /// vmas, which are left alone.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
+fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     start: u64,
@@ -169,7 +176,7 @@ pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
             _ => {}
         }
         if was != is {
-            mlock_vma_pages_range(inner, meta, c.start, c.end);
+            mlock_vma_pages_range(locked, inner, meta, c.start, c.end);
         }
     }
     Ok(())
@@ -180,7 +187,8 @@ pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
 /// vmas before the hole are changed).
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-pub(crate) fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
+fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     start: u64,
@@ -198,7 +206,7 @@ pub(crate) fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let run_end = inner.vmas.mapped_run_end(start, end);
-    mlock_fixup_range(inner, meta, start, run_end, to_add)?;
+    mlock_fixup_range(locked, inner, meta, start, run_end, to_add)?;
     if run_end < end {
         return Err(Errno::ENOMEM);
     }
@@ -211,12 +219,17 @@ pub(crate) fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
 /// `None` when current vmas were left alone (`MCL_FUTURE` alone).
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, flags: u32) -> Option<VmFlags> {
-    let to_add = mlockall_def_flags(inner, flags)?;
+fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    flags: u32,
+) -> Option<VmFlags> {
+    let to_add = mlockall_def_flags(locked, inner, flags)?;
     let mut cursor = 0;
     while let Some(v) = inner.vmas.find_vma(cursor).cloned() {
         let s = v.start.max(cursor);
-        let _ = mlock_fixup_range(inner, meta, s, v.end, to_add);
+        let _ = mlock_fixup_range(locked, inner, meta, s, v.end, to_add);
         cursor = v.end;
     }
     Some(to_add)
@@ -224,7 +237,9 @@ fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta
 
 /// The `def_flags` half of `apply_mlockall_flags`; returns the flags for
 /// current vmas, `None` if they are not to be touched.
-fn mlockall_def_flags<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, flags: u32) -> Option<VmFlags> {
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+fn mlockall_def_flags<P: PhysMem, T: TlbFlush>(_locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, flags: u32) -> Option<VmFlags> {
     inner.def_flags -= VmFlags::LOCKED_MASK;
     if flags & MCL_FUTURE != 0 {
         inner.def_flags |= VmFlags::LOCKED;
@@ -271,8 +286,8 @@ struct MlockFixup {
 }
 
 impl<P: PhysMem, T: TlbFlush> RetakeFixup<P, T> for MlockFixup {
-    fn fixup(&self, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
-        mlock_fixup_range(inner, meta, start, end, self.to_add)
+    fn fixup(&self, locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
+        mlock_fixup_range(locked, inner, meta, start, end, self.to_add)
     }
 
     fn new_flags(&self, old: VmFlags) -> VmFlags {
@@ -318,6 +333,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta_arc().clone();
         let strategy = self.populate_strategy();
         {
+            let held = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
             let inner = &mut *g;
             let mut locked = (len / PAGE_SIZE).saturating_add(inner.locked_vm);
@@ -328,7 +344,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return Err(Errno::ENOMEM);
             }
             if strategy != PopulateStrategy::DowngradeRetake {
-                apply_vma_lock_flags(inner, &meta, start, len, to_add)?;
+                apply_vma_lock_flags(&held, inner, &meta, start, len, to_add)?;
             } else if start.wrapping_add(len) < start {
                 return Err(Errno::EINVAL);
             }
@@ -347,10 +363,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Locking: takes `mmap_lock` for write.
     pub fn do_munlock(&self, start: u64, len: u64) -> Result<(), Errno> {
         let (start, len) = round_range(start, len);
-        let _w = self.mmap_lock.write_killable()?;
+        let write = self.mmap_lock.write_killable()?;
+        let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
-        apply_vma_lock_flags(&mut g, &meta, start, len, VmFlags::empty())
+        apply_vma_lock_flags(&locked, &mut g, &meta, start, len, VmFlags::empty())
     }
 
     /// Linux `mlockall`. Errors: `EINVAL` flags 0, unknown bits, or
@@ -373,15 +390,16 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let strategy = self.populate_strategy();
         let to_add;
         {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
             let inner = &mut *g;
             if flags & MCL_CURRENT != 0 && inner.total_vm > lock_limit && !creds.cap_ipc_lock {
                 return Err(Errno::ENOMEM);
             }
             to_add = if strategy == PopulateStrategy::DowngradeRetake {
-                mlockall_def_flags(inner, flags)
+                mlockall_def_flags(&locked, inner, flags)
             } else {
-                apply_mlockall_flags(inner, &meta, flags)
+                apply_mlockall_flags(&locked, inner, &meta, flags)
             };
         }
         let Some(to_add) = to_add else { return Ok(()) };
@@ -401,10 +419,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for write.
     pub fn do_munlockall(&self) -> Result<(), Errno> {
-        let _w = self.mmap_lock.write_killable()?;
+        let write = self.mmap_lock.write_killable()?;
+        let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
-        apply_mlockall_flags(&mut g, &meta, 0);
+        apply_mlockall_flags(&locked, &mut g, &meta, 0);
         Ok(())
     }
 }

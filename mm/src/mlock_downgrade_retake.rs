@@ -27,7 +27,7 @@
 //! window.
 
 use crate::errno::Errno;
-use crate::mm_struct::{MmInner, MmStruct};
+use crate::mm_struct::{MmInner, MmStruct, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::populate::{PopulateLock, PopulateProgress};
@@ -40,7 +40,7 @@ pub(crate) trait RetakeFixup<P: PhysMem, T: TlbFlush> {
     /// Change the vma piece `[start, end)` (Linux `mlock_fixup`).
     ///
     /// Locking: `mmap_lock` held for write, inner lock held.
-    fn fixup(&self, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno>;
+    fn fixup(&self, locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno>;
 
     /// The flags [`fixup`](Self::fixup) gives a vma that had `old`: the
     /// stale view the loop carries across the window and writes back.
@@ -75,6 +75,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let mut populate_err: Option<Errno> = None;
         while cursor < end {
             let (ps, pe, newflags) = {
+                let locked = self.mmap_write_locked(&write);
                 let mut g = self.lock_inner();
                 let inner = &mut *g;
                 let found = if all { inner.vmas.find_vma(cursor).cloned() } else { inner.vmas.vma_lookup(cursor).cloned() };
@@ -90,7 +91,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 }
                 let ps = stale.start.max(cursor);
                 let pe = stale.end.min(end);
-                let r = change.fixup(inner, &meta, ps, pe);
+                let r = change.fixup(&locked, inner, &meta, ps, pe);
                 if let Err(e) = r {
                     if !all {
                         return Err(e);
@@ -106,7 +107,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 continue;
             }
             let read = write.downgrade();
-            let r = self.populate_range_held_reporting(ps, pe, all, PopulateLock::Read, (start, end));
+            let r = self.populate_range_held_reporting(self.mmap_read_locked(&read), ps, pe, all, (start, end));
             drop(read);
             // The window: no lock held.
             self.run_populate_hook(PopulateProgress { start, end, addr: pe, lock: PopulateLock::Unlocked });

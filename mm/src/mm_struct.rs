@@ -34,6 +34,83 @@
 //! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
 //! allocator (behind [`PhysMem`]) is last.
 //!
+//! ## The protocol, checked by the compiler
+//!
+//! A function that needs `mmap_lock` held for write takes a
+//! [`&MmapWriteLocked`](MmapWriteLocked); one that needs it held for read
+//! or write takes an [`MmapLocked`], which also says which of the two it
+//! is. Both are zero-sized proofs that only a guard of this mm's
+//! `mmap_lock` can make — [`MmStruct::mmap_write_locked`] from the
+//! `RwSemWriteGuard`, [`MmStruct::mmap_read_locked`] from an
+//! `RwSemReadGuard`, [`MmapWriteLocked::as_locked`] from a write proof —
+//! and they borrow that guard: a proof cannot outlive its hold, and the
+//! guard cannot be dropped, downgraded or handed on while a proof made from
+//! it is alive. Calling such a function without the lock, with the read
+//! lock where it needs the write lock, or after the lock was released does
+//! not compile. The entry points (`do_mmap`, `do_mlock`, ...) take the lock
+//! themselves and make the proofs; the kernel never needs to.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mm::page_meta::PageMetaArray;
+//! # use mm::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+//! # use mm::rwsem::StdBackend;
+//! # use mm::MmStruct;
+//! # let arena = ArenaPhysMem::new();
+//! # let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+//! # let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+//! let write = mm.mmap_lock.write();
+//! let locked = mm.mmap_write_locked(&write); // the proof borrows the guard
+//! assert!(locked.as_locked().is_write());
+//! let read = write.downgrade(); // the write proof is gone: it is not used again
+//! assert!(!mm.mmap_read_locked(&read).is_write());
+//! ```
+//!
+//! A read hold makes no write proof:
+//!
+//! ```compile_fail,E0308
+//! # use std::sync::Arc;
+//! # use mm::page_meta::PageMetaArray;
+//! # use mm::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+//! # use mm::rwsem::StdBackend;
+//! # use mm::MmStruct;
+//! # let arena = ArenaPhysMem::new();
+//! # let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+//! # let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+//! let read = mm.mmap_lock.read();
+//! let _locked = mm.mmap_write_locked(&read);
+//! ```
+//!
+//! and a proof does not outlive the hold it was made from:
+//!
+//! ```compile_fail,E0505
+//! # use std::sync::Arc;
+//! # use mm::page_meta::PageMetaArray;
+//! # use mm::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+//! # use mm::rwsem::StdBackend;
+//! # use mm::MmStruct;
+//! # let arena = ArenaPhysMem::new();
+//! # let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+//! # let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+//! let write = mm.mmap_lock.write();
+//! let locked = mm.mmap_write_locked(&write);
+//! drop(write);
+//! let _still = locked.as_locked();
+//! ```
+//!
+//! Nor can one be made by hand (its field is private):
+//!
+//! ```compile_fail,E0451
+//! let _forged = mm::mm_struct::MmapWriteLocked { _held: core::marker::PhantomData };
+//! ```
+//!
+//! `&mut MmStruct` is exclusive access: nobody can hold either lock, and
+//! the teardown of an mm dropped without `exit_mmap` makes its write proof
+//! from that. The inner lock is not part of the proofs: a function that
+//! needs it takes `&mut MmInner`, which only `lock_inner` hands out. The
+//! order of the two locks is not a type rule: every path takes `mmap_lock`
+//! (and makes its proof) first and the inner lock inside it, as above.
+//!
 //! # Invariants (see [`check_mm_invariants`](crate::invariants::check_mm_invariants))
 //!
 //! With `mmap_lock` not held for write by anyone in the middle of an
@@ -58,6 +135,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
+use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::addr::{PAGE_SHIFT, TASK_SIZE};
@@ -65,7 +143,7 @@ use crate::errno::Errno;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
 use crate::populate::{PopulateProgress, PopulateStrategy};
-use crate::rwsem::{RwSem, RwSemBackend};
+use crate::rwsem::{RwSem, RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::{VmFlags, VmaTree};
 
 /// Lowest address a user mapping may have (Linux `mmap_min_addr` default).
@@ -137,6 +215,38 @@ pub const PTE_PROT_MASK: PteFlags = PteFlags::PRESENT
     .union(PteFlags::USER)
     .union(PteFlags::NO_EXECUTE)
     .union(PteFlags::PROTNONE);
+
+/// Proof that this thread holds an mm's `mmap_lock` for write, for as long
+/// as the borrow `'a` of the write guard lasts. Zero-sized; made by
+/// [`MmStruct::mmap_write_locked`]. See the module doc, "The protocol".
+#[derive(Debug)]
+pub struct MmapWriteLocked<'a> {
+    _held: PhantomData<&'a ()>,
+}
+
+impl MmapWriteLocked<'_> {
+    /// The same hold as a proof of "held for read or write".
+    pub fn as_locked(&self) -> MmapLocked<'_> {
+        MmapLocked { write: true, _held: PhantomData }
+    }
+}
+
+/// Proof that this thread holds an mm's `mmap_lock`, for read or for write
+/// ([`is_write`](Self::is_write) says which), for as long as the borrow
+/// `'a` of the guard lasts. Zero-sized apart from that flag; made by
+/// [`MmStruct::mmap_read_locked`] or [`MmapWriteLocked::as_locked`].
+#[derive(Clone, Copy, Debug)]
+pub struct MmapLocked<'a> {
+    write: bool,
+    _held: PhantomData<&'a ()>,
+}
+
+impl MmapLocked<'_> {
+    /// Whether the hold is the write lock.
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+}
 
 /// Everything the inner lock protects. Fields are crate-visible so that the
 /// operation modules can split borrows (`&mut inner.pgtable` next to
@@ -230,6 +340,30 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         })
     }
 
+    /// The proof that `guard`, a write hold of this mm's `mmap_lock`, is
+    /// held (see the module doc, "The protocol").
+    ///
+    /// Panics if `guard` holds another rwsem.
+    pub fn mmap_write_locked<'g>(&self, guard: &'g RwSemWriteGuard<'_, B>) -> MmapWriteLocked<'g> {
+        assert!(core::ptr::eq(guard.rwsem(), &self.mmap_lock), "a write guard of another mm's mmap_lock");
+        MmapWriteLocked { _held: PhantomData }
+    }
+
+    /// The proof that `guard`, a read hold of this mm's `mmap_lock`, is
+    /// held.
+    ///
+    /// Panics if `guard` holds another rwsem.
+    pub fn mmap_read_locked<'g>(&self, guard: &'g RwSemReadGuard<'_, B>) -> MmapLocked<'g> {
+        assert!(core::ptr::eq(guard.rwsem(), &self.mmap_lock), "a read guard of another mm's mmap_lock");
+        MmapLocked { write: false, _held: PhantomData }
+    }
+
+    /// The inner state and a write proof, without taking either lock:
+    /// `&mut self` means nobody else can hold them (teardown on drop).
+    pub(crate) fn exclusive(&mut self) -> (MmapWriteLocked<'_>, &mut MmInner<P, T>) {
+        (MmapWriteLocked { _held: PhantomData }, self.inner.get_mut())
+    }
+
     /// Take the inner lock (see the module doc: try_lock + `cpu_relax`).
     ///
     /// Locking: never with `inner` already held by this thread.
@@ -242,12 +376,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 self.mmap_lock.backend().cpu_relax();
             }
         }
-    }
-
-    /// The inner state without locking: `&mut self` means nobody else can
-    /// hold either lock (teardown on drop).
-    pub(crate) fn inner_mut(&mut self) -> &mut MmInner<P, T> {
-        self.inner.get_mut()
     }
 
     /// The frame metadata this mm counts mlocks in.

@@ -25,7 +25,7 @@
 use crate::addr::{page_align_down, page_align_up, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::memory::{teardown, zap_page_range};
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -47,10 +47,16 @@ pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &Mlock
 /// pages, counters.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-pub(crate) fn do_munmap_locked<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
+pub(crate) fn do_munmap_locked<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    start: u64,
+    end: u64,
+) -> Result<(), Errno> {
     let removed = inner.vmas.unmap_range(start, end)?;
     for piece in removed {
-        zap_page_range(inner, meta, piece.start, piece.end, piece.flags);
+        zap_page_range(locked.as_locked(), inner, meta, piece.start, piece.end, piece.flags);
         inner.total_vm = inner.total_vm.saturating_sub(piece.pages());
         if piece.flags.contains(VmFlags::LOCKED) {
             inner.locked_vm = inner.locked_vm.saturating_sub(piece.pages());
@@ -134,6 +140,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let populate;
         let start;
         {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
             let inner = &mut *g;
             if inner.pgtable.is_none() {
@@ -172,7 +179,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 _ => return Err(Errno::EINVAL),
             }
             if fixed {
-                do_munmap_locked(inner, &meta, start, end)?;
+                do_munmap_locked(&locked, inner, &meta, start, end)?;
             }
             inner.vmas.insert(Vma::new_anonymous(start, end, vm_flags)).map_err(|_| Errno::ENOMEM)?;
             inner.vmas.merge_at(end);
@@ -220,10 +227,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
-        let _w = self.mmap_lock.write_killable()?;
+        let write = self.mmap_lock.write_killable()?;
+        let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
-        do_munmap_locked(&mut g, &meta, addr, (addr + len).min(TASK_SIZE))
+        do_munmap_locked(&locked, &mut g, &meta, addr, (addr + len).min(TASK_SIZE))
     }
 
     /// Linux `brk`: returns the new break, or the current one if the
@@ -242,6 +250,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta_arc().clone();
         let (oldbrk, newbrk);
         {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
             let inner = &mut *g;
             let origbrk = inner.brk;
@@ -256,7 +265,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return brk;
             }
             if brk <= inner.brk {
-                return match do_munmap_locked(inner, &meta, newbrk, oldbrk) {
+                return match do_munmap_locked(&locked, inner, &meta, newbrk, oldbrk) {
                     Ok(()) => {
                         inner.brk = brk;
                         brk
@@ -296,9 +305,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for write (uninterruptibly).
     pub fn exit_mmap(&self) {
-        let _w = self.mmap_lock.write();
+        let write = self.mmap_lock.write();
+        let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
-        teardown(&mut g, &meta);
+        teardown(&locked, &mut g, &meta);
     }
 }

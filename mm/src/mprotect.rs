@@ -47,7 +47,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
             return Err(Errno::EINVAL);
         }
-        let _w = self.mmap_lock.write_killable()?;
+        let write = self.mmap_lock.write_killable()?;
+        let locked = self.mmap_write_locked(&write);
         let new_prot = calc_vm_prot_bits(prot);
         let mut populate = Vec::new();
         let run_end;
@@ -76,7 +77,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
         }
         for (s, e) in populate {
-            let _ = self.populate_range_held(s, e, true, crate::populate::PopulateLock::Write);
+            let _ = self.populate_range_held(locked.as_locked(), s, e, true);
         }
         if run_end < end {
             return Err(Errno::ENOMEM);

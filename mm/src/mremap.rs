@@ -21,7 +21,7 @@
 
 use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::memory::for_each_present_pte;
 use crate::mmap::{do_munmap_locked, mlock_future_ok};
 use crate::page_meta::PageMetaArray;
@@ -73,8 +73,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let write = self.mmap_lock.write_killable()?;
         let meta = self.page_meta_arc().clone();
         let (ret, populate) = {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
-            mremap_locked(&mut g, &meta, addr, old_len, new_len, flags, new_addr, creds)?
+            mremap_locked(&locked, &mut g, &meta, addr, old_len, new_len, flags, new_addr, creds)?
         };
         match populate {
             Some((start, len)) => {
@@ -121,6 +122,7 @@ fn vma_to_resize<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, addr: u64, old_
 /// Locking: `mmap_lock` held for write, inner lock held.
 #[allow(clippy::too_many_arguments)]
 fn mremap_locked<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     addr: u64,
@@ -143,9 +145,9 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             if new_addr < MMAP_MIN_ADDR {
                 return Err(Errno::EPERM);
             }
-            do_munmap_locked(inner, meta, new_addr, new_addr + new_len)?;
+            do_munmap_locked(locked, inner, meta, new_addr, new_addr + new_len)?;
             if old_len > new_len {
-                do_munmap_locked(inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
+                do_munmap_locked(locked, inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
                 old_len = new_len;
             }
             Some(new_addr)
@@ -157,11 +159,11 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             Some(t) => t,
             None => find_area(inner, new_len)?,
         };
-        return move_vma(inner, vma.flags, addr, old_len, new_len, target, flags & MREMAP_DONTUNMAP != 0);
+        return move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, flags & MREMAP_DONTUNMAP != 0);
     }
     if old_len >= new_len {
         if old_len != new_len {
-            do_munmap_locked(inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
+            do_munmap_locked(locked, inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
         }
         return Ok((addr, None));
     }
@@ -185,7 +187,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let target = find_area(inner, new_len)?;
-    move_vma(inner, vma.flags, addr, old_len, new_len, target, false)
+    move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, false)
 }
 
 /// A free area of `len` bytes, top-down as for mmap.
@@ -203,7 +205,9 @@ fn find_area<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, len: u64) -> Result
 /// `dontunmap`, left mapped, empty and unlocked.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
+#[allow(clippy::too_many_arguments)]
 fn move_vma<P: PhysMem, T: TlbFlush>(
+    _locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     flags: VmFlags,
     old: u64,
