@@ -44,6 +44,17 @@ pub enum FaultAccess {
     Exec,
 }
 
+/// Where the faulting access came from (Linux `FAULT_FLAG_USER`). The mm
+/// checks are the same for both: a kernel access to user memory (a user
+/// copy) goes through the same vmas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOrigin {
+    /// Ring 3.
+    User,
+    /// The kernel, on the user's behalf (a user copy).
+    Kernel,
+}
+
 /// Why a fault could not be resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultError {
@@ -95,23 +106,23 @@ fn pte_permits(flags: PteFlags, access: FaultAccess) -> bool {
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Resolve a page fault at `addr`: takes `mmap_lock` for read
     /// (killable), then as [`handle_mm_fault_locked`](Self::handle_mm_fault_locked).
-    /// `user` says whether the access came from ring 3 (the checks are the
-    /// same; kernel accesses to user memory go through the same vmas).
+    /// `origin` says whether the access came from ring 3 or from a kernel
+    /// user copy (the checks are the same).
     ///
     /// Locking: no lock of this mm held by the caller.
-    pub fn handle_mm_fault(&self, addr: u64, access: FaultAccess, user: bool) -> Result<(), FaultError> {
+    pub fn handle_mm_fault(&self, addr: u64, access: FaultAccess, origin: FaultOrigin) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
         let read = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
-        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, user)
+        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, origin)
     }
 
     /// Resolve a page fault at `addr` for a caller that holds `mmap_lock`.
     ///
     /// Locking: `mmap_lock` held for read or write (`held`); takes the
     /// inner lock.
-    pub fn handle_mm_fault_locked(&self, held: MmapLocked<'_>, addr: u64, access: FaultAccess, _user: bool) -> Result<(), FaultError> {
+    pub fn handle_mm_fault_locked(&self, held: MmapLocked<'_>, addr: u64, access: FaultAccess, _origin: FaultOrigin) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }

@@ -9,7 +9,7 @@
 //! accessible vma read faults. Per vma, like `populate_vma_page_range`:
 //! `VM_LOCKONFAULT` vmas are skipped (nothing to do, success), `VM_IO` /
 //! `VM_PFNMAP` vmas are skipped (`vma_can_gup` fails), an inaccessible
-//! (`PROT_NONE`) vma is `EFAULT`. With `ignore_errors` (mmap, mlockall) a
+//! (`PROT_NONE`) vma is `EFAULT`. With [`OnError::Skip`] (mmap, mlockall) a
 //! failing vma is skipped and population goes on with the next one;
 //! without it (mlock) the first error ends population. Pages faulted into a
 //! `VM_LOCKED` vma are mlocked by the fault itself (`mlock_new_folio`).
@@ -122,12 +122,23 @@ impl<B: RwSemBackend> PopulateHold<'_, B> {
     }
 }
 
+/// What population does when a vma cannot be populated (Linux's
+/// `ignore_errors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Skip that vma and go on with the next ("best effort": mmap, brk,
+    /// mremap, mprotect, mlockall; Linux `ignore_errors`).
+    Skip,
+    /// Stop at the first error and return it (mlock).
+    Stop,
+}
+
 /// One population run: the range, what to do on errors, whether read holds
 /// end for waiters, and the range the test hook is told about.
 struct PopulateRun {
     start: u64,
     end: u64,
-    ignore_errors: bool,
+    on_error: OnError,
     yield_to_waiters: bool,
     report: (u64, u64),
 }
@@ -238,7 +249,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
             match self.populate_vma_page_range(run, flags, nstart, nend, locked, &mut held_pages, spare) {
                 Ok(next) => nstart = next,
-                Err(_) if run.ignore_errors => nstart = nend,
+                Err(_) if run.on_error == OnError::Skip => nstart = nend,
                 Err(e) => return Err(e),
             }
         }
@@ -297,8 +308,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// `downgrade-*`, mprotect).
     ///
     /// Locking: `mmap_lock` held as `held` says; the inner lock per page.
-    pub fn populate_range_held(&self, held: MmapLocked<'_>, start: u64, end: u64, ignore_errors: bool) -> Result<(), Errno> {
-        self.populate_range_held_reporting(held, start, end, ignore_errors, (start, end))
+    pub fn populate_range_held(&self, held: MmapLocked<'_>, start: u64, end: u64, on_error: OnError) -> Result<(), Errno> {
+        self.populate_range_held_reporting(held, start, end, on_error, (start, end))
     }
 
     /// [`populate_range_held`](Self::populate_range_held), telling the test
@@ -308,11 +319,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         held: MmapLocked<'_>,
         start: u64,
         end: u64,
-        ignore_errors: bool,
+        on_error: OnError,
         report: (u64, u64),
     ) -> Result<(), Errno> {
         let end = end.min(TASK_SIZE);
-        let run = PopulateRun { start, end, ignore_errors, yield_to_waiters: false, report };
+        let run = PopulateRun { start, end, on_error, yield_to_waiters: false, report };
         self.populate_loop(&run, &mut PopulateHold::Caller(held))
     }
 
@@ -325,10 +336,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// even if it replaced the one the caller set up.
     ///
     /// Locking: no lock of this mm held by the caller.
-    pub fn __mm_populate(&self, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
+    pub fn __mm_populate(&self, start: u64, len: u64, on_error: OnError) -> Result<(), Errno> {
         let end = start.saturating_add(len).min(TASK_SIZE);
         let yield_to_waiters = self.populate_strategy() == PopulateStrategy::YieldToWaiters;
-        let run = PopulateRun { start, end, ignore_errors, yield_to_waiters, report: (start, end) };
+        let run = PopulateRun { start, end, on_error, yield_to_waiters, report: (start, end) };
         let mut locked = PopulateHold::Dropped;
         self.populate_loop(&run, &mut locked)
         // A hold still taken is released here, as `locked` is dropped.
@@ -337,7 +348,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Linux `mm_populate`: [`__mm_populate`](Self::__mm_populate) ignoring
     /// errors (mmap, brk: "best effort").
     pub fn mm_populate(&self, start: u64, len: u64) {
-        let _ = self.__mm_populate(start, len, true);
+        let _ = self.__mm_populate(start, len, OnError::Skip);
     }
 
     /// Finish an operation that changed vmas under `write` and now has to
@@ -349,23 +360,23 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// The lock is released when this returns.
     ///
     /// Locking: `write` is this mm's `mmap_lock` held for write.
-    pub fn populate_after_write(&self, write: RwSemWriteGuard<'_, B>, start: u64, len: u64, ignore_errors: bool) -> Result<(), Errno> {
+    pub fn populate_after_write(&self, write: RwSemWriteGuard<'_, B>, start: u64, len: u64, on_error: OnError) -> Result<(), Errno> {
         let end = start.saturating_add(len).min(TASK_SIZE);
         match self.populate_strategy() {
             PopulateStrategy::HoldWrite => {
-                let r = self.populate_range_held(self.mmap_write_locked(&write).as_locked(), start, end, ignore_errors);
+                let r = self.populate_range_held(self.mmap_write_locked(&write).as_locked(), start, end, on_error);
                 drop(write);
                 r
             }
             PopulateStrategy::DowngradeRetake | PopulateStrategy::DowngradeAtEnd => {
                 let read = write.downgrade();
-                let r = self.populate_range_held(self.mmap_read_locked(&read), start, end, ignore_errors);
+                let r = self.populate_range_held(self.mmap_read_locked(&read), start, end, on_error);
                 drop(read);
                 r
             }
             PopulateStrategy::PopulateUnlocked | PopulateStrategy::YieldToWaiters => {
                 drop(write);
-                self.__mm_populate(start, end.saturating_sub(start), ignore_errors)
+                self.__mm_populate(start, end.saturating_sub(start), on_error)
             }
         }
     }
@@ -398,7 +409,7 @@ mod tests {
             mm.find_vma_intersection_snapshot(mm.mmap_read_locked(&read), a, end).unwrap().2
         };
         for (start, yield_to_waiters) in [(a, true), (a + PAGE_SIZE, false)] {
-            let run = PopulateRun { start, end, ignore_errors: false, yield_to_waiters, report: (start, end) };
+            let run = PopulateRun { start, end, on_error: OnError::Stop, yield_to_waiters, report: (start, end) };
             let mut locked = PopulateHold::Read(mm.mmap_lock.read());
             std::thread::scope(|s| {
                 let lock = &mm.mmap_lock;

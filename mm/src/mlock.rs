@@ -29,6 +29,7 @@
 
 use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
+use crate::gup::OnError;
 use crate::mlock_downgrade_retake::RetakeFixup;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
@@ -350,9 +351,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
         }
         if strategy == PopulateStrategy::DowngradeRetake {
-            return self.mlock_downgrade_retake(write, start, start + len, false, &MlockFixup { to_add });
+            return self.mlock_downgrade_retake(write, start, start + len, OnError::Stop, &MlockFixup { to_add });
         }
-        self.populate_after_write(write, start, len, false).map_err(mlock_posix_error)
+        self.populate_after_write(write, start, len, OnError::Stop).map_err(mlock_posix_error)
     }
 
     /// Linux `munlock`: same rounding; no permission or limit checks.
@@ -407,9 +408,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             return Ok(());
         }
         if strategy == PopulateStrategy::DowngradeRetake {
-            let _ = self.mlock_downgrade_retake(write, 0, TASK_SIZE, true, &MlockFixup { to_add });
+            let _ = self.mlock_downgrade_retake(write, 0, TASK_SIZE, OnError::Skip, &MlockFixup { to_add });
         } else {
-            let _ = self.populate_after_write(write, 0, TASK_SIZE, true);
+            let _ = self.populate_after_write(write, 0, TASK_SIZE, OnError::Skip);
         }
         Ok(())
     }

@@ -27,6 +27,7 @@
 //! window.
 
 use crate::errno::Errno;
+use crate::gup::OnError;
 use crate::mm_struct::{MmInner, MmStruct, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
@@ -51,10 +52,11 @@ pub(crate) trait RetakeFixup<P: PhysMem, T: TlbFlush> {
 }
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
-    /// Schermerhorn's per-vma loop (see the module doc), for mlock
-    /// (`all == false`: `[start, end)`, holes are `ENOMEM`, errors end it)
-    /// and mlockall (`all == true`: every vma, errors ignored), making
-    /// `change` to each vma piece.
+    /// Schermerhorn's per-vma loop (see the module doc), making `change` to
+    /// each vma piece: for mlock with [`OnError::Stop`] (`[start, end)`
+    /// must be mapped: a hole is `ENOMEM`, the first error ends it), for
+    /// mlockall with [`OnError::Skip`] (every vma; holes and errors are
+    /// skipped).
     ///
     /// Locking: `write` is `mmap_lock` held for write; the lock is dropped
     /// and retaken once per populated vma; released on return.
@@ -63,9 +65,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         write: RwSemWriteGuard<'_, B>,
         start: u64,
         end: u64,
-        all: bool,
+        on_error: OnError,
         change: &impl RetakeFixup<P, T>,
     ) -> Result<(), Errno> {
+        let all = on_error == OnError::Skip;
         let meta = self.page_meta_arc().clone();
         let mut write = write;
         let mut cursor = start;
@@ -107,7 +110,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 continue;
             }
             let read = write.downgrade();
-            let r = self.populate_range_held_reporting(self.mmap_read_locked(&read), ps, pe, all, (start, end));
+            let r = self.populate_range_held_reporting(self.mmap_read_locked(&read), ps, pe, on_error, (start, end));
             drop(read);
             // The window: no lock held.
             self.run_populate_hook(PopulateProgress { start, end, addr: pe, lock: PopulateLock::Unlocked });

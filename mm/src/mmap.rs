@@ -24,6 +24,7 @@
 
 use crate::addr::{page_align_down, page_align_up, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
+use crate::gup::OnError;
 use crate::memory::{teardown, zap_page_range};
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::page_meta::PageMetaArray;
@@ -191,7 +192,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             populate = vm_flags.contains(VmFlags::LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
         }
         if populate {
-            let _ = self.populate_after_write(write, start, len, true);
+            let _ = self.populate_after_write(write, start, len, OnError::Skip);
         }
         Ok(start)
     }
@@ -294,7 +295,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return brk;
             }
         }
-        let _ = self.populate_after_write(write, oldbrk, newbrk - oldbrk, true);
+        let _ = self.populate_after_write(write, oldbrk, newbrk - oldbrk, OnError::Skip);
         brk
     }
 

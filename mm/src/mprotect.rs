@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::addr::{page_align_up, page_aligned, TASK_SIZE};
 use crate::errno::Errno;
+use crate::gup::OnError;
 use crate::memory::for_each_present_pte;
 use crate::mm_struct::{vm_pte_flags, MmStruct};
 use crate::mman::{calc_vm_prot_bits, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE};
@@ -77,7 +78,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
         }
         for (s, e) in populate {
-            let _ = self.populate_range_held(locked.as_locked(), s, e, true);
+            let _ = self.populate_range_held(locked.as_locked(), s, e, OnError::Skip);
         }
         if run_end < end {
             return Err(Errno::ENOMEM);

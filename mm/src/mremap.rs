@@ -21,6 +21,7 @@
 
 use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
+use crate::gup::OnError;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::memory::for_each_present_pte;
 use crate::mmap::{do_munmap_locked, mlock_future_ok};
@@ -32,6 +33,15 @@ use crate::vma::{Vma, VmFlags};
 pub const MREMAP_MAYMOVE: u64 = 1;
 pub const MREMAP_FIXED: u64 = 2;
 pub const MREMAP_DONTUNMAP: u64 = 4;
+
+/// What [`move_vma`] leaves at the old range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OldRange {
+    /// Unmapped (a plain move).
+    Unmap,
+    /// Left mapped, empty and unlocked (`MREMAP_DONTUNMAP`).
+    KeepEmpty,
+}
 
 /// What a successful remap returns: the address, and a range to populate
 /// after the vma work (growth of a locked vma).
@@ -79,7 +89,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         };
         match populate {
             Some((start, len)) => {
-                let _ = self.populate_after_write(write, start, len, true);
+                let _ = self.populate_after_write(write, start, len, OnError::Skip);
             }
             None => drop(write),
         }
@@ -159,7 +169,8 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             Some(t) => t,
             None => find_area(inner, new_len)?,
         };
-        return move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, flags & MREMAP_DONTUNMAP != 0);
+        let old_range = if flags & MREMAP_DONTUNMAP != 0 { OldRange::KeepEmpty } else { OldRange::Unmap };
+        return move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, old_range);
     }
     if old_len >= new_len {
         if old_len != new_len {
@@ -187,7 +198,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let target = find_area(inner, new_len)?;
-    move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, false)
+    move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, OldRange::Unmap)
 }
 
 /// A free area of `len` bytes, top-down as for mmap.
@@ -202,7 +213,7 @@ fn find_area<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, len: u64) -> Result
 /// Linux `move_vma`: a vma `[new_addr, new_addr + new_len)` with `flags`,
 /// the ptes of `[old, old + old_len)` moved into it (frames and their
 /// mlock state unchanged), then the old range unmapped — or, with
-/// `dontunmap`, left mapped, empty and unlocked.
+/// `OldRange::KeepEmpty`, left mapped, empty and unlocked.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
 #[allow(clippy::too_many_arguments)]
@@ -214,7 +225,7 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
     old_len: u64,
     new_len: u64,
     new_addr: u64,
-    dontunmap: bool,
+    old_range: OldRange,
 ) -> Result<Remapped, Errno> {
     // A move may split the old vma twice and adds the new one; Linux keeps
     // three vmas of room below the limit.
@@ -255,7 +266,7 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
     if locked {
         inner.locked_vm += new_len >> PAGE_SHIFT;
     }
-    if dontunmap {
+    if old_range == OldRange::KeepEmpty {
         // The old range stays mapped but empty, and is no longer locked.
         if locked {
             let changes = inner.vmas.vma_modify_flags(old, old + old_len, |f| f - VmFlags::LOCKED_MASK)?;

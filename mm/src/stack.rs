@@ -24,7 +24,7 @@
 //! of the vma; never with the inner lock held on entry.
 
 use crate::addr::{page_align_down, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
-use crate::fault::{FaultAccess, FaultError};
+use crate::fault::{FaultAccess, FaultError, FaultOrigin};
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapLocked, MmapWriteLocked, MMAP_MIN_ADDR};
 use crate::mmap::mlock_future_ok;
 use crate::pgtable::{PhysMem, TlbFlush};
@@ -48,13 +48,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// at `addr`, with stack growth: see the module doc.
     ///
     /// Locking: no lock of this mm held by the caller.
-    pub fn handle_user_mm_fault(&self, addr: u64, access: FaultAccess, user: bool, limits: &StackLimits) -> Result<(), FaultError> {
+    pub fn handle_user_mm_fault(&self, addr: u64, access: FaultAccess, origin: FaultOrigin, limits: &StackLimits) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
         let read = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
         if !self.below_growsdown_vma(self.mmap_read_locked(&read), addr) {
-            return self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, user);
+            return self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, origin);
         }
         // No upgrade from read to write: drop, retake, and look again.
         drop(read);
@@ -65,7 +65,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             expand_stack_locked(&locked, &mut g, addr, limits)?;
         }
         let read = write.downgrade();
-        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, user)
+        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, origin)
     }
 
     /// Whether `addr` lies in no vma, just below a `VM_GROWSDOWN` one.
