@@ -9,9 +9,13 @@
 //! [`madvise`](crate::madvise), [`mincore`](crate::mincore),
 //! [`msync`](crate::msync), [`mremap`](crate::mremap),
 //! [`memory`](crate::memory) (zap, teardown, present-pte iteration),
-//! [`mlock`](crate::mlock) (the mlock family), [`populate`](crate::populate)
-//! (`__mm_populate` and the population strategies) and
-//! [`invariants`](crate::invariants) (the consistency checker).
+//! [`mlock`](crate::mlock) (the mlock family, with
+//! [`mlock_downgrade_retake`](crate::mlock_downgrade_retake)),
+//! [`gup`](crate::gup) (`__mm_populate`), [`populate`](crate::populate)
+//! (the population strategies), [`stack`](crate::stack) and
+//! [`invariants`](crate::invariants) (the consistency checker). This module
+//! imports none of them: the operations build on the mm, never the
+//! reverse.
 //!
 //! # Locking
 //!
