@@ -133,8 +133,8 @@ pub mod tests {
     pub fn copy_from_prot_none_page_faults_to_the_fixup() {
         let um = UserMm::new().expect("address space");
         let a = um.do_mmap(0x2000_0000, 2 * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &MlockCreds::root()).unwrap();
-        um.handle_mm_fault(a, FaultAccess::Write, true).unwrap();
-        um.handle_mm_fault(a + P, FaultAccess::Write, true).unwrap();
+        um.handle_mm_fault(a, FaultAccess::Write, mm::fault::FaultOrigin::User).unwrap();
+        um.handle_mm_fault(a + P, FaultAccess::Write, mm::fault::FaultOrigin::User).unwrap();
         let b = a + P; // the page that becomes PROT_NONE
         with_address_space(&um, || {
             copy_to_user(b + 8, &[0x5a; 16]).expect("a present user page takes the copy");

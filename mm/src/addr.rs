@@ -29,12 +29,43 @@ pub const fn page_align_up(addr: u64) -> Option<u64> {
     }
 }
 
-/// Offset of `addr` within its page.
+/// Round `len` up to a page boundary with C's wrap-around (Linux
+/// `PAGE_ALIGN` on an `unsigned long`): a value in the last page of the
+/// address space becomes 0. For system calls whose errno rules depend on
+/// the wrapped value (mlock, msync, mremap).
+pub const fn page_align_wrapping(len: u64) -> u64 {
+    len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK
+}
+
+/// Offset of `addr` within its page (Linux `offset_in_page`).
 pub const fn offset_in_page(addr: u64) -> u64 {
     addr & (PAGE_SIZE - 1)
+}
+
+/// Is `addr` (or a length) a multiple of the page size (Linux `PAGE_ALIGNED`)?
+pub const fn page_aligned(addr: u64) -> bool {
+    offset_in_page(addr) == 0
 }
 
 /// Number of base pages in `len` bytes (`len` page aligned).
 pub const fn pages(len: u64) -> u64 {
     len >> PAGE_SHIFT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alignment_helpers() {
+        assert!(page_aligned(0) && page_aligned(PAGE_SIZE) && page_aligned(TASK_SIZE));
+        assert!(!page_aligned(1) && !page_aligned(PAGE_SIZE - 1) && !page_aligned(u64::MAX));
+        assert_eq!(offset_in_page(3 * PAGE_SIZE + 5), 5);
+        assert_eq!(page_align_down(3 * PAGE_SIZE + 5), 3 * PAGE_SIZE);
+        assert_eq!(page_align_up(u64::MAX), None);
+        // C's PAGE_ALIGN: wraps to 0 past the top of the address space.
+        assert_eq!(page_align_wrapping(PAGE_SIZE + 1), 2 * PAGE_SIZE);
+        assert_eq!(page_align_wrapping(u64::MAX - 5), 0);
+        assert_eq!(page_align_wrapping(0), 0);
+    }
 }

@@ -28,9 +28,9 @@
 //! lookup-allocate-map sequence, so that two threads faulting the same page
 //! map it once.
 
-use crate::addr::{PAGE_MASK, TASK_SIZE};
+use crate::addr::{page_align_down, TASK_SIZE};
 use crate::errno::Errno;
-use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct};
+use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct, MmapLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -42,6 +42,17 @@ pub enum FaultAccess {
     Read,
     Write,
     Exec,
+}
+
+/// Where the faulting access came from (Linux `FAULT_FLAG_USER`). The mm
+/// checks are the same for both: a kernel access to user memory (a user
+/// copy) goes through the same vmas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOrigin {
+    /// Ring 3.
+    User,
+    /// The kernel, on the user's behalf (a user copy).
+    Kernel,
 }
 
 /// Why a fault could not be resolved.
@@ -95,28 +106,28 @@ fn pte_permits(flags: PteFlags, access: FaultAccess) -> bool {
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Resolve a page fault at `addr`: takes `mmap_lock` for read
     /// (killable), then as [`handle_mm_fault_locked`](Self::handle_mm_fault_locked).
-    /// `user` says whether the access came from ring 3 (the checks are the
-    /// same; kernel accesses to user memory go through the same vmas).
+    /// `origin` says whether the access came from ring 3 or from a kernel
+    /// user copy (the checks are the same).
     ///
     /// Locking: no lock of this mm held by the caller.
-    pub fn handle_mm_fault(&self, addr: u64, access: FaultAccess, user: bool) -> Result<(), FaultError> {
+    pub fn handle_mm_fault(&self, addr: u64, access: FaultAccess, origin: FaultOrigin) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
-        let _r = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
-        self.handle_mm_fault_locked(addr, access, user)
+        let read = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
+        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, origin)
     }
 
     /// Resolve a page fault at `addr` for a caller that holds `mmap_lock`.
     ///
-    /// Locking: `mmap_lock` held for read or write; takes the inner lock.
-    pub fn handle_mm_fault_locked(&self, addr: u64, access: FaultAccess, _user: bool) -> Result<(), FaultError> {
-        self.mmap_lock.assert_locked();
+    /// Locking: `mmap_lock` held for read or write (`held`); takes the
+    /// inner lock.
+    pub fn handle_mm_fault_locked(&self, held: MmapLocked<'_>, addr: u64, access: FaultAccess, _origin: FaultOrigin) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
         let mut spare = None;
-        let r = self.fault_in_page_unlocked_alloc(addr, access, &mut spare);
+        let r = self.fault_in_page_unlocked_alloc(held, addr, access, &mut spare);
         self.release_spare(&mut spare);
         r.map(|_| ())
     }
@@ -127,19 +138,25 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// `spare` for the next page; the caller returns it with
     /// [`release_spare`](Self::release_spare).
     ///
-    /// Locking: `mmap_lock` held; takes the inner lock.
-    pub(crate) fn fault_in_page_unlocked_alloc(&self, addr: u64, access: FaultAccess, spare: &mut Option<u64>) -> Result<bool, FaultError> {
+    /// Locking: `mmap_lock` held (`held`); takes the inner lock.
+    pub(crate) fn fault_in_page_unlocked_alloc(
+        &self,
+        held: MmapLocked<'_>,
+        addr: u64,
+        access: FaultAccess,
+        spare: &mut Option<u64>,
+    ) -> Result<bool, FaultError> {
         if spare.is_none() {
-            *spare = self.phys.alloc_table_frame();
+            *spare = self.phys.alloc_frame();
         }
         let mut g = self.lock_inner();
-        fault_in_page(&mut g, self.page_meta(), addr, access, spare)
+        fault_in_page(held, &mut g, self.page_meta(), addr, access, spare)
     }
 
     /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
     pub(crate) fn release_spare(&self, spare: &mut Option<u64>) {
         if let Some(pa) = spare.take() {
-            self.phys.free_table_frame(pa);
+            self.phys.free_frame(pa);
         }
     }
 }
@@ -148,6 +165,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
 ///
 /// Locking: `mmap_lock` held (read or write), inner lock held (`inner`).
 pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
+    _held: MmapLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     addr: u64,
@@ -165,7 +183,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     if !vma_permits(vm_flags, access) {
         return Err(FaultError::Access);
     }
-    let va = addr & PAGE_MASK;
+    let va = page_align_down(addr);
     let want = vm_pte_flags(vm_flags);
     let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
     if let Some(m) = pt.translate(va) {
@@ -181,10 +199,10 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     // update — as Linux allocates before taking the page-table lock.
     let pa = match spare.take() {
         Some(pa) => pa,
-        None => inner.phys.alloc_table_frame().ok_or(FaultError::OutOfMemory)?,
+        None => inner.phys.alloc_frame().ok_or(FaultError::OutOfMemory)?,
     };
     let Some(folio) = meta.get(pa) else {
-        inner.phys.free_table_frame(pa);
+        inner.phys.free_frame(pa);
         return Err(FaultError::OutOfMemory);
     };
     if folio.prep_new_page().is_err() {
@@ -197,7 +215,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want).is_err() {
         if let Ok(true) = meta.put_page(folio) {
-            inner.phys.free_table_frame(pa);
+            inner.phys.free_frame(pa);
         }
         return Err(FaultError::OutOfMemory);
     }

@@ -46,7 +46,7 @@
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::addr::{page_align_down, page_aligned, PAGE_SHIFT, PAGE_SIZE};
 
 /// Most usable regions one allocator tracks. Adjacent regions are merged,
 /// so this bounds the number of *discontiguous* usable ranges.
@@ -350,7 +350,7 @@ impl FrameAllocator {
     /// Whether the frame containing `pa` is currently allocated (or
     /// reserved). `false` for frames outside every usable region.
     pub fn is_allocated(&self, pa: u64) -> bool {
-        match self.usable_index(pa & !(PAGE_SIZE - 1)) {
+        match self.usable_index(page_align_down(pa)) {
             Ok(idx) => self.test_bit(idx),
             Err(_) => false,
         }
@@ -375,7 +375,7 @@ impl FrameAllocator {
 
     /// Bitmap index of the usable frame at page-aligned `pa`.
     fn usable_index(&self, pa: u64) -> Result<u64, FrameError> {
-        if pa & (PAGE_SIZE - 1) != 0 {
+        if !page_aligned(pa) {
             return Err(FrameError::Unaligned);
         }
         let pfn = pa >> PAGE_SHIFT;

@@ -40,7 +40,7 @@ use alloc::string::String;
 
 use crate::addr::TASK_SIZE;
 use crate::mm_struct::MmStruct;
-use crate::mmap::for_each_present_pte;
+use crate::memory::for_each_present_pte;
 use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;

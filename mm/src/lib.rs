@@ -8,11 +8,15 @@
 //! with plain memory). All of its tests run on the host: `cargo test -p mm`.
 //!
 //! On top of those sits the address space, [`MmStruct`] (`mm_struct`), and
-//! what the kernel's syscall layer calls on it: the fault handler's mm part
-//! (`fault`), the mmap family (`mmap`, `mremap`), the mlock family
-//! (`mlock`), population under a selectable lock strategy (`populate`), and
-//! the consistency checker run after every operation in tests
-//! (`invariants`).
+//! what the kernel's syscall layer calls on it, one module per system-call
+//! family as in Linux's `mm/`: the fault handler's mm part (`fault`, stack
+//! growth in `stack`), `mmap`, `mprotect`, `madvise`, `mincore`, `msync`,
+//! `mremap` (their constants in `mman`, the page-level work they share in
+//! `memory`), the mlock family (`mlock`, with the deliberately racy
+//! `mlock_downgrade_retake`), population (`gup`) under a selectable lock
+//! strategy (`populate`), and the consistency checker run after every
+//! operation in tests (`invariants`). No module imports one above it: the
+//! modules form no import cycle.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -22,11 +26,19 @@ pub mod addr;
 pub mod errno;
 pub mod fault;
 pub mod frame;
+pub mod gup;
 pub mod invariants;
+pub mod madvise;
+pub mod memory;
+pub mod mincore;
 pub mod mlock;
+pub mod mlock_downgrade_retake;
 pub mod mm_struct;
+pub mod mman;
 pub mod mmap;
+pub mod mprotect;
 pub mod mremap;
+pub mod msync;
 pub mod page_meta;
 pub mod pagewalk;
 pub mod pgtable;

@@ -20,33 +20,23 @@
 //! according to the vma's `VM_LOCKED`, clear `VM_IO`. munlock never faults
 //! anything in: an untouched range costs a walk over empty tables.
 //!
-//! # `downgrade-retake` (kept broken on purpose)
-//!
-//! Under [`PopulateStrategy::DowngradeRetake`] mlock/mlockall run
-//! Schermerhorn's 2008 loop: per vma, fix it up under the write lock,
-//! downgrade, populate it under read, **drop the lock**, retake it for
-//! write, re-check only that *a* vma still covers the piece (`EAGAIN` if
-//! not), and carry on with what it knew before the window: it writes the
-//! flags it computed for the old vma back onto whatever vma covers the
-//! piece now. In Linux the stale knowledge was a `vma` pointer and a `prev`
-//! chain; here it is the snapshot, with the same effect Linus described: if
-//! another thread replaced the vma in the window, the re-check passes and
-//! the replacement silently becomes `VM_LOCKED` without its pages being
-//! mlocked or counted in `locked_vm` (or loses a protection change made in
-//! the window). [`check_mm_invariants`](crate::invariants::check_mm_invariants)
-//! detects it; the other strategies never look at stale state.
+//! Under the `downgrade-retake` strategy mlock and mlockall hand their vma
+//! changes to the 2008 per-vma loop instead, kept broken on purpose in
+//! [`crate::mlock_downgrade_retake`].
 //!
 //! Locking: every entry point takes `mmap_lock` for write (killable,
 //! `EINTR`); the page work happens under the inner lock.
 
-use crate::addr::{PAGE_MASK, PAGE_SIZE, TASK_SIZE};
+use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct};
+use crate::gup::OnError;
+use crate::mlock_downgrade_retake::RetakeFixup;
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
-use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction};
+use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction, WalkControl};
 use crate::pgtable::{Level, PhysMem, PtSlot, TlbFlush};
-use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy};
-use crate::rwsem::{RwSemBackend, RwSemWriteGuard};
+use crate::populate::PopulateStrategy;
+use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
 
 /// `mlock2` flag: lock pages as they are faulted in, do not populate.
@@ -95,14 +85,14 @@ impl MmWalkOps for MlockWalk<'_> {
     const HAS_PMD_ENTRY: bool = true;
 
     /// Linux `mlock_pte_range`.
-    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let lock = walk.vma.is_some_and(|v| v.flags.contains(VmFlags::LOCKED));
         let e = walk.get(pmd);
         if e.is_leaf(Level::Pmd) {
             // A huge page (never made by this crate's fault path).
             self.apply(e.leaf_frame(Level::Pmd), lock);
             walk.action = WalkAction::Continue;
-            return 0;
+            return WalkControl::Continue;
         }
         if let Some(ptes) = walk.pte_range(pmd, addr, next) {
             for (_, slot) in ptes {
@@ -115,7 +105,7 @@ impl MmWalkOps for MlockWalk<'_> {
         // Linux answers a failed pte map with ACTION_AGAIN (a racing THP
         // collapse); nothing can race with us here, so never loop.
         walk.action = WalkAction::Continue;
-        0
+        WalkControl::Continue
     }
 }
 
@@ -124,7 +114,13 @@ impl MmWalkOps for MlockWalk<'_> {
 /// `VM_IO` guard set while locking.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) {
+fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(
+    _locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    start: u64,
+    end: u64,
+) {
     let Some(vma) = inner.vmas.vma_lookup(start).cloned() else { return };
     if vma.end < end {
         return;
@@ -147,25 +143,31 @@ fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, met
     }
 }
 
+/// The flags `mlock_fixup` gives a vma that has `old`: `(old &
+/// !VM_LOCKED_MASK) | to_add`, except for a `VM_SPECIAL` vma, which keeps
+/// its flags.
+fn mlock_new_flags(old: VmFlags, to_add: VmFlags) -> VmFlags {
+    if old.intersects(VmFlags::SPECIAL) {
+        old
+    } else {
+        (old - VmFlags::LOCKED_MASK) | to_add
+    }
+}
+
 /// `mlock_fixup` over the fully mapped range `[start, end)`: every vma
 /// piece gets `(flags & !VM_LOCKED_MASK) | to_add`, except `VM_SPECIAL`
 /// vmas, which are left alone.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
+fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     start: u64,
     end: u64,
     to_add: VmFlags,
 ) -> Result<(), Errno> {
-    let changes = inner.vmas.vma_modify_flags(start, end, |old| {
-        if old.intersects(VmFlags::SPECIAL) {
-            old
-        } else {
-            (old - VmFlags::LOCKED_MASK) | to_add
-        }
-    })?;
+    let changes = inner.vmas.vma_modify_flags(start, end, |old| mlock_new_flags(old, to_add))?;
     for c in changes {
         let was = c.old.contains(VmFlags::LOCKED);
         let is = c.new.contains(VmFlags::LOCKED);
@@ -175,7 +177,7 @@ pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
             _ => {}
         }
         if was != is {
-            mlock_vma_pages_range(inner, meta, c.start, c.end);
+            mlock_vma_pages_range(locked, inner, meta, c.start, c.end);
         }
     }
     Ok(())
@@ -186,7 +188,8 @@ pub(crate) fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
 /// vmas before the hole are changed).
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-pub(crate) fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
+fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     start: u64,
@@ -204,7 +207,7 @@ pub(crate) fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let run_end = inner.vmas.mapped_run_end(start, end);
-    mlock_fixup_range(inner, meta, start, run_end, to_add)?;
+    mlock_fixup_range(locked, inner, meta, start, run_end, to_add)?;
     if run_end < end {
         return Err(Errno::ENOMEM);
     }
@@ -217,12 +220,17 @@ pub(crate) fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
 /// `None` when current vmas were left alone (`MCL_FUTURE` alone).
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta: &PageMetaArray, flags: u32) -> Option<VmFlags> {
-    let to_add = mlockall_def_flags(inner, flags)?;
+fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    flags: u32,
+) -> Option<VmFlags> {
+    let to_add = mlockall_def_flags(locked, inner, flags)?;
     let mut cursor = 0;
     while let Some(v) = inner.vmas.find_vma(cursor).cloned() {
         let s = v.start.max(cursor);
-        let _ = mlock_fixup_range(inner, meta, s, v.end, to_add);
+        let _ = mlock_fixup_range(locked, inner, meta, s, v.end, to_add);
         cursor = v.end;
     }
     Some(to_add)
@@ -230,7 +238,9 @@ fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, meta
 
 /// The `def_flags` half of `apply_mlockall_flags`; returns the flags for
 /// current vmas, `None` if they are not to be touched.
-fn mlockall_def_flags<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, flags: u32) -> Option<VmFlags> {
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+fn mlockall_def_flags<P: PhysMem, T: TlbFlush>(_locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, flags: u32) -> Option<VmFlags> {
     inner.def_flags -= VmFlags::LOCKED_MASK;
     if flags & MCL_FUTURE != 0 {
         inner.def_flags |= VmFlags::LOCKED;
@@ -266,9 +276,28 @@ fn count_mm_mlocked_page_nr<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, star
 /// `len = PAGE_ALIGN(len + offset_in_page(start)); start &= PAGE_MASK`,
 /// with C's wrap-around.
 fn round_range(start: u64, len: u64) -> (u64, u64) {
-    let off = start & !PAGE_MASK;
-    let len = len.wrapping_add(off).wrapping_add(PAGE_SIZE - 1) & PAGE_MASK;
-    (start & PAGE_MASK, len)
+    let len = page_align_wrapping(len.wrapping_add(offset_in_page(start)));
+    (page_align_down(start), len)
+}
+
+/// mlock's vma change for the `downgrade-retake` loop: `mlock_fixup` adding
+/// `to_add`, errors as POSIX wants them from mlock.
+struct MlockFixup {
+    to_add: VmFlags,
+}
+
+impl<P: PhysMem, T: TlbFlush> RetakeFixup<P, T> for MlockFixup {
+    fn fixup(&self, locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
+        mlock_fixup_range(locked, inner, meta, start, end, self.to_add)
+    }
+
+    fn new_flags(&self, old: VmFlags) -> VmFlags {
+        mlock_new_flags(old, self.to_add)
+    }
+
+    fn population_error(&self, e: Errno) -> Errno {
+        mlock_posix_error(e)
+    }
 }
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
@@ -305,6 +334,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta_arc().clone();
         let strategy = self.populate_strategy();
         {
+            let held = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
             let inner = &mut *g;
             let mut locked = (len / PAGE_SIZE).saturating_add(inner.locked_vm);
@@ -315,15 +345,15 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return Err(Errno::ENOMEM);
             }
             if strategy != PopulateStrategy::DowngradeRetake {
-                apply_vma_lock_flags(inner, &meta, start, len, to_add)?;
+                apply_vma_lock_flags(&held, inner, &meta, start, len, to_add)?;
             } else if start.wrapping_add(len) < start {
                 return Err(Errno::EINVAL);
             }
         }
         if strategy == PopulateStrategy::DowngradeRetake {
-            return self.mlock_downgrade_retake(write, start, start + len, to_add, false);
+            return self.mlock_downgrade_retake(write, start, start + len, OnError::Stop, &MlockFixup { to_add });
         }
-        self.populate_after_write(write, start, len, false).map_err(mlock_posix_error)
+        self.populate_after_write(write, start, len, OnError::Stop).map_err(mlock_posix_error)
     }
 
     /// Linux `munlock`: same rounding; no permission or limit checks.
@@ -334,10 +364,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Locking: takes `mmap_lock` for write.
     pub fn do_munlock(&self, start: u64, len: u64) -> Result<(), Errno> {
         let (start, len) = round_range(start, len);
-        let _w = self.mmap_lock.write_killable()?;
+        let write = self.mmap_lock.write_killable()?;
+        let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
-        apply_vma_lock_flags(&mut g, &meta, start, len, VmFlags::empty())
+        apply_vma_lock_flags(&locked, &mut g, &meta, start, len, VmFlags::empty())
     }
 
     /// Linux `mlockall`. Errors: `EINVAL` flags 0, unknown bits, or
@@ -360,15 +391,16 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let strategy = self.populate_strategy();
         let to_add;
         {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
             let inner = &mut *g;
             if flags & MCL_CURRENT != 0 && inner.total_vm > lock_limit && !creds.cap_ipc_lock {
                 return Err(Errno::ENOMEM);
             }
             to_add = if strategy == PopulateStrategy::DowngradeRetake {
-                mlockall_def_flags(inner, flags)
+                mlockall_def_flags(&locked, inner, flags)
             } else {
-                apply_mlockall_flags(inner, &meta, flags)
+                apply_mlockall_flags(&locked, inner, &meta, flags)
             };
         }
         let Some(to_add) = to_add else { return Ok(()) };
@@ -376,9 +408,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             return Ok(());
         }
         if strategy == PopulateStrategy::DowngradeRetake {
-            let _ = self.mlock_downgrade_retake(write, 0, TASK_SIZE, to_add, true);
+            let _ = self.mlock_downgrade_retake(write, 0, TASK_SIZE, OnError::Skip, &MlockFixup { to_add });
         } else {
-            let _ = self.populate_after_write(write, 0, TASK_SIZE, true);
+            let _ = self.populate_after_write(write, 0, TASK_SIZE, OnError::Skip);
         }
         Ok(())
     }
@@ -388,85 +420,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: takes `mmap_lock` for write.
     pub fn do_munlockall(&self) -> Result<(), Errno> {
-        let _w = self.mmap_lock.write_killable()?;
+        let write = self.mmap_lock.write_killable()?;
+        let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
-        apply_mlockall_flags(&mut g, &meta, 0);
+        apply_mlockall_flags(&locked, &mut g, &meta, 0);
         Ok(())
-    }
-
-    /// Schermerhorn's per-vma loop (see the module doc), for mlock
-    /// (`all == false`: `[start, end)`, holes are `ENOMEM`, errors end it)
-    /// and mlockall (`all == true`: every vma, errors ignored).
-    ///
-    /// Locking: `write` is `mmap_lock` held for write; the lock is dropped
-    /// and retaken once per populated vma; released on return.
-    fn mlock_downgrade_retake(&self, write: RwSemWriteGuard<'_, B>, start: u64, end: u64, to_add: VmFlags, all: bool) -> Result<(), Errno> {
-        let meta = self.page_meta_arc().clone();
-        let mut write = write;
-        let mut cursor = start;
-        // As in Linux's two-phase shape, a population error does not stop
-        // the vma changes: later vmas are still locked, just no longer
-        // populated, and the first error is returned at the end.
-        let mut populate_err: Option<Errno> = None;
-        while cursor < end {
-            let (ps, pe, newflags) = {
-                let mut g = self.lock_inner();
-                let inner = &mut *g;
-                let found = if all { inner.vmas.find_vma(cursor).cloned() } else { inner.vmas.vma_lookup(cursor).cloned() };
-                let Some(stale) = found else {
-                    return match populate_err {
-                        _ if !all => Err(Errno::ENOMEM),
-                        Some(e) => Err(e),
-                        None => Ok(()),
-                    };
-                };
-                if stale.start >= end {
-                    break;
-                }
-                let ps = stale.start.max(cursor);
-                let pe = stale.end.min(end);
-                let r = mlock_fixup_range(inner, &meta, ps, pe, to_add);
-                if let Err(e) = r {
-                    if !all {
-                        return Err(e);
-                    }
-                }
-                let newflags = if stale.flags.intersects(VmFlags::SPECIAL) {
-                    stale.flags
-                } else {
-                    (stale.flags - VmFlags::LOCKED_MASK) | to_add
-                };
-                (ps, pe, newflags)
-            };
-            cursor = pe;
-            let populates = newflags.contains(VmFlags::LOCKED)
-                && !newflags.intersects(VmFlags::SPECIAL | VmFlags::LOCKONFAULT);
-            if !populates || populate_err.is_some() {
-                continue;
-            }
-            let read = write.downgrade();
-            let r = self.populate_range_held_reporting(ps, pe, all, PopulateLock::Read, (start, end));
-            drop(read);
-            // The window: no lock held.
-            self.run_populate_hook(PopulateProgress { start, end, addr: pe, lock: PopulateLock::Unlocked });
-            write = self.mmap_lock.write_killable()?;
-            if let Err(e) = r {
-                if !all {
-                    populate_err = Some(mlock_posix_error(e));
-                }
-            }
-            let mut g = self.lock_inner();
-            // The 2008 re-check: *a* vma still covers the piece?
-            match g.vmas.vma_lookup(ps) {
-                Some(v) if v.end >= pe => {}
-                _ => return Err(Errno::EAGAIN),
-            }
-            // ...and the stale view carried on: the flags computed for the
-            // old vma are written onto whatever vma is there now, with no
-            // accounting and no walk (Linux went on with its stale `vma`).
-            let _ = g.vmas.vma_modify_flags(ps, pe, |_| newflags);
-        }
-        populate_err.map_or(Ok(()), Err)
     }
 }

@@ -5,11 +5,17 @@
 //! `locked_vm`, rss, `def_flags`, `start_brk`/`brk`) and the mmap lock, a
 //! sleeping [`RwSem`]. The operations on it live in their own modules:
 //! [`fault`](crate::fault) (the fault handler's mm part),
-//! [`mmap`](crate::mmap) (mmap/munmap/mprotect/brk/madvise/mincore/exit),
-//! [`mremap`](crate::mremap),
-//! [`mlock`](crate::mlock) (the mlock family), [`populate`](crate::populate)
-//! (`__mm_populate` and the population strategies) and
-//! [`invariants`](crate::invariants) (the consistency checker).
+//! [`mmap`](crate::mmap) (mmap/munmap/brk/exit), [`mprotect`](crate::mprotect),
+//! [`madvise`](crate::madvise), [`mincore`](crate::mincore),
+//! [`msync`](crate::msync), [`mremap`](crate::mremap),
+//! [`memory`](crate::memory) (zap, teardown, present-pte iteration),
+//! [`mlock`](crate::mlock) (the mlock family, with
+//! [`mlock_downgrade_retake`](crate::mlock_downgrade_retake)),
+//! [`gup`](crate::gup) (`__mm_populate`), [`populate`](crate::populate)
+//! (the population strategies), [`stack`](crate::stack) and
+//! [`invariants`](crate::invariants) (the consistency checker). This module
+//! imports none of them: the operations build on the mm, never the
+//! reverse.
 //!
 //! # Locking
 //!
@@ -32,6 +38,83 @@
 //! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
 //! allocator (behind [`PhysMem`]) is last.
 //!
+//! ## The protocol, checked by the compiler
+//!
+//! A function that needs `mmap_lock` held for write takes a
+//! [`&MmapWriteLocked`](MmapWriteLocked); one that needs it held for read
+//! or write takes an [`MmapLocked`], which also says which of the two it
+//! is. Both are zero-sized proofs that only a guard of this mm's
+//! `mmap_lock` can make — [`MmStruct::mmap_write_locked`] from the
+//! `RwSemWriteGuard`, [`MmStruct::mmap_read_locked`] from an
+//! `RwSemReadGuard`, [`MmapWriteLocked::as_locked`] from a write proof —
+//! and they borrow that guard: a proof cannot outlive its hold, and the
+//! guard cannot be dropped, downgraded or handed on while a proof made from
+//! it is alive. Calling such a function without the lock, with the read
+//! lock where it needs the write lock, or after the lock was released does
+//! not compile. The entry points (`do_mmap`, `do_mlock`, ...) take the lock
+//! themselves and make the proofs; the kernel never needs to.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mm::page_meta::PageMetaArray;
+//! # use mm::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+//! # use mm::rwsem::StdBackend;
+//! # use mm::MmStruct;
+//! # let arena = ArenaPhysMem::new();
+//! # let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+//! # let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+//! let write = mm.mmap_lock.write();
+//! let locked = mm.mmap_write_locked(&write); // the proof borrows the guard
+//! assert!(locked.as_locked().is_write());
+//! let read = write.downgrade(); // the write proof is gone: it is not used again
+//! assert!(!mm.mmap_read_locked(&read).is_write());
+//! ```
+//!
+//! A read hold makes no write proof:
+//!
+//! ```compile_fail,E0308
+//! # use std::sync::Arc;
+//! # use mm::page_meta::PageMetaArray;
+//! # use mm::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+//! # use mm::rwsem::StdBackend;
+//! # use mm::MmStruct;
+//! # let arena = ArenaPhysMem::new();
+//! # let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+//! # let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+//! let read = mm.mmap_lock.read();
+//! let _locked = mm.mmap_write_locked(&read);
+//! ```
+//!
+//! and a proof does not outlive the hold it was made from:
+//!
+//! ```compile_fail,E0505
+//! # use std::sync::Arc;
+//! # use mm::page_meta::PageMetaArray;
+//! # use mm::pgtable::{ArenaPhysMem, NoFlush, ARENA_BASE};
+//! # use mm::rwsem::StdBackend;
+//! # use mm::MmStruct;
+//! # let arena = ArenaPhysMem::new();
+//! # let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+//! # let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
+//! let write = mm.mmap_lock.write();
+//! let locked = mm.mmap_write_locked(&write);
+//! drop(write);
+//! let _still = locked.as_locked();
+//! ```
+//!
+//! Nor can one be made by hand (its field is private):
+//!
+//! ```compile_fail,E0451
+//! let _forged = mm::mm_struct::MmapWriteLocked { _held: core::marker::PhantomData };
+//! ```
+//!
+//! `&mut MmStruct` is exclusive access: nobody can hold either lock, and
+//! the teardown of an mm dropped without `exit_mmap` makes its write proof
+//! from that. The inner lock is not part of the proofs: a function that
+//! needs it takes `&mut MmInner`, which only `lock_inner` hands out. The
+//! order of the two locks is not a type rule: every path takes `mmap_lock`
+//! (and makes its proof) first and the inner lock inside it, as above.
+//!
 //! # Invariants (see [`check_mm_invariants`](crate::invariants::check_mm_invariants))
 //!
 //! With `mmap_lock` not held for write by anyone in the middle of an
@@ -47,7 +130,7 @@
 //! # Frames
 //!
 //! Data frames come from the same [`PhysMem`] as page-table frames
-//! (`alloc_table_frame` hands out zeroed 4 KiB frames, which is what an
+//! (`alloc_frame` hands out zeroed 4 KiB frames, which is what an
 //! anonymous page needs); `P: Clone` so that the mm can keep a handle next to
 //! the one inside its page table. Each data frame must be described by the
 //! [`PageMetaArray`] given at construction.
@@ -56,6 +139,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
+use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::addr::{PAGE_SHIFT, TASK_SIZE};
@@ -63,7 +147,7 @@ use crate::errno::Errno;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
 use crate::populate::{PopulateProgress, PopulateStrategy};
-use crate::rwsem::{RwSem, RwSemBackend};
+use crate::rwsem::{RwSem, RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::{VmFlags, VmaTree};
 
 /// Lowest address a user mapping may have (Linux `mmap_min_addr` default).
@@ -135,6 +219,38 @@ pub const PTE_PROT_MASK: PteFlags = PteFlags::PRESENT
     .union(PteFlags::USER)
     .union(PteFlags::NO_EXECUTE)
     .union(PteFlags::PROTNONE);
+
+/// Proof that this thread holds an mm's `mmap_lock` for write, for as long
+/// as the borrow `'a` of the write guard lasts. Zero-sized; made by
+/// [`MmStruct::mmap_write_locked`]. See the module doc, "The protocol".
+#[derive(Debug)]
+pub struct MmapWriteLocked<'a> {
+    _held: PhantomData<&'a ()>,
+}
+
+impl MmapWriteLocked<'_> {
+    /// The same hold as a proof of "held for read or write".
+    pub fn as_locked(&self) -> MmapLocked<'_> {
+        MmapLocked { write: true, _held: PhantomData }
+    }
+}
+
+/// Proof that this thread holds an mm's `mmap_lock`, for read or for write
+/// ([`is_write`](Self::is_write) says which), for as long as the borrow
+/// `'a` of the guard lasts. Zero-sized apart from that flag; made by
+/// [`MmStruct::mmap_read_locked`] or [`MmapWriteLocked::as_locked`].
+#[derive(Clone, Copy, Debug)]
+pub struct MmapLocked<'a> {
+    write: bool,
+    _held: PhantomData<&'a ()>,
+}
+
+impl MmapLocked<'_> {
+    /// Whether the hold is the write lock.
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+}
 
 /// Everything the inner lock protects. Fields are crate-visible so that the
 /// operation modules can split borrows (`&mut inner.pgtable` next to
@@ -228,6 +344,30 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         })
     }
 
+    /// The proof that `guard`, a write hold of this mm's `mmap_lock`, is
+    /// held (see the module doc, "The protocol").
+    ///
+    /// Panics if `guard` holds another rwsem.
+    pub fn mmap_write_locked<'g>(&self, guard: &'g RwSemWriteGuard<'_, B>) -> MmapWriteLocked<'g> {
+        assert!(core::ptr::eq(guard.rwsem(), &self.mmap_lock), "a write guard of another mm's mmap_lock");
+        MmapWriteLocked { _held: PhantomData }
+    }
+
+    /// The proof that `guard`, a read hold of this mm's `mmap_lock`, is
+    /// held.
+    ///
+    /// Panics if `guard` holds another rwsem.
+    pub fn mmap_read_locked<'g>(&self, guard: &'g RwSemReadGuard<'_, B>) -> MmapLocked<'g> {
+        assert!(core::ptr::eq(guard.rwsem(), &self.mmap_lock), "a read guard of another mm's mmap_lock");
+        MmapLocked { write: false, _held: PhantomData }
+    }
+
+    /// The inner state and a write proof, without taking either lock:
+    /// `&mut self` means nobody else can hold them (teardown on drop).
+    pub(crate) fn exclusive(&mut self) -> (MmapWriteLocked<'_>, &mut MmInner<P, T>) {
+        (MmapWriteLocked { _held: PhantomData }, self.inner.get_mut())
+    }
+
     /// Take the inner lock (see the module doc: try_lock + `cpu_relax`).
     ///
     /// Locking: never with `inner` already held by this thread.
@@ -314,7 +454,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// the caller holds `mmap_lock`.
     pub fn follow_page(&self, va: u64) -> Option<(u64, PteFlags)> {
         let g = self.lock_inner();
-        let m = g.pgtable.as_ref()?.translate(va & crate::addr::PAGE_MASK)?;
+        let m = g.pgtable.as_ref()?.translate(crate::addr::page_align_down(va))?;
         Some((m.pa, m.flags))
     }
 
@@ -413,16 +553,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         #[cfg(not(any(test, feature = "test-hooks")))]
         let _ = progress;
-    }
-}
-
-impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T> {
-    /// An mm dropped without [`exit_mmap`](MmStruct::exit_mmap) is torn
-    /// down here, so that no frame leaks.
-    fn drop(&mut self) {
-        let meta = self.page_meta.clone();
-        let inner = self.inner.get_mut();
-        crate::mmap::teardown(inner, &meta);
     }
 }
 

@@ -19,10 +19,12 @@
 //!
 //! Locking: takes `mmap_lock` for write, the inner lock inside.
 
-use crate::addr::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_BASE, MMAP_MIN_ADDR};
-use crate::mmap::{do_munmap_locked, for_each_present_pte, mlock_future_ok};
+use crate::gup::OnError;
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
+use crate::memory::for_each_present_pte;
+use crate::mmap::{do_munmap_locked, mlock_future_ok};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -32,9 +34,13 @@ pub const MREMAP_MAYMOVE: u64 = 1;
 pub const MREMAP_FIXED: u64 = 2;
 pub const MREMAP_DONTUNMAP: u64 = 4;
 
-/// C's `PAGE_ALIGN` with wrap-around.
-fn page_align_wrapping(len: u64) -> u64 {
-    len.wrapping_add(PAGE_SIZE - 1) & PAGE_MASK
+/// What [`move_vma`] leaves at the old range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OldRange {
+    /// Unmapped (a plain move).
+    Unmap,
+    /// Left mapped, empty and unlocked (`MREMAP_DONTUNMAP`).
+    KeepEmpty,
 }
 
 /// What a successful remap returns: the address, and a range to populate
@@ -53,7 +59,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::EINVAL);
         }
-        if addr & !PAGE_MASK != 0 {
+        if !page_aligned(addr) {
             return Err(Errno::EINVAL);
         }
         let old_len = page_align_wrapping(old_len);
@@ -64,7 +70,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             return Err(Errno::EINVAL);
         }
         if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
-            if new_addr > TASK_SIZE - new_len || new_addr & !PAGE_MASK != 0 {
+            if new_addr > TASK_SIZE - new_len || !page_aligned(new_addr) {
                 return Err(Errno::EINVAL);
             }
             if flags & MREMAP_MAYMOVE == 0 || (flags & MREMAP_DONTUNMAP != 0 && old_len != new_len) {
@@ -77,12 +83,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let write = self.mmap_lock.write_killable()?;
         let meta = self.page_meta_arc().clone();
         let (ret, populate) = {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
-            mremap_locked(&mut g, &meta, addr, old_len, new_len, flags, new_addr, creds)?
+            mremap_locked(&locked, &mut g, &meta, addr, old_len, new_len, flags, new_addr, creds)?
         };
         match populate {
             Some((start, len)) => {
-                let _ = self.populate_after_write(write, start, len, true);
+                let _ = self.populate_after_write(write, start, len, OnError::Skip);
             }
             None => drop(write),
         }
@@ -125,6 +132,7 @@ fn vma_to_resize<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, addr: u64, old_
 /// Locking: `mmap_lock` held for write, inner lock held.
 #[allow(clippy::too_many_arguments)]
 fn mremap_locked<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
     addr: u64,
@@ -138,7 +146,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         // Linux `mremap_to`.
         let target = if flags & MREMAP_FIXED != 0 {
-            if new_addr & !PAGE_MASK != 0 || new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len {
+            if !page_aligned(new_addr) || new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len {
                 return Err(Errno::EINVAL);
             }
             if addr.saturating_add(old_len) > new_addr && new_addr + new_len > addr {
@@ -147,9 +155,9 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             if new_addr < MMAP_MIN_ADDR {
                 return Err(Errno::EPERM);
             }
-            do_munmap_locked(inner, meta, new_addr, new_addr + new_len)?;
+            do_munmap_locked(locked, inner, meta, new_addr, new_addr + new_len)?;
             if old_len > new_len {
-                do_munmap_locked(inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
+                do_munmap_locked(locked, inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
                 old_len = new_len;
             }
             Some(new_addr)
@@ -161,11 +169,12 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             Some(t) => t,
             None => find_area(inner, new_len)?,
         };
-        return move_vma(inner, vma.flags, addr, old_len, new_len, target, flags & MREMAP_DONTUNMAP != 0);
+        let old_range = if flags & MREMAP_DONTUNMAP != 0 { OldRange::KeepEmpty } else { OldRange::Unmap };
+        return move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, old_range);
     }
     if old_len >= new_len {
         if old_len != new_len {
-            do_munmap_locked(inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
+            do_munmap_locked(locked, inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
         }
         return Ok((addr, None));
     }
@@ -189,7 +198,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let target = find_area(inner, new_len)?;
-    move_vma(inner, vma.flags, addr, old_len, new_len, target, false)
+    move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, OldRange::Unmap)
 }
 
 /// A free area of `len` bytes, top-down as for mmap.
@@ -204,17 +213,19 @@ fn find_area<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, len: u64) -> Result
 /// Linux `move_vma`: a vma `[new_addr, new_addr + new_len)` with `flags`,
 /// the ptes of `[old, old + old_len)` moved into it (frames and their
 /// mlock state unchanged), then the old range unmapped — or, with
-/// `dontunmap`, left mapped, empty and unlocked.
+/// `OldRange::KeepEmpty`, left mapped, empty and unlocked.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
+#[allow(clippy::too_many_arguments)]
 fn move_vma<P: PhysMem, T: TlbFlush>(
+    _locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     flags: VmFlags,
     old: u64,
     old_len: u64,
     new_len: u64,
     new_addr: u64,
-    dontunmap: bool,
+    old_range: OldRange,
 ) -> Result<Remapped, Errno> {
     // A move may split the old vma twice and adds the new one; Linux keeps
     // three vmas of room below the limit.
@@ -255,7 +266,7 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
     if locked {
         inner.locked_vm += new_len >> PAGE_SHIFT;
     }
-    if dontunmap {
+    if old_range == OldRange::KeepEmpty {
         // The old range stays mapped but empty, and is no longer locked.
         if locked {
             let changes = inner.vmas.vma_modify_flags(old, old + old_len, |f| f - VmFlags::LOCKED_MASK)?;

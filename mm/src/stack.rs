@@ -23,9 +23,9 @@
 //! Locking: `mmap_lock` for write, then the inner lock, around the change
 //! of the vma; never with the inner lock held on entry.
 
-use crate::addr::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
-use crate::fault::{FaultAccess, FaultError};
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MMAP_MIN_ADDR};
+use crate::addr::{page_align_down, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+use crate::fault::{FaultAccess, FaultError, FaultOrigin};
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapLocked, MmapWriteLocked, MMAP_MIN_ADDR};
 use crate::mmap::mlock_future_ok;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -48,29 +48,30 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// at `addr`, with stack growth: see the module doc.
     ///
     /// Locking: no lock of this mm held by the caller.
-    pub fn handle_user_mm_fault(&self, addr: u64, access: FaultAccess, user: bool, limits: &StackLimits) -> Result<(), FaultError> {
+    pub fn handle_user_mm_fault(&self, addr: u64, access: FaultAccess, origin: FaultOrigin, limits: &StackLimits) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }
         let read = self.mmap_lock.read_killable().map_err(|_| FaultError::Interrupted)?;
-        if !self.below_growsdown_vma(addr) {
-            return self.handle_mm_fault_locked(addr, access, user);
+        if !self.below_growsdown_vma(self.mmap_read_locked(&read), addr) {
+            return self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, origin);
         }
         // No upgrade from read to write: drop, retake, and look again.
         drop(read);
         let write = self.mmap_lock.write_killable().map_err(|_| FaultError::Interrupted)?;
         {
+            let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
-            expand_stack_locked(&mut g, addr, limits)?;
+            expand_stack_locked(&locked, &mut g, addr, limits)?;
         }
-        let _read = write.downgrade();
-        self.handle_mm_fault_locked(addr, access, user)
+        let read = write.downgrade();
+        self.handle_mm_fault_locked(self.mmap_read_locked(&read), addr, access, origin)
     }
 
     /// Whether `addr` lies in no vma, just below a `VM_GROWSDOWN` one.
     ///
-    /// Locking: `mmap_lock` held; takes the inner lock.
-    fn below_growsdown_vma(&self, addr: u64) -> bool {
+    /// Locking: `mmap_lock` held (`_held`); takes the inner lock.
+    fn below_growsdown_vma(&self, _held: MmapLocked<'_>, addr: u64) -> bool {
         let g = self.lock_inner();
         g.vmas.find_vma(addr).is_some_and(|v| v.start > addr && v.flags.contains(VmFlags::GROWSDOWN))
     }
@@ -81,8 +82,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
 /// already mapped `addr` while the lock was dropped.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
-pub(crate) fn expand_stack_locked<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, addr: u64, limits: &StackLimits) -> Result<(), FaultError> {
-    let address = addr & PAGE_MASK;
+pub(crate) fn expand_stack_locked<P: PhysMem, T: TlbFlush>(
+    _locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    addr: u64,
+    limits: &StackLimits,
+) -> Result<(), FaultError> {
+    let address = page_align_down(addr);
     let (next, prev) = inner.vmas.find_vma_prev(addr);
     let vma = next.cloned().ok_or(FaultError::NoVma)?;
     if vma.start <= addr {

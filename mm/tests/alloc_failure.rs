@@ -80,7 +80,7 @@ fn munmap_madvise_and_exit_need_no_memory() {
     let pages = 600u64;
     let a = w.mm.do_mmap(0, pages * P, prot, flags, &root()).unwrap();
     for i in 0..pages {
-        w.mm.handle_mm_fault(a + i * P, mm::fault::FaultAccess::Write, true).unwrap();
+        w.mm.handle_mm_fault(a + i * P, mm::fault::FaultAccess::Write, mm::fault::FaultOrigin::User).unwrap();
     }
     // Many vmas: every other page read-only.
     for i in (1..pages).step_by(2) {
@@ -93,7 +93,7 @@ fn munmap_madvise_and_exit_need_no_memory() {
     assert_eq!(r, Ok(()));
     assert_eq!(present(&w.mm, a, pages * P), 0, "MADV_DONTNEED left pages");
     for i in 0..pages {
-        w.mm.handle_mm_fault(a + i * P, mm::fault::FaultAccess::Read, true).unwrap();
+        w.mm.handle_mm_fault(a + i * P, mm::fault::FaultAccess::Read, mm::fault::FaultOrigin::User).unwrap();
     }
     // munmap over hundreds of vmas may be refused for want of memory (as
     // Linux's may: its maple tree preallocates), but then changes nothing.

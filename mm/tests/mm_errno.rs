@@ -528,7 +528,7 @@ fn do_mincore_stops_at_the_end_of_the_vma() {
     let w = world();
     let a = map(&w, 4);
     let b = w.mm.do_mmap(a + 8 * P, 2 * P, anon_rw().0, anon_rw().1 | mm::mmap::MAP_FIXED, &root()).unwrap();
-    w.mm.handle_mm_fault(a + P, mm::fault::FaultAccess::Write, true).unwrap();
+    w.mm.handle_mm_fault(a + P, mm::fault::FaultAccess::Write, mm::fault::FaultOrigin::User).unwrap();
     assert_eq!(w.mm.do_mincore(a, 100), Ok(vec![0, 1, 0, 0]), "one vma's pages, no more");
     assert_eq!(w.mm.do_mincore(a + 2 * P, 1), Ok(vec![0]), "no more than asked");
     assert_eq!(w.mm.do_mincore(a + 4 * P, 1), Err(ENOMEM), "a hole");

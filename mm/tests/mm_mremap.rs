@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use mm::fault::FaultAccess;
+use mm::fault::{FaultAccess, FaultOrigin};
 use mm::mlock::MLOCK_ONFAULT;
 use mm::mmap::*;
 use mm::mremap::*;
@@ -13,7 +13,7 @@ use mm::Errno::*;
 
 fn touch(w: &World, addr: u64, pages: u64) {
     for i in 0..pages {
-        w.mm.handle_mm_fault(addr + i * P, FaultAccess::Write, true).unwrap();
+        w.mm.handle_mm_fault(addr + i * P, FaultAccess::Write, FaultOrigin::User).unwrap();
     }
 }
 

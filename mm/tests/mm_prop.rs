@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use mm::fault::FaultAccess;
+use mm::fault::{FaultAccess, FaultOrigin};
 use mm::mlock::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT};
 use mm::mmap::*;
 use mm::vma::VmFlags;
@@ -425,7 +425,7 @@ fn exec(mm: &TestMm, op: &Op, creds: &MlockCreds, base: u64) -> Res {
         Op::Munlockall => unit(mm.do_munlockall()),
         Op::Fault { page, write } => {
             let access = if write { FaultAccess::Write } else { FaultAccess::Read };
-            mm.handle_mm_fault(base + page * P + 17, access, true).map(|()| 0).map_err(|_| Errno::EFAULT)
+            mm.handle_mm_fault(base + page * P + 17, access, FaultOrigin::User).map(|()| 0).map_err(|_| Errno::EFAULT)
         }
         Op::Madvise { page, len, advice } => unit(mm.madvise(base + page * P, len * P, advice)),
         Op::Brk { pages } => Ok(mm.do_brk(BRK + pages * P, creds)),

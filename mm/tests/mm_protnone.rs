@@ -13,7 +13,7 @@
 
 mod common;
 use common::*;
-use mm::fault::{FaultAccess, FaultError};
+use mm::fault::{FaultAccess, FaultError, FaultOrigin};
 use mm::invariants::check_mm_invariants;
 use mm::mmap::*;
 use mm::mremap::{MREMAP_FIXED, MREMAP_MAYMOVE};
@@ -77,7 +77,7 @@ fn prot_none_page_is_not_present_to_the_mmu_and_keeps_its_frame() {
 
     // A fault there is an access error (SIGSEGV), never a fresh page.
     for access in [FaultAccess::Read, FaultAccess::Write, FaultAccess::Exec] {
-        assert_eq!(w.mm.handle_mm_fault(a + P, access, true), Err(FaultError::Access), "{access:?}");
+        assert_eq!(w.mm.handle_mm_fault(a + P, access, FaultOrigin::User), Err(FaultError::Access), "{access:?}");
     }
     assert_eq!(frame(&w, a + P), frames[1]);
     assert_eq!(w.mm.rss(), 4);
@@ -95,8 +95,8 @@ fn prot_none_page_is_not_present_to_the_mmu_and_keeps_its_frame() {
         assert_eq!(raw & ENTRY_ADDR_MASK, pa);
         assert_eq!(w.arena.read_entry(pa, 7), 0x5eed_0000 + i as u64);
     }
-    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, true), Ok(()));
-    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Write, true), Err(FaultError::Access));
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, FaultOrigin::User), Ok(()));
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Write, FaultOrigin::User), Err(FaultError::Access));
     assert_eq!(w.mm.rss(), 4);
     check(&w.mm);
 }
@@ -135,7 +135,7 @@ fn mincore_reports_resident_prot_none_pages() {
     let (prot, flags) = anon_rw();
     let a = w.mm.do_mmap(0, 4 * P, prot, flags, &root()).unwrap();
     for i in [0, 2] {
-        w.mm.handle_mm_fault(a + i * P, FaultAccess::Write, true).unwrap();
+        w.mm.handle_mm_fault(a + i * P, FaultAccess::Write, FaultOrigin::User).unwrap();
     }
     w.mm.do_mprotect(a, 4 * P, PROT_NONE).unwrap();
     assert_eq!(w.mm.mincore(a, 4 * P).unwrap(), vec![1, 0, 1, 0]);

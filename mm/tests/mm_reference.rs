@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use mm::fault::{FaultAccess, FaultError};
+use mm::fault::{FaultAccess, FaultError, FaultOrigin};
 use mm::mlock::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT};
 use mm::mmap::*;
 use mm::pgtable::PhysMem;
@@ -15,7 +15,7 @@ use mm::Errno::*;
 
 fn touch(w: &World, addr: u64, pages: u64) {
     for i in 0..pages {
-        w.mm.handle_mm_fault(addr + i * P, FaultAccess::Write, true).unwrap();
+        w.mm.handle_mm_fault(addr + i * P, FaultAccess::Write, FaultOrigin::User).unwrap();
     }
 }
 
@@ -225,8 +225,8 @@ fn prot_none_keeps_frames_and_refuses_access() {
     check(&w.mm);
     assert_eq!(w.mm.rss(), 4);
     assert_eq!(present(&w.mm, a, 4 * P), 4);
-    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, true), Err(FaultError::Access));
-    assert_eq!(w.mm.handle_mm_fault(a + 2 * P, FaultAccess::Write, true), Ok(()));
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, FaultOrigin::User), Err(FaultError::Access));
+    assert_eq!(w.mm.handle_mm_fault(a + 2 * P, FaultAccess::Write, FaultOrigin::User), Ok(()));
     // mlock on the PROT_NONE part: ENOMEM, locked and counted; its present
     // pages are mlocked by the walk.
     assert_eq!(w.mm.do_mlock(a, 4 * P, 0, &root()), Err(ENOMEM));
@@ -235,7 +235,7 @@ fn prot_none_keeps_frames_and_refuses_access() {
     check(&w.mm);
     w.mm.do_mprotect(a, 2 * P, PROT_READ | PROT_WRITE).unwrap();
     assert_eq!(w.mm.follow_page(a).unwrap().0, pa, "same frame after PROT_NONE and back");
-    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Write, true), Ok(()));
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Write, FaultOrigin::User), Ok(()));
     assert_eq!(w.mm.rss(), 4);
     check(&w.mm);
 }
@@ -394,7 +394,7 @@ fn exit_mmap_frees_everything() {
     assert_eq!(w.arena.in_use(), before - 1, "every data and table frame, root included");
     assert_eq!(w.meta.nr_mlock(), 0);
     assert_eq!((w.mm.total_vm(), w.mm.locked_vm(), w.mm.rss()), (0, 0, 0));
-    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, true), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, FaultOrigin::User), Err(FaultError::NoVma));
     assert_eq!(w.mm.do_mmap(0, P, prot, flags, &r), Err(ENOMEM));
     check(&w.mm);
 }
@@ -436,25 +436,25 @@ fn faults_check_access_and_are_idempotent() {
     let w = world();
     let r = root();
     let ro = w.mm.do_mmap(0, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, &r).unwrap();
-    assert_eq!(w.mm.handle_mm_fault(ro, FaultAccess::Write, true), Err(FaultError::Access));
-    assert_eq!(w.mm.handle_mm_fault(ro, FaultAccess::Exec, true), Err(FaultError::Access));
-    assert_eq!(w.mm.handle_mm_fault(ro + 7, FaultAccess::Read, true), Ok(()));
-    assert_eq!(w.mm.handle_mm_fault(ro, FaultAccess::Read, false), Ok(()), "spurious");
+    assert_eq!(w.mm.handle_mm_fault(ro, FaultAccess::Write, FaultOrigin::User), Err(FaultError::Access));
+    assert_eq!(w.mm.handle_mm_fault(ro, FaultAccess::Exec, FaultOrigin::User), Err(FaultError::Access));
+    assert_eq!(w.mm.handle_mm_fault(ro + 7, FaultAccess::Read, FaultOrigin::User), Ok(()));
+    assert_eq!(w.mm.handle_mm_fault(ro, FaultAccess::Read, FaultOrigin::Kernel), Ok(()), "spurious");
     assert_eq!(w.mm.rss(), 1);
     let (_, f) = w.mm.follow_page(ro).unwrap();
     use mm::pgtable::PteFlags;
     assert!(f.contains(PteFlags::USER | PteFlags::NO_EXECUTE) && !f.contains(PteFlags::WRITABLE));
     let x = w.mm.do_mmap(0, P, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, &r).unwrap();
-    assert_eq!(w.mm.handle_mm_fault(x, FaultAccess::Exec, true), Ok(()));
+    assert_eq!(w.mm.handle_mm_fault(x, FaultAccess::Exec, FaultOrigin::User), Ok(()));
     assert!(!w.mm.follow_page(x).unwrap().1.contains(PteFlags::NO_EXECUTE));
-    assert_eq!(w.mm.handle_mm_fault(0x1000_0000, FaultAccess::Read, true), Err(FaultError::NoVma));
-    assert_eq!(w.mm.handle_mm_fault(u64::MAX, FaultAccess::Read, true), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_mm_fault(0x1000_0000, FaultAccess::Read, FaultOrigin::User), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_mm_fault(u64::MAX, FaultAccess::Read, FaultOrigin::User), Err(FaultError::NoVma));
     w.mm.install_special_mapping(0x5000_0000, P, PROT_READ).unwrap();
-    assert_eq!(w.mm.handle_mm_fault(0x5000_0000, FaultAccess::Read, true), Err(FaultError::Access));
+    assert_eq!(w.mm.handle_mm_fault(0x5000_0000, FaultAccess::Read, FaultOrigin::User), Err(FaultError::Access));
     // Out of frames: OutOfMemory, nothing left behind.
     let a = w.mm.do_mmap(0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, &r).unwrap();
     w.arena.set_limit(Some(w.arena.in_use()));
-    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Write, true), Err(FaultError::OutOfMemory));
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Write, FaultOrigin::User), Err(FaultError::OutOfMemory));
     w.arena.set_limit(None);
     check(&w.mm);
 }

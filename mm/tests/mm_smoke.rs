@@ -2,7 +2,7 @@
 #![cfg(not(loom))]
 mod common;
 use common::*;
-use mm::fault::FaultAccess;
+use mm::fault::{FaultAccess, FaultOrigin};
 
 #[test]
 fn mmap_fault_mlock_munmap_exit() {
@@ -11,7 +11,7 @@ fn mmap_fault_mlock_munmap_exit() {
     let (prot, flags) = anon_rw();
     let a = w.mm.do_mmap(0, 8 * P, prot, flags, &root()).unwrap();
     check(&w.mm);
-    w.mm.handle_mm_fault(a, FaultAccess::Write, true).unwrap();
+    w.mm.handle_mm_fault(a, FaultAccess::Write, FaultOrigin::User).unwrap();
     check(&w.mm);
     assert_eq!(w.mm.rss(), 1);
     w.mm.do_mlock(a, 8 * P, 0, &root()).unwrap();

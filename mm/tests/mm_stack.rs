@@ -4,7 +4,7 @@
 #![cfg(not(loom))]
 mod common;
 use common::*;
-use mm::fault::{FaultAccess, FaultError};
+use mm::fault::{FaultAccess, FaultError, FaultOrigin};
 use mm::mmap::{MAP_FIXED, MAP_GROWSDOWN, MAP_LOCKED, PROT_NONE, PROT_READ};
 use mm::stack::{StackLimits, STACK_GUARD_GAP};
 
@@ -31,7 +31,7 @@ fn a_fault_below_a_growsdown_vma_extends_it() {
     let start = stack(&w, 0);
     let total = w.mm.total_vm();
     let addr = start - 3 * P + 17;
-    w.mm.handle_user_mm_fault(addr, FaultAccess::Write, true, &limits(8 << 20)).unwrap();
+    w.mm.handle_user_mm_fault(addr, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)).unwrap();
     check(&w.mm);
     assert_eq!(vma_start(&w, addr), Some(start - 3 * P), "one vma, now from the faulting page");
     assert_eq!(w.mm.map_count(), 1, "merged, not a second vma");
@@ -44,7 +44,7 @@ fn a_fault_below_a_growsdown_vma_extends_it() {
 fn the_plain_fault_path_never_grows() {
     let w = world();
     let start = stack(&w, 0);
-    assert_eq!(w.mm.handle_mm_fault(start - P, FaultAccess::Read, true), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_mm_fault(start - P, FaultAccess::Read, FaultOrigin::User), Err(FaultError::NoVma));
     assert_eq!(vma_start(&w, start), Some(start));
 }
 
@@ -53,9 +53,9 @@ fn growth_beyond_rlimit_stack_fails() {
     let w = world();
     let start = stack(&w, 0);
     // Stack would be 4 + 5 pages against a limit of 8.
-    assert_eq!(w.mm.handle_user_mm_fault(start - 5 * P, FaultAccess::Write, true, &limits(8 * P)), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_user_mm_fault(start - 5 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 * P)), Err(FaultError::NoVma));
     assert_eq!(vma_start(&w, start), Some(start));
-    w.mm.handle_user_mm_fault(start - 4 * P, FaultAccess::Write, true, &limits(8 * P)).unwrap();
+    w.mm.handle_user_mm_fault(start - 4 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 * P)).unwrap();
     assert_eq!(vma_start(&w, start), Some(start - 4 * P), "exactly the limit is fine");
     check(&w.mm);
 }
@@ -68,10 +68,10 @@ fn an_accessible_vma_within_the_guard_gap_blocks_growth() {
     // An accessible mapping ending 16 pages below the stack.
     let below = start - 16 * P - 4 * P;
     w.mm.do_mmap(below, 4 * P, prot, flags | MAP_FIXED, &root()).unwrap();
-    assert_eq!(w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, true, &limits(8 << 20)), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::NoVma));
     // Made inaccessible, it no longer counts (Linux's vma_is_accessible).
     w.mm.do_mprotect(below, 4 * P, PROT_NONE).unwrap();
-    w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, true, &limits(8 << 20)).unwrap();
+    w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)).unwrap();
     assert_eq!(vma_start(&w, start), Some(start - P));
     check(&w.mm);
     assert!(16 * P < STACK_GUARD_GAP);
@@ -82,7 +82,7 @@ fn a_vma_that_does_not_grow_down_is_not_extended() {
     let w = world();
     let (prot, flags) = anon_rw();
     w.mm.do_mmap(TOP - 4 * P, 4 * P, prot, flags | MAP_FIXED, &root()).unwrap();
-    assert_eq!(w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, true, &limits(8 << 20)), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::NoVma));
     assert_eq!(w.mm.map_count(), 1);
 }
 
@@ -94,12 +94,12 @@ fn a_locked_stack_grows_locked_within_rlimit_memlock() {
     assert_eq!(w.mm.locked_vm(), 4);
     // An unprivileged task with room for 6 locked pages.
     let nobody6 = StackLimits { stack: 8 << 20, mlock: nobody(6 * P) };
-    w.mm.handle_user_mm_fault(start - 2 * P, FaultAccess::Write, true, &nobody6).unwrap();
+    w.mm.handle_user_mm_fault(start - 2 * P, FaultAccess::Write, FaultOrigin::User, &nobody6).unwrap();
     check(&w.mm);
     assert_eq!(w.mm.locked_vm(), 6, "the new stack pages are locked memory");
     assert_eq!(w.meta.nr_mlock(), 4 + 1, "MAP_LOCKED populated 4 pages; the faulted one is mlocked too");
     assert_eq!(
-        w.mm.handle_user_mm_fault(start - 3 * P, FaultAccess::Write, true, &nobody6),
+        w.mm.handle_user_mm_fault(start - 3 * P, FaultAccess::Write, FaultOrigin::User, &nobody6),
         Err(FaultError::NoVma),
         "a seventh locked page is over the limit"
     );
@@ -113,9 +113,9 @@ fn growth_then_access_checks_still_apply() {
     let (_, flags) = anon_rw();
     w.mm.do_mmap(TOP - 4 * P, 4 * P, PROT_READ, flags | MAP_FIXED | MAP_GROWSDOWN, &root()).unwrap();
     // A write below a read-only stack: the vma grows, the write is refused.
-    assert_eq!(w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Write, true, &limits(8 << 20)), Err(FaultError::Access));
+    assert_eq!(w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::Access));
     assert_eq!(vma_start(&w, TOP - 5 * P), Some(TOP - 5 * P));
-    w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, true, &limits(8 << 20)).unwrap();
+    w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)).unwrap();
     check(&w.mm);
 }
 
@@ -124,6 +124,6 @@ fn growth_never_goes_below_mmap_min_addr() {
     let w = world();
     let (prot, flags) = anon_rw();
     w.mm.do_mmap(0x10000, 4 * P, prot, flags | MAP_FIXED | MAP_GROWSDOWN, &root()).unwrap();
-    assert_eq!(w.mm.handle_user_mm_fault(0x10000 - P, FaultAccess::Read, true, &limits(8 << 20)), Err(FaultError::NoVma));
-    assert_eq!(w.mm.handle_user_mm_fault(0x10000 - P + 8, FaultAccess::Read, true, &limits(u64::MAX)), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_user_mm_fault(0x10000 - P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::NoVma));
+    assert_eq!(w.mm.handle_user_mm_fault(0x10000 - P + 8, FaultAccess::Read, FaultOrigin::User, &limits(u64::MAX)), Err(FaultError::NoVma));
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use mm::fault::FaultAccess;
+use mm::fault::{FaultAccess, FaultOrigin};
 use mm::mmap::*;
 use mm::populate::{PopulateLock, PopulateProgress, POPULATE_BATCH_PAGES};
 use mm::PopulateStrategy;
@@ -60,7 +60,7 @@ fn writer_heavy_vs_mlock_every_strategy() {
                     while !stop_w.load(Ordering::Relaxed) || i < 20 {
                         let a = 0x3000_0000 + (i % 8) * 16 * P;
                         mm.do_mmap(a, 8 * P, prot, flags | MAP_FIXED, &r).unwrap();
-                        mm.handle_mm_fault(a, FaultAccess::Write, true).unwrap();
+                        mm.handle_mm_fault(a, FaultAccess::Write, FaultOrigin::User).unwrap();
                         mm.do_mprotect(a, 4 * P, PROT_READ).unwrap();
                         if i % 3 == 0 {
                             mm.do_munmap(a, 8 * P).unwrap();
@@ -74,8 +74,8 @@ fn writer_heavy_vs_mlock_every_strategy() {
                     sc.spawn(move || {
                         let mut i = k;
                         while !stop_r.load(Ordering::Relaxed) {
-                            let _ = mm.handle_mm_fault(region + (i * 7 % region_pages) * P, FaultAccess::Read, true);
-                            let _ = mm.handle_mm_fault(0x3000_0000 + (i % 128) * P, FaultAccess::Read, true);
+                            let _ = mm.handle_mm_fault(region + (i * 7 % region_pages) * P, FaultAccess::Read, FaultOrigin::User);
+                            let _ = mm.handle_mm_fault(0x3000_0000 + (i % 128) * P, FaultAccess::Read, FaultOrigin::User);
                             i += 2;
                         }
                     });
@@ -206,12 +206,12 @@ fn race(s: PopulateStrategy, racer: Racer) -> (World, Race) {
                 std::thread::yield_now();
             }
             match racer {
-                Racer::Reader => mm.handle_mm_fault(c, FaultAccess::Write, true).unwrap(),
+                Racer::Reader => mm.handle_mm_fault(c, FaultAccess::Write, FaultOrigin::User).unwrap(),
                 Racer::Writer => {
                     mm.do_munmap(a, n * P).unwrap();
                     mm.do_mmap(a, n * P, prot, flags | MAP_FIXED, &root()).unwrap();
                     for i in 0..3 {
-                        mm.handle_mm_fault(a + i * P, FaultAccess::Write, true).unwrap();
+                        mm.handle_mm_fault(a + i * P, FaultAccess::Write, FaultOrigin::User).unwrap();
                     }
                 }
             }

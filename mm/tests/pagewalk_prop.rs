@@ -10,12 +10,14 @@
 //! must equal what a page-by-page model computes: so each mapped page inside
 //! a walked vma is visited exactly once, the holes are reported once and
 //! cover exactly the rest. Further properties: `ACTION_CONTINUE` skips the
-//! ptes of a pmd, `test_walk` skip / abort, and a non-zero callback result
-//! stops the walk at once and is returned.
+//! ptes of a pmd, `test_walk` skip / abort, and a callback's `Stop` ends
+//! the walk at once and its code is returned.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mm::pagewalk::{walk_page_range, MmWalk, MmWalkOps, WalkAction};
+use std::num::NonZeroI32;
+
+use mm::pagewalk::{walk_page_range, MmWalk, MmWalkOps, TestWalk, WalkAction, WalkControl};
 use mm::pgtable::{ArenaPhysMem, Level, PageSize, PageTable, PhysMem, PtSlot, PteFlags};
 use mm::vma::{Vma, VmFlags, VmaKind};
 use proptest::prelude::*;
@@ -143,15 +145,15 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn record(&mut self, e: Ev) -> i32 {
+    fn record(&mut self, e: Ev) -> WalkControl {
         self.ev.push(e);
         match self.stop {
-            Some((n, val)) if n == self.ev.len() => val,
-            _ => 0,
+            Some((n, val)) if n == self.ev.len() => WalkControl::Stop(NonZeroI32::new(val).unwrap()),
+            _ => WalkControl::Continue,
         }
     }
 
-    fn pmd<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let leaf = walk.get(pmd).is_leaf(Level::Pmd);
         if self.continued.contains(&(addr >> 21)) {
             walk.action = WalkAction::Continue;
@@ -167,18 +169,18 @@ struct Plain(Recorder);
 impl MmWalkOps for Plain {
     const HAS_PMD_ENTRY: bool = true;
     const HAS_PTE_ENTRY: bool = true;
-    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.0.pmd(pmd, addr, next, walk)
     }
-    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.0.record(Ev::Pte(addr))
     }
-    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.0.record(Ev::Hole { addr, next, depth })
     }
-    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.0.pre += 1;
-        0
+        WalkControl::Continue
     }
     fn post_vma<P: PhysMem>(&mut self, _walk: &mut MmWalk<'_, P>) {
         self.0.post += 1;
@@ -194,21 +196,26 @@ struct Tested {
 impl MmWalkOps for Tested {
     const HAS_PMD_ENTRY: bool = true;
     const HAS_PTE_ENTRY: bool = true;
-    fn test_walk<P: PhysMem>(&mut self, _start: u64, _end: u64, walk: &mut MmWalk<'_, P>) -> i32 {
-        walk.vma.map_or(0, |v| self.decisions[&v.start])
+    fn test_walk<P: PhysMem>(&mut self, _start: u64, _end: u64, walk: &mut MmWalk<'_, P>) -> TestWalk {
+        // Linux's int: 0 walk, > 0 skip, < 0 stop with it.
+        match walk.vma.map_or(0, |v| self.decisions[&v.start]) {
+            0 => TestWalk::Walk,
+            d if d > 0 => TestWalk::Skip,
+            d => TestWalk::Stop(NonZeroI32::new(d).unwrap()),
+        }
     }
-    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.rec.pmd(pmd, addr, next, walk)
     }
-    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.rec.record(Ev::Pte(addr))
     }
-    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.rec.record(Ev::Hole { addr, next, depth })
     }
-    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.rec.pre += 1;
-        0
+        WalkControl::Continue
     }
     fn post_vma<P: PhysMem>(&mut self, _walk: &mut MmWalk<'_, P>) {
         self.rec.post += 1;

@@ -12,13 +12,13 @@ pub struct KernelPhys;
 
 impl PhysMem for KernelPhys {
     /// Every frame the mm crate asks for belongs to a user address space.
-    fn alloc_table_frame(&self) -> Option<u64> {
+    fn alloc_frame(&self) -> Option<u64> {
         super::frame::alloc_user()
     }
 
-    fn free_table_frame(&self, pa: u64) {
+    fn free_frame(&self, pa: u64) {
         if let Err(e) = super::frame::free(pa) {
-            log::error!("free_table_frame({pa:#x}): {e:?}");
+            log::error!("free_frame({pa:#x}): {e:?}");
         }
     }
 
@@ -55,16 +55,16 @@ pub mod tests {
     use crate::ktest::ktest;
     use super::*;
     use crate::arch::extable::{probe_read_u64, probe_write_u64};
-    use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps};
+    use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
     use mm::pgtable::{PageSize, PageTable, PteFlags, PtSlot};
     use x86_64::registers::control::Cr3;
 
     struct CountPresent(u64);
     impl MmWalkOps for CountPresent {
         const HAS_PTE_ENTRY: bool = true;
-        fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+        fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
             self.0 += 1;
-            0
+            WalkControl::Continue
         }
     }
 

@@ -77,7 +77,8 @@ impl UserMm {
         } else {
             mm::fault::FaultAccess::Read
         };
-        self.mm.handle_user_mm_fault(addr, kind, access.user, limits).map_err(|e| e.to_errno())
+        let origin = if access.user { mm::fault::FaultOrigin::User } else { mm::fault::FaultOrigin::Kernel };
+        self.mm.handle_user_mm_fault(addr, kind, origin, limits).map_err(|e| e.to_errno())
     }
 
     /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the
@@ -154,7 +155,7 @@ pub mod tests {
         um.do_munmap(A, N * P).unwrap();
         um.do_mmap(A, N * P, PROT_RW, MAP_PRIVATE_ANON_FIXED, &MlockCreds::root()).unwrap();
         for i in 0..3 {
-            um.handle_mm_fault(A + i * P, Access::Write, true).unwrap();
+            um.handle_mm_fault(A + i * P, Access::Write, mm::fault::FaultOrigin::User).unwrap();
         }
         drop(um);
         DONE.store(true, Ordering::SeqCst);

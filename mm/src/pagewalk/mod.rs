@@ -23,9 +23,11 @@
 //!   e.g. after handling its ptes themselves, as `mlock_pte_range` does) or
 //!   `Again` (call again for this entry; a callback that always asks again
 //!   loops forever, as in Linux);
-//! - a callback returning non-zero stops the walk, and the value is returned
-//!   (`walk_page_range` returns 0 when the whole range was walked and
-//!   `-EINVAL` for a bad range). A positive `test_walk` result only skips.
+//! - a callback returns [`WalkControl`]: `Continue`, or `Stop(code)`, which
+//!   ends the walk and makes it return `code` (Linux: a non-zero `int`).
+//!   `walk_page_range` returns 0 when the whole range was walked and
+//!   `-EINVAL` for a bad range. `test_walk` answers [`TestWalk`]: walk the
+//!   vma, skip it, or stop.
 //!
 //! Where Holdfast differs from Linux, on purpose:
 //! - `pte_entry` is called only for present ptes (present as Linux's
@@ -48,12 +50,15 @@
 #[cfg(test)]
 mod tests;
 
+use crate::addr::page_aligned;
+use core::num::NonZeroI32;
+
 use crate::errno::Errno;
 use crate::pgtable::{is_canonical, Level, PageTable, PhysMem, PtEntry, PtSlot, PteFlags, UPPER_HALF_START};
 use crate::vma::{Vma, VmFlags};
 
-/// What the walker does after `pud_entry` / `pmd_entry` returns 0
-/// (Linux `enum page_walk_action`).
+/// What the walker does after `pud_entry` / `pmd_entry` returns
+/// [`WalkControl::Continue`] (Linux `enum page_walk_action`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WalkAction {
     /// Descend into the entry's subtree (the default, reset before each call).
@@ -62,6 +67,29 @@ pub enum WalkAction {
     Continue,
     /// Call the callback again for this entry.
     Again,
+}
+
+/// What a callback tells the walk (Linux: the callback's `int`, 0 to go on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum WalkControl {
+    /// Go on with the walk (Linux: return 0).
+    Continue,
+    /// End the walk here; the walk returns the code (Linux: any non-zero
+    /// return, usually a negative errno).
+    Stop(NonZeroI32),
+}
+
+/// What `test_walk` decides about a vma (Linux: its `int`, 0 / >0 / <0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum TestWalk {
+    /// Walk the vma (Linux: 0).
+    Walk,
+    /// Skip it silently and go on with the next (Linux: > 0).
+    Skip,
+    /// End the walk; it returns the code (Linux: < 0).
+    Stop(NonZeroI32),
 }
 
 /// The state of a walk, passed to every callback (Linux `struct mm_walk`).
@@ -139,7 +167,8 @@ impl Iterator for PteRange {
 
 /// The callbacks of a walk (Linux `struct mm_walk_ops`); the implementing
 /// value carries the walk's private state. Every method has a no-op default.
-/// Return 0 to go on; any other value stops the walk and is returned by it.
+/// Return [`WalkControl::Continue`] to go on; `Stop(code)` ends the walk,
+/// which returns `code`.
 pub trait MmWalkOps {
     /// This ops implements [`pud_entry`](Self::pud_entry).
     const HAS_PUD_ENTRY: bool = false;
@@ -149,50 +178,46 @@ pub trait MmWalkOps {
     const HAS_PTE_ENTRY: bool = false;
 
     /// A present pud (a pmd table or a 1 GiB leaf) covering `[addr, next)`.
-    fn pud_entry<P: PhysMem>(&mut self, _pud: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
-        0
+    fn pud_entry<P: PhysMem>(&mut self, _pud: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        WalkControl::Continue
     }
 
     /// A present pmd (a page table or a 2 MiB leaf) covering `[addr, next)`.
-    fn pmd_entry<P: PhysMem>(&mut self, _pmd: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
-        0
+    fn pmd_entry<P: PhysMem>(&mut self, _pmd: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        WalkControl::Continue
     }
 
     /// A present pte mapping `[addr, next)` (4 KiB), protnone included.
-    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
-        0
+    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        WalkControl::Continue
     }
 
     /// `[addr, next)` has no mapping: -1 outside any vma (or in a skipped
     /// `VM_PFNMAP` vma), else the level of the missing entry
     /// ([`Level::hole_depth`]: 0 pgd, 2 pud, 3 pmd, 4 pte).
-    fn pte_hole<P: PhysMem>(&mut self, _addr: u64, _next: u64, _depth: i32, _walk: &mut MmWalk<'_, P>) -> i32 {
-        0
+    fn pte_hole<P: PhysMem>(&mut self, _addr: u64, _next: u64, _depth: i32, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        WalkControl::Continue
     }
 
-    /// Decide about the vma in `walk.vma` for `[start, end)`: 0 walk it, >0
-    /// skip it silently, <0 abort the walk with that value. The default is
+    /// Decide about the vma in `walk.vma` for `[start, end)`. The default is
     /// Linux's behaviour without `test_walk`: skip a `VM_PFNMAP` vma after
-    /// reporting it to `pte_hole` with depth -1 (as in Linux, a positive
-    /// value from that `pte_hole` then only skips, a negative one aborts).
-    fn test_walk<P: PhysMem>(&mut self, start: u64, end: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    /// reporting it to `pte_hole` with depth -1 (as in Linux, a `Stop` with a
+    /// positive code from that `pte_hole` only skips the vma; a negative
+    /// one stops the walk).
+    fn test_walk<P: PhysMem>(&mut self, start: u64, end: u64, walk: &mut MmWalk<'_, P>) -> TestWalk {
         match walk.vma {
-            Some(vma) if vma.flags.contains(VmFlags::PFNMAP) => {
-                let err = self.pte_hole(start, end, -1, walk);
-                if err != 0 {
-                    err
-                } else {
-                    1
-                }
-            }
-            _ => 0,
+            Some(vma) if vma.flags.contains(VmFlags::PFNMAP) => match self.pte_hole(start, end, -1, walk) {
+                WalkControl::Stop(code) if code.get() < 0 => TestWalk::Stop(code),
+                _ => TestWalk::Skip,
+            },
+            _ => TestWalk::Walk,
         }
     }
 
     /// Before the tables of the vma in `walk.vma` are walked for `[start, end)`;
-    /// non-zero stops the walk (without `post_vma`).
-    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
-        0
+    /// `Stop` ends the walk (without `post_vma`).
+    fn pre_vma<P: PhysMem>(&mut self, _start: u64, _end: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        WalkControl::Continue
     }
 
     /// After the tables of the vma in `walk.vma` were walked (even if a
@@ -202,12 +227,31 @@ pub trait MmWalkOps {
 
 const EINVAL: i32 = -Errno::EINVAL.as_i32();
 
+impl WalkControl {
+    /// What a walk that ended with `self` returns (Linux's `int`).
+    fn code(self) -> i32 {
+        match self {
+            WalkControl::Continue => 0,
+            WalkControl::Stop(code) => code.get(),
+        }
+    }
+}
+
+/// `return` a [`WalkControl::Stop`] from the enclosing function (Linux's
+/// `if (err) return err;`).
+macro_rules! stop_on {
+    ($e:expr) => {
+        if let stop @ WalkControl::Stop(_) = $e {
+            return stop;
+        }
+    };
+}
+
 /// Is `[start, end)` a non-empty, page-aligned range inside one canonical half?
 fn range_ok(start: u64, end: u64) -> bool {
-    let page = crate::addr::PAGE_SIZE;
     start < end
-        && start % page == 0
-        && end % page == 0
+        && page_aligned(start)
+        && page_aligned(end)
         && is_canonical(start)
         && is_canonical(end - 1)
         && (start >= UPPER_HALF_START) == (end - 1 >= UPPER_HALF_START)
@@ -215,9 +259,9 @@ fn range_ok(start: u64, end: u64) -> bool {
 
 /// Walk `[start, end)` of `pgtable` through the vmas `vmas` (sorted by
 /// address, disjoint: the vma tree's order; overlapping or out-of-order
-/// vmas are clamped or skipped, never walked twice). Returns 0, the first
-/// non-zero callback result, or `-EINVAL` if the range is empty, not page
-/// aligned or not inside one canonical half.
+/// vmas are clamped or skipped, never walked twice). Returns 0, the code of
+/// the callback that stopped it, or `-EINVAL` if the range is empty, not
+/// page aligned or not inside one canonical half.
 ///
 /// Locking: `mmap_lock` held by the caller (see the module doc).
 pub fn walk_page_range<'a, P, O, I>(pgtable: &'a mut PageTable<P>, vmas: I, start: u64, end: u64, ops: &mut O) -> i32
@@ -239,7 +283,7 @@ where
             pending = vmas.by_ref().find(|v| v.start < v.end && v.end > start);
         }
         let next;
-        let err = match pending {
+        let ctl = match pending {
             None => {
                 // After the last vma.
                 walk.vma = None;
@@ -257,14 +301,14 @@ where
                 next = end.min(vma.end);
                 pending = None;
                 match ops.test_walk(start, next, &mut walk) {
-                    0 => walk_vma_range(start, next, ops, &mut walk),
-                    err if err > 0 => 0,
-                    err => err,
+                    TestWalk::Walk => walk_vma_range(start, next, ops, &mut walk),
+                    TestWalk::Skip => WalkControl::Continue,
+                    TestWalk::Stop(code) => WalkControl::Stop(code),
                 }
             }
         };
-        if err != 0 {
-            return err;
+        if let WalkControl::Stop(code) = ctl {
+            return code.get();
         }
         start = next;
     }
@@ -284,7 +328,7 @@ where
         return EINVAL;
     }
     let mut walk = MmWalk { pgtable, vma: Some(vma), action: WalkAction::Subtree };
-    walk_vma_range(start, end, ops, &mut walk)
+    walk_vma_range(start, end, ops, &mut walk).code()
 }
 
 /// Walk the page tables of `[start, end)` without vmas (kernel mappings,
@@ -303,19 +347,16 @@ where
     }
     let root = pgtable.root_pa();
     let mut walk = MmWalk { pgtable, vma: None, action: WalkAction::Subtree };
-    walk_level(Level::Pgd, root, start, end, ops, &mut walk)
+    walk_level(Level::Pgd, root, start, end, ops, &mut walk).code()
 }
 
 /// One vma's part: `pre_vma`, the tables, `post_vma` (Linux `__walk_page_range`).
-fn walk_vma_range<P: PhysMem, O: MmWalkOps + ?Sized>(start: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> i32 {
-    let err = ops.pre_vma(start, end, walk);
-    if err != 0 {
-        return err;
-    }
+fn walk_vma_range<P: PhysMem, O: MmWalkOps + ?Sized>(start: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> WalkControl {
+    stop_on!(ops.pre_vma(start, end, walk));
     let root = walk.pgtable.root_pa();
-    let err = walk_level(Level::Pgd, root, start, end, ops, walk);
+    let ctl = walk_level(Level::Pgd, root, start, end, ops, walk);
     ops.post_vma(walk);
-    err
+    ctl
 }
 
 /// Is there a callback at `level` or below, i.e. is descending to it useful?
@@ -336,48 +377,42 @@ fn walk_level<P: PhysMem, O: MmWalkOps + ?Sized>(
     end: u64,
     ops: &mut O,
     walk: &mut MmWalk<'_, P>,
-) -> i32 {
+) -> WalkControl {
     if level == Level::Pte {
         return walk_pte_range(table_pa, addr, end, ops, walk);
     }
     loop {
         let next = level.addr_end(addr, end);
         let slot = PtSlot::new(level, table_pa, addr);
-        let err = walk_entry(slot, addr, next, ops, walk);
-        if err != 0 {
-            return err;
-        }
+        stop_on!(walk_entry(slot, addr, next, ops, walk));
         if next >= end {
-            return 0;
+            return WalkControl::Continue;
         }
         addr = next;
     }
 }
 
 /// One pgd / pud / pmd entry covering `[addr, next)`.
-fn walk_entry<P: PhysMem, O: MmWalkOps + ?Sized>(slot: PtSlot, addr: u64, next: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> i32 {
+fn walk_entry<P: PhysMem, O: MmWalkOps + ?Sized>(slot: PtSlot, addr: u64, next: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> WalkControl {
     let level = slot.level();
     loop {
         if walk.get(slot).is_none() {
             return ops.pte_hole(addr, next, level.hole_depth(), walk);
         }
         walk.action = WalkAction::Subtree;
-        let err = match level {
+        stop_on!(match level {
             Level::Pud if O::HAS_PUD_ENTRY => ops.pud_entry(slot, addr, next, walk),
             Level::Pmd if O::HAS_PMD_ENTRY => ops.pmd_entry(slot, addr, next, walk),
-            _ => 0,
-        };
-        if err != 0 {
-            return err;
-        }
+            _ => WalkControl::Continue,
+        });
         match walk.action {
             WalkAction::Again => continue,
-            WalkAction::Continue => return 0,
+            WalkAction::Continue => return WalkControl::Continue,
             WalkAction::Subtree => {}
         }
-        let Some(lower) = level.lower() else { return 0 };
+        let Some(lower) = level.lower() else { return WalkControl::Continue };
         if !has_handler_at_or_below::<O>(lower) {
-            return 0;
+            return WalkControl::Continue;
         }
         // Re-read: the callback may have changed the entry.
         let e = walk.get(slot);
@@ -386,7 +421,7 @@ fn walk_entry<P: PhysMem, O: MmWalkOps + ?Sized>(slot: PtSlot, addr: u64, next: 
         }
         if e.is_leaf(level) {
             // Huge leaves are not split (module doc).
-            return 0;
+            return WalkControl::Continue;
         }
         return walk_level(lower, e.addr(), addr, next, ops, walk);
     }
@@ -394,7 +429,7 @@ fn walk_entry<P: PhysMem, O: MmWalkOps + ?Sized>(slot: PtSlot, addr: u64, next: 
 
 /// The ptes of `[addr, end)` in the page table `table_pa`: `pte_entry` for
 /// each present one, `pte_hole` (depth 4) for each run of empty ones.
-fn walk_pte_range<P: PhysMem, O: MmWalkOps + ?Sized>(table_pa: u64, addr: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> i32 {
+fn walk_pte_range<P: PhysMem, O: MmWalkOps + ?Sized>(table_pa: u64, addr: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> WalkControl {
     let depth = Level::Pte.hole_depth();
     let mut hole_start: Option<u64> = None;
     for (pte_addr, slot) in (PteRange { table_pa, addr, end }) {
@@ -404,18 +439,12 @@ fn walk_pte_range<P: PhysMem, O: MmWalkOps + ?Sized>(table_pa: u64, addr: u64, e
             continue;
         }
         if let Some(hole) = hole_start.take() {
-            let err = ops.pte_hole(hole, pte_addr, depth, walk);
-            if err != 0 {
-                return err;
-            }
+            stop_on!(ops.pte_hole(hole, pte_addr, depth, walk));
         }
-        let err = ops.pte_entry(slot, pte_addr, next, walk);
-        if err != 0 {
-            return err;
-        }
+        stop_on!(ops.pte_entry(slot, pte_addr, next, walk));
     }
     match hole_start {
         Some(hole) => ops.pte_hole(hole, end, depth, walk),
-        None => 0,
+        None => WalkControl::Continue,
     }
 }

@@ -35,12 +35,12 @@ struct Rec<const PUD: bool, const PMD: bool, const PTE: bool> {
 }
 
 impl<const PUD: bool, const PMD: bool, const PTE: bool> Rec<PUD, PMD, PTE> {
-    fn push(&mut self, e: Ev) -> i32 {
+    fn push(&mut self, e: Ev) -> WalkControl {
         self.ev.push(e);
         if self.stop_at == Some(self.ev.len()) {
-            self.stop_val
+            WalkControl::Stop(NonZeroI32::new(self.stop_val).unwrap())
         } else {
-            0
+            WalkControl::Continue
         }
     }
 }
@@ -50,10 +50,10 @@ impl<const PUD: bool, const PMD: bool, const PTE: bool> MmWalkOps for Rec<PUD, P
     const HAS_PMD_ENTRY: bool = PMD;
     const HAS_PTE_ENTRY: bool = PTE;
 
-    fn pud_entry<P: PhysMem>(&mut self, _pud: PtSlot, addr: u64, next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pud_entry<P: PhysMem>(&mut self, _pud: PtSlot, addr: u64, next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.push(Ev::Pud(addr, next))
     }
-    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let leaf = walk.get(pmd).is_leaf(Level::Pmd);
         if let Some(a) = self.pmd_action {
             if a == WalkAction::Again && self.again_budget == 0 {
@@ -65,15 +65,15 @@ impl<const PUD: bool, const PMD: bool, const PTE: bool> MmWalkOps for Rec<PUD, P
         }
         self.push(Ev::Pmd(addr, next, leaf))
     }
-    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         assert_eq!(next, addr + K);
         assert!(walk.get(pte).is_present());
         self.push(Ev::Pte(addr))
     }
-    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.push(Ev::Hole(addr, next, depth))
     }
-    fn pre_vma<P: PhysMem>(&mut self, start: u64, end: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pre_vma<P: PhysMem>(&mut self, start: u64, end: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.push(Ev::Pre(start, end))
     }
     fn post_vma<P: PhysMem>(&mut self, _walk: &mut MmWalk<'_, P>) {
@@ -257,20 +257,20 @@ struct Picky {
 
 impl MmWalkOps for Picky {
     const HAS_PTE_ENTRY: bool = true;
-    fn test_walk<P: PhysMem>(&mut self, start: u64, end: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn test_walk<P: PhysMem>(&mut self, start: u64, end: u64, walk: &mut MmWalk<'_, P>) -> TestWalk {
         self.ev.push(Ev::Test(start, end));
         let vma = walk.vma.expect("test_walk runs for vmas");
         if vma.contains(self.skip) {
-            1
+            TestWalk::Skip
         } else if vma.contains(self.abort) {
-            -4
+            TestWalk::Stop(NonZeroI32::new(-4).unwrap())
         } else {
-            0
+            TestWalk::Walk
         }
     }
-    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
         self.ev.push(Ev::Pte(addr));
-        0
+        WalkControl::Continue
     }
 }
 
@@ -354,16 +354,16 @@ struct MlockLike {
 impl MmWalkOps for MlockLike {
     const HAS_PMD_ENTRY: bool = true;
 
-    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, end: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+    fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, end: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let locked = walk.vma.is_some_and(|v| v.flags.contains(VmFlags::LOCKED));
         if walk.get(pmd).is_leaf(Level::Pmd) {
             self.huge.push(addr);
             walk.action = WalkAction::Continue;
-            return 0;
+            return WalkControl::Continue;
         }
         let Some(ptes) = walk.pte_range(pmd, addr, end) else {
             walk.action = WalkAction::Again;
-            return 0;
+            return WalkControl::Continue;
         };
         for (pte_addr, pte) in ptes {
             let e = walk.get(pte);
@@ -375,7 +375,7 @@ impl MmWalkOps for MlockLike {
             self.locked.push(pte_addr);
         }
         walk.action = WalkAction::Continue;
-        0
+        WalkControl::Continue
     }
 }
 
@@ -406,13 +406,13 @@ fn pte_range_refuses_what_is_not_a_page_table() {
     struct Probe(Vec<bool>);
     impl MmWalkOps for Probe {
         const HAS_PMD_ENTRY: bool = true;
-        fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, end: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+        fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, end: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
             self.0.push(walk.pte_range(pmd, addr, end).is_some());
             // Ranges outside this pmd are refused.
             assert!(walk.pte_range(pmd, addr, addr + M2 + K).is_none());
             assert!(walk.pte_range(pmd, addr + M2, addr + M2 + K).is_none());
             assert!(walk.pte_range(pmd, addr, addr).is_none());
-            0
+            WalkControl::Continue
         }
     }
     let arena = ArenaPhysMem::new();
@@ -439,11 +439,11 @@ fn callbacks_cannot_change_a_shared_kernel_half() {
     struct Mark(Vec<(u64, Option<PteFlags>)>);
     impl MmWalkOps for Mark {
         const HAS_PTE_ENTRY: bool = true;
-        fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> i32 {
+        fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
             assert_eq!(pte.va(), addr);
             let r = walk.set_leaf_flags(pte, PteFlags::SOFTW1);
             self.0.push((addr, r));
-            0
+            WalkControl::Continue
         }
     }
     let arena = ArenaPhysMem::new();

@@ -37,7 +37,7 @@ impl ArenaPhysMem {
         Self::default()
     }
 
-    /// An arena that fails `alloc_table_frame` once `limit` frames are in use.
+    /// An arena that fails `alloc_frame` once `limit` frames are in use.
     pub fn with_limit(limit: u64) -> Self {
         let arena = Self::default();
         arena.limit.set(Some(limit));
@@ -86,7 +86,7 @@ impl ArenaPhysMem {
 }
 
 impl PhysMem for ArenaPhysMem {
-    fn alloc_table_frame(&self) -> Option<u64> {
+    fn alloc_frame(&self) -> Option<u64> {
         if self.limit.get().is_some_and(|limit| self.in_use() >= limit) {
             return None;
         }
@@ -112,7 +112,7 @@ impl PhysMem for ArenaPhysMem {
         Some(ARENA_BASE + i as u64 * FRAME)
     }
 
-    fn free_table_frame(&self, pa: u64) {
+    fn free_frame(&self, pa: u64) {
         let i = self.live_slot(pa, "free (double free?)");
         self.frames.borrow_mut()[i] = None;
         self.free_slots.borrow_mut().push(i);

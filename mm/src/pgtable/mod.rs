@@ -186,7 +186,7 @@ fn leaf_bits(pa: u64, level: Level, flags: PteFlags) -> u64 {
 impl<P: PhysMem> PageTable<P> {
     /// A page table with an empty root. `Err(OutOfFrames)` if `phys` has no frame.
     pub fn new(phys: P) -> Result<Self, MapError> {
-        let root = phys.alloc_table_frame().ok_or(MapError::OutOfFrames)?;
+        let root = phys.alloc_frame().ok_or(MapError::OutOfFrames)?;
         Ok(PageTable { phys, root, kernel_half_shared: false })
     }
 
@@ -196,7 +196,7 @@ impl<P: PhysMem> PageTable<P> {
     /// [`MapError::KernelHalf`] and teardown leaves its tables alone.
     /// `kernel_root` must be the root of a live page table on `phys`.
     pub fn new_with_kernel_half(phys: P, kernel_root: u64) -> Result<Self, MapError> {
-        let root = phys.alloc_table_frame().ok_or(MapError::OutOfFrames)?;
+        let root = phys.alloc_frame().ok_or(MapError::OutOfFrames)?;
         for i in KERNEL_PGD_START..PTRS_PER_TABLE {
             let e = phys.read_entry(kernel_root, i);
             if e != 0 {
@@ -290,7 +290,7 @@ impl<P: PhysMem> PageTable<P> {
         while slot.level != target {
             let e = self.get(slot);
             let table = if !e.is_present() {
-                let Some(table) = self.phys.alloc_table_frame() else {
+                let Some(table) = self.phys.alloc_frame() else {
                     self.free_empty_tables(va);
                     return Err(MapError::OutOfFrames);
                 };
@@ -382,7 +382,7 @@ impl<P: PhysMem> PageTable<P> {
                 return;
             }
             self.set(path.slots[k - 1], PtEntry::NONE);
-            self.phys.free_table_frame(table);
+            self.phys.free_frame(table);
         }
     }
 
@@ -399,7 +399,7 @@ impl<P: PhysMem> PageTable<P> {
                 freed += self.free_subtree(Level::Pud, e.addr());
             }
         }
-        self.phys.free_table_frame(self.root);
+        self.phys.free_frame(self.root);
         freed + 1
     }
 
@@ -414,7 +414,7 @@ impl<P: PhysMem> PageTable<P> {
                 }
             }
         }
-        self.phys.free_table_frame(table);
+        self.phys.free_frame(table);
         freed + 1
     }
 }

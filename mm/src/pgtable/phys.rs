@@ -1,17 +1,18 @@
 //! The two traits through which page-table code reaches the machine.
 //!
-//! [`PhysMem`] gives page-table frames and 64-bit entries inside them; the
+//! [`PhysMem`] gives frames (for page tables, and to the mm for the pages
+//! it maps) and 64-bit entries inside page-table frames; the
 //! kernel implements it over its physical-memory offset mapping (with
 //! `unsafe` code), host tests with [`ArenaPhysMem`](super::ArenaPhysMem).
 //! [`TlbFlush`] invalidates translations after an entry is changed or
 //! removed; the kernel implements it with `invlpg` / CR3 reload (and, on SMP,
 //! a shootdown).
 //!
-//! Invariants an implementation must keep: `alloc_table_frame` returns a
+//! Invariants an implementation must keep: `alloc_frame` returns a
 //! 4 KiB-aligned physical address of a frame whose 512 entries are all zero
-//! and that nobody else uses until it is given back with `free_table_frame`.
+//! and that nobody else uses until it is given back with `free_frame`.
 //! `read_entry`/`write_entry` are only called by this crate with frames it got
-//! from `alloc_table_frame` (or a root the owner vouched for) and
+//! from `alloc_frame` (or a root the owner vouched for) and
 //! `index < 512`.
 //!
 //! Locking: none here. The callers (the `PageTable` operations) run under the
@@ -20,11 +21,12 @@
 
 /// Physical memory as page-table code sees it.
 pub trait PhysMem {
-    /// A zeroed 4 KiB frame for a page table; its physical address, or `None`
-    /// when memory is exhausted.
-    fn alloc_table_frame(&self) -> Option<u64>;
-    /// Give back a frame obtained from [`alloc_table_frame`](Self::alloc_table_frame).
-    fn free_table_frame(&self, pa: u64);
+    /// A zeroed 4 KiB frame — for a page table, or a data page of an
+    /// address space; its physical address, or `None` when memory is
+    /// exhausted.
+    fn alloc_frame(&self) -> Option<u64>;
+    /// Give back a frame obtained from [`alloc_frame`](Self::alloc_frame).
+    fn free_frame(&self, pa: u64);
     /// Entry `index` (0..512) of the table in frame `table_pa`.
     fn read_entry(&self, table_pa: u64, index: usize) -> u64;
     /// Store `val` into entry `index` (0..512) of the table in frame `table_pa`.
@@ -32,11 +34,11 @@ pub trait PhysMem {
 }
 
 impl<T: PhysMem + ?Sized> PhysMem for &T {
-    fn alloc_table_frame(&self) -> Option<u64> {
-        (**self).alloc_table_frame()
+    fn alloc_frame(&self) -> Option<u64> {
+        (**self).alloc_frame()
     }
-    fn free_table_frame(&self, pa: u64) {
-        (**self).free_table_frame(pa)
+    fn free_frame(&self, pa: u64) {
+        (**self).free_frame(pa)
     }
     fn read_entry(&self, table_pa: u64, index: usize) -> u64 {
         (**self).read_entry(table_pa, index)

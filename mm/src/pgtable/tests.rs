@@ -261,20 +261,20 @@ fn level_arithmetic() {
 #[should_panic(expected = "not allocated")]
 fn arena_detects_double_free() {
     let arena = ArenaPhysMem::new();
-    let pa = arena.alloc_table_frame().unwrap();
-    arena.free_table_frame(pa);
-    arena.free_table_frame(pa);
+    let pa = arena.alloc_frame().unwrap();
+    arena.free_frame(pa);
+    arena.free_frame(pa);
 }
 
 #[test]
 fn arena_frames_are_zeroed_and_reused() {
     let arena = ArenaPhysMem::new();
-    let a = arena.alloc_table_frame().unwrap();
+    let a = arena.alloc_frame().unwrap();
     assert_eq!(a % 4096, 0);
     assert_ne!(a, 0);
     arena.write_entry(a, 7, 0xdead_b000);
-    arena.free_table_frame(a);
-    let b = arena.alloc_table_frame().unwrap();
+    arena.free_frame(a);
+    let b = arena.alloc_frame().unwrap();
     assert_eq!(b, a, "slot reused");
     assert_eq!(arena.read_entry(b, 7), 0, "handed out zeroed");
     assert_eq!((arena.allocated(), arena.freed(), arena.in_use()), (2, 1, 1));

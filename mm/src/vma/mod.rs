@@ -93,7 +93,7 @@ pub struct Vma {
 impl Vma {
     /// A new anonymous vma. `start` and `end` must be page aligned, `start < end`.
     pub fn new_anonymous(start: u64, end: u64, flags: VmFlags) -> Vma {
-        debug_assert!(start < end && start % crate::addr::PAGE_SIZE == 0 && end % crate::addr::PAGE_SIZE == 0);
+        debug_assert!(start < end && crate::addr::page_aligned(start) && crate::addr::page_aligned(end));
         Vma { start, end, flags, kind: VmaKind::Anonymous }
     }
 

@@ -53,7 +53,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{Vma, VmFlags};
-use crate::addr::PAGE_SIZE;
+use crate::addr::{page_aligned, PAGE_SIZE};
 use crate::errno::Errno;
 
 /// "No node": the null index.
@@ -119,10 +119,6 @@ impl fmt::Debug for VmaTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
-}
-
-fn is_page_aligned(addr: u64) -> bool {
-    addr % PAGE_SIZE == 0
 }
 
 impl VmaTree {
@@ -246,7 +242,7 @@ impl VmaTree {
     /// error `MAP_FIXED_NOREPLACE` reports); `ENOMEM` if the node arena
     /// cannot grow. On error the tree is unchanged.
     pub fn insert(&mut self, vma: Vma) -> Result<(), Errno> {
-        if vma.start >= vma.end || !is_page_aligned(vma.start) || !is_page_aligned(vma.end) {
+        if vma.start >= vma.end || !page_aligned(vma.start) || !page_aligned(vma.end) {
             return Err(Errno::EINVAL);
         }
         if self.find_vma_intersection(vma.start, vma.end).is_some() {
@@ -277,7 +273,7 @@ impl VmaTree {
     /// holds [`max_map_count`](super::max_map_count) vmas or the arena
     /// cannot grow. On error the tree is unchanged.
     pub fn split(&mut self, addr: u64) -> Result<(), Errno> {
-        if !is_page_aligned(addr) {
+        if !page_aligned(addr) {
             return Err(Errno::EINVAL);
         }
         let vma = match self.vma_lookup(addr) {
@@ -354,7 +350,7 @@ impl VmaTree {
     where
         F: FnMut(VmFlags) -> VmFlags,
     {
-        if start > end || !is_page_aligned(start) || !is_page_aligned(end) {
+        if start > end || !page_aligned(start) || !page_aligned(end) {
             return Err(Errno::EINVAL);
         }
         let mut changes = Vec::new();
@@ -441,7 +437,7 @@ impl VmaTree {
     /// [`max_map_count`](super::max_map_count) or needs an arena slot that
     /// cannot be allocated. On error the tree is unchanged.
     pub fn unmap_range(&mut self, start: u64, end: u64) -> Result<Vec<Vma>, Errno> {
-        if start > end || !is_page_aligned(start) || !is_page_aligned(end) {
+        if start > end || !page_aligned(start) || !page_aligned(end) {
             return Err(Errno::EINVAL);
         }
         let mut removed = Vec::new();
@@ -503,7 +499,7 @@ impl VmaTree {
     /// `None` (Linux: `-ENOMEM`) if nothing fits, or if `len` is zero or not
     /// page aligned, or `align` is not a power of two `>= PAGE_SIZE`.
     pub fn get_unmapped_area(&self, len: u64, hint: u64, align: u64, low: u64, high: u64) -> Option<u64> {
-        if len == 0 || !is_page_aligned(len) || !align.is_power_of_two() || align < PAGE_SIZE {
+        if len == 0 || !page_aligned(len) || !align.is_power_of_two() || align < PAGE_SIZE {
             return None;
         }
         let low = crate::addr::page_align_up(low)?;
@@ -512,7 +508,7 @@ impl VmaTree {
             return None;
         }
         if hint != 0
-            && is_page_aligned(hint)
+            && page_aligned(hint)
             && hint >= low
             && hint <= high - len
             && self.find_vma_intersection(hint, hint + len).is_none()
@@ -557,7 +553,7 @@ impl VmaTree {
         }
         let mut prev: Option<&Vma> = None;
         for vma in self.iter() {
-            if vma.start >= vma.end || !is_page_aligned(vma.start) || !is_page_aligned(vma.end) {
+            if vma.start >= vma.end || !page_aligned(vma.start) || !page_aligned(vma.end) {
                 return Err(format!("malformed vma {:#x}..{:#x}", vma.start, vma.end));
             }
             if let Some(p) = prev {

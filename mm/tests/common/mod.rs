@@ -30,11 +30,11 @@ impl SharedArena {
 }
 
 impl PhysMem for SharedArena {
-    fn alloc_table_frame(&self) -> Option<u64> {
-        self.0.lock().unwrap().alloc_table_frame()
+    fn alloc_frame(&self) -> Option<u64> {
+        self.0.lock().unwrap().alloc_frame()
     }
-    fn free_table_frame(&self, pa: u64) {
-        self.0.lock().unwrap().free_table_frame(pa)
+    fn free_frame(&self, pa: u64) {
+        self.0.lock().unwrap().free_frame(pa)
     }
     fn read_entry(&self, table_pa: u64, index: usize) -> u64 {
         self.0.lock().unwrap().read_entry(table_pa, index)

@@ -1,0 +1,173 @@
+//! Page-level work on an address space's page table (Linux `mm/memory.c`):
+//! iterating the present ptes of a range in bounded batches
+//! (`for_each_present_pte`, on [`walk_page_range_novma`]), unmapping the
+//! pages of a range (`zap_page_range`), and tearing a whole address space
+//! down (`teardown`, Linux `unmap_vmas` + `free_pgtables`), also when an
+//! [`MmStruct`] is dropped without `exit_mmap`.
+//!
+//! Invariant kept: a page unmapped here leaves rss, its `mlock_count` and
+//! its reference count as the vma it was in requires (munlocked if the vma
+//! was `VM_LOCKED`, freed with its last reference).
+//!
+//! Locking: every function runs with the inner lock held (it has `&mut` to
+//! the table or to [`MmInner`]); see each one for `mmap_lock`.
+
+use crate::addr::TASK_SIZE;
+use crate::mm_struct::{MmInner, MmStruct, MmapLocked, MmapWriteLocked};
+use crate::page_meta::PageMetaArray;
+use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
+use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
+use crate::rwsem::RwSemBackend;
+use crate::vma::{VmFlags, VmaTree};
+
+/// Most ptes collected per batch. A batch lives on the stack (about 1.5
+/// KiB), so walking a range of any size allocates nothing and cannot fail
+/// for want of memory, as Linux's `mmu_gather` falls back to its on-stack
+/// batch.
+pub(crate) const PTE_BATCH: usize = 64;
+
+/// Up to [`PTE_BATCH`] present ptes, `(va, frame, flags)`, in address order.
+pub(crate) struct PteBatch {
+    entries: [(u64, u64, PteFlags); PTE_BATCH],
+    len: usize,
+}
+
+impl PteBatch {
+    fn new() -> PteBatch {
+        PteBatch { entries: [(0, 0, PteFlags::empty()); PTE_BATCH], len: 0 }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == PTE_BATCH
+    }
+
+    fn push(&mut self, e: (u64, u64, PteFlags)) {
+        self.entries[self.len] = e;
+        self.len += 1;
+    }
+
+    /// The collected ptes.
+    pub(crate) fn as_slice(&self) -> &[(u64, u64, PteFlags)] {
+        &self.entries[..self.len]
+    }
+}
+
+/// Collects the present ptes of a range into a [`PteBatch`], stopping when
+/// it is full. Present as Linux means it: protnone (`PROT_NONE`) ptes are
+/// mapped pages too, and are collected.
+struct CollectPresent {
+    out: PteBatch,
+    /// Where the walk stopped because the batch was full (`None`: it ran to
+    /// the end of the range).
+    resume: Option<u64>,
+}
+
+/// The code [`CollectPresent`] stops the walk with (nobody reads it).
+const BATCH_FULL: core::num::NonZeroI32 = core::num::NonZeroI32::new(1).unwrap();
+
+impl MmWalkOps for CollectPresent {
+    const HAS_PTE_ENTRY: bool = true;
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
+        let e = walk.get(pte);
+        self.out.push((addr, e.leaf_frame(Level::Pte), e.leaf_flags()));
+        if self.out.is_full() {
+            self.resume = Some(next);
+            return WalkControl::Stop(BATCH_FULL);
+        }
+        WalkControl::Continue
+    }
+}
+
+/// The next at most [`PTE_BATCH`] present 4 KiB ptes of `[start, end)`
+/// (page aligned, user half), and where to resume (`None`: done).
+///
+/// Locking: inner lock held (the caller has `&mut` to the table).
+pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64) -> (PteBatch, Option<u64>) {
+    let end = end.min(TASK_SIZE);
+    let mut ops = CollectPresent { out: PteBatch::new(), resume: None };
+    if start >= end {
+        return (ops.out, None);
+    }
+    let _ = walk_page_range_novma(pt, start, end, &mut ops);
+    (ops.out, ops.resume.filter(|&r| r < end))
+}
+
+/// Call `f` on every present pte of `[start, end)`, in batches; `f` may
+/// change the entries of the batch it is given (not others).
+///
+/// Locking: inner lock held.
+pub(crate) fn for_each_present_pte<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64, mut f: impl FnMut(&mut PageTable<P>, u64, u64, PteFlags)) {
+    let mut cur = start;
+    loop {
+        let (batch, resume) = present_ptes_batch(pt, cur, end);
+        for &(va, pa, flags) in batch.as_slice() {
+            f(pt, va, pa, flags);
+        }
+        match resume {
+            Some(r) => cur = r,
+            None => return,
+        }
+    }
+}
+
+/// Linux `zap_page_range_single` for anonymous memory: unmap every present
+/// page of `[start, end)`, which lies in a vma with `vm_flags`; each page's
+/// locked mapping goes away (`munlock_vma_folio` when `VM_LOCKED`), its
+/// reference is dropped and the frame freed with the last one.
+///
+/// Locking: `mmap_lock` held (write, or read for madvise), inner lock held.
+pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
+    _locked: MmapLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    start: u64,
+    end: u64,
+    vm_flags: VmFlags,
+) {
+    let Some(pt) = inner.pgtable.as_mut() else { return };
+    let (tlb, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
+    for_each_present_pte(pt, start, end, |pt, va, _, _| {
+        let Ok(m) = pt.unmap(va, tlb) else { return };
+        *rss = rss.saturating_sub(1);
+        match meta.get(m.pa) {
+            Some(folio) => {
+                meta.munlock_vma_folio(folio, vm_flags);
+                if let Ok(true) = meta.put_page(folio) {
+                    phys.free_frame(m.pa);
+                }
+            }
+            None => phys.free_frame(m.pa),
+        }
+    });
+}
+
+/// Tear everything down (exit_mmap, Drop).
+///
+/// Locking: `mmap_lock` held for write (or the mm is being dropped),
+/// inner lock held (or `&mut` to the mm).
+pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray) {
+    // One vma at a time: exit allocates nothing, so it cannot fail.
+    while let Some(v) = inner.vmas.first().cloned() {
+        zap_page_range(locked.as_locked(), inner, meta, v.start, v.end, v.flags);
+        inner.vmas.remove(v.start);
+    }
+    inner.vmas = VmaTree::new();
+    if let Some(pt) = inner.pgtable.take() {
+        pt.free_all_tables();
+    }
+    inner.tlb.flush_all();
+    inner.total_vm = 0;
+    inner.locked_vm = 0;
+    inner.rss = 0;
+    inner.def_flags = VmFlags::empty();
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T> {
+    /// An mm dropped without [`exit_mmap`](MmStruct::exit_mmap) is torn
+    /// down here, so that no frame leaks.
+    fn drop(&mut self) {
+        let meta = self.page_meta_arc().clone();
+        let (locked, inner) = self.exclusive();
+        teardown(&locked, inner, &meta);
+    }
+}
