@@ -293,7 +293,10 @@ impl Model {
                 if run.is_empty() || !complete {
                     return Expect::res(Err(Errno::ENOMEM));
                 }
-                Expect { res: Ok(0), populate: (!onfault).then_some(run), present: 0..0 }
+                // do_mlock populates after MLOCK_ONFAULT too: population
+                // skips lock-on-fault vmas, so only a vma another thread
+                // changed in between (no longer on-fault) can fail it.
+                Expect { res: Ok(0), populate: Some(run), present: 0..0 }
             }
             Op::Munlock { page, len } => {
                 let (run, complete) = self.run(page, len);
