@@ -11,6 +11,9 @@ use proptest::prelude::*;
 /// contents (ignored for directories).
 type Member = (Vec<String>, bool, u32, Vec<u8>);
 
+/// What the reader lists for one entry: name, mode, data.
+type Listed = (String, u32, Vec<u8>);
+
 fn member() -> impl Strategy<Value = Member> {
     // Any characters but `/` and NUL, never a `.` or `..` component.
     let component = "[^/\0]{1,8}".prop_filter("not . or ..", |c| c != "." && c != "..");
@@ -26,7 +29,7 @@ fn member() -> impl Strategy<Value = Member> {
 /// accepts: leading `/`, `./` or nothing), and for each the name, mode and
 /// data the reader must give back. Members whose stored name repeats an
 /// earlier one are dropped (the writer rejects duplicates).
-fn entries(members: &[Member]) -> (Vec<Entry>, Vec<(String, u32, Vec<u8>)>) {
+fn entries(members: &[Member]) -> (Vec<Entry>, Vec<Listed>) {
     let mut seen = BTreeSet::new();
     let (mut input, mut expected) = (Vec::new(), Vec::new());
     for (i, (parts, is_dir, perm, data)) in members.iter().enumerate() {
@@ -47,7 +50,7 @@ fn entries(members: &[Member]) -> (Vec<Entry>, Vec<(String, u32, Vec<u8>)>) {
     (input, expected)
 }
 
-fn listed(archive: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+fn listed(archive: &[u8]) -> Vec<Listed> {
     read::entries(archive).map(|e| (e.name.to_string(), e.mode, e.data.to_vec())).collect()
 }
 
