@@ -3,15 +3,15 @@
 //!
 //! - [`create_images`] writes a BIOS (MBR) image and/or a UEFI (GPT) image.
 //!   Either one can be written raw to a USB stick and booted on a PC.
-//! - [`cpio`] writes the `newc` archive that serves as the initrd. The
-//!   bootloader loads it into memory as the "ramdisk" and tells the kernel
-//!   where it is; the kernel's command line travels inside it as `/cmdline`
+//! - [`cpio`] (the workspace's `cpio` crate, re-exported) writes the `newc`
+//!   archive that serves as the initrd. The bootloader loads it into memory
+//!   as the "ramdisk" and tells the kernel where it is; the kernel's command line travels inside it as `/cmdline`
 //!   (bootloader 0.11 has no command line of its own).
 //!
 //! Nothing here panics on bad input: every failure is an [`Error`] that
 //! names the file involved.
 
-pub mod cpio;
+pub use cpio;
 
 use std::fmt;
 use std::io;

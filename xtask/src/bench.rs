@@ -16,6 +16,7 @@ use boot::Firmware;
 use mm::populate::PopulateStrategy;
 
 use crate::build::{self, Paths};
+use crate::cli::BenchOpts;
 use crate::error::{Error, Result};
 use crate::image::{cmdline, initrd_entries, make_images};
 use crate::qemu::{self, Flow};
@@ -31,20 +32,6 @@ pub const STRATEGIES: [&str; PopulateStrategy::ALL.len()] = {
     }
     names
 };
-
-/// `cargo xtask bench` options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BenchOpts {
-    pub sizes_mib: Vec<u64>,
-    pub strategies: Vec<String>,
-    pub reps: u32,
-}
-
-impl Default for BenchOpts {
-    fn default() -> Self {
-        BenchOpts { sizes_mib: vec![64, 256, 512], strategies: STRATEGIES.iter().map(|s| s.to_string()).collect(), reps: 3 }
-    }
-}
 
 /// Parse `key=value` pairs of a `RESULT ...` line.
 pub fn parse_result(line: &str) -> Option<BTreeMap<String, String>> {

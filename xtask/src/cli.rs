@@ -113,13 +113,36 @@ pub struct TestOpts {
     pub only: Option<String>,
 }
 
+/// `cargo xtask bench` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchOpts {
+    /// Region sizes to mlock, in MiB.
+    pub sizes_mib: Vec<u64>,
+    /// Population strategies (`mlock_populate=NAME`), each one of
+    /// [`crate::bench::STRATEGIES`].
+    pub strategies: Vec<String>,
+    /// Repetitions per boot (`mlock_contend SIZE REPS`).
+    pub reps: u32,
+}
+
+impl Default for BenchOpts {
+    /// 64, 256 and 512 MiB, every strategy, 3 repetitions.
+    fn default() -> Self {
+        BenchOpts {
+            sizes_mib: vec![64, 256, 512],
+            strategies: crate::bench::STRATEGIES.iter().map(|s| s.to_string()).collect(),
+            reps: 3,
+        }
+    }
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Run(RunOpts),
     Image(InitrdOpts),
     Test(TestOpts),
-    Bench(crate::bench::BenchOpts),
+    Bench(BenchOpts),
     Help,
 }
 
@@ -179,7 +202,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Test(TestOpts { suites, only }))
         }
         "bench" => {
-            let mut opts = crate::bench::BenchOpts::default();
+            let mut opts = BenchOpts::default();
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
@@ -312,6 +335,20 @@ mod tests {
         let Command::Image(i) = parse(&args("image --add f -- /p q")).unwrap() else { panic!() };
         assert_eq!(i.add, vec![PathBuf::from("f")]);
         assert_eq!(i.init, args("/p q"));
+    }
+
+    #[test]
+    fn bench_defaults_and_options() {
+        let Command::Bench(d) = parse(&args("bench")).unwrap() else { panic!() };
+        assert_eq!(d, BenchOpts::default());
+        assert_eq!((d.sizes_mib.as_slice(), d.reps), (&[64, 256, 512][..], 3));
+        // Every strategy the kernel knows, in the kernel's order.
+        let names: Vec<&str> = mm::populate::PopulateStrategy::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(d.strategies, names);
+        let Command::Bench(o) = parse(&args("bench --sizes 64 --strategies hold-write,yield-to-waiters --reps 1")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o, BenchOpts { sizes_mib: vec![64], strategies: args("hold-write yield-to-waiters"), reps: 1 });
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! - `run`   builds kernel, initrd and image and boots them in QEMU;
 //! - `image` writes BIOS and UEFI disk images for real hardware;
-//! - `test`  runs the host tests, the in-kernel suite and boot smoke tests.
+//! - `test`  runs the host tests, the in-kernel suite, the boot smoke tests,
+//!   the user programs on Holdfast and the same programs on this Linux;
+//! - `bench` boots the mlock contention workload once per population
+//!   strategy and region size and prints one table.
 //!
 //! Every command that xtask runs (cargo, QEMU) is printed before it runs.
 //! Failures are reported as one `error:` line with what to do about it,

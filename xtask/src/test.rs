@@ -139,6 +139,7 @@ fn host_runs(paths: &Paths) -> Vec<HostRun> {
     vec![
         HostRun { name: "mm", args: &["test", "-p", "mm"], env: vec![], needs: None },
         HostRun { name: "boot", args: &["test", "-p", "boot"], env: vec![], needs: None },
+        HostRun { name: "cpio", args: &["test", "-p", "cpio"], env: vec![], needs: None },
         HostRun { name: "xtask", args: &["test", "-p", "xtask"], env: vec![], needs: None },
         HostRun {
             name: "loom",

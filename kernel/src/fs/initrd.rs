@@ -1,9 +1,10 @@
 //! Read-only view of the initrd, a cpio `newc` archive.
 //!
 //! xtask packs the initrd; the bootloader loads it and tells the kernel where
-//! (`BootInfo::ramdisk_addr`). Entries are looked up by path; a leading `/`
-//! or `./` is ignored. A malformed archive ends the listing at the first bad
-//! header instead of panicking.
+//! (`BootInfo::ramdisk_addr`). The `cpio` crate parses it; this module keeps
+//! it and looks entries up by path, ignoring a leading `/` or `./`. A
+//! malformed archive ends the listing at the first bad header instead of
+//! panicking.
 //!
 //! Locking: immutable after boot.
 
@@ -16,44 +17,13 @@ pub fn init(bytes: &'static [u8]) {
     INITRD.call_once(|| bytes);
 }
 
-/// One file of the archive.
-#[derive(Clone, Copy, Debug)]
-pub struct Entry {
-    pub name: &'static str,
-    /// `st_mode` as archived (checked by the tests; files are served
-    /// read-only whatever it says).
-    #[cfg_attr(not(feature = "ktest"), allow(dead_code))]
-    pub mode: u32,
-    pub data: &'static [u8],
-}
-
-fn hex_field(h: &[u8], i: usize) -> Option<u32> {
-    let s = core::str::from_utf8(h.get(6 + i * 8..6 + (i + 1) * 8)?).ok()?;
-    u32::from_str_radix(s, 16).ok()
-}
+/// One file of the archive. `mode` is `st_mode` as archived (checked by the
+/// tests; files are served read-only whatever it says).
+pub type Entry = cpio::read::Entry<'static>;
 
 /// Iterate the entries of a `newc` archive.
 pub fn entries_of(archive: &'static [u8]) -> impl Iterator<Item = Entry> {
-    let mut off = 0usize;
-    core::iter::from_fn(move || {
-        let h = archive.get(off..off + 110)?;
-        if &h[..6] != b"070701" {
-            return None;
-        }
-        let mode = hex_field(h, 1)?;
-        let filesize = hex_field(h, 6)? as usize;
-        let namesize = hex_field(h, 11)? as usize;
-        let name_start = off + 110;
-        let name = archive.get(name_start..name_start + namesize.checked_sub(1)?)?;
-        let name = core::str::from_utf8(name).ok()?;
-        let data_start = (name_start + namesize).next_multiple_of(4);
-        let data = archive.get(data_start..data_start + filesize)?;
-        off = (data_start + filesize).next_multiple_of(4);
-        if name == "TRAILER!!!" {
-            return None;
-        }
-        Some(Entry { name, mode, data })
-    })
+    cpio::read::entries(archive)
 }
 
 fn normalize(path: &str) -> &str {

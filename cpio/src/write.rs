@@ -1,32 +1,17 @@
-//! Writer for `newc` cpio archives, the format of Holdfast's initrd.
-//!
-//! The kernel's `fs::initrd` reads this format (the one Linux's initramfs
-//! uses): each entry is a 110-byte ASCII header (`070701` followed by
-//! thirteen 8-digit hex fields), the NUL-terminated path, padding to a
-//! multiple of 4 bytes, the file data, and again padding to 4 bytes. The
-//! archive ends with an entry named `TRAILER!!!`.
+//! Writer: [`Entry`]s to the bytes of a `newc` archive (see the crate
+//! doc for the layout).
 //!
 //! Paths are stored without a leading `/` (as `cpio -H newc` and Linux's
 //! `gen_init_cpio` do): `/cmdline` is written as `cmdline`. Timestamps,
 //! owners and device numbers are zero, so the same entries always give the
-//! same bytes.
+//! same bytes. Invalid entries are an error, never a panic.
 
-use std::fmt;
-use std::io::{self, Write};
+use alloc::collections::BTreeSet;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
 
-/// File-type bits of `mode` (`S_IFMT`) and the two types we write.
-pub const S_IFMT: u32 = 0o170000;
-/// Regular file.
-pub const S_IFREG: u32 = 0o100000;
-/// Directory.
-pub const S_IFDIR: u32 = 0o040000;
-
-/// Magic that starts every `newc` header.
-pub const NEWC_MAGIC: &[u8; 6] = b"070701";
-/// Length of a `newc` header, magic included.
-pub const HEADER_LEN: usize = 110;
-/// Name of the record that ends an archive.
-pub const TRAILER: &str = "TRAILER!!!";
+use crate::{HEADER_LEN, NEWC_MAGIC, S_IFDIR, S_IFMT, S_IFREG, TRAILER};
 
 /// One archive member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +55,6 @@ pub enum CpioError {
     TooLarge(String, usize),
     /// The mode has no file type or one this writer does not support.
     BadMode(String, u32),
-    /// Writing to the sink failed.
-    Io(io::Error),
 }
 
 impl fmt::Display for CpioError {
@@ -85,25 +68,11 @@ impl fmt::Display for CpioError {
             CpioError::BadMode(p, m) => {
                 write!(f, "initrd entry {p:?} has unsupported mode {m:#o}")
             }
-            CpioError::Io(e) => write!(f, "writing the cpio archive failed: {e}"),
         }
     }
 }
 
-impl std::error::Error for CpioError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CpioError::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for CpioError {
-    fn from(e: io::Error) -> Self {
-        CpioError::Io(e)
-    }
-}
+impl core::error::Error for CpioError {}
 
 /// The stored form of a path: no leading `/`, no empty or `.` components.
 fn archive_name(path: &str) -> Result<String, CpioError> {
@@ -129,19 +98,12 @@ fn archive_name(path: &str) -> Result<String, CpioError> {
     Ok(name)
 }
 
-fn pad4(w: &mut impl Write, len: usize) -> io::Result<()> {
+fn pad4(w: &mut Vec<u8>, len: usize) {
     let pad = (4 - len % 4) % 4;
-    w.write_all(&[0u8; 3][..pad])
+    w.extend_from_slice(&[0u8; 3][..pad]);
 }
 
-fn write_record(
-    w: &mut impl Write,
-    ino: u32,
-    mode: u32,
-    nlink: u32,
-    name: &str,
-    data: &[u8],
-) -> io::Result<()> {
+fn write_record(w: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, data: &[u8]) {
     let namesize = name.len() + 1;
     let fields: [u32; 13] = [
         ino,
@@ -161,20 +123,21 @@ fn write_record(
     let mut header = Vec::with_capacity(HEADER_LEN);
     header.extend_from_slice(NEWC_MAGIC);
     for field in fields {
-        header.extend_from_slice(format!("{field:08X}").as_bytes());
+        header.extend_from_slice(alloc::format!("{field:08X}").as_bytes());
     }
     debug_assert_eq!(header.len(), HEADER_LEN);
-    w.write_all(&header)?;
-    w.write_all(name.as_bytes())?;
-    w.write_all(&[0])?;
-    pad4(w, HEADER_LEN + namesize)?;
-    w.write_all(data)?;
-    pad4(w, data.len())
+    w.extend_from_slice(&header);
+    w.extend_from_slice(name.as_bytes());
+    w.push(0);
+    pad4(w, HEADER_LEN + namesize);
+    w.extend_from_slice(data);
+    pad4(w, data.len());
 }
 
-/// Writes `entries` in order, then the trailer.
-pub fn write_archive(w: &mut impl Write, entries: &[Entry]) -> Result<(), CpioError> {
-    let mut seen = std::collections::BTreeSet::new();
+/// The archive holding `entries` in order, then the trailer.
+pub fn archive_bytes(entries: &[Entry]) -> Result<Vec<u8>, CpioError> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for (i, entry) in entries.iter().enumerate() {
         let name = archive_name(&entry.path)?;
         if !seen.insert(name.clone()) {
@@ -191,22 +154,16 @@ pub fn write_archive(w: &mut impl Write, entries: &[Entry]) -> Result<(), CpioEr
             return Err(CpioError::TooLarge(entry.path.clone(), entry.data.len()));
         }
         let nlink = if kind == S_IFDIR { 2 } else { 1 };
-        write_record(w, i as u32 + 1, entry.mode, nlink, &name, &entry.data)?;
+        write_record(&mut out, i as u32 + 1, entry.mode, nlink, &name, &entry.data);
     }
-    write_record(w, 0, 0, 1, TRAILER, &[])?;
-    Ok(())
-}
-
-/// The archive as bytes.
-pub fn archive_bytes(entries: &[Entry]) -> Result<Vec<u8>, CpioError> {
-    let mut out = Vec::new();
-    write_archive(&mut out, entries)?;
+    write_record(&mut out, 0, 0, 1, TRAILER, &[]);
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     /// A parsed record: (name, fields, data).
     type Record = (String, [u32; 13], Vec<u8>);
