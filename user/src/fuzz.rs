@@ -25,6 +25,13 @@
 //! are never passed, files are only opened read-only, `setrlimit` changes
 //! only `RLIMIT_MEMLOCK`, `arch_prctl` only reads. `clone`, `exit`,
 //! `exit_group` and `fork` are not called.
+//!
+//! [`Mode::Compare`] makes a run whose trace must be the same on Linux and
+//! on Holdfast line by line, on any machine: it leaves out the calls whose
+//! answer depends on the machine rather than on the kernel's rules, and
+//! [`Traced`] prints the values that differ between machines (pids, the
+//! randomized break) symbolically. The list, each with its reason, is on
+//! [`Mode::Compare`].
 
 use crate::mem::{map, PAGE_SIZE};
 use crate::sys::{check, syscall6, Errno};
@@ -44,7 +51,49 @@ const TS_AT: usize = 2048; // 4 timespecs
 const RLIM_AT: usize = 2112; // one rlimit
 const PATHS_AT: usize = 2176;
 const PATHS: &[&[u8]] = &[b"/proc/self/status\0", b"/proc/self/maps\0", b"/\0", b"/proc\0", b"/nonexistent\0", b"\0", b"proc/self/status\0"];
+/// [`Mode::Compare`]'s paths: none under /proc, whose file contents differ
+/// between kernels and which Linux mounts `noexec` (so `mmap(PROT_EXEC)`
+/// of it is EPERM there, ENODEV on Holdfast).
+const COMPARE_PATHS: &[&[u8]] = &[b"/\0", b"/nonexistent\0", b"\0", b"/nonexistent/x\0"];
 const PATH_STRIDE: usize = 32;
+/// `RLIMIT_MEMLOCK` at the start of a [`Mode::Compare`] run (soft and hard):
+/// Linux's default since 5.16 and Holdfast's.
+pub const COMPARE_MEMLOCK: u64 = 8 << 20;
+/// `MAP_HUGETLB`.
+const MAP_HUGETLB: usize = 0x4_0000;
+/// `MADV_COLLAPSE`.
+const MADV_COLLAPSE: usize = 25;
+
+/// What a run is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every kind of call and argument.
+    Fuzz,
+    /// A trace to compare with another kernel's, call by call. Left out,
+    /// because the answer depends on the machine and not on the kernel's
+    /// rules:
+    ///
+    /// - paths under /proc ([`COMPARE_PATHS`]), and `lseek` on the
+    ///   descriptors the sandbox opened (directories: what `lseek` allows
+    ///   on one depends on the filesystem, the host's ext4 or overlayfs
+    ///   against Holdfast's initrd);
+    /// - `kill(-1, ...)`, which on Linux reaches the host's processes;
+    /// - raising `RLIMIT_MEMLOCK`'s hard limit: root may on Holdfast, but
+    ///   on Linux only with CAP_SYS_RESOURCE, which containers often drop.
+    ///   The run starts at [`COMPARE_MEMLOCK`] and new hard limits never
+    ///   exceed the current one;
+    /// - `MAP_HUGETLB` (Linux with hugetlbfs and no huge pages reserved:
+    ///   ENOMEM; Holdfast is like Linux without hugetlbfs: EINVAL) and
+    ///   `MADV_COLLAPSE` (whether Linux can assemble a huge page);
+    /// - kernel output read back as input: every call sees a zeroed
+    ///   scratch area (so "garbage" paths are empty strings), and the calls
+    ///   that compare a futex word never look in the arena.
+    ///
+    /// `sched_getaffinity`'s success value is the size of the kernel's
+    /// cpumask, a build constant; [`Traced`] prints it as `CPUMASK_BYTES`.
+    Compare,
+}
+
 
 /// xorshift64*: small, deterministic and good enough to pick arguments.
 pub struct Rng(u64);
@@ -244,6 +293,8 @@ impl Call {
 /// The sandbox: its regions, the descriptors it opened, its break.
 pub struct Sandbox {
     pub rng: Rng,
+    pub mode: Mode,
+    paths: &'static [&'static [u8]],
     fds: Vec<usize>,
     brk0: usize,
     pid: usize,
@@ -279,8 +330,13 @@ fn ctrl_u64s(at: usize, words: &[u64]) {
 }
 
 impl Sandbox {
-    /// Map the scratch and control pages (the arena starts empty).
-    pub fn new(seed: u64) -> Result<Sandbox, Errno> {
+    /// Map the scratch and control pages (the arena starts empty); in
+    /// [`Mode::Compare`] also set `RLIMIT_MEMLOCK` to [`COMPARE_MEMLOCK`].
+    pub fn new(seed: u64, mode: Mode) -> Result<Sandbox, Errno> {
+        if mode == Mode::Compare {
+            let limit = crate::sys::Rlimit { cur: COMPARE_MEMLOCK, max: COMPARE_MEMLOCK };
+            crate::sys::setrlimit(crate::sys::RLIMIT_MEMLOCK, &limit)?;
+        }
         map_fixed_noreplace(SCRATCH, SCRATCH_LEN)?;
         map_fixed_noreplace(CTRL, PAGE_SIZE)?;
         // Inherited descriptors (a pipe from a build tool, say) could block a
@@ -289,14 +345,15 @@ impl Sandbox {
             // SAFETY: closing a descriptor frees no memory.
             unsafe { syscall6(3, [fd, 0, 0, 0, 0, 0]) };
         }
-        for (i, p) in PATHS.iter().enumerate() {
+        let paths = if mode == Mode::Compare { COMPARE_PATHS } else { PATHS };
+        for (i, p) in paths.iter().enumerate() {
             ctrl_write(PATHS_AT + i * PATH_STRIDE, p);
         }
         // SAFETY: these three only return numbers.
         let (brk0, pid, tid) = unsafe { (syscall6(12, [0; 6]) as usize, syscall6(39, [0; 6]) as usize, syscall6(186, [0; 6]) as usize) };
         // Reserved now: after mlockall(MCL_FUTURE) and a setuid away from root,
         // the allocator's next mmap may fail, so the run must not allocate.
-        Ok(Sandbox { rng: Rng::new(seed), fds: Vec::with_capacity(32), brk0, pid, tid })
+        Ok(Sandbox { rng: Rng::new(seed), mode, paths, fds: Vec::with_capacity(32), brk0, pid, tid })
     }
 
     /// A pointer the kernel may write through: scratch, arena, or an
@@ -337,13 +394,20 @@ impl Sandbox {
         if mine && !self.fds.is_empty() { self.fds[k % self.fds.len()] } else { other }
     }
 
+    /// A descriptor for `lseek`: in [`Mode::Compare`] none the sandbox
+    /// opened (see there).
+    fn lseek_fd(&mut self) -> usize {
+        let fd = self.fd();
+        if self.mode == Mode::Compare && self.fds.contains(&fd) { usize::MAX } else { fd }
+    }
+
     /// A path: one of the sandbox's strings, scratch garbage, or refused.
     fn path(&mut self) -> usize {
         match self.rng.below(8) {
             0 => SCRATCH + self.rng.below(SCRATCH_LEN),
             1 => KERNEL_HALF,
             2 => 0,
-            _ => CTRL + PATHS_AT + self.rng.below(PATHS.len()) * PATH_STRIDE,
+            _ => CTRL + PATHS_AT + self.rng.below(self.paths.len()) * PATH_STRIDE,
         }
     }
 
@@ -427,7 +491,7 @@ impl Sandbox {
                 let flags = self.rng.pick(&[0, 0x1000, 0x100, 0x800, 0xdead]);
                 [self.fd(), self.path(), self.out_ptr(), flags, 0, 0]
             }
-            Lseek => [self.fd(), self.rng.pick(&[0, 1, 4096, usize::MAX, 1 << 62, any]), self.rng.below(6), 0, 0, 0],
+            Lseek => [self.lseek_fd(), self.rng.pick(&[0, 1, 4096, usize::MAX, 1 << 62, any]), self.rng.below(6), 0, 0, 0],
             Mmap => {
                 let (addr, len) = if self.rng.chance(3) { (self.arena_page(), (1 + self.rng.below(64)) * PAGE_SIZE) } else { self.range() };
                 let len = if len != 0 && addr >= ARENA && addr.checked_add(len).is_some_and(|e| e > ARENA + ARENA_LEN) { ARENA + ARENA_LEN - addr } else { len };
@@ -438,10 +502,13 @@ impl Sandbox {
                 }
                 // 0x2000 MAP_LOCKED, 0x8000 MAP_POPULATE, 0x10000 MAP_NONBLOCK,
                 // 0x4000 MAP_NORESERVE, 0x100 MAP_GROWSDOWN, 0x40000 MAP_HUGETLB
-                for bit in [0x2000, 0x8000, 0x10000, 0x4000, 0x100, 0x40000, 0x80_0000] {
+                for bit in [0x2000, 0x8000, 0x10000, 0x4000, 0x100, MAP_HUGETLB, 0x80_0000] {
                     if self.rng.chance(5) {
                         flags |= bit;
                     }
+                }
+                if self.mode == Mode::Compare {
+                    flags &= !MAP_HUGETLB;
                 }
                 // Always an exact placement: MAP_FIXED or MAP_FIXED_NOREPLACE.
                 flags |= if self.rng.chance(4) { 0x10_0000 } else { map::FIXED };
@@ -465,6 +532,7 @@ impl Sandbox {
                 // (102 and 103 are MADV_GUARD_* on Linux 6.13+, which Holdfast
                 // does not have; they are left out to keep traces comparable.)
                 let advice = if self.rng.chance(8) { self.rng.pick(&[26, 99, 104, 1000, usize::MAX]) } else { self.rng.below(26) };
+                let advice = if self.mode == Mode::Compare && advice == MADV_COLLAPSE { 0 } else { advice };
                 [a, l, advice, 0, 0, 0]
             }
             Mlock | Munlock => {
@@ -534,6 +602,7 @@ impl Sandbox {
             }
             Kill => {
                 let pid = self.rng.pick(&[self.pid, 0, usize::MAX, 1 << 30, (-(1isize << 30)) as usize]);
+                let pid = if self.mode == Mode::Compare && pid == usize::MAX { 0 } else { pid };
                 [pid, self.rng.pick(&[0, 65, 1000, usize::MAX]), 0, 0, 0, 0]
             }
             Tgkill => [self.rng.pick(&[self.pid, 0, 1 << 30]), self.rng.pick(&[self.tid, 0, 1 << 30]), self.rng.pick(&[0, 65, 1000]), 0, 0, 0],
@@ -562,6 +631,10 @@ impl Sandbox {
                 let uaddr = self.out_ptr() & !3;
                 let op = self.rng.pick(&[0, 1, 3, 4, 9, 10, 50]) | if self.rng.chance(2) { 128 } else { 0 } | if self.rng.chance(6) { 256 } else { 0 };
                 let is_wait = matches!(op & 0x7f, 0 | 9);
+                // WAIT, WAIT_BITSET and CMP_REQUEUE compare the word at uaddr.
+                let reads_word = matches!(op & 0x7f, 0 | 4 | 9);
+                let in_arena = (ARENA..ARENA + ARENA_LEN).contains(&uaddr);
+                let uaddr = if self.mode == Mode::Compare && reads_word && in_arena { SCRATCH + (uaddr & (SCRATCH_LEN - 4)) } else { uaddr };
                 let val2 = if is_wait { self.timespec() } else { self.rng.below(4) };
                 let val3 = self.rng.pick(&[0, 1, usize::MAX, 0x5a]);
                 [uaddr, op, self.rng.pick(&[0, 1, usize::MAX]), val2, self.out_ptr() & !3, val3]
@@ -588,11 +661,16 @@ impl Sandbox {
         f
     }
 
-    /// An rlimit in CTRL (for RLIMIT_MEMLOCK-sized values), or refused.
+    /// An rlimit in CTRL (for RLIMIT_MEMLOCK-sized values), or refused. In
+    /// [`Mode::Compare`] its hard limit is at most the current one.
     fn rlimit(&mut self) -> usize {
         let v = [0u64, 4096, 1 << 20, 64 << 20, u64::MAX];
         let cur = self.rng.pick(&v);
         let max = self.rng.pick(&v);
+        let max = match self.mode {
+            Mode::Compare => max.min(crate::sys::getrlimit(crate::sys::RLIMIT_MEMLOCK).map_or(0, |r| r.max)),
+            Mode::Fuzz => max,
+        };
         ctrl_u64s(RLIM_AT, &[cur, max]);
         if self.rng.chance(8) { KERNEL_HALF } else { CTRL + RLIM_AT }
     }
@@ -606,6 +684,11 @@ impl Sandbox {
     /// Make one call with the given arguments, and keep track of the
     /// descriptors it opened (at most 16 stay open).
     pub fn call(&mut self, call: Call, a: [usize; 6]) -> isize {
+        if self.mode == Mode::Compare {
+            // SAFETY: SCRATCH is the sandbox's own mapping; nothing but the
+            // kernel (as told by earlier calls) writes it.
+            unsafe { core::ptr::write_bytes(SCRATCH as *mut u8, 0, SCRATCH_LEN) };
+        }
         // SAFETY: `args` builds every argument the kernel may write through
         // from `out_ptr` (scratch, arena, or addresses the kernel must
         // refuse), every argument it reads as a structure from CTRL, and
@@ -627,5 +710,87 @@ impl Sandbox {
             self.fds.retain(|&f| f != a[0]);
         }
         ret
+    }
+}
+
+/// One traced call as a line: `Name(a0, ..., a5) = result`. In
+/// [`Mode::Compare`] the values that differ between machines are printed
+/// as names: the pid and tid as `PID`/`TID` where a call takes or returns
+/// them, addresses near the initial break as `BRK+0x..` (Linux randomizes
+/// it), and `sched_getaffinity`'s success as `CPUMASK_BYTES`.
+pub struct Traced<'a> {
+    pub sb: &'a Sandbox,
+    pub call: Call,
+    pub args: [usize; 6],
+    pub ret: isize,
+}
+
+/// How a value prints in a trace.
+enum Shown {
+    Hex(usize),
+    Pid,
+    Tid,
+    Brk(isize),
+    Errno(u16),
+    CpumaskBytes,
+}
+
+impl core::fmt::Display for Shown {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Shown::Hex(v) => write!(f, "{v:#x}"),
+            Shown::Pid => f.write_str("PID"),
+            Shown::Tid => f.write_str("TID"),
+            Shown::Brk(d) if d < 0 => write!(f, "BRK-{:#x}", d.unsigned_abs()),
+            Shown::Brk(d) => write!(f, "BRK+{d:#x}"),
+            Shown::Errno(e) => write!(f, "{:?}", Errno(e)),
+            Shown::CpumaskBytes => f.write_str("CPUMASK_BYTES"),
+        }
+    }
+}
+
+impl Traced<'_> {
+    /// How argument `i` (or the result, `i == 6`) prints.
+    fn shown(&self, i: usize) -> Shown {
+        use Call::*;
+        let ret = i == 6;
+        let v = if ret { self.ret as usize } else { self.args[i] };
+        if ret && (-4095..0).contains(&self.ret) {
+            return Shown::Errno((-self.ret) as u16);
+        }
+        if self.sb.mode == Mode::Fuzz {
+            return Shown::Hex(v);
+        }
+        let pid_at: &[usize] = match self.call {
+            Kill | Prlimit64 | SchedGetaffinity => &[0],
+            Tgkill => &[0],
+            Getpid => &[6],
+            _ => &[],
+        };
+        let tid_at: &[usize] = match self.call {
+            Tgkill => &[1],
+            Gettid | SetTidAddress => &[6],
+            _ => &[],
+        };
+        // `brk` arguments are 0, KERNEL_HALF, usize::MAX (printed as they
+        // are) or within a few MiB of the initial break.
+        let near_brk = |v: usize| v != 0 && v.abs_diff(self.sb.brk0) < 64 << 20;
+        match self.call {
+            _ if pid_at.contains(&i) && v == self.sb.pid => Shown::Pid,
+            _ if tid_at.contains(&i) && v == self.sb.tid => Shown::Tid,
+            Brk if (i == 0 || ret) && near_brk(v) => Shown::Brk(v.wrapping_sub(self.sb.brk0) as isize),
+            SchedGetaffinity if ret => Shown::CpumaskBytes,
+            _ => Shown::Hex(v),
+        }
+    }
+}
+
+impl core::fmt::Display for Traced<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}(", self.call)?;
+        for i in 0..6 {
+            write!(f, "{}{}", if i > 0 { ", " } else { "" }, self.shown(i))?;
+        }
+        write!(f, ") = {}", self.shown(6))
     }
 }

@@ -35,7 +35,7 @@ const MAX_KTEST_BOOTS: u32 = 64;
 /// `cargo xtask test`; returns the process exit status.
 pub fn test(opts: &TestOpts) -> Result<i32> {
     let paths = Paths::new();
-    let wants_qemu = opts.suites.iter().any(|s| !matches!(s, Suite::Host | Suite::Linux));
+    let wants_qemu = opts.suites.iter().any(|s| !matches!(s, Suite::Host));
     if wants_qemu {
         qemu::check_qemu()?;
         qemu::find_ovmf()?;
@@ -64,6 +64,11 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
                     linux_suite(&dir, opts, &mut tally);
+                    let compare: Vec<u64> = FUZZ_COMPARE_SEEDS.iter().copied().filter(|s| selected(opts, &fuzz_compare_name(*s))).collect();
+                    if !compare.is_empty() {
+                        let kernel = normal_kernel.get_or_insert_with(|| build_normal_kernel(&paths)).clone();
+                        fuzz_compare(&paths, kernel.as_deref(), &dir, &compare, &mut tally);
+                    }
                 }
             }
             Suite::Smoke | Suite::User => {
@@ -81,13 +86,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
                     continue;
                 }
-                let kernel = normal_kernel.get_or_insert_with(|| match build::build_kernel(&paths, false) {
-                    Ok(k) => Some(k),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        None
-                    }
-                });
+                let kernel = normal_kernel.get_or_insert_with(|| build_normal_kernel(&paths));
                 match kernel {
                     Some(k) => {
                         for case in &cases {
@@ -117,6 +116,18 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
     eprintln!("(all suites took {:.0} s)", started.elapsed().as_secs_f64());
     println!("{}", tally.summary());
     Ok(if tally.failed > 0 { 1 } else { 0 })
+}
+
+/// The kernel the smoke, user and linux suites boot; `None` (after saying
+/// why) if it does not build.
+fn build_normal_kernel(paths: &Paths) -> Option<PathBuf> {
+    match build::build_kernel(paths, false) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
 }
 
 /// Whether `--only` lets the case named `name` run.
@@ -734,6 +745,140 @@ fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
     (u.needs_root && !root).then_some("needs root")
 }
 
+// ---------------------------------------------------------------- fuzz compare
+
+/// Calls per comparison run. Every seed of 1..=8 agrees with this host's
+/// Linux for its first 1377 calls or more; the seeds below agree for
+/// their first 3197 or more.
+const FUZZ_COMPARE_CALLS: u32 = 2000;
+/// Seeds compared, one Holdfast boot each.
+const FUZZ_COMPARE_SEEDS: &[u64] = &[1, 3, 6];
+/// Differences shown in full when a comparison fails.
+const SHOWN_DIFFERENCES: usize = 8;
+
+fn fuzz_compare_name(seed: u64) -> String {
+    format!("linux::fuzz_compare::seed{seed}")
+}
+
+/// The trace lines of a `syscall_fuzz ... compare` run (`N Call(...) = R`),
+/// without carriage returns, from output that may hold anything else.
+fn parse_trace(out: &str) -> Vec<&str> {
+    out.lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| {
+            let Some((index, rest)) = l.split_once(' ') else { return false };
+            !index.is_empty()
+                && index.bytes().all(|b| b.is_ascii_digit())
+                && rest.starts_with(|c: char| c.is_ascii_uppercase())
+                && rest.contains("(")
+                && rest.contains(") = ")
+        })
+        .collect()
+}
+
+/// Compares the traces of `calls` calls from Linux and from Holdfast call
+/// by call; `Err` shows the first differences, both lines of each.
+fn compare_traces(linux: &str, holdfast: &str, calls: u32) -> std::result::Result<(), String> {
+    let (l, h) = (parse_trace(linux), parse_trace(holdfast));
+    for (side, t) in [("linux", &l), ("holdfast", &h)] {
+        let in_order = t.iter().enumerate().all(|(i, line)| line.split(' ').next() == Some(i.to_string().as_str()));
+        if t.len() != calls as usize || !in_order {
+            return Err(format!("{side}: {} of {calls} trace lines{}", t.len(), if in_order { "" } else { ", out of order" }));
+        }
+    }
+    let differ: Vec<(&str, &str)> = l.iter().zip(&h).filter(|(a, b)| a != b).map(|(a, b)| (*a, *b)).collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!("{} of {calls} calls differ; the first {}:", differ.len(), differ.len().min(SHOWN_DIFFERENCES));
+    for (a, b) in differ.iter().take(SHOWN_DIFFERENCES) {
+        msg.push_str(&format!("\n        linux:    {a}\n        holdfast: {b}"));
+    }
+    Err(msg)
+}
+
+/// `syscall_fuzz CALLS SEED compare` booted on Holdfast and run natively,
+/// as root and from `/` with Holdfast's argv[0] and environment (so that
+/// relative paths and the initial stack match); the traces must be the
+/// same call by call (`fuzz::Mode::Compare` in `user/` leaves out what
+/// depends on the machine). Both runs must also pass the fuzzer's own
+/// checks (exit status 0).
+fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64], tally: &mut Tally) {
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let program = dir.join("syscall_fuzz");
+    for &seed in seeds {
+        let name = fuzz_compare_name(seed);
+        if !root {
+            tally.skip(&name, "needs root");
+            continue;
+        }
+        let Some(kernel) = kernel else {
+            println!("    {name}: no kernel");
+            tally.record(&name, false, None);
+            continue;
+        };
+        let args = vec![FUZZ_COMPARE_CALLS.to_string(), seed.to_string(), "compare".to_string()];
+        let linux_log = paths.logs().join(format!("linux-fuzz_compare-seed{seed}-linux.log"));
+        let linux = {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = std::process::Command::new(&program);
+            cmd.arg0("/syscall_fuzz").args(&args).current_dir("/").env_clear();
+            cmd.envs([("HOME", "/"), ("PATH", "/"), ("TERM", "linux")]);
+            cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+            cmd.output()
+        };
+        let linux = match linux {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Ok(o) => {
+                let _ = std::fs::write(&linux_log, &o.stdout);
+                println!("    {name}: on Linux syscall_fuzz ended with {}", o.status);
+                tally.record(&name, false, Some(linux_log));
+                continue;
+            }
+            Err(e) => {
+                println!("    {name}: cannot run {}: {e}", paths.show(&program));
+                tally.record(&name, false, None);
+                continue;
+            }
+        };
+        let _ = std::fs::create_dir_all(paths.logs()).and_then(|()| std::fs::write(&linux_log, &linux));
+        let mut init = vec!["/syscall_fuzz".to_string()];
+        init.extend(args);
+        let case = BootCase {
+            suite: "linux",
+            name: format!("fuzz_compare::seed{seed}"),
+            firmware: Firmware::Bios,
+            attach: Attach::Disk,
+            kernel_words: vec!["mm.check_invariants".into()],
+            init,
+            files: vec![program.clone()],
+            expect: Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] },
+            timeout: BOOT_TIMEOUT,
+            strategy: None,
+            icount: false,
+            check: None,
+            mem: None,
+        };
+        let (log, result) = boot_case(paths, kernel, &case);
+        let result = result.and_then(|(outcome, serial)| {
+            judge(&case.expect, &outcome, &serial)?;
+            compare_traces(&linux, &serial, FUZZ_COMPARE_CALLS)?;
+            Ok(outcome)
+        });
+        match result {
+            Ok(o) => {
+                eprintln!("    ({name}: {FUZZ_COMPARE_CALLS} calls agree; Holdfast boot {:.0} s)", o.elapsed.as_secs_f64());
+                tally.record(&name, true, None);
+            }
+            Err(why) => {
+                println!("    {name}: {why}");
+                println!("    (traces: {} and {})", paths.show(&linux_log), paths.show(&log));
+                tally.record(&name, false, Some(log));
+            }
+        }
+    }
+}
+
 /// Judges a finished boot; `Err` holds the reason for failing.
 pub fn judge(expect: &Expect, outcome: &qemu::Outcome, serial: &str) -> std::result::Result<(), String> {
     if outcome.timed_out {
@@ -754,54 +899,56 @@ pub fn judge(expect: &Expect, outcome: &qemu::Outcome, serial: &str) -> std::res
     }
 }
 
+/// Boots `case`: returns its log file, and how QEMU ended with the serial
+/// output, or why it could not boot.
+fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::result::Result<(qemu::Outcome, String), String>) {
+    let log = paths.logs().join(format!("{}.log", case.file_stem()));
+    let result = (|| {
+        let line = cmdline(&case.kernel_words, &case.init)?;
+        let dir = paths.out.join("cases");
+        let images = initrd_entries(&line, &case.files)
+            .and_then(|entries| make_images(paths, kernel, &entries, &dir, &case.file_stem(), &[case.firmware]))
+            .map_err(|e| e.to_string())?;
+        let image = images.bios.or(images.uefi).expect("one image requested");
+        let ovmf = match case.firmware {
+            Firmware::Uefi => Some(qemu::find_ovmf().map_err(|e| e.to_string())?),
+            Firmware::Bios => None,
+        };
+        let mut machine = qemu::Machine::new(case.firmware, image);
+        machine.attach = case.attach;
+        machine.icount = case.icount;
+        if let Some(mem) = case.mem {
+            machine.mem = mem.into();
+        }
+        let mut serial = String::new();
+        let outcome = qemu::run(
+            &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
+            |line| {
+                serial.push_str(line);
+                serial.push('\n');
+                if case.expect == Expect::MainReached && line.contains(qemu::MAIN_REACHED) {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                }
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((outcome, serial))
+    })();
+    (log, result)
+}
+
 fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
     let full = format!("{}::{}", case.suite, case.name);
-    let log = paths.logs().join(format!("{}.log", case.file_stem()));
     let fail = |tally: &mut Tally, why: String, log: Option<PathBuf>| {
         println!("    {full}: {why}");
         tally.record(&full, false, log);
     };
-    let line = match cmdline(&case.kernel_words, &case.init) {
-        Ok(l) => l,
-        Err(e) => return fail(tally, e, None),
-    };
-    let dir = paths.out.join("cases");
-    let stem = case.file_stem();
-    let images = initrd_entries(&line, &case.files)
-        .and_then(|entries| make_images(paths, kernel, &entries, &dir, &stem, &[case.firmware]));
-    let image = match images {
-        Ok(i) => i.bios.or(i.uefi).expect("one image requested"),
-        Err(e) => return fail(tally, e.to_string(), None),
-    };
-    let ovmf = match case.firmware {
-        Firmware::Uefi => match qemu::find_ovmf() {
-            Ok(p) => Some(p),
-            Err(e) => return fail(tally, e.to_string(), None),
-        },
-        Firmware::Bios => None,
-    };
-    let mut machine = qemu::Machine::new(case.firmware, image);
-    machine.attach = case.attach;
-    machine.icount = case.icount;
-    if let Some(mem) = case.mem {
-        machine.mem = mem.into();
-    }
-    let mut serial = String::new();
-    let outcome = qemu::run(
-        &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
-        |line| {
-            serial.push_str(line);
-            serial.push('\n');
-            if case.expect == Expect::MainReached && line.contains(qemu::MAIN_REACHED) {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        },
-    );
-    let o = match outcome {
-        Ok(o) => o,
-        Err(e) => return fail(tally, e.to_string(), None),
+    let (log, result) = boot_case(paths, kernel, case);
+    let (o, serial) = match result {
+        Ok(r) => r,
+        Err(why) => return fail(tally, why, None),
     };
     if let Err(why) = judge(&case.expect, &o, &serial) {
         return fail(tally, why, Some(log));
@@ -930,6 +1077,27 @@ mod tests {
         // The user cases check it.
         let c = USER_CASES.iter().find(|u| u.program == "mlock_contend").unwrap();
         assert!(c.check.is_some() && c.every_strategy);
+    }
+
+    #[test]
+    fn fuzz_traces() {
+        let t = |lines: &[&str]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let a = ["0 Getpid(0x0, 0x0, 0x0, 0x0, 0x0, 0x0) = PID", "1 Mlock(0x5000, 0x1000, 0x0, 0x0, 0x0, 0x0) = ENOMEM"];
+        // Serial noise around the trace (kernel log, carriage returns, TAP).
+        let holdfast = format!("[ 0.1] INFO started\n{}ok 1 - x\r\n", t(&a).replace('\n', "\r\n"));
+        assert_eq!(parse_trace(&holdfast), a.to_vec());
+        assert_eq!(compare_traces(&t(&a), &holdfast, 2), Ok(()));
+        // One answer differs: named with both lines.
+        let b = ["0 Getpid(0x0, 0x0, 0x0, 0x0, 0x0, 0x0) = PID", "1 Mlock(0x5000, 0x1000, 0x0, 0x0, 0x0, 0x0) = EINVAL"];
+        let e = compare_traces(&t(&a), &t(&b), 2).unwrap_err();
+        assert!(e.contains("1 of 2 calls differ"), "{e}");
+        assert!(e.contains("linux:    1 Mlock(0x5000, 0x1000, 0x0, 0x0, 0x0, 0x0) = ENOMEM"), "{e}");
+        assert!(e.contains("holdfast: 1 Mlock(0x5000, 0x1000, 0x0, 0x0, 0x0, 0x0) = EINVAL"), "{e}");
+        // A side that stopped early, or printed nothing, fails.
+        assert!(compare_traces(&t(&a), &t(&a[..1]), 2).unwrap_err().contains("holdfast: 1 of 2"));
+        assert!(compare_traces("", "", 2).unwrap_err().contains("linux: 0 of 2"));
+        // Lines out of order are not a trace.
+        assert!(compare_traces(&t(&[a[1], a[0]]), &t(&[a[1], a[0]]), 2).is_err());
     }
 
     #[test]

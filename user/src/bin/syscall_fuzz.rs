@@ -1,13 +1,17 @@
-//! `syscall_fuzz [iterations] [seed] [trace]`: the kernel survives random
-//! system calls with hostile arguments, and its answers stay consistent.
+//! `syscall_fuzz [iterations] [seed] [trace|compare]`: the kernel survives
+//! random system calls with hostile arguments, and its answers stay
+//! consistent.
 //!
 //! Each iteration picks one of ~50 system calls and arguments shaped by
 //! `holdfast_user::fuzz` (pointers into the sandbox or into the kernel,
 //! wrapping and unaligned ranges, invalid flags, memory-management calls
 //! confined to a 64 MiB arena, including mlock, mlockall and MAP_LOCKED).
 //! The sequence is a function of the seed alone. With `trace`, every call
-//! and its result is printed, so that the same seed can be compared line
-//! by line with Linux.
+//! and its result is printed. `compare` prints the same kind of trace of a
+//! run meant to match Linux's line by line on any machine
+//! (`fuzz::Mode::Compare`: no calls whose answer depends on the machine,
+//! pids and the break printed symbolically); `cargo xtask test --suite
+//! linux` compares such traces from Holdfast and from the host's Linux.
 //!
 //! Checked during the run: every error is a Linux errno (1..=133); a
 //! successful `MAP_FIXED` mmap returns its address; `brk` never fails.
@@ -26,7 +30,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use holdfast_user::fuzz::{Call, Sandbox, ARENA, ARENA_LEN, CALLS};
+use holdfast_user::fuzz::{Call, Mode, Sandbox, Traced, ARENA, ARENA_LEN, CALLS};
 use holdfast_user::mem::{self, map};
 use holdfast_user::sys::{self, Errno};
 use holdfast_user::tap::Tap;
@@ -60,15 +64,6 @@ impl Tally {
     }
 }
 
-/// A return value as `0x...` or the errno's name, without allocating.
-struct Ret(isize);
-
-impl core::fmt::Display for Ret {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if (-4095..0).contains(&self.0) { write!(f, "{:?}", Errno((-self.0) as u16)) } else { write!(f, "{:#x}", self.0) }
-    }
-}
-
 /// Push unless full: the loop must not allocate (see `Sandbox::new`).
 fn note<T>(v: &mut Vec<T>, x: T) {
     if v.len() < v.capacity() {
@@ -98,19 +93,27 @@ fn main(args: Args) -> i32 {
         None => 3000,
         Some(Ok(n)) if n > 0 => n,
         _ => {
-            t.ok(false, "usage: syscall_fuzz [iterations] [seed] [trace]");
+            t.ok(false, "usage: syscall_fuzz [iterations] [seed] [trace|compare]");
             return t.finish();
         }
     };
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let trace = args.get(3) == Some("trace");
-    t.note(format!("{iterations} calls, seed {seed}"));
+    let (trace, mode) = match args.get(3) {
+        None => (false, Mode::Fuzz),
+        Some("trace") => (true, Mode::Fuzz),
+        Some("compare") => (true, Mode::Compare),
+        Some(_) => {
+            t.ok(false, "usage: syscall_fuzz [iterations] [seed] [trace|compare]");
+            return t.finish();
+        }
+    };
+    t.note(format!("{iterations} calls, seed {seed}, {mode:?} mode"));
 
     let pid = sys::getpid();
-    let mut sb = match Sandbox::new(seed) {
+    let mut sb = match Sandbox::new(seed, mode) {
         Ok(sb) => sb,
         Err(e) => {
-            t.check(false, "map the sandbox's scratch and control pages", e, "Ok");
+            t.check(false, "map the sandbox's scratch and control pages (compare: and set RLIMIT_MEMLOCK)", e, "Ok");
             return t.finish();
         }
     };
@@ -127,7 +130,7 @@ fn main(args: Args) -> i32 {
         let a = sb.args(call);
         let ret = sb.call(call, a);
         if trace {
-            println!("{i} {:?}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {}", call, a[0], a[1], a[2], a[3], a[4], a[5], Ret(ret));
+            println!("{i} {}", Traced { sb: &sb, call, args: a, ret });
         }
         tallies[which].record(ret);
         if (-4095..0).contains(&ret) && !(1..=133).contains(&-ret) {
