@@ -15,6 +15,11 @@
 //! the window). [`check_mm_invariants`](crate::invariants::check_mm_invariants)
 //! detects it; the other strategies never look at stale state.
 //!
+//! One thing is not 2008's: a hole in an mlock range is found before the
+//! loop, so nothing is populated when mlock fails with `ENOMEM`, as under
+//! every other strategy (the 2008 loop populated the vmas before the hole
+//! first).
+//!
 //! The loop is written for any vma change (`RetakeFixup`); mlock and
 //! mlockall ([`crate::mlock`]) give it `mlock_fixup`. Every other strategy
 //! populates through [`MmStruct::populate_after_write`] after the vma
@@ -70,6 +75,22 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ) -> Result<(), Errno> {
         let all = on_error == OnError::Skip;
         let meta = self.page_meta_arc().clone();
+        if !all {
+            // A hole in an mlock range is found before anything is
+            // populated, as by every other strategy (and Linux since
+            // 2.6.29): the vmas before it are changed, nothing is faulted
+            // in, ENOMEM. The 2008 loop met the hole only after populating
+            // the vmas before it; that is not the race kept here.
+            let locked = self.mmap_write_locked(&write);
+            let mut g = self.lock_inner();
+            let run_end = g.vmas.mapped_run_end(start, end);
+            if run_end != end {
+                if run_end > start {
+                    change.fixup(&locked, &mut g, &meta, start, run_end)?;
+                }
+                return Err(Errno::ENOMEM);
+            }
+        }
         let mut write = write;
         let mut cursor = start;
         // As in Linux's two-phase shape, a population error does not stop

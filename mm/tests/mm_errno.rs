@@ -534,3 +534,20 @@ fn do_mincore_stops_at_the_end_of_the_vma() {
     assert_eq!(w.mm.do_mincore(a + 4 * P, 1), Err(ENOMEM), "a hole");
     assert_eq!(w.mm.do_mincore(b, 5), Ok(vec![0, 0]));
 }
+
+/// `mlock([A][hole][C])` under every strategy, downgrade-retake's 2008 loop
+/// included: ENOMEM, A locked but not populated (the hole is found before
+/// anything is faulted in, as every Linux since 2.6.29 does), C untouched.
+#[test]
+fn mlock_over_a_hole_populates_nothing_under_every_strategy() {
+    for s in mm::PopulateStrategy::ALL {
+        let w = world_with(s);
+        let a = map(&w, 3);
+        w.mm.do_munmap(a + P, P).unwrap();
+        assert_eq!(w.mm.do_mlock(a, 3 * P, 0, &root()), Err(ENOMEM), "{}", s.name());
+        assert_eq!(w.mm.locked_vm(), 1, "{}: A locked and counted", s.name());
+        assert_eq!(present(&w.mm, a, P), 0, "{}: A populated", s.name());
+        assert_eq!(present(&w.mm, a + 2 * P, P), 0, "{}: C populated", s.name());
+        check(&w.mm);
+    }
+}
