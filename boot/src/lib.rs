@@ -126,8 +126,7 @@ impl<'a> ImageInput<'a> {
 
     fn check(&self) -> Result<(), Error> {
         let mut magic = [0u8; 4];
-        let read = std::fs::File::open(self.kernel)
-            .and_then(|mut f| io::Read::read_exact(&mut f, &mut magic));
+        let read = std::fs::File::open(self.kernel).and_then(|mut f| io::Read::read_exact(&mut f, &mut magic));
         if read.is_err() {
             return Err(Error::MissingKernel(self.kernel.to_path_buf()));
         }
@@ -151,11 +150,7 @@ pub fn create_images(input: &ImageInput<'_>, bios: Option<&Path>, uefi: Option<&
     for (firmware, out) in [(Firmware::Bios, bios), (Firmware::Uefi, uefi)] {
         let Some(out) = out else { continue };
         if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                what: "creating directory",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io { what: "creating directory", path: dir.to_path_buf(), source })?;
         }
         let result = match firmware {
             Firmware::Bios => {
@@ -175,11 +170,7 @@ pub fn create_images(input: &ImageInput<'_>, bios: Option<&Path>, uefi: Option<&
                 b.create_disk_image(out)
             }
         };
-        result.map_err(|e| Error::Image {
-            firmware,
-            path: out.to_path_buf(),
-            message: format!("{e:#}"),
-        })?;
+        result.map_err(|e| Error::Image { firmware, path: out.to_path_buf(), message: format!("{e:#}") })?;
     }
     Ok(())
 }
@@ -188,17 +179,9 @@ pub fn create_images(input: &ImageInput<'_>, bios: Option<&Path>, uefi: Option<&
 pub fn write_initrd(path: &Path, entries: &[cpio::Entry]) -> Result<(), Error> {
     let bytes = cpio::archive_bytes(entries)?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            what: "creating directory",
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { what: "creating directory", path: dir.to_path_buf(), source })?;
     }
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        what: "writing initrd",
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(path, bytes).map_err(|source| Error::Io { what: "writing initrd", path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

@@ -27,20 +27,12 @@ pub struct Entry {
 impl Entry {
     /// A regular file with permission bits `perm` (e.g. `0o755`).
     pub fn file(path: impl Into<String>, perm: u32, data: impl Into<Vec<u8>>) -> Self {
-        Entry {
-            path: path.into(),
-            mode: S_IFREG | (perm & 0o7777),
-            data: data.into(),
-        }
+        Entry { path: path.into(), mode: S_IFREG | (perm & 0o7777), data: data.into() }
     }
 
     /// A directory with permission bits `perm`.
     pub fn dir(path: impl Into<String>, perm: u32) -> Self {
-        Entry {
-            path: path.into(),
-            mode: S_IFDIR | (perm & 0o7777),
-            data: Vec::new(),
-        }
+        Entry { path: path.into(), mode: S_IFDIR | (perm & 0o7777), data: Vec::new() }
     }
 }
 
@@ -207,9 +199,8 @@ mod tests {
         // Header: magic, ino=1, mode=0o100644, uid, gid, nlink=1, mtime,
         // filesize=8, dev/rdev zero, namesize=8 ("cmdline\0"), check=0.
         let expected_header = concat!(
-            "070701", "00000001", "000081A4", "00000000", "00000000", "00000001",
-            "00000000", "00000008", "00000000", "00000000", "00000000", "00000000",
-            "00000008", "00000000"
+            "070701", "00000001", "000081A4", "00000000", "00000000", "00000001", "00000000", "00000008", "00000000", "00000000",
+            "00000000", "00000000", "00000008", "00000000"
         );
         assert_eq!(&bytes[..110], expected_header.as_bytes());
         // 110 + 8 = 118 -> padded to 120, then 8 data bytes (already aligned).

@@ -35,7 +35,11 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
     // SAFETY: `dst` is a valid kernel buffer of that length; the user range
     // was checked to be in the user half and faults on it are caught.
     let left = unsafe { crate::arch::extable::copy_user_raw(dst.as_mut_ptr() as u64, src, dst.len() as u64) };
-    if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EFAULT)
+    }
 }
 
 /// Copy `src` to user address `dst`.
@@ -43,7 +47,11 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
     access_ok(dst, src.len() as u64)?;
     // SAFETY: as in copy_from_user, in the other direction.
     let left = unsafe { crate::arch::extable::copy_user_raw(dst, src.as_ptr() as u64, src.len() as u64) };
-    if left == 0 { Ok(()) } else { Err(Errno::EFAULT) }
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EFAULT)
+    }
 }
 
 /// Plain data that may be copied from and to user memory byte for byte:
@@ -83,9 +91,9 @@ pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
     use crate::arch::extable::last_fault_addr;
+    use crate::ktest::ktest;
     use crate::proc::usermm::UserMm;
     use core::sync::atomic::Ordering;
     use mm::fault::FaultAccess;

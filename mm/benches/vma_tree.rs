@@ -10,7 +10,7 @@ use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Instant;
 
 use mm::addr::PAGE_SIZE;
-use mm::vma::{Vma, VmFlags, VmaTree};
+use mm::vma::{VmFlags, Vma, VmaTree};
 
 const P: u64 = PAGE_SIZE;
 const N: usize = 100_000;

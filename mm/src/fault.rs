@@ -122,7 +122,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: `mmap_lock` held for read or write (`held`); takes the
     /// inner lock.
-    pub fn handle_mm_fault_locked(&self, held: MmapLocked<'_>, addr: u64, access: FaultAccess, _origin: FaultOrigin) -> Result<(), FaultError> {
+    pub fn handle_mm_fault_locked(
+        &self,
+        held: MmapLocked<'_>,
+        addr: u64,
+        access: FaultAccess,
+        _origin: FaultOrigin,
+    ) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }

@@ -214,10 +214,7 @@ impl FrameAllocator {
             return Ok(0);
         };
         let window_end = self.base_pfn + self.npages;
-        let r = PfnRange {
-            start: r.start.max(self.base_pfn),
-            end: r.end.min(window_end),
-        };
+        let r = PfnRange { start: r.start.max(self.base_pfn), end: r.end.min(window_end) };
         if r.start >= r.end {
             return Ok(0);
         }
@@ -330,10 +327,7 @@ impl FrameAllocator {
             return Ok(());
         }
         let first = self.usable_index(pa)?;
-        let last_pa = (count - 1)
-            .checked_mul(PAGE_SIZE)
-            .and_then(|off| pa.checked_add(off))
-            .ok_or(FrameError::OutOfRange)?;
+        let last_pa = (count - 1).checked_mul(PAGE_SIZE).and_then(|off| pa.checked_add(off)).ok_or(FrameError::OutOfRange)?;
         let last = self.usable_index(last_pa)?;
         // Both ends usable is not enough: the run must lie in one region.
         if self.region_of(self.base_pfn + first) != self.region_of(self.base_pfn + last) {
@@ -474,10 +468,7 @@ impl FrameAllocator {
     /// Count of zero bits in the bitmap (for invariant checks in tests).
     #[cfg(test)]
     fn count_zero_bits(&self) -> u64 {
-        self.bitmap[..bitmap_words(self.npages)]
-            .iter()
-            .map(|w| w.count_zeros() as u64)
-            .sum()
+        self.bitmap[..bitmap_words(self.npages)].iter().map(|w| w.count_zeros() as u64).sum()
     }
 }
 

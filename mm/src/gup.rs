@@ -215,7 +215,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         r
     }
 
-    fn populate_loop_inner<'a>(&'a self, run: &PopulateRun, locked: &mut PopulateHold<'a, B>, spare: &mut Option<u64>) -> Result<(), Errno> {
+    fn populate_loop_inner<'a>(
+        &'a self,
+        run: &PopulateRun,
+        locked: &mut PopulateHold<'a, B>,
+        spare: &mut Option<u64>,
+    ) -> Result<(), Errno> {
         let mut nstart = run.start;
         // The vma of the current hold: valid until the hold is dropped.
         let mut vma: Option<(u64, u64, VmFlags)> = None;

@@ -39,8 +39,8 @@ use alloc::format;
 use alloc::string::String;
 
 use crate::addr::TASK_SIZE;
-use crate::mm_struct::MmStruct;
 use crate::memory::for_each_present_pte;
+use crate::mm_struct::MmStruct;
 use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
@@ -174,10 +174,7 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
                 ));
             }
         } else if folio.is_mlocked() {
-            return Err(format!(
-                "frame {pa:#x} (at {va:#x}) is MLOCKED (count {}) but no VM_LOCKED vma maps it",
-                st.mlock_count
-            ));
+            return Err(format!("frame {pa:#x} (at {va:#x}) is MLOCKED (count {}) but no VM_LOCKED vma maps it", st.mlock_count));
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use crate::mman::*;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{Vma, VmFlags};
+use crate::vma::{VmFlags, Vma};
 
 fn valid_madvise(advice: i32) -> bool {
     matches!(

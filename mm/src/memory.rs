@@ -96,7 +96,12 @@ pub(crate) fn present_ptes_batch<P: PhysMem>(pt: &mut PageTable<P>, start: u64, 
 /// change the entries of the batch it is given (not others).
 ///
 /// Locking: inner lock held.
-pub(crate) fn for_each_present_pte<P: PhysMem>(pt: &mut PageTable<P>, start: u64, end: u64, mut f: impl FnMut(&mut PageTable<P>, u64, u64, PteFlags)) {
+pub(crate) fn for_each_present_pte<P: PhysMem>(
+    pt: &mut PageTable<P>,
+    start: u64,
+    end: u64,
+    mut f: impl FnMut(&mut PageTable<P>, u64, u64, PteFlags),
+) {
     let mut cur = start;
     loop {
         let (batch, resume) = present_ptes_batch(pt, cur, end);

@@ -287,7 +287,14 @@ struct MlockFixup {
 }
 
 impl<P: PhysMem, T: TlbFlush> RetakeFixup<P, T> for MlockFixup {
-    fn fixup(&self, locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno> {
+    fn fixup(
+        &self,
+        locked: &MmapWriteLocked<'_>,
+        inner: &mut MmInner<P, T>,
+        meta: &PageMetaArray,
+        start: u64,
+        end: u64,
+    ) -> Result<(), Errno> {
         mlock_fixup_range(locked, inner, meta, start, end, self.to_add)
     }
 

@@ -46,7 +46,14 @@ pub(crate) trait RetakeFixup<P: PhysMem, T: TlbFlush> {
     /// Change the vma piece `[start, end)` (Linux `mlock_fixup`).
     ///
     /// Locking: `mmap_lock` held for write, inner lock held.
-    fn fixup(&self, locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray, start: u64, end: u64) -> Result<(), Errno>;
+    fn fixup(
+        &self,
+        locked: &MmapWriteLocked<'_>,
+        inner: &mut MmInner<P, T>,
+        meta: &PageMetaArray,
+        start: u64,
+        end: u64,
+    ) -> Result<(), Errno>;
 
     /// The flags [`fixup`](Self::fixup) gives a vma that had `old`: the
     /// stale view the loop carries across the window and writes back.
@@ -125,8 +132,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 (ps, pe, newflags)
             };
             cursor = pe;
-            let populates = newflags.contains(VmFlags::LOCKED)
-                && !newflags.intersects(VmFlags::SPECIAL | VmFlags::LOCKONFAULT);
+            let populates = newflags.contains(VmFlags::LOCKED) && !newflags.intersects(VmFlags::SPECIAL | VmFlags::LOCKONFAULT);
             if !populates || populate_err.is_some() {
                 continue;
             }

@@ -30,7 +30,7 @@ use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{max_map_count, Vma, VmFlags, VmaTree};
+use crate::vma::{max_map_count, VmFlags, Vma, VmaTree};
 
 pub use crate::mman::*;
 

@@ -22,13 +22,13 @@
 use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::gup::OnError;
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::memory::for_each_present_pte;
+use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::mmap::{do_munmap_locked, mlock_future_ok};
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{Vma, VmFlags};
+use crate::vma::{VmFlags, Vma};
 
 pub const MREMAP_MAYMOVE: u64 = 1;
 pub const MREMAP_FIXED: u64 = 2;
@@ -106,7 +106,13 @@ fn shrink_end(addr: u64, old_len: u64) -> Result<u64, Errno> {
 
 /// Linux `vma_to_resize`: the vma at `addr` and the checks for resizing
 /// `[addr, addr + old_len)` to `new_len`.
-fn vma_to_resize<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, addr: u64, old_len: u64, new_len: u64, creds: &MlockCreds) -> Result<Vma, Errno> {
+fn vma_to_resize<P: PhysMem, T: TlbFlush>(
+    inner: &MmInner<P, T>,
+    addr: u64,
+    old_len: u64,
+    new_len: u64,
+    creds: &MlockCreds,
+) -> Result<Vma, Errno> {
     let vma = inner.vmas.vma_lookup(addr).cloned().ok_or(Errno::EFAULT)?;
     if old_len > vma.end - addr {
         return Err(Errno::EFAULT);

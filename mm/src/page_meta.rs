@@ -115,10 +115,7 @@ impl PageState {
     }
 
     const fn unpack(word: u64) -> PageState {
-        PageState {
-            flags: PageFlags::from_bits_retain(word as u32),
-            mlock_count: (word >> 32) as u32,
-        }
+        PageState { flags: PageFlags::from_bits_retain(word as u32), mlock_count: (word >> 32) as u32 }
     }
 
     fn mlocked(self) -> bool {
@@ -192,10 +189,7 @@ pub struct PageMeta {
 impl PageMeta {
     /// Metadata of a free frame: no references, no flags.
     pub const fn new() -> PageMeta {
-        PageMeta {
-            refcount: AtomicU32::new(0),
-            state: AtomicU64::new(0),
-        }
+        PageMeta { refcount: AtomicU32::new(0), state: AtomicU64::new(0) }
     }
 
     /// Linux `page_ref_count`.
@@ -274,10 +268,7 @@ impl PageMeta {
         loop {
             let old = PageState::unpack(cur);
             let new = f(old)?;
-            match self
-                .state
-                .compare_exchange_weak(cur, new.pack(), Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.state.compare_exchange_weak(cur, new.pack(), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Ok((old, new)),
                 Err(seen) => cur = seen,
             }
@@ -294,10 +285,7 @@ impl PageMeta {
 }
 
 /// Compare-and-swap loop on a reference count; returns the old value.
-fn update_refcount(
-    refcount: &AtomicU32,
-    f: impl Fn(u32) -> Result<u32, PageMetaError>,
-) -> Result<u32, PageMetaError> {
+fn update_refcount(refcount: &AtomicU32, f: impl Fn(u32) -> Result<u32, PageMetaError>) -> Result<u32, PageMetaError> {
     let mut cur = refcount.load(Ordering::Acquire);
     loop {
         let new = f(cur)?;
@@ -659,9 +647,9 @@ fn unchanged(folio: &PageMeta) -> MlockTransition {
 
 #[cfg(test)]
 mod tests {
+    use super::MlockTransition::*;
     use super::*;
     use crate::addr::PAGE_SIZE;
-    use super::MlockTransition::*;
 
     const UNEVICTABLE_MLOCKED: PageFlags = PageFlags::MLOCKED.union(PageFlags::UNEVICTABLE);
 

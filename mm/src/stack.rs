@@ -29,7 +29,7 @@ use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapLocked, MmapWriteLocke
 use crate::mmap::mlock_future_ok;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{Vma, VmFlags};
+use crate::vma::{VmFlags, Vma};
 
 /// Linux's default `stack_guard_gap`: 256 pages.
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
@@ -48,7 +48,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// at `addr`, with stack growth: see the module doc.
     ///
     /// Locking: no lock of this mm held by the caller.
-    pub fn handle_user_mm_fault(&self, addr: u64, access: FaultAccess, origin: FaultOrigin, limits: &StackLimits) -> Result<(), FaultError> {
+    pub fn handle_user_mm_fault(
+        &self,
+        addr: u64,
+        access: FaultAccess,
+        origin: FaultOrigin,
+        limits: &StackLimits,
+    ) -> Result<(), FaultError> {
         if addr >= TASK_SIZE {
             return Err(FaultError::NoVma);
         }

@@ -15,7 +15,10 @@ const WINDOW: u64 = 1500;
 #[derive(Clone, Debug)]
 enum Op {
     Alloc,
-    AllocContiguous { count: u64, align_shift: u32 },
+    AllocContiguous {
+        count: u64,
+        align_shift: u32,
+    },
     /// Free the `n % len`-th allocated frame (no-op if none), then check
     /// that freeing it again is refused.
     FreeAllocated(usize),
@@ -88,9 +91,7 @@ impl Model {
     /// Is there an aligned run of `count` free frames anywhere?
     fn has_run(&self, count: u64, align: u64) -> bool {
         let first = BASE.div_ceil(align) * align;
-        (first..BASE + WINDOW)
-            .step_by(align as usize)
-            .any(|s| (s..s + count).all(|p| self.is_free(p)))
+        (first..BASE + WINDOW).step_by(align as usize).any(|s| (s..s + count).all(|p| self.is_free(p)))
     }
 }
 

@@ -323,7 +323,20 @@ fn madvise_errors() {
     assert_eq!(w.mm.madvise(a, 0, MADV_DONTNEED), Ok(()));
     assert_eq!(w.mm.madvise(a, 16 * P, MADV_NORMAL), Err(ENOMEM), "runs past the vma");
     assert_eq!(w.mm.madvise(0x1000_0000, P, MADV_WILLNEED), Err(ENOMEM));
-    for adv in [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTFORK, MADV_DOFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, MADV_COLD, MADV_PAGEOUT] {
+    for adv in [
+        MADV_NORMAL,
+        MADV_RANDOM,
+        MADV_SEQUENTIAL,
+        MADV_WILLNEED,
+        MADV_DONTFORK,
+        MADV_DOFORK,
+        MADV_HUGEPAGE,
+        MADV_NOHUGEPAGE,
+        MADV_DONTDUMP,
+        MADV_DODUMP,
+        MADV_COLD,
+        MADV_PAGEOUT,
+    ] {
         assert_eq!(w.mm.madvise(a, 8 * P, adv), Ok(()), "advice {adv}");
     }
     // No transparent huge pages: a collapse is refused per vma, and that

@@ -25,7 +25,11 @@ fn mremap_errors() {
     let a = w.mm.do_mmap(0x4000_0000, 4 * P, prot, flags | MAP_FIXED, &r).unwrap();
     assert_eq!(w.mm.do_mremap(a, P, 2 * P, 8, 0, &r), Err(EINVAL), "unknown flag");
     assert_eq!(w.mm.do_mremap(a, P, 2 * P, MREMAP_FIXED, 0x5000_0000, &r), Err(EINVAL), "FIXED without MAYMOVE");
-    assert_eq!(w.mm.do_mremap(a, P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0, &r), Err(EINVAL), "DONTUNMAP needs equal lengths");
+    assert_eq!(
+        w.mm.do_mremap(a, P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0, &r),
+        Err(EINVAL),
+        "DONTUNMAP needs equal lengths"
+    );
     assert_eq!(w.mm.do_mremap(a + 1, P, 2 * P, 0, 0, &r), Err(EINVAL));
     assert_eq!(w.mm.do_mremap(a, P, 0, 0, 0, &r), Err(EINVAL));
     assert_eq!(w.mm.do_mremap(0x1000_0000, P, 2 * P, 0, 0, &r), Err(EFAULT), "no vma");

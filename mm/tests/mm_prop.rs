@@ -474,13 +474,12 @@ fn check_state(w: &World, m: &Model, base: u64, ctx: &str) -> Result<(), TestCas
     if let Err(e) = mm::invariants::check_mm_invariants(&*w.mm) {
         return Err(TestCaseError::fail(format!("{ctx}: {e}\n{:#x?}", w.mm.maps_snapshot())));
     }
-    let locked_present: usize = w
-        .mm
-        .maps_snapshot()
-        .iter()
-        .filter(|x| x.2.contains(VmFlags::LOCKED))
-        .map(|x| present(&w.mm, x.0, x.1 - x.0))
-        .sum();
+    let locked_present: usize =
+        w.mm.maps_snapshot()
+            .iter()
+            .filter(|x| x.2.contains(VmFlags::LOCKED))
+            .map(|x| present(&w.mm, x.0, x.1 - x.0))
+            .sum();
     prop_assert_eq!(w.meta.nr_mlock(), locked_present as u64, "{}: nr_mlock", ctx);
     prop_assert_eq!(&actual(&w.mm, base), m, "{}: state", ctx);
     prop_assert_eq!(w.mm.locked_vm(), m.locked_vm(), "{}: locked_vm", ctx);
@@ -518,7 +517,15 @@ fn population_unlocked(s: PopulateStrategy) -> bool {
 }
 
 /// Which serial order explains one round: `Ok(state)` or why none does.
-fn serialise(m: &Model, strategy: PopulateStrategy, creds: &MlockCreds, base: u64, ops: [&Op; 2], got: [Res; 2], now: &Model) -> Result<Model, String> {
+fn serialise(
+    m: &Model,
+    strategy: PopulateStrategy,
+    creds: &MlockCreds,
+    base: u64,
+    ops: [&Op; 2],
+    got: [Res; 2],
+    now: &Model,
+) -> Result<Model, String> {
     let mut why = Vec::new();
     for (first, second) in [(0, 1), (1, 0)] {
         let mut m1 = m.clone();

@@ -53,7 +53,10 @@ fn growth_beyond_rlimit_stack_fails() {
     let w = world();
     let start = stack(&w, 0);
     // Stack would be 4 + 5 pages against a limit of 8.
-    assert_eq!(w.mm.handle_user_mm_fault(start - 5 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 * P)), Err(FaultError::NoVma));
+    assert_eq!(
+        w.mm.handle_user_mm_fault(start - 5 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 * P)),
+        Err(FaultError::NoVma)
+    );
     assert_eq!(vma_start(&w, start), Some(start));
     w.mm.handle_user_mm_fault(start - 4 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 * P)).unwrap();
     assert_eq!(vma_start(&w, start), Some(start - 4 * P), "exactly the limit is fine");
@@ -68,7 +71,10 @@ fn an_accessible_vma_within_the_guard_gap_blocks_growth() {
     // An accessible mapping ending 16 pages below the stack.
     let below = start - 16 * P - 4 * P;
     w.mm.do_mmap(below, 4 * P, prot, flags | MAP_FIXED, &root()).unwrap();
-    assert_eq!(w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::NoVma));
+    assert_eq!(
+        w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)),
+        Err(FaultError::NoVma)
+    );
     // Made inaccessible, it no longer counts (Linux's vma_is_accessible).
     w.mm.do_mprotect(below, 4 * P, PROT_NONE).unwrap();
     w.mm.handle_user_mm_fault(start - P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)).unwrap();
@@ -82,7 +88,10 @@ fn a_vma_that_does_not_grow_down_is_not_extended() {
     let w = world();
     let (prot, flags) = anon_rw();
     w.mm.do_mmap(TOP - 4 * P, 4 * P, prot, flags | MAP_FIXED, &root()).unwrap();
-    assert_eq!(w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::NoVma));
+    assert_eq!(
+        w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)),
+        Err(FaultError::NoVma)
+    );
     assert_eq!(w.mm.map_count(), 1);
 }
 
@@ -113,7 +122,10 @@ fn growth_then_access_checks_still_apply() {
     let (_, flags) = anon_rw();
     w.mm.do_mmap(TOP - 4 * P, 4 * P, PROT_READ, flags | MAP_FIXED | MAP_GROWSDOWN, &root()).unwrap();
     // A write below a read-only stack: the vma grows, the write is refused.
-    assert_eq!(w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::Access));
+    assert_eq!(
+        w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Write, FaultOrigin::User, &limits(8 << 20)),
+        Err(FaultError::Access)
+    );
     assert_eq!(vma_start(&w, TOP - 5 * P), Some(TOP - 5 * P));
     w.mm.handle_user_mm_fault(TOP - 5 * P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)).unwrap();
     check(&w.mm);
@@ -124,6 +136,12 @@ fn growth_never_goes_below_mmap_min_addr() {
     let w = world();
     let (prot, flags) = anon_rw();
     w.mm.do_mmap(0x10000, 4 * P, prot, flags | MAP_FIXED | MAP_GROWSDOWN, &root()).unwrap();
-    assert_eq!(w.mm.handle_user_mm_fault(0x10000 - P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)), Err(FaultError::NoVma));
-    assert_eq!(w.mm.handle_user_mm_fault(0x10000 - P + 8, FaultAccess::Read, FaultOrigin::User, &limits(u64::MAX)), Err(FaultError::NoVma));
+    assert_eq!(
+        w.mm.handle_user_mm_fault(0x10000 - P, FaultAccess::Read, FaultOrigin::User, &limits(8 << 20)),
+        Err(FaultError::NoVma)
+    );
+    assert_eq!(
+        w.mm.handle_user_mm_fault(0x10000 - P + 8, FaultAccess::Read, FaultOrigin::User, &limits(u64::MAX)),
+        Err(FaultError::NoVma)
+    );
 }

@@ -106,11 +106,8 @@ fn writer_heavy_vs_mlock_every_strategy() {
             check(&w.mm);
             assert_eq!(w.mm.locked_vm(), region_pages);
             let maps = w.mm.maps_snapshot();
-            let locked_present: usize = maps
-                .iter()
-                .filter(|m| m.2.contains(mm::vma::VmFlags::LOCKED))
-                .map(|m| present(&w.mm, m.0, m.1 - m.0))
-                .sum();
+            let locked_present: usize =
+                maps.iter().filter(|m| m.2.contains(mm::vma::VmFlags::LOCKED)).map(|m| present(&w.mm, m.0, m.1 - m.0)).sum();
             assert_eq!(w.meta.nr_mlock(), locked_present as u64);
             w.mm.exit_mmap();
             assert_eq!(w.arena.in_use(), 0);
@@ -226,7 +223,10 @@ fn race(s: PopulateStrategy, racer: Racer) -> (World, Race) {
     w.mm.set_populate_hook(None);
     let calls = calls.lock().unwrap().clone();
     let first = *calls.first().unwrap_or_else(|| panic!("{}: the hook never ran", s.name()));
-    let window = window.lock().unwrap().unwrap_or_else(|| panic!("{}: no hook call mid-population; calls: {calls:x?}", s.name()));
+    let window = window
+        .lock()
+        .unwrap()
+        .unwrap_or_else(|| panic!("{}: no hook call mid-population; calls: {calls:x?}", s.name()));
     assert!(window.done() > 0 && window.remaining() > 0, "{window:?}");
     let verdict = mm::invariants::check_mm_invariants(&*w.mm);
     let race = Race { first, window, mid: mid.load(Ordering::SeqCst), mlock: res, verdict };

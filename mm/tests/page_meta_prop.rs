@@ -16,7 +16,10 @@ const BASE_PFN: u64 = 0x1000;
 #[derive(Clone, Debug)]
 enum Op {
     /// A fault maps the (fresh) page into a vma, locked or not.
-    Fault { page: usize, locked: bool },
+    Fault {
+        page: usize,
+        locked: bool,
+    },
     /// The mlock walk finds the page mapped in a VM_LOCKED vma.
     Mlock(usize),
     /// A locked mapping of the page goes away.

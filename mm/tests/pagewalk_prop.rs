@@ -19,7 +19,7 @@ use std::num::NonZeroI32;
 
 use mm::pagewalk::{walk_page_range, MmWalk, MmWalkOps, TestWalk, WalkAction, WalkControl};
 use mm::pgtable::{ArenaPhysMem, Level, PageSize, PageTable, PhysMem, PtSlot, PteFlags};
-use mm::vma::{Vma, VmFlags, VmaKind};
+use mm::vma::{VmFlags, Vma, VmaKind};
 use proptest::prelude::*;
 
 const K: u64 = 4096;

@@ -40,9 +40,8 @@ enum Op {
 
 fn flags() -> impl Strategy<Value = PteFlags> {
     let bits = [PteFlags::WRITABLE, PteFlags::USER, PteFlags::NO_EXECUTE, PteFlags::SOFTW1, PteFlags::GLOBAL, PteFlags::HUGE];
-    proptest::collection::vec(any::<bool>(), bits.len()).prop_map(move |on| {
-        bits.iter().zip(on).filter(|(_, on)| *on).fold(PteFlags::empty(), |acc, (b, _)| acc | *b)
-    })
+    proptest::collection::vec(any::<bool>(), bits.len())
+        .prop_map(move |on| bits.iter().zip(on).filter(|(_, on)| *on).fold(PteFlags::empty(), |acc, (b, _)| acc | *b))
 }
 
 /// A page of the window, clustered near the ends of its 2 MiB slot.

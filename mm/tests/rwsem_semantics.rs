@@ -84,9 +84,7 @@ impl Holder {
     }
 
     fn wait_entered(&self) {
-        self.entered
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|_| panic!("{} never got the lock", self.name));
+        self.entered.recv_timeout(TIMEOUT).unwrap_or_else(|_| panic!("{} never got the lock", self.name));
     }
 
     fn has_entered(&self) -> bool {
@@ -252,11 +250,7 @@ fn writers_are_fifo() {
     let log = Log::default();
     sem.down_write();
     let names = ["W1", "W2", "W3", "W4", "W5"];
-    let ws: Vec<Holder> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| Holder::queue(&sem, &log, Op::Write, n, i + 1))
-        .collect();
+    let ws: Vec<Holder> = names.iter().enumerate().map(|(i, n)| Holder::queue(&sem, &log, Op::Write, n, i + 1)).collect();
     sem.up_write();
     for (i, w) in ws.into_iter().enumerate() {
         w.wait_entered();

@@ -228,7 +228,11 @@ fn torture(policy: WakePolicy) {
         let (is_writer, n) = done_rx
             .recv_timeout(Duration::from_secs(20))
             .expect("watchdog: a torture thread is stuck (deadlock or lost wake-up)");
-        if is_writer { writes.push(n) } else { reads.push(n) }
+        if is_writer {
+            writes.push(n)
+        } else {
+            reads.push(n)
+        }
     }
     killer.join().unwrap();
 

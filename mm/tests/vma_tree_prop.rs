@@ -10,7 +10,7 @@
 //! compared after every operation too.
 
 use mm::addr::PAGE_SIZE;
-use mm::vma::{FlagChange, Vma, VmFlags, VmaKind, VmaTree};
+use mm::vma::{FlagChange, VmFlags, Vma, VmaKind, VmaTree};
 use mm::Errno;
 use proptest::prelude::*;
 
@@ -101,10 +101,7 @@ impl Model {
     }
 
     fn merge_at(&mut self, addr: u64) -> bool {
-        let (Some(i), Some(j)) = (
-            self.vmas.iter().position(|v| v.end == addr),
-            self.vmas.iter().position(|v| v.start == addr),
-        ) else {
+        let (Some(i), Some(j)) = (self.vmas.iter().position(|v| v.end == addr), self.vmas.iter().position(|v| v.start == addr)) else {
             return false;
         };
         if !mergeable(&self.vmas[i], &self.vmas[j]) {
@@ -127,12 +124,7 @@ impl Model {
         e.min(end).max(start)
     }
 
-    fn vma_modify_flags(
-        &mut self,
-        start: u64,
-        end: u64,
-        f: impl Fn(VmFlags) -> VmFlags,
-    ) -> Result<Vec<FlagChange>, Errno> {
+    fn vma_modify_flags(&mut self, start: u64, end: u64, f: impl Fn(VmFlags) -> VmFlags) -> Result<Vec<FlagChange>, Errno> {
         if start > end || !aligned(start) || !aligned(end) {
             return Err(Errno::EINVAL);
         }
@@ -271,30 +263,76 @@ impl FlagOp {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Insert { start: u64, pages: u64, flags: VmFlags },
-    Remove { start: u64 },
+    Insert {
+        start: u64,
+        pages: u64,
+        flags: VmFlags,
+    },
+    Remove {
+        start: u64,
+    },
     /// Remove the `i % len`-th vma (always hits when the tree is not empty).
-    RemoveNth { i: usize },
-    Split { addr: u64 },
-    MergeAt { addr: u64 },
-    ModifyFlags { start: u64, end: u64, op: FlagOp },
-    UnmapRange { start: u64, end: u64 },
-    GetUnmappedArea { pages: u64, hint: u64, align_shift: u32, low: u64, high: u64 },
-    GetMutFlags { start: u64, flags: usize },
+    RemoveNth {
+        i: usize,
+    },
+    Split {
+        addr: u64,
+    },
+    MergeAt {
+        addr: u64,
+    },
+    ModifyFlags {
+        start: u64,
+        end: u64,
+        op: FlagOp,
+    },
+    UnmapRange {
+        start: u64,
+        end: u64,
+    },
+    GetUnmappedArea {
+        pages: u64,
+        hint: u64,
+        align_shift: u32,
+        low: u64,
+        high: u64,
+    },
+    GetMutFlags {
+        start: u64,
+        flags: usize,
+    },
     // Ops aimed at existing vmas (index taken modulo the vma count), so
     // that boundaries, adjacency and full coverage happen often.
     /// Insert right after the `i`-th vma, touching it, with flag set
     /// `flags` or (if out of range) the same flags as that vma.
-    InsertAfterNth { i: usize, pages: u64, flags: usize },
+    InsertAfterNth {
+        i: usize,
+        pages: u64,
+        flags: usize,
+    },
     /// Set the flags of the `i`-th vma through `get_mut_flags`.
-    GetMutFlagsNth { i: usize, flags: usize },
+    GetMutFlagsNth {
+        i: usize,
+        flags: usize,
+    },
     /// Split the `i`-th vma `off` pages after its start.
-    SplitNth { i: usize, off: u64 },
+    SplitNth {
+        i: usize,
+        off: u64,
+    },
     /// Merge at the end of the `i`-th vma.
-    MergeNth { i: usize },
+    MergeNth {
+        i: usize,
+    },
     /// Change flags from `off_lo` pages after the start of vma `i` to
     /// `off_hi` pages before the end of vma `j`.
-    ModifyNth { i: usize, j: usize, off_lo: u64, off_hi: u64, op: FlagOp },
+    ModifyNth {
+        i: usize,
+        j: usize,
+        off_lo: u64,
+        off_hi: u64,
+        op: FlagOp,
+    },
 }
 
 /// An address in pages `0..=space`, now and then one byte off a page boundary.
@@ -381,13 +419,7 @@ fn compare_queries(tree: &VmaTree, model: &Model, probes: &[u64]) -> Result<(), 
         prop_assert_eq!(tree.get(a), model.vmas.iter().find(|v| v.start == a));
         for &b in probes {
             let want = model.range(a, b);
-            prop_assert_eq!(
-                tree.find_vma_intersection(a, b),
-                want.first().filter(|_| a < b),
-                "find_vma_intersection({:#x}, {:#x})",
-                a,
-                b
-            );
+            prop_assert_eq!(tree.find_vma_intersection(a, b), want.first().filter(|_| a < b), "find_vma_intersection({:#x}, {:#x})", a, b);
             prop_assert_eq!(tree.range(a, b).cloned().collect::<Vec<_>>(), model.range(a, b));
             if a <= b {
                 prop_assert_eq!(tree.mapped_run_end(a, b), model.mapped_run_end(a, b));

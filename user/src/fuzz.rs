@@ -50,7 +50,8 @@ const IOV_MAX_FILLED: usize = 128;
 const TS_AT: usize = 2048; // 4 timespecs
 const RLIM_AT: usize = 2112; // one rlimit
 const PATHS_AT: usize = 2176;
-const PATHS: &[&[u8]] = &[b"/proc/self/status\0", b"/proc/self/maps\0", b"/\0", b"/proc\0", b"/nonexistent\0", b"\0", b"proc/self/status\0"];
+const PATHS: &[&[u8]] =
+    &[b"/proc/self/status\0", b"/proc/self/maps\0", b"/\0", b"/proc\0", b"/nonexistent\0", b"\0", b"proc/self/status\0"];
 /// [`Mode::Compare`]'s paths: none under /proc, whose file contents differ
 /// between kernels and which Linux mounts `noexec` (so `mmap(PROT_EXEC)`
 /// of it is EPERM there, ENODEV on Holdfast).
@@ -93,7 +94,6 @@ pub enum Mode {
     /// cpumask, a build constant; [`Traced`] prints it as `CPUMASK_BYTES`.
     Compare,
 }
-
 
 /// xorshift64*: small, deterministic and good enough to pick arguments.
 pub struct Rng(u64);
@@ -391,14 +391,22 @@ impl Sandbox {
         let (mine, k) = (self.rng.below(3) != 0, self.rng.next() as usize);
         let low = 3 + self.rng.below(8);
         let other = self.rng.pick(&[usize::MAX, low, 1000, 1 << 20, (-100isize) as usize]);
-        if mine && !self.fds.is_empty() { self.fds[k % self.fds.len()] } else { other }
+        if mine && !self.fds.is_empty() {
+            self.fds[k % self.fds.len()]
+        } else {
+            other
+        }
     }
 
     /// A descriptor for `lseek`: in [`Mode::Compare`] none the sandbox
     /// opened (see there).
     fn lseek_fd(&mut self) -> usize {
         let fd = self.fd();
-        if self.mode == Mode::Compare && self.fds.contains(&fd) { usize::MAX } else { fd }
+        if self.mode == Mode::Compare && self.fds.contains(&fd) {
+            usize::MAX
+        } else {
+            fd
+        }
     }
 
     /// A path: one of the sandbox's strings, scratch garbage, or refused.
@@ -417,7 +425,7 @@ impl Sandbox {
         let page = |s: &mut Self| s.rng.below(ARENA_LEN / PAGE_SIZE) * PAGE_SIZE;
         match self.rng.below(12) {
             0 => (ARENA + page(self) + 1 + self.rng.below(PAGE_SIZE - 1), self.rng.below(4 * PAGE_SIZE)), // unaligned
-            1 => (ARENA + page(self), usize::MAX - self.rng.below(2 * PAGE_SIZE)), // wraps
+            1 => (ARENA + page(self), usize::MAX - self.rng.below(2 * PAGE_SIZE)),                        // wraps
             2 => (KERNEL_HALF + page(self), PAGE_SIZE * (1 + self.rng.below(4))),
             3 => (ARENA + page(self), 0),
             _ => {
@@ -440,13 +448,17 @@ impl Sandbox {
     fn timespec(&mut self) -> usize {
         let slot = self.rng.below(4);
         let (sec, nsec): (i64, i64) = match self.rng.below(6) {
-            0 => (0, 1_000_000_000),       // EINVAL
-            1 => (-1, 0),                  // EINVAL
-            2 => (0, -1),                  // EINVAL
+            0 => (0, 1_000_000_000), // EINVAL
+            1 => (-1, 0),            // EINVAL
+            2 => (0, -1),            // EINVAL
             _ => (0, self.rng.below(1_000_000) as i64),
         };
         ctrl_u64s(TS_AT + slot * 16, &[sec as u64, nsec as u64]);
-        if self.rng.chance(10) { KERNEL_HALF } else { CTRL + TS_AT + slot * 16 }
+        if self.rng.chance(10) {
+            KERNEL_HALF
+        } else {
+            CTRL + TS_AT + slot * 16
+        }
     }
 
     /// An iovec array in CTRL whose bases are sandbox pointers.
@@ -494,7 +506,11 @@ impl Sandbox {
             Lseek => [self.lseek_fd(), self.rng.pick(&[0, 1, 4096, usize::MAX, 1 << 62, any]), self.rng.below(6), 0, 0, 0],
             Mmap => {
                 let (addr, len) = if self.rng.chance(3) { (self.arena_page(), (1 + self.rng.below(64)) * PAGE_SIZE) } else { self.range() };
-                let len = if len != 0 && addr >= ARENA && addr.checked_add(len).is_some_and(|e| e > ARENA + ARENA_LEN) { ARENA + ARENA_LEN - addr } else { len };
+                let len = if len != 0 && addr >= ARENA && addr.checked_add(len).is_some_and(|e| e > ARENA + ARENA_LEN) {
+                    ARENA + ARENA_LEN - addr
+                } else {
+                    len
+                };
                 let prot = if self.rng.chance(10) { self.rng.below(16) | 0x100 } else { self.rng.below(8) };
                 let mut flags = self.rng.pick(&[map::PRIVATE, map::PRIVATE, map::SHARED, 0, 3]);
                 if !self.rng.chance(10) {
@@ -518,7 +534,11 @@ impl Sandbox {
             }
             Mprotect => {
                 let (a, l) = self.range();
-                let prot = if self.rng.chance(10) { self.rng.pick(&[0x8, 0x1000000, 0x2000000, 0x1000]) | self.rng.below(8) } else { self.rng.below(8) };
+                let prot = if self.rng.chance(10) {
+                    self.rng.pick(&[0x8, 0x1000000, 0x2000000, 0x1000]) | self.rng.below(8)
+                } else {
+                    self.rng.below(8)
+                };
                 [a, l, prot, 0, 0, 0]
             }
             Munmap => {
@@ -554,10 +574,16 @@ impl Sandbox {
                 [a, l, self.out_ptr(), 0, 0, 0]
             }
             Mremap => {
-                let (old, old_len) = if self.rng.chance(2) { (self.arena_page(), (1 + self.rng.below(64)) * PAGE_SIZE) } else { self.range() };
-                let new_len = if self.rng.chance(8) { self.rng.pick(&[0, usize::MAX - 4095]) } else { (1 + self.rng.below(256)) * PAGE_SIZE };
+                let (old, old_len) =
+                    if self.rng.chance(2) { (self.arena_page(), (1 + self.rng.below(64)) * PAGE_SIZE) } else { self.range() };
+                let new_len =
+                    if self.rng.chance(8) { self.rng.pick(&[0, usize::MAX - 4095]) } else { (1 + self.rng.below(256)) * PAGE_SIZE };
                 let new_addr = self.arena_page();
-                let new_len = if new_addr.checked_add(new_len).is_some_and(|e| e > ARENA + ARENA_LEN) { ARENA + ARENA_LEN - new_addr } else { new_len };
+                let new_len = if new_addr.checked_add(new_len).is_some_and(|e| e > ARENA + ARENA_LEN) {
+                    ARENA + ARENA_LEN - new_addr
+                } else {
+                    new_len
+                };
                 // MREMAP_MAYMOVE alone would let the kernel move the range out
                 // of the arena, so moves always name their destination.
                 let flags = self.rng.pick(&[0, 1 | 2, 1 | 2 | 4, 2, 4, 8, 1 | 2 | 8]);
@@ -605,7 +631,9 @@ impl Sandbox {
                 let pid = if self.mode == Mode::Compare && pid == usize::MAX { 0 } else { pid };
                 [pid, self.rng.pick(&[0, 65, 1000, usize::MAX]), 0, 0, 0, 0]
             }
-            Tgkill => [self.rng.pick(&[self.pid, 0, 1 << 30]), self.rng.pick(&[self.tid, 0, 1 << 30]), self.rng.pick(&[0, 65, 1000]), 0, 0, 0],
+            Tgkill => {
+                [self.rng.pick(&[self.pid, 0, 1 << 30]), self.rng.pick(&[self.tid, 0, 1 << 30]), self.rng.pick(&[0, 65, 1000]), 0, 0, 0]
+            }
             Uname => [self.out_ptr(), 0, 0, 0, 0, 0],
             Fcntl => {
                 let cmd = self.rng.pick(&[0, 1, 2, 3, 4, 1030, 9999]);
@@ -629,12 +657,15 @@ impl Sandbox {
             ArchPrctl => [self.rng.pick(&[0x1003, 0x1004, 0x9999, 0]), self.out_ptr(), 0, 0, 0, 0],
             Futex => {
                 let uaddr = self.out_ptr() & !3;
-                let op = self.rng.pick(&[0, 1, 3, 4, 9, 10, 50]) | if self.rng.chance(2) { 128 } else { 0 } | if self.rng.chance(6) { 256 } else { 0 };
+                let op = self.rng.pick(&[0, 1, 3, 4, 9, 10, 50])
+                    | if self.rng.chance(2) { 128 } else { 0 }
+                    | if self.rng.chance(6) { 256 } else { 0 };
                 let is_wait = matches!(op & 0x7f, 0 | 9);
                 // WAIT, WAIT_BITSET and CMP_REQUEUE compare the word at uaddr.
                 let reads_word = matches!(op & 0x7f, 0 | 4 | 9);
                 let in_arena = (ARENA..ARENA + ARENA_LEN).contains(&uaddr);
-                let uaddr = if self.mode == Mode::Compare && reads_word && in_arena { SCRATCH + (uaddr & (SCRATCH_LEN - 4)) } else { uaddr };
+                let uaddr =
+                    if self.mode == Mode::Compare && reads_word && in_arena { SCRATCH + (uaddr & (SCRATCH_LEN - 4)) } else { uaddr };
                 let val2 = if is_wait { self.timespec() } else { self.rng.below(4) };
                 let val3 = self.rng.pick(&[0, 1, usize::MAX, 0x5a]);
                 [uaddr, op, self.rng.pick(&[0, 1, usize::MAX]), val2, self.out_ptr() & !3, val3]
@@ -672,7 +703,11 @@ impl Sandbox {
             Mode::Fuzz => max,
         };
         ctrl_u64s(RLIM_AT, &[cur, max]);
-        if self.rng.chance(8) { KERNEL_HALF } else { CTRL + RLIM_AT }
+        if self.rng.chance(8) {
+            KERNEL_HALF
+        } else {
+            CTRL + RLIM_AT
+        }
     }
 
     /// Unmap the whole arena (what the random calls left there).

@@ -76,10 +76,18 @@ impl Histogram {
         self.max
     }
     pub fn min(&self) -> u64 {
-        if self.count == 0 { 0 } else { self.min }
+        if self.count == 0 {
+            0
+        } else {
+            self.min
+        }
     }
     pub fn mean(&self) -> u64 {
-        if self.count == 0 { 0 } else { self.sum / self.count }
+        if self.count == 0 {
+            0
+        } else {
+            self.sum / self.count
+        }
     }
 
     /// The value at `per_mille` (e.g. 500 = p50, 990 = p99), clamped to max.
@@ -115,7 +123,6 @@ impl fmt::Display for Micros {
         f.pad(&s)
     }
 }
-
 
 /// Internal consistency check used by `contend`'s self-test line.
 pub fn self_check() -> bool {

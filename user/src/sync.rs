@@ -5,7 +5,7 @@
 //! waiter only when the state was 2, so the uncontended path makes no system
 //! call at all.
 
-use crate::sys::{futex_wait, futex_wake, Timespec, Errno};
+use crate::sys::{futex_wait, futex_wake, Errno, Timespec};
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, Ordering};

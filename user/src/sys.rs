@@ -282,14 +282,7 @@ pub fn cfield(f: &[u8]) -> &[u8] {
 }
 
 pub fn uname() -> Result<Utsname, Errno> {
-    let mut u = Utsname {
-        sysname: [0; 65],
-        nodename: [0; 65],
-        release: [0; 65],
-        version: [0; 65],
-        machine: [0; 65],
-        domainname: [0; 65],
-    };
+    let mut u = Utsname { sysname: [0; 65], nodename: [0; 65], release: [0; 65], version: [0; 65], machine: [0; 65], domainname: [0; 65] };
     sc(nr::UNAME, [&mut u as *mut Utsname as usize, 0, 0, 0, 0, 0])?;
     Ok(u)
 }

@@ -36,7 +36,12 @@ pub const STRATEGIES: [&str; PopulateStrategy::ALL.len()] = {
 /// Parse `key=value` pairs of a `RESULT ...` line.
 pub fn parse_result(line: &str) -> Option<BTreeMap<String, String>> {
     let rest = line.trim().strip_prefix("RESULT ")?;
-    Some(rest.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Some(
+        rest.split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn row(strategy: &str, size: u64, r: Option<&BTreeMap<String, String>>) -> String {

@@ -57,10 +57,7 @@ impl Paths {
 
 /// Quotes one word for display the way a POSIX shell would need it.
 pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
     if plain {
         word.to_string()
     } else {
@@ -164,11 +161,8 @@ pub fn build_kernel(paths: &Paths, ktest: bool) -> Result<PathBuf> {
     run_checked(&mut cmd, "building the kernel")?;
     let built = paths.target.join(KERNEL_TARGET).join(profile).join("kernel");
     let copy = paths.kernel_elf(ktest);
-    std::fs::create_dir_all(&paths.out)
-        .map_err(|e| Error::new(format!("creating {}: {e}", paths.out.display())))?;
-    std::fs::copy(&built, &copy).map_err(|e| {
-        Error::new(format!("copying {} to {}: {e}", built.display(), copy.display()))
-    })?;
+    std::fs::create_dir_all(&paths.out).map_err(|e| Error::new(format!("creating {}: {e}", paths.out.display())))?;
+    std::fs::copy(&built, &copy).map_err(|e| Error::new(format!("copying {} to {}: {e}", built.display(), copy.display())))?;
     Ok(copy)
 }
 

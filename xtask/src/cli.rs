@@ -128,11 +128,7 @@ pub struct BenchOpts {
 impl Default for BenchOpts {
     /// 64, 256 and 512 MiB, every strategy, 3 repetitions.
     fn default() -> Self {
-        BenchOpts {
-            sizes_mib: vec![64, 256, 512],
-            strategies: crate::bench::STRATEGIES.iter().map(|s| s.to_string()).collect(),
-            reps: 3,
-        }
+        BenchOpts { sizes_mib: vec![64, 256, 512], strategies: crate::bench::STRATEGIES.iter().map(|s| s.to_string()).collect(), reps: 3 }
     }
 }
 
@@ -224,7 +220,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     }
                     "--reps" => {
                         let v = value(arg, &mut it)?;
-                        opts.reps = v.parse().ok().filter(|&n| (1..=20).contains(&n)).ok_or_else(|| format!("--reps takes 1..=20: {v:?}"))?;
+                        opts.reps =
+                            v.parse().ok().filter(|&n| (1..=20).contains(&n)).ok_or_else(|| format!("--reps takes 1..=20: {v:?}"))?;
                     }
                     other => return Err(format!("unknown option for bench: {other}")),
                 }
@@ -262,12 +259,8 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
             }
             "--timeout" => {
                 let v = value(arg, &mut it)?;
-                o.timeout_secs = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|&n: &u64| n > 0)
-                        .ok_or_else(|| format!("--timeout wants seconds, not {v:?}"))?,
-                );
+                o.timeout_secs =
+                    Some(v.parse().ok().filter(|&n: &u64| n > 0).ok_or_else(|| format!("--timeout wants seconds, not {v:?}"))?);
             }
             "--add" => o.initrd.add.push(value(arg, &mut it)?.into()),
             "--" => {

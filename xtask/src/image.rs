@@ -64,14 +64,7 @@ pub struct Images {
 
 /// Writes `<stem>.cpio` and the requested images `<stem>-bios.img` /
 /// `<stem>-uefi.img` under `dir`.
-pub fn make_images(
-    paths: &Paths,
-    kernel: &Path,
-    entries: &[Entry],
-    dir: &Path,
-    stem: &str,
-    which: &[Firmware],
-) -> Result<Images> {
+pub fn make_images(paths: &Paths, kernel: &Path, entries: &[Entry], dir: &Path, stem: &str, which: &[Firmware]) -> Result<Images> {
     let initrd = dir.join(format!("{stem}.cpio"));
     boot::write_initrd(&initrd, entries)?;
     let bios = which.contains(&Firmware::Bios).then(|| dir.join(format!("{stem}-bios.img")));

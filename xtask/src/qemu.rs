@@ -60,7 +60,17 @@ pub struct Machine {
 
 impl Machine {
     pub fn new(firmware: Firmware, image: PathBuf) -> Self {
-        Machine { firmware, image, attach: Attach::Disk, smp: 1, mem: "1G".into(), display: false, gdb: false, kvm: kvm_available(), icount: false }
+        Machine {
+            firmware,
+            image,
+            attach: Attach::Disk,
+            smp: 1,
+            mem: "1G".into(),
+            display: false,
+            gdb: false,
+            kvm: kvm_available(),
+            icount: false,
+        }
     }
 }
 
@@ -108,8 +118,7 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
 /// `/dev/kvm` is usable. Off by default because `-cpu max` under nested or
 /// restricted KVM can abort QEMU; TCG always works, only slower.
 pub fn kvm_available() -> bool {
-    std::env::var("HOLDFAST_KVM").is_ok_and(|v| v == "1")
-        && std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+    std::env::var("HOLDFAST_KVM").is_ok_and(|v| v == "1") && std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
 }
 
 /// Finds OVMF or explains how to install it.
@@ -117,17 +126,13 @@ pub fn find_ovmf() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("OVMF_PATH") {
         return Ok(PathBuf::from(p));
     }
-    OVMF_CANDIDATES
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::new(format!(
-                "OVMF (UEFI firmware for QEMU) not found at {}: install it with `{QEMU_INSTALL}` \
+    OVMF_CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
+        Error::new(format!(
+            "OVMF (UEFI firmware for QEMU) not found at {}: install it with `{QEMU_INSTALL}` \
                  or point OVMF_PATH at OVMF.fd",
-                OVMF_CANDIDATES[0]
-            ))
-        })
+            OVMF_CANDIDATES[0]
+        ))
+    })
 }
 
 /// Checks that QEMU can be started.

@@ -80,8 +80,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                         None => continue,
                     }
                 };
-                let cases: Vec<BootCase> =
-                    cases.into_iter().filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name))).collect();
+                let cases: Vec<BootCase> = cases.into_iter().filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name))).collect();
                 if cases.is_empty() {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
                     continue;
@@ -324,9 +323,8 @@ fn kernel_suite(paths: &Paths, tally: &mut Tally) {
     for _boot in 0..MAX_KTEST_BOOTS {
         let log = paths.logs().join(format!("ktest-start-{start}.log"));
         let line = cmdline(&[format!("ktest.start={start}")], &[]).expect("valid words");
-        let images = initrd_entries(&line, &programs).and_then(|entries| {
-            make_images(paths, &kernel, &entries, &paths.out.join("ktest"), "ktest", &[Firmware::Bios])
-        });
+        let images = initrd_entries(&line, &programs)
+            .and_then(|entries| make_images(paths, &kernel, &entries, &paths.out.join("ktest"), "ktest", &[Firmware::Bios]));
         let image = match images {
             Ok(i) => i.bios.expect("BIOS image requested"),
             Err(e) => {
@@ -364,11 +362,7 @@ fn kernel_suite(paths: &Paths, tally: &mut Tally) {
                 return;
             }
         };
-        let why = if outcome.timed_out {
-            format!("timed out after {} s", outcome.elapsed.as_secs())
-        } else {
-            outcome.exit.describe()
-        };
+        let why = if outcome.timed_out { format!("timed out after {} s", outcome.elapsed.as_secs()) } else { outcome.exit.describe() };
         match next_step(&state, &outcome.exit) {
             Next::Finished { exit_ok } => {
                 if !exit_ok {
@@ -678,10 +672,7 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
             words.push(format!("mlock_populate={strategy}"));
             // A program that reports the strategy it ran under must show
             // this one.
-            let output = output
-                .iter()
-                .map(|o| if o == REPORTS_STRATEGY { format!("{o}{strategy}") } else { o.clone() })
-                .collect();
+            let output = output.iter().map(|o| if o == REPORTS_STRATEGY { format!("{o}{strategy}") } else { o.clone() }).collect();
             cases.push(BootCase {
                 name: format!("{}::{strategy}", u.program),
                 kernel_words: words,

@@ -38,8 +38,7 @@ pub fn build_user_programs(paths: &Paths) -> Result<PathBuf> {
     build::run_checked(&mut cmd, "building the Rust user programs")?;
     for name in rust_programs(&paths.root)? {
         let built = paths.target.join(KERNEL_TARGET).join("release").join(&name);
-        std::fs::copy(&built, out.join(&name))
-            .map_err(|e| Error::new(format!("copying {}: {e}", built.display())))?;
+        std::fs::copy(&built, out.join(&name)).map_err(|e| Error::new(format!("copying {}: {e}", built.display())))?;
     }
     if Command::new("musl-gcc").arg("--version").output().is_err() {
         return Err(Error::new(format!("musl-gcc not found: install it with {MUSL_INSTALL}")));

@@ -116,10 +116,7 @@ fn table() -> [(u64, u64); 4] {
     // Only the addresses of the assembly labels are taken.
     {
         [
-            (
-                core::ptr::addr_of!(holdfast_copy_user_insn) as u64,
-                core::ptr::addr_of!(holdfast_copy_user_fixup) as u64,
-            ),
+            (core::ptr::addr_of!(holdfast_copy_user_insn) as u64, core::ptr::addr_of!(holdfast_copy_user_fixup) as u64),
             (
                 core::ptr::addr_of!(holdfast_read_user_u32_nofault_insn) as u64,
                 core::ptr::addr_of!(holdfast_read_user_u32_nofault_fixup) as u64,
@@ -198,7 +195,6 @@ pub unsafe fn copy_user_raw(dst: u64, src: u64, len: u64) -> u64 {
     unsafe { holdfast_copy_user(dst, src, len) }
 }
 
-
 /// Read a u32 at user address `addr` without sleeping: a fault (page not
 /// present) is an error, never resolved. For use under spin locks.
 pub fn read_user_u32_nofault(addr: u64) -> Result<u32, Fault> {
@@ -207,5 +203,9 @@ pub fn read_user_u32_nofault(addr: u64) -> Result<u32, Fault> {
     }
     // SAFETY: the address is in the user half; a fault resumes at the fixup.
     let r = unsafe { holdfast_read_user_u32_nofault(addr) };
-    if r.faulted != 0 { Err(Fault { addr }) } else { Ok(r.value as u32) }
+    if r.faulted != 0 {
+        Err(Fault { addr })
+    } else {
+        Ok(r.value as u32)
+    }
 }

@@ -42,7 +42,13 @@ macro_rules! fatal_code {
     ($name:ident, $what:literal, $sig:expr) => {
         extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
             user_exception(&frame, $what, $sig);
-            panic!("exception: {} (error code {:#x}) at rip={:#x}\n{:#?}", $what, code, frame.instruction_pointer.as_u64(), frame);
+            panic!(
+                "exception: {} (error code {:#x}) at rip={:#x}\n{:#?}",
+                $what,
+                code,
+                frame.instruction_pointer.as_u64(),
+                frame
+            );
         }
     };
 }
@@ -76,7 +82,12 @@ extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
 }
 
 extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) -> ! {
-    panic!("exception: double fault (#DF, error code {:#x}) at rip={:#x}\n{:#?}", code, frame.instruction_pointer.as_u64(), frame);
+    panic!(
+        "exception: double fault (#DF, error code {:#x}) at rip={:#x}\n{:#?}",
+        code,
+        frame.instruction_pointer.as_u64(),
+        frame
+    );
 }
 
 extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
@@ -105,7 +116,12 @@ extern "x86-interrupt" fn general_protection(mut frame: InterruptStackFrame, cod
     if try_fixup(&mut frame, 0) {
         return;
     }
-    panic!("exception: general protection fault (#GP, error code {:#x}) at rip={:#x}\n{:#?}", code, frame.instruction_pointer.as_u64(), frame);
+    panic!(
+        "exception: general protection fault (#GP, error code {:#x}) at rip={:#x}\n{:#?}",
+        code,
+        frame.instruction_pointer.as_u64(),
+        frame
+    );
 }
 
 extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, code: PageFaultErrorCode) {

@@ -107,8 +107,8 @@ pub fn halt_loop() -> ! {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::extable::{probe_read_u64, probe_write_u64};
+    use crate::ktest::ktest;
 
     /// An address in an upper-half PML4 slot that nothing maps.
     fn unmapped_kernel_address() -> u64 {

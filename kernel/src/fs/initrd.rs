@@ -54,8 +54,8 @@ pub fn lookup_bytes(path: &[u8]) -> Option<Entry> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
 
     /// A two-file archive in `newc` format, built by hand.
     const SAMPLE: &[u8] = b"07070100000001000081800000000000000000000000010000000000000005000000000000000000000000000000000000000a00000000./a/hello\0hello\0\0\x0007070100000001000000000000000000000000000000010000000000000000000000000000000000000000000000000000000b00000000TRAILER!!!\0\0\0\0";

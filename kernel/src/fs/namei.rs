@@ -192,8 +192,8 @@ pub fn walk(start: &[u8], path: &[u8]) -> Result<(Vec<u8>, NodeType), Errno> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
 
     /// The walk over the boot initrd (which holds `/cmdline`) and /proc:
     /// `.`/`..`, trailing slashes, and the errors in Linux's order.

@@ -66,7 +66,9 @@ impl Sysctl {
     /// Set the value from the bytes written (the first page of them, as
     /// Linux's `proc_dostring` / `proc_dointvec_minmax` read).
     pub fn write(self, text: &[u8]) -> Result<(), Errno> {
-        let text = core::str::from_utf8(text).map_err(|_| Errno::EINVAL)?.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
+        let text = core::str::from_utf8(text)
+            .map_err(|_| Errno::EINVAL)?
+            .trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
         match self {
             Sysctl::MlockPopulate => {
                 let s = mm::populate::PopulateStrategy::from_name(text).ok_or(Errno::EINVAL)?;

@@ -16,10 +16,10 @@
 //! the innermost lock of the kernel.
 
 use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mm::addr::PAGE_SIZE;
 use mm::frame::FrameAllocator;
 use spin::Mutex;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::instructions::interrupts::without_interrupts;
 
 static FRAMES: Mutex<Option<FrameAllocator>> = Mutex::new(None);
@@ -57,9 +57,7 @@ pub fn init(regions: &MemoryRegions) -> MemorySummary {
     // SAFETY: [bitmap_pa, bitmap_pa + bitmap_bytes) is usable RAM that nothing
     // else uses: its frames are reserved in the allocator right below, and the
     // physical-memory mapping makes it addressable for the kernel's lifetime.
-    let bitmap: &'static mut [u64] = unsafe {
-        core::slice::from_raw_parts_mut(super::phys_to_virt(bitmap_pa) as *mut u64, words)
-    };
+    let bitmap: &'static mut [u64] = unsafe { core::slice::from_raw_parts_mut(super::phys_to_virt(bitmap_pa) as *mut u64, words) };
     let mut fa = FrameAllocator::new(bitmap, base_pfn, npages).expect("frame allocator");
     let mut usable_bytes = 0;
     for r in usable() {
@@ -148,8 +146,8 @@ pub fn counts() -> (u64, u64) {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
     use alloc::collections::BTreeSet;
     use alloc::vec::Vec;
 

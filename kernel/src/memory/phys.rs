@@ -52,11 +52,11 @@ impl TlbFlush for KernelTlb {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
     use crate::arch::extable::{probe_read_u64, probe_write_u64};
+    use crate::ktest::ktest;
     use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
-    use mm::pgtable::{PageSize, PageTable, PteFlags, PtSlot};
+    use mm::pgtable::{PageSize, PageTable, PtSlot, PteFlags};
     use x86_64::registers::control::Cr3;
 
     struct CountPresent(u64);

@@ -112,8 +112,8 @@ pub fn parse(d: &[u8]) -> Result<Executable, Errno> {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
 
     #[ktest]
     pub fn rejects_garbage() {

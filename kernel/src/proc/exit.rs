@@ -99,12 +99,7 @@ fn exit_process(proc: &Arc<Process>) {
             panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages");
         }
         let (total, free) = crate::memory::frame::counts();
-        crate::kprintln!(
-            "holdfast: init exited with status {} (frames: {} total, {} free)",
-            status.shell_code(),
-            total,
-            free
-        );
+        crate::kprintln!("holdfast: init exited with status {} (frames: {} total, {} free)", status.shell_code(), total, free);
         if !crate::cmdline::flag("stay") {
             crate::arch::qemu::exit(status.shell_code());
         }

@@ -40,7 +40,13 @@ pub fn segv(addr: u64, rip: u64, access: FaultAccess) -> ! {
         crate::sched::current().tid,
         crate::sched::current().name,
         addr,
-        if access.exec { "exec" } else if access.write { "write" } else { "read" },
+        if access.exec {
+            "exec"
+        } else if access.write {
+            "write"
+        } else {
+            "read"
+        },
         rip
     );
     signal::send_fatal(&proc, signal::SIGSEGV);

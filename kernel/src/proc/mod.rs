@@ -202,7 +202,10 @@ pub fn attach(t: &Thread, proc: &Arc<Process>) {
 /// The process of thread `t`, if it is a user thread.
 pub fn process_of(t: &Thread) -> Option<Arc<Process>> {
     let any = t.process.get()?.clone();
-    Some(any.downcast::<Process>().unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid)))
+    Some(
+        any.downcast::<Process>()
+            .unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid)),
+    )
 }
 
 /// The process of the running thread (panics for kernel threads, which

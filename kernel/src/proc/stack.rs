@@ -85,8 +85,8 @@ pub fn build(top: u64, argv: &[String], envp: &[String], auxv: &[(u64, u64)], ra
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
     use alloc::string::ToString;
 
     fn word(img: &StackImage, top: u64, addr: u64) -> u64 {

@@ -94,7 +94,8 @@ impl UserMm {
     pub fn lock_stats_text(&self) -> String {
         use core::fmt::Write;
         let st = self.mm.mmap_lock.stats();
-        let mut s = String::from("mode  acquired contended trylock_failed interrupted wait_p50 wait_p99 wait_max hold_p50 hold_p99 hold_max\n");
+        let mut s =
+            String::from("mode  acquired contended trylock_failed interrupted wait_p50 wait_p99 wait_max hold_p50 hold_p99 hold_max\n");
         for (name, m) in [("read", &st.read), ("write", &st.write)] {
             let _ = writeln!(
                 s,
@@ -123,8 +124,8 @@ impl UserMm {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
     use core::sync::atomic::{AtomicBool, Ordering};
     use mm::fault::FaultAccess as Access;
     use mm::populate::{PopulateLock, PopulateProgress, PopulateStrategy, POPULATE_BATCH_PAGES};

@@ -52,14 +52,8 @@ struct Sched {
     switches: u64,
 }
 
-static SCHED: Mutex<Sched> = Mutex::new(Sched {
-    run_queue: VecDeque::new(),
-    current: None,
-    idle: None,
-    sleepers: Vec::new(),
-    reap: None,
-    switches: 0,
-});
+static SCHED: Mutex<Sched> =
+    Mutex::new(Sched { run_queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new(), reap: None, switches: 0 });
 
 fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
     interrupts::without_interrupts(|| f(&mut SCHED.lock()))
@@ -314,8 +308,8 @@ pub fn switches() -> u64 {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
     use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
     static SPINS: AtomicU64 = AtomicU64::new(0);

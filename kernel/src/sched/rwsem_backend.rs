@@ -47,8 +47,8 @@ impl RwSemBackend for SchedBackend {
 
 #[cfg(feature = "ktest")]
 pub mod tests {
-    use crate::ktest::ktest;
     use super::*;
+    use crate::ktest::ktest;
 
     type KRwSem = mm::rwsem::RwSem<SchedBackend>;
     use crate::sched::{self, thread::Thread as KThread};

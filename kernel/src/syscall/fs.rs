@@ -322,7 +322,11 @@ pub fn sys_newfstatat(a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let f = if empty_ok && path_ptr == 0 {
-        if dirfd == AT_FDCWD { open_node(b"/".to_vec(), NodeType::Dir, 0)? } else { return Err(Errno::EBADF) }
+        if dirfd == AT_FDCWD {
+            open_node(b"/".to_vec(), NodeType::Dir, 0)?
+        } else {
+            return Err(Errno::EBADF);
+        }
     } else {
         stat_lookup(dirfd, path_ptr, empty_ok)?
     };

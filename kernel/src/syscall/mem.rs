@@ -171,4 +171,3 @@ pub fn check_invariants(nr: u64) {
         panic!("mm invariants violated after syscall {nr}: {why}");
     }
 }
-

@@ -55,7 +55,7 @@ use core::num::NonZeroI32;
 
 use crate::errno::Errno;
 use crate::pgtable::{is_canonical, Level, PageTable, PhysMem, PtEntry, PtSlot, PteFlags, UPPER_HALF_START};
-use crate::vma::{Vma, VmFlags};
+use crate::vma::{VmFlags, Vma};
 
 /// What the walker does after `pud_entry` / `pmd_entry` returns
 /// [`WalkControl::Continue`] (Linux `enum page_walk_action`).
@@ -429,7 +429,13 @@ fn walk_entry<P: PhysMem, O: MmWalkOps + ?Sized>(slot: PtSlot, addr: u64, next: 
 
 /// The ptes of `[addr, end)` in the page table `table_pa`: `pte_entry` for
 /// each present one, `pte_hole` (depth 4) for each run of empty ones.
-fn walk_pte_range<P: PhysMem, O: MmWalkOps + ?Sized>(table_pa: u64, addr: u64, end: u64, ops: &mut O, walk: &mut MmWalk<'_, P>) -> WalkControl {
+fn walk_pte_range<P: PhysMem, O: MmWalkOps + ?Sized>(
+    table_pa: u64,
+    addr: u64,
+    end: u64,
+    ops: &mut O,
+    walk: &mut MmWalk<'_, P>,
+) -> WalkControl {
     let depth = Level::Pte.hole_depth();
     let mut hole_start: Option<u64> = None;
     for (pte_addr, slot) in (PteRange { table_pa, addr, end }) {

@@ -315,7 +315,10 @@ fn protnone_leaf_is_not_present_to_the_mmu_but_stays_mapped() {
     pt.protect(0x5000, PteFlags::USER | PteFlags::NO_EXECUTE, &tlb).unwrap();
     let e = pt.get(pt.lookup(0x5000).last());
     assert!(!e.is_protnone() && e.raw() & PteFlags::PRESENT.bits() != 0);
-    assert_eq!(pt.translate(0x5000).unwrap(), Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PRESENT | PteFlags::USER | PteFlags::NO_EXECUTE });
+    assert_eq!(
+        pt.translate(0x5000).unwrap(),
+        Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PRESENT | PteFlags::USER | PteFlags::NO_EXECUTE }
+    );
     pt.protect(0x5000, PteFlags::PROTNONE, &tlb).unwrap();
     assert_eq!(pt.unmap(0x5000, &tlb).unwrap(), Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PROTNONE });
     assert_eq!(arena.in_use(), 1, "tables freed once the last leaf went");

@@ -457,12 +457,7 @@ impl<B: RwSemBackend> RwSem<B> {
                 if sem.wait_list.try_reserve(1).is_ok() {
                     let ticket = sem.next_ticket;
                     sem.next_ticket += 1;
-                    sem.wait_list.push_back(RwSemWaiter {
-                        ticket,
-                        wait_for: mode,
-                        task: me.clone(),
-                        queued_at_ns: now,
-                    });
+                    sem.wait_list.push_back(RwSemWaiter { ticket, wait_for: mode, task: me.clone(), queued_at_ns: now });
                     sem.check_invariants();
                     Some(ticket)
                 } else {
@@ -485,13 +480,7 @@ impl<B: RwSemBackend> RwSem<B> {
     /// Sleep until the lock has been granted to `ticket` (grant-before-wake:
     /// being out of the queue means owning the lock), or, when killable,
     /// until a fatal signal makes us leave the queue.
-    fn down_slowpath(
-        &self,
-        me: &B::Waiter,
-        ticket: u64,
-        mode: WaitFor,
-        state: TaskState,
-    ) -> Result<(), Errno> {
+    fn down_slowpath(&self, me: &B::Waiter, ticket: u64, mode: WaitFor, state: TaskState) -> Result<(), Errno> {
         loop {
             let fatal = state == TaskState::Killable && self.backend.fatal_signal_pending();
             let now = if fatal { self.backend.now_ns() } else { 0 };
@@ -676,10 +665,7 @@ mod tests {
         assert!(!sem.is_locked());
         assert!(!sem.is_contended());
         assert_eq!(sem.down_write_killable(), Ok(()));
-        assert_eq!(
-            alloc::format!("{sem:?}"),
-            "RwSem { readers: 0, writer: true, wait_list: [], policy: AllReaders }"
-        );
+        assert_eq!(alloc::format!("{sem:?}"), "RwSem { readers: 0, writer: true, wait_list: [], policy: AllReaders }");
         sem.up_write();
         let st = sem.stats();
         assert_eq!(st.read.acquired, 3);

@@ -96,8 +96,7 @@ impl Log2Histogram {
         }
         // The rank (1-based) of the sample we want: ceil(count * num / den),
         // at least 1 and at most count.
-        let rank = ((self.count as u128 * num.min(den) as u128).div_ceil(den as u128) as u64)
-            .clamp(1, self.count);
+        let rank = ((self.count as u128 * num.min(den) as u128).div_ceil(den as u128) as u64).clamp(1, self.count);
         let mut seen = 0;
         for (i, &n) in self.buckets.iter().enumerate() {
             seen += n;

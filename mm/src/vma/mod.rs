@@ -62,10 +62,7 @@ bitflags! {
 
 impl VmFlags {
     /// Linux `VM_SPECIAL`: vmas that mlock skips and that never merge.
-    pub const SPECIAL: VmFlags = VmFlags::IO
-        .union(VmFlags::DONTEXPAND)
-        .union(VmFlags::PFNMAP)
-        .union(VmFlags::MIXEDMAP);
+    pub const SPECIAL: VmFlags = VmFlags::IO.union(VmFlags::DONTEXPAND).union(VmFlags::PFNMAP).union(VmFlags::MIXEDMAP);
     /// Linux `VM_LOCKED_MASK`: the bits mlock and munlock change.
     pub const LOCKED_MASK: VmFlags = VmFlags::LOCKED.union(VmFlags::LOCKONFAULT);
 }
@@ -116,9 +113,6 @@ impl Vma {
     /// Linux `is_mergeable_vma` for anonymous memory: same flags, same kind,
     /// adjacent, and neither is `VM_SPECIAL`.
     pub fn can_merge_with(&self, next: &Vma) -> bool {
-        self.end == next.start
-            && self.flags == next.flags
-            && self.kind == next.kind
-            && !self.flags.intersects(VmFlags::SPECIAL)
+        self.end == next.start && self.flags == next.flags && self.kind == next.kind && !self.flags.intersects(VmFlags::SPECIAL)
     }
 }

@@ -52,7 +52,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{Vma, VmFlags};
+use super::{VmFlags, Vma};
 use crate::addr::{page_aligned, PAGE_SIZE};
 use crate::errno::Errno;
 
@@ -507,12 +507,7 @@ impl VmaTree {
         if low >= high || high - low < len {
             return None;
         }
-        if hint != 0
-            && page_aligned(hint)
-            && hint >= low
-            && hint <= high - len
-            && self.find_vma_intersection(hint, hint + len).is_none()
-        {
+        if hint != 0 && page_aligned(hint) && hint >= low && hint <= high - len && self.find_vma_intersection(hint, hint + len).is_none() {
             return Some(hint);
         }
         let q = GapQuery { len, align, need: len.checked_add(align - PAGE_SIZE)?, low, high };
@@ -544,12 +539,7 @@ impl VmaTree {
             return Err(format!("len is {} but {} vmas are reachable", self.len, visited));
         }
         if visited + self.free.len() != self.nodes.len() {
-            return Err(format!(
-                "{} reachable + {} free != {} arena slots",
-                visited,
-                self.free.len(),
-                self.nodes.len()
-            ));
+            return Err(format!("{} reachable + {} free != {} arena slots", visited, self.free.len(), self.nodes.len()));
         }
         let mut prev: Option<&Vma> = None;
         for vma in self.iter() {
@@ -632,15 +622,7 @@ impl VmaTree {
 
     /// A fresh leaf holding `vma`. The caller reserved a slot.
     fn alloc_node(&mut self, vma: Vma) -> u32 {
-        let node = Node {
-            min_start: vma.start,
-            max_end: vma.end,
-            vma,
-            left: NIL,
-            right: NIL,
-            height: 1,
-            max_gap: 0,
-        };
+        let node = Node { min_start: vma.start, max_end: vma.end, vma, left: NIL, right: NIL, height: 1, max_gap: 0 };
         if let Some(i) = self.free.pop() {
             self.nodes[i as usize] = node;
             i

@@ -251,7 +251,12 @@ fn auxv(t: &mut Tap, args: &Args) {
     let pagesz = args.auxv(holdfast_user::entry::AT_PAGESZ);
     t.eq(pagesz, Some(PAGE_SIZE), "auxv AT_PAGESZ = 4096");
     let entry = args.auxv(holdfast_user::entry::AT_ENTRY);
-    t.check(entry.is_some_and(|e| (0x400000..0x800000).contains(&e)), "auxv AT_ENTRY inside the image at 0x400000", entry, "0x400000..0x800000");
+    t.check(
+        entry.is_some_and(|e| (0x400000..0x800000).contains(&e)),
+        "auxv AT_ENTRY inside the image at 0x400000",
+        entry,
+        "0x400000..0x800000",
+    );
 }
 
 fn procfs(t: &mut Tap, entry: usize) {
@@ -268,7 +273,10 @@ fn procfs(t: &mut Tap, entry: usize) {
             match ours {
                 Some(m) => {
                     let covers = m.start <= r.addr() && m.end >= r.addr() + r.len();
-                    t.ok(covers, format!("maps has our mapping {:#x}-{:#x} (line {:#x}-{:#x})", r.addr(), r.addr() + r.len(), m.start, m.end));
+                    t.ok(
+                        covers,
+                        format!("maps has our mapping {:#x}-{:#x} (line {:#x}-{:#x})", r.addr(), r.addr() + r.len(), m.start, m.end),
+                    );
                     t.eq(m.perms, "r--p", "our mapping's perms are r--p");
                     t.eq((m.offset, m.inode), (0, 0), "anonymous mapping: offset 0, inode 0");
                 }
@@ -277,7 +285,12 @@ fn procfs(t: &mut Tap, entry: usize) {
                 }
             }
             let text_line = lines.iter().filter_map(|l| MapsLine::parse(l)).find(|m| m.start <= entry && entry < m.end);
-            t.check(text_line.as_ref().is_some_and(|m| m.perms.starts_with("r-x")), "maps shows the entry point's segment as r-x", text_line, "r-xp");
+            t.check(
+                text_line.as_ref().is_some_and(|m| m.perms.starts_with("r-x")),
+                "maps shows the entry point's segment as r-x",
+                text_line,
+                "r-xp",
+            );
         }
         Err(e) => {
             t.check(false, "open/read /proc/self/maps", e, "Ok");
@@ -326,13 +339,21 @@ fn fs_paths(t: &mut Tap) {
     comp.push(0);
     t.eq(sys::openat_bytes(sys::AT_FDCWD, &comp, 0), Err(sys::ENAMETOOLONG), "256-byte component: ENAMETOOLONG");
     t.eq(sys::openat_addr(sys::AT_FDCWD, sys::KERNEL_ADDR, 0), Err(Errno::EFAULT), "faulting path: EFAULT");
-    t.eq(sys::openat_addr(BADFD, sys::KERNEL_ADDR, 0), Err(Errno::EFAULT), "faulting path with a bad dirfd: EFAULT first");
+    t.eq(
+        sys::openat_addr(BADFD, sys::KERNEL_ADDR, 0),
+        Err(Errno::EFAULT),
+        "faulting path with a bad dirfd: EFAULT first",
+    );
     t.eq(sys::openat_bytes(BADFD, b"x\0", 0), Err(Errno::EBADF), "relative path, bad dirfd: EBADF");
     match sys::openat_bytes(BADFD, b"/proc/self/status\0", 0) {
         Ok(fd) => {
             t.ok(true, "absolute path ignores a bad dirfd");
             t.eq(sys::openat_bytes(fd as isize, b"x\0", 0), Err(sys::ENOTDIR), "relative path, dirfd not a directory: ENOTDIR");
-            t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status/\0", 0), Err(sys::ENOTDIR), "trailing slash on a file: ENOTDIR");
+            t.eq(
+                sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status/\0", 0),
+                Err(sys::ENOTDIR),
+                "trailing slash on a file: ENOTDIR",
+            );
             let _ = sys::close(fd);
         }
         Err(e) => {
@@ -360,10 +381,18 @@ fn fs_dirs(t: &mut Tap) {
             let _ = sys::close(f);
         }
         t.eq(sys::write(d, b""), Err(Errno::EBADF), "write on a directory: EBADF");
-        t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/proc\0", sys::O_WRONLY), Err(sys::EISDIR), "open a directory for writing: EISDIR");
+        t.eq(
+            sys::openat_bytes(sys::AT_FDCWD, b"/proc\0", sys::O_WRONLY),
+            Err(sys::EISDIR),
+            "open a directory for writing: EISDIR",
+        );
         let _ = sys::close(d);
     }
-    t.eq(sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_DIRECTORY), Err(sys::ENOTDIR), "O_DIRECTORY on a file: ENOTDIR");
+    t.eq(
+        sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_DIRECTORY),
+        Err(sys::ENOTDIR),
+        "O_DIRECTORY on a file: ENOTDIR",
+    );
     let p = sys::openat_bytes(sys::AT_FDCWD, b"/proc/self/status\0", sys::O_PATH);
     t.check(p.is_ok(), "open(O_PATH)", p, "Ok");
     if let Ok(p) = p {
@@ -378,10 +407,26 @@ fn fs_dirs(t: &mut Tap) {
 /// Item 3: newfstatat checks its flags first; a bad buffer is EFAULT only
 /// after the lookup succeeded.
 fn fs_stat(t: &mut Tap) {
-    t.eq(sys::newfstatat_addr(sys::AT_FDCWD, sys::KERNEL_ADDR, sys::KERNEL_ADDR, 0x10000), Err(Errno::EINVAL), "newfstatat: invalid flags first");
-    t.eq(sys::newfstatat(BADFD, b"x\0", 0xdead & !0x1000).map(|_| ()), Err(Errno::EINVAL), "newfstatat: invalid flags before dirfd");
-    t.eq(sys::newfstatat_addr(sys::AT_FDCWD, b"/nonexistent\0".as_ptr() as usize, sys::KERNEL_ADDR, 0), Err(Errno::ENOENT), "stat: lookup before the buffer");
-    t.eq(sys::newfstatat_addr(sys::AT_FDCWD, b"/proc\0".as_ptr() as usize, sys::KERNEL_ADDR, 0), Err(Errno::EFAULT), "stat to a bad buffer: EFAULT");
+    t.eq(
+        sys::newfstatat_addr(sys::AT_FDCWD, sys::KERNEL_ADDR, sys::KERNEL_ADDR, 0x10000),
+        Err(Errno::EINVAL),
+        "newfstatat: invalid flags first",
+    );
+    t.eq(
+        sys::newfstatat(BADFD, b"x\0", 0xdead & !0x1000).map(|_| ()),
+        Err(Errno::EINVAL),
+        "newfstatat: invalid flags before dirfd",
+    );
+    t.eq(
+        sys::newfstatat_addr(sys::AT_FDCWD, b"/nonexistent\0".as_ptr() as usize, sys::KERNEL_ADDR, 0),
+        Err(Errno::ENOENT),
+        "stat: lookup before the buffer",
+    );
+    t.eq(
+        sys::newfstatat_addr(sys::AT_FDCWD, b"/proc\0".as_ptr() as usize, sys::KERNEL_ADDR, 0),
+        Err(Errno::EFAULT),
+        "stat to a bad buffer: EFAULT",
+    );
     t.eq(sys::fstat_addr(BADFD as i32, 0), Err(Errno::EBADF), "fstat: EBADF before the buffer");
     t.eq(sys::fstat_addr(1, 0), Err(Errno::EFAULT), "fstat to NULL: EFAULT");
     t.ok(sys::newfstatat(1, b"\0", sys::AT_EMPTY_PATH).is_ok(), "newfstatat(fd, \"\", AT_EMPTY_PATH)");
@@ -395,7 +440,11 @@ fn fs_rw(t: &mut Tap) {
         return;
     };
     t.eq(sys::write(fd, b""), Err(Errno::EBADF), "write(read-only fd, 0 bytes): EBADF");
-    t.eq(probe::write_from_kernel(fd, probe::KERNEL_HALF, 8), Err(Errno::EBADF), "write(read-only fd, bad buffer): EBADF first");
+    t.eq(
+        probe::write_from_kernel(fd, probe::KERNEL_HALF, 8),
+        Err(Errno::EBADF),
+        "write(read-only fd, bad buffer): EBADF first",
+    );
     t.eq(sys::rwv_kernel_iov(true, fd, 5000), Err(Errno::EBADF), "writev(read-only fd): EBADF first");
     t.eq(sys::rwv_kernel_iov(false, BADFD as i32, 5000), Err(Errno::EBADF), "readv(bad fd): EBADF first");
     t.eq(sys::rwv_kernel_iov(false, fd, 1025), Err(Errno::EINVAL), "readv(1025 iovecs): EINVAL");

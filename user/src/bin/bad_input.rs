@@ -59,7 +59,11 @@ fn main(_args: Args) -> i32 {
     t.eq(probe::mprotect_prot(0x1000), inval0, "mprotect with prot 0x1000 -> EINVAL");
 
     t.eq(sys::clock_gettime(100).map(|_| ()), inval0, "clock_gettime(100) -> EINVAL");
-    t.eq(probe::clock_gettime_into_kernel(sys::CLOCK_MONOTONIC, KERNEL_HALF), ef, "clock_gettime into a kernel address -> EFAULT");
+    t.eq(
+        probe::clock_gettime_into_kernel(sys::CLOCK_MONOTONIC, KERNEL_HALF),
+        ef,
+        "clock_gettime into a kernel address -> EFAULT",
+    );
 
     t.eq(probe::futex_wait_kernel(KERNEL_HALF, 0), ef, "futex(kernel address, FUTEX_WAIT) -> EFAULT");
 

@@ -66,10 +66,10 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use alloc::format;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use holdfast_user::hist::Histogram;
 use holdfast_user::mem::{prot, Region, PAGE_SIZE};
@@ -80,12 +80,8 @@ use holdfast_user::{entry, fs, println, thread, time, Args};
 entry!(main);
 
 /// Operation kinds: (letter, short name, lock side).
-const KINDS: [(&str, &str, &str); 4] = [
-    ("a", "mmap+munmap", "write"),
-    ("b", "page fault", "read"),
-    ("c", "read maps", "read"),
-    ("d", "cpu spin", "none"),
-];
+const KINDS: [(&str, &str, &str); 4] =
+    [("a", "mmap+munmap", "write"), ("b", "page fault", "read"), ("c", "read maps", "read"), ("d", "cpu spin", "none")];
 /// Kinds in the RESULT line and in the default `--kinds`.
 const RESULT_KINDS: usize = 3;
 /// Iterations of kind d's user-space loop (a few µs).
@@ -225,16 +221,11 @@ struct Shared {
 /// One measuring thread: allocate everything it needs, report ready, wait
 /// for the start, loop on `kind` until told to stop, hand in histograms.
 fn worker(kind: usize, s: &Shared) {
-    let mut res = WorkerResult {
-        kind,
-        hist: [Histogram::new(), Histogram::new(), Histogram::new()],
-        errors: 0,
-        first_error: None,
-        worst: (0, 0),
-    };
+    let mut res =
+        WorkerResult { kind, hist: [Histogram::new(), Histogram::new(), Histogram::new()], errors: 0, first_error: None, worst: (0, 0) };
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     buf.resize(buf.capacity(), 0); // touch it now, not during the run
-    // Kind b: its own region, mapped (and its page tables for it built) now.
+                                   // Kind b: its own region, mapped (and its page tables for it built) now.
     let mut region: Option<Region> = None;
     if kind == 1 {
         match Region::map_anon(FAULT_REGION, prot::RW) {
@@ -424,7 +415,11 @@ fn strategy() -> String {
     match fs::read_file(c"/proc/sys/vm/mlock_populate") {
         Ok(b) => {
             let s = core::str::from_utf8(&b).unwrap_or("?").trim();
-            if s.is_empty() || s.contains(char::is_whitespace) { String::from("unknown") } else { String::from(s) }
+            if s.is_empty() || s.contains(char::is_whitespace) {
+                String::from("unknown")
+            } else {
+                String::from(s)
+            }
         }
         Err(Errno::ENOENT) => String::from("linux"),
         Err(_) => String::from("unknown"),
@@ -481,7 +476,11 @@ fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec
 }
 
 fn rlim(v: u64) -> String {
-    if v == sys::RLIM_INFINITY { String::from("unlimited") } else { format!("{}KiB", v / 1024) }
+    if v == sys::RLIM_INFINITY {
+        String::from("unlimited")
+    } else {
+        format!("{}KiB", v / 1024)
+    }
 }
 
 fn main(args: Args) -> i32 {

@@ -171,7 +171,11 @@ fn main(args: Args) -> i32 {
 
     t.eq(unlocked, Ok(()), "munlockall");
     t.eq(sb.unmap_arena(), Ok(()), "munmap the whole arena");
-    t.eq(mem::mincore_probe(ARENA, ARENA_LEN).map(|_| ()), Err(Errno::ENOMEM), "nothing left in the arena (mincore: ENOMEM)");
+    t.eq(
+        mem::mincore_probe(ARENA, ARENA_LEN).map(|_| ()),
+        Err(Errno::ENOMEM),
+        "nothing left in the arena (mincore: ENOMEM)",
+    );
     let status = fs::read_file(c"/proc/self/status").ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
     t.eq(vmlck_kb(&status), Some(0), "VmLck is 0 kB after munlockall");
     t.finish()

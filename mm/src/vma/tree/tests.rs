@@ -341,9 +341,7 @@ fn gua_hint() {
 fn gua_top_down_gaps() {
     // Gaps: [0,10) 10, [20,22) 2, [25,30) 5, [40,100) above.
     let t = tree(&[(10, 20, RW), (22, 25, RW), (30, 40, RW)]);
-    let g = |len: u64, align: u64, low: u64, high: u64| {
-        t.get_unmapped_area(len * P, 0, align * P, low * P, high * P).map(|a| a / P)
-    };
+    let g = |len: u64, align: u64, low: u64, high: u64| t.get_unmapped_area(len * P, 0, align * P, low * P, high * P).map(|a| a / P);
     assert_eq!(g(1, 1, 0, 100), Some(99));
     assert_eq!(g(60, 1, 0, 100), Some(40), "exactly the top gap");
     assert_eq!(g(61, 1, 0, 100), None);
@@ -365,9 +363,7 @@ fn gua_top_down_gaps() {
 fn gua_alignment() {
     // Gaps: [0,10), [20,30) (10 pages, start not 8-aligned: 24 is), [40,..)
     let t = tree(&[(10, 20, RW), (30, 40, RW)]);
-    let g = |len: u64, align: u64, low: u64, high: u64| {
-        t.get_unmapped_area(len * P, 0, align * P, low * P, high * P).map(|a| a / P)
-    };
+    let g = |len: u64, align: u64, low: u64, high: u64| t.get_unmapped_area(len * P, 0, align * P, low * P, high * P).map(|a| a / P);
     assert_eq!(g(2, 8, 0, 100), Some(96));
     assert_eq!(g(2, 8, 0, 97), Some(88));
     assert_eq!(g(2, 16, 0, 40), None, "needs 2+15=17 > 10");
@@ -423,9 +419,10 @@ fn gua_many_vmas_matches_scan() {
         for high in (0..addr + 20).step_by(37) {
             let got = t.get_unmapped_area(len * P, 0, P, 0, high * P).map(|a| a / P);
             // Highest a with [a, a+len) free and a + len <= high.
-            let want = (0..=high.saturating_sub(len)).rev().take_while(|_| high >= len).find(|&a| {
-                vmas.iter().all(|v| v.end <= a * P || v.start >= (a + len) * P)
-            });
+            let want = (0..=high.saturating_sub(len))
+                .rev()
+                .take_while(|_| high >= len)
+                .find(|&a| vmas.iter().all(|v| v.end <= a * P || v.start >= (a + len) * P));
             assert_eq!(got, want, "len {len} high {high}");
         }
     }
