@@ -301,7 +301,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 *locked = PopulateHold::Dropped;
                 return Ok(addr);
             }
-            if *held_pages % POPULATE_BATCH_PAGES == 0 {
+            if (*held_pages).is_multiple_of(POPULATE_BATCH_PAGES) {
                 self.run_populate_hook(run.progress(addr, locked.lock()));
             }
         }

@@ -505,9 +505,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let g = self.lock_inner();
         let kb = |pages: u64| pages << (PAGE_SHIFT - 10);
         let mut s = String::new();
-        let _ = write!(s, "VmSize:\t{:>8} kB\n", kb(g.total_vm));
-        let _ = write!(s, "VmLck:\t{:>8} kB\n", kb(g.locked_vm));
-        let _ = write!(s, "VmRSS:\t{:>8} kB\n", kb(g.rss));
+        let _ = writeln!(s, "VmSize:\t{:>8} kB", kb(g.total_vm));
+        let _ = writeln!(s, "VmLck:\t{:>8} kB", kb(g.locked_vm));
+        let _ = writeln!(s, "VmRSS:\t{:>8} kB", kb(g.rss));
         s
     }
 

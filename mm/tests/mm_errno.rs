@@ -63,7 +63,7 @@ fn mlock_einval_on_wrap_with_cap() {
     let w = world();
     map(&w, 1);
     // [addr, addr + len) wraps: only reachable with CAP_IPC_LOCK.
-    let start = u64::MAX & !(P - 1);
+    let start = !(P - 1);
     assert_eq!(w.mm.do_mlock(start - P, 4 * P, 0, &root()), Err(EINVAL));
     // Without CAP the limit check answers first.
     assert_eq!(w.mm.do_mlock(start - P, 4 * P, 0, &nobody(P)), Err(ENOMEM));
@@ -149,7 +149,7 @@ fn munlock_no_permission_checks_einval_enomem() {
     let a = map(&w, 8);
     w.mm.do_mlock(a, 8 * P, 0, &root()).unwrap();
     // No credentials involved at all; wrap -> EINVAL.
-    let top = u64::MAX & !(P - 1);
+    let top = !(P - 1);
     assert_eq!(w.mm.do_munlock(top - P, 4 * P), Err(EINVAL));
     assert_eq!(w.mm.do_munlock(0x1000_0000, P), Err(ENOMEM));
     // LTP munlock02: mlock 8 pages, unmap 2..6, munlock(addr + 2P, 8P) -> ENOMEM.

@@ -91,10 +91,10 @@ fn build<'a>(w: &World, arena: &'a ArenaPhysMem) -> Built<'a> {
             Slot::Small(pages) => {
                 for &p in pages {
                     let va = slot_va + p * K;
-                    if !maps.contains_key(&va) {
+                    maps.entry(va).or_insert_with(|| {
                         pt.map(va, 0x100_0000 + p * K, PageSize::Size4K, PteFlags::USER).unwrap();
-                        maps.insert(va, PageSize::Size4K);
-                    }
+                        PageSize::Size4K
+                    });
                 }
             }
         }

@@ -54,8 +54,14 @@ impl Holder {
         let (release, release_rx) = channel::<()>();
         let handle = thread::spawn(move || {
             let res = match op {
-                Op::Read => Ok(sem.down_read()),
-                Op::Write => Ok(sem.down_write()),
+                Op::Read => {
+                    let _: () = sem.down_read();
+                    Ok(())
+                }
+                Op::Write => {
+                    let _: () = sem.down_write();
+                    Ok(())
+                }
                 Op::ReadKillable => sem.down_read_killable(),
                 Op::WriteKillable => sem.down_write_killable(),
             };

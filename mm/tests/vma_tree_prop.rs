@@ -25,7 +25,7 @@ struct Model {
 }
 
 fn aligned(a: u64) -> bool {
-    a % P == 0
+    a.is_multiple_of(P)
 }
 
 /// Linux's `VM_SPECIAL` (`VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP`),
@@ -59,7 +59,7 @@ impl Model {
     }
 
     fn find_vma_prev(&self, addr: u64) -> (Option<&Vma>, Option<&Vma>) {
-        (self.find_vma(addr), self.vmas.iter().filter(|v| v.end <= addr).last())
+        (self.find_vma(addr), self.vmas.iter().rfind(|v| v.end <= addr))
     }
 
     fn overlaps(&self, start: u64, end: u64) -> bool {

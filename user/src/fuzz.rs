@@ -103,6 +103,9 @@ impl Rng {
         Rng(seed.max(1))
     }
 
+    /// The next 64 random bits (xorshift64*; an infinite stream, not an
+    /// iterator).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;

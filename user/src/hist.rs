@@ -83,11 +83,7 @@ impl Histogram {
         }
     }
     pub fn mean(&self) -> u64 {
-        if self.count == 0 {
-            0
-        } else {
-            self.sum / self.count
-        }
+        self.sum.checked_div(self.count).unwrap_or(0)
     }
 
     /// The value at `per_mille` (e.g. 500 = p50, 990 = p99), clamped to max.

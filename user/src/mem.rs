@@ -150,7 +150,7 @@ impl Region {
     /// Replace `[offset, offset+len)` with a fresh anonymous mapping using
     /// `MAP_FIXED`; returns the address the kernel reports.
     pub fn remap_fixed(&mut self, offset: usize, len: usize, prot: usize) -> Result<usize, Errno> {
-        assert!(offset % PAGE_SIZE == 0 && offset.checked_add(len).is_some_and(|e| e <= self.len));
+        assert!(offset.is_multiple_of(PAGE_SIZE) && offset.checked_add(len).is_some_and(|e| e <= self.len));
         let flags = map::PRIVATE | map::ANONYMOUS | map::FIXED;
         // SAFETY: MAP_FIXED replaces only pages inside this owned region, and
         // `&mut self` means no reference points into them.

@@ -76,7 +76,7 @@ pub fn mmap_flags(len: usize, prot: usize, flags: usize) -> Result<usize, Errno>
 /// `munmap(addr + misalign, len)` on a region we own; the region is then
 /// unmapped properly.
 pub fn munmap_misaligned(misalign: usize, len: usize) -> Result<(), Errno> {
-    assert!(misalign % PAGE_SIZE != 0);
+    assert!(!misalign.is_multiple_of(PAGE_SIZE));
     let r = Region::map_anon(2 * PAGE_SIZE, mem::prot::RW)?;
     // SAFETY: the range lies inside `r`, which we own and nobody references;
     // if the kernel (wrongly) unmapped it, `r`'s drop just gets an error.

@@ -220,11 +220,9 @@ fn host_run(paths: &Paths, run: &HostRun, log_path: &Path, tally: &mut Tally) {
     let status = child.wait();
     let _ = stderr_thread.join();
     let ok = matches!(&status, Ok(s) if s.success());
-    if !ok {
-        if failed_in_lines == 0 {
-            // It did not build (or the harness died): one failure.
-            tally.record(&format!("{suite} (build)"), false, Some(log_path.to_path_buf()));
-        }
+    if !ok && failed_in_lines == 0 {
+        // It did not build (or the harness died): one failure.
+        tally.record(&format!("{suite} (build)"), false, Some(log_path.to_path_buf()));
     }
 }
 

@@ -254,7 +254,7 @@ fn range_ok(start: u64, end: u64) -> bool {
         && page_aligned(end)
         && is_canonical(start)
         && is_canonical(end - 1)
-        && (start >= UPPER_HALF_START) == (end - 1 >= UPPER_HALF_START)
+        && (start >= UPPER_HALF_START) == (end > UPPER_HALF_START)
 }
 
 /// Walk `[start, end)` of `pgtable` through the vmas `vmas` (sorted by

@@ -70,7 +70,7 @@ impl ArenaPhysMem {
     }
 
     fn slot(&self, pa: u64) -> Option<usize> {
-        if pa < ARENA_BASE || pa % FRAME != 0 {
+        if pa < ARENA_BASE || !pa.is_multiple_of(FRAME) {
             return None;
         }
         let i = ((pa - ARENA_BASE) / FRAME) as usize;

@@ -274,7 +274,7 @@ impl<P: PhysMem> PageTable<P> {
     /// on demand; on failure nothing is left behind.
     pub fn map(&mut self, va: u64, pa: u64, size: PageSize, flags: PteFlags) -> Result<(), MapError> {
         self.check_va(va)?;
-        if va % size.bytes() != 0 || pa % size.bytes() != 0 {
+        if !va.is_multiple_of(size.bytes()) || !pa.is_multiple_of(size.bytes()) {
             return Err(MapError::Misaligned);
         }
         if pa & !ENTRY_ADDR_MASK != 0 {
@@ -319,7 +319,7 @@ impl<P: PhysMem> PageTable<P> {
         self.check_va(va)?;
         let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
         let size = PageSize::from_level(slot.level).ok_or(MapError::NotMapped)?;
-        if va % size.bytes() != 0 {
+        if !va.is_multiple_of(size.bytes()) {
             return Err(MapError::Misaligned);
         }
         self.set(slot, PtEntry::NONE);
@@ -334,7 +334,7 @@ impl<P: PhysMem> PageTable<P> {
     pub fn protect(&mut self, va: u64, flags: PteFlags, tlb: &(impl TlbFlush + ?Sized)) -> Result<PteFlags, MapError> {
         self.check_va(va)?;
         let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
-        if va % slot.level.entry_size() != 0 {
+        if !va.is_multiple_of(slot.level.entry_size()) {
             return Err(MapError::Misaligned);
         }
         self.set(slot, PtEntry(leaf_bits(e.leaf_frame(slot.level), slot.level, flags)));

@@ -124,11 +124,7 @@ impl Log2Histogram {
 
     /// Mean of the samples, 0 if there are none.
     pub fn mean(&self) -> u64 {
-        if self.count == 0 {
-            0
-        } else {
-            self.sum_ns / self.count
-        }
+        self.sum_ns.checked_div(self.count).unwrap_or(0)
     }
 }
 

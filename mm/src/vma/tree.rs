@@ -784,15 +784,15 @@ impl VmaTree {
         }
         let (l, r) = (self.nodes[n as usize].left, self.nodes[n as usize].right);
         let cur = self.nodes[n as usize].vma.start;
-        let removed;
-        if start < cur {
+
+        let removed = if start < cur {
             let (nl, rm) = self.remove_at(l, start);
             self.nodes[n as usize].left = nl;
-            removed = rm;
+            rm
         } else if start > cur {
             let (nr, rm) = self.remove_at(r, start);
             self.nodes[n as usize].right = nr;
-            removed = rm;
+            rm
         } else {
             if l == NIL {
                 return (r, n);
@@ -806,7 +806,7 @@ impl VmaTree {
             self.nodes[succ as usize].left = l;
             self.nodes[succ as usize].right = nr;
             return (self.rebalance(succ), n);
-        }
+        };
         if removed == NIL {
             return (n, NIL);
         }

@@ -247,7 +247,7 @@ fn tls(t: &mut Tap) {
 }
 
 fn auxv(t: &mut Tap, args: &Args) {
-    t.check(args.len() >= 1, "argc >= 1", args.len(), ">= 1");
+    t.check(!args.is_empty(), "argc >= 1", args.len(), ">= 1");
     let pagesz = args.auxv(holdfast_user::entry::AT_PAGESZ);
     t.eq(pagesz, Some(PAGE_SIZE), "auxv AT_PAGESZ = 4096");
     let entry = args.auxv(holdfast_user::entry::AT_ENTRY);
@@ -418,12 +418,12 @@ fn fs_stat(t: &mut Tap) {
         "newfstatat: invalid flags before dirfd",
     );
     t.eq(
-        sys::newfstatat_addr(sys::AT_FDCWD, b"/nonexistent\0".as_ptr() as usize, sys::KERNEL_ADDR, 0),
+        sys::newfstatat_addr(sys::AT_FDCWD, c"/nonexistent".as_ptr() as usize, sys::KERNEL_ADDR, 0),
         Err(Errno::ENOENT),
         "stat: lookup before the buffer",
     );
     t.eq(
-        sys::newfstatat_addr(sys::AT_FDCWD, b"/proc\0".as_ptr() as usize, sys::KERNEL_ADDR, 0),
+        sys::newfstatat_addr(sys::AT_FDCWD, c"/proc".as_ptr() as usize, sys::KERNEL_ADDR, 0),
         Err(Errno::EFAULT),
         "stat to a bad buffer: EFAULT",
     );

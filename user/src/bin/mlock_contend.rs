@@ -69,6 +69,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use holdfast_user::hist::Histogram;
@@ -223,9 +224,8 @@ struct Shared {
 fn worker(kind: usize, s: &Shared) {
     let mut res =
         WorkerResult { kind, hist: [Histogram::new(), Histogram::new(), Histogram::new()], errors: 0, first_error: None, worst: (0, 0) };
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    buf.resize(buf.capacity(), 0); // touch it now, not during the run
-                                   // Kind b: its own region, mapped (and its page tables for it built) now.
+    let mut buf: Vec<u8> = vec![0; 64 * 1024]; // touched now, not during the run
+                                               // Kind b: its own region, mapped (and its page tables for it built) now.
     let mut region: Option<Region> = None;
     if kind == 1 {
         match Region::map_anon(FAULT_REGION, prot::RW) {
