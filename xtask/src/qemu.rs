@@ -56,6 +56,9 @@ pub struct Machine {
     /// the guest then depend on the guest's work alone, not on the host's
     /// load.
     pub icount: bool,
+    /// The CPU model (`-cpu`): `max` by default; older models lack
+    /// features such as SMAP that a real PC may lack too.
+    pub cpu: String,
 }
 
 impl Machine {
@@ -70,6 +73,7 @@ impl Machine {
             gdb: false,
             kvm: kvm_available(),
             icount: false,
+            cpu: "max".into(),
         }
     }
 }
@@ -84,7 +88,7 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
     } else if m.kvm {
         push(&["-accel", "kvm"]);
     }
-    push(&["-cpu", "max"]);
+    push(&["-cpu", &m.cpu]);
     push(&["-smp", &m.smp.to_string(), "-m", &m.mem]);
     if m.firmware == Firmware::Uefi {
         let ovmf = ovmf.map(|p| p.display().to_string()).unwrap_or_else(|| OVMF_CANDIDATES[0].into());
@@ -390,6 +394,8 @@ mod tests {
         m.icount = true;
         let a = args(&m, None).join(" ");
         assert!(a.starts_with("-icount shift=4,sleep=on -cpu max") && !a.contains("kvm"), "{a}");
+        m.cpu = "qemu64,+x2apic".into();
+        assert!(args(&m, None).join(" ").contains("-cpu qemu64,+x2apic -smp 1"));
     }
 
     #[test]

@@ -73,7 +73,11 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             }
             Suite::Smoke | Suite::User => {
                 let cases = if *suite == Suite::Smoke {
-                    smoke_cases()
+                    let mut cases = smoke_cases();
+                    if let Some(dir) = build_user(&mut tally) {
+                        cases.extend(cpu_model_cases(&dir));
+                    }
+                    cases
                 } else {
                     match build_user(&mut tally) {
                         Some(dir) => user_cases(&dir),
@@ -426,6 +430,8 @@ pub struct BootCase {
     pub check: Option<OutputCheck>,
     /// Guest memory (`-m`), if not the default 1G.
     pub mem: Option<&'static str>,
+    /// CPU model (`-cpu`), if not the default `max`.
+    pub cpu: Option<&'static str>,
 }
 
 impl BootCase {
@@ -453,6 +459,37 @@ pub fn smoke_cases() -> Vec<BootCase> {
             icount: false,
             check: None,
             mem: None,
+            cpu: None,
+        })
+        .collect()
+}
+
+/// CPU models older than QEMU's `max`, as on many real PCs: `qemu64` has
+/// neither SMAP, SMEP, PCID nor FSGSBASE, and `+x2apic` is how such a
+/// machine was first seen to fail. Each boots `hello`, which copies to and
+/// from user memory, and must see it exit 0 with no leak.
+pub const CPU_MODELS: &[(&str, Firmware, Attach)] =
+    &[("qemu64", Firmware::Bios, Attach::Disk), ("qemu64,+x2apic", Firmware::Uefi, Attach::UsbStick)];
+
+/// [`CPU_MODELS`] as smoke cases, reading `hello` from `dir`.
+pub fn cpu_model_cases(dir: &std::path::Path) -> Vec<BootCase> {
+    CPU_MODELS
+        .iter()
+        .map(|&(cpu, firmware, attach)| BootCase {
+            suite: "smoke",
+            name: format!("cpu::{}", cpu.replace(',', "")),
+            firmware,
+            attach,
+            kernel_words: vec![],
+            init: vec!["/hello".into()],
+            files: vec![dir.join("hello")],
+            expect: Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] },
+            timeout: BOOT_TIMEOUT,
+            strategy: None,
+            icount: false,
+            check: None,
+            mem: None,
+            cpu: Some(cpu),
         })
         .collect()
 }
@@ -654,6 +691,7 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
             icount: u.icount,
             check: u.check,
             mem: None,
+            cpu: None,
         };
         if !u.every_strategy {
             cases.push(base);
@@ -847,6 +885,7 @@ fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64],
             icount: false,
             check: None,
             mem: None,
+            cpu: None,
         };
         let (log, result) = boot_case(paths, kernel, &case);
         let result = result.and_then(|(outcome, serial)| {
@@ -908,6 +947,9 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
         machine.icount = case.icount;
         if let Some(mem) = case.mem {
             machine.mem = mem.into();
+        }
+        if let Some(cpu) = case.cpu {
+            machine.cpu = cpu.into();
         }
         let mut serial = String::new();
         let outcome = qemu::run(
@@ -1108,5 +1150,17 @@ mod tests {
         assert!(cases.iter().all(|c| c.attach == Attach::UsbStick && c.expect == Expect::MainReached));
         assert_eq!(cases[0].firmware, Firmware::Uefi);
         assert_eq!(cases[1].firmware, Firmware::Bios);
+    }
+
+    #[test]
+    fn cpu_model_cases_run_hello_on_each_model() {
+        let cases = cpu_model_cases(Path::new("/u"));
+        assert_eq!(cases.iter().map(|c| c.cpu).collect::<Vec<_>>(), [Some("qemu64"), Some("qemu64,+x2apic")]);
+        assert_eq!(cases[1].name, "cpu::qemu64+x2apic");
+        for c in &cases {
+            assert_eq!(c.init, ["/hello"]);
+            assert_eq!(c.files, [Path::new("/u/hello")]);
+            assert_eq!(c.expect, Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] });
+        }
     }
 }
