@@ -79,7 +79,13 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     arch::init_kernel_page_table();
     arch::gdt::init();
     arch::idt::init();
-    arch::enable_protections();
+    let cpu = arch::enable_protections();
+    log::info!("cpu features: {cpu}");
+    if !cpu.nx {
+        // Page-table entries carry the NX bit (bit 63), which is reserved
+        // without EFER.NXE: the first such entry the CPU walks faults.
+        log::warn!("cpu has no NX: page tables with no-execute entries will fault");
+    }
     arch::handlers::register(arch::handlers::Handlers {
         syscall: syscall::dispatch,
         timer_tick: sched::tick,

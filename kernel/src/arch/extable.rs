@@ -9,10 +9,43 @@
 //!
 //! Invariant: every fixup returns to its caller through the normal ABI.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// Whether CR4.SMAP is on, so that `stac`/`clac` may be executed: on a CPU
+/// without SMAP they raise #UD. Set once by [`set_smap_enabled`], before
+/// any user copy.
+static SMAP_ON: AtomicBool = AtomicBool::new(false);
+
+/// Record that CR4.SMAP is now on: the user-copy routines lift it with
+/// `stac` for the length of each access from here on.
+pub fn set_smap_enabled() {
+    SMAP_ON.store(true, Ordering::Relaxed);
+}
+
+/// Is SMAP on (and lifted by the user-copy routines)?
+#[cfg(feature = "ktest")]
+pub fn smap_enabled() -> bool {
+    SMAP_ON.load(Ordering::Relaxed)
+}
+
+// STAC_IF_SMAP / CLAC_IF_SMAP test SMAP_ON (a byte) and skip `stac`/`clac`
+// when SMAP is off. They clobber only RFLAGS' arithmetic flags, which no
+// routine here carries across them.
 core::arch::global_asm!(
     r#"
+    .macro STAC_IF_SMAP
+    cmp byte ptr [rip + {smap_on}], 0
+    je 2f
+    stac
+2:
+    .endm
+    .macro CLAC_IF_SMAP
+    cmp byte ptr [rip + {smap_on}], 0
+    je 2f
+    clac
+2:
+    .endm
+
     .section .text.holdfast_probe, "ax"
     .global holdfast_probe_read_u64
 holdfast_probe_read_u64:
@@ -44,15 +77,15 @@ holdfast_probe_write_u64_fixup:
     .global holdfast_read_user_u32_nofault
 holdfast_read_user_u32_nofault:
     xor edx, edx
-    stac
+    STAC_IF_SMAP
     .global holdfast_read_user_u32_nofault_insn
 holdfast_read_user_u32_nofault_insn:
     mov eax, dword ptr [rdi]
-    clac
+    CLAC_IF_SMAP
     ret
     .global holdfast_read_user_u32_nofault_fixup
 holdfast_read_user_u32_nofault_fixup:
-    clac
+    CLAC_IF_SMAP
     xor eax, eax
     mov edx, 1
     ret
@@ -62,21 +95,22 @@ holdfast_read_user_u32_nofault_fixup:
     .global holdfast_copy_user
 holdfast_copy_user:
     mov rcx, rdx
-    stac
+    STAC_IF_SMAP
     .global holdfast_copy_user_insn
 holdfast_copy_user_insn:
     rep movsb
-    clac
+    CLAC_IF_SMAP
     xor eax, eax
     ret
     .global holdfast_copy_user_fixup
 holdfast_copy_user_fixup:
-    clac
+    CLAC_IF_SMAP
     mov rax, rcx
     ret
 
     .text
-"#
+"#,
+    smap_on = sym SMAP_ON,
 );
 
 #[repr(C)]

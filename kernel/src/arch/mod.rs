@@ -8,6 +8,7 @@
 //! plain data ([`SwitchTarget`]).
 
 pub mod apic;
+pub mod cpu;
 pub mod extable;
 pub mod gdt;
 pub mod handlers;
@@ -172,30 +173,39 @@ pub mod tests {
     }
 }
 
-/// Turn on the CPU's protections — write-protect in ring 0 (CR0.WP),
-/// no-execute pages (EFER.NXE), SMEP/SMAP where the CPU has them — and
-/// SSE (`fxsave`/`fxrstor`) for user programs.
-pub fn enable_protections() {
+/// Turn on the CPU's protections — write-protect in ring 0 (CR0.WP), and
+/// no-execute pages (EFER.NXE), SMEP and SMAP where the CPU has them — and
+/// SSE (`fxsave`/`fxrstor`) for user programs. Detects the CPU's features
+/// ([`cpu::detect`]) and returns them.
+pub fn enable_protections() -> cpu::Features {
     use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
     use x86_64::registers::model_specific::{Efer, EferFlags};
-    let ebx = core::arch::x86_64::__cpuid_count(7, 0).ebx;
+    let features = cpu::detect();
     // SAFETY: enabling WP/NXE keeps every existing mapping valid; SMEP and
-    // SMAP only restrict kernel access to user pages, of which none exist yet.
+    // SMAP only restrict kernel access to user pages, of which none exist
+    // yet. Each feature bit is set only if CPUID reports it (setting an
+    // unsupported CR4 or EFER bit faults).
     unsafe {
         // SSE for user programs (the kernel itself never uses it).
         Cr0::update(|f| {
             f.insert(Cr0Flags::WRITE_PROTECT | Cr0Flags::MONITOR_COPROCESSOR);
             f.remove(Cr0Flags::EMULATE_COPROCESSOR);
         });
-        Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
+        if features.nx {
+            Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
+        }
         Cr4::update(|f| {
             f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE);
-            if ebx & (1 << 7) != 0 {
+            if features.smep {
                 f.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION);
             }
-            if ebx & (1 << 20) != 0 {
+            if features.smap {
                 f.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION);
             }
         });
     }
+    if features.smap {
+        extable::set_smap_enabled();
+    }
+    features
 }
