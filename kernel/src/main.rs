@@ -82,8 +82,10 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let cpu = arch::enable_protections();
     log::info!("cpu features: {cpu}");
     if !cpu.nx {
-        // Page-table entries carry the NX bit (bit 63), which is reserved
-        // without EFER.NXE: the first such entry the CPU walks faults.
+        // Page-table entries (the kernel's and mm's vm_page_prot) carry
+        // the NX bit (bit 63), which is reserved without EFER.NXE: the
+        // first such entry the CPU walks faults. (The bootloader sets
+        // EFER.NXE unconditionally, so such a CPU rarely gets this far.)
         log::warn!("cpu has no NX: page tables with no-execute entries will fault");
     }
     arch::handlers::register(arch::handlers::Handlers {
