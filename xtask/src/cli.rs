@@ -43,9 +43,10 @@ commands:
                        whose name (e.g. user::mlock01::hold-write)
                        contains TEXT
         --strategy, --kernel-arg
-                       as for run, for every Holdfast boot; they go before
-                       a case's own words, so the cases named after a
-                       strategy keep theirs (later words win)
+                       as for run (but not `stay`), for every Holdfast
+                       boot; they go before a case's own words, so the
+                       cases named after a strategy keep theirs (later
+                       words win)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
         boot the mlock contention workload once per population strategy
         and region size; print one table (figures, never a verdict)
@@ -294,6 +295,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     other => return Err(format!("unknown option for test: {other}")),
                 }
             }
+            if kernel_words.iter().any(|w| w == "stay") {
+                return Err("test cannot take `stay`: every boot would run until its timeout".to_string());
+            }
             if suites.is_empty() {
                 suites = Suite::ALL.to_vec();
             }
@@ -475,10 +479,8 @@ mod tests {
         for cmd in ["run", "image", "test"] {
             assert_eq!(kernel_words_of(&format!("{cmd} --strategy hold-write")), Ok(args("mlock_populate=hold-write")), "{cmd}");
             assert_eq!(
-                kernel_words_of(&format!(
-                    "{cmd} --kernel-arg mm.check_invariants --strategy populate-unlocked --kernel-arg stay --kernel-arg ktest.start=3"
-                )),
-                Ok(args("mm.check_invariants mlock_populate=populate-unlocked stay ktest.start=3")),
+                kernel_words_of(&format!("{cmd} --kernel-arg mm.check_invariants --strategy populate-unlocked --kernel-arg ktest.start=3")),
+                Ok(args("mm.check_invariants mlock_populate=populate-unlocked ktest.start=3")),
                 "{cmd}"
             );
             assert_eq!(
@@ -492,6 +494,9 @@ mod tests {
             assert_eq!(kernel_words_of(&format!("run --strategy {s}")), Ok(vec![format!("mlock_populate={s}")]));
             assert_eq!(kernel_words_of(&format!("run --kernel-arg mlock_populate={s}")), Ok(vec![format!("mlock_populate={s}")]));
         }
+        assert_eq!(kernel_words_of("image --kernel-arg stay"), Ok(args("stay")));
+        // Under test, `stay` would turn every boot into a timeout.
+        assert!(kernel_words_of("test --kernel-arg stay").unwrap_err().contains("stay"));
         // Kernel words and the program's words stay apart.
         let Command::Run(o) = parse(&args("run --strategy hold-write --stay -- /mlock_contend 16 --quick --strategy x")).unwrap() else {
             panic!()
