@@ -19,18 +19,34 @@ commands:
         --display      show a QEMU window (default: -display none)
         --timeout SECS kill QEMU after SECS seconds (default: no limit)
         --add FILE     put host FILE into the initrd as /BASENAME (repeatable)
+        --strategy NAME
+                       boot with `mlock_populate=NAME`, the mlock population
+                       strategy: hold-write, downgrade-retake,
+                       downgrade-at-end, populate-unlocked, yield-to-waiters
+        --kernel-arg WORD
+                       put WORD on the kernel command line, before `init=`
+                       (repeatable): mlock_populate=NAME,
+                       mm.check_invariants, stay, ktest.start=N,
+                       ktest.filter=TEXT
         -- /PROGRAM A  kernel command line `init=/PROGRAM A...` (every user
                        program is in the initrd; default: the mlock
                        contention demo)
-  image [--add FILE]... [-- /PROGRAM ARGS...]
+  image [--add FILE]... [--strategy NAME] [--kernel-arg WORD]...
+        [-- /PROGRAM ARGS...]
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
   test [--suite host|kernel|smoke|user|linux]... [--only TEXT]
+       [--strategy NAME] [--kernel-arg WORD]...
         run the host tests, the in-kernel suite, the boot smoke tests, the
         user programs on Holdfast and the same programs on this Linux;
         prints one line per test and `N passed, M failed, K skipped`
         --only TEXT    in the user and linux suites, run only the cases
                        whose name (e.g. user::mlock01::hold-write)
                        contains TEXT
+        --strategy, --kernel-arg
+                       as for run (but not `stay`), for every Holdfast
+                       boot; they go before a case's own words, so the
+                       cases named after a strategy keep theirs (later
+                       words win)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
         boot the mlock contention workload once per population strategy
         and region size; print one table (figures, never a verdict)
@@ -44,6 +60,9 @@ pub struct InitrdOpts {
     pub add: Vec<PathBuf>,
     /// `/PROGRAM ARGS...` after `--`, if any.
     pub init: Vec<String>,
+    /// Kernel words from `--strategy` and `--kernel-arg`, in order, each
+    /// checked by [`check_kernel_word`]; they go before `init=`.
+    pub kernel_words: Vec<String>,
 }
 
 /// `cargo xtask run` options.
@@ -111,6 +130,10 @@ pub struct TestOpts {
     pub suites: Vec<Suite>,
     /// Only the user and linux cases whose full name contains this.
     pub only: Option<String>,
+    /// Kernel words from `--strategy` and `--kernel-arg`, put before each
+    /// booted case's own words (so a case that names its own strategy
+    /// keeps it: among kernel words, later ones win).
+    pub kernel_words: Vec<String>,
 }
 
 /// `cargo xtask bench` options.
@@ -146,6 +169,86 @@ fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'
     it.next().ok_or_else(|| format!("{flag} needs a value"))
 }
 
+/// The words the kernel reads from its command line (`cmdline::flag` and
+/// `cmdline::value` in `kernel/src`): a bare flag, or a key ending in `=`
+/// that takes a value; with what each does.
+pub const KERNEL_WORDS: &[(&str, &str)] = &[
+    ("mlock_populate=", "the mlock population strategy, by name"),
+    ("mm.check_invariants", "check the address-space invariants after every mm syscall"),
+    ("stay", "do not power off when the first process exits"),
+    ("ktest.start=", "in-kernel tests: start at this index"),
+    ("ktest.filter=", "in-kernel tests: run only those whose name contains this"),
+];
+
+fn unknown_strategy(name: &str) -> String {
+    format!("unknown strategy {name:?}; one of {}", crate::bench::STRATEGIES.join(", "))
+}
+
+/// Checks one word for the kernel command line: no whitespace (the kernel
+/// splits at it), not `init=` (xtask puts the program there, from `--`),
+/// and one of [`KERNEL_WORDS`] with a value the kernel takes.
+pub fn check_kernel_word(w: &str) -> Result<(), String> {
+    if w.is_empty() || w.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("kernel word {w:?} is empty or contains whitespace; the kernel splits its command line at spaces"));
+    }
+    if w.starts_with("init=") {
+        return Err(format!("{w}: xtask sets init= itself; give the program after `--`, e.g. `-- /mlock_contend 64`"));
+    }
+    let known = KERNEL_WORDS.iter().find(|(k, _)| match k.strip_suffix('=') {
+        Some(key) => w.split_once('=').is_some_and(|(wk, _)| wk == key),
+        None => w == *k,
+    });
+    let Some((key, _)) = known else {
+        let list: Vec<String> = KERNEL_WORDS.iter().map(|(k, what)| format!("  {k:<22}{what}")).collect();
+        return Err(format!("unknown kernel word {w:?}; the kernel knows:\n{}", list.join("\n")));
+    };
+    let value = w.split_once('=').map_or("", |(_, v)| v);
+    match *key {
+        "mlock_populate=" if !crate::bench::STRATEGIES.contains(&value) => Err(format!("{w}: {}", unknown_strategy(value))),
+        "ktest.start=" if value.parse::<u32>().is_err() => Err(format!("{w}: ktest.start= takes a test index")),
+        "ktest.filter=" if value.is_empty() => Err(format!("{w}: ktest.filter= takes part of a test name")),
+        _ => Ok(()),
+    }
+}
+
+/// Handles `--strategy NAME` and `--kernel-arg WORD`, appending the
+/// checked word to `words`; `Ok(false)` if `arg` is neither.
+fn kernel_word_option<'a>(arg: &str, it: &mut impl Iterator<Item = &'a String>, words: &mut Vec<String>) -> Result<bool, String> {
+    let word = match arg {
+        "--strategy" => {
+            let v = value(arg, it)?;
+            if !crate::bench::STRATEGIES.contains(&v.as_str()) {
+                return Err(unknown_strategy(v));
+            }
+            format!("mlock_populate={v}")
+        }
+        "--kernel-arg" => value(arg, it)?.clone(),
+        _ => return Ok(false),
+    };
+    check_kernel_word(&word)?;
+    words.push(word);
+    Ok(true)
+}
+
+/// The words after `--`: `/PROGRAM ARGS...`. A kernel word there would
+/// become the init program (`init=/mlock_populate=...`), so say where it
+/// goes instead.
+fn init_words<'a>(it: &mut impl Iterator<Item = &'a String>) -> Result<Vec<String>, String> {
+    let init: Vec<String> = it.cloned().collect();
+    if let Some(first) = init.first() {
+        if !first.starts_with('/') && (first.contains('=') || KERNEL_WORDS.iter().any(|(k, _)| k == first)) {
+            let instead = match first.strip_prefix("mlock_populate=") {
+                Some(name) => format!("--strategy {name}"),
+                None => format!("--kernel-arg {first}"),
+            };
+            return Err(format!(
+                "{first:?} after `--` would be started as the program /{first}; kernel words go before `--`: use `{instead}`"
+            ));
+        }
+    }
+    Ok(init)
+}
+
 /// Checks a memory size the way QEMU's `-m` takes it: digits with an
 /// optional M or G suffix.
 fn valid_mem(s: &str) -> bool {
@@ -165,10 +268,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
+                    _ if kernel_word_option(arg, &mut it, &mut initrd.kernel_words)? => {}
                     "--add" => initrd.add.push(value(arg, &mut it)?.into()),
-                    "--" => {
-                        initrd.init = it.by_ref().cloned().collect();
-                    }
+                    "--" => initrd.init = init_words(&mut it)?,
                     other => return Err(format!("unknown option for image: {other}")),
                 }
             }
@@ -177,9 +279,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "test" => {
             let mut suites = Vec::new();
             let mut only = None;
+            let mut kernel_words = Vec::new();
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
+                    _ if kernel_word_option(arg, &mut it, &mut kernel_words)? => {}
                     "--suite" => {
                         let v = value(arg, &mut it)?;
                         let s = Suite::parse(v).ok_or_else(|| format!("unknown suite {v:?} (host, kernel, smoke, user, linux)"))?;
@@ -191,11 +295,14 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     other => return Err(format!("unknown option for test: {other}")),
                 }
             }
+            if kernel_words.iter().any(|w| w == "stay") {
+                return Err("test cannot take `stay`: every boot would run until its timeout".to_string());
+            }
             if suites.is_empty() {
                 suites = Suite::ALL.to_vec();
             }
             suites.sort();
-            Ok(Command::Test(TestOpts { suites, only }))
+            Ok(Command::Test(TestOpts { suites, only, kernel_words }))
         }
         "bench" => {
             let mut opts = BenchOpts::default();
@@ -238,6 +345,7 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
+            _ if kernel_word_option(arg, &mut it, &mut o.initrd.kernel_words)? => {}
             "--uefi" => o.uefi = true,
             "--gdb" => o.gdb = true,
             "--stay" => o.stay = true,
@@ -264,7 +372,7 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
             }
             "--add" => o.initrd.add.push(value(arg, &mut it)?.into()),
             "--" => {
-                o.initrd.init = it.by_ref().cloned().collect();
+                o.initrd.init = init_words(&mut it)?;
                 if o.initrd.init.is_empty() {
                     return Err("`--` must be followed by /PROGRAM".to_string());
                 }
@@ -346,16 +454,128 @@ mod tests {
 
     #[test]
     fn test_suites() {
-        assert_eq!(parse(&args("test")), Ok(Command::Test(TestOpts { suites: Suite::ALL.to_vec(), only: None })));
+        let opts = |suites: Vec<Suite>, only: Option<&str>| TestOpts { suites, only: only.map(String::from), kernel_words: vec![] };
+        assert_eq!(parse(&args("test")), Ok(Command::Test(opts(Suite::ALL.to_vec(), None))));
         assert_eq!(
             parse(&args("test --suite smoke --suite host --suite smoke")),
-            Ok(Command::Test(TestOpts { suites: vec![Suite::Host, Suite::Smoke], only: None }))
+            Ok(Command::Test(opts(vec![Suite::Host, Suite::Smoke], None)))
         );
-        assert_eq!(
-            parse(&args("test --suite user --only mlock01")),
-            Ok(Command::Test(TestOpts { suites: vec![Suite::User], only: Some("mlock01".into()) }))
-        );
+        assert_eq!(parse(&args("test --suite user --only mlock01")), Ok(Command::Test(opts(vec![Suite::User], Some("mlock01")))));
         assert!(parse(&args("test --only")).is_err());
         assert!(parse(&args("test --suite nope")).is_err());
+    }
+
+    fn kernel_words_of(line: &str) -> Result<Vec<String>, String> {
+        match parse(&args(line))? {
+            Command::Run(o) => Ok(o.initrd.kernel_words),
+            Command::Image(i) => Ok(i.kernel_words),
+            Command::Test(t) => Ok(t.kernel_words),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn strategy_and_kernel_args_for_run_image_and_test() {
+        for cmd in ["run", "image", "test"] {
+            assert_eq!(kernel_words_of(&format!("{cmd} --strategy hold-write")), Ok(args("mlock_populate=hold-write")), "{cmd}");
+            assert_eq!(
+                kernel_words_of(&format!("{cmd} --kernel-arg mm.check_invariants --strategy populate-unlocked --kernel-arg ktest.start=3")),
+                Ok(args("mm.check_invariants mlock_populate=populate-unlocked ktest.start=3")),
+                "{cmd}"
+            );
+            assert_eq!(
+                kernel_words_of(&format!("{cmd} --kernel-arg mlock_populate=downgrade-at-end --kernel-arg ktest.filter=vma")),
+                Ok(args("mlock_populate=downgrade-at-end ktest.filter=vma")),
+                "{cmd}"
+            );
+        }
+        // Every strategy the kernel knows is accepted, by either option.
+        for s in crate::bench::STRATEGIES {
+            assert_eq!(kernel_words_of(&format!("run --strategy {s}")), Ok(vec![format!("mlock_populate={s}")]));
+            assert_eq!(kernel_words_of(&format!("run --kernel-arg mlock_populate={s}")), Ok(vec![format!("mlock_populate={s}")]));
+        }
+        assert_eq!(kernel_words_of("image --kernel-arg stay"), Ok(args("stay")));
+        // Under test, `stay` would turn every boot into a timeout.
+        assert!(kernel_words_of("test --kernel-arg stay").unwrap_err().contains("stay"));
+        // Kernel words and the program's words stay apart.
+        let Command::Run(o) = parse(&args("run --strategy hold-write --stay -- /mlock_contend 16 --quick --strategy x")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.initrd.kernel_words, args("mlock_populate=hold-write"));
+        assert!(o.stay);
+        assert_eq!(o.initrd.init, args("/mlock_contend 16 --quick --strategy x"));
+    }
+
+    #[test]
+    fn bad_strategies_and_kernel_words_are_errors() {
+        for cmd in ["run", "image", "test"] {
+            let err = |rest: &str| kernel_words_of(&format!("{cmd} {rest}")).unwrap_err();
+            let e = err("--strategy nope");
+            assert!(e.contains("\"nope\"") && e.contains("hold-write") && e.contains("yield-to-waiters"), "{e}");
+            assert!(err("--strategy").contains("needs a value"));
+            assert!(err("--kernel-arg").contains("needs a value"));
+            let e = err("--kernel-arg mlock_populate=nope");
+            assert!(e.contains("nope") && e.contains("hold-write"), "{e}");
+            assert!(err("--kernel-arg mlock_populate=").contains("hold-write"));
+            let e = err("--kernel-arg init=/hello");
+            assert!(e.contains("init=") && e.contains("--"), "{e}");
+            let e = err("--kernel-arg frobnicate");
+            assert!(e.contains("frobnicate") && e.contains("mm.check_invariants") && e.contains("ktest.start="), "{e}");
+            assert!(err("--kernel-arg stay=1").contains("stay=1"));
+            assert!(err("--kernel-arg mm.check_invariants=yes").contains("mm.check_invariants=yes"));
+            assert!(err("--kernel-arg ktest.start=x").contains("ktest.start=x"));
+            assert!(err("--kernel-arg ktest.nope=1").contains("ktest.nope=1"));
+            assert!(err("--kernel-arg ktest.filter=").contains("ktest.filter="));
+        }
+        // Words with whitespace cannot come from split_whitespace; build them.
+        for bad in ["stay mm.check_invariants", "mlock_populate=hold-write\t", "", "st\nay"] {
+            let e = parse(&["run".to_string(), "--kernel-arg".to_string(), bad.to_string()]).unwrap_err();
+            assert!(e.contains("whitespace") || e.contains("empty"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn kernel_words_after_double_dash_are_errors() {
+        // The word would become `init=/mlock_populate=hold-write`: ENOENT in the guest.
+        for cmd in ["run", "image"] {
+            let e = parse(&args(&format!("{cmd} -- mlock_populate=hold-write /mlock_contend 64"))).unwrap_err();
+            assert!(e.contains("--strategy hold-write") && e.contains("before `--`"), "{e}");
+            let e = parse(&args(&format!("{cmd} -- stay /hello"))).unwrap_err();
+            assert!(e.contains("--kernel-arg stay") || e.contains("--stay"), "{e}");
+        }
+        // A program's own arguments may contain `=`.
+        assert!(parse(&args("run -- /p a=b")).is_ok());
+    }
+
+    /// Every word the kernel looks up with `cmdline::flag`/`cmdline::value`
+    /// is one `--kernel-arg` accepts, and nothing else is.
+    #[test]
+    fn known_kernel_words_match_the_kernel() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        let mut sources = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernel/src"), &mut sources);
+        let mut used = Vec::new();
+        for src in &sources {
+            for (call, suffix) in [("cmdline::flag(\"", ""), ("cmdline::value(\"", "=")] {
+                for (i, _) in src.match_indices(call) {
+                    let rest = &src[i + call.len()..];
+                    used.push(format!("{}{suffix}", &rest[..rest.find('"').unwrap()]));
+                }
+            }
+        }
+        used.sort();
+        used.dedup();
+        let mut known: Vec<String> = KERNEL_WORDS.iter().map(|(w, _)| w.to_string()).collect();
+        known.sort();
+        assert_eq!(used, known);
     }
 }

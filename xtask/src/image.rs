@@ -105,7 +105,7 @@ fn initrd_files(paths: &Paths, add: &[PathBuf]) -> Result<Vec<PathBuf>> {
 pub fn image(opts: &InitrdOpts) -> Result<()> {
     let paths = Paths::new();
     let init = init_or_default(&opts.init);
-    let line = cmdline(&[], &init).map_err(Error::new)?;
+    let line = cmdline(&opts.kernel_words, &init).map_err(Error::new)?;
     let kernel = build::build_kernel(&paths, false)?;
     let files = initrd_files(&paths, &opts.add)?;
     warn_missing_init(&init, &files);
@@ -140,7 +140,10 @@ pub const DEFAULT_INIT: &[&str] = &["/mlock_contend", "64", "--quick"];
 /// `cargo xtask run`: returns the kernel's exit status.
 pub fn run(opts: &RunOpts) -> Result<i32> {
     let paths = Paths::new();
-    let kernel_words: Vec<String> = if opts.stay { vec!["stay".into()] } else { vec![] };
+    let mut kernel_words = opts.initrd.kernel_words.clone();
+    if opts.stay {
+        kernel_words.push("stay".into());
+    }
     let init = init_or_default(&opts.initrd.init);
     let line = cmdline(&kernel_words, &init).map_err(Error::new)?;
     qemu::check_qemu()?;

@@ -60,14 +60,14 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
         let t = Instant::now();
         match suite {
             Suite::Host => host_suite(&paths, &mut tally),
-            Suite::Kernel => kernel_suite(&paths, &mut tally),
+            Suite::Kernel => kernel_suite(&paths, &opts.kernel_words, &mut tally),
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
                     linux_suite(&dir, opts, &mut tally);
                     let compare: Vec<u64> = FUZZ_COMPARE_SEEDS.iter().copied().filter(|s| selected(opts, &fuzz_compare_name(*s))).collect();
                     if !compare.is_empty() {
                         let kernel = normal_kernel.get_or_insert_with(|| build_normal_kernel(&paths)).clone();
-                        fuzz_compare(&paths, kernel.as_deref(), &dir, &compare, &mut tally);
+                        fuzz_compare(&paths, kernel.as_deref(), &dir, &compare, &opts.kernel_words, &mut tally);
                     }
                 }
             }
@@ -84,7 +84,11 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                         None => continue,
                     }
                 };
-                let cases: Vec<BootCase> = cases.into_iter().filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name))).collect();
+                let cases: Vec<BootCase> = cases
+                    .into_iter()
+                    .filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name)))
+                    .map(|c| with_kernel_words(&opts.kernel_words, c))
+                    .collect();
                 if cases.is_empty() {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
                     continue;
@@ -302,7 +306,7 @@ impl KtestBoot {
     }
 }
 
-fn kernel_suite(paths: &Paths, tally: &mut Tally) {
+fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
     let kernel = match build::build_kernel(paths, true) {
         Ok(k) => k,
         Err(e) => {
@@ -324,7 +328,9 @@ fn kernel_suite(paths: &Paths, tally: &mut Tally) {
     let mut start = 0u32;
     for _boot in 0..MAX_KTEST_BOOTS {
         let log = paths.logs().join(format!("ktest-start-{start}.log"));
-        let line = cmdline(&[format!("ktest.start={start}")], &[]).expect("valid words");
+        let mut words = kernel_words.to_vec();
+        words.push(format!("ktest.start={start}"));
+        let line = cmdline(&words, &[]).expect("valid words");
         let images = initrd_entries(&line, &programs)
             .and_then(|entries| make_images(paths, &kernel, &entries, &paths.out.join("ktest"), "ktest", &[Firmware::Bios]));
         let image = match images {
@@ -830,7 +836,7 @@ fn compare_traces(linux: &str, holdfast: &str, calls: u32) -> std::result::Resul
 /// same call by call (`fuzz::Mode::Compare` in `user/` leaves out what
 /// depends on the machine). Both runs must also pass the fuzzer's own
 /// checks (exit status 0).
-fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64], tally: &mut Tally) {
+fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64], kernel_words: &[String], tally: &mut Tally) {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     let program = dir.join("syscall_fuzz");
     for &seed in seeds {
@@ -887,6 +893,7 @@ fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64],
             mem: None,
             cpu: None,
         };
+        let case = with_kernel_words(kernel_words, case);
         let (log, result) = boot_case(paths, kernel, &case);
         let result = result.and_then(|(outcome, serial)| {
             judge(&case.expect, &outcome, &serial)?;
@@ -905,6 +912,14 @@ fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64],
             }
         }
     }
+}
+
+/// `case` with `words` (from `--strategy`/`--kernel-arg`) before its own
+/// kernel words: among kernel words later ones win, so a case booted under
+/// a named strategy keeps it.
+fn with_kernel_words(words: &[String], mut case: BootCase) -> BootCase {
+    case.kernel_words = words.iter().chain(&case.kernel_words).cloned().collect();
+    case
 }
 
 /// Judges a finished boot; `Err` holds the reason for failing.
@@ -1078,6 +1093,17 @@ mod tests {
         stems.dedup();
         assert_eq!(stems.len(), cases.len());
         assert!(stems.iter().all(|s| !s.contains(['/', ':'])), "{stems:?}");
+    }
+
+    #[test]
+    fn kernel_words_from_the_command_line_go_first() {
+        let words: Vec<String> = vec!["mlock_populate=populate-unlocked".into(), "stay".into()];
+        let cases: Vec<BootCase> = user_cases(std::path::Path::new("/u")).into_iter().map(|c| with_kernel_words(&words, c)).collect();
+        let find = |name: &str| cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(find("hello").kernel_words, ["mlock_populate=populate-unlocked", "stay", "mm.check_invariants"]);
+        // A case named after a strategy keeps it: the kernel takes the last value.
+        let line = cmdline(&find("mlock01::hold-write").kernel_words, &[]).unwrap();
+        assert_eq!(line, "mlock_populate=populate-unlocked stay mm.check_invariants mlock_populate=hold-write");
     }
 
     #[test]

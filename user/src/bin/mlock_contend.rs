@@ -1,5 +1,12 @@
-//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]`:
-//! what other threads feel while one thread mlock()s a big region.
+//! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]
+//! [--strategy NAME]`: what other threads feel while one thread mlock()s a big region.
+//!
+//! `--strategy NAME` first switches Holdfast's population strategy by
+//! writing NAME to `/proc/sys/vm/mlock_populate` (the same switch as the
+//! kernel word `mlock_populate=NAME`). If that write fails (an unknown
+//! name, or a kernel without the file, such as Linux) the program says so
+//! and exits 2 without measuring anything: a run under another strategy
+//! than the one asked for would be mislabelled.
 //!
 //! The main thread maps REGION_MIB MiB of private anonymous memory, untouched,
 //! and does REPS (default 3; `--quick`: 1) repetitions of
@@ -99,7 +106,8 @@ const USAGE: &str = concat!(
     "  --threads N: measuring threads, kinds round-robin (default: one per kind)\n",
     "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps, d cpu spin (control)\n",
     "  --pause-ms MS: pause between phases (default 100)\n",
-    "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) at the end"
+    "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) at the end\n",
+    "  --strategy NAME: first switch Holdfast's mlock population strategy (/proc/sys/vm/mlock_populate)"
 );
 
 // ------------------------------------------------------------ intervals --
@@ -306,6 +314,8 @@ struct Opts {
     kinds: Vec<usize>,
     pause_ms: u64,
     lockstat: bool,
+    /// `--strategy NAME`: written to `/proc/sys/vm/mlock_populate` first.
+    strategy: Option<String>,
 }
 
 fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
@@ -315,6 +325,7 @@ fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
 fn parse_args(args: &Args) -> Result<Opts, String> {
     let mut pos = Vec::new();
     let (mut quick, mut threads, mut pause_ms, mut lockstat) = (false, None, 100, false);
+    let mut strategy = None;
     let mut kinds: Vec<usize> = (0..RESULT_KINDS).collect();
     let mut i = 1;
     let mut only_positional = false;
@@ -328,7 +339,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
             _ if a.contains('=') => {
                 return Err(format!(
                     "{}: not an argument of this program (on Holdfast, kernel words such as \
-                     mlock_populate=NAME go before init= on the command line)",
+                     mlock_populate=NAME go before init= on the command line; or use --strategy NAME)",
                     a
                 ))
             }
@@ -350,6 +361,11 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
                 i += 1;
                 pause_ms = parse_num(args.get(i), 0, MAX_PAUSE_MS).ok_or(format!("--pause-ms wants 0..={}", MAX_PAUSE_MS))?;
             }
+            "--strategy" => {
+                i += 1;
+                let name = args.get(i).filter(|n| !n.is_empty() && !n.starts_with('-'));
+                strategy = Some(String::from(name.ok_or("--strategy wants a strategy name, e.g. hold-write")?));
+            }
             "-h" | "--help" => return Err(String::new()),
             _ if a.starts_with('-') => return Err(format!("unknown option {}", a)),
             _ => pos.push(a),
@@ -368,7 +384,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
         reps = 1;
     }
     let threads = threads.unwrap_or(kinds.len() as u64);
-    Ok(Opts { region_mib, reps, threads, kinds, pause_ms, lockstat })
+    Ok(Opts { region_mib, reps, threads, kinds, pause_ms, lockstat, strategy })
 }
 
 // ------------------------------------------------------------ formatting --
@@ -423,6 +439,29 @@ fn strategy() -> String {
         }
         Err(Errno::ENOENT) => String::from("linux"),
         Err(_) => String::from("unknown"),
+    }
+}
+
+/// Switches the population strategy: writes `name` to
+/// `/proc/sys/vm/mlock_populate`. `Err` says why it did not take.
+fn set_strategy(name: &str) -> Result<(), String> {
+    let path = c"/proc/sys/vm/mlock_populate";
+    let fd = match sys::openat(sys::AT_FDCWD, path, sys::O_WRONLY | sys::O_CLOEXEC, 0) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => {
+            return Err(String::from(
+                "this kernel has no /proc/sys/vm/mlock_populate (Linux has one fixed strategy); \
+                 --strategy works on Holdfast only",
+            ))
+        }
+        Err(e) => return Err(format!("cannot open /proc/sys/vm/mlock_populate: {:?}", e)),
+    };
+    let res = sys::write_all(fd, name.as_bytes());
+    let _ = sys::close(fd);
+    match res {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL) => Err(format!("the kernel knows no strategy {:?} (EINVAL from /proc/sys/vm/mlock_populate)", name)),
+        Err(e) => Err(format!("writing {:?} to /proc/sys/vm/mlock_populate: {:?}", name, e)),
     }
 }
 
@@ -494,6 +533,12 @@ fn main(args: Args) -> i32 {
             return 2;
         }
     };
+    if let Some(name) = &o.strategy {
+        if let Err(why) = set_strategy(name) {
+            println!("mlock_contend: --strategy {}: {}", name, why);
+            return 2;
+        }
+    }
     let strat = strategy();
     let len = (o.region_mib as usize) << 20;
     let pause = o.pause_ms * 1_000_000;
