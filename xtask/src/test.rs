@@ -441,6 +441,27 @@ pub struct BootCase {
 }
 
 impl BootCase {
+    /// A BIOS disk boot of `init` (with `files` in the initrd) that must
+    /// exit 0 and leave no page behind; every other setting at its default.
+    pub fn exits_cleanly(suite: &'static str, name: String, init: Vec<String>, files: Vec<PathBuf>) -> BootCase {
+        BootCase {
+            suite,
+            name,
+            firmware: Firmware::Bios,
+            attach: Attach::Disk,
+            kernel_words: vec![],
+            init,
+            files,
+            expect: Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] },
+            timeout: BOOT_TIMEOUT,
+            strategy: None,
+            icount: false,
+            check: None,
+            mem: None,
+            cpu: None,
+        }
+    }
+
     /// The name of its log file and image, without extension.
     pub fn file_stem(&self) -> String {
         format!("{}-{}", self.suite, self.name.replace("::", "-"))
@@ -482,20 +503,10 @@ pub fn cpu_model_cases(dir: &std::path::Path) -> Vec<BootCase> {
     CPU_MODELS
         .iter()
         .map(|&(cpu, firmware, attach)| BootCase {
-            suite: "smoke",
-            name: format!("cpu::{}", cpu.replace(',', "")),
             firmware,
             attach,
-            kernel_words: vec![],
-            init: vec!["/hello".into()],
-            files: vec![dir.join("hello")],
-            expect: Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] },
-            timeout: BOOT_TIMEOUT,
-            strategy: None,
-            icount: false,
-            check: None,
-            mem: None,
             cpu: Some(cpu),
+            ..BootCase::exits_cleanly("smoke", format!("cpu::{}", cpu.replace(',', "")), vec!["/hello".into()], vec![dir.join("hello")])
         })
         .collect()
 }
@@ -684,20 +695,11 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
         let output: Vec<String> = u.output.iter().chain(u.kernel_log).chain(&[LEAK_CHECK_CLEAN]).map(|s| s.to_string()).collect();
         let kernel_words: Vec<String> = if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] };
         let base = BootCase {
-            suite: "user",
-            name: u.program.to_string(),
-            firmware: Firmware::Bios,
-            attach: Attach::Disk,
             kernel_words: kernel_words.clone(),
-            init,
-            files: vec![dir.join(u.program)],
             expect: Expect::Exit { status: u.status, output: output.clone() },
-            timeout: BOOT_TIMEOUT,
-            strategy: None,
             icount: u.icount,
             check: u.check,
-            mem: None,
-            cpu: None,
+            ..BootCase::exits_cleanly("user", u.program.to_string(), init, vec![dir.join(u.program)])
         };
         if !u.every_strategy {
             cases.push(base);
@@ -878,20 +880,8 @@ fn fuzz_compare(paths: &Paths, kernel: Option<&Path>, dir: &Path, seeds: &[u64],
         let mut init = vec!["/syscall_fuzz".to_string()];
         init.extend(args);
         let case = BootCase {
-            suite: "linux",
-            name: format!("fuzz_compare::seed{seed}"),
-            firmware: Firmware::Bios,
-            attach: Attach::Disk,
             kernel_words: vec!["mm.check_invariants".into()],
-            init,
-            files: vec![program.clone()],
-            expect: Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] },
-            timeout: BOOT_TIMEOUT,
-            strategy: None,
-            icount: false,
-            check: None,
-            mem: None,
-            cpu: None,
+            ..BootCase::exits_cleanly("linux", format!("fuzz_compare::seed{seed}"), init, vec![program.clone()])
         };
         let case = with_kernel_words(kernel_words, case);
         let (log, result) = boot_case(paths, kernel, &case);

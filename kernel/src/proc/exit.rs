@@ -123,22 +123,42 @@ pub mod tests {
         sched::exit_current();
     }
 
+    /// Start `argv[0]` from the initrd as a process and wait (at most
+    /// `timeout_s`) until it has exited and its last thread is reaped.
+    pub(crate) fn run_to_exit(argv: Vec<String>, timeout_s: u64) -> alloc::sync::Arc<super::super::Process> {
+        let path = argv[0].clone();
+        let proc = super::super::exec::spawn_process(&path, argv, Vec::new(), false).expect("the program is in the test initrd");
+        let start = crate::arch::time::now_ns();
+        while !proc.dead.load(Ordering::SeqCst) {
+            assert!(crate::arch::time::now_ns() - start < timeout_s * 1_000_000_000, "{path} did not exit");
+            sched::yield_now();
+        }
+        // Let the exiting thread switch away and be reaped.
+        sched::yield_now();
+        proc
+    }
+
+    /// The kernel still runs threads: four new ones each get the CPU.
+    pub(crate) fn threads_still_run() {
+        RAN.store(0, Ordering::SeqCst);
+        for i in 0..4 {
+            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("check-{i}")), count_and_exit);
+        }
+        let start = crate::arch::time::now_ns();
+        while RAN.load(Ordering::SeqCst) < 4 {
+            assert!(crate::arch::time::now_ns() - start < 5_000_000_000, "new threads did not run");
+            sched::yield_now();
+        }
+    }
+
     /// A process that exits must not leave any CPU running on its freed
     /// page table: after `/hello` has exited, every free frame is taken
     /// and zeroed (so a freed PML4 that is still loaded loses the kernel
     /// half), and the kernel still runs threads.
     #[ktest]
     pub fn exited_process_page_table_is_not_in_use() {
-        let proc = super::super::exec::spawn_process("/hello", vec![String::from("/hello")], Vec::new(), false)
-            .expect("/hello is in the test initrd");
+        let proc = run_to_exit(vec![String::from("/hello")], 10);
         let root = proc.mm.root_pa();
-        let start = crate::arch::time::now_ns();
-        while !proc.dead.load(Ordering::SeqCst) {
-            assert!(crate::arch::time::now_ns() - start < 10_000_000_000, "/hello did not exit");
-            sched::yield_now();
-        }
-        // Let the exiting thread switch away and be reaped.
-        sched::yield_now();
         drop(proc);
         assert_ne!(crate::arch::current_page_table(), root, "CR3 still holds the exited process's page table");
 
@@ -152,15 +172,6 @@ pub mod tests {
             crate::memory::frame::free(pa).expect("frame handed out above");
         }
         crate::kprintln!("  took and zeroed {taken} free frames");
-
-        RAN.store(0, Ordering::SeqCst);
-        for i in 0..4 {
-            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-exit-{i}")), count_and_exit);
-        }
-        let start = crate::arch::time::now_ns();
-        while RAN.load(Ordering::SeqCst) < 4 {
-            assert!(crate::arch::time::now_ns() - start < 5_000_000_000, "threads did not run after the exit");
-            sched::yield_now();
-        }
+        threads_still_run();
     }
 }

@@ -65,17 +65,9 @@ pub mod tests {
     use crate::ktest::ktest;
     use alloc::string::String;
     use alloc::vec;
-    use core::sync::atomic::{AtomicU32, Ordering};
 
+    use super::super::exit::tests::{run_to_exit, threads_still_run};
     use super::super::ExitStatus;
-    use crate::sched::{self, thread::Thread};
-
-    static RAN: AtomicU32 = AtomicU32::new(0);
-
-    fn count_and_exit() -> ! {
-        RAN.fetch_add(1, Ordering::SeqCst);
-        sched::exit_current();
-    }
 
     /// A program that touches twice the machine's memory is killed by the
     /// OOM killer with SIGKILL; every frame comes back and the kernel goes
@@ -84,14 +76,7 @@ pub mod tests {
     pub fn oom_killer_kills_the_memory_hog_and_the_kernel_goes_on() {
         let (total, free0) = crate::memory::frame::counts();
         let mib = (total * 4096 * 2) >> 20;
-        let argv = vec![String::from("/oom_touch"), alloc::format!("{mib}")];
-        let proc = super::super::exec::spawn_process("/oom_touch", argv, vec::Vec::new(), false).expect("/oom_touch is in the test initrd");
-        let start = crate::arch::time::now_ns();
-        while !proc.dead.load(Ordering::SeqCst) {
-            assert!(crate::arch::time::now_ns() - start < 300_000_000_000, "/oom_touch neither finished nor was killed");
-            sched::yield_now();
-        }
-        sched::yield_now();
+        let proc = run_to_exit(vec![String::from("/oom_touch"), alloc::format!("{mib}")], 300);
         assert_eq!(*proc.exit_status.lock(), Some(ExitStatus::Signaled(9)), "the memory hog was not SIGKILLed");
         drop(proc);
         let (_, free) = crate::memory::frame::counts();
@@ -100,12 +85,6 @@ pub mod tests {
         let big = alloc::vec![7u8; 8 << 20];
         assert_eq!(big[(8 << 20) - 1], 7);
         drop(big);
-        RAN.store(0, Ordering::SeqCst);
-        for i in 0..4 {
-            sched::spawn(Thread::new(sched::thread::alloc_tid(), alloc::format!("after-oom-{i}")), count_and_exit);
-        }
-        while RAN.load(Ordering::SeqCst) < 4 {
-            sched::yield_now();
-        }
+        threads_still_run();
     }
 }
