@@ -77,6 +77,14 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     }
 
     arch::init_kernel_page_table();
+    let phys_offset = boot_info.physical_memory_offset.into_option().expect("bootloader did not map physical memory");
+    memory::set_phys_offset(phys_offset);
+    let mem = memory::frame::init(&boot_info.memory_regions);
+    memory::heap::init();
+    // Per-CPU data (GS base), then this CPU's GDT, TSS and IDT.
+    arch::apic::enable_boot_cpu();
+    arch::percpu::init_this_cpu(0, arch::apic::id());
+    arch::tlb::note_cr3_load(arch::kernel_page_table());
     arch::gdt::init();
     arch::idt::init();
     let cpu = arch::enable_protections();
@@ -91,6 +99,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     arch::handlers::register(arch::handlers::Handlers {
         syscall: syscall::dispatch,
         timer_tick: sched::tick,
+        reschedule: sched::reschedule_ipi,
         before_return_to_user: proc::signal::before_return_to_user,
         user_fault: proc::fault::handle_user_fault,
         user_segv: proc::fault::segv,
@@ -101,9 +110,6 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         new_files: fs::file::Files::with_console,
     });
 
-    let phys_offset = boot_info.physical_memory_offset.into_option().expect("bootloader did not map physical memory");
-    memory::set_phys_offset(phys_offset);
-    let mem = memory::frame::init(&boot_info.memory_regions);
     log::info!(
         "memory map: {} regions, {} MiB usable; frames: {} total, {} free",
         mem.regions,
@@ -111,7 +117,6 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         mem.total_frames,
         mem.free_frames
     );
-    memory::heap::init();
     proc::usermm::init(mem.base_pfn, mem.npages);
     let (heap_size, _) = memory::heap::stats();
     log::info!("heap ready: {} KiB mapped, grows on demand", heap_size >> 10);
@@ -142,6 +147,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         x86_64::instructions::hlt();
     }
     log::info!("timer ticking: 3 ticks in {} us", (arch::time::now_ns() - ns0) / 1000);
+    let cpus = arch::smp::boot_aps(boot_info.rsdp_addr.into_option(), sched::ap_main);
+    log::info!("smp: {} CPU{} online ({})", cpus, if cpus == 1 { "" } else { "s" }, if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" });
 
     #[cfg(feature = "ktest")]
     ktest::run_all();
@@ -178,6 +185,12 @@ fn demo() -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    x86_64::instructions::interrupts::disable();
+    // The first CPU to panic stops the others and prints; a CPU that
+    // panics after it just stops.
+    if !arch::smp::claim_panic() {
+        arch::smp::stop_this_cpu();
+    }
     #[cfg(feature = "ktest")]
     if let Some((i, name)) = ktest::current() {
         logger::panic_print(format_args!("ktest: FAILED {} {}\n  panicked: {}\n", i, name, info));

@@ -1,21 +1,26 @@
-//! Global descriptor table and task state segment.
+//! Global descriptor tables and task state segments, one of each per CPU.
 //!
-//! Layout (fixed, because `syscall`/`sysret` derive selectors from it):
-//! 0x08 kernel code, 0x10 kernel data, 0x18 user data, 0x20 user code, 0x28 TSS.
-//! The TSS holds the double-fault IST stack (so a kernel stack overflow is
-//! reported instead of triple-faulting) and `rsp0`, the stack used when an
-//! interrupt arrives in ring 3.
+//! Layout (fixed, because `syscall`/`sysret` derive selectors from it, and
+//! the same on every CPU): 0x08 kernel code, 0x10 kernel data, 0x18 user
+//! data, 0x20 user code, 0x28 TSS. A CPU's TSS holds its double-fault IST
+//! stack (so a kernel stack overflow is reported instead of
+//! triple-faulting) and `rsp0`, the stack used when an interrupt arrives
+//! in ring 3.
 //!
-//! Locking: built once at boot on the boot CPU; `rsp0` is updated by the
-//! scheduler with interrupts disabled.
+//! Locking: each CPU builds its own tables once when it comes up; `rsp0`
+//! is updated only by its own CPU, by the scheduler with interrupts
+//! disabled.
 
-use core::ptr::addr_of;
+use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use spin::Once;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::VirtAddr;
+
+use super::percpu::{self, MAX_CPUS};
 
 /// IST slot used by the double-fault handler.
 pub const DOUBLE_FAULT_IST_INDEX: u16 = 0;
@@ -25,10 +30,10 @@ const IST_STACK_SIZE: usize = 5 * 4096;
 #[repr(align(16))]
 #[allow(dead_code)]
 struct Stack([u8; IST_STACK_SIZE]);
-static mut DOUBLE_FAULT_STACK: Stack = Stack([0; IST_STACK_SIZE]);
 
-static mut TSS: TaskStateSegment = TaskStateSegment::new();
-static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
+/// Each CPU's TSS, by CPU index.
+static TSS: [AtomicPtr<TaskStateSegment>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+static SELECTORS: Once<Selectors> = Once::new();
 
 /// Segment selectors of the fixed layout.
 #[derive(Clone, Copy, Debug)]
@@ -40,27 +45,27 @@ pub struct Selectors {
     pub tss: SegmentSelector,
 }
 
-/// Build and load the GDT and TSS.
+/// Build and load this CPU's GDT and TSS. Runs once per CPU, on that CPU,
+/// with interrupts disabled, after its per-CPU block exists.
 pub fn init() {
-    // SAFETY: runs once on the boot CPU before interrupts are enabled; no
-    // other reference to TSS exists yet.
-    let tss: &'static TaskStateSegment = unsafe {
-        let stack_start = VirtAddr::from_ptr(addr_of!(DOUBLE_FAULT_STACK));
-        let tss = &mut *core::ptr::addr_of_mut!(TSS);
-        tss.interrupt_stack_table[DOUBLE_FAULT_IST_INDEX as usize] = stack_start + IST_STACK_SIZE as u64;
-        &*tss
-    };
-    let (gdt, sel) = GDT.call_once(|| {
-        let mut gdt = GlobalDescriptorTable::new();
-        let kernel_code = gdt.append(Descriptor::kernel_code_segment());
-        let kernel_data = gdt.append(Descriptor::kernel_data_segment());
-        let user_data = gdt.append(Descriptor::user_data_segment());
-        let user_code = gdt.append(Descriptor::user_code_segment());
-        let tss = gdt.append(Descriptor::tss_segment(tss));
-        (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
-    });
+    let cpu = percpu::cpu_index();
+    let stack: &'static mut Stack = Box::leak(Box::new(Stack([0; IST_STACK_SIZE])));
+    let mut tss = TaskStateSegment::new();
+    tss.interrupt_stack_table[DOUBLE_FAULT_IST_INDEX as usize] = VirtAddr::from_ptr(stack as *const Stack) + IST_STACK_SIZE as u64;
+    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss));
+    let mut gdt = GlobalDescriptorTable::new();
+    let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+    let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+    let user_data = gdt.append(Descriptor::user_data_segment());
+    let user_code = gdt.append(Descriptor::user_code_segment());
+    let tss_sel = gdt.append(Descriptor::tss_segment(tss));
+    let sel = *SELECTORS.call_once(|| Selectors { kernel_code, kernel_data, user_data, user_code, tss: tss_sel });
+    assert_eq!((sel.user_code, sel.tss), (user_code, tss_sel), "every CPU's GDT has the same layout");
+    TSS[cpu].store(tss as *const TaskStateSegment as *mut TaskStateSegment, Ordering::Release);
+    let gdt: &'static GlobalDescriptorTable = Box::leak(Box::new(gdt));
     gdt.load();
-    // SAFETY: the selectors index descriptors of the GDT just loaded.
+    // SAFETY: the selectors index descriptors of the GDT just loaded; the
+    // TSS descriptor is this CPU's own, not yet loaded anywhere.
     unsafe {
         CS::set_reg(sel.kernel_code);
         SS::set_reg(sel.kernel_data);
@@ -72,12 +77,14 @@ pub fn init() {
 
 /// The selectors of the loaded GDT.
 pub fn selectors() -> Selectors {
-    GDT.get().expect("gdt::init not called").1
+    *SELECTORS.get().expect("gdt::init not called")
 }
 
-/// Set the stack the CPU switches to on an interrupt from ring 3.
+/// Set the stack this CPU switches to on an interrupt from ring 3.
+/// Interrupts disabled (the caller stays on this CPU).
 pub fn set_kernel_stack(top: u64) {
-    // SAFETY: single CPU, called with interrupts disabled by the scheduler;
-    // the CPU reads rsp0 only when entering ring 0 from ring 3.
-    unsafe { (*core::ptr::addr_of_mut!(TSS)).privilege_stack_table[0] = VirtAddr::new(top) };
+    let tss = TSS[percpu::cpu_index()].load(Ordering::Acquire);
+    // SAFETY: this CPU's TSS, written only by this CPU, with interrupts
+    // disabled; the CPU reads rsp0 only when entering ring 0 from ring 3.
+    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new(top) };
 }

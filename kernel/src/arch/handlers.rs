@@ -44,6 +44,9 @@ pub struct Handlers {
     /// Every timer tick, interrupts disabled, after the end of interrupt
     /// was signalled: account it, wake sleepers, preempt.
     pub timer_tick: fn(),
+    /// A reschedule IPI (another CPU made a thread runnable here),
+    /// interrupts disabled, after the end of interrupt was signalled.
+    pub reschedule: fn(),
     /// On every way back to ring 3 (after a system call, a page fault or a
     /// timer tick from ring 3), interrupts in any state: a thread that is
     /// to exit does not return.

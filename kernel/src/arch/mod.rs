@@ -1,4 +1,5 @@
-//! x86_64 machine support: segments, interrupts, the local APIC timer, the
+//! x86_64 machine support: per-CPU data, segments, interrupts, the local
+//! APIC timer and IPIs, bringing up the other CPUs, TLB shootdown, the
 //! clock, exception fixups and the QEMU exit device.
 //!
 //! The bottom layer of the kernel: `arch` imports nothing above it. What
@@ -7,17 +8,22 @@
 //! in [`handlers`]; what the scheduler hands down for a context switch is
 //! plain data ([`SwitchTarget`]).
 
+pub mod acpi;
 pub mod apic;
 pub mod cpu;
+pub mod entry;
 pub mod extable;
 pub mod gdt;
 pub mod handlers;
 pub mod idt;
+pub mod percpu;
 pub mod pit;
 pub mod qemu;
 pub mod rtc;
+pub mod smp;
 pub mod syscall;
 pub mod time;
+pub mod tlb;
 
 /// The kernel's own page table (Linux `init_mm`): the bootloader's, whose
 /// upper half every process's table shares. Recorded once at boot.
@@ -43,16 +49,23 @@ pub fn current_page_table() -> u64 {
 /// `init_mm` in `exit_mm`): afterwards no translation of a user address
 /// space is in use here, so that address space's tables may be freed.
 pub fn switch_to_kernel_page_table() {
-    use x86_64::registers::control::Cr3;
     let kernel = kernel_page_table();
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        let (cur, flags) = Cr3::read();
-        if cur.start_address().as_u64() != kernel {
-            // SAFETY: the kernel's table maps the kernel half that every
-            // process table shares, so the code running now stays mapped.
-            unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(kernel)), flags) };
-        }
-    });
+    x86_64::instructions::interrupts::without_interrupts(|| load_page_table(kernel));
+}
+
+/// Load the page table rooted at `cr3` on this CPU, unless it is loaded
+/// already, publishing it first for TLB shootdown ([`tlb`]). Interrupts
+/// disabled.
+fn load_page_table(cr3: u64) {
+    use x86_64::registers::control::Cr3;
+    let (cur, flags) = Cr3::read();
+    if cur.start_address().as_u64() != cr3 {
+        tlb::note_cr3_load(cr3);
+        // SAFETY: every page table the kernel loads (its own, or a
+        // process's) maps the kernel half, so the code running now stays
+        // mapped.
+        unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(cr3)), flags) };
+    }
 }
 
 /// The per-thread machine state that a context switch loads, besides the
@@ -75,28 +88,20 @@ pub struct SwitchTarget {
 ///
 /// A thread with no page table of its own (`cr3 == 0`: kernel threads,
 /// and user threads that have left their address space on exit) runs on
-/// whatever table is loaded, as Linux's lazy TLB mode does. That table is
-/// always one nobody has freed: a user thread loads the kernel's table
-/// before it leaves its address space, and an address space's tables are
-/// freed only by its last thread, after that.
+/// the kernel's own table. (Linux instead keeps the previous table loaded,
+/// its lazy TLB mode; Holdfast does not, so that the table a CPU has
+/// loaded always belongs to the thread it runs, which is what the TLB
+/// shootdown relies on, and a process's tables are never loaded on a CPU
+/// once its last thread has left them.)
 pub fn switch_address_space_and_stack(next: SwitchTarget) {
-    use x86_64::registers::control::Cr3;
     let top = next.kstack_top;
     if top != 0 {
         gdt::set_kernel_stack(top);
         syscall::set_kernel_rsp(top);
     }
-    let cr3 = next.cr3;
-    if cr3 != 0 {
-        let (cur, flags) = Cr3::read();
-        if cur.start_address().as_u64() != cr3 {
-            // SAFETY: every process page table shares the kernel half, so
-            // the kernel keeps running after the switch.
-            unsafe { Cr3::write(x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(cr3)), flags) };
-        }
-    }
+    load_page_table(if next.cr3 != 0 { next.cr3 } else { kernel_page_table() });
     x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(next.fs_base));
-    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new_truncate(next.gs_base));
+    percpu::set_user_gs_base(next.gs_base);
 }
 
 /// Halt until the next interrupt, forever.

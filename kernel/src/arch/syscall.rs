@@ -1,17 +1,20 @@
 //! The `syscall` instruction's entry path and the way back to ring 3.
 //!
 //! `syscall` arrives with interrupts masked (SFMASK clears IF, TF, DF and
-//! AC) on the user stack. The entry stub switches to the current thread's
-//! kernel stack (published in `HOLDFAST_KERNEL_RSP` by the scheduler),
+//! AC) on the user stack. The entry stub swaps in the kernel's GS base,
+//! switches to the current thread's kernel stack (published in this CPU's
+//! [`super::percpu::PerCpu::kernel_rsp`] by the scheduler),
 //! pushes a [`UserFrame`] — an `iretq` frame plus every general register —
 //! and calls the registered system-call handler
 //! ([`super::handlers::Handlers::syscall`]) with interrupts enabled. Every
 //! return to ring 3 (after a syscall, for a new thread or process, after a
-//! signal) pops a `UserFrame` and executes `iretq`.
+//! signal) pops a `UserFrame`, swaps the user's GS base back and executes
+//! `iretq`.
 //!
-//! Single CPU: the two scratch words are used only with interrupts masked.
+//! Locking: the per-CPU scratch word is used only with interrupts masked,
+//! on its own CPU.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 use x86_64::VirtAddr;
@@ -43,20 +46,15 @@ pub struct UserFrame {
     pub ss: u64,
 }
 
-/// Kernel stack top of the running thread, loaded by the entry stub.
-#[no_mangle]
-static HOLDFAST_KERNEL_RSP: AtomicU64 = AtomicU64::new(0);
-#[no_mangle]
-static HOLDFAST_USER_RSP_SCRATCH: AtomicU64 = AtomicU64::new(0);
-
 core::arch::global_asm!(
     r#"
     .global holdfast_syscall_entry
 holdfast_syscall_entry:
-    mov [rip + HOLDFAST_USER_RSP_SCRATCH], rsp
-    mov rsp, [rip + HOLDFAST_KERNEL_RSP]
+    swapgs
+    mov gs:[{user_rsp}], rsp
+    mov rsp, gs:[{kernel_rsp}]
     push 0x1b
-    push qword ptr [rip + HOLDFAST_USER_RSP_SCRATCH]
+    push qword ptr gs:[{user_rsp}]
     push r11
     push 0x23
     push rcx
@@ -98,9 +96,12 @@ holdfast_return_to_user:
     pop rcx
     pop rbx
     pop rax
+    swapgs
     iretq
 "#,
     dispatch = sym syscall_entry_rust,
+    user_rsp = const super::percpu::USER_RSP_OFFSET,
+    kernel_rsp = const super::percpu::KERNEL_RSP_OFFSET,
 );
 
 extern "C" {
@@ -113,7 +114,7 @@ extern "C" fn syscall_entry_rust(frame: &mut UserFrame) {
     (h.before_return_to_user)();
 }
 
-/// Program STAR/LSTAR/SFMASK and enable `syscall` (EFER.SCE).
+/// Program STAR/LSTAR/SFMASK and enable `syscall` (EFER.SCE) on this CPU.
 pub fn init() {
     let sel = super::gdt::selectors();
     Star::write(sel.user_code, sel.user_data, sel.kernel_code, sel.kernel_data).expect("GDT layout fits STAR");
@@ -123,9 +124,10 @@ pub fn init() {
     unsafe { Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
 }
 
-/// Publish the kernel stack the next syscall of the running thread uses.
+/// Publish the kernel stack the next syscall of the running thread uses
+/// on this CPU. Interrupts disabled.
 pub fn set_kernel_rsp(top: u64) {
-    HOLDFAST_KERNEL_RSP.store(top, Ordering::Relaxed);
+    super::percpu::this_cpu().kernel_rsp.store(top, Ordering::Relaxed);
 }
 
 /// Build a frame entering ring 3 at `rip` with stack `rsp`.

@@ -66,6 +66,18 @@ pub fn init(regions: &MemoryRegions) -> MemorySummary {
     }
     fa.reserve_range(bitmap_pa, (bitmap_pa + bitmap_bytes).next_multiple_of(PAGE_SIZE))
         .expect("reserve the frame bitmap");
+    // The AP trampoline: TRAMPOLINE_PAGES pages of usable memory below
+    // 1 MiB (real-mode reachable), not page 0, kept out of the allocator.
+    let low = usable().find_map(|r| {
+        let start = r.start.next_multiple_of(PAGE_SIZE).max(PAGE_SIZE);
+        let end = start + TRAMPOLINE_PAGES * PAGE_SIZE;
+        (end <= r.end && end <= 0x10_0000).then_some(start)
+    });
+    if let Some(pa) = low {
+        if fa.reserve_range(pa, pa + TRAMPOLINE_PAGES * PAGE_SIZE).is_ok() {
+            TRAMPOLINE.store(pa, Ordering::Relaxed);
+        }
+    }
     let summary = MemorySummary {
         regions: regions.len(),
         usable_bytes,
@@ -79,6 +91,17 @@ pub fn init(regions: &MemoryRegions) -> MemorySummary {
     RESERVE.store((summary.total_frames / 64).clamp(256, 4096), Ordering::Relaxed);
     without_interrupts(|| *FRAMES.lock() = Some(fa));
     summary
+}
+
+/// Pages the AP trampoline needs below 1 MiB: its code and a three-level
+/// identity map.
+pub const TRAMPOLINE_PAGES: u64 = 4;
+static TRAMPOLINE: AtomicU64 = AtomicU64::new(0);
+
+/// Physical address of [`TRAMPOLINE_PAGES`] reserved pages below 1 MiB
+/// for starting other CPUs, if the memory map had them.
+pub fn trampoline_pages() -> Option<u64> {
+    Some(TRAMPOLINE.load(Ordering::Relaxed)).filter(|&pa| pa != 0)
 }
 
 /// Frames kept back from user memory.

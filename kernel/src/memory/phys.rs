@@ -1,10 +1,10 @@
-//! The kernel's implementations of the mm crate's machine traits:
-//! physical memory through the physical-memory mapping, and TLB flushes
-//! with `invlpg` / CR3 reload.
+//! The kernel's implementation of the mm crate's physical-memory trait:
+//! frames through the physical-memory mapping. (The TLB trait is
+//! implemented by `arch::tlb::KernelTlb`, which needs the other CPUs.)
 //!
 //! Locking: stateless; the frame allocator has its own lock.
 
-use mm::pgtable::{PhysMem, TlbFlush};
+use mm::pgtable::PhysMem;
 
 /// Physical memory as seen through the bootloader's offset mapping.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,20 +33,6 @@ impl PhysMem for KernelPhys {
         assert!(index < 512 && table_pa % 4096 == 0);
         // SAFETY: as in read_entry; the caller holds the page-table lock.
         unsafe { core::ptr::write_volatile((super::phys_to_virt(table_pa) as *mut u64).add(index), val) }
-    }
-}
-
-/// TLB maintenance on the (single) CPU.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct KernelTlb;
-
-impl TlbFlush for KernelTlb {
-    fn flush_page(&self, va: u64) {
-        x86_64::instructions::tlb::flush(x86_64::VirtAddr::new_truncate(va));
-    }
-
-    fn flush_all(&self) {
-        x86_64::instructions::tlb::flush_all();
     }
 }
 
@@ -95,7 +81,7 @@ pub mod tests {
         // SAFETY: data[5] is our frame, mapped by the offset mapping.
         assert_eq!(unsafe { *(crate::memory::phys_to_virt(data[5]) as *const u64) }, 0x1234_5678);
         for i in 0..8 {
-            pt.unmap(base + i * 4096, &KernelTlb).unwrap();
+            pt.unmap(base + i * 4096, &crate::arch::tlb::KernelTlb::local()).unwrap();
         }
         pt.free_all_tables();
         for pa in data {
@@ -124,7 +110,7 @@ pub mod tests {
         x86_64::instructions::interrupts::without_interrupts(|| {
             load(pt.root_pa());
             probe_write_u64(va + 16, 0xC0FF_EE00).unwrap();
-            pt.protect(va, PteFlags::PROTNONE, &KernelTlb).unwrap();
+            pt.protect(va, PteFlags::PROTNONE, &crate::arch::tlb::KernelTlb::local()).unwrap();
             assert_eq!(probe_read_u64(va + 16).map_err(|f| f.addr), Err(va + 16), "a protnone page must fault");
             assert!(probe_write_u64(va, 1).is_err());
             load(root.start_address().as_u64());
@@ -134,13 +120,13 @@ pub mod tests {
         let mut count = CountPresent(0);
         assert_eq!(walk_page_range_novma(&mut pt, va, va + (1 << 21), &mut count), 0);
         assert_eq!(count.0, 1, "the walk visits the protnone leaf");
-        pt.protect(va, rw, &KernelTlb).unwrap();
+        pt.protect(va, rw, &crate::arch::tlb::KernelTlb::local()).unwrap();
         x86_64::instructions::interrupts::without_interrupts(|| {
             load(pt.root_pa());
             assert_eq!(probe_read_u64(va + 16), Ok(0xC0FF_EE00), "present again, contents kept");
             load(root.start_address().as_u64());
         });
-        pt.unmap(va, &KernelTlb).unwrap();
+        pt.unmap(va, &crate::arch::tlb::KernelTlb::local()).unwrap();
         pt.free_all_tables();
         crate::memory::frame::free(pa).unwrap();
         assert_eq!(crate::memory::frame::counts().1, free0, "frames leaked");

@@ -14,7 +14,8 @@ use mm::Errno;
 use spin::Once;
 
 use super::fault::FaultAccess;
-use crate::memory::phys::{KernelPhys, KernelTlb};
+use crate::arch::tlb::KernelTlb;
+use crate::memory::phys::KernelPhys;
 use crate::sched::rwsem_backend::SchedBackend;
 
 type Inner = MmStruct<KernelPhys, SchedBackend, KernelTlb>;
@@ -64,7 +65,10 @@ impl core::ops::Deref for UserMm {
 impl UserMm {
     pub fn new() -> Result<UserMm, Errno> {
         let meta = PAGE_META.get().expect("usermm::init not called").clone();
-        let mm = MmStruct::new(KernelPhys, SchedBackend, KernelTlb, meta, Some(*KERNEL_ROOT.get().unwrap()))?;
+        let tlb = KernelTlb::default();
+        let mm = MmStruct::new(KernelPhys, SchedBackend, tlb.clone(), meta, Some(*KERNEL_ROOT.get().unwrap()))?;
+        // Flushes go to every CPU that runs on this table from now on.
+        tlb.set_root(mm.root_pa());
         Ok(UserMm { mm })
     }
 

@@ -1,13 +1,23 @@
 //! The scheduler: preemptive round-robin over kernel and user threads on
-//! one CPU, driven by the local APIC timer.
+//! every CPU, driven by each CPU's local APIC timer.
 //!
-//! Every timer tick wakes expired sleepers and rotates the run queue. A
-//! thread sleeps with [`block_current`], which checks for a pending
+//! Each CPU has a run queue of threads allowed to run on it (their
+//! affinity mask includes it). Every timer tick wakes expired sleepers and
+//! rotates the CPU's queue; a CPU whose queue is empty takes a thread from
+//! the longest other queue (idle CPUs pull work), and runs its idle thread,
+//! which halts, when there is none. [`wake`] puts a thread on the queue of
+//! the CPU it last ran on, or of an idle CPU it may run on, and sends that
+//! CPU a reschedule IPI if it is idle.
+//!
+//! A thread sleeps with [`block_current`], which checks for a pending
 //! wake-up and marks the thread [`ThreadState::Blocked`] in one step under
 //! the scheduler lock; [`wake`] takes the same lock, and either finds the
 //! thread Blocked and queues it or leaves the wake-up pending
-//! (`wake_pending`) for its next block, so a wake-up is never lost. When
-//! nothing is runnable the idle thread halts.
+//! (`wake_pending`) for its next block, so a wake-up is never lost. A
+//! thread marked Blocked or Runnable is still running on its CPU until
+//! the switch away from it has saved its registers: its `on_cpu` flag
+//! stays set until then (Linux's `p->on_cpu`), and a CPU that picks it
+//! waits for the flag to clear before switching to it.
 //!
 //! Threads start with [`spawn`], which runs a closure on the new thread
 //! once the switch to it is finished; a user thread then enters ring 3
@@ -15,13 +25,12 @@
 //! through the new stack, the user frame at the top of the kernel stack)
 //! live here and in `switch`, not in the callers.
 //!
-//! Locking: the scheduler state is a spin mutex taken only with interrupts
-//! disabled. Every other spin lock in the kernel is also taken with
-//! interrupts disabled, so preemption (a switch from the timer interrupt)
-//! never happens while one is held. A dead thread's stack is freed by the
-//! next thread to run, never by itself.
-//!
-//! Holdfast schedules on the boot CPU only; `--smp` adds CPUs that stay idle.
+//! Locking: one spin lock over every CPU's queue, taken only with
+//! interrupts disabled, never held across a context switch. The thread a
+//! CPU switched away from is released by the next thread to run there
+//! ([`finish_switch`], through `PREV`, which only its own CPU touches):
+//! that clears its `on_cpu` and drops the CPU's reference, which frees a
+//! dead thread's stack only once nothing runs on it.
 
 pub mod rwsem_backend;
 pub mod switch;
@@ -38,22 +47,41 @@ use x86_64::instructions::interrupts;
 
 pub use thread::{Thread, ThreadState};
 
+use crate::arch::percpu::{self, MAX_CPUS};
 use crate::arch::syscall::UserFrame;
 
-struct Sched {
-    run_queue: VecDeque<Arc<Thread>>,
+/// One CPU's part of the scheduler.
+struct CpuRq {
+    queue: VecDeque<Arc<Thread>>,
     current: Option<Arc<Thread>>,
     idle: Option<Arc<Thread>>,
-    sleepers: Vec<Arc<Thread>>,
-    /// The dead thread just switched away from, freed by the next thread.
-    reap: Option<Arc<Thread>>,
-    /// Context switches so far (read by the tests).
-    #[cfg_attr(not(feature = "ktest"), allow(dead_code))]
+    /// Context switches on this CPU.
     switches: u64,
 }
 
-static SCHED: Mutex<Sched> =
-    Mutex::new(Sched { run_queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new(), reap: None, switches: 0 });
+impl CpuRq {
+    const fn new() -> CpuRq {
+        CpuRq { queue: VecDeque::new(), current: None, idle: None, switches: 0 }
+    }
+
+    fn is_idle(&self) -> bool {
+        match (&self.current, &self.idle) {
+            (Some(c), Some(i)) => Arc::ptr_eq(c, i),
+            _ => false,
+        }
+    }
+}
+
+struct Sched {
+    cpus: [CpuRq; MAX_CPUS],
+    sleepers: Vec<Arc<Thread>>,
+}
+
+static SCHED: Mutex<Sched> = Mutex::new(Sched { cpus: [const { CpuRq::new() }; MAX_CPUS], sleepers: Vec::new() });
+
+/// The thread each CPU last switched away from, until the next thread
+/// there has finished the switch (see the module doc).
+static PREV: [Mutex<Option<Arc<Thread>>>; MAX_CPUS] = [const { Mutex::new(None) }; MAX_CPUS];
 
 fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
     interrupts::without_interrupts(|| f(&mut SCHED.lock()))
@@ -61,27 +89,70 @@ fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
 
 extern "C" fn idle_loop(_: u64) -> ! {
     finish_switch();
+    halt_until_work()
+}
+
+/// An idle thread's body: halt until an interrupt (a tick, a reschedule
+/// IPI) switches to work.
+fn halt_until_work() -> ! {
     loop {
         interrupts::enable_and_hlt();
     }
 }
 
-/// Adopt the boot context as the first thread and create the idle thread.
+/// Make `t` the thread this CPU's `current()` names. Interrupts disabled.
+fn set_percpu_current(t: &Arc<Thread>) {
+    percpu::this_cpu().current.store(Arc::as_ptr(t) as *mut (), Ordering::Release);
+}
+
+/// Adopt the boot context as the first thread and create the boot CPU's
+/// idle thread.
 pub fn init() {
-    let boot = Arc::new(Thread::boot());
-    let idle = Arc::new(Thread::new(0, String::from("idle")));
+    let boot = Arc::new(Thread::boot(String::from("boot")));
+    let idle = Arc::new(Thread::new(0, String::from("idle/0")));
     let rsp = switch::initial_stack(idle.kstack_top(), idle_loop, 0);
     // SAFETY: the idle thread has never run; nothing else reads its slot.
     unsafe { *idle.saved_rsp_ptr() = rsp };
     with(|s| {
-        s.current = Some(boot);
-        s.idle = Some(idle);
+        set_percpu_current(&boot);
+        s.cpus[0].current = Some(boot);
+        s.cpus[0].idle = Some(idle);
     });
+}
+
+/// What an application processor runs once it is set up: its boot context
+/// becomes its idle thread, and it takes threads from then on.
+pub fn ap_main() -> ! {
+    let me = percpu::cpu_index();
+    let idle = Arc::new(Thread::boot(alloc::format!("idle/{me}")));
+    idle.cpu.store(me as u32, Ordering::Relaxed);
+    with(|s| {
+        set_percpu_current(&idle);
+        s.cpus[me].current = Some(idle.clone());
+        s.cpus[me].idle = Some(idle);
+    });
+    halt_until_work()
 }
 
 /// The running thread.
 pub fn current() -> Arc<Thread> {
-    with(|s| s.current.clone().expect("sched::init not called"))
+    interrupts::without_interrupts(|| {
+        let p = percpu::this_cpu().current.load(Ordering::Acquire) as *const Thread;
+        assert!(!p.is_null(), "sched::init not called");
+        // SAFETY: the pointer is the running thread's, which this CPU's
+        // run queue holds an `Arc` of for as long as it runs (and it is
+        // running: it is us).
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    })
+}
+
+/// Index of the CPU running the caller (which may move at the next
+/// switch).
+pub fn this_cpu() -> usize {
+    interrupts::without_interrupts(percpu::cpu_index)
 }
 
 /// Make `thread` runnable, running `body` on its own kernel stack: the
@@ -100,8 +171,12 @@ where
     let rsp = switch::initial_stack(t.kstack_top() - thread::USER_FRAME_RESERVE, thread_start::<F>, body);
     // SAFETY: the thread has never run; nothing else reads its slot.
     unsafe { *t.saved_rsp_ptr() = rsp };
-    t.set_state(ThreadState::Runnable);
-    with(|s| s.run_queue.push_back(t.clone()));
+    t.cpu.store(this_cpu() as u32, Ordering::Relaxed);
+    interrupts::without_interrupts(|| {
+        let mut s = SCHED.lock();
+        t.set_state(ThreadState::Runnable);
+        enqueue(&mut s, t.clone());
+    });
     t
 }
 
@@ -134,10 +209,21 @@ pub fn start_user(frame: UserFrame) -> ! {
 }
 
 /// The second half of every context switch, run by the thread switched
-/// to: frees the dead thread switched away from and enables interrupts.
+/// to, interrupts still disabled: release the thread switched away from
+/// on this CPU (clear its `on_cpu`, so that another CPU may run it, and
+/// drop this CPU's reference, which frees a dead thread).
+fn finish_switch_irqs_off() {
+    let prev = PREV[percpu::cpu_index()].lock().take();
+    if let Some(prev) = prev {
+        prev.on_cpu.store(false, Ordering::Release);
+        drop(prev);
+    }
+}
+
+/// [`finish_switch_irqs_off`], then enable interrupts: how a new thread
+/// starts.
 fn finish_switch() {
-    let dead = with(|s| s.reap.take());
-    drop(dead);
+    finish_switch_irqs_off();
     interrupts::enable();
 }
 
@@ -156,41 +242,102 @@ enum SwitchReason {
     Block,
 }
 
+/// May `t` run on CPU `cpu`?
+fn allowed(t: &Thread, cpu: usize) -> bool {
+    t.affinity.load(Ordering::Relaxed) & (1u64 << cpu) != 0
+}
+
+/// Queue the runnable thread `t` on a CPU it may run on: the CPU it last
+/// ran on if that one is idle, else an idle CPU, else its last CPU (or the
+/// first allowed one). A remote idle CPU gets a reschedule IPI. Returns
+/// the CPU chosen. Scheduler lock held.
+fn enqueue(s: &mut Sched, t: Arc<Thread>) -> usize {
+    let online = percpu::nr_online().max(1);
+    let last = t.cpu.load(Ordering::Relaxed) as usize;
+    let idle_here = |s: &Sched, c: usize| s.cpus[c].is_idle() && s.cpus[c].queue.is_empty();
+    let target = if last < online && allowed(&t, last) && idle_here(s, last) {
+        last
+    } else if let Some(c) = (0..online).find(|&c| allowed(&t, c) && idle_here(s, c)) {
+        c
+    } else if last < online && allowed(&t, last) {
+        last
+    } else {
+        (0..online).find(|&c| allowed(&t, c)).unwrap_or(0)
+    };
+    s.cpus[target].queue.push_back(t);
+    if target != percpu::cpu_index() && s.cpus[target].is_idle() {
+        if let Some(c) = percpu::cpu(target) {
+            crate::arch::apic::send_ipi(c.apic_id, crate::arch::apic::RESCHEDULE_VECTOR);
+        }
+    }
+    target
+}
+
+/// The next thread for CPU `me`: its own queue first, else one taken from
+/// the longest queue among the others that may run here.
+fn pick_next(s: &mut Sched, me: usize) -> Option<Arc<Thread>> {
+    if let Some(t) = s.cpus[me].queue.pop_front() {
+        return Some(t);
+    }
+    let online = percpu::nr_online().max(1);
+    let victim = (0..online).filter(|&c| c != me && !s.cpus[c].queue.is_empty()).max_by_key(|&c| s.cpus[c].queue.len())?;
+    let pos = s.cpus[victim].queue.iter().position(|t| allowed(t, me))?;
+    s.cpus[victim].queue.remove(pos)
+}
+
 fn __schedule(reason: SwitchReason) {
     debug_assert!(!interrupts::are_enabled());
+    let me = percpu::cpu_index();
     let (prev_slot, next_rsp) = {
         let mut s = SCHED.lock();
-        let prev = s.current.take().expect("sched::init not called");
+        let prev = s.cpus[me].current.take().expect("sched::init not called");
         if reason == SwitchReason::Block {
             // "Decide to sleep" and "sleep" are one step under the lock
             // that `wake` takes: a wake-up is either already pending here
             // or finds the thread Blocked and queues it.
             if prev.wake_pending.swap(false, Ordering::SeqCst) {
-                s.current = Some(prev);
+                s.cpus[me].current = Some(prev);
                 return;
             }
             prev.nr_blocks.fetch_add(1, Ordering::Relaxed);
             prev.set_state(ThreadState::Blocked);
         }
-        let idle = s.idle.clone().unwrap();
-        let prev_runnable = matches!(prev.state(), ThreadState::Running | ThreadState::Runnable) && !Arc::ptr_eq(&prev, &idle);
-        let next = match s.run_queue.pop_front() {
+        let idle = s.cpus[me].idle.clone().expect("this CPU has an idle thread");
+        let prev_is_idle = Arc::ptr_eq(&prev, &idle);
+        let prev_runnable = matches!(prev.state(), ThreadState::Running | ThreadState::Runnable) && !prev_is_idle;
+        let prev_may_stay = prev_runnable && allowed(&prev, me);
+        let next = match pick_next(&mut s, me) {
             Some(n) => n,
-            None if prev_runnable => {
-                s.current = Some(prev);
+            None if prev_may_stay => {
+                s.cpus[me].current = Some(prev);
+                return;
+            }
+            None if prev_is_idle => {
+                s.cpus[me].current = Some(prev);
                 return;
             }
             None => idle.clone(),
         };
         if Arc::ptr_eq(&next, &prev) {
-            s.current = Some(prev);
+            s.cpus[me].current = Some(prev);
             return;
         }
         if prev_runnable {
             prev.set_state(ThreadState::Runnable);
-            s.run_queue.push_back(prev.clone());
+            if prev_may_stay {
+                s.cpus[me].queue.push_back(prev.clone());
+            } else {
+                enqueue(&mut s, prev.clone());
+            }
         }
+        // The thread may still be switching out on the CPU it ran on last;
+        // its saved registers are valid once that CPU clears `on_cpu`.
+        while next.on_cpu.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        next.on_cpu.store(true, Ordering::Relaxed);
         next.set_state(ThreadState::Running);
+        next.cpu.store(me as u32, Ordering::Relaxed);
         // SAFETY: both areas are 16-byte aligned 512-byte fxsave areas owned
         // by threads that are not running user code right now.
         unsafe {
@@ -199,23 +346,22 @@ fn __schedule(reason: SwitchReason) {
         }
         crate::arch::switch_address_space_and_stack(next.switch_target());
         let slot = prev.saved_rsp_ptr();
-        // SAFETY: `next` is not running, so its saved rsp is stable.
+        // SAFETY: `next` is not running anywhere (its on_cpu was clear),
+        // so its saved rsp is stable.
         let next_rsp = unsafe { *next.saved_rsp_ptr() };
-        if prev.state() == ThreadState::Dead {
-            s.reap = Some(prev);
-        }
-        // `prev` stays alive: either in the run queue, a wait queue, the
-        // reap slot, or held by its process.
-        s.current = Some(next);
-        s.switches += 1;
+        set_percpu_current(&next);
+        s.cpus[me].current = Some(next);
+        s.cpus[me].switches += 1;
+        // This CPU's reference to `prev` lives in PREV until the thread
+        // switched to has finished the switch.
+        *PREV[me].lock() = Some(prev);
         (slot, next_rsp)
     };
     // SAFETY: interrupts are off; the slot belongs to the thread that is
-    // switching away, whose stack stays alive until it has been switched
-    // away from (dead threads are freed by the next thread).
+    // switching away, whose stack stays alive (PREV holds it) until the
+    // next thread on this CPU has finished the switch.
     unsafe { switch::switch_context(prev_slot, next_rsp) };
-    let dead = SCHED.lock().reap.take();
-    drop(dead);
+    finish_switch_irqs_off();
 }
 
 /// Give up the CPU to the next runnable thread.
@@ -239,11 +385,49 @@ pub fn wake(t: &Arc<Thread>) {
         let mut s = SCHED.lock();
         if t.state() == ThreadState::Blocked {
             t.set_state(ThreadState::Runnable);
-            s.run_queue.push_back(t.clone());
+            enqueue(&mut s, t.clone());
         } else if t.state() != ThreadState::Dead {
             t.wake_pending.store(true, Ordering::SeqCst);
         }
     });
+}
+
+/// The reschedule IPI: another CPU queued a thread here.
+pub fn reschedule_ipi() {
+    schedule();
+}
+
+/// Set the CPUs `t` may run on (`sched_setaffinity`): `mask` must name at
+/// least one online CPU. A queued thread moves to a queue it may use; a
+/// running thread that may no longer stay moves at its next switch (the
+/// caller yields when `t` is itself).
+pub fn set_affinity(t: &Arc<Thread>, mask: u64) -> bool {
+    let online_mask = online_mask();
+    if mask & online_mask == 0 {
+        return false;
+    }
+    with(|s| {
+        t.affinity.store(mask & online_mask, Ordering::SeqCst);
+        for c in 0..MAX_CPUS {
+            if let Some(pos) = s.cpus[c].queue.iter().position(|q| Arc::ptr_eq(q, t)) {
+                if !allowed(t, c) {
+                    let q = s.cpus[c].queue.remove(pos).unwrap();
+                    enqueue(s, q);
+                }
+            }
+        }
+    });
+    true
+}
+
+/// Bit mask of the online CPUs.
+pub fn online_mask() -> u64 {
+    let n = percpu::nr_online().clamp(1, MAX_CPUS);
+    if n == 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 /// Sleep until the monotonic clock reaches `deadline_ns`, or until woken
@@ -273,16 +457,21 @@ pub fn block_until(deadline_ns: u64) {
 /// expired sleepers and preempt the current thread.
 pub fn tick() {
     let now = crate::arch::time::now_ns();
+    let me = percpu::cpu_index();
     let expired: Vec<Arc<Thread>> = {
         let mut s = SCHED.lock();
-        let Some(cur) = s.current.clone() else { return };
+        let Some(cur) = s.cpus[me].current.clone() else { return };
         cur.ticks.fetch_add(1, Ordering::Relaxed);
-        let (due, rest): (Vec<_>, Vec<_>) = s.sleepers.drain(..).partition(|t| {
-            let at = t.wake_at.load(Ordering::SeqCst);
-            at != 0 && at <= now
-        });
-        s.sleepers = rest;
-        due
+        if s.sleepers.is_empty() {
+            Vec::new()
+        } else {
+            let (due, rest): (Vec<_>, Vec<_>) = s.sleepers.drain(..).partition(|t| {
+                let at = t.wake_at.load(Ordering::SeqCst);
+                at != 0 && at <= now
+            });
+            s.sleepers = rest;
+            due
+        }
     };
     for t in &expired {
         wake(t);
@@ -300,10 +489,15 @@ pub fn exit_current() -> ! {
     unreachable!("a dead thread was scheduled");
 }
 
+/// Context switches so far on each online CPU.
+pub fn switches_per_cpu() -> Vec<u64> {
+    with(|s| (0..percpu::nr_online()).map(|c| s.cpus[c].switches).collect())
+}
+
 /// Number of context switches so far.
 #[cfg(feature = "ktest")]
 pub fn switches() -> u64 {
-    with(|s| s.switches)
+    switches_per_cpu().iter().sum()
 }
 
 #[cfg(feature = "ktest")]
@@ -359,7 +553,7 @@ pub mod tests {
     /// at any moment.
     pub(super) fn block_window() {
         let tid = WINDOW_TID.load(Ordering::SeqCst);
-        if tid != 0 && with(|s| s.current.as_ref().is_some_and(|c| c.tid == tid)) {
+        if tid != 0 && current().tid == tid {
             interrupts::enable_and_hlt();
             interrupts::disable();
         }

@@ -7,10 +7,11 @@
 //! an `Arc<dyn Any>`), which `proc` attaches when it creates the thread
 //! and downcasts back to its `Process` (`proc::current`).
 //!
-//! Invariants: `saved_rsp` is only meaningful while the thread is not
-//! running; it is written by the context switch away from the thread and
-//! read by the switch back to it, both under the scheduler lock with
-//! interrupts disabled.
+//! Invariants: `saved_rsp` is only meaningful while `on_cpu` is clear; it
+//! is written by the context switch away from the thread (after which the
+//! next thread on that CPU clears `on_cpu`) and read by the switch back to
+//! it, on whichever CPU, under the scheduler lock with interrupts
+//! disabled.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -61,6 +62,14 @@ pub struct Thread {
     saved_rsp: UnsafeCell<u64>,
     fpu: UnsafeCell<Box<FpuState>>,
     state: AtomicU8,
+    /// The thread's registers are live on a CPU: set from when a CPU
+    /// switches to it until the switch away from it has finished (Linux's
+    /// `p->on_cpu`). Another CPU may switch to it only once it is clear.
+    pub(super) on_cpu: AtomicBool,
+    /// The CPU it runs on, or last ran on.
+    pub cpu: AtomicU32,
+    /// The CPUs it may run on (`sched_setaffinity`), one bit per CPU index.
+    pub affinity: AtomicU64,
     /// A wake-up arrived while the thread was not blocked: its next block
     /// returns at once (no lost wake-ups).
     pub(super) wake_pending: AtomicBool,
@@ -105,10 +114,13 @@ pub fn alloc_tid() -> u32 {
 }
 
 impl Thread {
-    /// The thread that is already running: the boot context, on the
-    /// bootloader's stack.
-    pub(super) fn boot() -> Thread {
-        Self::with_stack(alloc_tid(), String::from("boot"), None, Box::new(FpuState::initial()), ThreadState::Running)
+    /// The thread that is already running on this CPU: the boot context
+    /// (on the bootloader's stack) or an application processor's first
+    /// context (on the stack it was started with).
+    pub(super) fn boot(name: String) -> Thread {
+        let t = Self::with_stack(alloc_tid(), name, None, Box::new(FpuState::initial()), ThreadState::Running);
+        t.on_cpu.store(true, Ordering::Relaxed);
+        t
     }
 
     /// A new thread with its own kernel stack, not yet runnable.
@@ -134,6 +146,9 @@ impl Thread {
             saved_rsp: UnsafeCell::new(0),
             fpu: UnsafeCell::new(fpu),
             state: AtomicU8::new(state as u8),
+            on_cpu: AtomicBool::new(false),
+            cpu: AtomicU32::new(0),
+            affinity: AtomicU64::new(u64::MAX),
             wake_pending: AtomicBool::new(false),
             fatal_pending: AtomicBool::new(false),
             wake_at: AtomicU64::new(0),

@@ -138,7 +138,7 @@ pub fn sys_arch_prctl(a: Args) -> SysResult {
                 return Err(Errno::EPERM);
             }
             me.gs_base.store(addr, Ordering::SeqCst);
-            x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(addr));
+            crate::arch::percpu::set_user_gs_base(addr);
             Ok(0)
         }
         ARCH_GET_FS => write_user(addr, &me.fs_base.load(Ordering::SeqCst)).map(|_| 0),

@@ -1,0 +1,193 @@
+//! TLB shootdown: invalidating an address space's translations on every
+//! CPU that may cache them (Linux `flush_tlb_mm_range`,
+//! arch/x86/mm/tlb.c).
+//!
+//! Which CPUs may cache an address space's translations: those that have
+//! its page table loaded. Each CPU publishes the root it has loaded in
+//! `LOADED_CR3` *before* writing CR3 ([`note_cr3_load`]); a flusher
+//! changes the page table first and then reads every CPU's published root
+//! (both sequentially consistent), so a CPU it does not see loads the
+//! table only after the change and cannot cache the old entry. A CPU
+//! leaves an address space only by loading another root, which drops all
+//! its non-global translations, so a CPU found with another root needs
+//! nothing. Holdfast does not run kernel threads on a user's table (no
+//! lazy TLB mode): the loaded root is always the running thread's.
+//!
+//! A flush of up to [`FLUSH_CEILING`] pages invalidates page by page
+//! (`invlpg`), a larger one reloads CR3 (Linux's
+//! `tlb_single_page_flush_ceiling`). Remote CPUs get the request through
+//! one global mailbox and a [`TLB_FLUSH_VECTOR`](super::apic::TLB_FLUSH_VECTOR)
+//! IPI; the flusher waits until every target has acknowledged, so when a
+//! flush returns no CPU holds a stale translation and the caller may free
+//! the frames (the mm crate's `mmu_gather` frees only after the flush).
+//!
+//! Locking: the mailbox is owned by whoever holds `SHOOTDOWN`. Waiting,
+//! for the mailbox or for acknowledgements, happens with interrupts
+//! disabled, so every such wait also answers the requests addressed to
+//! this CPU ([`service`]): two CPUs flushing at once never wait on each
+//! other. A flush must not be started while holding a lock that another
+//! CPU may spin for with interrupts disabled (an `IrqMutex`); the mm
+//! crate flushes under its own `inner` lock, which is taken with
+//! interrupts enabled.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::percpu::{self, MAX_CPUS};
+
+/// Largest flush done page by page; above it CPUs reload CR3.
+pub const FLUSH_CEILING: u64 = 33;
+
+/// The root each CPU has loaded (0: not online yet).
+static LOADED_CR3: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Serializes shootdowns: its holder owns the mailbox below.
+static SHOOTDOWN: spin::Mutex<()> = spin::Mutex::new(());
+/// The request in the mailbox: address space, first page, end (exclusive;
+/// `u64::MAX` means everything).
+static REQ_CR3: AtomicU64 = AtomicU64::new(0);
+static REQ_START: AtomicU64 = AtomicU64::new(0);
+static REQ_END: AtomicU64 = AtomicU64::new(0);
+/// CPUs that have not yet acknowledged the request in the mailbox.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Counters for tests and `/proc`: shootdown rounds started, IPIs sent,
+/// remote flushes done.
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
+static IPIS_SENT: AtomicU64 = AtomicU64::new(0);
+static REMOTE_FLUSHES: AtomicU64 = AtomicU64::new(0);
+
+/// Publish that this CPU is about to load `cr3`. Interrupts disabled; call
+/// right before the CR3 write.
+pub fn note_cr3_load(cr3: u64) {
+    LOADED_CR3[percpu::cpu_index()].store(cr3, Ordering::SeqCst);
+}
+
+/// Flush the translations of `[start, end)` in the address space rooted
+/// at `cr3` on this CPU.
+fn flush_local(start: u64, end: u64) {
+    let pages = end.saturating_sub(start) / 4096;
+    if end == u64::MAX || pages > FLUSH_CEILING {
+        x86_64::instructions::tlb::flush_all();
+    } else {
+        let mut va = start;
+        while va < end {
+            x86_64::instructions::tlb::flush(x86_64::VirtAddr::new_truncate(va));
+            va += 4096;
+        }
+    }
+}
+
+/// Answer the request in the mailbox if it is addressed to this CPU.
+/// Interrupts disabled.
+fn service() {
+    let me = 1u64 << percpu::cpu_index();
+    if PENDING.load(Ordering::Acquire) & me == 0 {
+        return;
+    }
+    let cr3 = REQ_CR3.load(Ordering::Acquire);
+    if super::current_page_table() == cr3 {
+        flush_local(REQ_START.load(Ordering::Acquire), REQ_END.load(Ordering::Acquire));
+        REMOTE_FLUSHES.fetch_add(1, Ordering::Relaxed);
+    }
+    PENDING.fetch_and(!me, Ordering::AcqRel);
+}
+
+/// The TLB-flush IPI.
+pub(super) fn handle_flush_ipi() {
+    service();
+}
+
+/// Flush `[start, end)` (page-aligned; `end == u64::MAX`: everything) of
+/// the address space rooted at `cr3` on every CPU that has it loaded, and
+/// return when all have done so. `cr3 == 0` names a table that no CPU
+/// but possibly this one can have loaded (a table being built or torn
+/// down by its only user).
+pub fn flush_range(cr3: u64, start: u64, end: u64) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let me = percpu::cpu_index();
+        if cr3 == 0 || super::current_page_table() == cr3 {
+            flush_local(start, end);
+        }
+        if cr3 == 0 || percpu::nr_online() < 2 {
+            return;
+        }
+        // The page-table change is ordered before the reads below.
+        core::sync::atomic::fence(Ordering::SeqCst);
+        let targets = remote_targets(cr3, me);
+        if targets == 0 {
+            return;
+        }
+        let guard = loop {
+            if let Some(g) = SHOOTDOWN.try_lock() {
+                break g;
+            }
+            service();
+            core::hint::spin_loop();
+        };
+        // Re-read: CPUs may have switched away while this one waited.
+        let targets = remote_targets(cr3, me);
+        REQ_CR3.store(cr3, Ordering::Release);
+        REQ_START.store(start, Ordering::Release);
+        REQ_END.store(end, Ordering::Release);
+        PENDING.store(targets, Ordering::Release);
+        ROUNDS.fetch_add(1, Ordering::Relaxed);
+        for cpu in 0..MAX_CPUS {
+            if targets & (1 << cpu) != 0 {
+                if let Some(c) = percpu::cpu(cpu) {
+                    super::apic::send_ipi(c.apic_id, super::apic::TLB_FLUSH_VECTOR);
+                    IPIS_SENT.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        while PENDING.load(Ordering::Acquire) != 0 {
+            core::hint::spin_loop();
+        }
+        drop(guard);
+    });
+}
+
+/// CPUs other than `me` that have `cr3` loaded, as a bit mask.
+fn remote_targets(cr3: u64, me: usize) -> u64 {
+    (0..percpu::nr_online().min(MAX_CPUS))
+        .filter(|&c| c != me && LOADED_CR3[c].load(Ordering::SeqCst) == cr3)
+        .fold(0, |m, c| m | (1 << c))
+}
+
+/// Shootdown counters: (rounds, IPIs sent, remote flushes done).
+pub fn stats() -> (u64, u64, u64) {
+    (ROUNDS.load(Ordering::Relaxed), IPIS_SENT.load(Ordering::Relaxed), REMOTE_FLUSHES.load(Ordering::Relaxed))
+}
+
+/// The mm crate's TLB maintenance for one address space: flushes go to
+/// every CPU that has it loaded ([`flush_range`]). The root is set once
+/// the address space's page table exists ([`KernelTlb::set_root`]);
+/// before that, and for [`KernelTlb::local`], only this CPU flushes.
+#[derive(Clone, Debug, Default)]
+pub struct KernelTlb {
+    root: Arc<AtomicU64>,
+}
+
+impl KernelTlb {
+    /// Flushes for a table no other CPU can have loaded.
+    pub fn local() -> KernelTlb {
+        KernelTlb::default()
+    }
+
+    /// Name the page table this instance flushes for. `self` and its
+    /// clones share the root.
+    pub fn set_root(&self, cr3: u64) {
+        self.root.store(cr3, Ordering::SeqCst);
+    }
+}
+
+impl mm::pgtable::TlbFlush for KernelTlb {
+    fn flush_page(&self, va: u64) {
+        let va = va & !0xFFF;
+        flush_range(self.root.load(Ordering::SeqCst), va, va + 4096);
+    }
+
+    fn flush_all(&self) {
+        flush_range(self.root.load(Ordering::SeqCst), 0, u64::MAX);
+    }
+}
