@@ -34,7 +34,7 @@ commands:
   image [--add FILE]... [--strategy NAME] [--kernel-arg WORD]...
         [-- /PROGRAM ARGS...]
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
-  test [--suite host|kernel|smoke|user|linux]... [--only TEXT]
+  test [--suite host|kernel|smoke|user|linux]... [--only TEXT] [--smp N]...
        [--strategy NAME] [--kernel-arg WORD]...
         run the host tests, the in-kernel suite, the boot smoke tests, the
         user programs on Holdfast and the same programs on this Linux;
@@ -42,6 +42,9 @@ commands:
         --only TEXT    in the user and linux suites, run only the cases
                        whose name (e.g. user::mlock01::hold-write)
                        contains TEXT
+        --smp N        boot the kernel and user suites with N CPUs (repeatable;
+                       default: once with 1 and once with 4, the second run's
+                       cases named kernel-smp4::..., user-smp4::...)
         --strategy, --kernel-arg
                        as for run (but not `stay`), for every Holdfast
                        boot; they go before a case's own words, so the
@@ -134,7 +137,13 @@ pub struct TestOpts {
     /// booted case's own words (so a case that names its own strategy
     /// keeps it: among kernel words, later ones win).
     pub kernel_words: Vec<String>,
+    /// CPU counts the kernel and user suites boot with, each a run of its
+    /// own ([`DEFAULT_TEST_SMP`] unless `--smp` is given).
+    pub smp: Vec<u32>,
 }
+
+/// CPU counts `cargo xtask test` runs the kernel and user suites at.
+pub const DEFAULT_TEST_SMP: [u32; 2] = [1, 4];
 
 /// `cargo xtask bench` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,10 +289,22 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             let mut suites = Vec::new();
             let mut only = None;
             let mut kernel_words = Vec::new();
+            let mut smp = Vec::new();
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
                     _ if kernel_word_option(arg, &mut it, &mut kernel_words)? => {}
+                    "--smp" => {
+                        let v = value(arg, &mut it)?;
+                        let n = v
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|n| (1..=64).contains(n))
+                            .ok_or_else(|| format!("--smp wants a CPU count from 1 to 64, not {v:?}"))?;
+                        if !smp.contains(&n) {
+                            smp.push(n);
+                        }
+                    }
                     "--suite" => {
                         let v = value(arg, &mut it)?;
                         let s = Suite::parse(v).ok_or_else(|| format!("unknown suite {v:?} (host, kernel, smoke, user, linux)"))?;
@@ -302,7 +323,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 suites = Suite::ALL.to_vec();
             }
             suites.sort();
-            Ok(Command::Test(TestOpts { suites, only, kernel_words }))
+            if smp.is_empty() {
+                smp = DEFAULT_TEST_SMP.to_vec();
+            }
+            Ok(Command::Test(TestOpts { suites, only, kernel_words, smp }))
         }
         "bench" => {
             let mut opts = BenchOpts::default();
@@ -454,7 +478,7 @@ mod tests {
 
     #[test]
     fn test_suites() {
-        let opts = |suites: Vec<Suite>, only: Option<&str>| TestOpts { suites, only: only.map(String::from), kernel_words: vec![] };
+        let opts = |suites: Vec<Suite>, only: Option<&str>| TestOpts { suites, only: only.map(String::from), kernel_words: vec![], smp: DEFAULT_TEST_SMP.to_vec() };
         assert_eq!(parse(&args("test")), Ok(Command::Test(opts(Suite::ALL.to_vec(), None))));
         assert_eq!(
             parse(&args("test --suite smoke --suite host --suite smoke")),

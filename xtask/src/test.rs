@@ -60,7 +60,11 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
         let t = Instant::now();
         match suite {
             Suite::Host => host_suite(&paths, &mut tally),
-            Suite::Kernel => kernel_suite(&paths, &opts.kernel_words, &mut tally),
+            Suite::Kernel => {
+                for &smp in &opts.smp {
+                    kernel_suite(&paths, &opts.kernel_words, smp, &mut tally)
+                }
+            }
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
                     linux_suite(&dir, opts, &mut tally);
@@ -80,7 +84,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     cases
                 } else {
                     match build_user(&mut tally) {
-                        Some(dir) => user_cases(&dir),
+                        Some(dir) => opts.smp.iter().flat_map(|&n| user_cases(&dir).into_iter().map(move |c| at_smp(c, n))).collect(),
                         None => continue,
                     }
                 };
@@ -306,12 +310,32 @@ impl KtestBoot {
     }
 }
 
-fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
+/// `case` booted with `smp` CPUs, in the suite named for that count.
+fn at_smp(case: BootCase, smp: u32) -> BootCase {
+    if smp == 1 {
+        return case;
+    }
+    let suite: &'static str = Box::leak(suite_name(case.suite, smp).into_boxed_str());
+    BootCase { suite, smp: Some(smp), ..case }
+}
+
+/// The name a suite's cases carry when run on `smp` CPUs: the suite's own
+/// name on one CPU, `NAME-smpN` on more.
+fn suite_name(suite: &str, smp: u32) -> String {
+    if smp == 1 {
+        suite.to_string()
+    } else {
+        format!("{suite}-smp{smp}")
+    }
+}
+
+fn kernel_suite(paths: &Paths, kernel_words: &[String], smp: u32, tally: &mut Tally) {
+    let suite = suite_name("kernel", smp);
     let kernel = match build::build_kernel(paths, true) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
-            tally.record("kernel::build", false, None);
+            tally.record(&format!("{suite}::build"), false, None);
             return;
         }
     };
@@ -321,13 +345,13 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
         Ok(dir) => vec![dir.join("hello"), dir.join("oom_touch")],
         Err(e) => {
             eprintln!("error: {e}");
-            tally.record("kernel::build", false, None);
+            tally.record(&format!("{suite}::build"), false, None);
             return;
         }
     };
     let mut start = 0u32;
     for _boot in 0..MAX_KTEST_BOOTS {
-        let log = paths.logs().join(format!("ktest-start-{start}.log"));
+        let log = paths.logs().join(format!("{suite}-start-{start}.log"));
         let mut words = kernel_words.to_vec();
         words.push(format!("ktest.start={start}"));
         let line = cmdline(&words, &[]).expect("valid words");
@@ -337,11 +361,12 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
             Ok(i) => i.bios.expect("BIOS image requested"),
             Err(e) => {
                 eprintln!("error: {e}");
-                tally.record("kernel::image", false, None);
+                tally.record(&format!("{suite}::image"), false, None);
                 return;
             }
         };
-        let machine = qemu::Machine::new(Firmware::Bios, image);
+        let mut machine = qemu::Machine::new(Firmware::Bios, image);
+        machine.smp = smp;
         let mut state = KtestBoot::default();
         let mut after_failure = false;
         let outcome = qemu::run(
@@ -351,7 +376,7 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
                     Some(k) => {
                         after_failure = false;
                         if let Some((name, ok)) = state.feed(&k) {
-                            tally.record(&format!("kernel::{name}"), ok, (!ok).then(|| log.clone()));
+                            tally.record(&format!("{suite}::{name}"), ok, (!ok).then(|| log.clone()));
                             after_failure = !ok;
                         }
                     }
@@ -366,7 +391,7 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
-                tally.record("kernel::qemu", false, None);
+                tally.record(&format!("{suite}::qemu"), false, None);
                 return;
             }
         };
@@ -375,30 +400,30 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], tally: &mut Tally) {
             Next::Finished { exit_ok } => {
                 if !exit_ok {
                     println!("    kernel suite: `ktest: done` but {why}; expected status {}", state.any_failed as u8);
-                    tally.record("kernel::exit-status", false, Some(log));
+                    tally.record(&format!("{suite}::exit-status"), false, Some(log));
                 }
                 return;
             }
             Next::Crashed { index, name, start: s } => {
-                println!("    kernel::{name} (test {index}) did not finish: {why}");
-                tally.record(&format!("kernel::{name}"), false, Some(log));
+                println!("    {suite}::{name} (test {index}) did not finish: {why}");
+                tally.record(&format!("{suite}::{name}"), false, Some(log));
                 start = s;
             }
             Next::Reboot { start: s } => start = s,
             Next::Lost { after, start: s } => {
                 println!("    kernel suite ended after {after} without `ktest: done`: {why}");
-                tally.record(&format!("kernel::harness-after-{after}"), false, Some(log));
+                tally.record(&format!("{suite}::harness-after-{after}"), false, Some(log));
                 start = s;
             }
             Next::NoProgress => {
                 println!("    kernel suite (ktest.start={start}) ran no test: {why}");
-                tally.record("kernel::boot", false, Some(log));
+                tally.record(&format!("{suite}::boot"), false, Some(log));
                 return;
             }
         }
     }
     println!("    kernel suite: gave up after {MAX_KTEST_BOOTS} boots");
-    tally.record("kernel::too-many-reboots", false, None);
+    tally.record(&format!("{suite}::too-many-reboots"), false, None);
 }
 
 // ---------------------------------------------------------------- boot cases
@@ -438,6 +463,8 @@ pub struct BootCase {
     pub mem: Option<&'static str>,
     /// CPU model (`-cpu`), if not the default `max`.
     pub cpu: Option<&'static str>,
+    /// CPUs (`-smp`), if not 1.
+    pub smp: Option<u32>,
 }
 
 impl BootCase {
@@ -459,6 +486,7 @@ impl BootCase {
             check: None,
             mem: None,
             cpu: None,
+            smp: None,
         }
     }
 
@@ -487,6 +515,7 @@ pub fn smoke_cases() -> Vec<BootCase> {
             check: None,
             mem: None,
             cpu: None,
+            smp: None,
         })
         .collect()
 }
@@ -950,6 +979,9 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
         let mut machine = qemu::Machine::new(case.firmware, image);
         machine.attach = case.attach;
         machine.icount = case.icount;
+        if let Some(n) = case.smp {
+            machine.smp = n;
+        }
         if let Some(mem) = case.mem {
             machine.mem = mem.into();
         }
