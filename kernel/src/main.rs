@@ -20,7 +20,6 @@
 //! [`proc::Services`]. `main.rs` is the one module that sees every layer.
 #![no_std]
 #![no_main]
-#![feature(abi_x86_interrupt)]
 #![feature(allocator_ext)]
 // `#[ktest]` is a `macro_rules!` attribute.
 #![cfg_attr(feature = "ktest", feature(macro_attr))]
@@ -147,6 +146,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         x86_64::instructions::hlt();
     }
     log::info!("timer ticking: 3 ticks in {} us", (arch::time::now_ns() - ns0) / 1000);
+    sync::set_irqs_off_spin_hook(arch::tlb::poll);
     let cpus = arch::smp::boot_aps(boot_info.rsdp_addr.into_option(), sched::ap_main);
     log::info!("smp: {} CPU{} online ({})", cpus, if cpus == 1 { "" } else { "s" }, if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" });
 

@@ -51,6 +51,12 @@ impl Features {
         }
     }
 
+    /// The names of the features present, in Linux's `/proc/cpuinfo`
+    /// spelling.
+    pub fn present(&self) -> impl Iterator<Item = &'static str> {
+        self.list().into_iter().filter(|&(_, on)| on).map(|(name, _)| name)
+    }
+
     fn list(&self) -> [(&'static str, bool); 7] {
         [
             ("smap", self.smap),
@@ -124,4 +130,39 @@ pub mod tests {
             assert!(Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE));
         }
     }
+}
+
+/// What CPUID says the CPU is: vendor string, brand string, family, model,
+/// stepping (Linux's `struct cpuinfo_x86`, the parts `/proc/cpuinfo` shows).
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub vendor: [u8; 12],
+    pub brand: [u8; 48],
+    pub family: u32,
+    pub model: u32,
+    pub stepping: u32,
+}
+
+/// Read this CPU's identity from CPUID.
+pub fn identity() -> Identity {
+    use core::arch::x86_64::__cpuid;
+    let l0 = __cpuid(0);
+    let mut vendor = [0u8; 12];
+    vendor[0..4].copy_from_slice(&l0.ebx.to_le_bytes());
+    vendor[4..8].copy_from_slice(&l0.edx.to_le_bytes());
+    vendor[8..12].copy_from_slice(&l0.ecx.to_le_bytes());
+    let eax1 = __cpuid(1).eax;
+    let base_family = (eax1 >> 8) & 0xF;
+    let family = if base_family == 0xF { base_family + ((eax1 >> 20) & 0xFF) } else { base_family };
+    let model = if base_family >= 6 { ((eax1 >> 4) & 0xF) | (((eax1 >> 16) & 0xF) << 4) } else { (eax1 >> 4) & 0xF };
+    let mut brand = [0u8; 48];
+    if __cpuid(0x8000_0000).eax >= 0x8000_0004 {
+        for (i, leaf) in (0x8000_0002u32..=0x8000_0004).enumerate() {
+            let r = __cpuid(leaf);
+            for (j, w) in [r.eax, r.ebx, r.ecx, r.edx].into_iter().enumerate() {
+                brand[i * 16 + j * 4..i * 16 + j * 4 + 4].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+    Identity { vendor, brand, family, model, stepping: eax1 & 0xF }
 }

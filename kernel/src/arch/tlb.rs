@@ -98,6 +98,15 @@ pub(super) fn handle_flush_ipi() {
     service();
 }
 
+/// Answer a shootdown request addressed to this CPU, if one waits: what a
+/// CPU spinning with interrupts disabled does between attempts
+/// (`sync::spin_irqs_off`). Interrupts disabled.
+pub fn poll() {
+    if percpu::nr_online() > 1 {
+        service();
+    }
+}
+
 /// Flush `[start, end)` (page-aligned; `end == u64::MAX`: everything) of
 /// the address space rooted at `cr3` on every CPU that has it loaded, and
 /// return when all have done so. `cr3 == 0` names a table that no CPU

@@ -4,7 +4,8 @@
 //! `/proc/self/status` with Name, Pid, Threads, VmSize, VmLck, VmRSS in
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
-//! `/proc/self/mmap_lock` (statistics of the
+//! `/proc/cpuinfo` (one block per online CPU), `/proc/self/mmap_lock`
+//! (statistics of the
 //! process's mmap lock: acquisitions, contention, wait and hold times).
 //! The directories (`/proc`, `/proc/<pid>`, `/proc/sys`, ...) are known to
 //! `fs::namei`. Contents are generated when the file is opened; the mmap
@@ -96,6 +97,9 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     if let Some(s) = Sysctl::from_path(path) {
         return Some(Ok(FileKind::Sysctl(s)));
     }
+    if path == b"/proc/cpuinfo" {
+        return Some(Ok(FileKind::Bytes(FileBytes::Owned(cpuinfo().into_bytes()))));
+    }
     let (proc, file) = target(path)?;
     let Some(proc) = proc else { return Some(Err(Errno::ENOENT)) };
     let text = match file {
@@ -123,5 +127,67 @@ fn status(p: &Arc<Process>) -> String {
     s.push_str(&p.mm.proc_status_vm());
     let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
     let _ = writeln!(s, "CapEff:\t{:016x}", if creds.cap_ipc_lock { 0x000001ffffffffffu64 } else { 0 });
+    // The thread-group leader's CPUs, as Linux shows them.
+    let leader = p.threads.lock().iter().find(|t| t.tid == p.pid).cloned();
+    let mask = leader.map_or(u64::MAX, |t| t.affinity.load(core::sync::atomic::Ordering::Relaxed)) & crate::sched::online_mask();
+    let _ = writeln!(s, "Cpus_allowed:\t{mask:x}");
+    let _ = writeln!(s, "Cpus_allowed_list:\t{}", cpu_list(mask));
+    s
+}
+
+/// A CPU mask as Linux prints a CPU list: `0-3`, `0,2`, `1-2,5`.
+fn cpu_list(mask: u64) -> String {
+    let mut out = String::new();
+    let mut cpu = 0;
+    while cpu < 64 {
+        if mask & (1 << cpu) == 0 {
+            cpu += 1;
+            continue;
+        }
+        let start = cpu;
+        while cpu + 1 < 64 && mask & (1 << (cpu + 1)) != 0 {
+            cpu += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == cpu {
+            let _ = write!(out, "{start}");
+        } else {
+            let _ = write!(out, "{start}-{cpu}");
+        }
+        cpu += 1;
+    }
+    out
+}
+
+/// `/proc/cpuinfo`: one block per online CPU, in Linux's layout (the
+/// fields a program or a person usually reads).
+fn cpuinfo() -> String {
+    let id = crate::arch::cpu::identity();
+    let text = |b: &[u8]| String::from(core::str::from_utf8(b).unwrap_or("").trim_matches(|c: char| c == '\0' || c == ' '));
+    let (vendor, brand) = (text(&id.vendor), text(&id.brand));
+    let features = crate::arch::cpu::detect();
+    let flags: alloc::vec::Vec<&str> = features.present().collect();
+    let n = crate::arch::percpu::nr_online();
+    let mut s = String::new();
+    for c in crate::arch::percpu::online() {
+        let _ = writeln!(s, "processor\t: {}", c.cpu);
+        let _ = writeln!(s, "vendor_id\t: {vendor}");
+        let _ = writeln!(s, "cpu family\t: {}", id.family);
+        let _ = writeln!(s, "model\t\t: {}", id.model);
+        let _ = writeln!(s, "model name\t: {brand}");
+        let _ = writeln!(s, "stepping\t: {}", id.stepping);
+        let _ = writeln!(s, "cpu MHz\t\t: {}.000", crate::arch::time::tsc_per_ms() / 1000);
+        let _ = writeln!(s, "physical id\t: 0");
+        let _ = writeln!(s, "siblings\t: {n}");
+        let _ = writeln!(s, "core id\t\t: {}", c.cpu);
+        let _ = writeln!(s, "cpu cores\t: {n}");
+        let _ = writeln!(s, "apicid\t\t: {}", c.apic_id);
+        let _ = writeln!(s, "initial apicid\t: {}", c.apic_id);
+        let _ = writeln!(s, "fpu\t\t: yes");
+        let _ = writeln!(s, "flags\t\t: fpu sse sse2 {}", flags.join(" "));
+        s.push('\n');
+    }
     s
 }

@@ -134,7 +134,7 @@ pub fn take_user_alloc_failure() -> bool {
 }
 
 fn with<R>(f: impl FnOnce(&mut FrameAllocator) -> R) -> R {
-    without_interrupts(|| f(FRAMES.lock().as_mut().expect("frame allocator not initialised")))
+    without_interrupts(|| f(crate::sync::lock_irqs_off(&FRAMES).as_mut().expect("frame allocator not initialised")))
 }
 
 /// Allocate one 4 KiB frame (contents undefined).

@@ -47,7 +47,7 @@ pub fn init() {
 /// (mapped bytes, used bytes) of the heap.
 pub fn stats() -> (u64, u64) {
     without_interrupts(|| {
-        let h = HEAP.heap.lock();
+        let h = crate::sync::lock_irqs_off(&HEAP.heap);
         (h.size() as u64, h.used() as u64)
     })
 }
@@ -68,7 +68,7 @@ fn grow(heap: &mut Heap, need: u64) -> bool {
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         without_interrupts(|| {
-            let mut heap = self.heap.lock();
+            let mut heap = crate::sync::lock_irqs_off(&self.heap);
             loop {
                 if let Ok(p) = heap.allocate_first_fit(layout) {
                     return p.as_ptr();
@@ -82,7 +82,7 @@ unsafe impl GlobalAlloc for KernelHeap {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc contract).
-        without_interrupts(|| unsafe { self.heap.lock().deallocate(NonNull::new_unchecked(ptr), layout) })
+        without_interrupts(|| unsafe { crate::sync::lock_irqs_off(&self.heap).deallocate(NonNull::new_unchecked(ptr), layout) })
     }
 }
 

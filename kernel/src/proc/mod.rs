@@ -224,6 +224,15 @@ pub fn find(pid: u32) -> Option<Arc<Process>> {
     PROCESSES.lock().iter().find(|p| p.pid == pid && !p.dead.load(Ordering::SeqCst)).cloned()
 }
 
+/// Find a live thread by thread id, with its process.
+pub fn find_thread(tid: u32) -> Option<(Arc<Process>, Arc<crate::sched::Thread>)> {
+    let procs = all();
+    procs.into_iter().filter(|p| !p.dead.load(Ordering::SeqCst)).find_map(|p| {
+        let t = p.threads.lock().iter().find(|t| t.tid == tid).cloned()?;
+        Some((p, t))
+    })
+}
+
 /// Every listed process (live, or exited and not yet forgotten).
 pub fn all() -> Vec<Arc<Process>> {
     PROCESSES.lock().clone()

@@ -32,6 +32,8 @@
 //! that clears its `on_cpu` and drops the CPU's reference, which frees a
 //! dead thread's stack only once nothing runs on it.
 
+#[cfg(feature = "ktest")]
+mod locktorture;
 pub mod rwsem_backend;
 pub mod switch;
 pub mod thread;
@@ -49,6 +51,7 @@ pub use thread::{Thread, ThreadState};
 
 use crate::arch::percpu::{self, MAX_CPUS};
 use crate::arch::syscall::UserFrame;
+use crate::sync::lock_irqs_off;
 
 /// One CPU's part of the scheduler.
 struct CpuRq {
@@ -84,7 +87,7 @@ static SCHED: Mutex<Sched> = Mutex::new(Sched { cpus: [const { CpuRq::new() }; M
 static PREV: [Mutex<Option<Arc<Thread>>>; MAX_CPUS] = [const { Mutex::new(None) }; MAX_CPUS];
 
 fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
-    interrupts::without_interrupts(|| f(&mut SCHED.lock()))
+    interrupts::without_interrupts(|| f(&mut lock_irqs_off(&SCHED)))
 }
 
 extern "C" fn idle_loop(_: u64) -> ! {
@@ -173,7 +176,7 @@ where
     unsafe { *t.saved_rsp_ptr() = rsp };
     t.cpu.store(this_cpu() as u32, Ordering::Relaxed);
     interrupts::without_interrupts(|| {
-        let mut s = SCHED.lock();
+        let mut s = lock_irqs_off(&SCHED);
         t.set_state(ThreadState::Runnable);
         enqueue(&mut s, t.clone());
     });
@@ -244,7 +247,7 @@ enum SwitchReason {
 
 /// May `t` run on CPU `cpu`?
 fn allowed(t: &Thread, cpu: usize) -> bool {
-    t.affinity.load(Ordering::Relaxed) & (1u64 << cpu) != 0
+    t.may_run_on(cpu)
 }
 
 /// Queue the runnable thread `t` on a CPU it may run on: the CPU it last
@@ -289,7 +292,7 @@ fn __schedule(reason: SwitchReason) {
     debug_assert!(!interrupts::are_enabled());
     let me = percpu::cpu_index();
     let (prev_slot, next_rsp) = {
-        let mut s = SCHED.lock();
+        let mut s = lock_irqs_off(&SCHED);
         let prev = s.cpus[me].current.take().expect("sched::init not called");
         if reason == SwitchReason::Block {
             // "Decide to sleep" and "sleep" are one step under the lock
@@ -333,7 +336,7 @@ fn __schedule(reason: SwitchReason) {
         // The thread may still be switching out on the CPU it ran on last;
         // its saved registers are valid once that CPU clears `on_cpu`.
         while next.on_cpu.load(Ordering::Acquire) {
-            core::hint::spin_loop();
+            crate::sync::spin_irqs_off();
         }
         next.on_cpu.store(true, Ordering::Relaxed);
         next.set_state(ThreadState::Running);
@@ -382,7 +385,7 @@ pub fn block_current() {
 /// Make `t` runnable (or make its next block return at once).
 pub fn wake(t: &Arc<Thread>) {
     interrupts::without_interrupts(|| {
-        let mut s = SCHED.lock();
+        let mut s = lock_irqs_off(&SCHED);
         if t.state() == ThreadState::Blocked {
             t.set_state(ThreadState::Runnable);
             enqueue(&mut s, t.clone());
@@ -459,7 +462,7 @@ pub fn tick() {
     let now = crate::arch::time::now_ns();
     let me = percpu::cpu_index();
     let expired: Vec<Arc<Thread>> = {
-        let mut s = SCHED.lock();
+        let mut s = lock_irqs_off(&SCHED);
         let Some(cur) = s.cpus[me].current.clone() else { return };
         cur.ticks.fetch_add(1, Ordering::Relaxed);
         if s.sleepers.is_empty() {

@@ -40,8 +40,20 @@ impl RwSemBackend for SchedBackend {
         crate::arch::time::now_ns()
     }
 
+    /// Spinning for the rwsem's `wait_lock` (or an mm's inner lock): on
+    /// one CPU the holder can only be preempted, so give way to it; with
+    /// more CPUs it is most likely running elsewhere and about to release,
+    /// so pause a while, giving way only now and then.
     fn cpu_relax(&self) {
-        super::yield_now();
+        use core::sync::atomic::{AtomicU32, Ordering};
+        static SPINS: AtomicU32 = AtomicU32::new(0);
+        if crate::arch::percpu::nr_online() > 1 && SPINS.fetch_add(1, Ordering::Relaxed) % 64 != 0 {
+            for _ in 0..32 {
+                core::hint::spin_loop();
+            }
+        } else {
+            super::yield_now();
+        }
     }
 }
 

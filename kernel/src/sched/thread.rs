@@ -205,6 +205,11 @@ impl Thread {
         unsafe { &mut **self.fpu.get() as *mut FpuState }
     }
 
+    /// May the thread run on CPU `cpu` (its affinity mask)?
+    pub fn may_run_on(&self, cpu: usize) -> bool {
+        self.affinity.load(Ordering::Relaxed) & (1u64 << cpu) != 0
+    }
+
     /// Is a fatal signal pending?
     pub fn fatal_signal_pending(&self) -> bool {
         self.fatal_pending.load(Ordering::SeqCst)

@@ -266,17 +266,3 @@ pub fn sys_getrandom(a: Args) -> SysResult {
     Ok(done)
 }
 
-/// `sched_getaffinity`: one CPU. Linux's order: the length (an unsigned
-/// int: EINVAL unless a non-zero multiple of 8), then the pid (ESRCH).
-pub fn sys_sched_getaffinity(a: Args) -> SysResult {
-    let [pid, len, mask, ..] = a.0;
-    let len = len as u32;
-    if len == 0 || len % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let pid = pid as u32 as i32;
-    if pid != 0 && u32::try_from(pid).ok().and_then(proc::find).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    write_user(mask, &1u64).map(|_| 8)
-}

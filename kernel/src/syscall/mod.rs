@@ -15,6 +15,7 @@ mod fs;
 mod mem;
 mod misc;
 pub mod nr;
+mod sched;
 mod thread;
 mod time;
 
@@ -91,7 +92,9 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::SETRLIMIT => misc::sys_setrlimit(a),
         nr::GETTID => thread::sys_gettid(a),
         nr::FUTEX => thread::sys_futex(a),
-        nr::SCHED_GETAFFINITY => misc::sys_sched_getaffinity(a),
+        nr::SCHED_GETAFFINITY => sched::sys_sched_getaffinity(a),
+        nr::SCHED_SETAFFINITY => sched::sys_sched_setaffinity(a),
+        nr::GETCPU => sched::sys_getcpu(a),
         nr::SET_TID_ADDRESS => thread::sys_set_tid_address(a),
         nr::CLOCK_GETTIME => time::sys_clock_gettime(a),
         nr::CLOCK_GETRES => time::sys_clock_getres(a),
