@@ -64,6 +64,9 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
                     linux_suite(&dir, opts, &mut tally);
+                    if selected(opts, crate::linux_guest::CHECK_NAME) {
+                        crate::linux_guest::check(&paths, &dir, &mut tally);
+                    }
                     let compare: Vec<u64> = FUZZ_COMPARE_SEEDS.iter().copied().filter(|s| selected(opts, &fuzz_compare_name(*s))).collect();
                     if !compare.is_empty() {
                         let kernel = normal_kernel.get_or_insert_with(|| build_normal_kernel(&paths)).clone();
