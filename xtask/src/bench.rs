@@ -61,7 +61,8 @@ impl Measured {
         self.result.as_ref()?.get(key).map(String::as_str)
     }
 
-    fn num(&self, key: &str) -> Option<f64> {
+    /// The RESULT field `key` as a number.
+    pub fn num(&self, key: &str) -> Option<f64> {
         self.get(key)?.parse::<f64>().ok().filter(|v| v.is_finite())
     }
 
@@ -300,6 +301,11 @@ pub fn bench(opts: &BenchOpts) -> Result<i32> {
         println!("note: {n}");
     }
     println!("({} boots in {})", total, minutes(started.elapsed()));
+    if let Some(dir) = &opts.plot {
+        for p in crate::plot::write_plots(dir, &rows)? {
+            println!("plot: {}", paths.show(&p));
+        }
+    }
     Ok(0)
 }
 

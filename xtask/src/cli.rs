@@ -55,12 +55,15 @@ commands:
                        cases named after a strategy keep theirs (later
                        words win)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
-        [--linux] [--linux-kernel PATH]
+        [--linux] [--linux-kernel PATH] [--plot DIR]
         boot the mlock contention workload once per population strategy
         and region size; print one table (figures, never a verdict)
         --linux        also run it on Linux in the same QEMU, once per size,
                        and print the rows side by side with ratios; both
                        kernels then run on -cpu qemu64 (as run --linux)
+        --plot DIR     also write SVG charts into DIR: max and p99 latency
+                       of (a), (b), (c) and mlock pages/s against region
+                       size, one line per strategy (and Linux)
   help  print this text
 ";
 
@@ -168,6 +171,8 @@ pub struct BenchOpts {
     pub linux: bool,
     /// The bzImage for `--linux` (`--linux-kernel PATH`).
     pub linux_kernel: Option<PathBuf>,
+    /// Write SVG charts of the rows into this directory (`--plot DIR`).
+    pub plot: Option<PathBuf>,
 }
 
 impl Default for BenchOpts {
@@ -179,6 +184,7 @@ impl Default for BenchOpts {
             reps: 3,
             linux: false,
             linux_kernel: None,
+            plot: None,
         }
     }
 }
@@ -360,6 +366,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     }
                     "--linux" => opts.linux = true,
                     "--linux-kernel" => opts.linux_kernel = Some(value(arg, &mut it)?.into()),
+                    "--plot" => opts.plot = Some(value(arg, &mut it)?.into()),
                     other => return Err(format!("unknown option for bench: {other}")),
                 }
             }
@@ -506,6 +513,9 @@ mod tests {
         assert!(o.linux);
         assert_eq!(o.linux_kernel, Some(PathBuf::from("/k/bzImage")));
         assert!(parse(&args("bench --linux-kernel /k")).unwrap_err().contains("--linux"));
+        let Command::Bench(o) = parse(&args("bench --linux --plot target/plots")).unwrap() else { panic!() };
+        assert_eq!(o.plot, Some(PathBuf::from("target/plots")));
+        assert!(parse(&args("bench --plot")).unwrap_err().contains("needs a value"));
         let Command::Run(o) = parse(&args("run --linux --smp 2 --mem 2G --timeout 60 -- /hello a")).unwrap() else { panic!() };
         assert!(o.linux && o.linux_kernel.is_none());
         assert_eq!((o.smp, o.mem.as_str(), o.timeout_secs), (2, "2G", Some(60)));

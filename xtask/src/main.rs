@@ -7,7 +7,8 @@
 //! - `bench` boots the mlock contention workload once per population
 //!   strategy and region size and prints one table;
 //! - `run --linux` and `bench --linux` boot the same programs on a Linux
-//!   kernel in the same QEMU (`linux_guest`).
+//!   kernel in the same QEMU (`linux_guest`); `bench --plot DIR` draws
+//!   the table as SVG charts (`plot`).
 //!
 //! Every command that xtask runs (cargo, QEMU) is printed before it runs.
 //! Failures are reported as one `error:` line with what to do about it,
@@ -19,6 +20,7 @@ mod cli;
 mod error;
 mod image;
 mod linux_guest;
+mod plot;
 mod qemu;
 mod report;
 mod test;
