@@ -50,19 +50,29 @@ pub fn series(rows: &[Measured], value: impl Fn(&Measured) -> Option<f64>) -> Ve
     out
 }
 
-/// A logarithmic axis range around `values`, with room on both sides.
-fn log_range(values: impl Iterator<Item = f64>) -> Option<std::ops::Range<f64>> {
+/// A logarithmic axis range around `values`, with room below and
+/// `above` times the largest value above (for the legend).
+fn log_range(values: impl Iterator<Item = f64>, above: f64) -> Option<std::ops::Range<f64>> {
     let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    (lo.is_finite() && hi > 0.0).then(|| lo / 1.6..hi * 1.6)
+    (lo.is_finite() && hi > 0.0).then(|| lo / 1.6..hi * above)
 }
+
+/// Line colours that stay apart on white (the "tab10" set).
+const COLOURS: [RGBColor; 6] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+];
 
 /// The colour of series `i`; Linux is drawn in black.
 fn colour(label: &str, i: usize) -> RGBColor {
     if label.starts_with("linux") {
         BLACK
     } else {
-        let c = Palette99::pick(i).to_rgba();
-        RGBColor(c.0, c.1, c.2)
+        COLOURS[i % COLOURS.len()]
     }
 }
 
@@ -74,7 +84,13 @@ fn chart<DB: DrawingBackend>(
     series: &[Series],
 ) -> std::result::Result<(), String> {
     let all = || series.iter().flat_map(|s| s.points.iter());
-    let (Some(x), Some(y)) = (log_range(all().map(|p| p.0)), log_range(all().map(|p| p.1))) else {
+    // The legend sits in room left above the data: its share of the
+    // plot's height, about 16 px per series of about 400, taken on the
+    // log axis.
+    let legend = ((series.len() as f64 * 16.0 + 24.0) / 400.0).min(0.6);
+    let span = log_range(all().map(|p| p.1), 1.6).map_or(1.0, |r| r.end / r.start);
+    let above = 1.6 * span.powf(legend / (1.0 - legend));
+    let (Some(x), Some(y)) = (log_range(all().map(|p| p.0), 1.6), log_range(all().map(|p| p.1), above)) else {
         area.titled(title, ("sans-serif", 20)).map_err(|e| e.to_string())?;
         return Ok(());
     };
@@ -83,12 +99,14 @@ fn chart<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(x.log_scale(), y.log_scale())
+        .build_cartesian_2d(x.log_scale().base(2.0), y.log_scale())
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
         .x_desc("region (MiB)")
         .y_desc(y_desc)
+        .x_labels(8)
+        .y_labels(8)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
