@@ -633,6 +633,17 @@ pub const USER_CASES: &[UserCase] = &[
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
     UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
+    // munmap and MAP_FIXED while another thread (on another CPU when
+    // there is one) reads the page: it never reads the old frame, and its
+    // read after the final munmap is killed by SIGSEGV. The summary line
+    // comes before that final round.
+    UserCase {
+        args: &["100"],
+        status: 139,
+        output: &["# final round: A munmaps X while B reads it"],
+        kernel_log: &["killed by signal 11"],
+        ..case("tlb_munmap")
+    },
 ];
 
 /// Under `hold-write` the mlock holds the write lock from start to end, so
