@@ -54,7 +54,7 @@ static volatile unsigned long *X;
 static unsigned long seq;
 /* A asks B to stop reading X for round stop_req; B acknowledges. */
 static unsigned long stop_req, stop_ack;
-/* The last round in which B made a checked read of X. */
+/* 1 + the last round in which B made a checked read of X. */
 static unsigned long b_seen;
 static unsigned long b_survived, b_final_value;
 static int share_cpu; /* A and B may share a CPU: yield while waiting */
@@ -107,8 +107,8 @@ static void *reader(void *arg)
 					       kind ? "munmap" : "MAP_FIXED", value_of(r),
 					       v == SOAK_PATTERN ? ": the soak pattern" : r && v == value_of(r - 1) ? ": the previous round's value" : "");
 			}
-			if (b_seen < r)
-				store_release(&b_seen, r);
+			if (b_seen < r + 1)
+				store_release(&b_seen, r + 1);
 		}
 		if (share_cpu && (++spins & 63) == 0)
 			sched_yield();
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 	unsigned long bad_syscalls = 0, not_zero = 0, r;
 	for (r = 1; r <= rounds; r++) {
 		/* B has read X since the last change: its TLB holds X's entry. */
-		if (wait_for(&b_seen, r - 1))
+		if (wait_for(&b_seen, r))
 			break;
 		int unmap = r & 1;
 		if (unmap) {
@@ -198,8 +198,8 @@ int main(int argc, char **argv)
 		X[0] = value_of(r);
 		store_release(&seq, 2 * r);
 	}
-	int finished = r > rounds && wait_for(&b_seen, rounds) == 0;
-	tap_ok(finished, "B made a checked read in each of %lu rounds (reached round %lu)", rounds, load_acquire(&b_seen));
+	int finished = r > rounds && wait_for(&b_seen, rounds + 1) == 0;
+	tap_ok(finished, "B made a checked read in each of %lu rounds (reached round %ld)", rounds, (long)load_acquire(&b_seen) - 1);
 	tap_eq(bad_syscalls, 0, "munmap and mmap at X succeed in every round");
 	tap_eq(not_zero, 0, "the new page at X reads zero before A writes it");
 	if (b_cpu >= 0) {

@@ -644,6 +644,16 @@ pub const USER_CASES: &[UserCase] = &[
         kernel_log: &["killed by signal 11"],
         ..case("tlb_munmap")
     },
+    // mprotect(PROT_READ) while another thread (on another CPU when there
+    // is one) writes the page: its write after the final mprotect is
+    // killed by SIGSEGV; the cycles before lose no write.
+    UserCase {
+        args: &["50"],
+        status: 139,
+        output: &["# final round: A makes X read-only while B writes it"],
+        kernel_log: &["killed by signal 11"],
+        ..case("tlb_mprotect")
+    },
 ];
 
 /// Under `hold-write` the mlock holds the write lock from start to end, so
