@@ -18,7 +18,7 @@
 
 /* The calling thread's allowed CPUs (sched_getaffinity, one 64-bit word):
  * fills list[] in increasing order and returns how many, or -errno. */
-static int cpus_allowed(int list[MAX_CPUS])
+static inline int cpus_allowed(int list[MAX_CPUS])
 {
 	unsigned long mask[16];
 	memset(mask, 0, sizeof mask);
@@ -33,7 +33,7 @@ static int cpus_allowed(int list[MAX_CPUS])
 }
 
 /* Allow the calling thread only `cpu`; 0 or -errno. */
-static int pin_self(int cpu)
+static inline int pin_self(int cpu)
 {
 	unsigned long mask[16];
 	memset(mask, 0, sizeof mask);
@@ -42,13 +42,13 @@ static int pin_self(int cpu)
 }
 
 /* The CPU the caller runs on (the getcpu system call), or -errno. */
-static int current_cpu(void)
+static inline int current_cpu(void)
 {
 	unsigned cpu = ~0u, node = ~0u;
 	return syscall(SYS_getcpu, &cpu, &node, NULL) < 0 ? -errno : (int)cpu;
 }
 
-static double now_s(void)
+static inline double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -654,6 +654,10 @@ pub const USER_CASES: &[UserCase] = &[
         kernel_log: &["killed by signal 11"],
         ..case("tlb_mprotect")
     },
+    // Four threads mmap, munmap, mprotect, mlock, munlock and touch
+    // interleaved pages of one arena; every result and byte is checked,
+    // and the kernel checks its invariants after every call.
+    UserCase { args: &["1500"], ..case("mm_stress") },
 ];
 
 /// Under `hold-write` the mlock holds the write lock from start to end, so
