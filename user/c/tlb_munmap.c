@@ -14,10 +14,10 @@
  * only the last one ends in the fault:
  *
  *  - odd rounds (munmap): B stops reading X, keeping its TLB entry; A
- *    munmaps X, touches fresh "soak" pages, which take the frame just
- *    freed (Linux's and Holdfast's allocators hand recently freed frames
- *    out first), maps a new page at X and writes the round's value into
- *    it. B then reads X: the round's value, or through a stale entry the
+ *    munmaps X, touches fresh "soak" pages, which most likely take the
+ *    frame just freed (Linux hands recently freed frames out first,
+ *    Holdfast the lowest free frame near its last allocation), maps a new
+ *    page at X and writes the round's value into it. B then reads X: the round's value, or through a stale entry the
  *    old frame (the previous value or the soak pattern).
  *  - even rounds (MAP_FIXED): A maps a new page over X, an implicit
  *    munmap, while B keeps reading; B checks each read made while no
