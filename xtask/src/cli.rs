@@ -31,6 +31,13 @@ commands:
         -- /PROGRAM A  kernel command line `init=/PROGRAM A...` (every user
                        program is in the initrd; default: the mlock
                        contention demo)
+        --linux        boot the same programs on Linux instead, in the same
+                       QEMU (-cpu qemu64): Debian's cloud kernel, fetched
+                       with apt-get download into target/linux/ once, and
+                       an initramfs of the same binaries; exits with the
+                       program's status (--timeout defaults to 600)
+        --linux-kernel PATH
+                       with --linux: boot this bzImage instead
   image [--add FILE]... [--strategy NAME] [--kernel-arg WORD]...
         [-- /PROGRAM ARGS...]
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
@@ -51,8 +58,15 @@ commands:
                        cases named after a strategy keep theirs (later
                        words win)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
+        [--linux] [--linux-kernel PATH] [--plot DIR]
         boot the mlock contention workload once per population strategy
         and region size; print one table (figures, never a verdict)
+        --linux        also run it on Linux in the same QEMU, once per size,
+                       and print the rows side by side with ratios; both
+                       kernels then run on -cpu qemu64 (as run --linux)
+        --plot DIR     also write SVG charts into DIR: max and p99 latency
+                       of (a), (b), (c) and mlock pages/s against region
+                       size, one line per strategy (and Linux)
   help  print this text
 ";
 
@@ -79,6 +93,11 @@ pub struct RunOpts {
     pub display: bool,
     pub timeout_secs: Option<u64>,
     pub initrd: InitrdOpts,
+    /// Boot the program on Linux instead of Holdfast (`--linux`).
+    pub linux: bool,
+    /// The bzImage for `--linux` (`--linux-kernel PATH`); Debian's cloud
+    /// kernel otherwise.
+    pub linux_kernel: Option<PathBuf>,
 }
 
 impl Default for RunOpts {
@@ -92,6 +111,8 @@ impl Default for RunOpts {
             display: false,
             timeout_secs: None,
             initrd: InitrdOpts::default(),
+            linux: false,
+            linux_kernel: None,
         }
     }
 }
@@ -155,12 +176,25 @@ pub struct BenchOpts {
     pub strategies: Vec<String>,
     /// Repetitions per boot (`mlock_contend SIZE REPS`).
     pub reps: u32,
+    /// Also run the workload on Linux in the same QEMU (`--linux`).
+    pub linux: bool,
+    /// The bzImage for `--linux` (`--linux-kernel PATH`).
+    pub linux_kernel: Option<PathBuf>,
+    /// Write SVG charts of the rows into this directory (`--plot DIR`).
+    pub plot: Option<PathBuf>,
 }
 
 impl Default for BenchOpts {
     /// 64, 256 and 512 MiB, every strategy, 3 repetitions.
     fn default() -> Self {
-        BenchOpts { sizes_mib: vec![64, 256, 512], strategies: crate::bench::STRATEGIES.iter().map(|s| s.to_string()).collect(), reps: 3 }
+        BenchOpts {
+            sizes_mib: vec![64, 256, 512],
+            strategies: crate::bench::STRATEGIES.iter().map(|s| s.to_string()).collect(),
+            reps: 3,
+            linux: false,
+            linux_kernel: None,
+            plot: None,
+        }
     }
 }
 
@@ -354,8 +388,14 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         opts.reps =
                             v.parse().ok().filter(|&n| (1..=20).contains(&n)).ok_or_else(|| format!("--reps takes 1..=20: {v:?}"))?;
                     }
+                    "--linux" => opts.linux = true,
+                    "--linux-kernel" => opts.linux_kernel = Some(value(arg, &mut it)?.into()),
+                    "--plot" => opts.plot = Some(value(arg, &mut it)?.into()),
                     other => return Err(format!("unknown option for bench: {other}")),
                 }
+            }
+            if opts.linux_kernel.is_some() && !opts.linux {
+                return Err("--linux-kernel goes with --linux".to_string());
             }
             Ok(Command::Bench(opts))
         }
@@ -395,6 +435,8 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
                     Some(v.parse().ok().filter(|&n: &u64| n > 0).ok_or_else(|| format!("--timeout wants seconds, not {v:?}"))?);
             }
             "--add" => o.initrd.add.push(value(arg, &mut it)?.into()),
+            "--linux" => o.linux = true,
+            "--linux-kernel" => o.linux_kernel = Some(value(arg, &mut it)?.into()),
             "--" => {
                 o.initrd.init = init_words(&mut it)?;
                 if o.initrd.init.is_empty() {
@@ -402,6 +444,15 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
                 }
             }
             other => return Err(format!("unknown option for run: {other}")),
+        }
+    }
+    if o.linux_kernel.is_some() && !o.linux {
+        return Err("--linux-kernel goes with --linux".to_string());
+    }
+    if o.linux {
+        let holdfast_only = [(o.uefi, "--uefi"), (o.stay, "--stay"), (!o.initrd.kernel_words.is_empty(), "--strategy and --kernel-arg")];
+        if let Some((_, what)) = holdfast_only.iter().find(|(set, _)| *set) {
+            return Err(format!("{what}: Holdfast's, not for --linux (Linux boots with -kernel, has one mlock strategy and powers off when the program ends)"));
         }
     }
     Ok(o)
@@ -473,7 +524,32 @@ mod tests {
         let Command::Bench(o) = parse(&args("bench --sizes 64 --strategies hold-write,yield-to-waiters --reps 1")).unwrap() else {
             panic!()
         };
-        assert_eq!(o, BenchOpts { sizes_mib: vec![64], strategies: args("hold-write yield-to-waiters"), reps: 1 });
+        assert_eq!(
+            o,
+            BenchOpts { sizes_mib: vec![64], strategies: args("hold-write yield-to-waiters"), reps: 1, ..BenchOpts::default() }
+        );
+        assert!(!o.linux && o.linux_kernel.is_none());
+    }
+
+    #[test]
+    fn linux_options() {
+        let Command::Bench(o) = parse(&args("bench --sizes 16 --linux --linux-kernel /k/bzImage")).unwrap() else { panic!() };
+        assert!(o.linux);
+        assert_eq!(o.linux_kernel, Some(PathBuf::from("/k/bzImage")));
+        assert!(parse(&args("bench --linux-kernel /k")).unwrap_err().contains("--linux"));
+        let Command::Bench(o) = parse(&args("bench --linux --plot target/plots")).unwrap() else { panic!() };
+        assert_eq!(o.plot, Some(PathBuf::from("target/plots")));
+        assert!(parse(&args("bench --plot")).unwrap_err().contains("needs a value"));
+        let Command::Run(o) = parse(&args("run --linux --smp 2 --mem 2G --timeout 60 -- /hello a")).unwrap() else { panic!() };
+        assert!(o.linux && o.linux_kernel.is_none());
+        assert_eq!((o.smp, o.mem.as_str(), o.timeout_secs), (2, "2G", Some(60)));
+        assert_eq!(o.initrd.init, args("/hello a"));
+        assert!(parse(&args("run --linux-kernel /k")).unwrap_err().contains("--linux"));
+        // Holdfast's own knobs mean nothing to Linux: an error, not ignored.
+        for extra in ["--uefi", "--stay", "--strategy hold-write", "--kernel-arg mm.check_invariants"] {
+            let e = parse(&args(&format!("run --linux {extra}"))).unwrap_err();
+            assert!(e.contains("--linux"), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! - `test`  runs the host tests, the in-kernel suite, the boot smoke tests,
 //!   the user programs on Holdfast and the same programs on this Linux;
 //! - `bench` boots the mlock contention workload once per population
-//!   strategy and region size and prints one table.
+//!   strategy and region size and prints one table;
+//! - `run --linux` and `bench --linux` boot the same programs on a Linux
+//!   kernel in the same QEMU (`linux_guest`); `bench --plot DIR` draws
+//!   the table as SVG charts (`plot`).
 //!
 //! Every command that xtask runs (cargo, QEMU) is printed before it runs.
 //! Failures are reported as one `error:` line with what to do about it,
@@ -16,6 +19,8 @@ mod build;
 mod cli;
 mod error;
 mod image;
+mod linux_guest;
+mod plot;
 mod qemu;
 mod report;
 mod test;
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             Ok(0)
         }
+        cli::Command::Run(opts) if opts.linux => linux_guest::run(&opts),
         cli::Command::Run(opts) => image::run(&opts),
         cli::Command::Image(opts) => image::image(&opts).map(|()| 0),
         cli::Command::Test(opts) => test::test(&opts),

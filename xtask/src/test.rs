@@ -68,6 +68,9 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             Suite::Linux => {
                 if let Some(dir) = build_user(&mut tally) {
                     linux_suite(&dir, opts, &mut tally);
+                    if selected(opts, crate::linux_guest::CHECK_NAME) {
+                        crate::linux_guest::check(&paths, &dir, &mut tally);
+                    }
                     let compare: Vec<u64> = FUZZ_COMPARE_SEEDS.iter().copied().filter(|s| selected(opts, &fuzz_compare_name(*s))).collect();
                     if !compare.is_empty() {
                         let kernel = normal_kernel.get_or_insert_with(|| build_normal_kernel(&paths)).clone();
@@ -662,6 +665,36 @@ pub const USER_CASES: &[UserCase] = &[
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
     UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
+    // munmap and MAP_FIXED while another thread (on another CPU when
+    // there is one) reads the page: it never reads the old frame, and its
+    // read after the final munmap is killed by SIGSEGV. The summary line
+    // comes before that final round.
+    UserCase {
+        args: &["100"],
+        status: 139,
+        output: &["# final round: A munmaps X while B reads it"],
+        kernel_log: &["killed by signal 11"],
+        ..case("tlb_munmap")
+    },
+    // mprotect(PROT_READ) while another thread (on another CPU when there
+    // is one) writes the page: its write after the final mprotect is
+    // killed by SIGSEGV; the cycles before lose no write.
+    UserCase {
+        args: &["50"],
+        status: 139,
+        output: &["# final round: A makes X read-only while B writes it"],
+        kernel_log: &["killed by signal 11"],
+        ..case("tlb_mprotect")
+    },
+    // Four threads mmap, munmap, mprotect, mlock, munlock and touch
+    // interleaved pages of one arena; every result and byte is checked,
+    // and the kernel checks its invariants after every call.
+    UserCase { args: &["1500"], ..case("mm_stress") },
+    // The online CPUs as /proc/cpuinfo, sysconf, sched_getaffinity and
+    // /proc/self/status report them; sched_setaffinity/getcpu to each CPU
+    // in turn, and Linux's errors for both affinity calls. (An argument
+    // would fix the CPU count; this host's Linux runs it too, so none.)
+    case("nprocs"),
 ];
 
 /// Under `hold-write` the mlock holds the write lock from start to end, so
