@@ -87,7 +87,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     cases
                 } else {
                     match build_user(&mut tally) {
-                        Some(dir) => opts.smp.iter().flat_map(|&n| user_cases(&dir).into_iter().map(move |c| at_smp(c, n))).collect(),
+                        Some(dir) => opts.smp.iter().flat_map(|&n| user_cases_at(&dir, n)).collect(),
                         None => continue,
                     }
                 };
@@ -572,6 +572,11 @@ pub struct UserCase {
     /// booted with (`None`: the default) and the serial output, `Ok` with
     /// a note to print, or `Err` with why the run fails.
     pub check: Option<OutputCheck>,
+    /// Arguments instead of `args` when booted with more than one CPU;
+    /// `{cpus}` stands for the CPU count (programs that must see every CPU
+    /// online, so that a kernel running on one cannot pass them
+    /// trivially).
+    pub smp_args: &'static [&'static str],
 }
 
 /// See [`UserCase::check`].
@@ -590,6 +595,7 @@ const fn case(program: &'static str) -> UserCase {
         every_strategy: false,
         icount: false,
         check: None,
+        smp_args: &[],
     }
 }
 
@@ -671,6 +677,7 @@ pub const USER_CASES: &[UserCase] = &[
     // comes before that final round.
     UserCase {
         args: &["100"],
+        smp_args: &["100", "{cpus}"],
         status: 139,
         output: &["# final round: A munmaps X while B reads it"],
         kernel_log: &["killed by signal 11"],
@@ -681,6 +688,7 @@ pub const USER_CASES: &[UserCase] = &[
     // killed by SIGSEGV; the cycles before lose no write.
     UserCase {
         args: &["50"],
+        smp_args: &["50", "{cpus}"],
         status: 139,
         output: &["# final round: A makes X read-only while B writes it"],
         kernel_log: &["killed by signal 11"],
@@ -689,12 +697,12 @@ pub const USER_CASES: &[UserCase] = &[
     // Four threads mmap, munmap, mprotect, mlock, munlock and touch
     // interleaved pages of one arena; every result and byte is checked,
     // and the kernel checks its invariants after every call.
-    UserCase { args: &["1500"], ..case("mm_stress") },
+    UserCase { args: &["1500"], smp_args: &["1500", "1", "{cpus}"], ..case("mm_stress") },
     // The online CPUs as /proc/cpuinfo, sysconf, sched_getaffinity and
     // /proc/self/status report them; sched_setaffinity/getcpu to each CPU
     // in turn, and Linux's errors for both affinity calls. (An argument
     // would fix the CPU count; this host's Linux runs it too, so none.)
-    case("nprocs"),
+    UserCase { smp_args: &["{cpus}"], ..case("nprocs") },
 ];
 
 /// Under `hold-write` the mlock holds the write lock from start to end, so
@@ -750,10 +758,21 @@ const UNKNOWN_STRATEGY: &str = "unknown mlock_populate=";
 const LOW_MEM: &str = "128M";
 
 pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
+    user_cases_at(dir, 1)
+}
+
+/// [`user_cases`] booted with `smp` CPUs: in the suite named for that
+/// count ([`at_smp`]), with each program's
+/// [`smp_args`](UserCase::smp_args) when it has them and `smp > 1`.
+pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
     let mut cases = Vec::new();
     for u in USER_CASES {
         let mut init = vec![format!("/{}", u.program)];
-        init.extend(u.args.iter().map(|a| a.to_string()));
+        if smp > 1 && !u.smp_args.is_empty() {
+            init.extend(u.smp_args.iter().map(|a| a.replace("{cpus}", &smp.to_string())));
+        } else {
+            init.extend(u.args.iter().map(|a| a.to_string()));
+        }
         let output: Vec<String> = u.output.iter().chain(u.kernel_log).chain(&[LEAK_CHECK_CLEAN]).map(|s| s.to_string()).collect();
         let kernel_words: Vec<String> = if u.check_invariants { vec!["mm.check_invariants".into()] } else { vec![] };
         let base = BootCase {
@@ -788,7 +807,7 @@ pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
             });
         }
     }
-    cases
+    cases.into_iter().map(|c| at_smp(c, smp)).collect()
 }
 
 // ---------------------------------------------------------------- linux
@@ -1114,6 +1133,20 @@ mod tests {
 
     fn outcome(exit: Exit, timed_out: bool, stopped: bool) -> qemu::Outcome {
         qemu::Outcome { exit, timed_out, stopped, elapsed: Duration::from_secs(3) }
+    }
+
+    #[test]
+    fn cases_at_four_cpus_are_named_for_it_and_take_the_cpu_count() {
+        let one = user_cases_at(Path::new("/u"), 1);
+        let four = user_cases_at(Path::new("/u"), 4);
+        assert_eq!(one.len(), four.len());
+        assert!(one.iter().all(|c| c.suite == "user" && c.smp.is_none()));
+        assert!(four.iter().all(|c| c.suite == "user-smp4" && c.smp == Some(4)));
+        let init = |cases: &[BootCase], name: &str| cases.iter().find(|c| c.name == name).unwrap().init.join(" ");
+        assert_eq!(init(&one, "tlb_munmap"), "/tlb_munmap 100");
+        assert_eq!(init(&four, "tlb_munmap"), "/tlb_munmap 100 4");
+        assert_eq!(init(&four, "nprocs"), "/nprocs 4");
+        assert_eq!(init(&four, "hello"), "/hello");
     }
 
     #[test]
