@@ -200,3 +200,95 @@ impl mm::pgtable::TlbFlush for KernelTlb {
         flush_range(self.root.load(Ordering::SeqCst), 0, u64::MAX);
     }
 }
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use crate::arch::extable::probe_read_u64;
+    use crate::ktest::ktest;
+    use crate::memory::phys::KernelPhys;
+    use crate::sched::{self, Thread, ThreadState};
+    use alloc::string::String;
+    use core::sync::atomic::{AtomicBool, AtomicU32};
+    use mm::pgtable::{PageSize, PageTable, PteFlags};
+
+    const VA: u64 = 0x5000_0000;
+    /// What the reader saw at VA: 0 not yet, else the value, or FAULTED.
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    /// 1: read once more now; 2: stop.
+    static STEP: AtomicU32 = AtomicU32::new(0);
+    static READY: AtomicBool = AtomicBool::new(false);
+    const FAULTED: u64 = u64::MAX;
+
+    /// Runs on CPU 1 on the test's page table: reads VA (caching its
+    /// translation), then spins without switching until told to read once
+    /// more, and reports what that read found.
+    fn reader() -> ! {
+        SEEN.store(probe_read_u64(VA).unwrap_or(FAULTED), Ordering::SeqCst);
+        READY.store(true, Ordering::SeqCst);
+        while STEP.load(Ordering::SeqCst) == 0 {
+            core::hint::spin_loop();
+        }
+        SEEN.store(probe_read_u64(VA).unwrap_or(FAULTED), Ordering::SeqCst);
+        sched::exit_current();
+    }
+
+    /// Map VA on a fresh table, let a thread on CPU 1 read it, unmap it
+    /// here with `tlb`, put new contents in the old frame (as a reuse
+    /// would), and return what CPU 1's second read found.
+    fn unmap_while_cached_elsewhere(tlb_root_known: bool) -> u64 {
+        let kernel = crate::arch::kernel_page_table();
+        let mut pt = PageTable::new_with_kernel_half(KernelPhys, kernel).expect("page table");
+        let frame = crate::memory::frame::alloc_zeroed().expect("frame");
+        let poke = |v: u64| {
+            // SAFETY: the frame is this test's own, reached through the
+            // physical-memory mapping.
+            unsafe { core::ptr::write_volatile(crate::memory::phys_to_virt(frame) as *mut u64, v) }
+        };
+        poke(0x1111);
+        pt.map(VA, frame, PageSize::Size4K, PteFlags::WRITABLE | PteFlags::NO_EXECUTE).expect("map");
+        let tlb = KernelTlb::default();
+        if tlb_root_known {
+            tlb.set_root(pt.root_pa());
+        }
+        SEEN.store(0, Ordering::SeqCst);
+        STEP.store(0, Ordering::SeqCst);
+        READY.store(false, Ordering::SeqCst);
+        let t = Thread::new(crate::sched::thread::alloc_tid(), String::from("tlb-reader"));
+        t.affinity.store(1 << 1, Ordering::SeqCst);
+        t.cpu.store(1, Ordering::SeqCst);
+        t.cr3.store(pt.root_pa(), Ordering::SeqCst);
+        let t = sched::spawn(t, reader);
+        while !READY.load(Ordering::SeqCst) {
+            sched::yield_now();
+        }
+        assert_eq!(SEEN.load(Ordering::SeqCst), 0x1111, "CPU 1 did not read the mapped page");
+        pt.unmap(VA, &tlb).expect("unmap");
+        poke(0x2222);
+        STEP.store(1, Ordering::SeqCst);
+        while t.state() != ThreadState::Dead {
+            sched::yield_now();
+        }
+        let seen = SEEN.load(Ordering::SeqCst);
+        pt.free_all_tables();
+        crate::memory::frame::free(frame).unwrap();
+        seen
+    }
+
+    /// After an unmap on one CPU returns, another CPU that had the page's
+    /// translation cached faults on it instead of reading the frame's new
+    /// contents. The control run flushes only this CPU and shows the
+    /// stale read the shootdown prevents.
+    #[ktest]
+    pub fn unmap_is_seen_by_every_cpu_that_cached_it() {
+        if percpu::nr_online() < 2 {
+            log::info!("tlb: one CPU online; nothing to shoot down");
+            return;
+        }
+        let (rounds0, ..) = stats();
+        assert_eq!(unmap_while_cached_elsewhere(false), 0x2222, "control: a local-only flush left CPU 1 a stale translation");
+        assert_eq!(stats().0, rounds0, "the local-only flush sent no IPI");
+        assert_eq!(unmap_while_cached_elsewhere(true), FAULTED, "CPU 1 read through a stale translation after the unmap returned");
+        assert!(stats().0 > rounds0, "no shootdown round");
+    }
+}
