@@ -9,6 +9,7 @@
 //! host with more than one CPU. The last two tests are a locktorture-style
 //! stress with spinning on, for a fixed number of operations; run with
 //! `--nocapture` to see the spin statistics.
+#![cfg(not(loom))]
 
 use mm::rwsem::{RwSem, RwSemBackend, RwSemStats, StdBackend, WakePolicy};
 use mm::Errno;
