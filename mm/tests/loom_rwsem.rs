@@ -1,5 +1,6 @@
 //! Loom models of the rwsem: every interleaving (up to a preemption bound)
-//! of its `wait_lock` critical sections, parks and wake-ups.
+//! of its `wait_lock` critical sections, parks and wake-ups, and, with a
+//! spinning backend, of optimistic spinners polling the owner word.
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
