@@ -47,12 +47,14 @@ struct Inner {
     owner_polls: AtomicU64,
 }
 
-/// A std thread as the rwsem names it: the thread, to unpark it, and its
-/// "on a CPU" state, to spin on it.
+/// A std thread as the rwsem names it: the thread, to unpark it, and, if
+/// the backend spins, its "on a CPU" state, to spin on it. (A backend that
+/// does not spin does not track it: naming a thread then allocates
+/// nothing, which a waiter that is out of memory relies on.)
 #[derive(Clone, Debug)]
 pub struct StdWaiter {
     thread: Thread,
-    cpu: Arc<CpuState>,
+    cpu: Option<Arc<CpuState>>,
 }
 
 /// Whether one thread is running. The thread is off its CPU while
@@ -74,9 +76,10 @@ impl StdWaiter {
     }
 
     /// Whether the thread is running (not parked in the backend and not
-    /// inside [`StdBackend::off_cpu`]).
+    /// inside [`StdBackend::off_cpu`]); `false` if the backend that named
+    /// it does not track that.
     pub fn on_cpu(&self) -> bool {
-        self.cpu.off_cpu.load(Ordering::SeqCst) == 0
+        self.cpu.as_ref().is_some_and(|cpu| cpu.off_cpu.load(Ordering::SeqCst) == 0)
     }
 }
 
@@ -172,15 +175,19 @@ impl RwSemBackend for StdBackend {
     type Waiter = StdWaiter;
 
     fn current_waiter(&self) -> StdWaiter {
-        StdWaiter { thread: thread::current(), cpu: CPU.with(Arc::clone) }
+        StdWaiter { thread: thread::current(), cpu: self.can_spin().then(|| CPU.with(Arc::clone)) }
     }
 
     fn park(&self, me: &StdWaiter, _state: TaskState) {
         self.inner.parks.fetch_add(1, Ordering::SeqCst);
-        me.cpu.off_cpu.fetch_add(1, Ordering::SeqCst);
+        if let Some(cpu) = &me.cpu {
+            cpu.off_cpu.fetch_add(1, Ordering::SeqCst);
+        }
         // unpark-before-park leaves a permit: no lost wake-up.
         thread::park();
-        me.cpu.off_cpu.fetch_sub(1, Ordering::SeqCst);
+        if let Some(cpu) = &me.cpu {
+            cpu.off_cpu.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     fn wake(&self, waiter: &StdWaiter) {
