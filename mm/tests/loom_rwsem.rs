@@ -1,5 +1,6 @@
 //! Loom models of the rwsem: every interleaving (up to a preemption bound)
-//! of its `wait_lock` critical sections, parks and wake-ups.
+//! of its `wait_lock` critical sections, parks and wake-ups, and, with a
+//! spinning backend, of optimistic spinners polling the owner word.
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
@@ -259,6 +260,177 @@ fn loom_killed_writer_does_not_strand_reader() {
             }
             w.join().unwrap();
             r.join().unwrap();
+            assert!(!sem.is_locked() && !sem.is_contended());
+        });
+    }
+}
+
+// ----- optimistic spinning -------------------------------------------------
+
+/// A spinning backend: each thread may poll `need_resched` this many times
+/// between two sleeps, so every spin ends within a few rounds.
+const TIME_SLICE: usize = 2;
+
+fn new_spinning_sem(policy: WakePolicy) -> Sem {
+    Arc::new(RwSem::with_wake_policy(LoomBackend::with_optimistic_spinning(TIME_SLICE), policy))
+}
+
+/// Counts, across all executions of one model, those in which a spin took
+/// the lock and those in which a spin failed: a model that never reaches
+/// the spin paths proves nothing about them. (A plain std atomic: it lives
+/// outside the model.)
+#[derive(Default)]
+struct SpinCoverage {
+    acquired: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl SpinCoverage {
+    fn record(&self, sem: &Sem) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = sem.stats();
+        if st.read.spin_acquired + st.write.spin_acquired > 0 {
+            self.acquired.fetch_add(1, Relaxed);
+        }
+        if st.read.spin_failed + st.write.spin_failed > 0 {
+            self.failed.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn assert_both_seen(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        assert!(self.acquired.load(Relaxed) > 0, "no execution took the lock by spinning");
+        assert!(self.failed.load(Relaxed) > 0, "no execution had a spin fail");
+    }
+}
+
+/// Spinners race the release: a writer and a reader spin on our write hold
+/// (or give up and queue) while we release; whoever gets in is alone (or
+/// with readers only), nobody sleeps forever, and the statistics add up.
+#[test]
+fn loom_spinners_mutual_exclusion() {
+    let seen = std::sync::Arc::new(SpinCoverage::default());
+    let seen2 = seen.clone();
+    model(move || {
+        let sem = new_spinning_sem(WakePolicy::AllReaders);
+        let inside = Arc::new(Inside::default());
+        sem.down_write();
+        inside.enter_write();
+        let w = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                sem.down_write();
+                inside.enter_write();
+                inside.leave_write();
+                sem.up_write();
+            })
+        };
+        let r = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                sem.down_read();
+                inside.enter_read();
+                inside.leave_read();
+                sem.up_read();
+            })
+        };
+        inside.leave_write();
+        sem.up_write();
+        w.join().unwrap();
+        r.join().unwrap();
+        assert!(!sem.is_locked() && !sem.is_contended());
+        let st = sem.stats();
+        assert_eq!((st.write.acquired, st.read.acquired), (2, 1));
+        for m in [&st.read, &st.write] {
+            assert!(m.spin_acquired + m.contended <= m.acquired);
+        }
+        seen2.record(&sem);
+    });
+    seen.assert_both_seen();
+}
+
+/// A writer spins on our read hold while a reader arrives and we release:
+/// the writer never overlaps a reader.
+#[test]
+fn loom_writer_spins_on_readers() {
+    let seen = std::sync::Arc::new(SpinCoverage::default());
+    let seen2 = seen.clone();
+    model(move || {
+        let sem = new_spinning_sem(WakePolicy::FrontReaders);
+        let inside = Arc::new(Inside::default());
+        sem.down_read();
+        inside.enter_read();
+        let w = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                sem.down_write();
+                inside.enter_write();
+                inside.leave_write();
+                sem.up_write();
+            })
+        };
+        let r = {
+            let (sem, inside) = (sem.clone(), inside.clone());
+            thread::spawn(move || {
+                sem.down_read();
+                inside.enter_read();
+                inside.leave_read();
+                sem.up_read();
+            })
+        };
+        inside.leave_read();
+        sem.up_read();
+        w.join().unwrap();
+        r.join().unwrap();
+        assert!(!sem.is_locked() && !sem.is_contended());
+        seen2.record(&sem);
+    });
+    seen.assert_both_seen();
+}
+
+/// Writer fairness with spinners: W gave up spinning and queued behind our
+/// hold (read or write); a reader arriving then must not spin its way past
+/// it (into our read hold, or into the lock when we release). W goes first,
+/// the reader after it.
+#[test]
+fn loom_spinner_does_not_pass_queued_writer() {
+    for hold_write in [false, true] {
+        model(move || {
+            let sem = new_spinning_sem(WakePolicy::AllReaders);
+            let order = Arc::new(AtomicUsize::new(0));
+            if hold_write {
+                sem.down_write();
+            } else {
+                sem.down_read();
+            }
+            let w = {
+                let (sem, order) = (sem.clone(), order.clone());
+                thread::spawn(move || {
+                    sem.down_write();
+                    let my_turn = order.fetch_add(1, SeqCst);
+                    sem.up_write();
+                    my_turn
+                })
+            };
+            wait_for_waiters(&sem, 1);
+            let r = {
+                let (sem, order) = (sem.clone(), order.clone());
+                thread::spawn(move || {
+                    sem.down_read();
+                    let my_turn = order.fetch_add(1, SeqCst);
+                    sem.up_read();
+                    my_turn
+                })
+            };
+            wait_for_waiters(&sem, 2);
+            if hold_write {
+                sem.up_write();
+            } else {
+                sem.up_read();
+            }
+            assert_eq!(w.join().unwrap(), 0, "the queued writer goes first");
+            assert_eq!(r.join().unwrap(), 1, "the reader must not pass it");
+            assert_eq!(sem.stats().read.spin_acquired, 0);
             assert!(!sem.is_locked() && !sem.is_contended());
         });
     }

@@ -4,7 +4,9 @@
 //! A waiter is a thread; `park` blocks it (a pending wake makes the block
 //! return at once), `wake` makes it runnable. Spinning on the rwsem's
 //! internal wait_lock yields the CPU, because on one CPU a preempted holder
-//! can only make progress if the contender gives way.
+//! can only make progress if the contender gives way. For the same reason
+//! `can_spin` is false: optimistic spinning on a running owner only pays
+//! when the owner runs on another CPU.
 
 use alloc::sync::Arc;
 use mm::rwsem::{RwSemBackend, TaskState};
@@ -54,6 +56,16 @@ impl RwSemBackend for SchedBackend {
         } else {
             super::yield_now();
         }
+    }
+
+    /// The backend enables spinning when more than one CPU runs threads.
+    fn can_spin(&self) -> bool {
+        false
+    }
+
+    /// An owner runs on a CPU while its state is `Running`.
+    fn owner_on_cpu(&self, owner: &Arc<Thread>) -> bool {
+        owner.state() == super::ThreadState::Running
     }
 }
 

@@ -77,10 +77,51 @@ pub trait RwSemBackend {
     /// time.
     fn now_ns(&self) -> u64;
 
-    /// Called while spinning for the rwsem's internal `wait_lock`. The
-    /// default is a CPU pause; a host backend may yield instead, so that an
-    /// oversubscribed machine does not spin away a whole time slice.
+    /// Called while spinning for the rwsem's internal `wait_lock` and in
+    /// each round of an optimistic spin. The default is a CPU pause; a host
+    /// backend may yield instead, so that an oversubscribed machine does not
+    /// spin away a whole time slice.
     fn cpu_relax(&self) {
         core::hint::spin_loop();
+    }
+
+    // ----- optimistic spinning (Linux `CONFIG_RWSEM_SPIN_ON_OWNER`) -------
+    //
+    // A contending thread may spin instead of sleeping while the owner runs
+    // on another CPU (see "Optimistic spinning" in the rwsem module
+    // documentation). The defaults turn spinning off: every contended
+    // acquisition sleeps, as it must on one CPU, where the owner cannot run
+    // while a contender spins.
+
+    /// Whether optimistic spinning may be tried at all: more than one CPU
+    /// runs threads. Consulted on every contended acquisition (and on
+    /// every write acquisition, to decide whether to record the owner), so
+    /// it should be cheap. Default `false`.
+    fn can_spin(&self) -> bool {
+        false
+    }
+
+    /// Whether `owner` (a thread that holds the lock for write) is running
+    /// on a CPU right now (Linux `owner_on_cpu`). A spinner gives up as soon
+    /// as this is `false`: a thread that is not running will not release
+    /// the lock soon. Default `false`.
+    fn owner_on_cpu(&self, _owner: &Self::Waiter) -> bool {
+        false
+    }
+
+    /// Whether the calling thread should give up its CPU (Linux
+    /// `need_resched()`); a spinner stops spinning when it is `true`.
+    /// Default `false`.
+    fn need_resched(&self) -> bool {
+        false
+    }
+
+    /// The longest one optimistic spin may last, in nanoseconds of
+    /// [`now_ns`](RwSemBackend::now_ns). It stands in for the end of the
+    /// spinner's time slice where [`need_resched`](RwSemBackend::need_resched)
+    /// cannot tell (a backend whose clock reads 0 must bound its spins with
+    /// `need_resched`). Default 0.
+    fn spin_limit_ns(&self) -> u64 {
+        0
     }
 }

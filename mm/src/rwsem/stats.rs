@@ -24,6 +24,18 @@
 //!   would need a start time per holder, which the raw `down_read`/`up_read`
 //!   API has nowhere to keep.)
 //! * `trylock_failed`, `interrupted` (killable waits that returned `EINTR`).
+//! * `spin_acquired`: acquisitions made by optimistic spinning (the thread
+//!   spun while the owner ran and took the lock without queueing; Linux
+//!   lock event `rwsem_opt_wlock` / `rwsem_opt_rlock`). They are counted in
+//!   `acquired` too, not in `contended`, and add no wait sample.
+//! * `spin_failed`: contended acquisitions that were allowed to spin
+//!   (the backend's `can_spin`) but did not get the lock by spinning and
+//!   went on to queue: the owner was not running, a waiter was already
+//!   queued, the spin bound ran out, and so on (Linux `rwsem_opt_fail`).
+//!   Uncontended acquisitions and backends that never spin count neither.
+//!
+//! [`RwSemStats`] implements `Display` as the table `/proc/<pid>/mmap_lock`
+//! shows: one line per mode, times in ns (log2 bucket bounds).
 
 /// Number of buckets in a [`Log2Histogram`].
 pub const HIST_BUCKETS: usize = 32;
@@ -139,6 +151,10 @@ pub struct RwSemModeStats {
     pub trylock_failed: u64,
     /// Killable waits abandoned with `EINTR`.
     pub interrupted: u64,
+    /// Acquisitions made by optimistic spinning, without queueing.
+    pub spin_acquired: u64,
+    /// Optimistic spins that ended without the lock (the thread queued).
+    pub spin_failed: u64,
     /// Wait time of contended acquisitions (enqueue -> grant).
     pub wait_ns: Log2Histogram,
     /// Hold time: per write hold, or per read-owned period (see module doc).
@@ -154,6 +170,38 @@ pub struct RwSemStats {
     pub write: RwSemModeStats,
     /// `downgrade_write` calls.
     pub downgrades: u64,
+}
+
+impl core::fmt::Display for RwSemStats {
+    /// The `/proc/<pid>/mmap_lock` table: a header, one line per mode, then
+    /// the downgrade count.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(
+            f,
+            "mode  acquired contended trylock_failed interrupted spin_acquired spin_failed \
+             wait_p50 wait_p99 wait_max hold_p50 hold_p99 hold_max"
+        )?;
+        for (name, m) in [("read", &self.read), ("write", &self.write)] {
+            writeln!(
+                f,
+                "{:<5} {:>8} {:>9} {:>14} {:>11} {:>13} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                name,
+                m.acquired,
+                m.contended,
+                m.trylock_failed,
+                m.interrupted,
+                m.spin_acquired,
+                m.spin_failed,
+                m.wait_ns.p50(),
+                m.wait_ns.p99(),
+                m.wait_ns.max(),
+                m.hold_ns.p50(),
+                m.hold_ns.p99(),
+                m.hold_ns.max()
+            )?;
+        }
+        writeln!(f, "downgrades {}", self.downgrades)
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +222,33 @@ mod tests {
         assert_eq!(Log2Histogram::bucket_upper_ns(0), 1);
         assert_eq!(Log2Histogram::bucket_upper_ns(10), 2047);
         assert_eq!(Log2Histogram::bucket_upper_ns(31), u64::MAX);
+    }
+
+    #[test]
+    fn display_is_the_proc_table() {
+        let mut st = RwSemStats::default();
+        st.read.acquired = 5;
+        st.read.spin_acquired = 1;
+        st.write.acquired = 7;
+        st.write.contended = 2;
+        st.write.spin_acquired = 3;
+        st.write.spin_failed = 4;
+        st.write.hold_ns.record(100);
+        st.downgrades = 1;
+        let text = alloc::format!("{st}");
+        let lines: alloc::vec::Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let header: alloc::vec::Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            &header[..7],
+            ["mode", "acquired", "contended", "trylock_failed", "interrupted", "spin_acquired", "spin_failed"]
+        );
+        assert_eq!(header.len(), 13);
+        let read: alloc::vec::Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(&read[..7], ["read", "5", "0", "0", "0", "1", "0"]);
+        let write: alloc::vec::Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(write, ["write", "7", "2", "0", "0", "3", "4", "0", "0", "0", "100", "100", "100"]);
+        assert_eq!(lines[3], "downgrades 1");
     }
 
     #[test]
