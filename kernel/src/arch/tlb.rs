@@ -179,6 +179,7 @@ pub struct KernelTlb {
 
 impl KernelTlb {
     /// Flushes for a table no other CPU can have loaded.
+    #[cfg(feature = "ktest")]
     pub fn local() -> KernelTlb {
         KernelTlb::default()
     }

@@ -4,7 +4,8 @@
 //! `/proc/self/status` with Name, Pid, Threads, VmSize, VmLck, VmRSS in
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
-//! `/proc/cpuinfo` (one block per online CPU), `/proc/self/mmap_lock`
+//! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (TLB
+//! shootdown counters), `/proc/self/mmap_lock`
 //! (statistics of the
 //! process's mmap lock: acquisitions, contention, wait and hold times).
 //! The directories (`/proc`, `/proc/<pid>`, `/proc/sys`, ...) are known to
@@ -100,6 +101,9 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     if path == b"/proc/cpuinfo" {
         return Some(Ok(FileKind::Bytes(FileBytes::Owned(cpuinfo().into_bytes()))));
     }
+    if path == b"/proc/vmstat" {
+        return Some(Ok(FileKind::Bytes(FileBytes::Owned(vmstat().into_bytes()))));
+    }
     let (proc, file) = target(path)?;
     let Some(proc) = proc else { return Some(Err(Errno::ENOENT)) };
     let text = match file {
@@ -159,6 +163,14 @@ fn cpu_list(mask: u64) -> String {
         cpu += 1;
     }
     out
+}
+
+/// `/proc/vmstat`: the TLB shootdown counters, under Linux's names
+/// (`CONFIG_DEBUG_TLBFLUSH`): shootdown rounds this kernel started, and
+/// flushes CPUs did on another's request.
+fn vmstat() -> String {
+    let (rounds, _ipis, received) = crate::arch::tlb::stats();
+    alloc::format!("nr_tlb_remote_flush {rounds}\nnr_tlb_remote_flush_received {received}\n")
 }
 
 /// `/proc/cpuinfo`: one block per online CPU, in Linux's layout (the

@@ -96,29 +96,7 @@ impl UserMm {
     /// Statistics of the mmap lock (`/proc/<pid>/mmap_lock`): one line per
     /// mode; times in ns (log2 histogram bucket bounds).
     pub fn lock_stats_text(&self) -> String {
-        use core::fmt::Write;
-        let st = self.mm.mmap_lock.stats();
-        let mut s =
-            String::from("mode  acquired contended trylock_failed interrupted wait_p50 wait_p99 wait_max hold_p50 hold_p99 hold_max\n");
-        for (name, m) in [("read", &st.read), ("write", &st.write)] {
-            let _ = writeln!(
-                s,
-                "{:<5} {:>8} {:>9} {:>14} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                name,
-                m.acquired,
-                m.contended,
-                m.trylock_failed,
-                m.interrupted,
-                m.wait_ns.p50(),
-                m.wait_ns.p99(),
-                m.wait_ns.max(),
-                m.hold_ns.p50(),
-                m.hold_ns.p99(),
-                m.hold_ns.max()
-            );
-        }
-        let _ = writeln!(s, "downgrades {}", st.downgrades);
-        s
+        alloc::format!("{}", self.mm.mmap_lock.stats())
     }
 
     pub fn check_invariants(&self) -> Result<(), String> {

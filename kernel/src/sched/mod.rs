@@ -82,6 +82,10 @@ struct Sched {
 
 static SCHED: Mutex<Sched> = Mutex::new(Sched { cpus: [const { CpuRq::new() }; MAX_CPUS], sleepers: Vec::new() });
 
+/// Length of each CPU's run queue, for [`need_resched`] (written under the
+/// scheduler lock).
+static QUEUED: [core::sync::atomic::AtomicU32; MAX_CPUS] = [const { core::sync::atomic::AtomicU32::new(0) }; MAX_CPUS];
+
 /// The thread each CPU last switched away from, until the next thread
 /// there has finished the switch (see the module doc).
 static PREV: [Mutex<Option<Arc<Thread>>>; MAX_CPUS] = [const { Mutex::new(None) }; MAX_CPUS];
@@ -268,6 +272,7 @@ fn enqueue(s: &mut Sched, t: Arc<Thread>) -> usize {
         (0..online).find(|&c| allowed(&t, c)).unwrap_or(0)
     };
     s.cpus[target].queue.push_back(t);
+    publish_len(s, target);
     if target != percpu::cpu_index() && s.cpus[target].is_idle() {
         if let Some(c) = percpu::cpu(target) {
             crate::arch::apic::send_ipi(c.apic_id, crate::arch::apic::RESCHEDULE_VECTOR);
@@ -280,12 +285,21 @@ fn enqueue(s: &mut Sched, t: Arc<Thread>) -> usize {
 /// the longest queue among the others that may run here.
 fn pick_next(s: &mut Sched, me: usize) -> Option<Arc<Thread>> {
     if let Some(t) = s.cpus[me].queue.pop_front() {
+        publish_len(s, me);
         return Some(t);
     }
     let online = percpu::nr_online().max(1);
     let victim = (0..online).filter(|&c| c != me && !s.cpus[c].queue.is_empty()).max_by_key(|&c| s.cpus[c].queue.len())?;
     let pos = s.cpus[victim].queue.iter().position(|t| allowed(t, me))?;
-    s.cpus[victim].queue.remove(pos)
+    let t = s.cpus[victim].queue.remove(pos);
+    publish_len(s, victim);
+    t
+}
+
+/// Publish the length of CPU `c`'s queue for [`need_resched`]. Scheduler
+/// lock held.
+fn publish_len(s: &Sched, c: usize) {
+    QUEUED[c].store(s.cpus[c].queue.len() as u32, Ordering::Relaxed);
 }
 
 fn __schedule(reason: SwitchReason) {
@@ -329,6 +343,7 @@ fn __schedule(reason: SwitchReason) {
             prev.set_state(ThreadState::Runnable);
             if prev_may_stay {
                 s.cpus[me].queue.push_back(prev.clone());
+                publish_len(&s, me);
             } else {
                 enqueue(&mut s, prev.clone());
             }
@@ -415,12 +430,20 @@ pub fn set_affinity(t: &Arc<Thread>, mask: u64) -> bool {
             if let Some(pos) = s.cpus[c].queue.iter().position(|q| Arc::ptr_eq(q, t)) {
                 if !allowed(t, c) {
                     let q = s.cpus[c].queue.remove(pos).unwrap();
+                    publish_len(s, c);
                     enqueue(s, q);
                 }
             }
         }
     });
     true
+}
+
+/// Does a thread wait in this CPU's run queue (Linux `need_resched()`)?
+/// A hint: read without the scheduler lock.
+pub fn need_resched() -> bool {
+    let me = this_cpu();
+    QUEUED[me].load(Ordering::Relaxed) != 0
 }
 
 /// Bit mask of the online CPUs.
@@ -493,6 +516,7 @@ pub fn exit_current() -> ! {
 }
 
 /// Context switches so far on each online CPU.
+#[cfg(feature = "ktest")]
 pub fn switches_per_cpu() -> Vec<u64> {
     with(|s| (0..percpu::nr_online()).map(|c| s.cpus[c].switches).collect())
 }

@@ -1,17 +1,22 @@
-//! The mm crate's rwsem on the kernel scheduler: waiters sleep, they do
-//! not spin.
+//! The mm crate's rwsem on the kernel scheduler: waiters sleep, and with
+//! more than one CPU online first spin while the owner runs.
 //!
 //! A waiter is a thread; `park` blocks it (a pending wake makes the block
-//! return at once), `wake` makes it runnable. Spinning on the rwsem's
-//! internal wait_lock yields the CPU, because on one CPU a preempted holder
-//! can only make progress if the contender gives way. For the same reason
-//! `can_spin` is false: optimistic spinning on a running owner only pays
-//! when the owner runs on another CPU.
+//! return at once), `wake` makes it runnable. Optimistic spinning
+//! (`can_spin`) is on only when more than one CPU runs threads: on one CPU
+//! the owner cannot run while a contender spins. A spin ends when the
+//! owner leaves its CPU, when another thread waits for this CPU
+//! (`need_resched`) or after [`SPIN_LIMIT_NS`].
 
 use alloc::sync::Arc;
 use mm::rwsem::{RwSemBackend, TaskState};
 
 use super::Thread;
+
+/// The longest optimistic spin (Linux bounds it by the spinner's time
+/// slice; Holdfast's tick is 4 ms, and a spin that long would waste most
+/// of one).
+pub const SPIN_LIMIT_NS: u64 = 200_000;
 
 /// The kernel's rwsem backend.
 #[derive(Clone, Copy, Debug, Default)]
@@ -58,14 +63,24 @@ impl RwSemBackend for SchedBackend {
         }
     }
 
-    /// The backend enables spinning when more than one CPU runs threads.
+    /// Spinning pays only when the owner can run meanwhile: more than one
+    /// CPU runs threads.
     fn can_spin(&self) -> bool {
-        false
+        crate::arch::percpu::nr_online() > 1
     }
 
     /// An owner runs on a CPU while its state is `Running`.
     fn owner_on_cpu(&self, owner: &Arc<Thread>) -> bool {
         owner.state() == super::ThreadState::Running
+    }
+
+    /// Another thread waits in this CPU's run queue.
+    fn need_resched(&self) -> bool {
+        super::need_resched()
+    }
+
+    fn spin_limit_ns(&self) -> u64 {
+        SPIN_LIMIT_NS
     }
 }
 
