@@ -185,16 +185,18 @@ fn holdfast_boot(
     program: &Path,
     strategy: &str,
     size: u64,
+    smp: u32,
     opts: &BenchOpts,
 ) -> Result<Option<BTreeMap<String, String>>> {
     let words = vec![format!("mlock_populate={strategy}")];
-    let init = vec!["/mlock_contend".to_string(), size.to_string(), opts.reps.to_string()];
+    let init = workload(size, opts);
     let line = cmdline(&words, &init).map_err(Error::new)?;
     let entries = initrd_entries(&line, &[program.to_path_buf()])?;
-    let stem = format!("bench-{strategy}-{size}");
+    let stem = format!("bench-{strategy}-{size}-smp{smp}");
     let images = make_images(paths, kernel, &entries, &paths.out.join("cases"), &stem, &[Firmware::Bios])?;
     let mut machine = qemu::Machine::new(Firmware::Bios, images.bios.expect("BIOS image requested"));
     machine.mem = BENCH_MEM.into();
+    machine.smp = smp;
     if opts.linux {
         machine.cpu = LINUX_CPU.into();
     }
@@ -213,6 +215,45 @@ fn holdfast_boot(
         eprintln!("{strategy} {size} MiB: no RESULT line ({}; log {})", outcome.exit.describe(), paths.show(&log));
     }
     Ok(result)
+}
+
+/// The `init=` of one bench boot: `mlock_contend SIZE REPS [--kinds K]`.
+fn workload(size: u64, opts: &BenchOpts) -> Vec<String> {
+    let mut init = vec!["/mlock_contend".to_string(), size.to_string(), opts.reps.to_string()];
+    if let Some(k) = &opts.kinds {
+        init.extend(["--kinds".to_string(), k.clone()]);
+    }
+    init
+}
+
+/// With several CPU counts: per strategy and size, mlock pages/s and the
+/// writer's (a) largest in-mlock latency over the mlock time at each
+/// count, side by side. `runs` holds each count's rows.
+pub fn by_cpus_table(runs: &[(u32, Vec<Measured>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut head = format!("{:>5} {:<28}", "MiB", "kernel");
+    for (n, _) in runs {
+        head.push_str(&format!(" {:>11}", format!("pages/s @{n}")));
+    }
+    for (n, _) in runs {
+        head.push_str(&format!(" {:>11}", format!("(a)max/ml@{n}")));
+    }
+    out.push(head);
+    let Some((_, first)) = runs.first() else { return out };
+    for row in first {
+        let mut line = format!("{:>5} {:<28}", row.size_mib, row.label);
+        let same = |rows: &Vec<Measured>| rows.iter().find(|r| r.label == row.label && r.size_mib == row.size_mib).cloned();
+        for (_, rows) in runs {
+            let v = same(rows).and_then(|r| r.result.as_ref().and_then(|m| m.get("pages_per_s").cloned()));
+            line.push_str(&format!(" {:>11}", v.unwrap_or_else(|| "-".into())));
+        }
+        for (_, rows) in runs {
+            let v = same(rows).and_then(|r| r.max_over_mlock(KINDS[0]));
+            line.push_str(&format!(" {:>11}", v.map_or("-".to_string(), |v| format!("{v:.3}"))));
+        }
+        out.push(line);
+    }
+    out
 }
 
 /// Guest memory of every bench boot.
@@ -256,50 +297,67 @@ pub fn bench(opts: &BenchOpts) -> Result<i32> {
     let guest = if opts.linux { Some(Guest::prepare(&paths, opts.linux_kernel.as_deref())?) } else { None };
     let mut linux_machine = LinuxMachine::new();
     linux_machine.mem = BENCH_MEM.into();
-    let total = opts.sizes_mib.len() * (opts.strategies.len() + usize::from(guest.is_some()));
+    let per_run = opts.sizes_mib.len() * (opts.strategies.len() + usize::from(guest.is_some()));
+    let total = per_run * opts.smp.len();
     let started = Instant::now();
     let mut done = 0;
-    let mut rows = Vec::new();
-    let mut notes = Vec::new();
-    for &size in &opts.sizes_mib {
-        for strategy in &opts.strategies {
-            eprintln!("{}", progress(done, total, strategy, size, started.elapsed()));
-            let result = holdfast_boot(&paths, &kernel, &program, strategy, size, opts)?;
-            done += 1;
-            let m = Measured { label: strategy.clone(), size_mib: size, result };
-            eprintln!("{}", figures_table(std::slice::from_ref(&m))[1]);
-            rows.push(m);
+    let mut runs = Vec::new();
+    for &smp in &opts.smp {
+        let mut rows = Vec::new();
+        let mut notes = Vec::new();
+        linux_machine.smp = smp;
+        for &size in &opts.sizes_mib {
+            for strategy in &opts.strategies {
+                eprintln!("{}", progress(done, total, &format!("{strategy} (smp {smp})"), size, started.elapsed()));
+                let result = holdfast_boot(&paths, &kernel, &program, strategy, size, smp, opts)?;
+                done += 1;
+                let m = Measured { label: strategy.clone(), size_mib: size, result };
+                eprintln!("{}", figures_table(std::slice::from_ref(&m))[1]);
+                rows.push(m);
+            }
+            if let Some(g) = &guest {
+                eprintln!("{}", progress(done, total, &format!("linux (smp {smp})"), size, started.elapsed()));
+                let init = workload(size, opts);
+                let args = g.args(&paths, &linux_machine, "bench", std::slice::from_ref(&program), &init)?;
+                let (m, note) = linux_boot(&paths, args, size)?;
+                done += 1;
+                eprintln!("{}", figures_table(std::slice::from_ref(&m))[1]);
+                notes.extend(note);
+                rows.push(m);
+            }
         }
-        if let Some(g) = &guest {
-            eprintln!("{}", progress(done, total, "linux", size, started.elapsed()));
-            let init = vec!["/mlock_contend".to_string(), size.to_string(), opts.reps.to_string()];
-            let args = g.args(&paths, &linux_machine, "bench", std::slice::from_ref(&program), &init)?;
-            let (m, note) = linux_boot(&paths, args, size)?;
-            done += 1;
-            eprintln!("{}", figures_table(std::slice::from_ref(&m))[1]);
-            notes.extend(note);
-            rows.push(m);
-        }
-    }
-    println!();
-    println!("mlock of an untouched region while 3 threads time the mmap lock (latencies in us, of operations overlapping an mlock call):");
-    if let Some(g) = &guest {
-        let release = rows.iter().find(|r| r.is_linux() && r.label != "linux").map_or("(release not printed)", |r| &r.label[6..]);
-        println!("Linux {release} ({}); both kernels on {LINUX_CPU_NOTE}, -smp 1, -m {BENCH_MEM}", g.kernel.origin(&paths));
-    }
-    for l in figures_table(&rows) {
-        println!("{l}");
-    }
-    if guest.is_some() {
         println!();
-        println!("side by side: /linux = pages/s over Linux's at the same size; max/ml = largest in-mlock latency of that kind over the mlock time");
-        for l in side_by_side_table(&rows) {
+        println!(
+            "mlock of an untouched region while {} time the mmap lock (latencies in us, of operations overlapping an mlock call), -smp {smp}:",
+            opts.kinds.as_deref().map_or("3 threads".to_string(), |k| format!("threads of kinds {k}"))
+        );
+        if let Some(g) = &guest {
+            let release = rows.iter().find(|r| r.is_linux() && r.label != "linux").map_or("(release not printed)", |r| &r.label[6..]);
+            println!("Linux {release} ({}); both kernels on {LINUX_CPU_NOTE}, -smp {smp}, -m {BENCH_MEM}", g.kernel.origin(&paths));
+        }
+        for l in figures_table(&rows) {
+            println!("{l}");
+        }
+        if guest.is_some() {
+            println!();
+            println!("side by side: /linux = pages/s over Linux's at the same size; max/ml = largest in-mlock latency of that kind over the mlock time");
+            for l in side_by_side_table(&rows) {
+                println!("{l}");
+            }
+        }
+        for n in &notes {
+            println!("note: {n}");
+        }
+        runs.push((smp, rows));
+    }
+    if runs.len() > 1 {
+        println!();
+        println!("by CPU count (QEMU runs one host thread per vCPU; more vCPUs than host cores share the host's time):");
+        for l in by_cpus_table(&runs) {
             println!("{l}");
         }
     }
-    for n in &notes {
-        println!("note: {n}");
-    }
+    let rows: Vec<Measured> = runs.last().map(|(_, r)| r.clone()).unwrap_or_default();
     println!("({} boots in {})", total, minutes(started.elapsed()));
     if let Some(dir) = &opts.plot {
         for p in crate::plot::write_plots(dir, &rows)? {
@@ -366,6 +424,17 @@ mod tests {
         // Linux's boot at 256 MiB gave nothing: no ratio, and the row says so.
         assert_eq!(cells(&t[4]), ["256", "hold-write", "800.00", "81920", "-", "0.99", "0.00", "0.00"]);
         assert_eq!(cells(&t[5]), ["256", "linux", "6.1.0-57-cloud-amd64", "-", "-", "-", "-", "-", "-"]);
+    }
+
+    #[test]
+    fn by_cpu_count_side_by_side() {
+        let at = |pps: u64, a_max: u64| {
+            vec![measured("yield-to-waiters", 256, &format!("RESULT mlock_ms=1000.00 pages_per_s={pps} a_max={a_max}"))]
+        };
+        let t = by_cpus_table(&[(1, at(6000, 40000)), (2, at(90000, 5000))]);
+        assert!(t[0].contains("pages/s @1") && t[0].contains("pages/s @2") && t[0].contains("(a)max/ml@2"), "{}", t[0]);
+        let cells: Vec<&str> = t[1].split_whitespace().collect();
+        assert_eq!(cells, ["256", "yield-to-waiters", "6000", "90000", "0.040", "0.005"]);
     }
 
     #[test]

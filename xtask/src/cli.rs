@@ -13,7 +13,7 @@ commands:
         this terminal, and exit with the kernel's exit status
         --uefi         boot the UEFI image under OVMF (default: BIOS/SeaBIOS)
         --gdb          start QEMU halted with a gdb stub on :1234 (-s -S)
-        --smp N        number of CPUs (default 1)
+        --smp N        number of CPUs (default 2)
         --mem SIZE     guest memory, e.g. 512M or 2G (default 1G)
         --stay         put `stay` on the kernel command line (no power-off)
         --display      show a QEMU window (default: -display none)
@@ -58,9 +58,14 @@ commands:
                        cases named after a strategy keep theirs (later
                        words win)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
-        [--linux] [--linux-kernel PATH] [--plot DIR]
-        boot the mlock contention workload once per population strategy
-        and region size; print one table (figures, never a verdict)
+        [--smp 1,2,4] [--kinds abc] [--linux] [--linux-kernel PATH] [--plot DIR]
+        boot the mlock contention workload once per population strategy,
+        region size and CPU count; print the tables (figures, never a verdict)
+        --smp LIST     CPU counts (default 2); with more than one, a last
+                       table puts each count's pages/s and (a) max/ml side
+                       by side
+        --kinds K      the contending threads mlock_contend starts (a: mmap
+                       writer, b: faulting reader, c: /proc reader)
         --linux        also run it on Linux in the same QEMU, once per size,
                        and print the rows side by side with ratios; both
                        kernels then run on -cpu qemu64 (as run --linux)
@@ -105,7 +110,7 @@ impl Default for RunOpts {
         RunOpts {
             uefi: false,
             gdb: false,
-            smp: 1,
+            smp: 2,
             mem: "1G".to_string(),
             stay: false,
             display: false,
@@ -182,6 +187,10 @@ pub struct BenchOpts {
     pub linux_kernel: Option<PathBuf>,
     /// Write SVG charts of the rows into this directory (`--plot DIR`).
     pub plot: Option<PathBuf>,
+    /// CPU counts to boot with (`--smp 1,2,4`), each a matrix of its own.
+    pub smp: Vec<u32>,
+    /// The contending kinds of `mlock_contend` (`--kinds a`), all by default.
+    pub kinds: Option<String>,
 }
 
 impl Default for BenchOpts {
@@ -194,6 +203,8 @@ impl Default for BenchOpts {
             linux: false,
             linux_kernel: None,
             plot: None,
+            smp: vec![2],
+            kinds: None,
         }
     }
 }
@@ -391,6 +402,21 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--linux" => opts.linux = true,
                     "--linux-kernel" => opts.linux_kernel = Some(value(arg, &mut it)?.into()),
                     "--plot" => opts.plot = Some(value(arg, &mut it)?.into()),
+                    "--smp" => {
+                        let v = value(arg, &mut it)?;
+                        opts.smp = v
+                            .split(',')
+                            .map(|s| s.parse::<u32>().ok().filter(|n| (1..=64).contains(n)))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| format!("--smp takes CPU counts like 1,2,4: {v:?}"))?;
+                    }
+                    "--kinds" => {
+                        let v = value(arg, &mut it)?;
+                        if v.is_empty() || !v.chars().all(|c| "abc".contains(c)) {
+                            return Err(format!("--kinds takes letters of abc: {v:?}"));
+                        }
+                        opts.kinds = Some(v.clone());
+                    }
                     other => return Err(format!("unknown option for bench: {other}")),
                 }
             }
@@ -470,7 +496,7 @@ mod tests {
     fn run_defaults() {
         assert_eq!(parse(&args("run")), Ok(Command::Run(RunOpts::default())));
         let d = RunOpts::default();
-        assert_eq!((d.smp, d.mem.as_str(), d.uefi, d.display), (1, "1G", false, false));
+        assert_eq!((d.smp, d.mem.as_str(), d.uefi, d.display), (2, "1G", false, false));
     }
 
     #[test]

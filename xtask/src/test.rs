@@ -757,6 +757,7 @@ const UNKNOWN_STRATEGY: &str = "unknown mlock_populate=";
 /// The guest memory of the small-machine runs of the mlock programs.
 const LOW_MEM: &str = "128M";
 
+#[cfg(test)]
 pub fn user_cases(dir: &std::path::Path) -> Vec<BootCase> {
     user_cases_at(dir, 1)
 }
