@@ -148,7 +148,12 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     log::info!("timer ticking: 3 ticks in {} us", (arch::time::now_ns() - ns0) / 1000);
     sync::set_irqs_off_spin_hook(arch::tlb::poll);
     let cpus = arch::smp::boot_aps(boot_info.rsdp_addr.into_option(), sched::ap_main);
-    log::info!("smp: {} CPU{} online ({})", cpus, if cpus == 1 { "" } else { "s" }, if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" });
+    log::info!(
+        "smp: {} CPU{} online ({})",
+        cpus,
+        if cpus == 1 { "" } else { "s" },
+        if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" }
+    );
 
     #[cfg(feature = "ktest")]
     ktest::run_all();

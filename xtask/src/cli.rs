@@ -580,7 +580,12 @@ mod tests {
 
     #[test]
     fn test_suites() {
-        let opts = |suites: Vec<Suite>, only: Option<&str>| TestOpts { suites, only: only.map(String::from), kernel_words: vec![], smp: DEFAULT_TEST_SMP.to_vec() };
+        let opts = |suites: Vec<Suite>, only: Option<&str>| TestOpts {
+            suites,
+            only: only.map(String::from),
+            kernel_words: vec![],
+            smp: DEFAULT_TEST_SMP.to_vec(),
+        };
         assert_eq!(parse(&args("test")), Ok(Command::Test(opts(Suite::ALL.to_vec(), None))));
         assert_eq!(
             parse(&args("test --suite smoke --suite host --suite smoke")),

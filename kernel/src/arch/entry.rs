@@ -45,7 +45,7 @@ pub struct TrapFrame {
 
 impl TrapFrame {
     /// Did the CPU come from ring 3?
-    pub fn from_user(&self) -> bool {
+    pub fn came_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
 }

@@ -67,7 +67,7 @@ pub(super) fn dispatch(frame: &mut TrapFrame) {
         v if v == apic::RESCHEDULE_VECTOR as u64 => {
             apic::eoi();
             (handlers::get().reschedule)();
-            if frame.from_user() {
+            if frame.came_from_user() {
                 (handlers::get().before_return_to_user)();
             }
         }
@@ -79,10 +79,13 @@ pub(super) fn dispatch(frame: &mut TrapFrame) {
         v if v == apic::SPURIOUS_VECTOR as u64 => {}
         v => {
             let (what, sig) = exception_info(v);
-            if frame.from_user() {
+            if frame.came_from_user() {
                 (handlers::get().user_exception)(what, frame.rip, sig);
             }
-            panic!("exception: {} (vector {}, error code {:#x}) at rip={:#x}\n{:#x?}", what, v, frame.error_code, frame.rip, frame);
+            panic!(
+                "exception: {} (vector {}, error code {:#x}) at rip={:#x}\n{:#x?}",
+                what, v, frame.error_code, frame.rip, frame
+            );
         }
     }
 }
@@ -109,7 +112,7 @@ fn try_fixup(frame: &mut TrapFrame, fault_addr: u64) -> bool {
 }
 
 fn general_protection(frame: &mut TrapFrame) {
-    if frame.from_user() {
+    if frame.came_from_user() {
         let access = FaultAccess { write: false, exec: false, user: true };
         (handlers::get().user_segv)(0, frame.rip, access);
     }
@@ -168,7 +171,7 @@ fn timer(frame: &TrapFrame) {
     apic::on_tick();
     apic::eoi();
     (handlers::get().timer_tick)();
-    if frame.from_user() {
+    if frame.came_from_user() {
         (handlers::get().before_return_to_user)();
     }
 }

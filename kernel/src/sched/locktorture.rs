@@ -207,7 +207,13 @@ pub fn rwsem_torture_on_every_cpu() {
                 "torture stuck: {} of {expected} operations, {} killed, lock {}",
                 OPS.load(Ordering::SeqCst),
                 KILLED.load(Ordering::SeqCst),
-                if SEM.is_write_locked() { "write-held" } else if SEM.is_locked() { "read-held" } else { "free" }
+                if SEM.is_write_locked() {
+                    "write-held"
+                } else if SEM.is_locked() {
+                    "read-held"
+                } else {
+                    "free"
+                }
             );
             super::sleep_until(crate::arch::time::now_ns() + 5_000_000);
         }

@@ -265,4 +265,3 @@ pub fn sys_getrandom(a: Args) -> SysResult {
     }
     Ok(done)
 }
-
