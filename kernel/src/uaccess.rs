@@ -98,9 +98,6 @@ pub mod tests {
     use core::sync::atomic::Ordering;
     use mm::fault::FaultAccess;
     use mm::mm_struct::MlockCreds;
-    use x86_64::registers::control::Cr3;
-    use x86_64::structures::paging::PhysFrame;
-    use x86_64::PhysAddr;
 
     const P: u64 = 4096;
     const PROT_NONE: u64 = 0;
@@ -114,19 +111,15 @@ pub mod tests {
     fn with_address_space(um: &UserMm, f: impl FnOnce()) {
         let me = crate::sched::current();
         let old = me.cr3.load(Ordering::SeqCst);
-        let (kernel_root, flags) = Cr3::read();
-        let user_root = PhysFrame::containing_address(PhysAddr::new(um.root_pa()));
+        let kernel_root = crate::arch::current_page_table();
         x86_64::instructions::interrupts::without_interrupts(|| {
             me.cr3.store(um.root_pa(), Ordering::SeqCst);
-            // SAFETY: the user table shares the kernel half with the current
-            // one, so the kernel keeps running on it.
-            unsafe { Cr3::write(user_root, flags) };
+            crate::arch::load_page_table(um.root_pa());
         });
         f();
         x86_64::instructions::interrupts::without_interrupts(|| {
             me.cr3.store(old, Ordering::SeqCst);
-            // SAFETY: back to the table this thread started the test on.
-            unsafe { Cr3::write(kernel_root, flags) };
+            crate::arch::load_page_table(kernel_root);
         });
     }
 

@@ -56,7 +56,7 @@ pub fn switch_to_kernel_page_table() {
 /// Load the page table rooted at `cr3` on this CPU, unless it is loaded
 /// already, publishing it first for TLB shootdown ([`tlb`]). Interrupts
 /// disabled.
-fn load_page_table(cr3: u64) {
+pub fn load_page_table(cr3: u64) {
     use x86_64::registers::control::Cr3;
     let (cur, flags) = Cr3::read();
     if cur.start_address().as_u64() != cr3 {

@@ -163,6 +163,12 @@ fn remote_targets(cr3: u64, me: usize) -> u64 {
         .fold(0, |m, c| m | (1 << c))
 }
 
+/// Does any CPU have the page table rooted at `cr3` loaded? (Before an
+/// address space's tables are freed, none may.)
+pub fn loaded_anywhere(cr3: u64) -> bool {
+    LOADED_CR3.iter().take(percpu::nr_online().max(1)).any(|c| c.load(Ordering::SeqCst) == cr3)
+}
+
 /// Shootdown counters: (rounds, IPIs sent, remote flushes done).
 pub fn stats() -> (u64, u64, u64) {
     (ROUNDS.load(Ordering::Relaxed), IPIS_SENT.load(Ordering::Relaxed), REMOTE_FLUSHES.load(Ordering::Relaxed))

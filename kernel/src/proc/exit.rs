@@ -83,9 +83,11 @@ fn exit_process(proc: &Arc<Process>) {
     let status = proc.exit_status.lock().unwrap_or(ExitStatus::Exited(0));
     proc.files.close_all();
     // Every thread of the process has loaded the kernel's page table before
-    // leaving it (`do_exit_thread`), and on one CPU only the running
-    // thread's table is loaded: nothing can walk these tables any more.
+    // leaving it (`do_exit_thread`), and a CPU has only its running
+    // thread's table loaded (no lazy TLB): nothing can walk these tables
+    // any more, on any CPU.
     assert_ne!(crate::arch::current_page_table(), proc.mm.root_pa(), "freeing the page table this CPU runs on");
+    assert!(!crate::arch::tlb::loaded_anywhere(proc.mm.root_pa()), "freeing a page table another CPU has loaded");
     proc.mm.exit_mmap();
     proc.dead.store(true, Ordering::SeqCst);
     super::unlist(proc.pid);
