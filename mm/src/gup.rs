@@ -53,7 +53,7 @@ use crate::errno::Errno;
 use crate::fault::FaultAccess;
 use crate::mm_struct::{MmStruct, MmapLocked};
 use crate::pgtable::{PhysMem, TlbFlush};
-use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy, POPULATE_BATCH_PAGES};
+use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy, POPULATE_BATCH_PAGES, YIELD_HOLD_PAGES};
 use crate::rwsem::{RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::VmFlags;
 
@@ -294,10 +294,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if addr >= run.end {
                 break;
             }
-            if run.yield_to_waiters
-                && matches!(locked, PopulateHold::Read(_))
-                && (*held_pages >= POPULATE_BATCH_PAGES || self.mmap_lock.is_contended())
-            {
+            if run.yield_to_waiters && matches!(locked, PopulateHold::Read(_)) && *held_pages >= YIELD_HOLD_PAGES {
                 *locked = PopulateHold::Dropped;
                 return Ok(addr);
             }
@@ -335,8 +332,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Linux `__mm_populate`: populate `[start, start + len)` with no lock
     /// held on entry. Takes `mmap_lock` for read (killable: `EINTR`) once
     /// and keeps it across vmas to the end; under `yield-to-waiters` the
-    /// hold also ends after at most [`POPULATE_BATCH_PAGES`] pages or when
-    /// a thread waits for the lock, and is then retaken, the vma looked up
+    /// hold also ends after every [`YIELD_HOLD_PAGES`] pages (letting in
+    /// any thread that waits for the lock) and is then retaken, the vma looked up
     /// again by address. Whatever vma is found at an address is populated,
     /// even if it replaced the one the caller set up.
     ///
@@ -397,8 +394,9 @@ mod tests {
     use alloc::sync::Arc;
 
     /// With population's read hold taken and a writer queued, a
-    /// yield-to-waiters hold ends after one page (dropped: the writer gets
-    /// the lock); a populate-unlocked hold goes on to the end of the vma.
+    /// yield-to-waiters hold ends after YIELD_HOLD_PAGES pages (dropped: the
+    /// writer gets the lock); a populate-unlocked hold goes on to the end
+    /// of the vma.
     /// Deterministic: the writer is queued before population starts.
     #[test]
     fn read_hold_ends_for_a_waiting_writer_only_under_yield_to_waiters() {
@@ -406,9 +404,9 @@ mod tests {
         let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap());
         let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
         let a = mm
-            .do_mmap(0, 256 * PAGE_SIZE, 3, crate::mman::MAP_PRIVATE | crate::mman::MAP_ANONYMOUS, &MlockCreds::root())
+            .do_mmap(0, 2 * YIELD_HOLD_PAGES * PAGE_SIZE, 3, crate::mman::MAP_PRIVATE | crate::mman::MAP_ANONYMOUS, &MlockCreds::root())
             .unwrap();
-        let end = a + 256 * PAGE_SIZE;
+        let end = a + 2 * YIELD_HOLD_PAGES * PAGE_SIZE;
         let flags = {
             let read = mm.mmap_lock.read();
             mm.find_vma_intersection_snapshot(mm.mmap_read_locked(&read), a, end).unwrap().2
@@ -426,7 +424,7 @@ mod tests {
                 let r = mm.populate_vma_page_range(&run, flags, start, end, &mut locked, &mut held, &mut spare);
                 mm.release_spare(&mut spare);
                 if yield_to_waiters {
-                    assert_eq!(r, Ok(start + PAGE_SIZE));
+                    assert_eq!(r, Ok(start + YIELD_HOLD_PAGES * PAGE_SIZE));
                     assert_eq!(locked.lock(), PopulateLock::Unlocked);
                 } else {
                     assert_eq!(r, Ok(end));
@@ -436,7 +434,7 @@ mod tests {
                 }
             });
         }
-        assert_eq!(mm.rss(), 256);
+        assert_eq!(mm.rss(), 2 * YIELD_HOLD_PAGES);
         crate::invariants::check_mm_invariants(&mm).unwrap();
     }
 }
