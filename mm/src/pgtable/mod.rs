@@ -47,7 +47,7 @@ mod arena;
 mod tests;
 
 #[cfg(any(test, feature = "std"))]
-pub use arena::{ArenaPhysMem, RecordingTlb, TlbEvent, ARENA_BASE};
+pub use arena::{ArenaPhysMem, EventLog, MachineEvent, RecordingTlb, TlbEvent, ARENA_BASE};
 pub use entry::{Level, PageSize, PtEntry, PteFlags, ENTRY_ADDR_MASK, PTRS_PER_TABLE};
 pub use phys::{NoFlush, PhysMem, TlbFlush};
 
