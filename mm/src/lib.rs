@@ -36,6 +36,7 @@ pub mod mlock_downgrade_retake;
 pub mod mm_struct;
 pub mod mman;
 pub mod mmap;
+pub mod mmu_gather;
 pub mod mprotect;
 pub mod mremap;
 pub mod msync;

@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use super::entry::PTRS_PER_TABLE;
-use super::phys::{PhysMem, TlbFlush};
+use super::phys::{flush_tlb_mm_range, PhysMem, TlbFlush};
 
 /// Physical address of the arena's first frame (never 0, so a zero entry
 /// cannot be mistaken for a frame).
@@ -260,5 +260,11 @@ impl TlbFlush for RecordingTlb {
     }
     fn flush_all(&self) {
         self.log.push(MachineEvent::Tlb(TlbEvent::All));
+    }
+    /// Records the round, then carries it out as one CPU would (the
+    /// default's page-by-page or full flush, recorded too).
+    fn flush_range(&self, start: u64, end: u64, stride_shift: u32, freed_tables: bool) {
+        self.log.push(MachineEvent::Tlb(TlbEvent::Range { start, end, stride_shift, freed_tables }));
+        flush_tlb_mm_range(self, start, end, stride_shift);
     }
 }
