@@ -333,6 +333,32 @@ fn mremap_fixed_over_a_mapping_is_one_round() {
     assert_eq!(data_frames(&freed, &before), 4 + 4, "the target's four pages and the old tail's four");
 }
 
+/// A move that runs out of page-table frames half way undoes the half
+/// copy: the new ptes were visible, so the table they leave empty is freed
+/// only after one flush over them.
+#[test]
+fn mremap_move_out_of_memory_flushes_the_half_copy_before_freeing_its_table() {
+    const M2: u64 = 512 * P;
+    let r = rig();
+    let a = r.populated(BASE, 8, RW);
+    // The target straddles two page tables of the pmd table `a` is in:
+    // one more frame lets the first four pages be mapped, not the rest.
+    let t = BASE + 2 * M2 - 4 * P;
+    let frames = r.arena.in_use();
+    r.arena.set_limit(Some(frames + 1));
+    let before = r.snapshot();
+    let got = r.mm.do_mremap(a, 8 * P, 8 * P, MREMAP_MAYMOVE | MREMAP_FIXED, t, &root());
+    r.arena.set_limit(None);
+    assert_eq!(got, Err(Errno::ENOMEM));
+    let freed = check_one_round(&r.log.take(), &before, Round::Pages(t, t + 4 * P));
+    assert_eq!(freed.len(), 1, "the page table made for the copy, after the flush");
+    assert!(!before.contains_key(&freed[0]));
+    assert_eq!(r.arena.in_use(), frames);
+    for i in 0..8 {
+        assert!(r.mm.follow_page(a + i * P).is_some(), "the original stays");
+    }
+}
+
 #[test]
 fn mremap_dontunmap_flushes_the_old_range_once() {
     let r = rig();
