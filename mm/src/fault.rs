@@ -31,6 +31,7 @@
 use crate::addr::{page_align_down, TASK_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct, MmapLocked};
+use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -196,8 +197,13 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         if pte_permits(m.flags, access) {
             return Ok(false); // spurious: someone else mapped it
         }
-        // The vma allows it but the pte does not: bring the pte in line.
-        pt.protect(va, want, &inner.tlb).map_err(|_| FaultError::Access)?;
+        // The vma allows it but the pte does not: bring the pte in line
+        // (flushed before the inner lock goes: `want` may also take a
+        // right away, e.g. write for exec).
+        let mut tlb = MmuGather::tlb_gather_mmu();
+        let r = pt.protect(va, want, &mut tlb);
+        tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+        r.map_err(|_| FaultError::Access)?;
         return Ok(false);
     }
     // Use the frame the caller allocated (and zeroed) before taking the

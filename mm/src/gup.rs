@@ -404,7 +404,13 @@ mod tests {
         let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap());
         let mm = MmStruct::new(&arena, StdBackend::new(), NoFlush, meta, None).unwrap();
         let a = mm
-            .do_mmap(0, 2 * YIELD_HOLD_PAGES * PAGE_SIZE, 3, crate::mman::MAP_PRIVATE | crate::mman::MAP_ANONYMOUS, &MlockCreds::root())
+            .do_mmap(
+                0,
+                2 * YIELD_HOLD_PAGES * PAGE_SIZE,
+                3,
+                crate::mman::MAP_PRIVATE | crate::mman::MAP_ANONYMOUS,
+                &MlockCreds::root(),
+            )
             .unwrap();
         let end = a + 2 * YIELD_HOLD_PAGES * PAGE_SIZE;
         let flags = {

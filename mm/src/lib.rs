@@ -12,11 +12,14 @@
 //! family as in Linux's `mm/`: the fault handler's mm part (`fault`, stack
 //! growth in `stack`), `mmap`, `mprotect`, `madvise`, `mincore`, `msync`,
 //! `mremap` (their constants in `mman`, the page-level work they share in
-//! `memory`), the mlock family (`mlock`, with the deliberately racy
-//! `mlock_downgrade_retake`), population (`gup`) under a selectable lock
-//! strategy (`populate`), and the consistency checker run after every
-//! operation in tests (`invariants`). No module imports one above it: the
-//! modules form no import cycle.
+//! `memory`, the batched TLB flush and deferred freeing that every unmap
+//! and protection change goes through in `mmu_gather`), the mlock family
+//! (`mlock`, with the deliberately racy `mlock_downgrade_retake`),
+//! population (`gup`) under a selectable lock strategy (`populate`), and
+//! the consistency checker run after every operation in tests
+//! (`invariants`). No module imports one above it: the modules form no
+//! import cycle (`mmu_gather` uses only the machine traits of
+//! `pgtable::phys`, which lie below it; `PageTable` records into it).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -36,6 +39,7 @@ pub mod mlock_downgrade_retake;
 pub mod mm_struct;
 pub mod mman;
 pub mod mmap;
+pub mod mmu_gather;
 pub mod mprotect;
 pub mod mremap;
 pub mod msync;

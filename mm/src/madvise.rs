@@ -4,13 +4,18 @@
 //! through [`faultin_page_range`](MmStruct::faultin_page_range)), and the
 //! hints Holdfast accepts and ignores.
 //!
-//! Locking: takes `mmap_lock` for read, the inner lock per vma.
+//! The advices that drop pages make one TLB flush round for the whole
+//! range (one [`MmuGather`]) before the frames are freed.
+//!
+//! Locking: takes `mmap_lock` for read, the inner lock per vma (once for
+//! the whole range for the advices that drop pages).
 
 use crate::addr::{page_align_up, page_aligned};
 use crate::errno::Errno;
 use crate::memory::zap_page_range;
-use crate::mm_struct::{MmStruct, MmapLocked};
+use crate::mm_struct::{MmInner, MmStruct, MmapLocked};
 use crate::mman::*;
+use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -86,7 +91,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             // stops at the first problem, hole or vma (Linux 6.10+).
             return self.faultin_page_range(held, start, end, advice == MADV_POPULATE_WRITE);
         }
-        let meta = self.page_meta_arc().clone();
+        if matches!(advice, MADV_DONTNEED | MADV_FREE | MADV_DONTNEED_LOCKED | MADV_REMOVE) {
+            return self.madvise_dontneed(held, start, end, advice);
+        }
         // One vma at a time (the read lock keeps the tree as it is), so a
         // range over many vmas allocates nothing.
         let mut unmapped = false;
@@ -96,10 +103,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if v.start > cursor {
                 unmapped = true;
             }
-            let ps = v.start.max(cursor);
-            let pe = v.end.min(end);
-            self.madvise_vma(held, &meta, &v, ps, pe, advice)?;
-            cursor = pe;
+            check_vma_advice(&v, advice)?;
+            cursor = v.end.min(end);
         }
         if cursor < end || unmapped {
             return Err(Errno::ENOMEM);
@@ -107,36 +112,86 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         Ok(())
     }
 
-    /// One vma's part of `madvise`.
+    /// `madvise` for the advices that zap pages (`MADV_DONTNEED`,
+    /// `_LOCKED`, `MADV_FREE`, `MADV_REMOVE`): the same walk over the vmas
+    /// as for the others, with the same errors, but under one hold of the
+    /// inner lock and into one [`MmuGather`], so the whole range costs one
+    /// TLB flush round, made before the lock is released (also when a vma
+    /// stops the walk with `EINVAL`: what was zapped before it is flushed
+    /// and freed).
     ///
-    /// Locking: `mmap_lock` held for read (`held`).
-    fn madvise_vma(&self, held: MmapLocked<'_>, meta: &PageMetaArray, v: &Vma, start: u64, end: u64, advice: i32) -> Result<(), Errno> {
-        let locked = v.flags.contains(VmFlags::LOCKED);
-        let pfnmap = v.flags.contains(VmFlags::PFNMAP);
-        let shared = v.flags.contains(VmFlags::MAYSHARE);
-        match advice {
-            MADV_DONTNEED | MADV_FREE | MADV_DONTNEED_LOCKED | MADV_REMOVE => {
-                if pfnmap || (locked && advice != MADV_DONTNEED_LOCKED) {
-                    return Err(Errno::EINVAL);
-                }
-                if (advice == MADV_FREE && shared) || (advice == MADV_REMOVE && !shared) {
-                    return Err(Errno::EINVAL);
-                }
-                let mut g = self.lock_inner();
-                zap_page_range(held, &mut g, meta, start, end, v.flags);
-                Ok(())
-            }
-            MADV_COLD | MADV_PAGEOUT => {
-                if locked || pfnmap {
-                    return Err(Errno::EINVAL);
-                }
-                Ok(())
-            }
-            // Holdfast has no transparent huge pages: like Linux with THP
-            // set to "never", MADV_HUGEPAGE/NOHUGEPAGE are accepted hints,
-            // and a synchronous collapse is refused for every vma.
-            MADV_COLLAPSE => Err(Errno::EINVAL),
-            _ => Ok(()),
+    /// Locking: `mmap_lock` held for read (`held`); takes the inner lock.
+    fn madvise_dontneed(&self, held: MmapLocked<'_>, start: u64, end: u64, advice: i32) -> Result<(), Errno> {
+        let meta = self.page_meta_arc().clone();
+        let mut g = self.lock_inner();
+        let inner = &mut *g;
+        let mut tlb = MmuGather::tlb_gather_mmu();
+        let r = zap_vmas(held, inner, &meta, &mut tlb, start, end, advice);
+        tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+        r
+    }
+}
+
+/// The walk of [`MmStruct::madvise_dontneed`]: zap `[start, end)` vma by
+/// vma into `tlb`, refusing (`EINVAL`) at the first vma the advice does
+/// not apply to, `ENOMEM` for holes once the mapped parts were zapped.
+///
+/// Locking: `mmap_lock` held for read, inner lock held.
+fn zap_vmas<P: PhysMem, T: TlbFlush>(
+    held: MmapLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    tlb: &mut MmuGather,
+    start: u64,
+    end: u64,
+    advice: i32,
+) -> Result<(), Errno> {
+    let mut unmapped = false;
+    let mut cursor = start;
+    while cursor < end {
+        let Some(v) = inner.vmas.find_vma_intersection(cursor, end).cloned() else { break };
+        if v.start > cursor {
+            unmapped = true;
         }
+        let ps = v.start.max(cursor);
+        let pe = v.end.min(end);
+        check_vma_advice(&v, advice)?;
+        zap_page_range(held, inner, meta, tlb, ps, pe, v.flags);
+        cursor = pe;
+    }
+    if cursor < end || unmapped {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// One vma's part of `madvise`: may `advice` be applied to `v`? (`EINVAL`
+/// if not.) The advices that drop pages do it in [`zap_vmas`]; the others
+/// are hints Holdfast accepts and ignores.
+fn check_vma_advice(v: &Vma, advice: i32) -> Result<(), Errno> {
+    let locked = v.flags.contains(VmFlags::LOCKED);
+    let pfnmap = v.flags.contains(VmFlags::PFNMAP);
+    let shared = v.flags.contains(VmFlags::MAYSHARE);
+    match advice {
+        MADV_DONTNEED | MADV_FREE | MADV_DONTNEED_LOCKED | MADV_REMOVE => {
+            if pfnmap || (locked && advice != MADV_DONTNEED_LOCKED) {
+                return Err(Errno::EINVAL);
+            }
+            if (advice == MADV_FREE && shared) || (advice == MADV_REMOVE && !shared) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(())
+        }
+        MADV_COLD | MADV_PAGEOUT => {
+            if locked || pfnmap {
+                return Err(Errno::EINVAL);
+            }
+            Ok(())
+        }
+        // Holdfast has no transparent huge pages: like Linux with THP
+        // set to "never", MADV_HUGEPAGE/NOHUGEPAGE are accepted hints,
+        // and a synchronous collapse is refused for every vma.
+        MADV_COLLAPSE => Err(Errno::EINVAL),
+        _ => Ok(()),
     }
 }

@@ -1,19 +1,22 @@
 //! Page-level work on an address space's page table (Linux `mm/memory.c`):
 //! iterating the present ptes of a range in bounded batches
 //! (`for_each_present_pte`, on [`walk_page_range_novma`]), unmapping the
-//! pages of a range (`zap_page_range`), and tearing a whole address space
-//! down (`teardown`, Linux `unmap_vmas` + `free_pgtables`), also when an
-//! [`MmStruct`] is dropped without `exit_mmap`.
+//! pages of a range into an [`MmuGather`] (`zap_page_range`), and tearing
+//! a whole address space down (`teardown`, Linux `unmap_vmas` +
+//! `free_pgtables`), also when an [`MmStruct`] is dropped without
+//! `exit_mmap`.
 //!
 //! Invariant kept: a page unmapped here leaves rss, its `mlock_count` and
 //! its reference count as the vma it was in requires (munlocked if the vma
-//! was `VM_LOCKED`, freed with its last reference).
+//! was `VM_LOCKED`; with its last reference gone, its frame goes to the
+//! gather, which frees it after the TLB flush).
 //!
 //! Locking: every function runs with the inner lock held (it has `&mut` to
 //! the table or to [`MmInner`]); see each one for `mmap_lock`.
 
 use crate::addr::TASK_SIZE;
 use crate::mm_struct::{MmInner, MmStruct, MmapLocked, MmapWriteLocked};
+use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
 use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
@@ -118,49 +121,60 @@ pub(crate) fn for_each_present_pte<P: PhysMem>(
 /// Linux `zap_page_range_single` for anonymous memory: unmap every present
 /// page of `[start, end)`, which lies in a vma with `vm_flags`; each page's
 /// locked mapping goes away (`munlock_vma_folio` when `VM_LOCKED`), its
-/// reference is dropped and the frame freed with the last one.
+/// reference is dropped, and the frame, when that was the last one, goes
+/// to `tlb` to be freed after its flush, with the page tables left empty.
+/// Flushes only early, if memory for `tlb`'s list runs out.
 ///
 /// Locking: `mmap_lock` held (write, or read for madvise), inner lock held.
 pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
     _locked: MmapLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
+    tlb: &mut MmuGather,
     start: u64,
     end: u64,
     vm_flags: VmFlags,
 ) {
     let Some(pt) = inner.pgtable.as_mut() else { return };
-    let (tlb, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
+    let (flush, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
     for_each_present_pte(pt, start, end, |pt, va, _, _| {
+        if tlb.needs_flush() {
+            tlb.tlb_flush_mmu(phys, flush);
+        }
         let Ok(m) = pt.unmap(va, tlb) else { return };
         *rss = rss.saturating_sub(1);
         match meta.get(m.pa) {
             Some(folio) => {
                 meta.munlock_vma_folio(folio, vm_flags);
                 if let Ok(true) = meta.put_page(folio) {
-                    phys.free_frame(m.pa);
+                    tlb.tlb_remove_page(m.pa);
                 }
             }
-            None => phys.free_frame(m.pa),
+            None => tlb.tlb_remove_page(m.pa),
         }
     });
 }
 
-/// Tear everything down (exit_mmap, Drop).
+/// Tear everything down (exit_mmap, Drop), Linux `exit_mmap`: zap every
+/// vma into one fullmm [`MmuGather`], flush everything once, free the
+/// frames and tables it gathered, then the rest of the page table (no CPU
+/// has it loaded, and all have flushed).
 ///
 /// Locking: `mmap_lock` held for write (or the mm is being dropped),
 /// inner lock held (or `&mut` to the mm).
 pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(locked: &MmapWriteLocked<'_>, inner: &mut MmInner<P, T>, meta: &PageMetaArray) {
-    // One vma at a time: exit allocates nothing, so it cannot fail.
+    let mut tlb = MmuGather::tlb_gather_mmu_fullmm();
+    // One vma at a time: exit allocates nothing but the gather's list, and
+    // cannot fail.
     while let Some(v) = inner.vmas.first().cloned() {
-        zap_page_range(locked.as_locked(), inner, meta, v.start, v.end, v.flags);
+        zap_page_range(locked.as_locked(), inner, meta, &mut tlb, v.start, v.end, v.flags);
         inner.vmas.remove(v.start);
     }
     inner.vmas = VmaTree::new();
+    tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
     if let Some(pt) = inner.pgtable.take() {
         pt.free_all_tables();
     }
-    inner.tlb.flush_all();
     inner.total_vm = 0;
     inner.locked_vm = 0;
     inner.rss = 0;

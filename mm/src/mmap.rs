@@ -27,6 +27,7 @@ use crate::errno::Errno;
 use crate::gup::OnError;
 use crate::memory::{teardown, zap_page_range};
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
+use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -45,7 +46,8 @@ pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &Mlock
 }
 
 /// Remove `[start, end)` (page aligned) from the address space: vmas,
-/// pages, counters.
+/// pages, counters — one TLB flush round for the lot, before any frame is
+/// freed.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
 pub(crate) fn do_munmap_locked<P: PhysMem, T: TlbFlush>(
@@ -55,9 +57,30 @@ pub(crate) fn do_munmap_locked<P: PhysMem, T: TlbFlush>(
     start: u64,
     end: u64,
 ) -> Result<(), Errno> {
+    let mut tlb = MmuGather::tlb_gather_mmu();
+    let r = unmap_region(locked, inner, meta, &mut tlb, start, end);
+    tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+    r
+}
+
+/// [`do_munmap_locked`] into the caller's gather (Linux `do_vmi_munmap`
+/// with the `unmap_region` it ends in), for an operation that unmaps more
+/// than one range (mremap): pages and emptied tables go to `tlb`; an
+/// error (`ENOMEM`: a split beyond `vm.max_map_count`) comes before
+/// anything was unmapped.
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+pub(crate) fn unmap_region<P: PhysMem, T: TlbFlush>(
+    locked: &MmapWriteLocked<'_>,
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    tlb: &mut MmuGather,
+    start: u64,
+    end: u64,
+) -> Result<(), Errno> {
     let removed = inner.vmas.unmap_range(start, end)?;
     for piece in removed {
-        zap_page_range(locked.as_locked(), inner, meta, piece.start, piece.end, piece.flags);
+        zap_page_range(locked.as_locked(), inner, meta, tlb, piece.start, piece.end, piece.flags);
         inner.total_vm = inner.total_vm.saturating_sub(piece.pages());
         if piece.flags.contains(VmFlags::LOCKED) {
             inner.locked_vm = inner.locked_vm.saturating_sub(piece.pages());

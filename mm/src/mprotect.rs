@@ -1,6 +1,7 @@
 //! `mprotect` for anonymous memory (Linux `mm/mprotect.c`): change the
 //! protection of the vmas of a range, splitting and merging them, and the
-//! protection of their present ptes.
+//! protection of their present ptes, with one TLB flush round for all of
+//! them (an [`MmuGather`]).
 //!
 //! Locking: takes `mmap_lock` for write, the inner lock inside it.
 
@@ -12,6 +13,7 @@ use crate::gup::OnError;
 use crate::memory::for_each_present_pte;
 use crate::mm_struct::{vm_pte_flags, MmStruct};
 use crate::mman::{calc_vm_prot_bits, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE};
+use crate::mmu_gather::MmuGather;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
@@ -63,12 +65,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             run_end = inner.vmas.mapped_run_end(start, end.min(TASK_SIZE));
             let rwx = VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC;
             let changes = inner.vmas.vma_modify_flags(start, run_end, |old| (old - rwx) | new_prot)?;
+            // One flush round for every pte changed, before the inner lock
+            // is released (Linux: one mmu_gather around the vma loop).
+            let mut tlb = MmuGather::tlb_gather_mmu();
             if let Some(pt) = inner.pgtable.as_mut() {
                 for c in &changes {
                     let want = vm_pte_flags(c.new);
-                    let tlb = &inner.tlb;
                     for_each_present_pte(pt, c.start, c.end, |pt, va, _, _| {
-                        let _ = pt.protect(va, want, tlb);
+                        let _ = pt.protect(va, want, &mut tlb);
                     });
                     let lockmask = VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED;
                     if c.old.intersection(lockmask) == VmFlags::LOCKED && c.new.contains(VmFlags::WRITE) {
@@ -76,6 +80,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                     }
                 }
             }
+            tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
         }
         for (s, e) in populate {
             let _ = self.populate_range_held(locked.as_locked(), s, e, OnError::Skip);

@@ -17,6 +17,10 @@
 //! Growth of a `VM_LOCKED` vma is populated afterwards (errors ignored),
 //! through [`MmStruct::populate_after_write`] like mmap.
 //!
+//! Everything one mremap unmaps — the target of `MREMAP_FIXED`, the tail
+//! of a shrink, the old ptes of a move — is flushed from the TLBs in one
+//! round (one [`MmuGather`]) before any frame or page table is freed.
+//!
 //! Locking: takes `mmap_lock` for write, the inner lock inside.
 
 use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
@@ -24,9 +28,10 @@ use crate::errno::Errno;
 use crate::gup::OnError;
 use crate::memory::for_each_present_pte;
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
-use crate::mmap::{do_munmap_locked, mlock_future_ok};
+use crate::mmap::{mlock_future_ok, unmap_region};
+use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
-use crate::pgtable::{PageSize, PhysMem, TlbFlush};
+use crate::pgtable::{PageSize, PageTable, PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::vma::{VmFlags, Vma};
 
@@ -85,7 +90,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let (ret, populate) = {
             let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
-            mremap_locked(&locked, &mut g, &meta, addr, old_len, new_len, flags, new_addr, creds)?
+            let inner = &mut *g;
+            // Everything the remap unmaps (target, tail, old ptes) is
+            // flushed in one round, before the inner lock is released.
+            let mut tlb = MmuGather::tlb_gather_mmu();
+            let r = mremap_locked(&locked, inner, &meta, &mut tlb, addr, old_len, new_len, flags, new_addr, creds);
+            tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+            r?
         };
         match populate {
             Some((start, len)) => {
@@ -133,7 +144,7 @@ fn vma_to_resize<P: PhysMem, T: TlbFlush>(
     Ok(vma)
 }
 
-/// The body of `do_mremap`.
+/// The body of `do_mremap`; what it unmaps goes to `tlb`.
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
 #[allow(clippy::too_many_arguments)]
@@ -141,6 +152,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
     locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
+    tlb: &mut MmuGather,
     addr: u64,
     mut old_len: u64,
     new_len: u64,
@@ -161,9 +173,9 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             if new_addr < MMAP_MIN_ADDR {
                 return Err(Errno::EPERM);
             }
-            do_munmap_locked(locked, inner, meta, new_addr, new_addr + new_len)?;
+            unmap_region(locked, inner, meta, tlb, new_addr, new_addr + new_len)?;
             if old_len > new_len {
-                do_munmap_locked(locked, inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
+                unmap_region(locked, inner, meta, tlb, addr + new_len, shrink_end(addr, old_len)?)?;
                 old_len = new_len;
             }
             Some(new_addr)
@@ -176,11 +188,11 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             None => find_area(inner, new_len)?,
         };
         let old_range = if flags & MREMAP_DONTUNMAP != 0 { OldRange::KeepEmpty } else { OldRange::Unmap };
-        return move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, old_range);
+        return move_vma(locked, inner, tlb, vma.flags, addr, old_len, new_len, target, old_range);
     }
     if old_len >= new_len {
         if old_len != new_len {
-            do_munmap_locked(locked, inner, meta, addr + new_len, shrink_end(addr, old_len)?)?;
+            unmap_region(locked, inner, meta, tlb, addr + new_len, shrink_end(addr, old_len)?)?;
         }
         return Ok((addr, None));
     }
@@ -204,7 +216,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let target = find_area(inner, new_len)?;
-    move_vma(locked, inner, vma.flags, addr, old_len, new_len, target, OldRange::Unmap)
+    move_vma(locked, inner, tlb, vma.flags, addr, old_len, new_len, target, OldRange::Unmap)
 }
 
 /// A free area of `len` bytes, top-down as for mmap.
@@ -219,13 +231,15 @@ fn find_area<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, len: u64) -> Result
 /// Linux `move_vma`: a vma `[new_addr, new_addr + new_len)` with `flags`,
 /// the ptes of `[old, old + old_len)` moved into it (frames and their
 /// mlock state unchanged), then the old range unmapped — or, with
-/// `OldRange::KeepEmpty`, left mapped, empty and unlocked.
+/// `OldRange::KeepEmpty`, left mapped, empty and unlocked. The old ptes
+/// and the tables they leave empty go to `tlb` (the frames stay mapped).
 ///
 /// Locking: `mmap_lock` held for write, inner lock held.
 #[allow(clippy::too_many_arguments)]
 fn move_vma<P: PhysMem, T: TlbFlush>(
     _locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
+    tlb: &mut MmuGather,
     flags: VmFlags,
     old: u64,
     old_len: u64,
@@ -253,18 +267,22 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
             failed = true;
         }
     });
-    let tlb = &inner.tlb;
+    // Unmapping keeps the frames (they are mapped twice); only the tables
+    // it empties go to `tlb`.
+    let (flush, phys) = (&inner.tlb, &inner.phys);
+    let mut unmap = |pt: &mut PageTable<P>, va: u64| {
+        if tlb.needs_flush() {
+            tlb.tlb_flush_mmu(phys, flush);
+        }
+        let _ = pt.unmap(va, tlb);
+    };
     if failed {
-        for_each_present_pte(pt, new_addr, new_addr + old_len.min(new_len), |pt, va, _, _| {
-            let _ = pt.unmap(va, tlb);
-        });
+        for_each_present_pte(pt, new_addr, new_addr + old_len.min(new_len), |pt, va, _, _| unmap(pt, va));
         inner.vmas.remove(new_addr);
         return Err(Errno::ENOMEM);
     }
     // Phase 2: drop the old entries (the frames now live at the new ones).
-    for_each_present_pte(pt, old, old + old_len, |pt, va, _, _| {
-        let _ = pt.unmap(va, tlb);
-    });
+    for_each_present_pte(pt, old, old + old_len, |pt, va, _, _| unmap(pt, va));
     inner.vmas.merge_at(new_addr + new_len);
     inner.vmas.merge_at(new_addr);
     inner.total_vm += new_len >> PAGE_SHIFT;

@@ -12,7 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mm::pgtable::{ArenaPhysMem, MapError, Mapping, PageSize, PageTable, PteFlags, RecordingTlb, TlbEvent};
+use mm::mmu_gather::MmuGather;
+use mm::pgtable::{ArenaPhysMem, EventLog, MachineEvent, MapError, Mapping, PageSize, PageTable, PteFlags, RecordingTlb, TlbEvent};
 use proptest::prelude::*;
 
 const K: u64 = 4096;
@@ -150,8 +151,9 @@ proptest! {
 
     #[test]
     fn page_table_matches_model(base in prop::sample::select(&BASES[..]), ops in proptest::collection::vec(op(), 1..120)) {
-        let arena = ArenaPhysMem::new();
-        let tlb = RecordingTlb::new();
+        let log = EventLog::new();
+        let arena = ArenaPhysMem::with_log(log.clone());
+        let tlb = RecordingTlb::with_log(log.clone());
         let mut pt = PageTable::new(&arena).unwrap();
         let mut model = Model::default();
         let va_of = |page: u64| base + page * K;
@@ -183,18 +185,40 @@ proptest! {
                 }
                 Op::Unmap { page } => {
                     let va = va_of(page);
-                    let got = pt.unmap(va, &tlb);
-                    let ok = got.is_ok();
+                    let mut g = MmuGather::tlb_gather_mmu();
+                    let got = pt.unmap(va, &mut g);
+                    prop_assert!(log.events().is_empty(), "nothing flushed or freed before the gather is finished");
+                    g.tlb_finish_mmu(&arena, &tlb);
+                    let size = got.map(|m| m.size.bytes());
                     prop_assert_eq!(got, model.unmap(va), "{:?}", op);
-                    prop_assert_eq!(tlb.events(), if ok { vec![TlbEvent::Page(va)] } else { vec![] });
+                    let events = log.take();
+                    if let Ok(size) = size {
+                        // One round over the page (one stride of its size),
+                        // then the tables it emptied.
+                        let round = matches!(
+                            events[..],
+                            [MachineEvent::Tlb(TlbEvent::Range { start, end, stride_shift, .. }), MachineEvent::Tlb(TlbEvent::Page(p)), ..]
+                                if start == va && end == va + size && stride_shift == size.trailing_zeros() && p == va
+                        );
+                        prop_assert!(round, "{:x?}", events);
+                        prop_assert!(events[2..].iter().all(|e| matches!(e, MachineEvent::FreeFrame(_))), "{:x?}", events);
+                    } else {
+                        prop_assert_eq!(events, vec![]);
+                    }
                 }
                 Op::UnmapSlot { slot } => {
                     let va = base + slot * M2;
-                    prop_assert_eq!(pt.unmap(va, &tlb), model.unmap(va), "{:?}", op);
+                    let mut g = MmuGather::tlb_gather_mmu();
+                    let got = pt.unmap(va, &mut g);
+                    g.tlb_finish_mmu(&arena, &tlb);
+                    prop_assert_eq!(got, model.unmap(va), "{:?}", op);
                 }
                 Op::Protect { page, flags } => {
                     let va = va_of(page);
-                    prop_assert_eq!(pt.protect(va, flags, &tlb), model.protect(va, flags), "{:?}", op);
+                    let mut g = MmuGather::tlb_gather_mmu();
+                    let got = pt.protect(va, flags, &mut g);
+                    g.tlb_finish_mmu(&arena, &tlb);
+                    prop_assert_eq!(got, model.protect(va, flags), "{:?}", op);
                 }
             }
             for &page in &probes {
@@ -208,9 +232,14 @@ proptest! {
         }
 
         let starts: Vec<u64> = model.maps.keys().copied().collect();
+        let mut g = MmuGather::tlb_gather_mmu();
         for va in starts {
-            prop_assert!(pt.unmap(va, &tlb).is_ok());
+            if g.needs_flush() {
+                g.tlb_flush_mmu(&arena, &tlb);
+            }
+            prop_assert!(pt.unmap(va, &mut g).is_ok());
         }
+        g.tlb_finish_mmu(&arena, &tlb);
         prop_assert_eq!(arena.in_use(), 1, "only the root is left");
         prop_assert_eq!(pt.free_all_tables(), 1);
         prop_assert_eq!(arena.in_use(), 0);

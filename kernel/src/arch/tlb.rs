@@ -35,8 +35,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::percpu::{self, MAX_CPUS};
 
-/// Largest flush done page by page; above it CPUs reload CR3.
-pub const FLUSH_CEILING: u64 = 33;
+/// Largest flush done entry by entry; above it CPUs reload CR3.
+pub const FLUSH_CEILING: u64 = mm::pgtable::TLB_SINGLE_PAGE_FLUSH_CEILING;
 
 /// The root each CPU has loaded (0: not online yet).
 static LOADED_CR3: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
@@ -48,6 +48,7 @@ static SHOOTDOWN: spin::Mutex<()> = spin::Mutex::new(());
 static REQ_CR3: AtomicU64 = AtomicU64::new(0);
 static REQ_START: AtomicU64 = AtomicU64::new(0);
 static REQ_END: AtomicU64 = AtomicU64::new(0);
+static REQ_STRIDE: AtomicU64 = AtomicU64::new(12);
 /// CPUs that have not yet acknowledged the request in the mailbox.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
@@ -63,17 +64,20 @@ pub fn note_cr3_load(cr3: u64) {
     LOADED_CR3[percpu::cpu_index()].store(cr3, Ordering::SeqCst);
 }
 
-/// Flush the translations of `[start, end)` in the address space rooted
-/// at `cr3` on this CPU.
-fn flush_local(start: u64, end: u64) {
-    let pages = end.saturating_sub(start) / 4096;
-    if end == u64::MAX || pages > FLUSH_CEILING {
+/// Flush the translations of `[start, end)`, whose entries are
+/// `1 << stride_shift` bytes apart, on this CPU: one `invlpg` per entry up
+/// to [`FLUSH_CEILING`] entries, a CR3 reload above (and for `end ==
+/// u64::MAX`).
+fn flush_local(start: u64, end: u64, stride_shift: u32) {
+    let stride = 1u64 << stride_shift;
+    let strides = end.saturating_sub(start).div_ceil(stride);
+    if end == u64::MAX || strides > FLUSH_CEILING {
         x86_64::instructions::tlb::flush_all();
     } else {
         let mut va = start;
         while va < end {
             x86_64::instructions::tlb::flush(x86_64::VirtAddr::new_truncate(va));
-            va += 4096;
+            va += stride;
         }
     }
 }
@@ -87,7 +91,7 @@ fn service() {
     }
     let cr3 = REQ_CR3.load(Ordering::Acquire);
     if super::current_page_table() == cr3 {
-        flush_local(REQ_START.load(Ordering::Acquire), REQ_END.load(Ordering::Acquire));
+        flush_local(REQ_START.load(Ordering::Acquire), REQ_END.load(Ordering::Acquire), REQ_STRIDE.load(Ordering::Acquire) as u32);
         REMOTE_FLUSHES.fetch_add(1, Ordering::Relaxed);
     }
     PENDING.fetch_and(!me, Ordering::AcqRel);
@@ -107,16 +111,17 @@ pub fn poll() {
     }
 }
 
-/// Flush `[start, end)` (page-aligned; `end == u64::MAX`: everything) of
-/// the address space rooted at `cr3` on every CPU that has it loaded, and
-/// return when all have done so. `cr3 == 0` names a table that no CPU
-/// but possibly this one can have loaded (a table being built or torn
-/// down by its only user).
-pub fn flush_range(cr3: u64, start: u64, end: u64) {
+/// Flush `[start, end)` (entries `1 << stride_shift` bytes apart; `end ==
+/// u64::MAX`: everything) of the address space rooted at `cr3` on every
+/// CPU that has it loaded, and return when all have done so: one IPI round
+/// for the whole range. `cr3 == 0` names a table that no CPU but possibly
+/// this one can have loaded (a table being built or torn down by its only
+/// user).
+pub fn flush_range(cr3: u64, start: u64, end: u64, stride_shift: u32) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         let me = percpu::cpu_index();
         if cr3 == 0 || super::current_page_table() == cr3 {
-            flush_local(start, end);
+            flush_local(start, end, stride_shift);
         }
         if cr3 == 0 || percpu::nr_online() < 2 {
             return;
@@ -139,6 +144,7 @@ pub fn flush_range(cr3: u64, start: u64, end: u64) {
         REQ_CR3.store(cr3, Ordering::Release);
         REQ_START.store(start, Ordering::Release);
         REQ_END.store(end, Ordering::Release);
+        REQ_STRIDE.store(stride_shift as u64, Ordering::Release);
         PENDING.store(targets, Ordering::Release);
         ROUNDS.fetch_add(1, Ordering::Relaxed);
         for cpu in 0..MAX_CPUS {
@@ -197,14 +203,21 @@ impl KernelTlb {
     }
 }
 
+/// The mm flushes through its `MmuGather`, one `flush_range` per
+/// operation; freed page tables need nothing beyond the flush, since no
+/// CPU runs on a user table lazily (see the module doc).
 impl mm::pgtable::TlbFlush for KernelTlb {
     fn flush_page(&self, va: u64) {
         let va = va & !0xFFF;
-        flush_range(self.root.load(Ordering::SeqCst), va, va + 4096);
+        flush_range(self.root.load(Ordering::SeqCst), va, va + 4096, 12);
     }
 
     fn flush_all(&self) {
-        flush_range(self.root.load(Ordering::SeqCst), 0, u64::MAX);
+        flush_range(self.root.load(Ordering::SeqCst), 0, u64::MAX, 12);
+    }
+
+    fn flush_range(&self, start: u64, end: u64, stride_shift: u32, _freed_tables: bool) {
+        flush_range(self.root.load(Ordering::SeqCst), start, end, stride_shift);
     }
 }
 
@@ -270,7 +283,9 @@ pub mod tests {
             sched::yield_now();
         }
         assert_eq!(SEEN.load(Ordering::SeqCst), 0x1111, "CPU 1 did not read the mapped page");
-        pt.unmap(VA, &tlb).expect("unmap");
+        let mut gather = mm::mmu_gather::MmuGather::tlb_gather_mmu();
+        pt.unmap(VA, &mut gather).expect("unmap");
+        gather.tlb_finish_mmu(&KernelPhys, &tlb);
         poke(0x2222);
         STEP.store(1, Ordering::SeqCst);
         while t.state() != ThreadState::Dead {

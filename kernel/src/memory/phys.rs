@@ -41,6 +41,7 @@ pub mod tests {
     use super::*;
     use crate::arch::extable::{probe_read_u64, probe_write_u64};
     use crate::ktest::ktest;
+    use mm::mmu_gather::MmuGather;
     use mm::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
     use mm::pgtable::{PageSize, PageTable, PtSlot, PteFlags};
     use x86_64::registers::control::Cr3;
@@ -80,9 +81,11 @@ pub mod tests {
         });
         // SAFETY: data[5] is our frame, mapped by the offset mapping.
         assert_eq!(unsafe { *(crate::memory::phys_to_virt(data[5]) as *const u64) }, 0x1234_5678);
+        let mut tlb = MmuGather::tlb_gather_mmu();
         for i in 0..8 {
-            pt.unmap(base + i * 4096, &crate::arch::tlb::KernelTlb::local()).unwrap();
+            pt.unmap(base + i * 4096, &mut tlb).unwrap();
         }
+        tlb.tlb_finish_mmu(&KernelPhys, &crate::arch::tlb::KernelTlb::local());
         pt.free_all_tables();
         for pa in data {
             crate::memory::frame::free(pa).unwrap();
@@ -110,7 +113,9 @@ pub mod tests {
         x86_64::instructions::interrupts::without_interrupts(|| {
             load(pt.root_pa());
             probe_write_u64(va + 16, 0xC0FF_EE00).unwrap();
-            pt.protect(va, PteFlags::PROTNONE, &crate::arch::tlb::KernelTlb::local()).unwrap();
+            let mut tlb = MmuGather::tlb_gather_mmu();
+            pt.protect(va, PteFlags::PROTNONE, &mut tlb).unwrap();
+            tlb.tlb_finish_mmu(&KernelPhys, &crate::arch::tlb::KernelTlb::local());
             assert_eq!(probe_read_u64(va + 16).map_err(|f| f.addr), Err(va + 16), "a protnone page must fault");
             assert!(probe_write_u64(va, 1).is_err());
             load(root.start_address().as_u64());
@@ -120,13 +125,17 @@ pub mod tests {
         let mut count = CountPresent(0);
         assert_eq!(walk_page_range_novma(&mut pt, va, va + (1 << 21), &mut count), 0);
         assert_eq!(count.0, 1, "the walk visits the protnone leaf");
-        pt.protect(va, rw, &crate::arch::tlb::KernelTlb::local()).unwrap();
+        let mut tlb = MmuGather::tlb_gather_mmu();
+        pt.protect(va, rw, &mut tlb).unwrap();
+        tlb.tlb_finish_mmu(&KernelPhys, &crate::arch::tlb::KernelTlb::local());
         x86_64::instructions::interrupts::without_interrupts(|| {
             load(pt.root_pa());
             assert_eq!(probe_read_u64(va + 16), Ok(0xC0FF_EE00), "present again, contents kept");
             load(root.start_address().as_u64());
         });
-        pt.unmap(va, &crate::arch::tlb::KernelTlb::local()).unwrap();
+        let mut tlb = MmuGather::tlb_gather_mmu();
+        pt.unmap(va, &mut tlb).unwrap();
+        tlb.tlb_finish_mmu(&KernelPhys, &crate::arch::tlb::KernelTlb::local());
         pt.free_all_tables();
         crate::memory::frame::free(pa).unwrap();
         assert_eq!(crate::memory::frame::counts().1, free0, "frames leaked");

@@ -1,4 +1,5 @@
-//! Host stand-ins for the machine: [`ArenaPhysMem`] and [`RecordingTlb`].
+//! Host stand-ins for the machine: [`ArenaPhysMem`] and [`RecordingTlb`],
+//! and the [`EventLog`] they can share.
 //!
 //! `ArenaPhysMem` keeps page-table frames in a `Vec` and hands out fake
 //! physical addresses `ARENA_BASE + i * 4096`. It counts allocations and
@@ -7,14 +8,23 @@
 //! in a test double a panic is the detected bug (on the machine it would be
 //! silent memory corruption).
 //!
-//! Locking: single-threaded (`RefCell`); only for host tests and benchmarks.
+//! `RecordingTlb` records every flush it is asked for. Given one
+//! [`EventLog`] (`RecordingTlb::with_log`, `ArenaPhysMem::with_log`), the
+//! two write into one ordered record of flushes and frees, so that a test
+//! can check that no frame went back to the allocator before a flush that
+//! covers the address it was mapped at.
+//!
+//! Locking: the arena is single-threaded (`RefCell`); the log and the
+//! recording TLB take a spinlock per event. Only for host tests and
+//! benchmarks.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use super::entry::PTRS_PER_TABLE;
-use super::phys::{PhysMem, TlbFlush};
+use super::phys::{flush_tlb_mm_range, PhysMem, TlbFlush};
 
 /// Physical address of the arena's first frame (never 0, so a zero entry
 /// cannot be mistaken for a frame).
@@ -29,12 +39,18 @@ pub struct ArenaPhysMem {
     allocated: Cell<u64>,
     freed: Cell<u64>,
     limit: Cell<Option<u64>>,
+    log: Option<EventLog>,
 }
 
 impl ArenaPhysMem {
     /// An empty arena without a frame limit.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty arena that records every `free_frame` in `log`.
+    pub fn with_log(log: EventLog) -> Self {
+        ArenaPhysMem { log: Some(log), ..Self::default() }
     }
 
     /// An arena that fails `alloc_frame` once `limit` frames are in use.
@@ -117,6 +133,9 @@ impl PhysMem for ArenaPhysMem {
         self.frames.borrow_mut()[i] = None;
         self.free_slots.borrow_mut().push(i);
         self.freed.set(self.freed.get() + 1);
+        if let Some(log) = &self.log {
+            log.push(MachineEvent::FreeFrame(pa));
+        }
     }
 
     fn read_entry(&self, table_pa: u64, index: usize) -> u64 {
@@ -139,36 +158,113 @@ pub enum TlbEvent {
     Page(u64),
     /// `flush_all()`.
     All,
+    /// `flush_range(start, end, stride_shift, freed_tables)`: one flush
+    /// round. The `Page`s (or the `All`) it is carried out with follow it.
+    Range {
+        /// First address.
+        start: u64,
+        /// One past the last address.
+        end: u64,
+        /// log2 of the distance between the addresses to flush.
+        stride_shift: u32,
+        /// Page tables are freed after the flush.
+        freed_tables: bool,
+    },
 }
 
-/// A [`TlbFlush`] that records what it was asked to do.
-#[derive(Debug, Default)]
-pub struct RecordingTlb {
-    events: RefCell<Vec<TlbEvent>>,
+/// One entry of an [`EventLog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineEvent {
+    /// A [`RecordingTlb`] was asked to flush.
+    Tlb(TlbEvent),
+    /// An [`ArenaPhysMem`] got the frame at this address back.
+    FreeFrame(u64),
 }
 
-impl RecordingTlb {
-    /// An empty record.
+/// An ordered record of machine events, shared by its clones.
+#[derive(Clone, Debug, Default)]
+pub struct EventLog(Arc<spin::Mutex<Vec<MachineEvent>>>);
+
+impl EventLog {
+    /// An empty log.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The flushes so far, oldest first.
-    pub fn events(&self) -> Vec<TlbEvent> {
-        self.events.borrow().clone()
+    /// Append `e`.
+    pub fn push(&self, e: MachineEvent) {
+        self.0.lock().push(e);
     }
 
-    /// Forget the flushes so far.
+    /// Everything recorded so far, oldest first.
+    pub fn events(&self) -> Vec<MachineEvent> {
+        self.0.lock().clone()
+    }
+
+    /// Everything recorded so far, oldest first; the log is empty afterwards.
+    pub fn take(&self) -> Vec<MachineEvent> {
+        core::mem::take(&mut *self.0.lock())
+    }
+
+    /// Forget everything recorded so far.
     pub fn clear(&self) {
-        self.events.borrow_mut().clear();
+        self.0.lock().clear();
+    }
+}
+
+/// A [`TlbFlush`] that records what it was asked to do (into its own
+/// [`EventLog`], or one shared with an arena). Clones record into the same
+/// log.
+#[derive(Clone, Debug, Default)]
+pub struct RecordingTlb {
+    log: EventLog,
+}
+
+impl RecordingTlb {
+    /// A recorder with a log of its own.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A recorder that writes into `log`.
+    pub fn with_log(log: EventLog) -> Self {
+        RecordingTlb { log }
+    }
+
+    /// The log it writes into.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// The flushes so far, oldest first (other events of a shared log left out).
+    pub fn events(&self) -> Vec<TlbEvent> {
+        self.log
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                MachineEvent::Tlb(t) => Some(t),
+                MachineEvent::FreeFrame(_) => None,
+            })
+            .collect()
+    }
+
+    /// Forget everything in the log so far.
+    pub fn clear(&self) {
+        self.log.clear();
     }
 }
 
 impl TlbFlush for RecordingTlb {
     fn flush_page(&self, va: u64) {
-        self.events.borrow_mut().push(TlbEvent::Page(va));
+        self.log.push(MachineEvent::Tlb(TlbEvent::Page(va)));
     }
     fn flush_all(&self) {
-        self.events.borrow_mut().push(TlbEvent::All);
+        self.log.push(MachineEvent::Tlb(TlbEvent::All));
+    }
+    /// Records the round, then carries it out as one CPU would (the
+    /// default's page-by-page or full flush, recorded too).
+    fn flush_range(&self, start: u64, end: u64, stride_shift: u32, freed_tables: bool) {
+        self.log.push(MachineEvent::Tlb(TlbEvent::Range { start, end, stride_shift, freed_tables }));
+        flush_tlb_mm_range(self, start, end, stride_shift);
     }
 }

@@ -8,10 +8,10 @@
 //! Invariants:
 //! - every table reachable from the root except the root itself holds at
 //!   least one present entry: `map` allocates intermediate tables on demand
-//!   and `unmap` (and a failed `map`) frees those that become empty, so an
-//!   empty lower half costs no frame beyond the root (exception: upper-half
-//!   PUD tables stay once made, because other roots may share the PML4
-//!   entry pointing to them);
+//!   (all it needs before linking any, so a failed `map` links nothing) and
+//!   `unmap` unlinks those that become empty, so an empty lower half costs
+//!   no frame beyond the root (exception: upper-half PUD tables stay once
+//!   made, because other roots may share the PML4 entry pointing to them);
 //! - every leaf this crate writes is present in Linux's sense: either
 //!   [`PteFlags::PRESENT`] is set, or it is a *protnone* leaf with
 //!   [`PteFlags::PROTNONE`] set and `PRESENT` clear (asked for by passing
@@ -33,13 +33,15 @@
 //! tables not to change under them (page-table lock, or `mmap_lock` held so
 //! that nobody maps or unmaps). Taking those locks is the caller's
 //! responsibility; `&mut self` only enforces it within one thread of Rust.
-//! TLB invalidation: `unmap` and `protect` flush the page through the given
-//! [`TlbFlush`] (`protect` to `PROTNONE` included: the page must stop being
-//! reachable at once); `map` needs no flush (x86 does not cache non-present
-//! entries).
+//! TLB invalidation: `unmap` and `protect` flush nothing themselves. They
+//! record the changed entry, and `unmap` the tables it unlinked, in the
+//! caller's [`MmuGather`], which flushes once for the whole operation
+//! (`protect` to `PROTNONE` included: the page must stop being reachable
+//! before the operation returns) and frees the tables only after that
+//! flush; `map` needs no flush (x86 does not cache non-present entries).
 
 mod entry;
-mod phys;
+pub(crate) mod phys;
 
 #[cfg(any(test, feature = "std"))]
 mod arena;
@@ -47,11 +49,12 @@ mod arena;
 mod tests;
 
 #[cfg(any(test, feature = "std"))]
-pub use arena::{ArenaPhysMem, RecordingTlb, TlbEvent, ARENA_BASE};
+pub use arena::{ArenaPhysMem, EventLog, MachineEvent, RecordingTlb, TlbEvent, ARENA_BASE};
 pub use entry::{Level, PageSize, PtEntry, PteFlags, ENTRY_ADDR_MASK, PTRS_PER_TABLE};
-pub use phys::{NoFlush, PhysMem, TlbFlush};
+pub use phys::{flush_tlb_mm_range, NoFlush, PhysMem, TlbFlush, TLB_SINGLE_PAGE_FLUSH_CEILING};
 
 use crate::errno::Errno;
+use crate::mmu_gather::MmuGather;
 
 /// First PML4 index of the kernel (upper) half.
 pub const KERNEL_PGD_START: usize = 256;
@@ -270,8 +273,10 @@ impl<P: PhysMem> PageTable<P> {
 
     /// Map the page at `va` to the frame at `pa` with `flags` (`PRESENT` is
     /// added unless `flags` has `PROTNONE`, which makes a protnone leaf;
-    /// `HUGE` is decided by `size`). Intermediate tables are allocated
-    /// on demand; on failure nothing is left behind.
+    /// `HUGE` is decided by `size`). Missing intermediate tables are
+    /// allocated first, all of them, and linked only once every one was
+    /// had: on failure nothing was linked, so no CPU can have cached
+    /// anything of them and they are freed at once.
     pub fn map(&mut self, va: u64, pa: u64, size: PageSize, flags: PteFlags) -> Result<(), MapError> {
         self.check_va(va)?;
         if !va.is_multiple_of(size.bytes()) || !pa.is_multiple_of(size.bytes()) {
@@ -286,36 +291,60 @@ impl<P: PhysMem> PageTable<P> {
         } else {
             PteFlags::PRESENT | PteFlags::WRITABLE
         };
+        // Down the existing tables, to the target slot or the first missing table.
         let mut slot = self.root_slot(va);
         while slot.level != target {
             let e = self.get(slot);
-            let table = if !e.is_present() {
-                let Some(table) = self.phys.alloc_frame() else {
-                    self.free_empty_tables(va);
-                    return Err(MapError::OutOfFrames);
-                };
-                self.set(slot, PtEntry(table | table_bits.bits()));
-                table
-            } else if e.is_leaf(slot.level) {
+            if !e.is_present() {
+                break;
+            }
+            if e.is_leaf(slot.level) {
                 return Err(MapError::AlreadyMapped);
-            } else {
-                e.addr()
-            };
+            }
             // `target` is below `slot.level`, so there is a lower level.
             let Some(lower) = slot.level.lower() else { return Err(MapError::AlreadyMapped) };
-            slot = PtSlot::new(lower, table, va);
+            slot = PtSlot::new(lower, e.addr(), va);
         }
-        if self.get(slot).is_present() {
-            // A leaf, or (for a huge page) a table with mappings below it.
-            return Err(MapError::AlreadyMapped);
+        if slot.level == target {
+            if self.get(slot).is_present() {
+                // A leaf, or (for a huge page) a table with mappings below it.
+                return Err(MapError::AlreadyMapped);
+            }
+            self.set(slot, PtEntry(leaf_bits(pa, target, flags)));
+            return Ok(());
         }
-        self.set(slot, PtEntry(leaf_bits(pa, target, flags)));
+        // `new[k]` becomes the table of level `levels[k]`, below `slot`.
+        let mut new = [(0u64, Level::Pte); 3];
+        let mut n = 0;
+        let mut level = slot.level;
+        while level != target {
+            let Some(lower) = level.lower() else { break };
+            let Some(table) = self.phys.alloc_frame() else {
+                for &(t, _) in &new[..n] {
+                    self.phys.free_frame(t);
+                }
+                return Err(MapError::OutOfFrames);
+            };
+            new[n] = (table, lower);
+            n += 1;
+            level = lower;
+        }
+        // Fill bottom-up, so the path appears complete when its top is linked.
+        let (last, last_level) = new[n - 1];
+        self.phys.write_entry(last, last_level.index(va), leaf_bits(pa, target, flags));
+        for k in (0..n - 1).rev() {
+            let (table, level) = new[k];
+            self.phys.write_entry(table, level.index(va), new[k + 1].0 | table_bits.bits());
+        }
+        self.set(slot, PtEntry(new[0].0 | table_bits.bits()));
         Ok(())
     }
 
     /// Remove the mapping that starts at `va`; return what it mapped.
-    /// Intermediate tables left empty are freed; the page is flushed.
-    pub fn unmap(&mut self, va: u64, tlb: &(impl TlbFlush + ?Sized)) -> Result<Mapping, MapError> {
+    /// The entry is recorded in `tlb` for the flush, and the intermediate
+    /// tables left empty are unlinked and handed to it, to be freed after
+    /// the flush (the mapped frame is the caller's).
+    pub fn unmap(&mut self, va: u64, tlb: &mut MmuGather) -> Result<Mapping, MapError> {
         self.check_va(va)?;
         let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
         let size = PageSize::from_level(slot.level).ok_or(MapError::NotMapped)?;
@@ -323,22 +352,23 @@ impl<P: PhysMem> PageTable<P> {
             return Err(MapError::Misaligned);
         }
         self.set(slot, PtEntry::NONE);
-        tlb.flush_page(va);
-        self.free_empty_tables(va);
+        tlb.tlb_flush_pte_range(va, size.bytes());
+        self.free_empty_tables(va, tlb);
         Ok(Mapping { pa: e.leaf_frame(slot.level), size, flags: e.leaf_flags() })
     }
 
     /// Give the mapping that starts at `va` new `flags` (`PRESENT` set, or
     /// cleared for a protnone leaf if `flags` has `PROTNONE`; the frame and
-    /// size stay); return the old flags. The page is flushed.
-    pub fn protect(&mut self, va: u64, flags: PteFlags, tlb: &(impl TlbFlush + ?Sized)) -> Result<PteFlags, MapError> {
+    /// size stay); return the old flags. The entry is recorded in `tlb`
+    /// for the flush.
+    pub fn protect(&mut self, va: u64, flags: PteFlags, tlb: &mut MmuGather) -> Result<PteFlags, MapError> {
         self.check_va(va)?;
         let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
         if !va.is_multiple_of(slot.level.entry_size()) {
             return Err(MapError::Misaligned);
         }
         self.set(slot, PtEntry(leaf_bits(e.leaf_frame(slot.level), slot.level, flags)));
-        tlb.flush_page(va);
+        tlb.tlb_flush_pte_range(va, slot.level.entry_size());
         Ok(e.leaf_flags())
     }
 
@@ -368,11 +398,12 @@ impl<P: PhysMem> PageTable<P> {
         Some(e.leaf_flags())
     }
 
-    /// Free the tables on `va`'s path that hold no present (or protnone) entry, bottom up,
-    /// clearing the entries that pointed to them. Never the root, and in the
-    /// upper half never a PUD table: other roots may have copied the PML4
-    /// entry that points to it (`new_with_kernel_half`).
-    fn free_empty_tables(&mut self, va: u64) {
+    /// Unlink the tables on `va`'s path that hold no present (or protnone)
+    /// entry, bottom up, and hand them to `tlb` to be freed after its flush
+    /// (Linux `free_pgd_range` with `pte_free_tlb` and friends). Never the
+    /// root, and in the upper half never a PUD table: other roots may have
+    /// copied the PML4 entry that points to it (`new_with_kernel_half`).
+    fn free_empty_tables(&mut self, va: u64, tlb: &mut MmuGather) {
         let path = self.lookup(va);
         let lowest_freeable = if va >= UPPER_HALF_START { 2 } else { 1 };
         // path.slots[k] lives in the table that path.slots[k - 1] points to.
@@ -381,15 +412,18 @@ impl<P: PhysMem> PageTable<P> {
             if (0..PTRS_PER_TABLE).any(|i| PtEntry(self.phys.read_entry(table, i)).is_present()) {
                 return;
             }
-            self.set(path.slots[k - 1], PtEntry::NONE);
-            self.phys.free_frame(table);
+            let parent = path.slots[k - 1];
+            self.set(parent, PtEntry::NONE);
+            tlb.tlb_remove_table(table, va, parent.level.entry_size());
         }
     }
 
     /// Tear the page table down: free every intermediate table it owns and
-    /// the root (a shared kernel half is left alone). Mapped frames are the
-    /// caller's. Returns how many table frames were freed. The table must not
-    /// be loaded in CR3 on any CPU.
+    /// the root (a shared kernel half is left alone), at once. Mapped frames
+    /// are the caller's. Returns how many table frames were freed. The table
+    /// must not be loaded in CR3 on any CPU, and every CPU that had it
+    /// loaded must have flushed since (exit: after the fullmm
+    /// [`MmuGather`]'s flush): then nothing of it can be cached anywhere.
     pub fn free_all_tables(self) -> usize {
         let owned_end = if self.kernel_half_shared { KERNEL_PGD_START } else { PTRS_PER_TABLE };
         let mut freed = 0;

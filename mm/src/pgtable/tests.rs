@@ -1,6 +1,7 @@
 //! Unit tests of `PageTable` against the arena.
 
 use super::*;
+use crate::mmu_gather::MmuGather;
 
 const K: u64 = 4096;
 const M2: u64 = 2 << 20;
@@ -10,6 +11,33 @@ const FRAME: u64 = 0x4000_0000;
 
 fn setup(arena: &ArenaPhysMem) -> PageTable<&ArenaPhysMem> {
     PageTable::new(arena).expect("root frame")
+}
+
+/// `unmap` as one operation: its own gather, finished (flushed, tables freed).
+fn unmap_now(pt: &mut PageTable<&ArenaPhysMem>, va: u64, arena: &ArenaPhysMem, tlb: &RecordingTlb) -> Result<Mapping, MapError> {
+    let mut g = MmuGather::tlb_gather_mmu();
+    let r = pt.unmap(va, &mut g);
+    g.tlb_finish_mmu(arena, tlb);
+    r
+}
+
+/// `protect` as one operation.
+fn protect_now(
+    pt: &mut PageTable<&ArenaPhysMem>,
+    va: u64,
+    flags: PteFlags,
+    arena: &ArenaPhysMem,
+    tlb: &RecordingTlb,
+) -> Result<PteFlags, MapError> {
+    let mut g = MmuGather::tlb_gather_mmu();
+    let r = pt.protect(va, flags, &mut g);
+    g.tlb_finish_mmu(arena, tlb);
+    r
+}
+
+/// The events of one flush round over one leaf of `size` at `va`.
+fn one_leaf_round(va: u64, size: u64, freed_tables: bool) -> [TlbEvent; 2] {
+    [TlbEvent::Range { start: va, end: va + size, stride_shift: size.trailing_zeros(), freed_tables }, TlbEvent::Page(va)]
 }
 
 #[test]
@@ -132,19 +160,22 @@ fn unmap_returns_mapping_flushes_and_frees_empty_tables() {
     pt.map(va + M2, 0, PageSize::Size2M, PteFlags::empty()).unwrap();
     assert_eq!(arena.in_use(), 4);
 
-    let m = pt.unmap(va, &tlb).unwrap();
+    let m = unmap_now(&mut pt, va, &arena, &tlb).unwrap();
     assert_eq!(m, Mapping { pa: FRAME, size: PageSize::Size4K, flags: RW | PteFlags::PRESENT });
-    assert_eq!(tlb.events(), [TlbEvent::Page(va)]);
+    assert_eq!(tlb.events(), one_leaf_round(va, K, false));
     assert_eq!(pt.translate(va), None);
     assert_eq!(arena.in_use(), 4, "the pte table still maps va + 4K");
 
-    pt.unmap(va + K, &tlb).unwrap();
+    tlb.clear();
+    unmap_now(&mut pt, va + K, &arena, &tlb).unwrap();
+    assert_eq!(tlb.events(), one_leaf_round(va + K, K, true));
     assert_eq!(arena.in_use(), 3, "empty pte table freed, pmd table still holds the 2M page");
 
-    let m = pt.unmap(va + M2, &tlb).unwrap();
+    tlb.clear();
+    let m = unmap_now(&mut pt, va + M2, &arena, &tlb).unwrap();
     assert_eq!(m, Mapping { pa: 0, size: PageSize::Size2M, flags: PteFlags::PRESENT });
     assert_eq!(arena.in_use(), 1, "pmd and pud tables freed");
-    assert_eq!(tlb.events().len(), 3);
+    assert_eq!(tlb.events(), one_leaf_round(va + M2, M2, true), "a 2M leaf is one stride of 2M");
     assert_eq!(pt.free_all_tables(), 1);
     assert_eq!(arena.in_use(), 0);
 }
@@ -154,13 +185,13 @@ fn unmap_and_protect_errors() {
     let arena = ArenaPhysMem::new();
     let tlb = RecordingTlb::new();
     let mut pt = setup(&arena);
-    assert_eq!(pt.unmap(0x1000, &tlb), Err(MapError::NotMapped));
-    assert_eq!(pt.protect(0x1000, RW, &tlb), Err(MapError::NotMapped));
-    assert_eq!(pt.unmap(1 << 47, &tlb), Err(MapError::NonCanonical));
+    assert_eq!(unmap_now(&mut pt, 0x1000, &arena, &tlb), Err(MapError::NotMapped));
+    assert_eq!(protect_now(&mut pt, 0x1000, RW, &arena, &tlb), Err(MapError::NotMapped));
+    assert_eq!(unmap_now(&mut pt, 1 << 47, &arena, &tlb), Err(MapError::NonCanonical));
     pt.map(M2, 0, PageSize::Size2M, RW).unwrap();
-    assert_eq!(pt.unmap(M2 + K, &tlb), Err(MapError::Misaligned));
-    assert_eq!(pt.protect(M2 + K, RW, &tlb), Err(MapError::Misaligned));
-    assert_eq!(pt.unmap(3 * M2, &tlb), Err(MapError::NotMapped));
+    assert_eq!(unmap_now(&mut pt, M2 + K, &arena, &tlb), Err(MapError::Misaligned));
+    assert_eq!(protect_now(&mut pt, M2 + K, RW, &arena, &tlb), Err(MapError::Misaligned));
+    assert_eq!(unmap_now(&mut pt, 3 * M2, &arena, &tlb), Err(MapError::NotMapped));
     assert!(tlb.events().is_empty(), "refused operations flush nothing");
     assert!(pt.translate(M2).is_some());
     assert_eq!(Errno::from(MapError::AlreadyMapped), Errno::EEXIST);
@@ -174,14 +205,19 @@ fn protect_changes_flags_keeps_frame_and_size() {
     let mut pt = setup(&arena);
     pt.map(0x5000, FRAME, PageSize::Size4K, RW).unwrap();
     pt.map(M2, 4 * M2, PageSize::Size2M, RW).unwrap();
-    let old = pt.protect(0x5000, PteFlags::USER | PteFlags::NO_EXECUTE | PteFlags::SOFTW1, &tlb).unwrap();
+    let mut g = MmuGather::tlb_gather_mmu();
+    let old = pt.protect(0x5000, PteFlags::USER | PteFlags::NO_EXECUTE | PteFlags::SOFTW1, &mut g).unwrap();
     assert_eq!(old, RW | PteFlags::PRESENT);
     let m = pt.translate(0x5000).unwrap();
     assert_eq!(m.pa, FRAME);
     assert_eq!(m.flags, PteFlags::PRESENT | PteFlags::USER | PteFlags::NO_EXECUTE | PteFlags::SOFTW1);
-    pt.protect(M2, PteFlags::empty(), &tlb).unwrap();
+    pt.protect(M2, PteFlags::empty(), &mut g).unwrap();
     assert_eq!(pt.translate(M2 + 3), Some(Mapping { pa: 4 * M2 + 3, size: PageSize::Size2M, flags: PteFlags::PRESENT }));
-    assert_eq!(tlb.events(), [TlbEvent::Page(0x5000), TlbEvent::Page(M2)]);
+    assert!(tlb.events().is_empty(), "nothing flushed before the gather is finished");
+    g.tlb_finish_mmu(&arena, &tlb);
+    // One round over both; the 4K leaf makes the stride 4K: 512 pages, a full flush.
+    let range = TlbEvent::Range { start: 0x5000, end: 2 * M2, stride_shift: 12, freed_tables: false };
+    assert_eq!(tlb.events(), [range, TlbEvent::All]);
 }
 
 #[test]
@@ -211,8 +247,8 @@ fn kernel_half_is_shared_and_protected() {
     assert_eq!(arena.in_use(), kernel_frames + 1, "only a new root");
     assert_eq!(user.translate(kva).unwrap().pa, FRAME);
     assert_eq!(user.map(kva + K, FRAME, PageSize::Size4K, RW), Err(MapError::KernelHalf));
-    assert_eq!(user.unmap(kva, &tlb), Err(MapError::KernelHalf));
-    assert_eq!(user.protect(kva, RW, &tlb), Err(MapError::KernelHalf));
+    assert_eq!(unmap_now(&mut user, kva, &arena, &tlb), Err(MapError::KernelHalf));
+    assert_eq!(protect_now(&mut user, kva, RW, &arena, &tlb), Err(MapError::KernelHalf));
     user.map(0x1000, FRAME, PageSize::Size4K, RW).unwrap();
     assert_eq!(kernel.translate(0x1000), None);
 
@@ -222,8 +258,8 @@ fn kernel_half_is_shared_and_protected() {
 
     // Unmapping the kernel's last page under that PML4 entry keeps the pud
     // table, which the user root still points to.
-    kernel.unmap(kva, &tlb).unwrap();
-    kernel.unmap(kva + M2, &tlb).unwrap();
+    unmap_now(&mut kernel, kva, &arena, &tlb).unwrap();
+    unmap_now(&mut kernel, kva + M2, &arena, &tlb).unwrap();
     assert_eq!(user.translate(kva), None);
 
     assert_eq!(user.free_all_tables(), 4, "root + pud + pmd + pte of the lower half");
@@ -293,8 +329,8 @@ fn protnone_leaf_is_not_present_to_the_mmu_but_stays_mapped() {
     let rw_nx = RW | PteFlags::NO_EXECUTE;
     pt.map(0x5000, FRAME, PageSize::Size4K, rw_nx).unwrap();
     let tables = arena.in_use();
-    assert_eq!(pt.protect(0x5000, PteFlags::PROTNONE, &tlb).unwrap(), rw_nx | PteFlags::PRESENT);
-    assert_eq!(tlb.events(), [TlbEvent::Page(0x5000)], "going non-present is flushed");
+    assert_eq!(protect_now(&mut pt, 0x5000, PteFlags::PROTNONE, &arena, &tlb).unwrap(), rw_nx | PteFlags::PRESENT);
+    assert_eq!(tlb.events(), one_leaf_round(0x5000, K, false), "going non-present is flushed");
     let slot = pt.lookup(0x5000).last();
     let e = pt.get(slot);
     assert_eq!(slot.level(), Level::Pte);
@@ -308,18 +344,21 @@ fn protnone_leaf_is_not_present_to_the_mmu_but_stays_mapped() {
     // page table stays while a protnone leaf is left in it.
     pt.map(0x6000, FRAME + K, PageSize::Size4K, PteFlags::PROTNONE).unwrap();
     assert!(pt.get(pt.lookup(0x6000).last()).is_protnone());
-    assert_eq!(pt.unmap(0x6000, &tlb).unwrap().pa, FRAME + K);
+    assert_eq!(unmap_now(&mut pt, 0x6000, &arena, &tlb).unwrap().pa, FRAME + K);
     assert_eq!(arena.in_use(), tables, "the protnone leaf at 0x5000 keeps its tables");
 
     // Back to accessible: present again, same frame.
-    pt.protect(0x5000, PteFlags::USER | PteFlags::NO_EXECUTE, &tlb).unwrap();
+    protect_now(&mut pt, 0x5000, PteFlags::USER | PteFlags::NO_EXECUTE, &arena, &tlb).unwrap();
     let e = pt.get(pt.lookup(0x5000).last());
     assert!(!e.is_protnone() && e.raw() & PteFlags::PRESENT.bits() != 0);
     assert_eq!(
         pt.translate(0x5000).unwrap(),
         Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PRESENT | PteFlags::USER | PteFlags::NO_EXECUTE }
     );
-    pt.protect(0x5000, PteFlags::PROTNONE, &tlb).unwrap();
-    assert_eq!(pt.unmap(0x5000, &tlb).unwrap(), Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PROTNONE });
+    protect_now(&mut pt, 0x5000, PteFlags::PROTNONE, &arena, &tlb).unwrap();
+    assert_eq!(
+        unmap_now(&mut pt, 0x5000, &arena, &tlb).unwrap(),
+        Mapping { pa: FRAME, size: PageSize::Size4K, flags: PteFlags::PROTNONE }
+    );
     assert_eq!(arena.in_use(), 1, "tables freed once the last leaf went");
 }
