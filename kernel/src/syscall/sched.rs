@@ -29,13 +29,14 @@ fn target(pid: u64) -> Result<Arc<Thread>, Errno> {
 }
 
 /// `sched_getaffinity(pid, len, mask)`: EINVAL unless `len` covers every
-/// CPU and is a multiple of 8; copies `min(len, 8)` bytes and returns that
-/// count.
+/// CPU (Linux compares `len * 8` as a 32-bit unsigned int, so a length
+/// of 2^29 wraps to 0 and is refused) and is a multiple of 8; copies
+/// `min(len, 8)` bytes and returns that count.
 pub fn sys_sched_getaffinity(a: Args) -> SysResult {
     let [pid, len, mask, ..] = a.0;
     let len = len as u32;
     let nr_cpu_ids = sched::online_mask().count_ones();
-    if (len as u64) * 8 < nr_cpu_ids as u64 || len % 8 != 0 {
+    if len.wrapping_mul(8) < nr_cpu_ids || len % 8 != 0 {
         return Err(Errno::EINVAL);
     }
     let t = target(pid)?;
