@@ -391,9 +391,15 @@ fn __schedule(reason: SwitchReason) {
         set_percpu_current(&next);
         s.cpus[me].current = Some(next);
         s.cpus[me].switches += 1;
+        #[cfg(feature = "ktest")]
+        let prev_tid = prev.tid;
         // This CPU's reference to `prev` lives in PREV until the thread
         // switched to has finished the switch.
         *PREV[me].lock() = Some(prev);
+        #[cfg(feature = "ktest")]
+        drop(s);
+        #[cfg(feature = "ktest")]
+        tests::switch_window(prev_tid);
         (slot, next_rsp)
     };
     // SAFETY: interrupts are off; the slot belongs to the thread that is
@@ -654,6 +660,79 @@ pub mod tests {
         while t.state() != ThreadState::Dead {
             yield_now();
         }
+    }
+
+    /// Thread whose switches away the on_cpu test slows down (0: none).
+    static SLOW_SWITCH_TID: AtomicU32 = AtomicU32::new(0);
+    static SLOW_ROUNDS: AtomicU64 = AtomicU64::new(0);
+    static SLOW_STOP: AtomicBool = AtomicBool::new(false);
+    const SLOW_ROUNDS_WANTED: u64 = 300;
+
+    /// Called by `__schedule` after the scheduler lock is released and
+    /// before the registers of the thread switching away are saved: for
+    /// the test's thread it lingers there, so that another CPU that has
+    /// just been handed the thread (woken meanwhile) would switch to it
+    /// before its registers are saved, were it not for `on_cpu`.
+    pub(super) fn switch_window(prev_tid: u32) {
+        if prev_tid != 0 && prev_tid == SLOW_SWITCH_TID.load(Ordering::Relaxed) {
+            for _ in 0..20_000 {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    fn slow_sleeper() -> ! {
+        while SLOW_ROUNDS.load(Ordering::SeqCst) < SLOW_ROUNDS_WANTED {
+            block_current();
+            SLOW_ROUNDS.fetch_add(1, Ordering::SeqCst);
+        }
+        SLOW_STOP.store(true, Ordering::SeqCst);
+        exit_current();
+    }
+
+    fn slow_waker(sleeper: Arc<Thread>) -> ! {
+        while !SLOW_STOP.load(Ordering::SeqCst) {
+            wake(&sleeper);
+            for _ in 0..500 {
+                core::hint::spin_loop();
+            }
+        }
+        exit_current();
+    }
+
+    /// A thread woken while its CPU is still switching away from it is
+    /// not run elsewhere before its registers are saved (`on_cpu`): its
+    /// switches away are slowed down in the middle, while a waker on
+    /// another CPU wakes it again and again and idle CPUs take it. Every
+    /// round must complete, on intact stacks.
+    #[ktest]
+    pub fn woken_thread_waits_for_its_switch_away_to_finish() {
+        let ncpu = percpu::nr_online();
+        if ncpu < 3 {
+            crate::kprintln!("  one or two CPUs online: nothing to race");
+            return;
+        }
+        SLOW_ROUNDS.store(0, Ordering::SeqCst);
+        SLOW_STOP.store(false, Ordering::SeqCst);
+        let sleeper = Arc::new(Thread::new(thread::alloc_tid(), String::from("slow-switch")));
+        SLOW_SWITCH_TID.store(sleeper.tid, Ordering::SeqCst);
+        spawn(sleeper.clone(), slow_sleeper);
+        let w = Thread::new(thread::alloc_tid(), String::from("slow-waker"));
+        w.affinity.store(1 << 1, Ordering::SeqCst);
+        w.cpu.store(1, Ordering::SeqCst);
+        let s2 = sleeper.clone();
+        let waker = spawn(w, move || slow_waker(s2));
+        let start = crate::arch::time::now_ns();
+        while sleeper.state() != ThreadState::Dead || waker.state() != ThreadState::Dead {
+            assert!(
+                crate::arch::time::now_ns() - start < 60_000_000_000,
+                "stuck after {} of {SLOW_ROUNDS_WANTED} rounds",
+                SLOW_ROUNDS.load(Ordering::SeqCst)
+            );
+            sleep_until(crate::arch::time::now_ns() + 2_000_000);
+        }
+        SLOW_SWITCH_TID.store(0, Ordering::SeqCst);
+        assert_eq!(SLOW_ROUNDS.load(Ordering::SeqCst), SLOW_ROUNDS_WANTED);
     }
 
     /// sleep_until sleeps at least until the deadline, and not much longer.
