@@ -83,6 +83,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     let mut cases = smoke_cases();
                     if let Some(dir) = build_user(&mut tally) {
                         cases.extend(cpu_model_cases(&dir));
+                        cases.extend(smp_boot_cases(&dir));
                     }
                     cases
                 } else {
@@ -546,6 +547,35 @@ pub fn cpu_model_cases(dir: &std::path::Path) -> Vec<BootCase> {
             attach,
             cpu: Some(cpu),
             ..BootCase::exits_cleanly("smoke", format!("cpu::{}", cpu.replace(',', "")), vec!["/hello".into()], vec![dir.join("hello")])
+        })
+        .collect()
+}
+
+/// CPUs the SMP smoke boots start.
+const SMOKE_SMP: u32 = 4;
+
+/// Both firmwares from a USB stick with [`SMOKE_SMP`] CPUs: every CPU of
+/// the MADT comes online (SeaBIOS hands over a revision-0 RSDP and an
+/// RSDT, OVMF an XSDT) and `nprocs` sees them all and runs on each.
+pub fn smp_boot_cases(dir: &std::path::Path) -> Vec<BootCase> {
+    [(Firmware::Bios, "bios-usb"), (Firmware::Uefi, "uefi-usb")]
+        .into_iter()
+        .map(|(firmware, name)| {
+            let base = BootCase::exits_cleanly(
+                "smoke",
+                format!("smp{SMOKE_SMP}::{name}"),
+                vec!["/nprocs".into(), SMOKE_SMP.to_string()],
+                vec![dir.join("nprocs")],
+            );
+            let online = format!("smp: {SMOKE_SMP} CPUs online");
+            let last = format!("cpu {} online (apic id", SMOKE_SMP - 1);
+            BootCase {
+                firmware,
+                attach: Attach::UsbStick,
+                smp: Some(SMOKE_SMP),
+                expect: Expect::Exit { status: 0, output: vec![online, last, LEAK_CHECK_CLEAN.into()] },
+                ..base
+            }
         })
         .collect()
 }

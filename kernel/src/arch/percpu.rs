@@ -45,8 +45,6 @@ pub struct PerCpu {
     pub current: AtomicPtr<()>,
     /// Timer ticks this CPU has taken.
     pub ticks: AtomicU64,
-    /// Interrupts taken, by kind, for `/proc/interrupts`-style reports.
-    pub ipis: AtomicU64,
 }
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, kernel_rsp) == KERNEL_RSP_OFFSET);
@@ -70,7 +68,6 @@ pub fn init_this_cpu(cpu: u32, apic_id: u32) {
         apic_id,
         current: AtomicPtr::new(core::ptr::null_mut()),
         ticks: AtomicU64::new(0),
-        ipis: AtomicU64::new(0),
     }));
     block.self_ptr = block as *const PerCpu;
     x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::from_ptr(block as *const PerCpu));
