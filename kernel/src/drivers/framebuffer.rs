@@ -122,8 +122,10 @@ pub fn write_fmt(args: fmt::Arguments) {
 
 /// Draw text even if the console lock is held (panic path only).
 pub fn force_write_fmt(args: fmt::Arguments) {
-    // SAFETY: only called on the panic path of the single CPU, which never
-    // returns to the interrupted holder of the lock.
+    // SAFETY: only called on the panic path, by the one CPU that claimed
+    // it after stopping every other CPU (`arch::smp::claim_panic`): the
+    // holder of the lock, this CPU interrupted or a stopped one, never
+    // resumes.
     unsafe { CONSOLE.force_unlock() };
     write_fmt(args);
 }

@@ -32,10 +32,13 @@ pub fn write_fmt(args: fmt::Arguments) {
 }
 
 /// Write text to COM1 even if its lock is held (panic path only): the
-/// holder is this CPU, interrupted mid-line, and is never resumed.
+/// holder, this CPU interrupted mid-line or another CPU the panic stopped,
+/// is never resumed.
 pub fn force_write_fmt(args: fmt::Arguments) {
-    // SAFETY: only called on the panic path of the single CPU, which never
-    // returns to the interrupted holder of the lock.
+    // SAFETY: only called on the panic path, by the one CPU that claimed
+    // it after stopping every other CPU (`arch::smp::claim_panic`): the
+    // holder of the lock, this CPU interrupted or a stopped one, never
+    // resumes.
     unsafe { COM1.force_unlock() };
     write_fmt(args);
 }

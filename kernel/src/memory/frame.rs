@@ -12,8 +12,9 @@
 //! killer ([`take_user_alloc_failure`]).
 //!
 //! Locking: one spin mutex, taken with interrupts disabled (a preempted
-//! holder on this single CPU would otherwise deadlock the next taker). It is
-//! the innermost lock of the kernel.
+//! holder would otherwise deadlock the next taker on its CPU) through
+//! `sync::lock_irqs_off`, which answers other CPUs' TLB shootdowns while it
+//! waits. It is the innermost lock of the kernel.
 
 use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
