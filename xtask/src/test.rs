@@ -512,21 +512,10 @@ pub fn smoke_cases() -> Vec<BootCase> {
     [(Firmware::Uefi, "uefi-usb"), (Firmware::Bios, "bios-usb")]
         .into_iter()
         .map(|(firmware, name)| BootCase {
-            suite: "smoke",
-            name: name.into(),
             firmware,
             attach: Attach::UsbStick,
-            kernel_words: vec![],
-            init: vec![],
-            files: vec![],
             expect: Expect::MainReached,
-            timeout: BOOT_TIMEOUT,
-            strategy: None,
-            icount: false,
-            check: None,
-            mem: None,
-            cpu: None,
-            smp: None,
+            ..BootCase::exits_cleanly("smoke", name.into(), vec![], vec![])
         })
         .collect()
 }

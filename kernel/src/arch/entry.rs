@@ -90,39 +90,15 @@ holdfast_isr_common:
     jz 1f
     swapgs
 1:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+"#,
+    super::syscall::push_general_registers!(),
+    r#"
     mov rdi, rsp
     cld
     call {dispatch}
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+"#,
+    super::syscall::pop_general_registers!(),
+    r#"
     test byte ptr [rsp + 24], 3
     jz 2f
     swapgs

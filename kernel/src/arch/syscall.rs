@@ -46,6 +46,25 @@ pub struct UserFrame {
     pub ss: u64,
 }
 
+/// The assembly that pushes the fifteen general registers in the order
+/// that makes them the first fields of a [`UserFrame`] (and of
+/// [`super::entry::TrapFrame`]), for every entry path.
+macro_rules! push_general_registers {
+    () => {
+        "push rax\n push rbx\n push rcx\n push rdx\n push rsi\n push rdi\n push rbp\n push r8\n push r9\n push r10\n push r11\n push r12\n push r13\n push r14\n push r15\n"
+    };
+}
+pub(super) use push_general_registers;
+
+/// The inverse of [`push_general_registers`]: restore the fifteen general
+/// registers from the top of the stack.
+macro_rules! pop_general_registers {
+    () => {
+        "pop r15\n pop r14\n pop r13\n pop r12\n pop r11\n pop r10\n pop r9\n pop r8\n pop rbp\n pop rdi\n pop rsi\n pop rdx\n pop rcx\n pop rbx\n pop rax\n"
+    };
+}
+pub(super) use pop_general_registers;
+
 core::arch::global_asm!(
     r#"
     .global holdfast_syscall_entry
@@ -58,21 +77,9 @@ holdfast_syscall_entry:
     push r11
     push 0x23
     push rcx
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+"#,
+    push_general_registers!(),
+    r#"
     mov rdi, rsp
     sti
     call {dispatch}
@@ -81,21 +88,9 @@ holdfast_syscall_entry:
 
     .global holdfast_return_to_user
 holdfast_return_to_user:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+"#,
+    pop_general_registers!(),
+    r#"
     swapgs
     iretq
 "#,
