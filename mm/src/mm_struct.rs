@@ -29,11 +29,11 @@
 //!    Linux's page-table lock: several threads may hold `mmap_lock` for
 //!    read and fault at once, and they serialise their page-table updates
 //!    here. It is held only for short, non-sleeping sections (one fault, one
-//!    vma operation, one snapshot) and is acquired with `try_lock` plus the
-//!    rwsem backend's `cpu_relax` between attempts, because in the kernel a
-//!    preempted holder on one CPU must not make a contender spin forever
-//!    (`cpu_relax` yields there). Never sleep and never take `mmap_lock`
-//!    with `inner` held.
+//!    vma operation, one snapshot) with interrupts disabled (the rwsem
+//!    backend's `local_irq_save`), so that its holder is never preempted;
+//!    a contender spins with interrupts as it had them, calling the
+//!    backend's `cpu_relax` (which yields on one CPU). Never sleep and
+//!    never take `mmap_lock` with `inner` held.
 //!
 //! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
 //! allocator (behind [`PhysMem`]) is last.
@@ -147,6 +147,7 @@ use crate::errno::Errno;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
 use crate::populate::{PopulateProgress, PopulateStrategy};
+use crate::rwsem::backend::{lock_irqsave, IrqsSaved};
 use crate::rwsem::{RwSem, RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::{VmFlags, VmaTree};
 
@@ -283,6 +284,27 @@ pub struct MmInner<P: PhysMem, T: TlbFlush> {
 /// with the mm and where population is ([`PopulateProgress`]).
 pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>, PopulateProgress) + Send + Sync>;
 
+/// The inner lock held, interrupts disabled until after it is released
+/// (fields drop in order).
+pub(crate) struct InnerGuard<'a, P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> {
+    guard: spin::MutexGuard<'a, MmInner<P, T>>,
+    _irqs: IrqsSaved<'a, B>,
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> core::ops::Deref for InnerGuard<'_, P, B, T> {
+    type Target = MmInner<P, T>;
+
+    fn deref(&self) -> &MmInner<P, T> {
+        &self.guard
+    }
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> core::ops::DerefMut for InnerGuard<'_, P, B, T> {
+    fn deref_mut(&mut self) -> &mut MmInner<P, T> {
+        &mut self.guard
+    }
+}
+
 /// One address space. See the module documentation.
 pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> {
     /// The mmap lock (Linux `mmap_lock`). See the module doc for what it
@@ -368,18 +390,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         (MmapWriteLocked { _held: PhantomData }, self.inner.get_mut())
     }
 
-    /// Take the inner lock (see the module doc: try_lock + `cpu_relax`).
+    /// Take the inner lock, interrupts disabled while it is held (see the
+    /// module doc).
     ///
     /// Locking: never with `inner` already held by this thread.
-    pub(crate) fn lock_inner(&self) -> spin::MutexGuard<'_, MmInner<P, T>> {
-        loop {
-            if let Some(g) = self.inner.try_lock() {
-                return g;
-            }
-            while self.inner.is_locked() {
-                self.mmap_lock.backend().cpu_relax();
-            }
-        }
+    pub(crate) fn lock_inner(&self) -> InnerGuard<'_, P, B, T> {
+        let (guard, irqs) = lock_irqsave(&self.inner, self.mmap_lock.backend());
+        InnerGuard { guard, _irqs: irqs }
     }
 
     /// The frame metadata this mm counts mlocks in.

@@ -25,3 +25,19 @@ fn mmap_fault_mlock_munmap_exit() {
     assert_eq!(w.meta.nr_mlock(), 0);
     assert_eq!(w.arena.in_use(), base - 1);
 }
+
+/// The inner lock (the page-table lock) is held with interrupts disabled:
+/// a counter read that takes only the inner lock disables them once, and
+/// faults and mlock (which take it per page) leave them enabled.
+#[test]
+fn inner_lock_is_held_with_interrupts_disabled() {
+    let w = world();
+    let before = w.backend.irq_saves();
+    let _ = w.mm.total_vm();
+    assert_eq!(w.backend.irq_saves() - before, 1, "total_vm should take the inner lock once, interrupts off");
+    let (prot, flags) = anon_rw();
+    let addr = w.mm.do_mmap(0, 16 * 4096, prot, flags | mm::mmap::MAP_POPULATE, &root()).unwrap();
+    w.mm.do_mlock(addr, 16 * 4096, 0, &root()).unwrap();
+    assert!(!mm::rwsem::StdBackend::irqs_disabled(), "interrupts left disabled");
+    check(&w.mm);
+}

@@ -428,3 +428,34 @@ fn stats_count_acquisitions_and_waits() {
     sem.reset_stats();
     assert_eq!(sem.stats(), Default::default());
 }
+
+/// `wait_lock` is held with interrupts disabled (every lock and unlock
+/// disables them at least once), and they come back afterwards.
+#[test]
+fn wait_lock_is_held_with_interrupts_disabled() {
+    let backend = StdBackend::new();
+    let sem = RwSem::new(backend.clone());
+    let before = backend.irq_saves();
+    sem.down_write();
+    sem.up_write();
+    sem.down_write();
+    sem.downgrade_write();
+    sem.up_read();
+    assert!(backend.irq_saves() - before >= 5, "only {} irq saves", backend.irq_saves() - before);
+    assert!(!StdBackend::irqs_disabled(), "interrupts left disabled");
+}
+
+/// A caller that already has interrupts disabled keeps them disabled: the
+/// unlock restores what the lock found, not "enabled".
+#[test]
+fn wait_lock_restores_interrupts_as_found() {
+    let backend = StdBackend::new();
+    let sem = RwSem::new(backend.clone());
+    StdBackend::with_irqs_disabled(|| {
+        assert!(sem.down_read_trylock());
+        assert!(StdBackend::irqs_disabled(), "down_read_trylock enabled interrupts");
+        sem.up_read();
+        assert!(StdBackend::irqs_disabled(), "up_read enabled interrupts");
+    });
+    assert!(backend.irq_saves() >= 2);
+}

@@ -7,6 +7,10 @@
 //! the owner cannot run while a contender spins. A spin ends when the
 //! owner leaves its CPU, when another thread waits for this CPU
 //! (`need_resched`) or after [`SPIN_LIMIT_NS`].
+//!
+//! The rwsem's `wait_lock` and an mm's inner lock are held with interrupts
+//! disabled (`local_irq_save`), so a holder is never preempted and never
+//! takes a timer tick inside its critical section.
 
 use alloc::sync::Arc;
 use mm::rwsem::{RwSemBackend, TaskState};
@@ -30,6 +34,8 @@ impl RwSemBackend for SchedBackend {
     }
 
     fn park(&self, _me: &Arc<Thread>, _state: TaskState) {
+        // The rwsem parks only after restoring what wait_lock disabled.
+        debug_assert!(x86_64::instructions::interrupts::are_enabled(), "rwsem park with interrupts disabled");
         // Killable parks are ended by the signal code, which wakes the
         // thread after marking the fatal signal; the rwsem re-checks.
         super::block_current();
@@ -54,7 +60,11 @@ impl RwSemBackend for SchedBackend {
     fn cpu_relax(&self) {
         use core::sync::atomic::{AtomicU32, Ordering};
         static SPINS: AtomicU32 = AtomicU32::new(0);
-        if crate::arch::percpu::nr_online() > 1 && SPINS.fetch_add(1, Ordering::Relaxed) % 64 != 0 {
+        if !x86_64::instructions::interrupts::are_enabled() {
+            // A caller that had interrupts disabled already: it may not
+            // yield, and must answer other CPUs' shootdowns while it spins.
+            crate::sync::spin_irqs_off();
+        } else if crate::arch::percpu::nr_online() > 1 && SPINS.fetch_add(1, Ordering::Relaxed) % 64 != 0 {
             for _ in 0..32 {
                 core::hint::spin_loop();
             }
@@ -81,6 +91,18 @@ impl RwSemBackend for SchedBackend {
 
     fn spin_limit_ns(&self) -> u64 {
         SPIN_LIMIT_NS
+    }
+
+    fn local_irq_save(&self) -> bool {
+        let were_enabled = x86_64::instructions::interrupts::are_enabled();
+        x86_64::instructions::interrupts::disable();
+        were_enabled
+    }
+
+    fn local_irq_restore(&self, were_enabled: bool) {
+        if were_enabled {
+            x86_64::instructions::interrupts::enable();
+        }
     }
 }
 

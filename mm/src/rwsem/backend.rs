@@ -124,4 +124,64 @@ pub trait RwSemBackend {
     fn spin_limit_ns(&self) -> u64 {
         0
     }
+
+    // ----- interrupts (Linux `local_irq_save` / `local_irq_restore`) -------
+    //
+    // The mm crate's spinlocks (the rwsem's `wait_lock`, an mm's inner
+    // lock) are held with interrupts disabled, so that their holder is
+    // never preempted in the middle of a critical section and a contender
+    // on another CPU never spins for a whole time slice. Contenders spin
+    // with interrupts as the caller had them: each attempt disables them,
+    // tries the lock, and restores them if the lock was busy.
+
+    /// Disable interrupts on the calling CPU; return whether they were
+    /// enabled. Default: nothing to disable (`false`).
+    fn local_irq_save(&self) -> bool {
+        false
+    }
+
+    /// Undo one [`local_irq_save`](RwSemBackend::local_irq_save) that
+    /// returned `were_enabled`: enable interrupts again only if they were.
+    fn local_irq_restore(&self, _were_enabled: bool) {}
+}
+
+/// Interrupts disabled by [`RwSemBackend::local_irq_save`], restored when
+/// this is dropped. A lock guard keeps one as its last field, so that the
+/// lock is released before interrupts come back.
+pub(crate) struct IrqsSaved<'a, B: RwSemBackend> {
+    backend: &'a B,
+    were_enabled: bool,
+}
+
+impl<'a, B: RwSemBackend> IrqsSaved<'a, B> {
+    pub(crate) fn save(backend: &'a B) -> Self {
+        IrqsSaved { backend, were_enabled: backend.local_irq_save() }
+    }
+}
+
+impl<B: RwSemBackend> Drop for IrqsSaved<'_, B> {
+    fn drop(&mut self) {
+        self.backend.local_irq_restore(self.were_enabled);
+    }
+}
+
+/// Take `lock` with interrupts disabled (Linux `spin_lock_irqsave`): try
+/// with them disabled, and while the lock is busy spin with them restored,
+/// calling the backend's `cpu_relax`. Returns the guard and the saved
+/// interrupt state; drop the guard first.
+#[cfg(not(loom))]
+pub(crate) fn lock_irqsave<'a, T, B: RwSemBackend>(
+    lock: &'a spin::Mutex<T>,
+    backend: &'a B,
+) -> (spin::MutexGuard<'a, T>, IrqsSaved<'a, B>) {
+    loop {
+        let irqs = IrqsSaved::save(backend);
+        if let Some(guard) = lock.try_lock() {
+            return (guard, irqs);
+        }
+        drop(irqs);
+        while lock.is_locked() {
+            backend.cpu_relax();
+        }
+    }
 }

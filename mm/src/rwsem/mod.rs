@@ -107,10 +107,12 @@
 //!
 //! # Locking
 //!
-//! `wait_lock` is a spinlock held only for a few dozen instructions; the
-//! backend is never called with it held (wake-ups are collected in a wake
-//! queue and issued after it is dropped, like Linux's `wake_q`; an owner
-//! token is dropped after it too). The owner word is written only under
+//! `wait_lock` is a spinlock held only for a few dozen instructions, with
+//! interrupts disabled (the backend's `local_irq_save`), so that its holder
+//! is never preempted while a contender spins. The backend is never called
+//! with it held (wake-ups are collected in a wake queue and issued after it
+//! is dropped, like Linux's `wake_q`; an owner token is dropped after it
+//! too). The owner word is written only under
 //! `wait_lock` and read by spinners without it. The rwsem is a sleeping
 //! lock: never take it under a spinlock.
 //!
@@ -131,7 +133,7 @@
 //!     cargo test -p mm --release --test loom_rwsem
 //! ```
 
-mod backend;
+pub(crate) mod backend;
 mod guard;
 pub mod stats;
 mod wait_lock;
@@ -156,6 +158,7 @@ pub use std_backend::{StdBackend, StdWaiter};
 pub use loom_backend::{LoomBackend, LoomWaiter};
 
 use crate::Errno;
+use backend::IrqsSaved;
 use wait_lock::{WaitLock, WaitLockGuard};
 
 #[cfg(not(loom))]
@@ -511,12 +514,12 @@ impl<B: RwSemBackend> RwSem<B> {
 
     // ----- internals -------------------------------------------------------
 
-    fn lock_state(&self) -> StateGuard<'_, B::Waiter> {
-        let guard = self.wait_lock.lock(|| self.backend.cpu_relax());
+    fn lock_state(&self) -> StateGuard<'_, B> {
+        let (guard, irqs) = self.wait_lock.lock(&self.backend);
         // Every change was published before `wait_lock` was dropped.
         #[cfg(all(debug_assertions, not(loom)))]
         debug_assert_eq!(self.owner_word.load(Ordering::Relaxed), guard.owner_word(), "owner word out of date");
-        StateGuard { guard, owner_word: &self.owner_word, changed: false }
+        StateGuard { guard, owner_word: &self.owner_word, changed: false, _irqs: irqs }
     }
 
     fn wake_up_q(&self, wake_q: WakeQ<B::Waiter>) {
@@ -715,31 +718,33 @@ impl<B: RwSemBackend> core::fmt::Debug for RwSem<B> {
     }
 }
 
-/// `wait_lock` held: the state, and on unlock, if the state may have
-/// changed (it was borrowed mutably), the owner word is brought up to date
-/// before `wait_lock` is released.
-struct StateGuard<'a, W> {
-    guard: WaitLockGuard<'a, RwSemState<W>>,
+/// `wait_lock` held, interrupts disabled: the state, and on unlock, if the
+/// state may have changed (it was borrowed mutably), the owner word is
+/// brought up to date before `wait_lock` is released. Interrupts come back
+/// last (fields drop in order).
+struct StateGuard<'a, B: RwSemBackend> {
+    guard: WaitLockGuard<'a, RwSemState<B::Waiter>>,
     owner_word: &'a AtomicUsize,
     changed: bool,
+    _irqs: IrqsSaved<'a, B>,
 }
 
-impl<W> core::ops::Deref for StateGuard<'_, W> {
-    type Target = RwSemState<W>;
+impl<B: RwSemBackend> core::ops::Deref for StateGuard<'_, B> {
+    type Target = RwSemState<B::Waiter>;
 
-    fn deref(&self) -> &RwSemState<W> {
+    fn deref(&self) -> &RwSemState<B::Waiter> {
         &self.guard
     }
 }
 
-impl<W> core::ops::DerefMut for StateGuard<'_, W> {
-    fn deref_mut(&mut self) -> &mut RwSemState<W> {
+impl<B: RwSemBackend> core::ops::DerefMut for StateGuard<'_, B> {
+    fn deref_mut(&mut self) -> &mut RwSemState<B::Waiter> {
         self.changed = true;
         &mut self.guard
     }
 }
 
-impl<W> Drop for StateGuard<'_, W> {
+impl<B: RwSemBackend> Drop for StateGuard<'_, B> {
     fn drop(&mut self) {
         if self.changed {
             let word = self.guard.owner_word();
@@ -747,7 +752,7 @@ impl<W> Drop for StateGuard<'_, W> {
                 self.owner_word.store(word, Ordering::Release);
             }
         }
-        // `guard` is dropped after this, releasing `wait_lock`.
+        // `guard` is dropped after this, releasing `wait_lock`; then `_irqs`.
     }
 }
 

@@ -12,6 +12,16 @@
 //! been descheduled. (A host thread preempted by the OS still counts as
 //! running; the spin bound covers that case.) `need_resched` is always
 //! `false`: the spin bound stands in for the end of a time slice.
+//!
+//! # Interrupts on the host
+//!
+//! Each thread has a simulated interrupt flag ([`StdBackend::irqs_disabled`]).
+//! `local_irq_save` clears it and counts the call; `park` and `cpu_relax`
+//! panic when it is clear, because in the kernel sleeping or spinning for
+//! the mm crate's spinlocks with interrupts disabled is a bug (a sleeper
+//! would switch away with them off; a spinner would hold up timer ticks and
+//! IPIs). Every host test thus checks that the rwsem and the mm hold their
+//! spinlocks, and only those, with interrupts disabled.
 
 extern crate std;
 
@@ -45,6 +55,8 @@ struct Inner {
     parks: AtomicU64,
     /// `owner_on_cpu` calls so far: how often a spinner looked at an owner.
     owner_polls: AtomicU64,
+    /// `local_irq_save` calls so far.
+    irq_saves: AtomicU64,
 }
 
 /// A std thread as the rwsem names it: the thread, to unpark it, and, if
@@ -67,6 +79,14 @@ struct CpuState {
 
 std::thread_local! {
     static CPU: Arc<CpuState> = Arc::new(CpuState::default());
+    /// The calling thread's simulated interrupt flag is clear.
+    static IRQS_DISABLED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Panic if the calling thread has interrupts disabled: `what` would be a
+/// kernel bug there.
+fn assert_irqs_enabled(what: &str) {
+    assert!(!IRQS_DISABLED.with(|d| d.get()), "{what} with interrupts disabled");
 }
 
 impl StdWaiter {
@@ -130,6 +150,7 @@ impl StdBackend {
                 smp,
                 parks: AtomicU64::new(0),
                 owner_polls: AtomicU64::new(0),
+                irq_saves: AtomicU64::new(0),
             }),
         }
     }
@@ -166,6 +187,25 @@ impl StdBackend {
         self.inner.owner_polls.load(Ordering::SeqCst)
     }
 
+    /// How many times interrupts were disabled through this backend so far.
+    pub fn irq_saves(&self) -> u64 {
+        self.inner.irq_saves.load(Ordering::SeqCst)
+    }
+
+    /// Whether the calling thread's simulated interrupts are disabled.
+    pub fn irqs_disabled() -> bool {
+        IRQS_DISABLED.with(|d| d.get())
+    }
+
+    /// Run `f` with the calling thread's simulated interrupts disabled, as
+    /// a kernel caller that already disabled them would.
+    pub fn with_irqs_disabled<R>(f: impl FnOnce() -> R) -> R {
+        let were = IRQS_DISABLED.with(|d| d.replace(true));
+        let r = f();
+        IRQS_DISABLED.with(|d| d.set(were));
+        r
+    }
+
     fn killed(&self) -> std::sync::MutexGuard<'_, HashSet<ThreadId>> {
         self.inner.killed.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -179,6 +219,7 @@ impl RwSemBackend for StdBackend {
     }
 
     fn park(&self, me: &StdWaiter, _state: TaskState) {
+        assert_irqs_enabled("park");
         self.inner.parks.fetch_add(1, Ordering::SeqCst);
         if let Some(cpu) = &me.cpu {
             cpu.off_cpu.fetch_add(1, Ordering::SeqCst);
@@ -203,6 +244,7 @@ impl RwSemBackend for StdBackend {
     }
 
     fn cpu_relax(&self) {
+        assert_irqs_enabled("spinning for a lock");
         // Host threads outnumber cores in the tests: let the holder run.
         thread::yield_now();
     }
@@ -218,5 +260,17 @@ impl RwSemBackend for StdBackend {
 
     fn spin_limit_ns(&self) -> u64 {
         self.inner.spin_limit_ns
+    }
+
+    fn local_irq_save(&self) -> bool {
+        self.inner.irq_saves.fetch_add(1, Ordering::SeqCst);
+        !IRQS_DISABLED.with(|d| d.replace(true))
+    }
+
+    fn local_irq_restore(&self, were_enabled: bool) {
+        assert!(Self::irqs_disabled(), "local_irq_restore with interrupts enabled: unbalanced");
+        if were_enabled {
+            IRQS_DISABLED.with(|d| d.set(false));
+        }
     }
 }
