@@ -192,9 +192,15 @@ fn demo() -> ! {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
     // The first CPU to panic stops the others and prints; a CPU that
-    // panics after it just stops.
-    if !arch::smp::claim_panic() {
-        arch::smp::stop_this_cpu();
+    // panics after it just stops; a panic while printing the first one
+    // ends the run with what it can still say.
+    match arch::smp::claim_panic() {
+        arch::smp::PanicRole::First => {}
+        arch::smp::PanicRole::Other => arch::smp::stop_this_cpu(),
+        arch::smp::PanicRole::Nested => {
+            crate::drivers::serial::force_write_fmt(format_args!("KERNEL PANIC (while panicking): {}\n", info));
+            arch::qemu::exit(arch::qemu::EXIT_PANIC)
+        }
     }
     #[cfg(feature = "ktest")]
     if let Some((i, name)) = ktest::current() {

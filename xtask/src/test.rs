@@ -84,6 +84,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     if let Some(dir) = build_user(&mut tally) {
                         cases.extend(cpu_model_cases(&dir));
                         cases.extend(smp_boot_cases(&dir));
+                        cases.extend(panic_cases(&dir));
                     }
                     cases
                 } else {
@@ -567,6 +568,56 @@ pub fn smp_boot_cases(dir: &std::path::Path) -> Vec<BootCase> {
             }
         })
         .collect()
+}
+
+/// The kernel's exit status after a panic (`arch::qemu::EXIT_PANIC`).
+const EXIT_PANIC: i32 = 3;
+
+/// A panic on two CPUs at once while every CPU prints: `sysrq_crash` on
+/// [`SMOKE_SMP`] CPUs, judged by [`one_panic_then_silence`].
+pub fn panic_cases(dir: &std::path::Path) -> Vec<BootCase> {
+    let base = BootCase::exits_cleanly(
+        "smoke",
+        format!("panic::sysrq-smp{SMOKE_SMP}"),
+        vec!["/sysrq_crash".into()],
+        vec![dir.join("sysrq_crash")],
+    );
+    vec![BootCase {
+        smp: Some(SMOKE_SMP),
+        expect: Expect::Exit { status: EXIT_PANIC, output: vec!["KERNEL PANIC: ".into()] },
+        check: Some(one_panic_then_silence),
+        ..base
+    }]
+}
+
+/// The panic path's promise: one panic message, whole, and nothing from
+/// the other CPUs after it, which were all printing before it (every CPU
+/// of [`SMOKE_SMP`] printed a `beat` line).
+fn one_panic_then_silence(_strategy: Option<&str>, serial: &str) -> std::result::Result<String, String> {
+    let lines: Vec<&str> = serial.lines().collect();
+    let panics: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("PANIC")).collect();
+    let [at] = panics[..] else {
+        return Err(format!(
+            "{} lines mention a panic, expected exactly one: {:?}",
+            panics.len(),
+            panics.iter().map(|&i| lines[i]).collect::<Vec<_>>()
+        ));
+    };
+    // `KERNEL PANIC: panicked at FILE:LINE:COL:` and the message below it.
+    let message = lines[at..].iter().take(2).copied().collect::<Vec<_>>().join("\n");
+    if !lines[at].starts_with("KERNEL PANIC: ") || !message.contains("sysrq triggered crash") {
+        return Err(format!("the panic message is not whole: {message:?}"));
+    }
+    for cpu in 0..SMOKE_SMP {
+        let mark = format!("beat {cpu} ");
+        if !lines[..at].iter().any(|l| l.starts_with(&mark)) {
+            return Err(format!("CPU {cpu} never printed before the panic"));
+        }
+    }
+    match lines[at + 1..].iter().find(|l| l.contains("beat ")) {
+        Some(l) => Err(format!("a CPU printed after the panic: {l:?}")),
+        None => Ok(format!("one panic message; {SMOKE_SMP} CPUs printing before it, none after")),
+    }
 }
 
 /// A user program run as init: its arguments, expected exit status and
@@ -1305,6 +1356,21 @@ mod tests {
             assert_eq!(linux_skip(find(p), false), Some("needs root"), "{p}");
             assert_eq!(linux_skip(find(p), true), None, "{p}");
         }
+    }
+
+    #[test]
+    fn panic_judged_by_one_message_then_silence() {
+        let beats = "beat 0 1\nbeat 1 1\nbeat 2 1\nbeat 3 1\nbeat ";
+        let panic = "\nKERNEL PANIC: panicked at kernel/src/fs/procfs.rs:1:1:\nsysrq triggered crash\n";
+        assert!(one_panic_then_silence(None, &format!("{beats}{panic}")).is_ok());
+        let after = format!("{beats}{panic}beat 2 2\n");
+        assert!(one_panic_then_silence(None, &after).unwrap_err().contains("after the panic"));
+        let twice = format!("{beats}{panic}{panic}");
+        assert!(one_panic_then_silence(None, &twice).unwrap_err().contains("exactly one"));
+        let torn = format!("{beats}{}", panic.replace("triggered crash", "trig"));
+        assert!(one_panic_then_silence(None, &torn).is_err());
+        let idle = format!("beat 0 1\nbeat 1 1\n{panic}");
+        assert!(one_panic_then_silence(None, &idle).unwrap_err().contains("CPU 2 never printed"));
     }
 
     #[test]

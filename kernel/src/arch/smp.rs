@@ -19,7 +19,7 @@
 //! is the `ONLINE` flag.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::{apic, percpu};
 
@@ -299,32 +299,65 @@ extern "C" fn ap_entry(index: u64) -> ! {
 /// A panic is in progress; other CPUs stop.
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
+/// The CPU that claimed the panic (`u32::MAX`: none).
+static PANIC_CPU: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// What a panicking CPU is to do ([`claim_panic`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanicRole {
+    /// The first panic: the other CPUs are stopped; print and exit.
+    First,
+    /// A panic inside the panic path of this same CPU: exit at once.
+    Nested,
+    /// Another CPU panicked first: just stop.
+    Other,
+}
+
+/// The CPUs (by number, one bit each) that have stopped for a panic.
+static STOPPED: AtomicU64 = AtomicU64::new(0);
+
+/// How long the panicking CPU waits for the others to stop (Linux's
+/// `smp_send_stop` waits a second too).
+const STOP_WAIT_NS: u64 = 1_000_000_000;
+
 /// Has a CPU panicked (so that this one should stop)?
 pub fn stopping() -> bool {
     STOPPING.load(Ordering::SeqCst)
 }
 
 /// The first CPU to panic claims the console and stops every other CPU
-/// (an NMI, which reaches CPUs spinning with interrupts disabled);
-/// returns false on a CPU that panicked second, which should just stop.
-pub fn claim_panic() -> bool {
+/// (an NMI, which reaches CPUs spinning with interrupts disabled), waiting
+/// until each has stopped (or [`STOP_WAIT_NS`]) so that none of them
+/// writes to the console again.
+pub fn claim_panic() -> PanicRole {
+    // Before the per-CPU blocks only the boot CPU runs: call it CPU 0.
+    let me = if percpu::nr_online() == 0 { 0 } else { percpu::this_cpu().cpu };
     if STOPPING.swap(true, Ordering::SeqCst) {
-        return false;
+        return if PANIC_CPU.load(Ordering::SeqCst) == me { PanicRole::Nested } else { PanicRole::Other };
     }
+    PANIC_CPU.store(me, Ordering::SeqCst);
     if percpu::nr_online() == 0 {
-        return true; // before the per-CPU blocks: only the boot CPU runs
+        return PanicRole::First;
     }
-    let me = percpu::this_cpu().cpu;
-    let others: Vec<u32> = percpu::online().filter(|c| c.cpu != me).map(|c| c.apic_id).collect();
-    for id in others {
-        apic::send_nmi(id);
+    let others: Vec<(u32, u32)> = percpu::online().filter(|c| c.cpu != me).map(|c| (c.cpu, c.apic_id)).collect();
+    let mask = others.iter().fold(0u64, |m, &(cpu, _)| m | 1 << cpu);
+    for &(_, apic_id) in &others {
+        apic::send_nmi(apic_id);
     }
-    true
+    let deadline = super::time::now_ns().saturating_add(STOP_WAIT_NS);
+    while STOPPED.load(Ordering::SeqCst) & mask != mask && super::time::now_ns() < deadline {
+        core::hint::spin_loop();
+    }
+    PanicRole::First
 }
 
-/// Stop this CPU for good (interrupts off, halted).
+/// Stop this CPU for good (interrupts off, halted), telling a panicking
+/// CPU that waits for it.
 pub fn stop_this_cpu() -> ! {
     x86_64::instructions::interrupts::disable();
+    if percpu::nr_online() > 0 {
+        STOPPED.fetch_or(1 << percpu::this_cpu().cpu, Ordering::SeqCst);
+    }
     loop {
         x86_64::instructions::hlt();
     }

@@ -91,6 +91,15 @@ impl Console {
         }
     }
 
+    /// Bring a cursor left mid-update (by a CPU stopped for a panic) back
+    /// on the screen, at the start of a line.
+    fn recover(&mut self) {
+        self.row = self.row.min(self.rows().saturating_sub(1));
+        if self.col != 0 {
+            self.newline();
+        }
+    }
+
     fn write_byte(&mut self, b: u8) {
         match b {
             b'\n' => self.newline(),
@@ -120,12 +129,16 @@ pub fn write_fmt(args: fmt::Arguments) {
     }
 }
 
-/// Draw text even if the console lock is held (panic path only).
+/// Draw text even if the console lock is held (panic path only), on a
+/// line of its own.
 pub fn force_write_fmt(args: fmt::Arguments) {
     // SAFETY: only called on the panic path, by the one CPU that claimed
     // it after stopping every other CPU (`arch::smp::claim_panic`): the
     // holder of the lock, this CPU interrupted or a stopped one, never
     // resumes.
     unsafe { CONSOLE.force_unlock() };
+    if let Some(c) = CONSOLE.lock().as_mut() {
+        c.recover();
+    }
     write_fmt(args);
 }

@@ -8,6 +8,7 @@
 //! around console output so a timer interrupt cannot deadlock on it.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use uart_16550::backend::PioBackend;
 use uart_16550::{Config, Uart16550Tty};
@@ -24,21 +25,43 @@ pub fn init() -> bool {
     ok
 }
 
-/// Write formatted text to COM1 if it exists.
-pub fn write_fmt(args: fmt::Arguments) {
-    if let Some(port) = COM1.lock().as_mut() {
-        let _ = port.write_fmt(args);
+/// Nothing was written to COM1 since its last newline (false while a line
+/// is being written): where the panic message must begin a line of its own.
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
+
+/// COM1, keeping [`AT_LINE_START`] up to date line by line.
+struct LineTracking<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for LineTracking<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for piece in s.split_inclusive('\n') {
+            AT_LINE_START.store(false, Ordering::Relaxed);
+            self.0.write_str(piece)?;
+            AT_LINE_START.store(piece.ends_with('\n'), Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
-/// Write text to COM1 even if its lock is held (panic path only): the
-/// holder, this CPU interrupted mid-line or another CPU the panic stopped,
-/// is never resumed.
+/// Write formatted text to COM1 if it exists.
+pub fn write_fmt(args: fmt::Arguments) {
+    if let Some(port) = COM1.lock().as_mut() {
+        let _ = LineTracking(port).write_fmt(args);
+    }
+}
+
+/// Write text to COM1 even if its lock is held (panic path only), on a
+/// line of its own: the holder, this CPU interrupted mid-line or another
+/// CPU the panic stopped, is never resumed.
 pub fn force_write_fmt(args: fmt::Arguments) {
     // SAFETY: only called on the panic path, by the one CPU that claimed
     // it after stopping every other CPU (`arch::smp::claim_panic`): the
     // holder of the lock, this CPU interrupted or a stopped one, never
     // resumes.
     unsafe { COM1.force_unlock() };
+    // A CPU stopped mid-line left it unfinished: start a new one.
+    if !AT_LINE_START.load(Ordering::Relaxed) {
+        write_fmt(format_args!("\n"));
+    }
     write_fmt(args);
 }

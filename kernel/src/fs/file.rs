@@ -67,6 +67,8 @@ pub enum FileKind {
     Bytes(FileBytes),
     /// A `/proc/sys/vm` setting: reads give the value, writes set it.
     Sysctl(super::procfs::Sysctl),
+    /// `/proc/sysrq-trigger`: write-only; a written key runs its action.
+    SysrqTrigger,
     /// A directory, named by its canonical path (see `fs::namei`).
     Dir(Vec<u8>),
 }
@@ -172,6 +174,8 @@ impl File {
         let data: &[u8] = match &self.kind {
             FileKind::Console => return Ok(0),
             FileKind::Dir(_) => return Err(Errno::EISDIR),
+            // No read operation (Linux's vfs_read: EINVAL).
+            FileKind::SysrqTrigger => return Err(Errno::EINVAL),
             FileKind::Bytes(b) => b.as_slice(),
             FileKind::Sysctl(s) => {
                 sysctl = s.read();
@@ -222,6 +226,14 @@ impl File {
                 s.write(&kbuf)?;
                 Ok(count)
             }
+            FileKind::SysrqTrigger if count == 0 => Ok(0),
+            FileKind::SysrqTrigger => {
+                // Like write_sysrq_trigger: the first byte is the key.
+                let mut key = [0u8; 1];
+                copy_from_user(&mut key, buf)?;
+                super::procfs::sysrq_trigger(key[0]);
+                Ok(count)
+            }
             // No write operation (never reached: these are opened read-only).
             FileKind::Bytes(_) | FileKind::Dir(_) => Err(Errno::EINVAL),
         }
@@ -270,6 +282,7 @@ impl File {
             FileKind::Console => S_IFCHR | 0o620,
             FileKind::Bytes(_) => S_IFREG | 0o444,
             FileKind::Sysctl(_) => S_IFREG | 0o644,
+            FileKind::SysrqTrigger => S_IFREG | 0o200,
             FileKind::Dir(p) if crate::fs::namei::in_proc(p) => S_IFDIR | 0o555,
             FileKind::Dir(_) => S_IFDIR | 0o755,
         }

@@ -96,7 +96,7 @@ pub fn node_type(path: &[u8]) -> Option<NodeType> {
         let (second, third) = (parts.next(), parts.next());
         let more = parts.next().is_some();
         return match (first, second, third, more) {
-            (b"cpuinfo" | b"vmstat", None, _, _) => Some(NodeType::File),
+            (b"cpuinfo" | b"vmstat" | b"sysrq-trigger", None, _, _) => Some(NodeType::File),
             (b"sys", None, _, _) => Some(NodeType::Dir),
             (b"sys", Some(b"vm"), None, _) => Some(NodeType::Dir),
             (b"sys", Some(b"vm"), Some(f), false) if super::procfs::Sysctl::from_name(f).is_some() => Some(NodeType::File),

@@ -5,7 +5,8 @@
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
 //! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (TLB
-//! shootdown counters), `/proc/self/mmap_lock`
+//! shootdown counters), `/proc/sysrq-trigger` (key `c` crashes the kernel,
+//! as Linux's does: how the panic path is tested), `/proc/self/mmap_lock`
 //! (statistics of the
 //! process's mmap lock: acquisitions, contention, wait and hold times).
 //! The directories (`/proc`, `/proc/<pid>`, `/proc/sys`, ...) are known to
@@ -93,6 +94,16 @@ impl Sysctl {
     }
 }
 
+/// A key written to `/proc/sysrq-trigger` (Linux `__handle_sysrq`): `c`
+/// panics the kernel ("sysrq triggered crash", as Linux's
+/// `sysrq_handle_crash`); any other key logs the keys Holdfast knows.
+pub fn sysrq_trigger(key: u8) {
+    match key {
+        b'c' => panic!("sysrq triggered crash"),
+        _ => log::info!("sysrq: HELP : crash(c)"),
+    }
+}
+
 /// Open a regular /proc file by its canonical path, if it names one of ours.
 pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     if let Some(s) = Sysctl::from_path(path) {
@@ -100,6 +111,9 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     }
     if path == b"/proc/cpuinfo" {
         return Some(Ok(FileKind::Bytes(FileBytes::Owned(cpuinfo().into_bytes()))));
+    }
+    if path == b"/proc/sysrq-trigger" {
+        return Some(Ok(FileKind::SysrqTrigger));
     }
     if path == b"/proc/vmstat" {
         return Some(Ok(FileKind::Bytes(FileBytes::Owned(vmstat().into_bytes()))));

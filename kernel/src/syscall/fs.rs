@@ -219,8 +219,10 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         if ty == NodeType::File && !in_proc && (writing || flags & O_TRUNC != 0) {
             return Err(Errno::EROFS);
         }
-        // Only the sysctls are writable, and only by root (0644, root's).
-        if writing && in_proc && (crate::fs::procfs::Sysctl::from_path(&node).is_none() || !owner_or_capable()) {
+        // Only the sysctls (0644) and sysrq-trigger (0200) are writable,
+        // and only by root.
+        let proc_writable = crate::fs::procfs::Sysctl::from_path(&node).is_some() || node == b"/proc/sysrq-trigger";
+        if writing && in_proc && (!proc_writable || !owner_or_capable()) {
             return Err(Errno::EACCES);
         }
         if flags & O_NOATIME != 0 && !owner_or_capable() {
