@@ -169,7 +169,6 @@ impl<B: RwSemBackend> Drop for IrqsSaved<'_, B> {
 /// with them disabled, and while the lock is busy spin with them restored,
 /// calling the backend's `cpu_relax`. Returns the guard and the saved
 /// interrupt state; drop the guard first.
-#[cfg(not(loom))]
 pub(crate) fn lock_irqsave<'a, T, B: RwSemBackend>(
     lock: &'a spin::Mutex<T>,
     backend: &'a B,
