@@ -24,6 +24,7 @@ mod plot;
 mod qemu;
 mod report;
 mod test;
+mod timeline;
 mod user;
 
 use std::process::ExitCode;
