@@ -7,9 +7,10 @@
 //!   (right) latency of the operations that overlapped an mlock call;
 //! - `mlock-pages-per-s.svg`: how fast mlock populated the region;
 //! - `timeline.svg` (when the bench ran with `--timeline`): one run per
-//!   kernel at one region size, one panel each, sharing both axes: every
-//!   printed operation's latency (log) at the time it began, in ms since
-//!   the mlock call began, the call itself shaded (see [`crate::timeline`]).
+//!   kernel at one region size, one panel each, sharing both axes: each
+//!   printed mmap+munmap (the writer, kind a) as a step at its latency
+//!   (log) from its start to its end, in ms since the mlock call began,
+//!   the call itself shaded (see [`crate::timeline`]).
 //!
 //! Both axes are logarithmic (latencies span microseconds to seconds).
 //! Values that are missing (a boot without a RESULT line) or zero (a kind
@@ -178,44 +179,38 @@ pub fn write_plots(dir: &Path, rows: &[Measured]) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// The colour of a kind in `timeline.svg`: the writer (a) strong, the
-/// readers lighter.
-fn kind_colour(label: &str) -> RGBAColor {
-    match label.as_bytes().get(1) {
-        Some(b'a') => COLOURS[3].to_rgba(),
-        Some(b'b') => COLOURS[0].mix(0.55),
-        Some(b'c') => COLOURS[2].mix(0.55),
-        _ => COLOURS[4].mix(0.55),
-    }
-}
-
 /// Writes `timeline.svg` into `dir` (created if needed): one panel per
-/// run of `runs`, which were booted at `size_mib`; returns its path.
+/// run of `runs`, which were booted at `size_mib`, each with the writer's
+/// (a) operations as steps (see [`crate::timeline::steps`]); returns its
+/// path.
 pub fn write_timeline(dir: &Path, runs: &[crate::timeline::Run], size_mib: u64) -> Result<PathBuf> {
-    use crate::timeline::{panels, shared_ranges};
+    use crate::timeline::{panels, shared_ranges, steps};
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
-    let panels = panels(runs);
+    let panels = panels(runs, "a");
     let path = dir.join("timeline.svg");
-    let height = 50 + 190 * panels.len().max(1) as u32;
+    let height = 50 + 170 * panels.len().max(1) as u32;
     svg_file(&path, (1000, height), |root| {
-        let title = format!("one mlock of {size_mib} MiB (shaded): each operation's latency at the time it began");
-        let body = root.titled(&title, ("sans-serif", 20)).map_err(|e| e.to_string())?;
+        let title = format!("(a) mmap+munmap, a writer, around one mlock of {size_mib} MiB (shaded): each call from its start to its end");
+        let body = root.titled(&title, ("sans-serif", 18)).map_err(|e| e.to_string())?;
         let Some((x, y)) = shared_ranges(&panels) else { return Ok(()) };
         let areas = body.split_evenly((panels.len(), 1));
         for (n, (p, area)) in panels.iter().zip(&areas).enumerate() {
-            let caption =
-                match p.lines.iter().find(|s| s.label.starts_with("(a)")).and_then(|s| {
-                    s.points.iter().filter(|q| q.0 <= p.mlock_ms && q.0 + q.1 / 1000.0 >= 0.0).max_by(|u, v| u.1.total_cmp(&v.1))
-                }) {
-                    Some(&(t, lat)) => {
-                        format!("{}: mlock {:.1} ms; slowest (a) in it {:.1} ms, began at {:+.1} ms", p.label, p.mlock_ms, lat / 1000.0, t)
-                    }
-                    None => format!("{}: mlock {:.1} ms", p.label, p.mlock_ms),
-                };
+            let caption = match p.slowest_in_mlock() {
+                Some((t, lat)) => {
+                    format!(
+                        "{}: mlock {:.1} ms; the slowest call in it {:.1} ms, began at {:+.1} ms",
+                        p.label,
+                        p.mlock_ms,
+                        lat / 1000.0,
+                        t
+                    )
+                }
+                None => format!("{}: mlock {:.1} ms", p.label, p.mlock_ms),
+            };
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, ("sans-serif", 15))
                 .margin(6)
-                .x_label_area_size(30)
+                .x_label_area_size(28)
                 .y_label_area_size(60)
                 .build_cartesian_2d(x.clone(), y.clone().log_scale())
                 .map_err(|e| e.to_string())?;
@@ -227,32 +222,16 @@ pub fn write_timeline(dir: &Path, runs: &[crate::timeline::Run], size_mib: u64) 
                 .y_labels(6)
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .y_label_formatter(&|v| format!("{v:.0}"))
-                .light_line_style(WHITE)
+                .light_line_style(TRANSPARENT)
                 .draw()
                 .map_err(|e| e.to_string())?;
-            let shade = RGBColor(0x99, 0x99, 0x99).mix(0.2).filled();
+            let shade = RGBColor(0x99, 0x99, 0x99).mix(0.25).filled();
             chart
                 .draw_series(std::iter::once(Rectangle::new([(0.0, y.start), (p.mlock_ms, y.end)], shade)))
                 .map_err(|e| e.to_string())?;
-            // The readers first, so the writer is drawn on top.
-            for s in p.lines.iter().rev() {
-                let c = kind_colour(&s.label);
-                let drawn = chart.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(1))).map_err(|e| e.to_string())?;
-                if n == 0 {
-                    drawn
-                        .label(s.label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-                }
-            }
-            if n == 0 {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| e.to_string())?;
-            }
+            chart
+                .draw_series(LineSeries::new(steps(&p.points), colour(&p.label, 3).stroke_width(1)))
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     })?;
@@ -329,20 +308,22 @@ mod tests {
         let path = write_timeline(&dir, &runs, 64).unwrap();
         assert_eq!(path, dir.join("timeline.svg"));
         let svg = std::fs::read_to_string(&path).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("one mlock of 64 MiB"), "{svg}");
-        assert!(svg.contains("hold-write: mlock 80.0 ms; slowest (a) in it 79.0 ms, began at +1.0 ms"), "{svg}");
+        assert!(svg.starts_with("<svg") && svg.contains("around one mlock of 64 MiB"), "{svg}");
+        assert!(svg.contains("hold-write: mlock 80.0 ms; the slowest call in it 79.0 ms, began at +1.0 ms"), "{svg}");
         assert!(
-            svg.contains("linux 6.1.0-57-cloud-amd64: mlock 60.0 ms; slowest (a) in it 0.4 ms, began at +30.0 ms"),
+            svg.contains("linux 6.1.0-57-cloud-amd64: mlock 60.0 ms; the slowest call in it 0.4 ms, began at +30.0 ms"),
             "{svg}"
         );
-        assert!(svg.contains("(a) mmap+munmap, a writer") && svg.contains("(b) fault, a reader"), "{svg}");
-        // Two kinds in each of two panels, plus the legend's two marks.
-        assert!(svg.matches("<polyline").count() >= 6, "{svg}");
-        // Two shaded mlock calls.
+        // One line in each panel: the writer's three calls as steps (two
+        // points each; the axes' lines have two in all), and each mlock
+        // shaded.
+        let points = |l: &str| l.split('"').skip_while(|a| !a.ends_with("points=")).nth(1).map_or(0, |p| p.split_whitespace().count());
+        let lines: Vec<usize> = svg.lines().filter(|l| l.starts_with("<polyline")).map(points).filter(|&n| n > 2).collect();
+        assert_eq!(lines, [6, 6], "{svg}");
         assert!(svg.matches("<rect").count() >= 3, "{svg}");
         // No timeline at all: a titled, empty picture, not an error.
         let path = write_timeline(&dir, &[], 64).unwrap();
-        assert!(std::fs::read_to_string(path).unwrap().contains("one mlock of 64 MiB"));
+        assert!(std::fs::read_to_string(path).unwrap().contains("around one mlock of 64 MiB"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

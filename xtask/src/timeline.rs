@@ -18,8 +18,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::plot::Series;
-
 /// One contending kind's samples around one mlock call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindTimeline {
@@ -205,45 +203,54 @@ impl Run {
     }
 }
 
-/// The contending kinds: letter and what the plot's legend calls them.
-pub const KIND_NAMES: [(&str, &str); 4] =
-    [("a", "(a) mmap+munmap, a writer"), ("b", "(b) fault, a reader"), ("c", "(c) read maps, a reader"), ("d", "(d) cpu spin")];
-
 /// One panel of `timeline.svg`: a kernel, its mlock call's time and one
-/// line per kind.
+/// kind's points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {
     pub label: String,
     pub mlock_ms: f64,
-    /// (ms since the mlock began, latency µs) per kind; points of zero
-    /// latency (below the 0.1 µs the program prints) are left out, as a
-    /// log axis cannot show them.
-    pub lines: Vec<Series>,
+    /// (ms since the mlock began, latency µs); points of zero latency
+    /// (below the 0.1 µs the program prints) are left out, as a log axis
+    /// cannot show them.
+    pub points: Vec<(f64, f64)>,
 }
 
-/// One panel per run, in the runs' order; runs without any kind are left
-/// out.
-pub fn panels(runs: &[Run]) -> Vec<Panel> {
+impl Panel {
+    /// The slowest point whose call overlapped the mlock call.
+    pub fn slowest_in_mlock(&self) -> Option<(f64, f64)> {
+        let m = self.mlock_ms;
+        self.points
+            .iter()
+            .copied()
+            .filter(|&(t, lat)| t <= m && t + lat / 1000.0 >= 0.0)
+            .max_by(|x, y| x.1.total_cmp(&y.1))
+    }
+}
+
+/// One panel per run that has a timeline of `kind`, in the runs' order.
+pub fn panels(runs: &[Run], kind: &str) -> Vec<Panel> {
     runs.iter()
         .filter_map(|r| {
-            let lines = r
-                .kinds
-                .iter()
-                .map(|k| Series {
-                    label: KIND_NAMES.iter().find(|n| n.0 == k.kind).map_or(format!("({})", k.kind), |n| n.1.to_string()),
-                    points: k.points.iter().copied().filter(|p| p.1 > 0.0 && p.1.is_finite()).collect(),
-                })
-                .collect();
-            Some(Panel { label: r.label.clone(), mlock_ms: r.mlock_ms()?, lines })
+            let k = r.kind(kind)?;
+            let points = k.points.iter().copied().filter(|p| p.1 > 0.0 && p.1.is_finite()).collect();
+            Some(Panel { label: r.label.clone(), mlock_ms: k.mlock_ms, points })
         })
         .collect()
+}
+
+/// The points of a line that draws each call as a step at its latency
+/// from its start to its end: `(t, lat)` becomes `(t, lat)` and
+/// `(t + lat, lat)` (t in ms, lat in µs). One thread's calls follow each
+/// other, so a long wait is one long flat step, not a single spike.
+pub fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    points.iter().flat_map(|&(t, lat)| [(t, lat), (t + lat / 1000.0, lat)]).collect()
 }
 
 /// The ranges every panel shares: time (ms) and latency (µs), each with
 /// some room around the data (and above it for the legend); `None` if
 /// there is no point at all.
 pub fn shared_ranges(panels: &[Panel]) -> Option<(std::ops::Range<f64>, std::ops::Range<f64>)> {
-    let points = || panels.iter().flat_map(|p| p.lines.iter().flat_map(|s| s.points.iter()));
+    let points = || panels.iter().flat_map(|p| p.points.iter());
     let (t0, t1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
     let (l0, l1) = points().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     if !t0.is_finite() || !l0.is_finite() {
@@ -251,6 +258,8 @@ pub fn shared_ranges(panels: &[Panel]) -> Option<(std::ops::Range<f64>, std::ops
     }
     // The mlock calls themselves are inside the time range too.
     let t1 = panels.iter().map(|p| p.mlock_ms).fold(t1, f64::max);
+    // And the ends of the calls (the steps' right ends).
+    let t1 = points().map(|p| p.0 + p.1 / 1000.0).fold(t1, f64::max);
     let t0 = t0.min(0.0);
     let pad = (t1 - t0).max(1.0) * 0.02;
     Some((t0 - pad..t1 + pad, l0 / 1.6..l1 * 4.0))
@@ -372,31 +381,44 @@ RESULT strategy=hold-write region_mib=64 mlock_ms=41.40 a_max=40474
     }
 
     #[test]
-    fn one_panel_per_run_one_line_per_kind() {
+    fn one_panel_per_run_with_that_kind() {
         let runs = vec![
             run("hold-write", RUN),
             Run { label: "linux 6.1".into(), kinds: vec![] },
             run("yield-to-waiters", "TIMELINE kind=a mlock_us=50000 seen=2 kept=2 shown=2 slowest=2\nTL a -3:12.0 20000:900.5"),
         ];
-        let p = panels(&runs);
+        let p = panels(&runs, "a");
         // The run without a timeline has no panel.
         assert_eq!(p.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["hold-write", "yield-to-waiters"]);
         assert_eq!(p[0].mlock_ms, 41.399);
-        assert_eq!(p[0].lines.len(), 2);
-        assert_eq!(p[0].lines[0].label, "(a) mmap+munmap, a writer");
-        assert_eq!(p[0].lines[0].points, vec![(-167.954, 198.3), (-0.012, 14.9), (1.354, 40474.2), (41.833, 2524.1)]);
+        assert_eq!(p[0].points, vec![(-167.954, 198.3), (-0.012, 14.9), (1.354, 40474.2), (41.833, 2524.1)]);
+        assert_eq!(p[0].slowest_in_mlock(), Some((1.354, 40474.2)));
+        assert_eq!(p[1].points, vec![(-0.003, 12.0), (20.0, 900.5)]);
         // The zero-latency point of (b) is not drawn on the log axis.
-        assert_eq!(p[0].lines[1].label, "(b) fault, a reader");
-        assert_eq!(p[0].lines[1].points, vec![(0.005, 1.5)]);
-        assert_eq!(p[1].lines[0].points, vec![(-0.003, 12.0), (20.0, 900.5)]);
+        let b = panels(&runs, "b");
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].points, vec![(0.005, 1.5)]);
+        assert_eq!(panels(&runs, "c"), vec![]);
 
         let (x, y) = shared_ranges(&p).unwrap();
-        // Time: from the earliest point to the latest mlock end (50 ms),
-        // with 2% room either side.
+        // Time: from the earliest start to the latest end of a call or an
+        // mlock (the 2524 us call at 41.833 ms ends at 44.357 ms; the 50 ms
+        // mlock later), with 2% room either side.
         let pad = (50.0 + 167.954) * 0.02;
         assert!((x.start - (-167.954 - pad)).abs() < 1e-9 && (x.end - (50.0 + pad)).abs() < 1e-9, "{x:?}");
-        assert!((y.start - 1.5 / 1.6).abs() < 1e-9 && (y.end - 40474.2 * 4.0).abs() < 1e-6, "{y:?}");
+        assert!((y.start - 12.0 / 1.6).abs() < 1e-9 && (y.end - 40474.2 * 4.0).abs() < 1e-6, "{y:?}");
+        let (x, _) = shared_ranges(&p[..1]).unwrap();
+        assert!((x.end - (41.833 + 2.5241 + (41.833 + 2.5241 + 167.954) * 0.02)).abs() < 1e-9, "{x:?}");
         assert_eq!(shared_ranges(&[]), None);
+    }
+
+    #[test]
+    fn each_call_is_a_step_from_its_start_to_its_end() {
+        let s = steps(&[(-1.0, 10.0), (1.354, 40474.2)]);
+        let want = [(-1.0, 10.0), (-0.99, 10.0), (1.354, 40474.2), (41.8282, 40474.2)];
+        assert_eq!(s.len(), want.len());
+        assert!(s.iter().zip(want).all(|(p, w)| (p.0 - w.0).abs() < 1e-9 && p.1 == w.1), "{s:?}");
+        assert_eq!(steps(&[]), vec![]);
     }
 
     #[test]
