@@ -8,6 +8,12 @@
 //! reads of /proc/self/maps (a reader), and prints one `RESULT` line. The
 //! lines become one table. Benchmarks report figures; they never fail on a
 //! time (a boot that produces no RESULT line is reported as missing).
+//!
+//! With `--plot DIR`, the boots at one size (`--timeline-size`, default
+//! the largest) of the last CPU count also run `mlock_contend
+//! --timeline`: their per-operation samples around the last mlock become
+//! a table and `timeline.svg` ([`crate::timeline`]). A boot whose timeline
+//! cannot be read is a note, not a panel.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::image::{cmdline, initrd_entries, make_images};
 use crate::linux_guest::{self, Guest, LinuxMachine, LINUX_CPU, LINUX_CPU_NOTE};
 use crate::qemu::{self, Flow};
+use crate::timeline;
 
 /// The strategies' names (`mlock_populate=NAME`), in the order of their
 /// history: the kernel's own list, [`PopulateStrategy::ALL`].
@@ -178,7 +185,17 @@ pub fn progress(done: usize, total: usize, what: &str, size: u64, elapsed: Durat
     )
 }
 
-/// One Holdfast boot of the workload; its RESULT fields, if any.
+/// Whether `line` is part of `mlock_contend --timeline`'s output.
+pub fn is_timeline_line(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("TIMELINE ") || l.starts_with("TL ")
+}
+
+/// What one boot gave: its RESULT fields, if any, and its timeline lines.
+type BootOutput = (Option<BTreeMap<String, String>>, Vec<String>);
+
+/// One Holdfast boot of the workload (with `--timeline` if `timeline`).
+#[allow(clippy::too_many_arguments)]
 fn holdfast_boot(
     paths: &Paths,
     kernel: &Path,
@@ -187,9 +204,10 @@ fn holdfast_boot(
     size: u64,
     smp: u32,
     opts: &BenchOpts,
-) -> Result<Option<BTreeMap<String, String>>> {
+    timeline: bool,
+) -> Result<BootOutput> {
     let words = vec![format!("mlock_populate={strategy}")];
-    let init = workload(size, opts);
+    let init = workload(size, opts, timeline);
     let line = cmdline(&words, &init).map_err(Error::new)?;
     let entries = initrd_entries(&line, &[program.to_path_buf()])?;
     let stem = format!("bench-{strategy}-{size}-smp{smp}");
@@ -202,11 +220,14 @@ fn holdfast_boot(
     }
     let log = paths.logs().join(format!("{stem}.log"));
     let mut result = None;
+    let mut timeline_lines = Vec::new();
     let outcome = qemu::run(
         &qemu::Run { args: qemu::args(&machine, None), log: &log, echo: false, stdin: false, timeout: Some(BOOT_TIMEOUT) },
         |l| {
             if let Some(r) = parse_result(l) {
                 result = Some(r);
+            } else if is_timeline_line(l) {
+                timeline_lines.push(l.to_string());
             }
             Flow::Continue
         },
@@ -214,16 +235,31 @@ fn holdfast_boot(
     if result.is_none() {
         eprintln!("{strategy} {size} MiB: no RESULT line ({}; log {})", outcome.exit.describe(), paths.show(&log));
     }
-    Ok(result)
+    Ok((result, timeline_lines))
 }
 
-/// The `init=` of one bench boot: `mlock_contend SIZE REPS [--kinds K]`.
-fn workload(size: u64, opts: &BenchOpts) -> Vec<String> {
+/// The `init=` of one bench boot: `mlock_contend SIZE REPS [--kinds K]
+/// [--timeline]`.
+fn workload(size: u64, opts: &BenchOpts, timeline: bool) -> Vec<String> {
     let mut init = vec!["/mlock_contend".to_string(), size.to_string(), opts.reps.to_string()];
     if let Some(k) = &opts.kinds {
         init.extend(["--kinds".to_string(), k.clone()]);
     }
+    if timeline {
+        init.push("--timeline".to_string());
+    }
     init
+}
+
+/// A boot's timeline lines as a [`timeline::Run`] labelled `label`; a
+/// timeline that cannot be read is reported (and returned as a note)
+/// instead.
+fn timeline_run(label: &str, size: u64, lines: &[String]) -> std::result::Result<timeline::Run, String> {
+    match timeline::parse(lines.iter().map(String::as_str)) {
+        Ok(kinds) if kinds.is_empty() => Err(format!("{label} {size} MiB: no timeline in the output")),
+        Ok(kinds) => Ok(timeline::Run { label: label.to_string(), kinds }),
+        Err(e) => Err(format!("{label} {size} MiB: {e}; not drawn")),
+    }
 }
 
 /// With several CPU counts: per strategy and size, mlock pages/s and the
@@ -262,8 +298,9 @@ const BENCH_MEM: &str = "2G";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// One Linux boot of the workload: its label (`linux RELEASE`) and RESULT
-/// fields, and a note if the boot needed a retry or failed.
-fn linux_boot(paths: &Paths, args: Vec<String>, size: u64) -> Result<(Measured, Option<String>)> {
+/// fields, a note if the boot needed a retry or failed, and its timeline
+/// lines.
+fn linux_boot(paths: &Paths, args: Vec<String>, size: u64) -> Result<(Measured, Option<String>, Vec<String>)> {
     let log = paths.logs().join(format!("bench-linux-{size}.log"));
     let booted = linux_guest::boot(&linux_guest::Boot { args, log: &log, echo: false, stdin: false, timeout: BOOT_TIMEOUT })?;
     let result = booted.scan.lines.iter().rev().find_map(|l| parse_result(l));
@@ -281,7 +318,8 @@ fn linux_boot(paths: &Paths, args: Vec<String>, size: u64) -> Result<(Measured, 
         eprintln!("{msg}");
         note = Some(note.map_or(msg.clone(), |n| format!("{n}; {msg}")));
     }
-    Ok((Measured { label, size_mib: size, result }, note))
+    let timeline_lines = booted.scan.lines.iter().filter(|l| is_timeline_line(l)).cloned().collect();
+    Ok((Measured { label, size_mib: size, result }, note, timeline_lines))
 }
 
 /// Run the benchmark matrix and print the tables.
@@ -302,26 +340,46 @@ pub fn bench(opts: &BenchOpts) -> Result<i32> {
     let started = Instant::now();
     let mut done = 0;
     let mut runs = Vec::new();
+    // With --plot: the last CPU count's boots at the timeline size also
+    // print their timeline.
+    let timeline_at = opts.timeline_size().zip(opts.smp.last().copied());
+    let mut timelines: Vec<timeline::Run> = Vec::new();
+    let mut timeline_notes: Vec<String> = Vec::new();
     for &smp in &opts.smp {
         let mut rows = Vec::new();
         let mut notes = Vec::new();
         linux_machine.smp = smp;
         for &size in &opts.sizes_mib {
+            let with_timeline = timeline_at == Some((size, smp));
+            let mut keep_timeline = |label: &str, lines: &[String]| {
+                if with_timeline {
+                    match timeline_run(label, size, lines) {
+                        Ok(run) => timelines.push(run),
+                        Err(why) => {
+                            eprintln!("{why}");
+                            timeline_notes.push(why);
+                        }
+                    }
+                }
+            };
+            let what = |name: &str| format!("{name} (smp {smp}{})", if with_timeline { ", timeline" } else { "" });
             for strategy in &opts.strategies {
-                eprintln!("{}", progress(done, total, &format!("{strategy} (smp {smp})"), size, started.elapsed()));
-                let result = holdfast_boot(&paths, &kernel, &program, strategy, size, smp, opts)?;
+                eprintln!("{}", progress(done, total, &what(strategy), size, started.elapsed()));
+                let (result, lines) = holdfast_boot(&paths, &kernel, &program, strategy, size, smp, opts, with_timeline)?;
                 done += 1;
                 let m = Measured { label: strategy.clone(), size_mib: size, result };
                 eprintln!("{}", figures_table(std::slice::from_ref(&m))[1]);
+                keep_timeline(&m.label, &lines);
                 rows.push(m);
             }
             if let Some(g) = &guest {
-                eprintln!("{}", progress(done, total, &format!("linux (smp {smp})"), size, started.elapsed()));
-                let init = workload(size, opts);
+                eprintln!("{}", progress(done, total, &what("linux"), size, started.elapsed()));
+                let init = workload(size, opts, with_timeline);
                 let args = g.args(&paths, &linux_machine, "bench", std::slice::from_ref(&program), &init)?;
-                let (m, note) = linux_boot(&paths, args, size)?;
+                let (m, note, lines) = linux_boot(&paths, args, size)?;
                 done += 1;
                 eprintln!("{}", figures_table(std::slice::from_ref(&m))[1]);
+                keep_timeline(&m.label, &lines);
                 notes.extend(note);
                 rows.push(m);
             }
@@ -358,9 +416,25 @@ pub fn bench(opts: &BenchOpts) -> Result<i32> {
         }
     }
     let rows: Vec<Measured> = runs.last().map(|(_, r)| r.clone()).unwrap_or_default();
+    if let Some((size, smp)) = timeline_at {
+        println!();
+        println!(
+            "timeline of the last mlock of {size} MiB, -smp {smp} (operations overlapping it; at_ms: when the slowest began, ms into the mlock; max/ml: its share of the mlock's time):"
+        );
+        for l in timeline::summary_table(&timelines) {
+            println!("{l}");
+        }
+        for n in &timeline_notes {
+            println!("note: {n}");
+        }
+    }
     println!("({} boots in {})", total, minutes(started.elapsed()));
     if let Some(dir) = &opts.plot {
         for p in crate::plot::write_plots(dir, &rows)? {
+            println!("plot: {}", paths.show(&p));
+        }
+        if let Some((size, _)) = timeline_at {
+            let p = crate::plot::write_timeline(dir, &timelines, size)?;
             println!("plot: {}", paths.show(&p));
         }
     }
@@ -435,6 +509,25 @@ mod tests {
         assert!(t[0].contains("pages/s @1") && t[0].contains("pages/s @2") && t[0].contains("(a)max/ml@2"), "{}", t[0]);
         let cells: Vec<&str> = t[1].split_whitespace().collect();
         assert_eq!(cells, ["256", "yield-to-waiters", "6000", "90000", "0.040", "0.005"]);
+    }
+
+    #[test]
+    fn timeline_option_and_lines() {
+        let opts = BenchOpts { kinds: Some("a".into()), reps: 2, ..BenchOpts::default() };
+        assert_eq!(workload(64, &opts, false), ["/mlock_contend", "64", "2", "--kinds", "a"]);
+        assert_eq!(workload(64, &opts, true), ["/mlock_contend", "64", "2", "--kinds", "a", "--timeline"]);
+        assert!(is_timeline_line("TIMELINE kind=a mlock_us=1"));
+        assert!(is_timeline_line("TL a 1:2.0\r"));
+        assert!(!is_timeline_line("timeline: 3 lines, 100 bytes in 1.00 ms"));
+        assert!(!is_timeline_line("TLB shootdown"));
+        let lines = |t: &str| t.lines().map(String::from).collect::<Vec<_>>();
+        let run = timeline_run("hold-write", 64, &lines("TIMELINE kind=a mlock_us=9000 seen=1 kept=1 shown=1\nTL a 5:8000.0")).unwrap();
+        assert_eq!(run.label, "hold-write");
+        assert_eq!(run.kinds[0].points, vec![(0.005, 8000.0)]);
+        // A boot without a timeline, or with a broken one, is a note.
+        assert_eq!(timeline_run("linux", 64, &[]).unwrap_err(), "linux 64 MiB: no timeline in the output");
+        let e = timeline_run("linux", 64, &lines("TIMELINE kind=a mlock_us=9000 seen=1 kept=1 shown=2\nTL a 5:8000.0")).unwrap_err();
+        assert!(e.starts_with("linux 64 MiB: timeline of kind a: 1 points") && e.ends_with("not drawn"), "{e}");
     }
 
     #[test]

@@ -59,6 +59,7 @@ commands:
                        words win)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
         [--smp 1,2,4] [--kinds abc] [--linux] [--linux-kernel PATH] [--plot DIR]
+        [--timeline-size MIB]
         boot the mlock contention workload once per population strategy,
         region size and CPU count; print the tables (figures, never a verdict)
         --smp LIST     CPU counts (default 2); with more than one, a last
@@ -71,7 +72,13 @@ commands:
                        kernels then run on -cpu qemu64 (as run --linux)
         --plot DIR     also write SVG charts into DIR: max and p99 latency
                        of (a), (b), (c) and mlock pages/s against region
-                       size, one line per strategy (and Linux)
+                       size, one line per strategy (and Linux); and
+                       timeline.svg, each kernel's operations around its
+                       last mlock at one size (the boots at that size run
+                       mlock_contend --timeline), with a table of it
+        --timeline-size MIB
+                       with --plot: that size (one of --sizes) for the
+                       timeline (default: the largest)
   help  print this text
 ";
 
@@ -191,6 +198,19 @@ pub struct BenchOpts {
     pub smp: Vec<u32>,
     /// The contending kinds of `mlock_contend` (`--kinds a`), all by default.
     pub kinds: Option<String>,
+    /// The region size of the timeline runs (`--timeline-size MIB`, one
+    /// of the sizes); see [`BenchOpts::timeline_size`].
+    pub timeline_size: Option<u64>,
+}
+
+impl BenchOpts {
+    /// With `--plot`, the size whose boots also print `mlock_contend
+    /// --timeline` output for `timeline.svg`: `--timeline-size`, or the
+    /// largest size.
+    pub fn timeline_size(&self) -> Option<u64> {
+        self.plot.as_ref()?;
+        self.timeline_size.or_else(|| self.sizes_mib.iter().copied().max())
+    }
 }
 
 impl Default for BenchOpts {
@@ -205,6 +225,7 @@ impl Default for BenchOpts {
             plot: None,
             smp: vec![2],
             kinds: None,
+            timeline_size: None,
         }
     }
 }
@@ -402,6 +423,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--linux" => opts.linux = true,
                     "--linux-kernel" => opts.linux_kernel = Some(value(arg, &mut it)?.into()),
                     "--plot" => opts.plot = Some(value(arg, &mut it)?.into()),
+                    "--timeline-size" => {
+                        let v = value(arg, &mut it)?;
+                        opts.timeline_size = Some(v.parse().map_err(|_| format!("--timeline-size takes MiB, e.g. 64: {v:?}"))?);
+                    }
                     "--smp" => {
                         let v = value(arg, &mut it)?;
                         opts.smp = v
@@ -422,6 +447,14 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             if opts.linux_kernel.is_some() && !opts.linux {
                 return Err("--linux-kernel goes with --linux".to_string());
+            }
+            if let Some(t) = opts.timeline_size {
+                if opts.plot.is_none() {
+                    return Err("--timeline-size goes with --plot".to_string());
+                }
+                if !opts.sizes_mib.contains(&t) {
+                    return Err(format!("--timeline-size {t} must be one of --sizes {:?}", opts.sizes_mib));
+                }
             }
             Ok(Command::Bench(opts))
         }
@@ -566,6 +599,16 @@ mod tests {
         let Command::Bench(o) = parse(&args("bench --linux --plot target/plots")).unwrap() else { panic!() };
         assert_eq!(o.plot, Some(PathBuf::from("target/plots")));
         assert!(parse(&args("bench --plot")).unwrap_err().contains("needs a value"));
+        // The timeline: at the largest size unless told, and only with a plot.
+        assert_eq!(o.timeline_size(), Some(512));
+        assert_eq!(BenchOpts::default().timeline_size(), None);
+        let Command::Bench(o) = parse(&args("bench --sizes 256,64 --plot p")).unwrap() else { panic!() };
+        assert_eq!(o.timeline_size(), Some(256));
+        let Command::Bench(o) = parse(&args("bench --sizes 64,256 --plot p --timeline-size 64")).unwrap() else { panic!() };
+        assert_eq!((o.timeline_size, o.timeline_size()), (Some(64), Some(64)));
+        assert!(parse(&args("bench --sizes 64,256 --plot p --timeline-size 128")).unwrap_err().contains("one of --sizes"));
+        assert!(parse(&args("bench --sizes 64 --timeline-size 64")).unwrap_err().contains("--plot"));
+        assert!(parse(&args("bench --plot p --timeline-size x")).unwrap_err().contains("--timeline-size"));
         let Command::Run(o) = parse(&args("run --linux --smp 2 --mem 2G --timeout 60 -- /hello a")).unwrap() else { panic!() };
         assert!(o.linux && o.linux_kernel.is_none());
         assert_eq!((o.smp, o.mem.as_str(), o.timeout_secs), (2, "2G", Some(60)));

@@ -8,7 +8,8 @@
 //!   strategy and region size and prints one table;
 //! - `run --linux` and `bench --linux` boot the same programs on a Linux
 //!   kernel in the same QEMU (`linux_guest`); `bench --plot DIR` draws
-//!   the table as SVG charts (`plot`).
+//!   the table as SVG charts (`plot`), and one run per kernel as a
+//!   timeline (`timeline`).
 //!
 //! Every command that xtask runs (cargo, QEMU) is printed before it runs.
 //! Failures are reported as one `error:` line with what to do about it,
@@ -24,6 +25,7 @@ mod plot;
 mod qemu;
 mod report;
 mod test;
+mod timeline;
 mod user;
 
 use std::process::ExitCode;

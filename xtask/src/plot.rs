@@ -5,7 +5,12 @@
 //! - `latency-a-mmap.svg`, `latency-b-fault.svg`, `latency-c-maps.svg`: for
 //!   one contending operation, the largest (left) and the 99th-percentile
 //!   (right) latency of the operations that overlapped an mlock call;
-//! - `mlock-pages-per-s.svg`: how fast mlock populated the region.
+//! - `mlock-pages-per-s.svg`: how fast mlock populated the region;
+//! - `timeline.svg` (when the bench ran with `--timeline`): one run per
+//!   kernel at one region size, one panel each, sharing both axes: each
+//!   printed mmap+munmap (the writer, kind a) as a step at its latency
+//!   (log) from its start to its end, in ms since the mlock call began,
+//!   the call itself shaded (see [`crate::timeline`]).
 //!
 //! Both axes are logarithmic (latencies span microseconds to seconds).
 //! Values that are missing (a boot without a RESULT line) or zero (a kind
@@ -174,6 +179,65 @@ pub fn write_plots(dir: &Path, rows: &[Measured]) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Writes `timeline.svg` into `dir` (created if needed): one panel per
+/// run of `runs`, which were booted at `size_mib`, each with the writer's
+/// (a) operations as steps (see [`crate::timeline::steps`]); returns its
+/// path.
+pub fn write_timeline(dir: &Path, runs: &[crate::timeline::Run], size_mib: u64) -> Result<PathBuf> {
+    use crate::timeline::{panels, shared_ranges, steps};
+    std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("creating {}: {e}", dir.display())))?;
+    let panels = panels(runs, "a");
+    let path = dir.join("timeline.svg");
+    let height = 50 + 170 * panels.len().max(1) as u32;
+    svg_file(&path, (1000, height), |root| {
+        let title = format!("(a) mmap+munmap, a writer, around one mlock of {size_mib} MiB (shaded): each call from its start to its end");
+        let body = root.titled(&title, ("sans-serif", 18)).map_err(|e| e.to_string())?;
+        let Some((x, y)) = shared_ranges(&panels) else { return Ok(()) };
+        let areas = body.split_evenly((panels.len(), 1));
+        for (n, (p, area)) in panels.iter().zip(&areas).enumerate() {
+            let caption = match p.slowest_in_mlock() {
+                Some((t, lat)) => {
+                    format!(
+                        "{}: mlock {:.1} ms; the slowest call in it {:.1} ms, began at {:+.1} ms",
+                        p.label,
+                        p.mlock_ms,
+                        lat / 1000.0,
+                        t
+                    )
+                }
+                None => format!("{}: mlock {:.1} ms", p.label, p.mlock_ms),
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption, ("sans-serif", 15))
+                .margin(6)
+                .x_label_area_size(28)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x.clone(), y.clone().log_scale())
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc(if n + 1 == panels.len() { "ms since the mlock call began" } else { "" })
+                .y_desc("latency (us)")
+                .x_labels(12)
+                .y_labels(6)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .light_line_style(TRANSPARENT)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            let shade = RGBColor(0x99, 0x99, 0x99).mix(0.25).filled();
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(0.0, y.start), (p.mlock_ms, y.end)], shade)))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(LineSeries::new(steps(&p.points), colour(&p.label, 3).stroke_width(1)))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +288,42 @@ mod tests {
         // No data at all still gives a (titled, empty) chart, not an error.
         let c = std::fs::read_to_string(dir.join("latency-c-maps.svg")).unwrap();
         assert!(c.contains("(c) read /proc/self/maps"), "{c}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn timeline_has_a_panel_per_kernel_and_the_stall_in_its_caption() {
+        use crate::timeline::{parse, Run};
+        let text = |mlock_us: u64, stall: &str| {
+            format!(
+                "TIMELINE kind=a mlock_us={mlock_us} seen=3 kept=3 shown=3 slowest=3\nTL a -50000:20.0 {stall} 90000:25.0\n\
+                 TIMELINE kind=b mlock_us={mlock_us} seen=2 kept=2 shown=2 slowest=2\nTL b -40000:3.0 10:4.0\n"
+            )
+        };
+        let runs = vec![
+            Run { label: "hold-write".into(), kinds: parse(text(80000, "1000:79000.0").lines()).unwrap() },
+            Run { label: "linux 6.1.0-57-cloud-amd64".into(), kinds: parse(text(60000, "30000:400.0").lines()).unwrap() },
+        ];
+        let dir = std::env::temp_dir().join(format!("xtask-timeline-{}", std::process::id()));
+        let path = write_timeline(&dir, &runs, 64).unwrap();
+        assert_eq!(path, dir.join("timeline.svg"));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("around one mlock of 64 MiB"), "{svg}");
+        assert!(svg.contains("hold-write: mlock 80.0 ms; the slowest call in it 79.0 ms, began at +1.0 ms"), "{svg}");
+        assert!(
+            svg.contains("linux 6.1.0-57-cloud-amd64: mlock 60.0 ms; the slowest call in it 0.4 ms, began at +30.0 ms"),
+            "{svg}"
+        );
+        // One line in each panel: the writer's three calls as steps (two
+        // points each; the axes' lines have two in all), and each mlock
+        // shaded.
+        let points = |l: &str| l.split('"').skip_while(|a| !a.ends_with("points=")).nth(1).map_or(0, |p| p.split_whitespace().count());
+        let lines: Vec<usize> = svg.lines().filter(|l| l.starts_with("<polyline")).map(points).filter(|&n| n > 2).collect();
+        assert_eq!(lines, [6, 6], "{svg}");
+        assert!(svg.matches("<rect").count() >= 3, "{svg}");
+        // No timeline at all: a titled, empty picture, not an error.
+        let path = write_timeline(&dir, &[], 64).unwrap();
+        assert!(std::fs::read_to_string(path).unwrap().contains("around one mlock of 64 MiB"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -700,9 +700,10 @@ pub const USER_CASES: &[UserCase] = &[
     // host load cannot distort it) populating 128 MiB takes ~570 ms, well
     // above the ~12-50 ms a thread can wait for the CPU behind the other
     // three (4 ms ticks), so the ratio separates hold-write (~1.0) from
-    // yield-to-waiters (~0.003) widely.
+    // yield-to-waiters (~0.003) widely. Its `--timeline` output must
+    // agree with its RESULT line.
     UserCase {
-        args: &["128", "--quick"],
+        args: &["128", "--quick", "--timeline"],
         output: &[REPORTS_STRATEGY],
         check_invariants: false,
         icount: true,
@@ -798,8 +799,10 @@ const YIELD_MAX: f64 = 0.1;
 
 /// mlock_contend's [`OutputCheck`]: the ratio, within one run, of the
 /// writer's longest in-mlock latency to the mlock's time, judged for the
-/// two strategies whose shape is clear-cut and reported for the others.
-/// Never a verdict on an absolute time.
+/// two strategies whose shape is clear-cut and reported for the others;
+/// and its timeline checked against its RESULT line
+/// ([`crate::timeline::check_against_result`]). Never a verdict on an
+/// absolute time.
 fn contend_shape(strategy: Option<&str>, serial: &str) -> std::result::Result<String, String> {
     let r = serial.lines().rev().find_map(crate::bench::parse_result).ok_or("no RESULT line")?;
     let get = |k: &str| -> std::result::Result<f64, String> {
@@ -817,8 +820,11 @@ fn contend_shape(strategy: Option<&str>, serial: &str) -> std::result::Result<St
     match strategy {
         Some("hold-write") if ratio < HOLD_WRITE_MIN => Err(format!("{shape}; hold-write wants >= {HOLD_WRITE_MIN}")),
         Some("yield-to-waiters") if ratio > YIELD_MAX => Err(format!("{shape}; yield-to-waiters wants <= {YIELD_MAX}")),
-        _ => Ok(shape),
-    }
+        _ => Ok(()),
+    }?;
+    // The run's `--timeline` output agrees with its RESULT line.
+    let timeline = crate::timeline::check_against_result(serial).map_err(|e| format!("{shape}; {e}"))?;
+    Ok(format!("{shape}; {timeline}"))
 }
 
 /// [`contend_shape`] for boots with more than one CPU, whose vCPUs run as
@@ -1297,9 +1303,13 @@ mod tests {
 
     #[test]
     fn mlock_contend_shape() {
+        // With the writer's timeline (`--timeline`), whose slowest sample
+        // in the mlock is a_max.
         let run = |a_n: u32, a_max: u32, mlock_ms: &str| {
+            let mlock_us = (mlock_ms.parse::<f64>().unwrap() * 1000.0) as u64;
             format!(
-                "mlock_contend: strategy=s\nRESULT strategy=s region_mib=16 mlock_ms={mlock_ms} pages_per_s=1 \
+                "mlock_contend: strategy=s\nTIMELINE kind=a strategy=s mlock_us={mlock_us} seen=9 kept=9 shown=2 slowest=2\n\
+                 TL a -50:3.0 0:{a_max}.0\nRESULT strategy=s region_mib=16 mlock_ms={mlock_ms} pages_per_s=1 \
                  a_n={a_n} a_p50=1 a_p99=1 a_max={a_max} b_n=3 b_p50=1 b_p99=1 b_max=1\n"
             )
         };
@@ -1320,6 +1330,11 @@ mod tests {
         assert!(contend_shape(None, &run(5, 90_000, "100.00")).is_ok());
         assert!(contend_shape(hold, "no result line").is_err());
         assert!(contend_shape(hold, &run(1, 90_000, "0.00")).is_err());
+        // The timeline must be there and agree with the RESULT line.
+        assert!(contend_shape(hold, &run(1, 90_000, "100.00")).unwrap().contains("is RESULT's a_max"));
+        let no_timeline: String = run(1, 90_000, "100.00").lines().filter(|l| !l.starts_with("T")).map(|l| format!("{l}\n")).collect();
+        assert!(contend_shape(hold, &no_timeline).unwrap_err().contains("TIMELINE"));
+        assert!(contend_shape(None, &run(5, 90_000, "100.00").replace("0:90000.0", "0:9000.0")).unwrap_err().contains("a_max"));
         // The user cases check it.
         let c = USER_CASES.iter().find(|u| u.program == "mlock_contend").unwrap();
         assert!(c.check.is_some() && c.every_strategy);

@@ -1,5 +1,5 @@
 //! `mlock_contend REGION_MIB [REPS] [--quick] [--threads N] [--kinds abc] [--pause-ms MS] [--lockstat]
-//! [--strategy NAME]`: what other threads feel while one thread mlock()s a big region.
+//! [--strategy NAME] [--timeline]`: what other threads feel while one thread mlock()s a big region.
 //!
 //! `--strategy NAME` first switches Holdfast's population strategy by
 //! writing NAME to `/proc/sys/vm/mlock_populate` (the same switch as the
@@ -59,6 +59,30 @@
 //! `/proc/sys/vm/mlock_populate`; where that file does not exist (Linux) it
 //! is `linux`.
 //!
+//! `--timeline` also keeps the individual samples of the last repetition,
+//! from the pause before its mlock to the end of the pause after it, and
+//! prints them before the RESULT line, each kind as
+//!
+//! ```text
+//! TIMELINE kind=a strategy=NAME mlock_us=D seen=N kept=K shown=S slowest=W
+//! TL a T:LAT T:LAT ...      (up to 16 points a line)
+//! ```
+//!
+//! T is the sample's start in whole µs since that mlock call began
+//! (negative before it), LAT its latency in µs with one decimal, points in
+//! time order; `seen` counts the samples taken in the window, `kept` those
+//! still held after thinning, `shown` the points printed (all TL lines of
+//! the kind together), and the `slowest` slowest kept samples are always
+//! among them. Memory and output are bounded: each thread holds at most
+//! [`TL_CAP`] samples in a buffer touched before the run (so recording
+//! takes no page fault, which would queue on the mmap lock), and when it
+//! fills drops every other sample faster than [`TL_SLOW_NS`] (and records
+//! only every 2nd, 4th, ... such sample from then on), never a slower one
+//! (a buffer of nothing but slow samples keeps its first ones);
+//! at most [`TL_POINTS`] points of a kind are printed: its [`TL_SLOWEST`]
+//! slowest, and evenly spaced ones of the rest. A last line `timeline:
+//! L lines, B bytes in X ms` says what printing cost.
+//!
 //! mlock needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK. If the first
 //! mlock fails with ENOMEM or EPERM the program tries to raise the limit with
 //! setrlimit and retries once; if that fails too it says why and exits 1.
@@ -107,8 +131,20 @@ const USAGE: &str = concat!(
     "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps, d cpu spin (control)\n",
     "  --pause-ms MS: pause between phases (default 100)\n",
     "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) at the end\n",
-    "  --strategy NAME: first switch Holdfast's mlock population strategy (/proc/sys/vm/mlock_populate)"
+    "  --strategy NAME: first switch Holdfast's mlock population strategy (/proc/sys/vm/mlock_populate)\n",
+    "  --timeline: print every kind's samples (thinned) around the last mlock as TIMELINE/TL lines"
 );
+
+/// `--timeline`: samples one thread holds at most (16 bytes each).
+const TL_CAP: usize = 1 << 17;
+/// `--timeline`: samples at least this slow are never thinned out.
+const TL_SLOW_NS: u64 = 1_000_000;
+/// `--timeline`: points printed per kind at most ...
+const TL_POINTS: usize = 600;
+/// ... of which the slowest this many, always.
+const TL_SLOWEST: usize = 200;
+/// `--timeline`: points per `TL` line.
+const TL_PER_LINE: usize = 16;
 
 // ------------------------------------------------------------ intervals --
 
@@ -202,6 +238,146 @@ impl Intervals {
     }
 }
 
+// ------------------------------------------------------------- timeline --
+
+/// One thread's `--timeline` samples: (start ns, latency ns), in time
+/// order, at most [`TL_CAP`] of them in a buffer allocated and written
+/// before the run. Only the owning thread touches it until it hands it in.
+struct Recorder {
+    buf: Vec<(u64, u64)>,
+    len: usize,
+    /// Samples taken while armed.
+    seen: u64,
+    /// Of those, the ones faster than [`TL_SLOW_NS`].
+    fast_seen: u64,
+    /// Only every `stride`-th fast sample is recorded.
+    stride: u64,
+    /// Thinning freed nothing: the buffer holds only slow samples, and
+    /// later samples are dropped.
+    full: bool,
+}
+
+impl Recorder {
+    /// A recorder with room for `cap` samples (0: `--timeline` is off).
+    fn new(cap: usize) -> Self {
+        let mut buf = Vec::new();
+        // Written with a non-zero value, so every page is touched now.
+        buf.resize(cap, (u64::MAX, 0));
+        Recorder { buf, len: 0, seen: 0, fast_seen: 0, stride: 1, full: false }
+    }
+
+    fn record(&mut self, t0: u64, lat: u64) {
+        if self.buf.is_empty() || self.full {
+            return;
+        }
+        self.seen += 1;
+        if lat < TL_SLOW_NS {
+            self.fast_seen += 1;
+            if !(self.fast_seen - 1).is_multiple_of(self.stride) {
+                return;
+            }
+        }
+        if self.len == self.buf.len() {
+            self.thin();
+            if self.len == self.buf.len() {
+                self.full = true; // nothing but slow samples: keep the first ones
+                return;
+            }
+        }
+        self.buf[self.len] = (t0, lat);
+        self.len += 1;
+    }
+
+    /// Drops every other fast sample held (the fast ones held are fast
+    /// samples number 0, s, 2s, ...; those left are 0, 2s, 4s, ...) and
+    /// doubles the stride to match.
+    fn thin(&mut self) {
+        let mut fast = 0u64;
+        let mut kept = 0;
+        for i in 0..self.len {
+            let (t0, lat) = self.buf[i];
+            let keep = lat >= TL_SLOW_NS || {
+                fast += 1;
+                fast % 2 == 1
+            };
+            if keep {
+                self.buf[kept] = (t0, lat);
+                kept += 1;
+            }
+        }
+        self.len = kept;
+        self.stride *= 2;
+    }
+
+    /// The samples held, the buffer given back.
+    fn into_samples(mut self) -> Vec<(u64, u64)> {
+        self.buf.truncate(self.len);
+        self.buf
+    }
+}
+
+/// Which of `samples` (in time order) to print: all if there are at most
+/// `points`; otherwise the `slowest` slowest and, of the rest, evenly
+/// spaced ones up to `points` in all. Returns indices in time order.
+fn timeline_pick(samples: &[(u64, u64)], points: usize, slowest: usize) -> Vec<usize> {
+    if samples.len() <= points {
+        return (0..samples.len()).collect();
+    }
+    let mut by_lat: Vec<usize> = (0..samples.len()).collect();
+    by_lat.sort_unstable_by(|&x, &y| samples[y].1.cmp(&samples[x].1));
+    let mut pick = vec![false; samples.len()];
+    for &i in &by_lat[..slowest] {
+        pick[i] = true;
+    }
+    let rest: Vec<usize> = (0..samples.len()).filter(|&i| !pick[i]).collect();
+    let want = points - slowest;
+    for k in 0..want {
+        pick[rest[k * rest.len() / want]] = true;
+    }
+    (0..samples.len()).filter(|&i| pick[i]).collect()
+}
+
+/// Prints the `TIMELINE`/`TL` lines of every kind that recorded samples,
+/// relative to the mlock call `[m0, m0 + mlock_ns]`; returns (lines, bytes).
+fn print_timeline(strat: &str, results: &[WorkerResult], m0: u64, mlock_ns: u64) -> (usize, usize) {
+    let (mut lines, mut bytes) = (0, 0);
+    for (k, kd) in KINDS.iter().enumerate() {
+        let mine = || results.iter().filter(|r| r.kind == k);
+        if mine().next().is_none() {
+            continue;
+        }
+        let mut samples: Vec<(u64, u64)> = mine().flat_map(|r| r.timeline.iter().copied()).collect();
+        samples.sort_unstable();
+        let seen: u64 = mine().map(|r| r.tl_seen).sum();
+        let pick = timeline_pick(&samples, TL_POINTS, TL_SLOWEST);
+        let head = format!(
+            "TIMELINE kind={} strategy={} mlock_us={} seen={} kept={} shown={} slowest={}",
+            kd.0,
+            strat,
+            us_int(mlock_ns),
+            seen,
+            samples.len(),
+            pick.len(),
+            TL_SLOWEST.min(samples.len())
+        );
+        println!("{}", head);
+        lines += 1;
+        bytes += head.len() + 1;
+        for chunk in pick.chunks(TL_PER_LINE) {
+            let mut line = format!("TL {}", kd.0);
+            for &i in chunk {
+                let (t0, lat) = samples[i];
+                let t = (t0 as i64 - m0 as i64).div_euclid(1000);
+                line.push_str(&format!(" {}:{}.{}", t, lat / 1000, (lat % 1000) / 100));
+            }
+            println!("{}", line);
+            lines += 1;
+            bytes += line.len() + 1;
+        }
+    }
+    (lines, bytes)
+}
+
 // -------------------------------------------------------------- workers --
 
 struct WorkerResult {
@@ -212,6 +388,9 @@ struct WorkerResult {
     worst: (u64, u64),
     errors: u32,
     first_error: Option<Errno>,
+    /// `--timeline`: the samples held, and how many were taken.
+    timeline: Vec<(u64, u64)>,
+    tl_seen: u64,
 }
 
 fn fail(res: &mut WorkerResult, e: Errno) {
@@ -223,6 +402,10 @@ struct Shared {
     ready: AtomicU32,
     go: AtomicU32,
     stop: AtomicU32,
+    /// `--timeline`: nonzero while the samples are recorded.
+    tl_armed: AtomicU32,
+    /// `--timeline`: each thread's recorder capacity (0: off).
+    tl_cap: usize,
     ivs: Intervals,
     results: Mutex<Vec<WorkerResult>>,
 }
@@ -230,8 +413,16 @@ struct Shared {
 /// One measuring thread: allocate everything it needs, report ready, wait
 /// for the start, loop on `kind` until told to stop, hand in histograms.
 fn worker(kind: usize, s: &Shared) {
-    let mut res =
-        WorkerResult { kind, hist: [Histogram::new(), Histogram::new(), Histogram::new()], errors: 0, first_error: None, worst: (0, 0) };
+    let mut res = WorkerResult {
+        kind,
+        hist: [Histogram::new(), Histogram::new(), Histogram::new()],
+        errors: 0,
+        first_error: None,
+        worst: (0, 0),
+        timeline: Vec::new(),
+        tl_seen: 0,
+    };
+    let mut rec = Recorder::new(s.tl_cap);
     let mut buf: Vec<u8> = vec![0; 64 * 1024]; // touched now, not during the run
                                                // Kind b: its own region, mapped (and its page tables for it built) now.
     let mut region: Option<Region> = None;
@@ -301,7 +492,12 @@ fn worker(kind: usize, s: &Shared) {
         if class == Class::InMlock && t1.saturating_sub(t0) > res.worst.1 - res.worst.0 {
             res.worst = (t0, t1);
         }
+        if s.tl_armed.load(SeqCst) != 0 {
+            rec.record(t0, t1.saturating_sub(t0));
+        }
     }
+    res.tl_seen = rec.seen;
+    res.timeline = rec.into_samples();
     s.results.lock().push(res);
 }
 
@@ -316,6 +512,8 @@ struct Opts {
     lockstat: bool,
     /// `--strategy NAME`: written to `/proc/sys/vm/mlock_populate` first.
     strategy: Option<String>,
+    /// `--timeline`: print the last repetition's samples.
+    timeline: bool,
 }
 
 fn parse_num(s: Option<&str>, lo: u64, hi: u64) -> Option<u64> {
@@ -326,6 +524,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
     let mut pos = Vec::new();
     let (mut quick, mut threads, mut pause_ms, mut lockstat) = (false, None, 100, false);
     let mut strategy = None;
+    let mut timeline = false;
     let mut kinds: Vec<usize> = (0..RESULT_KINDS).collect();
     let mut i = 1;
     let mut only_positional = false;
@@ -345,6 +544,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
             }
             "--quick" => quick = true,
             "--lockstat" => lockstat = true,
+            "--timeline" => timeline = true,
             "--threads" => {
                 i += 1;
                 threads = Some(parse_num(args.get(i), 1, MAX_THREADS).ok_or(format!("--threads wants 1..={}", MAX_THREADS))?);
@@ -384,7 +584,7 @@ fn parse_args(args: &Args) -> Result<Opts, String> {
         reps = 1;
     }
     let threads = threads.unwrap_or(kinds.len() as u64);
-    Ok(Opts { region_mib, reps, threads, kinds, pause_ms, lockstat, strategy })
+    Ok(Opts { region_mib, reps, threads, kinds, pause_ms, lockstat, strategy, timeline })
 }
 
 // ------------------------------------------------------------ formatting --
@@ -479,9 +679,9 @@ struct Rep {
 }
 
 /// mlock with the RLIMIT_MEMLOCK fallback: on the first ENOMEM/EPERM raise
-/// the limit and retry once. Returns (result, mlock ns of the successful or
-/// last attempt), and notes what it did in `msgs`.
-fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec<String>) -> (Result<(), Errno>, u64) {
+/// the limit and retry once. Returns (result, start and ns of the
+/// successful or last attempt), and notes what it did in `msgs`.
+fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec<String>) -> (Result<(), Errno>, u64, u64) {
     loop {
         let (i, t0) = ivs.begin(IV_MLOCK);
         let res = sys::mlock(r.addr(), r.len());
@@ -509,7 +709,7 @@ fn timed_mlock(ivs: &Intervals, r: &Region, may_raise: &mut bool, msgs: &mut Vec
                 ));
                 continue;
             }
-            _ => return (res, t1.saturating_sub(t0)),
+            _ => return (res, t0, t1.saturating_sub(t0)),
         }
     }
 }
@@ -568,6 +768,8 @@ fn main(args: Args) -> i32 {
         ready: AtomicU32::new(0),
         go: AtomicU32::new(0),
         stop: AtomicU32::new(0),
+        tl_armed: AtomicU32::new(0),
+        tl_cap: if o.timeline { TL_CAP } else { 0 },
         ivs: Intervals::new(o.reps as usize * 6 + 8),
         results: Mutex::new(Vec::new()),
     });
@@ -600,12 +802,21 @@ fn main(args: Args) -> i32 {
     let mut msgs: Vec<String> = Vec::new();
     let mut fatal: Option<String> = None;
     let mut may_raise = true;
+    // `--timeline`: the last repetition's mlock call (start, ns).
+    let mut tl_mlock: Option<(u64, u64)> = None;
 
     shared.go.store(1, SeqCst);
     let _ = sys::futex_wake(&shared.go, u32::MAX, true);
     for rep in 1..=o.reps {
+        let last = rep == o.reps && o.timeline;
+        if last {
+            shared.tl_armed.store(1, SeqCst);
+        }
         let _ = time::sleep_ns(pause);
-        let (res, mlock_ns) = timed_mlock(ivs, &region, &mut may_raise, &mut msgs);
+        let (res, mlock_t0, mlock_ns) = timed_mlock(ivs, &region, &mut may_raise, &mut msgs);
+        if last {
+            tl_mlock = Some((mlock_t0, mlock_ns));
+        }
         if let Err(e) = res {
             let rl = sys::getrlimit(sys::RLIMIT_MEMLOCK).unwrap_or_default();
             fatal = Some(format!(
@@ -634,6 +845,7 @@ fn main(args: Args) -> i32 {
             msgs.push(format!("rep {}: after mlock returned 0 only {}/{} pages are resident", rep, populated, pages));
         }
         let _ = time::sleep_ns(pause);
+        shared.tl_armed.store(0, SeqCst);
 
         let (i, t0) = ivs.begin(IV_OTHER);
         let res = sys::munlock(region.addr(), region.len());
@@ -733,6 +945,11 @@ fn main(args: Args) -> i32 {
     }
     for m in &msgs {
         println!("note: {}", m);
+    }
+    if let Some((m0, mlock_ns)) = tl_mlock {
+        let t = time::monotonic_ns();
+        let (lines, bytes) = print_timeline(&strat, &results, m0, mlock_ns);
+        println!("timeline: {} lines, {} bytes in {} ms", lines, bytes, ms(time::monotonic_ns() - t));
     }
     if o.lockstat {
         // Holdfast only: Linux has no such file.
