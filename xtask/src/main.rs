@@ -23,6 +23,7 @@ mod linux_guest;
 mod plot;
 mod qemu;
 mod report;
+mod screen;
 mod test;
 mod user;
 
