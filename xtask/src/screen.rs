@@ -232,7 +232,10 @@ fn dump_loop(socket: &Path, out: &Path, every: Duration, stop: &AtomicBool) -> R
         let cmd = format!(r#"{{"execute":"screendump","arguments":{{"filename":"{}"}}}}"#, part.display());
         match command(&mut writer, &mut reader, &cmd)? {
             // QEMU has gone (the guest exited): the last dump is in `out`.
-            None => return Ok(done),
+            None => {
+                let _ = std::fs::remove_file(&part);
+                return Ok(done);
+            }
             Some(()) => {
                 std::fs::rename(&part, out).map_err(|e| format!("renaming {}: {e}", part.display()))?;
                 done += 1;

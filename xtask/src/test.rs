@@ -1206,13 +1206,15 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
         machine.machine = case.machine.map(String::from);
         machine.serial = case.serial;
         let dumps = if case.screendump {
-            let socket = paths.logs().join(format!("{}.qmp", case.file_stem()));
+            // A unix socket's path has at most 107 bytes: keep it short
+            // whatever the checkout's path.
+            let socket = std::env::temp_dir().join(format!("holdfast-{}.qmp", std::process::id()));
             let shot = screendump_path(paths, case);
             for stale in [&socket, &shot] {
                 let _ = std::fs::remove_file(stale);
             }
             machine.qmp = Some(socket.clone());
-            Some(crate::screen::Screendumps::start(socket, shot, crate::screen::SCREENDUMP_EVERY))
+            Some((crate::screen::Screendumps::start(socket.clone(), shot, crate::screen::SCREENDUMP_EVERY), socket))
         } else {
             None
         };
@@ -1230,8 +1232,10 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
             },
         )
         .map_err(|e| e.to_string());
-        if let Some(dumps) = dumps {
-            let taken = dumps.finish()?;
+        if let Some((dumps, socket)) = dumps {
+            let taken = dumps.finish();
+            let _ = std::fs::remove_file(socket);
+            let taken = taken?;
             eprintln!("    ({} screendumps, the last kept in {})", taken, paths.show(&screendump_path(paths, case)));
         }
         Ok((outcome?, serial))
