@@ -185,7 +185,23 @@ fn demo() -> ! {
         arch::halt_loop();
     }
     log::info!("holdfast: demo done, powering off");
-    arch::qemu::exit(arch::qemu::EXIT_SUCCESS)
+    poweroff(arch::qemu::EXIT_SUCCESS)
+}
+
+/// Power off (under QEMU: exit with `code`) once the first process or the
+/// demo is done. With `poweroff_delay=SECONDS` the kernel first waits that
+/// long, the screen still showing the last output (a machine without a
+/// serial port has no other; xtask dumps it meanwhile). The wait spins on
+/// the TSC, so it works with interrupts on or off.
+pub fn poweroff(code: u32) -> ! {
+    if let Some(seconds) = cmdline::value("poweroff_delay").and_then(|v| v.parse::<u64>().ok()) {
+        log::info!("powering off in {seconds} s");
+        let end = arch::time::now_ns() + seconds * 1_000_000_000;
+        while arch::time::now_ns() < end {
+            core::hint::spin_loop();
+        }
+    }
+    arch::qemu::exit(code)
 }
 
 #[panic_handler]

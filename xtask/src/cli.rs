@@ -251,6 +251,7 @@ pub const KERNEL_WORDS: &[(&str, &str)] = &[
     ("mlock_populate=", "the mlock population strategy, by name"),
     ("mm.check_invariants", "check the address-space invariants after every mm syscall"),
     ("stay", "do not power off when the first process exits"),
+    ("poweroff_delay=", "seconds to wait, the screen showing the last output, before powering off"),
     ("ktest.start=", "in-kernel tests: start at this index"),
     ("ktest.filter=", "in-kernel tests: run only those whose name contains this"),
 ];
@@ -282,6 +283,7 @@ pub fn check_kernel_word(w: &str) -> Result<(), String> {
         "mlock_populate=" if !crate::bench::STRATEGIES.contains(&value) => Err(format!("{w}: {}", unknown_strategy(value))),
         "ktest.start=" if value.parse::<u32>().is_err() => Err(format!("{w}: ktest.start= takes a test index")),
         "ktest.filter=" if value.is_empty() => Err(format!("{w}: ktest.filter= takes part of a test name")),
+        "poweroff_delay=" if value.parse::<u32>().is_err() => Err(format!("{w}: poweroff_delay= takes whole seconds")),
         _ => Ok(()),
     }
 }
@@ -700,7 +702,10 @@ mod tests {
             assert!(err("--kernel-arg ktest.start=x").contains("ktest.start=x"));
             assert!(err("--kernel-arg ktest.nope=1").contains("ktest.nope=1"));
             assert!(err("--kernel-arg ktest.filter=").contains("ktest.filter="));
+            assert!(err("--kernel-arg poweroff_delay=soon").contains("whole seconds"));
+            assert!(err("--kernel-arg poweroff_delay=").contains("whole seconds"));
         }
+        assert_eq!(kernel_words_of("run --kernel-arg poweroff_delay=5").unwrap(), ["poweroff_delay=5"]);
         // Words with whitespace cannot come from split_whitespace; build them.
         for bad in ["stay mm.check_invariants", "mlock_populate=hold-write\t", "", "st\nay"] {
             let e = parse(&["run".to_string(), "--kernel-arg".to_string(), bad.to_string()]).unwrap_err();

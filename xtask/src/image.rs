@@ -116,12 +116,20 @@ pub fn image(opts: &InitrdOpts) -> Result<()> {
     println!("BIOS image: {}", bios.display());
     println!("UEFI image: {}", uefi.display());
     println!();
-    println!("To boot a PC from a USB stick, write one image to the whole stick (not a partition):");
-    println!("  sudo dd if={} of=/dev/sdX bs=4M conv=fsync status=progress", uefi.display());
-    println!("(use the BIOS image for machines without UEFI).");
-    println!("WARNING: dd overwrites the device without asking. Check with `lsblk` that /dev/sdX");
-    println!("is the stick and not one of your disks.");
+    print!("{}", write_instructions(&uefi));
     Ok(())
+}
+
+/// How to write `image` to a USB stick, for `cargo xtask image` to print.
+pub fn write_instructions(image: &Path) -> String {
+    format!(
+        "To boot a PC from a USB stick, write one image to the whole stick (not a partition):\n\
+         \x20 sudo dd if={} of=/dev/sdX bs=4M conv=fsync status=progress\n\
+         (use the BIOS image for machines without UEFI).\n\
+         WARNING: dd overwrites the device without asking. Check with `lsblk` that /dev/sdX\n\
+         is the stick and not one of your disks.\n",
+        image.display()
+    )
 }
 
 /// The kernel's load offset from the bootloader's log line
@@ -226,6 +234,14 @@ mod tests {
         assert!(cmdline(&[], &["/p".into(), "two words".into()]).is_err());
         assert!(cmdline(&[], &["/p".into(), "".into()]).is_err());
         assert!(cmdline(&[], &["/".into()]).is_err());
+    }
+
+    #[test]
+    fn image_says_how_to_write_the_stick() {
+        let text = write_instructions(Path::new("/t/holdfast-uefi.img"));
+        assert!(text.contains("\n  sudo dd if=/t/holdfast-uefi.img of=/dev/sdX bs=4M conv=fsync status=progress\n"), "{text}");
+        assert!(text.contains("whole stick (not a partition)") && text.contains("BIOS image"), "{text}");
+        assert!(text.contains("WARNING: dd overwrites") && text.contains("`lsblk`"), "{text}");
     }
 
     #[test]

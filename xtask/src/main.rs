@@ -24,6 +24,7 @@ mod linux_guest;
 mod plot;
 mod qemu;
 mod report;
+mod screen;
 mod test;
 mod timeline;
 mod user;

@@ -59,6 +59,16 @@ pub struct Machine {
     /// The CPU model (`-cpu`): `max` by default; older models lack
     /// features such as SMAP that a real PC may lack too.
     pub cpu: String,
+    /// The machine type (`-machine`), if not QEMU's default `pc` (i440FX):
+    /// `q35` is a PCIe chipset like a current PC's, with its own memory
+    /// layout (2 GiB below 4 GiB once the guest has 2.75 GiB or more).
+    pub machine: Option<String>,
+    /// A COM1 serial port (on stdout); without one the guest's only output
+    /// is its screen.
+    pub serial: bool,
+    /// A QMP socket at this path (`-qmp unix:PATH,server=on,wait=off`),
+    /// for commands such as `screendump` while the guest runs.
+    pub qmp: Option<PathBuf>,
 }
 
 impl Machine {
@@ -74,6 +84,9 @@ impl Machine {
             kvm: kvm_available(),
             icount: false,
             cpu: "max".into(),
+            machine: None,
+            serial: true,
+            qmp: None,
         }
     }
 }
@@ -87,6 +100,9 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
         push(&["-icount", "shift=4,sleep=on"]);
     } else if m.kvm {
         push(&["-accel", "kvm"]);
+    }
+    if let Some(machine) = &m.machine {
+        push(&["-machine", machine]);
     }
     push(&["-cpu", &m.cpu]);
     push(&["-smp", &m.smp.to_string(), "-m", &m.mem]);
@@ -108,9 +124,13 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
     }
     // No network: firmware would otherwise try PXE boot first.
     push(&["-nic", "none"]);
-    push(&["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]);
+    push(&["-serial", if m.serial { "stdio" } else { "none" }]);
+    push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]);
     if !m.display {
         push(&["-display", "none", "-monitor", "none"]);
+    }
+    if let Some(qmp) = &m.qmp {
+        push(&["-qmp", &format!("unix:{},server=on,wait=off", qmp.display())]);
     }
     if m.gdb {
         push(&["-s", "-S"]);
@@ -146,6 +166,14 @@ pub fn check_qemu() -> Result<()> {
         Ok(s) => Err(Error::new(format!("`{QEMU} --version` failed ({s}); reinstall with `{QEMU_INSTALL}`"))),
         Err(e) => Err(build::spawn_error(std::ffi::OsStr::new(QEMU), e)),
     }
+}
+
+/// Whether a run counts as having heard from the guest, for [`decode`]:
+/// it wrote to serial, or it had no serial port to write to (`args` has
+/// `-serial none`), so that only QEMU's own error line tells a failure of
+/// QEMU from kernel code 0.
+pub fn serial_or_none(serial_seen: bool, args: &[String]) -> bool {
+    serial_seen || args.windows(2).any(|w| w[0] == "-serial" && w[1] == "none")
 }
 
 /// How QEMU ended, decoded.
@@ -347,7 +375,7 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
     let exit = if timed_out || stopped {
         Exit::Killed
     } else {
-        widen_status(decode(status.code(), &stderr_text, serial_seen), init_status)
+        widen_status(decode(status.code(), &stderr_text, serial_or_none(serial_seen, &r.args)), init_status)
     };
     Ok(Outcome { exit, timed_out, stopped, elapsed: start.elapsed() })
 }
@@ -412,5 +440,36 @@ mod tests {
              -device usb-storage,bus=xhci.0,drive=stick"
         ));
         assert!(a.contains("-s -S") && a.contains("-smp 4") && !a.contains("-display none"));
+        assert!(!a.contains("-machine") && !a.contains("-qmp"), "{a}");
+    }
+
+    #[test]
+    fn q35_without_serial_with_qmp() {
+        let mut m = Machine::new(Firmware::Uefi, "/t/uefi.img".into());
+        m.kvm = false;
+        m.machine = Some("q35".into());
+        m.serial = false;
+        m.qmp = Some("/t/qmp.sock".into());
+        let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
+        assert!(a.starts_with("-machine q35 -cpu max"), "{a}");
+        assert!(a.contains("-serial none") && !a.contains("-serial stdio"), "{a}");
+        assert!(a.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"), "{a}");
+        assert!(a.contains("-qmp unix:/t/qmp.sock,server=on,wait=off"), "{a}");
+    }
+
+    #[test]
+    fn without_serial_the_exit_code_alone_counts() {
+        // Kernel status 0 is QEMU status 1, which without any serial output
+        // would otherwise pass for QEMU failing early.
+        assert_eq!(decode(Some(1), "", serial_or_none(false, &["-serial".into(), "none".into()])), Exit::Kernel(0));
+        assert!(matches!(
+            decode(Some(1), "", serial_or_none(false, &["-serial".into(), "stdio".into()])),
+            Exit::QemuError { .. }
+        ));
+        let err = "qemu-system-x86_64: -drive format=raw,file=x: Could not open 'x'\n";
+        assert!(matches!(
+            decode(Some(1), err, serial_or_none(false, &["-serial".into(), "none".into()])),
+            Exit::QemuError { .. }
+        ));
     }
 }

@@ -84,6 +84,8 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     if let Some(dir) = build_user(&mut tally) {
                         cases.extend(cpu_model_cases(&dir));
                         cases.extend(smp_boot_cases(&dir));
+                        cases.extend(memory_cases(&dir));
+                        cases.push(no_serial_case(&dir));
                         cases.extend(panic_cases(&dir));
                     }
                     cases
@@ -477,6 +479,15 @@ pub struct BootCase {
     pub cpu: Option<&'static str>,
     /// CPUs (`-smp`), if not 1.
     pub smp: Option<u32>,
+    /// Machine type (`-machine`), if not QEMU's default `pc`.
+    pub machine: Option<&'static str>,
+    /// A serial port; without one nothing is read from the guest and the
+    /// exit code alone is judged.
+    pub serial: bool,
+    /// Dump the screen while the guest runs; the last dump must not be
+    /// blank, and `expect`'s output is looked for in the text read from
+    /// it instead of in the serial output ([`crate::screen`]).
+    pub screendump: bool,
 }
 
 impl BootCase {
@@ -499,6 +510,9 @@ impl BootCase {
             mem: None,
             cpu: None,
             smp: None,
+            machine: None,
+            serial: true,
+            screendump: false,
         }
     }
 
@@ -521,24 +535,125 @@ pub fn smoke_cases() -> Vec<BootCase> {
         .collect()
 }
 
-/// CPU models older than QEMU's `max`, as on many real PCs: `qemu64` has
+/// CPU models other than QEMU's `max`, as on real PCs: `qemu64` has
 /// neither SMAP, SMEP, PCID nor FSGSBASE, and `+x2apic` is how such a
-/// machine was first seen to fail. Each boots `hello`, which copies to and
-/// from user memory, and must see it exit 0 with no leak.
-pub const CPU_MODELS: &[(&str, Firmware, Attach)] =
-    &[("qemu64", Firmware::Bios, Attach::Disk), ("qemu64,+x2apic", Firmware::Uefi, Attach::UsbStick)];
+/// machine was first seen to fail; `Nehalem` (2008) has no SMAP or SMEP
+/// either, `Skylake-Client` (2015) and `EPYC` (2017) have both. Each boots
+/// the demo `cargo xtask run` boots ([`crate::image::DEFAULT_INIT`]:
+/// threads, page faults, mlock, copies to and from user memory) and must
+/// see it report its result and exit 0 with no leak, and the boot log show
+/// the features named here (present, or in the `missing:` list); under
+/// TCG QEMU drops some of a model's
+/// features (PCID, x2APIC) with a warning, so only SMAP and SMEP, which
+/// TCG and KVM both give or withhold, are named.
+pub const CPU_MODELS: &[(&str, Firmware, Attach, &str)] = &[
+    ("qemu64", Firmware::Bios, Attach::Disk, NO_SMAP_SMEP),
+    ("qemu64,+x2apic", Firmware::Uefi, Attach::UsbStick, NO_SMAP_SMEP),
+    ("Nehalem", Firmware::Bios, Attach::UsbStick, NO_SMAP_SMEP),
+    ("Skylake-Client", Firmware::Uefi, Attach::UsbStick, SMAP_SMEP),
+    ("EPYC", Firmware::Uefi, Attach::UsbStick, SMAP_SMEP),
+];
 
-/// [`CPU_MODELS`] as smoke cases, reading `hello` from `dir`.
+/// The boot log's feature line on a CPU without SMAP and SMEP.
+const NO_SMAP_SMEP: &str = "(missing: smap smep";
+/// The boot log's feature line on a CPU with SMAP, SMEP and NX.
+const SMAP_SMEP: &str = "cpu features: smap smep nx";
+
+/// [`CPU_MODELS`] as smoke cases, reading the demo's program from `dir`.
 pub fn cpu_model_cases(dir: &std::path::Path) -> Vec<BootCase> {
+    let init: Vec<String> = crate::image::DEFAULT_INIT.iter().map(|s| s.to_string()).collect();
+    let program = dir.join(init[0].trim_start_matches('/'));
     CPU_MODELS
         .iter()
-        .map(|&(cpu, firmware, attach)| BootCase {
+        .map(|&(cpu, firmware, attach, features)| BootCase {
             firmware,
             attach,
             cpu: Some(cpu),
-            ..BootCase::exits_cleanly("smoke", format!("cpu::{}", cpu.replace(',', "")), vec!["/hello".into()], vec![dir.join("hello")])
+            expect: Expect::Exit { status: 0, output: vec![features.into(), REPORTS_STRATEGY.into(), LEAK_CHECK_CLEAN.into()] },
+            ..BootCase::exits_cleanly("smoke", format!("cpu::{}", cpu.replace(',', "")), init.clone(), vec![program.clone()])
         })
         .collect()
+}
+
+/// Guest memory sizes booted on q35 (OVMF and SeaBIOS, from a USB stick):
+/// with (size, MiB, init) where init touches memory.
+///
+/// q35 puts 2 GiB of a guest this large below 4 GiB and the rest above,
+/// and the firmware splits it into many memory-map regions. The logged
+/// usable memory must be close to the size ([`usable_near`]); with 4 GiB
+/// `mem_touch` writes and reads back 2.5 GiB, more than there is below
+/// 4 GiB, so some of its pages lie above (it gives each page a distinct
+/// value, so two pages sharing a frame would show). With 16 GiB the
+/// kernel's per-frame metadata for 4 Mi frames must fit and `hello` run.
+pub fn memory_cases(dir: &std::path::Path) -> Vec<BootCase> {
+    let touch = |mib: u32| (vec!["/mem_touch".to_string(), mib.to_string()], format!("mem_touch: {mib} MiB written and read back"));
+    let mut cases = Vec::new();
+    for (firmware, name) in [(Firmware::Uefi, "uefi-usb"), (Firmware::Bios, "bios-usb")] {
+        let sizes: [(&'static str, OutputCheck, Option<u32>); 2] =
+            [("4G", usable_near::<4096>, Some(MEM_TOUCH_MIB)), ("16G", usable_near::<16384>, None)];
+        for (mem, check, touch_mib) in sizes {
+            let (init, program, output) = match touch_mib {
+                Some(mib) => {
+                    let (init, line) = touch(mib);
+                    (init, "mem_touch", vec![line, LEAK_CHECK_CLEAN.into()])
+                }
+                None => (vec!["/hello".into()], "hello", vec![LEAK_CHECK_CLEAN.into()]),
+            };
+            cases.push(BootCase {
+                firmware,
+                attach: Attach::UsbStick,
+                machine: Some("q35"),
+                mem: Some(mem),
+                check: Some(check),
+                expect: Expect::Exit { status: 0, output },
+                ..BootCase::exits_cleanly("smoke", format!("mem::{mem}::{name}"), init, vec![dir.join(program)])
+            });
+        }
+    }
+    cases
+}
+
+/// What `mem_touch` touches in the 4 GiB cases: more than q35's 2 GiB
+/// below 4 GiB.
+const MEM_TOUCH_MIB: u32 = 2560;
+
+/// An [`OutputCheck`]: the boot log's `memory map: N regions, M MiB
+/// usable` must show no more than `MIB` MiB and at most 1/64 of it less
+/// (firmware and the bootloader keep a few MiB; 1/64 is 64 MiB of 4 GiB).
+fn usable_near<const MIB: u64>(_: Option<&str>, serial: &str) -> std::result::Result<String, String> {
+    let line = serial
+        .lines()
+        .find_map(|l| l.split_once("memory map: ").map(|(_, r)| r))
+        .ok_or("no `memory map:` line in the boot log")?;
+    let (regions, rest) = line.split_once(" regions, ").ok_or(format!("cannot read {line:?}"))?;
+    let usable: u64 = rest.split_once(" MiB usable").and_then(|(n, _)| n.parse().ok()).ok_or(format!("cannot read {line:?}"))?;
+    let what = format!("{usable} MiB usable of {MIB} MiB, {regions} regions");
+    if usable > MIB || usable < MIB - MIB / 64 {
+        return Err(format!("the kernel sees {what}; wanted {} to {MIB}", MIB - MIB / 64));
+    }
+    Ok(what)
+}
+
+/// Seconds the no-serial boot keeps its last screen up before it powers
+/// off, for the screendumps taken every [`crate::screen::SCREENDUMP_EVERY`].
+const NO_SERIAL_POWEROFF_DELAY: u64 = 3;
+
+/// A PC without a serial port: q35, OVMF, USB stick, `-serial none`. The
+/// framebuffer console is the only output: the boot is judged by the exit
+/// code of `hello` and by the screen, dumped while the kernel waits before
+/// powering off, which must not be blank and must show `hello`'s greeting
+/// and the kernel's leak check.
+pub fn no_serial_case(dir: &std::path::Path) -> BootCase {
+    BootCase {
+        firmware: Firmware::Uefi,
+        attach: Attach::UsbStick,
+        machine: Some("q35"),
+        serial: false,
+        screendump: true,
+        kernel_words: vec![format!("poweroff_delay={NO_SERIAL_POWEROFF_DELAY}")],
+        expect: Expect::Exit { status: 0, output: vec!["hello from ring 3".into(), LEAK_CHECK_CLEAN.into()] },
+        ..BootCase::exits_cleanly("smoke", "no-serial::uefi-usb".into(), vec!["/hello".into()], vec![dir.join("hello")])
+    }
 }
 
 /// CPUs the SMP smoke boots start.
@@ -1145,6 +1260,21 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
         if let Some(cpu) = case.cpu {
             machine.cpu = cpu.into();
         }
+        machine.machine = case.machine.map(String::from);
+        machine.serial = case.serial;
+        let dumps = if case.screendump {
+            // A unix socket's path has at most 107 bytes: keep it short
+            // whatever the checkout's path.
+            let socket = std::env::temp_dir().join(format!("holdfast-{}.qmp", std::process::id()));
+            let shot = screendump_path(paths, case);
+            for stale in [&socket, &shot] {
+                let _ = std::fs::remove_file(stale);
+            }
+            machine.qmp = Some(socket.clone());
+            Some((crate::screen::Screendumps::start(socket.clone(), shot, crate::screen::SCREENDUMP_EVERY), socket))
+        } else {
+            None
+        };
         let mut serial = String::new();
         let outcome = qemu::run(
             &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
@@ -1158,10 +1288,21 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
                 }
             },
         )
-        .map_err(|e| e.to_string())?;
-        Ok((outcome, serial))
+        .map_err(|e| e.to_string());
+        if let Some((dumps, socket)) = dumps {
+            let taken = dumps.finish();
+            let _ = std::fs::remove_file(socket);
+            let taken = taken?;
+            eprintln!("    ({} screendumps, the last kept in {})", taken, paths.show(&screendump_path(paths, case)));
+        }
+        Ok((outcome?, serial))
     })();
     (log, result)
+}
+
+/// Where the last screendump of `case` is kept.
+fn screendump_path(paths: &Paths, case: &BootCase) -> PathBuf {
+    paths.logs().join(format!("{}.ppm", case.file_stem()))
 }
 
 fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
@@ -1175,8 +1316,21 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
         Ok(r) => r,
         Err(why) => return fail(tally, why, None),
     };
+    // Without a serial port, what the case expects to read is on the screen.
+    let (serial, screen) = if case.screendump {
+        let shot = screendump_path(paths, case);
+        match crate::screen::read_screen(&shot) {
+            Ok((text, what)) => {
+                let _ = std::fs::write(shot.with_extension("txt"), &text);
+                (text, format!(", {what}"))
+            }
+            Err(why) => return fail(tally, why, Some(shot)),
+        }
+    } else {
+        (serial, String::new())
+    };
     if let Err(why) = judge(&case.expect, &o, &serial) {
-        return fail(tally, why, Some(log));
+        return fail(tally, why, Some(if case.screendump { screendump_path(paths, case).with_extension("txt") } else { log }));
     }
     if case.strategy.is_some() && serial.contains(UNKNOWN_STRATEGY) {
         return fail(tally, format!("the kernel did not take {:?}", case.kernel_words), Some(log));
@@ -1186,7 +1340,7 @@ fn run_case(paths: &Paths, kernel: &Path, case: &BootCase, tally: &mut Tally) {
         Some(Ok(note)) => format!(", {note}"),
         None => String::new(),
     };
-    eprintln!("    ({full}: {:.0} s{note})", o.elapsed.as_secs_f64());
+    eprintln!("    ({full}: {:.0} s{note}{screen})", o.elapsed.as_secs_f64());
     tally.record(&full, true, None);
 }
 
@@ -1398,14 +1552,78 @@ mod tests {
     }
 
     #[test]
-    fn cpu_model_cases_run_hello_on_each_model() {
+    fn cpu_model_cases_run_the_demo_on_each_model() {
         let cases = cpu_model_cases(Path::new("/u"));
-        assert_eq!(cases.iter().map(|c| c.cpu).collect::<Vec<_>>(), [Some("qemu64"), Some("qemu64,+x2apic")]);
+        assert_eq!(
+            cases.iter().map(|c| c.cpu).collect::<Vec<_>>(),
+            [Some("qemu64"), Some("qemu64,+x2apic"), Some("Nehalem"), Some("Skylake-Client"), Some("EPYC")]
+        );
         assert_eq!(cases[1].name, "cpu::qemu64+x2apic");
+        assert_eq!(cases[3].name, "cpu::Skylake-Client");
         for c in &cases {
-            assert_eq!(c.init, ["/hello"]);
-            assert_eq!(c.files, [Path::new("/u/hello")]);
-            assert_eq!(c.expect, Expect::Exit { status: 0, output: vec![LEAK_CHECK_CLEAN.into()] });
+            // What `cargo xtask run` boots, as on a real PC.
+            assert_eq!(c.init, crate::image::DEFAULT_INIT);
+            assert_eq!(c.files, [Path::new("/u/mlock_contend")]);
+            let Expect::Exit { status: 0, output } = &c.expect else { panic!("{}: {:?}", c.name, c.expect) };
+            // The boot log names the features the model has (or lacks),
+            // the demo reports its result, and nothing leaks.
+            assert_eq!(output[1..], [REPORTS_STRATEGY.to_string(), LEAK_CHECK_CLEAN.into()], "{}", c.name);
         }
+        let features = |name: &str| match &cases.iter().find(|c| c.name == name).unwrap().expect {
+            Expect::Exit { output, .. } => output[0].clone(),
+            e => panic!("{e:?}"),
+        };
+        // Before Broadwell/Zen there is no SMAP or SMEP; after, both are on.
+        assert_eq!(features("cpu::qemu64"), "(missing: smap smep");
+        assert_eq!(features("cpu::Nehalem"), "(missing: smap smep");
+        assert_eq!(features("cpu::Skylake-Client"), "cpu features: smap smep nx");
+        assert_eq!(features("cpu::EPYC"), "cpu features: smap smep nx");
+        assert!(cases.iter().any(|c| c.firmware == Firmware::Bios) && cases.iter().any(|c| c.firmware == Firmware::Uefi));
+    }
+
+    fn memory_map_line(regions: u32, mib: u64) -> String {
+        format!("[    0.000] INFO  memory map: {regions} regions, {mib} MiB usable; frames: 1 total, 1 free\n")
+    }
+
+    #[test]
+    fn memory_cases_see_and_touch_memory_above_4g() {
+        let cases = memory_cases(Path::new("/u"));
+        let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["mem::4G::uefi-usb", "mem::16G::uefi-usb", "mem::4G::bios-usb", "mem::16G::bios-usb"]);
+        for c in &cases {
+            assert_eq!((c.machine, c.attach), (Some("q35"), Attach::UsbStick), "{}", c.name);
+            assert!(c.check.is_some(), "{}", c.name);
+        }
+        let four = &cases[0];
+        assert_eq!(four.mem, Some("4G"));
+        // q35 keeps 2 GiB below 4 GiB: touching more reaches above it.
+        assert_eq!(four.init, ["/mem_touch", "2560"]);
+        let Expect::Exit { status: 0, output } = &four.expect else { panic!("{:?}", four.expect) };
+        assert!(output.contains(&"mem_touch: 2560 MiB written and read back".to_string()), "{output:?}");
+        // The logged usable memory must be close to the size given.
+        let check = four.check.unwrap();
+        assert!(check(None, &memory_map_line(128, 4082)).unwrap().contains("4082 MiB usable of 4096 MiB, 128 regions"));
+        assert!(check(None, &memory_map_line(128, 1010)).unwrap_err().contains("1010 MiB usable"));
+        assert!(check(None, &memory_map_line(128, 4000)).is_err());
+        assert!(check(None, &memory_map_line(128, 4097)).is_err());
+        assert!(check(None, "no memory map line").is_err());
+        let sixteen = cases[1].check.unwrap();
+        assert!(sixteen(None, &memory_map_line(122, 16370)).is_ok());
+        assert!(sixteen(None, &memory_map_line(122, 4082)).is_err());
+    }
+
+    #[test]
+    fn the_no_serial_case_is_judged_by_exit_code_and_screen() {
+        let c = no_serial_case(Path::new("/u"));
+        assert_eq!(c.name, "no-serial::uefi-usb");
+        assert!(!c.serial && c.screendump);
+        assert_eq!((c.firmware, c.attach, c.machine), (Firmware::Uefi, Attach::UsbStick, Some("q35")));
+        // Nothing can be read from serial: the exit code, and text read
+        // from the screen.
+        assert_eq!(c.expect, Expect::Exit { status: 0, output: vec!["hello from ring 3".into(), LEAK_CHECK_CLEAN.into()] });
+        // The kernel keeps its last screen up long enough to be dumped.
+        let delay: u64 = c.kernel_words.iter().find_map(|w| w.strip_prefix("poweroff_delay=")).unwrap().parse().unwrap();
+        assert!(Duration::from_secs(delay) >= 4 * crate::screen::SCREENDUMP_EVERY);
+        assert!(crate::cli::check_kernel_word(&c.kernel_words[0]).is_ok());
     }
 }

@@ -103,7 +103,7 @@ fn exit_process(proc: &Arc<Process>) {
         let (total, free) = crate::memory::frame::counts();
         crate::kprintln!("holdfast: init exited with status {} (frames: {} total, {} free)", status.shell_code(), total, free);
         if !crate::cmdline::flag("stay") {
-            crate::arch::qemu::exit(status.shell_code());
+            crate::poweroff(status.shell_code());
         }
     }
 }
