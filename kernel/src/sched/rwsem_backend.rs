@@ -79,9 +79,14 @@ impl RwSemBackend for SchedBackend {
         crate::arch::percpu::nr_online() > 1
     }
 
-    /// An owner runs on a CPU while its state is `Running`.
+    /// An owner runs on a CPU while its state is `Running`, and is about to
+    /// while it is `Runnable`: the rwsem grants the lock before it wakes
+    /// the waiter (see the rwsem's "grant before wake"), so a freshly
+    /// granted writer is `Runnable` until its CPU takes the reschedule IPI,
+    /// and spinning for its short critical section beats sleeping behind
+    /// it. Only a `Blocked` owner is certainly not coming back soon.
     fn owner_on_cpu(&self, owner: &Arc<Thread>) -> bool {
-        owner.state() == super::ThreadState::Running
+        matches!(owner.state(), super::ThreadState::Running | super::ThreadState::Runnable)
     }
 
     /// Another thread waits in this CPU's run queue.
