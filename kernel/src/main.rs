@@ -127,6 +127,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         fs::initrd::init(bytes);
     }
     cmdline::init(fs::initrd::lookup("/cmdline").map(|e| e.data));
+    mm::populate_profile::set_enabled(cmdline::flag("mm.populate_profile"));
     log::info!("initrd: {} files; command line: \"{}\"", fs::initrd::entries().count(), cmdline::get());
 
     sched::init();

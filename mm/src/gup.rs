@@ -50,10 +50,11 @@
 
 use crate::addr::{PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
-use crate::fault::FaultAccess;
+use crate::fault::{FaultAccess, FaultError};
 use crate::mm_struct::{MmStruct, MmapLocked};
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::populate::{PopulateLock, PopulateProgress, PopulateStrategy, POPULATE_BATCH_PAGES, YIELD_HOLD_PAGES};
+use crate::populate_profile;
 use crate::rwsem::{RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::VmFlags;
 
@@ -209,9 +210,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// its own (ending with whatever `locked` then says); the inner lock per
     /// lookup and per page.
     fn populate_loop<'a>(&'a self, run: &PopulateRun, locked: &mut PopulateHold<'a, B>) -> Result<(), Errno> {
+        let profile = populate_profile::enabled();
+        let started = if profile { self.mmap_lock.backend().now_ns() } else { 0 };
         let mut spare = None;
         let r = self.populate_loop_inner(run, locked, &mut spare);
         self.release_spare(&mut spare);
+        if profile {
+            populate_profile::add_populate(0, self.mmap_lock.backend().now_ns().saturating_sub(started));
+        }
         r
     }
 
@@ -288,7 +294,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return Err(Errno::EINTR);
             }
             let held = locked.held(self).expect("populate_vma_page_range runs with mmap_lock held");
-            self.fault_in_page_unlocked_alloc(held, addr, access, spare).map_err(|e| e.to_errno())?;
+            if populate_profile::enabled() {
+                self.fault_in_page_profiled(held, addr, access, spare).map_err(|e| e.to_errno())?;
+                populate_profile::add_populate(1, 0);
+            } else {
+                self.fault_in_page_unlocked_alloc(held, addr, access, spare).map_err(|e| e.to_errno())?;
+            }
             addr += PAGE_SIZE;
             *held_pages += 1;
             if addr >= run.end {
@@ -303,6 +314,30 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             }
         }
         Ok(addr)
+    }
+
+    /// [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc),
+    /// adding the time of its two halves (getting a frame, installing it)
+    /// to the population profile.
+    ///
+    /// Locking: `mmap_lock` held (`held`); takes the inner lock.
+    fn fault_in_page_profiled(
+        &self,
+        held: MmapLocked<'_>,
+        addr: u64,
+        access: FaultAccess,
+        spare: &mut Option<u64>,
+    ) -> Result<bool, FaultError> {
+        let clock = self.mmap_lock.backend();
+        let t0 = clock.now_ns();
+        if spare.is_none() {
+            *spare = self.phys.alloc_frame();
+        }
+        let t1 = clock.now_ns();
+        let r = self.fault_in_page_unlocked_alloc(held, addr, access, spare);
+        populate_profile::add_alloc(t1.saturating_sub(t0));
+        populate_profile::add_install(clock.now_ns().saturating_sub(t1));
+        r
     }
 
     /// Populate `[start, end)` for a caller that holds `mmap_lock`

@@ -47,6 +47,7 @@ pub mod page_meta;
 pub mod pagewalk;
 pub mod pgtable;
 pub mod populate;
+pub mod populate_profile;
 pub mod rwsem;
 pub mod stack;
 pub mod vma;

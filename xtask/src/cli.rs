@@ -26,7 +26,8 @@ commands:
         --kernel-arg WORD
                        put WORD on the kernel command line, before `init=`
                        (repeatable): mlock_populate=NAME,
-                       mm.check_invariants, stay, ktest.start=N,
+                       mm.check_invariants, mm.populate_profile, stay,
+                       poweroff_delay=SECONDS, ktest.start=N,
                        ktest.filter=TEXT
         -- /PROGRAM A  kernel command line `init=/PROGRAM A...` (every user
                        program is in the initrd; default: the mlock
@@ -250,6 +251,7 @@ fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'
 pub const KERNEL_WORDS: &[(&str, &str)] = &[
     ("mlock_populate=", "the mlock population strategy, by name"),
     ("mm.check_invariants", "check the address-space invariants after every mm syscall"),
+    ("mm.populate_profile", "account where population's time goes (populate_* lines in /proc/vmstat)"),
     ("stay", "do not power off when the first process exits"),
     ("poweroff_delay=", "seconds to wait, the screen showing the last output, before powering off"),
     ("ktest.start=", "in-kernel tests: start at this index"),

@@ -5,7 +5,8 @@
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
 //! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (TLB
-//! shootdown counters), `/proc/sysrq-trigger` (key `c` crashes the kernel,
+//! shootdown counters, and with `mm.populate_profile` the
+//! `mm::populate_profile` counters as `populate_*` lines), `/proc/sysrq-trigger` (key `c` crashes the kernel,
 //! as Linux's does: how the panic path is tested), `/proc/self/mmap_lock`
 //! (statistics of the
 //! process's mmap lock: acquisitions, contention, wait and hold times).
@@ -184,7 +185,16 @@ fn cpu_list(mask: u64) -> String {
 /// flushes CPUs did on another's request.
 fn vmstat() -> String {
     let (rounds, _ipis, received) = crate::arch::tlb::stats();
-    alloc::format!("nr_tlb_remote_flush {rounds}\nnr_tlb_remote_flush_received {received}\n")
+    let mut s = alloc::format!("nr_tlb_remote_flush {rounds}\nnr_tlb_remote_flush_received {received}\n");
+    if mm::populate_profile::enabled() {
+        let p = mm::populate_profile::snapshot();
+        let _ = writeln!(s, "populate_pages {}", p.pages);
+        let _ = writeln!(s, "populate_ns {}", p.populate_ns);
+        let _ = writeln!(s, "populate_alloc_ns {}", p.alloc_ns);
+        let _ = writeln!(s, "populate_zero_ns {}", p.zero_ns);
+        let _ = writeln!(s, "populate_install_ns {}", p.install_ns);
+    }
+    s
 }
 
 /// `/proc/cpuinfo`: one block per online CPU, in Linux's layout (the

@@ -117,9 +117,14 @@ pub fn alloc_user() -> Option<u64> {
     let pa = with(|fa| if fa.free_frames() > reserve { fa.alloc() } else { None });
     match pa {
         Some(pa) => {
+            let profile = mm::populate_profile::enabled();
+            let started = if profile { crate::arch::time::now_ns() } else { 0 };
             // SAFETY: the frame was just handed out to us and is mapped by
             // the physical-memory mapping.
             unsafe { core::ptr::write_bytes(super::phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+            if profile {
+                mm::populate_profile::add_zero(crate::arch::time::now_ns().saturating_sub(started));
+            }
             Some(pa)
         }
         None => {

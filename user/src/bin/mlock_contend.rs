@@ -130,7 +130,7 @@ const USAGE: &str = concat!(
     "  --threads N: measuring threads, kinds round-robin (default: one per kind)\n",
     "  --kinds abc: which kinds run: a mmap+munmap, b fault, c read maps, d cpu spin (control)\n",
     "  --pause-ms MS: pause between phases (default 100)\n",
-    "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) at the end\n",
+    "  --lockstat: print Holdfast's mmap_lock statistics (/proc/self/mmap_lock) and populate_* lines of /proc/vmstat at the end\n",
     "  --strategy NAME: first switch Holdfast's mlock population strategy (/proc/sys/vm/mlock_populate)\n",
     "  --timeline: print every kind's samples (thinned) around the last mlock as TIMELINE/TL lines"
 );
@@ -956,6 +956,12 @@ fn main(args: Args) -> i32 {
         match fs::read_file(c"/proc/self/mmap_lock") {
             Ok(b) => println!("mmap_lock statistics:\n{}", core::str::from_utf8(&b).unwrap_or("?").trim_end()),
             Err(e) => println!("note: no mmap_lock statistics (/proc/self/mmap_lock: {})", e),
+        }
+        // With the kernel word mm.populate_profile: where population's time went.
+        if let Ok(b) = fs::read_file(c"/proc/vmstat") {
+            for line in core::str::from_utf8(&b).unwrap_or("").lines().filter(|l| l.starts_with("populate_")) {
+                println!("{}", line);
+            }
         }
     }
 
