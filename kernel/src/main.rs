@@ -128,6 +128,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     }
     cmdline::init(fs::initrd::lookup("/cmdline").map(|e| e.data));
     mm::populate_profile::set_enabled(cmdline::flag("mm.populate_profile"));
+    sched::lockdep::set_enabled(cfg!(feature = "ktest") || cmdline::flag("mm.check_invariants"));
     log::info!("initrd: {} files; command line: \"{}\"", fs::initrd::entries().count(), cmdline::get());
 
     sched::init();

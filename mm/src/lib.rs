@@ -31,6 +31,7 @@ pub mod fault;
 pub mod frame;
 pub mod gup;
 pub mod invariants;
+pub mod lockdep;
 pub mod madvise;
 pub mod memory;
 pub mod mincore;

@@ -144,10 +144,11 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::addr::{PAGE_SHIFT, TASK_SIZE};
 use crate::errno::Errno;
+use crate::lockdep::LockClass;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{NoFlush, PageTable, PhysMem, PteFlags, TlbFlush};
 use crate::populate::{PopulateProgress, PopulateStrategy};
-use crate::rwsem::backend::{lock_irqsave, IrqsSaved};
+use crate::rwsem::backend::{lock_irqsave, IrqsSaved, LockdepHeld};
 use crate::rwsem::{RwSem, RwSemBackend, RwSemReadGuard, RwSemWriteGuard};
 use crate::vma::{VmFlags, VmaTree};
 
@@ -288,6 +289,7 @@ pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>, PopulateProgress
 /// (fields drop in order).
 pub(crate) struct InnerGuard<'a, P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> {
     guard: spin::MutexGuard<'a, MmInner<P, T>>,
+    _lockdep: LockdepHeld<'a, B>,
     _irqs: IrqsSaved<'a, B>,
 }
 
@@ -344,7 +346,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         .map_err(|_| Errno::ENOMEM)?;
         let root_pa = pgtable.root_pa();
         Ok(MmStruct {
-            mmap_lock: RwSem::new(backend),
+            mmap_lock: RwSem::new(backend).with_lock_class(LockClass::MmapLock),
             phys: phys.clone(),
             inner: spin::Mutex::new(MmInner {
                 vmas: VmaTree::new(),
@@ -395,8 +397,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: never with `inner` already held by this thread.
     pub(crate) fn lock_inner(&self) -> InnerGuard<'_, P, B, T> {
+        let lockdep = LockdepHeld::acquire(self.mmap_lock.backend(), LockClass::PageTable);
         let (guard, irqs) = lock_irqsave(&self.inner, self.mmap_lock.backend());
-        InnerGuard { guard, _irqs: irqs }
+        InnerGuard { guard, _lockdep: lockdep, _irqs: irqs }
     }
 
     /// The frame metadata this mm counts mlocks in.
@@ -607,4 +610,39 @@ pub fn format_maps_line(start: u64, end: u64, flags: VmFlags, pgoff: u64, major:
     }
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod lock_order_tests {
+    use super::*;
+    use crate::pgtable::{ArenaPhysMem, ARENA_BASE};
+    use crate::rwsem::StdBackend;
+
+    fn mm() -> MmStruct<&'static ArenaPhysMem, StdBackend> {
+        let arena: &'static ArenaPhysMem = alloc::boxed::Box::leak(alloc::boxed::Box::new(ArenaPhysMem::new()));
+        let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, 64).unwrap());
+        MmStruct::new(arena, StdBackend::new(), NoFlush, meta, None).unwrap()
+    }
+
+    /// mmap_lock, then the inner lock: the documented order, and both are
+    /// forgotten once released.
+    #[test]
+    fn mmap_lock_then_page_table_lock_is_in_order() {
+        let mm = mm();
+        let read = mm.mmap_lock.read();
+        let inner = mm.lock_inner();
+        assert!(StdBackend::held_locks().holds(LockClass::PageTable));
+        drop(inner);
+        drop(read);
+        assert!(StdBackend::held_locks().is_empty());
+    }
+
+    /// Taking mmap_lock under the inner lock is caught at the acquisition.
+    #[test]
+    #[should_panic(expected = "taking the mmap_lock while holding the page-table lock")]
+    fn mmap_lock_under_page_table_lock_is_caught() {
+        let mm = mm();
+        let _inner = mm.lock_inner();
+        let _read = mm.mmap_lock.read();
+    }
 }

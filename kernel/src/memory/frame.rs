@@ -140,7 +140,11 @@ pub fn take_user_alloc_failure() -> bool {
 }
 
 fn with<R>(f: impl FnOnce(&mut FrameAllocator) -> R) -> R {
-    without_interrupts(|| f(crate::sync::lock_irqs_off(&FRAMES).as_mut().expect("frame allocator not initialised")))
+    use mm::lockdep::LockClass;
+    crate::sched::lockdep::acquire(LockClass::FrameAllocator);
+    let r = without_interrupts(|| f(crate::sync::lock_irqs_off(&FRAMES).as_mut().expect("frame allocator not initialised")));
+    crate::sched::lockdep::release(LockClass::FrameAllocator);
+    r
 }
 
 /// Allocate one 4 KiB frame (contents undefined).

@@ -35,6 +35,7 @@
 //! dead thread's stack only once nothing runs on it.
 
 #[cfg(feature = "ktest")]
+pub mod lockdep;
 mod locktorture;
 pub mod rwsem_backend;
 pub mod switch;

@@ -98,6 +98,14 @@ impl RwSemBackend for SchedBackend {
         SPIN_LIMIT_NS
     }
 
+    fn lock_acquire(&self, class: mm::lockdep::LockClass) {
+        super::lockdep::acquire(class);
+    }
+
+    fn lock_release(&self, class: mm::lockdep::LockClass) {
+        super::lockdep::release(class);
+    }
+
     fn local_irq_save(&self) -> bool {
         let were_enabled = x86_64::instructions::interrupts::are_enabled();
         x86_64::instructions::interrupts::disable();

@@ -73,6 +73,9 @@ pub struct Thread {
     /// A wake-up arrived while the thread was not blocked: its next block
     /// returns at once (no lost wake-ups).
     pub(super) wake_pending: AtomicBool,
+    /// The lock classes this thread holds (`mm::lockdep::HeldLocks` bits;
+    /// see `sched::lockdep`). Only the thread itself touches it.
+    pub(super) held_locks: AtomicU8,
     /// SIGKILL (or process exit) is pending: killable waits return.
     fatal_pending: AtomicBool,
     /// Deadline of a timed sleep (ns on the monotonic clock), 0 if none.
@@ -150,6 +153,7 @@ impl Thread {
             cpu: AtomicU32::new(0),
             affinity: AtomicU64::new(u64::MAX),
             wake_pending: AtomicBool::new(false),
+            held_locks: AtomicU8::new(0),
             fatal_pending: AtomicBool::new(false),
             wake_at: AtomicU64::new(0),
             cr3: AtomicU64::new(0),

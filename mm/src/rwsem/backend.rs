@@ -1,5 +1,7 @@
 //! How the rwsem blocks: the [`RwSemBackend`] trait and its contract.
 
+use crate::lockdep::LockClass;
+
 /// The state a waiting thread sleeps in (Linux `TASK_UNINTERRUPTIBLE` /
 /// `TASK_KILLABLE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +145,19 @@ pub trait RwSemBackend {
     /// Undo one [`local_irq_save`](RwSemBackend::local_irq_save) that
     /// returned `were_enabled`: enable interrupts again only if they were.
     fn local_irq_restore(&self, _were_enabled: bool) {}
+
+    // ----- lock-order checking (Linux `lock_acquire` / `lock_release`) ------
+
+    /// The calling thread is about to take a lock of `class` (see
+    /// [`crate::lockdep`]): check it against what the thread holds and
+    /// record it; a backend that checks reports a violation (the kernel
+    /// panics). Called before the thread can block on the lock. Default:
+    /// no checking.
+    fn lock_acquire(&self, _class: LockClass) {}
+
+    /// The calling thread released its lock of `class`, or did not get it
+    /// after all (a failed trylock, an interrupted wait).
+    fn lock_release(&self, _class: LockClass) {}
 }
 
 /// Interrupts disabled by [`RwSemBackend::local_irq_save`], restored when
@@ -162,6 +177,26 @@ impl<'a, B: RwSemBackend> IrqsSaved<'a, B> {
 impl<B: RwSemBackend> Drop for IrqsSaved<'_, B> {
     fn drop(&mut self) {
         self.backend.local_irq_restore(self.were_enabled);
+    }
+}
+
+/// `lock_acquire` done; `lock_release` when dropped. A lock guard keeps
+/// one as a field after the lock's own guard.
+pub(crate) struct LockdepHeld<'a, B: RwSemBackend> {
+    backend: &'a B,
+    class: LockClass,
+}
+
+impl<'a, B: RwSemBackend> LockdepHeld<'a, B> {
+    pub(crate) fn acquire(backend: &'a B, class: LockClass) -> Self {
+        backend.lock_acquire(class);
+        LockdepHeld { backend, class }
+    }
+}
+
+impl<B: RwSemBackend> Drop for LockdepHeld<'_, B> {
+    fn drop(&mut self) {
+        self.backend.lock_release(self.class);
     }
 }
 

@@ -157,6 +157,7 @@ pub use std_backend::{StdBackend, StdWaiter};
 #[cfg(loom)]
 pub use loom_backend::{LoomBackend, LoomWaiter};
 
+use crate::lockdep::LockClass;
 use crate::Errno;
 use backend::IrqsSaved;
 use wait_lock::{WaitLock, WaitLockGuard};
@@ -269,6 +270,8 @@ pub struct RwSem<B: RwSemBackend> {
     /// spinners without it. Only a hint: a spinner acts on what it finds
     /// under `wait_lock`.
     owner_word: AtomicUsize,
+    /// What the lock-order checker knows it as; `None`: not checked.
+    class: Option<LockClass>,
 }
 
 impl<B: RwSemBackend> RwSem<B> {
@@ -295,7 +298,15 @@ impl<B: RwSemBackend> RwSem<B> {
                 nonspinnable: false,
             }),
             owner_word: AtomicUsize::new(0),
+            class: None,
         }
+    }
+
+    /// This rwsem with a lock class for the backend's lock-order checker
+    /// ([`crate::lockdep`]).
+    pub fn with_lock_class(mut self, class: LockClass) -> Self {
+        self.class = Some(class);
+        self
     }
 
     /// The backend this rwsem sleeps and wakes through.
@@ -367,6 +378,7 @@ impl<B: RwSemBackend> RwSem<B> {
             sem.mark_wake(self.policy, now, &mut wake_q, &|w| self.backend.wake(w));
             sem.check_invariants();
         }
+        self.lockdep_release();
         self.wake_up_q(wake_q);
     }
 
@@ -386,6 +398,7 @@ impl<B: RwSemBackend> RwSem<B> {
             sem.check_invariants();
             owner
         };
+        self.lockdep_release();
         self.wake_up_q(wake_q);
     }
 
@@ -535,6 +548,15 @@ impl<B: RwSemBackend> RwSem<B> {
     }
 
     fn trylock(&self, mode: WaitFor) -> bool {
+        self.lockdep_acquire();
+        let got = self.trylock_inner(mode);
+        if !got {
+            self.lockdep_release();
+        }
+        got
+    }
+
+    fn trylock_inner(&self, mode: WaitFor) -> bool {
         let me = self.fast_path_owner(mode);
         let now = self.backend.now_ns();
         let mut sem = self.lock_state();
@@ -548,6 +570,29 @@ impl<B: RwSemBackend> RwSem<B> {
     /// Acquire in `mode`, queueing and sleeping if needed (Linux
     /// `rwsem_down_read_slowpath` / `rwsem_down_write_slowpath`).
     fn down(&self, mode: WaitFor, state: TaskState) -> Result<(), Errno> {
+        self.lockdep_acquire();
+        let r = self.down_inner(mode, state);
+        if r.is_err() {
+            self.lockdep_release();
+        }
+        r
+    }
+
+    /// Tell the backend's lock-order checker about an acquisition, if this
+    /// rwsem has a [`LockClass`].
+    fn lockdep_acquire(&self) {
+        if let Some(class) = self.class {
+            self.backend.lock_acquire(class);
+        }
+    }
+
+    fn lockdep_release(&self) {
+        if let Some(class) = self.class {
+            self.backend.lock_release(class);
+        }
+    }
+
+    fn down_inner(&self, mode: WaitFor, state: TaskState) -> Result<(), Errno> {
         let me = self.fast_path_owner(mode);
         let now = self.backend.now_ns();
         if self.lock_state().try_acquire(mode, now, me.as_ref()) {

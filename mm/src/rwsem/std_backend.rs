@@ -15,6 +15,9 @@
 //!
 //! # Interrupts on the host
 //!
+//! Each thread also has a lock-order record ([`crate::lockdep`]): every
+//! acquisition out of order panics, so every host test checks the order.
+//!
 //! Each thread has a simulated interrupt flag ([`StdBackend::irqs_disabled`]).
 //! `local_irq_save` clears it and counts the call; `park` and `cpu_relax`
 //! panic when it is clear, because in the kernel sleeping or spinning for
@@ -26,6 +29,7 @@
 extern crate std;
 
 use super::{RwSemBackend, TaskState};
+use crate::lockdep::{HeldLocks, LockClass};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
@@ -81,6 +85,8 @@ std::thread_local! {
     static CPU: Arc<CpuState> = Arc::new(CpuState::default());
     /// The calling thread's simulated interrupt flag is clear.
     static IRQS_DISABLED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    /// The lock classes the calling thread holds (see `crate::lockdep`).
+    static HELD_LOCKS: core::cell::Cell<HeldLocks> = const { core::cell::Cell::new(HeldLocks::new()) };
 }
 
 /// Panic if the calling thread has interrupts disabled: `what` would be a
@@ -192,6 +198,11 @@ impl StdBackend {
         self.inner.irq_saves.load(Ordering::SeqCst)
     }
 
+    /// The lock classes the calling thread holds.
+    pub fn held_locks() -> HeldLocks {
+        HELD_LOCKS.with(|h| h.get())
+    }
+
     /// Whether the calling thread's simulated interrupts are disabled.
     pub fn irqs_disabled() -> bool {
         IRQS_DISABLED.with(|d| d.get())
@@ -272,5 +283,22 @@ impl RwSemBackend for StdBackend {
         if were_enabled {
             IRQS_DISABLED.with(|d| d.set(false));
         }
+    }
+
+    /// Checks the order on every host thread; a violation panics.
+    fn lock_acquire(&self, class: LockClass) {
+        let mut held = HELD_LOCKS.with(|h| h.get());
+        if let Err(v) = held.acquire(class) {
+            panic!("{v}");
+        }
+        HELD_LOCKS.with(|h| h.set(held));
+    }
+
+    fn lock_release(&self, class: LockClass) {
+        HELD_LOCKS.with(|h| {
+            let mut held = h.get();
+            held.release(class);
+            h.set(held);
+        });
     }
 }
