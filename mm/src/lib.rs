@@ -15,9 +15,10 @@
 //! `memory`, the batched TLB flush and deferred freeing that every unmap
 //! and protection change goes through in `mmu_gather`), the mlock family
 //! (`mlock`, with the deliberately racy `mlock_downgrade_retake`),
-//! population (`gup`) under a selectable lock strategy (`populate`), and
-//! the consistency checker run after every operation in tests
-//! (`invariants`). No module imports one above it: the modules form no
+//! population (`gup`) under a selectable lock strategy (`populate`, with
+//! optional accounting of where its time goes in `populate_profile`), the
+//! consistency checker run after every operation in tests (`invariants`)
+//! and the lock-order checker (`lockdep`). No module imports one above it: the modules form no
 //! import cycle (`mmu_gather` uses only the machine traits of
 //! `pgtable::phys`, which lie below it; `PageTable` records into it).
 #![cfg_attr(not(test), no_std)]

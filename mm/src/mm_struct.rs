@@ -36,7 +36,9 @@
 //!    never take `mmap_lock` with `inner` held.
 //!
 //! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
-//! allocator (behind [`PhysMem`]) is last.
+//! allocator (behind [`PhysMem`]) is last. The rwsem backend's lock-order
+//! checker ([`crate::lockdep`]) sees every acquisition of the two locks
+//! (and the kernel's frame allocator) and refuses one out of this order.
 //!
 //! ## The protocol, checked by the compiler
 //!
