@@ -4,9 +4,9 @@
 //! Off by default, when it costs one relaxed load per page. When on
 //! ([`set_enabled`]; the kernel word `mm.populate_profile`), every
 //! population loop adds its wall time, and every page it faults in the time
-//! spent getting a frame (the allocator and the zeroing, [`add_alloc`]) and
+//! spent getting a frame (the allocator and the zeroing) and
 //! installing it (the inner lock, the page-table update and the frame's
-//! mlock accounting, [`add_install`]); the kernel adds the zeroing alone
+//! mlock accounting); the kernel adds the zeroing alone
 //! ([`add_zero`]). What is left of the wall time is the loop itself: vma
 //! lookups, the `mmap_lock` traffic of the strategy, and waiting for it.
 //! Times come from the mm's rwsem backend clock.
