@@ -34,8 +34,8 @@
 //! that clears its `on_cpu` and drops the CPU's reference, which frees a
 //! dead thread's stack only once nothing runs on it.
 
-#[cfg(feature = "ktest")]
 pub mod lockdep;
+#[cfg(feature = "ktest")]
 mod locktorture;
 pub mod rwsem_backend;
 pub mod switch;
