@@ -10,6 +10,10 @@
 //!   kernel in the same QEMU (`linux_guest`); `bench --plot DIR` draws
 //!   the table as SVG charts (`plot`).
 //!
+//! Before `run`, `test`, `bench` and `image`, xtask looks for the programs
+//! outside Rust that the command needs (QEMU, OVMF, musl-gcc) and installs
+//! the missing ones on Debian and Ubuntu (`prereq`).
+//!
 //! Every command that xtask runs (cargo, QEMU) is printed before it runs.
 //! Failures are reported as one `error:` line with what to do about it,
 //! never as a panic.
@@ -21,6 +25,7 @@ mod error;
 mod image;
 mod linux_guest;
 mod plot;
+mod prereq;
 mod qemu;
 mod report;
 mod test;
@@ -37,6 +42,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // QEMU, OVMF and musl-gcc, installed here when missing (`prereq`).
+    if let Err(e) = prereq::ensure(&prereq::needs(&command)) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match command {
         cli::Command::Help => {
             print!("{}", cli::USAGE);
