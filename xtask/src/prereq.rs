@@ -89,7 +89,8 @@ pub fn needs(command: &cli::Command) -> Vec<Tool> {
 pub enum Family {
     /// Debian, Ubuntu and their derivatives: apt-get.
     Debian,
-    /// Fedora and systems like it (RHEL, CentOS, Rocky): dnf.
+    /// Fedora and systems that say they are like it: dnf. (RHEL and its
+    /// rebuilds say so too, though their QEMU package is named otherwise.)
     Fedora,
     /// Arch and its derivatives: pacman.
     Arch,
@@ -119,7 +120,7 @@ pub fn family(os_release: &str) -> Family {
         .chain(like.split_whitespace())
         .find_map(|word| match word {
             "debian" | "ubuntu" => Some(Family::Debian),
-            "fedora" | "rhel" | "centos" => Some(Family::Fedora),
+            "fedora" => Some(Family::Fedora),
             "arch" => Some(Family::Arch),
             _ => None,
         })
