@@ -11,6 +11,10 @@
 //!   the table as SVG charts (`plot`), and one run per kernel as a
 //!   timeline (`timeline`).
 //!
+//! Before `run`, `test`, `bench` and `image`, xtask looks for the programs
+//! outside Rust that the command needs (QEMU, OVMF, musl-gcc) and installs
+//! the missing ones on Debian and Ubuntu (`prereq`).
+//!
 //! Every command that xtask runs (cargo, QEMU) is printed before it runs.
 //! Failures are reported as one `error:` line with what to do about it,
 //! never as a panic.
@@ -22,6 +26,7 @@ mod error;
 mod image;
 mod linux_guest;
 mod plot;
+mod prereq;
 mod qemu;
 mod report;
 mod screen;
@@ -40,6 +45,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // QEMU, OVMF and musl-gcc, installed here when missing (`prereq`).
+    if let Err(e) = prereq::ensure(&prereq::needs(&command)) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match command {
         cli::Command::Help => {
             print!("{}", cli::USAGE);
