@@ -152,7 +152,14 @@ pub mod tests {
             sched::yield_now();
         }
         assert!(!SEM.down_read_trylock(), "trylock must fail with a waiter queued");
-        assert_eq!(t.state(), crate::sched::ThreadState::Blocked, "reader spins instead of sleeping");
+        // Queued is not yet asleep: on another CPU the reader may still be
+        // between leaving wait_lock and parking. It must be asleep soon
+        // (within far more than any spin may last), and stay so.
+        let deadline = crate::arch::time::now_ns() + 100 * SPIN_LIMIT_NS;
+        while t.state() != crate::sched::ThreadState::Blocked {
+            assert!(crate::arch::time::now_ns() < deadline, "reader spins instead of sleeping");
+            sched::yield_now();
+        }
         for _ in 0..10 {
             sched::yield_now();
         }
