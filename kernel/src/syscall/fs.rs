@@ -234,7 +234,10 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         }
     }
     let f = open_node(node, ty, flags)?;
-    files(&proc::current()).lock().install_from(f, 0, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
+    let p = proc::current();
+    let nofile = nofile(&p);
+    let fd = files(&p).lock().install_from(f, 0, flags & O_CLOEXEC != 0, nofile)?;
+    Ok(fd as u64)
 }
 
 pub fn sys_open(a: Args) -> SysResult {
@@ -245,6 +248,49 @@ pub fn sys_open(a: Args) -> SysResult {
 pub fn sys_openat(a: Args) -> SysResult {
     let [dirfd, path, flags, ..] = a.0;
     do_open(dirfd as i32, path, flags)
+}
+
+/// `pipe2`: flags other than `O_CLOEXEC` and `O_NONBLOCK` are `EINVAL`
+/// (Linux also takes `O_DIRECT`, packet mode, which Holdfast's pipes do
+/// not have); two descriptors (`EMFILE` unless both fit), then the pair
+/// is copied out: a fault is `EFAULT` and both are closed again.
+pub fn sys_pipe2(a: Args) -> SysResult {
+    let [fds, flags, ..] = a.0;
+    let flags = flags as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = crate::fs::pipe::create();
+    let nonblock = flags & O_NONBLOCK != 0;
+    let (rf, wf) = (File::pipe_end(r, false, nonblock), File::pipe_end(w, true, nonblock));
+    let cloexec = flags & O_CLOEXEC != 0;
+    let p = proc::current();
+    let nofile = nofile(&p);
+    let pair = {
+        let mut t = files(&p).lock();
+        let rfd = t.install_from(rf.clone(), 0, cloexec, nofile)?;
+        match t.install_from(wf.clone(), 0, cloexec, nofile) {
+            Ok(wfd) => [rfd, wfd],
+            Err(e) => {
+                let _ = t.close_if(rfd, &rf);
+                return Err(e);
+            }
+        }
+    };
+    // int fd[2], little-endian: the read end first.
+    let both = pair[0] as u32 as u64 | (pair[1] as u32 as u64) << 32;
+    if let Err(e) = write_user(fds, &both) {
+        let mut t = files(&p).lock();
+        let _ = t.close_if(pair[0], &rf);
+        let _ = t.close_if(pair[1], &wf);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn sys_pipe(a: Args) -> SysResult {
+    let [fds, ..] = a.0;
+    sys_pipe2(Args([fds, 0, 0, 0, 0, 0]))
 }
 
 pub fn sys_close(a: Args) -> SysResult {
@@ -359,6 +405,11 @@ pub fn sys_ioctl(a: Args) -> SysResult {
             f.set_f_flags(O_NONBLOCK, if on != 0 { O_NONBLOCK } else { 0 });
             Ok(0)
         }
+        // Unread bytes in a pipe (pipe_ioctl).
+        FIONREAD if matches!(f.kind, FileKind::Pipe(_)) => {
+            let FileKind::Pipe(p) = &f.kind else { unreachable!() };
+            write_user(arg, &(p.nr_bytes() as i32)).map(|_| 0)
+        }
         // Bytes left to read in a regular file (0 on the console).
         FIONREAD if !f.is_dir() => {
             let left = f.size().saturating_sub(f.pos()) as i32;
@@ -398,10 +449,13 @@ pub fn sys_fcntl(a: Args) -> SysResult {
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let from = argi as u32 as usize;
-            if from >= MAX_FDS {
+            let p = proc::current();
+            let nofile = nofile(&p);
+            if from >= nofile {
                 return Err(Errno::EINVAL);
             }
-            files(&proc::current()).lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
+            let fd = files(&p).lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC, nofile)?;
+            Ok(fd as u64)
         }
         F_GETFD => files(&proc::current()).lock().cloexec(fd).map(u64::from),
         F_SETFD => files(&proc::current()).lock().set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),

@@ -64,6 +64,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::IOCTL => fs::sys_ioctl(a),
         nr::READV => fs::sys_readv(a),
         nr::WRITEV => fs::sys_writev(a),
+        nr::PIPE => fs::sys_pipe(a),
         nr::SCHED_YIELD => thread::sys_sched_yield(a),
         nr::MREMAP => mem::sys_mremap(a),
         nr::MSYNC => mem::sys_msync(a),
@@ -107,6 +108,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::PRLIMIT64 => misc::sys_prlimit64(a),
         nr::GETRANDOM => misc::sys_getrandom(a),
         nr::MLOCK2 => mem::sys_mlock2(a),
+        nr::PIPE2 => fs::sys_pipe2(a),
         _ => {
             log_enosys_once(nr);
             Err(Errno::ENOSYS)

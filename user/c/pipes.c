@@ -1,0 +1,385 @@
+/* pipes: pipe and pipe2.
+ *
+ * Pipes as Linux's fs/pipe.c: 16 page-sized buffers (64 KiB), a write's
+ * head that is not a whole page joins the last buffer if it fits, writes
+ * of at most PIPE_BUF bytes are never split, a read returns what is there
+ * (0 at end of file, once no writer is left), EAGAIN with O_NONBLOCK,
+ * EPIPE with no reader (SIGPIPE ignored here; pipe_sigpipe checks the
+ * default action). The blocking cases run a reader and a writer thread,
+ * pinned to different CPUs when there are two. Raw syscall() shows the
+ * kernel's answer. Every expectation is what Linux 6.x returns; the test
+ * runs on both. */
+#define _GNU_SOURCE
+#include "tap.h"
+#include "cpu.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PG 4096L
+#define PIPE_SIZE (16 * PG)
+#define KPTR_ ((long)0xffff800000000000UL)
+
+static long sys(long nr, long a, long b, long c)
+{
+	long r = syscall(nr, a, b, c);
+	return r == -1 ? -errno : r;
+}
+
+static long rd(int fd, void *buf, long n) { return sys(SYS_read, fd, (long)buf, n); }
+static long wr(int fd, const void *buf, long n) { return sys(SYS_write, fd, (long)buf, n); }
+static long pipe2_(int fds[2], int flags) { return sys(SYS_pipe2, (long)fds, flags, 0); }
+
+static int cpus[MAX_CPUS], ncpus;
+
+static void pin(int i)
+{
+	if (ncpus > 1)
+		pin_self(cpus[i % ncpus]);
+}
+
+/* The lowest free descriptor (what the next open would get). */
+static int lowest_free(void)
+{
+	int fd = open("/", O_RDONLY | O_DIRECTORY);
+	close(fd);
+	return fd;
+}
+
+static void basics(void)
+{
+	int p[2];
+	tap_eq(pipe2_(p, O_WRONLY), -EINVAL, "pipe2 with O_WRONLY: EINVAL");
+	tap_eq(pipe2_(p, O_APPEND), -EINVAL, "pipe2 with O_APPEND: EINVAL");
+	int before = lowest_free();
+	tap_eq(sys(SYS_pipe2, 8, 0, 0), -EFAULT, "pipe2 with a bad fds pointer: EFAULT");
+	tap_eq(lowest_free(), before, "no descriptor left behind by the EFAULT");
+	tap_eq(sys(SYS_pipe, (long)KPTR_, 0, 0), -EFAULT, "pipe with a kernel pointer: EFAULT");
+
+	tap_eq(sys(SYS_pipe, (long)p, 0, 0), 0, "pipe");
+	tap_eq(p[0], before, "read end at the lowest free descriptor");
+	tap_eq(p[1], before + 1, "write end next");
+	tap_eq(wr(p[1], "hello", 5), 5, "write 5 bytes");
+	int n = -1;
+	tap_eq(ioctl(p[0], FIONREAD, &n), 0, "FIONREAD");
+	tap_eq(n, 5, "FIONREAD counts 5 unread bytes");
+	char buf[100] = {0};
+	tap_eq(rd(p[0], buf, sizeof buf), 5, "read returns what is there");
+	tap_ok(memcmp(buf, "hello", 5) == 0, "the bytes written");
+	tap_eq(rd(p[0], buf, 0), 0, "read of 0 bytes on an empty pipe: 0");
+	tap_eq(wr(p[1], buf, 0), 0, "write of 0 bytes: 0");
+	tap_eq(rd(p[1], buf, 1), -EBADF, "read from the write end: EBADF");
+	tap_eq(wr(p[0], buf, 1), -EBADF, "write to the read end: EBADF");
+
+	struct stat st;
+	tap_eq(fstat(p[0], &st), 0, "fstat of the read end");
+	tap_ok(S_ISFIFO(st.st_mode), "read end is S_IFIFO (mode %o)", st.st_mode);
+	tap_eq(st.st_mode & 07777, 0600, "pipe mode 0600");
+	tap_eq(fstat(p[1], &st), 0, "fstat of the write end");
+	tap_ok(S_ISFIFO(st.st_mode), "write end is S_IFIFO");
+	tap_eq(sys(SYS_lseek, p[0], 0, SEEK_SET), -ESPIPE, "lseek on a pipe: ESPIPE");
+	tap_eq(sys(SYS_lseek, p[1], 0, SEEK_CUR), -ESPIPE, "lseek on the write end: ESPIPE");
+	tap_eq(sys(SYS_lseek, p[0], 0, 7), -EINVAL, "lseek with a bad whence: EINVAL first");
+	tap_eq(fcntl(p[0], F_GETFL), O_RDONLY, "F_GETFL of the read end: O_RDONLY");
+	tap_eq(fcntl(p[1], F_GETFL), O_WRONLY, "F_GETFL of the write end: O_WRONLY");
+	tap_eq(fcntl(p[0], F_GETFD), 0, "no close-on-exec without O_CLOEXEC");
+
+	/* A bad buffer: EFAULT, and the data stays. */
+	tap_eq(wr(p[1], (void *)8, 10), -EFAULT, "write from a bad buffer: EFAULT");
+	tap_eq(wr(p[1], "0123456789", 10), 10, "write 10 bytes");
+	tap_eq(rd(p[0], (void *)8, 10), -EFAULT, "read into a bad buffer: EFAULT");
+	char *two = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(two + PG, PG, PROT_NONE);
+	tap_eq(rd(p[0], two + PG - 5, 10), -EFAULT, "read of a buffer running into PROT_NONE: EFAULT");
+	n = -1;
+	ioctl(p[0], FIONREAD, &n);
+	tap_eq(n, 10, "the faulted reads consumed nothing");
+	tap_eq(rd(p[0], two + PG - 5, 5), 5, "read of what fits before PROT_NONE");
+	tap_ok(memcmp(two + PG - 5, "01234", 5) == 0, "the first 5 bytes, in order");
+	munmap(two, 2 * PG);
+
+	/* End of file once every write end is closed. */
+	close(p[1]);
+	tap_eq(rd(p[0], buf, sizeof buf), 5, "data written before the close is still read");
+	tap_ok(memcmp(buf, "56789", 5) == 0, "the last 5 bytes");
+	tap_eq(rd(p[0], buf, sizeof buf), 0, "then end of file: 0");
+	close(p[0]);
+
+	/* With no reader: EPIPE (SIGPIPE ignored). */
+	tap_eq(pipe2_(p, O_CLOEXEC), 0, "pipe2(O_CLOEXEC)");
+	tap_eq(fcntl(p[0], F_GETFD), FD_CLOEXEC, "read end close-on-exec");
+	tap_eq(fcntl(p[1], F_GETFD), FD_CLOEXEC, "write end close-on-exec");
+	close(p[0]);
+	tap_eq(wr(p[1], "x", 1), -EPIPE, "write with no reader: EPIPE");
+	close(p[1]);
+}
+
+static void nonblocking(void)
+{
+	int p[2];
+	tap_eq(pipe2_(p, O_NONBLOCK), 0, "pipe2(O_NONBLOCK)");
+	tap_eq(fcntl(p[0], F_GETFL), O_RDONLY | O_NONBLOCK, "F_GETFL shows O_NONBLOCK");
+	char buf[PG];
+	tap_eq(rd(p[0], buf, 1), -EAGAIN, "read of an empty pipe: EAGAIN");
+	char *big = malloc(PIPE_SIZE + PG);
+	memset(big, 'a', PIPE_SIZE + PG);
+	tap_eq(wr(p[1], big, PIPE_SIZE + PG), PIPE_SIZE, "a write of 68 KiB fills the 64 KiB pipe");
+	tap_eq(wr(p[1], big, 1), -EAGAIN, "write to a full pipe: EAGAIN");
+	tap_eq(rd(p[0], buf, 1), 1, "read 1 byte");
+	tap_eq(wr(p[1], big, 1), -EAGAIN, "still 16 buffers in use: a 1-byte write gets EAGAIN");
+	tap_eq(rd(p[0], buf, PG), PG, "a read goes on into the next buffer");
+	tap_eq(wr(p[1], big, PG + 1), PG, "with one buffer free a 4097-byte write takes a page (its 1-byte head fits nowhere)");
+	int n = -1;
+	ioctl(p[0], FIONREAD, &n);
+	tap_eq(n, PIPE_SIZE - 1, "FIONREAD: 64 KiB less the 1 byte read first");
+	long total = 0, r;
+	while ((r = rd(p[0], big, PIPE_SIZE + PG)) > 0)
+		total += r;
+	tap_eq(total, PIPE_SIZE - 1, "everything read back");
+	tap_eq(r, -EAGAIN, "then EAGAIN again");
+
+	/* The head of a write that is not a whole page joins the last buffer. */
+	for (int i = 0; i < 16; i++)
+		wr(p[1], big, 100);
+	n = -1;
+	ioctl(p[0], FIONREAD, &n);
+	tap_eq(n, 1600, "16 writes of 100 bytes");
+	tap_eq(wr(p[1], big, PIPE_SIZE), PIPE_SIZE - PG, "they share one buffer: 15 pages left");
+	total = 0;
+	while ((r = rd(p[0], big, PIPE_SIZE)) > 0)
+		total += r;
+	tap_eq(total, 1600 + PIPE_SIZE - PG, "all of it read back");
+
+	tap_eq(fcntl(p[0], F_SETFL, 0), 0, "F_SETFL clears O_NONBLOCK");
+	tap_eq(fcntl(p[0], F_GETFL), O_RDONLY, "F_GETFL without O_NONBLOCK");
+	close(p[0]);
+	close(p[1]);
+	free(big);
+}
+
+/* ---- Blocking, with threads ---- */
+
+struct xfer {
+	int fd;
+	long bytes;     /* to move */
+	long done;      /* moved */
+	long err;       /* first error */
+	int cpu;
+	unsigned seed;
+	unsigned long started;
+};
+
+static unsigned char pattern(long i) { return (unsigned char)(i * 7 + (i >> 12)); }
+
+/* Writes `bytes` of the pattern in pieces of varying size. */
+static void *writer(void *arg)
+{
+	struct xfer *x = arg;
+	pin(x->cpu);
+	static unsigned char buf[3 * PG + 17];
+	store_seq_cst(&x->started, 1);
+	while (x->done < x->bytes) {
+		long n = 1 + rand_r(&x->seed) % sizeof buf;
+		if (n > x->bytes - x->done)
+			n = x->bytes - x->done;
+		for (long i = 0; i < n; i++)
+			buf[i] = pattern(x->done + i);
+		long r = wr(x->fd, buf, n);
+		if (r <= 0) {
+			x->err = r;
+			break;
+		}
+		x->done += r;
+	}
+	return NULL;
+}
+
+/* Reads until end of file, checking the pattern. */
+static void *reader(void *arg)
+{
+	struct xfer *x = arg;
+	pin(x->cpu);
+	static unsigned char buf[2 * PG + 5];
+	store_seq_cst(&x->started, 1);
+	for (;;) {
+		long n = 1 + rand_r(&x->seed) % sizeof buf;
+		long r = rd(x->fd, buf, n);
+		if (r <= 0) {
+			x->err = r;
+			break;
+		}
+		for (long i = 0; i < r; i++)
+			if (buf[i] != pattern(x->done + i)) {
+				x->err = -1000;
+				return NULL;
+			}
+		x->done += r;
+	}
+	return NULL;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void blocking(void)
+{
+	int p[2];
+	pipe2_(p, 0);
+	/* A reader blocked on an empty pipe is woken by a write. */
+	struct xfer r = { .fd = p[0], .cpu = 1, .seed = 1 };
+	pthread_t t;
+	pthread_create(&t, NULL, reader, &r);
+	while (!load_acquire(&r.started))
+		sched_yield();
+	sleep_ms(50);
+	tap_eq(r.done, 0, "the reader waits on the empty pipe");
+	struct xfer w = { .fd = p[1], .bytes = 4 << 20, .cpu = 0, .seed = 2 };
+	pin(0);
+	double t0 = now_s();
+	writer(&w);
+	tap_eq(w.err, 0, "4 MiB written in random pieces through a 64 KiB pipe");
+	close(p[1]);
+	pthread_join(t, NULL);
+	double dt = now_s() - t0;
+	tap_eq(r.done, 4 << 20, "the reader got all of it");
+	tap_eq(r.err, 0, "in order, then end of file (reader and writer on different CPUs: %d)", ncpus > 1);
+	printf("# 4 MiB through the pipe in %.3f s\n", dt);
+	close(p[0]);
+
+	/* A writer blocked on a full pipe is woken by a read. */
+	pipe2_(p, 0);
+	char *big = calloc(1, PIPE_SIZE);
+	wr(p[1], big, PIPE_SIZE);
+	struct xfer w2 = { .fd = p[1], .bytes = 3 * PG, .cpu = 1, .seed = 3 };
+	pthread_create(&t, NULL, writer, &w2);
+	while (!load_acquire(&w2.started))
+		sched_yield();
+	sleep_ms(50);
+	tap_eq(w2.done, 0, "the writer waits on the full pipe");
+	long got = 0;
+	while (got < PIPE_SIZE) {
+		long n = rd(p[0], big, PIPE_SIZE - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	pthread_join(t, NULL);
+	tap_eq(w2.done, 3 * PG, "after the reader drained it the writer finished");
+	close(p[0]);
+	close(p[1]);
+
+	/* A reader blocked on an empty pipe sees end of file when the last
+	 * writer goes; a writer blocked on a full pipe gets EPIPE when the
+	 * last reader goes. */
+	pipe2_(p, 0);
+	struct xfer r3 = { .fd = p[0], .cpu = 1, .seed = 4 };
+	pthread_create(&t, NULL, reader, &r3);
+	while (!load_acquire(&r3.started))
+		sched_yield();
+	sleep_ms(30);
+	close(p[1]);
+	pthread_join(t, NULL);
+	tap_eq(r3.err, 0, "closing the last write end wakes the reader with end of file");
+	close(p[0]);
+
+	pipe2_(p, 0);
+	wr(p[1], big, PIPE_SIZE);
+	struct xfer w4 = { .fd = p[1], .bytes = PG, .cpu = 1, .seed = 5 };
+	pthread_create(&t, NULL, writer, &w4);
+	while (!load_acquire(&w4.started))
+		sched_yield();
+	sleep_ms(30);
+	close(p[0]);
+	pthread_join(t, NULL);
+	tap_eq(w4.err, -EPIPE, "closing the last read end wakes the writer with EPIPE");
+	close(p[1]);
+	free(big);
+}
+
+/* Writes of PIPE_BUF bytes from two threads are never interleaved. */
+#define MSGS 400
+struct atomw {
+	int fd;
+	int id;
+	unsigned long started;
+};
+
+static void *atomic_writer(void *arg)
+{
+	struct atomw *a = arg;
+	pin(a->id);
+	char msg[PG];
+	memset(msg, 'A' + a->id, sizeof msg);
+	store_seq_cst(&a->started, 1);
+	for (int i = 0; i < MSGS; i++)
+		if (wr(a->fd, msg, sizeof msg) != sizeof msg)
+			break;
+	return NULL;
+}
+
+static void atomicity(void)
+{
+	int p[2];
+	pipe2_(p, 0);
+	struct atomw a[2] = { { p[1], 0, 0 }, { p[1], 1, 0 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, atomic_writer, &a[i]);
+	char *all = malloc(2 * MSGS * PG);
+	long got = 0;
+	while (got < 2 * MSGS * PG) {
+		long n = rd(p[0], all + got, 2 * MSGS * PG - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	tap_eq(got, 2 * MSGS * PG, "two writers' %d messages of PIPE_BUF bytes each arrived", MSGS);
+	int mixed = 0, counts[2] = { 0, 0 };
+	for (long m = 0; m < got / PG; m++) {
+		char c = all[m * PG];
+		if (c == 'A' || c == 'B')
+			counts[c - 'A']++;
+		for (long i = 1; i < PG; i++)
+			if (all[m * PG + i] != c) {
+				mixed++;
+				break;
+			}
+	}
+	tap_eq(mixed, 0, "no message interleaved with another");
+	tap_ok(counts[0] == MSGS && counts[1] == MSGS, "each writer's messages all there (%d, %d)", counts[0], counts[1]);
+	free(all);
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = argc > 1 ? argv[1] : NULL;
+	tap_begin("pipes");
+	ncpus = cpus_allowed(cpus);
+	if (ncpus > 2)
+		ncpus = 2;
+	signal(SIGPIPE, SIG_IGN);
+	if (!only || !strcmp(only, "pipe")) {
+		basics();
+		nonblocking();
+		blocking();
+		atomicity();
+	}
+	return tap_end();
+}
