@@ -1,4 +1,4 @@
-/* pipes: pipe and pipe2.
+/* pipes: pipe/pipe2, dup/dup2/dup3 and fcntl's descriptor commands.
  *
  * Pipes as Linux's fs/pipe.c: 16 page-sized buffers (64 KiB), a write's
  * head that is not a whole page joins the last buffer if it fits, writes
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -367,6 +368,90 @@ static void atomicity(void)
 	close(p[1]);
 }
 
+static void dups(void)
+{
+	int p[2];
+	pipe2_(p, 0);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	long nofile = rl.rlim_cur;
+	int low = lowest_free();
+	tap_eq(sys(SYS_dup, 1000, 0, 0), -EBADF, "dup of a closed descriptor: EBADF");
+	tap_eq(sys(SYS_dup, -1, 0, 0), -EBADF, "dup(-1): EBADF");
+	int d = sys(SYS_dup, p[1], 0, 0);
+	tap_eq(d, low, "dup takes the lowest free descriptor");
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	int d2 = sys(SYS_dup, p[1], 0, 0);
+	tap_eq(fcntl(d2, F_GETFD), 0, "dup of a close-on-exec descriptor is not close-on-exec");
+	close(d2);
+	tap_eq(wr(d, "abc", 3), 3, "write through the duplicate");
+	char buf[8];
+	tap_eq(rd(p[0], buf, 8), 3, "read what the duplicate wrote");
+	close(p[1]);
+	tap_eq(wr(d, "d", 1), 1, "the pipe stays open through the duplicate");
+	tap_eq(rd(p[0], buf, 8), 1, "and is read");
+	p[1] = d;
+
+	tap_eq(sys(SYS_dup2, p[0], p[0], 0), p[0], "dup2(fd, fd) returns fd");
+	tap_eq(sys(SYS_dup2, 1000, 1000, 0), -EBADF, "dup2(fd, fd) of a closed fd: EBADF");
+	tap_eq(sys(SYS_dup3, p[0], p[0], 0), -EINVAL, "dup3(fd, fd): EINVAL");
+	tap_eq(sys(SYS_dup3, p[0], 200, O_NONBLOCK), -EINVAL, "dup3 with O_NONBLOCK: EINVAL");
+	tap_eq(sys(SYS_dup3, 1000, 200, 0), -EBADF, "dup3 of a closed fd: EBADF");
+	tap_eq(sys(SYS_dup2, p[0], nofile, 0), -EBADF, "dup2 to RLIMIT_NOFILE: EBADF");
+	tap_eq(sys(SYS_dup2, 1000, nofile, 0), -EBADF, "dup2 of a closed fd past the limit: EBADF");
+	tap_eq(sys(SYS_dup3, 1000, p[0], 1 << 20), -EINVAL, "dup3 checks the flags before the descriptors");
+	tap_eq(sys(SYS_dup2, p[1], nofile - 1, 0), nofile - 1, "dup2 to RLIMIT_NOFILE - 1");
+	tap_eq(wr(nofile - 1, "e", 1), 1, "which writes to the pipe");
+	close(nofile - 1);
+	tap_eq(sys(SYS_dup3, p[1], 200, O_CLOEXEC), 200, "dup3 with O_CLOEXEC");
+	tap_eq(fcntl(200, F_GETFD), FD_CLOEXEC, "sets close-on-exec on the new descriptor");
+	tap_eq(sys(SYS_dup2, p[1], 200, 0), 200, "dup2 over an open descriptor");
+	tap_eq(fcntl(200, F_GETFD), 0, "clears close-on-exec");
+	/* newfd replaced: the read end dup2'ed over 200 (a write end). */
+	tap_eq(sys(SYS_dup2, p[0], 200, 0), 200, "dup2 the read end over the write end");
+	tap_eq(rd(200, buf, 8), 1, "200 is now the read end");
+	close(p[1]);
+	tap_eq(rd(200, buf, 8), 0, "and the write end's last descriptor is gone: end of file");
+	close(200);
+
+	/* fcntl F_DUPFD / F_DUPFD_CLOEXEC. */
+	tap_eq(fcntl(p[0], F_DUPFD, 100), 100, "F_DUPFD from 100");
+	tap_eq(fcntl(p[0], F_DUPFD, 100), 101, "F_DUPFD from 100 again: 101");
+	tap_eq(fcntl(p[0], F_DUPFD_CLOEXEC, 100), 102, "F_DUPFD_CLOEXEC");
+	tap_eq(fcntl(102, F_GETFD), FD_CLOEXEC, "with close-on-exec");
+	tap_eq(fcntl(100, F_GETFD), 0, "F_DUPFD without");
+	tap_eq(sys(SYS_fcntl, p[0], F_DUPFD, nofile), -EINVAL, "F_DUPFD from RLIMIT_NOFILE: EINVAL");
+	close(100);
+	close(101);
+	close(102);
+
+	/* EMFILE past RLIMIT_NOFILE, for every call that makes descriptors. */
+	struct rlimit small = { 64, rl.rlim_max };
+	tap_eq(setrlimit(RLIMIT_NOFILE, &small), 0, "RLIMIT_NOFILE lowered to 64");
+	int held[64], nheld = 0;
+	for (;;) {
+		int fd = sys(SYS_dup, p[0], 0, 0);
+		if (fd < 0) {
+			tap_eq(fd, -EMFILE, "dup past the limit: EMFILE");
+			break;
+		}
+		held[nheld++] = fd;
+	}
+	tap_eq(held[nheld - 1], 63, "the last descriptor given is 63");
+	int q[2];
+	tap_eq(pipe2_(q, 0), -EMFILE, "pipe2 with no descriptor free: EMFILE");
+	tap_eq(sys(SYS_fcntl, p[0], F_DUPFD, 0), -EMFILE, "F_DUPFD: EMFILE");
+	tap_eq(sys(SYS_open, (long)"/", O_RDONLY, 0), -EMFILE, "open: EMFILE");
+	close(held[--nheld]);
+	int before = lowest_free();
+	tap_eq(pipe2_(q, 0), -EMFILE, "pipe2 with one descriptor free: EMFILE");
+	tap_eq(lowest_free(), before, "and the one free descriptor stays free");
+	while (nheld > 0)
+		close(held[--nheld]);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	close(p[0]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
@@ -381,5 +466,7 @@ int main(int argc, char **argv)
 		blocking();
 		atomicity();
 	}
+	if (!only || !strcmp(only, "dup"))
+		dups();
 	return tap_end();
 }

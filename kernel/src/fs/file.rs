@@ -409,6 +409,16 @@ impl FdTable {
         slot.take().map(|_| ()).ok_or(Errno::EBADF)
     }
 
+    /// `do_dup2`: make `newfd` (below the caller's `RLIMIT_NOFILE`) refer
+    /// to `file`, replacing whatever it held in one step; returns the
+    /// replaced descriptor's file, for the caller to drop unlocked.
+    pub fn replace(&mut self, newfd: usize, file: Arc<File>, cloexec: bool) -> Option<Arc<File>> {
+        if self.fds.len() <= newfd {
+            self.fds.resize(newfd + 1, None);
+        }
+        self.fds[newfd].replace(Fd { file, cloexec }).map(|d| d.file)
+    }
+
     /// Close `fd` if it still holds `file` (undoing an install that
     /// another thread of the process may have raced with).
     pub fn close_if(&mut self, fd: i32, file: &Arc<File>) -> Result<(), Errno> {

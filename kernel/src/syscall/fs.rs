@@ -293,6 +293,59 @@ pub fn sys_pipe(a: Args) -> SysResult {
     sys_pipe2(Args([fds, 0, 0, 0, 0, 0]))
 }
 
+/// `dup`: the lowest free descriptor for the same open file (`O_PATH`
+/// handles too), without close-on-exec; `EBADF`, `EMFILE`.
+pub fn sys_dup(a: Args) -> SysResult {
+    let [oldfd, ..] = a.0;
+    let f = file_raw(oldfd as u32 as i32)?;
+    let p = proc::current();
+    let nofile = nofile(&p);
+    let fd = files(&p).lock().install_from(f, 0, false, nofile)?;
+    Ok(fd as u64)
+}
+
+/// `ksys_dup3`: flags other than `O_CLOEXEC` and equal descriptors are
+/// `EINVAL`, a `newfd` at or past `RLIMIT_NOFILE` is `EBADF`, then an
+/// `oldfd` that is not open is `EBADF`. `newfd` is replaced atomically:
+/// the table lock is held from the lookup of `oldfd` to the install.
+fn do_dup3(oldfd: u64, newfd: u64, flags: u64) -> SysResult {
+    let (oldfd, newfd) = (oldfd as u32, newfd as u32);
+    if flags & !(O_CLOEXEC as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if oldfd == newfd {
+        return Err(Errno::EINVAL);
+    }
+    let p = proc::current();
+    if newfd as usize >= nofile(&p) {
+        return Err(Errno::EBADF);
+    }
+    let replaced = {
+        let mut t = files(&p).lock();
+        let f = t.get_raw(oldfd as i32)?;
+        t.replace(newfd as usize, f, flags != 0)
+    };
+    // The replaced file's last reference may go here, unlocked.
+    drop(replaced);
+    Ok(newfd as u64)
+}
+
+/// `dup2`: `dup2(fd, fd)` returns `fd` if it is open (`EBADF` if not);
+/// otherwise `dup3` without flags.
+pub fn sys_dup2(a: Args) -> SysResult {
+    let [oldfd, newfd, ..] = a.0;
+    if oldfd as u32 == newfd as u32 {
+        file_raw(oldfd as u32 as i32)?;
+        return Ok(oldfd as u32 as u64);
+    }
+    do_dup3(oldfd, newfd, 0)
+}
+
+pub fn sys_dup3(a: Args) -> SysResult {
+    let [oldfd, newfd, flags, ..] = a.0;
+    do_dup3(oldfd, newfd, flags as u32 as u64)
+}
+
 pub fn sys_close(a: Args) -> SysResult {
     let [fd, ..] = a.0;
     files(&proc::current()).lock().close(fd as i32).map(|_| 0)

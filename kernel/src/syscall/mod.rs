@@ -70,6 +70,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::MSYNC => mem::sys_msync(a),
         nr::MINCORE => mem::sys_mincore(a),
         nr::MADVISE => mem::sys_madvise(a),
+        nr::DUP => fs::sys_dup(a),
+        nr::DUP2 => fs::sys_dup2(a),
         nr::NANOSLEEP => time::sys_nanosleep(a),
         nr::GETPID => misc::sys_getpid(a),
         nr::CLONE => thread::sys_clone(a, frame),
@@ -108,6 +110,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::PRLIMIT64 => misc::sys_prlimit64(a),
         nr::GETRANDOM => misc::sys_getrandom(a),
         nr::MLOCK2 => mem::sys_mlock2(a),
+        nr::DUP3 => fs::sys_dup3(a),
         nr::PIPE2 => fs::sys_pipe2(a),
         _ => {
             log_enosys_once(nr);
