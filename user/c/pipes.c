@@ -1,4 +1,5 @@
-/* pipes: pipe/pipe2, dup/dup2/dup3 and fcntl's descriptor commands.
+/* pipes: pipe/pipe2, dup/dup2/dup3 and fcntl's descriptor commands,
+ * /dev/null and /dev/zero.
  *
  * Pipes as Linux's fs/pipe.c: 16 page-sized buffers (64 KiB), a write's
  * head that is not a whole page joins the last buffer if it fits, writes
@@ -25,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define PG 4096L
@@ -452,6 +454,58 @@ static void dups(void)
 	close(p[0]);
 }
 
+static void devices(void)
+{
+	struct stat st;
+	int fd = sys(SYS_open, (long)"/dev/null", O_RDWR, 0);
+	tap_ok(fd >= 0, "open /dev/null read-write (%d)", fd);
+	char *buf = malloc(64);
+	memset(buf, 'x', 64);
+	tap_eq(rd(fd, buf, 64), 0, "/dev/null reads end of file");
+	tap_eq(buf[0], 'x', "and writes nothing to the buffer");
+	tap_eq(wr(fd, buf, 64), 64, "/dev/null takes every byte written");
+	tap_eq(wr(fd, buf, 1 << 20), 1 << 20, "even 1 MiB from a 64-byte buffer (nothing is read)");
+	tap_eq(fstat(fd, &st), 0, "fstat /dev/null");
+	tap_ok(S_ISCHR(st.st_mode), "/dev/null is a character device");
+	tap_eq(st.st_mode & 0777, 0666, "mode 0666");
+	tap_ok(major(st.st_rdev) == 1 && minor(st.st_rdev) == 3, "rdev (1, 3) (got %u, %u)", major(st.st_rdev), minor(st.st_rdev));
+	tap_eq(sys(SYS_lseek, fd, 100, SEEK_SET), 0, "lseek on /dev/null lands at 0");
+	close(fd);
+	free(buf);
+
+	fd = sys(SYS_open, (long)"/dev/zero", O_RDWR, 0);
+	tap_ok(fd >= 0, "open /dev/zero read-write (%d)", fd);
+	char *b = malloc(3 * PG);
+	memset(b, 'x', 3 * PG);
+	tap_eq(rd(fd, b + 1, 3 * PG - 2), 3 * PG - 2, "/dev/zero fills a read");
+	int zeros = 0;
+	for (long i = 1; i < 3 * PG - 1; i++)
+		zeros += b[i] == 0;
+	tap_eq(zeros, 3 * PG - 2, "with zeros");
+	tap_ok(b[0] == 'x' && b[3 * PG - 1] == 'x', "and only where asked");
+	tap_eq(wr(fd, b, 3 * PG), 3 * PG, "/dev/zero takes what is written");
+	tap_eq(rd(fd, (void *)8, 10), -EFAULT, "a read into a bad buffer: EFAULT");
+	char *two = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(two + PG, PG, PROT_NONE);
+	tap_eq(rd(fd, two + PG - 100, 200), 100, "a read running into PROT_NONE: the bytes before it");
+	munmap(two, 2 * PG);
+	tap_eq(fstat(fd, &st), 0, "fstat /dev/zero");
+	tap_ok(S_ISCHR(st.st_mode), "/dev/zero is a character device");
+	tap_ok(major(st.st_rdev) == 1 && minor(st.st_rdev) == 5, "rdev (1, 5) (got %u, %u)", major(st.st_rdev), minor(st.st_rdev));
+	close(fd);
+	free(b);
+
+	tap_eq(stat("/dev/null", &st), 0, "stat /dev/null");
+	tap_ok(S_ISCHR(st.st_mode) && minor(st.st_rdev) == 3, "stat sees the same device");
+	tap_eq(stat("/dev", &st), 0, "stat /dev");
+	tap_ok(S_ISDIR(st.st_mode), "/dev is a directory");
+	tap_eq(sys(SYS_open, (long)"/dev/nonexistent", O_RDONLY, 0), -ENOENT, "/dev/nonexistent: ENOENT");
+	tap_eq(sys(SYS_open, (long)"/dev/null/", O_RDONLY, 0), -ENOTDIR, "/dev/null/: ENOTDIR");
+	fd = sys(SYS_open, (long)"/dev/null", O_WRONLY | O_TRUNC, 0);
+	tap_ok(fd >= 0, "open /dev/null with O_TRUNC (%d)", fd);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
@@ -468,5 +522,7 @@ int main(int argc, char **argv)
 	}
 	if (!only || !strcmp(only, "dup"))
 		dups();
+	if (!only || !strcmp(only, "dev"))
+		devices();
 	return tap_end();
 }

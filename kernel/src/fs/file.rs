@@ -4,7 +4,8 @@
 //! go to every console), read-only initrd files, `/proc` files (generated
 //! when opened, like a `seq_file` snapshot), the writable
 //! `/proc/sys/vm/mlock_populate` switch, directories (opened read-only
-//! or `O_PATH`, to be `fstat`ed or used as a `dirfd`), and pipe ends.
+//! or `O_PATH`, to be `fstat`ed or used as a `dirfd`), pipe ends, and
+//! `/dev/null` and `/dev/zero`.
 //!
 //! An open file description carries Linux's `f_mode` (may it be read,
 //! written, or is it an `O_PATH` handle) and `f_flags` (what `F_GETFL`
@@ -26,6 +27,7 @@ use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 use mm::Errno;
 
+use super::namei::Device;
 use crate::proc::{Process, ProcessFiles};
 use crate::sync::IrqMutex;
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -73,6 +75,8 @@ pub enum FileKind {
     Dir(Vec<u8>),
     /// One end of a pipe (see `fs::pipe`).
     Pipe(super::pipe::PipeEnd),
+    /// `/dev/null` or `/dev/zero`.
+    Dev(super::namei::Device),
 }
 
 /// Borrowed (initrd) or owned (generated) contents.
@@ -178,8 +182,9 @@ impl File {
     /// end of file). A fault after some bytes were copied returns those.
     pub fn read_to_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
-            FileKind::Console => return Ok(0),
+            FileKind::Console | FileKind::Dev(Device::Null) => return Ok(0),
             FileKind::Pipe(p) => return p.read(buf, count.min(MAX_RW_COUNT), self.nonblock()),
+            FileKind::Dev(Device::Zero) => return read_zero(buf, count.min(MAX_RW_COUNT)),
             _ => {}
         }
         // rw_verify_area (the console is a stream, without an offset): the
@@ -190,7 +195,7 @@ impl File {
         let count = count.min(MAX_RW_COUNT);
         let sysctl;
         let data: &[u8] = match &self.kind {
-            FileKind::Console | FileKind::Pipe(_) => return Ok(0),
+            FileKind::Console | FileKind::Pipe(_) | FileKind::Dev(_) => return Ok(0),
             FileKind::Dir(_) => return Err(Errno::EISDIR),
             // No read operation (Linux's vfs_read: EINVAL).
             FileKind::SysrqTrigger => return Err(Errno::EINVAL),
@@ -223,6 +228,8 @@ impl File {
     pub fn write_from_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
             FileKind::Pipe(p) => p.write(buf, count, self.nonblock()),
+            // write_null / write_zero: everything is taken, nothing read.
+            FileKind::Dev(_) => Ok(count),
             FileKind::Console => {
                 let mut kbuf = alloc::vec![0u8; count.min(PAGE_SIZE as usize)];
                 let mut done = 0usize;
@@ -265,6 +272,11 @@ impl File {
     pub fn lseek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
         let mut pos = self.pos.lock();
         let new = match (&self.kind, whence) {
+            // null_lseek: any seek lands at 0.
+            (FileKind::Dev(_), _) => {
+                *pos = 0;
+                return Ok(0);
+            }
             (FileKind::Console | FileKind::Pipe(_), _) => return Err(Errno::ESPIPE),
             (FileKind::Bytes(FileBytes::Owned(_)), 0) => off,
             (FileKind::Bytes(FileBytes::Owned(_)), 1) => off.wrapping_add(*pos as i64),
@@ -305,12 +317,41 @@ impl File {
             FileKind::Dir(p) if crate::fs::namei::in_proc(p) => S_IFDIR | 0o555,
             FileKind::Dir(_) => S_IFDIR | 0o755,
             FileKind::Pipe(_) => S_IFIFO | 0o600,
+            FileKind::Dev(_) => S_IFCHR | 0o666,
+        }
+    }
+
+    /// `st_rdev`, as `new_encode_dev` packs (major, minor) (0 for files
+    /// that are not devices).
+    pub fn rdev(&self) -> u64 {
+        match &self.kind {
+            FileKind::Dev(d) => {
+                let (major, minor) = d.rdev();
+                ((minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)) as u64
+            }
+            _ => 0,
         }
     }
 
     pub fn is_tty(&self) -> bool {
         matches!(self.kind, FileKind::Console)
     }
+}
+
+/// `read_zero`: fill user memory with zeros, a page at most at a time; a
+/// fault after some bytes returns those.
+fn read_zero(buf: u64, count: usize) -> Result<usize, Errno> {
+    let zeros = [0u8; PAGE_SIZE as usize];
+    let mut done = 0usize;
+    while done < count {
+        let at = buf + done as u64;
+        let n = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
+        if let Err(e) = copy_to_user(at, &zeros[..n]) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+        done += n;
+    }
+    Ok(done)
 }
 
 /// One descriptor: the open file and its close-on-exec bit.

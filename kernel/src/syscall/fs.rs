@@ -155,6 +155,7 @@ fn start_dir(dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
 fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno> {
     let kind = match ty {
         NodeType::Dir => FileKind::Dir(path),
+        NodeType::File if namei::Device::from_path(&path).is_some() => FileKind::Dev(namei::Device::from_path(&path).unwrap()),
         NodeType::File if namei::in_proc(&path) => crate::fs::procfs::open(&path).ok_or(Errno::ENOENT)??,
         NodeType::File => {
             let e = crate::fs::initrd::lookup_bytes(&path).ok_or(Errno::ENOENT)?;
@@ -216,7 +217,8 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
             return Err(Errno::EISDIR);
         }
         let in_proc = namei::in_proc(&node);
-        if ty == NodeType::File && !in_proc && (writing || flags & O_TRUNC != 0) {
+        let device = namei::Device::from_path(&node).is_some();
+        if ty == NodeType::File && !in_proc && !device && (writing || flags & O_TRUNC != 0) {
             return Err(Errno::EROFS);
         }
         // Only the sysctls (0644) and sysrq-trigger (0200) are writable,
@@ -371,6 +373,7 @@ fn stat_of(f: &File) -> [u64; 18] {
     st[1] = 1; // st_ino
     st[2] = if f.is_dir() { 2 } else { 1 }; // st_nlink
     st[3] = f.mode() as u64; // st_mode (st_uid 0 in the high half)
+    st[5] = f.rdev(); // st_rdev
     st[6] = f.size(); // st_size
     st[7] = 4096; // st_blksize
     st[8] = f.size().div_ceil(512); // st_blocks
@@ -464,7 +467,7 @@ pub fn sys_ioctl(a: Args) -> SysResult {
             write_user(arg, &(p.nr_bytes() as i32)).map(|_| 0)
         }
         // Bytes left to read in a regular file (0 on the console).
-        FIONREAD if !f.is_dir() => {
+        FIONREAD if !f.is_dir() && !matches!(f.kind, FileKind::Dev(_)) => {
             let left = f.size().saturating_sub(f.pos()) as i32;
             write_user(arg, &left).map(|_| 0)
         }
