@@ -1,5 +1,5 @@
 /* pipes: pipe/pipe2, dup/dup2/dup3 and fcntl's descriptor commands,
- * /dev/null and /dev/zero.
+ * /dev/null and /dev/zero, poll/ppoll on pipes.
  *
  * Pipes as Linux's fs/pipe.c: 16 page-sized buffers (64 KiB), a write's
  * head that is not a whole page joins the last buffer if it fits, writes
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -506,6 +507,114 @@ static void devices(void)
 	close(fd);
 }
 
+static long poll_(struct pollfd *f, long n, int ms) { return sys(SYS_poll, (long)f, n, ms); }
+
+static long ppoll_(struct pollfd *f, long n, struct timespec *ts)
+{
+	long r = syscall(SYS_ppoll, f, n, ts, NULL, 8);
+	return r == -1 ? -errno : r;
+}
+
+struct late_write {
+	int fd;
+	int ms;
+};
+
+static void *write_later(void *arg)
+{
+	struct late_write *l = arg;
+	pin(1);
+	sleep_ms(l->ms);
+	wr(l->fd, "!", 1);
+	return NULL;
+}
+
+static void polls(void)
+{
+	int p[2];
+	pipe2_(p, 0);
+	struct pollfd f[2] = { { p[0], POLLIN | POLLOUT, -1 }, { p[1], POLLIN | POLLOUT, -1 } };
+	tap_eq(poll_(f, 2, 0), 1, "poll of a new pipe: one entry ready");
+	tap_eq(f[0].revents, 0, "the read end: nothing to read");
+	tap_eq(f[1].revents, POLLOUT, "the write end: POLLOUT");
+	wr(p[1], "a", 1);
+	tap_eq(poll_(f, 2, 0), 2, "after a write both ends are ready");
+	tap_eq(f[0].revents, POLLIN, "the read end: POLLIN");
+	f[0].events = POLLRDNORM;
+	poll_(f, 1, 0);
+	tap_eq(f[0].revents, POLLRDNORM, "POLLRDNORM when asked");
+	f[0].events = POLLOUT;
+	tap_eq(poll_(f, 1, 0), 0, "POLLIN not asked: the read end is not reported");
+
+	/* A full pipe is not writable; the timeout runs out. */
+	char *big = calloc(1, PIPE_SIZE);
+	sys(SYS_fcntl, p[1], F_SETFL, O_NONBLOCK);
+	while (wr(p[1], big, PIPE_SIZE) > 0)
+		;
+	f[1].events = POLLOUT;
+	double t0 = now_s();
+	tap_eq(poll_(&f[1], 1, 60), 0, "poll of a full pipe's write end times out: 0");
+	double dt = now_s() - t0;
+	tap_ok(dt >= 0.05 && dt < 5, "after its 60 ms (%.3f s)", dt);
+	tap_eq(f[1].revents, 0, "with no events");
+	struct timespec ts = { 0, 30 * 1000000L };
+	tap_eq(ppoll_(&f[1], 1, &ts), 0, "ppoll with a 30 ms timeout: 0");
+	ts.tv_nsec = 1000000000;
+	tap_eq(ppoll_(&f[1], 1, &ts), -EINVAL, "ppoll with tv_nsec of 1e9: EINVAL");
+	unsigned long mask = 0;
+	long r7 = syscall(SYS_ppoll, &f[1], 1, NULL, &mask, 7);
+	tap_eq(r7 == -1 ? -errno : r7, -EINVAL, "ppoll with a signal mask of 7 bytes: EINVAL");
+	while (rd(p[0], big, PIPE_SIZE) == PIPE_SIZE)
+		;
+	close(p[0]);
+	close(p[1]);
+
+	/* A reader thread's poll sleeps until a write on another CPU. */
+	pipe2_(p, 0);
+	struct late_write l = { p[1], 50 };
+	pthread_t t;
+	pin(0);
+	struct pollfd r = { p[0], POLLIN, 0 };
+	pthread_create(&t, NULL, write_later, &l);
+	t0 = now_s();
+	tap_eq(poll_(&r, 1, -1), 1, "poll without timeout sleeps until the write");
+	dt = now_s() - t0;
+	tap_eq(r.revents, POLLIN, "POLLIN");
+	tap_ok(dt >= 0.03, "after the writer's 50 ms (%.3f s)", dt);
+	pthread_join(t, NULL);
+
+	/* Hang-up and error. */
+	close(p[1]);
+	r.events = POLLIN;
+	tap_eq(poll_(&r, 1, 0), 1, "read end after the last writer went");
+	tap_eq(r.revents, POLLIN | POLLHUP, "POLLIN (data left) and POLLHUP");
+	rd(p[0], big, 10);
+	r.events = 0;
+	poll_(&r, 1, 0);
+	tap_eq(r.revents, POLLHUP, "POLLHUP even when not asked");
+	close(p[0]);
+	pipe2_(p, 0);
+	close(p[0]);
+	struct pollfd w = { p[1], 0, 0 };
+	tap_eq(poll_(&w, 1, 0), 1, "write end after the last reader went");
+	tap_eq(w.revents, POLLERR, "POLLERR even when not asked");
+	w.events = POLLOUT;
+	poll_(&w, 1, 0);
+	tap_eq(w.revents, POLLOUT | POLLERR, "POLLOUT and POLLERR");
+	close(p[1]);
+
+	/* Descriptors that are not pipes, or not open. */
+	struct pollfd o[3] = { { -1, POLLIN, 5 }, { 1000, POLLIN, 0 }, { 0, POLLIN | POLLOUT, 0 } };
+	tap_eq(poll_(o, 3, 0), 2, "poll of a negative, a closed and an open descriptor");
+	tap_eq(o[0].revents, 0, "a negative fd is skipped (revents 0)");
+	tap_eq(o[1].revents, POLLNVAL, "a closed fd: POLLNVAL");
+	tap_eq(poll_((struct pollfd *)8, 1, 0), -EFAULT, "poll of a bad array: EFAULT");
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	tap_eq(poll_(o, rl.rlim_cur + 1, 0), -EINVAL, "more entries than RLIMIT_NOFILE: EINVAL");
+	free(big);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
@@ -524,5 +633,7 @@ int main(int argc, char **argv)
 		dups();
 	if (!only || !strcmp(only, "dev"))
 		devices();
+	if (!only || !strcmp(only, "poll"))
+		polls();
 	return tap_end();
 }

@@ -134,7 +134,52 @@ pub fn create() -> (PipeEnd, PipeEnd) {
     (PipeEnd { pipe: pipe.clone(), write: false }, PipeEnd { pipe, write: true })
 }
 
+/// `poll` events.
+pub const POLLIN: u16 = 0x1;
+pub const POLLOUT: u16 = 0x4;
+pub const POLLERR: u16 = 0x8;
+pub const POLLHUP: u16 = 0x10;
+pub const POLLRDNORM: u16 = 0x40;
+pub const POLLWRNORM: u16 = 0x100;
+
 impl PipeEnd {
+    /// `pipe_poll`: which events hold now, for a file opened with
+    /// `f_mode`; with `wait`, the current thread first joins the pipe's
+    /// wait list, so that any later change wakes it (`poll_wait` before
+    /// the check: no change between the check and the sleep is missed).
+    pub fn poll(&self, f_mode: u32, wait: bool) -> u16 {
+        let mut p = self.pipe.inner.lock();
+        if wait {
+            let me = sched::current();
+            if !p.waiters.iter().any(|t| Arc::ptr_eq(t, &me)) {
+                p.waiters.push(me);
+            }
+        }
+        let mut mask = 0;
+        if f_mode & super::file::FMODE_READ != 0 {
+            if !p.bufs.is_empty() {
+                mask |= POLLIN | POLLRDNORM;
+            }
+            if p.writers == 0 {
+                mask |= POLLHUP;
+            }
+        }
+        if f_mode & super::file::FMODE_WRITE != 0 {
+            if !p.full() {
+                mask |= POLLOUT | POLLWRNORM;
+            }
+            if p.readers == 0 {
+                mask |= POLLERR;
+            }
+        }
+        mask
+    }
+
+    /// Leave the pipe's wait list (the end of a `poll`).
+    pub fn poll_done(&self) {
+        unqueue(&self.pipe);
+    }
+
     /// Unread bytes (`FIONREAD`).
     pub fn nr_bytes(&self) -> usize {
         self.pipe.inner.lock().nr_bytes()

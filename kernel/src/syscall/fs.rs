@@ -348,6 +348,104 @@ pub fn sys_dup3(a: Args) -> SysResult {
     do_dup3(oldfd, newfd, flags as u32 as u64)
 }
 
+/// What a descriptor is ready for (`vfs_poll`): a pipe answers for
+/// itself; every other file is always readable and writable
+/// (`DEFAULT_POLLMASK`); a descriptor that is not open (or an `O_PATH`
+/// handle) is `POLLNVAL`.
+fn vfs_poll(f: &Result<Arc<File>, Errno>, wait: bool) -> u16 {
+    use crate::fs::pipe::*;
+    match f {
+        Err(_) => POLLNVAL,
+        Ok(f) => match &f.kind {
+            FileKind::Pipe(p) => p.poll(f.f_mode(), wait),
+            _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+        },
+    }
+}
+
+const POLLNVAL: u16 = 0x20;
+
+/// `do_sys_poll`: more entries than `RLIMIT_NOFILE` is `EINVAL`; the
+/// array is copied in (`EFAULT`); a negative fd is skipped; each entry's
+/// `revents` is what its file is ready for among `events`, `POLLERR` and
+/// `POLLHUP` (`POLLNVAL` for a closed descriptor). Without any ready,
+/// sleep until a polled pipe changes, the deadline passes (0 returned)
+/// or a fatal signal (`EINTR`). `revents` are copied back (`EFAULT`).
+fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
+    let p = proc::current();
+    if nfds > nofile(&p) as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let n = nfds as usize;
+    let mut raw = alloc::vec![0u8; n * 8];
+    crate::uaccess::copy_from_user(&mut raw, ufds)?;
+    // struct pollfd { int fd; short events; short revents; }
+    let entries: Vec<(i32, u16)> = raw
+        .chunks(8)
+        .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), u16::from_le_bytes([c[4], c[5]])))
+        .collect();
+    let fs: Vec<Option<Result<Arc<File>, Errno>>> = {
+        let t = files(&p).lock();
+        entries.iter().map(|&(fd, _)| (fd >= 0).then(|| t.get(fd))).collect()
+    };
+    let me = crate::sched::current();
+    let mut revents = alloc::vec![0u16; n];
+    let result = loop {
+        let timed_out = deadline.is_some_and(|d| crate::arch::time::now_ns() >= d);
+        // Join the wait lists only when a sleep may follow.
+        let wait = !timed_out;
+        let mut count = 0u64;
+        for (i, (&(_, events), f)) in entries.iter().zip(&fs).enumerate() {
+            revents[i] = match f {
+                None => 0,
+                Some(f) => vfs_poll(f, wait) & (events | crate::fs::pipe::POLLERR | crate::fs::pipe::POLLHUP | POLLNVAL),
+            };
+            count += u64::from(revents[i] != 0);
+        }
+        if count > 0 || timed_out {
+            break Ok(count);
+        }
+        if me.fatal_signal_pending() {
+            break Err(Errno::EINTR);
+        }
+        match deadline {
+            Some(d) => crate::sched::block_until(d),
+            None => crate::sched::block_current(),
+        }
+    };
+    for f in fs.iter().flatten().flatten() {
+        if let FileKind::Pipe(pe) = &f.kind {
+            pe.poll_done();
+        }
+    }
+    let count = result?;
+    for (i, r) in revents.iter().enumerate() {
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    }
+    copy_to_user(ufds, &raw)?;
+    Ok(count)
+}
+
+/// `poll`: a negative timeout waits for good, 0 does not wait.
+pub fn sys_poll(a: Args) -> SysResult {
+    let [ufds, nfds, timeout_ms, ..] = a.0;
+    let ms = timeout_ms as i32;
+    let deadline = (ms >= 0).then(|| crate::arch::time::now_ns().saturating_add(ms as u64 * 1_000_000));
+    do_sys_poll(ufds, nfds as u32 as u64, deadline)
+}
+
+/// `ppoll`: the timeout (`EFAULT`, `EINVAL` if invalid; NULL waits for
+/// good), then the signal mask's size (`EINVAL` unless 8 when a mask is
+/// given; the mask itself changes nothing, as no handler runs).
+pub fn sys_ppoll(a: Args) -> SysResult {
+    let [ufds, nfds, tsp, sigmask, sigsetsize, ..] = a.0;
+    let deadline = if tsp != 0 { Some(crate::arch::time::now_ns().saturating_add(super::time::read_timespec(tsp)?)) } else { None };
+    if sigmask != 0 && sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    do_sys_poll(ufds, nfds as u32 as u64, deadline)
+}
+
 pub fn sys_close(a: Args) -> SysResult {
     let [fd, ..] = a.0;
     files(&proc::current()).lock().close(fd as i32).map(|_| 0)

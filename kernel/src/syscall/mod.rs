@@ -54,6 +54,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::CLOSE => fs::sys_close(a),
         nr::STAT | nr::LSTAT => fs::sys_stat(a),
         nr::FSTAT => fs::sys_fstat(a),
+        nr::POLL => fs::sys_poll(a),
         nr::LSEEK => fs::sys_lseek(a),
         nr::MMAP => mem::sys_mmap(a),
         nr::MPROTECT => mem::sys_mprotect(a),
@@ -106,6 +107,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::TGKILL => misc::sys_tgkill(a),
         nr::OPENAT => fs::sys_openat(a),
         nr::NEWFSTATAT => fs::sys_newfstatat(a),
+        nr::PPOLL => fs::sys_ppoll(a),
         nr::SET_ROBUST_LIST => Ok(0), // accepted; robust futexes are not walked at exit
         nr::PRLIMIT64 => misc::sys_prlimit64(a),
         nr::GETRANDOM => misc::sys_getrandom(a),
