@@ -445,6 +445,8 @@ static void dups(void)
 	tap_eq(pipe2_(q, 0), -EMFILE, "pipe2 with no descriptor free: EMFILE");
 	tap_eq(sys(SYS_fcntl, p[0], F_DUPFD, 0), -EMFILE, "F_DUPFD: EMFILE");
 	tap_eq(sys(SYS_open, (long)"/", O_RDONLY, 0), -EMFILE, "open: EMFILE");
+	tap_eq(sys(SYS_open, (long)"/nonexistent", O_RDONLY, 0), -EMFILE, "open of a missing file: EMFILE first");
+	tap_eq(sys(SYS_open, (long)8, O_RDONLY, 0), -EFAULT, "open of a bad path: EFAULT before EMFILE");
 	close(held[--nheld]);
 	int before = lowest_free();
 	tap_eq(pipe2_(q, 0), -EMFILE, "pipe2 with one descriptor free: EMFILE");

@@ -422,6 +422,11 @@ impl FdTable {
         Ok(i as i32)
     }
 
+    /// Is a descriptor below `nofile` free?
+    pub fn has_free(&self, nofile: usize) -> bool {
+        self.fds.len() < nofile || self.fds.iter().take(nofile).any(Option::is_none)
+    }
+
     fn slot(&self, fd: i32) -> Option<&Fd> {
         usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(Option::as_ref)
     }

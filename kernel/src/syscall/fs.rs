@@ -165,8 +165,9 @@ fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno
     Ok(File::opened(kind, flags))
 }
 
-/// `do_sys_open`: flags (`build_open_flags`), the path, the `dirfd`, the
-/// walk, then `do_open`'s checks on what was found.
+/// `do_sys_open`: flags (`build_open_flags`), the path, a free descriptor
+/// (`EMFILE`), the `dirfd`, the walk, then `do_open`'s checks on what was
+/// found.
 fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
     let mut flags = flags as u32;
     if flags & O_PATH != 0 {
@@ -180,6 +181,12 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let path = namei::getname(path_ptr, false)?;
+    // do_sys_openat2 takes its descriptor before the lookup: with none
+    // free, EMFILE comes before anything the path could say.
+    let p = proc::current();
+    if !files(&p).lock().has_free(nofile(&p)) {
+        return Err(Errno::EMFILE);
+    }
     let start = start_dir(dirfd, &path)?;
     let parent = namei::walk_parent(&start, &path)?;
     if flags & O_CREAT != 0 && parent.trailing_slash {
@@ -236,7 +243,6 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         }
     }
     let f = open_node(node, ty, flags)?;
-    let p = proc::current();
     let nofile = nofile(&p);
     let fd = files(&p).lock().install_from(f, 0, flags & O_CLOEXEC != 0, nofile)?;
     Ok(fd as u64)
