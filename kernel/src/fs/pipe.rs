@@ -126,6 +126,15 @@ fn unqueue(pipe: &Pipe) {
     pipe.inner.lock().waiters.retain(|t| !Arc::ptr_eq(t, &me));
 }
 
+/// A zeroed kernel buffer of `len` bytes, or `ENOMEM` when the heap
+/// cannot grow (`pipe_write`'s failed `alloc_page`), never a panic.
+fn buffer(len: usize) -> Result<Vec<u8>, Errno> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
 /// A new pipe: its read end and its write end.
 pub fn create() -> (PipeEnd, PipeEnd) {
     let pipe = Arc::new(Pipe {
@@ -197,7 +206,8 @@ impl PipeEnd {
             return Ok(0);
         }
         let mut done = 0usize;
-        let mut kbuf = Vec::new();
+        // A page holds at most a buffer's bytes.
+        let mut kbuf = buffer(PAGE_SIZE.min(count))?;
         loop {
             let mut p = self.pipe.inner.lock();
             if p.reading {
@@ -209,11 +219,10 @@ impl PipeEnd {
                 // is asked); a fault anywhere in it consumes none of it.
                 let at = buf + done as u64;
                 let n = b.len.min(count - done);
-                kbuf.clear();
-                kbuf.extend_from_slice(&b.page[b.offset..b.offset + n]);
+                kbuf[..n].copy_from_slice(&b.page[b.offset..b.offset + n]);
                 p.reading = true;
                 drop(p);
-                let copied = copy_to_user(at, &kbuf);
+                let copied = copy_to_user(at, &kbuf[..n]);
                 let mut p = self.pipe.inner.lock();
                 p.reading = false;
                 if copied.is_ok() {
@@ -276,7 +285,7 @@ impl PipeEnd {
         // The head of the write that may join the last buffer.
         let chars = count % PAGE_SIZE;
         if chars != 0 {
-            let mut head = alloc::vec![0u8; chars];
+            let mut head = buffer(chars)?;
             copy_from_user(&mut head, buf)?;
             let mut p = self.pipe.inner.lock();
             if p.readers == 0 {
@@ -299,7 +308,10 @@ impl PipeEnd {
         loop {
             if piece.is_none() {
                 let n = (count - done).min(PAGE_SIZE);
-                let mut page = alloc::vec![0u8; PAGE_SIZE];
+                let mut page = match buffer(PAGE_SIZE) {
+                    Ok(page) => page,
+                    Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+                };
                 if let Err(e) = copy_from_user(&mut page[..n], buf + done as u64) {
                     return if done > 0 { Ok(done) } else { Err(e) };
                 }
@@ -314,6 +326,7 @@ impl PipeEnd {
             if !p.full() {
                 let mut page = piece.take().expect("a piece is ready");
                 let len = page.len();
+                // Back to its full page: the capacity is already there.
                 page.resize(PAGE_SIZE, 0);
                 p.bufs.push_back(PipeBuffer { page, offset: 0, len });
                 done += len;

@@ -383,7 +383,9 @@ fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let n = nfds as usize;
-    let mut raw = alloc::vec![0u8; n * 8];
+    let mut raw = Vec::new();
+    raw.try_reserve_exact(n * 8).map_err(|_| Errno::ENOMEM)?;
+    raw.resize(n * 8, 0);
     crate::uaccess::copy_from_user(&mut raw, ufds)?;
     // struct pollfd { int fd; short events; short revents; }
     let entries: Vec<(i32, u16)> = raw
