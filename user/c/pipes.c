@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PG 4096L
@@ -319,6 +320,7 @@ struct atomw {
 	int fd;
 	int id;
 	unsigned long started;
+	int vec; /* writev of three pieces adding up to PIPE_BUF */
 };
 
 static void *atomic_writer(void *arg)
@@ -328,17 +330,21 @@ static void *atomic_writer(void *arg)
 	char msg[PG];
 	memset(msg, 'A' + a->id, sizeof msg);
 	store_seq_cst(&a->started, 1);
-	for (int i = 0; i < MSGS; i++)
-		if (wr(a->fd, msg, sizeof msg) != sizeof msg)
+	struct iovec iov[3] = { { msg, 1000 }, { msg + 1000, 2000 }, { msg + 3000, PG - 3000 } };
+	for (int i = 0; i < MSGS; i++) {
+		long r = a->vec ? sys(SYS_writev, a->fd, (long)iov, 3) : wr(a->fd, msg, sizeof msg);
+		if (r != sizeof msg)
 			break;
+	}
 	return NULL;
 }
 
-static void atomicity(void)
+static void atomicity(int vec)
 {
+	const char *how = vec ? "writev" : "write";
 	int p[2];
 	pipe2_(p, 0);
-	struct atomw a[2] = { { p[1], 0, 0 }, { p[1], 1, 0 } };
+	struct atomw a[2] = { { p[1], 0, 0, vec }, { p[1], 1, 0, vec } };
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, atomic_writer, &a[i]);
@@ -352,7 +358,7 @@ static void atomicity(void)
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	tap_eq(got, 2 * MSGS * PG, "two writers' %d messages of PIPE_BUF bytes each arrived", MSGS);
+	tap_eq(got, 2 * MSGS * PG, "%s: two writers' %d messages of PIPE_BUF bytes each arrived", how, MSGS);
 	int mixed = 0, counts[2] = { 0, 0 };
 	for (long m = 0; m < got / PG; m++) {
 		char c = all[m * PG];
@@ -364,9 +370,29 @@ static void atomicity(void)
 				break;
 			}
 	}
-	tap_eq(mixed, 0, "no message interleaved with another");
-	tap_ok(counts[0] == MSGS && counts[1] == MSGS, "each writer's messages all there (%d, %d)", counts[0], counts[1]);
+	tap_eq(mixed, 0, "%s: no message interleaved with another", how);
+	tap_ok(counts[0] == MSGS && counts[1] == MSGS, "%s: each writer's messages all there (%d, %d)", how, counts[0], counts[1]);
 	free(all);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A readv takes what the pipe holds across its iovecs, in one call. */
+static void readv_spans(void)
+{
+	int p[2];
+	pipe2_(p, 0);
+	wr(p[1], "abcdefghij", 10);
+	char a[4], b[20];
+	struct iovec iov[2] = { { a, 4 }, { b, 20 } };
+	tap_eq(sys(SYS_readv, p[0], (long)iov, 2), 10, "readv gets all 10 bytes over two iovecs");
+	tap_ok(!memcmp(a, "abcd", 4) && !memcmp(b, "efghij", 6), "in order");
+	iov[1].iov_base = (void *)8;
+	wr(p[1], "0123456789", 10);
+	tap_eq(sys(SYS_readv, p[0], (long)iov, 2), -EFAULT, "readv with a bad second iovec: EFAULT");
+	int n = -1;
+	ioctl(p[0], FIONREAD, &n);
+	tap_eq(n, 10, "and nothing consumed");
 	close(p[0]);
 	close(p[1]);
 }
@@ -629,7 +655,9 @@ int main(int argc, char **argv)
 		basics();
 		nonblocking();
 		blocking();
-		atomicity();
+		atomicity(0);
+		atomicity(1);
+		readv_spans();
 	}
 	if (!only || !strcmp(only, "dup"))
 		dups();

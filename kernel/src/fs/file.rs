@@ -147,6 +147,13 @@ impl File {
         Arc::new(File { kind: FileKind::Pipe(end), pos: IrqMutex::new(0), f_mode, f_flags: AtomicU32::new(f_flags) })
     }
 
+    /// `readv` and `writev` on a pipe: one operation over all the
+    /// iovecs (`None` for other files, which take them one by one).
+    pub fn pipe_rw_iov(&self, iov: super::pipe::UserIov, write: bool) -> Option<Result<usize, Errno>> {
+        let FileKind::Pipe(p) = &self.kind else { return None };
+        Some(if write { p.write(iov, self.nonblock()) } else { p.read(iov, self.nonblock()) })
+    }
+
     fn nonblock(&self) -> bool {
         self.f_flags() & O_NONBLOCK != 0
     }
@@ -183,7 +190,7 @@ impl File {
     pub fn read_to_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
             FileKind::Console | FileKind::Dev(Device::Null) => return Ok(0),
-            FileKind::Pipe(p) => return p.read(buf, count.min(MAX_RW_COUNT), self.nonblock()),
+            FileKind::Pipe(p) => return p.read(&[(buf, count.min(MAX_RW_COUNT))], self.nonblock()),
             FileKind::Dev(Device::Zero) => return read_zero(buf, count.min(MAX_RW_COUNT)),
             _ => {}
         }
@@ -227,7 +234,7 @@ impl File {
     /// `access_ok`). The console and the sysctl are writable.
     pub fn write_from_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
-            FileKind::Pipe(p) => p.write(buf, count, self.nonblock()),
+            FileKind::Pipe(p) => p.write(&[(buf, count)], self.nonblock()),
             // write_null / write_zero: everything is taken, nothing read.
             FileKind::Dev(_) => Ok(count),
             FileKind::Console => {

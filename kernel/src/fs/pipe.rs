@@ -135,6 +135,51 @@ fn buffer(len: usize) -> Result<Vec<u8>, Errno> {
     Ok(v)
 }
 
+/// User memory as one stream over iovec segments `(base, len)` (each
+/// checked with `access_ok`): Linux's `iov_iter`, so that a `readv` or
+/// `writev` is one pipe operation (a `writev` of up to `PIPE_BUF` bytes
+/// in all is as atomic as a `write`).
+pub type UserIov<'a> = &'a [(u64, usize)];
+
+fn iov_count(iov: UserIov) -> usize {
+    iov.iter().map(|s| s.1).sum()
+}
+
+/// Apply `op(user address, kernel range)` to the bytes at stream offset
+/// `off` on, piece by piece over the segments; the first error ends it.
+fn iov_each(
+    iov: UserIov,
+    mut off: usize,
+    len: usize,
+    mut op: impl FnMut(u64, core::ops::Range<usize>) -> Result<(), Errno>,
+) -> Result<(), Errno> {
+    let mut done = 0usize;
+    for &(base, seg) in iov {
+        if done == len {
+            break;
+        }
+        if off >= seg {
+            off -= seg;
+            continue;
+        }
+        let n = (seg - off).min(len - done);
+        op(base + off as u64, done..done + n)?;
+        done += n;
+        off = 0;
+    }
+    Ok(())
+}
+
+/// Copy `src` to the stream at offset `off` (all of it, or `EFAULT`).
+fn iov_copy_to(iov: UserIov, off: usize, src: &[u8]) -> Result<(), Errno> {
+    iov_each(iov, off, src.len(), |at, r| copy_to_user(at, &src[r]))
+}
+
+/// Fill `dst` from the stream at offset `off` (all of it, or `EFAULT`).
+fn iov_copy_from(iov: UserIov, off: usize, dst: &mut [u8]) -> Result<(), Errno> {
+    iov_each(iov, off, dst.len(), |at, r| copy_from_user(&mut dst[r], at))
+}
+
 /// A new pipe: its read end and its write end.
 pub fn create() -> (PipeEnd, PipeEnd) {
     let pipe = Arc::new(Pipe {
@@ -194,14 +239,15 @@ impl PipeEnd {
         self.pipe.inner.lock().nr_bytes()
     }
 
-    /// `pipe_read` into user memory at `buf` (checked with `access_ok`).
-    pub fn read(&self, buf: u64, count: usize, nonblock: bool) -> Result<usize, Errno> {
-        let r = self.read_inner(buf, count, nonblock);
+    /// `pipe_read` into the user memory of `iov`.
+    pub fn read(&self, iov: UserIov, nonblock: bool) -> Result<usize, Errno> {
+        let r = self.read_inner(iov, nonblock);
         unqueue(&self.pipe);
         r
     }
 
-    fn read_inner(&self, buf: u64, count: usize, nonblock: bool) -> Result<usize, Errno> {
+    fn read_inner(&self, iov: UserIov, nonblock: bool) -> Result<usize, Errno> {
+        let count = iov_count(iov);
         if count == 0 {
             return Ok(0);
         }
@@ -217,12 +263,11 @@ impl PipeEnd {
             if let Some(b) = p.bufs.front() {
                 // As Linux: the piece is what this buffer holds (up to what
                 // is asked); a fault anywhere in it consumes none of it.
-                let at = buf + done as u64;
                 let n = b.len.min(count - done);
                 kbuf[..n].copy_from_slice(&b.page[b.offset..b.offset + n]);
                 p.reading = true;
                 drop(p);
-                let copied = copy_to_user(at, &kbuf[..n]);
+                let copied = iov_copy_to(iov, done, &kbuf[..n]);
                 let mut p = self.pipe.inner.lock();
                 p.reading = false;
                 if copied.is_ok() {
@@ -254,12 +299,12 @@ impl PipeEnd {
         }
     }
 
-    /// `pipe_write` from user memory at `buf` (checked with `access_ok`).
+    /// `pipe_write` from the user memory of `iov`.
     /// With no reader left the process gets `SIGPIPE` (fatal) and the
     /// write returns what it wrote before, or `EPIPE`.
-    pub fn write(&self, buf: u64, count: usize, nonblock: bool) -> Result<usize, Errno> {
+    pub fn write(&self, iov: UserIov, nonblock: bool) -> Result<usize, Errno> {
         let mut sigpipe = false;
-        let r = self.write_inner(buf, count, nonblock, &mut sigpipe);
+        let r = self.write_inner(iov, nonblock, &mut sigpipe);
         unqueue(&self.pipe);
         if sigpipe {
             // Only the default action exists: termination, unless the
@@ -273,7 +318,8 @@ impl PipeEnd {
         r
     }
 
-    fn write_inner(&self, buf: u64, count: usize, nonblock: bool, sigpipe: &mut bool) -> Result<usize, Errno> {
+    fn write_inner(&self, iov: UserIov, nonblock: bool, sigpipe: &mut bool) -> Result<usize, Errno> {
+        let count = iov_count(iov);
         if count == 0 {
             return Ok(0);
         }
@@ -286,7 +332,7 @@ impl PipeEnd {
         let chars = count % PAGE_SIZE;
         if chars != 0 {
             let mut head = buffer(chars)?;
-            copy_from_user(&mut head, buf)?;
+            iov_copy_from(iov, 0, &mut head)?;
             let mut p = self.pipe.inner.lock();
             if p.readers == 0 {
                 *sigpipe = true;
@@ -312,7 +358,7 @@ impl PipeEnd {
                     Ok(page) => page,
                     Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
                 };
-                if let Err(e) = copy_from_user(&mut page[..n], buf + done as u64) {
+                if let Err(e) = iov_copy_from(iov, done, &mut page[..n]) {
                     return if done > 0 { Ok(done) } else { Err(e) };
                 }
                 page.truncate(n);

@@ -125,6 +125,9 @@ pub fn sys_writev(a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let iovs = import_iovec(iov, iovcnt)?;
+    if let Some(r) = f.pipe_rw_iov(&iovs, true) {
+        return r.map(|n| n as u64);
+    }
     for_each_iovec(&iovs, |base, len| f.write_from_user(base, len))
 }
 
@@ -135,6 +138,9 @@ pub fn sys_readv(a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let iovs = import_iovec(iov, iovcnt)?;
+    if let Some(r) = f.pipe_rw_iov(&iovs, false) {
+        return r.map(|n| n as u64);
+    }
     for_each_iovec(&iovs, |base, len| f.read_to_user(base, len))
 }
 
