@@ -18,8 +18,13 @@
 //! so a wake-up between the check and the block leaves the waiter's wake
 //! pending instead of lost (see `sched::wake`). A fatal signal wakes every
 //! thread of the process and ends the wait with `EINTR`.
+//! `poll` uses the same list: a poller joins the list of every pipe it
+//! polls before it checks them ([`PipeEnd::poll`]), and leaves them all
+//! when it returns.
 //!
-//! User memory is never touched under the pipe lock (a fault may sleep):
+//! A read or write takes user memory as one stream over iovecs
+//! ([`UserIov`]), so `readv`/`writev` are single pipe operations. User
+//! memory is never touched under the pipe lock (a fault may sleep):
 //! a writer copies into a kernel page first and then moves it into the
 //! ring; a reader marks the pipe as being read (`reading`; other readers
 //! wait), copies out of the oldest buffer unlocked, and then consumes
