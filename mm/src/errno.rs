@@ -33,6 +33,7 @@ pub enum Errno {
     ENOTTY = 25,
     ESPIPE = 29,
     EROFS = 30,
+    EPIPE = 32,
     ERANGE = 34,
     EDEADLK = 35,
     ENAMETOOLONG = 36,

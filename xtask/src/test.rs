@@ -833,6 +833,10 @@ pub const USER_CASES: &[UserCase] = &[
     case("abi_order"),
     case("stack_growth"),
     case("madvise_populate"),
+    case("pipes"),
+    // A write to a pipe without a reader: SIGPIPE's default action ends
+    // the process, waking its two threads asleep in other pipes.
+    UserCase { status: 141, output: &["writing to a pipe without a reader"], kernel_log: &["killed by signal 13"], ..case("pipe_sigpipe") },
     UserCase { status: 137, kernel_log: &["killed by signal 9"], ..mlock_case("mlock_sigkill") },
     mlock_case("mlock01"),
     mlock_case("mlock02"),

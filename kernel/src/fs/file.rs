@@ -3,8 +3,9 @@
 //! Holdfast's files: the console (fds 0-2: reads see end of file, writes
 //! go to every console), read-only initrd files, `/proc` files (generated
 //! when opened, like a `seq_file` snapshot), the writable
-//! `/proc/sys/vm/mlock_populate` switch, and directories (opened read-only
-//! or `O_PATH`, to be `fstat`ed or used as a `dirfd`).
+//! `/proc/sys/vm/mlock_populate` switch, directories (opened read-only
+//! or `O_PATH`, to be `fstat`ed or used as a `dirfd`), pipe ends, and
+//! `/dev/null` and `/dev/zero`.
 //!
 //! An open file description carries Linux's `f_mode` (may it be read,
 //! written, or is it an `O_PATH` handle) and `f_flags` (what `F_GETFL`
@@ -26,6 +27,7 @@ use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 use mm::Errno;
 
+use super::namei::Device;
 use crate::proc::{Process, ProcessFiles};
 use crate::sync::IrqMutex;
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -71,6 +73,10 @@ pub enum FileKind {
     SysrqTrigger,
     /// A directory, named by its canonical path (see `fs::namei`).
     Dir(Vec<u8>),
+    /// One end of a pipe (see `fs::pipe`).
+    Pipe(super::pipe::PipeEnd),
+    /// `/dev/null` or `/dev/zero`.
+    Dev(super::namei::Device),
 }
 
 /// Borrowed (initrd) or owned (generated) contents.
@@ -102,6 +108,7 @@ pub struct File {
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFCHR: u32 = 0o020000;
 pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFIFO: u32 = 0o010000;
 
 /// Largest offset a file may have (`MAX_LFS_FILESIZE`).
 const MAX_LFS_FILESIZE: i64 = i64::MAX;
@@ -129,6 +136,26 @@ impl File {
             (mode, (flags | O_LARGEFILE) & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC))
         };
         Arc::new(File { kind, pos: IrqMutex::new(0), f_mode, f_flags: AtomicU32::new(f_flags) })
+    }
+
+    /// A pipe end, as `create_pipe_files` makes it: `f_mode` read or
+    /// write, `f_flags` the access mode and `O_NONBLOCK` (no forced
+    /// `O_LARGEFILE`: pipes are not opened through `open`).
+    pub fn pipe_end(end: super::pipe::PipeEnd, write: bool, nonblock: bool) -> Arc<File> {
+        let (f_mode, acc) = if write { (FMODE_WRITE, 1) } else { (FMODE_READ, 0) };
+        let f_flags = acc | if nonblock { O_NONBLOCK } else { 0 };
+        Arc::new(File { kind: FileKind::Pipe(end), pos: IrqMutex::new(0), f_mode, f_flags: AtomicU32::new(f_flags) })
+    }
+
+    /// `readv` and `writev` on a pipe: one operation over all the
+    /// iovecs (`None` for other files, which take them one by one).
+    pub fn pipe_rw_iov(&self, iov: super::pipe::UserIov, write: bool) -> Option<Result<usize, Errno>> {
+        let FileKind::Pipe(p) = &self.kind else { return None };
+        Some(if write { p.write(iov, self.nonblock()) } else { p.read(iov, self.nonblock()) })
+    }
+
+    fn nonblock(&self) -> bool {
+        self.f_flags() & O_NONBLOCK != 0
     }
 
     pub fn f_mode(&self) -> u32 {
@@ -161,8 +188,11 @@ impl File {
     /// bytes, already checked with `access_ok`); returns bytes read (0 =
     /// end of file). A fault after some bytes were copied returns those.
     pub fn read_to_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
-        if matches!(self.kind, FileKind::Console) {
-            return Ok(0);
+        match &self.kind {
+            FileKind::Console | FileKind::Dev(Device::Null) => return Ok(0),
+            FileKind::Pipe(p) => return p.read(&[(buf, count.min(MAX_RW_COUNT))], self.nonblock()),
+            FileKind::Dev(Device::Zero) => return read_zero(buf, count.min(MAX_RW_COUNT)),
+            _ => {}
         }
         // rw_verify_area (the console is a stream, without an offset): the
         // end offset must not overflow.
@@ -172,7 +202,7 @@ impl File {
         let count = count.min(MAX_RW_COUNT);
         let sysctl;
         let data: &[u8] = match &self.kind {
-            FileKind::Console => return Ok(0),
+            FileKind::Console | FileKind::Pipe(_) | FileKind::Dev(_) => return Ok(0),
             FileKind::Dir(_) => return Err(Errno::EISDIR),
             // No read operation (Linux's vfs_read: EINVAL).
             FileKind::SysrqTrigger => return Err(Errno::EINVAL),
@@ -204,6 +234,9 @@ impl File {
     /// `access_ok`). The console and the sysctl are writable.
     pub fn write_from_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
+            FileKind::Pipe(p) => p.write(&[(buf, count)], self.nonblock()),
+            // write_null / write_zero: everything is taken, nothing read.
+            FileKind::Dev(_) => Ok(count),
             FileKind::Console => {
                 let mut kbuf = alloc::vec![0u8; count.min(PAGE_SIZE as usize)];
                 let mut done = 0usize;
@@ -246,7 +279,12 @@ impl File {
     pub fn lseek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
         let mut pos = self.pos.lock();
         let new = match (&self.kind, whence) {
-            (FileKind::Console, _) => return Err(Errno::ESPIPE),
+            // null_lseek: any seek lands at 0.
+            (FileKind::Dev(_), _) => {
+                *pos = 0;
+                return Ok(0);
+            }
+            (FileKind::Console | FileKind::Pipe(_), _) => return Err(Errno::ESPIPE),
             (FileKind::Bytes(FileBytes::Owned(_)), 0) => off,
             (FileKind::Bytes(FileBytes::Owned(_)), 1) => off.wrapping_add(*pos as i64),
             (FileKind::Bytes(FileBytes::Owned(_)), _) => return Err(Errno::EINVAL),
@@ -285,12 +323,42 @@ impl File {
             FileKind::SysrqTrigger => S_IFREG | 0o200,
             FileKind::Dir(p) if crate::fs::namei::in_proc(p) => S_IFDIR | 0o555,
             FileKind::Dir(_) => S_IFDIR | 0o755,
+            FileKind::Pipe(_) => S_IFIFO | 0o600,
+            FileKind::Dev(_) => S_IFCHR | 0o666,
+        }
+    }
+
+    /// `st_rdev`, as `new_encode_dev` packs (major, minor) (0 for files
+    /// that are not devices).
+    pub fn rdev(&self) -> u64 {
+        match &self.kind {
+            FileKind::Dev(d) => {
+                let (major, minor) = d.rdev();
+                ((minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)) as u64
+            }
+            _ => 0,
         }
     }
 
     pub fn is_tty(&self) -> bool {
         matches!(self.kind, FileKind::Console)
     }
+}
+
+/// `read_zero`: fill user memory with zeros, a page at most at a time; a
+/// fault after some bytes returns those.
+fn read_zero(buf: u64, count: usize) -> Result<usize, Errno> {
+    let zeros = [0u8; PAGE_SIZE as usize];
+    let mut done = 0usize;
+    while done < count {
+        let at = buf + done as u64;
+        let n = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
+        if let Err(e) = copy_to_user(at, &zeros[..n]) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+        done += n;
+    }
+    Ok(done)
 }
 
 /// One descriptor: the open file and its close-on-exec bit.
@@ -327,8 +395,15 @@ pub fn files(p: &Process) -> &IrqMutex<FdTable> {
     &any.downcast_ref::<Files>().expect("a process's files are fs::file::Files").0
 }
 
-/// Most descriptors a process may hold (RLIMIT_NOFILE's default).
-pub const MAX_FDS: usize = 1024;
+/// Most descriptors any process may hold, whatever its `RLIMIT_NOFILE`
+/// (Linux's `sysctl_nr_open` default).
+pub const NR_OPEN: usize = 1 << 20;
+
+/// The descriptors process `p` may use: its `RLIMIT_NOFILE`, at most
+/// [`NR_OPEN`].
+pub fn nofile(p: &Process) -> usize {
+    p.rlimits.lock()[crate::proc::RLIMIT_NOFILE].cur.min(NR_OPEN as u64) as usize
+}
 
 impl FdTable {
     /// stdin, stdout and stderr on the console.
@@ -338,20 +413,25 @@ impl FdTable {
     }
 
     /// Install `f` at the lowest free descriptor `>= from` (`EMFILE` if
-    /// there is none below `MAX_FDS`).
-    pub fn install_from(&mut self, file: Arc<File>, from: usize, cloexec: bool) -> Result<i32, Errno> {
+    /// there is none below `nofile`, the process's `RLIMIT_NOFILE`).
+    pub fn install_from(&mut self, file: Arc<File>, from: usize, cloexec: bool, nofile: usize) -> Result<i32, Errno> {
         let fd = Some(Fd { file, cloexec });
-        if let Some(i) = self.fds.iter().skip(from).position(Option::is_none) {
+        if let Some(i) = self.fds.iter().take(nofile).skip(from).position(Option::is_none) {
             self.fds[from + i] = fd;
             return Ok((from + i) as i32);
         }
         let i = self.fds.len().max(from);
-        if i >= MAX_FDS {
+        if i >= nofile {
             return Err(Errno::EMFILE);
         }
         self.fds.resize(i + 1, None);
         self.fds[i] = fd;
         Ok(i as i32)
+    }
+
+    /// Is a descriptor below `nofile` free?
+    pub fn has_free(&self, nofile: usize) -> bool {
+        self.fds.len() < nofile || self.fds.iter().take(nofile).any(Option::is_none)
     }
 
     fn slot(&self, fd: i32) -> Option<&Fd> {
@@ -380,6 +460,25 @@ impl FdTable {
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(Errno::EBADF)?;
         slot.take().map(|_| ()).ok_or(Errno::EBADF)
+    }
+
+    /// `do_dup2`: make `newfd` (below the caller's `RLIMIT_NOFILE`) refer
+    /// to `file`, replacing whatever it held in one step; returns the
+    /// replaced descriptor's file, for the caller to drop unlocked.
+    pub fn replace(&mut self, newfd: usize, file: Arc<File>, cloexec: bool) -> Option<Arc<File>> {
+        if self.fds.len() <= newfd {
+            self.fds.resize(newfd + 1, None);
+        }
+        self.fds[newfd].replace(Fd { file, cloexec }).map(|d| d.file)
+    }
+
+    /// Close `fd` if it still holds `file` (undoing an install that
+    /// another thread of the process may have raced with).
+    pub fn close_if(&mut self, fd: i32, file: &Arc<File>) -> Result<(), Errno> {
+        match self.slot(fd) {
+            Some(d) if Arc::ptr_eq(&d.file, file) => self.close(fd),
+            _ => Err(Errno::EBADF),
+        }
     }
 
     pub fn close_all(&mut self) {

@@ -4,7 +4,8 @@
 //! Paths are bytes, not UTF-8. Holdfast's name space is small and fixed:
 //! the initrd's files and the directories their names imply (with `/` as
 //! the root), and `/proc` (`/proc/self`, `/proc/thread-self`,
-//! `/proc/<pid>`, `/proc/sys`, `/proc/sys/vm` and the files in them). A
+//! `/proc/<pid>`, `/proc/sys`, `/proc/sys/vm` and the files in them), and
+//! `/dev` with `/dev/null` and `/dev/zero` (see [`Device`]). A
 //! node is named by its canonical absolute path (no `.`, `..` or repeated
 //! slashes), which is what a directory file remembers to serve as a
 //! `dirfd`. Symbolic links do not exist here: `/proc/self` is resolved as
@@ -76,6 +77,34 @@ fn proc_pid_dir_exists(who: &[u8]) -> bool {
 /// Files inside every `/proc/<pid>` directory (see `procfs::open`).
 pub const PROC_PID_FILES: &[&[u8]] = &[b"maps", b"status", b"mmap_lock"];
 
+/// A character device under `/dev` (`drivers/char/mem.c`'s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// `/dev/null`: reads see end of file, writes are swallowed.
+    Null,
+    /// `/dev/zero`: reads give zeros, writes are swallowed.
+    Zero,
+}
+
+impl Device {
+    /// The device at canonical `path`, if there is one.
+    pub fn from_path(path: &[u8]) -> Option<Device> {
+        match path {
+            b"/dev/null" => Some(Device::Null),
+            b"/dev/zero" => Some(Device::Zero),
+            _ => None,
+        }
+    }
+
+    /// Linux's (major, minor).
+    pub fn rdev(self) -> (u32, u32) {
+        match self {
+            Device::Null => (1, 3),
+            Device::Zero => (1, 5),
+        }
+    }
+}
+
 /// Is `path` (canonical) inside `/proc`?
 pub fn in_proc(path: &[u8]) -> bool {
     path == b"/proc" || path.starts_with(b"/proc/")
@@ -87,8 +116,11 @@ fn initrd_name(name: &str) -> &[u8] {
 
 /// What the canonical absolute `path` names, if anything.
 pub fn node_type(path: &[u8]) -> Option<NodeType> {
-    if path == b"/" || path == b"/proc" {
+    if path == b"/" || path == b"/proc" || path == b"/dev" {
         return Some(NodeType::Dir);
+    }
+    if Device::from_path(path).is_some() {
+        return Some(NodeType::File);
     }
     if let Some(rest) = path.strip_prefix(b"/proc/") {
         let mut parts = rest.split(|&b| b == b'/');

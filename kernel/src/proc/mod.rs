@@ -45,6 +45,8 @@ pub use usermm::UserMm;
 pub const RLIM_NLIMITS: usize = 16;
 /// `RLIMIT_MEMLOCK`.
 pub const RLIMIT_MEMLOCK: usize = 8;
+/// `RLIMIT_NOFILE`.
+pub const RLIMIT_NOFILE: usize = 7;
 /// `RLIMIT_STACK`.
 pub const RLIMIT_STACK: usize = 3;
 /// `RLIM_INFINITY`.
@@ -145,7 +147,7 @@ fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
     let mut r = [Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY }; RLIM_NLIMITS];
     r[RLIMIT_STACK] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY };
     r[RLIMIT_MEMLOCK] = Rlimit { cur: 8 << 20, max: 8 << 20 };
-    r[7] = Rlimit { cur: 1024, max: 4096 }; // RLIMIT_NOFILE
+    r[RLIMIT_NOFILE] = Rlimit { cur: 1024, max: 4096 };
     r
 }
 

@@ -125,6 +125,9 @@ pub fn sys_writev(a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let iovs = import_iovec(iov, iovcnt)?;
+    if let Some(r) = f.pipe_rw_iov(&iovs, true) {
+        return r.map(|n| n as u64);
+    }
     for_each_iovec(&iovs, |base, len| f.write_from_user(base, len))
 }
 
@@ -135,6 +138,9 @@ pub fn sys_readv(a: Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let iovs = import_iovec(iov, iovcnt)?;
+    if let Some(r) = f.pipe_rw_iov(&iovs, false) {
+        return r.map(|n| n as u64);
+    }
     for_each_iovec(&iovs, |base, len| f.read_to_user(base, len))
 }
 
@@ -155,6 +161,7 @@ fn start_dir(dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
 fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno> {
     let kind = match ty {
         NodeType::Dir => FileKind::Dir(path),
+        NodeType::File if namei::Device::from_path(&path).is_some() => FileKind::Dev(namei::Device::from_path(&path).unwrap()),
         NodeType::File if namei::in_proc(&path) => crate::fs::procfs::open(&path).ok_or(Errno::ENOENT)??,
         NodeType::File => {
             let e = crate::fs::initrd::lookup_bytes(&path).ok_or(Errno::ENOENT)?;
@@ -164,8 +171,9 @@ fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno
     Ok(File::opened(kind, flags))
 }
 
-/// `do_sys_open`: flags (`build_open_flags`), the path, the `dirfd`, the
-/// walk, then `do_open`'s checks on what was found.
+/// `do_sys_open`: flags (`build_open_flags`), the path, a free descriptor
+/// (`EMFILE`), the `dirfd`, the walk, then `do_open`'s checks on what was
+/// found.
 fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
     let mut flags = flags as u32;
     if flags & O_PATH != 0 {
@@ -179,6 +187,12 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let path = namei::getname(path_ptr, false)?;
+    // do_sys_openat2 takes its descriptor before the lookup: with none
+    // free, EMFILE comes before anything the path could say.
+    let p = proc::current();
+    if !files(&p).lock().has_free(nofile(&p)) {
+        return Err(Errno::EMFILE);
+    }
     let start = start_dir(dirfd, &path)?;
     let parent = namei::walk_parent(&start, &path)?;
     if flags & O_CREAT != 0 && parent.trailing_slash {
@@ -216,7 +230,8 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
             return Err(Errno::EISDIR);
         }
         let in_proc = namei::in_proc(&node);
-        if ty == NodeType::File && !in_proc && (writing || flags & O_TRUNC != 0) {
+        let device = namei::Device::from_path(&node).is_some();
+        if ty == NodeType::File && !in_proc && !device && (writing || flags & O_TRUNC != 0) {
             return Err(Errno::EROFS);
         }
         // Only the sysctls (0644) and sysrq-trigger (0200) are writable,
@@ -234,7 +249,9 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64) -> SysResult {
         }
     }
     let f = open_node(node, ty, flags)?;
-    files(&proc::current()).lock().install_from(f, 0, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
+    let nofile = nofile(&p);
+    let fd = files(&p).lock().install_from(f, 0, flags & O_CLOEXEC != 0, nofile)?;
+    Ok(fd as u64)
 }
 
 pub fn sys_open(a: Args) -> SysResult {
@@ -245,6 +262,202 @@ pub fn sys_open(a: Args) -> SysResult {
 pub fn sys_openat(a: Args) -> SysResult {
     let [dirfd, path, flags, ..] = a.0;
     do_open(dirfd as i32, path, flags)
+}
+
+/// `pipe2`: flags other than `O_CLOEXEC` and `O_NONBLOCK` are `EINVAL`
+/// (Linux also takes `O_DIRECT`, packet mode, which Holdfast's pipes do
+/// not have); two descriptors (`EMFILE` unless both fit), then the pair
+/// is copied out: a fault is `EFAULT` and both are closed again.
+pub fn sys_pipe2(a: Args) -> SysResult {
+    let [fds, flags, ..] = a.0;
+    let flags = flags as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = crate::fs::pipe::create();
+    let nonblock = flags & O_NONBLOCK != 0;
+    let (rf, wf) = (File::pipe_end(r, false, nonblock), File::pipe_end(w, true, nonblock));
+    let cloexec = flags & O_CLOEXEC != 0;
+    let p = proc::current();
+    let nofile = nofile(&p);
+    let pair = {
+        let mut t = files(&p).lock();
+        let rfd = t.install_from(rf.clone(), 0, cloexec, nofile)?;
+        match t.install_from(wf.clone(), 0, cloexec, nofile) {
+            Ok(wfd) => [rfd, wfd],
+            Err(e) => {
+                let _ = t.close_if(rfd, &rf);
+                return Err(e);
+            }
+        }
+    };
+    // int fd[2], little-endian: the read end first.
+    let both = pair[0] as u32 as u64 | (pair[1] as u32 as u64) << 32;
+    if let Err(e) = write_user(fds, &both) {
+        let mut t = files(&p).lock();
+        let _ = t.close_if(pair[0], &rf);
+        let _ = t.close_if(pair[1], &wf);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn sys_pipe(a: Args) -> SysResult {
+    let [fds, ..] = a.0;
+    sys_pipe2(Args([fds, 0, 0, 0, 0, 0]))
+}
+
+/// `dup`: the lowest free descriptor for the same open file (`O_PATH`
+/// handles too), without close-on-exec; `EBADF`, `EMFILE`.
+pub fn sys_dup(a: Args) -> SysResult {
+    let [oldfd, ..] = a.0;
+    let f = file_raw(oldfd as u32 as i32)?;
+    let p = proc::current();
+    let nofile = nofile(&p);
+    let fd = files(&p).lock().install_from(f, 0, false, nofile)?;
+    Ok(fd as u64)
+}
+
+/// `ksys_dup3`: flags other than `O_CLOEXEC` and equal descriptors are
+/// `EINVAL`, a `newfd` at or past `RLIMIT_NOFILE` is `EBADF`, then an
+/// `oldfd` that is not open is `EBADF`. `newfd` is replaced atomically:
+/// the table lock is held from the lookup of `oldfd` to the install.
+fn do_dup3(oldfd: u64, newfd: u64, flags: u64) -> SysResult {
+    let (oldfd, newfd) = (oldfd as u32, newfd as u32);
+    if flags & !(O_CLOEXEC as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if oldfd == newfd {
+        return Err(Errno::EINVAL);
+    }
+    let p = proc::current();
+    if newfd as usize >= nofile(&p) {
+        return Err(Errno::EBADF);
+    }
+    let replaced = {
+        let mut t = files(&p).lock();
+        let f = t.get_raw(oldfd as i32)?;
+        t.replace(newfd as usize, f, flags != 0)
+    };
+    // The replaced file's last reference may go here, unlocked.
+    drop(replaced);
+    Ok(newfd as u64)
+}
+
+/// `dup2`: `dup2(fd, fd)` returns `fd` if it is open (`EBADF` if not);
+/// otherwise `dup3` without flags.
+pub fn sys_dup2(a: Args) -> SysResult {
+    let [oldfd, newfd, ..] = a.0;
+    if oldfd as u32 == newfd as u32 {
+        file_raw(oldfd as u32 as i32)?;
+        return Ok(oldfd as u32 as u64);
+    }
+    do_dup3(oldfd, newfd, 0)
+}
+
+pub fn sys_dup3(a: Args) -> SysResult {
+    let [oldfd, newfd, flags, ..] = a.0;
+    do_dup3(oldfd, newfd, flags as u32 as u64)
+}
+
+/// What a descriptor is ready for (`vfs_poll`): a pipe answers for
+/// itself; every other file is always readable and writable
+/// (`DEFAULT_POLLMASK`); a descriptor that is not open (or an `O_PATH`
+/// handle) is `POLLNVAL`.
+fn vfs_poll(f: &Result<Arc<File>, Errno>, wait: bool) -> u16 {
+    use crate::fs::pipe::*;
+    match f {
+        Err(_) => POLLNVAL,
+        Ok(f) => match &f.kind {
+            FileKind::Pipe(p) => p.poll(f.f_mode(), wait),
+            _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+        },
+    }
+}
+
+const POLLNVAL: u16 = 0x20;
+
+/// `do_sys_poll`: more entries than `RLIMIT_NOFILE` is `EINVAL`; the
+/// array is copied in (`EFAULT`); a negative fd is skipped; each entry's
+/// `revents` is what its file is ready for among `events`, `POLLERR` and
+/// `POLLHUP` (`POLLNVAL` for a closed descriptor). Without any ready,
+/// sleep until a polled pipe changes, the deadline passes (0 returned)
+/// or a fatal signal (`EINTR`). `revents` are copied back (`EFAULT`).
+fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
+    let p = proc::current();
+    if nfds > nofile(&p) as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let n = nfds as usize;
+    let mut raw = Vec::new();
+    raw.try_reserve_exact(n * 8).map_err(|_| Errno::ENOMEM)?;
+    raw.resize(n * 8, 0);
+    crate::uaccess::copy_from_user(&mut raw, ufds)?;
+    // struct pollfd { int fd; short events; short revents; }
+    let entries: Vec<(i32, u16)> = raw
+        .chunks(8)
+        .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), u16::from_le_bytes([c[4], c[5]])))
+        .collect();
+    let fs: Vec<Option<Result<Arc<File>, Errno>>> = {
+        let t = files(&p).lock();
+        entries.iter().map(|&(fd, _)| (fd >= 0).then(|| t.get(fd))).collect()
+    };
+    let me = crate::sched::current();
+    let mut revents = alloc::vec![0u16; n];
+    let result = loop {
+        let timed_out = deadline.is_some_and(|d| crate::arch::time::now_ns() >= d);
+        // Join the wait lists only when a sleep may follow.
+        let wait = !timed_out;
+        let mut count = 0u64;
+        for (i, (&(_, events), f)) in entries.iter().zip(&fs).enumerate() {
+            revents[i] = match f {
+                None => 0,
+                Some(f) => vfs_poll(f, wait) & (events | crate::fs::pipe::POLLERR | crate::fs::pipe::POLLHUP | POLLNVAL),
+            };
+            count += u64::from(revents[i] != 0);
+        }
+        if count > 0 || timed_out {
+            break Ok(count);
+        }
+        if me.fatal_signal_pending() {
+            break Err(Errno::EINTR);
+        }
+        match deadline {
+            Some(d) => crate::sched::block_until(d),
+            None => crate::sched::block_current(),
+        }
+    };
+    for f in fs.iter().flatten().flatten() {
+        if let FileKind::Pipe(pe) = &f.kind {
+            pe.poll_done();
+        }
+    }
+    let count = result?;
+    for (i, r) in revents.iter().enumerate() {
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    }
+    copy_to_user(ufds, &raw)?;
+    Ok(count)
+}
+
+/// `poll`: a negative timeout waits for good, 0 does not wait.
+pub fn sys_poll(a: Args) -> SysResult {
+    let [ufds, nfds, timeout_ms, ..] = a.0;
+    let ms = timeout_ms as i32;
+    let deadline = (ms >= 0).then(|| crate::arch::time::now_ns().saturating_add(ms as u64 * 1_000_000));
+    do_sys_poll(ufds, nfds as u32 as u64, deadline)
+}
+
+/// `ppoll`: the timeout (`EFAULT`, `EINVAL` if invalid; NULL waits for
+/// good), then the signal mask's size (`EINVAL` unless 8 when a mask is
+/// given; the mask itself changes nothing, as no handler runs).
+pub fn sys_ppoll(a: Args) -> SysResult {
+    let [ufds, nfds, tsp, sigmask, sigsetsize, ..] = a.0;
+    let deadline = if tsp != 0 { Some(crate::arch::time::now_ns().saturating_add(super::time::read_timespec(tsp)?)) } else { None };
+    if sigmask != 0 && sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    do_sys_poll(ufds, nfds as u32 as u64, deadline)
 }
 
 pub fn sys_close(a: Args) -> SysResult {
@@ -272,6 +485,7 @@ fn stat_of(f: &File) -> [u64; 18] {
     st[1] = 1; // st_ino
     st[2] = if f.is_dir() { 2 } else { 1 }; // st_nlink
     st[3] = f.mode() as u64; // st_mode (st_uid 0 in the high half)
+    st[5] = f.rdev(); // st_rdev
     st[6] = f.size(); // st_size
     st[7] = 4096; // st_blksize
     st[8] = f.size().div_ceil(512); // st_blocks
@@ -359,8 +573,13 @@ pub fn sys_ioctl(a: Args) -> SysResult {
             f.set_f_flags(O_NONBLOCK, if on != 0 { O_NONBLOCK } else { 0 });
             Ok(0)
         }
+        // Unread bytes in a pipe (pipe_ioctl).
+        FIONREAD if matches!(f.kind, FileKind::Pipe(_)) => {
+            let FileKind::Pipe(p) = &f.kind else { unreachable!() };
+            write_user(arg, &(p.nr_bytes() as i32)).map(|_| 0)
+        }
         // Bytes left to read in a regular file (0 on the console).
-        FIONREAD if !f.is_dir() => {
+        FIONREAD if !f.is_dir() && !matches!(f.kind, FileKind::Dev(_)) => {
             let left = f.size().saturating_sub(f.pos()) as i32;
             write_user(arg, &left).map(|_| 0)
         }
@@ -398,10 +617,13 @@ pub fn sys_fcntl(a: Args) -> SysResult {
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let from = argi as u32 as usize;
-            if from >= MAX_FDS {
+            let p = proc::current();
+            let nofile = nofile(&p);
+            if from >= nofile {
                 return Err(Errno::EINVAL);
             }
-            files(&proc::current()).lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
+            let fd = files(&p).lock().install_from(f, from, cmd == F_DUPFD_CLOEXEC, nofile)?;
+            Ok(fd as u64)
         }
         F_GETFD => files(&proc::current()).lock().cloexec(fd).map(u64::from),
         F_SETFD => files(&proc::current()).lock().set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),

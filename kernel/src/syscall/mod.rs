@@ -54,6 +54,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::CLOSE => fs::sys_close(a),
         nr::STAT | nr::LSTAT => fs::sys_stat(a),
         nr::FSTAT => fs::sys_fstat(a),
+        nr::POLL => fs::sys_poll(a),
         nr::LSEEK => fs::sys_lseek(a),
         nr::MMAP => mem::sys_mmap(a),
         nr::MPROTECT => mem::sys_mprotect(a),
@@ -64,11 +65,14 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::IOCTL => fs::sys_ioctl(a),
         nr::READV => fs::sys_readv(a),
         nr::WRITEV => fs::sys_writev(a),
+        nr::PIPE => fs::sys_pipe(a),
         nr::SCHED_YIELD => thread::sys_sched_yield(a),
         nr::MREMAP => mem::sys_mremap(a),
         nr::MSYNC => mem::sys_msync(a),
         nr::MINCORE => mem::sys_mincore(a),
         nr::MADVISE => mem::sys_madvise(a),
+        nr::DUP => fs::sys_dup(a),
+        nr::DUP2 => fs::sys_dup2(a),
         nr::NANOSLEEP => time::sys_nanosleep(a),
         nr::GETPID => misc::sys_getpid(a),
         nr::CLONE => thread::sys_clone(a, frame),
@@ -103,10 +107,13 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::TGKILL => misc::sys_tgkill(a),
         nr::OPENAT => fs::sys_openat(a),
         nr::NEWFSTATAT => fs::sys_newfstatat(a),
+        nr::PPOLL => fs::sys_ppoll(a),
         nr::SET_ROBUST_LIST => Ok(0), // accepted; robust futexes are not walked at exit
         nr::PRLIMIT64 => misc::sys_prlimit64(a),
         nr::GETRANDOM => misc::sys_getrandom(a),
         nr::MLOCK2 => mem::sys_mlock2(a),
+        nr::DUP3 => fs::sys_dup3(a),
+        nr::PIPE2 => fs::sys_pipe2(a),
         _ => {
             log_enosys_once(nr);
             Err(Errno::ENOSYS)

@@ -42,7 +42,7 @@ fn write_timespec(addr: u64, ns: u64) -> Result<(), Errno> {
     write_user(addr, &[ns / 1_000_000_000, ns % 1_000_000_000])
 }
 
-fn read_timespec(addr: u64) -> Result<u64, Errno> {
+pub(super) fn read_timespec(addr: u64) -> Result<u64, Errno> {
     let [sec, nsec] = read_user::<[u64; 2]>(addr)?;
     if (sec as i64) < 0 || nsec >= 1_000_000_000 {
         return Err(Errno::EINVAL);
