@@ -198,7 +198,7 @@ fn demo() -> ! {
 pub fn poweroff(code: u32) -> ! {
     if let Some(seconds) = cmdline::value("poweroff_delay").and_then(|v| v.parse::<u64>().ok()) {
         log::info!("powering off in {seconds} s");
-        let end = arch::time::now_ns() + seconds * 1_000_000_000;
+        let end = arch::time::now_ns().saturating_add(seconds.saturating_mul(1_000_000_000));
         while arch::time::now_ns() < end {
             core::hint::spin_loop();
         }
