@@ -61,9 +61,11 @@ pub const POPULATE_BATCH_PAGES: u64 = 64;
 /// drops `mmap_lock` and takes it again, so a writer waits for at most
 /// about this many page faults. The size is a trade: each drop lets one
 /// waiting writer in, which costs population the writer's critical
-/// section and two wake-ups; 256 pages (1 MiB) keep that below a fifth of
-/// population's time while the writer's wait stays a few milliseconds
-/// under QEMU (about 3 ms at 90 000 pages/s). A hold that ended as soon as
+/// section and a wake-up; with 256 pages (1 MiB) population keeps 0.86x
+/// hold-write's pages/s on two CPUs under QEMU, and a writer waits about
+/// half a millisecond per hold on warm memory (about 3 ms when every frame
+/// is new to the host: 90 000 pages/s). 128 pages gave no shorter worst
+/// case there (host jitter dominates) and a lower rate. A hold that ended as soon as
 /// a writer queued, after a single page, let a writer on another CPU
 /// that asks again at once in every page: 0.43x hold-write's pages/s on
 /// two CPUs.
