@@ -834,6 +834,8 @@ pub const USER_CASES: &[UserCase] = &[
     case("stack_growth"),
     case("madvise_populate"),
     case("pipes"),
+    // Sets its uids for good at the end; needs root to start from.
+    UserCase { needs_root: true, ..case("creds") },
     // A write to a pipe without a reader: SIGPIPE's default action ends
     // the process, waking its two threads asleep in other pipes.
     UserCase { status: 141, output: &["writing to a pipe without a reader"], kernel_log: &["killed by signal 13"], ..case("pipe_sigpipe") },

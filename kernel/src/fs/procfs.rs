@@ -134,18 +134,28 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
 }
 
 fn status(p: &Arc<Process>) -> String {
-    let creds = *p.creds.lock();
+    let creds = p.creds();
     let mut s = String::new();
     let _ = writeln!(s, "Name:\t{}", p.name());
     let _ = writeln!(s, "State:\tR (running)");
     let _ = writeln!(s, "Tgid:\t{}", p.pid);
     let _ = writeln!(s, "Pid:\t{}", p.pid);
     let _ = writeln!(s, "PPid:\t0");
-    let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", creds.uid, creds.euid);
-    let _ = writeln!(s, "Gid:\t0\t0\t0\t0");
+    let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.fsuid);
+    let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.fsgid);
+    // Each group, then one space (Linux's trailing space included).
+    s.push_str("Groups:\t");
+    for (i, g) in creds.groups.iter().enumerate() {
+        let _ = write!(s, "{}{g}", if i == 0 { "" } else { " " });
+    }
+    s.push_str(" \n");
     s.push_str(&p.mm.proc_status_vm());
     let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
-    let _ = writeln!(s, "CapEff:\t{:016x}", if creds.cap_ipc_lock { 0x000001ffffffffffu64 } else { 0 });
+    let _ = writeln!(s, "CapInh:\t{:016x}", creds.cap_inheritable);
+    let _ = writeln!(s, "CapPrm:\t{:016x}", creds.cap_permitted);
+    let _ = writeln!(s, "CapEff:\t{:016x}", creds.cap_effective);
+    let _ = writeln!(s, "CapBnd:\t{:016x}", creds.cap_bset);
+    let _ = writeln!(s, "CapAmb:\t{:016x}", creds.cap_ambient);
     // The thread-group leader's CPUs, as Linux shows them.
     let leader = p.threads.lock().iter().find(|t| t.tid == p.pid).cloned();
     let mask = leader.map_or(u64::MAX, |t| t.affinity.load(core::sync::atomic::Ordering::Relaxed)) & crate::sched::online_mask();

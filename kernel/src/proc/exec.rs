@@ -127,7 +127,7 @@ fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
     let stack_start = STACK_TOP - stack_size;
     mm.mmap_fixed_anon(stack_start, stack_size, PROT_READ | PROT_WRITE, true)?;
     proc.stack_start.store(stack_start, Ordering::SeqCst);
-    let creds = *proc.creds.lock();
+    let creds = proc.creds();
     let phdr = exe.phdr_vaddr.map_or(0, |p| p + bias);
     let auxv = [
         (stack::AT_PHDR, phdr),
@@ -139,8 +139,8 @@ fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
         (stack::AT_ENTRY, exe.entry + bias),
         (stack::AT_UID, creds.uid as u64),
         (stack::AT_EUID, creds.euid as u64),
-        (stack::AT_GID, 0),
-        (stack::AT_EGID, 0),
+        (stack::AT_GID, creds.gid as u64),
+        (stack::AT_EGID, creds.egid as u64),
         (stack::AT_HWCAP, 0),
         (stack::AT_CLKTCK, 100),
         (stack::AT_SECURE, 0),

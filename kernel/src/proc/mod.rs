@@ -20,6 +20,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod cred;
 pub mod elf;
 pub mod exec;
 pub mod exit;
@@ -39,6 +40,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::sched::Thread;
 use crate::sync::IrqMutex;
+pub use cred::Creds;
 pub use usermm::UserMm;
 
 /// Number of resource limits (Linux `RLIM_NLIMITS`).
@@ -58,15 +60,6 @@ pub const RLIM_INFINITY: u64 = u64::MAX;
 pub struct Rlimit {
     pub cur: u64,
     pub max: u64,
-}
-
-/// Who the process is: uid 0 has CAP_IPC_LOCK; `setuid` to a non-zero uid
-/// drops it for good.
-#[derive(Clone, Copy, Debug)]
-pub struct Creds {
-    pub uid: u32,
-    pub euid: u32,
-    pub cap_ipc_lock: bool,
 }
 
 /// How a process ended (Linux wait status semantics).
@@ -160,7 +153,7 @@ impl Process {
             mm: Arc::new(UserMm::new()?),
             threads: IrqMutex::new(Vec::new()),
             files: (services().new_files)(),
-            creds: IrqMutex::new(Creds { uid: 0, euid: 0, cap_ipc_lock: true }),
+            creds: IrqMutex::new(Creds::root()),
             rlimits: IrqMutex::new(default_rlimits()),
             sigactions: IrqMutex::new([[0; 4]; 64]),
             exit_status: IrqMutex::new(None),
@@ -175,7 +168,17 @@ impl Process {
     /// The mlock credentials of this process: RLIMIT_MEMLOCK and CAP_IPC_LOCK.
     pub fn mlock_creds(&self) -> mm::mm_struct::MlockCreds {
         let limit = self.rlimits.lock()[RLIMIT_MEMLOCK].cur;
-        mm::mm_struct::MlockCreds { memlock_limit: limit, cap_ipc_lock: self.creds.lock().cap_ipc_lock }
+        mm::mm_struct::MlockCreds { memlock_limit: limit, cap_ipc_lock: self.capable(cred::CAP_IPC_LOCK) }
+    }
+
+    /// Is capability `cap` in the process's effective set?
+    pub fn capable(&self, cap: u32) -> bool {
+        self.creds.lock().capable(cap)
+    }
+
+    /// A copy of the process's credentials.
+    pub fn creds(&self) -> Creds {
+        self.creds.lock().clone()
     }
 
     /// What a fault needs to grow this process's stack: RLIMIT_STACK and

@@ -38,9 +38,10 @@ fn file_raw(fd: i32) -> Result<Arc<File>, Errno> {
 /// `inode_owner_or_capable` for Holdfast's inodes, which are all owned
 /// by root: every process starts as root, and one that changed its uid
 /// is no longer dumpable, so Linux gives its /proc/<pid> files to root
-/// too. Only root passes.
+/// too. fsuid 0 or `CAP_FOWNER` passes.
 fn owner_or_capable() -> bool {
-    proc::current().creds.lock().euid == 0
+    let creds = proc::current().creds();
+    creds.fsuid == 0 || creds.capable(proc::cred::CAP_FOWNER)
 }
 
 /// `read`: `EBADF` unless open for reading, `EFAULT` for a buffer outside

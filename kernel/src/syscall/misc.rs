@@ -10,47 +10,13 @@ pub fn sys_getpid(_a: Args) -> SysResult {
     Ok(proc::current().pid as u64)
 }
 
-pub fn sys_getuid(_a: Args) -> SysResult {
-    Ok(proc::current().creds.lock().uid as u64)
-}
-
-pub fn sys_geteuid(_a: Args) -> SysResult {
-    Ok(proc::current().creds.lock().euid as u64)
-}
-
-/// `setuid`: root may become anyone, and loses CAP_IPC_LOCK (and every
-/// other capability) when it becomes a non-zero uid; others may only
-/// "become" themselves.
-pub fn sys_setuid(a: Args) -> SysResult {
-    let [uid, ..] = a.0;
-    let uid = uid as u32;
-    if uid == u32::MAX {
-        return Err(Errno::EINVAL);
-    }
-    let p = proc::current();
-    let mut c = p.creds.lock();
-    if c.euid == 0 {
-        c.uid = uid;
-        c.euid = uid;
-        if uid != 0 {
-            c.cap_ipc_lock = false;
-        }
-        Ok(0)
-    } else if uid == c.uid {
-        c.euid = uid;
-        Ok(0)
-    } else {
-        Err(Errno::EPERM)
-    }
-}
-
 fn resource(r: u64) -> Result<usize, Errno> {
     (r < RLIM_NLIMITS as u64).then_some(r as usize).ok_or(Errno::EINVAL)
 }
 
 /// Read and/or set one limit of `p` (Linux `do_prlimit`).
 fn do_prlimit(p: &proc::Process, res: usize, new: Option<Rlimit>) -> Result<Rlimit, Errno> {
-    let privileged = p.creds.lock().euid == 0;
+    let privileged = p.capable(proc::cred::CAP_SYS_RESOURCE);
     let mut limits = p.rlimits.lock();
     let old = limits[res];
     if let Some(n) = new {

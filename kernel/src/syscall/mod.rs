@@ -11,6 +11,7 @@
 
 #![deny(unsafe_code)]
 
+mod cred;
 mod fs;
 mod mem;
 mod misc;
@@ -84,9 +85,24 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::FCNTL => fs::sys_fcntl(a),
         nr::GETCWD => fs::sys_getcwd(a),
         nr::GETRLIMIT => misc::sys_getrlimit(a),
-        nr::GETUID | nr::GETGID => misc::sys_getuid(a),
-        nr::SETUID => misc::sys_setuid(a),
-        nr::GETEUID | nr::GETEGID => misc::sys_geteuid(a),
+        nr::GETUID => cred::sys_getuid(a),
+        nr::GETGID => cred::sys_getgid(a),
+        nr::SETUID => cred::sys_setuid(a),
+        nr::SETGID => cred::sys_setgid(a),
+        nr::GETEUID => cred::sys_geteuid(a),
+        nr::GETEGID => cred::sys_getegid(a),
+        nr::SETREUID => cred::sys_setreuid(a),
+        nr::SETREGID => cred::sys_setregid(a),
+        nr::GETGROUPS => cred::sys_getgroups(a),
+        nr::SETGROUPS => cred::sys_setgroups(a),
+        nr::SETRESUID => cred::sys_setresuid(a),
+        nr::GETRESUID => cred::sys_getresuid(a),
+        nr::SETRESGID => cred::sys_setresgid(a),
+        nr::GETRESGID => cred::sys_getresgid(a),
+        nr::SETFSUID => cred::sys_setfsuid(a),
+        nr::SETFSGID => cred::sys_setfsgid(a),
+        nr::CAPGET => cred::sys_capget(a),
+        nr::CAPSET => cred::sys_capset(a),
         nr::GETPPID => Ok(0),
         nr::MLOCK => mem::sys_mlock(a),
         nr::MUNLOCK => mem::sys_munlock(a),
