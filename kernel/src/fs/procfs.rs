@@ -124,10 +124,10 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     let text = match file {
         b"maps" => {
             let stack = proc.stack_start.load(core::sync::atomic::Ordering::Relaxed);
-            proc.mm.proc_maps((stack != 0).then_some(stack))
+            proc.mm().proc_maps((stack != 0).then_some(stack))
         }
         b"status" => status(&proc),
-        b"mmap_lock" => proc.mm.lock_stats_text(),
+        b"mmap_lock" => proc.mm().lock_stats_text(),
         _ => return Some(Err(Errno::ENOENT)),
     };
     Some(Ok(FileKind::Bytes(FileBytes::Owned(text.into_bytes()))))
@@ -143,7 +143,7 @@ fn status(p: &Arc<Process>) -> String {
     let _ = writeln!(s, "PPid:\t0");
     let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", creds.uid, creds.euid);
     let _ = writeln!(s, "Gid:\t0\t0\t0\t0");
-    s.push_str(&p.mm.proc_status_vm());
+    s.push_str(&p.mm().proc_status_vm());
     let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
     let _ = writeln!(s, "CapEff:\t{:016x}", if creds.cap_ipc_lock { 0x000001ffffffffffu64 } else { 0 });
     // The thread-group leader's CPUs, as Linux shows them.

@@ -43,7 +43,7 @@ pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: 
     let proc = Process::new(pid, name, is_init)?;
     let thread = Thread::try_new(pid, String::from(name)).ok_or(Errno::ENOMEM)?;
     super::attach(&thread, &proc);
-    thread.cr3.store(proc.mm.root_pa(), Ordering::SeqCst);
+    thread.cr3.store(proc.mm().root_pa(), Ordering::SeqCst);
     let info = StartInfo { image, argv, envp };
     let t = Arc::new(thread);
     proc.threads.lock().push(t.clone());
@@ -98,7 +98,7 @@ fn prot_of(flags: u32) -> u64 {
 fn load(proc: &Arc<Process>, info: &StartInfo) -> Result<(u64, u64), Errno> {
     let exe = super::elf::parse(info.image)?;
     let bias = if exe.is_pie { PIE_BASE } else { 0 };
-    let mm = &proc.mm;
+    let mm = proc.mm();
     let mut page_prot: BTreeMap<u64, u64> = BTreeMap::new();
     let mut highest = 0;
     for seg in &exe.segments {

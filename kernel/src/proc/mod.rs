@@ -16,7 +16,10 @@
 //! when the process exits.
 //!
 //! Locking: each field has its own `IrqMutex`, held only briefly, never
-//! across a sleep. `mm` carries its own `mmap_lock`.
+//! across a sleep. The address space carries its own `mmap_lock`; the
+//! process holds it behind a lock of its own so that `execve` can replace
+//! it ([`Process::mm`] hands out a reference, which keeps the old one
+//! alive for whoever still uses it).
 
 #![deny(unsafe_code)]
 
@@ -120,7 +123,8 @@ fn services() -> &'static Services {
 pub struct Process {
     pub pid: u32,
     pub name: IrqMutex<String>,
-    pub mm: Arc<UserMm>,
+    /// The address space; replaced as a whole by `execve`.
+    mm: IrqMutex<Arc<UserMm>>,
     pub threads: IrqMutex<Vec<Arc<Thread>>>,
     /// The open files, kept by the file layer (see [`ProcessFiles`]).
     pub files: Box<dyn ProcessFiles>,
@@ -157,7 +161,7 @@ impl Process {
         let p = Arc::new(Process {
             pid,
             name: IrqMutex::new(String::from(name)),
-            mm: Arc::new(UserMm::new()?),
+            mm: IrqMutex::new(Arc::new(UserMm::new()?)),
             threads: IrqMutex::new(Vec::new()),
             files: (services().new_files)(),
             creds: IrqMutex::new(Creds { uid: 0, euid: 0, cap_ipc_lock: true }),
@@ -170,6 +174,11 @@ impl Process {
         });
         PROCESSES.lock().push(p.clone());
         Ok(p)
+    }
+
+    /// The process's address space (the one its threads run on).
+    pub fn mm(&self) -> Arc<UserMm> {
+        self.mm.lock().clone()
     }
 
     /// The mlock credentials of this process: RLIMIT_MEMLOCK and CAP_IPC_LOCK.
