@@ -54,6 +54,9 @@
 extern char **environ;
 
 static const char *SELF = "./exec";
+/* Where the old image maps its mlocked region: an address nothing else
+ * uses, so that the new image's own mappings cannot land there. */
+#define LOCKED_AT 0x5a5a00000000UL
 
 static long sys(long nr, long a, long b, long c, long d, long e)
 {
@@ -358,7 +361,8 @@ static void stage_start(int nthreads)
 	tap_eq(fcntl(cloexec, F_GETFD), FD_CLOEXEC, "the failed execs left the O_CLOEXEC descriptor open");
 
 	/* Memory: an mlocked region, then MCL_FUTURE. */
-	char *locked = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *locked = mmap((void *)LOCKED_AT, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	tap_ok(locked == (char *)LOCKED_AT, "a region at %#lx", LOCKED_AT);
 	tap_eq(mlock(locked, 16 * PG), 0, "mlock 16 pages");
 	tap_eq(mlockall(MCL_CURRENT | MCL_FUTURE), 0, "mlockall(MCL_CURRENT | MCL_FUTURE)");
 	tap_ok(status_field("VmLck") >= 64, "VmLck counts them before the exec (%ld kB)", status_field("VmLck"));
@@ -515,8 +519,13 @@ static void stage_from_echo(int argc, char **argv, int nthreads)
 	tap_eq(pipe(pipe_fds), 0, "a pipe for the readers");
 	start_threads(nthreads);
 	wait_threads(nthreads + 1);
+	/* The thread's exec ends this image at any moment: nothing is
+	 * reported here after it starts. */
 	pthread_t t;
-	tap_eq(pthread_create(&t, NULL, exec_final, NULL), 0, "a thread that executes the last stage");
+	if (pthread_create(&t, NULL, exec_final, NULL) != 0) {
+		tap_ok(0, "a thread that executes the last stage");
+		return;
+	}
 	pthread_join(t, NULL);
 }
 

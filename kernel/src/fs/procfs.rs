@@ -147,7 +147,7 @@ fn status(p: &Arc<Process>) -> String {
     let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
     let _ = writeln!(s, "CapEff:\t{:016x}", if creds.cap_ipc_lock { 0x000001ffffffffffu64 } else { 0 });
     // The thread-group leader's CPUs, as Linux shows them.
-    let leader = p.threads.lock().iter().find(|t| t.tid == p.pid).cloned();
+    let leader = p.threads.lock().iter().find(|t| t.tid() == p.pid).cloned();
     let mask = leader.map_or(u64::MAX, |t| t.affinity.load(core::sync::atomic::Ordering::Relaxed)) & crate::sched::online_mask();
     let _ = writeln!(s, "Cpus_allowed:\t{mask:x}");
     let _ = writeln!(s, "Cpus_allowed_list:\t{}", cpu_list(mask));

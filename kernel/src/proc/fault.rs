@@ -37,7 +37,7 @@ pub fn segv(addr: u64, rip: u64, access: FaultAccess) -> ! {
         "holdfast: segfault in pid {} ({}) tid {} ({}) at address {:#x} ({}) rip {:#x}",
         proc.pid,
         proc.name(),
-        crate::sched::current().tid,
+        crate::sched::current().tid(),
         crate::sched::current().name,
         addr,
         if access.exec {

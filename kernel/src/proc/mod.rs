@@ -95,13 +95,20 @@ impl ExitStatus {
 pub trait ProcessFiles: Any + Send + Sync {
     /// Close every descriptor (the process has exited).
     fn close_all(&self);
+    /// Close the descriptors marked close-on-exec (`execve` succeeded).
+    fn close_on_exec(&self);
 }
 
 /// What processes need from the layers above them, registered once at
 /// boot by [`init`].
 pub struct Services {
-    /// The contents of the executable at `path` (from the initrd).
-    pub find_executable: fn(path: &str) -> Option<&'static [u8]>,
+    /// Open the file `path` names for execution (Linux's
+    /// `do_open_execat`), looked up from the directory open at `dirfd`
+    /// (`AT_FDCWD`: the working directory) with `execveat`'s `flags`; an
+    /// empty `path` with `AT_EMPTY_PATH` names `dirfd` itself. Gives the
+    /// file's contents, or ENOENT, ENOTDIR, ENAMETOOLONG, EBADF, EINVAL,
+    /// and EACCES for what is not a regular file with execute permission.
+    pub open_exec: fn(dirfd: i32, path: &[u8], flags: u32) -> Result<exec::ExecImage, mm::Errno>,
     /// The open files of a new process: stdin, stdout and stderr on the
     /// console.
     pub new_files: fn() -> Box<dyn ProcessFiles>,
@@ -138,6 +145,8 @@ pub struct Process {
     pub exit_status: IrqMutex<Option<ExitStatus>>,
     /// The process has exited completely (all threads gone).
     pub dead: AtomicBool,
+    /// A thread is in `execve`'s `de_thread` (one at a time).
+    pub in_exec: AtomicBool,
     /// Start of the initial stack vma (shown as `[stack]`).
     pub stack_start: AtomicU64,
     /// Is this the first process (whose exit ends the run)?
@@ -169,6 +178,7 @@ impl Process {
             sigactions: IrqMutex::new([[0; 4]; 64]),
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
+            in_exec: AtomicBool::new(false),
             stack_start: AtomicU64::new(0),
             is_init,
         });
@@ -179,6 +189,23 @@ impl Process {
     /// The process's address space (the one its threads run on).
     pub fn mm(&self) -> Arc<UserMm> {
         self.mm.lock().clone()
+    }
+
+    /// `exec_mmap`: make `new` the process's address space and load it on
+    /// this CPU for the running thread, which must be the process's only
+    /// one; returns the old address space, which no CPU has loaded any
+    /// more. The thread's `cr3` and the CPU's page table change together,
+    /// with interrupts off, so a switch away and back (and the TLB
+    /// shootdown's record of what each CPU has loaded) sees the new table.
+    pub(crate) fn exec_mmap(&self, new: Arc<UserMm>) -> Arc<UserMm> {
+        let me = crate::sched::current();
+        let root = new.root_pa();
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let old = core::mem::replace(&mut *self.mm.lock(), new);
+            me.cr3.store(root, Ordering::SeqCst);
+            crate::arch::load_page_table(root);
+            old
+        })
     }
 
     /// The mlock credentials of this process: RLIMIT_MEMLOCK and CAP_IPC_LOCK.
@@ -215,7 +242,7 @@ pub fn process_of(t: &Thread) -> Option<Arc<Process>> {
     let any = t.process.get()?.clone();
     Some(
         any.downcast::<Process>()
-            .unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid)),
+            .unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid())),
     )
 }
 
@@ -239,7 +266,7 @@ pub fn find(pid: u32) -> Option<Arc<Process>> {
 pub fn find_thread(tid: u32) -> Option<(Arc<Process>, Arc<crate::sched::Thread>)> {
     let procs = all();
     procs.into_iter().filter(|p| !p.dead.load(Ordering::SeqCst)).find_map(|p| {
-        let t = p.threads.lock().iter().find(|t| t.tid == tid).cloned()?;
+        let t = p.threads.lock().iter().find(|t| t.tid() == tid).cloned()?;
         Some((p, t))
     })
 }
