@@ -118,13 +118,19 @@ static INITIAL_FPU: InitialFpu = {
     InitialFpu(a)
 };
 
-/// Give the running thread's user program clean x87/SSE registers (what
-/// `execve` does before the new program runs; the kernel never uses them,
-/// and the scheduler saves and restores them with the thread).
+/// Give the running thread's next user program clean registers beyond its
+/// frame (what `execve` does before the new program runs): the initial
+/// x87/SSE state, and FS and GS bases of 0 (the caller clears the thread's
+/// saved copies, which a switch loads). The kernel never uses the x87/SSE
+/// registers; the scheduler saves and restores them with the thread.
 pub fn reset_user_registers() {
-    // SAFETY: INITIAL_FPU is a valid 16-byte aligned 512-byte fxsave image
-    // (reserved fields zero, MXCSR without reserved bits set).
-    unsafe { core::arch::x86_64::_fxrstor64(INITIAL_FPU.0.as_ptr()) };
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: INITIAL_FPU is a valid 16-byte aligned 512-byte fxsave
+        // image (reserved fields zero, MXCSR without reserved bits set).
+        unsafe { core::arch::x86_64::_fxrstor64(INITIAL_FPU.0.as_ptr()) };
+        x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::zero());
+        percpu::set_user_gs_base(0);
+    });
 }
 
 /// Halt until the next interrupt, forever.

@@ -2,18 +2,20 @@
 //! shared by one or more threads.
 //!
 //! A process is created from an executable in the initrd ([`exec`]); more
-//! threads join it through `clone` with `CLONE_VM|CLONE_THREAD`. It ends
-//! when its last thread exits ([`exit`]); its exit status is then fixed and
-//! its address space torn down.
+//! threads join it through `clone` with `CLONE_VM|CLONE_THREAD`; `execve`
+//! replaces its program, address space included, keeping its pid
+//! ([`exec`]). It ends when its last thread exits ([`exit`]); its exit
+//! status is then fixed and its address space torn down.
 //!
 //! Layering: `proc` sits on `sched` (a thread carries its process as
 //! opaque data, see [`attach`] and [`current`]) and below `syscall` and
 //! `fs`, which it does not import. What a process needs from above is
-//! registered once at boot ([`init`] with [`Services`]): where executables
-//! come from (the initrd) and the open files a new process starts with.
+//! registered once at boot ([`init`] with [`Services`]): how an executable
+//! is found and opened, and the open files a new process starts with.
 //! The file table itself is held as a [`ProcessFiles`] trait object that
 //! `fs` downcasts to its own type; all `proc` does with it is close it
-//! when the process exits.
+//! when the process exits, and close its close-on-exec descriptors at
+//! `execve`.
 //!
 //! Locking: each field has its own `IrqMutex`, held only briefly, never
 //! across a sleep. The address space carries its own `mmap_lock`; the
