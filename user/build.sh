@@ -3,6 +3,7 @@
 #   user/build.sh OUTDIR
 # Rust: cargo build -p holdfast-user --release --target x86_64-unknown-none
 # C:    user/c/build.sh OUTDIR (musl-gcc -static)
+# Files: user/scripts/* (permissions kept)
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -20,4 +21,6 @@ for b in hello abi_basic bad_input threads segv contend; do
 	cp "$tgt/x86_64-unknown-none/release/$b" "$out/$b"
 done
 "$here/c/build.sh" "$out"
+# Scripts and other test files, with their permissions.
+cp -p "$here"/scripts/* "$out/"
 echo "built into $out"

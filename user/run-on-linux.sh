@@ -29,6 +29,7 @@ programs=(
 	"malloc_stress|0|"
 	"pthreads|0|"
 	"clock|0|"
+	"exec|0|3"
 )
 
 pass=0

@@ -104,10 +104,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         user_segv: proc::fault::segv,
         user_exception: proc::fault::user_exception,
     });
-    proc::init(proc::Services {
-        find_executable: |path| fs::initrd::lookup(path).map(|e| e.data),
-        new_files: fs::file::Files::with_console,
-    });
+    proc::init(proc::Services { open_exec: fs::exec::open_exec, new_files: fs::file::Files::with_console });
 
     log::info!(
         "memory map: {} regions, {} MiB usable; frames: {} total, {} free",

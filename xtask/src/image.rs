@@ -42,8 +42,10 @@ pub fn cmdline(kernel_words: &[String], init: &[String]) -> std::result::Result<
     Ok(words.join(" "))
 }
 
-/// The initrd entries: `/cmdline`, then each host file under its base name.
+/// The initrd entries: `/cmdline`, then each host file under its base name,
+/// executable (0755) if the host file has an execute bit, else 0644.
 pub fn initrd_entries(cmdline: &str, files: &[PathBuf]) -> Result<Vec<Entry>> {
+    use std::os::unix::fs::PermissionsExt;
     let mut entries = vec![Entry::file("/cmdline", 0o644, format!("{cmdline}\n").into_bytes())];
     for f in files {
         let name = f
@@ -51,7 +53,9 @@ pub fn initrd_entries(cmdline: &str, files: &[PathBuf]) -> Result<Vec<Entry>> {
             .and_then(|n| n.to_str())
             .ok_or_else(|| Error::new(format!("--add {}: not a file name", f.display())))?;
         let data = std::fs::read(f).map_err(|e| Error::new(format!("--add {}: {e}", f.display())))?;
-        entries.push(Entry::file(format!("/{name}"), 0o755, data));
+        let host_mode = std::fs::metadata(f).map_err(|e| Error::new(format!("--add {}: {e}", f.display())))?.permissions().mode();
+        let perm = if host_mode & 0o111 != 0 { 0o755 } else { 0o644 };
+        entries.push(Entry::file(format!("/{name}"), perm, data));
     }
     Ok(entries)
 }
@@ -257,11 +261,17 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let prog = dir.join("contend");
         std::fs::write(&prog, b"\x7fELF").unwrap();
-        let e = initrd_entries("init=/contend", &[prog]).unwrap();
+        std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let text = dir.join("notes.txt");
+        std::fs::write(&text, b"text").unwrap();
+        std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let e = initrd_entries("init=/contend", &[prog, text]).unwrap();
         assert_eq!(e[0].path, "/cmdline");
         assert_eq!(e[0].data, b"init=/contend\n");
         assert_eq!(e[1].path, "/contend");
-        assert_eq!(e[1].mode, 0o100755);
+        assert_eq!(e[1].mode, 0o100755, "an executable host file is executable");
+        assert_eq!(e[2].path, "/notes.txt");
+        assert_eq!(e[2].mode, 0o100644, "a host file without execute bits is not");
         assert!(initrd_entries("", &[dir.join("missing")]).unwrap_err().to_string().contains("missing"));
     }
 }

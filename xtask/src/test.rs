@@ -771,6 +771,9 @@ pub struct UserCase {
     pub smp_args: &'static [&'static str],
     /// The check instead of `check` when booted with more than one CPU.
     pub check_parallel: Option<OutputCheck>,
+    /// Further files of the user directory (helper programs, scripts) the
+    /// program needs beside it in the initrd.
+    pub with: &'static [&'static str],
 }
 
 /// See [`UserCase::check`].
@@ -791,6 +794,7 @@ const fn case(program: &'static str) -> UserCase {
         check: None,
         smp_args: &[],
         check_parallel: None,
+        with: &[],
     }
 }
 
@@ -906,6 +910,16 @@ pub const USER_CASES: &[UserCase] = &[
     // in turn, and Linux's errors for both affinity calls. (An argument
     // would fix the CPU count; this host's Linux runs it too, so none.)
     UserCase { smp_args: &["{cpus}"], ..case("nprocs") },
+    // execve/execveat without fork: the program executes itself in stages
+    // (argv/envp, close-on-exec, mlocks and MCL_FUTURE gone, one thread
+    // left, handlers reset, #! scripts interpreted by exec_echo), with
+    // threads busy on the other CPUs when there are some.
+    UserCase {
+        args: &["3"],
+        smp_args: &["{cpus}"],
+        with: &["exec_echo", "exec_script.sh", "exec_nested.sh", "exec_loop.sh", "exec_garbage", "exec_noexec.txt"],
+        ..case("exec")
+    },
 ];
 
 /// Under `hold-write` the mlock holds the write lock from start to end, so
@@ -1002,7 +1016,7 @@ pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
             expect: Expect::Exit { status: u.status, output: output.clone() },
             icount: u.icount,
             check,
-            ..BootCase::exits_cleanly("user", u.program.to_string(), init, vec![dir.join(u.program)])
+            ..BootCase::exits_cleanly("user", u.program.to_string(), init, [u.program].iter().chain(u.with).map(|f| dir.join(f)).collect())
         };
         // With more CPUs, a single-threaded mlock program exercises what it
         // does on one (the strategies differ in how they let other threads

@@ -1,6 +1,8 @@
 //! Holdfast's user programs: the Rust programs of the `user/` crate and the
 //! static musl C programs under `user/c` (ABI checks) and `user/c/mlock`
-//! (the mlock conformance suite), built into `target/holdfast/user/`.
+//! (the mlock conformance suite), built into `target/holdfast/user/`, and
+//! the files of `user/scripts/` (`#!` scripts and other test files), copied
+//! there with their permissions (the initrd keeps the execute bit).
 //!
 //! The same binaries run on Holdfast (packed into the initrd) and on the
 //! host's Linux (the `linux` test suite runs them natively), which is how
@@ -48,7 +50,25 @@ pub fn build_user_programs(paths: &Paths) -> Result<PathBuf> {
         cmd.arg(paths.root.join(script)).arg(&out).current_dir(&paths.root);
         build::run_checked(&mut cmd, &format!("building the C programs ({script})"))?;
     }
+    copy_scripts(&paths.root.join("user/scripts"), &out)?;
     Ok(out)
+}
+
+/// Copy every file of `src` (`user/scripts/`) into `out`, permissions
+/// included: what the tests execute keeps its execute bit, what they must
+/// fail to execute has none.
+fn copy_scripts(src: &Path, out: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(src) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::new(format!("reading {}: {e}", src.display()))),
+    };
+    for e in entries.filter_map(|e| e.ok()).filter(|e| e.path().is_file()) {
+        let to = out.join(e.file_name());
+        // std::fs::copy copies the permission bits too.
+        std::fs::copy(e.path(), &to).map_err(|err| Error::new(format!("copying {}: {err}", e.path().display())))?;
+    }
+    Ok(())
 }
 
 /// Every built program (for `cargo xtask run`, which packs them all so

@@ -104,6 +104,35 @@ pub fn switch_address_space_and_stack(next: SwitchTarget) {
     percpu::set_user_gs_base(next.gs_base);
 }
 
+/// The x87/SSE state a new program starts with (`fxsave` layout): FCW
+/// 0x37F and MXCSR 0x1F80 (every exception masked), every register zero.
+#[repr(C, align(16))]
+struct InitialFpu([u8; 512]);
+
+static INITIAL_FPU: InitialFpu = {
+    let mut a = [0u8; 512];
+    a[0] = 0x7F;
+    a[1] = 0x03;
+    a[24] = 0x80;
+    a[25] = 0x1F;
+    InitialFpu(a)
+};
+
+/// Give the running thread's next user program clean registers beyond its
+/// frame (what `execve` does before the new program runs): the initial
+/// x87/SSE state, and FS and GS bases of 0 (the caller clears the thread's
+/// saved copies, which a switch loads). The kernel never uses the x87/SSE
+/// registers; the scheduler saves and restores them with the thread.
+pub fn reset_user_registers() {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: INITIAL_FPU is a valid 16-byte aligned 512-byte fxsave
+        // image (reserved fields zero, MXCSR without reserved bits set).
+        unsafe { core::arch::x86_64::_fxrstor64(INITIAL_FPU.0.as_ptr()) };
+        x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::zero());
+        percpu::set_user_gs_base(0);
+    });
+}
+
 /// Halt until the next interrupt, forever.
 pub fn halt_loop() -> ! {
     loop {

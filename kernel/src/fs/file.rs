@@ -79,16 +79,17 @@ pub enum FileKind {
     Dev(super::namei::Device),
 }
 
-/// Borrowed (initrd) or owned (generated) contents.
+/// An initrd file (its archive entry: contents and mode) or owned
+/// (generated) contents.
 pub enum FileBytes {
-    Static(&'static [u8]),
+    Initrd(super::initrd::Entry),
     Owned(Vec<u8>),
 }
 
 impl FileBytes {
     fn as_slice(&self) -> &[u8] {
         match self {
-            FileBytes::Static(s) => s,
+            FileBytes::Initrd(e) => e.data,
             FileBytes::Owned(v) => v,
         }
     }
@@ -309,7 +310,7 @@ impl File {
     /// the console, the sysctl and directories.
     pub fn size(&self) -> u64 {
         match &self.kind {
-            FileKind::Bytes(FileBytes::Static(b)) => b.len() as u64,
+            FileKind::Bytes(FileBytes::Initrd(e)) => e.data.len() as u64,
             FileKind::Bytes(FileBytes::Owned(b)) => b.len() as u64,
             _ => 0,
         }
@@ -386,6 +387,12 @@ impl Files {
 impl ProcessFiles for Files {
     fn close_all(&self) {
         self.0.lock().close_all();
+    }
+
+    fn close_on_exec(&self) {
+        // The files are dropped after the table's lock is released.
+        let closed = self.0.lock().take_cloexec();
+        drop(closed);
     }
 }
 
@@ -483,5 +490,19 @@ impl FdTable {
 
     pub fn close_all(&mut self) {
         self.fds.clear();
+    }
+
+    /// `do_close_on_exec`: take every descriptor marked close-on-exec out
+    /// of the table; returns their files, for the caller to drop unlocked.
+    pub fn take_cloexec(&mut self) -> Vec<Arc<File>> {
+        let mut closed = Vec::new();
+        for slot in self.fds.iter_mut() {
+            if slot.as_ref().is_some_and(|d| d.cloexec) {
+                if let Some(d) = slot.take() {
+                    closed.push(d.file);
+                }
+            }
+        }
+        closed
     }
 }

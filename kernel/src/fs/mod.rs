@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod exec;
 pub mod file;
 pub mod initrd;
 pub mod namei;

@@ -124,10 +124,10 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     let text = match file {
         b"maps" => {
             let stack = proc.stack_start.load(core::sync::atomic::Ordering::Relaxed);
-            proc.mm.proc_maps((stack != 0).then_some(stack))
+            proc.mm().proc_maps((stack != 0).then_some(stack))
         }
         b"status" => status(&proc),
-        b"mmap_lock" => proc.mm.lock_stats_text(),
+        b"mmap_lock" => proc.mm().lock_stats_text(),
         _ => return Some(Err(Errno::ENOENT)),
     };
     Some(Ok(FileKind::Bytes(FileBytes::Owned(text.into_bytes()))))
@@ -149,7 +149,7 @@ fn status(p: &Arc<Process>) -> String {
         let _ = write!(s, "{}{g}", if i == 0 { "" } else { " " });
     }
     s.push_str(" \n");
-    s.push_str(&p.mm.proc_status_vm());
+    s.push_str(&p.mm().proc_status_vm());
     let _ = writeln!(s, "Threads:\t{}", p.nr_threads());
     let _ = writeln!(s, "CapInh:\t{:016x}", creds.cap_inheritable);
     let _ = writeln!(s, "CapPrm:\t{:016x}", creds.cap_permitted);
@@ -157,7 +157,7 @@ fn status(p: &Arc<Process>) -> String {
     let _ = writeln!(s, "CapBnd:\t{:016x}", creds.cap_bset);
     let _ = writeln!(s, "CapAmb:\t{:016x}", creds.cap_ambient);
     // The thread-group leader's CPUs, as Linux shows them.
-    let leader = p.threads.lock().iter().find(|t| t.tid == p.pid).cloned();
+    let leader = p.threads.lock().iter().find(|t| t.tid() == p.pid).cloned();
     let mask = leader.map_or(u64::MAX, |t| t.affinity.load(core::sync::atomic::Ordering::Relaxed)) & crate::sched::online_mask();
     let _ = writeln!(s, "Cpus_allowed:\t{mask:x}");
     let _ = writeln!(s, "Cpus_allowed_list:\t{}", cpu_list(mask));

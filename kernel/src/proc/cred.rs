@@ -31,6 +31,7 @@ use mm::Errno;
 /// A capability set: bit `n` is capability `n` (Linux `kernel_cap_t`).
 pub type CapSet = u64;
 
+pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_FOWNER: u32 = 3;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
@@ -99,6 +100,11 @@ impl Creds {
     /// Is capability `cap` in the effective set (Linux `capable`)?
     pub fn capable(&self, cap: u32) -> bool {
         self.cap_effective & (1 << cap) != 0
+    }
+
+    /// Is `gid` the fs gid or a supplementary group (`in_group_p`)?
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.fsgid == gid || self.groups.binary_search(&gid).is_ok()
     }
 
     /// `setuid(uid)`: with `CAP_SETUID` all of real, effective and saved;
@@ -283,6 +289,29 @@ impl Creds {
         Ok(new)
     }
 
+    /// The credentials a program starts with after `execve` of a file
+    /// without set-id bits or file capabilities (Linux
+    /// `cap_bprm_creds_from_file`): the saved and fs ids become the
+    /// effective ones; root (real or effective uid 0) gets its bounding
+    /// set and inheritable set as permitted and all of it effective, every
+    /// other user only its ambient set.
+    pub fn after_exec(&self) -> Creds {
+        let mut new = self.clone();
+        new.suid = new.euid;
+        new.fsuid = new.euid;
+        new.sgid = new.egid;
+        new.fsgid = new.egid;
+        if new.uid == 0 || new.euid == 0 {
+            new.cap_permitted = (new.cap_inheritable | new.cap_bset) & CAP_VALID_MASK;
+            new.cap_effective = new.cap_permitted;
+            new.cap_ambient = 0;
+        } else {
+            new.cap_permitted = new.cap_ambient;
+            new.cap_effective = new.cap_ambient;
+        }
+        new
+    }
+
     /// Capabilities after a uid change from `old` (Linux
     /// `cap_emulate_setxuid`).
     fn fix_setuid(&mut self, old: &Creds) {
@@ -352,9 +381,19 @@ pub mod tests {
     }
 
     #[ktest]
+    pub fn exec_gives_root_its_bounding_set_back() {
+        let root = Creds::root();
+        let c = root.capset(0, 1 << CAP_IPC_LOCK, 0).unwrap().after_exec();
+        assert_eq!(c, root);
+        let u = user(7).after_exec();
+        assert_eq!((u.cap_permitted, u.cap_effective), (0, 0));
+    }
+
+    #[ktest]
     pub fn groups_are_sorted_and_need_setgid() {
         let c = Creds::root().set_groups(alloc::vec![9, 3, 5]).unwrap();
         assert_eq!(&*c.groups, &[3, 5, 9]);
+        assert!(c.in_group(5) && c.in_group(0) && !c.in_group(4));
         assert_eq!(user(1).set_groups(alloc::vec![]), Err(Errno::EPERM));
     }
 }

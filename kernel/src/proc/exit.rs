@@ -86,9 +86,10 @@ fn exit_process(proc: &Arc<Process>) {
     // leaving it (`do_exit_thread`), and a CPU has only its running
     // thread's table loaded (no lazy TLB): nothing can walk these tables
     // any more, on any CPU.
-    assert_ne!(crate::arch::current_page_table(), proc.mm.root_pa(), "freeing the page table this CPU runs on");
-    assert!(!crate::arch::tlb::loaded_anywhere(proc.mm.root_pa()), "freeing a page table another CPU has loaded");
-    proc.mm.exit_mmap();
+    let mm = proc.mm();
+    assert_ne!(crate::arch::current_page_table(), mm.root_pa(), "freeing the page table this CPU runs on");
+    assert!(!crate::arch::tlb::loaded_anywhere(mm.root_pa()), "freeing a page table another CPU has loaded");
+    mm.exit_mmap();
     proc.dead.store(true, Ordering::SeqCst);
     super::unlist(proc.pid);
     if let ExitStatus::Signaled(sig) = status {
@@ -160,7 +161,7 @@ pub mod tests {
     #[ktest]
     pub fn exited_process_page_table_is_not_in_use() {
         let proc = run_to_exit(vec![String::from("/hello")], 10);
-        let root = proc.mm.root_pa();
+        let root = proc.mm().root_pa();
         drop(proc);
         assert_ne!(crate::arch::current_page_table(), root, "CR3 still holds the exited process's page table");
 

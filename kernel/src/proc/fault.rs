@@ -20,7 +20,7 @@ pub use crate::arch::handlers::{FaultAccess, UserFault};
 /// on `mmap_lock`).
 pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
     let Some(proc) = super::try_current() else { return UserFault::Refused };
-    match proc.mm.handle_fault(addr, access, &proc.stack_limits()) {
+    match proc.mm().handle_fault(addr, access, &proc.stack_limits()) {
         Ok(()) => UserFault::Resolved,
         Err(mm::Errno::ENOMEM) => {
             super::oom::out_of_memory();
@@ -37,7 +37,7 @@ pub fn segv(addr: u64, rip: u64, access: FaultAccess) -> ! {
         "holdfast: segfault in pid {} ({}) tid {} ({}) at address {:#x} ({}) rip {:#x}",
         proc.pid,
         proc.name(),
-        crate::sched::current().tid,
+        crate::sched::current().tid(),
         crate::sched::current().name,
         addr,
         if access.exec {

@@ -41,7 +41,7 @@ fn key_of(proc: &Arc<Process>, uaddr: u64) -> Result<FutexKey, Errno> {
         return Err(Errno::EINVAL);
     }
     crate::uaccess::access_ok(uaddr, 4)?;
-    Ok(FutexKey { mm: Arc::as_ptr(&proc.mm) as usize, addr: uaddr })
+    Ok(FutexKey { mm: Arc::as_ptr(&proc.mm()) as usize, addr: uaddr })
 }
 
 /// `FUTEX_WAIT`: sleep while `*uaddr == val`, until woken, the deadline

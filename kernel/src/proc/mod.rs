@@ -2,21 +2,26 @@
 //! shared by one or more threads.
 //!
 //! A process is created from an executable in the initrd ([`exec`]); more
-//! threads join it through `clone` with `CLONE_VM|CLONE_THREAD`. It ends
-//! when its last thread exits ([`exit`]); its exit status is then fixed and
-//! its address space torn down.
+//! threads join it through `clone` with `CLONE_VM|CLONE_THREAD`; `execve`
+//! replaces its program, address space included, keeping its pid
+//! ([`exec`]). It ends when its last thread exits ([`exit`]); its exit
+//! status is then fixed and its address space torn down.
 //!
 //! Layering: `proc` sits on `sched` (a thread carries its process as
 //! opaque data, see [`attach`] and [`current`]) and below `syscall` and
 //! `fs`, which it does not import. What a process needs from above is
-//! registered once at boot ([`init`] with [`Services`]): where executables
-//! come from (the initrd) and the open files a new process starts with.
+//! registered once at boot ([`init`] with [`Services`]): how an executable
+//! is found and opened, and the open files a new process starts with.
 //! The file table itself is held as a [`ProcessFiles`] trait object that
 //! `fs` downcasts to its own type; all `proc` does with it is close it
-//! when the process exits.
+//! when the process exits, and close its close-on-exec descriptors at
+//! `execve`.
 //!
 //! Locking: each field has its own `IrqMutex`, held only briefly, never
-//! across a sleep. `mm` carries its own `mmap_lock`.
+//! across a sleep. The address space carries its own `mmap_lock`; the
+//! process holds it behind a lock of its own so that `execve` can replace
+//! it ([`Process::mm`] hands out a reference, which keeps the old one
+//! alive for whoever still uses it).
 
 #![deny(unsafe_code)]
 
@@ -85,13 +90,20 @@ impl ExitStatus {
 pub trait ProcessFiles: Any + Send + Sync {
     /// Close every descriptor (the process has exited).
     fn close_all(&self);
+    /// Close the descriptors marked close-on-exec (`execve` succeeded).
+    fn close_on_exec(&self);
 }
 
 /// What processes need from the layers above them, registered once at
 /// boot by [`init`].
 pub struct Services {
-    /// The contents of the executable at `path` (from the initrd).
-    pub find_executable: fn(path: &str) -> Option<&'static [u8]>,
+    /// Open the file `path` names for execution (Linux's
+    /// `do_open_execat`), looked up from the directory open at `dirfd`
+    /// (`AT_FDCWD`: the working directory) with `execveat`'s `flags`; an
+    /// empty `path` with `AT_EMPTY_PATH` names `dirfd` itself. Gives the
+    /// file's contents, or ENOENT, ENOTDIR, ENAMETOOLONG, EBADF, EINVAL,
+    /// and EACCES for what is not a regular file with execute permission.
+    pub open_exec: fn(dirfd: i32, path: &[u8], flags: u32) -> Result<exec::ExecImage, mm::Errno>,
     /// The open files of a new process: stdin, stdout and stderr on the
     /// console.
     pub new_files: fn() -> Box<dyn ProcessFiles>,
@@ -113,7 +125,8 @@ fn services() -> &'static Services {
 pub struct Process {
     pub pid: u32,
     pub name: IrqMutex<String>,
-    pub mm: Arc<UserMm>,
+    /// The address space; replaced as a whole by `execve`.
+    mm: IrqMutex<Arc<UserMm>>,
     pub threads: IrqMutex<Vec<Arc<Thread>>>,
     /// The open files, kept by the file layer (see [`ProcessFiles`]).
     pub files: Box<dyn ProcessFiles>,
@@ -127,6 +140,8 @@ pub struct Process {
     pub exit_status: IrqMutex<Option<ExitStatus>>,
     /// The process has exited completely (all threads gone).
     pub dead: AtomicBool,
+    /// A thread is in `execve`'s `de_thread` (one at a time).
+    pub in_exec: AtomicBool,
     /// Start of the initial stack vma (shown as `[stack]`).
     pub stack_start: AtomicU64,
     /// Is this the first process (whose exit ends the run)?
@@ -150,7 +165,7 @@ impl Process {
         let p = Arc::new(Process {
             pid,
             name: IrqMutex::new(String::from(name)),
-            mm: Arc::new(UserMm::new()?),
+            mm: IrqMutex::new(Arc::new(UserMm::new()?)),
             threads: IrqMutex::new(Vec::new()),
             files: (services().new_files)(),
             creds: IrqMutex::new(Creds::root()),
@@ -158,11 +173,34 @@ impl Process {
             sigactions: IrqMutex::new([[0; 4]; 64]),
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
+            in_exec: AtomicBool::new(false),
             stack_start: AtomicU64::new(0),
             is_init,
         });
         PROCESSES.lock().push(p.clone());
         Ok(p)
+    }
+
+    /// The process's address space (the one its threads run on).
+    pub fn mm(&self) -> Arc<UserMm> {
+        self.mm.lock().clone()
+    }
+
+    /// `exec_mmap`: make `new` the process's address space and load it on
+    /// this CPU for the running thread, which must be the process's only
+    /// one; returns the old address space, which no CPU has loaded any
+    /// more. The thread's `cr3` and the CPU's page table change together,
+    /// with interrupts off, so a switch away and back (and the TLB
+    /// shootdown's record of what each CPU has loaded) sees the new table.
+    pub(crate) fn exec_mmap(&self, new: Arc<UserMm>) -> Arc<UserMm> {
+        let me = crate::sched::current();
+        let root = new.root_pa();
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let old = core::mem::replace(&mut *self.mm.lock(), new);
+            me.cr3.store(root, Ordering::SeqCst);
+            crate::arch::load_page_table(root);
+            old
+        })
     }
 
     /// The mlock credentials of this process: RLIMIT_MEMLOCK and CAP_IPC_LOCK.
@@ -209,7 +247,7 @@ pub fn process_of(t: &Thread) -> Option<Arc<Process>> {
     let any = t.process.get()?.clone();
     Some(
         any.downcast::<Process>()
-            .unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid)),
+            .unwrap_or_else(|_| panic!("thread {} carries something other than a Process", t.tid())),
     )
 }
 
@@ -233,7 +271,7 @@ pub fn find(pid: u32) -> Option<Arc<Process>> {
 pub fn find_thread(tid: u32) -> Option<(Arc<Process>, Arc<crate::sched::Thread>)> {
     let procs = all();
     procs.into_iter().filter(|p| !p.dead.load(Ordering::SeqCst)).find_map(|p| {
-        let t = p.threads.lock().iter().find(|t| t.tid == tid).cloned()?;
+        let t = p.threads.lock().iter().find(|t| t.tid() == tid).cloned()?;
         Some((p, t))
     })
 }

@@ -43,7 +43,7 @@ fn select_bad_process() -> Option<Arc<Process>> {
     super::all()
         .into_iter()
         .filter(|p| !p.dead.load(Ordering::SeqCst) && p.exit_status.lock().is_none())
-        .max_by_key(|p| p.mm.rss())
+        .max_by_key(|p| p.mm().rss())
 }
 
 fn oom_kill_process(victim: &Arc<Process>) {
@@ -52,8 +52,8 @@ fn oom_kill_process(victim: &Arc<Process>) {
         "holdfast: Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:0kB, shmem-rss:0kB, UID:{}",
         victim.pid,
         victim.name(),
-        kb(victim.mm.total_vm()),
-        kb(victim.mm.rss()),
+        kb(victim.mm().total_vm()),
+        kb(victim.mm().rss()),
         victim.creds.lock().uid
     );
     signal::send_fatal(victim, signal::SIGKILL);

@@ -10,6 +10,8 @@
 use super::{exit, ExitStatus};
 
 pub const SIGKILL: u8 = 9;
+/// `SIG_IGN` as a handler address (`SIG_DFL` is 0).
+const SIG_IGN: u64 = 1;
 pub const SIGSEGV: u8 = 11;
 
 /// Deliver fatal signal `sig` to `proc`.
@@ -25,5 +27,15 @@ pub fn before_return_to_user() {
     super::oom::out_of_memory_if_needed();
     if crate::sched::current().fatal_signal_pending() {
         exit::do_exit_thread();
+    }
+}
+
+/// `flush_signal_handlers` at exec: a handler that is a function becomes
+/// `SIG_DFL` (the program that installed it is gone), `SIG_IGN` stays;
+/// flags, restorer and mask are cleared.
+pub fn flush_signal_handlers(proc: &super::Process) {
+    for action in proc.sigactions.lock().iter_mut() {
+        let handler = if action[0] == SIG_IGN { SIG_IGN } else { 0 };
+        *action = [handler, 0, 0, 0];
     }
 }

@@ -5,8 +5,8 @@
 //! the loader copies it to user memory in one go. The resulting stack
 //! pointer (pointing at argc) is 16-byte aligned, as the ABI requires.
 
-use alloc::string::String;
 use alloc::vec::Vec;
+use mm::Errno;
 
 pub const AT_NULL: u64 = 0;
 pub const AT_PHDR: u64 = 3;
@@ -33,61 +33,89 @@ pub struct StackImage {
     pub bytes: Vec<u8>,
 }
 
-/// Lay out the initial stack below `top`. `auxv` holds the entries that do
-/// not point into the stack; `AT_RANDOM`, `AT_PLATFORM`, `AT_EXECFN` and
-/// `AT_NULL` are added here.
-pub fn build(top: u64, argv: &[String], envp: &[String], auxv: &[(u64, u64)], random: [u8; 16]) -> StackImage {
-    // Strings area, built downwards from `top`.
-    let mut strings: Vec<u8> = Vec::new();
-    let mut place = |bytes: &[u8]| -> u64 {
-        strings.splice(0..0, bytes.iter().copied());
-        top - strings.len() as u64
+/// Lay out the initial stack below `top`, strings from the top down as
+/// Linux does: the executed file's name (`AT_EXECFN`), the environment,
+/// the arguments, the platform string and the `AT_RANDOM` bytes. `auxv`
+/// holds the entries that do not point into the stack; `AT_RANDOM`,
+/// `AT_PLATFORM`, `AT_EXECFN` and `AT_NULL` are added here. `ENOMEM` if
+/// the kernel heap cannot hold the image.
+pub fn build<S: AsRef<[u8]>>(
+    top: u64,
+    execfn: &[u8],
+    argv: &[S],
+    envp: &[S],
+    auxv: &[(u64, u64)],
+    random: [u8; 16],
+) -> Result<StackImage, Errno> {
+    // Where each string goes, from the top down.
+    let mut used = 0u64;
+    let mut at = |len: usize| -> u64 {
+        used += len as u64;
+        top - used
     };
-    let platform = place(b"x86_64\0");
-    let random_at = place(&random);
-    let mut put_str = |s: &String| {
-        let mut b = s.as_bytes().to_vec();
-        b.push(0);
-        place(&b)
-    };
-    let env_ptrs: Vec<u64> = envp.iter().rev().map(&mut put_str).collect::<Vec<_>>().into_iter().rev().collect();
-    let arg_ptrs: Vec<u64> = argv.iter().rev().map(&mut put_str).collect::<Vec<_>>().into_iter().rev().collect();
-    let execfn = arg_ptrs.first().copied().unwrap_or(0);
-    let strings_start = (top - strings.len() as u64) & !0xF;
+    let execfn_at = at(execfn.len() + 1);
+    let mut env_ptrs: Vec<u64> = Vec::new();
+    env_ptrs.try_reserve_exact(envp.len()).map_err(|_| Errno::ENOMEM)?;
+    env_ptrs.extend(envp.iter().rev().map(|s| at(s.as_ref().len() + 1)));
+    env_ptrs.reverse();
+    let mut arg_ptrs: Vec<u64> = Vec::new();
+    arg_ptrs.try_reserve_exact(argv.len()).map_err(|_| Errno::ENOMEM)?;
+    arg_ptrs.extend(argv.iter().rev().map(|s| at(s.as_ref().len() + 1)));
+    arg_ptrs.reverse();
+    let platform = at(PLATFORM.len() + 1);
+    let random_at = at(random.len());
+    let strings_start = (top - used) & !0xF;
 
     let mut aux: Vec<(u64, u64)> = auxv.to_vec();
     aux.push((AT_RANDOM, random_at));
     aux.push((AT_PLATFORM, platform));
-    aux.push((AT_EXECFN, execfn));
+    aux.push((AT_EXECFN, execfn_at));
     aux.push((AT_NULL, 0));
 
-    let mut words: Vec<u64> = Vec::new();
-    words.push(arg_ptrs.len() as u64);
-    words.extend(&arg_ptrs);
-    words.push(0);
-    words.extend(&env_ptrs);
-    words.push(0);
+    let nwords = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + 2 * aux.len();
+    let sp = (strings_start - 8 * nwords as u64) & !0xF;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact((top - sp) as usize).map_err(|_| Errno::ENOMEM)?;
+    bytes.resize((top - sp) as usize, 0u8);
+    let mut put = |addr: u64, b: &[u8]| {
+        let off = (addr - sp) as usize;
+        bytes[off..off + b.len()].copy_from_slice(b);
+    };
+    let mut w = sp;
+    let mut word = |v: u64| {
+        put(w, &v.to_le_bytes());
+        w += 8;
+    };
+    word(arg_ptrs.len() as u64);
+    arg_ptrs.iter().for_each(|&p| word(p));
+    word(0);
+    env_ptrs.iter().for_each(|&p| word(p));
+    word(0);
     for (k, v) in aux {
-        words.push(k);
-        words.push(v);
+        word(k);
+        word(v);
     }
-    let mut sp = strings_start - 8 * words.len() as u64;
-    sp &= !0xF;
-    let mut bytes = alloc::vec![0u8; (top - sp) as usize];
-    for (i, w) in words.iter().enumerate() {
-        let off = i * 8;
-        bytes[off..off + 8].copy_from_slice(&w.to_le_bytes());
+    // The strings (their NULs are the zeroed bytes after each).
+    put(execfn_at, execfn);
+    for (p, s) in env_ptrs.iter().zip(envp) {
+        put(*p, s.as_ref());
     }
-    let soff = (top - strings.len() as u64 - sp) as usize;
-    bytes[soff..].copy_from_slice(&strings);
-    StackImage { sp, bytes }
+    for (p, s) in arg_ptrs.iter().zip(argv) {
+        put(*p, s.as_ref());
+    }
+    put(platform, PLATFORM);
+    put(random_at, &random);
+    Ok(StackImage { sp, bytes })
 }
+
+/// `AT_PLATFORM`'s string.
+const PLATFORM: &[u8] = b"x86_64";
 
 #[cfg(feature = "ktest")]
 pub mod tests {
     use super::*;
     use crate::ktest::ktest;
-    use alloc::string::ToString;
+    use alloc::string::{String, ToString};
 
     fn word(img: &StackImage, top: u64, addr: u64) -> u64 {
         let off = (addr - img.sp) as usize;
@@ -106,7 +134,7 @@ pub mod tests {
         let top = 0x7fff_0000_0000;
         let argv = ["/prog".to_string(), "a1".to_string()];
         let envp = ["K=V".to_string()];
-        let img = build(top, &argv, &envp, &[(AT_PAGESZ, 4096)], [7; 16]);
+        let img = build(top, b"/prog", &argv, &envp, &[(AT_PAGESZ, 4096)], [7; 16]).unwrap();
         assert_eq!(img.sp % 16, 0, "sp must be 16-byte aligned");
         assert_eq!(img.sp + img.bytes.len() as u64, top);
         assert_eq!(word(&img, top, img.sp), 2, "argc");
@@ -123,6 +151,10 @@ pub mod tests {
             if k == AT_RANDOM {
                 let off = (v - img.sp) as usize;
                 assert_eq!(&img.bytes[off..off + 16], &[7; 16]);
+            }
+            if k == AT_EXECFN {
+                assert_eq!(cstr(&img, v), "/prog");
+                assert_eq!(v + 6, top, "the file name is the topmost string");
             }
             if k == AT_NULL {
                 break;

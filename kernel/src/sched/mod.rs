@@ -393,7 +393,7 @@ fn __schedule(reason: SwitchReason) {
         s.cpus[me].current = Some(next);
         s.cpus[me].switches += 1;
         #[cfg(feature = "ktest")]
-        let prev_tid = prev.tid;
+        let prev_tid = prev.tid();
         // This CPU's reference to `prev` lives in PREV until the thread
         // switched to has finished the switch.
         *PREV[me].lock() = Some(prev);
@@ -608,7 +608,7 @@ pub mod tests {
     /// at any moment.
     pub(super) fn block_window() {
         let tid = WINDOW_TID.load(Ordering::SeqCst);
-        if tid != 0 && current().tid == tid {
+        if tid != 0 && current().tid() == tid {
             interrupts::enable_and_hlt();
             interrupts::disable();
         }
@@ -625,7 +625,7 @@ pub mod tests {
     }
 
     fn sleeper() -> ! {
-        WINDOW_TID.store(current().tid, Ordering::SeqCst);
+        WINDOW_TID.store(current().tid(), Ordering::SeqCst);
         for _ in 0..ROUNDS {
             ARMED.store(true, Ordering::SeqCst);
             block_current();
@@ -716,7 +716,7 @@ pub mod tests {
         SLOW_ROUNDS.store(0, Ordering::SeqCst);
         SLOW_STOP.store(false, Ordering::SeqCst);
         let sleeper = Arc::new(Thread::new(thread::alloc_tid(), String::from("slow-switch")));
-        SLOW_SWITCH_TID.store(sleeper.tid, Ordering::SeqCst);
+        SLOW_SWITCH_TID.store(sleeper.tid(), Ordering::SeqCst);
         spawn(sleeper.clone(), slow_sleeper);
         let w = Thread::new(thread::alloc_tid(), String::from("slow-waker"));
         w.affinity.store(1 << 1, Ordering::SeqCst);

@@ -56,7 +56,9 @@ pub enum ThreadState {
 
 /// One schedulable thread.
 pub struct Thread {
-    pub tid: u32,
+    /// The thread id; changes only when `execve` makes a thread its
+    /// process's leader ([`Thread::set_tid`]).
+    tid: AtomicU32,
     pub name: String,
     kstack: Option<Box<[u8]>>,
     saved_rsp: UnsafeCell<u64>,
@@ -143,7 +145,7 @@ impl Thread {
 
     fn with_stack(tid: u32, name: String, kstack: Option<Box<[u8]>>, fpu: Box<FpuState>, state: ThreadState) -> Thread {
         Thread {
-            tid,
+            tid: AtomicU32::new(tid),
             name,
             kstack,
             saved_rsp: UnsafeCell::new(0),
@@ -212,6 +214,17 @@ impl Thread {
     /// May the thread run on CPU `cpu` (its affinity mask)?
     pub fn may_run_on(&self, cpu: usize) -> bool {
         self.affinity.load(Ordering::Relaxed) & (1u64 << cpu) != 0
+    }
+
+    /// The thread id.
+    pub fn tid(&self) -> u32 {
+        self.tid.load(Ordering::Relaxed)
+    }
+
+    /// Give the thread the id `tid`: `execve` from a thread other than the
+    /// leader makes it the leader, with the process's id.
+    pub fn set_tid(&self, tid: u32) {
+        self.tid.store(tid, Ordering::Relaxed);
     }
 
     /// Is a fatal signal pending?

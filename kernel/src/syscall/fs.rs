@@ -166,7 +166,7 @@ fn open_node(path: Vec<u8>, ty: NodeType, flags: u32) -> Result<Arc<File>, Errno
         NodeType::File if namei::in_proc(&path) => crate::fs::procfs::open(&path).ok_or(Errno::ENOENT)??,
         NodeType::File => {
             let e = crate::fs::initrd::lookup_bytes(&path).ok_or(Errno::ENOENT)?;
-            FileKind::Bytes(FileBytes::Static(e.data))
+            FileKind::Bytes(FileBytes::Initrd(e))
         }
     };
     Ok(File::opened(kind, flags))

@@ -30,7 +30,7 @@ pub fn sys_mmap(a: Args) -> SysResult {
     if flags & MAP_HUGETLB != 0 {
         return Err(Errno::EINVAL);
     }
-    p.mm.do_mmap(addr, len, prot, flags, &creds)
+    p.mm().do_mmap(addr, len, prot, flags, &creds)
 }
 
 /// The error for mapping `file`, which Holdfast cannot map: Linux's
@@ -67,36 +67,36 @@ fn file_mmap_error(file: &crate::fs::file::File, len: u64, prot: u64, flags: u64
 
 pub fn sys_munmap(a: Args) -> SysResult {
     let [addr, len, ..] = a.0;
-    proc::current().mm.do_munmap(addr, len).map(|_| 0)
+    proc::current().mm().do_munmap(addr, len).map(|_| 0)
 }
 
 pub fn sys_mprotect(a: Args) -> SysResult {
     let [addr, len, prot, ..] = a.0;
-    proc::current().mm.do_mprotect(addr, len, prot).map(|_| 0)
+    proc::current().mm().do_mprotect(addr, len, prot).map(|_| 0)
 }
 
 pub fn sys_brk(a: Args) -> SysResult {
     let [brk, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    Ok(p.mm.do_brk(brk, &creds))
+    Ok(p.mm().do_brk(brk, &creds))
 }
 
 pub fn sys_mremap(a: Args) -> SysResult {
     let p = proc::current();
     let creds = p.mlock_creds();
     let [addr, old_len, new_len, flags, new_addr, _] = a.0;
-    p.mm.do_mremap(addr, old_len, new_len, flags, new_addr, &creds)
+    p.mm().do_mremap(addr, old_len, new_len, flags, new_addr, &creds)
 }
 
 pub fn sys_msync(a: Args) -> SysResult {
     let [addr, len, flags, ..] = a.0;
-    proc::current().mm.msync(addr, len, flags as i32).map(|_| 0)
+    proc::current().mm().msync(addr, len, flags as i32).map(|_| 0)
 }
 
 pub fn sys_madvise(a: Args) -> SysResult {
     let [addr, len, advice, ..] = a.0;
-    proc::current().mm.madvise(addr, len, advice as i32).map(|_| 0)
+    proc::current().mm().madvise(addr, len, advice as i32).map(|_| 0)
 }
 
 pub fn sys_mincore(a: Args) -> SysResult {
@@ -117,7 +117,7 @@ pub fn sys_mincore(a: Args) -> SysResult {
     let p = proc::current();
     let (mut start, mut vec) = (start, vec);
     while pages > 0 {
-        let piece = p.mm.do_mincore(start, pages.min(mm::addr::PAGE_SIZE))?;
+        let piece = p.mm().do_mincore(start, pages.min(mm::addr::PAGE_SIZE))?;
         copy_to_user(vec, &piece)?;
         let n = piece.len() as u64;
         pages -= n;
@@ -131,30 +131,30 @@ pub fn sys_mlock(a: Args) -> SysResult {
     let [addr, len, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.do_mlock(addr, len, 0, &creds).map(|_| 0)
+    p.mm().do_mlock(addr, len, 0, &creds).map(|_| 0)
 }
 
 pub fn sys_mlock2(a: Args) -> SysResult {
     let [addr, len, flags, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.do_mlock(addr, len, flags as u32, &creds).map(|_| 0)
+    p.mm().do_mlock(addr, len, flags as u32, &creds).map(|_| 0)
 }
 
 pub fn sys_munlock(a: Args) -> SysResult {
     let [addr, len, ..] = a.0;
-    proc::current().mm.do_munlock(addr, len).map(|_| 0)
+    proc::current().mm().do_munlock(addr, len).map(|_| 0)
 }
 
 pub fn sys_mlockall(a: Args) -> SysResult {
     let [flags, ..] = a.0;
     let p = proc::current();
     let creds = p.mlock_creds();
-    p.mm.do_mlockall(flags as u32, &creds).map(|_| 0)
+    p.mm().do_mlockall(flags as u32, &creds).map(|_| 0)
 }
 
 pub fn sys_munlockall(_a: Args) -> SysResult {
-    proc::current().mm.do_munlockall().map(|_| 0)
+    proc::current().mm().do_munlockall().map(|_| 0)
 }
 
 /// Syscalls after which the address-space invariants are checked when
@@ -167,7 +167,7 @@ pub fn is_mm_syscall(nr: u64) -> bool {
 /// Check the invariants of the current address space; a violation is a
 /// kernel bug and panics with the reason.
 pub fn check_invariants(nr: u64) {
-    if let Err(why) = proc::current().mm.check_invariants() {
+    if let Err(why) = proc::current().mm().check_invariants() {
         panic!("mm invariants violated after syscall {nr}: {why}");
     }
 }

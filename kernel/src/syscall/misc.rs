@@ -116,7 +116,7 @@ pub fn sys_tgkill(a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let p = proc::find(tgid as u32).ok_or(Errno::ESRCH)?;
-    if !p.threads.lock().iter().any(|t| t.tid as i32 == tid) {
+    if !p.threads.lock().iter().any(|t| t.tid() as i32 == tid) {
         return Err(Errno::ESRCH);
     }
     send_to(&p, sig)

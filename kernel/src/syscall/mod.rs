@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 mod cred;
+mod exec;
 mod fs;
 mod mem;
 mod misc;
@@ -78,6 +79,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::GETPID => misc::sys_getpid(a),
         nr::CLONE => thread::sys_clone(a, frame),
         nr::FORK | nr::VFORK => Err(Errno::ENOSYS), // one address space per process only
+        nr::EXECVE => exec::sys_execve(a, frame),
         nr::EXIT => thread::sys_exit(a),
         nr::WAIT4 => Err(Errno::ECHILD), // Holdfast processes have no children
         nr::KILL => misc::sys_kill(a),
@@ -127,6 +129,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::SET_ROBUST_LIST => Ok(0), // accepted; robust futexes are not walked at exit
         nr::PRLIMIT64 => misc::sys_prlimit64(a),
         nr::GETRANDOM => misc::sys_getrandom(a),
+        nr::EXECVEAT => exec::sys_execveat(a, frame),
         nr::MLOCK2 => mem::sys_mlock2(a),
         nr::DUP3 => fs::sys_dup3(a),
         nr::PIPE2 => fs::sys_pipe2(a),

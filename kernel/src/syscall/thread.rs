@@ -101,14 +101,14 @@ pub fn sys_exit_group(a: Args) -> SysResult {
 }
 
 pub fn sys_gettid(_a: Args) -> SysResult {
-    Ok(sched::current().tid as u64)
+    Ok(sched::current().tid() as u64)
 }
 
 pub fn sys_set_tid_address(a: Args) -> SysResult {
     let [tidptr, ..] = a.0;
     let me = sched::current();
     me.clear_child_tid.store(tidptr, Ordering::SeqCst);
-    Ok(me.tid as u64)
+    Ok(me.tid() as u64)
 }
 
 pub fn sys_sched_yield(_a: Args) -> SysResult {

@@ -1,0 +1,2 @@
+#!./exec_loop.sh
+# Its own interpreter: exec gives up with ELOOP.

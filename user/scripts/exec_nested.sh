@@ -1,0 +1,2 @@
+#!./exec_script.sh
+# An interpreter that is itself a #! script.
