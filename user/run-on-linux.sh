@@ -29,6 +29,11 @@ programs=(
 	"malloc_stress|0|"
 	"pthreads|0|"
 	"clock|0|"
+	"signals|0|"
+	"sig_badframe|139|"
+	"sig_segv_in_handler|139|"
+	"sig_default_usr1|138|"
+	"sig_default_alarm|142|"
 )
 
 pass=0
