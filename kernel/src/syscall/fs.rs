@@ -382,7 +382,7 @@ const POLLNVAL: u16 = 0x20;
 /// `revents` is what its file is ready for among `events`, `POLLERR` and
 /// `POLLHUP` (`POLLNVAL` for a closed descriptor). Without any ready,
 /// sleep until a polled pipe changes, the deadline passes (0 returned)
-/// or a fatal signal (`EINTR`). `revents` are copied back (`EFAULT`).
+/// or a signal (`EINTR` after a handler, else a restart). `revents` are copied back (`EFAULT`).
 fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
     let p = proc::current();
     if nfds > nofile(&p) as u64 {
@@ -419,8 +419,9 @@ fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
         if count > 0 || timed_out {
             break Ok(count);
         }
-        if me.fatal_signal_pending() {
-            break Err(Errno::EINTR);
+        if me.signal_pending() {
+            // `EINTR` after a handler, else polled again.
+            break Err(Errno::ERESTARTNOHAND);
         }
         match deadline {
             Some(d) => crate::sched::block_until(d),
