@@ -34,6 +34,7 @@ programs=(
 	"sig_segv_in_handler|139|"
 	"sig_default_usr1|138|"
 	"sig_default_alarm|142|"
+	"sig_stack_overflow|139|"
 )
 
 pass=0

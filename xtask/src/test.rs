@@ -849,6 +849,9 @@ pub const USER_CASES: &[UserCase] = &[
     // Default actions: SIGUSR1 and SIGALRM terminate.
     UserCase { status: 138, kernel_log: &["killed by signal 10"], ..case("sig_default_usr1") },
     UserCase { status: 142, kernel_log: &["killed by signal 14"], ..case("sig_default_alarm") },
+    // A stack overflow with a SIGSEGV handler but no alternate stack: the
+    // frame cannot be written, and SIGSEGV kills (Linux force_sigsegv).
+    UserCase { status: 139, output: &["until the stack overflows"], kernel_log: &["killed by signal 11"], ..case("sig_stack_overflow") },
     mlock_case("mlock01"),
     mlock_case("mlock02"),
     mlock_case("mlock04"),

@@ -514,13 +514,29 @@ pub fn sleep_until_interruptible(deadline_ns: u64) -> Result<(), Interrupted> {
     Ok(())
 }
 
-/// Block until a signal is pending ([`Thread::signal_pending`]), as
-/// `pause` does.
-pub fn wait_for_signal() {
+/// Block until `done()` holds or a signal is pending (Linux
+/// `wait_event_interruptible`): `Err(Interrupted)` for a signal, which a
+/// system call turns into `ERESTARTSYS`. The caller is on a wait list
+/// whose waker makes `done()` true and then calls [`wake`]; a signal's
+/// sender sets the thread's pending flag and then wakes it, so neither
+/// wake-up is lost.
+pub fn wait_event_interruptible(mut done: impl FnMut() -> bool) -> Result<(), Interrupted> {
     let me = current();
-    while !me.signal_pending() {
+    loop {
+        if done() {
+            return Ok(());
+        }
+        if me.signal_pending() {
+            return Err(Interrupted);
+        }
         block_current();
     }
+}
+
+/// Block until a signal is pending ([`Thread::signal_pending`]), as
+/// `pause` does: an event that never comes.
+pub fn wait_for_signal() {
+    let _ = wait_event_interruptible(|| false);
 }
 
 /// Block until woken or until the monotonic clock reaches `deadline_ns`
