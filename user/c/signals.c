@@ -3,8 +3,9 @@
  * raise/kill/tgkill reach a handler; SA_SIGINFO's siginfo (si_signo,
  * si_code SI_USER/SI_TKILL, si_pid, si_uid) and ucontext (the FPU state
  * pointer, trap number and error code of a fault); SIGSEGV's si_addr and
- * si_code (SEGV_MAPERR, SEGV_ACCERR); SA_RESTART restarts a pipe read that
- * a signal interrupted while without it the read fails with EINTR;
+ * si_code (SEGV_MAPERR, SEGV_ACCERR); SIGILL, SIGFPE and SIGTRAP from ud2,
+ * a division by zero and int3; SA_RESTART restarts a pipe read that a
+ * signal interrupted while without it the read fails with EINTR;
  * nested signals, SA_NODEFER, SA_RESETHAND; blocked masks, sigpending,
  * sigsuspend, sigtimedwait (and its EAGAIN timeout); sigaltstack (the
  * handler's locals lie on the alternate stack; EPERM while on it, ENOMEM
@@ -192,6 +193,50 @@ static void test_segv(void)
 	tap_eq(fault_code, SEGV_ACCERR, "si_code is SEGV_ACCERR");
 	munmap(ro, 4096);
 	signal(SIGSEGV, SIG_DFL);
+}
+
+static volatile int trap_sig;
+
+static void on_trap(int sig, siginfo_t *si, void *ucv)
+{
+	(void)ucv;
+	trap_sig = sig;
+	fault_addr = (uintptr_t)si->si_addr;
+	fault_code = si->si_code;
+	siglongjmp(jump, 1);
+}
+
+extern char ud2_at[];
+
+/* Other exceptions of ring 3 reach handlers: SIGILL for ud2 (si_addr the
+ * instruction, ILL_ILLOPN), SIGFPE for a division by zero (FPE_INTDIV),
+ * SIGTRAP for int3 (SI_KERNEL). */
+static void test_traps(void)
+{
+	on_info(SIGILL, on_trap, 0);
+	on_info(SIGFPE, on_trap, 0);
+	on_info(SIGTRAP, on_trap, 0);
+	trap_sig = 0;
+	if (!sigsetjmp(jump, 1))
+		__asm__ volatile(".globl ud2_at\nud2_at: ud2");
+	tap_eq(trap_sig, SIGILL, "ud2 raises SIGILL");
+	tap_eq(fault_addr, (uintptr_t)ud2_at, "... si_addr is the instruction");
+	tap_eq(fault_code, ILL_ILLOPN, "... si_code ILL_ILLOPN");
+	trap_sig = 0;
+	if (!sigsetjmp(jump, 1)) {
+		volatile int zero = 0, x = 1;
+		x = x / zero;
+	}
+	tap_eq(trap_sig, SIGFPE, "division by zero raises SIGFPE");
+	tap_eq(fault_code, FPE_INTDIV, "... si_code FPE_INTDIV");
+	trap_sig = 0;
+	if (!sigsetjmp(jump, 1))
+		__asm__ volatile("int3");
+	tap_eq(trap_sig, SIGTRAP, "int3 raises SIGTRAP");
+	tap_eq(fault_code, SI_KERNEL, "... si_code SI_KERNEL");
+	signal(SIGILL, SIG_DFL);
+	signal(SIGFPE, SIG_DFL);
+	signal(SIGTRAP, SIG_DFL);
 }
 
 static int rpipe[2];
@@ -561,6 +606,7 @@ int main(void)
 	test_basic();
 	test_errors();
 	test_segv();
+	test_traps();
 	test_restart();
 	test_nesting();
 	test_masks();

@@ -206,7 +206,9 @@ static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
                 0 => idt.divide_error.set_handler_addr(addr),
                 1 => idt.debug.set_handler_addr(addr),
                 2 => idt.non_maskable_interrupt.set_handler_addr(addr),
-                3 => idt.breakpoint.set_handler_addr(addr),
+                // int3 is allowed from ring 3 (a DPL 3 gate, as Linux's),
+                // where it raises SIGTRAP.
+                3 => idt.breakpoint.set_handler_addr(addr).set_privilege_level(x86_64::PrivilegeLevel::Ring3),
                 4 => idt.overflow.set_handler_addr(addr),
                 5 => idt.bound_range_exceeded.set_handler_addr(addr),
                 6 => idt.invalid_opcode.set_handler_addr(addr),

@@ -587,9 +587,26 @@ pub fn sigtimedwait_end() {
     recalc(&mut sh, &me);
 }
 
-/// Forget the signal state of thread `tid`, which exits.
+/// Forget the signal state of thread `tid`, which exits (and has left
+/// the thread list). Process-wide signals it may have been chosen for go
+/// to the threads that do not block them (Linux
+/// `retarget_shared_pending`).
 pub fn exit_thread(p: &Process, tid: u32) {
-    p.signal.lock().threads.remove(&tid);
+    let threads: Vec<Arc<Thread>> = p.threads.lock().clone();
+    let mut wake = Vec::new();
+    {
+        let mut sh = p.signal.lock();
+        sh.threads.remove(&tid);
+        let shared = sh.shared.set;
+        for t in threads {
+            if shared & !t.sigmask.load(Ordering::SeqCst) != 0 && !t.sigpending.swap(true, Ordering::SeqCst) {
+                wake.push(t);
+            }
+        }
+    }
+    for t in &wake {
+        sched::wake(t);
+    }
 }
 
 /// Take the lowest-numbered pending signal in `allowed` (synchronous
