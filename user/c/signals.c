@@ -5,7 +5,8 @@
  * pointer, trap number and error code of a fault); SIGSEGV's si_addr and
  * si_code (SEGV_MAPERR, SEGV_ACCERR); SIGILL, SIGFPE and SIGTRAP from ud2,
  * a division by zero and int3; SA_RESTART restarts a pipe read that a
- * signal interrupted while without it the read fails with EINTR;
+ * signal interrupted while without it the read fails with EINTR, and
+ * nanosleep (with the time left) and poll fail with EINTR after a handler;
  * nested signals, SA_NODEFER, SA_RESETHAND; blocked masks, sigpending,
  * sigsuspend, sigtimedwait (and its EAGAIN timeout); sigaltstack (the
  * handler's locals lie on the alternate stack; EPERM while on it, ENOMEM
@@ -24,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -294,6 +296,26 @@ static void test_restart(void)
 	tap_eq(e, EINTR, "... with EINTR");
 	tap_ok(ms >= 900 && ms < 5000, "... after about a second (%ld ms)", ms);
 	read(rpipe[0], &c, 1);
+
+	/* A handled signal ends nanosleep with EINTR and the time left. */
+	on(SIGALRM, count, SA_RESTART);
+	arm_ms(50);
+	struct timespec req = { 2, 0 }, rem = { 0, 0 };
+	errno = 0;
+	r = nanosleep(&req, &rem);
+	e = errno;
+	tap_eq(r, -1, "nanosleep interrupted by a handled SIGALRM fails even with SA_RESTART");
+	tap_eq(e, EINTR, "... with EINTR");
+	tap_ok(rem.tv_sec == 1 && rem.tv_nsec > 500000000, "... and the time left (%ld.%09ld s)", (long)rem.tv_sec, rem.tv_nsec);
+
+	/* poll on an empty pipe: EINTR after a handler, whatever SA_RESTART. */
+	struct pollfd pfd = { rpipe[0], POLLIN, 0 };
+	arm_ms(50);
+	errno = 0;
+	r = poll(&pfd, 1, 5000);
+	e = errno;
+	tap_eq(r, -1, "poll interrupted by a handled SIGALRM fails");
+	tap_eq(e, EINTR, "... with EINTR");
 	signal(SIGALRM, SIG_IGN);
 }
 
