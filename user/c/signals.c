@@ -8,13 +8,13 @@
  * signal interrupted while without it the read fails with EINTR, and
  * nanosleep (with the time left) and poll fail with EINTR after a handler;
  * nested signals, SA_NODEFER, SA_RESETHAND; blocked masks, sigpending,
- * sigsuspend, sigtimedwait (and its EAGAIN timeout); sigaltstack (the
- * handler's locals lie on the alternate stack; EPERM while on it, ENOMEM
- * below MINSIGSTKSZ); alarm interrupting a blocked read; a periodic
- * setitimer; SSE and MXCSR preserved across a handler that clobbers them
- * (and reset to the initial state inside it); a process-directed signal
- * going to the thread that does not block it; SIGPIPE ignored or handled
- * gives EPIPE; kill/rt_sigaction errors.
+ * sigsuspend, ppoll's mask, sigtimedwait (and its EAGAIN timeout);
+ * sigaltstack (the handler's locals lie on the alternate stack; EPERM
+ * while on it, ENOMEM below MINSIGSTKSZ); alarm interrupting a blocked
+ * read; a periodic setitimer; SSE and MXCSR preserved across a handler
+ * that clobbers them (and reset to the initial state inside it); a
+ * process-directed signal going to the thread that does not block it;
+ * SIGPIPE ignored or handled gives EPIPE; kill/rt_sigaction errors.
  * What Linux does; the test runs on both. */
 #define _GNU_SOURCE
 #include "tap.h"
@@ -418,6 +418,24 @@ static void test_masks(void)
 	tap_eq(errno, EINTR, "... with EINTR");
 	tap_eq(hits, 1, "... after the handler ran");
 	tap_eq(blocked(SIGUSR1), 1, "the mask before sigsuspend is back");
+
+	/* ppoll with a mask: the pending signal is handled inside, the old
+	 * mask is back after. */
+	hits = 0;
+	raise(SIGUSR1);
+	int pp[2];
+	if (pipe(pp))
+		tap_ok(0, "pipe");
+	struct pollfd pfd = { pp[0], POLLIN, 0 };
+	struct timespec pts = { 2, 0 };
+	errno = 0;
+	r = ppoll(&pfd, 1, &pts, &none);
+	tap_eq(r, -1, "ppoll with SIGUSR1 unblocked in its mask fails");
+	tap_eq(errno, EINTR, "... with EINTR");
+	tap_eq(hits, 1, "... after the handler ran");
+	tap_eq(blocked(SIGUSR1), 1, "the mask before ppoll is back");
+	close(pp[0]);
+	close(pp[1]);
 
 	/* sigtimedwait takes a blocked pending signal without its handler. */
 	hits = 0;

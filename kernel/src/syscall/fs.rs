@@ -450,15 +450,31 @@ pub fn sys_poll(a: Args) -> SysResult {
 }
 
 /// `ppoll`: the timeout (`EFAULT`, `EINVAL` if invalid; NULL waits for
-/// good), then the signal mask's size (`EINVAL` unless 8 when a mask is
-/// given; the mask itself changes nothing, as no handler runs).
+/// good), then the signal mask (`EINVAL` unless its size is 8, `EFAULT`),
+/// which is blocked while polling. A signal that ends the poll is handled
+/// with it still in place and the old mask restored by the handler's
+/// return (Linux `set_user_sigmask` / `restore_saved_sigmask_unless`).
 pub fn sys_ppoll(a: Args) -> SysResult {
+    use crate::proc::signal;
     let [ufds, nfds, tsp, sigmask, sigsetsize, ..] = a.0;
     let deadline = if tsp != 0 { Some(crate::arch::time::now_ns().saturating_add(super::time::read_timespec(tsp)?)) } else { None };
-    if sigmask != 0 && sigsetsize != 8 {
-        return Err(Errno::EINVAL);
+    let saved = if sigmask != 0 {
+        if sigsetsize != 8 {
+            return Err(Errno::EINVAL);
+        }
+        Some(signal::set_current_blocked(read_user::<u64>(sigmask)?))
+    } else {
+        None
+    };
+    let r = do_sys_poll(ufds, nfds as u32 as u64, deadline);
+    if let Some(old) = saved {
+        if r == Err(Errno::ERESTARTNOHAND) {
+            signal::with_current(|t| t.saved_mask = Some(old));
+        } else {
+            signal::set_current_blocked(old);
+        }
     }
-    do_sys_poll(ufds, nfds as u32 as u64, deadline)
+    r
 }
 
 pub fn sys_close(a: Args) -> SysResult {
