@@ -178,6 +178,9 @@ pub fn sys_rt_sigreturn(regs: &mut UserFrame) -> Result<u64, Errno> {
 }
 
 fn restore(regs: &mut UserFrame, frame_at: u64) -> Result<u64, ()> {
+    // Whatever a handler interrupted is not continued by a later
+    // `restart_syscall` (Linux sets `do_no_restart_syscall`).
+    signal::with_current(|t| t.restart = None);
     let mut b = [0u8; FRAME_SIZE as usize];
     copy_from_user(&mut b, frame_at).map_err(|_| ())?;
     signal::set_current_blocked(get(&b, SIGMASK));
