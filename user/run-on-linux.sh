@@ -30,6 +30,12 @@ programs=(
 	"pthreads|0|"
 	"clock|0|"
 	"exec|0|3"
+	"signals|0|"
+	"sig_badframe|139|"
+	"sig_segv_in_handler|139|"
+	"sig_default_usr1|138|"
+	"sig_default_alarm|142|"
+	"sig_stack_overflow|139|"
 )
 
 pass=0

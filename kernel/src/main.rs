@@ -101,8 +101,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         reschedule: sched::reschedule_ipi,
         before_return_to_user: proc::signal::before_return_to_user,
         user_fault: proc::fault::handle_user_fault,
-        user_segv: proc::fault::segv,
-        user_exception: proc::fault::user_exception,
+        user_signal: proc::fault::user_signal,
     });
     proc::init(proc::Services { open_exec: fs::exec::open_exec, new_files: fs::file::Files::with_console });
 

@@ -43,6 +43,19 @@ pub enum Errno {
     EOVERFLOW = 75,
     EOPNOTSUPP = 95,
     ETIMEDOUT = 110,
+    /// Kernel-internal (never seen by user space): a system call a signal
+    /// interrupted, restarted after a handler with `SA_RESTART` or when no
+    /// handler runs, else `EINTR` (Linux `ERESTARTSYS`).
+    ERESTARTSYS = 512,
+    /// Kernel-internal: always restarted (Linux `ERESTARTNOINTR`).
+    ERESTARTNOINTR = 513,
+    /// Kernel-internal: `EINTR` after a handler, restarted when no handler
+    /// runs (Linux `ERESTARTNOHAND`).
+    ERESTARTNOHAND = 514,
+    /// Kernel-internal: `EINTR` after a handler, continued through
+    /// `restart_syscall` when no handler runs (Linux `ERESTART_RESTARTBLOCK`).
+    #[allow(non_camel_case_types)] // Linux's name
+    ERESTART_RESTARTBLOCK = 516,
 }
 
 impl Errno {

@@ -844,6 +844,20 @@ pub const USER_CASES: &[UserCase] = &[
     // the process, waking its two threads asleep in other pipes.
     UserCase { status: 141, output: &["writing to a pipe without a reader"], kernel_log: &["killed by signal 13"], ..case("pipe_sigpipe") },
     UserCase { status: 137, kernel_log: &["killed by signal 9"], ..mlock_case("mlock_sigkill") },
+    // Handlers run (SA_SIGINFO, SA_RESTART, masks, sigaltstack, timers,
+    // FPU state across a handler, a process-directed signal to the thread
+    // that does not block it).
+    case("signals"),
+    // A handler returns through a corrupted frame: SIGSEGV, never a panic.
+    UserCase { status: 139, output: &["through a corrupted frame"], kernel_log: &["killed by signal 11"], ..case("sig_badframe") },
+    // A fault in a SIGSEGV handler (SIGSEGV blocked there) kills.
+    UserCase { status: 139, output: &["faulting again"], kernel_log: &["killed by signal 11"], ..case("sig_segv_in_handler") },
+    // Default actions: SIGUSR1 and SIGALRM terminate.
+    UserCase { status: 138, kernel_log: &["killed by signal 10"], ..case("sig_default_usr1") },
+    UserCase { status: 142, kernel_log: &["killed by signal 14"], ..case("sig_default_alarm") },
+    // A stack overflow with a SIGSEGV handler but no alternate stack: the
+    // frame cannot be written, and SIGSEGV kills (Linux force_sigsegv).
+    UserCase { status: 139, output: &["until the stack overflows"], kernel_log: &["killed by signal 11"], ..case("sig_stack_overflow") },
     mlock_case("mlock01"),
     mlock_case("mlock02"),
     mlock_case("mlock04"),

@@ -8,8 +8,13 @@
 //! before `iretq`. Whether the CPU came from ring 3 is read from the saved
 //! CS, on the way in and on the way out.
 //!
+//! Every return to ring 3 first runs the registered
+//! `before_return_to_user` on the saved registers (signal delivery).
+//!
 //! Locking: none; the CPU enters with interrupts disabled (every IDT gate
 //! is an interrupt gate) and the common path returns with them disabled.
+
+use super::syscall::UserFrame;
 
 /// Registers of an interrupted context, as the common entry path saves
 /// them. The first fifteen fields are laid out as in
@@ -47,6 +52,41 @@ impl TrapFrame {
     /// Did the CPU come from ring 3?
     pub fn came_from_user(&self) -> bool {
         self.cs & 3 == 3
+    }
+
+    /// The registers as a [`UserFrame`].
+    fn user_frame(&self) -> UserFrame {
+        let f = self;
+        UserFrame {
+            r15: f.r15,
+            r14: f.r14,
+            r13: f.r13,
+            r12: f.r12,
+            r11: f.r11,
+            r10: f.r10,
+            r9: f.r9,
+            r8: f.r8,
+            rbp: f.rbp,
+            rdi: f.rdi,
+            rsi: f.rsi,
+            rdx: f.rdx,
+            rcx: f.rcx,
+            rbx: f.rbx,
+            rax: f.rax,
+            rip: f.rip,
+            cs: f.cs,
+            rflags: f.rflags,
+            rsp: f.rsp,
+            ss: f.ss,
+        }
+    }
+
+    /// Take the registers of `u`.
+    fn set_user_frame(&mut self, u: &UserFrame) {
+        (self.r15, self.r14, self.r13, self.r12, self.r11, self.r10, self.r9, self.r8) =
+            (u.r15, u.r14, u.r13, u.r12, u.r11, u.r10, u.r9, u.r8);
+        (self.rbp, self.rdi, self.rsi, self.rdx, self.rcx, self.rbx, self.rax) = (u.rbp, u.rdi, u.rsi, u.rdx, u.rcx, u.rbx, u.rax);
+        (self.rip, self.cs, self.rflags, self.rsp, self.ss) = (u.rip, u.cs, u.rflags, u.rsp, u.ss);
     }
 }
 
@@ -115,6 +155,13 @@ extern "C" {
 
 extern "C" fn trap_entry_rust(frame: &mut TrapFrame) {
     super::idt::dispatch(frame);
+    // Back to ring 3: signals first (never inside an NMI, which stays
+    // blocked until its `iretq`).
+    if frame.came_from_user() && frame.vector != 2 {
+        let mut u = frame.user_frame();
+        (super::handlers::get().before_return_to_user)(&mut u);
+        frame.set_user_frame(&u);
+    }
     // Back to the interrupted context with interrupts disabled: the
     // `iretq` restores its flags.
     x86_64::instructions::interrupts::disable();

@@ -31,8 +31,21 @@ pub enum UserFault {
     /// very process. Retry the access; a user copy gives up instead when
     /// the running thread is `dying` (has a fatal signal pending).
     OutOfMemory { dying: bool },
-    /// The address space refuses the access (or there is no process).
-    Refused,
+    /// The address space refuses the access (or there is no process):
+    /// no vma maps it (`SEGV_MAPERR`), or its vma forbids it (`accerr`,
+    /// `SEGV_ACCERR`).
+    Refused { accerr: bool },
+    /// A fatal signal came while waiting for the address space's lock.
+    Interrupted,
+}
+
+/// The trap a user thread took, as a signal frame's `sigcontext` reports
+/// it (Linux `thread.trap_nr`, `error_code`, `cr2`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrapInfo {
+    pub trapno: u64,
+    pub error_code: u64,
+    pub cr2: u64,
 }
 
 /// The handlers the entry paths call. Every one runs on the interrupted
@@ -47,19 +60,21 @@ pub struct Handlers {
     /// A reschedule IPI (another CPU made a thread runnable here),
     /// interrupts disabled, after the end of interrupt was signalled.
     pub reschedule: fn(),
-    /// On every way back to ring 3 (after a system call, a page fault or a
-    /// timer tick from ring 3), interrupts in any state: a thread that is
-    /// to exit does not return.
-    pub before_return_to_user: fn(),
+    /// On every way back to ring 3 (after a system call, an exception or
+    /// an interrupt that came from ring 3), interrupts in any state, with
+    /// the registers ring 3 gets: a thread that is to exit does not
+    /// return; pending signals are delivered (their handlers' frames
+    /// pushed onto `frame`).
+    pub before_return_to_user: fn(frame: &mut UserFrame),
     /// A page fault on a user address, from ring 3 or from a kernel user
     /// copy, interrupts enabled (resolving it may sleep).
     pub user_fault: fn(addr: u64, access: FaultAccess) -> UserFault,
-    /// A bad access from ring 3 (a refused page fault, a general-protection
-    /// fault): kill the current process with SIGSEGV; never returns.
-    pub user_segv: fn(addr: u64, rip: u64, access: FaultAccess) -> !,
-    /// Any other exception raised by ring 3 (`what`, at `rip`): kill the
-    /// current process with signal `sig`; never returns.
-    pub user_exception: fn(what: &str, rip: u64, sig: u8) -> !,
+    /// An exception raised by ring 3 (a refused page fault, a
+    /// general-protection fault, a breakpoint, a divide error, ...): force
+    /// signal `sig` with `si_code` `code` and `si_addr` `addr` on the
+    /// current thread; it is delivered (or ends the process) on the way
+    /// back to ring 3.
+    pub user_signal: fn(sig: u8, code: i32, addr: u64, trap: TrapInfo),
 }
 
 static HANDLERS: spin::Once<Handlers> = spin::Once::new();

@@ -25,12 +25,31 @@ use x86_64::structures::idt::{InterruptDescriptorTable, PageFaultErrorCode};
 use x86_64::VirtAddr;
 
 use super::entry::TrapFrame;
-use super::handlers::{self, FaultAccess, UserFault};
+use super::handlers::{self, FaultAccess, TrapInfo, UserFault};
 use super::{apic, extable, gdt};
 use x86_64::instructions::interrupts;
 
-/// Name and signal of each exception that is fatal in the kernel and kills
-/// the process that raised it in ring 3.
+/// `si_code` of a signal the kernel raises itself.
+const SI_KERNEL: i32 = 0x80;
+
+/// The signal an exception raised by ring 3 forces: (signal, `si_code`,
+/// `si_addr`), as Linux's trap handlers send them.
+fn exception_signal(frame: &TrapFrame) -> (u8, i32, u64) {
+    match frame.vector {
+        0 => (8, 1, frame.rip), // SIGFPE, FPE_INTDIV
+        6 => (4, 2, frame.rip), // SIGILL, ILL_ILLOPN
+        17 => (7, 1, 0),        // SIGBUS, BUS_ADRALN
+        v => (exception_info(v).1, SI_KERNEL, 0),
+    }
+}
+
+/// The trap details of `frame` for the signal frame.
+fn trap_info(frame: &TrapFrame, cr2: u64) -> TrapInfo {
+    TrapInfo { trapno: frame.vector, error_code: frame.error_code, cr2 }
+}
+
+/// Name and signal of each exception that is fatal in the kernel and
+/// signals the process that raised it in ring 3.
 fn exception_info(vector: u64) -> (&'static str, u8) {
     match vector {
         0 => ("divide error (#DE)", 8),
@@ -58,18 +77,17 @@ fn exception_info(vector: u64) -> (&'static str, u8) {
 pub(super) fn dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         2 => nmi(frame),
+        // int3 in ring 3: SIGTRAP (Linux `do_int3_user`).
+        3 if frame.came_from_user() => (handlers::get().user_signal)(5, SI_KERNEL, 0, trap_info(frame, 0)),
         3 => log::info!("breakpoint at rip={:#x}", frame.rip),
         8 => panic!("exception: double fault (#DF, error code {:#x}) at rip={:#x}\n{:#x?}", frame.error_code, frame.rip, frame),
         13 => general_protection(frame),
         14 => page_fault(frame),
         18 => panic!("exception: machine check (#MC) at rip={:#x}", frame.rip),
-        v if v == apic::TIMER_VECTOR as u64 => timer(frame),
+        v if v == apic::TIMER_VECTOR as u64 => timer(),
         v if v == apic::RESCHEDULE_VECTOR as u64 => {
             apic::eoi();
             (handlers::get().reschedule)();
-            if frame.came_from_user() {
-                (handlers::get().before_return_to_user)();
-            }
         }
         v if v == apic::TLB_FLUSH_VECTOR as u64 => {
             super::tlb::handle_flush_ipi();
@@ -78,9 +96,11 @@ pub(super) fn dispatch(frame: &mut TrapFrame) {
         v if v == apic::STOP_VECTOR as u64 => super::smp::stop_this_cpu(),
         v if v == apic::SPURIOUS_VECTOR as u64 => {}
         v => {
-            let (what, sig) = exception_info(v);
+            let (what, _) = exception_info(v);
             if frame.came_from_user() {
-                (handlers::get().user_exception)(what, frame.rip, sig);
+                let (sig, code, addr) = exception_signal(frame);
+                (handlers::get().user_signal)(sig, code, addr, trap_info(frame, 0));
+                return;
             }
             panic!(
                 "exception: {} (vector {}, error code {:#x}) at rip={:#x}\n{:#x?}",
@@ -113,8 +133,8 @@ fn try_fixup(frame: &mut TrapFrame, fault_addr: u64) -> bool {
 
 fn general_protection(frame: &mut TrapFrame) {
     if frame.came_from_user() {
-        let access = FaultAccess { write: false, exec: false, user: true };
-        (handlers::get().user_segv)(0, frame.rip, access);
+        (handlers::get().user_signal)(11, SI_KERNEL, 0, trap_info(frame, 0));
+        return;
     }
     // A non-canonical address raises #GP, not #PF; the address is unknown.
     if try_fixup(frame, 0) {
@@ -142,12 +162,13 @@ fn page_fault(frame: &mut TrapFrame) {
         let outcome = (handlers::get().user_fault)(cr2, access);
         interrupts::disable();
         if from_user {
-            if outcome == UserFault::Refused {
-                (handlers::get().user_segv)(cr2, rip, access);
+            if let UserFault::Refused { accerr } = outcome {
+                // SIGSEGV, SEGV_ACCERR or SEGV_MAPERR.
+                let code = if accerr { 2 } else { 1 };
+                (handlers::get().user_signal)(11, code, cr2, trap_info(frame, cr2));
             }
-            // Retry the access, unless the thread is to exit (an OOM
-            // victim, say).
-            (handlers::get().before_return_to_user)();
+            // Otherwise retry the access, unless the thread is to exit (an
+            // OOM victim, say): the way back to ring 3 sees to both.
             return;
         }
         if matches!(outcome, UserFault::Resolved | UserFault::OutOfMemory { dying: false }) {
@@ -167,13 +188,10 @@ fn page_fault(frame: &mut TrapFrame) {
     );
 }
 
-fn timer(frame: &TrapFrame) {
+fn timer() {
     apic::on_tick();
     apic::eoi();
     (handlers::get().timer_tick)();
-    if frame.came_from_user() {
-        (handlers::get().before_return_to_user)();
-    }
 }
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
@@ -188,7 +206,9 @@ static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
                 0 => idt.divide_error.set_handler_addr(addr),
                 1 => idt.debug.set_handler_addr(addr),
                 2 => idt.non_maskable_interrupt.set_handler_addr(addr),
-                3 => idt.breakpoint.set_handler_addr(addr),
+                // int3 is allowed from ring 3 (a DPL 3 gate, as Linux's),
+                // where it raises SIGTRAP.
+                3 => idt.breakpoint.set_handler_addr(addr).set_privilege_level(x86_64::PrivilegeLevel::Ring3),
                 4 => idt.overflow.set_handler_addr(addr),
                 5 => idt.bound_range_exceeded.set_handler_addr(addr),
                 6 => idt.invalid_opcode.set_handler_addr(addr),

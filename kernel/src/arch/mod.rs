@@ -13,6 +13,7 @@ pub mod apic;
 pub mod cpu;
 pub mod entry;
 pub mod extable;
+pub mod fpu;
 pub mod gdt;
 pub mod handlers;
 pub mod idt;

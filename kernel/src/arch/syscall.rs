@@ -106,7 +106,7 @@ extern "C" {
 extern "C" fn syscall_entry_rust(frame: &mut UserFrame) {
     let h = super::handlers::get();
     (h.syscall)(frame);
-    (h.before_return_to_user)();
+    (h.before_return_to_user)(frame);
 }
 
 /// Program STAR/LSTAR/SFMASK and enable `syscall` (EFER.SCE) on this CPU.

@@ -7,17 +7,18 @@
 //! so a write of at most `PIPE_BUF` (a page) is never split. Reads consume
 //! from the oldest buffer and return as soon as they got something and
 //! the pipe is empty. A read of an empty pipe with no writer left is end
-//! of file; a write with no reader left is `EPIPE` after `SIGPIPE`, whose
-//! default action (handlers do not run yet) ends the process unless the
-//! process ignores it.
+//! of file; a write with no reader left is `EPIPE` after `SIGPIPE` to the
+//! writing thread, whose default action ends the process (ignored or
+//! handled, the program sees `EPIPE`).
 //!
 //! Blocking: a reader waits while the pipe is empty and writers remain, a
 //! writer while it is full (`EAGAIN` instead with `O_NONBLOCK`). A waiter
 //! enters the pipe's wait list under the pipe lock, then blocks; whoever
 //! changes the pipe wakes the list after the change, under the same lock,
 //! so a wake-up between the check and the block leaves the waiter's wake
-//! pending instead of lost (see `sched::wake`). A fatal signal wakes every
-//! thread of the process and ends the wait with `EINTR`.
+//! pending instead of lost (see `sched::wake`). The sleep is
+//! interruptible: a signal ends it with `ERESTARTSYS` (`EINTR`, or a
+//! restart after an `SA_RESTART` handler), as Linux's pipes do.
 //! `poll` uses the same list: a poller joins the list of every pipe it
 //! polls before it checks them ([`PipeEnd::poll`]), and leaves them all
 //! when it returns.
@@ -46,10 +47,6 @@ use crate::uaccess::{copy_from_user, copy_to_user};
 const PAGE_SIZE: usize = 4096;
 /// Buffers in a pipe (Linux's default `pipe_max_size` / `PAGE_SIZE`).
 pub const PIPE_DEF_BUFFERS: usize = 16;
-/// `SIGPIPE`.
-pub const SIGPIPE: u8 = 13;
-/// The `sa_handler` that ignores a signal.
-const SIG_IGN: u64 = 1;
 
 /// One page of data: bytes `offset..offset + len` are unread.
 struct PipeBuffer {
@@ -110,11 +107,12 @@ impl Drop for PipeEnd {
 }
 
 /// Queue the current thread on `p` and block it (the lock is released
-/// first). `EINTR` if a fatal signal is pending.
+/// first). An interruptible sleep: `ERESTARTSYS` if a signal is pending
+/// (`EINTR`, or a restart with `SA_RESTART`).
 fn wait(mut p: IrqMutexGuard<'_, PipeInner>) -> Result<(), Errno> {
     let me = sched::current();
-    if me.fatal_signal_pending() {
-        return Err(Errno::EINTR);
+    if me.signal_pending() {
+        return Err(Errno::ERESTARTSYS);
     }
     if !p.waiters.iter().any(|t| Arc::ptr_eq(t, &me)) {
         p.waiters.push(me.clone());
@@ -305,20 +303,18 @@ impl PipeEnd {
     }
 
     /// `pipe_write` from the user memory of `iov`.
-    /// With no reader left the process gets `SIGPIPE` (fatal) and the
+    /// With no reader left the writing thread gets `SIGPIPE` and the
     /// write returns what it wrote before, or `EPIPE`.
     pub fn write(&self, iov: UserIov, nonblock: bool) -> Result<usize, Errno> {
         let mut sigpipe = false;
         let r = self.write_inner(iov, nonblock, &mut sigpipe);
         unqueue(&self.pipe);
         if sigpipe {
-            // Only the default action exists: termination, unless the
-            // process set SIGPIPE to SIG_IGN.
-            let p = crate::proc::current();
-            let ignored = p.sigactions.lock()[SIGPIPE as usize - 1][0] == SIG_IGN;
-            if !ignored {
-                crate::proc::signal::send_fatal(&p, SIGPIPE);
-            }
+            // To the writing thread (Linux `send_sig(SIGPIPE, current)`):
+            // its action decides (ignored, handled, or the end).
+            use crate::proc::signal;
+            let (p, me) = (crate::proc::current(), sched::current());
+            let _ = signal::send_to_thread(&p, &me, signal::SigInfo::from_current(signal::SIGPIPE, signal::SI_USER));
         }
         r
     }

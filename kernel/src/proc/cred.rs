@@ -33,6 +33,7 @@ pub type CapSet = u64;
 
 pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_FOWNER: u32 = 3;
+pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
 pub const CAP_SETPCAP: u32 = 8;

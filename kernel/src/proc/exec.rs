@@ -369,7 +369,9 @@ fn begin_new_exec(proc: &Arc<Process>, new_mm: Arc<UserMm>, filename: &[u8]) -> 
     let me = sched::current();
     // The thread takes over the leader's id: the process keeps its pid and
     // the thread that runs the new program is its leader.
+    let old_tid = me.tid();
     me.set_tid(proc.pid);
+    super::signal::rename_thread(proc, old_tid, proc.pid);
     // exec_mm_release: nobody else shares the old address space to be told.
     me.clear_child_tid.store(0, Ordering::SeqCst);
     let old = proc.exec_mmap(new_mm);
@@ -380,7 +382,7 @@ fn begin_new_exec(proc: &Arc<Process>, new_mm: Arc<UserMm>, filename: &[u8]) -> 
     drop(old);
     proc.stack_start.store(0, Ordering::SeqCst);
     proc.files.close_on_exec();
-    super::signal::flush_signal_handlers(proc);
+    super::signal::reset_handlers_for_exec(proc);
     {
         let mut creds = proc.creds.lock();
         *creds = creds.after_exec();

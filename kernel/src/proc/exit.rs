@@ -71,6 +71,7 @@ pub fn do_exit_thread() -> ! {
         threads.retain(|t| !Arc::ptr_eq(t, &me));
         threads.is_empty()
     };
+    super::signal::exit_thread(&proc, me.tid());
     if last {
         exit_process(&proc);
     }

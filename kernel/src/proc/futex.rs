@@ -71,9 +71,11 @@ pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>) ->
             if w[i].woken {
                 w.remove(i);
                 Some(Ok(()))
-            } else if me.fatal_signal_pending() {
+            } else if me.signal_pending() {
+                // `EINTR` after a handler; otherwise the wait restarts
+                // (untimed waits also after an `SA_RESTART` handler).
                 w.remove(i);
-                Some(Err(Errno::EINTR))
+                Some(Err(if deadline.is_some() { Errno::ERESTARTNOHAND } else { Errno::ERESTARTSYS }))
             } else if timed_out {
                 w.remove(i);
                 Some(Err(Errno::ETIMEDOUT))

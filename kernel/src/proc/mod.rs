@@ -31,7 +31,9 @@ pub mod exec;
 pub mod exit;
 pub mod fault;
 pub mod futex;
+pub mod itimer;
 pub mod oom;
+pub mod sigframe;
 pub mod signal;
 pub mod stack;
 pub mod usermm;
@@ -132,10 +134,11 @@ pub struct Process {
     pub files: Box<dyn ProcessFiles>,
     pub creds: IrqMutex<Creds>,
     pub rlimits: IrqMutex<[Rlimit; RLIM_NLIMITS]>,
-    /// `struct sigaction` of signals 1..=64 as `rt_sigaction` last set them
-    /// (handler, flags, restorer, mask); recorded and reported, while only
-    /// the default action of fatal signals is carried out.
-    pub sigactions: IrqMutex<[[u64; 4]; 64]>,
+    /// Signal actions, pending signals and per-thread signal state
+    /// (see [`signal`]).
+    pub signal: IrqMutex<signal::SigHand>,
+    /// The `ITIMER_REAL` timer (see [`itimer`]).
+    pub itimer_real: IrqMutex<itimer::ITimerReal>,
     /// Set by the first `exit_group` or fatal signal.
     pub exit_status: IrqMutex<Option<ExitStatus>>,
     /// The process has exited completely (all threads gone).
@@ -170,7 +173,8 @@ impl Process {
             files: (services().new_files)(),
             creds: IrqMutex::new(Creds::root()),
             rlimits: IrqMutex::new(default_rlimits()),
-            sigactions: IrqMutex::new([[0; 4]; 64]),
+            signal: IrqMutex::new(signal::SigHand::new()),
+            itimer_real: IrqMutex::new(itimer::ITimerReal::default()),
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
             in_exec: AtomicBool::new(false),

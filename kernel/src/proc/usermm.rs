@@ -73,7 +73,7 @@ impl UserMm {
     }
 
     /// The mm crate's view of a fault taken by the CPU.
-    pub fn handle_fault(&self, addr: u64, access: FaultAccess, limits: &mm::stack::StackLimits) -> Result<(), Errno> {
+    pub fn handle_fault(&self, addr: u64, access: FaultAccess, limits: &mm::stack::StackLimits) -> Result<(), mm::fault::FaultError> {
         let kind = if access.exec {
             mm::fault::FaultAccess::Exec
         } else if access.write {
@@ -82,7 +82,7 @@ impl UserMm {
             mm::fault::FaultAccess::Read
         };
         let origin = if access.user { mm::fault::FaultOrigin::User } else { mm::fault::FaultOrigin::Kernel };
-        self.mm.handle_user_mm_fault(addr, kind, origin, limits).map_err(|e| e.to_errno())
+        self.mm.handle_user_mm_fault(addr, kind, origin, limits)
     }
 
     /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the

@@ -485,12 +485,58 @@ pub fn online_mask() -> u64 {
 }
 
 /// Sleep until the monotonic clock reaches `deadline_ns`, or until woken
-/// (callers re-check). Returns early if a fatal signal is pending.
+/// (callers re-check). Returns early if a fatal signal is pending (a
+/// killable sleep; kernel tests use it).
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
 pub fn sleep_until(deadline_ns: u64) {
     let me = current();
     while crate::arch::time::now_ns() < deadline_ns && !me.fatal_signal_pending() {
         block_until(deadline_ns);
     }
+}
+
+/// A sleep that a signal ended before its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// Sleep until the monotonic clock reaches `deadline_ns` unless a signal
+/// is pending first ([`Thread::signal_pending`]): the interruptible
+/// sleep (Linux `TASK_INTERRUPTIBLE`). A sender sets the flag before it
+/// wakes the thread, so the signal is never missed.
+pub fn sleep_until_interruptible(deadline_ns: u64) -> Result<(), Interrupted> {
+    let me = current();
+    while crate::arch::time::now_ns() < deadline_ns {
+        if me.signal_pending() {
+            return Err(Interrupted);
+        }
+        block_until(deadline_ns);
+    }
+    Ok(())
+}
+
+/// Block until `done()` holds or a signal is pending (Linux
+/// `wait_event_interruptible`): `Err(Interrupted)` for a signal, which a
+/// system call turns into `ERESTARTSYS`. The caller is on a wait list
+/// whose waker makes `done()` true and then calls [`wake`]; a signal's
+/// sender sets the thread's pending flag and then wakes it, so neither
+/// wake-up is lost.
+pub fn wait_event_interruptible(mut done: impl FnMut() -> bool) -> Result<(), Interrupted> {
+    let me = current();
+    loop {
+        if done() {
+            return Ok(());
+        }
+        if me.signal_pending() {
+            return Err(Interrupted);
+        }
+        block_current();
+    }
+}
+
+/// Block until a signal is pending ([`Thread::signal_pending`]), as
+/// `pause` does: an event that never comes.
+pub fn wait_for_signal() {
+    let _ = wait_event_interruptible(|| false);
 }
 
 /// Block until woken or until the monotonic clock reaches `deadline_ns`

@@ -89,10 +89,17 @@ pub struct Thread {
     /// User GS base (`ARCH_SET_GS`), restored likewise; the kernel itself
     /// never uses GS.
     pub gs_base: AtomicU64,
-    /// Blocked-signal mask (`rt_sigprocmask`). Only fatal signals are ever
-    /// delivered, and SIGKILL cannot be blocked, so the mask is recorded
-    /// and reported but changes no delivery.
+    /// Blocked-signal mask (bit `sig - 1`); changed by `proc::signal`
+    /// under its process's signal lock.
     pub sigmask: AtomicU64,
+    /// A signal this thread does not block may be pending (Linux
+    /// `TIF_SIGPENDING`): interruptible sleeps end, and the way back to
+    /// ring 3 delivers it. Set and recomputed by `proc::signal`.
+    pub sigpending: AtomicBool,
+    /// The system call number while the thread is in a system call
+    /// (Linux `orig_ax`), [`NO_SYSCALL`] otherwise: what a restart after
+    /// a signal re-executes.
+    pub orig_rax: AtomicU64,
     /// Ticks spent running, for /proc and the demo.
     pub ticks: AtomicU64,
     /// Number of voluntary sleeps (blocks).
@@ -110,6 +117,9 @@ pub struct Thread {
 unsafe impl Sync for Thread {}
 // SAFETY: as above; the boxed stack is plain memory.
 unsafe impl Send for Thread {}
+
+/// [`Thread::orig_rax`] outside a system call.
+pub const NO_SYSCALL: u64 = u64::MAX;
 
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 
@@ -162,6 +172,8 @@ impl Thread {
             fs_base: AtomicU64::new(0),
             gs_base: AtomicU64::new(0),
             sigmask: AtomicU64::new(0),
+            sigpending: AtomicBool::new(false),
+            orig_rax: AtomicU64::new(NO_SYSCALL),
             ticks: AtomicU64::new(0),
             nr_blocks: AtomicU32::new(0),
             process: spin::Once::new(),
@@ -230,6 +242,12 @@ impl Thread {
     /// Is a fatal signal pending?
     pub fn fatal_signal_pending(&self) -> bool {
         self.fatal_pending.load(Ordering::SeqCst)
+    }
+
+    /// Is a signal pending that ends an interruptible sleep (Linux
+    /// `signal_pending`): a fatal one, or one the thread does not block?
+    pub fn signal_pending(&self) -> bool {
+        self.fatal_signal_pending() || self.sigpending.load(Ordering::SeqCst)
     }
 
     /// Mark a fatal signal pending (the caller then wakes the thread).

@@ -383,7 +383,7 @@ const POLLNVAL: u16 = 0x20;
 /// `revents` is what its file is ready for among `events`, `POLLERR` and
 /// `POLLHUP` (`POLLNVAL` for a closed descriptor). Without any ready,
 /// sleep until a polled pipe changes, the deadline passes (0 returned)
-/// or a fatal signal (`EINTR`). `revents` are copied back (`EFAULT`).
+/// or a signal (`EINTR` after a handler, else a restart). `revents` are copied back (`EFAULT`).
 fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
     let p = proc::current();
     if nfds > nofile(&p) as u64 {
@@ -420,8 +420,9 @@ fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
         if count > 0 || timed_out {
             break Ok(count);
         }
-        if me.fatal_signal_pending() {
-            break Err(Errno::EINTR);
+        if me.signal_pending() {
+            // `EINTR` after a handler, else polled again.
+            break Err(Errno::ERESTARTNOHAND);
         }
         match deadline {
             Some(d) => crate::sched::block_until(d),
@@ -450,15 +451,31 @@ pub fn sys_poll(a: Args) -> SysResult {
 }
 
 /// `ppoll`: the timeout (`EFAULT`, `EINVAL` if invalid; NULL waits for
-/// good), then the signal mask's size (`EINVAL` unless 8 when a mask is
-/// given; the mask itself changes nothing, as no handler runs).
+/// good), then the signal mask (`EINVAL` unless its size is 8, `EFAULT`),
+/// which is blocked while polling. A signal that ends the poll is handled
+/// with it still in place and the old mask restored by the handler's
+/// return (Linux `set_user_sigmask` / `restore_saved_sigmask_unless`).
 pub fn sys_ppoll(a: Args) -> SysResult {
+    use crate::proc::signal;
     let [ufds, nfds, tsp, sigmask, sigsetsize, ..] = a.0;
     let deadline = if tsp != 0 { Some(crate::arch::time::now_ns().saturating_add(super::time::read_timespec(tsp)?)) } else { None };
-    if sigmask != 0 && sigsetsize != 8 {
-        return Err(Errno::EINVAL);
+    let saved = if sigmask != 0 {
+        if sigsetsize != 8 {
+            return Err(Errno::EINVAL);
+        }
+        Some(signal::set_current_blocked(read_user::<u64>(sigmask)?))
+    } else {
+        None
+    };
+    let r = do_sys_poll(ufds, nfds as u32 as u64, deadline);
+    if let Some(old) = saved {
+        if r == Err(Errno::ERESTARTNOHAND) {
+            signal::with_current(|t| t.saved_mask = Some(old));
+        } else {
+            signal::set_current_blocked(old);
+        }
     }
-    do_sys_poll(ufds, nfds as u32 as u64, deadline)
+    r
 }
 
 pub fn sys_close(a: Args) -> SysResult {

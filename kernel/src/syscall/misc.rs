@@ -1,9 +1,9 @@
-//! Process-identity, limit, signal and system-information syscalls.
+//! Process-identity, limit and system-information syscalls.
 
 use mm::Errno;
 
 use super::{Args, SysResult};
-use crate::proc::{self, signal, Rlimit, RLIM_NLIMITS};
+use crate::proc::{self, Rlimit, RLIM_NLIMITS};
 use crate::uaccess::{copy_to_user, read_user, write_user};
 
 pub fn sys_getpid(_a: Args) -> SysResult {
@@ -63,123 +63,6 @@ pub fn sys_prlimit64(a: Args) -> SysResult {
     let prev = do_prlimit(&p, res, new)?;
     if old != 0 {
         write_rlimit(old, prev)?;
-    }
-    Ok(0)
-}
-
-/// Signals whose default action is to ignore them.
-fn ignored_by_default(sig: u64) -> bool {
-    matches!(sig, 17 | 18 | 23 | 28) // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
-}
-
-/// A signal number from a syscall argument (an int): `None` if it is not
-/// a valid signal (0 is valid: it only checks the target).
-fn signal_number(arg: u64) -> Option<u8> {
-    let sig = arg as u32 as i32;
-    (0..=64).contains(&sig).then_some(sig as u8)
-}
-
-/// Deliver `sig` to process `p`, after Linux's check_kill_permission:
-/// the target exists (the caller found it), so an invalid signal is EINVAL.
-fn send_to(p: &alloc::sync::Arc<proc::Process>, sig: u64) -> SysResult {
-    let sig = signal_number(sig).ok_or(Errno::EINVAL)?;
-    if sig != 0 && !ignored_by_default(u64::from(sig)) {
-        signal::send_fatal(p, sig);
-    }
-    Ok(0)
-}
-
-/// `kill`. The target is looked up before the signal is checked (ESRCH
-/// before EINVAL), as in Linux's kill_something_info. Every Holdfast
-/// process leads its own process group, whose id is its pid.
-pub fn sys_kill(a: Args) -> SysResult {
-    let [pid, sig, ..] = a.0;
-    let pid = pid as u32 as i32; // a pid_t
-    let me = proc::current();
-    match pid {
-        // Every process the caller may signal except itself and pid 1;
-        // Holdfast runs one process, so there is none.
-        -1 => Err(Errno::ESRCH),
-        0 => send_to(&me, sig),
-        p if p < 0 => {
-            let group = proc::find(p.unsigned_abs()).ok_or(Errno::ESRCH)?;
-            send_to(&group, sig)
-        }
-        p => send_to(&proc::find(p as u32).ok_or(Errno::ESRCH)?, sig),
-    }
-}
-
-pub fn sys_tgkill(a: Args) -> SysResult {
-    let [tgid, tid, sig, ..] = a.0;
-    let (tgid, tid) = (tgid as u32 as i32, tid as u32 as i32);
-    if tgid <= 0 || tid <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    let p = proc::find(tgid as u32).ok_or(Errno::ESRCH)?;
-    if !p.threads.lock().iter().any(|t| t.tid() as i32 == tid) {
-        return Err(Errno::ESRCH);
-    }
-    send_to(&p, sig)
-}
-
-/// `rt_sigaction`: the action is recorded and reported back, but only
-/// the default action of fatal signals is ever carried out. Linux's order:
-/// the set size (EINVAL), reading the new action (EFAULT), the signal
-/// number (EINVAL), writing the old action (EFAULT).
-pub fn sys_rt_sigaction(a: Args) -> SysResult {
-    let [sig, act, oldact, sigsetsize, ..] = a.0;
-    if sigsetsize != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let new = if act != 0 { Some(read_user::<[u64; 4]>(act)?) } else { None };
-    let sig = sig as u32 as i32;
-    if !(1..=64).contains(&sig) || (new.is_some() && (sig == 9 || sig == 19)) {
-        return Err(Errno::EINVAL);
-    }
-    let p = proc::current();
-    let old = {
-        let mut actions = p.sigactions.lock();
-        let slot = &mut actions[sig as usize - 1];
-        let old = *slot;
-        if let Some(mut n) = new {
-            // SIGKILL and SIGSTOP can never be blocked while a handler runs.
-            n[3] &= !((1 << 8) | (1 << 18));
-            *slot = n;
-        }
-        old
-    };
-    if oldact != 0 {
-        write_user(oldact, &old)?;
-    }
-    Ok(0)
-}
-
-const SIG_BLOCK: u64 = 0;
-const SIG_UNBLOCK: u64 = 1;
-const SIG_SETMASK: u64 = 2;
-
-/// `rt_sigprocmask` on the calling thread's mask. Linux's order: the set
-/// size (EINVAL), reading the new set (EFAULT), `how` (EINVAL), writing
-/// the old set (EFAULT). SIGKILL and SIGSTOP are never blocked.
-pub fn sys_rt_sigprocmask(a: Args) -> SysResult {
-    let [how, set, oldset, sigsetsize, ..] = a.0;
-    if sigsetsize != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let me = crate::sched::current();
-    let old = me.sigmask.load(core::sync::atomic::Ordering::SeqCst);
-    if set != 0 {
-        let new = read_user::<u64>(set)? & !((1 << 8) | (1 << 18));
-        let mask = match how as u32 as u64 {
-            SIG_BLOCK => old | new,
-            SIG_UNBLOCK => old & !new,
-            SIG_SETMASK => new,
-            _ => return Err(Errno::EINVAL),
-        };
-        me.sigmask.store(mask, core::sync::atomic::Ordering::SeqCst);
-    }
-    if oldset != 0 {
-        write_user(oldset, &old)?;
     }
     Ok(0)
 }

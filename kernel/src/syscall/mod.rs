@@ -18,6 +18,7 @@ mod mem;
 mod misc;
 pub mod nr;
 mod sched;
+mod signal;
 mod thread;
 mod time;
 
@@ -49,6 +50,8 @@ fn log_enosys_once(nr: u64) {
 pub fn dispatch(frame: &mut UserFrame) {
     let nr = frame.rax;
     let a = Args([frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9]);
+    // What a restart after a signal re-executes (Linux `orig_ax`).
+    crate::sched::current().orig_rax.store(nr, Ordering::Relaxed);
     let res = match nr {
         nr::READ => fs::sys_read(a),
         nr::WRITE => fs::sys_write(a),
@@ -62,8 +65,19 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::MPROTECT => mem::sys_mprotect(a),
         nr::MUNMAP => mem::sys_munmap(a),
         nr::BRK => mem::sys_brk(a),
-        nr::RT_SIGACTION => misc::sys_rt_sigaction(a),
-        nr::RT_SIGPROCMASK => misc::sys_rt_sigprocmask(a),
+        nr::RT_SIGACTION => signal::sys_rt_sigaction(a),
+        nr::RT_SIGPROCMASK => signal::sys_rt_sigprocmask(a),
+        nr::RT_SIGRETURN => signal::sys_rt_sigreturn(frame),
+        nr::RT_SIGPENDING => signal::sys_rt_sigpending(a),
+        nr::RT_SIGTIMEDWAIT => signal::sys_rt_sigtimedwait(a),
+        nr::RT_SIGSUSPEND => signal::sys_rt_sigsuspend(a),
+        nr::SIGALTSTACK => signal::sys_sigaltstack(a, frame),
+        nr::PAUSE => signal::sys_pause(a),
+        nr::ALARM => signal::sys_alarm(a),
+        nr::GETITIMER => signal::sys_getitimer(a),
+        nr::SETITIMER => signal::sys_setitimer(a),
+        nr::TKILL => signal::sys_tkill(a),
+        nr::RESTART_SYSCALL => signal::sys_restart_syscall(a),
         nr::IOCTL => fs::sys_ioctl(a),
         nr::READV => fs::sys_readv(a),
         nr::WRITEV => fs::sys_writev(a),
@@ -82,7 +96,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::EXECVE => exec::sys_execve(a, frame),
         nr::EXIT => thread::sys_exit(a),
         nr::WAIT4 => Err(Errno::ECHILD), // Holdfast processes have no children
-        nr::KILL => misc::sys_kill(a),
+        nr::KILL => signal::sys_kill(a),
         nr::UNAME => misc::sys_uname(a),
         nr::FCNTL => fs::sys_fcntl(a),
         nr::GETCWD => fs::sys_getcwd(a),
@@ -122,7 +136,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::CLOCK_GETRES => time::sys_clock_getres(a),
         nr::CLOCK_NANOSLEEP => time::sys_clock_nanosleep(a),
         nr::EXIT_GROUP => thread::sys_exit_group(a),
-        nr::TGKILL => misc::sys_tgkill(a),
+        nr::TGKILL => signal::sys_tgkill(a),
         nr::OPENAT => fs::sys_openat(a),
         nr::NEWFSTATAT => fs::sys_newfstatat(a),
         nr::PPOLL => fs::sys_ppoll(a),

@@ -84,7 +84,8 @@ pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
         threads.push(t.clone());
     }
     sched::spawn(t, move || {
-        proc::signal::before_return_to_user();
+        let mut frame = frame;
+        proc::signal::before_return_to_user(&mut frame);
         sched::start_user(frame)
     });
     Ok(tid as u64)

@@ -67,23 +67,29 @@ pub fn sys_clock_getres(a: Args) -> SysResult {
     Ok(0)
 }
 
-/// Sleep until `deadline` (monotonic ns); `EINTR` if a fatal signal ends it.
-fn sleep(deadline: u64) -> SysResult {
-    crate::sched::sleep_until(deadline);
-    if crate::sched::current().fatal_signal_pending() {
-        return Err(Errno::EINTR);
+/// A relative sleep until `deadline` (monotonic ns). A signal ends it
+/// early: the time left goes to `rmtp` (unless 0) and the sleep continues
+/// through `restart_syscall` unless a handler runs, after which it is
+/// `EINTR` (Linux `hrtimer_nanosleep`'s `-ERESTART_RESTARTBLOCK`).
+pub(super) fn nanosleep_until(deadline: u64, rmtp: u64) -> SysResult {
+    if crate::proc::signal::interruptible_sleep_until(deadline).is_ok() {
+        return Ok(0);
     }
-    Ok(0)
+    if rmtp != 0 {
+        write_timespec(rmtp, deadline.saturating_sub(now_ns()))?;
+    }
+    crate::proc::signal::with_current(|t| t.restart = Some(crate::proc::signal::RestartBlock::NanoSleep { deadline, rmtp }));
+    Err(Errno::ERESTART_RESTARTBLOCK)
 }
 
 pub fn sys_nanosleep(a: Args) -> SysResult {
-    let [req, ..] = a.0;
+    let [req, rem, ..] = a.0;
     let ns = read_timespec(req)?;
-    sleep(now_ns().saturating_add(ns))
+    nanosleep_until(now_ns().saturating_add(ns), rem)
 }
 
 pub fn sys_clock_nanosleep(a: Args) -> SysResult {
-    let [clock, flags, req, _rem, ..] = a.0;
+    let [clock, flags, req, rem, ..] = a.0;
     let clock = clockid(clock);
     // Linux's order: an unknown clock (EINVAL), a clock one cannot sleep on
     // (EOPNOTSUPP), then the request (EFAULT, EINVAL).
@@ -92,6 +98,10 @@ pub fn sys_clock_nanosleep(a: Args) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     let ns = read_timespec(req)?;
-    let deadline = if flags & TIMER_ABSTIME != 0 { now_ns() + ns.saturating_sub(now) } else { now_ns().saturating_add(ns) };
-    sleep(deadline)
+    if flags & TIMER_ABSTIME != 0 {
+        // An absolute sleep is simply restarted (`-ERESTARTNOHAND`).
+        let deadline = now_ns() + ns.saturating_sub(now);
+        return crate::proc::signal::interruptible_sleep_until(deadline).map(|_| 0).map_err(|_| Errno::ERESTARTNOHAND);
+    }
+    nanosleep_until(now_ns().saturating_add(ns), rem)
 }
