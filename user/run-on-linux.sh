@@ -29,6 +29,7 @@ programs=(
 	"malloc_stress|0|"
 	"pthreads|0|"
 	"clock|0|"
+	"tmpfs|0|"
 )
 
 pass=0
