@@ -105,7 +105,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         user_exception: proc::fault::user_exception,
     });
     proc::init(proc::Services {
-        find_executable: |path| fs::initrd::lookup(path).map(|e| e.data),
+        find_executable: |path| fs::namei::executable_bytes(path.as_bytes()).ok(),
         new_files: fs::file::Files::with_console,
     });
 
@@ -135,6 +135,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     arch::pit::disable_legacy_pic();
     arch::apic::init();
     arch::rtc::init();
+    // After the clocks: the files get their times.
+    fs::tmpfs::init(mem.usable_bytes);
     arch::syscall::init();
     x86_64::instructions::interrupts::enable();
     log::info!(
