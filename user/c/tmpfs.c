@@ -386,6 +386,11 @@ static void dents(void)
 			dup += !strcmp(names[i], names[j]);
 	tap_eq(dup, 0, "no entry twice");
 	tap_eq(list("ls", names, types, 80, 0), 2, "and the directory is empty after");
+	n = list("/proc/sys/vm", names, types, 80, 0);
+	int found = 0;
+	for (int i = 0; i < n && i < 80; i++)
+		found += !strcmp(names[i], "max_map_count") && types[i] == DT_REG;
+	tap_eq(found, 1, "getdents64 of /proc/sys/vm lists max_map_count");
 	tap_eq(rmdir("ls"), 0, "rmdir it");
 }
 

@@ -554,7 +554,9 @@ pub fn fs_struct(p: &Process) -> &IrqMutex<FsStruct> {
 
 impl ProcessFiles for Files {
     fn close_all(&self) {
-        self.0.lock().close_all();
+        // The files' last references go after the lock.
+        let fds = core::mem::take(&mut self.0.lock().fds);
+        drop(fds);
     }
 }
 
@@ -626,6 +628,13 @@ impl FdTable {
         slot.map(|d| d.cloexec = on).ok_or(Errno::EBADF)
     }
 
+    /// Remove `fd` from the table and hand over its file (to be dropped
+    /// outside the table's lock).
+    pub fn take(&mut self, fd: i32) -> Result<Arc<File>, Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(Errno::EBADF)?;
+        slot.take().map(|d| d.file).ok_or(Errno::EBADF)
+    }
+
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(Errno::EBADF)?;
         slot.take().map(|_| ()).ok_or(Errno::EBADF)
@@ -648,9 +657,5 @@ impl FdTable {
             Some(d) if Arc::ptr_eq(&d.file, file) => self.close(fd),
             _ => Err(Errno::EBADF),
         }
-    }
-
-    pub fn close_all(&mut self) {
-        self.fds.clear();
     }
 }

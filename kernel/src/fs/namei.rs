@@ -130,6 +130,48 @@ pub fn proc_node_type(path: &[u8]) -> Option<NodeType> {
     }
 }
 
+/// The entries of the /proc directory at canonical `path` (name and
+/// `d_type`), for `getdents64`: what [`proc_node_type`] knows to be
+/// there, in a fixed order (live pids last, ascending).
+pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
+    const DT_DIR: u8 = 4;
+    const DT_REG: u8 = 8;
+    let mut out: Vec<(Vec<u8>, u8)> = Vec::new();
+    let mut push = |name: &[u8], ty: u8| out.push((name.to_vec(), ty));
+    match path {
+        b"/proc" => {
+            for f in [&b"cpuinfo"[..], b"vmstat", b"sysrq-trigger"] {
+                push(f, DT_REG);
+            }
+            for d in [&b"sys"[..], b"self", b"thread-self"] {
+                push(d, DT_DIR);
+            }
+            let mut pids: Vec<u32> = crate::proc::all()
+                .iter()
+                .filter(|p| !p.dead.load(core::sync::atomic::Ordering::SeqCst))
+                .map(|p| p.pid)
+                .collect();
+            pids.sort_unstable();
+            for pid in pids {
+                push(alloc::format!("{pid}").as_bytes(), DT_DIR);
+            }
+        }
+        b"/proc/sys" => push(b"vm", DT_DIR),
+        b"/proc/sys/vm" => {
+            for f in [&b"max_map_count"[..], b"mlock_populate"] {
+                push(f, DT_REG);
+            }
+        }
+        _ if proc_node_type(path) == Some(NodeType::Dir) => {
+            for f in PROC_PID_FILES {
+                push(f, DT_REG);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 /// The credentials file access is checked with (Linux's fsuid and
 /// fsgid): the effective uid; every process is in group 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

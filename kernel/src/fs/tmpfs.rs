@@ -229,14 +229,16 @@ impl FileData {
         Ok(())
     }
 
-    /// Set the size: pages past the end are freed, the tail of a cut page
-    /// zeroed, the backing cut (`shmem_setattr`'s truncation).
-    pub fn truncate(&mut self, size: u64) {
+    /// Set the size: pages past the end go (returned, for the caller to
+    /// free outside its locks), the tail of a cut page is zeroed, the
+    /// backing cut (`shmem_setattr`'s truncation).
+    #[must_use = "the pages cut off are freed when dropped"]
+    pub fn truncate(&mut self, size: u64) -> BTreeMap<u64, PageFrame> {
+        let mut gone = BTreeMap::new();
         if size < self.size {
             let keep = size.div_ceil(PAGE_SIZE);
-            let gone = self.pages.split_off(&keep);
+            gone = self.pages.split_off(&keep);
             uncharge(gone.len() as u64);
-            drop(gone);
             if size % PAGE_SIZE != 0 {
                 if let Some(p) = self.pages.get_mut(&(size / PAGE_SIZE)) {
                     p.bytes_mut()[(size % PAGE_SIZE) as usize..].fill(0);
@@ -247,6 +249,7 @@ impl FileData {
             }
         }
         self.size = size;
+        gone
     }
 
     /// The data as one slice when it is all the initrd's, untouched.
@@ -417,7 +420,10 @@ pub fn link_into(_tree: &(), dir: &Arc<Inode>, name: &[u8], inode: Arc<Inode>) -
 }
 
 /// Take `name` out of `dir` (holding [`TREE`]): the inode loses the
-/// link (a directory both of its own), its parent the `..` link.
+/// link (a directory both of its own), its parent the `..` link. The
+/// inode is returned: drop it after `TREE`, as it may be the last
+/// reference and free the file's pages.
+#[must_use = "drop the inode outside TREE"]
 pub fn unlink_from(_tree: &(), dir: &Arc<Inode>, name: &[u8]) -> Option<Arc<Inode>> {
     let inode = dir.dir()?.lock().remove(name)?;
     if let Some(sub) = inode.dir() {
@@ -434,15 +440,22 @@ pub fn unlink_from(_tree: &(), dir: &Arc<Inode>, name: &[u8]) -> Option<Arc<Inod
 }
 
 /// Move `name` from `old_dir` to `new_name` in `new_dir`, replacing what
-/// was there (already checked by the caller) (holding [`TREE`]).
-pub fn rename(tree: &(), old_dir: &Arc<Inode>, old_name: &[u8], new_dir: &Arc<Inode>, new_name: &[u8]) -> Result<(), Errno> {
+/// was there (already checked by the caller) (holding [`TREE`]); returns
+/// the replaced inode, to be dropped after `TREE`.
+pub fn rename(
+    tree: &(),
+    old_dir: &Arc<Inode>,
+    old_name: &[u8],
+    new_dir: &Arc<Inode>,
+    new_name: &[u8],
+) -> Result<Option<Arc<Inode>>, Errno> {
     let inode = old_dir.dir().and_then(|d| d.lock().get(old_name)).ok_or(Errno::ENOENT)?;
     // Make sure the insert cannot fail after the removal.
     let mut probe: Vec<u8> = Vec::new();
     probe.try_reserve_exact(2048).map_err(|_| Errno::ENOMEM)?;
     drop(probe);
-    let _replaced = unlink_from(tree, new_dir, new_name);
-    unlink_from(tree, old_dir, old_name);
+    let replaced = unlink_from(tree, new_dir, new_name);
+    let _moved = unlink_from(tree, old_dir, old_name);
     if let Some(sub) = inode.dir() {
         sub.lock().dead = false;
     }
@@ -451,7 +464,7 @@ pub fn rename(tree: &(), old_dir: &Arc<Inode>, old_name: &[u8], new_dir: &Arc<In
     if inode.is_dir() {
         inode.meta.lock().nlink = 2 + count_subdirs(&inode);
     }
-    Ok(())
+    Ok(replaced)
 }
 
 fn count_subdirs(dir: &Arc<Inode>) -> u32 {

@@ -327,7 +327,8 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64, mode: u64) -> SysResult {
         }
         if flags & O_TRUNC != 0 && !created {
             if let Some(data) = node.inode().and_then(|i| i.file()) {
-                data.lock().truncate(0);
+                let gone = data.lock().truncate(0);
+                drop(gone);
                 node.inode().unwrap().touch_mc();
             }
         }
@@ -550,9 +551,13 @@ pub fn sys_ppoll(a: Args) -> SysResult {
     do_sys_poll(ufds, nfds as u32 as u64, deadline)
 }
 
+/// `close`: the file's last reference (a removed tmpfs file's pages with
+/// it) goes after the table is unlocked.
 pub fn sys_close(a: Args) -> SysResult {
     let [fd, ..] = a.0;
-    files(&proc::current()).lock().close(fd as i32).map(|_| 0)
+    let f = files(&proc::current()).lock().take(fd as i32)?;
+    drop(f);
+    Ok(0)
 }
 
 const SEEK_MAX: u32 = 4; // SEEK_HOLE
@@ -834,23 +839,36 @@ pub fn sys_getdents64(a: Args) -> SysResult {
         out.resize(out.len() + reclen - 19 - name.len(), 0);
         Ok(true)
     };
-    let FileKind::Tmpfs(i) = &f.kind else { return Err(Errno::ENOTDIR) };
-    let Some(d) = i.dir() else { return Err(Errno::ENOTDIR) };
+    // (ino, d_off of the next, d_type, name) of the record at `pos`.
+    let proc_entries;
+    let record: &dyn Fn(u64) -> Option<(u64, u64, u8, Vec<u8>)> = match &f.kind {
+        FileKind::Tmpfs(i) if i.is_dir() => &|pos| {
+            let d = i.dir().unwrap();
+            match pos {
+                0 => Some((i.ino, 1, 4, b".".to_vec())),
+                1 => {
+                    let parent = d.lock().parent.upgrade();
+                    Some((parent.map_or(i.ino, |p| p.ino), tmpfs::FIRST_COOKIE, 4, b"..".to_vec()))
+                }
+                _ => {
+                    let (cookie, name, child) = d.lock().entry_from(pos)?;
+                    Some((child.ino, cookie + 1, child.d_type(), name))
+                }
+            }
+        },
+        FileKind::Dir(path) => {
+            proc_entries = namei::proc_dir_entries(path);
+            &|pos| match pos {
+                0 => Some((1, 1, 4, b".".to_vec())),
+                1 => Some((1, 2, 4, b"..".to_vec())),
+                _ => proc_entries.get(pos as usize - 2).map(|(n, t)| (1, pos + 1, *t, n.clone())),
+            }
+        }
+        _ => return Err(Errno::ENOTDIR),
+    };
     access_ok(buf, count as u64)?;
     let mut didnt_fit = false;
-    loop {
-        let (ino, next, ty, name) = match pos {
-            0 => (i.ino, 1, 4, b".".to_vec()),
-            1 => {
-                let parent = d.lock().parent.upgrade();
-                (parent.map_or(i.ino, |p| p.ino), tmpfs::FIRST_COOKIE, 4, b"..".to_vec())
-            }
-            _ => {
-                let e = d.lock().entry_from(pos);
-                let Some((cookie, name, child)) = e else { break };
-                (child.ino, cookie + 1, child.d_type(), name)
-            }
-        };
+    while let Some((ino, next, ty, name)) = record(pos) {
         if !add(&mut out, ino, next, ty, &name)? {
             didnt_fit = true;
             break;

@@ -137,7 +137,9 @@ fn do_rmdir(dirfd: i32, path: &[u8]) -> SysResult {
     if !v.dir().unwrap().lock().is_empty() {
         return Err(Errno::ENOTEMPTY);
     }
-    tmpfs::unlink_from(&tree, &dir, &p.last);
+    let gone = tmpfs::unlink_from(&tree, &dir, &p.last);
+    drop(tree);
+    drop(gone);
     Ok(0)
 }
 
@@ -158,7 +160,9 @@ fn do_unlink(dirfd: i32, path: &[u8]) -> SysResult {
     let dir = tmpfs_dir(&p, Errno::EACCES)?;
     let Node::Tmpfs(v) = victim else { return Err(Errno::EBUSY) };
     may_delete(&dir, &v, false, cred)?;
-    tmpfs::unlink_from(&tree, &dir, &p.last);
+    let gone = tmpfs::unlink_from(&tree, &dir, &p.last);
+    drop(tree);
+    drop(gone);
     Ok(0)
 }
 
@@ -264,7 +268,9 @@ fn do_renameat2(olddfd: i32, oldname: u64, newdfd: i32, newname: u64, flags: u32
             return Err(Errno::ENOTEMPTY);
         }
     }
-    tmpfs::rename(&tree, &od, &op.last, &nd, &np.last)?;
+    let replaced = tmpfs::rename(&tree, &od, &op.last, &nd, &np.last)?;
+    drop(tree);
+    drop(replaced);
     source.touch_c();
     Ok(0)
 }
@@ -587,7 +593,8 @@ fn do_truncate(inode: &Inode, length: u64) -> SysResult {
     if length > tmpfs::MAX_FILESIZE {
         return Err(Errno::EFBIG);
     }
-    data.lock().truncate(length);
+    let gone = data.lock().truncate(length);
+    drop(gone);
     inode.touch_mc();
     let mut m = inode.meta.lock();
     m.mode &= !S_ISUID;
