@@ -220,6 +220,8 @@ impl FileData {
                 page.bytes_mut()[..m].copy_from_slice(&self.backing[start..start + m]);
             }
             if let Err(e) = self.pages.try_insert_or_enomem(index, page) {
+                // The page went back to the allocator; its charge goes too.
+                uncharge(1);
                 return Err(e);
             }
         }
@@ -239,7 +241,7 @@ impl FileData {
             let keep = size.div_ceil(PAGE_SIZE);
             gone = self.pages.split_off(&keep);
             uncharge(gone.len() as u64);
-            if size % PAGE_SIZE != 0 {
+            if !size.is_multiple_of(PAGE_SIZE) {
                 if let Some(p) = self.pages.get_mut(&(size / PAGE_SIZE)) {
                     p.bytes_mut()[(size % PAGE_SIZE) as usize..].fill(0);
                 }
@@ -398,10 +400,14 @@ pub fn root() -> Arc<Inode> {
 }
 
 /// Put `inode` in `dir` as `name` (holding [`TREE`]): a directory's
-/// parent link and the link counts follow. `EEXIST` if the name is taken.
+/// parent link and the link counts follow. `EEXIST` if the name is taken,
+/// `ENOENT` if `dir` was removed.
 pub fn link_into(_tree: &(), dir: &Arc<Inode>, name: &[u8], inode: Arc<Inode>) -> Result<(), Errno> {
     let d = dir.dir().ok_or(Errno::ENOTDIR)?;
     let mut d = d.lock();
+    if d.dead {
+        return Err(Errno::ENOENT);
+    }
     if d.by_name.contains_key(name) {
         return Err(Errno::EEXIST);
     }

@@ -267,11 +267,18 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64, mode: u64) -> SysResult {
                 }
                 Ok(n) => break n,
                 Err(Errno::ENOENT) => {
-                    let Node::Tmpfs(dir) = &parent.dir else { return Err(Errno::EACCES) };
+                    // /proc's lookups fail before any create.
+                    let Node::Tmpfs(dir) = &parent.dir else { return Err(Errno::ENOENT) };
                     let perm = mode as u32 & 0o7777 & !umask();
-                    let inode = create_in(dir, &parent.last, cred, |uid, gid| Inode::new_file(perm, uid, gid, &[]))?;
-                    created = true;
-                    break Node::Tmpfs(inode);
+                    match create_in(dir, &parent.last, cred, |uid, gid| Inode::new_file(perm, uid, gid, &[])) {
+                        Ok(inode) => {
+                            created = true;
+                            break Node::Tmpfs(inode);
+                        }
+                        // Another thread made it first: open that.
+                        Err(Errno::EEXIST) => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
                 Err(e) => return Err(e),
             }

@@ -82,7 +82,7 @@ fn may_delete(dir: &Inode, victim: &Inode, isdir: bool, cred: FsCred) -> Result<
 /// last is `EEXIST`; a trailing slash is only for directories
 /// (`ENOENT` otherwise, when the name is free); the name must be free
 /// (`EEXIST`).
-fn filename_create(dirfd: i32, path: &[u8], is_dir: bool, proc_err: Errno) -> Result<(Arc<Inode>, Vec<u8>), Errno> {
+fn filename_create(dirfd: i32, path: &[u8], is_dir: bool) -> Result<(Arc<Inode>, Vec<u8>), Errno> {
     let p = parent_of(dirfd, path)?;
     if !p.is_norm() {
         return Err(Errno::EEXIST);
@@ -98,12 +98,13 @@ fn filename_create(dirfd: i32, path: &[u8], is_dir: bool, proc_err: Errno) -> Re
     if p.trailing_slash && !is_dir {
         return Err(Errno::ENOENT);
     }
-    Ok((tmpfs_dir(&p, proc_err)?, p.last))
+    // /proc's lookups of a new name fail before any create.
+    Ok((tmpfs_dir(&p, Errno::ENOENT)?, p.last))
 }
 
 fn do_mkdirat(dirfd: i32, path: u64, mode: u64) -> SysResult {
     let path = namei::getname(path, false)?;
-    let (dir, name) = filename_create(dirfd, &path, true, Errno::EPERM)?;
+    let (dir, name) = filename_create(dirfd, &path, true)?;
     let perm = mode as u32 & 0o7777 & !umask() & (0o777 | S_ISVTX);
     let parent = Arc::downgrade(&dir);
     create_in(&dir, &name, FsCred::current(), |uid, gid| Inode::new_dir(perm, uid, gid, parent))?;
@@ -157,7 +158,7 @@ fn do_unlink(dirfd: i32, path: &[u8]) -> SysResult {
     if p.trailing_slash {
         return Err(if victim.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
     }
-    let dir = tmpfs_dir(&p, Errno::EACCES)?;
+    let dir = tmpfs_dir(&p, Errno::EPERM)?;
     let Node::Tmpfs(v) = victim else { return Err(Errno::EBUSY) };
     may_delete(&dir, &v, false, cred)?;
     let gone = tmpfs::unlink_from(&tree, &dir, &p.last);
@@ -303,7 +304,7 @@ fn do_linkat(olddfd: i32, oldname: u64, newdfd: i32, newname: u64, flags: u32) -
         namei::lookup(start, &old, flags & AT_SYMLINK_FOLLOW != 0)?
     };
     let new = namei::getname(newname, false)?;
-    let (dir, name) = filename_create(newdfd, &new, false, Errno::EPERM)?;
+    let (dir, name) = filename_create(newdfd, &new, false)?;
     let Node::Tmpfs(inode) = source else { return Err(Errno::EXDEV) };
     let cred = FsCred::current();
     may_create(&dir, cred)?;
@@ -332,7 +333,7 @@ pub fn sys_linkat(a: Args) -> SysResult {
 fn do_symlinkat(target: u64, newdfd: i32, newname: u64) -> SysResult {
     let target = namei::getname(target, false)?;
     let new = namei::getname(newname, false)?;
-    let (dir, name) = filename_create(newdfd, &new, false, Errno::EPERM)?;
+    let (dir, name) = filename_create(newdfd, &new, false)?;
     create_in(&dir, &name, FsCred::current(), |uid, gid| Inode::new_symlink(&target, uid, gid))?;
     Ok(0)
 }
