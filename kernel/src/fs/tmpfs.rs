@@ -548,3 +548,60 @@ pub fn init(total_bytes: u64) {
         }
     }
 }
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use crate::ktest::ktest;
+
+    fn read_all(f: &FileData) -> Vec<u8> {
+        let mut out = alloc::vec![0u8; f.size as usize];
+        let mut at = 0;
+        while at < out.len() {
+            at += f.read_page(at as u64, &mut out[at..]);
+        }
+        out
+    }
+
+    /// A file over initrd bytes: a write copies the page first, holes
+    /// read as zeros, truncation cuts pages and the backing, and every
+    /// page is charged and uncharged.
+    #[ktest]
+    pub fn file_pages_holes_and_truncate() {
+        let used = USED_PAGES.load(Ordering::Relaxed);
+        let inode = Inode::new_file(0o644, 0, 0, b"hello world").unwrap();
+        let mut f = inode.file().unwrap().lock();
+        assert_eq!(f.nr_pages(), 1, "the backing page");
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used, "the backing is not charged");
+        f.write_page(3, b"XY").unwrap();
+        assert_eq!(read_all(&f), b"helXY world");
+        assert_eq!(f.nr_pages(), 1, "the written page shadows the backing one");
+        f.write_page(2 * PAGE_SIZE + 10, b"z").unwrap();
+        assert_eq!(f.size, 2 * PAGE_SIZE + 11);
+        assert_eq!(f.nr_pages(), 2, "page 1 is a hole");
+        let all = read_all(&f);
+        assert!(all[11..2 * PAGE_SIZE as usize + 10].iter().all(|&b| b == 0), "holes read as zeros");
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used + 2);
+        drop(f.truncate(2));
+        assert_eq!(read_all(&f), b"he");
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used + 1, "page 2 is gone");
+        drop(f.truncate(20));
+        assert_eq!(read_all(&f), b"he\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", "the cut tail reads as zeros");
+        drop(f);
+        drop(inode);
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used, "the last reference frees every page");
+    }
+
+    /// Past the size limit a new page is ENOSPC; nothing stays charged.
+    #[ktest]
+    pub fn size_limit_is_enospc() {
+        let inode = Inode::new_file(0o644, 0, 0, &[]).unwrap();
+        let mut f = inode.file().unwrap().lock();
+        let max = MAX_PAGES.swap(USED_PAGES.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let first = f.write_page(0, b"a");
+        let second = f.write_page(PAGE_SIZE, b"b");
+        MAX_PAGES.store(max, Ordering::Relaxed);
+        assert_eq!((first, second), (Ok(()), Err(Errno::ENOSPC)));
+        assert_eq!(f.size, 1, "a refused write does not grow the file");
+    }
+}
