@@ -445,8 +445,9 @@ pub fn executable_bytes(path: &[u8]) -> Result<&'static [u8], Errno> {
     bytes.ok_or(Errno::ENOEXEC)
 }
 
-/// The canonical absolute path of `node` (`d_path`): `ENOENT` if it is
-/// a directory that was removed.
+/// The canonical absolute path of the directory `node` (`d_path`, for
+/// `getcwd`): `ENOENT` if it was removed (or is not a directory: a file
+/// may have many names or none).
 pub fn path_of(node: &Node) -> Result<Vec<u8>, Errno> {
     let mut inode = match node {
         Node::Proc(p) => return Ok(p.clone()),
@@ -493,15 +494,21 @@ pub mod tests {
         let root = FsCred { uid: 0, gid: 0 };
         let ok = |start: &[u8], path: &[u8]| {
             let start = Walk::new(root).walk(Node::root(), start, true).unwrap();
-            Walk::new(root)
-                .walk(start, path, true)
-                .and_then(|n| Ok((alloc::string::String::from_utf8(path_of(&n)?).unwrap(), n.is_dir())))
+            // A directory or /proc file by its path, a tmpfs file by its
+            // inode number (files have no path of their own).
+            let name = |n: &Node| match n.inode() {
+                Some(i) if !i.is_dir() => Ok(alloc::format!("ino {}", i.ino)),
+                _ => path_of(n).map(|p| alloc::string::String::from_utf8(p).unwrap()),
+            };
+            Walk::new(root).walk(start, path, true).and_then(|n| Ok((name(&n)?, n.is_dir())))
         };
+        let cmdline = tmpfs::root().dir().unwrap().lock().get(b"cmdline").expect("the initrd's /cmdline is in the root");
+        let cmdline = alloc::format!("ino {}", cmdline.ino);
         assert_eq!(ok(b"/", b"/"), Ok(("/".into(), true)));
         assert_eq!(ok(b"/proc", b".."), Ok(("/".into(), true)));
         assert_eq!(ok(b"/", b"../.."), Ok(("/".into(), true)), ".. of the root is the root");
         assert_eq!(ok(b"/", b"proc/sys/../sys//vm/./mlock_populate"), Ok(("/proc/sys/vm/mlock_populate".into(), false)));
-        assert_eq!(ok(b"/proc/sys", b"/cmdline"), Ok(("/cmdline".into(), false)), "an absolute path ignores the start");
+        assert_eq!(ok(b"/proc/sys", b"/cmdline"), Ok((cmdline, false)), "an absolute path ignores the start");
         assert_eq!(ok(b"/", b"/cmdline/"), Err(Errno::ENOTDIR), "trailing slash on a file");
         assert_eq!(ok(b"/", b"/cmdline/x"), Err(Errno::ENOTDIR), "a file in the middle");
         assert_eq!(ok(b"/", b"/nonexistent"), Err(Errno::ENOENT));
