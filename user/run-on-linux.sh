@@ -36,6 +36,7 @@ programs=(
 	"sig_default_usr1|138|"
 	"sig_default_alarm|142|"
 	"sig_stack_overflow|139|"
+	"tmpfs|0|"
 )
 
 pass=0

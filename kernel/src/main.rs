@@ -131,6 +131,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     arch::pit::disable_legacy_pic();
     arch::apic::init();
     arch::rtc::init();
+    // After the clocks: the files get their times.
+    fs::tmpfs::init(mem.usable_bytes);
     arch::syscall::init();
     x86_64::instructions::interrupts::enable();
     log::info!(

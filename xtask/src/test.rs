@@ -840,6 +840,10 @@ pub const USER_CASES: &[UserCase] = &[
     case("pipes"),
     // Sets its uids for good at the end; needs root to start from.
     UserCase { needs_root: true, ..case("creds") },
+    // The writable file system: every operation and its errors, the
+    // permission checks as uid 65534 last (setuid), and ENOSPC. Root on
+    // Linux: it mounts a 16 MiB tmpfs to run in.
+    UserCase { needs_root: true, ..case("tmpfs") },
     // A write to a pipe without a reader: SIGPIPE's default action ends
     // the process, waking its two threads asleep in other pipes.
     UserCase { status: 141, output: &["writing to a pipe without a reader"], kernel_log: &["killed by signal 13"], ..case("pipe_sigpipe") },

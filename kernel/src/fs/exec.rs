@@ -5,9 +5,8 @@
 //! The walk is the ordinary one (`namei`); what is found must be a regular
 //! file with execute permission (`EACCES` otherwise: a directory, a device,
 //! a pipe, a `/proc` file, an initrd file archived without an execute
-//! bit). The initrd's files belong to root (uid 0, gid 0): fsuid 0 needs
-//! the owner's execute bit, a member of group 0 the group's, anyone else
-//! the others'; `CAP_DAC_OVERRIDE` executes a file with any execute bit.
+//! bit), checked as for any file (`namei::permission`: owner, group or
+//! others' execute bit, `CAP_DAC_OVERRIDE` for a file with any).
 //!
 //! Locking: the file table's lock, briefly, to look a descriptor up.
 
@@ -15,48 +14,47 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use mm::Errno;
 
-use super::file::{files, FileBytes, FileKind};
-use super::namei::{self, NodeType};
+use super::file::files;
+use super::namei::{self, FsCred, Node, Walk, MAY_EXEC};
+use super::tmpfs::{Inode, InodeKind};
 use crate::proc::exec::{ExecImage, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 
-/// May the current process execute a file of mode `mode`? (The kernel
-/// itself, starting the first process, has root's rights.)
-fn may_exec(mode: u32) -> bool {
-    let any_x = mode & 0o111 != 0;
-    let Some(p) = crate::proc::try_current() else { return any_x };
-    let c = p.creds();
-    // generic_permission for a file owned by uid 0, gid 0: the owner's,
-    // group's or others' bit; CAP_DAC_OVERRIDE executes anything with
-    // some execute bit.
-    let bits = if c.fsuid == 0 {
-        mode >> 6
-    } else if c.in_group(0) {
-        mode >> 3
-    } else {
-        mode
-    };
-    bits & 1 != 0 || (any_x && c.capable(crate::proc::cred::CAP_DAC_OVERRIDE))
-}
-
-/// Where a relative lookup starts (`path_init`): the root for an absolute
-/// path or `AT_FDCWD` (Holdfast's working directory is the root), else the
-/// directory open at `dirfd` (`EBADF`, `ENOTDIR`).
-fn start_dir(dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
-    if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
-        return Ok(b"/".to_vec());
-    }
-    match &files(&crate::proc::current()).lock().get_raw(dirfd)?.kind {
-        FileKind::Dir(p) => Ok(p.clone()),
-        _ => Err(Errno::ENOTDIR),
-    }
-}
-
-/// The executable contents of the initrd file `e`, or `EACCES`.
-fn initrd_image(e: super::initrd::Entry) -> Result<ExecImage, Errno> {
-    if e.mode & 0o170000 != 0o100000 || !may_exec(e.mode) {
+/// The program in tmpfs inode `inode`, if the caller may execute it: a
+/// regular file (`EACCES` for anything else) with execute permission
+/// for the caller (`namei::permission`). A file still as the initrd gave
+/// it is used in place; one that was written is read into a copy.
+fn inode_image(inode: &Inode, cred: &FsCred) -> Result<ExecImage, Errno> {
+    if !matches!(inode.kind, InodeKind::File(_)) {
         return Err(Errno::EACCES);
     }
-    Ok(ExecImage { data: Cow::Borrowed(e.data) })
+    namei::permission(inode, MAY_EXEC, cred)?;
+    let data = inode.file().ok_or(Errno::EACCES)?.lock();
+    if let Some(bytes) = data.static_bytes() {
+        return Ok(ExecImage { data: Cow::Borrowed(bytes) });
+    }
+    let size = usize::try_from(data.size).map_err(|_| Errno::ENOMEM)?;
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
+    copy.resize(size, 0);
+    let mut at = 0;
+    while at < size {
+        let n = data.read_page(at as u64, &mut copy[at..]);
+        if n == 0 {
+            break;
+        }
+        at += n;
+    }
+    Ok(ExecImage { data: Cow::Owned(copy) })
+}
+
+/// The credentials of the caller (root's for the kernel starting the
+/// first process).
+fn caller_cred() -> FsCred {
+    if crate::proc::try_current().is_some() {
+        FsCred::current()
+    } else {
+        FsCred::kernel()
+    }
 }
 
 /// `do_open_execat` (see [`crate::proc::Services::open_exec`]).
@@ -64,6 +62,7 @@ pub fn open_exec(dirfd: i32, path: &[u8], flags: u32) -> Result<ExecImage, Errno
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
+    let cred = caller_cred();
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
@@ -73,15 +72,20 @@ pub fn open_exec(dirfd: i32, path: &[u8], flags: u32) -> Result<ExecImage, Errno
             return Err(Errno::EACCES);
         }
         let file = files(&crate::proc::current()).lock().get_raw(dirfd)?;
-        return match &file.kind {
-            FileKind::Bytes(FileBytes::Initrd(e)) => initrd_image(*e),
-            _ => Err(Errno::EACCES),
+        return match file.inode() {
+            Some(i) => inode_image(i, &cred),
+            None => Err(Errno::EACCES),
         };
     }
-    let start = start_dir(dirfd, path)?;
-    let (node, ty) = namei::walk(&start, path)?;
-    if ty != NodeType::File || namei::in_proc(&node) || namei::Device::from_path(&node).is_some() {
-        return Err(Errno::EACCES);
+    let start = if path.first() == Some(&b'/') || crate::proc::try_current().is_none() {
+        Node::root()
+    } else {
+        namei::start_dir(dirfd, path)?
+    };
+    let node = Walk::new(cred.clone()).walk(start, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    match node.inode() {
+        Some(i) => inode_image(i, &cred),
+        // A /proc file or directory.
+        None => Err(Errno::EACCES),
     }
-    initrd_image(super::initrd::lookup_bytes(&node).ok_or(Errno::ENOENT)?)
 }

@@ -1,7 +1,9 @@
 //! Open files and the per-process file-descriptor table.
 //!
 //! Holdfast's files: the console (fds 0-2: reads see end of file, writes
-//! go to every console), read-only initrd files, `/proc` files (generated
+//! go to every console), tmpfs files and directories (see `fs::tmpfs`;
+//! data is moved a page at a time through a kernel buffer, so that no
+//! tmpfs lock is held over a user copy), `/proc` files (generated
 //! when opened, like a `seq_file` snapshot), the writable
 //! `/proc/sys/vm/mlock_populate` switch, directories (opened read-only
 //! or `O_PATH`, to be `fstat`ed or used as a `dirfd`), pipe ends, and
@@ -12,6 +14,9 @@
 //! reports); a descriptor carries its close-on-exec bit. Reads and writes
 //! copy at most up to the next user page boundary at a time, so that a
 //! fault part-way returns the bytes already copied, as Linux does.
+//!
+//! With the table, a process's [`Files`] carry its file-system context
+//! (Linux's `fs_struct`): the working directory and the umask.
 //!
 //! A process holds its table as an opaque `proc::ProcessFiles` (the process
 //! layer sits below this one); [`Files`] is what is behind it, and
@@ -65,7 +70,7 @@ pub const MAX_RW_COUNT: usize = 0x7fff_f000;
 /// What an open file is.
 pub enum FileKind {
     Console,
-    /// Read-only bytes (an initrd file or a generated /proc snapshot).
+    /// Read-only bytes (a generated /proc snapshot).
     Bytes(FileBytes),
     /// A `/proc/sys/vm` setting: reads give the value, writes set it.
     Sysctl(super::procfs::Sysctl),
@@ -77,19 +82,18 @@ pub enum FileKind {
     Pipe(super::pipe::PipeEnd),
     /// `/dev/null` or `/dev/zero`.
     Dev(super::namei::Device),
+    /// A tmpfs regular file, directory or (`O_PATH`) symbolic link.
+    Tmpfs(Arc<super::tmpfs::Inode>),
 }
 
-/// An initrd file (its archive entry: contents and mode) or owned
-/// (generated) contents.
+/// Generated contents (a /proc snapshot).
 pub enum FileBytes {
-    Initrd(super::initrd::Entry),
     Owned(Vec<u8>),
 }
 
 impl FileBytes {
     fn as_slice(&self) -> &[u8] {
         match self {
-            FileBytes::Initrd(e) => e.data,
             FileBytes::Owned(v) => v,
         }
     }
@@ -177,7 +181,133 @@ impl File {
     }
 
     pub fn is_dir(&self) -> bool {
-        matches!(self.kind, FileKind::Dir(_))
+        match &self.kind {
+            FileKind::Dir(_) => true,
+            FileKind::Tmpfs(i) => i.is_dir(),
+            _ => false,
+        }
+    }
+
+    /// The tmpfs inode behind the file, if it is one.
+    pub fn inode(&self) -> Option<&Arc<super::tmpfs::Inode>> {
+        match &self.kind {
+            FileKind::Tmpfs(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The name-space node the file is (for a `dirfd` or `fchdir`).
+    pub fn node(&self) -> Option<super::namei::Node> {
+        match &self.kind {
+            FileKind::Tmpfs(i) => Some(super::namei::Node::Tmpfs(i.clone())),
+            FileKind::Dir(p) => Some(super::namei::Node::Proc(p.clone())),
+            _ => None,
+        }
+    }
+
+    /// Set the offset (a directory's is a `getdents64` cookie).
+    pub fn set_pos(&self, pos: u64) {
+        *self.pos.lock() = pos;
+    }
+
+    /// Read from a tmpfs file at `*pos` into user memory, a page at a
+    /// time through a kernel buffer; `*pos` advances.
+    fn tmpfs_read(inode: &super::tmpfs::Inode, pos: &mut u64, buf: u64, count: usize) -> Result<usize, Errno> {
+        let data = inode.file().ok_or(Errno::EISDIR)?;
+        let mut kbuf = Vec::new();
+        kbuf.try_reserve_exact(PAGE_SIZE as usize).map_err(|_| Errno::ENOMEM)?;
+        kbuf.resize(PAGE_SIZE as usize, 0);
+        let mut done = 0usize;
+        while done < count {
+            let at = buf + done as u64;
+            let want = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
+            let n = data.lock().read_page(*pos, &mut kbuf[..want]);
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = copy_to_user(at, &kbuf[..n]) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            *pos += n as u64;
+            done += n;
+        }
+        inode.meta.lock().atime = super::tmpfs::now();
+        Ok(done)
+    }
+
+    /// Write user memory to a tmpfs file at `*pos` (at its end with
+    /// `append`), a page at a time; `*pos` advances. A full file system
+    /// or a file at its size limit after some bytes returns those bytes.
+    fn tmpfs_write(inode: &super::tmpfs::Inode, pos: &mut u64, append: bool, buf: u64, count: usize) -> Result<usize, Errno> {
+        let data = inode.file().ok_or(Errno::EISDIR)?;
+        let mut kbuf = Vec::new();
+        kbuf.try_reserve_exact(PAGE_SIZE as usize).map_err(|_| Errno::ENOMEM)?;
+        kbuf.resize(PAGE_SIZE as usize, 0);
+        if append {
+            *pos = data.lock().size;
+        }
+        if count > 0 && *pos >= super::tmpfs::MAX_FILESIZE {
+            return Err(Errno::EFBIG);
+        }
+        let mut done = 0usize;
+        let mut result = Ok(());
+        while done < count {
+            let at = buf + done as u64;
+            let n = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize).min((PAGE_SIZE - *pos % PAGE_SIZE) as usize);
+            if let Err(e) = copy_from_user(&mut kbuf[..n], at) {
+                result = Err(e);
+                break;
+            }
+            let mut d = data.lock();
+            if append {
+                *pos = d.size;
+            }
+            if let Err(e) = d.write_page(*pos, &kbuf[..n]) {
+                result = Err(e);
+                break;
+            }
+            drop(d);
+            *pos += n as u64;
+            done += n;
+        }
+        if done > 0 {
+            inode.touch_mc();
+            // Linux's file_remove_privs: a write by anyone drops set-uid
+            // (and set-gid with group exec).
+            let mut m = inode.meta.lock();
+            if m.mode & super::tmpfs::S_ISUID != 0 || m.mode & (super::tmpfs::S_ISGID | 0o010) == super::tmpfs::S_ISGID | 0o010 {
+                m.mode &= !(super::tmpfs::S_ISUID | super::tmpfs::S_ISGID);
+            }
+            return Ok(done);
+        }
+        result.map(|_| 0)
+    }
+
+    /// `pread64`: read at `off` without moving the offset.
+    pub fn pread_to_user(&self, buf: u64, count: usize, off: u64) -> Result<usize, Errno> {
+        match &self.kind {
+            FileKind::Tmpfs(i) => {
+                let mut pos = off;
+                Self::tmpfs_read(i, &mut pos, buf, count.min(MAX_RW_COUNT))
+            }
+            FileKind::Dev(Device::Null) => Ok(0),
+            FileKind::Dev(Device::Zero) => read_zero(buf, count.min(MAX_RW_COUNT)),
+            FileKind::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::ESPIPE),
+        }
+    }
+
+    /// `pwrite64`: write at `off` without moving the offset (at the end
+    /// for an `O_APPEND` file, as Linux does).
+    pub fn pwrite_from_user(&self, buf: u64, count: usize, off: u64) -> Result<usize, Errno> {
+        match &self.kind {
+            FileKind::Tmpfs(i) => {
+                let mut pos = off;
+                Self::tmpfs_write(i, &mut pos, self.f_flags() & O_APPEND != 0, buf, count.min(MAX_RW_COUNT))
+            }
+            FileKind::Dev(_) => Ok(count),
+            _ => Err(Errno::ESPIPE),
+        }
     }
 
     /// The file's current offset.
@@ -193,6 +323,17 @@ impl File {
             FileKind::Console | FileKind::Dev(Device::Null) => return Ok(0),
             FileKind::Pipe(p) => return p.read(&[(buf, count.min(MAX_RW_COUNT))], self.nonblock()),
             FileKind::Dev(Device::Zero) => return read_zero(buf, count.min(MAX_RW_COUNT)),
+            FileKind::Tmpfs(i) => {
+                // The offset is read before and stored after the copy (no
+                // lock is held over user memory).
+                let mut p = self.pos();
+                if (p as i64).checked_add(count as i64).is_none_or(|end| end < 0) {
+                    return Err(Errno::EINVAL);
+                }
+                let r = Self::tmpfs_read(i, &mut p, buf, count.min(MAX_RW_COUNT));
+                self.set_pos(p);
+                return r;
+            }
             _ => {}
         }
         // rw_verify_area (the console is a stream, without an offset): the
@@ -203,7 +344,7 @@ impl File {
         let count = count.min(MAX_RW_COUNT);
         let sysctl;
         let data: &[u8] = match &self.kind {
-            FileKind::Console | FileKind::Pipe(_) | FileKind::Dev(_) => return Ok(0),
+            FileKind::Console | FileKind::Pipe(_) | FileKind::Dev(_) | FileKind::Tmpfs(_) => return Ok(0),
             FileKind::Dir(_) => return Err(Errno::EISDIR),
             // No read operation (Linux's vfs_read: EINVAL).
             FileKind::SysrqTrigger => return Err(Errno::EINVAL),
@@ -235,6 +376,12 @@ impl File {
     /// `access_ok`). The console and the sysctl are writable.
     pub fn write_from_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
+            FileKind::Tmpfs(i) => {
+                let mut p = self.pos();
+                let r = Self::tmpfs_write(i, &mut p, self.f_flags() & O_APPEND != 0, buf, count);
+                self.set_pos(p);
+                r
+            }
             FileKind::Pipe(p) => p.write(&[(buf, count)], self.nonblock()),
             // write_null / write_zero: everything is taken, nothing read.
             FileKind::Dev(_) => Ok(count),
@@ -274,7 +421,7 @@ impl File {
     }
 
     /// `lseek` with a valid `whence` (0..=4): `generic_file_llseek` for
-    /// initrd files, the sysctl and directories (of size 0, as /proc's),
+    /// tmpfs files, the sysctl and /proc directories (of size 0),
     /// `seq_lseek` (`SEEK_SET` and `SEEK_CUR` only) for generated /proc
     /// files; the console cannot seek.
     pub fn lseek(&self, off: i64, whence: u32) -> Result<u64, Errno> {
@@ -286,6 +433,10 @@ impl File {
                 return Ok(0);
             }
             (FileKind::Console | FileKind::Pipe(_), _) => return Err(Errno::ESPIPE),
+            // dcache_dir_lseek: a directory's offset is a cookie.
+            (FileKind::Tmpfs(i), 0) if i.is_dir() => off,
+            (FileKind::Tmpfs(i), 1) if i.is_dir() => off.wrapping_add(*pos as i64),
+            (FileKind::Tmpfs(i), _) if i.is_dir() => return Err(Errno::EINVAL),
             (FileKind::Bytes(FileBytes::Owned(_)), 0) => off,
             (FileKind::Bytes(FileBytes::Owned(_)), 1) => off.wrapping_add(*pos as i64),
             (FileKind::Bytes(FileBytes::Owned(_)), _) => return Err(Errno::EINVAL),
@@ -306,12 +457,12 @@ impl File {
         Ok(new as u64)
     }
 
-    /// `st_size`: the length of an initrd file or /proc snapshot; 0 for
+    /// `st_size`: the length of a tmpfs file or /proc snapshot; 0 for
     /// the console, the sysctl and directories.
     pub fn size(&self) -> u64 {
         match &self.kind {
-            FileKind::Bytes(FileBytes::Initrd(e)) => e.data.len() as u64,
             FileKind::Bytes(FileBytes::Owned(b)) => b.len() as u64,
+            FileKind::Tmpfs(i) => i.size(),
             _ => 0,
         }
     }
@@ -326,6 +477,7 @@ impl File {
             FileKind::Dir(_) => S_IFDIR | 0o755,
             FileKind::Pipe(_) => S_IFIFO | 0o600,
             FileKind::Dev(_) => S_IFCHR | 0o666,
+            FileKind::Tmpfs(i) => i.mode(),
         }
     }
 
@@ -375,18 +527,36 @@ pub struct FdTable {
 }
 
 /// A process's file table, as its `Process::files` holds it.
-pub struct Files(IrqMutex<FdTable>);
+pub struct Files(IrqMutex<FdTable>, IrqMutex<FsStruct>);
+
+/// A process's file-system context (Linux's `fs_struct`).
+pub struct FsStruct {
+    /// The working directory.
+    pub cwd: super::namei::Node,
+    /// The file-mode creation mask.
+    pub umask: u32,
+}
 
 impl Files {
-    /// A new process's files: stdin, stdout and stderr on the console.
+    /// A new process's files: stdin, stdout and stderr on the console;
+    /// its working directory the root, its umask 022.
     pub fn with_console() -> Box<dyn ProcessFiles> {
-        Box::new(Files(IrqMutex::new(FdTable::with_console())))
+        let fs = FsStruct { cwd: super::namei::Node::root(), umask: 0o022 };
+        Box::new(Files(IrqMutex::new(FdTable::with_console()), IrqMutex::new(fs)))
     }
+}
+
+/// The file-system context of process `p`.
+pub fn fs_struct(p: &Process) -> &IrqMutex<FsStruct> {
+    let any: &dyn Any = &*p.files;
+    &any.downcast_ref::<Files>().expect("a process's files are fs::file::Files").1
 }
 
 impl ProcessFiles for Files {
     fn close_all(&self) {
-        self.0.lock().close_all();
+        // The files' last references go after the lock.
+        let fds = core::mem::take(&mut self.0.lock().fds);
+        drop(fds);
     }
 
     fn close_on_exec(&self) {
@@ -464,6 +634,13 @@ impl FdTable {
         slot.map(|d| d.cloexec = on).ok_or(Errno::EBADF)
     }
 
+    /// Remove `fd` from the table and hand over its file (to be dropped
+    /// outside the table's lock).
+    pub fn take(&mut self, fd: i32) -> Result<Arc<File>, Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(Errno::EBADF)?;
+        slot.take().map(|d| d.file).ok_or(Errno::EBADF)
+    }
+
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(Errno::EBADF)?;
         slot.take().map(|_| ()).ok_or(Errno::EBADF)
@@ -486,10 +663,6 @@ impl FdTable {
             Some(d) if Arc::ptr_eq(&d.file, file) => self.close(fd),
             _ => Err(Errno::EBADF),
         }
-    }
-
-    pub fn close_all(&mut self) {
-        self.fds.clear();
     }
 
     /// `do_close_on_exec`: take every descriptor marked close-on-exec out

@@ -1,5 +1,6 @@
-//! Files: the initrd (a cpio `newc` archive handed over by the bootloader),
-//! `/proc`, pipes, and path lookup over the initrd and /proc.
+//! Files: the tmpfs mounted at `/` (holding the initrd's files, a cpio
+//! `newc` archive handed over by the bootloader), `/proc` mounted on it,
+//! pipes, and path lookup over them.
 
 #![deny(unsafe_code)]
 
@@ -9,3 +10,4 @@ pub mod initrd;
 pub mod namei;
 pub mod pipe;
 pub mod procfs;
+pub mod tmpfs;

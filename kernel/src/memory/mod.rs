@@ -7,6 +7,7 @@
 pub mod frame;
 pub mod heap;
 pub mod kmap;
+pub mod page;
 pub mod phys;
 
 use core::sync::atomic::{AtomicU64, Ordering};

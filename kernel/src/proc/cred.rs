@@ -31,8 +31,10 @@ use mm::Errno;
 /// A capability set: bit `n` is capability `n` (Linux `kernel_cap_t`).
 pub type CapSet = u64;
 
+pub const CAP_CHOWN: u32 = 0;
 pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_FOWNER: u32 = 3;
+pub const CAP_FSETID: u32 = 4;
 pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
@@ -101,11 +103,6 @@ impl Creds {
     /// Is capability `cap` in the effective set (Linux `capable`)?
     pub fn capable(&self, cap: u32) -> bool {
         self.cap_effective & (1 << cap) != 0
-    }
-
-    /// Is `gid` the fs gid or a supplementary group (`in_group_p`)?
-    pub fn in_group(&self, gid: u32) -> bool {
-        self.fsgid == gid || self.groups.binary_search(&gid).is_ok()
     }
 
     /// `setuid(uid)`: with `CAP_SETUID` all of real, effective and saved;
@@ -394,7 +391,6 @@ pub mod tests {
     pub fn groups_are_sorted_and_need_setgid() {
         let c = Creds::root().set_groups(alloc::vec![9, 3, 5]).unwrap();
         assert_eq!(&*c.groups, &[3, 5, 9]);
-        assert!(c.in_group(5) && c.in_group(0) && !c.in_group(4));
         assert_eq!(user(1).set_groups(alloc::vec![]), Err(Errno::EPERM));
     }
 }

@@ -17,6 +17,7 @@ mod fs;
 mod mem;
 mod misc;
 pub mod nr;
+mod path;
 mod sched;
 mod signal;
 mod thread;
@@ -57,7 +58,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::WRITE => fs::sys_write(a),
         nr::OPEN => fs::sys_open(a),
         nr::CLOSE => fs::sys_close(a),
-        nr::STAT | nr::LSTAT => fs::sys_stat(a),
+        nr::STAT => fs::sys_stat(a),
+        nr::LSTAT => fs::sys_lstat(a),
         nr::FSTAT => fs::sys_fstat(a),
         nr::POLL => fs::sys_poll(a),
         nr::LSEEK => fs::sys_lseek(a),
@@ -147,6 +149,41 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::MLOCK2 => mem::sys_mlock2(a),
         nr::DUP3 => fs::sys_dup3(a),
         nr::PIPE2 => fs::sys_pipe2(a),
+        nr::PREAD64 => fs::sys_pread64(a),
+        nr::PWRITE64 => fs::sys_pwrite64(a),
+        nr::ACCESS => path::sys_access(a),
+        nr::TRUNCATE => path::sys_truncate(a),
+        nr::FTRUNCATE => path::sys_ftruncate(a),
+        nr::CHDIR => path::sys_chdir(a),
+        nr::FCHDIR => path::sys_fchdir(a),
+        nr::RENAME => path::sys_rename(a),
+        nr::MKDIR => path::sys_mkdir(a),
+        nr::RMDIR => path::sys_rmdir(a),
+        nr::CREAT => fs::sys_creat(a),
+        nr::LINK => path::sys_link(a),
+        nr::UNLINK => path::sys_unlink(a),
+        nr::SYMLINK => path::sys_symlink(a),
+        nr::READLINK => path::sys_readlink(a),
+        nr::CHMOD => path::sys_chmod(a),
+        nr::FCHMOD => path::sys_fchmod(a),
+        nr::CHOWN => path::sys_chown(a),
+        nr::FCHOWN => path::sys_fchown(a),
+        nr::LCHOWN => path::sys_lchown(a),
+        nr::UMASK => path::sys_umask(a),
+        nr::GETDENTS64 => fs::sys_getdents64(a),
+        nr::MKDIRAT => path::sys_mkdirat(a),
+        nr::FCHOWNAT => path::sys_fchownat(a),
+        nr::UNLINKAT => path::sys_unlinkat(a),
+        nr::RENAMEAT => path::sys_renameat(a),
+        nr::LINKAT => path::sys_linkat(a),
+        nr::SYMLINKAT => path::sys_symlinkat(a),
+        nr::READLINKAT => path::sys_readlinkat(a),
+        nr::FCHMODAT => path::sys_fchmodat(a),
+        nr::FACCESSAT => path::sys_faccessat(a),
+        nr::RENAMEAT2 => path::sys_renameat2(a),
+        nr::STATX => fs::sys_statx(a),
+        nr::FACCESSAT2 => path::sys_faccessat2(a),
+        nr::FCHMODAT2 => path::sys_fchmodat2(a),
         _ => {
             log_enosys_once(nr);
             Err(Errno::ENOSYS)

@@ -1,0 +1,607 @@
+//! tmpfs: the writable in-memory file system mounted at `/` (Linux's
+//! `mm/shmem.c` with `fs/libfs.c`'s directories).
+//!
+//! An [`Inode`] is a directory, a regular file, a symbolic link or a
+//! character device (`/dev/null`, `/dev/zero`), with Linux's attributes:
+//! mode, uid, gid, link count, and access/modify/change times. There is no
+//! separate dentry cache: a directory maps each name to its child inode,
+//! and a directory knows its parent (for `..` and `getcwd`). A name is
+//! also given a cookie, increasing and never reused within the directory,
+//! which is the `getdents64` offset: listing while entries are removed or
+//! added never repeats or skips a surviving one.
+//!
+//! File data lives in whole 4 KiB frames ([`PageFrame`]) indexed by page
+//! offset; a page never written is a hole and reads as zeros. Files copied
+//! from the initrd at boot keep the initrd's bytes as a read-only backing
+//! (no copy, nothing charged): a page written is copied from the backing
+//! first, and the backing is cut when the file is truncated. The pages of
+//! all files are charged against the size limit, half of RAM as Linux's
+//! default: past it a write is `ENOSPC`; a frame the allocator refuses is
+//! `ENOMEM`.
+//!
+//! An inode lives as long as a directory entry, an open file or a working
+//! directory holds it: an unlinked file that is still open keeps its data
+//! until the last close.
+//!
+//! Locking: every change to the tree (create, link, unlink, rename, rmdir)
+//! holds [`TREE`], then the directories' own locks; a lookup takes one
+//! directory lock at a time. Lock order: `TREE` > directory > `meta` >
+//! file data > frame allocator. User memory is never touched under any of
+//! them.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use mm::Errno;
+
+use super::namei::Device;
+use crate::memory::page::PageFrame;
+use crate::sync::IrqMutex;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// `st_mode` type bits.
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_ISUID: u32 = 0o4000;
+pub const S_ISGID: u32 = 0o2000;
+pub const S_ISVTX: u32 = 0o1000;
+
+/// Largest file size (`MAX_LFS_FILESIZE`).
+pub const MAX_FILESIZE: u64 = i64::MAX as u64;
+
+/// Serialises every change to the directory tree (Linux's per-directory
+/// `i_rwsem`s and `s_vfs_rename_mutex`, as one lock).
+pub static TREE: IrqMutex<()> = IrqMutex::new(());
+
+static NEXT_INO: AtomicU64 = AtomicU64::new(1);
+/// Pages charged to tmpfs, and the most it may hold.
+static USED_PAGES: AtomicU64 = AtomicU64::new(0);
+static MAX_PAGES: AtomicU64 = AtomicU64::new(0);
+static ROOT: spin::Once<Arc<Inode>> = spin::Once::new();
+
+/// The time now, for timestamps: nanoseconds since the epoch.
+pub fn now() -> u64 {
+    crate::arch::rtc::boot_epoch_ns() + crate::arch::time::now_ns()
+}
+
+/// An inode's attributes.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    /// Type and permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub atime: u64,
+    pub mtime: u64,
+    pub ctime: u64,
+}
+
+/// One file of the file system.
+pub struct Inode {
+    pub ino: u64,
+    pub meta: IrqMutex<Meta>,
+    pub kind: InodeKind,
+}
+
+pub enum InodeKind {
+    Dir(IrqMutex<Dir>),
+    File(IrqMutex<FileData>),
+    Symlink(Vec<u8>),
+    Chr(Device),
+}
+
+/// A directory's entries.
+pub struct Dir {
+    /// The parent (the root's is empty: its `..` is itself).
+    pub parent: Weak<Inode>,
+    by_name: BTreeMap<Vec<u8>, u64>,
+    by_cookie: BTreeMap<u64, (Vec<u8>, Arc<Inode>)>,
+    next_cookie: u64,
+    /// Removed (`rmdir`): nothing may be created in it.
+    pub dead: bool,
+    /// `/proc` is mounted here.
+    pub proc_mount: bool,
+}
+
+/// The first cookie of a name; 0 and 1 are `.` and `..`.
+pub const FIRST_COOKIE: u64 = 2;
+
+impl Dir {
+    fn new(parent: Weak<Inode>) -> Dir {
+        Dir { parent, by_name: BTreeMap::new(), by_cookie: BTreeMap::new(), next_cookie: FIRST_COOKIE, dead: false, proc_mount: false }
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<Arc<Inode>> {
+        let c = self.by_name.get(name)?;
+        self.by_cookie.get(c).map(|(_, i)| i.clone())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The first entry at or after cookie `from`: (cookie, name, inode).
+    pub fn entry_from(&self, from: u64) -> Option<(u64, Vec<u8>, Arc<Inode>)> {
+        self.by_cookie.range(from..).next().map(|(c, (n, i))| (*c, n.clone(), i.clone()))
+    }
+
+    /// The name under which `child` is listed.
+    pub fn name_of(&self, child: &Arc<Inode>) -> Option<Vec<u8>> {
+        self.by_cookie.values().find(|(_, i)| Arc::ptr_eq(i, child)).map(|(n, _)| n.clone())
+    }
+
+    fn insert(&mut self, name: Vec<u8>, inode: Arc<Inode>) -> Result<(), Errno> {
+        let c = self.next_cookie;
+        self.by_cookie.try_insert_or_enomem(c, (name.clone(), inode))?;
+        self.by_name.insert(name, c);
+        self.next_cookie += 1;
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<Arc<Inode>> {
+        let c = self.by_name.remove(name)?;
+        self.by_cookie.remove(&c).map(|(_, i)| i)
+    }
+}
+
+/// `BTreeMap` insertion that reports heap exhaustion instead of aborting
+/// (the node allocation is tried first with a probe of the same size).
+trait TryInsert<K, V> {
+    fn try_insert_or_enomem(&mut self, k: K, v: V) -> Result<(), Errno>;
+}
+
+impl<K: Ord, V> TryInsert<K, V> for BTreeMap<K, V> {
+    fn try_insert_or_enomem(&mut self, k: K, v: V) -> Result<(), Errno> {
+        // A B-tree node is a few hundred bytes: if 1 KiB cannot be had the
+        // insert would abort the kernel, so refuse it first.
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(1024).map_err(|_| Errno::ENOMEM)?;
+        drop(probe);
+        self.insert(k, v);
+        Ok(())
+    }
+}
+
+/// A regular file's data.
+pub struct FileData {
+    pub size: u64,
+    pages: BTreeMap<u64, PageFrame>,
+    /// The initrd's bytes under pages not yet written (cut at `size`).
+    backing: &'static [u8],
+}
+
+impl FileData {
+    /// Pages holding data: written ones and unshadowed backing ones
+    /// (`st_blocks` is this times 8).
+    pub fn nr_pages(&self) -> u64 {
+        let backing = (self.backing.len() as u64).div_ceil(PAGE_SIZE);
+        let shadowed = self.pages.range(..backing).count() as u64;
+        self.pages.len() as u64 + backing - shadowed
+    }
+
+    /// Copy bytes at `pos` into `out` (up to the end of the file and of
+    /// the page `pos` is in); returns how many.
+    pub fn read_page(&self, pos: u64, out: &mut [u8]) -> usize {
+        if pos >= self.size {
+            return 0;
+        }
+        let off = (pos % PAGE_SIZE) as usize;
+        let n = out.len().min(PAGE_SIZE as usize - off).min((self.size - pos) as usize);
+        if let Some(p) = self.pages.get(&(pos / PAGE_SIZE)) {
+            out[..n].copy_from_slice(&p.bytes()[off..off + n]);
+        } else {
+            out[..n].fill(0);
+            let b = self.backing;
+            if (pos as usize) < b.len() {
+                let m = n.min(b.len() - pos as usize);
+                out[..m].copy_from_slice(&b[pos as usize..pos as usize + m]);
+            }
+        }
+        n
+    }
+
+    /// Write `data` at `pos` (within one page), growing the file: a new
+    /// page is charged to the size limit (`ENOSPC`) and allocated
+    /// (`ENOMEM`).
+    pub fn write_page(&mut self, pos: u64, data: &[u8]) -> Result<(), Errno> {
+        let index = pos / PAGE_SIZE;
+        let off = (pos % PAGE_SIZE) as usize;
+        if !self.pages.contains_key(&index) {
+            let mut page = charge_page()?;
+            let start = (index * PAGE_SIZE) as usize;
+            if start < self.backing.len() {
+                let m = (self.backing.len() - start).min(PAGE_SIZE as usize);
+                page.bytes_mut()[..m].copy_from_slice(&self.backing[start..start + m]);
+            }
+            if let Err(e) = self.pages.try_insert_or_enomem(index, page) {
+                // The page went back to the allocator; its charge goes too.
+                uncharge(1);
+                return Err(e);
+            }
+        }
+        let page = self.pages.get_mut(&index).expect("just inserted");
+        page.bytes_mut()[off..off + data.len()].copy_from_slice(data);
+        self.size = self.size.max(pos + data.len() as u64);
+        Ok(())
+    }
+
+    /// Set the size: pages past the end go (returned, for the caller to
+    /// free outside its locks), the tail of a cut page is zeroed, the
+    /// backing cut (`shmem_setattr`'s truncation).
+    #[must_use = "the pages cut off are freed when dropped"]
+    pub fn truncate(&mut self, size: u64) -> BTreeMap<u64, PageFrame> {
+        let mut gone = BTreeMap::new();
+        if size < self.size {
+            let keep = size.div_ceil(PAGE_SIZE);
+            gone = self.pages.split_off(&keep);
+            uncharge(gone.len() as u64);
+            if !size.is_multiple_of(PAGE_SIZE) {
+                if let Some(p) = self.pages.get_mut(&(size / PAGE_SIZE)) {
+                    p.bytes_mut()[(size % PAGE_SIZE) as usize..].fill(0);
+                }
+            }
+            if (self.backing.len() as u64) > size {
+                self.backing = &self.backing[..size as usize];
+            }
+        }
+        self.size = size;
+        gone
+    }
+
+    /// The data as one slice when it is all the initrd's, untouched.
+    pub fn static_bytes(&self) -> Option<&'static [u8]> {
+        (self.pages.is_empty() && self.backing.len() as u64 == self.size).then_some(self.backing)
+    }
+}
+
+impl Drop for FileData {
+    fn drop(&mut self) {
+        uncharge(self.pages.len() as u64);
+    }
+}
+
+/// Charge one page to the size limit and allocate it.
+fn charge_page() -> Result<PageFrame, Errno> {
+    let max = MAX_PAGES.load(Ordering::Relaxed);
+    USED_PAGES
+        .try_update(Ordering::Relaxed, Ordering::Relaxed, |u| (u < max).then_some(u + 1))
+        .map_err(|_| Errno::ENOSPC)?;
+    PageFrame::new().ok_or_else(|| {
+        uncharge(1);
+        Errno::ENOMEM
+    })
+}
+
+fn uncharge(n: u64) {
+    USED_PAGES.fetch_sub(n, Ordering::Relaxed);
+}
+
+impl Inode {
+    /// A new inode (not yet in any directory, link count 0 for files and
+    /// 2 for directories as `shmem_mknod` with `inc_nlink` makes them).
+    pub fn new(mode: u32, uid: u32, gid: u32, kind: InodeKind) -> Result<Arc<Inode>, Errno> {
+        let t = now();
+        let meta = Meta { mode, uid, gid, nlink: 0, atime: t, mtime: t, ctime: t };
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(256).map_err(|_| Errno::ENOMEM)?;
+        drop(probe);
+        Ok(Arc::new(Inode { ino: NEXT_INO.fetch_add(1, Ordering::Relaxed), meta: IrqMutex::new(meta), kind }))
+    }
+
+    pub fn new_dir(mode: u32, uid: u32, gid: u32, parent: Weak<Inode>) -> Result<Arc<Inode>, Errno> {
+        Inode::new(S_IFDIR | (mode & 0o7777), uid, gid, InodeKind::Dir(IrqMutex::new(Dir::new(parent))))
+    }
+
+    pub fn new_file(mode: u32, uid: u32, gid: u32, backing: &'static [u8]) -> Result<Arc<Inode>, Errno> {
+        let data = FileData { size: backing.len() as u64, pages: BTreeMap::new(), backing };
+        Inode::new(S_IFREG | (mode & 0o7777), uid, gid, InodeKind::File(IrqMutex::new(data)))
+    }
+
+    pub fn new_symlink(target: &[u8], uid: u32, gid: u32) -> Result<Arc<Inode>, Errno> {
+        let mut t = Vec::new();
+        t.try_reserve_exact(target.len()).map_err(|_| Errno::ENOMEM)?;
+        t.extend_from_slice(target);
+        Inode::new(S_IFLNK | 0o777, uid, gid, InodeKind::Symlink(t))
+    }
+
+    pub fn meta(&self) -> Meta {
+        *self.meta.lock()
+    }
+
+    pub fn mode(&self) -> u32 {
+        self.meta.lock().mode
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, InodeKind::Dir(_))
+    }
+
+    pub fn dir(&self) -> Option<&IrqMutex<Dir>> {
+        match &self.kind {
+            InodeKind::Dir(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn file(&self) -> Option<&IrqMutex<FileData>> {
+        match &self.kind {
+            InodeKind::File(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// `st_size`: data length, link target length, or 0 for directories
+    /// (Linux's tmpfs counts entries times `BOGO_DIRENT_SIZE`).
+    pub fn size(&self) -> u64 {
+        match &self.kind {
+            InodeKind::File(f) => f.lock().size,
+            InodeKind::Symlink(t) => t.len() as u64,
+            InodeKind::Dir(d) => d.lock().by_name.len() as u64 * 20,
+            InodeKind::Chr(_) => 0,
+        }
+    }
+
+    /// `st_blocks` (512-byte units): the pages a file holds.
+    pub fn blocks(&self) -> u64 {
+        match &self.kind {
+            InodeKind::File(f) => f.lock().nr_pages() * 8,
+            _ => 0,
+        }
+    }
+
+    /// `d_type` for `getdents64`.
+    pub fn d_type(&self) -> u8 {
+        match &self.kind {
+            InodeKind::Dir(_) => 4,
+            InodeKind::File(_) => 8,
+            InodeKind::Symlink(_) => 10,
+            InodeKind::Chr(_) => 2,
+        }
+    }
+
+    /// Mark the data changed (mtime and ctime).
+    pub fn touch_mc(&self) {
+        let t = now();
+        let mut m = self.meta.lock();
+        m.mtime = t;
+        m.ctime = t;
+    }
+
+    /// Mark the attributes changed (ctime).
+    pub fn touch_c(&self) {
+        self.meta.lock().ctime = now();
+    }
+
+    /// Is this directory (one) an ancestor of, or `other` itself?
+    pub fn is_ancestor_of(self: &Arc<Inode>, other: &Arc<Inode>) -> bool {
+        let mut at = other.clone();
+        loop {
+            if Arc::ptr_eq(&at, self) {
+                return true;
+            }
+            let up = at.dir().and_then(|d| d.lock().parent.upgrade());
+            match up {
+                Some(p) if !Arc::ptr_eq(&p, &at) => at = p,
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// The root directory.
+pub fn root() -> Arc<Inode> {
+    ROOT.get().expect("tmpfs::init not called").clone()
+}
+
+/// Put `inode` in `dir` as `name` (holding [`TREE`]): a directory's
+/// parent link and the link counts follow. `EEXIST` if the name is taken,
+/// `ENOENT` if `dir` was removed.
+pub fn link_into(_tree: &(), dir: &Arc<Inode>, name: &[u8], inode: Arc<Inode>) -> Result<(), Errno> {
+    let d = dir.dir().ok_or(Errno::ENOTDIR)?;
+    let mut d = d.lock();
+    if d.dead {
+        return Err(Errno::ENOENT);
+    }
+    if d.by_name.contains_key(name) {
+        return Err(Errno::EEXIST);
+    }
+    let is_dir = inode.is_dir();
+    if let Some(sub) = inode.dir() {
+        sub.lock().parent = Arc::downgrade(dir);
+    }
+    d.insert(name.to_vec(), inode.clone())?;
+    drop(d);
+    inode.meta.lock().nlink += if is_dir { 2 } else { 1 };
+    if is_dir {
+        dir.meta.lock().nlink += 1;
+    }
+    dir.touch_mc();
+    Ok(())
+}
+
+/// Take `name` out of `dir` (holding [`TREE`]): the inode loses the
+/// link (a directory both of its own), its parent the `..` link. The
+/// inode is returned: drop it after `TREE`, as it may be the last
+/// reference and free the file's pages.
+#[must_use = "drop the inode outside TREE"]
+pub fn unlink_from(_tree: &(), dir: &Arc<Inode>, name: &[u8]) -> Option<Arc<Inode>> {
+    let inode = dir.dir()?.lock().remove(name)?;
+    if let Some(sub) = inode.dir() {
+        sub.lock().dead = true;
+        inode.meta.lock().nlink = 0;
+        dir.meta.lock().nlink -= 1;
+    } else {
+        let mut m = inode.meta.lock();
+        m.nlink = m.nlink.saturating_sub(1);
+    }
+    inode.touch_c();
+    dir.touch_mc();
+    Some(inode)
+}
+
+/// Move `name` from `old_dir` to `new_name` in `new_dir`, replacing what
+/// was there (already checked by the caller) (holding [`TREE`]); returns
+/// the replaced inode, to be dropped after `TREE`.
+pub fn rename(
+    tree: &(),
+    old_dir: &Arc<Inode>,
+    old_name: &[u8],
+    new_dir: &Arc<Inode>,
+    new_name: &[u8],
+) -> Result<Option<Arc<Inode>>, Errno> {
+    let inode = old_dir.dir().and_then(|d| d.lock().get(old_name)).ok_or(Errno::ENOENT)?;
+    // Make sure the insert cannot fail after the removal.
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(2048).map_err(|_| Errno::ENOMEM)?;
+    drop(probe);
+    let replaced = unlink_from(tree, new_dir, new_name);
+    let _moved = unlink_from(tree, old_dir, old_name);
+    if let Some(sub) = inode.dir() {
+        sub.lock().dead = false;
+    }
+    link_into(tree, new_dir, new_name, inode.clone())?;
+    // A directory keeps its own two links (unlink_from zeroed them).
+    if inode.is_dir() {
+        inode.meta.lock().nlink = 2 + count_subdirs(&inode);
+    }
+    Ok(replaced)
+}
+
+fn count_subdirs(dir: &Arc<Inode>) -> u32 {
+    dir.dir().map_or(0, |d| d.lock().by_cookie.values().filter(|(_, i)| i.is_dir()).count() as u32)
+}
+
+/// Build the root: the initrd's files (with their archived modes, read
+/// through from the initrd until written), `/proc` (where /proc is
+/// mounted), `/dev` with `null`, `zero` and `shm`, `/tmp` (1777), and
+/// `/etc/passwd` and `/etc/group` unless the initrd has them. The size
+/// limit is half of `total_bytes` of RAM.
+pub fn init(total_bytes: u64) {
+    MAX_PAGES.store(total_bytes / 2 / PAGE_SIZE, Ordering::Relaxed);
+    let root = Inode::new_dir(0o755, 0, 0, Weak::new()).expect("tmpfs root");
+    root.meta.lock().nlink = 2;
+    ROOT.call_once(|| root.clone());
+    let t = &*TREE.lock();
+    let mkdir = |parent: &Arc<Inode>, name: &[u8], mode: u32| -> Arc<Inode> {
+        if let Some(d) = parent.dir().and_then(|d| d.lock().get(name)) {
+            return d;
+        }
+        let d = Inode::new_dir(mode, 0, 0, Arc::downgrade(parent)).expect("tmpfs directory at boot");
+        link_into(t, parent, name, d.clone()).expect("tmpfs directory at boot");
+        d
+    };
+    for e in super::initrd::entries() {
+        let name = e.name.trim_start_matches("./").trim_start_matches('/').as_bytes();
+        if name.is_empty() || name == b"." {
+            continue;
+        }
+        let mut comps: Vec<&[u8]> = name.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+        let Some(last) = comps.pop() else { continue };
+        let mut dir = root.clone();
+        for c in comps {
+            dir = mkdir(&dir, c, 0o755);
+        }
+        let perm = e.mode & 0o7777;
+        match e.mode & S_IFMT {
+            S_IFDIR => {
+                mkdir(&dir, last, perm).meta.lock().mode = S_IFDIR | perm;
+            }
+            S_IFLNK => {
+                if let Ok(l) = Inode::new_symlink(e.data, 0, 0) {
+                    let _ = link_into(t, &dir, last, l);
+                }
+            }
+            _ => {
+                if let Ok(f) = Inode::new_file(perm, 0, 0, e.data) {
+                    let _ = link_into(t, &dir, last, f);
+                }
+            }
+        }
+    }
+    let proc = mkdir(&root, b"proc", 0o555);
+    proc.dir().unwrap().lock().proc_mount = true;
+    let dev = mkdir(&root, b"dev", 0o755);
+    for (name, d) in [(&b"null"[..], Device::Null), (b"zero", Device::Zero)] {
+        let c = Inode::new(S_IFCHR | 0o666, 0, 0, InodeKind::Chr(d)).expect("tmpfs device at boot");
+        let _ = link_into(t, &dev, name, c);
+    }
+    mkdir(&dev, b"shm", 0o1777).meta.lock().mode = S_IFDIR | 0o1777;
+    mkdir(&root, b"tmp", 0o1777).meta.lock().mode = S_IFDIR | 0o1777;
+    let etc = mkdir(&root, b"etc", 0o755);
+    for (name, text) in [
+        (
+            &b"passwd"[..],
+            &b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"[..],
+        ),
+        (b"group", b"root:x:0:\nnogroup:x:65534:\n"),
+    ] {
+        if etc.dir().unwrap().lock().get(name).is_none() {
+            if let Ok(f) = Inode::new_file(0o644, 0, 0, text) {
+                let _ = link_into(t, &etc, name, f);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ktest")]
+pub mod tests {
+    use super::*;
+    use crate::ktest::ktest;
+
+    fn read_all(f: &FileData) -> Vec<u8> {
+        let mut out = alloc::vec![0u8; f.size as usize];
+        let mut at = 0;
+        while at < out.len() {
+            at += f.read_page(at as u64, &mut out[at..]);
+        }
+        out
+    }
+
+    /// A file over initrd bytes: a write copies the page first, holes
+    /// read as zeros, truncation cuts pages and the backing, and every
+    /// page is charged and uncharged.
+    #[ktest]
+    pub fn file_pages_holes_and_truncate() {
+        let used = USED_PAGES.load(Ordering::Relaxed);
+        let inode = Inode::new_file(0o644, 0, 0, b"hello world").unwrap();
+        let mut f = inode.file().unwrap().lock();
+        assert_eq!(f.nr_pages(), 1, "the backing page");
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used, "the backing is not charged");
+        f.write_page(3, b"XY").unwrap();
+        assert_eq!(read_all(&f), b"helXY world");
+        assert_eq!(f.nr_pages(), 1, "the written page shadows the backing one");
+        f.write_page(2 * PAGE_SIZE + 10, b"z").unwrap();
+        assert_eq!(f.size, 2 * PAGE_SIZE + 11);
+        assert_eq!(f.nr_pages(), 2, "page 1 is a hole");
+        let all = read_all(&f);
+        assert!(all[11..2 * PAGE_SIZE as usize + 10].iter().all(|&b| b == 0), "holes read as zeros");
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used + 2);
+        drop(f.truncate(2));
+        assert_eq!(read_all(&f), b"he");
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used + 1, "page 2 is gone");
+        drop(f.truncate(20));
+        assert_eq!(read_all(&f), b"he\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", "the cut tail reads as zeros");
+        drop(f);
+        drop(inode);
+        assert_eq!(USED_PAGES.load(Ordering::Relaxed), used, "the last reference frees every page");
+    }
+
+    /// Past the size limit a new page is ENOSPC; nothing stays charged.
+    #[ktest]
+    pub fn size_limit_is_enospc() {
+        let inode = Inode::new_file(0o644, 0, 0, &[]).unwrap();
+        let mut f = inode.file().unwrap().lock();
+        let max = MAX_PAGES.swap(USED_PAGES.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let first = f.write_page(0, b"a");
+        let second = f.write_page(PAGE_SIZE, b"b");
+        MAX_PAGES.store(max, Ordering::Relaxed);
+        assert_eq!((first, second), (Ok(()), Err(Errno::ENOSPC)));
+        assert_eq!(f.size, 1, "a refused write does not grow the file");
+    }
+}
