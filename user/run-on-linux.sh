@@ -29,6 +29,10 @@ programs=(
 	"malloc_stress|0|"
 	"pthreads|0|"
 	"clock|0|"
+	"fork|0|"
+	"fork_mlock|0|"
+	"wait|0|"
+	"forkbomb|0|"
 )
 
 pass=0

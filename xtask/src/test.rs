@@ -834,6 +834,14 @@ pub const USER_CASES: &[UserCase] = &[
     case("stack_growth"),
     case("madvise_populate"),
     case("pipes"),
+    // fork, vfork and clone: copy-on-write isolation, threads, pipes.
+    case("fork"),
+    // Linux's mlock rules across fork (VmLck, MCL_FUTURE, residency).
+    UserCase { needs_root: true, ..case("fork_mlock") },
+    // wait4/waitid statuses, orphans, process groups and sessions.
+    case("wait"),
+    // RLIMIT_NPROC bounds a fork bomb as uid 65534 (setuid needs root).
+    UserCase { needs_root: true, ..case("forkbomb") },
     // A write to a pipe without a reader: SIGPIPE's default action ends
     // the process, waking its two threads asleep in other pipes.
     UserCase { status: 141, output: &["writing to a pipe without a reader"], kernel_log: &["killed by signal 13"], ..case("pipe_sigpipe") },
