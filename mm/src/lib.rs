@@ -29,6 +29,7 @@ extern crate alloc;
 pub mod addr;
 pub mod errno;
 pub mod fault;
+pub mod fork;
 pub mod frame;
 pub mod gup;
 pub mod invariants;
