@@ -387,6 +387,14 @@ impl ProcessFiles for Files {
     fn close_all(&self) {
         self.0.lock().close_all();
     }
+
+    fn dup(&self) -> Result<Box<dyn ProcessFiles>, Errno> {
+        let t = self.0.lock();
+        let mut fds = Vec::new();
+        fds.try_reserve_exact(t.fds.len()).map_err(|_| Errno::ENOMEM)?;
+        fds.extend(t.fds.iter().cloned());
+        Ok(Box::new(Files(IrqMutex::new(FdTable { fds }))))
+    }
 }
 
 /// The file table of process `p`.

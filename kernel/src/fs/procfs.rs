@@ -140,7 +140,7 @@ fn status(p: &Arc<Process>) -> String {
     let _ = writeln!(s, "State:\tR (running)");
     let _ = writeln!(s, "Tgid:\t{}", p.pid);
     let _ = writeln!(s, "Pid:\t{}", p.pid);
-    let _ = writeln!(s, "PPid:\t0");
+    let _ = writeln!(s, "PPid:\t{}", p.ppid.load(core::sync::atomic::Ordering::SeqCst));
     let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", creds.uid, creds.euid);
     let _ = writeln!(s, "Gid:\t0\t0\t0\t0");
     s.push_str(&p.mm.proc_status_vm());

@@ -117,29 +117,44 @@ fn signal_number(arg: u64) -> Option<u8> {
 /// the target exists (the caller found it), so an invalid signal is EINVAL.
 fn send_to(p: &alloc::sync::Arc<proc::Process>, sig: u64) -> SysResult {
     let sig = signal_number(sig).ok_or(Errno::EINVAL)?;
-    if sig != 0 && !ignored_by_default(u64::from(sig)) {
+    if !may_signal(&proc::current(), p) {
+        return Err(Errno::EPERM);
+    }
+    let alive = !p.dead.load(core::sync::atomic::Ordering::SeqCst);
+    if sig != 0 && alive && !ignored_by_default(u64::from(sig)) {
         signal::send_fatal(p, sig);
     }
     Ok(0)
 }
 
-/// `kill`. The target is looked up before the signal is checked (ESRCH
-/// before EINVAL), as in Linux's kill_something_info. Every Holdfast
-/// process leads its own process group, whose id is its pid.
+/// Linux `kill_ok_by_cred`: root, or the sender's real or effective uid
+/// is the target's real or effective uid.
+fn may_signal(from: &proc::Process, to: &proc::Process) -> bool {
+    let s = *from.creds.lock();
+    let t = *to.creds.lock();
+    s.euid == 0 || [s.uid, s.euid].iter().any(|u| *u == t.uid || *u == t.euid)
+}
+
+/// `kill`: see `process::kill_targets` for whom `pid` names. A group
+/// succeeds if any member took the signal, else fails with the last
+/// member's error (Linux `__kill_pgrp_info`).
 pub fn sys_kill(a: Args) -> SysResult {
     let [pid, sig, ..] = a.0;
     let pid = pid as u32 as i32; // a pid_t
-    let me = proc::current();
-    match pid {
-        // Every process the caller may signal except itself and pid 1;
-        // Holdfast runs one process, so there is none.
-        -1 => Err(Errno::ESRCH),
-        0 => send_to(&me, sig),
-        p if p < 0 => {
-            let group = proc::find(p.unsigned_abs()).ok_or(Errno::ESRCH)?;
-            send_to(&group, sig)
-        }
-        p => send_to(&proc::find(p as u32).ok_or(Errno::ESRCH)?, sig),
+    let targets = super::process::kill_targets(pid)?;
+    if pid > 0 {
+        return send_to(&targets[0], sig);
+    }
+    let mut last = Err(Errno::ESRCH);
+    let mut any = false;
+    for t in &targets {
+        last = send_to(t, sig);
+        any |= last.is_ok();
+    }
+    if any {
+        Ok(0)
+    } else {
+        last
     }
 }
 

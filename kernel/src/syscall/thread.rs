@@ -1,4 +1,4 @@
-//! Thread syscalls: clone (threads), exit, exit_group, futex,
+//! Thread syscalls: clone (threads; processes in `proc::fork`), exit, exit_group, futex,
 //! set_tid_address, gettid, arch_prctl, sched_yield.
 
 use alloc::sync::Arc;
@@ -36,17 +36,27 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_CHILD_SETTID
     | CSIGNAL;
 
-/// `clone` for threads: the new thread shares everything and returns 0 in
-/// `rax` on `newsp`. Creating processes (no `CLONE_VM`) is not supported.
+/// `clone`. Without `CLONE_THREAD` it makes a process (`proc::fork`,
+/// with the flags fork, vfork and posix_spawn use). With it, a thread: the
+/// new thread shares everything and returns 0 in `rax` on `newsp`.
 pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
     let [flags, newsp, parent_tid, child_tid, tls, _] = a.0;
+    if flags & CLONE_THREAD == 0 {
+        // Linux: CLONE_SIGHAND needs CLONE_VM; processes that share
+        // signal handlers are not supported.
+        if flags & CLONE_SIGHAND != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let args = proc::fork::CloneArgs { flags, newsp, parent_tid, child_tid, tls };
+        return proc::fork::do_fork(args, parent).map(u64::from);
+    }
     if flags & !SUPPORTED != 0 {
         return Err(Errno::EINVAL);
     }
     let thread_flags = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
     if flags & thread_flags != thread_flags {
         // Linux: CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
-        return Err(if flags & CLONE_VM == 0 { Errno::ENOSYS } else { Errno::EINVAL });
+        return Err(Errno::EINVAL);
     }
     if flags & CLONE_SETTLS != 0 && tls >= mm::addr::TASK_SIZE {
         return Err(Errno::EPERM);
