@@ -201,17 +201,27 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         if pte_permits(m.flags, access) {
             return Ok(false); // spurious: someone else mapped it
         }
-        // A write to a private page that another mapping shares (after
-        // fork): copy it (Linux `do_wp_page` -> `wp_page_copy`).
-        let want = cow_pte_flags(vm_flags, want, meta.get(m.pa));
-        if access == FaultAccess::Write && !want.contains(PteFlags::WRITABLE) && m.flags.contains(PteFlags::PRESENT) {
-            wp_page_copy(inner, meta, va, m.pa, vm_flags, vm_pte_flags(vm_flags), spare)?;
-            return Ok(false);
+        let folio = meta.get(m.pa);
+        let mut want_now = cow_pte_flags(vm_flags, want, folio);
+        if access == FaultAccess::Write && !want_now.contains(PteFlags::WRITABLE) && m.flags.contains(PteFlags::PRESENT) {
+            // A write to a private page fork shared (Linux `do_wp_page`):
+            // still shared, copy it (`wp_page_copy`); this mapping holds
+            // the only reference left, take it back (`wp_page_reuse`).
+            match folio {
+                Some(f) if f.page_ref_count() == 1 => {
+                    f.set_anon_exclusive(true);
+                    want_now = want;
+                }
+                _ => {
+                    wp_page_copy(inner, meta, va, m.pa, vm_flags, want, spare)?;
+                    return Ok(false);
+                }
+            }
         }
         // The vma allows it but the pte does not: bring the pte in line
         // (flushed before the inner lock goes: `want` may also take a
-        // right away, e.g. write for exec). A private page that is no
-        // longer shared becomes writable again here (`wp_page_reuse`).
+        // right away, e.g. write for exec).
+        let want = want_now;
         let mut tlb = MmuGather::tlb_gather_mmu();
         let r = pt.protect(va, want, &mut tlb);
         tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
@@ -235,6 +245,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         return Err(FaultError::OutOfMemory);
     }
     folio.set_anon();
+    folio.set_anon_exclusive(true);
     // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want).is_err() {
@@ -278,6 +289,7 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
     }
     inner.phys.copy_frame(new_pa, old_pa);
     new.set_anon();
+    new.set_anon_exclusive(true);
     let _ = meta.folio_add_lru_vma(new, vm_flags);
     let Some(pt) = inner.pgtable.as_mut() else {
         if let Ok(true) = meta.put_page(new) {

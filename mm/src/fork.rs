@@ -19,8 +19,11 @@
 //! stays resident (nothing is unmapped).
 //!
 //! Invariant kept (and checked by [`crate::invariants`]): a pte of a
-//! private (not `VM_SHARED`) vma is writable only if its frame has
-//! exactly one reference, i.e. no other pte anywhere maps it.
+//! private (not `VM_SHARED`) vma is writable only if its page is
+//! `ANON_EXCLUSIVE`, and an exclusive page has exactly one reference per
+//! mapping in its own mm: no other address space maps it. Fork clears the
+//! flag on every page it shares; a write fault sets it again on a page it
+//! finds with one reference left (`wp_page_reuse`) or on its copy.
 //!
 //! Locking: `dup_mmap` holds the parent's `mmap_lock` for write for the
 //! whole copy (faults, population and every vma change of the parent
@@ -49,12 +52,12 @@ pub fn is_cow_mapping(flags: VmFlags) -> bool {
 /// The pte flags a present page of a vma with `vm_flags` may get, given
 /// that `want` is what the vma's protection asks for
 /// ([`vm_pte_flags`](crate::mm_struct::vm_pte_flags)): without `WRITABLE`
-/// if the vma is private and the page is shared with another mapping
-/// (reference count above 1), so that a write breaks COW first (Linux's
-/// `can_change_pte_writable` for mprotect, `wp_page_reuse` for faults).
+/// if the vma is private and the page is not `ANON_EXCLUSIVE` (fork shared
+/// it, and no write fault has since found it unshared), so that a write
+/// faults first (Linux's `can_change_pte_writable` for mprotect).
 pub fn cow_pte_flags(vm_flags: VmFlags, want: PteFlags, folio: Option<&PageMeta>) -> PteFlags {
-    let shared = folio.is_some_and(|f| f.page_ref_count() > 1);
-    if want.contains(PteFlags::WRITABLE) && !vm_flags.contains(VmFlags::SHARED) && shared {
+    let exclusive = folio.is_some_and(|f| f.is_anon_exclusive());
+    if want.contains(PteFlags::WRITABLE) && !vm_flags.contains(VmFlags::SHARED) && !exclusive {
         want - PteFlags::WRITABLE
     } else {
         want
@@ -149,6 +152,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                         break;
                     }
                     taken += 1;
+                    // Shared from now on: no longer exclusive to either side.
+                    folio.set_anon_exclusive(false);
                     if cow && flags.contains(PteFlags::WRITABLE) {
                         let _ = pt.protect(va, flags - PteFlags::WRITABLE, &mut tlb);
                     }

@@ -19,10 +19,12 @@
 //! 5. no frame is mapped twice in this mm; each mapped frame has metadata
 //!    and a reference count of at least its number of mappings here (1).
 //!    More references mean other address spaces map it too (fork shares
-//!    frames): then each of its ptes here must be read-only or lie in a
-//!    `VM_SHARED` vma (a private writable pte is copy-on-write broken
-//!    first, see [`crate::fork`]); a frame with exactly its mappings here
-//!    as references is not shared, and must count exactly as below;
+//!    frames). A pte of a private vma is writable only if its page is
+//!    `ANON_EXCLUSIVE`, an exclusive page has no references from
+//!    elsewhere, and a private writable vma's pte may lack `RW` only if
+//!    its page is not exclusive (copy-on-write, see [`crate::fork`]); a
+//!    frame with exactly its mappings here as references is not shared,
+//!    and must count exactly as below;
 //! 6. a frame mapped by a `VM_LOCKED` vma is `MLOCKED` with `mlock_count`
 //!    equal to the number of such mappings; a frame mapped by no
 //!    `VM_LOCKED` vma is not `MLOCKED` (page_meta's counting is exact here
@@ -148,8 +150,11 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         }
         let want = expected_pte_bits(v.flags);
         let have = flags.bits() & JUDGED;
-        // Copy-on-write: a private writable page may be read-only.
-        let cow_ok = !v.flags.contains(VmFlags::SHARED) && want & RW != 0 && have == want & !RW;
+        // Copy-on-write: a private writable vma's page that fork shared
+        // (not exclusive) is read-only until a write fault.
+        let exclusive = meta.get(pa).is_some_and(|f| f.is_anon_exclusive());
+        let private = !v.flags.contains(VmFlags::SHARED);
+        let cow_ok = private && !exclusive && want & RW != 0 && have == want & !RW;
         if have != want && !cow_ok {
             return Err(format!(
                 "pte at {va:#x} has {:?} but its vma {:#x}..{:#x} ({:?}) wants {:?}",
@@ -165,7 +170,7 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         if v.flags.contains(VmFlags::LOCKED) {
             entry.1 += 1;
         }
-        if have & RW != 0 && !v.flags.contains(VmFlags::SHARED) {
+        if have & RW != 0 && private {
             entry.3 = true;
         }
         if entry.0 > 1 {
@@ -182,8 +187,11 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         }
         // References from other address spaces (fork).
         let elsewhere = refs - maps;
-        if elsewhere > 0 && private_writable {
-            return Err(format!("frame {pa:#x} (at {va:#x}) is shared ({refs} references) but writable in a private vma"));
+        if private_writable && !folio.is_anon_exclusive() {
+            return Err(format!("frame {pa:#x} (at {va:#x}) is writable in a private vma but not exclusive ({refs} references)"));
+        }
+        if elsewhere > 0 && folio.is_anon_exclusive() {
+            return Err(format!("frame {pa:#x} (at {va:#x}) is exclusive but shared ({refs} references for {maps} mappings)"));
         }
         let st = folio.state();
         if elsewhere > 0 {

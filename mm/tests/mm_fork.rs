@@ -14,6 +14,7 @@ use common::*;
 use mm::fault::{FaultAccess, FaultOrigin};
 use mm::invariants::check_mm_invariants;
 use mm::mlock::{MCL_CURRENT, MCL_FUTURE};
+use mm::mman::{MADV_DOFORK, MADV_DONTFORK};
 use mm::mmap::*;
 use mm::pgtable::{NoFlush, PhysMem, PteFlags};
 use mm::vma::VmFlags;
@@ -125,9 +126,18 @@ fn mprotect_keeps_shared_pages_read_only_and_shared_memory_stays_shared() {
     check(&w.mm);
     check(&child);
     drop(child);
-    // The parent's pages are its own again: mprotect(RW) makes them writable.
+    // The parent's pages are its own again, but fork left them not
+    // exclusive: mprotect(RW) keeps them read-only (Linux's
+    // can_change_pte_writable), and a write fault takes them back in
+    // place (wp_page_reuse).
     w.mm.do_mprotect(a, N * P, PROT_READ | PROT_WRITE).unwrap();
+    check(&w.mm);
+    assert!(!writable(&w.mm, a + P));
+    let pa = frame(&w.mm, a + P);
+    write_fault(&w.mm, a + P);
     assert!(writable(&w.mm, a + P));
+    assert_eq!(frame(&w.mm, a + P), pa);
+    assert!(w.meta.get(pa).unwrap().is_anon_exclusive());
     check(&w.mm);
 }
 
@@ -196,7 +206,7 @@ fn checker_refuses_a_shared_frame_writable_in_a_private_vma() {
     let idx = ((a >> 12) & 511) as usize;
     w.arena.write_entry(table, idx, pa | (flags | PteFlags::WRITABLE).bits());
     let e = check_mm_invariants(&child).expect_err("a shared writable private page must be refused");
-    assert!(e.contains("shared") && e.contains("writable"), "{e}");
+    assert!(e.contains("writable") && e.contains("not exclusive"), "{e}");
     w.arena.write_entry(table, idx, pa | flags.bits());
     check(&child);
 }
@@ -216,4 +226,24 @@ fn fork_of_an_empty_and_a_sparse_address_space() {
     assert_eq!(w.mm.rss(), 1);
     check(&w.mm);
     check(&child);
+}
+
+#[test]
+fn madv_dontfork_vmas_are_left_out_of_the_child() {
+    let w = world();
+    let a = populated(&w, 4);
+    w.mm.madvise(a + P, P, MADV_DONTFORK).unwrap();
+    check(&w.mm);
+    assert_eq!(w.mm.map_count(), 3, "the vma was split around the page");
+    let child = child_of(&w);
+    check(&child);
+    assert_eq!(child.rss(), 3);
+    assert!(child.follow_page(a + P).is_none());
+    assert_eq!(child.handle_mm_fault(a + P, FaultAccess::Read, FaultOrigin::User), Err(mm::fault::FaultError::NoVma));
+    w.mm.madvise(a + P, P, MADV_DOFORK).unwrap();
+    assert_eq!(w.mm.map_count(), 1, "merged again");
+    assert_eq!(w.mm.madvise(0x1000_0000, P, MADV_DONTFORK), Err(mm::Errno::ENOMEM));
+    let child = child_of(&w);
+    assert_eq!(child.rss(), 4);
+    check(&w.mm);
 }

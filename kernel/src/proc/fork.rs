@@ -85,10 +85,15 @@ pub fn do_fork(args: CloneArgs, frame: &UserFrame) -> Result<u32, Errno> {
     }
     let parent = super::current();
     let me = sched::current();
-    {
+    // RLIMIT_NPROC: checked early (no copy for nothing) and again where
+    // the child is listed.
+    let nproc = {
         let creds = *parent.creds.lock();
         let limit = parent.rlimits.lock()[RLIMIT_NPROC].cur;
-        if creds.uid != 0 && creds.euid != 0 && super::nr_processes_of(creds.uid) >= limit {
+        (creds.uid != 0 && creds.euid != 0).then_some((creds.uid, limit))
+    };
+    if let Some((uid, limit)) = nproc {
+        if super::nr_processes_of(uid) >= limit {
             return Err(Errno::EAGAIN);
         }
     }
@@ -127,7 +132,7 @@ pub fn do_fork(args: CloneArgs, frame: &UserFrame) -> Result<u32, Errno> {
     if vfork {
         *child.vfork_parent.lock() = Some(me.clone());
     }
-    if let Err(e) = super::wait::attach_child(&parent, &child) {
+    if let Err(e) = super::wait::attach_child(&parent, &child, nproc) {
         child.threads.lock().clear();
         discard(&child);
         return Err(e);

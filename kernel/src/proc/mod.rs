@@ -229,13 +229,7 @@ impl Process {
     /// limits, signal actions, process group and session, with address
     /// space `mm` and file table `files`. Not listed yet: the caller
     /// lists it with [`wait::attach_child`] once its thread is ready.
-    pub fn new_child(
-        pid: u32,
-        parent: &Process,
-        mm: Arc<UserMm>,
-        files: Box<dyn ProcessFiles>,
-        exit_signal: u8,
-    ) -> Arc<Process> {
+    pub fn new_child(pid: u32, parent: &Process, mm: Arc<UserMm>, files: Box<dyn ProcessFiles>, exit_signal: u8) -> Arc<Process> {
         Arc::new(Process {
             pid,
             name: IrqMutex::new(parent.name()),

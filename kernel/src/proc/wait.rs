@@ -73,11 +73,19 @@ pub struct Reaped {
 
 /// Add `child`, whose thread is ready, to the process list and to its
 /// parent's children. `EINTR` if the parent is already exiting (a fatal
-/// signal arrived during the fork): the child must then not run.
-pub fn attach_child(parent: &Arc<Process>, child: &Arc<Process>) -> Result<(), Errno> {
+/// signal arrived during the fork): the child must then not run. With
+/// `nproc` = (uid, limit): `EAGAIN` if that uid has `limit` tasks already
+/// (`RLIMIT_NPROC`, checked here, where no other fork can list a process
+/// meanwhile).
+pub fn attach_child(parent: &Arc<Process>, child: &Arc<Process>, nproc: Option<(u32, u64)>) -> Result<(), Errno> {
     let _t = TASKLIST.lock();
     if parent.exit_status.lock().is_some() || parent.dead.load(Ordering::SeqCst) {
         return Err(Errno::EINTR);
+    }
+    if let Some((uid, limit)) = nproc {
+        if super::nr_processes_of(uid) >= limit {
+            return Err(Errno::EAGAIN);
+        }
     }
     parent.children.lock().push(child.clone());
     super::list(child.clone());
@@ -250,7 +258,11 @@ pub fn setpgid(pid: i32, pgid: i32) -> Result<(), Errno> {
     if p.sid.load(Ordering::SeqCst) == p.pid {
         return Err(Errno::EPERM); // a session leader
     }
-    if pgid != pid && !super::all().iter().any(|q| !q.dead.load(Ordering::SeqCst) && q.pgid.load(Ordering::SeqCst) == pgid && q.sid.load(Ordering::SeqCst) == my_sid) {
+    if pgid != pid
+        && !super::all()
+            .iter()
+            .any(|q| !q.dead.load(Ordering::SeqCst) && q.pgid.load(Ordering::SeqCst) == pgid && q.sid.load(Ordering::SeqCst) == my_sid)
+    {
         return Err(Errno::EPERM);
     }
     p.pgid.store(pgid, Ordering::SeqCst);

@@ -100,8 +100,7 @@ fn child_siginfo(r: &Reaped) -> [u8; 128] {
         ExitStatus::Signaled(s) => (CLD_KILLED, i32::from(s)),
     };
     let mut si = [0u8; 128];
-    let fields: [(usize, i32); 5] =
-        [(0, i32::from(SIGCHLD)), (8, code), (16, r.pid as i32), (20, r.uid as i32), (24, st)];
+    let fields: [(usize, i32); 5] = [(0, i32::from(SIGCHLD)), (8, code), (16, r.pid as i32), (20, r.uid as i32), (24, st)];
     for (off, v) in fields {
         si[off..off + 4].copy_from_slice(&v.to_ne_bytes());
     }
