@@ -877,6 +877,16 @@ pub const USER_CASES: &[UserCase] = &[
         check_invariants: false,
         ..case("oom_touch")
     },
+    // The OOM killer among several processes: a forked child touching
+    // twice the machine's memory is the victim; its parent and two small
+    // siblings live on.
+    UserCase {
+        args: &["2048"],
+        output: &["oom_fork: 7 passed, 0 failed"],
+        kernel_log: &["Out of memory: Killed process"],
+        check_invariants: false,
+        ..case("oom_fork")
+    },
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
     UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
@@ -1086,7 +1096,7 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
 
 /// Why `u` does not run natively here, if it does not.
 fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
-    if u.program == "oom_touch" {
+    if matches!(u.program, "oom_touch" | "oom_fork") {
         // Its size is twice the guest's 1 GiB; this machine has far more.
         return Some("sized for the QEMU guest's memory");
     }
