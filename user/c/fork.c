@@ -15,10 +15,12 @@
  *   system call: the tid words in parent and child.
  * - a pipe between parent and child, with end of file once the child's
  *   write end is closed by its exit.
+ * - the child inherits the x87/SSE state (the rounding mode).
  * Every expectation is what Linux 6.x does; the test runs on both. */
 #define _GNU_SOURCE
 #include "tap.h"
 #include <errno.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -274,6 +276,17 @@ static void pipe_between(void)
 	close(fd[0]);
 }
 
+static void fpu_state(void)
+{
+	fesetround(FE_UPWARD);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(fegetround() == FE_UPWARD ? 0 : 1);
+	fesetround(FE_TONEAREST);
+	int st = wait_status(pid);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child inherits the x87/SSE state (rounding mode)");
+}
+
 static void many_children(void)
 {
 	enum { N = 16 };
@@ -302,6 +315,7 @@ int main(void)
 	vfork_waits();
 	raw_clone();
 	pipe_between();
+	fpu_state();
 	many_children();
 	return tap_end();
 }

@@ -6,7 +6,8 @@
 //! or, with `CLONE_VM`, the same one — a copy of its file table (the same
 //! open file descriptions), its credentials, limits, signal actions,
 //! name, process group and session. Its one thread resumes from the same
-//! system call with `rax = 0`, on `newsp` if one is given.
+//! system call with `rax = 0`, on `newsp` if one is given, with the
+//! caller's TLS bases, signal mask and x87/SSE registers.
 //!
 //! `CLONE_VFORK` (vfork, posix_spawn): the parent's thread sleeps until
 //! the child releases the address space, by exiting or by exec
@@ -123,6 +124,7 @@ pub fn do_fork(args: CloneArgs, frame: &UserFrame) -> Result<u32, Errno> {
     t.fs_base.store(fs, Ordering::SeqCst);
     t.gs_base.store(me.gs_base.load(Ordering::SeqCst), Ordering::SeqCst);
     t.sigmask.store(me.sigmask.load(Ordering::SeqCst), Ordering::SeqCst);
+    sched::copy_fpu_state_to(&t);
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid.store(args.child_tid, Ordering::SeqCst);
     }
