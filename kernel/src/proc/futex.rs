@@ -2,9 +2,11 @@
 //!
 //! A waiter is keyed by (address space, user address). Linux keys shared
 //! futexes by page instead, so that processes mapping the same memory
-//! meet; in Holdfast no memory is shared between processes (no fork, no
-//! file mappings), so the two keys coincide and `FUTEX_PRIVATE_FLAG` only
-//! changes nothing. `wait` compares the futex word
+//! meet. Holdfast processes share memory only through `MAP_SHARED`
+//! anonymous mappings inherited across fork (and a whole address space
+//! during vfork, which the key covers); a shared futex in such a mapping
+//! is still keyed per address space, so a wake in one process does not
+//! reach a waiter in another. `FUTEX_PRIVATE_FLAG` changes nothing. `wait` compares the futex word
 //! with the expected value *under the table lock* (reading it without
 //! sleeping; a missing page is faulted in outside the lock and the check
 //! retried, as Linux's `get_futex_value_locked`), so a `wake` that follows
