@@ -483,6 +483,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         Some((m.pa, m.flags))
     }
 
+    /// The flags of the vma containing `addr`, if any.
+    ///
+    /// Locking: takes the inner lock only; the answer may be stale unless
+    /// the caller holds `mmap_lock`.
+    pub fn vma_flags_at(&self, addr: u64) -> Option<VmFlags> {
+        self.lock_inner().vmas.vma_lookup(addr).map(|v| v.flags)
+    }
+
     /// Number of vmas (Linux `map_count`).
     pub fn map_count(&self) -> usize {
         self.lock_inner().vmas.len()

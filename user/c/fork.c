@@ -16,6 +16,7 @@
  * - a pipe between parent and child, with end of file once the child's
  *   write end is closed by its exit.
  * - the child inherits the x87/SSE state (the rounding mode).
+ * - a shared futex in MAP_SHARED memory works between the two processes.
  * Every expectation is what Linux 6.x does; the test runs on both. */
 #define _GNU_SOURCE
 #include "tap.h"
@@ -34,6 +35,8 @@
 #include <unistd.h>
 
 #define PG 4096L
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
 #define NPAGES 256
 
 static uint64_t now_ns(void)
@@ -276,6 +279,43 @@ static void pipe_between(void)
 	close(fd[0]);
 }
 
+static long futex(volatile int *addr, int op, int val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, 0, 0);
+}
+
+/* A shared futex in MAP_SHARED memory: a wake in the parent reaches the
+ * child's waiter (Linux keys it by the page, not the address space). */
+static void shared_futex(void)
+{
+	volatile int *word = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (word == MAP_FAILED) {
+		tap_ok(0, "mmap");
+		return;
+	}
+	*word = 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct timespec ts = { 5, 0 };
+		while (*word == 0)
+			if (futex(word, FUTEX_WAIT, 0, &ts) == -1 && errno == ETIMEDOUT)
+				_exit(1);
+		_exit(0);
+	}
+	long woken = 0;
+	for (int i = 0; i < 5000 && woken == 0; i++) {
+		woken = futex(word, FUTEX_WAKE, 1, NULL);
+		if (woken == 0)
+			usleep(1000);
+	}
+	*word = 1;
+	futex(word, FUTEX_WAKE, 1, NULL);
+	tap_eq(woken, 1, "FUTEX_WAKE in the parent wakes the child's FUTEX_WAIT on MAP_SHARED memory");
+	int st = wait_status(pid);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child was woken, not timed out (status %#x)", st);
+	munmap((void *)word, PG);
+}
+
 static void fpu_state(void)
 {
 	fesetround(FE_UPWARD);
@@ -316,6 +356,7 @@ int main(void)
 	raw_clone();
 	pipe_between();
 	fpu_state();
+	shared_futex();
 	many_children();
 	return tap_end();
 }

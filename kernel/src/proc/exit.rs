@@ -62,7 +62,7 @@ pub fn do_exit_thread() -> ! {
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     let ctid = me.clear_child_tid.swap(0, Ordering::SeqCst);
     if ctid != 0 && !proc.dead.load(Ordering::SeqCst) && crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
-        let _ = super::futex::wake(&proc, ctid, 1);
+        let _ = super::futex::wake(&proc, ctid, 1, true);
     }
     // Leave the address space before leaving the process: once this
     // thread is off the thread list, the last thread may free the page

@@ -184,6 +184,7 @@ pub fn sys_futex(a: Args) -> SysResult {
     let [uaddr, op, val, timeout, uaddr2, val3] = a.0;
     let op = op as u32 as u64; // an int
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let shared = op & FUTEX_PRIVATE_FLAG == 0;
     let p = proc::current();
     // Linux's order: sys_futex reads and checks the timeout of a waiting
     // command (EFAULT, EINVAL) before do_futex looks at the command.
@@ -217,7 +218,7 @@ pub fn sys_futex(a: Args) -> SysResult {
                 return Err(Errno::EINVAL);
             }
             shared_futex_ok(op, uaddr)?;
-            futex::wait(&p, uaddr, val as u32, deadline).map(|_| 0)
+            futex::wait(&p, uaddr, val as u32, deadline, shared).map(|_| 0)
         }
         cmd @ (FUTEX_WAKE | FUTEX_WAKE_BITSET) => {
             if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
@@ -227,7 +228,7 @@ pub fn sys_futex(a: Args) -> SysResult {
             // nr_wake is an int and Linux's futex_wake checks the count
             // after waking: 0 or a negative count still wakes one waiter.
             let n = (val as i32).max(1) as u32;
-            futex::wake(&p, uaddr, n).map(u64::from)
+            futex::wake(&p, uaddr, n, shared).map(u64::from)
         }
         cmd @ (FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) => {
             // `timeout` carries nr_requeue for these operations.
@@ -238,7 +239,7 @@ pub fn sys_futex(a: Args) -> SysResult {
             shared_futex_ok(op, uaddr)?;
             shared_futex_ok(op, uaddr2)?;
             let cmp = (cmd == FUTEX_CMP_REQUEUE).then_some(val3 as u32);
-            futex::requeue(&p, uaddr, uaddr2, nr_wake as u32, nr_requeue as u32, cmp).map(u64::from)
+            futex::requeue(&p, uaddr, uaddr2, nr_wake as u32, nr_requeue as u32, cmp, shared).map(u64::from)
         }
         _ => Err(Errno::ENOSYS),
     }
