@@ -37,6 +37,10 @@ programs=(
 	"sig_default_alarm|142|"
 	"sig_stack_overflow|139|"
 	"tmpfs|0|"
+	"fork|0|"
+	"fork_mlock|0|"
+	"wait|0|"
+	"forkbomb|0|"
 )
 
 pass=0

@@ -19,8 +19,11 @@
 //! see [`vm_pte_flags`]) that keeps its frame, and the fault never maps a
 //! new page over it.
 //!
-//! Holdfast has no zero page and no copy-on-write: a read fault allocates a
-//! frame as a write fault does. x86 cannot express write-only or exec-only
+//! Holdfast has no zero page: a read fault allocates a frame as a write
+//! fault does. A write to a present private page that is shared with
+//! another address space (after `fork`, see [`crate::fork`]) copies it
+//! (`wp_page_copy`), or makes it writable again when no other mapping is
+//! left (`wp_page_reuse`). x86 cannot express write-only or exec-only
 //! pages, so any accessible vma may be read.
 //!
 //! Locking: `mmap_lock` held for read (or write) across the fault, so the
@@ -30,6 +33,7 @@
 
 use crate::addr::{page_align_down, TASK_SIZE};
 use crate::errno::Errno;
+use crate::fork::cow_pte_flags;
 use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct, MmapLocked};
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
@@ -197,9 +201,27 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         if pte_permits(m.flags, access) {
             return Ok(false); // spurious: someone else mapped it
         }
+        let folio = meta.get(m.pa);
+        let mut want_now = cow_pte_flags(vm_flags, want, folio);
+        if access == FaultAccess::Write && !want_now.contains(PteFlags::WRITABLE) && m.flags.contains(PteFlags::PRESENT) {
+            // A write to a private page fork shared (Linux `do_wp_page`):
+            // still shared, copy it (`wp_page_copy`); this mapping holds
+            // the only reference left, take it back (`wp_page_reuse`).
+            match folio {
+                Some(f) if f.page_ref_count() == 1 => {
+                    f.set_anon_exclusive(true);
+                    want_now = want;
+                }
+                _ => {
+                    wp_page_copy(inner, meta, va, m.pa, vm_flags, want, spare)?;
+                    return Ok(false);
+                }
+            }
+        }
         // The vma allows it but the pte does not: bring the pte in line
         // (flushed before the inner lock goes: `want` may also take a
         // right away, e.g. write for exec).
+        let want = want_now;
         let mut tlb = MmuGather::tlb_gather_mmu();
         let r = pt.protect(va, want, &mut tlb);
         tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
@@ -223,6 +245,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         return Err(FaultError::OutOfMemory);
     }
     folio.set_anon();
+    folio.set_anon_exclusive(true);
     // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want).is_err() {
@@ -233,4 +256,59 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     }
     inner.rss += 1;
     Ok(true)
+}
+
+/// Linux `wp_page_copy`: the page at `va` (frame `old_pa`) is shared with
+/// another mapping and this one writes it. Copy it into a new frame (the
+/// caller's `spare` if it has one), which gets this vma's mlock state
+/// (`folio_add_lru_vma`: mlocked in a `VM_LOCKED` vma), point the pte at
+/// the copy with the vma's protection `want`, and drop this mapping of the
+/// old page (`munlock_vma_folio` in a `VM_LOCKED` vma, then its reference;
+/// freed after the flush if that was the last one). rss is unchanged.
+///
+/// Locking: `mmap_lock` held (read or write), inner lock held (`inner`).
+fn wp_page_copy<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    va: u64,
+    old_pa: u64,
+    vm_flags: VmFlags,
+    want: PteFlags,
+    spare: &mut Option<u64>,
+) -> Result<(), FaultError> {
+    let new_pa = match spare.take() {
+        Some(pa) => pa,
+        None => inner.phys.alloc_frame().ok_or(FaultError::OutOfMemory)?,
+    };
+    let (Some(new), Some(old)) = (meta.get(new_pa), meta.get(old_pa)) else {
+        inner.phys.free_frame(new_pa);
+        return Err(FaultError::OutOfMemory);
+    };
+    if new.prep_new_page().is_err() {
+        return Err(FaultError::OutOfMemory);
+    }
+    inner.phys.copy_frame(new_pa, old_pa);
+    new.set_anon();
+    new.set_anon_exclusive(true);
+    let _ = meta.folio_add_lru_vma(new, vm_flags);
+    let Some(pt) = inner.pgtable.as_mut() else {
+        if let Ok(true) = meta.put_page(new) {
+            inner.phys.free_frame(new_pa);
+        }
+        return Err(FaultError::NoVma);
+    };
+    let mut tlb = MmuGather::tlb_gather_mmu();
+    if pt.replace(va, new_pa, want, &mut tlb).is_err() {
+        tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+        if let Ok(true) = meta.put_page(new) {
+            inner.phys.free_frame(new_pa);
+        }
+        return Err(FaultError::Access);
+    }
+    meta.munlock_vma_folio(old, vm_flags);
+    if let Ok(true) = meta.put_page(old) {
+        tlb.tlb_remove_page(old_pa);
+    }
+    tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+    Ok(())
 }

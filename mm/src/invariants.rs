@@ -16,13 +16,23 @@
 //!    than asking the implementation's
 //!    [`vm_pte_flags`](crate::mm_struct::vm_pte_flags), so that a wrong
 //!    answer there shows up here;
-//! 5. no frame is mapped twice; each mapped frame has metadata, a reference
-//!    count equal to its number of mappings (1);
+//! 5. no frame is mapped twice in this mm; each mapped frame has metadata
+//!    and a reference count of at least its number of mappings here (1).
+//!    More references mean other address spaces map it too (fork shares
+//!    frames). A pte of a private vma is writable only if its page is
+//!    `ANON_EXCLUSIVE`, an exclusive page has no references from
+//!    elsewhere, and a private writable vma's pte may lack `RW` only if
+//!    its page is not exclusive (copy-on-write, see [`crate::fork`]); a
+//!    frame with exactly its mappings here as references is not shared,
+//!    and must count exactly as below;
 //! 6. a frame mapped by a `VM_LOCKED` vma is `MLOCKED` with `mlock_count`
 //!    equal to the number of such mappings; a frame mapped by no
 //!    `VM_LOCKED` vma is not `MLOCKED` (page_meta's counting is exact here
 //!    because Holdfast's pages never leave the LRU, see
-//!    [`crate::page_meta`]);
+//!    [`crate::page_meta`]). For a shared frame the other mappings may be
+//!    locked ones: `mlock_count` may exceed the locked mappings here by at
+//!    most its references from elsewhere, and it may be `MLOCKED` with no
+//!    locked mapping here (never with a count of 0);
 //! 7. `rss` == number of present ptes.
 //!
 //! Frames that are `MLOCKED` but not mapped by this mm at all cannot be seen
@@ -59,10 +69,12 @@ const PROTNONE: u64 = PteFlags::PROTNONE.bits();
 /// `VM_EXEC | VM_WRITE | VM_READ` (Linux's `xwr` order): x86 Linux's
 /// `protection_map` (`__P000`..`__S111` in `pgtable_types.h`), reduced to
 /// the bits judged here ([`JUDGED`]). Holdfast differs on purpose in one
-/// respect: it has no zero page and no copy-on-write, so a private
-/// writable page is writable (Linux maps it `PAGE_COPY`, read-only, until
-/// the first write fault breaks COW), and shared and private anonymous
-/// memory get the same bits (Linux's shared column). x86 cannot make a
+/// respect: it has no zero page, so a private writable page is writable
+/// once faulted in (Linux maps it `PAGE_COPY`, read-only, until the first
+/// write fault), and shared and private anonymous memory get the same bits
+/// (Linux's shared column). The exception is copy-on-write after fork: a
+/// private writable vma's pte may lack `RW` (see [`check_mm_invariants`],
+/// rule 5). x86 cannot make a
 /// page write- or exec-only: those are readable too.
 pub const PROTECTION_MAP: [u64; 8] = [
     PROTNONE,         // ---: PAGE_NONE, not present to the MMU
@@ -127,8 +139,8 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
     if ptes.len() as u64 != inner.rss {
         return Err(format!("rss is {} but {} ptes are present", inner.rss, ptes.len()));
     }
-    // frame -> (mappings, locked mappings, first va)
-    let mut frames: BTreeMap<u64, (u32, u32, u64)> = BTreeMap::new();
+    // frame -> (mappings, locked mappings, first va, writable in a private vma)
+    let mut frames: BTreeMap<u64, (u32, u32, u64, bool)> = BTreeMap::new();
     for &(va, pa, flags) in &ptes {
         let Some(v) = inner.vmas.vma_lookup(va) else {
             return Err(format!("present pte at {va:#x} (frame {pa:#x}) outside any vma"));
@@ -138,7 +150,12 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         }
         let want = expected_pte_bits(v.flags);
         let have = flags.bits() & JUDGED;
-        if have != want {
+        // Copy-on-write: a private writable vma's page that fork shared
+        // (not exclusive) is read-only until a write fault.
+        let exclusive = meta.get(pa).is_some_and(|f| f.is_anon_exclusive());
+        let private = !v.flags.contains(VmFlags::SHARED);
+        let cow_ok = private && !exclusive && want & RW != 0 && have == want & !RW;
+        if have != want && !cow_ok {
             return Err(format!(
                 "pte at {va:#x} has {:?} but its vma {:#x}..{:#x} ({:?}) wants {:?}",
                 PteFlags::from_bits_retain(have),
@@ -148,24 +165,46 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
                 PteFlags::from_bits_retain(want)
             ));
         }
-        let entry = frames.entry(pa).or_insert((0, 0, va));
+        let entry = frames.entry(pa).or_insert((0, 0, va, false));
         entry.0 += 1;
         if v.flags.contains(VmFlags::LOCKED) {
             entry.1 += 1;
+        }
+        if have & RW != 0 && private {
+            entry.3 = true;
         }
         if entry.0 > 1 {
             return Err(format!("frame {pa:#x} mapped twice: at {:#x} and {va:#x}", entry.2));
         }
     }
-    for (&pa, &(maps, locked_maps, va)) in &frames {
+    for (&pa, &(maps, locked_maps, va, private_writable)) in &frames {
         let Some(folio) = meta.get(pa) else {
             return Err(format!("frame {pa:#x} (at {va:#x}) has no metadata"));
         };
-        if folio.page_ref_count() != maps {
-            return Err(format!("frame {pa:#x} (at {va:#x}) has refcount {} for {maps} mappings", folio.page_ref_count()));
+        let refs = folio.page_ref_count();
+        if refs < maps {
+            return Err(format!("frame {pa:#x} (at {va:#x}) has refcount {refs} for {maps} mappings"));
+        }
+        // References from other address spaces (fork).
+        let elsewhere = refs - maps;
+        if private_writable && !folio.is_anon_exclusive() {
+            return Err(format!("frame {pa:#x} (at {va:#x}) is writable in a private vma but not exclusive ({refs} references)"));
+        }
+        if elsewhere > 0 && folio.is_anon_exclusive() {
+            return Err(format!("frame {pa:#x} (at {va:#x}) is exclusive but shared ({refs} references for {maps} mappings)"));
         }
         let st = folio.state();
-        if locked_maps > 0 {
+        if elsewhere > 0 {
+            let max = locked_maps.saturating_add(elsewhere);
+            let bad = if folio.is_mlocked() { st.mlock_count < locked_maps.max(1) || st.mlock_count > max } else { locked_maps > 0 };
+            if bad {
+                return Err(format!(
+                    "shared frame {pa:#x} (at {va:#x}, {refs} references): mlocked {} mlock_count {} for {locked_maps} locked mappings here",
+                    folio.is_mlocked(),
+                    st.mlock_count
+                ));
+            }
+        } else if locked_maps > 0 {
             if !folio.is_mlocked() || st.mlock_count != locked_maps {
                 return Err(format!(
                     "frame {pa:#x} (at {va:#x}) in a VM_LOCKED vma: mlocked {} mlock_count {} (want {locked_maps})",

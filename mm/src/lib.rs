@@ -11,7 +11,8 @@
 //! what the kernel's syscall layer calls on it, one module per system-call
 //! family as in Linux's `mm/`: the fault handler's mm part (`fault`, stack
 //! growth in `stack`), `mmap`, `mprotect`, `madvise`, `mincore`, `msync`,
-//! `mremap` (their constants in `mman`, the page-level work they share in
+//! `mremap`, `fork` (`dup_mmap`, copy-on-write) (their
+//! constants in `mman`, the page-level work they share in
 //! `memory`, the batched TLB flush and deferred freeing that every unmap
 //! and protection change goes through in `mmu_gather`), the mlock family
 //! (`mlock`, with the deliberately racy `mlock_downgrade_retake`),
@@ -29,6 +30,7 @@ extern crate alloc;
 pub mod addr;
 pub mod errno;
 pub mod fault;
+pub mod fork;
 pub mod frame;
 pub mod gup;
 pub mod invariants;

@@ -65,8 +65,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// with a fatal signal pending; the pages before it stay populated.
     ///
     /// `MADV_DONTNEED` (and `_LOCKED`, `FREE`, `REMOVE`) zap the pages: the
-    /// next touch gives zeroes. The other advices are accepted and do
-    /// nothing.
+    /// next touch gives zeroes. `MADV_DONTFORK`/`MADV_DOFORK` set and clear
+    /// `VM_DONTCOPY`. The other advices are accepted and do nothing.
     ///
     /// Locking: takes `mmap_lock` for read.
     pub fn madvise(&self, start: u64, len: u64, advice: i32) -> Result<(), Errno> {
@@ -83,6 +83,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let end = start.checked_add(alen).ok_or(Errno::EINVAL)?;
         if end == start {
             return Ok(());
+        }
+        if matches!(advice, MADV_DONTFORK | MADV_DOFORK) {
+            return self.madvise_dontfork(start, end, advice == MADV_DONTFORK);
         }
         let read = self.mmap_lock.read_killable()?;
         let held = self.mmap_read_locked(&read);
@@ -107,6 +110,30 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             cursor = v.end.min(end);
         }
         if cursor < end || unmapped {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// `MADV_DONTFORK` / `MADV_DOFORK`: set or clear `VM_DONTCOPY` on the
+    /// vmas of `[start, end)` (split and merged as mprotect does), so that
+    /// `fork` leaves them out of the child ([`crate::fork`]). `EINVAL`
+    /// `MADV_DOFORK` on a `VM_IO` vma; `ENOMEM` if `start` is unmapped or
+    /// the run of vmas from it ends before `end` (the mapped run is
+    /// changed first).
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    fn madvise_dontfork(&self, start: u64, end: u64, dontfork: bool) -> Result<(), Errno> {
+        let write = self.mmap_lock.write_killable()?;
+        let _locked = self.mmap_write_locked(&write);
+        let mut g = self.lock_inner();
+        let run_end = g.vmas.mapped_run_end(start, end);
+        if !dontfork && g.vmas.range(start, run_end).any(|v| v.flags.contains(VmFlags::IO)) {
+            return Err(Errno::EINVAL);
+        }
+        g.vmas
+            .vma_modify_flags(start, run_end, |f| if dontfork { f | VmFlags::DONTCOPY } else { f - VmFlags::DONTCOPY })?;
+        if run_end < end {
             return Err(Errno::ENOMEM);
         }
         Ok(())

@@ -125,9 +125,12 @@
 //! (present as Linux counts it: `PROT_NONE` pages are protnone ptes, not
 //! present to the MMU but mapped, see [`vm_pte_flags`]);
 //! every present pte lies in a vma and carries the protection that vma's
-//! flags give; every frame is mapped at most once; a frame
-//! mapped in a `VM_LOCKED` (non-special) vma is `MLOCKED` with
-//! `mlock_count == 1`, any other mapped frame is not `MLOCKED`.
+//! flags give (a private writable page that fork shared may be
+//! read-only, see [`crate::fork`]); every frame is mapped at most once in
+//! this mm; a frame mapped in a `VM_LOCKED` (non-special) vma is `MLOCKED`
+//! with `mlock_count == 1`, any other mapped frame is not `MLOCKED` —
+//! unless fork shares it with other address spaces, whose locked mappings
+//! count too.
 //!
 //! # Frames
 //!
@@ -478,6 +481,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let g = self.lock_inner();
         let m = g.pgtable.as_ref()?.translate(crate::addr::page_align_down(va))?;
         Some((m.pa, m.flags))
+    }
+
+    /// The flags of the vma containing `addr`, if any.
+    ///
+    /// Locking: takes the inner lock only; the answer may be stale unless
+    /// the caller holds `mmap_lock`.
+    pub fn vma_flags_at(&self, addr: u64) -> Option<VmFlags> {
+        self.lock_inner().vmas.vma_lookup(addr).map(|v| v.flags)
     }
 
     /// Number of vmas (Linux `map_count`).

@@ -9,8 +9,11 @@
 //! - only anonymous memory: a mapping without `MAP_ANONYMOUS` is `EBADF`
 //!   (Linux's answer for fd -1; the kernel's syscall layer answers for real
 //!   file descriptors itself, e.g. `ENODEV`);
-//! - no zero page, no copy-on-write, no fork: a shared anonymous mapping
-//!   behaves like a private one apart from its flags (`VM_SHARED |
+//! - no zero page, and no shmem object behind a shared anonymous mapping:
+//!   its pages are faulted in per address space like private ones, and
+//!   it is shared only with children forked after they were faulted in
+//!   (fork shares its frames and never copies them, see [`crate::fork`]);
+//!   otherwise it differs from a private one by its flags (`VM_SHARED |
 //!   VM_MAYSHARE`, `s` in maps, no write faults during population);
 //! - no stack guard gap and no `VM_ACCOUNT`.
 //!

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use crate::addr::{page_align_up, page_aligned, TASK_SIZE};
 use crate::errno::Errno;
+use crate::fork::cow_pte_flags;
 use crate::gup::OnError;
 use crate::memory::for_each_present_pte;
 use crate::mm_struct::{vm_pte_flags, MmStruct};
@@ -53,6 +54,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let write = self.mmap_lock.write_killable()?;
         let locked = self.mmap_write_locked(&write);
         let new_prot = calc_vm_prot_bits(prot);
+        let meta = self.page_meta();
         let mut populate = Vec::new();
         let run_end;
         {
@@ -71,8 +73,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if let Some(pt) = inner.pgtable.as_mut() {
                 for c in &changes {
                     let want = vm_pte_flags(c.new);
-                    for_each_present_pte(pt, c.start, c.end, |pt, va, _, _| {
-                        let _ = pt.protect(va, want, &mut tlb);
+                    // A private page shared with another address space
+                    // (fork) stays read-only: its first write copies it.
+                    for_each_present_pte(pt, c.start, c.end, |pt, va, pa, _| {
+                        let _ = pt.protect(va, cow_pte_flags(c.new, want, meta.get(pa)), &mut tlb);
                     });
                     let lockmask = VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED;
                     if c.old.intersection(lockmask) == VmFlags::LOCKED && c.new.contains(VmFlags::WRITE) {

@@ -99,6 +99,12 @@ bitflags! {
         /// `PageAnon`: anonymous memory (Linux keeps this in the low bit of
         /// `folio->mapping`).
         const ANON        = 1 << 3;
+        /// `PageAnonExclusive`: an anonymous page only this one mapping
+        /// may write. Set when the page is faulted in or copied; cleared
+        /// by fork, which shares it; set again when a write fault finds
+        /// the page no longer shared (`wp_page_reuse`). Only an
+        /// exclusive page may be writable in a private vma.
+        const ANON_EXCLUSIVE = 1 << 4;
     }
 }
 
@@ -230,6 +236,21 @@ impl PageMeta {
     /// Linux `folio_test_anon`.
     pub fn is_anon(&self) -> bool {
         self.flags().contains(PageFlags::ANON)
+    }
+
+    /// Linux `PageAnonExclusive`.
+    pub fn is_anon_exclusive(&self) -> bool {
+        self.flags().contains(PageFlags::ANON_EXCLUSIVE)
+    }
+
+    /// Set or clear `ANON_EXCLUSIVE` (see [`PageFlags::ANON_EXCLUSIVE`]).
+    pub fn set_anon_exclusive(&self, exclusive: bool) {
+        let bit = u64::from(PageFlags::ANON_EXCLUSIVE.bits());
+        if exclusive {
+            self.state.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            self.state.fetch_and(!bit, Ordering::AcqRel);
+        }
     }
 
     /// Mark the page anonymous (done when it is first mapped; cleared when

@@ -844,6 +844,14 @@ pub const USER_CASES: &[UserCase] = &[
     // permission checks as uid 65534 last (setuid), and ENOSPC. Root on
     // Linux: it mounts a 16 MiB tmpfs to run in.
     UserCase { needs_root: true, ..case("tmpfs") },
+    // fork, vfork and clone: copy-on-write isolation, threads, pipes.
+    case("fork"),
+    // Linux's mlock rules across fork (VmLck, MCL_FUTURE, residency).
+    UserCase { needs_root: true, ..case("fork_mlock") },
+    // wait4/waitid statuses, orphans, process groups and sessions.
+    case("wait"),
+    // RLIMIT_NPROC bounds a fork bomb as uid 65534 (setuid needs root).
+    UserCase { needs_root: true, ..case("forkbomb") },
     // A write to a pipe without a reader: SIGPIPE's default action ends
     // the process, waking its two threads asleep in other pipes.
     UserCase { status: 141, output: &["writing to a pipe without a reader"], kernel_log: &["killed by signal 13"], ..case("pipe_sigpipe") },
@@ -892,6 +900,16 @@ pub const USER_CASES: &[UserCase] = &[
         kernel_log: &["Out of memory: Killed process", "killed by signal 9"],
         check_invariants: false,
         ..case("oom_touch")
+    },
+    // The OOM killer among several processes: a forked child touching
+    // twice the machine's memory is the victim; its parent and two small
+    // siblings live on.
+    UserCase {
+        args: &["2048"],
+        output: &["oom_fork: 7 passed, 0 failed"],
+        kernel_log: &["Out of memory: Killed process"],
+        check_invariants: false,
+        ..case("oom_fork")
     },
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
@@ -1112,7 +1130,7 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
 
 /// Why `u` does not run natively here, if it does not.
 fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
-    if u.program == "oom_touch" {
+    if matches!(u.program, "oom_touch" | "oom_fork") {
         // Its size is twice the guest's 1 GiB; this machine has far more.
         return Some("sized for the QEMU guest's memory");
     }

@@ -564,6 +564,16 @@ impl ProcessFiles for Files {
         let closed = self.0.lock().take_cloexec();
         drop(closed);
     }
+
+    fn dup(&self) -> Result<Box<dyn ProcessFiles>, Errno> {
+        let t = self.0.lock();
+        let mut fds = Vec::new();
+        fds.try_reserve_exact(t.fds.len()).map_err(|_| Errno::ENOMEM)?;
+        fds.extend(t.fds.iter().cloned());
+        let fs = self.1.lock();
+        let fs = FsStruct { cwd: fs.cwd.clone(), umask: fs.umask };
+        Ok(Box::new(Files(IrqMutex::new(FdTable { fds }), IrqMutex::new(fs))))
+    }
 }
 
 /// The file table of process `p`.

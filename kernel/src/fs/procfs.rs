@@ -140,7 +140,7 @@ fn status(p: &Arc<Process>) -> String {
     let _ = writeln!(s, "State:\tR (running)");
     let _ = writeln!(s, "Tgid:\t{}", p.pid);
     let _ = writeln!(s, "Pid:\t{}", p.pid);
-    let _ = writeln!(s, "PPid:\t0");
+    let _ = writeln!(s, "PPid:\t{}", p.ppid.load(core::sync::atomic::Ordering::SeqCst));
     let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.fsuid);
     let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.fsgid);
     // Each group, then one space (Linux's trailing space included).

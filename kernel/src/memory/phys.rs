@@ -34,6 +34,14 @@ impl PhysMem for KernelPhys {
         // SAFETY: as in read_entry; the caller holds the page-table lock.
         unsafe { core::ptr::write_volatile((super::phys_to_virt(table_pa) as *mut u64).add(index), val) }
     }
+
+    fn copy_frame(&self, dst: u64, src: u64) {
+        assert!(dst % 4096 == 0 && src % 4096 == 0 && dst != src);
+        // SAFETY: both are whole data frames the caller's page table holds
+        // references to (the source mapped, the destination fresh from the
+        // allocator); the offset mapping covers both; they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(super::phys_to_virt(src) as *const u8, super::phys_to_virt(dst) as *mut u8, 4096) }
+    }
 }
 
 #[cfg(feature = "ktest")]

@@ -375,10 +375,16 @@ fn begin_new_exec(proc: &Arc<Process>, new_mm: Arc<UserMm>, filename: &[u8]) -> 
     // exec_mm_release: nobody else shares the old address space to be told.
     me.clear_child_tid.store(0, Ordering::SeqCst);
     let old = proc.exec_mmap(new_mm);
-    // Every other thread loaded the kernel's table before it left the
-    // process, and this one now runs on the new table.
-    assert!(!crate::arch::tlb::loaded_anywhere(old.root_pa()), "freeing a page table a CPU has loaded");
-    old.exit_mmap();
+    // A parent asleep in vfork for this address space goes on; the old
+    // address space goes when its last user (a vfork parent may still
+    // be one) lets go of it.
+    super::fork::mm_release(proc);
+    if old.mmput() {
+        // Every other thread loaded the kernel's table before it left the
+        // process, and this one now runs on the new table.
+        assert!(!crate::arch::tlb::loaded_anywhere(old.root_pa()), "freeing a page table a CPU has loaded");
+        old.exit_mmap();
+    }
     drop(old);
     proc.stack_start.store(0, Ordering::SeqCst);
     proc.files.close_on_exec();

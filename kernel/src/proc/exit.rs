@@ -4,9 +4,12 @@
 //! process's exit status and tells every other thread to exit, which each
 //! does at its next return towards user space or killable wait. The last
 //! thread out tears the process down: its address space (every frame back
-//! to the allocator, no page left mlocked) and its files. When the first
-//! process ends, the run ends: QEMU powers off with its status, unless
-//! `stay` is on the command line.
+//! to the allocator, no page left mlocked; unless a `vfork` child or
+//! parent still runs on it) and its files, wakes a parent asleep in
+//! `vfork`, and leaves a zombie for its parent to reap
+//! ([`super::wait::exit_notify`]). When the first process ends, the run
+//! ends: QEMU powers off with its status, unless `stay` is on the command
+//! line; other processes may still be running then.
 //!
 //! Page tables: a thread loads the kernel's own page table before it leaves
 //! its process, so the last thread frees tables that no CPU has loaded.
@@ -59,7 +62,7 @@ pub fn do_exit_thread() -> ! {
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     let ctid = me.clear_child_tid.swap(0, Ordering::SeqCst);
     if ctid != 0 && !proc.dead.load(Ordering::SeqCst) && crate::uaccess::write_user::<u32>(ctid, &0).is_ok() {
-        let _ = super::futex::wake(&proc, ctid, 1);
+        let _ = super::futex::wake(&proc, ctid, 1, true);
     }
     // Leave the address space before leaving the process: once this
     // thread is off the thread list, the last thread may free the page
@@ -83,24 +86,33 @@ pub fn do_exit_thread() -> ! {
 fn exit_process(proc: &Arc<Process>) {
     let status = proc.exit_status.lock().unwrap_or(ExitStatus::Exited(0));
     proc.files.close_all();
-    // Every thread of the process has loaded the kernel's page table before
-    // leaving it (`do_exit_thread`), and a CPU has only its running
-    // thread's table loaded (no lazy TLB): nothing can walk these tables
-    // any more, on any CPU.
+    super::fork::mm_release(proc);
     let mm = proc.mm();
-    assert_ne!(crate::arch::current_page_table(), mm.root_pa(), "freeing the page table this CPU runs on");
-    assert!(!crate::arch::tlb::loaded_anywhere(mm.root_pa()), "freeing a page table another CPU has loaded");
-    mm.exit_mmap();
-    proc.dead.store(true, Ordering::SeqCst);
-    super::unlist(proc.pid);
+    if mm.mmput() {
+        // Every thread of every process on this address space has loaded
+        // the kernel's page table before leaving it (`do_exit_thread`),
+        // and a CPU has only its running thread's table loaded (no lazy
+        // TLB): nothing can walk these tables any more, on any CPU.
+        assert_ne!(crate::arch::current_page_table(), mm.root_pa(), "freeing the page table this CPU runs on");
+        assert!(!crate::arch::tlb::loaded_anywhere(mm.root_pa()), "freeing a page table another CPU has loaded");
+        mm.exit_mmap();
+    }
     if let ExitStatus::Signaled(sig) = status {
         crate::kprintln!("holdfast: process {} ({}) killed by signal {}", proc.pid, proc.name(), sig);
     }
+    super::wait::exit_notify(proc);
     if proc.is_init {
-        let (mlocked, referenced) = super::usermm::leak_check();
-        crate::kprintln!("holdfast: leak check: {} pages mlocked, {} user pages still referenced", mlocked, referenced);
-        if (mlocked, referenced) != (0, 0) && crate::cmdline::flag("mm.check_invariants") {
-            panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages");
+        // Processes still running hold their memory: the leak check is
+        // only meaningful when the first process was the last.
+        let running = super::all().iter().filter(|p| !p.dead.load(Ordering::SeqCst)).count();
+        if running == 0 {
+            let (mlocked, referenced) = super::usermm::leak_check();
+            crate::kprintln!("holdfast: leak check: {} pages mlocked, {} user pages still referenced", mlocked, referenced);
+            if (mlocked, referenced) != (0, 0) && crate::cmdline::flag("mm.check_invariants") {
+                panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages");
+            }
+        } else {
+            crate::kprintln!("holdfast: leak check skipped: {running} processes still running");
         }
         let (total, free) = crate::memory::frame::counts();
         crate::kprintln!("holdfast: init exited with status {} (frames: {} total, {} free)", status.shell_code(), total, free);

@@ -1,10 +1,12 @@
 //! Futexes: `FUTEX_WAIT` / `FUTEX_WAKE`, private and shared, with timeouts.
 //!
-//! A waiter is keyed by (address space, user address). Linux keys shared
-//! futexes by page instead, so that processes mapping the same memory
-//! meet; in Holdfast no memory is shared between processes (no fork, no
-//! file mappings), so the two keys coincide and `FUTEX_PRIVATE_FLAG` only
-//! changes nothing. `wait` compares the futex word
+//! A waiter is keyed by (address space, user address), except a shared
+//! futex (no `FUTEX_PRIVATE_FLAG`) in a `VM_SHARED` mapping, which is
+//! keyed by its page (frame and offset), as Linux keys shmem futexes, so
+//! that processes sharing the memory (`MAP_SHARED` anonymous mappings
+//! inherited across fork) meet. A shared futex in private memory keeps
+//! the address-space key, as in Linux; a vfork child shares the parent's
+//! address space and so its keys. `wait` compares the futex word
 //! with the expected value *under the table lock* (reading it without
 //! sleeping; a missing page is faulted in outside the lock and the check
 //! retried, as Linux's `get_futex_value_locked`), so a `wake` that follows
@@ -36,18 +38,25 @@ struct Waiter {
 
 static WAITERS: IrqMutex<Vec<Waiter>> = IrqMutex::new(Vec::new());
 
-fn key_of(proc: &Arc<Process>, uaddr: u64) -> Result<FutexKey, Errno> {
+fn key_of(proc: &Arc<Process>, uaddr: u64, shared: bool) -> Result<FutexKey, Errno> {
     if uaddr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
     crate::uaccess::access_ok(uaddr, 4)?;
+    if shared && proc.mm().vma_flags_at(uaddr).is_some_and(|f| f.contains(mm::vma::VmFlags::SHARED)) {
+        // Keyed by the page: fault it in (or EFAULT), then take its frame.
+        crate::uaccess::read_user::<u32>(uaddr)?;
+        if let Some((pa, _)) = proc.mm().follow_page(uaddr) {
+            return Ok(FutexKey { mm: 0, addr: pa + (uaddr & (mm::addr::PAGE_SIZE - 1)) });
+        }
+    }
     Ok(FutexKey { mm: Arc::as_ptr(&proc.mm()) as usize, addr: uaddr })
 }
 
 /// `FUTEX_WAIT`: sleep while `*uaddr == val`, until woken, the deadline
 /// (monotonic ns) passes (`ETIMEDOUT`) or a fatal signal (`EINTR`).
-pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
-    let key = key_of(proc, uaddr)?;
+pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>, shared: bool) -> Result<(), Errno> {
+    let key = key_of(proc, uaddr, shared)?;
     let me = sched::current();
     loop {
         let mut w = WAITERS.lock();
@@ -94,8 +103,8 @@ pub fn wait(proc: &Arc<Process>, uaddr: u64, val: u32, deadline: Option<u64>) ->
 }
 
 /// `FUTEX_WAKE`: wake up to `n` waiters on `uaddr`; returns how many.
-pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32) -> Result<u32, Errno> {
-    let key = key_of(proc, uaddr)?;
+pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32, shared: bool) -> Result<u32, Errno> {
+    let key = key_of(proc, uaddr, shared)?;
     let mut woken = Vec::new();
     {
         let mut w = WAITERS.lock();
@@ -114,9 +123,17 @@ pub fn wake(proc: &Arc<Process>, uaddr: u64, n: u32) -> Result<u32, Errno> {
 /// `uaddr` and move up to `nr_requeue` of the others to `uaddr2`. With
 /// `cmp = Some(v)`, fail with `EAGAIN` unless `*uaddr == v` (checked under
 /// the table lock). Returns the number woken plus requeued.
-pub fn requeue(proc: &Arc<Process>, uaddr: u64, uaddr2: u64, nr_wake: u32, nr_requeue: u32, cmp: Option<u32>) -> Result<u32, Errno> {
-    let key = key_of(proc, uaddr)?;
-    let key2 = key_of(proc, uaddr2)?;
+pub fn requeue(
+    proc: &Arc<Process>,
+    uaddr: u64,
+    uaddr2: u64,
+    nr_wake: u32,
+    nr_requeue: u32,
+    cmp: Option<u32>,
+    shared: bool,
+) -> Result<u32, Errno> {
+    let key = key_of(proc, uaddr, shared)?;
+    let key2 = key_of(proc, uaddr2, shared)?;
     let mut woken = Vec::new();
     let mut moved = 0u32;
     loop {

@@ -1,11 +1,14 @@
 //! Processes: an address space, a file table, credentials and limits
 //! shared by one or more threads.
 //!
-//! A process is created from an executable in the initrd ([`exec`]); more
-//! threads join it through `clone` with `CLONE_VM|CLONE_THREAD`; `execve`
+//! A process is created from an executable in the initrd ([`exec`]), or
+//! as a copy of another by `fork`/`vfork`/`clone` ([`fork`]); more threads
+//! join it through `clone` with `CLONE_VM|CLONE_THREAD`; `execve`
 //! replaces its program, address space included, keeping its pid
 //! ([`exec`]). It ends when its last thread exits ([`exit`]); its exit
-//! status is then fixed and its address space torn down.
+//! status is then fixed, its address space torn down, and it stays a
+//! zombie until its parent reaps it ([`wait`]), which also keeps the
+//! process tree, process groups and sessions.
 //!
 //! Layering: `proc` sits on `sched` (a thread carries its process as
 //! opaque data, see [`attach`] and [`current`]) and below `syscall` and
@@ -21,7 +24,10 @@
 //! across a sleep. The address space carries its own `mmap_lock`; the
 //! process holds it behind a lock of its own so that `execve` can replace
 //! it ([`Process::mm`] hands out a reference, which keeps the old one
-//! alive for whoever still uses it).
+//! alive for whoever still uses it). The process tree (`ppid`,
+//! `children`, `pgid`, `sid`, `dead`) changes only under
+//! [`wait::TASKLIST`] (Linux `tasklist_lock`), taken before any
+//! per-process lock.
 
 #![deny(unsafe_code)]
 
@@ -30,6 +36,7 @@ pub mod elf;
 pub mod exec;
 pub mod exit;
 pub mod fault;
+pub mod fork;
 pub mod futex;
 pub mod itimer;
 pub mod oom;
@@ -37,13 +44,14 @@ pub mod sigframe;
 pub mod signal;
 pub mod stack;
 pub mod usermm;
+pub mod wait;
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::sched::Thread;
 use crate::sync::IrqMutex;
@@ -58,6 +66,10 @@ pub const RLIMIT_MEMLOCK: usize = 8;
 pub const RLIMIT_NOFILE: usize = 7;
 /// `RLIMIT_STACK`.
 pub const RLIMIT_STACK: usize = 3;
+/// `RLIMIT_NPROC`.
+pub const RLIMIT_NPROC: usize = 6;
+/// `SIGCHLD`: the exit signal of `fork`'s children.
+pub const SIGCHLD: u8 = 17;
 /// `RLIM_INFINITY`.
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
@@ -77,6 +89,15 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// Linux's wait status: the exit code in bits 8..16, or the signal
+    /// number (no core is ever dumped).
+    pub fn wait_status(self) -> u32 {
+        match self {
+            ExitStatus::Exited(c) => ((c & 0xFF) as u32) << 8,
+            ExitStatus::Signaled(s) => u32::from(s & 0x7F),
+        }
+    }
+
     /// The shell's view: the exit code, or 128 + signal.
     pub fn shell_code(self) -> u32 {
         match self {
@@ -94,6 +115,10 @@ pub trait ProcessFiles: Any + Send + Sync {
     fn close_all(&self);
     /// Close the descriptors marked close-on-exec (`execve` succeeded).
     fn close_on_exec(&self);
+    /// A copy of the table for a child process: the same open file
+    /// descriptions under the same numbers (Linux `dup_fd`). `ENOMEM` if
+    /// the heap cannot hold it.
+    fn dup(&self) -> Result<Box<dyn ProcessFiles>, mm::Errno>;
 }
 
 /// What processes need from the layers above them, registered once at
@@ -149,6 +174,26 @@ pub struct Process {
     pub stack_start: AtomicU64,
     /// Is this the first process (whose exit ends the run)?
     pub is_init: bool,
+    /// The parent's pid (Linux `real_parent`); 0 for the first process
+    /// and for an orphan nobody adopted. Changed under [`wait::TASKLIST`].
+    pub ppid: AtomicU32,
+    /// Process group and session ids. Changed under [`wait::TASKLIST`].
+    pub pgid: AtomicU32,
+    pub sid: AtomicU32,
+    /// Children, running or zombies, until reaped. Under [`wait::TASKLIST`].
+    pub children: IrqMutex<Vec<Arc<Process>>>,
+    /// Threads of this process asleep in `wait4`/`waitid` (Linux
+    /// `wait_chldexit`): woken when a child exits or is adopted.
+    pub child_waiters: IrqMutex<Vec<Arc<Thread>>>,
+    /// The signal the parent gets when this process exits (`SIGCHLD`, or
+    /// the low byte of `clone`'s flags); not `SIGCHLD` makes it a "clone"
+    /// child for wait's `__WCLONE`/`__WALL`.
+    pub exit_signal: u8,
+    /// `PR_SET_CHILD_SUBREAPER`: adopts orphaned descendants.
+    pub child_subreaper: AtomicBool,
+    /// The parent's thread asleep in `vfork` until this process releases
+    /// the address space (exit or exec), see [`fork::mm_release`].
+    pub vfork_parent: IrqMutex<Option<Arc<Thread>>>,
 }
 
 static PROCESSES: IrqMutex<Vec<Arc<Process>>> = IrqMutex::new(Vec::new());
@@ -180,6 +225,14 @@ impl Process {
             in_exec: AtomicBool::new(false),
             stack_start: AtomicU64::new(0),
             is_init,
+            ppid: AtomicU32::new(0),
+            pgid: AtomicU32::new(pid),
+            sid: AtomicU32::new(pid),
+            children: IrqMutex::new(Vec::new()),
+            child_waiters: IrqMutex::new(Vec::new()),
+            exit_signal: SIGCHLD,
+            child_subreaper: AtomicBool::new(false),
+            vfork_parent: IrqMutex::new(None),
         });
         PROCESSES.lock().push(p.clone());
         Ok(p)
@@ -204,6 +257,37 @@ impl Process {
             me.cr3.store(root, Ordering::SeqCst);
             crate::arch::load_page_table(root);
             old
+        })
+    }
+
+    /// A child of `parent` (`fork`): a copy of its name, credentials,
+    /// limits, signal actions, process group and session, with address
+    /// space `mm` and file table `files`. Not listed yet: the caller
+    /// lists it with [`wait::attach_child`] once its thread is ready.
+    pub fn new_child(pid: u32, parent: &Process, mm: Arc<UserMm>, files: Box<dyn ProcessFiles>, exit_signal: u8) -> Arc<Process> {
+        Arc::new(Process {
+            pid,
+            name: IrqMutex::new(parent.name()),
+            mm: IrqMutex::new(mm),
+            threads: IrqMutex::new(Vec::new()),
+            files,
+            creds: IrqMutex::new(parent.creds()),
+            rlimits: IrqMutex::new(*parent.rlimits.lock()),
+            signal: IrqMutex::new(parent.signal.lock().for_child(crate::sched::current().tid(), pid)),
+            itimer_real: IrqMutex::new(itimer::ITimerReal::default()),
+            exit_status: IrqMutex::new(None),
+            dead: AtomicBool::new(false),
+            in_exec: AtomicBool::new(false),
+            stack_start: AtomicU64::new(parent.stack_start.load(Ordering::SeqCst)),
+            is_init: false,
+            ppid: AtomicU32::new(parent.pid),
+            pgid: AtomicU32::new(parent.pgid.load(Ordering::SeqCst)),
+            sid: AtomicU32::new(parent.sid.load(Ordering::SeqCst)),
+            children: IrqMutex::new(Vec::new()),
+            child_waiters: IrqMutex::new(Vec::new()),
+            exit_signal,
+            child_subreaper: AtomicBool::new(false),
+            vfork_parent: IrqMutex::new(None),
         })
     }
 
@@ -280,14 +364,30 @@ pub fn find_thread(tid: u32) -> Option<(Arc<Process>, Arc<crate::sched::Thread>)
     })
 }
 
-/// Every listed process (live, or exited and not yet forgotten).
+/// Find a listed process by pid, a zombie included.
+pub fn find_any(pid: u32) -> Option<Arc<Process>> {
+    PROCESSES.lock().iter().find(|p| p.pid == pid).cloned()
+}
+
+/// Every listed process (live, or exited and not yet reaped).
 pub fn all() -> Vec<Arc<Process>> {
     PROCESSES.lock().clone()
 }
 
-/// Forget a dead process.
+/// List a new process.
+pub(crate) fn list(p: Arc<Process>) {
+    PROCESSES.lock().push(p);
+}
+
+/// Forget a reaped process.
 pub(crate) fn unlist(pid: u32) {
     PROCESSES.lock().retain(|p| p.pid != pid);
+}
+
+/// Number of tasks (threads; 1 for a zombie) of listed processes whose
+/// real uid is `uid` (Linux `user->processes`, what `RLIMIT_NPROC` limits).
+pub fn nr_processes_of(uid: u32) -> u64 {
+    all().iter().filter(|p| p.creds.lock().uid == uid).map(|p| p.nr_threads().max(1) as u64).sum()
 }
 
 /// ELF segment flags and the mmap protections they become.

@@ -157,6 +157,9 @@ pub enum SigSource {
     Fault { addr: u64 },
     /// The kernel itself (a timer): nothing more.
     Kernel,
+    /// A child's exit (`SIGCHLD`): `si_pid`, `si_uid`, `si_status` (the
+    /// exit code, or the signal that killed it).
+    Child { pid: u32, uid: u32, status: i32 },
 }
 
 /// A pending signal's `siginfo_t`.
@@ -193,6 +196,11 @@ impl SigInfo {
             }
             SigSource::Fault { addr } => b[16..24].copy_from_slice(&addr.to_le_bytes()),
             SigSource::Kernel => {}
+            SigSource::Child { pid, uid, status } => {
+                b[16..20].copy_from_slice(&pid.to_le_bytes());
+                b[20..24].copy_from_slice(&uid.to_le_bytes());
+                b[24..28].copy_from_slice(&status.to_le_bytes());
+            }
         }
         b
     }
@@ -296,6 +304,19 @@ pub struct SigHand {
 impl SigHand {
     pub fn new() -> SigHand {
         SigHand { actions: [SigAction::default(); NSIG as usize], shared: SigPending::default(), threads: BTreeMap::new() }
+    }
+
+    /// A forked child's (Linux `copy_sighand` and `copy_signal`): the
+    /// same actions, nothing pending; its first thread `child_tid` keeps
+    /// the alternate stack of the forking thread `parent_tid` (the blocked
+    /// mask travels with the thread itself).
+    pub fn for_child(&self, parent_tid: u32, child_tid: u32) -> SigHand {
+        let mut child = SigHand::new();
+        child.actions = self.actions;
+        if let Some(t) = self.threads.get(&parent_tid) {
+            child.thread(child_tid).altstack = t.altstack;
+        }
+        child
     }
 
     /// Thread `tid`'s state (created on first use).

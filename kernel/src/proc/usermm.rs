@@ -8,6 +8,7 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use mm::mm_struct::{MlockCreds, MmStruct};
 use mm::page_meta::PageMetaArray;
 use mm::Errno;
@@ -53,6 +54,10 @@ pub fn leak_check() -> (u64, u64) {
 /// that only the kernel needs.
 pub struct UserMm {
     mm: Inner,
+    /// Processes using this address space (Linux `mm_users`): more than
+    /// one while a `vfork` child runs on its parent's. The last one to
+    /// exit tears it down ([`mmput`](Self::mmput)).
+    users: AtomicUsize,
 }
 
 impl core::ops::Deref for UserMm {
@@ -69,7 +74,26 @@ impl UserMm {
         let mm = MmStruct::new(KernelPhys, SchedBackend, tlb.clone(), meta, Some(*KERNEL_ROOT.get().unwrap()))?;
         // Flushes go to every CPU that runs on this table from now on.
         tlb.set_root(mm.root_pa());
-        Ok(UserMm { mm })
+        Ok(UserMm { mm, users: AtomicUsize::new(1) })
+    }
+
+    /// A copy-on-write copy of this address space for a forked child
+    /// (`dup_mmap`). Locking: takes this mm's `mmap_lock` for write.
+    pub fn dup(&self) -> Result<UserMm, Errno> {
+        let mut child = UserMm::new()?;
+        self.mm.dup_mmap(&mut child.mm)?;
+        Ok(child)
+    }
+
+    /// One more process uses this address space (Linux `mmget`).
+    pub fn mmget(&self) {
+        self.users.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A process stops using it (Linux `mmput`); `true` for the last
+    /// one, which must tear it down (`exit_mmap`).
+    pub fn mmput(&self) -> bool {
+        self.users.fetch_sub(1, Ordering::SeqCst) == 1
     }
 
     /// The mm crate's view of a fault taken by the CPU.

@@ -410,6 +410,23 @@ fn __schedule(reason: SwitchReason) {
     finish_switch_irqs_off();
 }
 
+/// Give `child`, a thread that has never run, a copy of the running
+/// thread's x87/SSE registers (fork: the child resumes with its parent's
+/// FPU state, as Linux's `fpu_clone` gives it).
+pub fn copy_fpu_state_to(child: &Thread) {
+    assert!(
+        child.state() == ThreadState::Blocked && !child.on_cpu.load(Ordering::Acquire),
+        "copying FPU state into a thread that ran"
+    );
+    interrupts::without_interrupts(|| {
+        // SAFETY: `child` has never run, so nothing else reads or writes
+        // its 16-byte aligned 512-byte fxsave area; with interrupts off no
+        // switch saves this CPU's registers meanwhile, and they are the
+        // running user thread's (the kernel uses no SSE).
+        unsafe { core::arch::x86_64::_fxsave64(child.fpu_ptr() as *mut u8) }
+    });
+}
+
 /// Give up the CPU to the next runnable thread.
 pub fn yield_now() {
     interrupts::without_interrupts(schedule);

@@ -161,7 +161,10 @@ pub fn sys_munlockall(_a: Args) -> SysResult {
 /// the command line has `mm.check_invariants`.
 pub fn is_mm_syscall(nr: u64) -> bool {
     use super::nr::*;
-    matches!(nr, MMAP | MPROTECT | MUNMAP | BRK | MREMAP | MADVISE | MLOCK | MUNLOCK | MLOCKALL | MUNLOCKALL | MLOCK2)
+    matches!(
+        nr,
+        MMAP | MPROTECT | MUNMAP | BRK | MREMAP | MADVISE | MLOCK | MUNLOCK | MLOCKALL | MUNLOCKALL | MLOCK2 | FORK | VFORK | CLONE
+    )
 }
 
 /// Check the invariants of the current address space; a violation is a

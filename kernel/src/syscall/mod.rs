@@ -18,6 +18,7 @@ mod mem;
 mod misc;
 pub mod nr;
 mod path;
+mod process;
 mod sched;
 mod signal;
 mod thread;
@@ -94,10 +95,11 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::NANOSLEEP => time::sys_nanosleep(a),
         nr::GETPID => misc::sys_getpid(a),
         nr::CLONE => thread::sys_clone(a, frame),
-        nr::FORK | nr::VFORK => Err(Errno::ENOSYS), // one address space per process only
+        nr::FORK => process::sys_fork(a, frame),
+        nr::VFORK => process::sys_vfork(a, frame),
         nr::EXECVE => exec::sys_execve(a, frame),
         nr::EXIT => thread::sys_exit(a),
-        nr::WAIT4 => Err(Errno::ECHILD), // Holdfast processes have no children
+        nr::WAIT4 => process::sys_wait4(a),
         nr::KILL => signal::sys_kill(a),
         nr::UNAME => misc::sys_uname(a),
         nr::FCNTL => fs::sys_fcntl(a),
@@ -121,7 +123,13 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::SETFSGID => cred::sys_setfsgid(a),
         nr::CAPGET => cred::sys_capget(a),
         nr::CAPSET => cred::sys_capset(a),
-        nr::GETPPID => Ok(0),
+        nr::SETPGID => process::sys_setpgid(a),
+        nr::GETPPID => process::sys_getppid(a),
+        nr::GETPGRP => process::sys_getpgrp(a),
+        nr::SETSID => process::sys_setsid(a),
+        nr::GETPGID => process::sys_getpgid(a),
+        nr::GETSID => process::sys_getsid(a),
+        nr::PRCTL => process::sys_prctl(a),
         nr::MLOCK => mem::sys_mlock(a),
         nr::MUNLOCK => mem::sys_munlock(a),
         nr::MLOCKALL => mem::sys_mlockall(a),
@@ -139,6 +147,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::CLOCK_NANOSLEEP => time::sys_clock_nanosleep(a),
         nr::EXIT_GROUP => thread::sys_exit_group(a),
         nr::TGKILL => signal::sys_tgkill(a),
+        nr::WAITID => process::sys_waitid(a),
         nr::OPENAT => fs::sys_openat(a),
         nr::NEWFSTATAT => fs::sys_newfstatat(a),
         nr::PPOLL => fs::sys_ppoll(a),

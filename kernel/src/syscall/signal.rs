@@ -216,38 +216,34 @@ fn kill_process(p: &Arc<Process>, sig: u64) -> SysResult {
     if !may_signal(p) {
         return Err(Errno::EPERM);
     }
-    if sig != 0 {
+    // A zombie takes no signal, and that is no error.
+    if sig != 0 && !p.dead.load(Ordering::SeqCst) {
         signal::send_to_process(p, SigInfo::from_current(sig, signal::SI_USER))?;
     }
     Ok(0)
 }
 
-/// `kill`. The target is looked up before the signal is checked (ESRCH
-/// before EINVAL), as in Linux's kill_something_info. Every Holdfast
-/// process leads its own process group, whose id is its pid.
+/// `kill` (Linux `kill_something_info`): whom `pid` names is
+/// `process::kill_targets`'s answer (`ESRCH` before `EINVAL`). A group
+/// succeeds if any member took the signal, else fails with the last
+/// member's error (`__kill_pgrp_info`).
 pub fn sys_kill(a: Args) -> SysResult {
     let [pid, sig, ..] = a.0;
     let pid = pid as u32 as i32; // a pid_t
-    let me = proc::current();
-    match pid {
-        -1 => {
-            // Every process the caller may signal but itself and init.
-            kill_signal(sig)?;
-            let mut result = Err(Errno::ESRCH);
-            for p in proc::all() {
-                if p.pid == me.pid || p.is_init || p.dead.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let r = kill_process(&p, sig);
-                if result.is_err() {
-                    result = r;
-                }
-            }
-            result
-        }
-        0 => kill_process(&me, sig),
-        p if p < 0 => kill_process(&proc::find(p.unsigned_abs()).ok_or(Errno::ESRCH)?, sig),
-        p => kill_process(&proc::find(p as u32).ok_or(Errno::ESRCH)?, sig),
+    let targets = super::process::kill_targets(pid)?;
+    if pid > 0 {
+        return kill_process(&targets[0], sig);
+    }
+    let mut last = Err(Errno::ESRCH);
+    let mut any = false;
+    for t in &targets {
+        last = kill_process(t, sig);
+        any |= last.is_ok();
+    }
+    if any {
+        Ok(0)
+    } else {
+        last
     }
 }
 

@@ -1,4 +1,4 @@
-//! Thread syscalls: clone (threads), exit, exit_group, futex,
+//! Thread syscalls: clone (threads; processes in `proc::fork`), exit, exit_group, futex,
 //! set_tid_address, gettid, arch_prctl, sched_yield.
 
 use alloc::sync::Arc;
@@ -36,17 +36,27 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_CHILD_SETTID
     | CSIGNAL;
 
-/// `clone` for threads: the new thread shares everything and returns 0 in
-/// `rax` on `newsp`. Creating processes (no `CLONE_VM`) is not supported.
+/// `clone`. Without `CLONE_THREAD` it makes a process (`proc::fork`,
+/// with the flags fork, vfork and posix_spawn use). With it, a thread: the
+/// new thread shares everything and returns 0 in `rax` on `newsp`.
 pub fn sys_clone(a: Args, parent: &UserFrame) -> SysResult {
     let [flags, newsp, parent_tid, child_tid, tls, _] = a.0;
+    if flags & CLONE_THREAD == 0 {
+        // Linux: CLONE_SIGHAND needs CLONE_VM; processes that share
+        // signal handlers are not supported.
+        if flags & CLONE_SIGHAND != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let args = proc::fork::CloneArgs { flags, newsp, parent_tid, child_tid, tls };
+        return proc::fork::do_fork(args, parent).map(u64::from);
+    }
     if flags & !SUPPORTED != 0 {
         return Err(Errno::EINVAL);
     }
     let thread_flags = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
     if flags & thread_flags != thread_flags {
         // Linux: CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
-        return Err(if flags & CLONE_VM == 0 { Errno::ENOSYS } else { Errno::EINVAL });
+        return Err(Errno::EINVAL);
     }
     if flags & CLONE_SETTLS != 0 && tls >= mm::addr::TASK_SIZE {
         return Err(Errno::EPERM);
@@ -175,6 +185,7 @@ pub fn sys_futex(a: Args) -> SysResult {
     let [uaddr, op, val, timeout, uaddr2, val3] = a.0;
     let op = op as u32 as u64; // an int
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let shared = op & FUTEX_PRIVATE_FLAG == 0;
     let p = proc::current();
     // Linux's order: sys_futex reads and checks the timeout of a waiting
     // command (EFAULT, EINVAL) before do_futex looks at the command.
@@ -208,7 +219,7 @@ pub fn sys_futex(a: Args) -> SysResult {
                 return Err(Errno::EINVAL);
             }
             shared_futex_ok(op, uaddr)?;
-            futex::wait(&p, uaddr, val as u32, deadline).map(|_| 0)
+            futex::wait(&p, uaddr, val as u32, deadline, shared).map(|_| 0)
         }
         cmd @ (FUTEX_WAKE | FUTEX_WAKE_BITSET) => {
             if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
@@ -218,7 +229,7 @@ pub fn sys_futex(a: Args) -> SysResult {
             // nr_wake is an int and Linux's futex_wake checks the count
             // after waking: 0 or a negative count still wakes one waiter.
             let n = (val as i32).max(1) as u32;
-            futex::wake(&p, uaddr, n).map(u64::from)
+            futex::wake(&p, uaddr, n, shared).map(u64::from)
         }
         cmd @ (FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) => {
             // `timeout` carries nr_requeue for these operations.
@@ -229,7 +240,7 @@ pub fn sys_futex(a: Args) -> SysResult {
             shared_futex_ok(op, uaddr)?;
             shared_futex_ok(op, uaddr2)?;
             let cmp = (cmd == FUTEX_CMP_REQUEUE).then_some(val3 as u32);
-            futex::requeue(&p, uaddr, uaddr2, nr_wake as u32, nr_requeue as u32, cmp).map(u64::from)
+            futex::requeue(&p, uaddr, uaddr2, nr_wake as u32, nr_requeue as u32, cmp, shared).map(u64::from)
         }
         _ => Err(Errno::ENOSYS),
     }

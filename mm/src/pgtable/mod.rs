@@ -372,6 +372,25 @@ impl<P: PhysMem> PageTable<P> {
         Ok(e.leaf_flags())
     }
 
+    /// Point the 4 KiB leaf at `va` to the frame `pa` with `flags` (the
+    /// copy-on-write break: the pte changes frame in one store, without an
+    /// empty window and without touching the tables above); return what it
+    /// mapped before. The entry is recorded in `tlb` for the flush; the old
+    /// frame is the caller's.
+    pub fn replace(&mut self, va: u64, pa: u64, flags: PteFlags, tlb: &mut MmuGather) -> Result<Mapping, MapError> {
+        self.check_va(va)?;
+        if pa & !ENTRY_ADDR_MASK != 0 || !pa.is_multiple_of(PageSize::Size4K.bytes()) {
+            return Err(MapError::BadPhysAddr);
+        }
+        let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
+        if slot.level != Level::Pte || !va.is_multiple_of(slot.level.entry_size()) {
+            return Err(MapError::Misaligned);
+        }
+        self.set(slot, PtEntry(leaf_bits(pa, slot.level, flags)));
+        tlb.tlb_flush_pte_range(va, slot.level.entry_size());
+        Ok(Mapping { pa: e.leaf_frame(slot.level), size: PageSize::Size4K, flags: e.leaf_flags() })
+    }
+
     /// What `va` is mapped to: the physical address of `va` itself, the size
     /// and flags of the mapping. `None` if unmapped or not canonical. A
     /// protnone leaf is a mapping here (its flags say `PROTNONE`), though

@@ -33,6 +33,15 @@ pub trait PhysMem {
     fn read_entry(&self, table_pa: u64, index: usize) -> u64;
     /// Store `val` into entry `index` (0..512) of the table in frame `table_pa`.
     fn write_entry(&self, table_pa: u64, index: usize, val: u64);
+    /// Copy the 4 KiB frame at `src` to the frame at `dst` (a copy-on-write
+    /// break, Linux `copy_user_highpage`). The default copies it as 512
+    /// words through [`read_entry`](Self::read_entry) and
+    /// [`write_entry`](Self::write_entry).
+    fn copy_frame(&self, dst: u64, src: u64) {
+        for i in 0..512 {
+            self.write_entry(dst, i, self.read_entry(src, i));
+        }
+    }
 }
 
 impl<T: PhysMem + ?Sized> PhysMem for &T {
@@ -47,6 +56,9 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn write_entry(&self, table_pa: u64, index: usize, val: u64) {
         (**self).write_entry(table_pa, index, val)
+    }
+    fn copy_frame(&self, dst: u64, src: u64) {
+        (**self).copy_frame(dst, src)
     }
 }
 

@@ -54,6 +54,7 @@ bitflags! {
         const LOCKONFAULT = 0x0008_0000;
         const LOCKED      = 0x0000_2000;
         const IO          = 0x0000_4000;
+        const DONTCOPY    = 0x0002_0000;
         const DONTEXPAND  = 0x0004_0000;
         const ACCOUNT     = 0x0010_0000;
         const MIXEDMAP    = 0x1000_0000;
