@@ -118,7 +118,7 @@ pub fn deb_file_package(file_name: &str) -> Option<DebPackage> {
 }
 
 /// The downloaded `.deb` of `package` in `dir`, if any.
-fn cached_deb(dir: &Path, package: &str) -> Option<(PathBuf, DebPackage)> {
+pub(crate) fn cached_deb(dir: &Path, package: &str) -> Option<(PathBuf, DebPackage)> {
     let mut found: Vec<(PathBuf, DebPackage)> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
