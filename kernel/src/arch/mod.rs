@@ -16,6 +16,7 @@ pub mod extable;
 pub mod gdt;
 pub mod handlers;
 pub mod idt;
+pub mod ioapic;
 pub mod percpu;
 pub mod pit;
 pub mod qemu;

@@ -17,6 +17,21 @@ pub fn send_fatal(proc: &alloc::sync::Arc<super::Process>, sig: u8) {
     exit::begin_group_exit(proc, ExitStatus::Signaled(sig));
 }
 
+/// `SIGTSTP`, whose default action is to stop: Holdfast has no stopped
+/// state, so it is ignored.
+pub const SIGTSTP: u8 = 20;
+
+/// Send `sig` to every process of group `pgrp` (the terminal's interrupt
+/// and quit characters). Interrupt context is allowed.
+pub fn kill_pgrp(pgrp: u32, sig: u8) {
+    if sig == SIGTSTP {
+        return;
+    }
+    for p in super::pgrp_members(pgrp) {
+        send_fatal(&p, sig);
+    }
+}
+
 /// Called on every way back to ring 3: a thread with a fatal signal
 /// pending exits here instead.
 pub fn before_return_to_user() {
