@@ -51,7 +51,8 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    if let cli::Command::Run(cli::RunOpts { busybox: Some(p), .. }) | cli::Command::Test(cli::TestOpts { busybox: Some(p), .. }) = &command {
+    if let cli::Command::Run(cli::RunOpts { busybox: Some(p), .. }) | cli::Command::Test(cli::TestOpts { busybox: Some(p), .. }) = &command
+    {
         busybox::set_explicit(p.clone());
     }
     let result = match command {

@@ -838,6 +838,9 @@ pub const USER_CASES: &[UserCase] = &[
     case("stack_growth"),
     case("madvise_populate"),
     case("pipes"),
+    // Types into the serial line when it asks (`tty: send HEX`); ends
+    // killed by the SIGINT of the ^C it typed.
+    UserCase { status: 130, output: &["tty: 43 passed, 0 failed"], kernel_log: &["killed by signal 2"], ..case("tty") },
     // Sets its uids for good at the end; needs root to start from.
     UserCase { needs_root: true, ..case("creds") },
     // A write to a pipe without a reader: SIGPIPE's default action ends

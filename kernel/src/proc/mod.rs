@@ -285,6 +285,17 @@ pub fn all() -> Vec<Arc<Process>> {
     PROCESSES.lock().clone()
 }
 
+/// The live processes of process group `pgrp`. Every process leads a
+/// group of its own, numbered by its pid.
+pub fn pgrp_members(pgrp: u32) -> Vec<Arc<Process>> {
+    PROCESSES.lock().iter().filter(|p| p.pid == pgrp && !p.dead.load(Ordering::SeqCst)).cloned().collect()
+}
+
+/// Does process group `pgrp` have a live member?
+pub fn pgrp_exists(pgrp: u32) -> bool {
+    !pgrp_members(pgrp).is_empty()
+}
+
 /// Forget a dead process.
 pub(crate) fn unlist(pid: u32) {
     PROCESSES.lock().retain(|p| p.pid != pid);
