@@ -22,6 +22,14 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Size of every kernel stack.
 pub const KSTACK_SIZE: usize = 64 * 1024;
+
+/// A kernel stack is made of these, so that its top is 16-byte aligned as
+/// the ABI wants at every call (the compiler places 16-byte aligned
+/// locals, such as the `fxsave` area of a signal frame, by that rule; a
+/// byte buffer from the heap may be only 8-byte aligned).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+struct StackChunk([u8; 16]);
 /// Bytes at the top of every kernel stack reserved for the user frame that
 /// `syscall` entry and the first entry to ring 3 put there (a `UserFrame`
 /// is 160 bytes; the rest keeps the code below it 16-byte aligned).
@@ -60,7 +68,7 @@ pub struct Thread {
     /// process's leader ([`Thread::set_tid`]).
     tid: AtomicU32,
     pub name: String,
-    kstack: Option<Box<[u8]>>,
+    kstack: Option<Box<[StackChunk]>>,
     saved_rsp: UnsafeCell<u64>,
     fpu: UnsafeCell<Box<FpuState>>,
     state: AtomicU8,
@@ -146,14 +154,15 @@ impl Thread {
     /// [`Thread::new`] for threads a user program asks for (`clone`,
     /// process start): `None` if there is no memory for the kernel stack.
     pub fn try_new(tid: u32, name: String) -> Option<Thread> {
+        let chunks = KSTACK_SIZE / core::mem::size_of::<StackChunk>();
         let mut stack = alloc::vec::Vec::new();
-        stack.try_reserve_exact(KSTACK_SIZE).ok()?;
-        stack.resize(KSTACK_SIZE, 0u8);
+        stack.try_reserve_exact(chunks).ok()?;
+        stack.resize(chunks, StackChunk([0; 16]));
         let fpu = Box::try_new(FpuState::initial()).ok()?;
         Some(Self::with_stack(tid, name, Some(stack.into_boxed_slice()), fpu, ThreadState::Blocked))
     }
 
-    fn with_stack(tid: u32, name: String, kstack: Option<Box<[u8]>>, fpu: Box<FpuState>, state: ThreadState) -> Thread {
+    fn with_stack(tid: u32, name: String, kstack: Option<Box<[StackChunk]>>, fpu: Box<FpuState>, state: ThreadState) -> Thread {
         Thread {
             tid: AtomicU32::new(tid),
             name,
@@ -184,7 +193,7 @@ impl Thread {
     /// Top of the kernel stack (0 for the boot thread, which keeps the
     /// bootloader's stack and never enters user mode).
     pub fn kstack_top(&self) -> u64 {
-        self.kstack.as_ref().map_or(0, |s| s.as_ptr() as u64 + s.len() as u64)
+        self.kstack.as_ref().map_or(0, |s| s.as_ptr() as u64 + core::mem::size_of_val::<[StackChunk]>(s) as u64)
     }
 
     /// What the CPU must load to run this thread (see
