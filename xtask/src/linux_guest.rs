@@ -377,7 +377,7 @@ pub fn boot(b: &Boot<'_>) -> Result<Booted> {
     for attempt in 1..=2 {
         let mut scan = Scan::default();
         let outcome = qemu::run(
-            &qemu::Run { args: b.args.clone(), log: b.log, echo: b.echo, stdin: b.stdin, timeout: Some(b.timeout) },
+            &qemu::Run { args: b.args.clone(), log: b.log, echo: b.echo, stdin: b.stdin, typed: None, timeout: Some(b.timeout) },
             |line| {
                 scan.feed(line);
                 Flow::Continue

@@ -273,6 +273,9 @@ pub struct Run<'a> {
     /// serial line `tty: send HEX` ([`TYPE_REQUEST`]) has the bytes HEX
     /// written to it.
     pub stdin: bool,
+    /// Text typed on the serial line once a line containing the first
+    /// string has been seen (a shell session, typed when the shell starts).
+    pub typed: Option<(&'a str, &'a str)>,
     pub timeout: Option<Duration>,
 }
 
@@ -359,6 +362,7 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
     let mut stopped = false;
     let mut serial_seen = false;
     let mut init_status: Option<i32> = None;
+    let mut typed = false;
     loop {
         let event = match r.timeout {
             Some(t) => match t.checked_sub(start.elapsed()) {
@@ -375,6 +379,12 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
                 }
                 if let (Some(bytes), Some(pipe)) = (type_request(&line), typing.as_mut()) {
                     let _ = pipe.write_all(&bytes).and_then(|_| pipe.flush());
+                }
+                if let (Some((trigger, text)), Some(pipe)) = (r.typed, typing.as_mut()) {
+                    if !typed && line.contains(trigger) {
+                        typed = true;
+                        let _ = pipe.write_all(text.as_bytes()).and_then(|_| pipe.flush());
+                    }
                 }
                 if !stopped && on_line(&line) == Flow::Stop {
                     stopped = true;
