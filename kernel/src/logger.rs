@@ -14,6 +14,14 @@ pub fn print(args: fmt::Arguments) {
     });
 }
 
+/// Write raw bytes to every console (terminal output).
+pub fn write_bytes(bytes: &[u8]) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        crate::drivers::serial::write_bytes(bytes);
+        crate::drivers::framebuffer::write_bytes(bytes);
+    });
+}
+
 /// Print on the panic path, breaking console locks that the panicking
 /// context may hold.
 pub fn panic_print(args: fmt::Arguments) {

@@ -45,6 +45,7 @@ mod proc;
 mod sched;
 mod sync;
 mod syscall;
+mod tty;
 mod uaccess;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
@@ -97,6 +98,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     }
     arch::handlers::register(arch::handlers::Handlers {
         syscall: syscall::dispatch,
+        console_irq: tty::receive_irq,
         timer_tick: sched::tick,
         reschedule: sched::reschedule_ipi,
         before_return_to_user: proc::signal::before_return_to_user,
@@ -154,12 +156,34 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         if cpus == 1 { "" } else { "s" },
         if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" }
     );
+    console_input(boot_info.rsdp_addr.into_option(), serial);
 
     #[cfg(feature = "ktest")]
     ktest::run_all();
 
     #[cfg(not(feature = "ktest"))]
     demo()
+}
+
+/// Route COM1's receive interrupt through the I/O APIC to this (the boot)
+/// CPU, so that typed bytes reach the console terminal.
+fn console_input(rsdp: Option<u64>, serial: bool) {
+    tty::init(tty::Services { kill_pgrp: proc::signal::kill_pgrp, pgrp_exists: proc::pgrp_exists });
+    tty::start_rx_worker();
+    if !serial {
+        return;
+    }
+    let routed = rsdp.ok_or("no ACPI RSDP").and_then(arch::ioapic::init).and_then(|io| {
+        let gsi = arch::ioapic::route_isa_irq(arch::ioapic::COM1_IRQ, arch::ioapic::COM1_VECTOR, arch::apic::id())?;
+        Ok((io, gsi))
+    });
+    match routed {
+        Ok((io, gsi)) => {
+            drivers::serial::enable_rx_interrupt();
+            log::info!("console input: COM1 on I/O APIC {} (GSI {gsi}, vector {:#x})", io.id, arch::ioapic::COM1_VECTOR);
+        }
+        Err(e) => log::warn!("console input: none ({e}); reads of the console wait for ever"),
+    }
 }
 
 /// The default boot: show that the timer ticks, then power off (under QEMU)
@@ -241,7 +265,11 @@ fn start_init(argv: alloc::vec::Vec<alloc::string::String>) -> ! {
         }
     }
     match proc::exec::spawn_process(&path, argv, envp, true) {
-        Ok(p) => log::info!("started {} as pid {}", path, p.pid),
+        Ok(p) => {
+            log::info!("started {} as pid {}", path, p.pid);
+            // The first process leads the console's foreground group.
+            tty::console().set_foreground(p.pid);
+        }
         Err(e) => {
             log::error!("cannot start {}: {:?}", path, e);
             arch::qemu::exit(127);

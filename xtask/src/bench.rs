@@ -222,7 +222,7 @@ fn holdfast_boot(
     let mut result = None;
     let mut timeline_lines = Vec::new();
     let outcome = qemu::run(
-        &qemu::Run { args: qemu::args(&machine, None), log: &log, echo: false, stdin: false, timeout: Some(BOOT_TIMEOUT) },
+        &qemu::Run { args: qemu::args(&machine, None), log: &log, echo: false, stdin: false, typed: None, timeout: Some(BOOT_TIMEOUT) },
         |l| {
             if let Some(r) = parse_result(l) {
                 result = Some(r);

@@ -39,11 +39,15 @@ commands:
                        program's status (--timeout defaults to 600)
         --linux-kernel PATH
                        with --linux: boot this bzImage instead
+        --shell        boot into `busybox sh` on the console (type on this
+                       terminal; Debian's busybox-static, fetched with
+                       apt-get download into target/busybox/ once)
+        --busybox PATH use this static busybox instead of Debian's
   image [--add FILE]... [--strategy NAME] [--kernel-arg WORD]...
         [-- /PROGRAM ARGS...]
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
   test [--suite host|kernel|smoke|user|linux]... [--only TEXT] [--smp N]...
-       [--strategy NAME] [--kernel-arg WORD]...
+       [--strategy NAME] [--kernel-arg WORD]... [--busybox PATH]
         run the host tests, the in-kernel suite, the boot smoke tests, the
         user programs on Holdfast and the same programs on this Linux;
         prints one line per test and `N passed, M failed, K skipped`
@@ -111,6 +115,10 @@ pub struct RunOpts {
     /// The bzImage for `--linux` (`--linux-kernel PATH`); Debian's cloud
     /// kernel otherwise.
     pub linux_kernel: Option<PathBuf>,
+    /// Boot into `busybox sh` on the console (`--shell`).
+    pub shell: bool,
+    /// A static busybox instead of Debian's (`--busybox PATH`).
+    pub busybox: Option<PathBuf>,
 }
 
 impl Default for RunOpts {
@@ -126,6 +134,8 @@ impl Default for RunOpts {
             initrd: InitrdOpts::default(),
             linux: false,
             linux_kernel: None,
+            shell: false,
+            busybox: None,
         }
     }
 }
@@ -174,6 +184,8 @@ pub struct TestOpts {
     /// CPU counts the kernel and user suites boot with, each a run of its
     /// own ([`DEFAULT_TEST_SMP`] unless `--smp` is given).
     pub smp: Vec<u32>,
+    /// A static busybox instead of Debian's (`--busybox PATH`).
+    pub busybox: Option<PathBuf>,
 }
 
 /// CPU counts `cargo xtask test` runs the kernel and user suites at.
@@ -360,6 +372,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             let mut only = None;
             let mut kernel_words = Vec::new();
             let mut smp = Vec::new();
+            let mut busybox = None;
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
@@ -383,6 +396,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         }
                     }
                     "--only" => only = Some(value(arg, &mut it)?.clone()),
+                    "--busybox" => busybox = Some(value(arg, &mut it)?.into()),
                     other => return Err(format!("unknown option for test: {other}")),
                 }
             }
@@ -396,7 +410,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             if smp.is_empty() {
                 smp = DEFAULT_TEST_SMP.to_vec();
             }
-            Ok(Command::Test(TestOpts { suites, only, kernel_words, smp }))
+            Ok(Command::Test(TestOpts { suites, only, kernel_words, smp, busybox }))
         }
         "bench" => {
             let mut opts = BenchOpts::default();
@@ -500,6 +514,8 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
             "--add" => o.initrd.add.push(value(arg, &mut it)?.into()),
             "--linux" => o.linux = true,
             "--linux-kernel" => o.linux_kernel = Some(value(arg, &mut it)?.into()),
+            "--shell" => o.shell = true,
+            "--busybox" => o.busybox = Some(value(arg, &mut it)?.into()),
             "--" => {
                 o.initrd.init = init_words(&mut it)?;
                 if o.initrd.init.is_empty() {
@@ -511,6 +527,12 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
     }
     if o.linux_kernel.is_some() && !o.linux {
         return Err("--linux-kernel goes with --linux".to_string());
+    }
+    if o.shell {
+        if !o.initrd.init.is_empty() {
+            return Err("--shell starts /busybox sh: it takes no `-- /PROGRAM`".to_string());
+        }
+        o.initrd.init = vec!["/busybox".to_string(), "sh".to_string()];
     }
     if o.linux {
         let holdfast_only = [(o.uefi, "--uefi"), (o.stay, "--stay"), (!o.initrd.kernel_words.is_empty(), "--strategy and --kernel-arg")];
@@ -632,6 +654,7 @@ mod tests {
             only: only.map(String::from),
             kernel_words: vec![],
             smp: DEFAULT_TEST_SMP.to_vec(),
+            busybox: None,
         };
         assert_eq!(parse(&args("test")), Ok(Command::Test(opts(Suite::ALL.to_vec(), None))));
         assert_eq!(

@@ -191,6 +191,7 @@ pub fn run(opts: &RunOpts) -> Result<i32> {
             log: &log,
             echo: true,
             stdin: true,
+            typed: None,
             timeout: opts.timeout_secs.map(Duration::from_secs),
         },
         |line| {

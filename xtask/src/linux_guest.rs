@@ -118,7 +118,7 @@ pub fn deb_file_package(file_name: &str) -> Option<DebPackage> {
 }
 
 /// The downloaded `.deb` of `package` in `dir`, if any.
-fn cached_deb(dir: &Path, package: &str) -> Option<(PathBuf, DebPackage)> {
+pub(crate) fn cached_deb(dir: &Path, package: &str) -> Option<(PathBuf, DebPackage)> {
     let mut found: Vec<(PathBuf, DebPackage)> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
@@ -377,7 +377,7 @@ pub fn boot(b: &Boot<'_>) -> Result<Booted> {
     for attempt in 1..=2 {
         let mut scan = Scan::default();
         let outcome = qemu::run(
-            &qemu::Run { args: b.args.clone(), log: b.log, echo: b.echo, stdin: b.stdin, timeout: Some(b.timeout) },
+            &qemu::Run { args: b.args.clone(), log: b.log, echo: b.echo, stdin: b.stdin, typed: None, timeout: Some(b.timeout) },
             |line| {
                 scan.feed(line);
                 Flow::Continue

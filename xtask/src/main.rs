@@ -21,6 +21,7 @@
 
 mod bench;
 mod build;
+mod busybox;
 mod cli;
 mod error;
 mod image;
@@ -49,6 +50,10 @@ fn main() -> ExitCode {
     if let Err(e) = prereq::ensure(&prereq::needs(&command)) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
+    }
+    if let cli::Command::Run(cli::RunOpts { busybox: Some(p), .. }) | cli::Command::Test(cli::TestOpts { busybox: Some(p), .. }) = &command
+    {
+        busybox::set_explicit(p.clone());
     }
     let result = match command {
         cli::Command::Help => {

@@ -442,8 +442,15 @@ HOME_URL="https://www.debian.org/"
         assert_eq!(needs(&Command::Run(linux)), [Tool::Qemu, Tool::MuslGcc, Tool::Gcc]);
         // An image is booted elsewhere: no QEMU, no OVMF.
         assert_eq!(needs(&Command::Image(InitrdOpts::default())), [Tool::MuslGcc, Tool::Gcc]);
-        let test =
-            |suites: &[Suite]| needs(&Command::Test(TestOpts { suites: suites.to_vec(), only: None, kernel_words: vec![], smp: vec![1] }));
+        let test = |suites: &[Suite]| {
+            needs(&Command::Test(TestOpts {
+                suites: suites.to_vec(),
+                only: None,
+                kernel_words: vec![],
+                smp: vec![1],
+                busybox: None,
+            }))
+        };
         assert_eq!(test(&Suite::ALL), [Tool::Qemu, Tool::Ovmf, Tool::MuslGcc, Tool::Gcc]);
         assert_eq!(test(&[Suite::Host]), []);
         assert_eq!(test(&[Suite::Kernel]), [Tool::Qemu, Tool::Ovmf]);

@@ -268,9 +268,28 @@ pub struct Run<'a> {
     pub log: &'a Path,
     /// Also copy serial output to our stdout.
     pub echo: bool,
-    /// Let QEMU read the terminal (for `run`); tests give it /dev/null.
+    /// Let QEMU read the terminal (for `run`). Otherwise the serial line's
+    /// input is a pipe that carries what the guest asks to be typed: a
+    /// serial line `tty: send HEX` ([`TYPE_REQUEST`]) has the bytes HEX
+    /// written to it.
     pub stdin: bool,
+    /// Text typed on the serial line once a line containing the first
+    /// string has been seen (a shell session, typed when the shell starts).
+    pub typed: Option<(&'a str, &'a str)>,
     pub timeout: Option<Duration>,
+}
+
+/// A guest program asks the harness to type bytes on the serial line:
+/// `tty: send 68690a` types "hi\n" (used by `user/c/tty.c`).
+pub const TYPE_REQUEST: &str = "tty: send ";
+
+/// The bytes of a [`TYPE_REQUEST`] line, if it is one.
+pub fn type_request(line: &str) -> Option<Vec<u8>> {
+    let hex = line.trim().strip_prefix(TYPE_REQUEST)?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 enum Event {
@@ -287,13 +306,14 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
     let mut log = File::create(r.log).map_err(|e| Error::new(format!("creating {}: {e}", r.log.display())))?;
     let mut cmd = Command::new(QEMU);
     cmd.args(&r.args)
-        .stdin(if r.stdin { Stdio::inherit() } else { Stdio::null() })
+        .stdin(if r.stdin { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     build::announce(&cmd);
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| build::spawn_error(cmd.get_program(), e))?;
 
+    let mut typing = child.stdin.take();
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().expect("stdout is piped");
     let echo = r.echo;
@@ -342,6 +362,7 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
     let mut stopped = false;
     let mut serial_seen = false;
     let mut init_status: Option<i32> = None;
+    let mut typed = false;
     loop {
         let event = match r.timeout {
             Some(t) => match t.checked_sub(start.elapsed()) {
@@ -356,6 +377,15 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
                 if let Some(st) = init_exit_status(&line) {
                     init_status = Some(st);
                 }
+                if let (Some(bytes), Some(pipe)) = (type_request(&line), typing.as_mut()) {
+                    let _ = pipe.write_all(&bytes).and_then(|_| pipe.flush());
+                }
+                if let (Some((trigger, text)), Some(pipe)) = (r.typed, typing.as_mut()) {
+                    if !typed && line.contains(trigger) {
+                        typed = true;
+                        let _ = pipe.write_all(text.as_bytes()).and_then(|_| pipe.flush());
+                    }
+                }
                 if !stopped && on_line(&line) == Flow::Stop {
                     stopped = true;
                     let _ = child.kill();
@@ -369,6 +399,7 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
             }
         }
     }
+    drop(typing);
     let status = child.wait().map_err(|e| Error::new(format!("waiting for QEMU: {e}")))?;
     let _ = reader.join();
     let stderr_text = err_reader.join().unwrap_or_default();
@@ -383,6 +414,14 @@ pub fn run(r: &Run<'_>, mut on_line: impl FnMut(&str) -> Flow) -> Result<Outcome
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_requests_decode_hex() {
+        assert_eq!(type_request("tty: send 68690a"), Some(b"hi\n".to_vec()));
+        assert_eq!(type_request("tty: send 6"), None);
+        assert_eq!(type_request("tty: send zz"), None);
+        assert_eq!(type_request("something else"), None);
+    }
 
     #[test]
     fn exit_status_decoding() {

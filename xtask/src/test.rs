@@ -384,7 +384,14 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], smp: u32, tally: &mut Ta
         let mut state = KtestBoot::default();
         let mut after_failure = false;
         let outcome = qemu::run(
-            &qemu::Run { args: qemu::args(&machine, None), log: &log, echo: false, stdin: false, timeout: Some(KTEST_TIMEOUT) },
+            &qemu::Run {
+                args: qemu::args(&machine, None),
+                log: &log,
+                echo: false,
+                stdin: false,
+                typed: None,
+                timeout: Some(KTEST_TIMEOUT),
+            },
             |line| {
                 match report::parse_ktest(line) {
                     Some(k) => {
@@ -484,6 +491,9 @@ pub struct BootCase {
     /// A serial port; without one nothing is read from the guest and the
     /// exit code alone is judged.
     pub serial: bool,
+    /// Text typed on the console once a serial line contains the first
+    /// string ([`qemu::Run::typed`]).
+    pub typed: Option<(&'static str, &'static str)>,
     /// Dump the screen while the guest runs; the last dump must not be
     /// blank, and `expect`'s output is looked for in the text read from
     /// it instead of in the serial output ([`crate::screen`]).
@@ -513,6 +523,7 @@ impl BootCase {
             machine: None,
             serial: true,
             screendump: false,
+            typed: None,
         }
     }
 
@@ -738,6 +749,9 @@ fn one_panic_then_silence(_strategy: Option<&str>, serial: &str) -> std::result:
 /// A user program run as init: its arguments, expected exit status and
 /// output. Programs are read from `target/holdfast/user/<program>`.
 pub struct UserCase {
+    /// The case's name if not the program's (several cases of one
+    /// program, such as busybox's).
+    pub name: &'static str,
     pub program: &'static str,
     pub args: &'static [&'static str],
     pub status: i32,
@@ -774,14 +788,42 @@ pub struct UserCase {
     /// Further files of the user directory (helper programs, scripts) the
     /// program needs beside it in the initrd.
     pub with: &'static [&'static str],
+    /// Text typed on the console once the kernel has started the program
+    /// (`started /PROGRAM`); on Linux it is the program's standard input.
+    pub typed: Option<&'static str>,
+}
+
+impl UserCase {
+    /// The case's name: [`UserCase::name`], or the program's.
+    pub fn name(&self) -> &'static str {
+        if self.name.is_empty() {
+            self.program
+        } else {
+            self.name
+        }
+    }
 }
 
 /// See [`UserCase::check`].
 pub type OutputCheck = fn(Option<&str>, &str) -> std::result::Result<String, String>;
 
+/// What `busybox_console` types at the shell's prompt: arithmetic, a
+/// pipe, the mlock strategy switched through its sysctl, and an exit
+/// status for the kernel to report.
+const SHELL_SESSION: &str = "echo \"answer=$((6 * 7))\"\n\
+grep -c '\\[stack\\]' /proc/self/maps | sed 's/^/stacks:/'\n\
+echo hold-write > /proc/sys/vm/mlock_populate\n\
+sed 's/^/strategy:/' /proc/sys/vm/mlock_populate\n\
+exit 5\n";
+
+/// The kernel's line when it has started the first process: a typed
+/// session begins then.
+const STARTED: &str = "started /";
+
 /// A program expected to exit 0, with invariant checks on.
 const fn case(program: &'static str) -> UserCase {
     UserCase {
+        name: "",
         program,
         args: &[],
         status: 0,
@@ -795,6 +837,7 @@ const fn case(program: &'static str) -> UserCase {
         smp_args: &[],
         check_parallel: None,
         with: &[],
+        typed: None,
     }
 }
 
@@ -838,6 +881,26 @@ pub const USER_CASES: &[UserCase] = &[
     case("stack_growth"),
     case("madvise_populate"),
     case("pipes"),
+    // BusyBox (Debian's busybox-static): a script of pipes, statuses,
+    // signals and applets; then an interactive shell on the console.
+    UserCase {
+        name: "busybox_sh",
+        args: &["sh", "sh_basics.sh"],
+        output: &["sh_basics: 21 passed, 0 failed"],
+        with: &["sh_basics.sh"],
+        ..case("busybox")
+    },
+    UserCase {
+        name: "busybox_console",
+        args: &["sh"],
+        status: 5,
+        output: &["answer=42", "stacks:1", "strategy:hold-write"],
+        typed: Some(SHELL_SESSION),
+        ..case("busybox")
+    },
+    // Types into the serial line when it asks (`tty: send HEX`); ends
+    // killed by the SIGINT of the ^C it typed.
+    UserCase { status: 130, output: &["tty: 43 passed, 0 failed"], kernel_log: &["killed by signal 2"], ..case("tty") },
     // Sets its uids for good at the end; needs root to start from.
     UserCase { needs_root: true, ..case("creds") },
     // The writable file system: every operation and its errors, the
@@ -1052,7 +1115,8 @@ pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
             expect: Expect::Exit { status: u.status, output: output.clone() },
             icount: u.icount,
             check,
-            ..BootCase::exits_cleanly("user", u.program.to_string(), init, [u.program].iter().chain(u.with).map(|f| dir.join(f)).collect())
+            typed: u.typed.map(|t| (STARTED, t)),
+            ..BootCase::exits_cleanly("user", u.name().to_string(), init, [u.program].iter().chain(u.with).map(|f| dir.join(f)).collect())
         };
         // With more CPUs, a single-threaded mlock program exercises what it
         // does on one (the strategies differ in how they let other threads
@@ -1066,7 +1130,7 @@ pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
         // can run out of memory: no panic, the same results. (Not the
         // contention benchmark, whose region is sized for the 1 GiB guest.)
         if u.check.is_none() {
-            cases.push(BootCase { name: format!("{}::{LOW_MEM}", u.program), mem: Some(LOW_MEM), ..base.clone() });
+            cases.push(BootCase { name: format!("{}::{LOW_MEM}", u.name()), mem: Some(LOW_MEM), ..base.clone() });
         }
         for strategy in crate::bench::STRATEGIES {
             let mut words = kernel_words.clone();
@@ -1075,7 +1139,7 @@ pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
             // this one.
             let output = output.iter().map(|o| if o == REPORTS_STRATEGY { format!("{o}{strategy}") } else { o.clone() }).collect();
             cases.push(BootCase {
-                name: format!("{}::{strategy}", u.program),
+                name: format!("{}::{strategy}", u.name()),
                 kernel_words: words,
                 expect: Expect::Exit { status: u.status, output },
                 strategy: Some(strategy),
@@ -1095,7 +1159,7 @@ pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
 fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     for u in USER_CASES {
-        let name = format!("linux::{}", u.program);
+        let name = format!("linux::{}", u.name());
         if !selected(opts, &name) {
             continue;
         }
@@ -1104,9 +1168,18 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
             continue;
         }
         let mut cmd = std::process::Command::new("timeout");
-        cmd.arg("120").arg(dir.join(u.program)).args(u.args);
+        cmd.arg("120").arg(dir.join(u.program)).args(u.args).current_dir(dir);
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-        let out = cmd.output();
+        let out = match u.typed {
+            None => cmd.output(),
+            Some(text) => cmd.stdin(std::process::Stdio::piped()).spawn().and_then(|mut child| {
+                use std::io::Write;
+                if let Some(mut stdin) = child.stdin.take() {
+                    stdin.write_all(text.as_bytes())?;
+                }
+                child.wait_with_output()
+            }),
+        };
         let (ok, why) = match out {
             Ok(o) => {
                 use std::os::unix::process::ExitStatusExt;
@@ -1130,6 +1203,9 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
 
 /// Why `u` does not run natively here, if it does not.
 fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
+    if u.typed.is_some() {
+        return Some("a console session on Holdfast (/proc/sys/vm/mlock_populate)");
+    }
     if matches!(u.program, "oom_touch" | "oom_fork") {
         // Its size is twice the guest's 1 GiB; this machine has far more.
         return Some("sized for the QEMU guest's memory");
@@ -1333,7 +1409,14 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
         };
         let mut serial = String::new();
         let outcome = qemu::run(
-            &qemu::Run { args: qemu::args(&machine, ovmf.as_deref()), log: &log, echo: false, stdin: false, timeout: Some(case.timeout) },
+            &qemu::Run {
+                args: qemu::args(&machine, ovmf.as_deref()),
+                log: &log,
+                echo: false,
+                stdin: false,
+                typed: case.typed,
+                timeout: Some(case.timeout),
+            },
             |line| {
                 serial.push_str(line);
                 serial.push('\n');

@@ -2,7 +2,8 @@
 //! static musl C programs under `user/c` (ABI checks) and `user/c/mlock`
 //! (the mlock conformance suite), built into `target/holdfast/user/`, and
 //! the files of `user/scripts/` (`#!` scripts and other test files), copied
-//! there with their permissions (the initrd keeps the execute bit).
+//! there with their permissions (the initrd keeps the execute bit), and
+//! BusyBox ([`crate::busybox`]), the shell.
 //!
 //! The same binaries run on Holdfast (packed into the initrd) and on the
 //! host's Linux (the `linux` test suite runs them natively), which is how
@@ -51,6 +52,7 @@ pub fn build_user_programs(paths: &Paths) -> Result<PathBuf> {
         build::run_checked(&mut cmd, &format!("building the C programs ({script})"))?;
     }
     copy_scripts(&paths.root.join("user/scripts"), &out)?;
+    crate::busybox::install(paths, &out);
     Ok(out)
 }
 

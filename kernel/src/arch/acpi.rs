@@ -1,11 +1,13 @@
-//! The CPUs of the machine, from the ACPI MADT.
+//! The CPUs and I/O APICs of the machine, from the ACPI MADT.
 //!
 //! The bootloader hands over the RSDP's physical address. A revision-0
 //! RSDP (SeaBIOS) names a 32-bit RSDT; revision 2 and later (OVMF, real
 //! UEFI machines) name a 64-bit XSDT, which is preferred. The MADT
 //! ("APIC") lists one Processor Local APIC (type 0) or Processor Local
 //! x2APIC (type 9) entry per CPU; entries whose Enabled flag is clear
-//! (absent or only hot-pluggable CPUs) are skipped. Every table is checked
+//! (absent or only hot-pluggable CPUs) are skipped. It also lists the
+//! I/O APICs (type 1) and how ISA interrupts reach them (Interrupt Source
+//! Overrides, type 2). Every table is checked
 //! against its checksum; a damaged table is reported and ignored.
 //!
 //! Tables are read through the physical-memory mapping, never written.
@@ -67,20 +69,31 @@ fn sdt_entries(rsdp: u64) -> Result<Vec<u64>, &'static str> {
         .collect())
 }
 
-/// The enabled CPUs of the MADT found from the RSDP at `rsdp` (physical).
-pub fn madt_cpus(rsdp: u64) -> Result<Vec<MadtCpu>, &'static str> {
+/// The MADT's interrupt-controller entries: (type, physical address of
+/// the entry, its length), each within the table.
+fn madt_entries(rsdp: u64) -> Result<Vec<(u8, u64, u64)>, &'static str> {
     let madt = sdt_entries(rsdp)?.into_iter().find(|&t| &read::<[u8; 4]>(t) == b"APIC").ok_or("no MADT")?;
     let len = read::<u32>(madt + 4) as u64;
     if len < 44 || !checksum_ok(madt, len) {
         return Err("MADT checksum");
     }
-    let mut cpus = Vec::new();
+    let mut entries = Vec::new();
     let mut at = madt + 44;
     while at + 2 <= madt + len {
         let (kind, elen) = (read::<u8>(at), read::<u8>(at + 1) as u64);
         if elen < 2 || at + elen > madt + len {
             return Err("MADT entry length");
         }
+        entries.push((kind, at, elen));
+        at += elen;
+    }
+    Ok(entries)
+}
+
+/// The enabled CPUs of the MADT found from the RSDP at `rsdp` (physical).
+pub fn madt_cpus(rsdp: u64) -> Result<Vec<MadtCpu>, &'static str> {
+    let mut cpus = Vec::new();
+    for (kind, at, elen) in madt_entries(rsdp)? {
         match kind {
             0 if elen >= 8 && read::<u32>(at + 4) & 1 != 0 => {
                 cpus.push(MadtCpu { apic_id: read::<u8>(at + 3) as u32, acpi_id: read::<u8>(at + 2) as u32 })
@@ -90,7 +103,6 @@ pub fn madt_cpus(rsdp: u64) -> Result<Vec<MadtCpu>, &'static str> {
             }
             _ => {}
         }
-        at += elen;
     }
     // A CPU listed both ways (some firmware does) counts once.
     cpus.dedup_by_key(|c| c.apic_id);
@@ -101,4 +113,40 @@ pub fn madt_cpus(rsdp: u64) -> Result<Vec<MadtCpu>, &'static str> {
         new
     });
     Ok(cpus)
+}
+
+/// One I/O APIC of the MADT (type 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MadtIoApic {
+    pub id: u8,
+    /// Physical address of its registers.
+    pub addr: u64,
+    /// The first global system interrupt it serves.
+    pub gsi_base: u32,
+}
+
+/// An Interrupt Source Override (type 2): ISA `irq` arrives on `gsi`
+/// with the MPS INTI `flags` (polarity in bits 0-1, trigger mode in 2-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrqOverride {
+    pub irq: u8,
+    pub gsi: u32,
+    pub flags: u16,
+}
+
+/// The I/O APICs and ISA interrupt overrides of the MADT.
+pub fn madt_ioapics(rsdp: u64) -> Result<(Vec<MadtIoApic>, Vec<IrqOverride>), &'static str> {
+    let (mut ioapics, mut overrides) = (Vec::new(), Vec::new());
+    for (kind, at, elen) in madt_entries(rsdp)? {
+        match kind {
+            1 if elen >= 12 => {
+                ioapics.push(MadtIoApic { id: read::<u8>(at + 2), addr: read::<u32>(at + 4) as u64, gsi_base: read::<u32>(at + 8) })
+            }
+            2 if elen >= 10 && read::<u8>(at + 2) == 0 => {
+                overrides.push(IrqOverride { irq: read::<u8>(at + 3), gsi: read::<u32>(at + 4), flags: read::<u16>(at + 8) })
+            }
+            _ => {}
+        }
+    }
+    Ok((ioapics, overrides))
 }

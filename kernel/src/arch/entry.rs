@@ -119,7 +119,7 @@ macro_rules! stubs {
 
 // The CPU pushes an error code for 8, 10-14, 17, 21, 29 and 30; the stubs
 // of the others push a 0 in its place, so every frame has the same shape.
-stubs!(no_code: 0 1 2 3 4 5 6 7 9 15 16 18 19 20 22 23 24 25 26 27 28 31 32 240 241 242 243 255;
+stubs!(no_code: 0 1 2 3 4 5 6 7 9 15 16 18 19 20 22 23 24 25 26 27 28 31 32 36 240 241 242 243 255;
        code: 8 10 11 12 13 14 17 21 29 30);
 
 core::arch::global_asm!(

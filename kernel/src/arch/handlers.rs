@@ -54,6 +54,9 @@ pub struct Handlers {
     /// A `syscall` from ring 3, interrupts enabled: handle the call that
     /// `frame` describes and put the result in `frame.rax`.
     pub syscall: fn(frame: &mut UserFrame),
+    /// COM1's receive interrupt, interrupts disabled, before the end of
+    /// interrupt is signalled: take the bytes that arrived.
+    pub console_irq: fn(),
     /// Every timer tick, interrupts disabled, after the end of interrupt
     /// was signalled: account it, wake sleepers, preempt.
     pub timer_tick: fn(),

@@ -94,6 +94,10 @@ pub(super) fn dispatch(frame: &mut TrapFrame) {
             apic::eoi();
         }
         v if v == apic::STOP_VECTOR as u64 => super::smp::stop_this_cpu(),
+        v if v == super::ioapic::COM1_VECTOR as u64 => {
+            (handlers::get().console_irq)();
+            apic::eoi();
+        }
         v if v == apic::SPURIOUS_VECTOR as u64 => {}
         v => {
             let (what, _) = exception_info(v);

@@ -17,6 +17,7 @@ pub mod fpu;
 pub mod gdt;
 pub mod handlers;
 pub mod idt;
+pub mod ioapic;
 pub mod percpu;
 pub mod pit;
 pub mod qemu;

@@ -104,6 +104,9 @@ impl Console {
         match b {
             b'\n' => self.newline(),
             b'\r' => self.col = 0,
+            // Backspace: the cursor moves left (the terminal's echo rubs a
+            // character out with backspace, space, backspace).
+            0x08 => self.col = self.col.saturating_sub(1),
             _ => {
                 if self.col >= self.cols() {
                     self.newline();
@@ -126,6 +129,13 @@ impl fmt::Write for Console {
 pub fn write_fmt(args: fmt::Arguments) {
     if let Some(c) = CONSOLE.lock().as_mut() {
         let _ = fmt::Write::write_fmt(c, args);
+    }
+}
+
+/// Draw raw bytes (terminal output) if the console exists.
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(c) = CONSOLE.lock().as_mut() {
+        bytes.iter().for_each(|&b| c.write_byte(b));
     }
 }
 

@@ -11,6 +11,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use uart_16550::backend::PioBackend;
+use uart_16550::spec::registers::IER;
 use uart_16550::{Config, Uart16550Tty};
 
 static COM1: Mutex<Option<Uart16550Tty<PioBackend>>> = Mutex::new(None);
@@ -40,6 +41,39 @@ impl<W: Write> Write for LineTracking<'_, W> {
             AT_LINE_START.store(piece.ends_with('\n'), Ordering::Relaxed);
         }
         Ok(())
+    }
+}
+
+/// Write raw bytes to COM1 if it exists (terminal output: no UTF-8
+/// conversion).
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(port) = COM1.lock().as_mut() {
+        port.inner_mut().send_bytes_exact(bytes);
+        if let Some(&last) = bytes.last() {
+            AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
+        }
+    }
+}
+
+/// Let COM1 raise its interrupt when a byte arrives (IRQ 4, routed by
+/// `arch::ioapic`). Returns whether there is a COM1.
+pub fn enable_rx_interrupt() -> bool {
+    match COM1.lock().as_mut() {
+        Some(port) => {
+            // The driver's initialisation set OUT2, which gates the
+            // UART's interrupt line on PC-compatible boards.
+            port.inner_mut().enable_interrupts(IER::DATA_READY);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Take up to `buf.len()` received bytes from COM1 (0 when none wait).
+pub fn receive(buf: &mut [u8]) -> usize {
+    match COM1.lock().as_mut() {
+        Some(port) => port.inner_mut().receive_bytes(buf),
+        None => 0,
     }
 }
 

@@ -320,7 +320,8 @@ impl File {
     /// end of file). A fault after some bytes were copied returns those.
     pub fn read_to_user(&self, buf: u64, count: usize) -> Result<usize, Errno> {
         match &self.kind {
-            FileKind::Console | FileKind::Dev(Device::Null) => return Ok(0),
+            FileKind::Console => return crate::tty::console().read(buf, count.min(MAX_RW_COUNT), self.nonblock()),
+            FileKind::Dev(Device::Null) => return Ok(0),
             FileKind::Pipe(p) => return p.read(&[(buf, count.min(MAX_RW_COUNT))], self.nonblock()),
             FileKind::Dev(Device::Zero) => return read_zero(buf, count.min(MAX_RW_COUNT)),
             FileKind::Tmpfs(i) => {
@@ -385,20 +386,7 @@ impl File {
             FileKind::Pipe(p) => p.write(&[(buf, count)], self.nonblock()),
             // write_null / write_zero: everything is taken, nothing read.
             FileKind::Dev(_) => Ok(count),
-            FileKind::Console => {
-                let mut kbuf = alloc::vec![0u8; count.min(PAGE_SIZE as usize)];
-                let mut done = 0usize;
-                while done < count {
-                    let at = buf + done as u64;
-                    let n = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
-                    if let Err(e) = copy_from_user(&mut kbuf[..n], at) {
-                        return if done > 0 { Ok(done) } else { Err(e) };
-                    }
-                    crate::kprint!("{}", alloc::string::String::from_utf8_lossy(&kbuf[..n]));
-                    done += n;
-                }
-                Ok(done)
-            }
+            FileKind::Console => crate::tty::console().write(buf, count),
             FileKind::Sysctl(_) if count == 0 => Ok(0),
             FileKind::Sysctl(s) => {
                 // Like proc_dostring: the value is the first page written.

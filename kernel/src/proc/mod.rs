@@ -379,6 +379,16 @@ pub(crate) fn list(p: Arc<Process>) {
     PROCESSES.lock().push(p);
 }
 
+/// The live processes of process group `pgrp`.
+pub fn pgrp_members(pgrp: u32) -> Vec<Arc<Process>> {
+    wait::group_members(pgrp)
+}
+
+/// Does process group `pgrp` have a live member?
+pub fn pgrp_exists(pgrp: u32) -> bool {
+    !pgrp_members(pgrp).is_empty()
+}
+
 /// Forget a reaped process.
 pub(crate) fn unlist(pid: u32) {
     PROCESSES.lock().retain(|p| p.pid != pid);

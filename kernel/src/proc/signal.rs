@@ -746,6 +746,14 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
     }
 }
 
+/// Send `sig` from the kernel to every process of group `pgrp` (the
+/// terminal's interrupt, quit and suspend characters).
+pub fn kill_pgrp(pgrp: u32, sig: u8) {
+    for p in super::pgrp_members(pgrp) {
+        let _ = send_to_process(&p, SigInfo::kernel(sig));
+    }
+}
+
 /// Called on every way back to ring 3 with the registers that ring 3
 /// gets: a thread to exit exits here; pending signals are delivered
 /// (handler frames pushed onto `frame`, default actions carried out) and

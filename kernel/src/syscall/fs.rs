@@ -458,6 +458,7 @@ fn vfs_poll(f: &Result<Arc<File>, Errno>, wait: bool) -> u16 {
         Err(_) => POLLNVAL,
         Ok(f) => match &f.kind {
             FileKind::Pipe(p) => p.poll(f.f_mode(), wait),
+            FileKind::Console => crate::tty::console().poll(wait),
             _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
         },
     }
@@ -517,8 +518,10 @@ fn do_sys_poll(ufds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
         }
     };
     for f in fs.iter().flatten().flatten() {
-        if let FileKind::Pipe(pe) = &f.kind {
-            pe.poll_done();
+        match &f.kind {
+            FileKind::Pipe(pe) => pe.poll_done(),
+            FileKind::Console => crate::tty::console().poll_done(),
+            _ => {}
         }
     }
     let count = result?;
@@ -897,8 +900,6 @@ pub fn sys_getdents64(a: Args) -> SysResult {
     Ok(out.len() as u64)
 }
 
-const TCGETS: u32 = 0x5401;
-const TIOCGWINSZ: u32 = 0x5413;
 const FIONREAD: u32 = 0x541b;
 const FIONBIO: u32 = 0x5421;
 const FIONCLEX: u32 = 0x5450;
@@ -926,19 +927,12 @@ pub fn sys_ioctl(a: Args) -> SysResult {
             let FileKind::Pipe(p) = &f.kind else { unreachable!() };
             write_user(arg, &(p.nr_bytes() as i32)).map(|_| 0)
         }
-        // Bytes left to read in a regular file (0 on the console).
+        // The terminal's own requests (tty_ioctl).
+        _ if f.is_tty() => crate::tty::console().ioctl(request as u32, arg),
+        // Bytes left to read in a regular file.
         FIONREAD if !f.is_dir() && !matches!(f.kind, FileKind::Dev(_)) => {
             let left = f.size().saturating_sub(f.pos()) as i32;
             write_user(arg, &left).map(|_| 0)
-        }
-        TIOCGWINSZ if f.is_tty() => {
-            // struct winsize { rows, cols, xpixel, ypixel } as u16s.
-            let ws: u64 = 24 | (80 << 16);
-            write_user(arg, &ws).map(|_| 0)
-        }
-        TCGETS if f.is_tty() => {
-            // struct termios is 60 bytes: raw mode, no flags.
-            copy_to_user(arg, &[0u8; 60]).map(|_| 0)
         }
         _ => Err(Errno::ENOTTY),
     }

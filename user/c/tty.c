@@ -1,0 +1,221 @@
+/* tty: the terminal's line discipline, settings and ioctls.
+ *
+ * Canonical mode (line editing with erase, word erase and kill, a line
+ * readable once complete, VEOF ending a line and an empty line reading as
+ * end of file), raw mode with VMIN/VTIME, echo, poll, O_NONBLOCK, the
+ * termios and window-size ioctls, and the interrupt character killing the
+ * foreground process group with SIGINT (the program ends that way:
+ * status 130).
+ *
+ * Where the input comes from: on Linux, a pseudo-terminal this program
+ * opens itself (it becomes a session leader and the pty its controlling
+ * terminal, then writes the "typed" bytes to the master side); where there
+ * is no pty (Holdfast), the console, fd 0: the program prints
+ * `tty: send HEX` and the test harness types those bytes into the serial
+ * line. The checks are the same. Every expectation is what Linux 6.x's
+ * n_tty gives. */
+#define _GNU_SOURCE
+#include "tap.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static int tty = -1;    /* where the program reads */
+static int master = -1; /* the pty's master side, or -1 on the console */
+
+/* "Type" bytes: into the pty master, or ask the harness to. */
+static void type(const char *s, size_t n)
+{
+	if (master >= 0) {
+		if (write(master, s, n) != (ssize_t)n)
+			printf("# write to the pty master failed\n");
+		return;
+	}
+	printf("tty: send ");
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", (unsigned char)s[i]);
+	printf("\n");
+}
+
+/* Type a string literal (without its terminating NUL). */
+#define TYPE(lit) type(lit, sizeof(lit) - 1)
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read once, waiting at most 10 s for input (poll first). */
+static ssize_t read_some(char *buf, size_t n)
+{
+	struct pollfd p = { tty, POLLIN, 0 };
+	if (poll(&p, 1, 10000) != 1)
+		return -2;
+	return read(tty, buf, n);
+}
+
+static void str_is(const char *got, size_t n, const char *exp, const char *what)
+{
+	char g[256];
+	snprintf(g, sizeof g, "\"%.*s\"", (int)n, got);
+	char e[256];
+	snprintf(e, sizeof e, "\"%s\"", exp);
+	tap_check(n == strlen(exp) && memcmp(got, exp, n) == 0, g, e, "%s", what);
+}
+
+static void open_terminal(void)
+{
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0) {
+		setsid(); /* leave the harness's session: the pty becomes ours */
+		tty = open(ptsname(master), O_RDWR);
+		if (tty >= 0 && ioctl(tty, TIOCSCTTY, 0) == 0)
+			return;
+	}
+	if (master >= 0)
+		close(master);
+	master = -1;
+	tty = 0;
+}
+
+static void settings(void)
+{
+	struct termios t;
+	tap_eq(isatty(tty), 1, "isatty");
+	tap_eq(tcgetattr(tty, &t), 0, "tcgetattr");
+	tap_ok((t.c_lflag & (ICANON | ECHO | ISIG | IEXTEN)) == (ICANON | ECHO | ISIG | IEXTEN), "canonical mode with echo and signals (lflag %#o)", t.c_lflag);
+	tap_ok(t.c_iflag & ICRNL, "ICRNL: return reads as newline");
+	tap_ok((t.c_oflag & (OPOST | ONLCR)) == (OPOST | ONLCR), "OPOST|ONLCR");
+	tap_eq(t.c_cc[VINTR], 3, "VINTR is ^C");
+	tap_eq(t.c_cc[VERASE], 0x7f, "VERASE is DEL");
+	tap_eq(t.c_cc[VKILL], 0x15, "VKILL is ^U");
+	tap_eq(t.c_cc[VEOF], 4, "VEOF is ^D");
+	tap_eq(t.c_cc[VMIN], 1, "VMIN 1");
+	struct winsize ws = { 0 };
+	tap_eq(ioctl(tty, TIOCGWINSZ, &ws), 0, "TIOCGWINSZ");
+	struct winsize set = { 30, 100, 0, 0 };
+	tap_eq(ioctl(tty, TIOCSWINSZ, &set), 0, "TIOCSWINSZ");
+	tap_eq(ioctl(tty, TIOCGWINSZ, &ws), 0, "TIOCGWINSZ again");
+	tap_ok(ws.ws_row == 30 && ws.ws_col == 100, "the window size set is read back (%dx%d)", ws.ws_row, ws.ws_col);
+	pid_t pg = -1;
+	tap_eq(ioctl(tty, TIOCGPGRP, &pg), 0, "TIOCGPGRP");
+	tap_eq(pg, getpgrp(), "the foreground group is mine");
+	tap_eq(ioctl(tty, TIOCSPGRP, &pg), 0, "TIOCSPGRP to my own group");
+	pid_t bad = 999999;
+	errno = 0;
+	int r = ioctl(tty, TIOCSPGRP, &bad), e = errno;
+	tap_ok(r == -1 && (e == ESRCH || e == EPERM), "TIOCSPGRP to no such group fails (errno %d)", e);
+	int n = -1;
+	tap_eq(ioctl(tty, FIONREAD, &n), 0, "FIONREAD");
+	tap_eq(n, 0, "nothing typed yet");
+	errno = 0;
+	tap_ok(ioctl(tty, 0x54ff, &n) == -1 && errno == ENOTTY, "an unknown terminal request: ENOTTY");
+}
+
+static void canonical(void)
+{
+	char buf[256];
+	ssize_t n;
+	TYPE("helo\x7flo wor\x17world\r");
+	n = read_some(buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "hello world\n", "erase and word erase edit the line; return is newline");
+	TYPE("first\x15second\n");
+	n = read_some(buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "second\n", "kill erases the whole line");
+	TYPE("one\ntwo\n");
+	n = read_some(buf, 2);
+	str_is(buf, n > 0 ? n : 0, "on", "a short read takes part of a line");
+	n = read_some(buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "e\n", "... and the next one the rest of that line only");
+	n = read_some(buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "two\n", "then the next line");
+	TYPE("ab\x04\x04");
+	n = read_some(buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "ab", "VEOF ends a line without a newline");
+	n = read_some(buf, sizeof buf);
+	tap_eq(n, 0, "VEOF on an empty line reads as end of file");
+	TYPE("partial");
+	usleep(300000);
+	int avail = -1;
+	ioctl(tty, FIONREAD, &avail);
+	tap_eq(avail, 0, "an unfinished line is not readable (FIONREAD)");
+	int fl = fcntl(tty, F_GETFL);
+	fcntl(tty, F_SETFL, fl | O_NONBLOCK);
+	errno = 0;
+	n = read(tty, buf, sizeof buf);
+	tap_ok(n == -1 && errno == EAGAIN, "O_NONBLOCK read of an unfinished line: EAGAIN");
+	fcntl(tty, F_SETFL, fl);
+	struct pollfd p = { tty, POLLIN, 0 };
+	tap_eq(poll(&p, 1, 0), 0, "poll: not readable yet");
+	TYPE("\n");
+	tap_eq(poll(&p, 1, 10000), 1, "poll: readable once the line is complete");
+	tap_eq(p.revents & POLLIN, POLLIN, "POLLIN");
+	ioctl(tty, FIONREAD, &avail);
+	tap_eq(avail, 8, "FIONREAD counts the line");
+	n = read_some(buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "partial\n", "the completed line");
+}
+
+static void raw(void)
+{
+	struct termios t, saved;
+	char buf[64];
+	ssize_t n;
+	tcgetattr(tty, &saved);
+	t = saved;
+	t.c_lflag &= ~(ICANON | ECHO);
+	t.c_iflag &= ~ICRNL;
+	t.c_cc[VMIN] = 3;
+	t.c_cc[VTIME] = 0;
+	tap_eq(tcsetattr(tty, TCSANOW, &t), 0, "raw mode, VMIN 3");
+	struct termios back;
+	tcgetattr(tty, &back);
+	tap_ok(!(back.c_lflag & ICANON) && back.c_cc[VMIN] == 3, "tcgetattr reads the new settings back");
+	TYPE("xyz\r");
+	n = read(tty, buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "xyz\r", "raw: every byte, return not translated");
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(tty, TCSANOW, &t);
+	tap_eq(read(tty, buf, sizeof buf), 0, "VMIN 0, VTIME 0: nothing there returns 0 at once");
+	t.c_cc[VTIME] = 3;
+	tcsetattr(tty, TCSANOW, &t);
+	long t0 = now_ms();
+	n = read(tty, buf, sizeof buf);
+	long waited = now_ms() - t0;
+	tap_eq(n, 0, "VMIN 0, VTIME 3: 0 when nothing comes");
+	tap_ok(waited >= 250 && waited < 3000, "... after about 0.3 s (waited %ld ms)", waited);
+	TYPE("q");
+	n = read(tty, buf, sizeof buf);
+	str_is(buf, n > 0 ? n : 0, "q", "VMIN 0, VTIME 3: a byte that comes is returned");
+	tap_eq(tcsetattr(tty, TCSAFLUSH, &saved), 0, "canonical mode again");
+}
+
+int main(void)
+{
+	tap_begin("tty");
+	open_terminal();
+	printf("# input through %s\n", master >= 0 ? "a pseudo-terminal" : "the console");
+	settings();
+	canonical();
+	raw();
+	/* The interrupt character: SIGINT for the foreground group (this
+	 * process), which its default action ends. */
+	tap_end();
+	char c;
+	TYPE("junk\x03");
+	for (int i = 0; i < 100; i++)
+		if (read_some(&c, 1) < 0 && errno != EINTR)
+			break;
+	printf("tty: still alive after ^C\n");
+	return 1;
+}
