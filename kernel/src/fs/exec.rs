@@ -23,14 +23,14 @@ use crate::proc::exec::{ExecImage, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW}
 /// regular file (`EACCES` for anything else) with execute permission
 /// for the caller (`namei::permission`). A file still as the initrd gave
 /// it is used in place; one that was written is read into a copy.
-fn inode_image(inode: &Inode, cred: &FsCred) -> Result<ExecImage, Errno> {
+fn inode_image(inode: &Inode, cred: &FsCred, path: Vec<u8>) -> Result<ExecImage, Errno> {
     if !matches!(inode.kind, InodeKind::File(_)) {
         return Err(Errno::EACCES);
     }
     namei::permission(inode, MAY_EXEC, cred)?;
     let data = inode.file().ok_or(Errno::EACCES)?.lock();
     if let Some(bytes) = data.static_bytes() {
-        return Ok(ExecImage { data: Cow::Borrowed(bytes) });
+        return Ok(ExecImage { data: Cow::Borrowed(bytes), path });
     }
     let size = usize::try_from(data.size).map_err(|_| Errno::ENOMEM)?;
     let mut copy = Vec::new();
@@ -44,7 +44,21 @@ fn inode_image(inode: &Inode, cred: &FsCred) -> Result<ExecImage, Errno> {
         }
         at += n;
     }
-    Ok(ExecImage { data: Cow::Owned(copy) })
+    Ok(ExecImage { data: Cow::Owned(copy), path })
+}
+
+/// `path` made absolute from the directory `start` it is looked up in
+/// (`.` and `..` left as they are).
+fn absolute_path(start: &Node, path: &[u8]) -> Vec<u8> {
+    if path.first() == Some(&b'/') {
+        return path.to_vec();
+    }
+    let mut p = namei::path_of(start).unwrap_or_else(|_| b"/".to_vec());
+    if p.last() != Some(&b'/') {
+        p.push(b'/');
+    }
+    p.extend_from_slice(path);
+    p
 }
 
 /// The credentials of the caller (root's for the kernel starting the
@@ -73,7 +87,7 @@ pub fn open_exec(dirfd: i32, path: &[u8], flags: u32) -> Result<ExecImage, Errno
         }
         let file = files(&crate::proc::current()).lock().get_raw(dirfd)?;
         return match file.inode() {
-            Some(i) => inode_image(i, &cred),
+            Some(i) => inode_image(i, &cred, alloc::format!("/dev/fd/{dirfd}").into_bytes()),
             None => Err(Errno::EACCES),
         };
     }
@@ -82,9 +96,10 @@ pub fn open_exec(dirfd: i32, path: &[u8], flags: u32) -> Result<ExecImage, Errno
     } else {
         namei::start_dir(dirfd, path)?
     };
+    let absolute = absolute_path(&start, path);
     let node = Walk::new(cred.clone()).walk(start, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     match node.inode() {
-        Some(i) => inode_image(i, &cred),
+        Some(i) => inode_image(i, &cred, absolute),
         // A /proc file or directory.
         None => Err(Errno::EACCES),
     }

@@ -83,8 +83,25 @@ fn proc_pid_dir_exists(who: &[u8]) -> bool {
     }
 }
 
-/// Files inside every `/proc/<pid>` directory (see `procfs::open`).
-pub const PROC_PID_FILES: &[&[u8]] = &[b"maps", b"status", b"mmap_lock"];
+/// Files inside every `/proc/<pid>` directory (see `procfs::open`;
+/// `exe` is a symbolic link, [`proc_symlink_target`]).
+pub const PROC_PID_FILES: &[&[u8]] = &[b"maps", b"status", b"mmap_lock", b"exe"];
+
+/// The target of the /proc symbolic link at canonical `path`:
+/// `/proc/<pid>/exe` names the program the process runs.
+pub fn proc_symlink_target(path: &[u8]) -> Option<Vec<u8>> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let (who, file) = rest.split_at(rest.iter().position(|&b| b == b'/')?);
+    if file != b"/exe" {
+        return None;
+    }
+    let p = match who {
+        b"self" | b"thread-self" => crate::proc::try_current()?,
+        _ => crate::proc::find(proc_pid(who)?)?,
+    };
+    let exe = p.exe.lock().clone();
+    (!exe.is_empty()).then_some(exe)
+}
 
 /// A character device under `/dev` (`drivers/char/mem.c`'s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +154,7 @@ pub fn proc_node_type(path: &[u8]) -> Option<NodeType> {
 pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
     const DT_DIR: u8 = 4;
     const DT_REG: u8 = 8;
+    const DT_LNK: u8 = 10;
     let mut out: Vec<(Vec<u8>, u8)> = Vec::new();
     let mut push = |name: &[u8], ty: u8| out.push((name.to_vec(), ty));
     match path {
@@ -165,7 +183,7 @@ pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
         }
         _ if proc_node_type(path) == Some(NodeType::Dir) => {
             for f in PROC_PID_FILES {
-                push(f, DT_REG);
+                push(f, if *f == &b"exe"[..] { DT_LNK } else { DT_REG });
             }
         }
         _ => {}
@@ -270,7 +288,21 @@ impl Node {
     }
 
     pub fn is_symlink(&self) -> bool {
-        matches!(self, Node::Tmpfs(i) if matches!(i.kind, InodeKind::Symlink(_)))
+        match self {
+            Node::Tmpfs(i) => matches!(i.kind, InodeKind::Symlink(_)),
+            Node::Proc(p) => proc_symlink_target(p).is_some(),
+        }
+    }
+
+    /// A symbolic link's target.
+    pub fn link_target(&self) -> Option<Vec<u8>> {
+        match self {
+            Node::Tmpfs(i) => match &i.kind {
+                InodeKind::Symlink(t) => Some(t.clone()),
+                _ => None,
+            },
+            Node::Proc(p) => proc_symlink_target(p),
+        }
     }
 
     /// The inode, for a tmpfs node.
@@ -377,13 +409,7 @@ impl Walk {
     /// [`MAXSYMLINKS`].
     fn follow(&mut self, dir: &Node, link: &Node) -> Result<Node, Errno> {
         self.count_link()?;
-        let target = match link {
-            Node::Tmpfs(i) => match &i.kind {
-                InodeKind::Symlink(t) => t.clone(),
-                _ => return Ok(link.clone()),
-            },
-            Node::Proc(_) => return Ok(link.clone()),
-        };
+        let Some(target) = link.link_target() else { return Ok(link.clone()) };
         self.walk(dir.clone(), &target, true)
     }
 

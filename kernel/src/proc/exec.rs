@@ -73,6 +73,8 @@ const TASK_COMM_LEN: usize = 16;
 /// A file opened for execution: its contents.
 pub struct ExecImage {
     pub data: Cow<'static, [u8]>,
+    /// The file's absolute path (what `/proc/<pid>/exe` names).
+    pub path: Vec<u8>,
 }
 
 /// What exec gathers before the point of no return (Linux's
@@ -243,6 +245,7 @@ pub fn do_execveat(
     let new_mm = Arc::new(UserMm::new()?);
 
     begin_new_exec(&proc, new_mm, &bprm.filename)?;
+    *proc.exe.lock() = core::mem::take(&mut bprm.image.path);
     // The point of no return is behind: a failure kills the process.
     match load(&proc, &bprm.image.data, &bprm.filename, &bprm.argv, &bprm.envp) {
         Ok((entry, sp)) => {
@@ -415,6 +418,7 @@ pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: 
     let filename = String::from(path);
     let t = Arc::new(thread);
     proc.threads.lock().push(t.clone());
+    *proc.exe.lock() = image.path.clone();
     sched::spawn(t, move || process_start(image, filename, argv, envp));
     Ok(proc)
 }

@@ -170,6 +170,8 @@ pub struct Process {
     pub dead: AtomicBool,
     /// A thread is in `execve`'s `de_thread` (one at a time).
     pub in_exec: AtomicBool,
+    /// The absolute path of the program it runs (`/proc/<pid>/exe`).
+    pub exe: IrqMutex<Vec<u8>>,
     /// Start of the initial stack vma (shown as `[stack]`).
     pub stack_start: AtomicU64,
     /// Is this the first process (whose exit ends the run)?
@@ -223,6 +225,7 @@ impl Process {
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
             in_exec: AtomicBool::new(false),
+            exe: IrqMutex::new(Vec::new()),
             stack_start: AtomicU64::new(0),
             is_init,
             ppid: AtomicU32::new(0),
@@ -278,6 +281,7 @@ impl Process {
             exit_status: IrqMutex::new(None),
             dead: AtomicBool::new(false),
             in_exec: AtomicBool::new(false),
+            exe: IrqMutex::new(parent.exe.lock().clone()),
             stack_start: AtomicU64::new(parent.stack_start.load(Ordering::SeqCst)),
             is_init: false,
             ppid: AtomicU32::new(parent.pid),

@@ -365,7 +365,7 @@ fn do_readlinkat(dirfd: i32, path: u64, buf: u64, size: u64) -> SysResult {
         let start = start_dir(dirfd, &path)?;
         namei::lookup(start, &path, false)?
     };
-    let Some(InodeKind::Symlink(t)) = node.inode().map(|i| &i.kind) else { return Err(Errno::EINVAL) };
+    let Some(t) = node.link_target() else { return Err(Errno::EINVAL) };
     let n = t.len().min(size as i32 as usize);
     copy_to_user(buf, &t[..n])?;
     Ok(n as u64)
