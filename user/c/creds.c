@@ -123,25 +123,22 @@ static void str_eq(const char *got, const char *exp, const char *what)
 	tap_check(strcmp(got, exp) == 0, got, exp, "%s", what);
 }
 
-static void resuid_eq(unsigned r, unsigned e, unsigned s, const char *what)
+/* getresuid (gids 0) or getresgid (gids 1) as "R E S" against r e s. */
+static void res_ids_eq(int gids, unsigned r, unsigned e, unsigned s, const char *what)
 {
-	uid_t a = 9, b = 9, c = 9;
+	unsigned a = 9, b = 9, c = 9;
 	char got[64], exp[64];
-	getresuid(&a, &b, &c);
+	if (gids)
+		getresgid(&a, &b, &c);
+	else
+		getresuid(&a, &b, &c);
 	snprintf(got, sizeof got, "%u %u %u", a, b, c);
 	snprintf(exp, sizeof exp, "%u %u %u", r, e, s);
 	str_eq(got, exp, what);
 }
 
-static void resgid_eq(unsigned r, unsigned e, unsigned s, const char *what)
-{
-	gid_t a = 9, b = 9, c = 9;
-	char got[64], exp[64];
-	getresgid(&a, &b, &c);
-	snprintf(got, sizeof got, "%u %u %u", a, b, c);
-	snprintf(exp, sizeof exp, "%u %u %u", r, e, s);
-	str_eq(got, exp, what);
-}
+#define resuid_eq(r, e, s, what) res_ids_eq(0, r, e, s, what)
+#define resgid_eq(r, e, s, what) res_ids_eq(1, r, e, s, what)
 
 static void capeff_status_eq(uint64_t eff, const char *what)
 {

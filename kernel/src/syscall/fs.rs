@@ -797,12 +797,13 @@ pub fn sys_statx(a: Args) -> SysResult {
     copy_to_user(buf, &sx).map(|_| 0)
 }
 
-/// `pread64`: `EBADF` unless open for reading, a negative offset is
-/// `EINVAL`, `ESPIPE` for a stream, then the buffer and the read.
-pub fn sys_pread64(a: Args) -> SysResult {
-    let [fd, buf, count, off, ..] = a.0;
+/// What `pread64` and `pwrite64` check, in Linux's order: the
+/// descriptor open for `mode` (`EBADF`), a non-negative offset
+/// (`EINVAL`), a file with offsets (`ESPIPE` for a stream), the buffer
+/// (`EFAULT`).
+fn positional_io(fd: u64, mode: u32, buf: u64, count: u64, off: u64) -> Result<Arc<File>, Errno> {
     let f = file(fd)?;
-    if f.f_mode() & FMODE_READ == 0 {
+    if f.f_mode() & mode == 0 {
         return Err(Errno::EBADF);
     }
     if (off as i64) < 0 {
@@ -812,23 +813,20 @@ pub fn sys_pread64(a: Args) -> SysResult {
         return Err(Errno::ESPIPE);
     }
     access_ok(buf, count)?;
+    Ok(f)
+}
+
+/// `pread64`: read at an offset, the file's own offset unchanged.
+pub fn sys_pread64(a: Args) -> SysResult {
+    let [fd, buf, count, off, ..] = a.0;
+    let f = positional_io(fd, FMODE_READ, buf, count, off)?;
     f.pread_to_user(buf, count as usize, off).map(|n| n as u64)
 }
 
 /// `pwrite64`: as `pread64`, for writing.
 pub fn sys_pwrite64(a: Args) -> SysResult {
     let [fd, buf, count, off, ..] = a.0;
-    let f = file(fd)?;
-    if f.f_mode() & FMODE_WRITE == 0 {
-        return Err(Errno::EBADF);
-    }
-    if (off as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if matches!(f.kind, FileKind::Console | FileKind::Pipe(_)) {
-        return Err(Errno::ESPIPE);
-    }
-    access_ok(buf, count)?;
+    let f = positional_io(fd, FMODE_WRITE, buf, count, off)?;
     f.pwrite_from_user(buf, count as usize, off).map(|n| n as u64)
 }
 
