@@ -119,6 +119,14 @@ static void settings(void)
 	tap_eq(n, 0, "nothing typed yet");
 	errno = 0;
 	tap_ok(ioctl(tty, 0x54ff, &n) == -1 && errno == ENOTTY, "an unknown terminal request: ENOTTY");
+	/* /dev/tty is the controlling terminal, whatever its name. */
+	int ctty = open("/dev/tty", O_RDWR);
+	tap_ok(ctty >= 0, "open /dev/tty (errno %d)", ctty < 0 ? errno : 0);
+	tap_eq(isatty(ctty), 1, "/dev/tty is a terminal");
+	struct winsize via = { 0 };
+	tap_eq(ioctl(ctty, TIOCGWINSZ, &via), 0, "TIOCGWINSZ through /dev/tty");
+	tap_ok(via.ws_row == 30 && via.ws_col == 100, "... the same terminal's size (%dx%d)", via.ws_row, via.ws_col);
+	close(ctty);
 }
 
 static void canonical(void)

@@ -108,6 +108,10 @@ pub fn proc_symlink_target(path: &[u8]) -> Option<Vec<u8>> {
 pub enum Device {
     /// `/dev/null`: reads see end of file, writes are swallowed.
     Null,
+    /// `/dev/tty`: the caller's controlling terminal (always the console).
+    Tty,
+    /// `/dev/console`: the console.
+    Console,
     /// `/dev/zero`: reads give zeros, writes are swallowed.
     Zero,
 }
@@ -118,6 +122,8 @@ impl Device {
         match self {
             Device::Null => (1, 3),
             Device::Zero => (1, 5),
+            Device::Tty => (5, 0),
+            Device::Console => (5, 1),
         }
     }
 }

@@ -527,8 +527,13 @@ pub fn init(total_bytes: u64) {
     let proc = mkdir(&root, b"proc", 0o555);
     proc.dir().unwrap().lock().proc_mount = true;
     let dev = mkdir(&root, b"dev", 0o755);
-    for (name, d) in [(&b"null"[..], Device::Null), (b"zero", Device::Zero)] {
-        let c = Inode::new(S_IFCHR | 0o666, 0, 0, InodeKind::Chr(d)).expect("tmpfs device at boot");
+    for (name, d, perm) in [
+        (&b"null"[..], Device::Null, 0o666),
+        (b"zero", Device::Zero, 0o666),
+        (b"tty", Device::Tty, 0o666),
+        (b"console", Device::Console, 0o600),
+    ] {
+        let c = Inode::new(S_IFCHR | perm, 0, 0, InodeKind::Chr(d)).expect("tmpfs device at boot");
         let _ = link_into(t, &dev, name, c);
     }
     mkdir(&dev, b"shm", 0o1777).meta.lock().mode = S_IFDIR | 0o1777;

@@ -157,6 +157,8 @@ pub(super) fn open_node(node: Node, flags: u32) -> Result<Arc<File>, Errno> {
         Node::Proc(path) if node_is_dir(&path) => FileKind::Dir(path),
         Node::Proc(path) => crate::fs::procfs::open(&path).ok_or(Errno::ENOENT)??,
         Node::Tmpfs(i) => match &i.kind {
+            // Every process's controlling terminal is the console.
+            InodeKind::Chr(namei::Device::Tty | namei::Device::Console) => FileKind::Console,
             InodeKind::Chr(d) => FileKind::Dev(*d),
             _ => FileKind::Tmpfs(i),
         },
