@@ -68,7 +68,7 @@ const BINPRM_BUF_SIZE: usize = 256;
 /// at depth 6).
 pub const MAX_REWRITES: usize = 5;
 /// Longest process name (`TASK_COMM_LEN` - 1).
-const TASK_COMM_LEN: usize = 16;
+pub const TASK_COMM_LEN: usize = 16;
 
 /// A file opened for execution: its contents.
 pub struct ExecImage {

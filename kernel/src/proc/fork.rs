@@ -33,11 +33,16 @@ use super::{Process, UserMm, RLIMIT_NPROC};
 use crate::arch::syscall::UserFrame;
 use crate::sched::{self, thread::Thread};
 
-/// The `clone` flags a new process may be made with.
+/// Linux's `clone` flags (the thread path in `syscall::thread` uses them
+/// too).
 pub mod flags {
     pub const CSIGNAL: u64 = 0xFF;
     pub const CLONE_VM: u64 = 0x100;
     pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_SIGHAND: u64 = 0x800;
+    pub const CLONE_THREAD: u64 = 0x10000;
+    pub const CLONE_SYSVSEM: u64 = 0x40000;
     pub const CLONE_VFORK: u64 = 0x4000;
     pub const CLONE_SETTLS: u64 = 0x80000;
     pub const CLONE_PARENT_SETTID: u64 = 0x100000;
@@ -48,8 +53,8 @@ pub mod flags {
 use flags::*;
 
 /// The flags [`do_fork`] implements; any other makes it `EINVAL`.
-/// (`CLONE_FS` is accepted: Holdfast keeps no per-process cwd or umask
-/// yet, so sharing them and copying them are the same.)
+/// (`CLONE_FS` is accepted, but the child gets a copy of the working
+/// directory and umask rather than sharing them.)
 pub const SUPPORTED: u64 = CSIGNAL
     | CLONE_VM
     | CLONE_FS

@@ -171,8 +171,7 @@ const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
 const PR_SET_CHILD_SUBREAPER: u64 = 36;
 const PR_GET_CHILD_SUBREAPER: u64 = 37;
-/// `TASK_COMM_LEN`: names are at most 15 bytes and a NUL.
-const TASK_COMM_LEN: usize = 16;
+use crate::proc::exec::TASK_COMM_LEN;
 
 /// `prctl`: the name (`PR_SET_NAME`/`PR_GET_NAME`, 16 bytes with the NUL)
 /// and child subreaping; other options are EINVAL.

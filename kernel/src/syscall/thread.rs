@@ -7,22 +7,11 @@ use mm::Errno;
 
 use super::{Args, SysResult};
 use crate::arch::syscall::UserFrame;
+use crate::proc::fork::flags::*;
 use crate::proc::{self, exit, futex};
 use crate::sched::{self, thread::Thread};
 use crate::uaccess::{read_user, write_user};
 
-const CLONE_VM: u64 = 0x100;
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_THREAD: u64 = 0x10000;
-const CLONE_SYSVSEM: u64 = 0x40000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x100000;
-const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-const CLONE_DETACHED: u64 = 0x400000;
-const CLONE_CHILD_SETTID: u64 = 0x1000000;
-const CSIGNAL: u64 = 0xFF;
 const SUPPORTED: u64 = CLONE_VM
     | CLONE_FS
     | CLONE_FILES
