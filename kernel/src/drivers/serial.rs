@@ -48,9 +48,12 @@ impl<W: Write> Write for LineTracking<'_, W> {
 /// conversion).
 pub fn write_bytes(bytes: &[u8]) {
     if let Some(port) = COM1.lock().as_mut() {
-        port.inner_mut().send_bytes_exact(bytes);
-        if let Some(&last) = bytes.last() {
-            AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
+        // Line by line, as `LineTracking`: a CPU stopped mid-line (a
+        // panic on another) leaves the flag saying so.
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            AT_LINE_START.store(false, Ordering::Relaxed);
+            port.inner_mut().send_bytes_exact(piece);
+            AT_LINE_START.store(piece.ends_with(b"\n"), Ordering::Relaxed);
         }
     }
 }
