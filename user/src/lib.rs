@@ -25,6 +25,7 @@ pub mod hist;
 pub mod io;
 pub mod mem;
 pub mod probe;
+pub mod signal;
 pub mod sync;
 pub mod sys;
 pub mod tap;

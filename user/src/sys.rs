@@ -23,6 +23,7 @@ pub struct Errno(pub u16);
 impl Errno {
     pub const EPERM: Errno = Errno(1);
     pub const ENOENT: Errno = Errno(2);
+    pub const ECHILD: Errno = Errno(10);
     pub const ESRCH: Errno = Errno(3);
     pub const EINTR: Errno = Errno(4);
     pub const EIO: Errno = Errno(5);
@@ -575,4 +576,49 @@ pub fn read_across_unmapped(fd: i32, before: usize, count: usize) -> Result<usiz
     // SAFETY: unmapping the rest of our own mapping.
     unsafe { syscall6(11, [base, PAGE, 0, 0, 0, 0]) };
     r
+}
+
+// ------------------------------------------------------------ processes --
+
+/// `fork()`: `Ok(0)` in the child, `Ok(pid)` in the parent.
+///
+/// # Safety
+/// The program must have a single thread: the child gets a copy of the
+/// caller's memory only, so a lock another thread held stays held in it.
+pub unsafe fn fork() -> Result<usize, Errno> {
+    // SAFETY: fork takes no pointer; the caller vouches for the rest.
+    check(unsafe { syscall6(57, [0; 6]) })
+}
+
+pub const WNOHANG: usize = 1;
+
+/// `wait4(pid, &status, options, NULL)`: `(pid, status)` of a child that
+/// changed state, `(0, 0)` with `WNOHANG` when none has.
+pub fn wait4(pid: isize, options: usize) -> Result<(usize, i32), Errno> {
+    let mut status: i32 = 0;
+    let got = sc(61, [pid as usize, &mut status as *mut i32 as usize, options, 0, 0, 0])?;
+    Ok((got, status))
+}
+
+pub fn kill(pid: isize, sig: usize) -> Result<(), Errno> {
+    sc(62, [pid as usize, sig, 0, 0, 0, 0]).map(|_| ())
+}
+
+pub fn setpgid(pid: usize, pgid: usize) -> Result<(), Errno> {
+    sc(109, [pid, pgid, 0, 0, 0, 0]).map(|_| ())
+}
+
+pub fn mkdir(path: &CStr, mode: usize) -> Result<(), Errno> {
+    sc(83, [path.as_ptr() as usize, mode, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// `unlinkat(dirfd, path, flags)` (`AT_REMOVEDIR` = 0x200 removes a
+/// directory).
+pub fn unlinkat(dirfd: isize, path: &CStr, flags: usize) -> Result<(), Errno> {
+    sc(263, [dirfd as usize, path.as_ptr() as usize, flags, 0, 0, 0]).map(|_| ())
+}
+
+/// `getdents64(fd, buf)`: bytes of `struct linux_dirent64` records read.
+pub fn getdents64(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    sc(217, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0])
 }

@@ -976,7 +976,7 @@ pub const USER_CASES: &[UserCase] = &[
     },
     // Random system calls with hostile arguments; the kernel checks its mm
     // invariants after every memory-management call.
-    UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 9 passed, 0 failed"], ..case("syscall_fuzz") },
+    UserCase { args: &["3000", "1"], output: &["syscall_fuzz: 11 passed, 0 failed"], ..case("syscall_fuzz") },
     // munmap and MAP_FIXED while another thread (on another CPU when
     // there is one) reads the page: it never reads the old frame, and its
     // read after the final munmap is killed by SIGSEGV. The summary line

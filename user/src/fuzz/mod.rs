@@ -33,6 +33,11 @@
 //! randomized break) symbolically. The list, each with its reason, is on
 //! [`Mode::Compare`].
 
+mod files;
+mod procs;
+
+pub use procs::{child_status_ok, delivered, stop_guard, CHILD_CALLS, CHILD_FAILED, EXEC_FAILED};
+
 use crate::mem::{map, PAGE_SIZE};
 use crate::sys::{check, syscall6, Errno};
 use alloc::vec::Vec;
@@ -181,6 +186,36 @@ pub enum Call {
     Prlimit64,
     Getrandom,
     Mlock2,
+    // [`Mode::Fuzz`] only, from here on ([`FUZZ_CALLS`]).
+    OpenatRw,
+    Pread64,
+    Pwrite64,
+    Ftruncate,
+    Getdents64,
+    Unlinkat,
+    Mkdirat,
+    Renameat2,
+    Linkat,
+    Symlinkat,
+    Readlinkat,
+    Fchmodat,
+    Fchownat,
+    Statx,
+    Umask,
+    Dup,
+    Dup3,
+    Pipe2,
+    Poll,
+    Wait4,
+    Waitid,
+    Execve,
+    SigactionHandler,
+    Sigaltstack,
+    RtSigsuspend,
+    RtSigtimedwait,
+    Pause,
+    Getitimer,
+    Fork,
 }
 
 pub const CALLS: &[Call] = &[
@@ -234,6 +269,45 @@ pub const CALLS: &[Call] = &[
     Call::Getrandom,
     Call::Mlock2,
 ];
+
+/// The calls [`Mode::Fuzz`] makes besides [`CALLS`]: files, pipes,
+/// processes and signals. `Fork` is last: a forked child makes all but it.
+pub const FUZZ_CALLS: &[Call] = &[
+    Call::OpenatRw,
+    Call::Pread64,
+    Call::Pwrite64,
+    Call::Ftruncate,
+    Call::Getdents64,
+    Call::Unlinkat,
+    Call::Mkdirat,
+    Call::Renameat2,
+    Call::Linkat,
+    Call::Symlinkat,
+    Call::Readlinkat,
+    Call::Fchmodat,
+    Call::Fchownat,
+    Call::Statx,
+    Call::Umask,
+    Call::Dup,
+    Call::Dup3,
+    Call::Pipe2,
+    Call::Poll,
+    Call::Wait4,
+    Call::Waitid,
+    Call::Execve,
+    Call::SigactionHandler,
+    Call::Sigaltstack,
+    Call::RtSigsuspend,
+    Call::RtSigtimedwait,
+    Call::Pause,
+    Call::Getitimer,
+    Call::Fork,
+];
+
+/// Call number `i` of a run's list: [`CALLS`], then [`FUZZ_CALLS`].
+pub fn call_at(i: usize) -> Call {
+    CALLS.get(i).copied().unwrap_or_else(|| FUZZ_CALLS[i - CALLS.len()])
+}
 
 impl Call {
     /// The Linux x86_64 system call number.
@@ -289,6 +363,35 @@ impl Call {
             Prlimit64 => 302,
             Getrandom => 318,
             Mlock2 => 325,
+            OpenatRw => 257,
+            Pread64 => 17,
+            Pwrite64 => 18,
+            Ftruncate => 77,
+            Getdents64 => 217,
+            Unlinkat => 263,
+            Mkdirat => 258,
+            Renameat2 => 316,
+            Linkat => 265,
+            Symlinkat => 266,
+            Readlinkat => 267,
+            Fchmodat => 268,
+            Fchownat => 260,
+            Statx => 332,
+            Umask => 95,
+            Dup => 32,
+            Dup3 => 292,
+            Pipe2 => 293,
+            Poll => 7,
+            Wait4 => 61,
+            Waitid => 247,
+            Execve => 59,
+            SigactionHandler => 13,
+            Sigaltstack => 131,
+            RtSigsuspend => 130,
+            RtSigtimedwait => 128,
+            Pause => 34,
+            Getitimer => 36,
+            Fork => 57,
         }
     }
 }
@@ -302,6 +405,14 @@ pub struct Sandbox {
     brk0: usize,
     pid: usize,
     tid: usize,
+    /// The process group the sandbox signals (its own, in [`Mode::Fuzz`]).
+    pgid: usize,
+    /// A forked or exec'd child: makes no `fork` of its own.
+    nested: bool,
+    /// Forked children not yet reaped (as far as the sandbox knows).
+    children: Vec<usize>,
+    /// Children reaped with a status that is not an acceptable end.
+    bad_children: Vec<(usize, i32)>,
 }
 
 /// Map `len` bytes read-write exactly at `addr`, which must be free.
@@ -326,6 +437,29 @@ fn ctrl_write(at: usize, bytes: &[u8]) {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (CTRL + at) as *mut u8, bytes.len()) };
 }
 
+/// Touch the 256 KiB of stack below the caller's frame.
+#[inline(never)]
+fn grow_stack() {
+    let mut room = [0u8; 256 << 10];
+    core::hint::black_box(&mut room);
+}
+
+/// Write `bytes` at `SCRATCH + at` (arguments the kernel reads and
+/// writes back, like `poll`'s array).
+fn scratch_write(at: usize, bytes: &[u8]) {
+    assert!(at + bytes.len() <= SCRATCH_LEN);
+    // SAFETY: SCRATCH is the sandbox's own mapping, which no Rust
+    // reference points into.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (SCRATCH + at) as *mut u8, bytes.len()) };
+}
+
+/// Read `SCRATCH + at` into `out` (what a call just wrote there).
+fn scratch_read(at: usize, out: &mut [u8]) {
+    assert!(at + out.len() <= SCRATCH_LEN);
+    // SAFETY: as in `scratch_write`; the bytes are plain data.
+    unsafe { core::ptr::copy_nonoverlapping((SCRATCH + at) as *const u8, out.as_mut_ptr(), out.len()) };
+}
+
 fn ctrl_u64s(at: usize, words: &[u64]) {
     for (i, w) in words.iter().enumerate() {
         ctrl_write(at + 8 * i, &w.to_ne_bytes());
@@ -334,8 +468,11 @@ fn ctrl_u64s(at: usize, words: &[u64]) {
 
 impl Sandbox {
     /// Map the scratch and control pages (the arena starts empty); in
-    /// [`Mode::Compare`] also set `RLIMIT_MEMLOCK` to [`COMPARE_MEMLOCK`].
-    pub fn new(seed: u64, mode: Mode) -> Result<Sandbox, Errno> {
+    /// [`Mode::Compare`] also set `RLIMIT_MEMLOCK` to [`COMPARE_MEMLOCK`];
+    /// in [`Mode::Fuzz`] make the files, handlers and guard timer of
+    /// [`files`] and [`procs`], in a process group of the sandbox's own
+    /// unless `nested` (a child run: no `fork`).
+    pub fn new(seed: u64, mode: Mode, nested: bool) -> Result<Sandbox, Errno> {
         if mode == Mode::Compare {
             let limit = crate::sys::Rlimit { cur: COMPARE_MEMLOCK, max: COMPARE_MEMLOCK };
             crate::sys::setrlimit(crate::sys::RLIMIT_MEMLOCK, &limit)?;
@@ -356,7 +493,74 @@ impl Sandbox {
         let (brk0, pid, tid) = unsafe { (syscall6(12, [0; 6]) as usize, syscall6(39, [0; 6]) as usize, syscall6(186, [0; 6]) as usize) };
         // Reserved now: after mlockall(MCL_FUTURE) and a setuid away from root,
         // the allocator's next mmap may fail, so the run must not allocate.
-        Ok(Sandbox { rng: Rng::new(seed), mode, paths, fds: Vec::with_capacity(32), brk0, pid, tid })
+        let mut sb = Sandbox {
+            rng: Rng::new(seed),
+            mode,
+            paths,
+            fds: Vec::with_capacity(32),
+            brk0,
+            pid,
+            tid,
+            pgid: pid,
+            nested,
+            children: Vec::with_capacity(8),
+            bad_children: Vec::with_capacity(16),
+        };
+        if mode == Mode::Fuzz {
+            sb.setup_fuzz()?;
+        }
+        Ok(sb)
+    }
+
+    /// [`Mode::Fuzz`]'s files, signals and process group.
+    fn setup_fuzz(&mut self) -> Result<(), Errno> {
+        // Signal frames are built on the stack: grow it now, while growing
+        // is allowed. After mlockall(MCL_FUTURE) and a setuid away from
+        // root, a stack that must grow for a frame may not (RLIMIT_MEMLOCK),
+        // and the process would die of SIGSEGV, as on Linux.
+        grow_stack();
+        // SAFETY: getpgid only returns a number.
+        let getpgid = || check(unsafe { syscall6(121, [0; 6]) });
+        if !self.nested && getpgid()? != self.pid {
+            // kill(0, sig) must reach no process but the sandbox's. (A
+            // session leader, which may not do this, leads its group.)
+            crate::sys::setpgid(0, 0)?;
+        }
+        self.pgid = getpgid()?;
+        map_fixed_noreplace(procs::ALTSTACK, procs::ALTSTACK_LEN)?;
+        // A child inherits the umask random calls gave its parent.
+        // SAFETY: umask only returns a number.
+        unsafe { syscall6(95, [0o022, 0, 0, 0, 0, 0]) };
+        self.setup_files()?;
+        let noexec = alloc::format!("{}.noexec\0", files::dir_path(self.pid));
+        let path = core::ffi::CStr::from_bytes_with_nul(noexec.as_bytes()).map_err(|_| Errno::EINVAL)?;
+        // O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode 0755: executable, not a program.
+        let fd = crate::sys::openat(crate::sys::AT_FDCWD, path, 0o1 | 0o100 | 0o1000 | crate::sys::O_CLOEXEC, 0o755)?;
+        let written = crate::sys::write_all(fd, b"not a program\n");
+        crate::sys::close(fd)?;
+        written?;
+        self.setup_exec(noexec.as_bytes());
+        procs::install()
+    }
+
+    /// How many calls a run picks from: [`CALLS`], and in [`Mode::Fuzz`]
+    /// also [`FUZZ_CALLS`] (without `fork` in a child).
+    pub fn call_count(&self) -> usize {
+        match (self.mode, self.nested) {
+            (Mode::Compare, _) => CALLS.len(),
+            (Mode::Fuzz, false) => CALLS.len() + FUZZ_CALLS.len(),
+            (Mode::Fuzz, true) => CALLS.len() + FUZZ_CALLS.len() - 1,
+        }
+    }
+
+    /// Pick, shape and make one call: `(index in the list, call, arguments,
+    /// result)`.
+    pub fn step(&mut self) -> (usize, Call, [usize; 6], isize) {
+        let which = self.rng.below(self.call_count());
+        let call = call_at(which);
+        let a = self.args(call);
+        let ret = self.call(call, a);
+        (which, call, a, ret)
     }
 
     /// A pointer the kernel may write through: scratch, arena, or an
@@ -601,7 +805,13 @@ impl Sandbox {
                 let in_scratch = SCRATCH + self.rng.below(SCRATCH_LEN - 32);
                 let act = self.rng.pick(&[0, in_scratch, KERNEL_HALF]);
                 let size = self.rng.pick(&[8, 8, 4, 16, usize::MAX]);
-                [self.rng.below(70), act, self.out_ptr(), size, 0, 0]
+                let sig = self.rng.below(70);
+                let sig = if self.mode == Mode::Fuzz { self.garbage_action_signal(sig) } else { sig };
+                [sig, act, self.out_ptr(), size, 0, 0]
+            }
+            RtSigprocmask if self.mode == Mode::Fuzz => {
+                let set = self.sigset_ptr();
+                [self.rng.below(5), set, self.out_ptr(), self.rng.pick(&[8, 8, 4, 16]), 0, 0]
             }
             RtSigprocmask => {
                 let in_scratch = SCRATCH + self.rng.below(SCRATCH_LEN - 8);
@@ -629,10 +839,18 @@ impl Sandbox {
                 let clock = self.rng.pick(&[0, 1, 7, 100]);
                 [clock, self.rng.pick(&[0, 1, 2]), self.timespec(), self.out_ptr(), 0, 0]
             }
+            Kill if self.mode == Mode::Fuzz => {
+                let pid = self.kill_pid();
+                [pid, self.signal_for(pid), 0, 0, 0, 0]
+            }
             Kill => {
                 let pid = self.rng.pick(&[self.pid, 0, usize::MAX, 1 << 30, (-(1isize << 30)) as usize]);
                 let pid = if self.mode == Mode::Compare && pid == usize::MAX { 0 } else { pid };
                 [pid, self.rng.pick(&[0, 65, 1000, usize::MAX]), 0, 0, 0, 0]
+            }
+            Tgkill if self.mode == Mode::Fuzz => {
+                let (pid, tid) = (self.rng.pick(&[self.pid, 0, 1 << 30]), self.rng.pick(&[self.tid, 0, 1 << 30]));
+                [pid, tid, self.signal_for(pid), 0, 0, 0]
             }
             Tgkill => {
                 [self.rng.pick(&[self.pid, 0, 1 << 30]), self.rng.pick(&[self.tid, 0, 1 << 30]), self.rng.pick(&[0, 65, 1000]), 0, 0, 0]
@@ -679,6 +897,11 @@ impl Sandbox {
             Getrandom => {
                 let len = self.len().min(1 << 20);
                 [self.out_ptr(), len, self.rng.pick(&[0, 1, 2, 3, 4, 8]), 0, 0, 0]
+            }
+            OpenatRw | Pread64 | Pwrite64 | Ftruncate | Getdents64 | Unlinkat | Mkdirat | Renameat2 | Linkat | Symlinkat | Readlinkat
+            | Fchmodat | Fchownat | Statx | Umask | Dup | Dup3 | Pipe2 | Poll => self.file_args(call),
+            Wait4 | Waitid | Execve | SigactionHandler | Sigaltstack | RtSigsuspend | RtSigtimedwait | Pause | Getitimer | Fork => {
+                self.proc_args(call)
             }
         }
     }
@@ -727,25 +950,35 @@ impl Sandbox {
             // kernel (as told by earlier calls) writes it.
             unsafe { core::ptr::write_bytes(SCRATCH as *mut u8, 0, SCRATCH_LEN) };
         }
+        match call {
+            Call::Fork => return self.fork_call(),
+            Call::Wait4 | Call::Waitid => self.before_wait(),
+            _ => {}
+        }
         // SAFETY: `args` builds every argument the kernel may write through
         // from `out_ptr` (scratch, arena, or addresses the kernel must
         // refuse), every argument it reads as a structure from CTRL, and
         // every memory-management range inside the arena or so that the
         // kernel must reject it whole; none of these overlaps memory the
         // program's Rust code uses, each is followed by unmapped space, and
-        // no call that could end or clone the process is made.
+        // no call that could end the process is made; `fork` is made by
+        // `fork_call`, `execve` only of files that cannot run (`procs`).
         let ret = unsafe { syscall6(call.nr(), a) };
-        let opened = matches!(call, Call::Open | Call::Openat) || (call == Call::Fcntl && matches!(a[1], 0 | 1030));
+        let opened = matches!(call, Call::Open | Call::Openat | Call::OpenatRw | Call::Dup | Call::Dup3)
+            || (call == Call::Fcntl && matches!(a[1], 0 | 1030));
         if opened && ret >= 3 {
-            self.fds.push(ret as usize);
-            if self.fds.len() > 16 {
-                let fd = self.fds.remove(0);
-                // SAFETY: closing a descriptor this sandbox opened.
-                unsafe { syscall6(3, [fd, 0, 0, 0, 0, 0]) };
-            }
+            self.track_fd(ret as usize);
         }
-        if call == Call::Close && ret == 0 {
-            self.fds.retain(|&f| f != a[0]);
+        match call {
+            Call::Close if ret == 0 => self.fds.retain(|&f| f != a[0]),
+            Call::Pipe2 if ret == 0 && a[0] == files::PIPE_FDS => {
+                let mut b = [0u8; 8];
+                scratch_read(files::PIPE_FDS - SCRATCH, &mut b);
+                self.track_fd(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                self.track_fd(u32::from_ne_bytes([b[4], b[5], b[6], b[7]]) as usize);
+            }
+            Call::Wait4 | Call::Waitid => self.after_wait(call, a, ret),
+            _ => {}
         }
         ret
     }
@@ -830,5 +1063,29 @@ impl core::fmt::Display for Traced<'_> {
             write!(f, "{}{}", if i > 0 { ", " } else { "" }, self.shown(i))?;
         }
         write!(f, ") = {}", self.shown(6))
+    }
+}
+
+/// What a result shows to be wrong, whatever the arguments were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// An error that is not a Linux errno (1..=133).
+    NotAnErrno,
+    /// A successful `MAP_FIXED` mmap somewhere else than asked.
+    MapFixedMoved,
+    /// `brk` failed (it returns the current break instead).
+    BrkFailed,
+}
+
+/// Check one call's result (see [`Problem`]).
+pub fn problem(call: Call, a: [usize; 6], ret: isize) -> Option<Problem> {
+    if (-4095..0).contains(&ret) && !(1..=133).contains(&-ret) {
+        Some(Problem::NotAnErrno)
+    } else if call == Call::Mmap && ret >= 0 && a[3] & map::FIXED != 0 && ret as usize != a[0] {
+        Some(Problem::MapFixedMoved)
+    } else if call == Call::Brk && ret <= 0 {
+        Some(Problem::BrkFailed)
+    } else {
+        None
     }
 }
