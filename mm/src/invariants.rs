@@ -181,7 +181,12 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         let Some(folio) = meta.get(pa) else {
             return Err(format!("frame {pa:#x} (at {va:#x}) has no metadata"));
         };
-        let refs = folio.page_ref_count();
+        // Another address space sharing the frame may change its state and
+        // references while this one is checked (its mmap_lock is not held
+        // here): take one snapshot of the flags and count that did not
+        // change while the reference count was read.
+        let (st, refs) = stable_state(folio);
+        let mlocked = st.mlocked();
         if refs < maps {
             return Err(format!("frame {pa:#x} (at {va:#x}) has refcount {refs} for {maps} mappings"));
         }
@@ -193,28 +198,41 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         if elsewhere > 0 && folio.is_anon_exclusive() {
             return Err(format!("frame {pa:#x} (at {va:#x}) is exclusive but shared ({refs} references for {maps} mappings)"));
         }
-        let st = folio.state();
         if elsewhere > 0 {
             let max = locked_maps.saturating_add(elsewhere);
-            let bad = if folio.is_mlocked() { st.mlock_count < locked_maps.max(1) || st.mlock_count > max } else { locked_maps > 0 };
+            let bad = if mlocked { st.mlock_count < locked_maps.max(1) || st.mlock_count > max } else { locked_maps > 0 };
             if bad {
                 return Err(format!(
-                    "shared frame {pa:#x} (at {va:#x}, {refs} references): mlocked {} mlock_count {} for {locked_maps} locked mappings here",
-                    folio.is_mlocked(),
+                    "shared frame {pa:#x} (at {va:#x}, {refs} references): mlocked {mlocked} mlock_count {} for {locked_maps} locked mappings here",
                     st.mlock_count
                 ));
             }
         } else if locked_maps > 0 {
-            if !folio.is_mlocked() || st.mlock_count != locked_maps {
+            if !mlocked || st.mlock_count != locked_maps {
                 return Err(format!(
-                    "frame {pa:#x} (at {va:#x}) in a VM_LOCKED vma: mlocked {} mlock_count {} (want {locked_maps})",
-                    folio.is_mlocked(),
+                    "frame {pa:#x} (at {va:#x}) in a VM_LOCKED vma: mlocked {mlocked} mlock_count {} (want {locked_maps})",
                     st.mlock_count
                 ));
             }
-        } else if folio.is_mlocked() {
+        } else if mlocked {
             return Err(format!("frame {pa:#x} (at {va:#x}) is MLOCKED (count {}) but no VM_LOCKED vma maps it", st.mlock_count));
         }
     }
     Ok(())
+}
+
+/// A frame's state and reference count, read until the state is the same
+/// before and after the reference count (a few tries: the other address
+/// spaces' operations on one frame are short).
+fn stable_state(folio: &crate::page_meta::PageMeta) -> (crate::page_meta::PageState, u32) {
+    let mut st = folio.state();
+    for _ in 0..64 {
+        let refs = folio.page_ref_count();
+        let again = folio.state();
+        if again == st {
+            return (st, refs);
+        }
+        st = again;
+    }
+    (st, folio.page_ref_count())
 }

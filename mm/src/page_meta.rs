@@ -124,7 +124,7 @@ impl PageState {
         PageState { flags: PageFlags::from_bits_retain(word as u32), mlock_count: (word >> 32) as u32 }
     }
 
-    fn mlocked(self) -> bool {
+    pub fn mlocked(self) -> bool {
         self.flags.contains(PageFlags::MLOCKED)
     }
 }
