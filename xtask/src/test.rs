@@ -1167,6 +1167,7 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
             tally.skip(&name, why);
             continue;
         }
+        let left_before = fuzz_leftovers();
         let mut cmd = std::process::Command::new("timeout");
         cmd.arg("120").arg(dir.join(u.program)).args(u.args).current_dir(dir);
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
@@ -1194,11 +1195,21 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
             }
             Err(e) => (false, format!("cannot run: {e}")),
         };
+        for path in fuzz_leftovers().difference(&left_before) {
+            let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
+        }
         if !ok {
             println!("    {name}: {why}");
         }
         tally.record(&name, ok, None);
     }
+}
+
+/// What `syscall_fuzz` runs leave in /tmp: the directories and files of
+/// its sandboxes (`/tmp/hfuzz.*`), which stay when a run gave up root.
+fn fuzz_leftovers() -> std::collections::BTreeSet<PathBuf> {
+    let entries = std::fs::read_dir("/tmp").into_iter().flatten().flatten();
+    entries.filter(|e| e.file_name().to_string_lossy().starts_with("hfuzz.")).map(|e| e.path()).collect()
 }
 
 /// Why `u` does not run natively here, if it does not.

@@ -36,28 +36,38 @@ pub(super) const PIPE_FDS: usize = SCRATCH + SCRATCH_LEN - 128;
 
 const AT_FDCWD: usize = -100isize as usize;
 
-/// The directory's path for process `pid`.
-pub(super) fn dir_path(pid: usize) -> String {
-    format!("/tmp/hfuzz.{pid}")
+/// The directory's path for process `pid`: `/tmp/hfuzz.<pid>`, and for
+/// an exec'd child `/tmp/hfuzz.<parent>.<pid>` (so that everything a run
+/// leaves behind starts with its first process's name).
+pub(super) fn dir_path(pid: usize, nested: bool) -> String {
+    if nested {
+        // SAFETY: getppid only returns a number.
+        let ppid = unsafe { sys::syscall6(110, [0; 6]) };
+        format!("/tmp/hfuzz.{ppid}.{pid}")
+    } else {
+        format!("/tmp/hfuzz.{pid}")
+    }
 }
 
 impl Sandbox {
     /// Create the directory, keep it open at [`DIR_FD`], and write the
     /// names into CTRL.
     pub(super) fn setup_files(&mut self) -> Result<(), Errno> {
-        let dir = dir_path(self.pid);
+        let dir = dir_path(self.pid, self.nested);
         let cdir = cstring(dir.as_bytes());
         match sys::mkdir(&cdir, 0o755) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(e),
         }
-        let fd = sys::openat(sys::AT_FDCWD, &cdir, 0x1_0000 | sys::O_CLOEXEC, 0)?; // O_DIRECTORY
-                                                                                   // SAFETY: F_DUPFD_CLOEXEC (1030) copies a descriptor; no memory.
+        const O_DIRECTORY: usize = 0x1_0000;
+        let fd = sys::openat(sys::AT_FDCWD, &cdir, O_DIRECTORY | sys::O_CLOEXEC, 0)?;
+        // SAFETY: F_DUPFD_CLOEXEC (1030) copies a descriptor; no memory.
         let high = sys::check(unsafe { sys::syscall6(72, [fd as usize, 1030, DIR_FD, 0, 0, 0]) });
         let _ = sys::close(fd);
         if high? != DIR_FD {
             return Err(Errno::EBUSY);
         }
+        self.dir = dir.clone();
         for (i, name) in NAMES.iter().enumerate() {
             let mut z = name.to_vec();
             z.push(0);
@@ -78,7 +88,7 @@ impl Sandbox {
     /// Remove the directory and everything left in it.
     pub fn remove_files(&self) -> Result<(), Errno> {
         let _ = sys::close(DIR_FD as i32);
-        let dir = dir_path(self.pid);
+        let dir = self.dir.clone();
         remove_tree(format!("{dir}.noexec").as_bytes())?;
         remove_tree(dir.as_bytes())
     }

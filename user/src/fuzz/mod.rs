@@ -413,6 +413,8 @@ pub struct Sandbox {
     children: Vec<usize>,
     /// Children reaped with a status that is not an acceptable end.
     bad_children: Vec<(usize, i32)>,
+    /// The directory of [`files`] ([`Mode::Fuzz`]).
+    dir: alloc::string::String,
 }
 
 /// Map `len` bytes read-write exactly at `addr`, which must be free.
@@ -505,6 +507,7 @@ impl Sandbox {
             nested,
             children: Vec::with_capacity(8),
             bad_children: Vec::with_capacity(16),
+            dir: alloc::string::String::new(),
         };
         if mode == Mode::Fuzz {
             sb.setup_fuzz()?;
@@ -532,7 +535,7 @@ impl Sandbox {
         // SAFETY: umask only returns a number.
         unsafe { syscall6(95, [0o022, 0, 0, 0, 0, 0]) };
         self.setup_files()?;
-        let noexec = alloc::format!("{}.noexec\0", files::dir_path(self.pid));
+        let noexec = alloc::format!("{}.noexec\0", self.dir);
         let path = core::ffi::CStr::from_bytes_with_nul(noexec.as_bytes()).map_err(|_| Errno::EINVAL)?;
         // O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode 0755: executable, not a program.
         let fd = crate::sys::openat(crate::sys::AT_FDCWD, path, 0o1 | 0o100 | 0o1000 | crate::sys::O_CLOEXEC, 0o755)?;
