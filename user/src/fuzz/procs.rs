@@ -16,8 +16,8 @@
 //!   this program in `child` mode through `/proc/self/exe`, then exits.
 //!   At most [`MAX_CHILDREN`] live at once; random `wait4`/`waitid` calls
 //!   reap them, and every status reaped into scratch is checked: a child
-//!   exits 0, or dies of SIGUSR1/SIGUSR2 sent before an exec'd child
-//!   installed its handlers.
+//!   exits 0, or dies of a signal of [`SENT`] (SIGUSR1, SIGUSR2, SIGPIPE)
+//!   sent before an exec'd child installed its handlers.
 //! - `execve` in the sandbox itself only names files that cannot run (no
 //!   execute permission, not a program, missing), so it always fails.
 
@@ -86,7 +86,7 @@ pub fn stop_guard() -> Result<(), Errno> {
 pub fn child_status_ok(status: i32) -> bool {
     let sig = (status & 0x7f) as usize;
     let exited = sig == 0;
-    (exited && (status >> 8) & 0xff == 0) || (!exited && sig != 0x7f && (sig == SIGUSR1 || sig == SIGUSR2))
+    (exited && (status >> 8) & 0xff == 0) || (!exited && sig != 0x7f && SENT.contains(&sig) && !DEFAULT_IGNORED.contains(&sig))
 }
 
 /// Exit code of a child whose own checks failed.
