@@ -12,8 +12,9 @@
 //! [`mlock`](crate::mlock) (the mlock family, with
 //! [`mlock_downgrade_retake`](crate::mlock_downgrade_retake)),
 //! [`gup`](crate::gup) (`__mm_populate`), [`populate`](crate::populate)
-//! (the population strategies), [`stack`](crate::stack) and
-//! [`invariants`](crate::invariants) (the consistency checker). This module
+//! (the population strategies), [`stack`](crate::stack),
+//! [`invariants`](crate::invariants) (the consistency checker) and
+//! [`smaps`](crate::smaps) (the page counts of `/proc/<pid>/smaps`). This module
 //! imports none of them: the operations build on the mm, never the
 //! reverse.
 //!
@@ -520,13 +521,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let (start_brk, brk) = self.brk_range();
         let mut out = String::new();
         for (start, end, flags) in self.maps_snapshot_locked() {
-            let name = if start_brk != 0 && start <= brk && end >= start_brk {
-                Some("[heap]")
-            } else if start_stack.is_some_and(|sp| start <= sp && end >= sp) {
-                Some("[stack]")
-            } else {
-                None
-            };
+            let name = crate::smaps::maps_vma_name(start, end, (start_brk, brk), start_stack);
             out.push_str(&format_maps_line(start, end, flags, 0, 0, 0, 0, name));
         }
         out
