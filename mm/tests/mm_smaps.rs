@@ -146,3 +146,20 @@ fn names_follow_maps() {
     let list = w.mm.smaps(Some(a + P)).unwrap();
     assert_eq!(vma_at(&list, a).name, Some("[stack]"));
 }
+
+#[test]
+fn page_counts_see_anonymous_evictable_and_unevictable_pages() {
+    let w = world();
+    let before = w.meta.page_counts();
+    let (prot, flags) = anon_rw();
+    let a = w.mm.do_mmap(0, 16 * P, prot, flags, &root()).unwrap();
+    write(&w.mm, a, 10);
+    w.mm.do_mlock(a, 4 * P, 0, &root()).unwrap();
+    let c = w.meta.page_counts();
+    assert_eq!(c.anon - before.anon, 10);
+    assert_eq!(c.unevictable - before.unevictable, 4);
+    assert_eq!(c.evictable_lru - before.evictable_lru, 6);
+    assert_eq!(w.meta.nr_mlock(), 4);
+    w.mm.do_munmap(a, 16 * P).unwrap();
+    assert_eq!(w.meta.page_counts(), before);
+}
