@@ -169,7 +169,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             };
             let entries = batch.as_slice();
             for (i, &(va, pa, flags)) in entries.iter().enumerate() {
+                // Linux `__copy_present_ptes`: the child's pte is old, and
+                // clean in a shared mapping; a private page stays dirty.
                 let mut cflags = flags & crate::mm_struct::PTE_PROT_MASK;
+                if !v.flags.contains(VmFlags::SHARED) {
+                    cflags |= flags & PteFlags::DIRTY;
+                }
                 if cow {
                     cflags -= PteFlags::WRITABLE;
                 }

@@ -228,6 +228,24 @@ pub const PTE_PROT_MASK: PteFlags = PteFlags::PRESENT
     .union(PteFlags::NO_EXECUTE)
     .union(PteFlags::PROTNONE);
 
+/// The bits of a leaf the CPU sets as it uses the page (`ACCESSED`,
+/// `DIRTY`; Linux's young and dirty). A change of protection keeps them,
+/// as Linux's `pte_modify` does (`_PAGE_CHG_MASK`): `/proc/<pid>/smaps`
+/// reads them.
+pub const PTE_AD_MASK: PteFlags = PteFlags::ACCESSED.union(PteFlags::DIRTY);
+
+/// The bits a fault that maps or upgrades a page for `access` sets in its
+/// pte: young, and dirty for a write (Linux `do_anonymous_page`,
+/// `wp_page_copy`, `wp_page_reuse`: `pte_mkyoung`, `pte_mkdirty`), so a page
+/// population wrote without a CPU access reads as Linux's does.
+pub fn fault_ad_bits(write: bool) -> PteFlags {
+    if write {
+        PTE_AD_MASK
+    } else {
+        PteFlags::ACCESSED
+    }
+}
+
 /// Proof that this thread holds an mm's `mmap_lock` for write, for as long
 /// as the borrow `'a` of the write guard lasts. Zero-sized; made by
 /// [`MmStruct::mmap_write_locked`]. See the module doc, "The protocol".

@@ -2,9 +2,11 @@
 //! pages per vma, `Pss` halved for pages fork shares and whole again once
 //! the child is gone, `Locked` only in `VM_LOCKED` vmas (split by mlock),
 //! shared anonymous memory counted as shmem, protnone pages resident, and
-//! the `[heap]`/`[stack]` names of `/proc/<pid>/maps`. (The accessed and
-//! dirty bits are the CPU's: the host tests see every page clean and
-//! unreferenced.)
+//! the `[heap]`/`[stack]` names of `/proc/<pid>/maps`. Dirty and
+//! `Referenced` come from the pte's dirty and accessed bits: the CPU sets
+//! them, and so does a fault (young, dirty for a write), as Linux's does,
+//! so the host tests see them too; mprotect and fork keep them as Linux
+//! does.
 #![cfg(not(loom))]
 
 mod common;
@@ -43,8 +45,10 @@ fn private_pages_count_whole_and_mlock_splits_locked() {
     assert_eq!((v.start, v.end), (a, a + 64 * P));
     assert_eq!(v.stats.resident, 64 * KB);
     assert_eq!(pss_kb(&v.stats), 64);
-    assert_eq!(v.stats.private_clean + v.stats.private_dirty, 64 * KB);
+    assert_eq!((v.stats.private_clean, v.stats.private_dirty), (0, 64 * KB));
     assert_eq!(v.stats.shared_clean + v.stats.shared_dirty, 0);
+    assert_eq!(v.stats.referenced, 64 * KB);
+    assert_eq!(v.stats.pss_dirty, v.stats.pss);
     assert_eq!(v.stats.anonymous, 64 * KB);
     assert_eq!(v.stats.pss_anon, v.stats.pss);
     assert_eq!(v.stats.pss_locked, 0);
@@ -78,7 +82,7 @@ fn fork_shares_pages_pss_halves_then_comes_back() {
     let (l, v) = (vma_at(&list, a), vma_at(&list, a + 4 * P));
     assert_eq!(v.stats.resident, 48 * KB);
     assert_eq!(pss_kb(&v.stats), 24, "12 pages shared by two mappings");
-    assert_eq!(v.stats.shared_clean + v.stats.shared_dirty, 48 * KB);
+    assert_eq!((v.stats.shared_clean, v.stats.shared_dirty), (0, 48 * KB));
     assert_eq!(v.stats.private_clean + v.stats.private_dirty, 0);
     assert_eq!(l.stats.pss_locked >> PSS_SHIFT, 8 * KB, "Locked is the Pss of the locked vma");
     let clist = child.smaps(None).unwrap();
@@ -88,6 +92,8 @@ fn fork_shares_pages_pss_halves_then_comes_back() {
     assert_eq!((c0.end, c1.end), (a + 4 * P, a + 64 * P));
     assert_eq!((c0.stats.resident + c1.stats.resident, pss_kb(&c0.stats) + pss_kb(&c1.stats)), (64 * KB, 32));
     assert_eq!(c0.stats.pss_locked + c1.stats.pss_locked, 0);
+    // Linux's child ptes: old, and still dirty in a private mapping.
+    assert_eq!((c1.stats.shared_dirty, c1.stats.referenced), (48 * KB, 0));
 
     // A write in the child copies one page: private in both now.
     write(&child, a + 5 * P, 1);
@@ -129,6 +135,7 @@ fn protnone_pages_stay_resident_and_unmapped_ones_do_not_count() {
     w.mm.do_mprotect(a, 8 * P, PROT_NONE).unwrap();
     let list = w.mm.smaps(None).unwrap();
     assert_eq!(vma_at(&list, a).stats.resident, 12 * KB);
+    assert_eq!(vma_at(&list, a).stats.private_dirty, 12 * KB, "mprotect keeps the dirty bits");
     w.mm.do_munmap(a, P).unwrap();
     let list = w.mm.smaps(None).unwrap();
     assert_eq!(vma_at(&list, a + P).stats.resident, 8 * KB);
@@ -162,4 +169,14 @@ fn page_counts_see_anonymous_evictable_and_unevictable_pages() {
     assert_eq!(w.meta.nr_mlock(), 4);
     w.mm.do_munmap(a, 16 * P).unwrap();
     assert_eq!(w.meta.page_counts(), before);
+}
+
+#[test]
+fn population_writes_private_pages_dirty_and_young_as_linux() {
+    let w = world();
+    let (prot, flags) = anon_rw();
+    let a = w.mm.do_mmap(0, 8 * P, prot, flags | MAP_POPULATE, &root()).unwrap();
+    let list = w.mm.smaps(None).unwrap();
+    let v = vma_at(&list, a);
+    assert_eq!((v.stats.private_dirty, v.stats.referenced), (32 * KB, 32 * KB));
 }
