@@ -100,7 +100,7 @@ fn fork_shares_pages_pss_halves_then_comes_back() {
     let v2 = w.mm.smaps(None).unwrap();
     let v2 = vma_at(&v2, a + 4 * P);
     assert_eq!(v2.stats.private_clean + v2.stats.private_dirty, 4 * KB);
-    assert_eq!(v2.stats.pss, (4 * KB << PSS_SHIFT) + (44 * KB << PSS_SHIFT) / 2);
+    assert_eq!(v2.stats.pss, ((4 * KB) << PSS_SHIFT) + ((44 * KB) << PSS_SHIFT) / 2);
 
     drop(child);
     let list = w.mm.smaps(None).unwrap();
