@@ -21,6 +21,10 @@
 //!   `Anonymous`); nothing is file-backed yet (`Pss_File` 0);
 //! - `Locked` is the `Pss` of pages in `VM_LOCKED` vmas (`pss_locked`).
 //!
+//! The ELF loader copies a program into private anonymous memory (there is
+//! no page cache yet), so its segments count as `Anonymous` and dirty
+//! where Linux shows file pages, clean until written.
+//!
 //! Swap, KSM, lazy-free pages and huge pages do not exist in Holdfast; their
 //! counters stay 0. The user fault path never maps a huge leaf, so the walk
 //! looks at 4 KiB ptes only.
