@@ -10,10 +10,11 @@
 //! put it on the LRU through `folio_add_lru_vma` (which mlocks it as
 //! `mlock_new_folio` when the vma is `VM_LOCKED` and not special), map it
 //! (`USER`, `WRITABLE` iff `VM_WRITE`, `NX` iff not `VM_EXEC`), count it in
-//! rss. The pte is young, and dirty for a write
-//! ([`fault_ad_bits`]), as Linux's are:
-//! a page population wrote reads as dirty and referenced in
-//! `/proc/<pid>/smaps` although no CPU touched it. A fault on a page that is already present and whose pte allows the
+//! rss. The pte is young, and dirty for a write ([`fault_ad_bits`]), as
+//! Linux's are: a page population wrote reads as dirty and referenced in
+//! `/proc/<pid>/smaps` although no CPU touched it.
+//!
+//! A fault on a page that is already present and whose pte allows the
 //! access is spurious (another thread won the race): success.
 //!
 //! A fault in a `PROT_NONE` vma is an access error (`SIGSEGV` from ring 3,
