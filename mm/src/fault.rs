@@ -10,7 +10,11 @@
 //! put it on the LRU through `folio_add_lru_vma` (which mlocks it as
 //! `mlock_new_folio` when the vma is `VM_LOCKED` and not special), map it
 //! (`USER`, `WRITABLE` iff `VM_WRITE`, `NX` iff not `VM_EXEC`), count it in
-//! rss. A fault on a page that is already present and whose pte allows the
+//! rss. The pte is young, and dirty for a write ([`fault_ad_bits`]), as
+//! Linux's are: a page population wrote reads as dirty and referenced in
+//! `/proc/<pid>/smaps` although no CPU touched it.
+//!
+//! A fault on a page that is already present and whose pte allows the
 //! access is spurious (another thread won the race): success.
 //!
 //! A fault in a `PROT_NONE` vma is an access error (`SIGSEGV` from ring 3,
@@ -34,7 +38,7 @@
 use crate::addr::{page_align_down, TASK_SIZE};
 use crate::errno::Errno;
 use crate::fork::cow_pte_flags;
-use crate::mm_struct::{vm_pte_flags, MmInner, MmStruct, MmapLocked};
+use crate::mm_struct::{fault_ad_bits, vm_pte_flags, MmInner, MmStruct, MmapLocked, PTE_AD_MASK};
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
@@ -221,7 +225,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         // The vma allows it but the pte does not: bring the pte in line
         // (flushed before the inner lock goes: `want` may also take a
         // right away, e.g. write for exec).
-        let want = want_now;
+        let want = want_now | (m.flags & PTE_AD_MASK) | fault_ad_bits(access == FaultAccess::Write);
         let mut tlb = MmuGather::tlb_gather_mmu();
         let r = pt.protect(va, want, &mut tlb);
         tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
@@ -248,7 +252,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     folio.set_anon_exclusive(true);
     // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
-    if pt.map(va, pa, PageSize::Size4K, want).is_err() {
+    if pt.map(va, pa, PageSize::Size4K, want | fault_ad_bits(access == FaultAccess::Write)).is_err() {
         if let Ok(true) = meta.put_page(folio) {
             inner.phys.free_frame(pa);
         }
@@ -298,7 +302,7 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
         return Err(FaultError::NoVma);
     };
     let mut tlb = MmuGather::tlb_gather_mmu();
-    if pt.replace(va, new_pa, want, &mut tlb).is_err() {
+    if pt.replace(va, new_pa, want | fault_ad_bits(true), &mut tlb).is_err() {
         tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
         if let Ok(true) = meta.put_page(new) {
             inner.phys.free_frame(new_pa);

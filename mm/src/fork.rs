@@ -9,7 +9,9 @@
 //! parent and child, so that the first write on either side faults and
 //! breaks the sharing ([`crate::fault`]'s `wp_page_copy`, or reuses the
 //! page if no other mapping is left). `MAP_SHARED` anonymous pages stay
-//! writable in both: that memory is meant to be shared.
+//! writable in both: that memory is meant to be shared. The child's ptes
+//! are old (accessed bit clear), and clean in a shared mapping; a private
+//! page stays dirty in the child, as Linux's `__copy_present_ptes` leaves it.
 //!
 //! Linux's mlock rules at fork: the child's vmas lose `VM_LOCKED` and
 //! `VM_LOCKONFAULT`, its `def_flags` lose them too (no `MCL_FUTURE`), and
@@ -169,7 +171,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             };
             let entries = batch.as_slice();
             for (i, &(va, pa, flags)) in entries.iter().enumerate() {
+                // Linux `__copy_present_ptes`: the child's pte is old, and
+                // clean in a shared mapping; a private page stays dirty.
                 let mut cflags = flags & crate::mm_struct::PTE_PROT_MASK;
+                if !v.flags.contains(VmFlags::SHARED) {
+                    cflags |= flags & PteFlags::DIRTY;
+                }
                 if cow {
                     cflags -= PteFlags::WRITABLE;
                 }

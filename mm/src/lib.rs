@@ -53,6 +53,7 @@ pub mod pgtable;
 pub mod populate;
 pub mod populate_profile;
 pub mod rwsem;
+pub mod smaps;
 pub mod stack;
 pub mod vma;
 

@@ -12,8 +12,9 @@
 //! [`mlock`](crate::mlock) (the mlock family, with
 //! [`mlock_downgrade_retake`](crate::mlock_downgrade_retake)),
 //! [`gup`](crate::gup) (`__mm_populate`), [`populate`](crate::populate)
-//! (the population strategies), [`stack`](crate::stack) and
-//! [`invariants`](crate::invariants) (the consistency checker). This module
+//! (the population strategies), [`stack`](crate::stack),
+//! [`invariants`](crate::invariants) (the consistency checker) and
+//! [`smaps`](crate::smaps) (the page counts of `/proc/<pid>/smaps`). This module
 //! imports none of them: the operations build on the mm, never the
 //! reverse.
 //!
@@ -226,6 +227,24 @@ pub const PTE_PROT_MASK: PteFlags = PteFlags::PRESENT
     .union(PteFlags::USER)
     .union(PteFlags::NO_EXECUTE)
     .union(PteFlags::PROTNONE);
+
+/// The bits of a leaf the CPU sets as it uses the page (`ACCESSED`,
+/// `DIRTY`; Linux's young and dirty). A change of protection keeps them,
+/// as Linux's `pte_modify` does (`_PAGE_CHG_MASK`): `/proc/<pid>/smaps`
+/// reads them.
+pub const PTE_AD_MASK: PteFlags = PteFlags::ACCESSED.union(PteFlags::DIRTY);
+
+/// The bits a fault that maps or upgrades a page for `access` sets in its
+/// pte: young, and dirty for a write (Linux `do_anonymous_page`,
+/// `wp_page_copy`, `wp_page_reuse`: `pte_mkyoung`, `pte_mkdirty`), so a page
+/// population wrote without a CPU access reads as Linux's does.
+pub fn fault_ad_bits(write: bool) -> PteFlags {
+    if write {
+        PTE_AD_MASK
+    } else {
+        PteFlags::ACCESSED
+    }
+}
 
 /// Proof that this thread holds an mm's `mmap_lock` for write, for as long
 /// as the borrow `'a` of the write guard lasts. Zero-sized; made by
@@ -520,13 +539,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let (start_brk, brk) = self.brk_range();
         let mut out = String::new();
         for (start, end, flags) in self.maps_snapshot_locked() {
-            let name = if start_brk != 0 && start <= brk && end >= start_brk {
-                Some("[heap]")
-            } else if start_stack.is_some_and(|sp| start <= sp && end >= sp) {
-                Some("[stack]")
-            } else {
-                None
-            };
+            let name = crate::smaps::maps_vma_name(start, end, (start_brk, brk), start_stack);
             out.push_str(&format_maps_line(start, end, flags, 0, 0, 0, 0, name));
         }
         out

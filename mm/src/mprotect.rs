@@ -12,7 +12,7 @@ use crate::errno::Errno;
 use crate::fork::cow_pte_flags;
 use crate::gup::OnError;
 use crate::memory::for_each_present_pte;
-use crate::mm_struct::{vm_pte_flags, MmStruct};
+use crate::mm_struct::{vm_pte_flags, MmStruct, PTE_AD_MASK};
 use crate::mman::{calc_vm_prot_bits, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE};
 use crate::mmu_gather::MmuGather;
 use crate::pgtable::{PhysMem, TlbFlush};
@@ -75,8 +75,10 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                     let want = vm_pte_flags(c.new);
                     // A private page shared with another address space
                     // (fork) stays read-only: its first write copies it.
-                    for_each_present_pte(pt, c.start, c.end, |pt, va, pa, _| {
-                        let _ = pt.protect(va, cow_pte_flags(c.new, want, meta.get(pa)), &mut tlb);
+                    // The CPU's accessed and dirty bits stay (`pte_modify`).
+                    for_each_present_pte(pt, c.start, c.end, |pt, va, pa, old| {
+                        let ad = old & PTE_AD_MASK;
+                        let _ = pt.protect(va, cow_pte_flags(c.new, want, meta.get(pa)) | ad, &mut tlb);
                     });
                     let lockmask = VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED;
                     if c.old.intersection(lockmask) == VmFlags::LOCKED && c.new.contains(VmFlags::WRITE) {

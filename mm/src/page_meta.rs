@@ -108,6 +108,18 @@ bitflags! {
     }
 }
 
+/// Pages in use by kind ([`PageMetaArray::page_counts`]), in pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    /// Referenced `ANON` pages (Linux `NR_ANON_MAPPED`).
+    pub anon: u64,
+    /// Pages on the LRU and evictable (Linux's inactive anon list, where a
+    /// new anonymous page goes; Holdfast never ages pages to the active one).
+    pub evictable_lru: u64,
+    /// Pages on the unevictable LRU (Linux `NR_UNEVICTABLE`).
+    pub unevictable: u64,
+}
+
 /// A consistent snapshot of a page's flags and mlock count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageState {
@@ -437,6 +449,26 @@ impl PageMetaArray {
     /// update is half done and the sum is briefly negative).
     pub fn nr_mlock(&self) -> u64 {
         self.stat.nr_mlock.load(Ordering::Acquire).max(0) as u64
+    }
+
+    /// Count the pages in use by kind, for `/proc/meminfo` (one pass over
+    /// every `PageMeta`; a snapshot, not atomic as a whole).
+    pub fn page_counts(&self) -> PageCounts {
+        let mut c = PageCounts::default();
+        for p in self.slice().iter().filter(|p| p.page_ref_count() > 0) {
+            let st = p.state();
+            if st.flags.contains(PageFlags::ANON) {
+                c.anon += 1;
+            }
+            if st.flags.contains(PageFlags::LRU) {
+                if st.flags.contains(PageFlags::UNEVICTABLE) {
+                    c.unevictable += 1;
+                } else {
+                    c.evictable_lru += 1;
+                }
+            }
+        }
+        c
     }
 
     /// All mlock counters.

@@ -911,6 +911,9 @@ pub const USER_CASES: &[UserCase] = &[
     case("fork"),
     // Linux's mlock rules across fork (VmLck, MCL_FUTURE, residency).
     UserCase { needs_root: true, ..case("fork_mlock") },
+    // /proc/<pid>/smaps, smaps_rollup and /proc/meminfo against mlock and
+    // copy-on-write state (mlocks 4 MiB: root on Linux).
+    UserCase { needs_root: true, ..case("smaps") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
     // RLIMIT_NPROC bounds a fork bomb as uid 65534 (setuid needs root).

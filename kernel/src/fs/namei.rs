@@ -85,7 +85,7 @@ fn proc_pid_dir_exists(who: &[u8]) -> bool {
 
 /// Files inside every `/proc/<pid>` directory (see `procfs::open`;
 /// `exe` is a symbolic link, [`proc_symlink_target`]).
-pub const PROC_PID_FILES: &[&[u8]] = &[b"maps", b"status", b"mmap_lock", b"exe"];
+pub const PROC_PID_FILES: &[&[u8]] = &[b"maps", b"smaps", b"smaps_rollup", b"status", b"mmap_lock", b"exe"];
 
 /// The target of the /proc symbolic link at canonical `path`:
 /// `/proc/<pid>/exe` names the program the process runs.
@@ -144,7 +144,7 @@ pub fn proc_node_type(path: &[u8]) -> Option<NodeType> {
     let (second, third) = (parts.next(), parts.next());
     let more = parts.next().is_some();
     match (first, second, third, more) {
-        (b"cpuinfo" | b"vmstat" | b"sysrq-trigger", None, _, _) => Some(NodeType::File),
+        (b"cpuinfo" | b"meminfo" | b"vmstat" | b"sysrq-trigger", None, _, _) => Some(NodeType::File),
         (b"sys", None, _, _) => Some(NodeType::Dir),
         (b"sys", Some(b"vm"), None, _) => Some(NodeType::Dir),
         (b"sys", Some(b"vm"), Some(f), false) if super::procfs::Sysctl::from_name(f).is_some() => Some(NodeType::File),
@@ -165,7 +165,7 @@ pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
     let mut push = |name: &[u8], ty: u8| out.push((name.to_vec(), ty));
     match path {
         b"/proc" => {
-            for f in [&b"cpuinfo"[..], b"vmstat", b"sysrq-trigger"] {
+            for f in [&b"cpuinfo"[..], b"meminfo", b"vmstat", b"sysrq-trigger"] {
                 push(f, DT_REG);
             }
             for d in [&b"sys"[..], b"self", b"thread-self"] {

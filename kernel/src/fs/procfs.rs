@@ -1,6 +1,8 @@
 //! `/proc`: the files Holdfast generates.
 //!
 //! `/proc/self/maps` (and `/proc/<pid>/maps`) in Linux's exact format,
+//! `/proc/<pid>/smaps` and `smaps_rollup` ([`smaps`]), `/proc/meminfo`
+//! ([`meminfo`]),
 //! `/proc/self/status` with Name, Pid, Threads, VmSize, VmLck, VmRSS in
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
@@ -14,6 +16,9 @@
 //! `fs::namei`. Contents are generated when the file is opened; the mmap
 //! lock is taken for read while generating and released before any user
 //! copy.
+
+mod meminfo;
+mod smaps;
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -116,6 +121,9 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     if path == b"/proc/sysrq-trigger" {
         return Some(Ok(FileKind::SysrqTrigger));
     }
+    if path == b"/proc/meminfo" {
+        return Some(Ok(FileKind::Bytes(FileBytes::Owned(meminfo::meminfo().into_bytes()))));
+    }
     if path == b"/proc/vmstat" {
         return Some(Ok(FileKind::Bytes(FileBytes::Owned(vmstat().into_bytes()))));
     }
@@ -125,6 +133,18 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
         b"maps" => {
             let stack = proc.stack_start.load(core::sync::atomic::Ordering::Relaxed);
             proc.mm().proc_maps((stack != 0).then_some(stack))
+        }
+        b"smaps" | b"smaps_rollup" => {
+            let stack = proc.stack_start.load(core::sync::atomic::Ordering::Relaxed);
+            let vmas = match proc.mm().smaps((stack != 0).then_some(stack)) {
+                Ok(v) => v,
+                Err(e) => return Some(Err(e)),
+            };
+            if file == b"smaps" {
+                smaps::smaps(&vmas)
+            } else {
+                smaps::smaps_rollup(&vmas)
+            }
         }
         b"status" => status(&proc),
         b"mmap_lock" => proc.mm().lock_stats_text(),

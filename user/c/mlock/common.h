@@ -9,8 +9,8 @@
  *   getrlimit/setrlimit/prlimit64 getuid setuid
  *   open read close write exit_group clock_gettime
  * In particular output goes through write(2) directly (musl's stdio uses
- * writev and ioctl), and /proc/self/status and /proc/self/maps are the only
- * files ever opened (Holdfast provides no smaps).
+ * writev and ioctl), and /proc/self/status, /proc/self/maps and
+ * /proc/self/smaps are the only files ever opened.
  *
  * Output format:
  *   ok N - description
@@ -298,6 +298,66 @@ static __attribute__((unused)) int count_vmas(const void *start, const void *end
 			l++;
 	}
 	return n;
+}
+
+/*
+ * The block of /proc/self/smaps for the vma containing addr (NULL if none):
+ * from its maps line up to the next vma's. The text stays in a static
+ * buffer until the next call.
+ */
+static __attribute__((unused)) const char *smaps_block(const void *addr, const char **end)
+{
+	static char buf[1 << 20];
+	if (read_file("/proc/self/smaps", buf, sizeof(buf)) < 0)
+		return NULL;
+	uintptr_t a = (uintptr_t)addr;
+	const char *found = NULL;
+	for (char *l = buf; l && *l; ) {
+		char *dash;
+		unsigned long vs = strtoul(l, &dash, 16);
+		if (*dash == '-') {
+			unsigned long ve = strtoul(dash + 1, NULL, 16);
+			if (found) {
+				*end = l;
+				return found;
+			}
+			if (vs <= a && a < ve)
+				found = l;
+		}
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	*end = buf + strlen(buf);
+	return found;
+}
+
+/* The kB of smaps field `key` (Rss, Locked, ...) of the vma containing addr; -1 if absent. */
+static __attribute__((unused)) long smaps_kb(const void *addr, const char *key)
+{
+	const char *end, *b = smaps_block(addr, &end);
+	size_t kl = strlen(key);
+	for (const char *l = b; l && l < end; ) {
+		if (strncmp(l, key, kl) == 0 && l[kl] == ':')
+			return strtol(l + kl + 1, NULL, 10);
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return -1;
+}
+
+/* 1 if the VmFlags of the vma containing addr have the two-letter `code`, 0 if not, -1 if no vma. */
+static __attribute__((unused)) int smaps_flag(const void *addr, const char *code)
+{
+	const char *end, *b = smaps_block(addr, &end);
+	const char *v = b ? strstr(b, "\nVmFlags: ") : NULL;
+	if (!v || v >= end)
+		return -1;
+	for (const char *c = v + 10; c + 1 < end && *c != '\n'; c += 3)
+		if (c[0] == code[0] && c[1] == code[1])
+			return 1;
+	return 0;
 }
 
 /*

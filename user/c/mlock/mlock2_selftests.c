@@ -2,8 +2,9 @@
  * mlock2_selftests - port of tools/testing/selftests/mm/mlock2-tests.c
  *
  * The selftest checks the "lo" VmFlag and Rss/Size in /proc/self/smaps and
- * the unevictable bit in /proc/kpageflags.  Holdfast provides neither smaps
- * nor kpageflags, so the same facts are observed through:
+ * the unevictable bit in /proc/kpageflags.  The "lo" flag is read from
+ * smaps as the selftest does; Holdfast has no kpageflags, and the rest is
+ * observed through:
  *   locked      -> VmLck in /proc/self/status (delta over the test mapping)
  *   populated   -> mincore() resident page count (Rss == Size)
  *   vma layout  -> number of /proc/self/maps entries over the mapping
@@ -34,10 +35,12 @@ static void test_mlock_lock(void)
 	long base = vmlck_pages();
 	expect_ret(sys_mlock2(m, 2 * PG, 0), 0, 0, "lock: mlock2(2 pages, 0)");
 	ok_eq(vmlck_pages() - base, 2, "lock: VmLck +2 pages (lo)");
+	ok_eq(smaps_flag(m, "lo"), 1, "lock: smaps VmFlags lo");
 	ok_eq(resident_pages(m, 2 * PG), 2, "lock: Rss == Size");
 	ok_eq(count_vmas(m, m + 2 * PG), 1, "lock: one vma");
 	expect_ret(munlock(m, 2 * PG), 0, 0, "lock: munlock");
 	ok_eq(vmlck_pages(), base, "lock: VmLck back (no lo)");
+	ok_eq(smaps_flag(m, "lo"), 0, "lock: smaps VmFlags no lo");
 	ok_eq(resident_pages(m, 2 * PG), 2, "lock: pages kept after munlock");
 	munmap(m, 2 * PG);
 }
@@ -48,6 +51,7 @@ static void test_mlock_onfault(void)
 	long base = vmlck_pages();
 	expect_ret(sys_mlock2(m, 2 * PG, MLOCK_ONFAULT), 0, 0, "onfault: mlock2(2 pages, ONFAULT)");
 	ok_eq(vmlck_pages() - base, 2, "onfault: VmLck +2 pages (lo)");
+	ok_eq(smaps_flag(m, "lo"), 1, "onfault: smaps VmFlags lo");
 	ok_eq(resident_pages(m, 2 * PG), 0, "onfault: nothing populated");
 	m[0] = 1;
 	ok_eq(resident_pages(m, 2 * PG), 1, "onfault: touching page 0 populates only it (Rss < Size)");

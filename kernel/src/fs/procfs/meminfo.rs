@@ -1,0 +1,79 @@
+//! `/proc/meminfo` in Linux's format and field order (fs/proc/meminfo.c
+//! `meminfo_proc_show`): `%-16s%8lu kB` lines (`show_val_kb`).
+//!
+//! Real values: `MemTotal` and `MemFree` (the frame allocator's frames and
+//! its free ones), `MemAvailable` (free frames less the reserve user memory
+//! may not take), `Inactive(anon)`/`Inactive` (evictable anonymous pages:
+//! Linux puts a new anonymous page on the inactive list, and Holdfast never
+//! ages one to the active list), `Unevictable` (pages on the unevictable
+//! LRU: the mlocked ones), `Mlocked` (`NR_MLOCK`), `AnonPages` (mapped
+//! anonymous frames, `MAP_SHARED | MAP_ANONYMOUS` ones included: they have
+//! no shmem object yet), `Slab`/`SUnreclaim` (the frames the kernel heap
+//! holds). From [`mm::page_meta::PageMetaArray::page_counts`], one pass over
+//! the frame metadata.
+//!
+//! Zero because the concept does not exist in Holdfast yet: `Buffers`,
+//! `Cached`, `Active(file)`, `Inactive(file)`, `Dirty`, `Writeback`,
+//! `Mapped`, `Shmem` (no page cache, no files mapped, no shmem objects),
+//! `SwapCached`, `SwapTotal`, `SwapFree` (no swap), `Active`,
+//! `Active(anon)` (no page aging), `KReclaimable`, `SReclaimable` (no
+//! reclaim), and the huge page lines (no huge pages). Lines Linux prints
+//! for things Holdfast has but does not count (`KernelStack`,
+//! `PageTables`, `Committed_AS`, `Vmalloc*`, `Percpu`, `DirectMap*`) are
+//! left out rather than shown wrong; readers such as procps find fields by
+//! name.
+//!
+//! Locking: the frame allocator's lock (briefly, for its counts) and the
+//! heap's; frame metadata is read with atomics.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+fn kb(s: &mut String, name: &str, kib: u64) {
+    let _ = writeln!(s, "{:<16}{:>8} kB", alloc::format!("{name}:"), kib);
+}
+
+/// The text of `/proc/meminfo`.
+pub fn meminfo() -> String {
+    let (total, free) = crate::memory::frame::counts();
+    let reserve = crate::memory::frame::reserve();
+    let (heap_mapped, _) = crate::memory::heap::stats();
+    let meta = crate::proc::usermm::page_meta();
+    let pages = meta.page_counts();
+    let pg = |n: u64| n * (mm::addr::PAGE_SIZE >> 10);
+    let mut s = String::new();
+    kb(&mut s, "MemTotal", pg(total));
+    kb(&mut s, "MemFree", pg(free));
+    kb(&mut s, "MemAvailable", pg(free.saturating_sub(reserve)));
+    kb(&mut s, "Buffers", 0);
+    kb(&mut s, "Cached", 0);
+    kb(&mut s, "SwapCached", 0);
+    kb(&mut s, "Active", 0);
+    kb(&mut s, "Inactive", pg(pages.evictable_lru));
+    kb(&mut s, "Active(anon)", 0);
+    kb(&mut s, "Inactive(anon)", pg(pages.evictable_lru));
+    kb(&mut s, "Active(file)", 0);
+    kb(&mut s, "Inactive(file)", 0);
+    kb(&mut s, "Unevictable", pg(pages.unevictable));
+    kb(&mut s, "Mlocked", pg(meta.nr_mlock()));
+    kb(&mut s, "SwapTotal", 0);
+    kb(&mut s, "SwapFree", 0);
+    kb(&mut s, "Dirty", 0);
+    kb(&mut s, "Writeback", 0);
+    kb(&mut s, "AnonPages", pg(pages.anon));
+    kb(&mut s, "Mapped", 0);
+    kb(&mut s, "Shmem", 0);
+    kb(&mut s, "KReclaimable", 0);
+    kb(&mut s, "Slab", heap_mapped >> 10);
+    kb(&mut s, "SReclaimable", 0);
+    kb(&mut s, "SUnreclaim", heap_mapped >> 10);
+    for name in ["AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped"] {
+        kb(&mut s, name, 0);
+    }
+    for name in ["HugePages_Total:", "HugePages_Free:", "HugePages_Rsvd:", "HugePages_Surp:"] {
+        let _ = writeln!(s, "{name:<16}{:>8}", 0);
+    }
+    kb(&mut s, "Hugepagesize", 2048);
+    kb(&mut s, "Hugetlb", 0);
+    s
+}

@@ -1,0 +1,209 @@
+//! The page counts behind `/proc/<pid>/smaps` and `smaps_rollup` (Linux
+//! `smap_gather_stats`, `smaps_pte_entry`, `smaps_account` and
+//! `smaps_page_accumulate` in fs/proc/task_mmu.c).
+//!
+//! [`MmStruct::smaps`] walks every vma's page table with
+//! [`walk_page_range_vma`] and sums, per vma, a [`MemSizeStats`] in bytes,
+//! as Linux's `struct mem_size_stats` does:
+//!
+//! - every present pte (protnone `PROT_NONE` pages included, as Linux
+//!   counts them) is resident; `Referenced` if its accessed bit is set,
+//!   dirty if its dirty bit is (the CPU sets both);
+//! - a page whose reference count is 1 is private and counts whole in
+//!   `Pss`; a page shared by `n` mappings (fork's copy-on-write sharing, or
+//!   `MAP_SHARED | MAP_ANONYMOUS` memory after fork) is shared and counts
+//!   `1/n` in `Pss`, kept in `PSS_SHIFT` fixed point so that sums round
+//!   once. Holdfast's reference count is the map count: every reference is
+//!   one pte (fork's `get_page`, the fault's first mapping), nothing pins a
+//!   page without mapping it;
+//! - `Anonymous` and `Pss_Anon` count the pages of private vmas; pages of
+//!   `VM_SHARED` vmas are what Linux calls shmem (`Pss_Shmem`, not
+//!   `Anonymous`); nothing is file-backed yet (`Pss_File` 0);
+//! - `Locked` is the `Pss` of pages in `VM_LOCKED` vmas (`pss_locked`).
+//!
+//! The ELF loader copies a program into private anonymous memory (there is
+//! no page cache yet), so its segments count as `Anonymous` and dirty
+//! where Linux shows file pages, clean until written.
+//!
+//! Swap, KSM, lazy-free pages and huge pages do not exist in Holdfast; their
+//! counters stay 0. The user fault path never maps a huge leaf, so the walk
+//! looks at 4 KiB ptes only.
+//!
+//! Locking: `smaps` takes `mmap_lock` for read (killable) for the whole
+//! walk, as Linux's `smaps_rollup` does, and the inner (page-table) lock one
+//! vma at a time. Frame metadata is read with atomics (below both locks in
+//! the lock order).
+
+use alloc::vec::Vec;
+
+use crate::addr::PAGE_SIZE;
+use crate::errno::Errno;
+use crate::mm_struct::MmStruct;
+use crate::page_meta::PageMetaArray;
+use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkControl};
+use crate::pgtable::{Level, PhysMem, PtSlot, PteFlags, TlbFlush};
+use crate::rwsem::RwSemBackend;
+use crate::vma::VmFlags;
+
+/// Fixed-point shift of the `pss*` fields (Linux `PSS_SHIFT`).
+pub const PSS_SHIFT: u32 = 12;
+
+/// The sums of one vma, or of a whole mm (Linux `struct mem_size_stats`).
+/// Plain sizes are bytes; `pss*` are bytes `<< PSS_SHIFT`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemSizeStats {
+    pub resident: u64,
+    pub shared_clean: u64,
+    pub shared_dirty: u64,
+    pub private_clean: u64,
+    pub private_dirty: u64,
+    pub referenced: u64,
+    pub anonymous: u64,
+    pub pss: u64,
+    pub pss_anon: u64,
+    pub pss_file: u64,
+    pub pss_shmem: u64,
+    pub pss_dirty: u64,
+    pub pss_locked: u64,
+}
+
+impl MemSizeStats {
+    /// Add `other` (Linux sums the vmas into one `mss` for the rollup).
+    pub fn add(&mut self, other: &MemSizeStats) {
+        self.resident += other.resident;
+        self.shared_clean += other.shared_clean;
+        self.shared_dirty += other.shared_dirty;
+        self.private_clean += other.private_clean;
+        self.private_dirty += other.private_dirty;
+        self.referenced += other.referenced;
+        self.anonymous += other.anonymous;
+        self.pss += other.pss;
+        self.pss_anon += other.pss_anon;
+        self.pss_file += other.pss_file;
+        self.pss_shmem += other.pss_shmem;
+        self.pss_dirty += other.pss_dirty;
+        self.pss_locked += other.pss_locked;
+    }
+
+    /// Linux `smaps_page_accumulate` for one 4 KiB page with `pss`
+    /// (`<< PSS_SHIFT`).
+    fn accumulate(&mut self, pss: u64, dirty: bool, locked: bool, private: bool, shmem: bool) {
+        let size = PAGE_SIZE;
+        self.pss += pss;
+        if shmem {
+            self.pss_shmem += pss;
+        } else {
+            self.pss_anon += pss;
+        }
+        if locked {
+            self.pss_locked += pss;
+        }
+        match (dirty, private) {
+            (true, true) => self.private_dirty += size,
+            (true, false) => self.shared_dirty += size,
+            (false, true) => self.private_clean += size,
+            (false, false) => self.shared_clean += size,
+        }
+        if dirty {
+            self.pss_dirty += pss;
+        }
+    }
+}
+
+/// One vma as `/proc/<pid>/smaps` shows it: its range, flags, the name
+/// `/proc/<pid>/maps` gives it, and its sums.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmapsVma {
+    pub start: u64,
+    pub end: u64,
+    pub flags: VmFlags,
+    pub name: Option<&'static str>,
+    pub stats: MemSizeStats,
+}
+
+/// The walk's callbacks (Linux `smaps_walk_ops`).
+struct SmapsWalk<'a> {
+    meta: &'a PageMetaArray,
+    mss: MemSizeStats,
+}
+
+impl MmWalkOps for SmapsWalk<'_> {
+    const HAS_PTE_ENTRY: bool = true;
+
+    /// Linux `smaps_pte_entry` + `smaps_account` for a present pte.
+    fn pte_entry<P: PhysMem>(&mut self, pte: PtSlot, _addr: u64, _next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
+        let vm_flags = walk.vma.map_or(VmFlags::empty(), |v| v.flags);
+        let e = walk.get(pte);
+        let flags = e.leaf_flags();
+        // Linux `vm_normal_page`: a frame without metadata is not a page.
+        let Some(folio) = self.meta.get(e.leaf_frame(Level::Pte)) else { return WalkControl::Continue };
+        let shmem = vm_flags.contains(VmFlags::SHARED);
+        let mss = &mut self.mss;
+        if folio.is_anon() && !shmem {
+            mss.anonymous += PAGE_SIZE;
+        }
+        mss.resident += PAGE_SIZE;
+        if flags.contains(PteFlags::ACCESSED) {
+            mss.referenced += PAGE_SIZE;
+        }
+        let dirty = flags.contains(PteFlags::DIRTY);
+        let locked = vm_flags.contains(VmFlags::LOCKED);
+        let mapcount = u64::from(folio.page_ref_count().max(1));
+        let pss = (PAGE_SIZE << PSS_SHIFT) / mapcount;
+        mss.accumulate(pss, dirty, locked, mapcount == 1, shmem);
+        WalkControl::Continue
+    }
+}
+
+/// The name `/proc/<pid>/maps` gives the vma `[start, end)`: `[heap]` if it
+/// overlaps `[start_brk, brk]` (with a heap set up), `[stack]` if it holds
+/// the initial stack pointer `start_stack`.
+pub fn maps_vma_name(start: u64, end: u64, (start_brk, brk): (u64, u64), start_stack: Option<u64>) -> Option<&'static str> {
+    if start_brk != 0 && start <= brk && end >= start_brk {
+        Some("[heap]")
+    } else if start_stack.is_some_and(|sp| start <= sp && end >= sp) {
+        Some("[stack]")
+    } else {
+        None
+    }
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
+    /// Every vma in address order with its [`MemSizeStats`] (Linux
+    /// `show_smap` for each vma, `smap_gather_stats`); `start_stack` names
+    /// the `[stack]` vma as in [`proc_maps`](Self::proc_maps).
+    ///
+    /// Errors: `EINTR` if a fatal signal arrives while waiting for the
+    /// `mmap_lock`; `ENOMEM` if the list cannot be allocated.
+    ///
+    /// Locking: takes `mmap_lock` for read, and the inner lock per vma.
+    pub fn smaps(&self, start_stack: Option<u64>) -> Result<Vec<SmapsVma>, Errno> {
+        let _r = self.mmap_lock.read_killable()?;
+        let (brk_range, vmas) = {
+            let g = self.lock_inner();
+            let mut vmas = Vec::new();
+            vmas.try_reserve_exact(g.vmas.len()).map_err(|_| Errno::ENOMEM)?;
+            vmas.extend(g.vmas.iter().cloned());
+            ((g.start_brk, g.brk), vmas)
+        };
+        let mut out = Vec::new();
+        out.try_reserve_exact(vmas.len()).map_err(|_| Errno::ENOMEM)?;
+        for v in &vmas {
+            let mut ops = SmapsWalk { meta: self.page_meta(), mss: MemSizeStats::default() };
+            {
+                let mut g = self.lock_inner();
+                if let Some(pt) = g.pgtable.as_mut() {
+                    let _ = walk_page_range_vma(pt, v, v.start, v.end, &mut ops);
+                }
+            }
+            out.push(SmapsVma {
+                start: v.start,
+                end: v.end,
+                flags: v.flags,
+                name: maps_vma_name(v.start, v.end, brk_range, start_stack),
+                stats: ops.mss,
+            });
+        }
+        Ok(out)
+    }
+}
