@@ -54,9 +54,17 @@ const IOV_AT: usize = 0; // 128 iovecs, 16 bytes each
 const IOV_MAX_FILLED: usize = 128;
 const TS_AT: usize = 2048; // 4 timespecs
 const RLIM_AT: usize = 2112; // one rlimit
-const PATHS_AT: usize = 2176;
-const PATHS: &[&[u8]] =
-    &[b"/proc/self/status\0", b"/proc/self/maps\0", b"/\0", b"/proc\0", b"/nonexistent\0", b"\0", b"proc/self/status\0"];
+const PATHS_AT: usize = 2176; // up to 8 paths
+const PATHS: &[&[u8]] = &[
+    b"/proc/self/status\0",
+    b"/proc/self/maps\0",
+    b"/\0",
+    b"/proc\0",
+    b"/nonexistent\0",
+    b"\0",
+    b"proc/self/status\0",
+    b"/proc/self/smaps\0",
+];
 /// [`Mode::Compare`]'s paths: none under /proc, whose file contents differ
 /// between kernels and which Linux mounts `noexec` (so `mmap(PROT_EXEC)`
 /// of it is EPERM there, ENODEV on Holdfast).

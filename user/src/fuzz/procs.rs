@@ -36,9 +36,9 @@ const GUARD_US: u64 = 10_000;
 pub const CHILD_CALLS: u32 = 30;
 const MAX_CHILDREN: usize = 3;
 
-const SIGACT_AT: usize = 2400; // struct sigaction (32 bytes)
-const SIGSET_AT: usize = 2432; // one sigset_t
-const STACK_T_AT: usize = 2440; // stack_t (24 bytes)
+const SIGACT_AT: usize = 3600; // struct sigaction (32 bytes)
+const SIGSET_AT: usize = 3632; // one sigset_t
+const STACK_T_AT: usize = 3640; // stack_t (24 bytes)
 const ARGV_AT: usize = 2464; // up to 6 pointers
 const STRS_AT: usize = 2512; // argv strings (96 bytes)
 const EXEC_PATHS_AT: usize = 2608; // EXEC_PATHS, 48 bytes each
