@@ -41,6 +41,7 @@ programs=(
 	"fork_mlock|0|"
 	"wait|0|"
 	"forkbomb|0|"
+	"select|0|"
 )
 
 pass=0

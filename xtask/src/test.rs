@@ -881,6 +881,8 @@ pub const USER_CASES: &[UserCase] = &[
     case("stack_growth"),
     case("madvise_populate"),
     case("pipes"),
+    // select and pselect6: pipes, files, timeouts, masks, across fork.
+    case("select"),
     // BusyBox (Debian's busybox-static): a script of pipes, statuses,
     // signals and applets; then an interactive shell on the console.
     UserCase {
