@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,7 +114,11 @@ static void settings(void)
 	pid_t bad = 999999;
 	errno = 0;
 	int r = ioctl(tty, TIOCSPGRP, &bad), e = errno;
-	tap_ok(r == -1 && (e == ESRCH || e == EPERM), "TIOCSPGRP to no such group fails (errno %d)", e);
+	tap_ok(r == -1 && e == ESRCH, "TIOCSPGRP to no such group: ESRCH (errno %d)", e);
+	pid_t neg = -1;
+	errno = 0;
+	r = ioctl(tty, TIOCSPGRP, &neg), e = errno;
+	tap_ok(r == -1 && e == EINVAL, "TIOCSPGRP to a negative group: EINVAL (errno %d)", e);
 	int n = -1;
 	tap_eq(ioctl(tty, FIONREAD, &n), 0, "FIONREAD");
 	tap_eq(n, 0, "nothing typed yet");
@@ -127,6 +132,68 @@ static void settings(void)
 	tap_eq(ioctl(ctty, TIOCGWINSZ, &via), 0, "TIOCGWINSZ through /dev/tty");
 	tap_ok(via.ws_row == 30 && via.ws_col == 100, "... the same terminal's size (%dx%d)", via.ws_row, via.ws_col);
 	close(ctty);
+}
+
+/* TIOCSPGRP as Linux's tty_jobctrl.c: only from the terminal's session,
+ * only to a group of that session; from the background with SIGTTOU
+ * ignored. */
+static void foreground(void)
+{
+	int up[2], down[2];
+	if (pipe(up) || pipe(down))
+		return;
+	signal(SIGTTOU, SIG_IGN);
+	pid_t c = fork();
+	if (c == 0) {
+		setsid();
+		pid_t me = getpid(), pg = 0;
+		int res[4];
+		errno = 0;
+		res[0] = ioctl(tty, TIOCSPGRP, &me);
+		res[1] = errno;
+		errno = 0;
+		res[2] = ioctl(tty, TIOCGPGRP, &pg);
+		res[3] = errno;
+		char x;
+		if (write(up[1], res, sizeof res) != sizeof res || read(down[0], &x, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	int res[4] = { 0 };
+	if (read(up[0], res, sizeof res) != sizeof res)
+		printf("# the child's results did not come\n");
+	tap_ok(res[0] == -1 && res[1] == ENOTTY, "TIOCSPGRP from another session: ENOTTY (errno %d)", res[1]);
+	tap_ok(res[2] == -1 && res[3] == ENOTTY, "TIOCGPGRP from another session: ENOTTY (errno %d)", res[3]);
+	errno = 0;
+	int r = ioctl(tty, TIOCSPGRP, &c), e = errno;
+	tap_ok(r == -1 && e == EPERM, "TIOCSPGRP to the group of another session: EPERM (errno %d)", e);
+	int st = -1;
+	if (write(down[1], "x", 1) != 1 || waitpid(c, &st, 0) != c || st != 0)
+		printf("# the session child ended with %#x\n", st);
+
+	/* Another group of this session becomes the foreground. */
+	pid_t g = fork();
+	if (g == 0) {
+		setpgid(0, 0);
+		char x;
+		_exit(read(down[0], &x, 1) == 1 ? 0 : 1);
+	}
+	setpgid(g, g);
+	tap_eq(ioctl(tty, TIOCSPGRP, &g), 0, "TIOCSPGRP to another group of my session");
+	pid_t pg = -1;
+	ioctl(tty, TIOCGPGRP, &pg);
+	tap_eq(pg, g, "it is the foreground group");
+	pid_t mine = getpgrp();
+	tap_eq(ioctl(tty, TIOCSPGRP, &mine), 0, "TIOCSPGRP back to mine from the background (SIGTTOU ignored)");
+	ioctl(tty, TIOCGPGRP, &pg);
+	tap_eq(pg, mine, "mine is the foreground group again");
+	if (write(down[1], "x", 1) != 1 || waitpid(g, &st, 0) != g || st != 0)
+		printf("# the group child ended with %#x\n", st);
+	signal(SIGTTOU, SIG_DFL);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
 }
 
 static void canonical(void)
@@ -214,6 +281,7 @@ int main(void)
 	open_terminal();
 	printf("# input through %s\n", master >= 0 ? "a pseudo-terminal" : "the console");
 	settings();
+	foreground();
 	canonical();
 	raw();
 	/* The interrupt character: SIGINT for the foreground group (this

@@ -38,11 +38,34 @@ use crate::sync::{IrqMutex, IrqMutexGuard};
 use n_tty::{Action, NTty};
 use termios::*;
 
-/// What the process layer does for the terminal: send a signal to a
-/// process group, and tell whether one exists (registered at boot).
+/// What the process layer does for the terminal (registered at boot).
 pub struct Services {
+    /// Send `sig` to every process of group `pgrp`.
     pub kill_pgrp: fn(pgrp: u32, sig: u8),
-    pub pgrp_exists: fn(pgrp: u32) -> bool,
+    /// The session of the live process group `id`, or else of the live
+    /// process `id` (Linux's `session_of_pgrp(find_vpid(id))`).
+    pub session_of_pgrp: fn(id: u32) -> Option<u32>,
+    /// Does session `sid`'s leader live?
+    pub session_leader_lives: fn(sid: u32) -> bool,
+    /// The calling process.
+    pub current: fn() -> Caller,
+    /// May the calling process take a terminal from another session
+    /// (`CAP_SYS_ADMIN`)?
+    pub capable_sys_admin: fn() -> bool,
+}
+
+/// The calling process as its terminal sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    pub pid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+}
+
+/// The registered services: without them (before boot has wired the
+/// process layer) no process has a controlling terminal.
+fn services() -> Result<&'static Services, Errno> {
+    SERVICES.get().ok_or(Errno::ENOTTY)
 }
 
 static SERVICES: spin::Once<Services> = spin::Once::new();
@@ -58,6 +81,9 @@ struct TtyInner {
     ldisc: NTty,
     /// The foreground process group (`TIOCSPGRP`); 0 until one is set.
     pgrp: u32,
+    /// The session whose controlling terminal this is (0: none); it
+    /// holds it while its leader lives.
+    session: u32,
     /// A reader is between its peek and its consume.
     reading: bool,
     waiters: Vec<Arc<Thread>>,
@@ -83,6 +109,7 @@ static CONSOLE: Tty = Tty {
         winsize: Winsize { rows: 24, cols: 80, xpixel: 0, ypixel: 0 },
         ldisc: NTty::new(),
         pgrp: 0,
+        session: 0,
         reading: false,
         waiters: Vec::new(),
     }),
@@ -339,7 +366,7 @@ impl Tty {
 
     /// The terminal ioctls (tty_ioctl, n_tty_ioctl); `ENOTTY` for others.
     pub fn ioctl(&self, request: u32, arg: u64) -> Result<u64, Errno> {
-        use crate::uaccess::{copy_from_user, copy_to_user, read_user, write_user};
+        use crate::uaccess::{copy_from_user, copy_to_user, write_user};
         match request {
             TCGETS => {
                 let t = self.inner.lock().termios;
@@ -380,23 +407,14 @@ impl Tty {
                 Ok(0)
             }
             TIOCGPGRP => {
+                if !self.is_ctty(&(services()?.current)()) {
+                    return Err(Errno::ENOTTY);
+                }
                 let pgrp = self.inner.lock().pgrp;
                 write_user(arg, &pgrp).map(|_| 0)
             }
-            TIOCSPGRP => {
-                let pgrp = read_user::<i32>(arg)?;
-                if pgrp < 0 {
-                    return Err(Errno::EINVAL);
-                }
-                let exists = SERVICES.get().is_some_and(|s| (s.pgrp_exists)(pgrp as u32));
-                if !exists {
-                    return Err(Errno::ESRCH);
-                }
-                self.inner.lock().pgrp = pgrp as u32;
-                Ok(0)
-            }
-            // The console is every process's controlling terminal already.
-            TIOCSCTTY => Ok(0),
+            TIOCSPGRP => self.tiocspgrp(arg),
+            TIOCSCTTY => self.tiocsctty(arg),
             FIONREAD => {
                 let i = self.inner.lock();
                 let n = i.ldisc.readable(&i.termios) as i32;
@@ -408,9 +426,71 @@ impl Tty {
         }
     }
 
-    /// Make `pgrp` the foreground process group (the first process, at
-    /// boot: the console's session leader).
-    pub fn set_foreground(&self, pgrp: u32) {
-        self.inner.lock().pgrp = pgrp;
+    /// Make this the controlling terminal of session `sid`, with the
+    /// leader's group (`sid` too) in the foreground: the first process's,
+    /// at boot.
+    pub fn set_session(&self, sid: u32) {
+        let mut i = self.inner.lock();
+        i.session = sid;
+        i.pgrp = sid;
+    }
+
+    /// Is this the controlling terminal of the caller `c`: of its
+    /// session, whose leader lives?
+    fn is_ctty(&self, c: &Caller) -> bool {
+        let session = self.inner.lock().session;
+        session != 0 && session == c.sid && services().is_ok_and(|s| (s.session_leader_lives)(session))
+    }
+
+    /// `TIOCSPGRP` (Linux `tiocspgrp`): the group (`EFAULT`; negative is
+    /// `EINVAL`) becomes the foreground one if this is the caller's
+    /// controlling terminal (else `ENOTTY`), the group or process exists
+    /// (else `ESRCH`) and is of the caller's session (else `EPERM`).
+    fn tiocspgrp(&self, arg: u64) -> Result<u64, Errno> {
+        let pgrp = crate::uaccess::read_user::<i32>(arg)?;
+        if pgrp < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let s = services()?;
+        let c = (s.current)();
+        if !self.is_ctty(&c) {
+            return Err(Errno::ENOTTY);
+        }
+        match (s.session_of_pgrp)(pgrp as u32) {
+            None => Err(Errno::ESRCH),
+            Some(sid) if sid != c.sid => Err(Errno::EPERM),
+            Some(_) => {
+                self.inner.lock().pgrp = pgrp as u32;
+                Ok(0)
+            }
+        }
+    }
+
+    /// `TIOCSCTTY` (Linux `tiocsctty`): a session leader without a
+    /// controlling terminal takes this one, its group in the foreground,
+    /// unless another session holds it (`EPERM`; with `arg` 1 and
+    /// `CAP_SYS_ADMIN` it is taken from that session). Already the
+    /// leader's: nothing to do. Not a session leader: `EPERM`.
+    fn tiocsctty(&self, arg: u64) -> Result<u64, Errno> {
+        let s = services()?;
+        let c = (s.current)();
+        let leader = c.pid == c.sid;
+        if leader && self.is_ctty(&c) {
+            return Ok(0);
+        }
+        if !leader {
+            return Err(Errno::EPERM);
+        }
+        let held = {
+            let session = self.inner.lock().session;
+            session != 0 && (s.session_leader_lives)(session)
+        };
+        if held && !(arg == 1 && (s.capable_sys_admin)()) {
+            return Err(Errno::EPERM);
+        }
+        let mut i = self.inner.lock();
+        i.session = c.sid;
+        i.pgrp = c.pgid;
+        Ok(0)
     }
 }
