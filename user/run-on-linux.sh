@@ -42,6 +42,7 @@ programs=(
 	"wait|0|"
 	"forkbomb|0|"
 	"select|0|"
+	"jobctl|0|"
 )
 
 pass=0

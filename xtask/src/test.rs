@@ -915,6 +915,8 @@ pub const USER_CASES: &[UserCase] = &[
     UserCase { needs_root: true, ..case("fork_mlock") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
+    // Job-control stops and continues, their wait statuses and SIGCHLD.
+    case("jobctl"),
     // RLIMIT_NPROC bounds a fork bomb as uid 65534 (setuid needs root).
     UserCase { needs_root: true, ..case("forkbomb") },
     // A write to a pipe without a reader: SIGPIPE's default action ends
