@@ -3,7 +3,8 @@
  * Canonical mode (line editing with erase, word erase and kill, a line
  * readable once complete, VEOF ending a line and an empty line reading as
  * end of file), raw mode with VMIN/VTIME, echo, poll, O_NONBLOCK, the
- * termios and window-size ioctls, and the interrupt character killing the
+ * termios and window-size ioctls, TIOCSPGRP's checks, the suspend
+ * character stopping the foreground group, and the interrupt character killing the
  * foreground process group with SIGINT (the program ends that way:
  * status 130).
  *
@@ -196,6 +197,48 @@ static void foreground(void)
 	close(down[1]);
 }
 
+/* The suspend character: SIGTSTP for the foreground group, which stops
+ * it. A child runs this (reporting by its exit status), so that the
+ * group it stops has a parent outside it in the session: not orphaned
+ * even where this program is the first process. */
+static void suspend(void)
+{
+	fflush(stdout);
+	pid_t runner = fork();
+	if (runner == 0) {
+		signal(SIGTTOU, SIG_IGN);
+		pid_t b = fork();
+		if (b == 0) {
+			setpgid(0, 0);
+			for (;;)
+				pause();
+		}
+		setpgid(b, b);
+		int bits = 0, st = 0;
+		if (ioctl(tty, TIOCSPGRP, &b) != 0)
+			bits |= 1;
+		alarm(10);
+		TYPE("\x1a");
+		fflush(stdout);
+		if (waitpid(b, &st, WUNTRACED) != b)
+			bits |= 2;
+		else if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGTSTP)
+			bits |= 4;
+		pid_t mine = getpgrp();
+		if (ioctl(tty, TIOCSPGRP, &mine) != 0)
+			bits |= 8;
+		kill(b, SIGKILL);
+		waitpid(b, &st, 0);
+		_exit(bits);
+	}
+	int st = -1;
+	waitpid(runner, &st, 0);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "^Z stops the foreground group with SIGTSTP (status %#x)", st);
+	pid_t pg = -1;
+	ioctl(tty, TIOCGPGRP, &pg);
+	tap_eq(pg, getpgrp(), "my group is the foreground again");
+}
+
 static void canonical(void)
 {
 	char buf[256];
@@ -282,6 +325,7 @@ int main(void)
 	printf("# input through %s\n", master >= 0 ? "a pseudo-terminal" : "the console");
 	settings();
 	foreground();
+	suspend();
 	canonical();
 	raw();
 	/* The interrupt character: SIGINT for the foreground group (this
