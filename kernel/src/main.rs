@@ -174,6 +174,8 @@ fn console_input(rsdp: Option<u64>, serial: bool) {
         session_leader_lives: proc::session_leader_lives,
         current: proc::tty_caller,
         capable_sys_admin: || proc::current().capable(proc::cred::CAP_SYS_ADMIN),
+        ignores_signal: proc::signal::current_blocks_or_ignores,
+        pgrp_orphaned: proc::wait::is_pgrp_orphaned,
     });
     tty::start_rx_worker();
     if !serial {

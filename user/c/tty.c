@@ -4,7 +4,8 @@
  * readable once complete, VEOF ending a line and an empty line reading as
  * end of file), raw mode with VMIN/VTIME, echo, poll, O_NONBLOCK, the
  * termios and window-size ioctls, TIOCSPGRP's checks, the suspend
- * character stopping the foreground group, and the interrupt character killing the
+ * character stopping the foreground group, SIGTTIN and SIGTTOU for a
+ * background group, and the interrupt character killing the
  * foreground process group with SIGINT (the program ends that way:
  * status 130).
  *
@@ -239,6 +240,80 @@ static void suspend(void)
 	tap_eq(pg, getpgrp(), "my group is the foreground again");
 }
 
+/* What a process of a background group of the session meets
+ * (tty_check_change, n_tty's job_control): reading gets SIGTTIN, changing
+ * the settings or the foreground group gets SIGTTOU, which stop it by
+ * default; with SIGTTIN ignored the read is EIO, with SIGTTOU ignored the
+ * change is made. Each case is a child in its own group, under a runner
+ * (see suspend). Returns the runner's bits of failed cases. */
+enum { BG_READ, BG_READ_IGN, BG_TCSETS, BG_TCSETS_IGN, BG_SPGRP };
+
+static int bg_case(int which)
+{
+	pid_t b = fork();
+	if (b == 0) {
+		setpgid(0, 0);
+		struct termios t;
+		char c;
+		tcgetattr(tty, &t);
+		switch (which) {
+		case BG_READ:
+			read(tty, &c, 1);
+			_exit(1);
+		case BG_READ_IGN:
+			signal(SIGTTIN, SIG_IGN);
+			_exit(read(tty, &c, 1) == -1 && errno == EIO ? 0 : 1);
+		case BG_TCSETS:
+			tcsetattr(tty, TCSANOW, &t);
+			_exit(1);
+		case BG_TCSETS_IGN:
+			signal(SIGTTOU, SIG_IGN);
+			_exit(tcsetattr(tty, TCSANOW, &t) == 0 ? 0 : 1);
+		default: {
+			pid_t me = getpid();
+			ioctl(tty, TIOCSPGRP, &me);
+			_exit(1);
+		}
+		}
+	}
+	setpgid(b, b);
+	int st = 0;
+	if (waitpid(b, &st, WUNTRACED) != b)
+		return 0;
+	int stop = which == BG_READ ? SIGTTIN : SIGTTOU;
+	int ok = which == BG_READ_IGN || which == BG_TCSETS_IGN ? WIFEXITED(st) && WEXITSTATUS(st) == 0
+								: WIFSTOPPED(st) && WSTOPSIG(st) == stop;
+	kill(b, SIGKILL);
+	waitpid(b, &st, 0);
+	return ok;
+}
+
+static void background(void)
+{
+	static const char *what[] = {
+		[BG_READ] = "a background read stops its group with SIGTTIN",
+		[BG_READ_IGN] = "... with SIGTTIN ignored: EIO",
+		[BG_TCSETS] = "a background tcsetattr stops its group with SIGTTOU",
+		[BG_TCSETS_IGN] = "... with SIGTTOU ignored: it is made",
+		[BG_SPGRP] = "a background TIOCSPGRP stops its group with SIGTTOU",
+	};
+	fflush(stdout);
+	pid_t runner = fork();
+	if (runner == 0) {
+		int bits = 0;
+		alarm(20);
+		for (int i = BG_READ; i <= BG_SPGRP; i++)
+			if (!bg_case(i))
+				bits |= 1 << i;
+		_exit(bits);
+	}
+	int st = -1;
+	waitpid(runner, &st, 0);
+	tap_ok(WIFEXITED(st), "the background cases ran (status %#x)", st);
+	for (int i = BG_READ; i <= BG_SPGRP; i++)
+		tap_ok(WIFEXITED(st) && !(WEXITSTATUS(st) & 1 << i), "%s", what[i]);
+}
+
 static void canonical(void)
 {
 	char buf[256];
@@ -326,6 +401,7 @@ int main(void)
 	settings();
 	foreground();
 	suspend();
+	background();
 	canonical();
 	raw();
 	/* The interrupt character: SIGINT for the foreground group (this

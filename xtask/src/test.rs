@@ -902,7 +902,7 @@ pub const USER_CASES: &[UserCase] = &[
     },
     // Types into the serial line when it asks (`tty: send HEX`); ends
     // killed by the SIGINT of the ^C it typed.
-    UserCase { status: 130, output: &["tty: 57 passed, 0 failed"], kernel_log: &["killed by signal 2"], ..case("tty") },
+    UserCase { status: 130, output: &["tty: 63 passed, 0 failed"], kernel_log: &["killed by signal 2"], ..case("tty") },
     // Sets its uids for good at the end; needs root to start from.
     UserCase { needs_root: true, ..case("creds") },
     // The writable file system: every operation and its errors, the

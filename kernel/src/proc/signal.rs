@@ -657,6 +657,15 @@ pub fn pending_blocked() -> SigSet {
     (private | sh.shared.set) & me.sigmask.load(Ordering::SeqCst)
 }
 
+/// Does the current thread block `sig`, or its process ignore it
+/// (`SIG_IGN`)? (Linux's `is_ignored` of the terminal code.)
+pub fn current_blocks_or_ignores(sig: u8) -> bool {
+    let me = sched::current();
+    let p = super::current();
+    let blocked = me.sigmask.load(Ordering::SeqCst) & sigbit(sig) != 0;
+    blocked || p.signal.lock().action(sig).handler == SIG_IGN
+}
+
 /// Run `f` on the current thread's signal state (locked).
 pub fn with_current<R>(f: impl FnOnce(&mut ThreadSignals) -> R) -> R {
     let me = sched::current();

@@ -52,7 +52,14 @@ pub struct Services {
     /// May the calling process take a terminal from another session
     /// (`CAP_SYS_ADMIN`)?
     pub capable_sys_admin: fn() -> bool,
+    /// Does the calling thread block or ignore `sig`?
+    pub ignores_signal: fn(sig: u8) -> bool,
+    /// Is process group `pgrp` orphaned?
+    pub pgrp_orphaned: fn(pgrp: u32) -> bool,
 }
+
+const SIGTTIN: u8 = 21;
+const SIGTTOU: u8 = 22;
 
 /// The calling process as its terminal sees it.
 #[derive(Clone, Copy, Debug)]
@@ -269,8 +276,10 @@ impl Tty {
         self.inner.lock().waiters.retain(|t| !Arc::ptr_eq(t, &me));
     }
 
-    /// `read` (n_tty_read) into user memory at `buf`.
+    /// `read` (n_tty_read) into user memory at `buf`, by the foreground
+    /// group only (`SIGTTIN` otherwise, see [`Tty::check_change`]).
     pub fn read(&self, buf: u64, count: usize, nonblock: bool) -> Result<usize, Errno> {
+        self.check_change(SIGTTIN)?;
         if count == 0 {
             return Ok(0);
         }
@@ -321,7 +330,11 @@ impl Tty {
     }
 
     /// `write` from user memory at `buf`: the bytes go to every console.
+    /// With `TOSTOP`, by the foreground group only (`SIGTTOU` otherwise).
     pub fn write(&self, buf: u64, count: usize) -> Result<usize, Errno> {
+        if self.inner.lock().termios.lflag & TOSTOP != 0 {
+            self.check_change(SIGTTOU)?;
+        }
         let mut kbuf = Vec::new();
         kbuf.try_reserve_exact(count.min(mm::addr::PAGE_SIZE as usize)).map_err(|_| Errno::ENOMEM)?;
         kbuf.resize(count.min(mm::addr::PAGE_SIZE as usize), 0);
@@ -373,6 +386,7 @@ impl Tty {
                 copy_to_user(arg, &t.to_bytes()).map(|_| 0)
             }
             TCSETS | TCSETSW | TCSETSF => {
+                self.check_change(SIGTTOU)?;
                 let mut b = [0u8; TERMIOS_SIZE];
                 copy_from_user(&mut b, arg)?;
                 let new = Termios::from_bytes(&b);
@@ -387,7 +401,7 @@ impl Tty {
                 i.wake_all();
                 Ok(0)
             }
-            TCFLSH => match arg {
+            TCFLSH => match self.check_change(SIGTTOU).map(|_| arg)? {
                 TCIFLUSH | TCIOFLUSH => {
                     self.inner.lock().ldisc.flush_input();
                     Ok(0)
@@ -442,11 +456,41 @@ impl Tty {
         session != 0 && session == c.sid && services().is_ok_and(|s| (s.session_leader_lives)(session))
     }
 
+    /// `tty_check_change` (Linux `__tty_check_change`): a process of a
+    /// background group of this terminal's session may not go on with
+    /// `sig`'s operation: its group is sent `sig` (which stops it by
+    /// default) and the call restarts once it runs again
+    /// (`ERESTARTSYS`); if it blocks or ignores `sig` the operation goes
+    /// on (`EIO` for `SIGTTIN`, a read); in an orphaned group it is `EIO`.
+    fn check_change(&self, sig: u8) -> Result<(), Errno> {
+        let Ok(s) = services() else { return Ok(()) };
+        let c = (s.current)();
+        if !self.is_ctty(&c) {
+            return Ok(());
+        }
+        let pgrp = self.inner.lock().pgrp;
+        if pgrp == 0 || pgrp == c.pgid {
+            return Ok(());
+        }
+        if (s.ignores_signal)(sig) {
+            return if sig == SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
+        }
+        if (s.pgrp_orphaned)(c.pgid) {
+            return Err(Errno::EIO);
+        }
+        (s.kill_pgrp)(c.pgid, sig);
+        Err(Errno::ERESTARTSYS)
+    }
+
     /// `TIOCSPGRP` (Linux `tiocspgrp`): the group (`EFAULT`; negative is
     /// `EINVAL`) becomes the foreground one if this is the caller's
     /// controlling terminal (else `ENOTTY`), the group or process exists
     /// (else `ESRCH`) and is of the caller's session (else `EPERM`).
     fn tiocspgrp(&self, arg: u64) -> Result<u64, Errno> {
+        match self.check_change(SIGTTOU) {
+            Err(Errno::EIO) => return Err(Errno::ENOTTY),
+            r => r?,
+        }
         let pgrp = crate::uaccess::read_user::<i32>(arg)?;
         if pgrp < 0 {
             return Err(Errno::EINVAL);
