@@ -42,6 +42,8 @@ programs=(
 	"smaps|0|"
 	"wait|0|"
 	"forkbomb|0|"
+	"select|0|"
+	"jobctl|0|"
 )
 
 pass=0

@@ -168,7 +168,15 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
 /// Route COM1's receive interrupt through the I/O APIC to this (the boot)
 /// CPU, so that typed bytes reach the console terminal.
 fn console_input(rsdp: Option<u64>, serial: bool) {
-    tty::init(tty::Services { kill_pgrp: proc::signal::kill_pgrp, pgrp_exists: proc::pgrp_exists });
+    tty::init(tty::Services {
+        kill_pgrp: proc::signal::kill_pgrp,
+        session_of_pgrp: proc::session_of_pgrp,
+        session_leader_lives: proc::session_leader_lives,
+        current: proc::tty_caller,
+        capable_sys_admin: || proc::current().capable(proc::cred::CAP_SYS_ADMIN),
+        ignores_signal: proc::signal::current_blocks_or_ignores,
+        pgrp_orphaned: proc::wait::is_pgrp_orphaned,
+    });
     tty::start_rx_worker();
     if !serial {
         return;
@@ -267,8 +275,9 @@ fn start_init(argv: alloc::vec::Vec<alloc::string::String>) -> ! {
     match proc::exec::spawn_process(&path, argv, envp, true) {
         Ok(p) => {
             log::info!("started {} as pid {}", path, p.pid);
-            // The first process leads the console's foreground group.
-            tty::console().set_foreground(p.pid);
+            // The first process leads the console's session, its group
+            // in the foreground.
+            tty::console().set_session(p.pid);
         }
         Err(e) => {
             log::error!("cannot start {}: {:?}", path, e);

@@ -3,7 +3,9 @@
  * Canonical mode (line editing with erase, word erase and kill, a line
  * readable once complete, VEOF ending a line and an empty line reading as
  * end of file), raw mode with VMIN/VTIME, echo, poll, O_NONBLOCK, the
- * termios and window-size ioctls, and the interrupt character killing the
+ * termios and window-size ioctls, TIOCSPGRP's checks, the suspend
+ * character stopping the foreground group, SIGTTIN and SIGTTOU for a
+ * background group, and the interrupt character killing the
  * foreground process group with SIGINT (the program ends that way:
  * status 130).
  *
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,7 +116,11 @@ static void settings(void)
 	pid_t bad = 999999;
 	errno = 0;
 	int r = ioctl(tty, TIOCSPGRP, &bad), e = errno;
-	tap_ok(r == -1 && (e == ESRCH || e == EPERM), "TIOCSPGRP to no such group fails (errno %d)", e);
+	tap_ok(r == -1 && e == ESRCH, "TIOCSPGRP to no such group: ESRCH (errno %d)", e);
+	pid_t neg = -1;
+	errno = 0;
+	r = ioctl(tty, TIOCSPGRP, &neg), e = errno;
+	tap_ok(r == -1 && e == EINVAL, "TIOCSPGRP to a negative group: EINVAL (errno %d)", e);
 	int n = -1;
 	tap_eq(ioctl(tty, FIONREAD, &n), 0, "FIONREAD");
 	tap_eq(n, 0, "nothing typed yet");
@@ -127,6 +134,184 @@ static void settings(void)
 	tap_eq(ioctl(ctty, TIOCGWINSZ, &via), 0, "TIOCGWINSZ through /dev/tty");
 	tap_ok(via.ws_row == 30 && via.ws_col == 100, "... the same terminal's size (%dx%d)", via.ws_row, via.ws_col);
 	close(ctty);
+}
+
+/* TIOCSPGRP as Linux's tty_jobctrl.c: only from the terminal's session,
+ * only to a group of that session; from the background with SIGTTOU
+ * ignored. */
+static void foreground(void)
+{
+	int up[2], down[2];
+	if (pipe(up) || pipe(down))
+		return;
+	signal(SIGTTOU, SIG_IGN);
+	pid_t c = fork();
+	if (c == 0) {
+		setsid();
+		pid_t me = getpid(), pg = 0;
+		int res[4];
+		errno = 0;
+		res[0] = ioctl(tty, TIOCSPGRP, &me);
+		res[1] = errno;
+		errno = 0;
+		res[2] = ioctl(tty, TIOCGPGRP, &pg);
+		res[3] = errno;
+		char x;
+		if (write(up[1], res, sizeof res) != sizeof res || read(down[0], &x, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	int res[4] = { 0 };
+	if (read(up[0], res, sizeof res) != sizeof res)
+		printf("# the child's results did not come\n");
+	tap_ok(res[0] == -1 && res[1] == ENOTTY, "TIOCSPGRP from another session: ENOTTY (errno %d)", res[1]);
+	tap_ok(res[2] == -1 && res[3] == ENOTTY, "TIOCGPGRP from another session: ENOTTY (errno %d)", res[3]);
+	errno = 0;
+	int r = ioctl(tty, TIOCSPGRP, &c), e = errno;
+	tap_ok(r == -1 && e == EPERM, "TIOCSPGRP to the group of another session: EPERM (errno %d)", e);
+	int st = -1;
+	if (write(down[1], "x", 1) != 1 || waitpid(c, &st, 0) != c || st != 0)
+		printf("# the session child ended with %#x\n", st);
+
+	/* Another group of this session becomes the foreground. */
+	pid_t g = fork();
+	if (g == 0) {
+		setpgid(0, 0);
+		char x;
+		_exit(read(down[0], &x, 1) == 1 ? 0 : 1);
+	}
+	setpgid(g, g);
+	tap_eq(ioctl(tty, TIOCSPGRP, &g), 0, "TIOCSPGRP to another group of my session");
+	pid_t pg = -1;
+	ioctl(tty, TIOCGPGRP, &pg);
+	tap_eq(pg, g, "it is the foreground group");
+	pid_t mine = getpgrp();
+	tap_eq(ioctl(tty, TIOCSPGRP, &mine), 0, "TIOCSPGRP back to mine from the background (SIGTTOU ignored)");
+	ioctl(tty, TIOCGPGRP, &pg);
+	tap_eq(pg, mine, "mine is the foreground group again");
+	if (write(down[1], "x", 1) != 1 || waitpid(g, &st, 0) != g || st != 0)
+		printf("# the group child ended with %#x\n", st);
+	signal(SIGTTOU, SIG_DFL);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+}
+
+/* The suspend character: SIGTSTP for the foreground group, which stops
+ * it. A child runs this (reporting by its exit status), so that the
+ * group it stops has a parent outside it in the session: not orphaned
+ * even where this program is the first process. */
+static void suspend(void)
+{
+	fflush(stdout);
+	pid_t runner = fork();
+	if (runner == 0) {
+		signal(SIGTTOU, SIG_IGN);
+		pid_t b = fork();
+		if (b == 0) {
+			setpgid(0, 0);
+			for (;;)
+				pause();
+		}
+		setpgid(b, b);
+		int bits = 0, st = 0;
+		if (ioctl(tty, TIOCSPGRP, &b) != 0)
+			bits |= 1;
+		alarm(10);
+		TYPE("\x1a");
+		fflush(stdout);
+		if (waitpid(b, &st, WUNTRACED) != b)
+			bits |= 2;
+		else if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGTSTP)
+			bits |= 4;
+		pid_t mine = getpgrp();
+		if (ioctl(tty, TIOCSPGRP, &mine) != 0)
+			bits |= 8;
+		kill(b, SIGKILL);
+		waitpid(b, &st, 0);
+		_exit(bits);
+	}
+	int st = -1;
+	waitpid(runner, &st, 0);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "^Z stops the foreground group with SIGTSTP (status %#x)", st);
+	pid_t pg = -1;
+	ioctl(tty, TIOCGPGRP, &pg);
+	tap_eq(pg, getpgrp(), "my group is the foreground again");
+}
+
+/* What a process of a background group of the session meets
+ * (tty_check_change, n_tty's job_control): reading gets SIGTTIN, changing
+ * the settings or the foreground group gets SIGTTOU, which stop it by
+ * default; with SIGTTIN ignored the read is EIO, with SIGTTOU ignored the
+ * change is made. Each case is a child in its own group, under a runner
+ * (see suspend). Returns the runner's bits of failed cases. */
+enum { BG_READ, BG_READ_IGN, BG_TCSETS, BG_TCSETS_IGN, BG_SPGRP };
+
+static int bg_case(int which)
+{
+	pid_t b = fork();
+	if (b == 0) {
+		setpgid(0, 0);
+		struct termios t;
+		char c;
+		tcgetattr(tty, &t);
+		switch (which) {
+		case BG_READ:
+			read(tty, &c, 1);
+			_exit(1);
+		case BG_READ_IGN:
+			signal(SIGTTIN, SIG_IGN);
+			_exit(read(tty, &c, 1) == -1 && errno == EIO ? 0 : 1);
+		case BG_TCSETS:
+			tcsetattr(tty, TCSANOW, &t);
+			_exit(1);
+		case BG_TCSETS_IGN:
+			signal(SIGTTOU, SIG_IGN);
+			_exit(tcsetattr(tty, TCSANOW, &t) == 0 ? 0 : 1);
+		default: {
+			pid_t me = getpid();
+			ioctl(tty, TIOCSPGRP, &me);
+			_exit(1);
+		}
+		}
+	}
+	setpgid(b, b);
+	int st = 0;
+	if (waitpid(b, &st, WUNTRACED) != b)
+		return 0;
+	int stop = which == BG_READ ? SIGTTIN : SIGTTOU;
+	int ok = which == BG_READ_IGN || which == BG_TCSETS_IGN ? WIFEXITED(st) && WEXITSTATUS(st) == 0
+								: WIFSTOPPED(st) && WSTOPSIG(st) == stop;
+	kill(b, SIGKILL);
+	waitpid(b, &st, 0);
+	return ok;
+}
+
+static void background(void)
+{
+	static const char *what[] = {
+		[BG_READ] = "a background read stops its group with SIGTTIN",
+		[BG_READ_IGN] = "... with SIGTTIN ignored: EIO",
+		[BG_TCSETS] = "a background tcsetattr stops its group with SIGTTOU",
+		[BG_TCSETS_IGN] = "... with SIGTTOU ignored: it is made",
+		[BG_SPGRP] = "a background TIOCSPGRP stops its group with SIGTTOU",
+	};
+	fflush(stdout);
+	pid_t runner = fork();
+	if (runner == 0) {
+		int bits = 0;
+		alarm(20);
+		for (int i = BG_READ; i <= BG_SPGRP; i++)
+			if (!bg_case(i))
+				bits |= 1 << i;
+		_exit(bits);
+	}
+	int st = -1;
+	waitpid(runner, &st, 0);
+	tap_ok(WIFEXITED(st), "the background cases ran (status %#x)", st);
+	for (int i = BG_READ; i <= BG_SPGRP; i++)
+		tap_ok(WIFEXITED(st) && !(WEXITSTATUS(st) & 1 << i), "%s", what[i]);
 }
 
 static void canonical(void)
@@ -214,6 +399,9 @@ int main(void)
 	open_terminal();
 	printf("# input through %s\n", master >= 0 ? "a pseudo-terminal" : "the console");
 	settings();
+	foreground();
+	suspend();
+	background();
 	canonical();
 	raw();
 	/* The interrupt character: SIGINT for the foreground group (this

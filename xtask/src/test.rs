@@ -881,6 +881,8 @@ pub const USER_CASES: &[UserCase] = &[
     case("stack_growth"),
     case("madvise_populate"),
     case("pipes"),
+    // select and pselect6: pipes, files, timeouts, masks, across fork.
+    case("select"),
     // BusyBox (Debian's busybox-static): a script of pipes, statuses,
     // signals and applets; then an interactive shell on the console.
     UserCase {
@@ -900,7 +902,7 @@ pub const USER_CASES: &[UserCase] = &[
     },
     // Types into the serial line when it asks (`tty: send HEX`); ends
     // killed by the SIGINT of the ^C it typed.
-    UserCase { status: 130, output: &["tty: 47 passed, 0 failed"], kernel_log: &["killed by signal 2"], ..case("tty") },
+    UserCase { status: 130, output: &["tty: 63 passed, 0 failed"], kernel_log: &["killed by signal 2"], ..case("tty") },
     // Sets its uids for good at the end; needs root to start from.
     UserCase { needs_root: true, ..case("creds") },
     // The writable file system: every operation and its errors, the
@@ -916,6 +918,8 @@ pub const USER_CASES: &[UserCase] = &[
     UserCase { needs_root: true, ..case("smaps") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
+    // Job-control stops and continues, their wait statuses and SIGCHLD.
+    case("jobctl"),
     // RLIMIT_NPROC bounds a fork bomb as uid 65534 (setuid needs root).
     UserCase { needs_root: true, ..case("forkbomb") },
     // A write to a pipe without a reader: SIGPIPE's default action ends

@@ -604,6 +604,13 @@ impl FdTable {
         Ok(i as i32)
     }
 
+    /// The table's size in descriptors: whole 64-bit words of them, at
+    /// least one word (Linux's `fdtable::max_fds`). No descriptor at or
+    /// above it is open.
+    pub fn max_fds(&self) -> usize {
+        self.fds.len().div_ceil(64).max(1) * 64
+    }
+
     /// Is a descriptor below `nofile` free?
     pub fn has_free(&self, nofile: usize) -> bool {
         self.fds.len() < nofile || self.fds.iter().take(nofile).any(Option::is_none)

@@ -388,9 +388,24 @@ pub fn pgrp_members(pgrp: u32) -> Vec<Arc<Process>> {
     wait::group_members(pgrp)
 }
 
-/// Does process group `pgrp` have a live member?
-pub fn pgrp_exists(pgrp: u32) -> bool {
-    !pgrp_members(pgrp).is_empty()
+/// The session of the live process group `id`, or else of the live
+/// process `id` (Linux's `session_of_pgrp(find_vpid(id))`); `None` if
+/// neither exists.
+pub fn session_of_pgrp(id: u32) -> Option<u32> {
+    let group = pgrp_members(id).into_iter().next();
+    group.or_else(|| find(id)).map(|p| p.sid.load(Ordering::SeqCst))
+}
+
+/// Does the leader of session `sid` live (it keeps the session's
+/// controlling terminal until it exits)?
+pub fn session_leader_lives(sid: u32) -> bool {
+    find(sid).is_some_and(|p| p.sid.load(Ordering::SeqCst) == sid)
+}
+
+/// The calling process as its terminal sees it.
+pub fn tty_caller() -> crate::tty::Caller {
+    let p = current();
+    crate::tty::Caller { pid: p.pid, pgid: p.pgid.load(Ordering::SeqCst), sid: p.sid.load(Ordering::SeqCst) }
 }
 
 /// Forget a reaped process.

@@ -25,8 +25,17 @@
 //! default actions, and for a handler builds a signal frame
 //! ([`super::sigframe`]) and fixes up an interrupted system call
 //! (`-ERESTARTSYS` and friends: `EINTR`, or a restart by rewinding RIP).
-//! Stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) with the default
-//! action are ignored: Holdfast has no job control.
+//! Job control (Linux's group stop, simplified): a stop signal (SIGSTOP,
+//! SIGTSTP, SIGTTIN, SIGTTOU) taken with the default action stops the
+//! whole process at once ([`JobCtl::stopped`]): the parent is told
+//! (`CLD_STOPPED`), and every thread, its pending flag forced on, parks
+//! on its way back to ring 3 until SIGCONT clears the stop and wakes it,
+//! or SIGKILL ends the process. Sending a stop signal discards a pending
+//! SIGCONT; sending SIGCONT discards pending stop signals and continues a
+//! stopped process (`CLD_CONTINUED`) before its own action is looked at.
+//! SIGTSTP, SIGTTIN and SIGTTOU do not stop a process of an orphaned
+//! process group. `wait4`/`waitid` collect a stop and a continue once
+//! each ([`JobCtl::stop_code`], [`JobCtl::continued`]).
 //!
 //! Lock order: `Process::threads`, then `Process::signal`; neither is held
 //! across a sleep, a user copy or a process exit.
@@ -109,7 +118,7 @@ pub enum DefaultAction {
     /// the exit status has no core bit).
     Core,
     Ignore,
-    /// Stop the process: Holdfast has no job control and ignores it.
+    /// Stop the process until SIGCONT.
     Stop,
 }
 
@@ -294,16 +303,38 @@ pub struct ThreadSignals {
     pub real_blocked: SigSet,
 }
 
+/// The stop signals (Linux `SIG_KERNEL_STOP_MASK`).
+pub const STOP_SIGNALS: SigSet = sigbit(SIGSTOP) | sigbit(SIGTSTP) | sigbit(SIGTTIN) | sigbit(SIGTTOU);
+
+/// A process's job-control state (Linux's `signal_struct` stop flags and
+/// `exit_code`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JobCtl {
+    /// Stopped by this signal (`SIGNAL_STOP_STOPPED`): its threads park
+    /// until SIGCONT.
+    pub stopped: Option<u8>,
+    /// The stop's signal until `WUNTRACED`/`WSTOPPED` collects it; 0 after.
+    pub stop_code: u8,
+    /// Continued, until `WCONTINUED` collects it (`SIGNAL_STOP_CONTINUED`).
+    pub continued: bool,
+}
+
 /// A process's signal state, under one lock (see the module doc).
 pub struct SigHand {
     pub actions: [SigAction; NSIG as usize],
     pub shared: SigPending,
     pub threads: BTreeMap<u32, ThreadSignals>,
+    pub jobctl: JobCtl,
 }
 
 impl SigHand {
     pub fn new() -> SigHand {
-        SigHand { actions: [SigAction::default(); NSIG as usize], shared: SigPending::default(), threads: BTreeMap::new() }
+        SigHand {
+            actions: [SigAction::default(); NSIG as usize],
+            shared: SigPending::default(),
+            threads: BTreeMap::new(),
+            jobctl: JobCtl::default(),
+        }
     }
 
     /// A forked child's (Linux `copy_sighand` and `copy_signal`): the
@@ -341,6 +372,15 @@ impl SigHand {
             || (self.action(sig).handler == SIG_DFL && matches!(default_action(sig), DefaultAction::Terminate | DefaultAction::Core))
     }
 
+    /// Forget the pending instances of `mask`, process-wide and in every
+    /// thread.
+    fn flush_all(&mut self, mask: SigSet) {
+        self.shared.flush(mask);
+        for t in self.threads.values_mut() {
+            t.pending.flush(mask);
+        }
+    }
+
     fn queued(&self) -> usize {
         self.shared.queue.len() + self.threads.values().map(|t| t.pending.queue.len()).sum::<usize>()
     }
@@ -352,12 +392,14 @@ impl Default for SigHand {
     }
 }
 
-/// Recompute `t`'s pending flag (Linux `recalc_sigpending`). `sh` is the
-/// locked signal state of `t`'s process.
+/// Recompute `t`'s pending flag (Linux `recalc_sigpending`): on while a
+/// signal it does not block is pending or its process is stopped. `sh` is
+/// the locked signal state of `t`'s process.
 fn recalc(sh: &mut SigHand, t: &Thread) {
     let blocked = t.sigmask.load(Ordering::SeqCst);
     let private = sh.threads.get(&t.tid()).map_or(0, |s| s.pending.set);
-    t.sigpending.store((private | sh.shared.set) & !blocked != 0, Ordering::SeqCst);
+    let pending = (private | sh.shared.set) & !blocked != 0 || sh.jobctl.stopped.is_some();
+    t.sigpending.store(pending, Ordering::SeqCst);
 }
 
 /// Set the current thread's blocked mask to `mask` (SIGKILL and SIGSTOP
@@ -392,6 +434,9 @@ fn send(p: &Arc<Process>, thread: Option<&Arc<Thread>>, info: SigInfo) -> Result
         return Ok(());
     }
     let threads: Vec<Arc<Thread>> = p.threads.lock().clone();
+    if sig == SIGCONT || sigbit(sig) & STOP_SIGNALS != 0 {
+        prepare_stop_or_continue(p, &threads, sig);
+    }
     let outcome = {
         let mut sh = p.signal.lock();
         // Linux `sig_ignored`: a signal blocked by its target is kept,
@@ -439,6 +484,36 @@ fn send(p: &Arc<Process>, thread: Option<&Arc<Thread>>, info: SigInfo) -> Result
         Outcome::GroupExit(sig) => exit::begin_group_exit(p, ExitStatus::Signaled(sig)),
     }
     Ok(())
+}
+
+/// What sending a stop signal or SIGCONT does whatever its action (Linux
+/// `prepare_signal`): a stop signal discards a pending SIGCONT; SIGCONT
+/// discards pending stop signals and continues a stopped process: its
+/// threads are woken and its parent told (`CLD_CONTINUED`).
+fn prepare_stop_or_continue(p: &Arc<Process>, threads: &[Arc<Thread>], sig: u8) {
+    let continued = {
+        let mut sh = p.signal.lock();
+        if sig != SIGCONT {
+            sh.flush_all(sigbit(SIGCONT));
+            return;
+        }
+        sh.flush_all(STOP_SIGNALS);
+        if sh.jobctl.stopped.take().is_none() {
+            return;
+        }
+        sh.jobctl.stop_code = 0;
+        sh.jobctl.continued = true;
+        for t in threads {
+            recalc(&mut sh, t);
+        }
+        true
+    };
+    if continued {
+        for t in threads {
+            sched::wake(t);
+        }
+        super::wait::notify_parent_cldstop(p, super::wait::WaitEvent::Continued);
+    }
 }
 
 /// Send `info` to process `p` as a whole (`kill`): any thread that does
@@ -582,6 +657,15 @@ pub fn pending_blocked() -> SigSet {
     (private | sh.shared.set) & me.sigmask.load(Ordering::SeqCst)
 }
 
+/// Does the current thread block `sig`, or its process ignore it
+/// (`SIG_IGN`)? (Linux's `is_ignored` of the terminal code.)
+pub fn current_blocks_or_ignores(sig: u8) -> bool {
+    let me = sched::current();
+    let p = super::current();
+    let blocked = me.sigmask.load(Ordering::SeqCst) & sigbit(sig) != 0;
+    blocked || p.signal.lock().action(sig).handler == SIG_IGN
+}
+
 /// Run `f` on the current thread's signal state (locked).
 pub fn with_current<R>(f: impl FnOnce(&mut ThreadSignals) -> R) -> R {
     let me = sched::current();
@@ -716,6 +800,11 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
         }
         let p = super::current();
         let mut sh = p.signal.lock();
+        if sh.jobctl.stopped.is_some() {
+            drop(sh);
+            park_while_stopped(&p, &me);
+            continue;
+        }
         let blocked = me.sigmask.load(Ordering::SeqCst);
         let Some(info) = dequeue_locked(&mut sh, me.tid(), !blocked) else {
             recalc(&mut sh, &me);
@@ -729,7 +818,16 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
         }
         if act.handler == SIG_DFL {
             match default_action(sig) {
-                DefaultAction::Ignore | DefaultAction::Stop => continue,
+                DefaultAction::Ignore => continue,
+                DefaultAction::Stop => {
+                    drop(sh);
+                    // The terminal's stop signals leave an orphaned
+                    // process group running (nobody could continue it).
+                    if sig == SIGSTOP || !super::wait::is_pgrp_orphaned(p.pgid.load(Ordering::SeqCst)) {
+                        do_signal_stop(&p, sig);
+                    }
+                    continue;
+                }
                 DefaultAction::Terminate | DefaultAction::Core => {
                     drop(sh);
                     drop(me);
@@ -743,6 +841,37 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
             sh.actions[sig as usize - 1].handler = SIG_DFL;
         }
         return Some((info, act));
+    }
+}
+
+/// Stop process `p` for `sig` (Linux `do_signal_stop`, all at once):
+/// every thread's pending flag goes on so that it comes to
+/// [`get_signal`] and parks there; the parent is told (`CLD_STOPPED`).
+fn do_signal_stop(p: &Arc<Process>, sig: u8) {
+    let threads: Vec<Arc<Thread>> = p.threads.lock().clone();
+    {
+        let mut sh = p.signal.lock();
+        sh.jobctl = JobCtl { stopped: Some(sig), stop_code: sig, continued: false };
+        for t in &threads {
+            recalc(&mut sh, t);
+        }
+    }
+    let me = sched::current();
+    for t in threads.iter().filter(|t| !Arc::ptr_eq(t, &me)) {
+        sched::wake(t);
+    }
+    super::wait::notify_parent_cldstop(p, super::wait::WaitEvent::Stopped(sig));
+}
+
+/// Park the current thread `me` of `p` while `p` is stopped: until
+/// SIGCONT clears the stop (and wakes it) or a fatal signal comes.
+fn park_while_stopped(p: &Process, me: &Arc<Thread>) {
+    loop {
+        if me.fatal_signal_pending() || p.signal.lock().jobctl.stopped.is_none() {
+            return;
+        }
+        // A wake between the check and the block makes the block return.
+        sched::block_current();
     }
 }
 

@@ -61,6 +61,49 @@ pub struct WaitOptions {
     pub clone: bool,
     /// `__WALL`: every child.
     pub all: bool,
+    /// `WUNTRACED` (`WSTOPPED`): report a stop.
+    pub stopped: bool,
+    /// `WCONTINUED`: report a continue.
+    pub continued: bool,
+}
+
+/// `si_code` values of `SIGCHLD` and `waitid`.
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+
+/// What a wait reports of a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitEvent {
+    /// It ended (a zombie).
+    Exited(ExitStatus),
+    /// A signal stopped it.
+    Stopped(u8),
+    /// SIGCONT continued it.
+    Continued,
+}
+
+impl WaitEvent {
+    /// Linux's wait status: an exit's, `0x7f | sig << 8` for a stop,
+    /// `0xffff` for a continue.
+    pub fn wait_status(self) -> u32 {
+        match self {
+            WaitEvent::Exited(s) => s.wait_status(),
+            WaitEvent::Stopped(sig) => 0x7f | u32::from(sig) << 8,
+            WaitEvent::Continued => 0xffff,
+        }
+    }
+
+    /// `si_code` and `si_status` of its `SIGCHLD` and `waitid`.
+    pub fn code_and_status(self) -> (i32, i32) {
+        match self {
+            WaitEvent::Exited(ExitStatus::Exited(c)) => (CLD_EXITED, c & 0xff),
+            WaitEvent::Exited(ExitStatus::Signaled(s)) => (CLD_KILLED, i32::from(s)),
+            WaitEvent::Stopped(sig) => (CLD_STOPPED, i32::from(sig)),
+            WaitEvent::Continued => (CLD_CONTINUED, i32::from(super::signal::SIGCONT)),
+        }
+    }
 }
 
 /// A reaped (or, with `WNOWAIT`, reported) child.
@@ -68,7 +111,7 @@ pub struct WaitOptions {
 pub struct Reaped {
     pub pid: u32,
     pub uid: u32,
-    pub status: ExitStatus,
+    pub event: WaitEvent,
 }
 
 /// Add `child`, whose thread is ready, to the process list and to its
@@ -118,10 +161,6 @@ fn ignores_children(parent: &Process) -> bool {
     act.handler == super::signal::SIG_IGN || act.flags & SA_NOCLDWAIT != 0
 }
 
-/// `si_code` values of `SIGCHLD`.
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
-
 /// Tell `parent` that `child` ended with `status`: its exit signal
 /// (`SIGCHLD` unless `clone` named another; none for 0), with the
 /// child's pid, uid and status (Linux `do_notify_parent`).
@@ -129,10 +168,7 @@ fn notify_parent(parent: &Arc<Process>, child: &Process, status: ExitStatus) {
     if child.exit_signal == 0 {
         return;
     }
-    let (code, value) = match status {
-        ExitStatus::Exited(c) => (CLD_EXITED, c & 0xff),
-        ExitStatus::Signaled(s) => (CLD_KILLED, i32::from(s)),
-    };
+    let (code, value) = WaitEvent::Exited(status).code_and_status();
     let uid = child.creds.lock().uid;
     let info = super::signal::SigInfo {
         signo: child.exit_signal,
@@ -140,6 +176,37 @@ fn notify_parent(parent: &Arc<Process>, child: &Process, status: ExitStatus) {
         source: super::signal::SigSource::Child { pid: child.pid, uid, status: value },
     };
     let _ = super::signal::send_to_process(parent, info);
+}
+
+/// Tell the parent of `child` that it stopped or continued (Linux
+/// `do_notify_parent_cldstop`): `SIGCHLD` unless the parent ignores it or
+/// asked `SA_NOCLDSTOP`; its threads asleep in wait are woken.
+pub fn notify_parent_cldstop(child: &Process, event: WaitEvent) {
+    const SA_NOCLDSTOP: u64 = 1;
+    let _t = TASKLIST.lock();
+    let Some(parent) = super::find(child.ppid.load(Ordering::SeqCst)) else { return };
+    let act = parent.signal.lock().actions[SIGCHLD as usize - 1];
+    if act.handler != super::signal::SIG_IGN && act.flags & SA_NOCLDSTOP == 0 {
+        let (code, status) = event.code_and_status();
+        let uid = child.creds.lock().uid;
+        let info = super::signal::SigInfo { signo: SIGCHLD, code, source: super::signal::SigSource::Child { pid: child.pid, uid, status } };
+        let _ = super::signal::send_to_process(&parent, info);
+    }
+    wake_waiters(&parent);
+}
+
+/// Is process group `pgrp` orphaned (Linux `will_become_orphaned_pgrp`):
+/// does no live member have a parent in another group of its session
+/// (the first process's children do not count)?
+pub fn is_pgrp_orphaned(pgrp: u32) -> bool {
+    let _t = TASKLIST.lock();
+    !group_members(pgrp).iter().any(|p| {
+        super::find(p.ppid.load(Ordering::SeqCst)).is_some_and(|parent| {
+            !parent.is_init
+                && parent.pgid.load(Ordering::SeqCst) != pgrp
+                && parent.sid.load(Ordering::SeqCst) == p.sid.load(Ordering::SeqCst)
+        })
+    })
 }
 
 /// Wake the threads of `p` asleep in wait.
@@ -216,9 +283,10 @@ fn eligible(c: &Process, who: WaitFor, opts: &WaitOptions) -> bool {
     id_ok && (opts.all || (c.exit_signal != SIGCHLD) == opts.clone)
 }
 
-/// Linux `do_wait` for exited children of the current process: reap (or
-/// with `nowait` only report) one zombie among the children `who` names.
-/// `Ok(None)` with `nohang` when none has exited yet; `ECHILD` when no
+/// Linux `do_wait` for the children `who` names of the current process:
+/// reap (or with `nowait` only report) a zombie, else report a stop
+/// (`stopped`) or a continue (`continued`) not yet collected, collecting
+/// it unless `nowait`. `Ok(None)` with `nohang` when there is none yet; `ECHILD` when no
 /// child matches at all; `ERESTARTSYS` when a signal ends the sleep.
 pub fn do_wait(who: WaitFor, opts: WaitOptions) -> Result<Option<Reaped>, Errno> {
     let me = super::current();
@@ -230,13 +298,37 @@ pub fn do_wait(who: WaitFor, opts: WaitOptions) -> Result<Option<Reaped>, Errno>
             let mut any = false;
             for c in children.iter().filter(|c| eligible(c, who, &opts)) {
                 any = true;
-                if opts.exited && c.dead.load(Ordering::SeqCst) {
+                if c.dead.load(Ordering::SeqCst) {
+                    if !opts.exited {
+                        continue;
+                    }
                     let status = c.exit_status.lock().unwrap_or(ExitStatus::Exited(0));
-                    let r = Reaped { pid: c.pid, uid: c.creds.lock().uid, status };
+                    let r = Reaped { pid: c.pid, uid: c.creds.lock().uid, event: WaitEvent::Exited(status) };
                     if !opts.nowait {
                         release(Some(&me), c);
                     }
                     return Ok(Some(r));
+                }
+                let event = {
+                    let mut sh = c.signal.lock();
+                    let j = &mut sh.jobctl;
+                    if opts.stopped && j.stopped.is_some() && j.stop_code != 0 {
+                        let sig = j.stop_code;
+                        if !opts.nowait {
+                            j.stop_code = 0;
+                        }
+                        Some(WaitEvent::Stopped(sig))
+                    } else if opts.continued && j.continued {
+                        if !opts.nowait {
+                            j.continued = false;
+                        }
+                        Some(WaitEvent::Continued)
+                    } else {
+                        None
+                    }
+                };
+                if let Some(event) = event {
+                    return Ok(Some(Reaped { pid: c.pid, uid: c.creds.lock().uid, event }));
                 }
             }
             if !any {

@@ -20,6 +20,7 @@ pub mod nr;
 mod path;
 mod process;
 mod sched;
+mod select;
 mod signal;
 mod thread;
 mod time;
@@ -62,7 +63,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::STAT => fs::sys_stat(a),
         nr::LSTAT => fs::sys_lstat(a),
         nr::FSTAT => fs::sys_fstat(a),
-        nr::POLL => fs::sys_poll(a),
+        nr::POLL => select::sys_poll(a),
+        nr::SELECT => select::sys_select(a),
         nr::LSEEK => fs::sys_lseek(a),
         nr::MMAP => mem::sys_mmap(a),
         nr::MPROTECT => mem::sys_mprotect(a),
@@ -150,7 +152,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::WAITID => process::sys_waitid(a),
         nr::OPENAT => fs::sys_openat(a),
         nr::NEWFSTATAT => fs::sys_newfstatat(a),
-        nr::PPOLL => fs::sys_ppoll(a),
+        nr::PSELECT6 => select::sys_pselect6(a),
+        nr::PPOLL => select::sys_ppoll(a),
         nr::SET_ROBUST_LIST => Ok(0), // accepted; robust futexes are not walked at exit
         nr::PRLIMIT64 => misc::sys_prlimit64(a),
         nr::GETRANDOM => misc::sys_getrandom(a),

@@ -13,7 +13,7 @@ use super::{Args, SysResult};
 use crate::arch::syscall::UserFrame;
 use crate::proc::fork::{self, flags::*, CloneArgs};
 use crate::proc::wait::{self, Reaped, WaitFor, WaitOptions};
-use crate::proc::{self, ExitStatus, SIGCHLD};
+use crate::proc::{self, SIGCHLD};
 use crate::uaccess::{copy_to_user, read_user, write_user};
 
 pub fn sys_fork(_a: Args, frame: &UserFrame) -> SysResult {
@@ -41,6 +41,8 @@ fn options(bits: u64) -> WaitOptions {
         exited: bits & WEXITED != 0,
         clone: bits & WCLONE != 0,
         all: bits & WALL != 0,
+        stopped: bits & WUNTRACED != 0,
+        continued: bits & WCONTINUED != 0,
     }
 }
 
@@ -78,7 +80,7 @@ pub fn sys_wait4(a: Args) -> SysResult {
         None => Ok(0),
         Some(r) => {
             if status != 0 {
-                write_user::<u32>(status, &r.status.wait_status())?;
+                write_user::<u32>(status, &r.event.wait_status())?;
             }
             zero_rusage(rusage)?;
             Ok(u64::from(r.pid))
@@ -89,16 +91,11 @@ pub fn sys_wait4(a: Args) -> SysResult {
 const P_ALL: u64 = 0;
 const P_PID: u64 = 1;
 const P_PGID: u64 = 2;
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
 
 /// The `siginfo_t` waitid reports: si_signo, si_errno, si_code, then
 /// si_pid, si_uid, si_status (offsets 16, 20, 24) in 128 bytes.
 fn child_siginfo(r: &Reaped) -> [u8; 128] {
-    let (code, st) = match r.status {
-        ExitStatus::Exited(c) => (CLD_EXITED, c & 0xFF),
-        ExitStatus::Signaled(s) => (CLD_KILLED, i32::from(s)),
-    };
+    let (code, st) = r.event.code_and_status();
     let mut si = [0u8; 128];
     let fields: [(usize, i32); 5] = [(0, i32::from(SIGCHLD)), (8, code), (16, r.pid as i32), (20, r.uid as i32), (24, st)];
     for (off, v) in fields {

@@ -38,11 +38,41 @@ use crate::sync::{IrqMutex, IrqMutexGuard};
 use n_tty::{Action, NTty};
 use termios::*;
 
-/// What the process layer does for the terminal: send a signal to a
-/// process group, and tell whether one exists (registered at boot).
+/// What the process layer does for the terminal (registered at boot).
 pub struct Services {
+    /// Send `sig` to every process of group `pgrp`.
     pub kill_pgrp: fn(pgrp: u32, sig: u8),
-    pub pgrp_exists: fn(pgrp: u32) -> bool,
+    /// The session of the live process group `id`, or else of the live
+    /// process `id` (Linux's `session_of_pgrp(find_vpid(id))`).
+    pub session_of_pgrp: fn(id: u32) -> Option<u32>,
+    /// Does session `sid`'s leader live?
+    pub session_leader_lives: fn(sid: u32) -> bool,
+    /// The calling process.
+    pub current: fn() -> Caller,
+    /// May the calling process take a terminal from another session
+    /// (`CAP_SYS_ADMIN`)?
+    pub capable_sys_admin: fn() -> bool,
+    /// Does the calling thread block or ignore `sig`?
+    pub ignores_signal: fn(sig: u8) -> bool,
+    /// Is process group `pgrp` orphaned?
+    pub pgrp_orphaned: fn(pgrp: u32) -> bool,
+}
+
+const SIGTTIN: u8 = 21;
+const SIGTTOU: u8 = 22;
+
+/// The calling process as its terminal sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    pub pid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+}
+
+/// The registered services: without them (before boot has wired the
+/// process layer) no process has a controlling terminal.
+fn services() -> Result<&'static Services, Errno> {
+    SERVICES.get().ok_or(Errno::ENOTTY)
 }
 
 static SERVICES: spin::Once<Services> = spin::Once::new();
@@ -58,6 +88,9 @@ struct TtyInner {
     ldisc: NTty,
     /// The foreground process group (`TIOCSPGRP`); 0 until one is set.
     pgrp: u32,
+    /// The session whose controlling terminal this is (0: none); it
+    /// holds it while its leader lives.
+    session: u32,
     /// A reader is between its peek and its consume.
     reading: bool,
     waiters: Vec<Arc<Thread>>,
@@ -83,6 +116,7 @@ static CONSOLE: Tty = Tty {
         winsize: Winsize { rows: 24, cols: 80, xpixel: 0, ypixel: 0 },
         ldisc: NTty::new(),
         pgrp: 0,
+        session: 0,
         reading: false,
         waiters: Vec::new(),
     }),
@@ -242,8 +276,10 @@ impl Tty {
         self.inner.lock().waiters.retain(|t| !Arc::ptr_eq(t, &me));
     }
 
-    /// `read` (n_tty_read) into user memory at `buf`.
+    /// `read` (n_tty_read) into user memory at `buf`, by the foreground
+    /// group only (`SIGTTIN` otherwise, see [`Tty::check_change`]).
     pub fn read(&self, buf: u64, count: usize, nonblock: bool) -> Result<usize, Errno> {
+        self.check_change(SIGTTIN)?;
         if count == 0 {
             return Ok(0);
         }
@@ -294,7 +330,11 @@ impl Tty {
     }
 
     /// `write` from user memory at `buf`: the bytes go to every console.
+    /// With `TOSTOP`, by the foreground group only (`SIGTTOU` otherwise).
     pub fn write(&self, buf: u64, count: usize) -> Result<usize, Errno> {
+        if self.inner.lock().termios.lflag & TOSTOP != 0 {
+            self.check_change(SIGTTOU)?;
+        }
         let mut kbuf = Vec::new();
         kbuf.try_reserve_exact(count.min(mm::addr::PAGE_SIZE as usize)).map_err(|_| Errno::ENOMEM)?;
         kbuf.resize(count.min(mm::addr::PAGE_SIZE as usize), 0);
@@ -339,13 +379,14 @@ impl Tty {
 
     /// The terminal ioctls (tty_ioctl, n_tty_ioctl); `ENOTTY` for others.
     pub fn ioctl(&self, request: u32, arg: u64) -> Result<u64, Errno> {
-        use crate::uaccess::{copy_from_user, copy_to_user, read_user, write_user};
+        use crate::uaccess::{copy_from_user, copy_to_user, write_user};
         match request {
             TCGETS => {
                 let t = self.inner.lock().termios;
                 copy_to_user(arg, &t.to_bytes()).map(|_| 0)
             }
             TCSETS | TCSETSW | TCSETSF => {
+                self.check_change(SIGTTOU)?;
                 let mut b = [0u8; TERMIOS_SIZE];
                 copy_from_user(&mut b, arg)?;
                 let new = Termios::from_bytes(&b);
@@ -360,7 +401,7 @@ impl Tty {
                 i.wake_all();
                 Ok(0)
             }
-            TCFLSH => match arg {
+            TCFLSH => match self.check_change(SIGTTOU).map(|_| arg)? {
                 TCIFLUSH | TCIOFLUSH => {
                     self.inner.lock().ldisc.flush_input();
                     Ok(0)
@@ -380,23 +421,14 @@ impl Tty {
                 Ok(0)
             }
             TIOCGPGRP => {
+                if !self.is_ctty(&(services()?.current)()) {
+                    return Err(Errno::ENOTTY);
+                }
                 let pgrp = self.inner.lock().pgrp;
                 write_user(arg, &pgrp).map(|_| 0)
             }
-            TIOCSPGRP => {
-                let pgrp = read_user::<i32>(arg)?;
-                if pgrp < 0 {
-                    return Err(Errno::EINVAL);
-                }
-                let exists = SERVICES.get().is_some_and(|s| (s.pgrp_exists)(pgrp as u32));
-                if !exists {
-                    return Err(Errno::ESRCH);
-                }
-                self.inner.lock().pgrp = pgrp as u32;
-                Ok(0)
-            }
-            // The console is every process's controlling terminal already.
-            TIOCSCTTY => Ok(0),
+            TIOCSPGRP => self.tiocspgrp(arg),
+            TIOCSCTTY => self.tiocsctty(arg),
             FIONREAD => {
                 let i = self.inner.lock();
                 let n = i.ldisc.readable(&i.termios) as i32;
@@ -408,9 +440,101 @@ impl Tty {
         }
     }
 
-    /// Make `pgrp` the foreground process group (the first process, at
-    /// boot: the console's session leader).
-    pub fn set_foreground(&self, pgrp: u32) {
-        self.inner.lock().pgrp = pgrp;
+    /// Make this the controlling terminal of session `sid`, with the
+    /// leader's group (`sid` too) in the foreground: the first process's,
+    /// at boot.
+    pub fn set_session(&self, sid: u32) {
+        let mut i = self.inner.lock();
+        i.session = sid;
+        i.pgrp = sid;
+    }
+
+    /// Is this the controlling terminal of the caller `c`: of its
+    /// session, whose leader lives?
+    fn is_ctty(&self, c: &Caller) -> bool {
+        let session = self.inner.lock().session;
+        session != 0 && session == c.sid && services().is_ok_and(|s| (s.session_leader_lives)(session))
+    }
+
+    /// `tty_check_change` (Linux `__tty_check_change`): a process of a
+    /// background group of this terminal's session may not go on with
+    /// `sig`'s operation: its group is sent `sig` (which stops it by
+    /// default) and the call restarts once it runs again
+    /// (`ERESTARTSYS`); if it blocks or ignores `sig` the operation goes
+    /// on (`EIO` for `SIGTTIN`, a read); in an orphaned group it is `EIO`.
+    fn check_change(&self, sig: u8) -> Result<(), Errno> {
+        let Ok(s) = services() else { return Ok(()) };
+        let c = (s.current)();
+        if !self.is_ctty(&c) {
+            return Ok(());
+        }
+        let pgrp = self.inner.lock().pgrp;
+        if pgrp == 0 || pgrp == c.pgid {
+            return Ok(());
+        }
+        if (s.ignores_signal)(sig) {
+            return if sig == SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
+        }
+        if (s.pgrp_orphaned)(c.pgid) {
+            return Err(Errno::EIO);
+        }
+        (s.kill_pgrp)(c.pgid, sig);
+        Err(Errno::ERESTARTSYS)
+    }
+
+    /// `TIOCSPGRP` (Linux `tiocspgrp`): the group (`EFAULT`; negative is
+    /// `EINVAL`) becomes the foreground one if this is the caller's
+    /// controlling terminal (else `ENOTTY`), the group or process exists
+    /// (else `ESRCH`) and is of the caller's session (else `EPERM`).
+    fn tiocspgrp(&self, arg: u64) -> Result<u64, Errno> {
+        match self.check_change(SIGTTOU) {
+            Err(Errno::EIO) => return Err(Errno::ENOTTY),
+            r => r?,
+        }
+        let pgrp = crate::uaccess::read_user::<i32>(arg)?;
+        if pgrp < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let s = services()?;
+        let c = (s.current)();
+        if !self.is_ctty(&c) {
+            return Err(Errno::ENOTTY);
+        }
+        match (s.session_of_pgrp)(pgrp as u32) {
+            None => Err(Errno::ESRCH),
+            Some(sid) if sid != c.sid => Err(Errno::EPERM),
+            Some(_) => {
+                self.inner.lock().pgrp = pgrp as u32;
+                Ok(0)
+            }
+        }
+    }
+
+    /// `TIOCSCTTY` (Linux `tiocsctty`): a session leader without a
+    /// controlling terminal takes this one, its group in the foreground,
+    /// unless another session holds it (`EPERM`; with `arg` 1 and
+    /// `CAP_SYS_ADMIN` it is taken from that session). Already the
+    /// leader's: nothing to do. Not a session leader: `EPERM`.
+    fn tiocsctty(&self, arg: u64) -> Result<u64, Errno> {
+        let s = services()?;
+        let c = (s.current)();
+        let leader = c.pid == c.sid;
+        if leader && self.is_ctty(&c) {
+            return Ok(0);
+        }
+        if !leader {
+            return Err(Errno::EPERM);
+        }
+        let held = {
+            let session = self.inner.lock().session;
+            session != 0 && (s.session_leader_lives)(session)
+        };
+        if held && !(arg == 1 && (s.capable_sys_admin)()) {
+            return Err(Errno::EPERM);
+        }
+        let mut i = self.inner.lock();
+        i.session = c.sid;
+        i.pgrp = c.pgid;
+        Ok(0)
     }
 }

@@ -29,6 +29,7 @@ pub const ECHOE: u32 = 0o000020;
 pub const ECHOK: u32 = 0o000040;
 pub const ECHONL: u32 = 0o000100;
 pub const NOFLSH: u32 = 0o000200;
+pub const TOSTOP: u32 = 0o000400;
 pub const ECHOCTL: u32 = 0o001000;
 pub const ECHOKE: u32 = 0o004000;
 pub const IEXTEN: u32 = 0o100000;
