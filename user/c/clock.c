@@ -3,7 +3,10 @@
  * vDSO, the system call). */
 #include "tap.h"
 #include <errno.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 static long long ns(struct timespec t)
 {
@@ -42,6 +45,28 @@ int main(void)
 	errno = 0;
 	rc = nanosleep(&req, NULL);
 	tap_ok(rc == -1 && errno == EINVAL, "nanosleep with tv_nsec = 1e9 -> EINVAL");
+
+	/* time(2) as a system call (musl's time() takes the vDSO or
+	 * clock_gettime): the realtime seconds, also stored through tloc. */
+	time_t t1 = 0;
+	clock_gettime(CLOCK_REALTIME, &r);
+	long t0 = syscall(SYS_time, &t1);
+	tap_ok(t0 >= r.tv_sec && t0 <= r.tv_sec + 1 && t1 == t0, "time(&t) = %ld, stored %lld, clock %lld", t0,
+	       (long long)t1, (long long)r.tv_sec);
+	tap_eq(syscall(SYS_time, NULL) >= t0, 1, "time(NULL) returns the seconds too");
+	tap_eq(syscall(SYS_time, (void *)8), -1, "time(bad pointer) fails");
+	tap_eq(errno, EFAULT, "with EFAULT");
+
+	struct timeval tv;
+	struct timezone tz = {12345, 12345};
+	clock_gettime(CLOCK_REALTIME, &r);
+	tap_eq(syscall(SYS_gettimeofday, &tv, &tz), 0, "gettimeofday");
+	tap_ok(tv.tv_sec >= r.tv_sec && tv.tv_sec <= r.tv_sec + 1 && tv.tv_usec >= 0 && tv.tv_usec < 1000000,
+	       "gettimeofday: %lld s %ld us", (long long)tv.tv_sec, (long)tv.tv_usec);
+	tap_eq(tz.tz_minuteswest != 12345 && tz.tz_dsttime != 12345, 1, "the timezone is written too");
+	tap_eq(syscall(SYS_gettimeofday, NULL, NULL), 0, "gettimeofday(NULL, NULL)");
+	tap_eq(syscall(SYS_gettimeofday, (void *)8, NULL), -1, "gettimeofday(bad pointer) fails");
+	tap_eq(errno, EFAULT, "with EFAULT");
 
 	struct timespec res;
 	tap_eq(clock_getres(CLOCK_MONOTONIC, &res), 0, "clock_getres(CLOCK_MONOTONIC)");

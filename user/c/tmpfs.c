@@ -470,6 +470,9 @@ static void links(void)
 	tap_eq(S3(SYS_readlink, "l2", buf, sizeof buf), -EINVAL, "readlink of a file: EINVAL");
 	tap_eq(S3(SYS_readlink, "s1", buf, 0), -EINVAL, "readlink with size 0: EINVAL");
 	tap_eq(S4(SYS_readlinkat, AT_FDCWD, "s1", buf, sizeof buf), 2, "readlinkat");
+	tap_eq(lstat("/proc/self/exe", &st) == 0 && S_ISLNK(st.st_mode) && (st.st_mode & 0777) == 0777, 1,
+	       "lstat(/proc/self/exe): a link of mode 0777");
+	tap_eq(st.st_size, 0, "a /proc link's size is 0");
 	tap_eq(readfile("s1", buf, sizeof buf), 4, "open follows the link");
 	tap_eq(S3(SYS_open, "s1", O_RDONLY | O_NOFOLLOW, 0), -ELOOP, "O_NOFOLLOW on a link: ELOOP");
 	int fd = S3(SYS_open, "s1", O_PATH | O_NOFOLLOW, 0);

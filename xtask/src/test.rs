@@ -851,7 +851,9 @@ const fn mlock_case(program: &'static str) -> UserCase {
 /// failed` style lines and exits with its number of failures, so status 0
 /// is the verdict; `segv` must be killed by SIGSEGV (128 + 11).
 pub const USER_CASES: &[UserCase] = &[
-    case("hello"),
+    // The first process is pid 1, as Linux's init (kernel threads
+    // started before it take other numbers).
+    UserCase { kernel_log: &["started /hello as pid 1\n"], ..case("hello") },
     case("abi_basic"),
     case("bad_input"),
     case("threads"),

@@ -409,7 +409,8 @@ fn begin_new_exec(proc: &Arc<Process>, new_mm: Arc<UserMm>, filename: &[u8]) -> 
 pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: bool) -> Result<Arc<Process>, Errno> {
     let image = (super::services().open_exec)(AT_FDCWD, path.as_bytes(), 0)?;
     super::elf::parse(&image.data)?; // fail early, in the caller
-    let pid = crate::sched::thread::alloc_tid();
+    let init_pid = if is_init { crate::sched::thread::alloc_init_pid() } else { None };
+    let pid = init_pid.unwrap_or_else(crate::sched::thread::alloc_tid);
     let name = path.rsplit('/').next().unwrap_or(path);
     let proc = Process::new(pid, name, is_init)?;
     let thread = Thread::try_new(pid, String::from(name)).ok_or(Errno::ENOMEM)?;

@@ -129,11 +129,21 @@ unsafe impl Send for Thread {}
 /// [`Thread::orig_rax`] outside a system call.
 pub const NO_SYSCALL: u64 = u64::MAX;
 
-static NEXT_TID: AtomicU32 = AtomicU32::new(1);
+/// Linux's pid of init: the first process gets it, whatever kernel
+/// threads started before it ([`alloc_init_pid`]).
+pub const INIT_PID: u32 = 1;
+
+static NEXT_TID: AtomicU32 = AtomicU32::new(INIT_PID + 1);
+static INIT_PID_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// Allocate a thread id (also used as pid for the first thread of a process).
 pub fn alloc_tid() -> u32 {
     NEXT_TID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// [`INIT_PID`] for the first process, once; `None` after.
+pub fn alloc_init_pid() -> Option<u32> {
+    (!INIT_PID_TAKEN.swap(true, Ordering::Relaxed)).then_some(INIT_PID)
 }
 
 impl Thread {

@@ -545,6 +545,13 @@ pub(super) fn kstat_file(f: &File) -> Kstat {
 fn kstat_node(node: Node) -> Result<Kstat, Errno> {
     match node {
         Node::Tmpfs(i) => Ok(kstat_inode(&i)),
+        // A /proc symbolic link (not followed): Linux's proc links are
+        // 0777 and of size 0.
+        Node::Proc(p) if namei::proc_symlink_target(&p).is_some() => {
+            let t = tmpfs::now();
+            let mode = tmpfs::S_IFLNK | 0o777;
+            Ok(Kstat { dev: PROC_DEV, ino: 1, mode, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 0, blocks: 0, atime: t, mtime: t, ctime: t })
+        }
         n => Ok(kstat_file(&*open_node(n, 0)?)),
     }
 }

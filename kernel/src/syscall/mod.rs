@@ -145,6 +145,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::GETCPU => sched::sys_getcpu(a),
         nr::SET_TID_ADDRESS => thread::sys_set_tid_address(a),
         nr::CLOCK_GETTIME => time::sys_clock_gettime(a),
+        nr::TIME => time::sys_time(a),
+        nr::GETTIMEOFDAY => time::sys_gettimeofday(a),
         nr::CLOCK_GETRES => time::sys_clock_getres(a),
         nr::CLOCK_NANOSLEEP => time::sys_clock_nanosleep(a),
         nr::EXIT_GROUP => thread::sys_exit_group(a),

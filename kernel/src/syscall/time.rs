@@ -56,6 +56,33 @@ pub fn sys_clock_gettime(a: Args) -> SysResult {
     write_timespec(tp, ns).map(|_| 0)
 }
 
+/// `time(tloc)`: the realtime clock's seconds, also stored at `tloc`
+/// unless it is NULL.
+pub fn sys_time(a: Args) -> SysResult {
+    let [tloc, ..] = a.0;
+    let secs = clock_ns(CLOCK_REALTIME)? / 1_000_000_000;
+    if tloc != 0 {
+        write_user(tloc, &secs)?;
+    }
+    Ok(secs)
+}
+
+/// `gettimeofday(tv, tz)`: the realtime clock in seconds and
+/// microseconds; the timezone, if asked for, is UTC (minutes west 0, no
+/// DST), as a Linux without `settimeofday(tz)` reports it.
+pub fn sys_gettimeofday(a: Args) -> SysResult {
+    let [tv, tz, ..] = a.0;
+    if tv != 0 {
+        let ns = clock_ns(CLOCK_REALTIME)?;
+        write_user(tv, &[ns / 1_000_000_000, ns % 1_000_000_000 / 1000])?;
+    }
+    if tz != 0 {
+        // struct timezone: two ints, both 0.
+        write_user(tz, &0u64)?;
+    }
+    Ok(0)
+}
+
 pub fn sys_clock_getres(a: Args) -> SysResult {
     let [clock, res_ptr, ..] = a.0;
     let clock = clockid(clock);
