@@ -39,6 +39,7 @@ programs=(
 	"tmpfs|0|"
 	"fork|0|"
 	"fork_mlock|0|"
+	"shm_anon|0|"
 	"wait|0|"
 	"forkbomb|0|"
 )

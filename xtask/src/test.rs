@@ -911,6 +911,10 @@ pub const USER_CASES: &[UserCase] = &[
     case("fork"),
     // Linux's mlock rules across fork (VmLck, MCL_FUTURE, residency).
     UserCase { needs_root: true, ..case("fork_mlock") },
+    // MAP_SHARED | MAP_ANONYMOUS shared across fork through one shmem
+    // object: writes both ways, mlock/munlock (VmLck, mincore) in each
+    // process, MADV_DONTNEED keeps the data. Root on Linux (mlock).
+    UserCase { needs_root: true, ..case("shm_anon") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
     // RLIMIT_NPROC bounds a fork bomb as uid 65534 (setuid needs root).
