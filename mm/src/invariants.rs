@@ -16,8 +16,9 @@
 //!    than asking the implementation's
 //!    [`vm_pte_flags`](crate::mm_struct::vm_pte_flags), so that a wrong
 //!    answer there shows up here;
-//! 5. no frame is mapped twice in this mm; each mapped frame has metadata
-//!    and a reference count of at least its number of mappings here (1),
+//! 5. no frame is mapped twice in this mm, except a shmem object's page
+//!    (by two vmas mapping its offset); each mapped frame has metadata
+//!    and a reference count of at least its number of mappings here,
 //!    plus 1 for a page of a shmem object (a pte of a shmem vma must map
 //!    the object's page at that offset, and the page is never
 //!    `ANON_EXCLUSIVE`). More references mean other address spaces map it
@@ -187,7 +188,10 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         if have & RW != 0 && private {
             entry.3 = true;
         }
-        if entry.0 > 1 {
+        if entry.0 > 1 && !(cached && entry.4) {
+            // Only a shmem page may be mapped more than once in one mm
+            // (two vmas mapping one object's offset, after mremap with
+            // old_len 0).
             return Err(format!("frame {pa:#x} mapped twice: at {:#x} and {va:#x}", entry.2));
         }
     }

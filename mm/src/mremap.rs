@@ -12,9 +12,10 @@
 //!
 //! A shared anonymous vma keeps its shmem object and page offsets when it
 //! moves or grows (see [`crate::shmem`]); its growth lies beyond the
-//! object, where faults fail (Linux: `SIGBUS`). Deviation: `old_len == 0`
-//! on a shared mapping (Linux: a second mapping of the same shmem pages)
-//! is `EINVAL` (not implemented).
+//! object, where faults fail (Linux: `SIGBUS`). `old_len == 0` on a
+//! shared mapping with `MREMAP_MAYMOVE` maps the same shmem pages a second
+//! time, from `addr`'s offset on, and unmaps nothing (Linux's "duplicate
+//! shm area"); on private memory it is `EINVAL`.
 //!
 //! Growth of a `VM_LOCKED` vma is populated afterwards (errors ignored),
 //! through [`MmStruct::populate_after_write`] like mmap.
@@ -130,8 +131,9 @@ fn vma_to_resize<P: PhysMem, T: TlbFlush>(
     if old_len > vma.end - addr {
         return Err(Errno::EFAULT);
     }
-    if old_len == 0 {
-        // Linux duplicates a shared mapping here; see the module doc.
+    if old_len == 0 && !vma.flags.intersects(VmFlags::SHARED | VmFlags::MAYSHARE) {
+        // Only a shared mapping can be duplicated (Linux's "duplicate shm
+        // area" case): a new vma mapping the same object's pages.
         return Err(Errno::EINVAL);
     }
     if new_len == old_len {

@@ -182,6 +182,39 @@ fn splits_and_mremap_keep_the_offsets() {
 }
 
 #[test]
+fn mremap_with_old_len_0_duplicates_a_shared_mapping() {
+    let w = world();
+    let in_use = w.arena.in_use();
+    let a = shared(&w, N);
+    store(&w, &w.mm, a + 3 * P, 0x33);
+    assert_eq!(w.mm.do_mremap(a + 2 * P, 0, 4 * P, 0, 0, &root()), Err(mm::Errno::ENOMEM), "no room in place, may not move");
+    let b = w.mm.do_mremap(a + 2 * P, 0, 4 * P, MREMAP_MAYMOVE, 0, &root()).unwrap();
+    assert_ne!(b, a + 2 * P);
+    check(&w.mm);
+    assert_eq!(load(&w, &w.mm, b + P), 0x33, "b maps the object from page 2 on");
+    assert_eq!(frame(&w.mm, b + P), frame(&w.mm, a + 3 * P));
+    store(&w, &w.mm, b + 3 * P, 0x55);
+    assert_eq!(load(&w, &w.mm, a + 5 * P), 0x55);
+    // One frame mapped twice in one mm, each mapping counted; locked in
+    // one vma only, then in both.
+    assert_eq!(w.meta.get(frame(&w.mm, a + 5 * P)).unwrap().page_ref_count(), 3);
+    check(&w.mm);
+    w.mm.do_mlock(b, 4 * P, 0, &root()).unwrap();
+    assert_eq!(mlock_state(&w, frame(&w.mm, b + P)), (true, 1));
+    check(&w.mm);
+    w.mm.do_mlock(a, N * P, 0, &root()).unwrap();
+    assert_eq!(mlock_state(&w, frame(&w.mm, b + P)), (true, 2));
+    check(&w.mm);
+    w.mm.do_munmap(a, N * P).unwrap();
+    assert_eq!(mlock_state(&w, frame(&w.mm, b + P)), (true, 1));
+    check(&w.mm);
+    assert_eq!(load(&w, &w.mm, b + P), 0x33, "the duplicate keeps the object");
+    w.mm.do_munmap(b, 4 * P).unwrap();
+    check(&w.mm);
+    assert_eq!(w.arena.in_use(), in_use);
+}
+
+#[test]
 fn madv_dontneed_keeps_the_data_and_mincore_sees_the_object() {
     let w = world();
     let a = shared(&w, N);

@@ -12,6 +12,7 @@
  * - MADV_DONTNEED in the child zaps its ptes only: the data stays (a later
  *   read sees it), mincore still reports the pages, and a write after it
  *   is seen by the parent.
+ * - mremap with old_len 0 maps the same pages a second time.
  * The processes take turns through two pipes (no sleeps). The child
  * reports its findings as bits of its exit status.
  * Runs as root on Linux (RLIMIT_MEMLOCK). */
@@ -183,6 +184,14 @@ int main(void)
 	tap_ok(!(bits & 0x20), "mincore after MADV_DONTNEED: the pages are still resident");
 	tap_ok(!(bits & 0x40), "a read after MADV_DONTNEED sees the old contents");
 	tap_ok(!(bits & 0x80) && WIFEXITED(st), "the child ran to the end (status %#x)", st);
+	char *d = mremap(a + 2 * PG, 0, 4 * PG, MREMAP_MAYMOVE);
+	tap_ok(d != MAP_FAILED, "mremap with old_len 0 duplicates the shared mapping");
+	if (d != MAP_FAILED) {
+		tap_eq(bad_pages(d - 2 * PG, 4, 2, 'p'), 0, "the duplicate maps the same pages from the offset on");
+		d[3 * PG] = 'd';
+		tap_eq(a[5 * PG], 'd', "a write through the duplicate is seen through the original");
+		tap_eq(munmap(d, 4 * PG), 0, "munmap the duplicate");
+	}
 	tap_eq(munmap(a, NPAGES * PG), 0, "munmap");
 	return tap_end();
 }
