@@ -58,6 +58,14 @@ impl core::fmt::Debug for Shmem {
     }
 }
 
+impl Drop for Shmem {
+    /// The last holder went: the pages must have been released when the
+    /// last vma left its tree, or they leak.
+    fn drop(&mut self) {
+        debug_assert!(self.pages.get_mut().iter().all(|leaf| leaf.iter().all(|&pa| pa == 0)), "shmem object dropped with its pages");
+    }
+}
+
 impl Shmem {
     /// Linux `shmem_zero_setup`: an empty object of `nr_pages` pages.
     /// Errors: `ENOMEM` when its index cannot be allocated.
