@@ -40,6 +40,7 @@ programs=(
 	"fork|0|"
 	"fork_mlock|0|"
 	"smaps|0|"
+	"shm_anon|0|"
 	"wait|0|"
 	"forkbomb|0|"
 	"select|0|"

@@ -199,6 +199,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         return Err(FaultError::Access);
     }
     let va = page_align_down(addr);
+    let shmem = vma.shmem_index(va).map(|(obj, index)| (obj.clone(), index));
     let want = vm_pte_flags(vm_flags);
     let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
     if let Some(m) = pt.translate(va) {
@@ -232,6 +233,9 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         r.map_err(|_| FaultError::Access)?;
         return Ok(false);
     }
+    if let Some((obj, index)) = shmem {
+        return shmem_fault(inner, meta, &obj, index, va, vm_flags, want, spare);
+    }
     // Use the frame the caller allocated (and zeroed) before taking the
     // inner lock, if any, so the lock is held only for the page-table
     // update — as Linux allocates before taking the page-table lock.
@@ -258,6 +262,46 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::OutOfMemory);
     }
+    inner.rss += 1;
+    Ok(true)
+}
+
+/// Linux `shmem_fault` and `finish_fault` for a vma that maps a shmem
+/// object: map page `index` of `obj` at `va` (no page yet: a zeroed one,
+/// the caller's `spare` if it has one, goes into the object), with the
+/// vma's protection `want` — writable if the vma is (no copy-on-write in a
+/// `VM_SHARED` vma). The mapping takes its own reference, and counts in
+/// the page's `mlock_count` when the vma is `VM_LOCKED`
+/// (`mlock_vma_folio`). An index beyond the object (a mapping extended by
+/// mremap) is an access error (Linux: `SIGBUS`).
+///
+/// Locking: `mmap_lock` held (read or write), inner lock held (`inner`);
+/// takes the object's lock.
+#[allow(clippy::too_many_arguments)]
+fn shmem_fault<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    obj: &crate::shmem::Shmem,
+    index: u64,
+    va: u64,
+    vm_flags: VmFlags,
+    want: PteFlags,
+    spare: &mut Option<u64>,
+) -> Result<bool, FaultError> {
+    let phys = &inner.phys;
+    let (pa, _new) = obj.find_or_add(meta, index, || spare.take().or_else(|| phys.alloc_frame())).map_err(|e| match e {
+        Errno::EFAULT => FaultError::Access,
+        _ => FaultError::OutOfMemory,
+    })?;
+    let folio = meta.get(pa).ok_or(FaultError::OutOfMemory)?;
+    folio.get_page().map_err(|_| FaultError::OutOfMemory)?;
+    let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
+    if pt.map(va, pa, PageSize::Size4K, want).is_err() {
+        // Never the last reference: the object holds one.
+        let _ = meta.put_page(folio);
+        return Err(FaultError::OutOfMemory);
+    }
+    meta.mlock_vma_folio(folio, vm_flags);
     inner.rss += 1;
     Ok(true)
 }

@@ -8,10 +8,12 @@
 //! (`get_page`). A private writable page is write-protected in both
 //! parent and child, so that the first write on either side faults and
 //! breaks the sharing ([`crate::fault`]'s `wp_page_copy`, or reuses the
-//! page if no other mapping is left). `MAP_SHARED` anonymous pages stay
-//! writable in both: that memory is meant to be shared. The child's ptes
-//! are old (accessed bit clear), and clean in a shared mapping; a private
-//! page stays dirty in the child, as Linux's `__copy_present_ptes` leaves it.
+//! page if no other mapping is left). A `MAP_SHARED` anonymous vma maps a
+//! shmem object ([`crate::shmem`]): the child's vma holds the same object
+//! and no pte is copied; the child faults the object's pages in, writable
+//! if its vma is (that memory is meant to be shared). The child's copied
+//! ptes are old (accessed bit clear); a private page stays dirty in the
+//! child, as Linux's `__copy_present_ptes` leaves it.
 //!
 //! Linux's mlock rules at fork: the child's vmas lose `VM_LOCKED` and
 //! `VM_LOCKONFAULT`, its `def_flags` lose them too (no `MCL_FUTURE`), and
@@ -105,6 +107,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             let cflags = v.flags - VmFlags::LOCKED_MASK;
             cinner.vmas.insert(Vma { flags: cflags, ..v.clone() })?;
             cinner.total_vm += v.pages();
+            if v.shmem().is_some() {
+                // The child shares the object and faults its pages from it
+                // (Linux copies no ptes of a shared mapping without anon
+                // pages).
+                continue;
+            }
             self.copy_page_range(
                 &v,
                 &mut |va, pa, flags| {

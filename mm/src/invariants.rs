@@ -16,10 +16,14 @@
 //!    than asking the implementation's
 //!    [`vm_pte_flags`](crate::mm_struct::vm_pte_flags), so that a wrong
 //!    answer there shows up here;
-//! 5. no frame is mapped twice in this mm; each mapped frame has metadata
-//!    and a reference count of at least its number of mappings here (1).
-//!    More references mean other address spaces map it too (fork shares
-//!    frames). A pte of a private vma is writable only if its page is
+//! 5. no frame is mapped twice in this mm, except a shmem object's page
+//!    (by two vmas mapping its offset); each mapped frame has metadata
+//!    and a reference count of at least its number of mappings here,
+//!    plus 1 for a page of a shmem object (a pte of a shmem vma must map
+//!    the object's page at that offset, and the page is never
+//!    `ANON_EXCLUSIVE`). More references mean other address spaces map it
+//!    too (fork shares frames, a shmem object's pages are mapped by every
+//!    address space that maps the object). A pte of a private vma is writable only if its page is
 //!    `ANON_EXCLUSIVE`, an exclusive page has no references from
 //!    elsewhere, and a private writable vma's pte may lack `RW` only if
 //!    its page is not exclusive (copy-on-write, see [`crate::fork`]); a
@@ -29,8 +33,9 @@
 //!    equal to the number of such mappings; a frame mapped by no
 //!    `VM_LOCKED` vma is not `MLOCKED` (page_meta's counting is exact here
 //!    because Holdfast's pages never leave the LRU, see
-//!    [`crate::page_meta`]). For a shared frame the other mappings may be
-//!    locked ones: `mlock_count` may exceed the locked mappings here by at
+//!    [`crate::page_meta`]). For a shared frame (references beyond this
+//!    mm's mappings and, for a shmem page, its object's one) the other
+//!    mappings may be locked ones: `mlock_count` may exceed the locked mappings here by at
 //!    most its references from elsewhere, and it may be `MLOCKED` with no
 //!    locked mapping here (never with a count of 0);
 //! 7. `rss` == number of present ptes.
@@ -139,8 +144,9 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
     if ptes.len() as u64 != inner.rss {
         return Err(format!("rss is {} but {} ptes are present", inner.rss, ptes.len()));
     }
-    // frame -> (mappings, locked mappings, first va, writable in a private vma)
-    let mut frames: BTreeMap<u64, (u32, u32, u64, bool)> = BTreeMap::new();
+    // frame -> (mappings, locked mappings, first va, writable in a private
+    // vma, the page of a shmem object)
+    let mut frames: BTreeMap<u64, (u32, u32, u64, bool, bool)> = BTreeMap::new();
     for &(va, pa, flags) in &ptes {
         let Some(v) = inner.vmas.vma_lookup(va) else {
             return Err(format!("present pte at {va:#x} (frame {pa:#x}) outside any vma"));
@@ -165,7 +171,16 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
                 PteFlags::from_bits_retain(want)
             ));
         }
-        let entry = frames.entry(pa).or_insert((0, 0, va, false));
+        let cached = match v.shmem_index(va) {
+            Some((obj, index)) => {
+                if obj.find(index) != Some(pa) {
+                    return Err(format!("pte at {va:#x} maps frame {pa:#x}, not page {index} of its shmem object ({:?})", obj.find(index)));
+                }
+                true
+            }
+            None => false,
+        };
+        let entry = frames.entry(pa).or_insert((0, 0, va, false, cached));
         entry.0 += 1;
         if v.flags.contains(VmFlags::LOCKED) {
             entry.1 += 1;
@@ -173,11 +188,14 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         if have & RW != 0 && private {
             entry.3 = true;
         }
-        if entry.0 > 1 {
+        if entry.0 > 1 && !(cached && entry.4) {
+            // Only a shmem page may be mapped more than once in one mm
+            // (two vmas mapping one object's offset, after mremap with
+            // old_len 0).
             return Err(format!("frame {pa:#x} mapped twice: at {:#x} and {va:#x}", entry.2));
         }
     }
-    for (&pa, &(maps, locked_maps, va, private_writable)) in &frames {
+    for (&pa, &(maps, locked_maps, va, private_writable, cached)) in &frames {
         let Some(folio) = meta.get(pa) else {
             return Err(format!("frame {pa:#x} (at {va:#x}) has no metadata"));
         };
@@ -187,11 +205,17 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         // change while the reference count was read.
         let (st, refs) = stable_state(folio);
         let mlocked = st.mlocked();
-        if refs < maps {
-            return Err(format!("frame {pa:#x} (at {va:#x}) has refcount {refs} for {maps} mappings"));
+        // A shmem object holds one reference on each of its pages.
+        let held = maps + u32::from(cached);
+        if refs < held {
+            return Err(format!("frame {pa:#x} (at {va:#x}) has refcount {refs} for {maps} mappings (shmem page: {cached})"));
         }
-        // References from other address spaces (fork).
-        let elsewhere = refs - maps;
+        if cached && folio.is_anon_exclusive() {
+            return Err(format!("shmem frame {pa:#x} (at {va:#x}) is ANON_EXCLUSIVE"));
+        }
+        // References from other address spaces (fork, or other mappings
+        // of a shmem object).
+        let elsewhere = refs - held;
         if private_writable && !folio.is_anon_exclusive() {
             return Err(format!("frame {pa:#x} (at {va:#x}) is writable in a private vma but not exclusive ({refs} references)"));
         }

@@ -21,7 +21,7 @@ use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
 use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{VmFlags, VmaTree};
+use crate::vma::{VmFlags, Vma, VmaTree};
 
 /// Most ptes collected per batch. A batch lives on the stack (about 1.5
 /// KiB), so walking a range of any size allocates nothing and cannot fail
@@ -155,6 +155,20 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
     });
 }
 
+/// `vma` (or a piece of it) left this address space, and its ptes are
+/// zapped into `tlb`: if it mapped a shmem object that no vma of any
+/// address space holds any more, release the object's pages into `tlb`
+/// (freed after its flush). See [`crate::shmem`].
+///
+/// Locking: `mmap_lock` held for write, inner lock held.
+pub(crate) fn release_unmapped_shmem<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, meta: &PageMetaArray, tlb: &mut MmuGather, vma: &Vma) {
+    if let Some(obj) = vma.shmem() {
+        if obj.mappers() == 0 {
+            obj.release_pages(meta, tlb, &inner.phys, &inner.tlb);
+        }
+    }
+}
+
 /// Tear everything down (exit_mmap, Drop), Linux `exit_mmap`: zap every
 /// vma into one fullmm [`MmuGather`], flush everything once, free the
 /// frames and tables it gathered, then the rest of the page table (no CPU
@@ -169,6 +183,7 @@ pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(locked: &MmapWriteLocked<'_>, in
     while let Some(v) = inner.vmas.first().cloned() {
         zap_page_range(locked.as_locked(), inner, meta, &mut tlb, v.start, v.end, v.flags);
         inner.vmas.remove(v.start);
+        release_unmapped_shmem(inner, meta, &mut tlb, &v);
     }
     inner.vmas = VmaTree::new();
     tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);

@@ -27,13 +27,20 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let mut out = Vec::new();
         out.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
         let pt = g.pgtable.as_ref();
-        out.extend((0..n as u64).map(|i| u8::from(pt.is_some_and(|pt| pt.translate(start + i * PAGE_SIZE).is_some()))));
+        // A page of a shmem vma is resident if the object has it, mapped
+        // here or not (Linux `mincore_page` on the mapping).
+        let cached = |va: u64| v.shmem_index(va).is_some_and(|(obj, index)| obj.find(index).is_some());
+        out.extend((0..n as u64).map(|i| {
+            let va = start + i * PAGE_SIZE;
+            u8::from(pt.is_some_and(|pt| pt.translate(va).is_some()) || cached(va))
+        }));
         Ok(out)
     }
 
     /// Linux `mincore`: one byte per page of `[start, start + len)`, 1 if
     /// the page is resident (a touched `PROT_NONE` page is: its protnone pte
-    /// keeps the frame, as in Linux). Errors: `EINVAL` unaligned `start`; `ENOMEM`
+    /// keeps the frame, as in Linux; a page of a shared anonymous mapping
+    /// is if its shmem object holds it, mapped here or not). Errors: `EINVAL` unaligned `start`; `ENOMEM`
     /// range beyond `TASK_SIZE` or a page not in any vma; `EINTR`.
     ///
     /// Locking: takes `mmap_lock` for read once per vma (`do_mincore`).

@@ -9,12 +9,15 @@
 //! - only anonymous memory: a mapping without `MAP_ANONYMOUS` is `EBADF`
 //!   (Linux's answer for fd -1; the kernel's syscall layer answers for real
 //!   file descriptors itself, e.g. `ENODEV`);
-//! - no zero page, and no shmem object behind a shared anonymous mapping:
-//!   its pages are faulted in per address space like private ones, and
-//!   it is shared only with children forked after they were faulted in
-//!   (fork shares its frames and never copies them, see [`crate::fork`]);
-//!   otherwise it differs from a private one by its flags (`VM_SHARED |
-//!   VM_MAYSHARE`, `s` in maps, no write faults during population);
+//! - no zero page;
+//! - a shared anonymous mapping (`MAP_SHARED | MAP_ANONYMOUS`) is backed
+//!   by a shmem object sized to it, as Linux's `shmem_zero_setup` does
+//!   ([`crate::shmem`]): every vma mapping it, in this address space and
+//!   in those forked from it, holds the object and its page offset, faults
+//!   find or add the page there (mapped writable if the vma is, never
+//!   copied on write), and the pages are freed when the last such vma
+//!   goes. Deviation: a fault beyond the object (the part of a mapping
+//!   that mremap grew) is an access error (`SIGSEGV`; Linux: `SIGBUS`);
 //! - no stack guard gap and no `VM_ACCOUNT`.
 //!
 //! Population after mmap/brk (`MAP_POPULATE`, `MAP_LOCKED`, `MCL_FUTURE`)
@@ -28,7 +31,7 @@
 use crate::addr::{page_align_down, page_align_up, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::gup::OnError;
-use crate::memory::{teardown, zap_page_range};
+use crate::memory::{release_unmapped_shmem, teardown, zap_page_range};
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
@@ -84,6 +87,7 @@ pub(crate) fn unmap_region<P: PhysMem, T: TlbFlush>(
     let removed = inner.vmas.unmap_range(start, end)?;
     for piece in removed {
         zap_page_range(locked.as_locked(), inner, meta, tlb, piece.start, piece.end, piece.flags);
+        release_unmapped_shmem(inner, meta, tlb, &piece);
         inner.total_vm = inner.total_vm.saturating_sub(piece.pages());
         if piece.flags.contains(VmFlags::LOCKED) {
             inner.locked_vm = inner.locked_vm.saturating_sub(piece.pages());
@@ -208,7 +212,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if fixed {
                 do_munmap_locked(&locked, inner, &meta, start, end)?;
             }
-            inner.vmas.insert(Vma::new_anonymous(start, end, vm_flags)).map_err(|_| Errno::ENOMEM)?;
+            let vma = if vm_flags.contains(VmFlags::SHARED) {
+                // Linux `shmem_zero_setup`: an object sized to the mapping.
+                let obj = crate::shmem::Shmem::new(len >> PAGE_SHIFT)?;
+                Vma::new_shmem(start, end, vm_flags, alloc::sync::Arc::new(obj))
+            } else {
+                Vma::new_anonymous(start, end, vm_flags)
+            };
+            inner.vmas.insert(vma).map_err(|_| Errno::ENOMEM)?;
             inner.vmas.merge_at(end);
             inner.vmas.merge_at(start);
             inner.total_vm += len >> PAGE_SHIFT;

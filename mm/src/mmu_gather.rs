@@ -153,6 +153,15 @@ impl MmuGather {
         self.push(table_pa);
     }
 
+    /// Will [`tlb_finish_mmu`](Self::tlb_finish_mmu) flush (a range was
+    /// recorded since the last flush, or it is a fullmm gather)? A frame
+    /// whose last mapping went before that flush must wait for it; a frame
+    /// with no mapping recorded here (a shmem object's page mapped nowhere)
+    /// may be freed without it.
+    pub fn has_pending_flush(&self) -> bool {
+        self.fullmm || self.start < self.end
+    }
+
     /// Memory for the frame list ran out: flush and free what the gather
     /// holds ([`tlb_flush_mmu`](Self::tlb_flush_mmu)) before handing it
     /// more than [`MMU_GATHER_SLACK`] frames.

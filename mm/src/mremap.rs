@@ -10,9 +10,12 @@
 //! `ENOMEM` cannot grow in place and may not move, or no room; `EPERM`
 //! fixed target below `mmap_min_addr`; `EINTR`.
 //!
-//! Deviation: `old_len == 0` on a shared mapping (Linux: a second mapping
-//! of the same shmem pages) is `EINVAL`, because Holdfast's shared
-//! anonymous memory has no object that two vmas could share.
+//! A shared anonymous vma keeps its shmem object and page offsets when it
+//! moves or grows (see [`crate::shmem`]); its growth lies beyond the
+//! object, where faults fail (Linux: `SIGBUS`). `old_len == 0` on a
+//! shared mapping with `MREMAP_MAYMOVE` maps the same shmem pages a second
+//! time, from `addr`'s offset on, and unmaps nothing (Linux's "duplicate
+//! shm area"); on private memory it is `EINVAL`.
 //!
 //! Growth of a `VM_LOCKED` vma is populated afterwards (errors ignored),
 //! through [`MmStruct::populate_after_write`] like mmap.
@@ -128,8 +131,9 @@ fn vma_to_resize<P: PhysMem, T: TlbFlush>(
     if old_len > vma.end - addr {
         return Err(Errno::EFAULT);
     }
-    if old_len == 0 {
-        // Linux duplicates a shared mapping here; see the module doc.
+    if old_len == 0 && !vma.flags.intersects(VmFlags::SHARED | VmFlags::MAYSHARE) {
+        // Only a shared mapping can be duplicated (Linux's "duplicate shm
+        // area" case): a new vma mapping the same object's pages.
         return Err(Errno::EINVAL);
     }
     if new_len == old_len {
@@ -188,7 +192,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
             None => find_area(inner, new_len)?,
         };
         let old_range = if flags & MREMAP_DONTUNMAP != 0 { OldRange::KeepEmpty } else { OldRange::Unmap };
-        return move_vma(locked, inner, tlb, vma.flags, addr, old_len, new_len, target, old_range);
+        return move_vma(locked, inner, tlb, &vma, addr, old_len, new_len, target, old_range);
     }
     if old_len >= new_len {
         if old_len != new_len {
@@ -202,7 +206,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
         let expandable = vma.end.checked_add(delta).is_some_and(|e| e <= TASK_SIZE)
             && inner.vmas.find_vma_intersection(vma.end, vma.end + delta).is_none();
         if expandable {
-            inner.vmas.insert(Vma::new_anonymous(vma.end, vma.end + delta, vma.flags)).map_err(|_| Errno::ENOMEM)?;
+            inner.vmas.insert(vma.slice(vma.end, vma.end + delta, vma.flags)).map_err(|_| Errno::ENOMEM)?;
             inner.vmas.merge_at(vma.end);
             inner.total_vm += delta >> PAGE_SHIFT;
             if vma.flags.contains(VmFlags::LOCKED) {
@@ -216,7 +220,7 @@ fn mremap_locked<P: PhysMem, T: TlbFlush>(
         return Err(Errno::ENOMEM);
     }
     let target = find_area(inner, new_len)?;
-    move_vma(locked, inner, tlb, vma.flags, addr, old_len, new_len, target, OldRange::Unmap)
+    move_vma(locked, inner, tlb, &vma, addr, old_len, new_len, target, OldRange::Unmap)
 }
 
 /// A free area of `len` bytes, top-down as for mmap.
@@ -228,7 +232,8 @@ fn find_area<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, len: u64) -> Result
         .ok_or(Errno::ENOMEM)
 }
 
-/// Linux `move_vma`: a vma `[new_addr, new_addr + new_len)` with `flags`,
+/// Linux `move_vma`: a vma `[new_addr, new_addr + new_len)` with `vma`'s
+/// flags and backing (a shmem vma's offsets follow the pages),
 /// the ptes of `[old, old + old_len)` moved into it (frames and their
 /// mlock state unchanged), then the old range unmapped — or, with
 /// `OldRange::KeepEmpty`, left mapped, empty and unlocked. The old ptes
@@ -240,7 +245,7 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
     _locked: &MmapWriteLocked<'_>,
     inner: &mut MmInner<P, T>,
     tlb: &mut MmuGather,
-    flags: VmFlags,
+    vma: &Vma,
     old: u64,
     old_len: u64,
     new_len: u64,
@@ -252,7 +257,10 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
     if inner.vmas.len() + 3 >= crate::vma::max_map_count() {
         return Err(Errno::ENOMEM);
     }
-    inner.vmas.insert(Vma::new_anonymous(new_addr, new_addr + new_len, flags)).map_err(|_| Errno::ENOMEM)?;
+    let flags = vma.flags;
+    // The same backing at the same offsets (a shmem vma keeps `vm_pgoff`).
+    let moved = Vma { start: new_addr, end: new_addr + new_len, ..vma.slice(old, old + new_len, flags) };
+    inner.vmas.insert(moved).map_err(|_| Errno::ENOMEM)?;
     let Some(pt) = inner.pgtable.as_mut() else {
         inner.vmas.remove(new_addr);
         return Err(Errno::ENOMEM);

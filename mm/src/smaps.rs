@@ -13,9 +13,10 @@
 //!   `Pss`; a page shared by `n` mappings (fork's copy-on-write sharing, or
 //!   `MAP_SHARED | MAP_ANONYMOUS` memory after fork) is shared and counts
 //!   `1/n` in `Pss`, kept in `PSS_SHIFT` fixed point so that sums round
-//!   once. Holdfast's reference count is the map count: every reference is
-//!   one pte (fork's `get_page`, the fault's first mapping), nothing pins a
-//!   page without mapping it;
+//!   once. Holdfast's reference count is the map count, plus one on a page
+//!   of a shmem object (the object's own): every other reference is one
+//!   pte (fork's `get_page`, the fault's mapping), nothing pins a page
+//!   without mapping it;
 //! - `Anonymous` and `Pss_Anon` count the pages of private vmas; pages of
 //!   `VM_SHARED` vmas are what Linux calls shmem (`Pss_Shmem`, not
 //!   `Anonymous`); nothing is file-backed yet (`Pss_File` 0);
@@ -148,7 +149,10 @@ impl MmWalkOps for SmapsWalk<'_> {
         }
         let dirty = flags.contains(PteFlags::DIRTY);
         let locked = vm_flags.contains(VmFlags::LOCKED);
-        let mapcount = u64::from(folio.page_ref_count().max(1));
+        // Linux's mapcount: the references, less the shmem object's own
+        // on each of its pages.
+        let object_ref = u32::from(walk.vma.is_some_and(|v| v.shmem().is_some()));
+        let mapcount = u64::from(folio.page_ref_count().saturating_sub(object_ref).max(1));
         let pss = (PAGE_SIZE << PSS_SHIFT) / mapcount;
         mss.accumulate(pss, dirty, locked, mapcount == 1, shmem);
         WalkControl::Continue

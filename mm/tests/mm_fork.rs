@@ -1,7 +1,8 @@
 //! fork's copy of an address space (`dup_mmap`) and copy-on-write: frames
 //! shared and write-protected in parent and child, a write on either side
 //! copies (or reuses the page once it is no longer shared), mprotect
-//! keeps shared pages read-only, `MAP_SHARED` memory stays shared, and
+//! keeps shared pages read-only, `MAP_SHARED` memory stays shared (see
+//! also mm_shmem.rs), and
 //! Linux's mlock rules (the child inherits no `VM_LOCKED`, no
 //! `MCL_FUTURE`, `locked_vm` 0; the parent's pages stay mlocked while
 //! shared; a COW break in a locked vma mlocks the copy and munlocks the
@@ -120,9 +121,13 @@ fn mprotect_keeps_shared_pages_read_only_and_shared_memory_stays_shared() {
     assert!(!writable(&child, a), "a shared page stays read-only after mprotect(RW)");
     write_fault(&child, a);
     assert_ne!(frame(&child, a), frame(&w.mm, a));
+    // MAP_SHARED memory: no pte copied, the child faults the page from
+    // the shmem object, writable.
+    assert!(child.follow_page(s).is_none());
+    child.handle_mm_fault(s, FaultAccess::Read, FaultOrigin::User).unwrap();
     assert!(writable(&child, s) && writable(&w.mm, s), "MAP_SHARED memory stays writable");
     assert_eq!(frame(&child, s), frame(&w.mm, s));
-    assert_eq!(refs(&w, frame(&w.mm, s)), 2);
+    assert_eq!(refs(&w, frame(&w.mm, s)), 3, "the object's reference and two mappings");
     check(&w.mm);
     check(&child);
     drop(child);

@@ -116,6 +116,14 @@ fn shared_anonymous_memory_is_shmem_not_anonymous() {
     let s = w.mm.do_mmap(0, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, &root()).unwrap();
     let mut child = MmStruct::new(w.arena.clone(), w.backend.clone(), NoFlush, w.meta.clone(), None).unwrap();
     w.mm.dup_mmap(&mut child).unwrap();
+    // The child shares the shmem object, not the ptes: nothing of it is
+    // resident in the child until it faults, and the parent's mappings are
+    // the pages' only ones (the object's reference is not a mapping).
+    let list = child.smaps(None).unwrap();
+    assert_eq!(vma_at(&list, s).stats.resident, 0);
+    let list = w.mm.smaps(None).unwrap();
+    assert_eq!((vma_at(&list, s).stats.resident, pss_kb(&vma_at(&list, s).stats)), (16 * KB, 16));
+    write(&child, s, 4);
     for mm in [&*w.mm, &child] {
         let list = mm.smaps(None).unwrap();
         let v = vma_at(&list, s);

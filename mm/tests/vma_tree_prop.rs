@@ -45,7 +45,7 @@ fn mergeable(prev: &Vma, next: &Vma) -> bool {
     let adjacent = prev.end == next.start;
     let special = MODEL_VM_SPECIAL.iter().any(|&s| prev.flags.contains(s) || next.flags.contains(s));
     let same_flags = prev.flags.bits() == next.flags.bits();
-    let same_backing = matches!((prev.kind, next.kind), (VmaKind::Anonymous, VmaKind::Anonymous));
+    let same_backing = matches!((&prev.kind, &next.kind), (VmaKind::Anonymous, VmaKind::Anonymous));
     adjacent && !special && same_flags && same_backing
 }
 

@@ -918,6 +918,10 @@ pub const USER_CASES: &[UserCase] = &[
     // /proc/<pid>/smaps, smaps_rollup and /proc/meminfo against mlock and
     // copy-on-write state (mlocks 4 MiB: root on Linux).
     UserCase { needs_root: true, ..case("smaps") },
+    // MAP_SHARED | MAP_ANONYMOUS shared across fork through one shmem
+    // object: writes both ways, mlock/munlock (VmLck, mincore) in each
+    // process, MADV_DONTNEED keeps the data. Root on Linux (mlock).
+    UserCase { needs_root: true, ..case("shm_anon") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
     // Job-control stops and continues, their wait statuses and SIGCHLD.

@@ -15,7 +15,10 @@ use bitflags::bitflags;
 
 pub use tree::{FlagChange, VmaTree};
 
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::shmem::Shmem;
 
 /// Linux's default `vm.max_map_count`: `USHRT_MAX - MAPCOUNT_ELF_CORE_MARGIN`.
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
@@ -69,11 +72,28 @@ impl VmFlags {
 }
 
 /// What backs a vma.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum VmaKind {
     /// Anonymous memory, zero-filled on first touch.
     Anonymous,
+    /// A shmem object (a shared anonymous mapping, see [`crate::shmem`]):
+    /// the vma's first page is page `pgoff` of `obj` (Linux `vm_file` and
+    /// `vm_pgoff`).
+    Shmem { obj: Arc<Shmem>, pgoff: u64 },
 }
+
+impl PartialEq for VmaKind {
+    /// The same backing at the same offset (objects compare by identity).
+    fn eq(&self, other: &VmaKind) -> bool {
+        match (self, other) {
+            (VmaKind::Anonymous, VmaKind::Anonymous) => true,
+            (VmaKind::Shmem { obj: a, pgoff: pa }, VmaKind::Shmem { obj: b, pgoff: pb }) => Arc::ptr_eq(a, b) && pa == pb,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for VmaKind {}
 
 /// One virtual memory area: `[start, end)` with uniform flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +115,45 @@ impl Vma {
         Vma { start, end, flags, kind: VmaKind::Anonymous }
     }
 
+    /// A new vma mapping `obj` from its first page. `start` and `end` must
+    /// be page aligned, `start < end`.
+    pub fn new_shmem(start: u64, end: u64, flags: VmFlags, obj: Arc<Shmem>) -> Vma {
+        debug_assert!(start < end && crate::addr::page_aligned(start) && crate::addr::page_aligned(end));
+        Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff: 0 } }
+    }
+
+    /// The shmem object the vma maps, if any.
+    pub fn shmem(&self) -> Option<&Arc<Shmem>> {
+        match &self.kind {
+            VmaKind::Shmem { obj, .. } => Some(obj),
+            VmaKind::Anonymous => None,
+        }
+    }
+
+    /// The object and page offset in it of the page at `addr` (which may
+    /// lie beyond the vma: where an extension of it would map), for a
+    /// shmem vma.
+    pub fn shmem_index(&self, addr: u64) -> Option<(&Arc<Shmem>, u64)> {
+        match &self.kind {
+            VmaKind::Shmem { obj, pgoff } => {
+                let delta = (addr as i64 - self.start as i64) >> crate::addr::PAGE_SHIFT;
+                Some((obj, pgoff.wrapping_add(delta as u64)))
+            }
+            VmaKind::Anonymous => None,
+        }
+    }
+
+    /// The same backing as `self` for `[start, end)`, at the offsets
+    /// `self` gives those addresses (a piece of `self` after a split, or
+    /// its extension): `vm_pgoff` follows the start.
+    pub fn slice(&self, start: u64, end: u64, flags: VmFlags) -> Vma {
+        let kind = match self.shmem_index(start) {
+            Some((obj, pgoff)) => VmaKind::Shmem { obj: obj.clone(), pgoff },
+            None => VmaKind::Anonymous,
+        };
+        Vma { start, end, flags, kind }
+    }
+
     /// Length in bytes (never 0: a vma is never empty).
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
@@ -112,9 +171,13 @@ impl Vma {
     }
 
     /// Could `self` (ending where `next` starts) merge with `next`?
-    /// Linux `is_mergeable_vma` for anonymous memory: same flags, same kind,
-    /// adjacent, and neither is `VM_SPECIAL`.
+    /// Linux `is_mergeable_vma`: same flags, adjacent, neither is
+    /// `VM_SPECIAL`, and the same backing: both anonymous, or the same
+    /// shmem object with `next` continuing `self`'s offsets.
     pub fn can_merge_with(&self, next: &Vma) -> bool {
-        self.end == next.start && self.flags == next.flags && self.kind == next.kind && !self.flags.intersects(VmFlags::SPECIAL)
+        self.end == next.start
+            && self.flags == next.flags
+            && self.slice(next.start, next.end, next.flags).kind == next.kind
+            && !self.flags.intersects(VmFlags::SPECIAL)
     }
 }

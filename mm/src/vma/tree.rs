@@ -52,7 +52,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{VmFlags, Vma};
+use super::{VmFlags, Vma, VmaKind};
 use crate::addr::{page_aligned, PAGE_SIZE};
 use crate::errno::Errno;
 
@@ -262,7 +262,13 @@ impl VmaTree {
         }
         self.len -= 1;
         self.free.push(removed);
-        Some(self.nodes[removed as usize].vma.clone())
+        // Take the vma out: a free node holds no shmem object.
+        let vma = &mut self.nodes[removed as usize].vma;
+        let kind = core::mem::replace(&mut vma.kind, VmaKind::Anonymous);
+        if let VmaKind::Shmem { obj, .. } = &kind {
+            obj.remove_mapper();
+        }
+        Some(Vma { kind, ..vma.clone() })
     }
 
     /// Linux `split_vma`: split the vma containing `addr` into
@@ -401,7 +407,7 @@ impl VmaTree {
                     self.split_unchecked(&vma, cursor);
                 }
                 if piece_end < vma.end {
-                    let piece = Vma { start: cursor, ..vma.clone() };
+                    let piece = vma.slice(cursor, vma.end, vma.flags);
                     self.split_unchecked(&piece, piece_end);
                 }
                 if let Some(flags) = self.get_mut_flags(cursor) {
@@ -472,7 +478,7 @@ impl VmaTree {
             } else {
                 self.remove(vma.start);
             }
-            removed.push(Vma { start: cut_start, end: cut_end, ..vma });
+            removed.push(vma.slice(cut_start, cut_end, vma.flags));
         }
         Ok(removed)
     }
@@ -635,6 +641,9 @@ impl VmaTree {
 
     /// Insert a vma already known not to overlap; a slot is reserved.
     fn insert_unchecked(&mut self, vma: Vma) {
+        if let Some(obj) = vma.shmem() {
+            obj.add_mapper();
+        }
         let new = self.alloc_node(vma);
         self.root = self.insert_at(self.root, new);
         self.len += 1;
@@ -645,7 +654,7 @@ impl VmaTree {
     fn split_unchecked(&mut self, vma: &Vma, addr: u64) {
         debug_assert!(vma.start < addr && addr < vma.end);
         self.set_bounds(vma.start, vma.start, addr);
-        self.insert_unchecked(Vma { start: addr, ..vma.clone() });
+        self.insert_unchecked(vma.slice(addr, vma.end, vma.flags));
     }
 
     /// Change the bounds of the vma starting at `key` to
@@ -668,6 +677,8 @@ impl VmaTree {
             self.set_bounds_at(self.nodes[n as usize].right, key, new_start, new_end)
         } else {
             let vma = &mut self.nodes[n as usize].vma;
+            // The offset into a shmem object follows the start.
+            vma.kind = vma.slice(new_start, new_end, vma.flags).kind;
             vma.start = new_start;
             vma.end = new_end;
             true
