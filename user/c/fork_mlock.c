@@ -12,6 +12,7 @@
  *   one in the parent is.
  * Runs as root on Linux (RLIMIT_MEMLOCK is plenty on Holdfast). */
 #define _GNU_SOURCE
+#include "pages.h"
 #include "tap.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,53 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PG 4096L
 #define NPAGES 64
-
-/* VmLck of this process in kB (-1 if not found). */
-static long vmlck_kb(void)
-{
-	char buf[4096];
-	FILE *f = fopen("/proc/self/status", "r");
-	long kb = -1;
-	if (!f)
-		return -1;
-	while (fgets(buf, sizeof buf, f))
-		if (sscanf(buf, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* Pages of [p, p + pages) that mincore reports resident. */
-static long resident(void *p, long pages)
-{
-	unsigned char vec[NPAGES * 2];
-	long n = 0;
-	if (mincore(p, pages * PG, vec))
-		return -1;
-	for (long i = 0; i < pages; i++)
-		n += vec[i] & 1;
-	return n;
-}
-
-static void fill(char *p, long pages, char tag)
-{
-	for (long i = 0; i < pages; i++)
-		memset(p + i * PG, tag + (char)i, PG);
-}
-
-static long bad_pages(const char *p, long pages, char tag)
-{
-	long bad = 0;
-	for (long i = 0; i < pages; i++)
-		for (long j = 0; j < PG; j += 512)
-			if (p[i * PG + j] != (char)(tag + (char)i)) {
-				bad++;
-				break;
-			}
-	return bad;
-}
 
 static void locked_region(void)
 {
@@ -78,7 +33,7 @@ static void locked_region(void)
 		return;
 	}
 	long base = vmlck_kb();
-	fill(a, NPAGES, 'a');
+	fill(a, 0, NPAGES, 'a');
 	tap_eq(mlock(a, NPAGES * PG), 0, "mlock %d pages", NPAGES);
 	tap_eq(vmlck_kb(), base + NPAGES * 4, "the parent's VmLck counts them");
 	pid_t pid = fork();
@@ -86,13 +41,13 @@ static void locked_region(void)
 		int fails = 0;
 		fails += vmlck_kb() != 0;                 /* 1 */
 		fails += (resident(a, NPAGES) != NPAGES) << 1;
-		fails += (bad_pages(a, NPAGES, 'a') != 0) << 2;
+		fails += (bad_pages(a, 0, NPAGES, 'a') != 0) << 2;
 		if (write(to_parent[1], "1", 1) != 1 || read(to_child[0], &c, 1) != 1)
 			fails |= 64;
 		/* The parent has written its copy: ours is unchanged. */
-		fails += (bad_pages(a, NPAGES, 'a') != 0) << 3;
-		fill(a, NPAGES, 'c');
-		fails += (bad_pages(a, NPAGES, 'c') != 0) << 4;
+		fails += (bad_pages(a, 0, NPAGES, 'a') != 0) << 3;
+		fill(a, 0, NPAGES, 'c');
+		fails += (bad_pages(a, 0, NPAGES, 'c') != 0) << 4;
 		fails += (vmlck_kb() != 0) << 5;
 		if (write(to_parent[1], "2", 1) != 1 || read(to_child[0], &c, 1) != 1)
 			fails |= 64;
@@ -101,11 +56,11 @@ static void locked_region(void)
 	tap_eq(read(to_parent[0], &c, 1), 1, "the child checked VmLck, residency and contents");
 	tap_eq(vmlck_kb(), base + NPAGES * 4, "the parent's VmLck is unchanged by the fork");
 	tap_eq(resident(a, NPAGES), NPAGES, "its locked pages stay resident while shared");
-	fill(a, NPAGES, 'p');
-	tap_eq(bad_pages(a, NPAGES, 'p'), 0, "the parent writes its locked pages (COW in a locked vma)");
+	fill(a, 0, NPAGES, 'p');
+	tap_eq(bad_pages(a, 0, NPAGES, 'p'), 0, "the parent writes its locked pages (COW in a locked vma)");
 	tap_eq(write(to_child[1], "x", 1), 1, "let the child check and write");
 	tap_eq(read(to_parent[0], &c, 1), 1, "the child wrote its copy");
-	tap_eq(bad_pages(a, NPAGES, 'p'), 0, "the parent's data is intact after the child's writes");
+	tap_eq(bad_pages(a, 0, NPAGES, 'p'), 0, "the parent's data is intact after the child's writes");
 	tap_eq(vmlck_kb(), base + NPAGES * 4, "the parent's region is still locked");
 	tap_eq(resident(a, NPAGES), NPAGES, "and resident");
 	tap_eq(write(to_child[1], "x", 1), 1, "let the child exit");
@@ -113,7 +68,7 @@ static void locked_region(void)
 	waitpid(pid, &st, 0);
 	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	       "the child: VmLck 0, pages resident and its own, parent's writes unseen (status %#x)", st);
-	tap_eq(bad_pages(a, NPAGES, 'p'), 0, "after the child's exit the parent's data is intact");
+	tap_eq(bad_pages(a, 0, NPAGES, 'p'), 0, "after the child's exit the parent's data is intact");
 	tap_eq(munlock(a, NPAGES * PG), 0, "munlock");
 	tap_eq(vmlck_kb(), base, "VmLck back to where it was");
 	munmap(a, NPAGES * PG);
@@ -126,21 +81,21 @@ static void locked_then_child_locks(void)
 	 * child's mlock breaks COW for its own copy (writable private), each
 	 * side has its own locked pages. */
 	char *a = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	fill(a, 8, 'm');
+	fill(a, 0, 8, 'm');
 	mlock(a, 8 * PG);
 	pid_t pid = fork();
 	if (pid == 0) {
 		int fails = mlock(a, 8 * PG) != 0;
 		fails += (vmlck_kb() != 32) << 1;
 		fails += (resident(a, 8) != 8) << 2;
-		fill(a, 8, 'n');
-		fails += (bad_pages(a, 8, 'n') != 0) << 3;
+		fill(a, 0, 8, 'n');
+		fails += (bad_pages(a, 0, 8, 'n') != 0) << 3;
 		_exit(fails);
 	}
 	int st = -1;
 	waitpid(pid, &st, 0);
 	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child mlocks the inherited region itself: VmLck 32 kB (status %#x)", st);
-	tap_eq(bad_pages(a, 8, 'm'), 0, "the parent's locked data is intact");
+	tap_eq(bad_pages(a, 0, 8, 'm'), 0, "the parent's locked data is intact");
 	munlock(a, 8 * PG);
 	munmap(a, 8 * PG);
 }

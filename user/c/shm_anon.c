@@ -17,6 +17,7 @@
  * reports its findings as bits of its exit status.
  * Runs as root on Linux (RLIMIT_MEMLOCK). */
 #define _GNU_SOURCE
+#include "pages.h"
 #include "tap.h"
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PG 4096L
 #define NPAGES 16
 
 static int to_child[2], to_parent[2];
@@ -40,51 +40,6 @@ static int hear(int fd)
 {
 	char c;
 	return read(fd, &c, 1) == 1;
-}
-
-/* VmLck of this process in kB (-1 if not found). */
-static long vmlck_kb(void)
-{
-	char buf[4096];
-	FILE *f = fopen("/proc/self/status", "r");
-	long kb = -1;
-	if (!f)
-		return -1;
-	while (fgets(buf, sizeof buf, f))
-		if (sscanf(buf, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* Pages of [p, p + pages) that mincore reports resident. */
-static long resident(void *p, long pages)
-{
-	unsigned char vec[NPAGES];
-	long n = 0;
-	if (mincore(p, pages * PG, vec))
-		return -1;
-	for (long i = 0; i < pages; i++)
-		n += vec[i] & 1;
-	return n;
-}
-
-static void fill(char *p, long first, long pages, char tag)
-{
-	for (long i = first; i < first + pages; i++)
-		memset(p + i * PG, tag + (char)i, PG);
-}
-
-static long bad_pages(const char *p, long first, long pages, char tag)
-{
-	long bad = 0;
-	for (long i = first; i < first + pages; i++)
-		for (long j = 0; j < PG; j += 512)
-			if (p[i * PG + j] != (char)(tag + (char)i)) {
-				bad++;
-				break;
-			}
-	return bad;
 }
 
 static long nonzero_pages(const char *p, long first, long pages)

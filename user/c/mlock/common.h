@@ -254,14 +254,11 @@ static __attribute__((unused)) long read_file(const char *path, char *buf, size_
 	return (long)n;
 }
 
-/* Integer value (kB) of a "Key:   N kB" line in /proc/self/status, -1 if absent. */
-static __attribute__((unused)) long status_kb(const char *key)
+/* The number after "key:" on a line of text [l, end), -1 if no line has it. */
+static __attribute__((unused)) long field_kb(const char *l, const char *end, const char *key)
 {
-	static char buf[8192];
-	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
-		return -1;
 	size_t kl = strlen(key);
-	for (char *l = buf; l && *l; ) {
+	while (l && l < end && *l) {
 		if (strncmp(l, key, kl) == 0 && l[kl] == ':')
 			return strtol(l + kl + 1, NULL, 10);
 		l = strchr(l, '\n');
@@ -269,6 +266,14 @@ static __attribute__((unused)) long status_kb(const char *key)
 			l++;
 	}
 	return -1;
+}
+
+/* Integer value (kB) of a "Key:   N kB" line in /proc/self/status, -1 if absent. */
+static __attribute__((unused)) long status_kb(const char *key)
+{
+	static char buf[8192];
+	long n = read_file("/proc/self/status", buf, sizeof(buf));
+	return n < 0 ? -1 : field_kb(buf, buf + n, key);
 }
 
 /* VmLck of this process in kB (mm->locked_vm * 4). */
@@ -336,15 +341,7 @@ static __attribute__((unused)) const char *smaps_block(const void *addr, const c
 static __attribute__((unused)) long smaps_kb(const void *addr, const char *key)
 {
 	const char *end, *b = smaps_block(addr, &end);
-	size_t kl = strlen(key);
-	for (const char *l = b; l && l < end; ) {
-		if (strncmp(l, key, kl) == 0 && l[kl] == ':')
-			return strtol(l + kl + 1, NULL, 10);
-		l = strchr(l, '\n');
-		if (l)
-			l++;
-	}
-	return -1;
+	return b ? field_kb(b, end, key) : -1;
 }
 
 /* 1 if the VmFlags of the vma containing addr have the two-letter `code`, 0 if not, -1 if no vma. */

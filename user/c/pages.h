@@ -1,0 +1,60 @@
+/* pages.h: page-level helpers shared by the fork and shared-memory test
+ * programs: a per-page pattern to write and check, the pages mincore
+ * reports resident, and VmLck from /proc/self/status. */
+#ifndef HOLDFAST_PAGES_H
+#define HOLDFAST_PAGES_H
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define PG 4096L
+
+/* VmLck of this process in kB (-1 if not found). */
+static __attribute__((unused)) long vmlck_kb(void)
+{
+	char buf[4096];
+	FILE *f = fopen("/proc/self/status", "r");
+	long kb = -1;
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof buf, f))
+		if (sscanf(buf, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Pages of [p, p + pages) that mincore reports resident (-1 on error). */
+static __attribute__((unused)) long resident(void *p, long pages)
+{
+	unsigned char vec[pages];
+	long n = 0;
+	if (mincore(p, pages * PG, vec))
+		return -1;
+	for (long i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* Fill pages [first, first + pages) of p, page i with tag + i. */
+static __attribute__((unused)) void fill(char *p, long first, long pages, char tag)
+{
+	for (long i = first; i < first + pages; i++)
+		memset(p + i * PG, tag + (char)i, PG);
+}
+
+/* How many of pages [first, first + pages) lost what fill() wrote. */
+static __attribute__((unused)) long bad_pages(const char *p, long first, long pages, char tag)
+{
+	long bad = 0;
+	for (long i = first; i < first + pages; i++)
+		for (long j = 0; j < PG; j += 512)
+			if (p[i * PG + j] != (char)(tag + (char)i)) {
+				bad++;
+				break;
+			}
+	return bad;
+}
+
+#endif
