@@ -207,6 +207,7 @@ impl Sandbox {
                 [at, self.rng.pick(&[0, 0x800, sys::O_CLOEXEC, 0x4000, 0x800 | sys::O_CLOEXEC, 0x1234]), 0, 0, 0, 0]
             }
             Poll => self.poll_args(),
+            Select => self.select_args(),
             _ => unreachable!("{call:?} is not a file call"),
         }
     }
@@ -219,11 +220,38 @@ impl Sandbox {
             let fd = self.fd() as u32 as u64;
             // POLLIN POLLPRI POLLOUT POLLRDHUP, or anything
             let events = self.rng.pick(&[1u64, 4, 5, 2, 0x2000, 0xffff]);
-            super::scratch_write(16 * i, &(fd | events << 32).to_ne_bytes());
+            super::scratch_write(8 * i, &(fd | events << 32).to_ne_bytes());
         }
         let nfds = self.rng.pick(&[0, n, n, n, 1 << 20]);
         let at = if self.rng.chance(10) { KERNEL_HALF } else { SCRATCH };
         [at, nfds, self.rng.pick(&[0, 1, 0, (-1i32) as u32 as usize]), 0, 0, 0]
+    }
+
+    /// `select` on the sandbox's descriptors: three fd sets and a timeval
+    /// in scratch (the kernel writes back both), or refused pointers.
+    fn select_args(&mut self) -> [usize; 6] {
+        const SETS: usize = 1024; // three sets of 1024 bits
+        const TV: usize = SETS + 3 * 128;
+        let mut sets = [0usize; 3];
+        for (k, set) in sets.iter_mut().enumerate() {
+            let mut bits = [0u8; 128];
+            for _ in 0..self.rng.below(4) {
+                let fd = self.fd();
+                if fd < 1024 {
+                    bits[fd / 8] |= 1 << (fd % 8);
+                }
+            }
+            super::scratch_write(SETS + 128 * k, &bits);
+            *set = self.rng.pick(&[SCRATCH + SETS + 128 * k, SCRATCH + SETS + 128 * k, 0, KERNEL_HALF]);
+        }
+        // At most 1 ms; an invalid one; or none (the guard timer ends it).
+        let short = self.rng.below(1000);
+        let usec = self.rng.pick(&[0, short, 1_000_000, usize::MAX]);
+        super::scratch_write(TV, &[0u64.to_ne_bytes(), (usec as u64).to_ne_bytes()].concat());
+        let tv = self.rng.pick(&[SCRATCH + TV, SCRATCH + TV, SCRATCH + TV, 0, KERNEL_HALF]);
+        let some = 1 + self.rng.below(64);
+        let nfds = self.rng.pick(&[0, some, 64, 1025, usize::MAX]);
+        [nfds, sets[0], sets[1], sets[2], tv, 0]
     }
 
     /// Keep track of a descriptor a call returned (at most 16 stay open).

@@ -214,6 +214,7 @@ pub enum Call {
     Dup3,
     Pipe2,
     Poll,
+    Select,
     Wait4,
     Waitid,
     Execve,
@@ -300,6 +301,7 @@ pub const FUZZ_CALLS: &[Call] = &[
     Call::Dup3,
     Call::Pipe2,
     Call::Poll,
+    Call::Select,
     Call::Wait4,
     Call::Waitid,
     Call::Execve,
@@ -390,6 +392,7 @@ impl Call {
             Dup3 => 292,
             Pipe2 => 293,
             Poll => 7,
+            Select => 23,
             Wait4 => 61,
             Waitid => 247,
             Execve => 59,
@@ -910,7 +913,7 @@ impl Sandbox {
                 [self.out_ptr(), len, self.rng.pick(&[0, 1, 2, 3, 4, 8]), 0, 0, 0]
             }
             OpenatRw | Pread64 | Pwrite64 | Ftruncate | Getdents64 | Unlinkat | Mkdirat | Renameat2 | Linkat | Symlinkat | Readlinkat
-            | Fchmodat | Fchownat | Statx | Umask | Dup | Dup3 | Pipe2 | Poll => self.file_args(call),
+            | Fchmodat | Fchownat | Statx | Umask | Dup | Dup3 | Pipe2 | Poll | Select => self.file_args(call),
             Wait4 | Waitid | Execve | SigactionHandler | Sigaltstack | RtSigsuspend | RtSigtimedwait | Pause | Getitimer | Fork => {
                 self.proc_args(call)
             }
