@@ -360,6 +360,8 @@ struct VmStat {
     rescued: AtomicU64,
     stranded: AtomicU64,
     cleared: AtomicU64,
+    /// Pages held by shmem objects (Linux `NR_SHMEM`).
+    nr_shmem: AtomicU64,
 }
 
 fn count(event: &AtomicU64) {
@@ -449,6 +451,20 @@ impl PageMetaArray {
     /// update is half done and the sum is briefly negative).
     pub fn nr_mlock(&self) -> u64 {
         self.stat.nr_mlock.load(Ordering::Acquire).max(0) as u64
+    }
+
+    /// Pages held by shmem objects (Linux `NR_SHMEM`, meminfo's `Shmem`).
+    pub fn nr_shmem(&self) -> u64 {
+        self.stat.nr_shmem.load(Ordering::Relaxed)
+    }
+
+    /// A shmem object took (`true`) or dropped a page.
+    pub(crate) fn account_shmem(&self, added: bool) {
+        if added {
+            self.stat.nr_shmem.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stat.nr_shmem.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Count the pages in use by kind, for `/proc/meminfo` (one pass over

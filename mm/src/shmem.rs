@@ -141,6 +141,7 @@ impl Shmem {
         let folio = meta.get(pa).ok_or(Errno::ENOMEM)?;
         folio.prep_new_page().map_err(|_| Errno::ENOMEM)?;
         let _ = meta.folio_add_lru(folio);
+        meta.account_shmem(true);
         leaf[slot] = pa;
         Ok((pa, true))
     }
@@ -165,6 +166,7 @@ impl Shmem {
                     tlb.tlb_flush_mmu(phys, flush);
                 }
                 if let Some(folio) = meta.get(*pa) {
+                    meta.account_shmem(false);
                     if let Ok(true) = meta.put_page(folio) {
                         // Mapped until this operation: free it after the
                         // flush; mapped nowhere since an earlier one (e.g.

@@ -300,3 +300,20 @@ fn checker_refuses_a_wrong_mlock_count_on_a_shmem_page() {
     w.meta.munlock_folio(w.meta.get(pa).unwrap());
     check(&w.mm);
 }
+
+#[test]
+fn nr_shmem_counts_the_objects_pages_until_the_last_mapping_goes() {
+    let w = world();
+    let a = shared(&w, N);
+    assert_eq!(w.meta.nr_shmem(), 0, "nothing faulted yet");
+    let child = child_of(&w, &w.mm);
+    for i in 0..4 {
+        store(&w, &w.mm, a + i * P, i);
+    }
+    assert_eq!(load(&w, &child, a), 0, "the child reads page 0");
+    assert_eq!(w.meta.nr_shmem(), 4, "one count per page, however many map it");
+    w.mm.do_munmap(a, N * P).unwrap();
+    assert_eq!(w.meta.nr_shmem(), 4, "the child still maps the object");
+    drop(child);
+    assert_eq!(w.meta.nr_shmem(), 0, "the last mapping took the pages with it");
+}

@@ -500,6 +500,25 @@ static void meminfo(void)
 	       kb_of(buf, "Mlocked") - mlocked0);
 	for (int i = 0; i < rounds; i++)
 		munmap(maps[i] - PG, (pages + 2) * PG);
+
+	/* Shared anonymous memory is shmem: Shmem (and Cached) rise by the
+	 * pages written, AnonPages does not, and unmapping gives them back. */
+	slurp("/proc/meminfo", buf);
+	long shmem0 = kb_of(buf, "Shmem"), cached0 = kb_of(buf, "Cached");
+	anon0 = kb_of(buf, "AnonPages");
+	char *sh = mmap(NULL, pages * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!tap_ok(sh != MAP_FAILED, "mmap 4 MiB MAP_SHARED|MAP_ANONYMOUS"))
+		return;
+	touch(sh, pages);
+	slurp("/proc/meminfo", buf);
+	long shmem1 = kb_of(buf, "Shmem"), cached1 = kb_of(buf, "Cached");
+	tap_ok(labs(shmem1 - shmem0 - 4096) <= 1024, "Shmem rises by 4 MiB (%ld kB)", shmem1 - shmem0);
+	tap_ok(cached1 - cached0 >= 4096 - 1024, "Cached counts them too (%ld kB)", cached1 - cached0);
+	tap_ok(kb_of(buf, "AnonPages") - anon0 < 1024, "AnonPages does not (%ld kB)", kb_of(buf, "AnonPages") - anon0);
+	munmap(sh, pages * PG);
+	slurp("/proc/meminfo", buf);
+	tap_ok(labs(kb_of(buf, "Shmem") - shmem0) <= 1024, "Shmem falls back after munmap (%ld kB from the start)",
+	       kb_of(buf, "Shmem") - shmem0);
 }
 
 int main(void)

@@ -7,14 +7,16 @@
 //! Linux puts a new anonymous page on the inactive list, and Holdfast never
 //! ages one to the active list), `Unevictable` (pages on the unevictable
 //! LRU: the mlocked ones), `Mlocked` (`NR_MLOCK`), `AnonPages` (mapped
-//! anonymous frames, `MAP_SHARED | MAP_ANONYMOUS` ones included: they have
-//! no shmem object yet), `Slab`/`SUnreclaim` (the frames the kernel heap
-//! holds). From [`mm::page_meta::PageMetaArray::page_counts`], one pass over
-//! the frame metadata.
+//! private anonymous frames), `Shmem` and `Cached` (the pages of the shmem
+//! objects behind `MAP_SHARED | MAP_ANONYMOUS` memory: Linux counts shmem
+//! in the page cache, and Holdfast has no other), `Slab`/`SUnreclaim` (the
+//! frames the kernel heap holds). From
+//! [`mm::page_meta::PageMetaArray::page_counts`], one pass over the frame
+//! metadata, and its counters.
 //!
 //! Zero because the concept does not exist in Holdfast yet: `Buffers`,
-//! `Cached`, `Active(file)`, `Inactive(file)`, `Dirty`, `Writeback`,
-//! `Mapped`, `Shmem` (no page cache, no files mapped, no shmem objects),
+//! `Active(file)`, `Inactive(file)`, `Dirty`, `Writeback`, `Mapped` (no
+//! page cache for files, no files mapped),
 //! `SwapCached`, `SwapTotal`, `SwapFree` (no swap), `Active`,
 //! `Active(anon)` (no page aging), `KReclaimable`, `SReclaimable` (no
 //! reclaim), and the huge page lines (no huge pages). Lines Linux prints
@@ -46,7 +48,7 @@ pub fn meminfo() -> String {
     kb(&mut s, "MemFree", pg(free));
     kb(&mut s, "MemAvailable", pg(free.saturating_sub(reserve)));
     kb(&mut s, "Buffers", 0);
-    kb(&mut s, "Cached", 0);
+    kb(&mut s, "Cached", pg(meta.nr_shmem()));
     kb(&mut s, "SwapCached", 0);
     kb(&mut s, "Active", 0);
     kb(&mut s, "Inactive", pg(pages.evictable_lru));
@@ -62,7 +64,7 @@ pub fn meminfo() -> String {
     kb(&mut s, "Writeback", 0);
     kb(&mut s, "AnonPages", pg(pages.anon));
     kb(&mut s, "Mapped", 0);
-    kb(&mut s, "Shmem", 0);
+    kb(&mut s, "Shmem", pg(meta.nr_shmem()));
     kb(&mut s, "KReclaimable", 0);
     kb(&mut s, "Slab", heap_mapped >> 10);
     kb(&mut s, "SReclaimable", 0);
