@@ -537,10 +537,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     pub fn proc_maps(&self, start_stack: Option<u64>) -> String {
         let _r = self.mmap_lock.read();
         let (start_brk, brk) = self.brk_range();
+        let lines: Vec<_> = self.lock_inner().vmas.iter().map(|v| (v.start, v.end, v.flags, crate::smaps::maps_backing(v))).collect();
         let mut out = String::new();
-        for (start, end, flags) in self.maps_snapshot_locked() {
-            let name = crate::smaps::maps_vma_name(start, end, (start_brk, brk), start_stack);
-            out.push_str(&format_maps_line(start, end, flags, 0, 0, 0, 0, name));
+        for (start, end, flags, (f, object)) in lines {
+            let name = object.or_else(|| crate::smaps::maps_vma_name(start, end, (start_brk, brk), start_stack));
+            out.push_str(&format_maps_line(start, end, flags, f.offset, f.major, f.minor, f.ino, name));
         }
         out
     }

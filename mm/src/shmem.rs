@@ -50,7 +50,12 @@ pub struct Shmem {
     mappers: AtomicUsize,
     /// Set once the pages were released.
     released: AtomicBool,
+    /// Its inode number in `/proc/<pid>/maps` (Linux's shmem inode).
+    ino: u64,
 }
+
+/// The next object's inode number.
+static NEXT_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 impl core::fmt::Debug for Shmem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -74,7 +79,13 @@ impl Shmem {
         let mut index = Vec::new();
         index.try_reserve_exact(leaves).map_err(|_| Errno::ENOMEM)?;
         index.resize_with(leaves, Vec::new);
-        Ok(Shmem { nr_pages, pages: spin::Mutex::new(index), mappers: AtomicUsize::new(0), released: AtomicBool::new(false) })
+        let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
+        Ok(Shmem { nr_pages, pages: spin::Mutex::new(index), mappers: AtomicUsize::new(0), released: AtomicBool::new(false), ino })
+    }
+
+    /// Its inode number, as `/proc/<pid>/maps` shows it.
+    pub fn ino(&self) -> u64 {
+        self.ino
     }
 
     /// Size in pages.

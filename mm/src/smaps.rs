@@ -37,14 +37,14 @@
 
 use alloc::vec::Vec;
 
-use crate::addr::PAGE_SIZE;
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::Errno;
 use crate::mm_struct::MmStruct;
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkControl};
 use crate::pgtable::{Level, PhysMem, PtSlot, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::VmFlags;
+use crate::vma::{VmFlags, Vma};
 
 /// Fixed-point shift of the `pss*` fields (Linux `PSS_SHIFT`).
 pub const PSS_SHIFT: u32 = 12;
@@ -111,15 +111,41 @@ impl MemSizeStats {
     }
 }
 
-/// One vma as `/proc/<pid>/smaps` shows it: its range, flags, the name
-/// `/proc/<pid>/maps` gives it, and its sums.
+/// One vma as `/proc/<pid>/smaps` shows it: its range, flags, what
+/// `/proc/<pid>/maps` shows of its backing and the name it gives it, and
+/// its sums.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmapsVma {
     pub start: u64,
     pub end: u64,
     pub flags: VmFlags,
+    pub file: MapsFile,
     pub name: Option<&'static str>,
     pub stats: MemSizeStats,
+}
+
+/// The offset, device and inode columns of a `/proc/<pid>/maps` line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapsFile {
+    /// Byte offset of the vma's start in its object.
+    pub offset: u64,
+    pub major: u32,
+    pub minor: u32,
+    pub ino: u64,
+}
+
+/// Linux's name of a shared anonymous mapping: its shmem file, created
+/// unlinked by `shmem_zero_setup` on the internal mount (device 00:01).
+pub const SHMEM_ZERO_NAME: &str = "/dev/zero (deleted)";
+
+/// What `/proc/<pid>/maps` shows of `v`'s backing: for a shmem vma its
+/// page offset, device 00:01, the object's inode and [`SHMEM_ZERO_NAME`];
+/// nothing for anonymous memory (the caller names heap and stack).
+pub fn maps_backing(v: &Vma) -> (MapsFile, Option<&'static str>) {
+    match v.shmem_index(v.start) {
+        Some((obj, pgoff)) => (MapsFile { offset: pgoff << PAGE_SHIFT, major: 0, minor: 1, ino: obj.ino() }, Some(SHMEM_ZERO_NAME)),
+        None => (MapsFile::default(), None),
+    }
 }
 
 /// The walk's callbacks (Linux `smaps_walk_ops`).
@@ -200,11 +226,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                     let _ = walk_page_range_vma(pt, v, v.start, v.end, &mut ops);
                 }
             }
+            let (file, object) = maps_backing(v);
             out.push(SmapsVma {
                 start: v.start,
                 end: v.end,
                 flags: v.flags,
-                name: maps_vma_name(v.start, v.end, brk_range, start_stack),
+                file,
+                name: object.or_else(|| maps_vma_name(v.start, v.end, brk_range, start_stack)),
                 stats: ops.mss,
             });
         }

@@ -418,14 +418,25 @@ fn proc_maps_exact_format() {
     w.mm.do_mmap(0x4000_0000, 4 * P, PROT_READ | PROT_EXEC, flags | MAP_FIXED, &r).unwrap();
     w.mm.do_mmap(0x7ffd_5b0a_5000, 0x21000, prot, flags | MAP_FIXED | MAP_GROWSDOWN, &r).unwrap();
     w.mm.do_mmap(0x7f00_0000_0000, P, prot, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, &r).unwrap();
+    // Split the shared mapping: its second half starts one page into the
+    // object.
+    w.mm.do_mmap(0x7f00_0000_1000, 2 * P, prot, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, &r).unwrap();
+    w.mm.do_mprotect(0x7f00_0000_2000, P, PROT_READ).unwrap();
     let maps = w.mm.proc_maps(Some(0x7ffd_5b0c_5f00));
-    let expect = concat!(
-        "00600000-00602000 rw-p 00000000 00:00 0                                  [heap]\n",
-        "40000000-40004000 r-xp 00000000 00:00 0 \n",
-        "7f0000000000-7f0000001000 rw-s 00000000 00:00 0 \n",
-        "7ffd5b0a5000-7ffd5b0c6000 rw-p 00000000 00:00 0                          [stack]\n",
+    // The inode numbers of shmem objects come from a global counter.
+    let ino = |start: &str| maps.lines().find(|l| l.starts_with(start)).and_then(|l| l.split_whitespace().nth(4)).unwrap().to_string();
+    let (a, b) = (ino("7f0000000000"), ino("7f0000001000"));
+    assert_eq!(ino("7f0000002000"), b, "one object on both sides of the split");
+    let expect = format!(
+        "00600000-00602000 rw-p 00000000 00:00 0                                  [heap]\n\
+         40000000-40004000 r-xp 00000000 00:00 0 \n\
+         7f0000000000-7f0000001000 rw-s 00000000 00:01 {a:<26} /dev/zero (deleted)\n\
+         7f0000001000-7f0000002000 rw-s 00000000 00:01 {b:<26} /dev/zero (deleted)\n\
+         7f0000002000-7f0000003000 r--s 00001000 00:01 {b:<26} /dev/zero (deleted)\n\
+         7ffd5b0a5000-7ffd5b0c6000 rw-p 00000000 00:00 0                          [stack]\n"
     );
     assert_eq!(maps, expect);
+    assert!(a != "0" && a != b, "each object has its own inode");
 }
 
 #[test]

@@ -91,9 +91,46 @@ static int child(char *a)
 	return bits;
 }
 
+/* The /proc/self/maps line of the vma starting at p, in line (empty if none). */
+static void maps_line(const void *p, char *line, size_t cap)
+{
+	char want[32];
+	snprintf(want, sizeof want, "%lx-", (unsigned long)p);
+	line[0] = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return;
+	while (fgets(line, cap, f))
+		if (!strncmp(line, want, strlen(want)))
+			break;
+		else
+			line[0] = 0;
+	fclose(f);
+}
+
+/* How /proc/self/maps shows shared anonymous memory: Linux's unlinked
+ * shmem file, one inode for the object, offsets into it after a split. */
+static void maps_of_shared_memory(void)
+{
+	char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char line[256], perms[8], dev[16], name[64];
+	unsigned long off = 1, ino = 0, ino2 = 1;
+	maps_line(m, line, sizeof line);
+	int n = sscanf(line, "%*x-%*x %7s %lx %15s %lu %63[^\n]", perms, &off, dev, &ino, name);
+	tap_ok(n == 5 && !strcmp(perms, "rw-s") && off == 0 && ino != 0 && !strcmp(name, "/dev/zero (deleted)"),
+	       "maps: shared anonymous memory is /dev/zero (deleted), rw-s, offset 0, an inode: %s", line);
+	mprotect(m + 2 * PG, 2 * PG, PROT_READ);
+	maps_line(m + 2 * PG, line, sizeof line);
+	n = sscanf(line, "%*x-%*x %7s %lx %15s %lu", perms, &off, dev, &ino2);
+	tap_ok(n == 4 && !strcmp(perms, "r--s") && off == 2 * PG && ino2 == ino,
+	       "after mprotect splits it, the second part starts 2 pages into the same object: %s", line);
+	munmap(m, 4 * PG);
+}
+
 int main(void)
 {
 	tap_begin("shm_anon");
+	maps_of_shared_memory();
 	char *a = mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED || pipe(to_child) || pipe(to_parent)) {
 		tap_ok(0, "setup");

@@ -81,7 +81,8 @@ fn show_mss(s: &mut String, mss: &MemSizeStats, rollup: bool) {
 pub fn smaps(vmas: &[SmapsVma]) -> String {
     let mut s = String::new();
     for v in vmas {
-        s.push_str(&format_maps_line(v.start, v.end, v.flags, 0, 0, 0, 0, v.name));
+        let f = v.file;
+        s.push_str(&format_maps_line(v.start, v.end, v.flags, f.offset, f.major, f.minor, f.ino, v.name));
         kb_line(&mut s, "Size", v.end - v.start);
         kb_line(&mut s, "KernelPageSize", mm::addr::PAGE_SIZE);
         kb_line(&mut s, "MMUPageSize", mm::addr::PAGE_SIZE);
