@@ -1,7 +1,8 @@
 //! The sandbox's files and pipes ([`super::Mode::Fuzz`] only).
 //!
 //! Calls that create, change or remove files reach only a directory of the
-//! sandbox's own, `/tmp/hfuzz.<pid>`, created at start and removed at the
+//! sandbox's own, `/tmp/hfuzz.<pid>` (mode 0777, so that it stays usable
+//! after a setuid away from root), created at start and removed at the
 //! end: they name it through a descriptor kept at [`DIR_FD`] (a number no
 //! other call closes or reuses) with a relative name from [`NAMES`], or by
 //! its absolute path. Symbolic links the sandbox makes point only at
@@ -59,6 +60,10 @@ impl Sandbox {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(e),
         }
+        // Writable by everyone: after a random setuid away from root the
+        // calls can still create and remove files in it.
+        // SAFETY: chmod reads the path, a live C string.
+        sys::check(unsafe { sys::syscall6(90, [cdir.as_ptr() as usize, 0o777, 0, 0, 0, 0]) })?;
         const O_DIRECTORY: usize = 0x1_0000;
         let fd = sys::openat(sys::AT_FDCWD, &cdir, O_DIRECTORY | sys::O_CLOEXEC, 0)?;
         // SAFETY: F_DUPFD_CLOEXEC (1030) copies a descriptor; no memory.
