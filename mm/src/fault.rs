@@ -234,7 +234,14 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         return Ok(false);
     }
     if let Some((obj, index)) = shmem {
-        return shmem_fault(inner, meta, &obj, index, va, vm_flags, want, spare);
+        shmem_fault(inner, meta, &obj, index, va, vm_flags, cow_pte_flags(vm_flags, want, None), spare)?;
+        if access == FaultAccess::Write && !vm_flags.contains(VmFlags::SHARED) {
+            // Linux `do_cow_fault`: a write to a private mapping of an
+            // object gets a private copy of the object's page.
+            let pa = inner.pgtable.as_ref().and_then(|pt| pt.translate(va)).ok_or(FaultError::NoVma)?.pa;
+            wp_page_copy(inner, meta, va, pa, vm_flags, want, spare)?;
+        }
+        return Ok(true);
     }
     // Use the frame the caller allocated (and zeroed) before taking the
     // inner lock, if any, so the lock is held only for the page-table
@@ -269,8 +276,8 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
 /// Linux `shmem_fault` and `finish_fault` for a vma that maps a shmem
 /// object: map page `index` of `obj` at `va` (no page yet: a zeroed one,
 /// the caller's `spare` if it has one, goes into the object), with the
-/// vma's protection `want` — writable if the vma is (no copy-on-write in a
-/// `VM_SHARED` vma). The mapping takes its own reference, and counts in
+/// protection `want` (read-only in a private vma: a write copies the page,
+/// see the caller). The mapping takes its own reference, and counts in
 /// the page's `mlock_count` when the vma is `VM_LOCKED`
 /// (`mlock_vma_folio`). An index beyond the object (a mapping extended by
 /// mremap) is an access error (Linux: `SIGBUS`).

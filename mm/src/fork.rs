@@ -107,10 +107,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             let cflags = v.flags - VmFlags::LOCKED_MASK;
             cinner.vmas.insert(Vma { flags: cflags, ..v.clone() })?;
             cinner.total_vm += v.pages();
-            if v.shmem().is_some() {
+            if v.shmem().is_some() && v.flags.contains(VmFlags::SHARED) {
                 // The child shares the object and faults its pages from it
                 // (Linux copies no ptes of a shared mapping without anon
-                // pages).
+                // pages). A private mapping of an object may hold copies
+                // (anonymous pages): its ptes are copied like any other.
                 continue;
             }
             self.copy_page_range(

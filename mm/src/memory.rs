@@ -163,7 +163,7 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
 /// Locking: `mmap_lock` held for write, inner lock held.
 pub(crate) fn release_unmapped_shmem<P: PhysMem, T: TlbFlush>(inner: &MmInner<P, T>, meta: &PageMetaArray, tlb: &mut MmuGather, vma: &Vma) {
     if let Some(obj) = vma.shmem() {
-        if obj.mappers() == 0 {
+        if obj.unused() {
             obj.release_pages(meta, tlb, &inner.phys, &inner.tlb);
         }
     }

@@ -41,6 +41,19 @@ use crate::vma::{max_map_count, VmFlags, Vma, VmaTree};
 
 pub use crate::mman::*;
 
+/// What [`MmStruct::do_mmap_object`] maps: an object from a page offset
+/// (Linux's `vm_file` and `vm_pgoff`).
+#[derive(Clone, Debug)]
+pub struct MmapBacking {
+    /// The object.
+    pub obj: alloc::sync::Arc<crate::shmem::Shmem>,
+    /// The page of the object the mapping starts at.
+    pub pgoff: u64,
+    /// May a shared mapping of it ever be writable (the file is open for
+    /// writing)?
+    pub may_write: bool,
+}
+
 /// Linux `mlock_future_ok`: may `bytes` more of `VM_LOCKED` memory (if
 /// `flags` has it) be added to an mm with `locked_vm` pages locked?
 pub fn mlock_future_ok(locked_vm: u64, flags: VmFlags, bytes: u64, creds: &MlockCreds) -> bool {
@@ -139,6 +152,42 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if flags & MAP_ANONYMOUS == 0 {
             return Err(Errno::EBADF);
         }
+        self.mmap_region(addr, len, prot, flags, None, creds)
+    }
+
+    /// `do_mmap` of an existing memory object (a tmpfs file, a SysV
+    /// segment, a memfd): `[addr, addr + len)` maps the object from page
+    /// `backing.pgoff` on. `flags` are the mmap flags (`MAP_ANONYMOUS` is
+    /// ignored); `MAP_SHARED` shares the object's pages, `MAP_PRIVATE`
+    /// maps them copy-on-write. Without `backing.may_write` the vma never
+    /// gets `VM_MAYWRITE` (Linux: a shared mapping of a file not open for
+    /// writing), so it cannot be made writable later. The caller checked
+    /// the file's mode against `prot`; errors as [`MmStruct::do_mmap`].
+    ///
+    /// Locking: takes `mmap_lock` for write.
+    pub fn do_mmap_object(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        backing: MmapBacking,
+        creds: &MlockCreds,
+    ) -> Result<u64, Errno> {
+        self.mmap_region(addr, len, prot, flags & !MAP_ANONYMOUS, Some(backing), creds)
+    }
+
+    /// The body of `do_mmap` and `do_mmap_object` (Linux `do_mmap` with
+    /// `mmap_region`): anonymous memory when `backing` is `None`.
+    fn mmap_region(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        backing: Option<MmapBacking>,
+        creds: &MlockCreds,
+    ) -> Result<u64, Errno> {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -187,6 +236,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return Err(Errno::EEXIST);
             }
             let mut vm_flags = calc_vm_prot_bits(prot) | inner.def_flags | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
+            if backing.as_ref().is_some_and(|b| !b.may_write) && flags & MAP_TYPE != MAP_PRIVATE {
+                vm_flags -= VmFlags::MAYWRITE;
+            }
             if flags & MAP_GROWSDOWN != 0 {
                 vm_flags |= VmFlags::GROWSDOWN;
             }
@@ -212,12 +264,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if fixed {
                 do_munmap_locked(&locked, inner, &meta, start, end)?;
             }
-            let vma = if vm_flags.contains(VmFlags::SHARED) {
-                // Linux `shmem_zero_setup`: an object sized to the mapping.
-                let obj = crate::shmem::Shmem::new(len >> PAGE_SHIFT)?;
-                Vma::new_shmem(start, end, vm_flags, alloc::sync::Arc::new(obj))
-            } else {
-                Vma::new_anonymous(start, end, vm_flags)
+            let vma = match backing {
+                Some(MmapBacking { obj, pgoff, .. }) => Vma::new_object(start, end, vm_flags, obj, pgoff),
+                None if vm_flags.contains(VmFlags::SHARED) => {
+                    // Linux `shmem_zero_setup`: an object sized to the mapping.
+                    let obj = crate::shmem::Shmem::new(len >> PAGE_SHIFT)?;
+                    Vma::new_shmem(start, end, vm_flags, alloc::sync::Arc::new(obj))
+                }
+                None => Vma::new_anonymous(start, end, vm_flags),
             };
             inner.vmas.insert(vma).map_err(|_| Errno::ENOMEM)?;
             inner.vmas.merge_at(end);

@@ -57,6 +57,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta();
         let mut populate = Vec::new();
         let run_end;
+        let denied;
         {
             let mut g = self.lock_inner();
             let inner = &mut *g;
@@ -64,9 +65,21 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             if grows & PROT_GROWSDOWN != 0 && !first.flags.contains(VmFlags::GROWSDOWN) {
                 return Err(Errno::EINVAL);
             }
-            run_end = inner.vmas.mapped_run_end(start, end.min(TASK_SIZE));
+            let mapped_end = inner.vmas.mapped_run_end(start, end.min(TASK_SIZE));
+            // Linux refuses (EACCES) at the first vma that may not get the
+            // new rights (VM_MAY* missing, e.g. write to a shared mapping
+            // of a file open read-only); the vmas before it are changed.
             let rwx = VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC;
-            let changes = inner.vmas.vma_modify_flags(start, run_end, |old| (old - rwx) | new_prot)?;
+            let may = |f: VmFlags| VmFlags::from_bits_retain((f.bits() >> 4) & rwx.bits());
+            denied = inner
+                .vmas
+                .iter()
+                .filter(|v| v.end > start && v.start < mapped_end)
+                .find(|v| !may(v.flags).contains(new_prot))
+                .map(|v| v.start.max(start));
+            run_end = denied.unwrap_or(mapped_end);
+            let changes =
+                if run_end > start { inner.vmas.vma_modify_flags(start, run_end, |old| (old - rwx) | new_prot)? } else { Vec::new() };
             // One flush round for every pte changed, before the inner lock
             // is released (Linux: one mmu_gather around the vma loop).
             let mut tlb = MmuGather::tlb_gather_mmu();
@@ -90,6 +103,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         for (s, e) in populate {
             let _ = self.populate_range_held(locked.as_locked(), s, e, OnError::Skip);
+        }
+        if denied.is_some() {
+            return Err(Errno::EACCES);
         }
         if run_end < end {
             return Err(Errno::ENOMEM);

@@ -17,11 +17,14 @@
 //! - an index below [`Shmem::nr_pages`] has at most one page, for the
 //!   object's life; pages leave only when the object is released;
 //! - [`Shmem::mappers`] is the number of vmas in vma trees that hold the
-//!   object (the tree counts them as it inserts and removes vmas). The
-//!   address space whose unmap or exit takes it to 0 releases the pages
-//!   ([`Shmem::release_pages`]) into its TLB gather, after its ptes are
-//!   gone; no vma can map the object again after that (fork copies only
-//!   vmas that are in a tree).
+//!   object (the tree counts them as it inserts and removes vmas), and
+//!   `pins` the owners that keep it without mapping it (a tmpfs file, a
+//!   SysV segment: [`Shmem::pin`]). The address space whose unmap or exit
+//!   leaves both at 0 releases the pages ([`Shmem::release_pages`]) into
+//!   its TLB gather, after its ptes are gone, or the owner's
+//!   [`Shmem::unpin`] does when no vma maps it; no vma can map the object
+//!   again after that (fork copies only vmas that are in a tree, and an
+//!   owner maps only while it pins).
 //!
 //! Locking: the page index is behind the object's own spinlock, taken
 //! inside an mm's inner lock (never the other way round) and held only to
@@ -48,6 +51,9 @@ pub struct Shmem {
     pages: spin::Mutex<Vec<Vec<u64>>>,
     /// Vmas in vma trees that hold the object.
     mappers: AtomicUsize,
+    /// Owners that keep the pages while no vma maps them (a tmpfs file's
+    /// inode, a SysV segment): [`Shmem::pin`].
+    pins: AtomicUsize,
     /// Set once the pages were released.
     released: AtomicBool,
     /// Its inode number in `/proc/<pid>/maps` (Linux's shmem inode).
@@ -80,7 +86,14 @@ impl Shmem {
         index.try_reserve_exact(leaves).map_err(|_| Errno::ENOMEM)?;
         index.resize_with(leaves, Vec::new);
         let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
-        Ok(Shmem { nr_pages, pages: spin::Mutex::new(index), mappers: AtomicUsize::new(0), released: AtomicBool::new(false), ino })
+        Ok(Shmem {
+            nr_pages,
+            pages: spin::Mutex::new(index),
+            mappers: AtomicUsize::new(0),
+            pins: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
+            ino,
+        })
     }
 
     /// Its inode number, as `/proc/<pid>/maps` shows it.
@@ -100,13 +113,42 @@ impl Shmem {
 
     /// A vma holding the object went into a vma tree.
     pub(crate) fn add_mapper(&self) {
-        self.mappers.fetch_add(1, Ordering::AcqRel);
+        self.mappers.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A vma holding the object left its vma tree.
     pub(crate) fn remove_mapper(&self) {
-        let old = self.mappers.fetch_sub(1, Ordering::AcqRel);
+        let old = self.mappers.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(old > 0, "shmem mapper count underflow");
+    }
+
+    /// Is the object unused: no vma maps it and no owner pins it? Then
+    /// its pages may go. (The counters are sequentially consistent: of an
+    /// unmap and an unpin racing to zero, at least one sees both at 0.)
+    pub(crate) fn unused(&self) -> bool {
+        self.mappers.load(Ordering::SeqCst) == 0 && self.pins.load(Ordering::SeqCst) == 0
+    }
+
+    /// An owner (a tmpfs inode, a SysV segment) keeps the pages while no
+    /// vma maps the object, until its [`Shmem::unpin`].
+    pub fn pin(&self) {
+        self.pins.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The owner is done with the object (the file's last link and open
+    /// went, the segment was removed). If no vma maps it either, its pages
+    /// go now ([`Shmem::release_pages`]); otherwise the last unmap frees
+    /// them. The owner must not add pages afterwards.
+    ///
+    /// Locking: none held (takes the object's lock).
+    pub fn unpin(&self, meta: &PageMetaArray, phys: &impl PhysMem) {
+        let old = self.pins.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(old > 0, "shmem pin count underflow");
+        if self.unused() {
+            // No pte maps a page (no vma holds the object), so nothing
+            // waits for a flush: the pages are freed at once.
+            self.release_pages(meta, &mut MmuGather::tlb_gather_mmu(), phys, &crate::pgtable::NoFlush);
+        }
     }
 
     /// The frame of page `index`, if the object has one.
@@ -165,7 +207,8 @@ impl Shmem {
     /// Only the first call does anything.
     ///
     /// Locking: the caller removed the last vma holding the object from
-    /// its tree ([`mappers`](Self::mappers) is 0); takes the object's lock.
+    /// its tree or unpinned it, and the object is [`unused`](Self::unused);
+    /// takes the object's lock.
     pub(crate) fn release_pages(&self, meta: &PageMetaArray, tlb: &mut MmuGather, phys: &impl PhysMem, flush: &impl TlbFlush) {
         if self.released.swap(true, Ordering::AcqRel) {
             return;

@@ -317,3 +317,76 @@ fn nr_shmem_counts_the_objects_pages_until_the_last_mapping_goes() {
     drop(child);
     assert_eq!(w.meta.nr_shmem(), 0, "the last mapping took the pages with it");
 }
+
+/// An object that an owner pins (a tmpfs file, a SysV segment), mapped
+/// with `do_mmap_object`: shared mappings write into it, a private one
+/// reads its pages and copies on write (the object keeps its data, fork
+/// keeps the copy), unmapping everything keeps the pages while it is
+/// pinned, and `unpin` frees them.
+#[test]
+fn a_pinned_object_mapped_shared_and_private() {
+    use std::sync::Arc;
+    let w = world();
+    let in_use = w.arena.in_use();
+    let obj = Arc::new(mm::shmem::Shmem::new(N).unwrap());
+    obj.pin();
+    let backing = |pgoff| MmapBacking { obj: obj.clone(), pgoff, may_write: true };
+    let s = w.mm.do_mmap_object(0, N * P, PROT_READ | PROT_WRITE, MAP_SHARED, backing(0), &root()).unwrap();
+    for i in 0..N {
+        store(&w, &w.mm, s + i * P, 0x5000 + i);
+    }
+    // A private mapping from page 2 on sees the object's data, in the
+    // object's frames, read-only until written.
+    let p = w.mm.do_mmap_object(0, 4 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, backing(2), &root()).unwrap();
+    assert_eq!(load(&w, &w.mm, p), 0x5002);
+    assert_eq!(frame(&w.mm, p), frame(&w.mm, s + 2 * P));
+    assert!(
+        !w.mm.follow_page(p).unwrap().1.contains(PteFlags::WRITABLE),
+        "a private mapping of an object page is read-only"
+    );
+    // A write copies: the object keeps its value.
+    store(&w, &w.mm, p, 0xbeef);
+    assert_ne!(frame(&w.mm, p), frame(&w.mm, s + 2 * P));
+    assert_eq!(load(&w, &w.mm, s + 2 * P), 0x5002);
+    // A first touch by a write copies at once (page 3 of the object).
+    store(&w, &w.mm, p + P, 0xcafe);
+    assert_eq!(load(&w, &w.mm, s + 3 * P), 0x5003);
+    // Fork keeps the private copies, and shares the object's pages.
+    let child = child_of(&w, &w.mm);
+    assert_eq!(load(&w, &child, p), 0xbeef);
+    assert_eq!(load(&w, &child, p + 2 * P), 0x5004);
+    store(&w, &child, s + 5 * P, 0x77);
+    assert_eq!(load(&w, &w.mm, s + 5 * P), 0x77);
+    check(&w.mm);
+    check(&child);
+    drop(child);
+    w.mm.do_munmap(s, N * P).unwrap();
+    w.mm.do_munmap(p, 4 * P).unwrap();
+    assert_eq!(obj.nr_cached() as u64, N, "the pinned object keeps its pages");
+    // Mapped again: the same data.
+    let s = w.mm.do_mmap_object(0, N * P, PROT_READ, MAP_SHARED, backing(0), &root()).unwrap();
+    assert_eq!(load(&w, &w.mm, s + 7 * P), 0x5007);
+    w.mm.do_munmap(s, N * P).unwrap();
+    obj.unpin(&w.meta, &w.arena);
+    assert_eq!(obj.nr_cached(), 0);
+    assert_eq!(w.arena.in_use(), in_use, "no frame outlives the object");
+}
+
+/// A shared mapping of an object its owner may not write (a file open
+/// read-only) cannot be made writable.
+#[test]
+fn a_read_only_object_mapping_never_becomes_writable() {
+    use std::sync::Arc;
+    let w = world();
+    let obj = Arc::new(mm::shmem::Shmem::new(N).unwrap());
+    obj.pin();
+    let b = MmapBacking { obj: obj.clone(), pgoff: 0, may_write: false };
+    let s = w.mm.do_mmap_object(0, N * P, PROT_READ, MAP_SHARED, b.clone(), &root()).unwrap();
+    assert_eq!(w.mm.do_mprotect(s, P, PROT_READ | PROT_WRITE), Err(mm::Errno::EACCES));
+    // Private: may be written (copies).
+    let p = w.mm.do_mmap_object(0, N * P, PROT_READ, MAP_PRIVATE, b, &root()).unwrap();
+    assert_eq!(w.mm.do_mprotect(p, P, PROT_READ | PROT_WRITE), Ok(()));
+    w.mm.do_munmap(s, N * P).unwrap();
+    w.mm.do_munmap(p, N * P).unwrap();
+    obj.unpin(&w.meta, &w.arena);
+}

@@ -122,6 +122,13 @@ impl Vma {
         Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff: 0 } }
     }
 
+    /// A new vma mapping `obj` from page `pgoff` on. `start` and `end`
+    /// must be page aligned, `start < end`.
+    pub fn new_object(start: u64, end: u64, flags: VmFlags, obj: Arc<Shmem>, pgoff: u64) -> Vma {
+        debug_assert!(start < end && crate::addr::page_aligned(start) && crate::addr::page_aligned(end));
+        Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff } }
+    }
+
     /// The shmem object the vma maps, if any.
     pub fn shmem(&self) -> Option<&Arc<Shmem>> {
         match &self.kind {
