@@ -72,6 +72,10 @@ pub enum FaultError {
     /// The vma does not allow the access, or is a special (`VM_IO` /
     /// `VM_PFNMAP`) mapping without pages (SIGSEGV, `SEGV_ACCERR`).
     Access,
+    /// The vma maps an object and the page lies beyond the object's end
+    /// (a file truncated under its mapping): SIGBUS, `BUS_ADRERR`
+    /// (Linux `VM_FAULT_SIGBUS`).
+    SigBus,
     /// No frame (for the page or a page table), or the frame has no
     /// metadata (the kernel's `VM_FAULT_OOM`).
     OutOfMemory,
@@ -84,7 +88,7 @@ impl FaultError {
     /// address or access, `ENOMEM`, `EINTR`.
     pub fn to_errno(self) -> Errno {
         match self {
-            FaultError::NoVma | FaultError::Access => Errno::EFAULT,
+            FaultError::NoVma | FaultError::Access | FaultError::SigBus => Errno::EFAULT,
             FaultError::OutOfMemory => Errno::ENOMEM,
             FaultError::Interrupted => Errno::EINTR,
         }
@@ -279,8 +283,8 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
 /// protection `want` (read-only in a private vma: a write copies the page,
 /// see the caller). The mapping takes its own reference, and counts in
 /// the page's `mlock_count` when the vma is `VM_LOCKED`
-/// (`mlock_vma_folio`). An index beyond the object (a mapping extended by
-/// mremap) is an access error (Linux: `SIGBUS`).
+/// (`mlock_vma_folio`). An index beyond the object (a truncated file, a
+/// mapping extended by mremap) is `SigBus`.
 ///
 /// Locking: `mmap_lock` held (read or write), inner lock held (`inner`);
 /// takes the object's lock.
@@ -297,7 +301,7 @@ fn shmem_fault<P: PhysMem, T: TlbFlush>(
 ) -> Result<bool, FaultError> {
     let phys = &inner.phys;
     let (pa, _new) = obj.find_or_add(meta, index, || spare.take().or_else(|| phys.alloc_frame())).map_err(|e| match e {
-        Errno::EFAULT => FaultError::Access,
+        Errno::EFAULT => FaultError::SigBus,
         _ => FaultError::OutOfMemory,
     })?;
     let folio = meta.get(pa).ok_or(FaultError::OutOfMemory)?;

@@ -57,6 +57,7 @@ pub mod rwsem;
 pub mod shmem;
 pub mod smaps;
 pub mod stack;
+pub mod truncate;
 pub mod vma;
 
 pub use errno::Errno;

@@ -16,8 +16,8 @@
 //!   in those forked from it, holds the object and its page offset, faults
 //!   find or add the page there (mapped writable if the vma is, never
 //!   copied on write), and the pages are freed when the last such vma
-//!   goes. Deviation: a fault beyond the object (the part of a mapping
-//!   that mremap grew) is an access error (`SIGSEGV`; Linux: `SIGBUS`);
+//!   goes. A fault beyond the object (the part of a mapping that mremap
+//!   grew) is `SIGBUS`, as Linux;
 //! - no stack guard gap and no `VM_ACCOUNT`.
 //!
 //! Population after mmap/brk (`MAP_POPULATE`, `MAP_LOCKED`, `MCL_FUTURE`)

@@ -14,8 +14,10 @@
 //!   (Linux's page-cache reference); each pte mapping the page holds one
 //!   more. A page's `mlock_count` counts the `VM_LOCKED` vmas mapping it,
 //!   in any address space (see [`crate::page_meta`]);
-//! - an index below [`Shmem::nr_pages`] has at most one page, for the
-//!   object's life; pages leave only when the object is released;
+//! - an index has at most one page; a page at or past
+//!   [`Shmem::nr_pages`] exists only between a shrink and its
+//!   [`Shmem::truncate_pages`]; pages leave only then and when the
+//!   object is released;
 //! - [`Shmem::mappers`] is the number of vmas in vma trees that hold the
 //!   object (the tree counts them as it inserts and removes vmas), and
 //!   `pins` the owners that keep it without mapping it (a tmpfs file, a
@@ -31,8 +33,9 @@
 //! look up or add a page; faults of two address spaces on one offset
 //! serialise on it, so they map one page. The mapper count is atomic.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::errno::Errno;
 use crate::mmu_gather::MmuGather;
@@ -42,13 +45,15 @@ use crate::pgtable::{PhysMem, TlbFlush};
 /// Pages per leaf of the page index.
 const LEAF: usize = 512;
 
-/// A shmem object: the pages of one shared anonymous mapping.
+/// A shmem object: the pages of a shared anonymous mapping, a tmpfs file,
+/// a SysV segment or a memfd.
 pub struct Shmem {
-    /// Size in pages (the mapping's at creation).
-    nr_pages: u64,
+    /// Size in pages (the mapping's at creation; a file's follows its
+    /// size, [`Shmem::set_nr_pages`]).
+    nr_pages: AtomicU64,
     /// Page index: leaf `i / LEAF`, slot `i % LEAF` holds the frame of
-    /// page `i`, 0 if none; an empty leaf has no page yet.
-    pages: spin::Mutex<Vec<Vec<u64>>>,
+    /// page `i`, 0 if none; a missing leaf has no page.
+    pages: spin::Mutex<BTreeMap<u64, Vec<u64>>>,
     /// Vmas in vma trees that hold the object.
     mappers: AtomicUsize,
     /// Owners that keep the pages while no vma maps them (a tmpfs file's
@@ -65,7 +70,7 @@ static NEXT_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::
 
 impl core::fmt::Debug for Shmem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Shmem").field("nr_pages", &self.nr_pages).field("mappers", &self.mappers()).finish()
+        f.debug_struct("Shmem").field("nr_pages", &self.nr_pages()).field("mappers", &self.mappers()).finish()
     }
 }
 
@@ -73,27 +78,32 @@ impl Drop for Shmem {
     /// The last holder went: the pages must have been released when the
     /// last vma left its tree, or they leak.
     fn drop(&mut self) {
-        debug_assert!(self.pages.get_mut().iter().all(|leaf| leaf.iter().all(|&pa| pa == 0)), "shmem object dropped with its pages");
+        debug_assert!(
+            self.pages.get_mut().values().all(|leaf| leaf.iter().all(|&pa| pa == 0)),
+            "shmem object dropped with its pages"
+        );
     }
 }
 
 impl Shmem {
     /// Linux `shmem_zero_setup`: an empty object of `nr_pages` pages.
-    /// Errors: `ENOMEM` when its index cannot be allocated.
+    /// Errors: none today (the index grows as pages come); `Result` for
+    /// the callers' sake.
     pub fn new(nr_pages: u64) -> Result<Shmem, Errno> {
-        let leaves = usize::try_from(nr_pages.div_ceil(LEAF as u64)).map_err(|_| Errno::ENOMEM)?;
-        let mut index = Vec::new();
-        index.try_reserve_exact(leaves).map_err(|_| Errno::ENOMEM)?;
-        index.resize_with(leaves, Vec::new);
-        let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
-        Ok(Shmem {
-            nr_pages,
-            pages: spin::Mutex::new(index),
+        Ok(Shmem::new_with_ino(nr_pages, NEXT_INO.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// An empty object of `nr_pages` pages that `/proc/<pid>/maps` shows
+    /// with inode number `ino` (a tmpfs file's).
+    pub fn new_with_ino(nr_pages: u64, ino: u64) -> Shmem {
+        Shmem {
+            nr_pages: AtomicU64::new(nr_pages),
+            pages: spin::Mutex::new(BTreeMap::new()),
             mappers: AtomicUsize::new(0),
             pins: AtomicUsize::new(0),
             released: AtomicBool::new(false),
             ino,
-        })
+        }
     }
 
     /// Its inode number, as `/proc/<pid>/maps` shows it.
@@ -103,7 +113,14 @@ impl Shmem {
 
     /// Size in pages.
     pub fn nr_pages(&self) -> u64 {
-        self.nr_pages
+        self.nr_pages.load(Ordering::Acquire)
+    }
+
+    /// Set the size in pages (a file grew or shrank). Faults at or past
+    /// it are `SIGBUS` from now on; pages already there stay until
+    /// [`Shmem::truncate_pages`] (the owner unmaps them first).
+    pub fn set_nr_pages(&self, nr_pages: u64) {
+        self.nr_pages.store(nr_pages, Ordering::Release);
     }
 
     /// Vmas in vma trees that hold the object.
@@ -153,17 +170,14 @@ impl Shmem {
 
     /// The frame of page `index`, if the object has one.
     pub fn find(&self, index: u64) -> Option<u64> {
-        if index >= self.nr_pages {
-            return None;
-        }
         let pages = self.pages.lock();
-        let leaf = &pages[(index / LEAF as u64) as usize];
+        let leaf = pages.get(&(index / LEAF as u64))?;
         leaf.get((index % LEAF as u64) as usize).copied().filter(|&pa| pa != 0)
     }
 
     /// Number of pages the object holds.
     pub fn nr_cached(&self) -> usize {
-        self.pages.lock().iter().map(|l| l.iter().filter(|&&pa| pa != 0).count()).sum()
+        self.pages.lock().values().map(|l| l.iter().filter(|&&pa| pa != 0).count()).sum()
     }
 
     /// The lookup half of Linux `shmem_fault`: the frame of page `index`;
@@ -176,20 +190,29 @@ impl Shmem {
     /// `ENOMEM` no frame, no metadata, or no memory for the index.
     ///
     /// Locking: takes the object's lock (inside the caller's inner lock).
-    pub(crate) fn find_or_add(&self, meta: &PageMetaArray, index: u64, alloc: impl FnOnce() -> Option<u64>) -> Result<(u64, bool), Errno> {
-        if index >= self.nr_pages || self.released.load(Ordering::Acquire) {
+    pub fn find_or_add(&self, meta: &PageMetaArray, index: u64, alloc: impl FnOnce() -> Option<u64>) -> Result<(u64, bool), Errno> {
+        let mut pages = self.pages.lock();
+        // Checked under the lock: a truncation sets the size before it
+        // takes the pages out under this lock.
+        if index >= self.nr_pages() || self.released.load(Ordering::Acquire) {
             return Err(Errno::EFAULT);
         }
-        let mut pages = self.pages.lock();
-        let leaf = &mut pages[(index / LEAF as u64) as usize];
         let slot = (index % LEAF as u64) as usize;
-        if let Some(&pa) = leaf.get(slot).filter(|&&pa| pa != 0) {
+        if let Some(&pa) = pages.get(&(index / LEAF as u64)).and_then(|l| l.get(slot)).filter(|&&pa| pa != 0) {
             return Ok((pa, false));
         }
-        if leaf.is_empty() {
+        if !pages.contains_key(&(index / LEAF as u64)) {
+            let mut leaf = Vec::new();
             leaf.try_reserve_exact(LEAF).map_err(|_| Errno::ENOMEM)?;
             leaf.resize(LEAF, 0);
+            // A B-tree node is a few hundred bytes: refuse when even 1 KiB
+            // cannot be had rather than abort in the insert.
+            let mut probe: Vec<u8> = Vec::new();
+            probe.try_reserve_exact(1024).map_err(|_| Errno::ENOMEM)?;
+            drop(probe);
+            pages.insert(index / LEAF as u64, leaf);
         }
+        let leaf = pages.get_mut(&(index / LEAF as u64)).expect("leaf just made");
         let pa = alloc().ok_or(Errno::ENOMEM)?;
         let folio = meta.get(pa).ok_or(Errno::ENOMEM)?;
         folio.prep_new_page().map_err(|_| Errno::ENOMEM)?;
@@ -213,18 +236,37 @@ impl Shmem {
         if self.released.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.put_pages_from(0, meta, tlb, phys, flush);
+    }
+
+    /// Linux `truncate_inode_pages`: the pages at index `from` and past it
+    /// leave the object (the file shrank). The caller set the size first
+    /// ([`Shmem::set_nr_pages`], so no fault adds them back) and unmapped
+    /// them from every address space, flushed: a page no one else holds
+    /// is freed at once.
+    ///
+    /// Locking: none held; takes the object's lock.
+    pub fn truncate_pages(&self, from: u64, meta: &PageMetaArray, phys: &impl PhysMem) {
+        self.put_pages_from(from, meta, &mut MmuGather::tlb_gather_mmu(), phys, &crate::pgtable::NoFlush);
+    }
+
+    /// Drop the object's reference on each page at index `from` and past
+    /// it and take it out of the index; a page that had no other goes to
+    /// `tlb` if a flush is pending there (it was mapped until the caller's
+    /// operation), to the allocator otherwise.
+    fn put_pages_from(&self, from: u64, meta: &PageMetaArray, tlb: &mut MmuGather, phys: &impl PhysMem, flush: &impl TlbFlush) {
         let mut pages = self.pages.lock();
-        for leaf in pages.iter_mut() {
-            for pa in leaf.iter_mut().filter(|pa| **pa != 0) {
+        for (&leaf_no, leaf) in pages.range_mut(from / LEAF as u64..) {
+            for (slot, pa) in leaf.iter_mut().enumerate() {
+                if *pa == 0 || leaf_no * LEAF as u64 + (slot as u64) < from {
+                    continue;
+                }
                 if tlb.needs_flush() {
                     tlb.tlb_flush_mmu(phys, flush);
                 }
                 if let Some(folio) = meta.get(*pa) {
                     meta.account_shmem(false);
                     if let Ok(true) = meta.put_page(folio) {
-                        // Mapped until this operation: free it after the
-                        // flush; mapped nowhere since an earlier one (e.g.
-                        // MADV_DONTNEED): free it now.
                         if tlb.has_pending_flush() {
                             tlb.tlb_remove_page(*pa);
                         } else {
@@ -234,7 +276,7 @@ impl Shmem {
                 }
                 *pa = 0;
             }
-            *leaf = Vec::new();
         }
+        pages.retain(|_, leaf| leaf.iter().any(|&pa| pa != 0));
     }
 }

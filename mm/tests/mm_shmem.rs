@@ -390,3 +390,45 @@ fn a_read_only_object_mapping_never_becomes_writable() {
     w.mm.do_munmap(p, N * P).unwrap();
     obj.unpin(&w.meta, &w.arena);
 }
+
+/// Truncation: the object shrinks, every mapping of the pages past the end
+/// goes (a private mapping keeps its own copies), the pages are freed, and
+/// a fault past the end is SIGBUS.
+#[test]
+fn truncation_unmaps_and_frees_the_pages_past_the_end() {
+    use mm::fault::FaultError;
+    use std::sync::Arc;
+    let w = world();
+    let in_use = w.arena.in_use();
+    let obj = Arc::new(mm::shmem::Shmem::new(N).unwrap());
+    obj.pin();
+    let b = MmapBacking { obj: obj.clone(), pgoff: 0, may_write: true };
+    let s = w.mm.do_mmap_object(0, N * P, PROT_READ | PROT_WRITE, MAP_SHARED, b.clone(), &root()).unwrap();
+    let p = w.mm.do_mmap_object(0, N * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, b, &root()).unwrap();
+    let child = child_of(&w, &w.mm);
+    for i in 0..N {
+        store(&w, &w.mm, s + i * P, i);
+        load(&w, &child, s + i * P);
+        load(&w, &w.mm, p + i * P);
+    }
+    store(&w, &w.mm, p + 9 * P, 0x99);
+    obj.set_nr_pages(4);
+    let parent_gone = w.mm.unmap_mapping_pages(&obj, 4);
+    let child_gone = child.unmap_mapping_pages(&obj, 4);
+    assert_eq!(parent_gone as u64, 2 * (N - 4) - 1, "shared and private, less the private copy");
+    assert_eq!(child_gone as u64, N - 4);
+    obj.truncate_pages(4, &w.meta, &w.arena);
+    assert_eq!(obj.nr_cached(), 4);
+    assert_eq!(w.mm.handle_mm_fault(s + 4 * P, FaultAccess::Read, FaultOrigin::User), Err(FaultError::SigBus));
+    assert_eq!(child.handle_mm_fault(s + 15 * P, FaultAccess::Write, FaultOrigin::User), Err(FaultError::SigBus));
+    assert_eq!(w.mm.handle_mm_fault(p + 5 * P, FaultAccess::Read, FaultOrigin::User), Err(FaultError::SigBus));
+    assert_eq!(load(&w, &w.mm, p + 9 * P), 0x99, "the private copy stays");
+    assert_eq!(load(&w, &w.mm, s + 3 * P), 3);
+    check(&w.mm);
+    check(&child);
+    drop(child);
+    w.mm.do_munmap(s, N * P).unwrap();
+    w.mm.do_munmap(p, N * P).unwrap();
+    obj.unpin(&w.meta, &w.arena);
+    assert_eq!(w.arena.in_use(), in_use, "no frame leaked");
+}
