@@ -201,18 +201,20 @@ impl Shmem {
         if let Some(&pa) = pages.get(&(index / LEAF as u64)).and_then(|l| l.get(slot)).filter(|&&pa| pa != 0) {
             return Ok((pa, false));
         }
-        if !pages.contains_key(&(index / LEAF as u64)) {
-            let mut leaf = Vec::new();
-            leaf.try_reserve_exact(LEAF).map_err(|_| Errno::ENOMEM)?;
-            leaf.resize(LEAF, 0);
-            // A B-tree node is a few hundred bytes: refuse when even 1 KiB
-            // cannot be had rather than abort in the insert.
-            let mut probe: Vec<u8> = Vec::new();
-            probe.try_reserve_exact(1024).map_err(|_| Errno::ENOMEM)?;
-            drop(probe);
-            pages.insert(index / LEAF as u64, leaf);
-        }
-        let leaf = pages.get_mut(&(index / LEAF as u64)).expect("leaf just made");
+        let leaf = match pages.entry(index / LEAF as u64) {
+            alloc::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            alloc::collections::btree_map::Entry::Vacant(e) => {
+                let mut leaf = Vec::new();
+                leaf.try_reserve_exact(LEAF).map_err(|_| Errno::ENOMEM)?;
+                leaf.resize(LEAF, 0);
+                // A B-tree node is a few hundred bytes: refuse when even
+                // 1 KiB cannot be had rather than abort in the insert.
+                let mut probe: Vec<u8> = Vec::new();
+                probe.try_reserve_exact(1024).map_err(|_| Errno::ENOMEM)?;
+                drop(probe);
+                e.insert(leaf)
+            }
+        };
         let pa = alloc().ok_or(Errno::ENOMEM)?;
         let folio = meta.get(pa).ok_or(Errno::ENOMEM)?;
         folio.prep_new_page().map_err(|_| Errno::ENOMEM)?;

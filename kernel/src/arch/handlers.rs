@@ -35,6 +35,9 @@ pub enum UserFault {
     /// no vma maps it (`SEGV_MAPERR`), or its vma forbids it (`accerr`,
     /// `SEGV_ACCERR`).
     Refused { accerr: bool },
+    /// The page lies beyond the end of the object the vma maps (a
+    /// truncated file): `SIGBUS`, `BUS_ADRERR`.
+    SigBus,
     /// A fatal signal came while waiting for the address space's lock.
     Interrupted,
 }

@@ -166,10 +166,15 @@ fn page_fault(frame: &mut TrapFrame) {
         let outcome = (handlers::get().user_fault)(cr2, access);
         interrupts::disable();
         if from_user {
-            if let UserFault::Refused { accerr } = outcome {
-                // SIGSEGV, SEGV_ACCERR or SEGV_MAPERR.
-                let code = if accerr { 2 } else { 1 };
-                (handlers::get().user_signal)(11, code, cr2, trap_info(frame, cr2));
+            match outcome {
+                UserFault::Refused { accerr } => {
+                    // SIGSEGV, SEGV_ACCERR or SEGV_MAPERR.
+                    let code = if accerr { 2 } else { 1 };
+                    (handlers::get().user_signal)(11, code, cr2, trap_info(frame, cr2));
+                }
+                // SIGBUS, BUS_ADRERR.
+                UserFault::SigBus => (handlers::get().user_signal)(7, 2, cr2, trap_info(frame, cr2)),
+                _ => {}
             }
             // Otherwise retry the access, unless the thread is to exit (an
             // OOM victim, say): the way back to ring 3 sees to both.

@@ -33,6 +33,7 @@ pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
         Err(FaultError::Interrupted) => UserFault::Interrupted,
         Err(FaultError::NoVma) => UserFault::Refused { accerr: false },
         Err(FaultError::Access) => UserFault::Refused { accerr: true },
+        Err(FaultError::SigBus) => UserFault::SigBus,
     }
 }
 
