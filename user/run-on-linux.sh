@@ -41,6 +41,7 @@ programs=(
 	"fork_mlock|0|"
 	"smaps|0|"
 	"shm_anon|0|"
+	"file_map|0|"
 	"wait|0|"
 	"forkbomb|0|"
 	"select|0|"

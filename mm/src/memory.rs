@@ -135,30 +135,9 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
     end: u64,
     vm_flags: VmFlags,
 ) {
-    zap_ptes_where(_locked, inner, meta, tlb, start, end, vm_flags, |_| true);
-}
-
-/// [`zap_page_range`] of the ptes of `[start, end)` whose frame `which`
-/// picks (truncation leaves a private mapping's own copies).
-///
-/// Locking: `mmap_lock` held, inner lock held.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn zap_ptes_where<P: PhysMem, T: TlbFlush>(
-    _locked: MmapLocked<'_>,
-    inner: &mut MmInner<P, T>,
-    meta: &PageMetaArray,
-    tlb: &mut MmuGather,
-    start: u64,
-    end: u64,
-    vm_flags: VmFlags,
-    which: impl Fn(u64) -> bool,
-) {
     let Some(pt) = inner.pgtable.as_mut() else { return };
     let (flush, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
-    for_each_present_pte(pt, start, end, |pt, va, pa, _| {
-        if !which(pa) {
-            return;
-        }
+    for_each_present_pte(pt, start, end, |pt, va, _, _| {
         if tlb.needs_flush() {
             tlb.tlb_flush_mmu(phys, flush);
         }

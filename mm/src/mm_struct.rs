@@ -540,8 +540,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let lines: Vec<_> = self.lock_inner().vmas.iter().map(|v| (v.start, v.end, v.flags, crate::smaps::maps_backing(v))).collect();
         let mut out = String::new();
         for (start, end, flags, (f, object)) in lines {
-            let name = object.or_else(|| crate::smaps::maps_vma_name(start, end, (start_brk, brk), start_stack));
-            out.push_str(&format_maps_line(start, end, flags, f.offset, f.major, f.minor, f.ino, name));
+            let name =
+                object.or_else(|| crate::smaps::maps_vma_name(start, end, (start_brk, brk), start_stack).map(alloc::borrow::Cow::Borrowed));
+            out.push_str(&format_maps_line(start, end, flags, f.offset, f.major, f.minor, f.ino, name.as_deref()));
         }
         out
     }

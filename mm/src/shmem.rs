@@ -34,6 +34,7 @@
 //! serialise on it, so they map one page. The mapper count is atomic.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -63,7 +64,13 @@ pub struct Shmem {
     released: AtomicBool,
     /// Its inode number in `/proc/<pid>/maps` (Linux's shmem inode).
     ino: u64,
+    /// Its name and device (major, minor) in `/proc/<pid>/maps`, if it
+    /// has one (a file's path): [`Shmem::set_label`].
+    label: spin::Mutex<Option<Label>>,
 }
+
+/// An object's name and device (major, minor) in `/proc/<pid>/maps`.
+pub type Label = (Arc<str>, (u32, u32));
 
 /// The next object's inode number.
 static NEXT_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
@@ -103,7 +110,19 @@ impl Shmem {
             pins: AtomicUsize::new(0),
             released: AtomicBool::new(false),
             ino,
+            label: spin::Mutex::new(None),
         }
+    }
+
+    /// Its name and device in `/proc/<pid>/maps` (a file's path and file
+    /// system; `None`: a shared anonymous mapping's object).
+    pub fn label(&self) -> Option<Label> {
+        self.label.lock().clone()
+    }
+
+    /// Name the object (the kernel does, when it maps a file).
+    pub fn set_label(&self, name: Arc<str>, dev: (u32, u32)) {
+        *self.label.lock() = Some((name, dev));
     }
 
     /// Its inode number, as `/proc/<pid>/maps` shows it.
@@ -239,6 +258,50 @@ impl Shmem {
             return;
         }
         self.put_pages_from(0, meta, tlb, phys, flush);
+    }
+
+    /// The first half of a truncation that must not lose a racing write:
+    /// take the pages at index `from` and past it out of the index (a
+    /// later fault or write there gets a new page), keeping the object's
+    /// references, which the caller drops with [`Shmem::put_detached`]
+    /// once it unmapped them everywhere. The caller set the size first.
+    ///
+    /// Errors: `ENOMEM` (nothing changed) when the list cannot be had.
+    ///
+    /// Locking: takes the object's lock.
+    pub fn detach_pages_from(&self, from: u64) -> Result<Vec<u64>, Errno> {
+        let mut pages = self.pages.lock();
+        let is_gone = |leaf_no: u64, slot: usize, pa: u64| pa != 0 && leaf_no * LEAF as u64 + slot as u64 >= from;
+        let n = pages
+            .range(from / LEAF as u64..)
+            .map(|(&l, leaf)| leaf.iter().enumerate().filter(|&(i, &pa)| is_gone(l, i, pa)).count())
+            .sum();
+        let mut out = Vec::new();
+        out.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+        for (&l, leaf) in pages.range_mut(from / LEAF as u64..) {
+            for (i, pa) in leaf.iter_mut().enumerate() {
+                if is_gone(l, i, *pa) {
+                    out.push(*pa);
+                    *pa = 0;
+                }
+            }
+        }
+        pages.retain(|_, leaf| leaf.iter().any(|&pa| pa != 0));
+        Ok(out)
+    }
+
+    /// The second half: drop the object's reference on each page
+    /// `detached` from it; a page no one else holds is freed at once (the
+    /// caller unmapped and flushed it everywhere).
+    pub fn put_detached(&self, detached: &[u64], meta: &PageMetaArray, phys: &impl PhysMem) {
+        for &pa in detached {
+            if let Some(folio) = meta.get(pa) {
+                meta.account_shmem(false);
+                if let Ok(true) = meta.put_page(folio) {
+                    phys.free_frame(pa);
+                }
+            }
+        }
     }
 
     /// Linux `truncate_inode_pages`: the pages at index `from` and past it

@@ -35,6 +35,8 @@
 //! vma at a time. Frame metadata is read with atomics (below both locks in
 //! the lock order).
 
+use alloc::borrow::Cow;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
@@ -120,7 +122,7 @@ pub struct SmapsVma {
     pub end: u64,
     pub flags: VmFlags,
     pub file: MapsFile,
-    pub name: Option<&'static str>,
+    pub name: Option<Cow<'static, str>>,
     pub stats: MemSizeStats,
 }
 
@@ -138,12 +140,20 @@ pub struct MapsFile {
 /// unlinked by `shmem_zero_setup` on the internal mount (device 00:01).
 pub const SHMEM_ZERO_NAME: &str = "/dev/zero (deleted)";
 
-/// What `/proc/<pid>/maps` shows of `v`'s backing: for a shmem vma its
-/// page offset, device 00:01, the object's inode and [`SHMEM_ZERO_NAME`];
+/// What `/proc/<pid>/maps` shows of `v`'s backing: for a vma mapping an
+/// object its page offset, and the object's device, inode and name
+/// ([`Shmem::label`](crate::shmem::Shmem::label); an unlabelled one is a
+/// shared anonymous mapping's: device 00:01, [`SHMEM_ZERO_NAME`]);
 /// nothing for anonymous memory (the caller names heap and stack).
-pub fn maps_backing(v: &Vma) -> (MapsFile, Option<&'static str>) {
+pub fn maps_backing(v: &Vma) -> (MapsFile, Option<Cow<'static, str>>) {
     match v.shmem_index(v.start) {
-        Some((obj, pgoff)) => (MapsFile { offset: pgoff << PAGE_SHIFT, major: 0, minor: 1, ino: obj.ino() }, Some(SHMEM_ZERO_NAME)),
+        Some((obj, pgoff)) => {
+            let (name, (major, minor)) = match obj.label() {
+                Some((name, dev)) => (Cow::Owned(String::from(&*name)), dev),
+                None => (Cow::Borrowed(SHMEM_ZERO_NAME), (0, 1)),
+            };
+            (MapsFile { offset: pgoff << PAGE_SHIFT, major, minor, ino: obj.ino() }, Some(name))
+        }
         None => (MapsFile::default(), None),
     }
 }
@@ -232,7 +242,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 end: v.end,
                 flags: v.flags,
                 file,
-                name: object.or_else(|| maps_vma_name(v.start, v.end, brk_range, start_stack)),
+                name: object.or_else(|| maps_vma_name(v.start, v.end, brk_range, start_stack).map(Cow::Borrowed)),
                 stats: ops.mss,
             });
         }

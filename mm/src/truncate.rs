@@ -6,9 +6,9 @@
 //! maps a page past the end again: such faults are `SIGBUS`), then asks
 //! every address space to unmap the pages past the end
 //! ([`MmStruct::unmap_mapping_pages`]), then takes the pages out of the
-//! object ([`Shmem::truncate_pages`]). A private mapping keeps its own
-//! copies (anonymous pages): only the object's pages leave it, as Linux's
-//! `even_cows == false`.
+//! object ([`Shmem::truncate_pages`]). A private mapping loses its own
+//! copies of pages past the end too (Linux's `truncate_pagecache` unmaps
+//! with `even_cows`): every access past the end is `SIGBUS`.
 //!
 //! Locking: `mmap_lock` of the address space for read, then its inner
 //! lock; the object's lock is not held (the fault path checks the size
@@ -17,18 +17,17 @@
 use alloc::sync::Arc;
 
 use crate::addr::PAGE_SHIFT;
-use crate::memory::zap_ptes_where;
+use crate::memory::zap_page_range;
 use crate::mm_struct::MmStruct;
 use crate::mmu_gather::MmuGather;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
 use crate::shmem::Shmem;
-use crate::vma::VmFlags;
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
-    /// Linux `unmap_mapping_range` for this address space: unmap every
-    /// pte that maps page `first` or a later one of `obj` (in a private
-    /// vma, only the object's own pages), flushed before it returns.
+    /// Linux `unmap_mapping_range` (with `even_cows`) for this address
+    /// space: unmap every pte of a vma of `obj` at page `first` or past
+    /// it (a private vma's copies too), flushed before it returns.
     /// Returns how many ptes went.
     ///
     /// Locking: takes `mmap_lock` for read, then the inner lock.
@@ -56,8 +55,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let rss_before = inner.rss;
         let mut tlb = MmuGather::tlb_gather_mmu();
         for (start, end, flags) in ranges {
-            let shared = flags.contains(VmFlags::SHARED);
-            zap_ptes_where(locked, inner, meta, &mut tlb, start, end, flags, |pa| shared || !meta.get(pa).is_some_and(|f| f.is_anon()));
+            zap_page_range(locked, inner, meta, &mut tlb, start, end, flags);
         }
         tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
         (rss_before - inner.rss) as usize

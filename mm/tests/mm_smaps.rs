@@ -159,7 +159,7 @@ fn names_follow_maps() {
     let (prot, flags) = anon_rw();
     let a = w.mm.do_mmap(0, 2 * P, prot, flags, &root()).unwrap();
     let list = w.mm.smaps(Some(a + P)).unwrap();
-    assert_eq!(vma_at(&list, a).name, Some("[stack]"));
+    assert_eq!(vma_at(&list, a).name.as_deref(), Some("[stack]"));
 }
 
 #[test]

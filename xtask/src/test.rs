@@ -922,6 +922,10 @@ pub const USER_CASES: &[UserCase] = &[
     // object: writes both ways, mlock/munlock (VmLck, mincore) in each
     // process, MADV_DONTNEED keeps the data. Root on Linux (mlock).
     UserCase { needs_root: true, ..case("shm_anon") },
+    // File mappings through the page cache: MAP_SHARED/MAP_PRIVATE of
+    // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
+    // breaking copy-on-write, /dev/zero, memfd_create. Root on Linux.
+    UserCase { needs_root: true, ..case("file_map") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
     // Job-control stops and continues, their wait statuses and SIGCHLD.

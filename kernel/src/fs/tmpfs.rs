@@ -10,8 +10,11 @@
 //! which is the `getdents64` offset: listing while entries are removed or
 //! added never repeats or skips a surviving one.
 //!
-//! File data lives in whole 4 KiB frames ([`PageFrame`]) indexed by page
-//! offset; a page never written is a hole and reads as zeros. Files copied
+//! File data lives in whole 4 KiB frames held by a shmem object
+//! ([`mm::shmem::Shmem`], the file's page cache) by page offset; mappings
+//! of the file map the same frames, so `read`/`write` and stores through
+//! a shared mapping see each other. A page never written is a hole and
+//! reads as zeros. Files copied
 //! from the initrd at boot keep the initrd's bytes as a read-only backing
 //! (no copy, nothing charged): a page written is copied from the backing
 //! first, and the backing is cut when the file is truncated. The pages of
@@ -36,8 +39,10 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use mm::Errno;
 
 use super::namei::Device;
-use crate::memory::page::PageFrame;
+use crate::memory::page;
+use crate::memory::phys::KernelPhys;
 use crate::sync::IrqMutex;
+use mm::shmem::Shmem;
 
 pub const PAGE_SIZE: u64 = 4096;
 
@@ -50,6 +55,10 @@ pub const S_IFCHR: u32 = 0o020000;
 pub const S_ISUID: u32 = 0o4000;
 pub const S_ISGID: u32 = 0o2000;
 pub const S_ISVTX: u32 = 0o1000;
+
+/// The file system's device as `/proc/<pid>/maps` shows it (major, minor:
+/// `st_dev` 0x1d).
+pub const MAPS_DEV: (u32, u32) = (0, 0x1d);
 
 /// Largest file size (`MAX_LFS_FILESIZE`).
 pub const MAX_FILESIZE: u64 = i64::MAX as u64;
@@ -107,6 +116,39 @@ pub struct Dir {
     pub dead: bool,
     /// `/proc` is mounted here.
     pub proc_mount: bool,
+}
+
+/// A path naming `target` (a file may have several names: the first found
+/// in a depth-first search from the root), `None` if it has none. Takes
+/// one directory lock at a time; `ENOMEM` counts as not found.
+pub fn find_path(target: &Arc<Inode>) -> Option<Vec<u8>> {
+    let mut stack: Vec<(Arc<Inode>, Vec<u8>)> = Vec::new();
+    stack.try_reserve(1).ok()?;
+    stack.push((root(), Vec::new()));
+    while let Some((dir, path)) = stack.pop() {
+        let Some(d) = dir.dir() else { continue };
+        let mut entries: Vec<(Vec<u8>, Arc<Inode>)> = Vec::new();
+        {
+            let d = d.lock();
+            entries.try_reserve_exact(d.by_cookie.len()).ok()?;
+            entries.extend(d.by_cookie.values().cloned());
+        }
+        for (name, child) in entries {
+            let mut p = Vec::new();
+            p.try_reserve_exact(path.len() + 1 + name.len()).ok()?;
+            p.extend_from_slice(&path);
+            p.push(b'/');
+            p.extend_from_slice(&name);
+            if Arc::ptr_eq(&child, target) {
+                return Some(p);
+            }
+            if child.is_dir() {
+                stack.try_reserve(1).ok()?;
+                stack.push((child, p));
+            }
+        }
+    }
+    None
 }
 
 /// The first cookie of a name; 0 and 1 are `.` and `..`.
@@ -168,21 +210,55 @@ impl<K: Ord, V> TryInsert<K, V> for BTreeMap<K, V> {
     }
 }
 
-/// A regular file's data.
+/// A regular file's data: its pages live in a shmem object (Linux: the
+/// inode's page cache), which mappings of the file map and the inode pins.
 pub struct FileData {
     pub size: u64,
-    pages: BTreeMap<u64, PageFrame>,
-    /// The initrd's bytes under pages not yet written (cut at `size`).
+    /// The file's pages, by page offset.
+    obj: Arc<Shmem>,
+    /// The initrd's bytes under pages not yet written (cut at `size`;
+    /// empty once the file was mapped: [`FileData::mmap_object`]).
     backing: &'static [u8],
+    /// Pages charged to the size limit (added by writes; pages a shared
+    /// mapping faults in are not charged).
+    charged: u64,
+}
+
+/// A shrink of a file's size, finished outside the file's lock
+/// ([`FileData::truncate`]): when dropped, the pages past the new end
+/// leave every address space that maps them, then the object.
+#[must_use = "the pages cut off are unmapped and freed when dropped"]
+pub struct Truncation {
+    obj: Arc<Shmem>,
+    from: u64,
+    detached: Vec<u64>,
+}
+
+impl Drop for Truncation {
+    fn drop(&mut self) {
+        if self.obj.mappers() > 0 {
+            for p in crate::proc::all() {
+                p.mm().unmap_mapping_pages(&self.obj, self.from);
+            }
+        }
+        self.obj.put_detached(&self.detached, crate::proc::usermm::page_meta(), &KernelPhys);
+    }
 }
 
 impl FileData {
+    fn new(backing: &'static [u8], ino: u64) -> FileData {
+        let size = backing.len() as u64;
+        let obj = Arc::new(Shmem::new_with_ino(size.div_ceil(PAGE_SIZE), ino));
+        obj.pin();
+        FileData { size, obj, backing, charged: 0 }
+    }
+
     /// Pages holding data: written ones and unshadowed backing ones
     /// (`st_blocks` is this times 8).
     pub fn nr_pages(&self) -> u64 {
         let backing = (self.backing.len() as u64).div_ceil(PAGE_SIZE);
-        let shadowed = self.pages.range(..backing).count() as u64;
-        self.pages.len() as u64 + backing - shadowed
+        let shadowed = (0..backing).filter(|&i| self.obj.find(i).is_some()).count() as u64;
+        self.obj.nr_cached() as u64 + backing - shadowed
     }
 
     /// Copy bytes at `pos` into `out` (up to the end of the file and of
@@ -193,8 +269,8 @@ impl FileData {
         }
         let off = (pos % PAGE_SIZE) as usize;
         let n = out.len().min(PAGE_SIZE as usize - off).min((self.size - pos) as usize);
-        if let Some(p) = self.pages.get(&(pos / PAGE_SIZE)) {
-            out[..n].copy_from_slice(&p.bytes()[off..off + n]);
+        if let Some(pa) = self.obj.find(pos / PAGE_SIZE) {
+            page::copy_from_frame(pa, off, &mut out[..n]);
         } else {
             out[..n].fill(0);
             let b = self.backing;
@@ -212,67 +288,112 @@ impl FileData {
     pub fn write_page(&mut self, pos: u64, data: &[u8]) -> Result<(), Errno> {
         let index = pos / PAGE_SIZE;
         let off = (pos % PAGE_SIZE) as usize;
-        if !self.pages.contains_key(&index) {
-            let mut page = charge_page()?;
+        let end = pos + data.len() as u64;
+        let old_pages = self.obj.nr_pages();
+        if end > self.size {
+            self.obj.set_nr_pages(end.div_ceil(PAGE_SIZE).max(old_pages));
+        }
+        let mut refused = None;
+        let got = self.obj.find_or_add(crate::proc::usermm::page_meta(), index, || match charge_page() {
+            Ok(pa) => Some(pa),
+            Err(e) => {
+                refused = Some(e);
+                None
+            }
+        });
+        let (pa, new) = match got {
+            Ok(r) => r,
+            Err(e) => {
+                self.obj.set_nr_pages(old_pages);
+                return Err(refused.unwrap_or(e));
+            }
+        };
+        if new {
+            self.charged += 1;
             let start = (index * PAGE_SIZE) as usize;
             if start < self.backing.len() {
                 let m = (self.backing.len() - start).min(PAGE_SIZE as usize);
-                page.bytes_mut()[..m].copy_from_slice(&self.backing[start..start + m]);
-            }
-            if let Err(e) = self.pages.try_insert_or_enomem(index, page) {
-                // The page went back to the allocator; its charge goes too.
-                uncharge(1);
-                return Err(e);
+                page::copy_to_frame(pa, 0, &self.backing[start..start + m]);
             }
         }
-        let page = self.pages.get_mut(&index).expect("just inserted");
-        page.bytes_mut()[off..off + data.len()].copy_from_slice(data);
-        self.size = self.size.max(pos + data.len() as u64);
+        page::copy_to_frame(pa, off, data);
+        self.size = self.size.max(end);
         Ok(())
     }
 
-    /// Set the size: pages past the end go (returned, for the caller to
-    /// free outside its locks), the tail of a cut page is zeroed, the
-    /// backing cut (`shmem_setattr`'s truncation).
-    #[must_use = "the pages cut off are freed when dropped"]
-    pub fn truncate(&mut self, size: u64) -> BTreeMap<u64, PageFrame> {
-        let mut gone = BTreeMap::new();
-        if size < self.size {
-            let keep = size.div_ceil(PAGE_SIZE);
-            gone = self.pages.split_off(&keep);
-            uncharge(gone.len() as u64);
-            if !size.is_multiple_of(PAGE_SIZE) {
-                if let Some(p) = self.pages.get_mut(&(size / PAGE_SIZE)) {
-                    p.bytes_mut()[(size % PAGE_SIZE) as usize..].fill(0);
-                }
-            }
-            if (self.backing.len() as u64) > size {
-                self.backing = &self.backing[..size as usize];
+    /// Set the size (`shmem_setattr`'s truncation): growing makes a hole;
+    /// shrinking cuts the backing, zeroes the tail of a cut page, and takes
+    /// the pages past the end out of the file, to be unmapped everywhere
+    /// and freed when the returned [`Truncation`] drops (outside the
+    /// caller's locks: it takes address spaces' `mmap_lock`s).
+    /// Errors: `ENOMEM` (nothing changed).
+    pub fn truncate(&mut self, size: u64) -> Result<Option<Truncation>, Errno> {
+        if size >= self.size {
+            self.size = size;
+            self.obj.set_nr_pages(size.div_ceil(PAGE_SIZE));
+            return Ok(None);
+        }
+        let keep = size.div_ceil(PAGE_SIZE);
+        let detached = self.obj.detach_pages_from(keep)?;
+        self.obj.set_nr_pages(keep);
+        let gone = (detached.len() as u64).min(self.charged);
+        self.charged -= gone;
+        uncharge(gone);
+        if !size.is_multiple_of(PAGE_SIZE) {
+            if let Some(pa) = self.obj.find(size / PAGE_SIZE) {
+                page::zero_frame_from(pa, (size % PAGE_SIZE) as usize);
             }
         }
+        if (self.backing.len() as u64) > size {
+            self.backing = &self.backing[..size as usize];
+        }
         self.size = size;
-        gone
+        Ok(Some(Truncation { obj: self.obj.clone(), from: keep, detached }))
+    }
+
+    /// Name the file's pages in `/proc/<pid>/maps` (a memfd's name).
+    pub fn label(&self, name: alloc::sync::Arc<str>, dev: (u32, u32)) {
+        self.obj.set_label(name, dev);
     }
 
     /// The data as one slice when it is all the initrd's, untouched.
     pub fn static_bytes(&self) -> Option<&'static [u8]> {
-        (self.pages.is_empty() && self.backing.len() as u64 == self.size).then_some(self.backing)
+        (self.obj.nr_cached() == 0 && self.backing.len() as u64 == self.size).then_some(self.backing)
+    }
+
+    /// The object to map (`shmem_mmap`): the initrd's bytes, if any are
+    /// left, are first copied into pages of their own (the page cache
+    /// holds every page a mapping can see).
+    /// Errors: `ENOSPC`/`ENOMEM` as a write.
+    pub fn mmap_object(&mut self) -> Result<Arc<Shmem>, Errno> {
+        let backing = self.backing;
+        let pages = (backing.len() as u64).div_ceil(PAGE_SIZE);
+        for i in 0..pages {
+            if self.obj.find(i).is_none() {
+                let start = (i * PAGE_SIZE) as usize;
+                let end = (start + PAGE_SIZE as usize).min(backing.len());
+                self.write_page(i * PAGE_SIZE, &backing[start..end])?;
+            }
+        }
+        self.backing = &[];
+        Ok(self.obj.clone())
     }
 }
 
 impl Drop for FileData {
     fn drop(&mut self) {
-        uncharge(self.pages.len() as u64);
+        uncharge(self.charged);
+        self.obj.unpin(crate::proc::usermm::page_meta(), &KernelPhys);
     }
 }
 
-/// Charge one page to the size limit and allocate it.
-fn charge_page() -> Result<PageFrame, Errno> {
+/// Charge one page to the size limit and allocate it (zeroed).
+fn charge_page() -> Result<u64, Errno> {
     let max = MAX_PAGES.load(Ordering::Relaxed);
     USED_PAGES
         .try_update(Ordering::Relaxed, Ordering::Relaxed, |u| (u < max).then_some(u + 1))
         .map_err(|_| Errno::ENOSPC)?;
-    PageFrame::new().ok_or_else(|| {
+    crate::memory::frame::alloc_user().ok_or_else(|| {
         uncharge(1);
         Errno::ENOMEM
     })
@@ -286,12 +407,17 @@ impl Inode {
     /// A new inode (not yet in any directory, link count 0 for files and
     /// 2 for directories as `shmem_mknod` with `inc_nlink` makes them).
     pub fn new(mode: u32, uid: u32, gid: u32, kind: InodeKind) -> Result<Arc<Inode>, Errno> {
+        Inode::new_with_ino(NEXT_INO.fetch_add(1, Ordering::Relaxed), mode, uid, gid, kind)
+    }
+
+    /// [`Inode::new`] with its inode number already taken.
+    fn new_with_ino(ino: u64, mode: u32, uid: u32, gid: u32, kind: InodeKind) -> Result<Arc<Inode>, Errno> {
         let t = now();
         let meta = Meta { mode, uid, gid, nlink: 0, atime: t, mtime: t, ctime: t };
         let mut probe: Vec<u8> = Vec::new();
         probe.try_reserve_exact(256).map_err(|_| Errno::ENOMEM)?;
         drop(probe);
-        Ok(Arc::new(Inode { ino: NEXT_INO.fetch_add(1, Ordering::Relaxed), meta: IrqMutex::new(meta), kind }))
+        Ok(Arc::new(Inode { ino, meta: IrqMutex::new(meta), kind }))
     }
 
     pub fn new_dir(mode: u32, uid: u32, gid: u32, parent: Weak<Inode>) -> Result<Arc<Inode>, Errno> {
@@ -299,8 +425,9 @@ impl Inode {
     }
 
     pub fn new_file(mode: u32, uid: u32, gid: u32, backing: &'static [u8]) -> Result<Arc<Inode>, Errno> {
-        let data = FileData { size: backing.len() as u64, pages: BTreeMap::new(), backing };
-        Inode::new(S_IFREG | (mode & 0o7777), uid, gid, InodeKind::File(IrqMutex::new(data)))
+        let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
+        let data = FileData::new(backing, ino);
+        Inode::new_with_ino(ino, S_IFREG | (mode & 0o7777), uid, gid, InodeKind::File(IrqMutex::new(data)))
     }
 
     pub fn new_symlink(target: &[u8], uid: u32, gid: u32) -> Result<Arc<Inode>, Errno> {
@@ -587,10 +714,10 @@ pub mod tests {
         let all = read_all(&f);
         assert!(all[11..2 * PAGE_SIZE as usize + 10].iter().all(|&b| b == 0), "holes read as zeros");
         assert_eq!(USED_PAGES.load(Ordering::Relaxed), used + 2);
-        drop(f.truncate(2));
+        drop(f.truncate(2).unwrap());
         assert_eq!(read_all(&f), b"he");
         assert_eq!(USED_PAGES.load(Ordering::Relaxed), used + 1, "page 2 is gone");
-        drop(f.truncate(20));
+        drop(f.truncate(20).unwrap());
         assert_eq!(read_all(&f), b"he\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", "the cut tail reads as zeros");
         drop(f);
         drop(inode);

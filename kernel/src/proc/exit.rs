@@ -106,8 +106,13 @@ fn exit_process(proc: &Arc<Process>) {
         // only meaningful when the first process was the last.
         let running = super::all().iter().filter(|p| !p.dead.load(Ordering::SeqCst)).count();
         if running == 0 {
-            let (mlocked, referenced) = super::usermm::leak_check();
-            crate::kprintln!("holdfast: leak check: {} pages mlocked, {} user pages still referenced", mlocked, referenced);
+            let (mlocked, referenced, cached) = super::usermm::leak_check();
+            crate::kprintln!(
+                "holdfast: leak check: {} pages mlocked, {} user pages still referenced ({} in the page cache)",
+                mlocked,
+                referenced,
+                cached
+            );
             if (mlocked, referenced) != (0, 0) && crate::cmdline::flag("mm.check_invariants") {
                 panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages");
             }

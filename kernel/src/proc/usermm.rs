@@ -39,14 +39,23 @@ pub fn page_meta() -> &'static PageMetaArray {
 }
 
 /// After the last process has exited: (pages still mlocked, user pages
-/// still referenced). Both must be 0 — exit returns every frame.
-pub fn leak_check() -> (u64, u64) {
+/// still referenced by anything but the page cache, page-cache pages).
+/// The first two must be 0 — exit returns every frame; what stays is the
+/// pages of tmpfs files (and SysV segments), each held once by its
+/// object.
+pub fn leak_check() -> (u64, u64, u64) {
     let meta = page_meta();
     let base = meta.base_pfn();
-    let referenced = (base..base + meta.len() as u64)
-        .filter(|&pfn| meta.pfn_to_page(pfn).is_some_and(|p| p.page_ref_count() > 0))
-        .count() as u64;
-    (meta.nr_mlock(), referenced)
+    let (mut referenced, mut extra) = (0u64, 0u64);
+    for pfn in base..base + meta.len() as u64 {
+        if let Some(refs) = meta.pfn_to_page(pfn).map(|p| p.page_ref_count()).filter(|&r| r > 0) {
+            referenced += 1;
+            // Only an object's own reference may be left.
+            extra += u64::from(refs > 1);
+        }
+    }
+    let cached = meta.nr_shmem();
+    (meta.nr_mlock(), referenced.saturating_sub(cached) + extra, cached)
 }
 
 /// One process's address space: the mm crate's `MmStruct` (reached through

@@ -326,7 +326,7 @@ fn do_open(dirfd: i32, path_ptr: u64, flags: u64, mode: u64) -> SysResult {
         }
         if flags & O_TRUNC != 0 && !created {
             if let Some(data) = node.inode().and_then(|i| i.file()) {
-                let gone = data.lock().truncate(0);
+                let gone = data.lock().truncate(0)?;
                 drop(gone);
                 node.inode().unwrap().touch_mc();
             }

@@ -18,14 +18,13 @@ pub fn sys_mmap(a: Args) -> SysResult {
     if off & !mm::addr::PAGE_MASK != 0 {
         return Err(Errno::EINVAL);
     }
-    // Only anonymous memory can be mapped. Without MAP_ANONYMOUS the
-    // descriptor is looked up first (EBADF), as in ksys_mmap_pgoff; a real
-    // file then gets ENODEV, Linux's answer for a file without mmap.
-    // Holdfast is like a Linux built without hugetlbfs: MAP_HUGETLB is
-    // EINVAL (hstate_sizelog finds no huge page size).
+    // Without MAP_ANONYMOUS the descriptor is looked up first (EBADF), as
+    // in ksys_mmap_pgoff. Holdfast is like a Linux built without
+    // hugetlbfs: MAP_HUGETLB is EINVAL (hstate_sizelog finds no huge page
+    // size).
     if flags & mm::mmap::MAP_ANONYMOUS == 0 {
         let file = crate::fs::file::files(&p).lock().get(fd as i32)?;
-        return Err(file_mmap_error(&file, len, prot, flags));
+        return mmap_file(&p, &file, [addr, len, prot, flags, off], &creds);
     }
     if flags & MAP_HUGETLB != 0 {
         return Err(Errno::EINVAL);
@@ -33,14 +32,55 @@ pub fn sys_mmap(a: Args) -> SysResult {
     p.mm().do_mmap(addr, len, prot, flags, &creds)
 }
 
-/// The error for mapping `file`, which Holdfast cannot map: Linux's
-/// checks in Linux's order (do_mmap's file case), ending in `ENODEV`, its
-/// answer for a file without an mmap operation.
-fn file_mmap_error(file: &crate::fs::file::File, len: u64, prot: u64, flags: u64) -> Errno {
+/// `mmap` of `file` (Linux `do_mmap`'s file half): a tmpfs regular file
+/// maps its page cache object from page `off / 4096`; `/dev/zero` gives
+/// anonymous memory (shared: a shmem object of its own, as
+/// `shmem_zero_setup`); anything else has no mmap (`ENODEV`).
+fn mmap_file(
+    p: &proc::Process,
+    file: &crate::fs::file::File,
+    [addr, len, prot, flags, off]: [u64; 5],
+    creds: &mm::MlockCreds,
+) -> SysResult {
+    use crate::fs::file::{FileKind, FMODE_WRITE};
+    use mm::mmap::{MmapBacking, MAP_ANONYMOUS};
+    mmap_file_checks(file, len, prot, flags)?;
+    match &file.kind {
+        FileKind::Dev(crate::fs::namei::Device::Zero) => p.mm().do_mmap(addr, len, prot, flags | MAP_ANONYMOUS, creds),
+        FileKind::Tmpfs(inode) if inode.file().is_some() => {
+            let pgoff = off >> mm::addr::PAGE_SHIFT;
+            // Linux: the last page offset must fit (EOVERFLOW).
+            let pages = mm::addr::page_align_up(len).ok_or(Errno::ENOMEM)? >> mm::addr::PAGE_SHIFT;
+            if pgoff.checked_add(pages).is_none_or(|end| end > (tmpfs_max_pages() + 1)) {
+                return Err(Errno::EOVERFLOW);
+            }
+            let obj = inode.file().ok_or(Errno::ENODEV)?.lock().mmap_object()?;
+            if obj.label().is_none() {
+                // Named by where it is now (Linux: the path it was opened
+                // by); a file without a name is a memfd or unlinked.
+                if let Some(path) = crate::fs::tmpfs::find_path(inode) {
+                    obj.set_label(alloc::string::String::from_utf8_lossy(&path).into(), crate::fs::tmpfs::MAPS_DEV);
+                }
+            }
+            let backing = MmapBacking { obj, pgoff, may_write: file.f_mode() & FMODE_WRITE != 0 };
+            p.mm().do_mmap_object(addr, len, prot, flags, backing, creds)
+        }
+        _ => Err(Errno::ENODEV),
+    }
+}
+
+/// Pages of the largest file (`MAX_LFS_FILESIZE`).
+fn tmpfs_max_pages() -> u64 {
+    crate::fs::tmpfs::MAX_FILESIZE >> mm::addr::PAGE_SHIFT
+}
+
+/// Linux's checks of a file mapping in Linux's order (do_mmap's file
+/// case): the argument errors, then the file's mode against the mapping.
+fn mmap_file_checks(file: &crate::fs::file::File, len: u64, prot: u64, flags: u64) -> Result<(), Errno> {
     use crate::fs::file::{FMODE_READ, FMODE_WRITE};
     use mm::mmap::{MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_WRITE};
     if len == 0 || flags & MAP_HUGETLB != 0 {
-        return Errno::EINVAL;
+        return Err(Errno::EINVAL);
     }
     let mode = file.f_mode();
     match flags & MAP_TYPE {
@@ -50,19 +90,19 @@ fn file_mmap_error(file: &crate::fs::file::File, len: u64, prot: u64, flags: u64
             // MAP_SYNC either).
             const LEGACY_MAP_MASK: u64 = 0x407_f933;
             if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !(LEGACY_MAP_MASK | MAP_TYPE) != 0 {
-                return Errno::EOPNOTSUPP;
+                return Err(Errno::EOPNOTSUPP);
             }
             if prot & PROT_WRITE != 0 && mode & FMODE_WRITE == 0 {
-                return Errno::EACCES;
+                return Err(Errno::EACCES);
             }
         }
         MAP_PRIVATE => {}
-        _ => return Errno::EINVAL,
+        _ => return Err(Errno::EINVAL),
     }
     if mode & FMODE_READ == 0 {
-        return Errno::EACCES;
+        return Err(Errno::EACCES);
     }
-    Errno::ENODEV
+    Ok(())
 }
 
 pub fn sys_munmap(a: Args) -> SysResult {

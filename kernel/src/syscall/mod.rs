@@ -15,6 +15,7 @@ mod cred;
 mod exec;
 mod fs;
 mod mem;
+mod memfd;
 mod misc;
 pub mod nr;
 mod path;
@@ -163,6 +164,7 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::MLOCK2 => mem::sys_mlock2(a),
         nr::DUP3 => fs::sys_dup3(a),
         nr::PIPE2 => fs::sys_pipe2(a),
+        nr::MEMFD_CREATE => memfd::sys_memfd_create(a),
         nr::PREAD64 => fs::sys_pread64(a),
         nr::PWRITE64 => fs::sys_pwrite64(a),
         nr::ACCESS => path::sys_access(a),

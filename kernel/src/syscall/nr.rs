@@ -136,6 +136,7 @@ pub const SET_ROBUST_LIST: u64 = 273;
 pub const DUP3: u64 = 292;
 pub const PIPE2: u64 = 293;
 pub const PRLIMIT64: u64 = 302;
+pub const MEMFD_CREATE: u64 = 319;
 pub const GETCPU: u64 = 309;
 pub const RENAMEAT2: u64 = 316;
 pub const GETRANDOM: u64 = 318;

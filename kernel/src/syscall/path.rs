@@ -595,7 +595,7 @@ fn do_truncate(inode: &Inode, length: u64) -> SysResult {
     if length > tmpfs::MAX_FILESIZE {
         return Err(Errno::EFBIG);
     }
-    let gone = data.lock().truncate(length);
+    let gone = data.lock().truncate(length)?;
     drop(gone);
     inode.touch_mc();
     let mut m = inode.meta.lock();

@@ -82,7 +82,7 @@ pub fn smaps(vmas: &[SmapsVma]) -> String {
     let mut s = String::new();
     for v in vmas {
         let f = v.file;
-        s.push_str(&format_maps_line(v.start, v.end, v.flags, f.offset, f.major, f.minor, f.ino, v.name));
+        s.push_str(&format_maps_line(v.start, v.end, v.flags, f.offset, f.major, f.minor, f.ino, v.name.as_deref()));
         kb_line(&mut s, "Size", v.end - v.start);
         kb_line(&mut s, "KernelPageSize", mm::addr::PAGE_SIZE);
         kb_line(&mut s, "MMUPageSize", mm::addr::PAGE_SIZE);
