@@ -20,6 +20,9 @@
  * - /dev/zero: MAP_SHARED is shared across fork, MAP_PRIVATE is private.
  * - memfd_create: a file without a name in the tree, sized by ftruncate,
  *   shared across fork, named "/memfd:NAME (deleted)" in maps.
+ * - Programs are mapped from their files: the text is a private mapping of
+ *   the program file, and a second process running the same program (not
+ *   a fork: exec'd anew) shares its pages (Pss below Rss).
  * Runs as root on Linux (mlock). */
 #define _GNU_SOURCE
 #include "pages.h"
@@ -73,7 +76,7 @@ static long smaps_kb(void *p, const char *key)
 	long v = -1;
 	if (!f)
 		return -1;
-	snprintf(want, sizeof want, "%lx-", (unsigned long)p);
+	snprintf(want, sizeof want, "%08lx-", (unsigned long)p);
 	while (fgets(line, sizeof line, f)) {
 		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
 			in = strncmp(line, want, strlen(want)) == 0;
@@ -86,6 +89,23 @@ static long smaps_kb(void *p, const char *key)
 	return v;
 }
 
+/* The start of the mapping that contains p (0 if none). */
+static unsigned long vma_start_of(const void *p)
+{
+	char line[512];
+	unsigned long lo, hi, found = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= (unsigned long)p && (unsigned long)p < hi) {
+			found = lo;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
 /* The /proc/self/maps line of the mapping starting at p. */
 static int maps_line(void *p, char *out, size_t n)
 {
@@ -94,7 +114,7 @@ static int maps_line(void *p, char *out, size_t n)
 	int found = 0;
 	if (!f)
 		return 0;
-	snprintf(want, sizeof want, "%lx-", (unsigned long)p);
+	snprintf(want, sizeof want, "%08lx-", (unsigned long)p);
 	while (fgets(out, n, f))
 		if (strncmp(out, want, strlen(want)) == 0) {
 			found = 1;
@@ -293,8 +313,50 @@ static void memfd(void)
 	close(fd);
 }
 
-int main(void)
+static void shared_text(void)
 {
+	int in[2], out[2];
+	char c = 0, line[512];
+	if (pipe(in) || pipe(out))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl("/proc/self/exe", "file_map", "wait", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	tap_eq(read(out[0], &c, 1), 1, "a second process runs this program");
+	unsigned long text = vma_start_of((void *)shared_text);
+	tap_ok(text && maps_line((void *)text, line, sizeof line) && strstr(line, " r-xp ") && strstr(line, "file_map"),
+	       "the text is a private mapping of the program file: %s", line);
+	/* (Linux 6.18 counts a large folio's pages neither Shared_ nor
+	 * Private_Clean: Pss is what both kernels agree on.) */
+	long rss = smaps_kb((void *)text, "Rss"), pss = smaps_kb((void *)text, "Pss");
+	tap_ok(rss > 0 && pss < rss, "the other process shares its pages (Pss %ld kB < Rss %ld kB)", pss, rss);
+	tap_ok(smaps_kb((void *)text, "Anonymous") == 0, "none of them is a copy");
+	close(in[1]);
+	int status;
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "it exits");
+	close(out[0]);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "wait") == 0) {
+		/* The second process of shared_text: say it runs, wait for EOF. */
+		char c;
+		if (write(1, "r", 1) != 1)
+			return 1;
+		while (read(0, &c, 1) > 0)
+			;
+		return 0;
+	}
 	struct sigaction sa = {0};
 	sa.sa_handler = on_sig;
 	sa.sa_flags = SA_NODEFER;
@@ -307,5 +369,6 @@ int main(void)
 	initial_file();
 	dev_zero();
 	memfd();
+	shared_text();
 	return tap_end();
 }

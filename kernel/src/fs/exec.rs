@@ -10,41 +10,40 @@
 //!
 //! Locking: the file table's lock, briefly, to look a descriptor up.
 
-use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use mm::Errno;
 
 use super::file::files;
 use super::namei::{self, FsCred, Node, Walk, MAY_EXEC};
 use super::tmpfs::{Inode, InodeKind};
-use crate::proc::exec::{ExecImage, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use crate::proc::exec::{ExecImage, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, EXEC_HEAD_MAX};
 
 /// The program in tmpfs inode `inode`, if the caller may execute it: a
 /// regular file (`EACCES` for anything else) with execute permission
-/// for the caller (`namei::permission`). A file still as the initrd gave
-/// it is used in place; one that was written is read into a copy.
+/// for the caller (`namei::permission`): its head, read, and its page
+/// cache object, which the loader maps (an initrd file's bytes are
+/// copied into it the first time).
 fn inode_image(inode: &Inode, cred: &FsCred, path: Vec<u8>) -> Result<ExecImage, Errno> {
     if !matches!(inode.kind, InodeKind::File(_)) {
         return Err(Errno::EACCES);
     }
     namei::permission(inode, MAY_EXEC, cred)?;
-    let data = inode.file().ok_or(Errno::EACCES)?.lock();
-    if let Some(bytes) = data.static_bytes() {
-        return Ok(ExecImage { data: Cow::Borrowed(bytes), path });
-    }
-    let size = usize::try_from(data.size).map_err(|_| Errno::ENOMEM)?;
-    let mut copy = Vec::new();
-    copy.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
-    copy.resize(size, 0);
+    let mut data = inode.file().ok_or(Errno::EACCES)?.lock();
+    let obj = data.mmap_object()?;
+    let size = data.size;
+    let n = (size as usize).min(EXEC_HEAD_MAX);
+    let mut head = Vec::new();
+    head.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+    head.resize(n, 0);
     let mut at = 0;
-    while at < size {
-        let n = data.read_page(at as u64, &mut copy[at..]);
-        if n == 0 {
+    while at < n {
+        let got = data.read_page(at as u64, &mut head[at..]);
+        if got == 0 {
             break;
         }
-        at += n;
+        at += got;
     }
-    Ok(ExecImage { data: Cow::Owned(copy), path })
+    Ok(ExecImage { head, size, obj, path })
 }
 
 /// `path` made absolute from the directory `start` it is looked up in

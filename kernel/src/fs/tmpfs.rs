@@ -356,11 +356,6 @@ impl FileData {
         self.obj.set_label(name, dev);
     }
 
-    /// The data as one slice when it is all the initrd's, untouched.
-    pub fn static_bytes(&self) -> Option<&'static [u8]> {
-        (self.obj.nr_cached() == 0 && self.backing.len() as u64 == self.size).then_some(self.backing)
-    }
-
     /// The object to map (`shmem_mmap`): the initrd's bytes, if any are
     /// left, are first copied into pages of their own (the page cache
     /// holds every page a mapping can see).

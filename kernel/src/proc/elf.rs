@@ -56,7 +56,14 @@ fn u64_at(d: &[u8], off: usize) -> Result<u64, Errno> {
 }
 
 /// Parse and validate an executable image.
+#[cfg(feature = "ktest")]
 pub fn parse(d: &[u8]) -> Result<Executable, Errno> {
+    parse_head(d, d.len() as u64)
+}
+
+/// [`parse`] from the first bytes `d` of a file of `len` bytes: the
+/// program headers must lie in `d`, the segments in the file.
+pub fn parse_head(d: &[u8], len: u64) -> Result<Executable, Errno> {
     if d.len() < 64 || &d[..4] != b"\x7fELF" || d[4] != 2 || d[5] != 1 {
         return Err(Errno::ENOEXEC);
     }
@@ -86,7 +93,7 @@ pub fn parse(d: &[u8]) -> Result<Executable, Errno> {
             PT_PHDR => phdr_vaddr = Some(vaddr),
             PT_LOAD if memsz > 0 => {
                 let file_end = offset.checked_add(filesz).ok_or(Errno::ENOEXEC)?;
-                if filesz > memsz || file_end > d.len() as u64 || vaddr.checked_add(memsz).is_none() {
+                if filesz > memsz || file_end > len || vaddr.checked_add(memsz).is_none() {
                     return Err(Errno::ENOEXEC);
                 }
                 if offset % 4096 != vaddr % 4096 {

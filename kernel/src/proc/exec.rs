@@ -26,7 +26,6 @@
 //! Locking: none held across the steps; the process's `in_exec` flag makes
 //! one thread at a time go past the point of no return.
 
-use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -62,6 +61,9 @@ const ARG_MAX: u64 = 32 * PAGE_SIZE;
 /// Linux's default stack limit (`_STK_LIM`); the strings take at most
 /// three quarters of it.
 const STK_LIM: u64 = 8 << 20;
+/// Bytes of a file exec reads before mapping it: the ELF program headers
+/// must lie in them.
+pub const EXEC_HEAD_MAX: usize = 16 << 10;
 /// Bytes of a file's head that `#!` parsing sees (`BINPRM_BUF_SIZE`).
 const BINPRM_BUF_SIZE: usize = 256;
 /// `#!` rewrites followed before `ELOOP` (Linux's `exec_binprm` gives up
@@ -70,9 +72,16 @@ pub const MAX_REWRITES: usize = 5;
 /// Longest process name (`TASK_COMM_LEN` - 1).
 pub const TASK_COMM_LEN: usize = 16;
 
-/// A file opened for execution: its contents.
+/// A file opened for execution: its first bytes and its pages.
 pub struct ExecImage {
-    pub data: Cow<'static, [u8]>,
+    /// The first [`EXEC_HEAD_MAX`] bytes (all of a shorter file): what
+    /// `#!` and the ELF headers are read from.
+    pub head: Vec<u8>,
+    /// The file's size.
+    pub size: u64,
+    /// The file's pages (its page cache object): the program's segments
+    /// map them.
+    pub obj: Arc<mm::shmem::Shmem>,
     /// The file's absolute path (what `/proc/<pid>/exe` names).
     pub path: Vec<u8>,
 }
@@ -234,20 +243,20 @@ pub fn do_execveat(
     }
     // exec_binprm: follow #! lines to an ELF file.
     let mut depth = 0;
-    while bprm.image.data.starts_with(b"#!") {
+    while bprm.image.head.starts_with(b"#!") {
         if depth == MAX_REWRITES {
             return Err(Errno::ELOOP);
         }
         load_script(&mut bprm)?;
         depth += 1;
     }
-    super::elf::parse(&bprm.image.data)?;
+    super::elf::parse_head(&bprm.image.head, bprm.image.size)?;
     let new_mm = Arc::new(UserMm::new()?);
 
     begin_new_exec(&proc, new_mm, &bprm.filename)?;
     *proc.exe.lock() = core::mem::take(&mut bprm.image.path);
     // The point of no return is behind: a failure kills the process.
-    match load(&proc, &bprm.image.data, &bprm.filename, &bprm.argv, &bprm.envp) {
+    match load(&proc, &bprm.image, &bprm.filename, &bprm.argv, &bprm.envp) {
         Ok((entry, sp)) => {
             *frame = new_user_frame(entry, sp);
             Ok(())
@@ -309,8 +318,8 @@ pub fn parse_shebang(head: &[u8; BINPRM_BUF_SIZE]) -> Result<(&[u8], Option<&[u8
 /// the file to run.
 fn load_script(bprm: &mut Binprm) -> Result<(), Errno> {
     let mut head = [0u8; BINPRM_BUF_SIZE];
-    let n = bprm.image.data.len().min(BINPRM_BUF_SIZE);
-    head[..n].copy_from_slice(&bprm.image.data[..n]);
+    let n = bprm.image.head.len().min(BINPRM_BUF_SIZE);
+    head[..n].copy_from_slice(&bprm.image.head[..n]);
     let (name, arg) = parse_shebang(&head)?;
     if bprm.path_inaccessible {
         return Err(Errno::ENOENT);
@@ -408,7 +417,7 @@ fn begin_new_exec(proc: &Arc<Process>, new_mm: Arc<UserMm>, filename: &[u8]) -> 
 /// Create a process running `path` from the initrd with `argv`/`envp`.
 pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: bool) -> Result<Arc<Process>, Errno> {
     let image = (super::services().open_exec)(AT_FDCWD, path.as_bytes(), 0)?;
-    super::elf::parse(&image.data)?; // fail early, in the caller
+    super::elf::parse_head(&image.head, image.size)?; // fail early, in the caller
     let init_pid = if is_init { crate::sched::thread::alloc_init_pid() } else { None };
     let pid = init_pid.unwrap_or_else(crate::sched::thread::alloc_tid);
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -427,7 +436,7 @@ pub fn spawn_process(path: &str, argv: Vec<String>, envp: Vec<String>, is_init: 
 /// The first thread of a new process: load the program, enter ring 3.
 fn process_start(image: ExecImage, filename: String, argv: Vec<String>, envp: Vec<String>) -> ! {
     let proc = super::current();
-    match load(&proc, &image.data, filename.as_bytes(), &argv, &envp) {
+    match load(&proc, &image, filename.as_bytes(), &argv, &envp) {
         Ok((entry, sp)) => {
             drop((image, filename, argv, envp));
             drop(proc);
@@ -469,30 +478,69 @@ fn prot_of(flags: u32) -> u64 {
 
 /// Map the executable `image` and the stack into the current process's
 /// (new) address space; returns the entry point and the stack pointer.
-fn load<S: AsRef<[u8]>>(proc: &Arc<Process>, image: &[u8], filename: &[u8], argv: &[S], envp: &[S]) -> Result<(u64, u64), Errno> {
-    let exe = super::elf::parse(image)?;
+///
+/// Linux `load_elf_binary`'s shape: each page a segment's file bytes
+/// cover maps the file's page privately (so every process running the
+/// program shares its text, and a write copies), the rest of a segment
+/// (its bss) is anonymous; the bytes of the last file page past a
+/// segment's file size are zeroed (`padzero`, which copies that page).
+/// Pages are mapped read-write first, then each run gets its final
+/// protection; pages shared by two segments get the union of both.
+fn load<S: AsRef<[u8]>>(proc: &Arc<Process>, image: &ExecImage, filename: &[u8], argv: &[S], envp: &[S]) -> Result<(u64, u64), Errno> {
+    let exe = super::elf::parse_head(&image.head, image.size)?;
     let bias = if exe.is_pie { PIE_BASE } else { 0 };
     let mm = proc.mm();
-    let mut page_prot: BTreeMap<u64, u64> = BTreeMap::new();
+    // page -> (protection, the file page it shows, if any)
+    let mut pages: BTreeMap<u64, (u64, Option<u64>)> = BTreeMap::new();
     let mut highest = 0;
     for seg in &exe.segments {
         let start = page_align_down(seg.vaddr + bias);
+        let file_end = (seg.vaddr + bias + seg.filesz).next_multiple_of(PAGE_SIZE);
         let end = (seg.vaddr + bias + seg.memsz).next_multiple_of(PAGE_SIZE);
         for page in (start..end).step_by(PAGE_SIZE as usize) {
-            *page_prot.entry(page).or_insert(0) |= prot_of(seg.flags);
+            let e = pages.entry(page).or_insert((0, None));
+            e.0 |= prot_of(seg.flags);
+            if page < file_end {
+                e.1 = Some(seg.offset / PAGE_SIZE + (page - start) / PAGE_SIZE);
+            }
         }
         highest = highest.max(end);
     }
-    // Map every page once, read-write, then fill, then give each run of
-    // pages its final protection.
-    for (start, end, ()) in runs(page_prot.keys().map(|&p| (p, ()))) {
-        mm.mmap_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, false)?;
+    // Runs of pages that map consecutive file pages, or anonymous memory:
+    // (start, end, the file page at start).
+    let mut spans: Vec<(u64, u64, Option<u64>)> = Vec::new();
+    for (&va, &(_, file)) in &pages {
+        let continues = |&(start, end, first): &(u64, u64, Option<u64>)| {
+            end == va
+                && match (first, file) {
+                    (None, None) => true,
+                    (Some(first), Some(f)) => first + (va - start) / PAGE_SIZE == f,
+                    _ => false,
+                }
+        };
+        match spans.last_mut() {
+            Some(span) if continues(span) => span.1 += PAGE_SIZE,
+            _ => {
+                spans.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                spans.push((va, va + PAGE_SIZE, file));
+            }
+        }
     }
-    for seg in &exe.segments {
-        let file = &image[seg.offset as usize..(seg.offset + seg.filesz) as usize];
-        uaccess::copy_to_user(seg.vaddr + bias, file)?;
+    for (start, end, file) in spans {
+        match file {
+            Some(pgoff) => mm.mmap_fixed_file(start, end - start, PROT_READ | PROT_WRITE, image.obj.clone(), pgoff)?,
+            None => mm.mmap_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, false)?,
+        }
     }
-    for (start, end, prot) in runs(page_prot.iter().map(|(&p, &prot)| (p, prot))) {
+    let zeros = [0u8; PAGE_SIZE as usize];
+    for seg in exe.segments.iter().filter(|s| s.memsz > s.filesz) {
+        let from = seg.vaddr + bias + seg.filesz;
+        let to = from.next_multiple_of(PAGE_SIZE).min(seg.vaddr + bias + seg.memsz);
+        if to > from {
+            uaccess::copy_to_user(from, &zeros[..(to - from) as usize])?;
+        }
+    }
+    for (start, end, prot) in runs(pages.iter().map(|(&p, &(prot, _))| (p, prot))) {
         mm.do_mprotect(start, end - start, prot)?;
     }
     mm.set_brk_base(highest)?;

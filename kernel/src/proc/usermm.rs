@@ -120,6 +120,15 @@ impl UserMm {
 
     /// Map fresh anonymous memory at exactly `addr` (the ELF loader and the
     /// stack); `stack` marks the vma as growing down.
+    /// Map pages `pgoff..` of a program file's object privately at the
+    /// page-aligned `[addr, addr + len)` (exec's `elf_map`), replacing
+    /// what was there.
+    pub fn mmap_fixed_file(&self, addr: u64, len: u64, prot: u64, obj: Arc<mm::shmem::Shmem>, pgoff: u64) -> Result<(), Errno> {
+        use mm::mmap::{MmapBacking, MAP_FIXED, MAP_PRIVATE};
+        let backing = MmapBacking { obj, pgoff, may_write: false };
+        self.mm.do_mmap_object(addr, len, prot, MAP_PRIVATE | MAP_FIXED, backing, &MlockCreds::root()).map(|_| ())
+    }
+
     pub fn mmap_fixed_anon(&self, addr: u64, len: u64, prot: u64, stack: bool) -> Result<(), Errno> {
         use mm::mmap::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE};
         let flags = MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | if stack { MAP_GROWSDOWN } else { 0 };
