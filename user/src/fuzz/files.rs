@@ -15,6 +15,7 @@
 //! are not avoided: the guard timer ([`super::procs`]) interrupts them.
 
 use super::{ctrl_write, Call, Sandbox, KERNEL_HALF, SCRATCH, SCRATCH_LEN};
+use crate::mem::{map, PAGE_SIZE};
 use crate::sys::{self, Errno};
 use alloc::format;
 use alloc::string::String;
@@ -206,6 +207,28 @@ impl Sandbox {
             Umask => [mode, 0, 0, 0, 0, 0],
             Dup => [self.fd(), 0, 0, 0, 0, 0],
             Dup3 => [self.fd(), 3 + self.rng.below(24), self.rng.pick(&[0, 0, sys::O_CLOEXEC, 1]), 0, 0, 0],
+            MemfdCreate => {
+                // A name from NAMES (the empty one too), or a bad pointer;
+                // MFD_CLOEXEC, MFD_ALLOW_SEALING, or bad flags.
+                let name = match self.rng.below(8) {
+                    0 => self.rng.pick(&[0, KERNEL_HALF]),
+                    _ => super::CTRL + NAMES_AT + self.rng.below(NAMES.len()) * NAME_STRIDE,
+                };
+                [name, self.rng.pick(&[0, 1, 2, 3, 0x100, 4]), 0, 0, 0, 0]
+            }
+            MmapFile => {
+                // A descriptor of the pool (a file, a memfd, a pipe, ...)
+                // mapped at an arena page, shared or private, from one of
+                // its first pages; the file may be shorter (SIGBUS pages:
+                // the sandbox reaches them only through system calls,
+                // which get EFAULT) and may be truncated later.
+                let pages = 1 + self.rng.below(16);
+                let addr = super::ARENA + self.rng.below(super::ARENA_LEN / PAGE_SIZE - pages) * PAGE_SIZE;
+                let prot = self.rng.below(8);
+                let flags = self.rng.pick(&[map::SHARED, map::PRIVATE]) | map::FIXED;
+                let flags = flags | if self.rng.chance(6) { self.rng.pick(&[0x2000, 0x8000]) } else { 0 };
+                [addr, pages * PAGE_SIZE, prot, flags, self.fd(), self.rng.below(4) * PAGE_SIZE]
+            }
             Pipe2 => {
                 let at = self.rng.pick(&[PIPE_FDS, PIPE_FDS, PIPE_FDS, 0, KERNEL_HALF, usize::MAX - 3]);
                 // O_NONBLOCK, O_CLOEXEC, O_DIRECT, and an invalid flag

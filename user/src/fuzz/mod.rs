@@ -212,6 +212,8 @@ pub enum Call {
     Umask,
     Dup,
     Dup3,
+    MemfdCreate,
+    MmapFile,
     Pipe2,
     Poll,
     Select,
@@ -299,6 +301,8 @@ pub const FUZZ_CALLS: &[Call] = &[
     Call::Umask,
     Call::Dup,
     Call::Dup3,
+    Call::MemfdCreate,
+    Call::MmapFile,
     Call::Pipe2,
     Call::Poll,
     Call::Select,
@@ -390,6 +394,8 @@ impl Call {
             Umask => 95,
             Dup => 32,
             Dup3 => 292,
+            MemfdCreate => 319,
+            MmapFile => 9,
             Pipe2 => 293,
             Poll => 7,
             Select => 23,
@@ -913,7 +919,7 @@ impl Sandbox {
                 [self.out_ptr(), len, self.rng.pick(&[0, 1, 2, 3, 4, 8]), 0, 0, 0]
             }
             OpenatRw | Pread64 | Pwrite64 | Ftruncate | Getdents64 | Unlinkat | Mkdirat | Renameat2 | Linkat | Symlinkat | Readlinkat
-            | Fchmodat | Fchownat | Statx | Umask | Dup | Dup3 | Pipe2 | Poll | Select => self.file_args(call),
+            | Fchmodat | Fchownat | Statx | Umask | Dup | Dup3 | MemfdCreate | MmapFile | Pipe2 | Poll | Select => self.file_args(call),
             Wait4 | Waitid | Execve | SigactionHandler | Sigaltstack | RtSigsuspend | RtSigtimedwait | Pause | Getitimer | Fork => {
                 self.proc_args(call)
             }
@@ -978,7 +984,7 @@ impl Sandbox {
         // no call that could end the process is made; `fork` is made by
         // `fork_call`, `execve` only of files that cannot run (`procs`).
         let ret = unsafe { syscall6(call.nr(), a) };
-        let opened = matches!(call, Call::Open | Call::Openat | Call::OpenatRw | Call::Dup | Call::Dup3)
+        let opened = matches!(call, Call::Open | Call::Openat | Call::OpenatRw | Call::Dup | Call::Dup3 | Call::MemfdCreate)
             || (call == Call::Fcntl && matches!(a[1], 0 | 1030));
         if opened && ret >= 3 {
             self.track_fd(ret as usize);
@@ -1095,7 +1101,7 @@ pub enum Problem {
 pub fn problem(call: Call, a: [usize; 6], ret: isize) -> Option<Problem> {
     if (-4095..0).contains(&ret) && !(1..=133).contains(&-ret) {
         Some(Problem::NotAnErrno)
-    } else if call == Call::Mmap && ret >= 0 && a[3] & map::FIXED != 0 && ret as usize != a[0] {
+    } else if matches!(call, Call::Mmap | Call::MmapFile) && ret >= 0 && a[3] & map::FIXED != 0 && ret as usize != a[0] {
         Some(Problem::MapFixedMoved)
     } else if call == Call::Brk && ret <= 0 {
         Some(Problem::BrkFailed)
