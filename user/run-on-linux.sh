@@ -41,6 +41,7 @@ programs=(
 	"fork_mlock|0|"
 	"smaps|0|"
 	"shm_anon|0|"
+	"sysv_shm|0|"
 	"wait|0|"
 	"forkbomb|0|"
 	"select|0|"

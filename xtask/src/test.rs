@@ -922,6 +922,11 @@ pub const USER_CASES: &[UserCase] = &[
     // object: writes both ways, mlock/munlock (VmLck, mincore) in each
     // process, MADV_DONTNEED keeps the data. Root on Linux (mlock).
     UserCase { needs_root: true, ..case("shm_anon") },
+    // System V shared memory: shmget/shmat/shmdt/shmctl errnos, sharing
+    // and shm_nattch across fork and exit, IPC_RMID, SHM_RDONLY, SHM_LOCK
+    // (meminfo's Unevictable), /proc/sysvipc/shm, permission errors as uid
+    // 65534 (setresuid needs root).
+    UserCase { needs_root: true, ..case("sysv_shm") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
     // Job-control stops and continues, their wait statuses and SIGCHLD.
