@@ -163,7 +163,21 @@ pub fn is_mm_syscall(nr: u64) -> bool {
     use super::nr::*;
     matches!(
         nr,
-        MMAP | MPROTECT | MUNMAP | BRK | MREMAP | MADVISE | MLOCK | MUNLOCK | MLOCKALL | MUNLOCKALL | MLOCK2 | FORK | VFORK | CLONE
+        MMAP | MPROTECT
+            | MUNMAP
+            | BRK
+            | MREMAP
+            | MADVISE
+            | MLOCK
+            | MUNLOCK
+            | MLOCKALL
+            | MUNLOCKALL
+            | MLOCK2
+            | FORK
+            | VFORK
+            | CLONE
+            | SHMAT
+            | SHMDT
     )
 }
 

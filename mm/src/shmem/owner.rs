@@ -1,0 +1,85 @@
+//! What the owner of a shmem object (a SysV segment) adds to it: hooks on
+//! the vmas that map it, Linux's `vm_operations_struct` `open`/`close` as
+//! SysV shm uses them (`shm_open`, `shm_close`: `shm_nattch` counts the
+//! vmas), and the unevictable mapping of `SHM_LOCK` (Linux
+//! `mapping_set_unevictable`, `mapping_clear_unevictable` with
+//! `shmem_unlock_mapping`).
+//!
+//! Invariants: while the object is unevictable every page it holds carries
+//! `MAPPING_UNEVICTABLE` (see [`crate::page_meta`]), so a page it adds
+//! joins the LRU unevictable, and a munlock leaves its pages there; when it
+//! becomes evictable again none does, and its pages that are not mlocked
+//! are back on the evictable LRU. The hooks are installed once, before any
+//! vma maps the object, so `open` and `close` calls pair up.
+//!
+//! Locking: [`Shmem::set_unevictable`] holds the object's page-index lock
+//! over the flag and the walk, so a page being added sees the flag before
+//! or after the whole walk. The hooks run with an mm's inner lock held
+//! (its vma tree is changing): they must not take an mm lock or touch
+//! user memory, and may only drop a pin with [`Shmem::unpin_in_close`].
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use super::Shmem;
+use crate::page_meta::PageMetaArray;
+
+/// The owner's hooks on the vmas holding a shmem object.
+pub trait ShmemVmOps: Send + Sync {
+    /// A vma holding the object went into a vma tree (mmap, fork, split,
+    /// mremap's new vma).
+    fn open(&self);
+    /// A vma holding the object left its vma tree (munmap, exit, merge,
+    /// mremap's old vma).
+    fn close(&self);
+}
+
+impl Shmem {
+    /// Install the owner's hooks, before any vma maps the object. Returns
+    /// `false` (and installs nothing) if it already has hooks.
+    pub fn set_vm_ops(&self, ops: Arc<dyn ShmemVmOps>) -> bool {
+        let mut slot = self.vm_ops.lock();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(ops);
+        true
+    }
+
+    /// Is the object unevictable (`SHM_LOCK`ed)?
+    pub fn is_unevictable(&self) -> bool {
+        self.unevictable.load(Ordering::Relaxed)
+    }
+
+    /// Make the object's pages unevictable (`true`: Linux
+    /// `mapping_set_unevictable`, which populates nothing and leaves pages
+    /// already on the evictable LRU there) or evictable again (`false`:
+    /// `mapping_clear_unevictable` and `shmem_unlock_mapping`, which moves
+    /// every page that is not mlocked back to the evictable LRU).
+    ///
+    /// Locking: takes the object's lock; no mm lock needed.
+    pub fn set_unevictable(&self, meta: &PageMetaArray, unevictable: bool) {
+        let pages = self.pages.lock();
+        self.unevictable.store(unevictable, Ordering::Relaxed);
+        for &pa in pages.iter().flatten().filter(|&&pa| pa != 0) {
+            if let Some(folio) = meta.get(pa) {
+                if unevictable {
+                    meta.folio_set_mapping_unevictable(folio);
+                } else {
+                    meta.folio_clear_mapping_unevictable(folio);
+                }
+            }
+        }
+    }
+
+    /// [`Shmem::unpin`] from inside [`ShmemVmOps::close`]: the owner lets
+    /// go while a vma is leaving its tree. The pages are not released
+    /// here (ptes may still map them): the address space removing the vma
+    /// releases them into its TLB gather once the vma is out, if no other
+    /// vma holds the object (see the module documentation of
+    /// [`crate::shmem`]).
+    pub fn unpin_in_close(&self) {
+        let old = self.pins.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(old > 0, "shmem pin count underflow");
+    }
+}
