@@ -170,6 +170,8 @@ static void attach_rules(void)
 	/* A split by mprotect: each vma counts, as in Linux. */
 	tap_eq(rc(mprotect(hole, PG, PROT_READ)), 0, "mprotect the first page of an attach");
 	tap_eq(nattch(id), 3, "the split attach counts twice");
+	tap_eq(rc(mprotect(hole, PG, PROT_READ | PROT_WRITE)), 0, "mprotect it back");
+	tap_eq(nattch(id), 3, "a segment's vmas do not merge again (Linux)");
 	tap_eq(rc(shmdt(hole)), 0, "shmdt of the split attach");
 	tap_eq(nattch(id), 1, "removes both of its vmas");
 	tap_eq(resident(hole, 3), -1, "its range is unmapped");

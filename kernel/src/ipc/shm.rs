@@ -9,7 +9,7 @@
 //! The segment's [`ShmemVmOps`] hooks count the vmas that map it, as
 //! Linux's `shm_open`/`shm_close` do: `shm_nattch` goes up for each vma
 //! that enters an address space (shmat, fork, a split) and down for each
-//! that leaves one (shmdt, munmap, exit, a merge), and each updates
+//! that leaves one (shmdt, munmap, exit; they never merge), and each updates
 //! `shm_atime`/`shm_dtime` and `shm_lpid`.
 //!
 //! Ids are Linux's: `index + seq * SEQ_MULTIPLIER`, the index allocated

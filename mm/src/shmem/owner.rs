@@ -29,7 +29,7 @@ pub trait ShmemVmOps: Send + Sync {
     /// A vma holding the object went into a vma tree (mmap, fork, split,
     /// mremap's new vma).
     fn open(&self);
-    /// A vma holding the object left its vma tree (munmap, exit, merge,
+    /// A vma holding the object left its vma tree (munmap, exit, a
     /// mremap's old vma).
     fn close(&self);
 }
@@ -44,6 +44,11 @@ impl Shmem {
         }
         *slot = Some(ops);
         true
+    }
+
+    /// Has the object an owner's hooks (then its vmas do not merge)?
+    pub fn has_vm_ops(&self) -> bool {
+        self.vm_ops.lock().is_some()
     }
 
     /// Is the object unevictable (`SHM_LOCK`ed)?
@@ -81,5 +86,109 @@ impl Shmem {
     pub fn unpin_in_close(&self) {
         let old = self.pins.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(old > 0, "shmem pin count underflow");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmu_gather::MmuGather;
+    use crate::page_meta::PageFlags;
+    use crate::pgtable::{ArenaPhysMem, NoFlush, PhysMem, ARENA_BASE};
+
+    fn setup() -> (ArenaPhysMem, PageMetaArray, Shmem) {
+        (ArenaPhysMem::new(), PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap(), Shmem::new(4).unwrap())
+    }
+
+    fn add(obj: &Shmem, meta: &PageMetaArray, phys: &ArenaPhysMem, index: u64) -> u64 {
+        obj.find_or_add(meta, index, || phys.alloc_frame()).unwrap().0
+    }
+
+    fn flags(meta: &PageMetaArray, pa: u64) -> PageFlags {
+        meta.get(pa).unwrap().flags()
+    }
+
+    fn release(obj: &Shmem, meta: &PageMetaArray, phys: &ArenaPhysMem) {
+        obj.release_pages(meta, &mut MmuGather::tlb_gather_mmu(), phys, &NoFlush);
+    }
+
+    #[test]
+    fn pages_added_while_unevictable_are_unevictable_not_mlocked() {
+        let (phys, meta, obj) = setup();
+        let before = add(&obj, &meta, &phys, 0);
+        obj.set_unevictable(&meta, true);
+        let after = add(&obj, &meta, &phys, 1);
+        // Linux leaves a page already on the evictable LRU there.
+        assert!(!flags(&meta, before).contains(PageFlags::UNEVICTABLE));
+        assert!(flags(&meta, after).contains(PageFlags::UNEVICTABLE | PageFlags::LRU));
+        assert!(!flags(&meta, after).contains(PageFlags::MLOCKED));
+        assert_eq!(meta.page_counts().unevictable, 1);
+        assert_eq!(meta.nr_mlock(), 0);
+        obj.set_unevictable(&meta, false);
+        assert_eq!(meta.page_counts().unevictable, 0);
+        assert!(!flags(&meta, after).intersects(PageFlags::UNEVICTABLE | PageFlags::MAPPING_UNEVICTABLE));
+        assert_eq!(meta.stats().unevictable_pgs_rescued, 1);
+        release(&obj, &meta, &phys);
+    }
+
+    #[test]
+    fn munlock_keeps_an_unevictable_mappings_page_unevictable() {
+        let (phys, meta, obj) = setup();
+        let old = add(&obj, &meta, &phys, 0);
+        obj.set_unevictable(&meta, true);
+        let new = add(&obj, &meta, &phys, 1);
+        for pa in [old, new] {
+            let folio = meta.get(pa).unwrap();
+            meta.mlock_folio(folio);
+            assert_eq!(folio.mlock_count(), 1);
+            meta.munlock_folio(folio);
+            assert!(!folio.is_mlocked() && folio.is_unevictable(), "stays on the unevictable LRU");
+        }
+        assert_eq!(meta.nr_mlock(), 0);
+        assert_eq!(meta.page_counts().unevictable, 2);
+        obj.set_unevictable(&meta, false);
+        assert_eq!(meta.page_counts().unevictable, 0);
+        release(&obj, &meta, &phys);
+    }
+
+    #[test]
+    fn making_evictable_leaves_mlocked_pages_unevictable() {
+        let (phys, meta, obj) = setup();
+        obj.set_unevictable(&meta, true);
+        let pa = add(&obj, &meta, &phys, 0);
+        let folio = meta.get(pa).unwrap();
+        meta.mlock_folio(folio);
+        obj.set_unevictable(&meta, false);
+        assert!(folio.is_mlocked() && folio.is_unevictable() && folio.mlock_count() == 1);
+        meta.munlock_folio(folio);
+        assert!(!folio.is_unevictable());
+        release(&obj, &meta, &phys);
+    }
+
+    struct Count(core::sync::atomic::AtomicIsize);
+
+    impl ShmemVmOps for Count {
+        fn open(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn close(&self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn hooks_see_every_mapper_and_install_once() {
+        let obj = Shmem::new(1).unwrap();
+        let ops = Arc::new(Count(core::sync::atomic::AtomicIsize::new(0)));
+        assert!(!obj.has_vm_ops());
+        assert!(obj.set_vm_ops(ops.clone()));
+        assert!(!obj.set_vm_ops(ops.clone()));
+        assert!(obj.has_vm_ops());
+        obj.add_mapper();
+        obj.add_mapper();
+        obj.remove_mapper();
+        assert_eq!(ops.0.load(Ordering::SeqCst), 1);
+        obj.remove_mapper();
+        assert_eq!(ops.0.load(Ordering::SeqCst), 0);
     }
 }
