@@ -132,6 +132,8 @@ static void get_errors(void)
 	tap_ok(sinfo.__used_ids >= 3 && sinfo.shm_tot >= 3, "SHM_INFO: used_ids and shm_tot count our 3 segments");
 	tap_eq(rc(shmctl(id % 32768, SHM_STAT, &ds)), id, "SHM_STAT(index) returns the id");
 	tap_eq(ds.shm_segsz, 4096, "SHM_STAT fills the shmid_ds");
+	tap_eq(rc(shmctl(id + 2 * 32768, SHM_STAT, &ds)), id, "SHM_STAT takes only the index of what it is given");
+	tap_eq(rc(shmctl(4095, SHM_STAT, &ds)), -EINVAL, "SHM_STAT of an unused index: EINVAL");
 
 	/* IPC_RMID without attachments: gone at once. */
 	tap_eq(rc(shmctl(p1, IPC_RMID, NULL)), 0, "IPC_RMID of an unattached segment");
@@ -287,7 +289,7 @@ static void proc_line(int id, long rss_pages)
 	tap_ok(slurp("/proc/sysvipc/shm") > 0, "/proc/sysvipc/shm reads");
 	tap_ok(!strncmp(buf, header, strlen(header)), "its header is Linux's");
 	char *line = strstr(buf, want);
-	tap_ok(line && line[-1] == '\n', "the segment's line: %s", want);
+	tap_ok(line && line[-1] == '\n', "the segment's line: %.*s", (int)strlen(want) - 1, want);
 	if (!line)
 		printf("# got:\n%s", buf);
 }

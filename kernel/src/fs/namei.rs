@@ -8,7 +8,7 @@
 //! programs create), with `/proc` mounted on its `proc` directory. A tmpfs
 //! node is its inode; a /proc node is its canonical absolute path (no `.`,
 //! `..` or repeated slashes), over the fixed set of /proc files
-//! (`/proc/self`, `/proc/thread-self`, `/proc/<pid>`, `/proc/sys`,
+//! (`/proc/self`, `/proc/thread-self`, `/proc/<pid>`, `/proc/sys`, `/proc/sysvipc`,
 //! `/proc/sys/vm` and the files in them), where `/proc/self` is resolved
 //! as the directory it points to. Symbolic links are followed, at most 40
 //! in one lookup (`ELOOP`).

@@ -538,8 +538,9 @@ pub fn sys_shmctl(a: Args) -> SysResult {
         IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
             let (ds, ret) = {
                 let mut ids = IDS.lock();
-                let (seg, f) =
-                    if cmd == IPC_STAT { ids.lookup(shmid)? } else { ids.slots.get_mut(&(shmid as usize)).ok_or(Errno::EINVAL)? };
+                // SHM_STAT takes an index (Linux: the index bits of any id).
+                let idx = (shmid % SEQ_MULTIPLIER as i64) as usize;
+                let (seg, f) = if cmd == IPC_STAT { ids.lookup(shmid)? } else { ids.slots.get_mut(&idx).ok_or(Errno::EINVAL)? };
                 if cmd != SHM_STAT_ANY && !ipcperms(&c, f, S_IRUGO) {
                     return Err(Errno::EACCES);
                 }
