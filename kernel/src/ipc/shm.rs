@@ -59,6 +59,8 @@ use crate::uaccess::{copy_from_user, copy_to_user};
 const IPC_PRIVATE: i32 = 0;
 const IPC_CREAT: u64 = 0o1000;
 const IPC_EXCL: u64 = 0o2000;
+/// shmget: huge pages (Holdfast has none).
+const SHM_HUGETLB: u64 = 0o4000;
 const IPC_RMID: i64 = 0;
 const IPC_SET: i64 = 1;
 const IPC_STAT: i64 = 2;
@@ -315,6 +317,11 @@ fn newseg(ids: &mut ShmIds, key: i32, size: u64, shmflg: u64, c: &Creds) -> SysR
     if ids.shm_tot.checked_add(pages).is_none_or(|t| t > SHMALL) {
         return Err(Errno::ENOSPC);
     }
+    // Holdfast is like a Linux built without hugetlbfs, whose
+    // hugetlb_file_setup answers ENOSYS.
+    if shmflg & SHM_HUGETLB != 0 {
+        return Err(Errno::ENOSYS);
+    }
     if ids.slots.len() >= SHMMNI {
         return Err(Errno::ENOSPC);
     }
@@ -350,7 +357,7 @@ fn newseg(ids: &mut ShmIds, key: i32, size: u64, shmflg: u64, c: &Creds) -> SysR
 /// segment, or above an existing one's; `ENOENT` no segment has the key
 /// and no `IPC_CREAT`; `EEXIST` `IPC_CREAT | IPC_EXCL` and it exists;
 /// `EACCES` the mode does not grant what `shmflg` asks; `ENOSPC` too many
-/// segments or pages; `ENOMEM`.
+/// segments or pages; `ENOSYS` `SHM_HUGETLB` (no hugetlbfs); `ENOMEM`.
 pub fn sys_shmget(a: Args) -> SysResult {
     let [key, size, shmflg, ..] = a.0;
     let key = key as i32;
