@@ -17,6 +17,7 @@
  *   them back.
  * - /proc/sysvipc/shm: Linux's header and the segment's line.
  * - IPC_INFO, SHM_INFO, SHM_STAT.
+ * - Four processes attach and detach one segment while it is removed.
  * - As uid 65534: EACCES for shmget/shmat/IPC_STAT without permission,
  *   EPERM for IPC_RMID/IPC_SET/SHM_LOCK by a non-owner and for SHM_LOCK
  *   with RLIMIT_MEMLOCK 0; ENOMEM beyond RLIMIT_MEMLOCK; IPC_SET by the
@@ -436,6 +437,46 @@ static void unprivileged_limits(void)
 	tap_eq(bits & 8, 0, "SHM_UNLOCK gives the user's allowance back");
 }
 
+/* Four processes attach, write and detach one segment in a loop while
+ * the parent removes it: every shmat either works or fails with EINVAL
+ * once the segment is gone, nothing else; at the end the segment is gone
+ * and its memory with it (meminfo's Shmem). */
+static void racing(void)
+{
+	enum { KIDS = 4, ROUNDS = 300, PAGES = 64 };
+	long shmem0 = meminfo_kb("Shmem");
+	int id = shmget(IPC_PRIVATE, PAGES * PG, 0600);
+	pid_t kids[KIDS];
+	for (int k = 0; k < KIDS; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			int bad = 0;
+			for (int r = 0; r < ROUNDS; r++) {
+				char *p = shmat(id, NULL, 0);
+				if (p == (void *)-1) {
+					bad |= errno != EINVAL;
+					break;
+				}
+				p[(r % PAGES) * PG] = (char)k;
+				bad |= shmdt(p) != 0;
+			}
+			_exit(bad);
+		}
+	}
+	usleep(2000);
+	tap_eq(rc(shmctl(id, IPC_RMID, NULL)), 0, "IPC_RMID while four processes attach and detach");
+	int ok = 1;
+	for (int k = 0; k < KIDS; k++) {
+		int st;
+		waitpid(kids[k], &st, 0);
+		ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	tap_ok(ok, "every shmat worked or failed with EINVAL, every shmdt worked");
+	tap_eq(nattch(id), -EINVAL, "the segment is gone after the last detach");
+	long d = meminfo_kb("Shmem") - shmem0;
+	tap_ok(labs(d) < 1024, "and its pages with it (Shmem %+ld kB)", d);
+}
+
 int main(void)
 {
 	tap_begin("sysv_shm");
@@ -446,5 +487,6 @@ int main(void)
 	locking();
 	unprivileged();
 	unprivileged_limits();
+	racing();
 	return tap_end();
 }
