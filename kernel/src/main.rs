@@ -37,6 +37,7 @@ mod arch;
 mod cmdline;
 mod drivers;
 mod fs;
+mod ipc;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod logger;

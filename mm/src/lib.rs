@@ -54,6 +54,7 @@ pub mod pgtable;
 pub mod populate;
 pub mod populate_profile;
 pub mod rwsem;
+pub mod shmdt;
 pub mod shmem;
 pub mod smaps;
 pub mod stack;

@@ -34,6 +34,16 @@
 //!   *underestimate* on purpose, so that a page is never left unevictable
 //!   forever; Linux lets reclaim repair it, Holdfast has no reclaim.
 //!
+//! A page of an unevictable mapping (a `SHM_LOCK`ed SysV segment: Linux's
+//! `mapping_unevictable`) carries `MAPPING_UNEVICTABLE`, Holdfast's stand-in
+//! for Linux's look at `folio->mapping` in `folio_evictable`: it joins the
+//! LRU unevictable (with `mlock_count = 0`, not `MLOCKED`), and a munlock
+//! that clears `MLOCKED` leaves it there. A page already on the evictable
+//! LRU when its mapping becomes unevictable stays there (Linux leaves it to
+//! reclaim to move). [`PageMetaArray::folio_clear_mapping_unevictable`]
+//! (Linux `check_move_unevictable_folios`, from `shmem_unlock_mapping`)
+//! moves it back when the mapping is evictable again.
+//!
 //! So the count is exact as long as a page stays on the LRU from the moment
 //! it is first mapped, which in Holdfast is always: user pages enter the
 //! LRU in [`PageMetaArray::folio_add_lru_vma`] before their pte is set, and
@@ -51,7 +61,8 @@
 //!
 //! This module guarantees, for every page, after every operation:
 //! - `!MLOCKED` implies `mlock_count == 0`;
-//! - on the LRU, `UNEVICTABLE` iff `MLOCKED`;
+//! - on the LRU, `MLOCKED` implies `UNEVICTABLE`, and `UNEVICTABLE`
+//!   implies `MLOCKED` or `MAPPING_UNEVICTABLE`;
 //! - `mlock_count` never exceeds the number of mlocks not yet matched by a
 //!   munlock, and `MLOCKED` is only ever set while that number is above
 //!   zero (Linux may *under*count, never overcount: no page is left
@@ -105,6 +116,10 @@ bitflags! {
         /// the page no longer shared (`wp_page_reuse`). Only an
         /// exclusive page may be writable in a private vma.
         const ANON_EXCLUSIVE = 1 << 4;
+        /// The page's mapping is unevictable (Linux `mapping_unevictable`
+        /// of `folio->mapping`: a `SHM_LOCK`ed segment's object): it
+        /// joins the LRU unevictable and munlock leaves it there.
+        const MAPPING_UNEVICTABLE = 1 << 5;
     }
 }
 
@@ -579,8 +594,9 @@ impl PageMetaArray {
             // Otherwise assume that was the last mlock.
             s.flags -= PageFlags::MLOCKED;
             s.mlock_count = 0;
-            if !isolated {
-                // Evictable again: off the unevictable LRU.
+            if !isolated && !s.flags.contains(PageFlags::MAPPING_UNEVICTABLE) {
+                // Evictable again (Linux `folio_evictable`, checked after
+                // clearing `MLOCKED`): off the unevictable LRU.
                 s.flags -= PageFlags::UNEVICTABLE;
             }
             s
@@ -601,16 +617,16 @@ impl PageMetaArray {
     }
 
     /// Linux `lru_add` (`folio_add_lru`/`folio_putback_lru`): put a page on
-    /// the LRU. An `MLOCKED` page goes to the unevictable LRU with
-    /// `mlock_count = 0` (Linux underestimates on purpose); any other page
-    /// leaves it. Errors: `OnLru` if already on the LRU.
+    /// the LRU. An `MLOCKED` page, or one of an unevictable mapping, goes
+    /// to the unevictable LRU with `mlock_count = 0` (Linux underestimates
+    /// on purpose); any other page leaves it. Errors: `OnLru` if already on the LRU.
     pub fn folio_add_lru(&self, folio: &PageMeta) -> Result<(), PageMetaError> {
         let (old, new) = folio.update(|mut s| {
             if s.flags.contains(PageFlags::LRU) {
                 return Err(PageMetaError::OnLru);
             }
             s.flags |= PageFlags::LRU;
-            if s.mlocked() {
+            if s.mlocked() || s.flags.contains(PageFlags::MAPPING_UNEVICTABLE) {
                 s.flags |= PageFlags::UNEVICTABLE;
                 s.mlock_count = 0;
             } else {
@@ -626,6 +642,35 @@ impl PageMetaArray {
             count(&self.stat.culled);
         }
         Ok(())
+    }
+
+    /// The page's mapping became unevictable (Linux
+    /// `mapping_set_unevictable`, seen through the page): it stays on the
+    /// LRU it is on; a later [`folio_add_lru`](Self::folio_add_lru) or
+    /// munlock keeps it unevictable.
+    pub fn folio_set_mapping_unevictable(&self, folio: &PageMeta) {
+        folio.modify(|mut s| {
+            s.flags |= PageFlags::MAPPING_UNEVICTABLE;
+            s
+        });
+    }
+
+    /// Linux `mapping_clear_unevictable` with `check_move_unevictable_folios`
+    /// for one page: its mapping is evictable again; a page on the
+    /// unevictable LRU that is not `MLOCKED` goes back to the evictable
+    /// one (`unevictable_pgs_rescued`).
+    pub fn folio_clear_mapping_unevictable(&self, folio: &PageMeta) {
+        let (old, new) = folio.modify(|mut s| {
+            s.flags -= PageFlags::MAPPING_UNEVICTABLE;
+            if s.flags.contains(PageFlags::LRU) && !s.mlocked() {
+                s.flags -= PageFlags::UNEVICTABLE;
+                s.mlock_count = 0;
+            }
+            s
+        });
+        if old.flags.contains(PageFlags::UNEVICTABLE) && !new.flags.contains(PageFlags::UNEVICTABLE) {
+            count(&self.stat.rescued);
+        }
     }
 
     /// Linux `folio_isolate_lru` (the flag part: `folio_test_clear_lru`):

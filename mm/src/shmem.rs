@@ -28,6 +28,10 @@
 //!   again after that (fork copies only vmas that are in a tree, and an
 //!   owner maps only while it pins).
 //!
+//! An owner may watch the vmas come and go ([`ShmemVmOps`], Linux's
+//! `vm_ops->open`/`close`: a SysV segment counts its attaches) and make
+//! the object's pages unevictable (`SHM_LOCK`, [`Shmem::set_unevictable`]).
+//!
 //! Locking: the page index is behind the object's own spinlock, taken
 //! inside an mm's inner lock (never the other way round) and held only to
 //! look up or add a page; faults of two address spaces on one offset
@@ -37,6 +41,9 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+mod owner;
+pub use owner::ShmemVmOps;
 
 use crate::errno::Errno;
 use crate::mmu_gather::MmuGather;
@@ -67,6 +74,12 @@ pub struct Shmem {
     /// Its name and device (major, minor) in `/proc/<pid>/maps`, if it
     /// has one (a file's path): [`Shmem::set_label`].
     label: spin::Mutex<Option<Label>>,
+    /// Linux `mapping_unevictable`: new pages join the LRU unevictable.
+    /// Changed under the page index lock.
+    unevictable: AtomicBool,
+    /// The owner's hooks, called as vmas holding the object enter and
+    /// leave vma trees.
+    vm_ops: spin::Mutex<Option<alloc::sync::Arc<dyn ShmemVmOps>>>,
 }
 
 /// An object's name and device (major, minor) in `/proc/<pid>/maps`.
@@ -111,6 +124,8 @@ impl Shmem {
             released: AtomicBool::new(false),
             ino,
             label: spin::Mutex::new(None),
+            unevictable: AtomicBool::new(false),
+            vm_ops: spin::Mutex::new(None),
         }
     }
 
@@ -150,12 +165,20 @@ impl Shmem {
     /// A vma holding the object went into a vma tree.
     pub(crate) fn add_mapper(&self) {
         self.mappers.fetch_add(1, Ordering::SeqCst);
+        let ops = self.vm_ops.lock().clone();
+        if let Some(ops) = ops {
+            ops.open();
+        }
     }
 
     /// A vma holding the object left its vma tree.
     pub(crate) fn remove_mapper(&self) {
         let old = self.mappers.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(old > 0, "shmem mapper count underflow");
+        let ops = self.vm_ops.lock().clone();
+        if let Some(ops) = ops {
+            ops.close();
+        }
     }
 
     /// Is the object unused: no vma maps it and no owner pins it? Then
@@ -237,6 +260,9 @@ impl Shmem {
         let pa = alloc().ok_or(Errno::ENOMEM)?;
         let folio = meta.get(pa).ok_or(Errno::ENOMEM)?;
         folio.prep_new_page().map_err(|_| Errno::ENOMEM)?;
+        if self.unevictable.load(Ordering::Relaxed) {
+            meta.folio_set_mapping_unevictable(folio);
+        }
         let _ = meta.folio_add_lru(folio);
         meta.account_shmem(true);
         leaf[slot] = pa;

@@ -926,6 +926,11 @@ pub const USER_CASES: &[UserCase] = &[
     // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
     // breaking copy-on-write, /dev/zero, memfd_create. Root on Linux.
     UserCase { needs_root: true, ..case("file_map") },
+    // System V shared memory: shmget/shmat/shmdt/shmctl errnos, sharing
+    // and shm_nattch across fork and exit, IPC_RMID, SHM_RDONLY, SHM_LOCK
+    // (meminfo's Unevictable), /proc/sysvipc/shm, permission errors as uid
+    // 65534 (setresuid needs root).
+    UserCase { needs_root: true, ..case("sysv_shm") },
     // wait4/waitid statuses, orphans, process groups and sessions.
     case("wait"),
     // Job-control stops and continues, their wait statuses and SIGCHLD.

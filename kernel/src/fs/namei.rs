@@ -8,7 +8,7 @@
 //! programs create), with `/proc` mounted on its `proc` directory. A tmpfs
 //! node is its inode; a /proc node is its canonical absolute path (no `.`,
 //! `..` or repeated slashes), over the fixed set of /proc files
-//! (`/proc/self`, `/proc/thread-self`, `/proc/<pid>`, `/proc/sys`,
+//! (`/proc/self`, `/proc/thread-self`, `/proc/<pid>`, `/proc/sys`, `/proc/sysvipc`,
 //! `/proc/sys/vm` and the files in them), where `/proc/self` is resolved
 //! as the directory it points to. Symbolic links are followed, at most 40
 //! in one lookup (`ELOOP`).
@@ -145,7 +145,8 @@ pub fn proc_node_type(path: &[u8]) -> Option<NodeType> {
     let more = parts.next().is_some();
     match (first, second, third, more) {
         (b"cpuinfo" | b"meminfo" | b"vmstat" | b"sysrq-trigger", None, _, _) => Some(NodeType::File),
-        (b"sys", None, _, _) => Some(NodeType::Dir),
+        (b"sys" | b"sysvipc", None, _, _) => Some(NodeType::Dir),
+        (b"sysvipc", Some(b"shm"), None, _) => Some(NodeType::File),
         (b"sys", Some(b"vm"), None, _) => Some(NodeType::Dir),
         (b"sys", Some(b"vm"), Some(f), false) if super::procfs::Sysctl::from_name(f).is_some() => Some(NodeType::File),
         (who, None, _, _) if proc_pid_dir_exists(who) => Some(NodeType::Dir),
@@ -168,7 +169,7 @@ pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
             for f in [&b"cpuinfo"[..], b"meminfo", b"vmstat", b"sysrq-trigger"] {
                 push(f, DT_REG);
             }
-            for d in [&b"sys"[..], b"self", b"thread-self"] {
+            for d in [&b"sys"[..], b"sysvipc", b"self", b"thread-self"] {
                 push(d, DT_DIR);
             }
             let mut pids: Vec<u32> = crate::proc::all()
@@ -182,6 +183,7 @@ pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
             }
         }
         b"/proc/sys" => push(b"vm", DT_DIR),
+        b"/proc/sysvipc" => push(b"shm", DT_REG),
         b"/proc/sys/vm" => {
             for f in [&b"max_map_count"[..], b"mlock_populate"] {
                 push(f, DT_REG);

@@ -6,6 +6,7 @@
 //! `/proc/self/status` with Name, Pid, Threads, VmSize, VmLck, VmRSS in
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
+//! `/proc/sysvipc/shm` (the SysV shared memory segments, [`crate::ipc::shm`]),
 //! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (TLB
 //! shootdown counters, and with `mm.populate_profile` the
 //! `mm::populate_profile` counters as `populate_*` lines), `/proc/sysrq-trigger` (key `c` crashes the kernel,
@@ -120,6 +121,9 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     }
     if path == b"/proc/sysrq-trigger" {
         return Some(Ok(FileKind::SysrqTrigger));
+    }
+    if path == b"/proc/sysvipc/shm" {
+        return Some(Ok(FileKind::Bytes(FileBytes::Owned(crate::ipc::shm::proc_show().into_bytes()))));
     }
     if path == b"/proc/meminfo" {
         return Some(Ok(FileKind::Bytes(FileBytes::Owned(meminfo::meminfo().into_bytes()))));

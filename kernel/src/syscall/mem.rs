@@ -204,7 +204,7 @@ pub fn is_mm_syscall(nr: u64) -> bool {
     matches!(
         nr,
         MMAP | MPROTECT | MUNMAP | BRK | MREMAP | MADVISE | MLOCK | MUNLOCK | MLOCKALL | MUNLOCKALL | MLOCK2 | FORK | VFORK | CLONE
-    )
+    ) || matches!(nr, SHMAT | SHMDT)
 }
 
 /// Check the invariants of the current address space; a violation is a

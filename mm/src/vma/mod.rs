@@ -180,11 +180,14 @@ impl Vma {
     /// Could `self` (ending where `next` starts) merge with `next`?
     /// Linux `is_mergeable_vma`: same flags, adjacent, neither is
     /// `VM_SPECIAL`, and the same backing: both anonymous, or the same
-    /// shmem object with `next` continuing `self`'s offsets.
+    /// shmem object with `next` continuing `self`'s offsets, and no
+    /// owner's hooks on it (Linux does not merge away a vma whose
+    /// `vm_ops` have `close`: a SysV segment's vmas never merge).
     pub fn can_merge_with(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.flags == next.flags
             && self.slice(next.start, next.end, next.flags).kind == next.kind
             && !self.flags.intersects(VmFlags::SPECIAL)
+            && !self.shmem().is_some_and(|obj| obj.has_vm_ops())
     }
 }

@@ -6,7 +6,8 @@
 //! may not take), `Inactive(anon)`/`Inactive` (evictable anonymous pages:
 //! Linux puts a new anonymous page on the inactive list, and Holdfast never
 //! ages one to the active list), `Unevictable` (pages on the unevictable
-//! LRU: the mlocked ones), `Mlocked` (`NR_MLOCK`), `AnonPages` (mapped
+//! LRU: the mlocked ones and
+//! the pages of `SHM_LOCK`ed segments), `Mlocked` (`NR_MLOCK`), `AnonPages` (mapped
 //! private anonymous frames), `Shmem` and `Cached` (the pages of the shmem
 //! objects behind `MAP_SHARED | MAP_ANONYMOUS` memory: Linux counts shmem
 //! in the page cache, and Holdfast has no other), `Slab`/`SUnreclaim` (the
