@@ -181,10 +181,21 @@ static void attach_rules(void)
 	tap_eq(rc(shmdt(hole + 4 * PG)), 0, "shmdt of the other");
 	tap_eq(nattch(id), 0, "nattch 0");
 	tap_eq(rc(shmdt(hole + 4 * PG)), -EINVAL, "shmdt again: EINVAL");
-	int small = shmget(IPC_PRIVATE, 100, 0600);
+	int small = shmget(0x5eed, 100, IPC_CREAT | 0600);
 	long s = at(small, NULL, 0);
 	tap_ok(s > 0, "attach a 100-byte segment");
 	tap_eq(resident((void *)s, 1), 0, "it maps one page");
+	/* maps names the segment's file: /SYSV<key> (deleted), inode = id. */
+	char want[128], line[256];
+	int found = 0;
+	snprintf(want, sizeof want, "%08lx-%08lx rw-s 00000000 00:01 %d", (unsigned long)s, (unsigned long)s + PG, small);
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, want, strlen(want)) == 0 && strstr(line, " /SYSV00005eed (deleted)\n"))
+			found = 1;
+	if (f)
+		fclose(f);
+	tap_ok(found, "maps: %s /SYSV00005eed (deleted)", want);
 	shmdt((void *)s);
 	shmctl(small, IPC_RMID, NULL);
 	shmctl(id, IPC_RMID, NULL);

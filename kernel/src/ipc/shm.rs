@@ -325,8 +325,11 @@ fn newseg(ids: &mut ShmIds, key: i32, size: u64, shmflg: u64, c: &Creds) -> SysR
     if ids.slots.len() >= SHMMNI {
         return Err(Errno::ENOSPC);
     }
-    let obj = Arc::new(Shmem::new(pages)?);
     let (idx, id) = ids.alloc_id().ok_or(Errno::ENOSPC)?;
+    // Linux's segment is the unlinked shmem file "SYSV<key>" on the
+    // internal mount, whose inode number is the id.
+    let obj = Arc::new(Shmem::new_with_ino(pages, id as u64));
+    obj.set_label(alloc::format!("/SYSV{:08x} (deleted)", key).into(), (0, 1));
     let seg = Arc::new(Segment { id, segsz: size, obj });
     seg.obj.pin();
     seg.obj.set_vm_ops(Arc::new(SegmentVmOps(Arc::downgrade(&seg))));
