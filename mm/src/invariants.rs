@@ -175,6 +175,9 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
             // A private mapping of an object maps either the object's page
             // (read-only, checked above) or its own copy, an anonymous page.
             Some(_) if private && meta.get(pa).is_some_and(|f| f.is_anon()) => false,
+            // A page past the end of a shrinking object: taken out of it,
+            // about to be unmapped here (see `crate::truncate`).
+            Some((obj, index)) if index >= obj.nr_pages() && obj.find(index).is_none() => true,
             Some((obj, index)) => {
                 if obj.find(index) != Some(pa) {
                     return Err(format!("pte at {va:#x} maps frame {pa:#x}, not page {index} of its shmem object ({:?})", obj.find(index)));

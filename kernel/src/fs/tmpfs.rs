@@ -334,8 +334,17 @@ impl FileData {
             return Ok(None);
         }
         let keep = size.div_ceil(PAGE_SIZE);
-        let detached = self.obj.detach_pages_from(keep)?;
+        // The size first: a fault past it from now on is SIGBUS, so no
+        // page is added there while the others are taken out.
+        let old_pages = self.obj.nr_pages();
         self.obj.set_nr_pages(keep);
+        let detached = match self.obj.detach_pages_from(keep) {
+            Ok(d) => d,
+            Err(e) => {
+                self.obj.set_nr_pages(old_pages);
+                return Err(e);
+            }
+        };
         let gone = (detached.len() as u64).min(self.charged);
         self.charged -= gone;
         uncharge(gone);
