@@ -485,7 +485,8 @@ fn prot_of(flags: u32) -> u64 {
 /// (its bss) is anonymous; the bytes of the last file page past a
 /// segment's file size are zeroed (`padzero`, which copies that page).
 /// Pages are mapped read-write first, then each run gets its final
-/// protection; pages shared by two segments get the union of both.
+/// protection and is faulted in (writable runs copied); pages shared by
+/// two segments get the union of both.
 fn load<S: AsRef<[u8]>>(proc: &Arc<Process>, image: &ExecImage, filename: &[u8], argv: &[S], envp: &[S]) -> Result<(u64, u64), Errno> {
     let exe = super::elf::parse_head(&image.head, image.size)?;
     let bias = if exe.is_pie { PIE_BASE } else { 0 };
@@ -542,6 +543,15 @@ fn load<S: AsRef<[u8]>>(proc: &Arc<Process>, image: &ExecImage, filename: &[u8],
     }
     for (start, end, prot) in runs(pages.iter().map(|(&p, &(prot, _))| (p, prot))) {
         mm.do_mprotect(start, end - start, prot)?;
+        // Fault the program in now (writable pages copied), so that its
+        // threads never wait for `mmap_lock` to run their own code or
+        // write their data: Linux needs no such thing, its faults take a
+        // per-vma lock and map the page cache around them, but Holdfast's
+        // take `mmap_lock` for read, which a long mlock holds for write.
+        let advice = if prot & PROT_WRITE != 0 { mm::mman::MADV_POPULATE_WRITE } else { mm::mman::MADV_POPULATE_READ };
+        if prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+            mm.madvise(start, end - start, advice)?;
+        }
     }
     mm.set_brk_base(highest)?;
 
