@@ -192,13 +192,14 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     if vm_flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
         // A special mapping without pages. (The transient VM_IO guard of
         // mlock_vma_pages_range is never seen here: it is set and cleared
-        // under the inner lock.)
+        // under mmap_lock held for write.)
         return Err(FaultError::Access);
     }
     if !vma_permits(vm_flags, access) {
         return Err(FaultError::Access);
     }
     let va = page_align_down(addr);
+    let anon_index = vma.linear_page_index(va);
     let shmem = vma.shmem_index(va).map(|(obj, index)| (obj.clone(), index));
     let want = vm_pte_flags(vm_flags);
     let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
@@ -254,6 +255,8 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     }
     folio.set_anon();
     folio.set_anon_exclusive(true);
+    // Linux `folio_add_new_anon_rmap`: its index in the anon_vma.
+    folio.set_index(anon_index);
     // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want | fault_ad_bits(access == FaultAccess::Write)).is_err() {
@@ -262,6 +265,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::OutOfMemory);
     }
+    folio.add_mapcount();
     inner.rss += 1;
     Ok(true)
 }
@@ -301,6 +305,7 @@ fn shmem_fault<P: PhysMem, T: TlbFlush>(
         let _ = meta.put_page(folio);
         return Err(FaultError::OutOfMemory);
     }
+    folio.add_mapcount();
     meta.mlock_vma_folio(folio, vm_flags);
     inner.rss += 1;
     Ok(true)
@@ -338,6 +343,8 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
     inner.phys.copy_frame(new_pa, old_pa);
     new.set_anon();
     new.set_anon_exclusive(true);
+    // The copy lives at the old page's place in the anon_vma.
+    new.set_index(old.index());
     let _ = meta.folio_add_lru_vma(new, vm_flags);
     let Some(pt) = inner.pgtable.as_mut() else {
         if let Ok(true) = meta.put_page(new) {
@@ -353,6 +360,8 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::Access);
     }
+    new.add_mapcount();
+    old.remove_mapcount();
     meta.munlock_vma_folio(old, vm_flags);
     if let Ok(true) = meta.put_page(old) {
         tlb.tlb_remove_page(old_pa);

@@ -52,6 +52,9 @@ pub struct Shmem {
     released: AtomicBool,
     /// Its inode number in `/proc/<pid>/maps` (Linux's shmem inode).
     ino: u64,
+    /// The address spaces that have mapped it (Linux `i_mmap`, see
+    /// [`crate::rmap`]).
+    i_mmap: crate::rmap::IMmap,
 }
 
 /// The next object's inode number.
@@ -80,12 +83,24 @@ impl Shmem {
         index.try_reserve_exact(leaves).map_err(|_| Errno::ENOMEM)?;
         index.resize_with(leaves, Vec::new);
         let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
-        Ok(Shmem { nr_pages, pages: spin::Mutex::new(index), mappers: AtomicUsize::new(0), released: AtomicBool::new(false), ino })
+        Ok(Shmem {
+            nr_pages,
+            pages: spin::Mutex::new(index),
+            mappers: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
+            ino,
+            i_mmap: Default::default(),
+        })
     }
 
     /// Its inode number, as `/proc/<pid>/maps` shows it.
     pub fn ino(&self) -> u64 {
         self.ino
+    }
+
+    /// The address spaces that have mapped it (see [`crate::rmap`]).
+    pub fn i_mmap(&self) -> &crate::rmap::IMmap {
+        &self.i_mmap
     }
 
     /// Size in pages.
@@ -151,6 +166,7 @@ impl Shmem {
         let pa = alloc().ok_or(Errno::ENOMEM)?;
         let folio = meta.get(pa).ok_or(Errno::ENOMEM)?;
         folio.prep_new_page().map_err(|_| Errno::ENOMEM)?;
+        folio.set_index(index);
         let _ = meta.folio_add_lru(folio);
         meta.account_shmem(true);
         leaf[slot] = pa;
