@@ -87,10 +87,19 @@ fn lock_rmap<'a, L, B: RwSemBackend>(lock: &'a spin::Mutex<L>, backend: &B) -> s
 /// An mm's inner lock as the rmap lists hold it.
 pub(crate) type SharedInner<P, T> = spin::Mutex<MmInner<P, T>>;
 
+/// An mm on an anon_vma's list: its id and its inner lock.
+type AnonMember<P, T> = (u64, Weak<SharedInner<P, T>>);
+
+/// An mm's inner lock on a shmem object's list, its type erased.
+type ErasedInner = dyn Any + Send + Sync;
+
+/// Finds an mm's inner lock again from a shmem list's entry.
+type RecoverFn<P, T> = fn(Arc<ErasedInner>) -> Option<Arc<SharedInner<P, T>>>;
+
 /// Linux `struct anon_vma`, one per fork tree: the address spaces that may
 /// map its anonymous pages. See the module doc.
 pub struct AnonVma<P: PhysMem, T: TlbFlush> {
-    members: spin::Mutex<Vec<(u64, Weak<SharedInner<P, T>>)>>,
+    members: spin::Mutex<Vec<AnonMember<P, T>>>,
 }
 
 impl<P: PhysMem, T: TlbFlush> Default for AnonVma<P, T> {
@@ -392,8 +401,8 @@ where
 /// [`ShmemRmapOps::new`] for types that can be shared between CPUs; see
 /// [`MmStruct::enable_shmem_rmap`].
 pub struct ShmemRmapOps<P: PhysMem, T: TlbFlush> {
-    erase: fn(&Arc<SharedInner<P, T>>) -> Weak<dyn Any + Send + Sync>,
-    recover: fn(Arc<dyn Any + Send + Sync>) -> Option<Arc<SharedInner<P, T>>>,
+    erase: fn(&Arc<SharedInner<P, T>>) -> Weak<ErasedInner>,
+    recover: RecoverFn<P, T>,
 }
 
 impl<P: PhysMem, T: TlbFlush> Clone for ShmemRmapOps<P, T> {

@@ -296,3 +296,20 @@ fn threaded_rmap_walks_racing_mlock() {
         "without the guard the racing walks count the page again: count {count}, mlocked after munlock {left}"
     );
 }
+
+#[test]
+fn the_checker_catches_a_pte_the_mapcount_misses() {
+    let w = world();
+    let a = private(&w, 1);
+    fault(&w.mm, a, FaultAccess::Write);
+    let child = child_of(&w, &w.mm);
+    let pa = frame(&w.mm, a);
+    let f = w.meta.get(pa).unwrap();
+    check(&w.mm);
+    f.remove_mapcount();
+    let err = mm::invariants::check_mm_invariants(&*w.mm).unwrap_err();
+    assert!(err.contains("mapcount is 1"), "{err}");
+    f.add_mapcount();
+    check(&w.mm);
+    check(&child);
+}
