@@ -286,7 +286,7 @@ fn check_rmap<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
         let Some(folio) = meta.get(pa) else { continue };
         let (st, refs) = stable_state(folio);
         let before = folio.mapcount();
-        let (found, found_locked) = crate::rmap::try_to_unmap_count(mm, pa);
+        let (found, found_locked) = crate::rmap::try_to_unmap_count(mm, pa, Some(va));
         let (st_after, refs_after) = stable_state(folio);
         if folio.mapcount() != before || st_after != st || refs_after != refs {
             continue;

@@ -36,6 +36,13 @@
 //!    backend's `cpu_relax` (which yields on one CPU). Never sleep and
 //!    never take `mmap_lock` with `inner` held.
 //!
+//! An rmap walk ([`crate::rmap`]) reaches this mm without its `mmap_lock`:
+//! it holds an anon_vma's or a shmem object's list lock (the rmap lock,
+//! between the two above) and takes `inner` under it. So `inner` may be
+//! taken by a walk while `mmap_lock` is held for write by an operation
+//! that released `inner` for a while (`mlock_vma_pages_range` between two
+//! page tables), and an rmap list is never joined with `inner` held.
+//!
 //! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
 //! allocator (behind [`PhysMem`]) is last. The rwsem backend's lock-order
 //! checker ([`crate::lockdep`]) sees every acquisition of the two locks

@@ -208,7 +208,8 @@ impl Target {
 
 /// Visit every pte of the mm `id` (inner lock `inner`) that maps `pa` as
 /// `target`; `visit` gets the locked inner state and the hit, and returns
-/// whether to go on. Returns whether to go on.
+/// whether to go on. Returns whether to go on. `hint`: where an anonymous
+/// page was last found (updated).
 ///
 /// Locking: the rmap lock held; takes `inner`.
 fn walk_mm<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
@@ -217,9 +218,26 @@ fn walk_mm<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
     inner: &SharedInner<P, T>,
     target: &Target,
     pa: u64,
+    hint: &mut Option<u64>,
     visit: &mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool,
 ) -> bool {
     let mut g = InnerGuard::lock(backend, inner);
+    // An anonymous page is mapped at most once in an address space, and
+    // fork maps it at the same address in every one: try where it was
+    // last found first.
+    let anon = matches!(target, Target::Anon(_));
+    if let (true, Some(h)) = (anon, *hint) {
+        if let Some(v) = g.vmas.vma_lookup(h).cloned() {
+            if target.address_in(&v) == Some(h) {
+                if let Some(m) = g.pgtable.as_ref().and_then(|pt| pt.translate(h)) {
+                    if m.pa == pa {
+                        let hit = RmapHit { mm_id: id, addr: h, pa, vm_flags: v.flags, pte_flags: m.flags };
+                        return visit(&mut g, &hit);
+                    }
+                }
+            }
+        }
+    }
     let mut cursor = 0;
     loop {
         let Some(v) = g.vmas.find_vma(cursor).cloned() else { return true };
@@ -230,6 +248,10 @@ fn walk_mm<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
             continue;
         }
         let hit = RmapHit { mm_id: id, addr, pa, vm_flags: v.flags, pte_flags: m.flags };
+        if anon {
+            *hint = Some(addr);
+            return visit(&mut g, &hit);
+        }
         if !visit(&mut g, &hit) {
             return false;
         }
@@ -249,11 +271,16 @@ fn shmem_of<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm: &MmStruct<P, B
 /// address space and the hit for every pte mapping the frame `pa`, until
 /// it returns `false`. `mm` must map the frame (its anon_vma or its shmem
 /// object is the frame's); a frame `mm` does not map is not walked.
+/// `hint`: where `mm` maps an anonymous frame, if the caller knows.
 ///
 /// Locking: no lock of `mm` may be held (any `mmap_lock` may: the walk
 /// takes none); takes the rmap lock, then each listed mm's inner lock.
-pub(crate) fn rmap_walk_locked<P, B, T>(mm: &MmStruct<P, B, T>, pa: u64, visit: &mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool)
-where
+pub(crate) fn rmap_walk_locked<P, B, T>(
+    mm: &MmStruct<P, B, T>,
+    pa: u64,
+    hint: Option<u64>,
+    visit: &mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool,
+) where
     P: PhysMem + Clone,
     B: RwSemBackend,
     T: TlbFlush,
@@ -261,18 +288,19 @@ where
     let Some(folio) = mm.page_meta().get(pa) else { return };
     let backend = mm.mmap_lock.backend();
     let me = mm.id();
+    let mut hint = hint;
     if folio.is_anon() {
         // Linux `rmap_walk_anon`.
         let target = Target::Anon(folio.index());
         let anon_vma = mm.anon_vma();
         let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
         let members = lock_rmap(&anon_vma.members, backend);
-        if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &target, pa, visit) {
+        if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &target, pa, &mut hint, visit) {
             return;
         }
         for (id, w) in members.iter().filter(|(id, _)| *id != me) {
             let Some(inner) = w.upgrade() else { continue };
-            if !walk_mm::<P, B, T>(backend, *id, &inner, &target, pa, visit) {
+            if !walk_mm::<P, B, T>(backend, *id, &inner, &target, pa, &mut hint, visit) {
                 return;
             }
         }
@@ -282,7 +310,7 @@ where
         let Some(ops) = mm.shmem_rmap_ops() else {
             // Not on any object's list: only this mm can be walked.
             let Some(obj) = shmem_of(mm, pa, index) else { return };
-            walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &Target::Shmem(obj, index), pa, visit);
+            walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &Target::Shmem(obj, index), pa, &mut None, visit);
             return;
         };
         let Some(obj) = shmem_of(mm, pa, index) else { return };
@@ -290,13 +318,13 @@ where
         let i_mmap = obj.i_mmap();
         let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
         let members = lock_rmap(&i_mmap.members, backend);
-        if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &target, pa, visit) {
+        if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &target, pa, &mut hint, visit) {
             return;
         }
         for (id, w) in members.iter().filter(|(id, _)| *id != me) {
             let Some(any) = w.upgrade() else { continue };
             let Some(inner) = (ops.recover)(any) else { continue };
-            if !walk_mm::<P, B, T>(backend, *id, &inner, &target, pa, visit) {
+            if !walk_mm::<P, B, T>(backend, *id, &inner, &target, pa, &mut hint, visit) {
                 return;
             }
         }
@@ -312,7 +340,7 @@ where
     B: RwSemBackend,
     T: TlbFlush,
 {
-    rmap_walk_locked(mm, pa, &mut |_, hit| visit(hit));
+    rmap_walk_locked(mm, pa, None, &mut |_, hit| visit(hit));
 }
 
 /// What [`page_referenced`] found.
@@ -344,7 +372,7 @@ where
     let meta = mm.page_meta();
     let mut r = Referenced { mapcount: 0, referenced: 0, vm_flags: VmFlags::empty() };
     let Some(folio) = meta.get(pa) else { return r };
-    rmap_walk_locked(mm, pa, &mut |inner, hit| {
+    rmap_walk_locked(mm, pa, None, &mut |inner, hit| {
         r.mapcount += 1;
         r.vm_flags |= hit.vm_flags;
         if hit.vm_flags.contains(VmFlags::LOCKED) && !folio.is_unevictable() {
@@ -378,14 +406,15 @@ fn clear_young<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, hit: &RmapHit
 /// invariant checker uses the counts.
 ///
 /// Locking: as [`rmap_walk_locked`].
-pub fn try_to_unmap_count<P, B, T>(mm: &MmStruct<P, B, T>, pa: u64) -> (u32, u32)
+/// `hint`: where `mm` maps the page, if known (spares a search).
+pub fn try_to_unmap_count<P, B, T>(mm: &MmStruct<P, B, T>, pa: u64, hint: Option<u64>) -> (u32, u32)
 where
     P: PhysMem + Clone,
     B: RwSemBackend,
     T: TlbFlush,
 {
     let (mut maps, mut locked) = (0u32, 0u32);
-    rmap_walk(mm, pa, &mut |hit| {
+    rmap_walk_locked(mm, pa, hint, &mut |_, hit| {
         maps += 1;
         if hit.vm_flags.contains(VmFlags::LOCKED) && !hit.vm_flags.intersects(VmFlags::SPECIAL) {
             locked += 1;

@@ -23,10 +23,16 @@
 //!   gone; no vma can map the object again after that (fork copies only
 //!   vmas that are in a tree).
 //!
+//! - [`Shmem::i_mmap`] lists the address spaces that have mapped the
+//!   object, for rmap walks ([`crate::rmap`]); a page records its offset
+//!   as its index.
+//!
 //! Locking: the page index is behind the object's own spinlock, taken
 //! inside an mm's inner lock (never the other way round) and held only to
 //! look up or add a page; faults of two address spaces on one offset
-//! serialise on it, so they map one page. The mapper count is atomic.
+//! serialise on it, so they map one page. The mapper count is atomic. The
+//! `i_mmap` list has its own lock, the rmap lock, taken before any inner
+//! lock (never inside one).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
