@@ -114,7 +114,8 @@ impl<P: PhysMem, T: TlbFlush> AnonVma<P, T> {
         AnonVma { members: spin::Mutex::new(Vec::new()) }
     }
 
-    /// Mm `id`, whose inner lock is `inner`, joins (pruning exited mms).
+    /// Mm `id`, whose inner lock is `inner`, joins unless it already has
+    /// (pruning exited mms).
     ///
     /// Errors: `ENOMEM` if the list cannot grow.
     /// Locking: takes the rmap lock; no inner lock may be held.
@@ -122,6 +123,9 @@ impl<P: PhysMem, T: TlbFlush> AnonVma<P, T> {
         let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
         let mut members = lock_rmap(&self.members, backend);
         members.retain(|(_, w)| w.strong_count() > 0);
+        if members.iter().any(|(i, _)| *i == id) {
+            return Ok(());
+        }
         members.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         members.push((id, Arc::downgrade(inner)));
         Ok(())

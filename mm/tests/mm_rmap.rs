@@ -313,3 +313,24 @@ fn the_checker_catches_a_pte_the_mapcount_misses() {
     check(&w.mm);
     check(&child);
 }
+
+#[test]
+fn a_page_shared_by_three_generations_is_found_once_in_each() {
+    let w = world();
+    let a = private(&w, 1);
+    fault(&w.mm, a, FaultAccess::Write);
+    let pa = frame(&w.mm, a);
+    let c1 = child_of(&w, &w.mm);
+    let c2 = child_of(&w, &w.mm);
+    let g1 = child_of(&w, &c1);
+    let mut want: Vec<_> = [w.mm.id(), c1.id(), c2.id(), g1.id()].iter().map(|&id| (id, a)).collect();
+    want.sort();
+    for mm in [&*w.mm, &c1, &c2, &g1] {
+        assert_eq!(mappings(mm, pa), want);
+        check(mm);
+    }
+    assert_eq!(mapcount(&w, pa), 4);
+    drop(c1);
+    assert_eq!(mapcount(&w, pa), 3);
+    assert_eq!(mappings(&g1, pa).len(), 3);
+}
