@@ -77,7 +77,7 @@ fn fork_shares_pages_and_the_walk_finds_both_ptes_until_cow_separates_them() {
         fault(&w.mm, a + i * P, FaultAccess::Write);
     }
     let child = child_of(&w, &w.mm);
-    let mut ids = vec![w.mm.id(), child.id()];
+    let mut ids = [w.mm.id(), child.id()];
     ids.sort();
     for i in 0..4 {
         let pa = frame(&w.mm, a + i * P);
