@@ -1,14 +1,16 @@
-//! The mmap family for anonymous memory (Linux `mm/mmap.c`): `do_mmap`,
-//! `do_munmap`, `do_brk`, `exit_mmap`, and `install_special_mapping`.
+//! The mmap family (Linux `mm/mmap.c`): `do_mmap` of anonymous memory,
+//! `do_mmap_object` of a memory object (a file's page cache, a SysV
+//! segment), `do_munmap`, `do_brk`, `exit_mmap`, and
+//! `install_special_mapping`.
 //! mprotect, madvise, mincore and msync have their own modules, as in
 //! Linux; the system calls' constants live in [`crate::mman`] and are
 //! re-exported here.
 //!
 //! Errors follow Linux to the errno (checks in Linux's order where it
 //! matters). Deviations, on purpose:
-//! - only anonymous memory: a mapping without `MAP_ANONYMOUS` is `EBADF`
-//!   (Linux's answer for fd -1; the kernel's syscall layer answers for real
-//!   file descriptors itself, e.g. `ENODEV`);
+//! - `do_mmap` without `MAP_ANONYMOUS` is `EBADF` (Linux's answer for fd
+//!   -1): the kernel's syscall layer looks descriptors up itself and maps
+//!   a file's object with `do_mmap_object` (or answers `ENODEV`);
 //! - no zero page;
 //! - a shared anonymous mapping (`MAP_SHARED | MAP_ANONYMOUS`) is backed
 //!   by a shmem object sized to it, as Linux's `shmem_zero_setup` does

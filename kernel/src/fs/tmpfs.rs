@@ -17,10 +17,13 @@
 //! reads as zeros. Files copied
 //! from the initrd at boot keep the initrd's bytes as a read-only backing
 //! (no copy, nothing charged): a page written is copied from the backing
-//! first, and the backing is cut when the file is truncated. The pages of
-//! all files are charged against the size limit, half of RAM as Linux's
-//! default: past it a write is `ENOSPC`; a frame the allocator refuses is
-//! `ENOMEM`.
+//! first, the whole backing is copied into pages when the file is first
+//! mapped or executed, and the backing is cut when the file is truncated.
+//! The pages `write` adds are charged against the size limit, half of RAM
+//! as Linux's default: past it a write is `ENOSPC`; a frame the allocator
+//! refuses is `ENOMEM`. (Pages a shared mapping faults in are not
+//! charged.) A file that shrinks takes its pages past the end out of
+//! every address space that maps them ([`Truncation`]), then frees them.
 //!
 //! An inode lives as long as a directory entry, an open file or a working
 //! directory holds it: an unlinked file that is still open keeps its data
@@ -29,8 +32,9 @@
 //! Locking: every change to the tree (create, link, unlink, rename, rmdir)
 //! holds [`TREE`], then the directories' own locks; a lookup takes one
 //! directory lock at a time. Lock order: `TREE` > directory > `meta` >
-//! file data > frame allocator. User memory is never touched under any of
-//! them.
+//! file data > the file's shmem object > frame allocator. User memory is
+//! never touched under any of them, and no address space's lock is taken
+//! under them: a [`Truncation`] unmaps after the file data lock is gone.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
