@@ -16,7 +16,7 @@
 //!   in any address space (see [`crate::page_meta`]);
 //! - an index has at most one page; a page at or past
 //!   [`Shmem::nr_pages`] exists only between a shrink and its
-//!   [`Shmem::truncate_pages`]; pages leave only then and when the
+//!   [`Shmem::detach_pages_from`]; pages leave only then and when the
 //!   object is released;
 //! - [`Shmem::mappers`] is the number of vmas in vma trees that hold the
 //!   object (the tree counts them as it inserts and removes vmas), and
@@ -152,7 +152,7 @@ impl Shmem {
 
     /// Set the size in pages (a file grew or shrank). Faults at or past
     /// it are `SIGBUS` from now on; pages already there stay until
-    /// [`Shmem::truncate_pages`] (the owner unmaps them first).
+    /// [`Shmem::detach_pages_from`] (the owner unmaps them after).
     pub fn set_nr_pages(&self, nr_pages: u64) {
         self.nr_pages.store(nr_pages, Ordering::Release);
     }
@@ -283,7 +283,7 @@ impl Shmem {
         if self.released.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.put_pages_from(0, meta, tlb, phys, flush);
+        self.put_all_pages(meta, tlb, phys, flush);
     }
 
     /// The first half of a truncation that must not lose a racing write:
@@ -330,44 +330,27 @@ impl Shmem {
         }
     }
 
-    /// Linux `truncate_inode_pages`: the pages at index `from` and past it
-    /// leave the object (the file shrank). The caller set the size first
-    /// ([`Shmem::set_nr_pages`], so no fault adds them back) and unmapped
-    /// them from every address space, flushed: a page no one else holds
-    /// is freed at once.
-    ///
-    /// Locking: none held; takes the object's lock.
-    pub fn truncate_pages(&self, from: u64, meta: &PageMetaArray, phys: &impl PhysMem) {
-        self.put_pages_from(from, meta, &mut MmuGather::tlb_gather_mmu(), phys, &crate::pgtable::NoFlush);
-    }
-
-    /// Drop the object's reference on each page at index `from` and past
-    /// it and take it out of the index; a page that had no other goes to
-    /// `tlb` if a flush is pending there (it was mapped until the caller's
-    /// operation), to the allocator otherwise.
-    fn put_pages_from(&self, from: u64, meta: &PageMetaArray, tlb: &mut MmuGather, phys: &impl PhysMem, flush: &impl TlbFlush) {
+    /// Drop the object's reference on each of its pages and empty the
+    /// index; a page that had no other goes to `tlb` if a flush is pending
+    /// there (it was mapped until the caller's operation), to the
+    /// allocator otherwise.
+    fn put_all_pages(&self, meta: &PageMetaArray, tlb: &mut MmuGather, phys: &impl PhysMem, flush: &impl TlbFlush) {
         let mut pages = self.pages.lock();
-        for (&leaf_no, leaf) in pages.range_mut(from / LEAF as u64..) {
-            for (slot, pa) in leaf.iter_mut().enumerate() {
-                if *pa == 0 || leaf_no * LEAF as u64 + (slot as u64) < from {
-                    continue;
-                }
-                if tlb.needs_flush() {
-                    tlb.tlb_flush_mmu(phys, flush);
-                }
-                if let Some(folio) = meta.get(*pa) {
-                    meta.account_shmem(false);
-                    if let Ok(true) = meta.put_page(folio) {
-                        if tlb.has_pending_flush() {
-                            tlb.tlb_remove_page(*pa);
-                        } else {
-                            phys.free_frame(*pa);
-                        }
+        for &pa in pages.values().flatten().filter(|&&pa| pa != 0) {
+            if tlb.needs_flush() {
+                tlb.tlb_flush_mmu(phys, flush);
+            }
+            if let Some(folio) = meta.get(pa) {
+                meta.account_shmem(false);
+                if let Ok(true) = meta.put_page(folio) {
+                    if tlb.has_pending_flush() {
+                        tlb.tlb_remove_page(pa);
+                    } else {
+                        phys.free_frame(pa);
                     }
                 }
-                *pa = 0;
             }
         }
-        pages.retain(|_, leaf| leaf.iter().any(|&pa| pa != 0));
+        pages.clear();
     }
 }

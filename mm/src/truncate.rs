@@ -6,7 +6,7 @@
 //! maps a page past the end again: such faults are `SIGBUS`), then asks
 //! every address space to unmap the pages past the end
 //! ([`MmStruct::unmap_mapping_pages`]), then takes the pages out of the
-//! object ([`Shmem::truncate_pages`]). A private mapping loses its own
+//! object ([`Shmem::detach_pages_from`], freed by [`Shmem::put_detached`]). A private mapping loses its own
 //! copies of pages past the end too (Linux's `truncate_pagecache` unmaps
 //! with `even_cows`): every access past the end is `SIGBUS`.
 //!

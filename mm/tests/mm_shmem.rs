@@ -413,11 +413,12 @@ fn truncation_unmaps_and_frees_the_pages_past_the_end() {
     }
     store(&w, &w.mm, p + 9 * P, 0x99);
     obj.set_nr_pages(4);
+    let detached = obj.detach_pages_from(4).unwrap();
     let parent_gone = w.mm.unmap_mapping_pages(&obj, 4);
     let child_gone = child.unmap_mapping_pages(&obj, 4);
     assert_eq!(parent_gone as u64, 2 * (N - 4), "shared and private, the private copy too");
     assert_eq!(child_gone as u64, N - 4);
-    obj.truncate_pages(4, &w.meta, &w.arena);
+    obj.put_detached(&detached, &w.meta, &w.arena);
     assert_eq!(obj.nr_cached(), 4);
     assert_eq!(w.mm.handle_mm_fault(s + 4 * P, FaultAccess::Read, FaultOrigin::User), Err(FaultError::SigBus));
     assert_eq!(child.handle_mm_fault(s + 15 * P, FaultAccess::Write, FaultOrigin::User), Err(FaultError::SigBus));
