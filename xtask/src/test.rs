@@ -1209,9 +1209,11 @@ fn linux_suite(dir: &std::path::Path, opts: &TestOpts, tally: &mut Tally) {
                 let status = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0));
                 let text = String::from_utf8_lossy(&o.stdout);
                 let missing = u.output.iter().find(|w| !text.contains(*w));
+                // The failed checks say what went wrong on this host.
+                let not_ok: String = text.lines().filter(|l| l.starts_with("not ok")).map(|l| format!("\n      {l}")).collect();
                 match missing {
-                    _ if status != u.status => (false, format!("status {status}, expected {}", u.status)),
-                    Some(w) => (false, format!("output lacks {w:?}")),
+                    _ if status != u.status => (false, format!("status {status}, expected {}{not_ok}", u.status)),
+                    Some(w) => (false, format!("output lacks {w:?}{not_ok}")),
                     None => (true, String::new()),
                 }
             }
