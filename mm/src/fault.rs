@@ -196,13 +196,14 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     if vm_flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
         // A special mapping without pages. (The transient VM_IO guard of
         // mlock_vma_pages_range is never seen here: it is set and cleared
-        // under the inner lock.)
+        // under mmap_lock held for write.)
         return Err(FaultError::Access);
     }
     if !vma_permits(vm_flags, access) {
         return Err(FaultError::Access);
     }
     let va = page_align_down(addr);
+    let anon_index = vma.linear_page_index(va);
     let shmem = vma.shmem_index(va).map(|(obj, index)| (obj.clone(), index));
     let want = vm_pte_flags(vm_flags);
     let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
@@ -265,6 +266,8 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
     }
     folio.set_anon();
     folio.set_anon_exclusive(true);
+    // Linux `folio_add_new_anon_rmap`: its index in the anon_vma.
+    folio.set_index(anon_index);
     // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want | fault_ad_bits(access == FaultAccess::Write)).is_err() {
@@ -273,6 +276,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::OutOfMemory);
     }
+    folio.add_mapcount();
     inner.rss += 1;
     Ok(true)
 }
@@ -312,6 +316,7 @@ fn shmem_fault<P: PhysMem, T: TlbFlush>(
         let _ = meta.put_page(folio);
         return Err(FaultError::OutOfMemory);
     }
+    folio.add_mapcount();
     meta.mlock_vma_folio(folio, vm_flags);
     inner.rss += 1;
     Ok(true)
@@ -349,6 +354,11 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
     inner.phys.copy_frame(new_pa, old_pa);
     new.set_anon();
     new.set_anon_exclusive(true);
+    // The copy lives at the old page's place in the anon_vma.
+    // A copy of an anonymous page keeps its linear index; a private copy
+    // of an object's page takes the vma's (it is anonymous from now on).
+    let index = if old.is_anon() { old.index() } else { inner.vmas.vma_lookup(va).map_or(0, |v| v.linear_page_index(va)) };
+    new.set_index(index);
     let _ = meta.folio_add_lru_vma(new, vm_flags);
     let Some(pt) = inner.pgtable.as_mut() else {
         if let Ok(true) = meta.put_page(new) {
@@ -364,6 +374,8 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::Access);
     }
+    new.add_mapcount();
+    old.remove_mapcount();
     meta.munlock_vma_folio(old, vm_flags);
     if let Ok(true) = meta.put_page(old) {
         tlb.tlb_remove_page(old_pa);

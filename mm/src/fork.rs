@@ -90,7 +90,28 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let write = self.mmap_lock.write_killable()?;
         let _locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
-        let (_child_locked, cinner) = child.exclusive();
+        self.dup_mmap_copy(child, &meta)?;
+        // The child joins the rmap lists once its copy is complete (a walk
+        // in the meantime does not see its ptes, which its pages' mapcounts
+        // already count: see crate::rmap).
+        let backend = self.mmap_lock.backend();
+        let anon_vma = self.anon_vma().clone();
+        anon_vma.link(backend, self.id(), self.inner_arc())?;
+        anon_vma.link(backend, child.id(), child.inner_arc())?;
+        child.set_rmap_from(anon_vma, self.shmem_rmap_ops());
+        let objects: alloc::vec::Vec<_> = child.maps_shmem_objects()?;
+        for obj in objects {
+            crate::rmap::link_shmem(child, &obj)?;
+        }
+        Ok(())
+    }
+
+    /// The copy half of [`dup_mmap`](Self::dup_mmap).
+    ///
+    /// Locking: this mm's `mmap_lock` held for write; `child` is new (no
+    /// rmap list names it).
+    fn dup_mmap_copy(&self, child: &mut MmStruct<P, B, T>, meta: &crate::page_meta::PageMetaArray) -> Result<(), Errno> {
+        let (_child_locked, cinner) = child.exclusive().ok_or(Errno::EINVAL)?;
         if !cinner.vmas.is_empty() {
             return Err(Errno::EINVAL);
         }
@@ -119,10 +140,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 &mut |va, pa, flags| {
                     let pt = cinner.pgtable.as_mut().ok_or(Errno::ENOMEM)?;
                     pt.map(va, pa, PageSize::Size4K, flags).map_err(|_| Errno::ENOMEM)?;
+                    if let Some(folio) = meta.get(pa) {
+                        folio.add_mapcount();
+                    }
                     cinner.rss += 1;
                     Ok(())
                 },
-                &meta,
+                meta,
             )?;
         }
         Ok(())

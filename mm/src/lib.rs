@@ -12,7 +12,8 @@
 //! family as in Linux's `mm/`: the fault handler's mm part (`fault`, stack
 //! growth in `stack`), `mmap`, `mprotect`, `madvise`, `mincore`, `msync`,
 //! `mremap`, `fork` (`dup_mmap`, copy-on-write), the shmem object behind
-//! shared anonymous memory (`shmem`) (their
+//! shared anonymous memory (`shmem`), the reverse maps from a frame to
+//! the ptes mapping it (`rmap`) (their
 //! constants in `mman`, the page-level work they share in
 //! `memory`, the batched TLB flush and deferred freeing that every unmap
 //! and protection change goes through in `mmu_gather`), the mlock family
@@ -53,6 +54,7 @@ pub mod pagewalk;
 pub mod pgtable;
 pub mod populate;
 pub mod populate_profile;
+pub mod rmap;
 pub mod rwsem;
 pub mod shmdt;
 pub mod shmem;

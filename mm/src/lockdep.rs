@@ -6,8 +6,13 @@
 //! own class or of a later one:
 //!
 //! ```text
-//! mmap_lock  >  page-table lock (an mm's inner lock)  >  frame allocator
+//! mmap_lock  >  rmap lock  >  page-table lock (an mm's inner lock)  >  frame allocator
 //! ```
+//!
+//! The rmap lock is an anon_vma's or a shmem object's list of the address
+//! spaces that may map its pages ([`crate::rmap`]): an rmap walk holds it
+//! while it takes each of those mms' page-table locks in turn, never with
+//! their `mmap_lock` (Linux's `anon_vma` lock and `i_mmap_rwsem`).
 //!
 //! (Frame metadata, between the page-table lock and the frame allocator in
 //! the documented order, is atomics and takes no lock.) Taking a lock out of
@@ -35,6 +40,8 @@ use core::fmt;
 pub enum LockClass {
     /// An mm's `mmap_lock`.
     MmapLock,
+    /// An anon_vma's or a shmem object's rmap list ([`crate::rmap`]).
+    Rmap,
     /// An mm's inner lock (Holdfast's page-table lock).
     PageTable,
     /// The frame allocator's lock.
@@ -43,12 +50,13 @@ pub enum LockClass {
 
 impl LockClass {
     /// Every class, in order.
-    pub const ALL: [LockClass; 3] = [LockClass::MmapLock, LockClass::PageTable, LockClass::FrameAllocator];
+    pub const ALL: [LockClass; 4] = [LockClass::MmapLock, LockClass::Rmap, LockClass::PageTable, LockClass::FrameAllocator];
 
     /// The name used in reports.
     pub const fn name(self) -> &'static str {
         match self {
             LockClass::MmapLock => "mmap_lock",
+            LockClass::Rmap => "rmap lock",
             LockClass::PageTable => "page-table lock",
             LockClass::FrameAllocator => "frame allocator",
         }
@@ -71,7 +79,7 @@ impl fmt::Display for LockOrderViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "lock order violation: taking the {} while holding the {} (order: mmap_lock > page-table lock > frame allocator)",
+            "lock order violation: taking the {} while holding the {} (order: mmap_lock > rmap lock > page-table lock > frame allocator)",
             self.taking.name(),
             self.held.name()
         )

@@ -145,6 +145,7 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
         *rss = rss.saturating_sub(1);
         match meta.get(m.pa) {
             Some(folio) => {
+                folio.remove_mapcount();
                 meta.munlock_vma_folio(folio, vm_flags);
                 if let Ok(true) = meta.put_page(folio) {
                     tlb.tlb_remove_page(m.pa);
@@ -201,7 +202,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T
     /// down here, so that no frame leaks.
     fn drop(&mut self) {
         let meta = self.page_meta_arc().clone();
-        let (locked, inner) = self.exclusive();
-        teardown(&locked, inner, &meta);
+        self.with_exclusive(|locked, inner| teardown(locked, inner, &meta));
     }
 }

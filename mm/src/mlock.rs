@@ -25,13 +25,18 @@
 //! [`crate::mlock_downgrade_retake`].
 //!
 //! Locking: every entry point takes `mmap_lock` for write (killable,
-//! `EINTR`); the page work happens under the inner lock.
+//! `EINTR`); the page work happens under the inner lock, which
+//! `mlock_vma_pages_range` releases between two page tables (Linux takes
+//! the pte lock per page table): an rmap walk ([`crate::rmap`]), which
+//! takes no `mmap_lock`, may run in that window and meet the vma with its
+//! `VM_IO` guard set. (The `downgrade-retake` loop keeps the inner lock
+//! across its vma change.)
 
 use crate::addr::{offset_in_page, page_align_down, page_align_wrapping, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::gup::OnError;
 use crate::mlock_downgrade_retake::RetakeFixup;
-use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked};
+use crate::mm_struct::{InnerGuard, MlockCreds, MmInner, MmStruct, MmapWriteLocked};
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkAction, WalkControl};
 use crate::pgtable::{Level, PhysMem, PtSlot, TlbFlush};
@@ -64,9 +69,13 @@ pub fn mlock_posix_error(e: Errno) -> Errno {
 }
 
 /// The `mlock_pte_range` walk: a `pmd_entry` that (m|mun)locks every
-/// present page under the pmd, according to the walked vma's `VM_LOCKED`.
+/// present page under the pmd, according to the walked vma's `VM_LOCKED`,
+/// then stops the walk (`resume` says where to go on), so that
+/// `mlock_vma_pages_range` can release the page-table lock between two
+/// page tables, as Linux takes the pte lock per page table.
 struct MlockWalk<'m> {
     meta: &'m PageMetaArray,
+    resume: Option<u64>,
 }
 
 impl MlockWalk<'_> {
@@ -81,6 +90,12 @@ impl MlockWalk<'_> {
     }
 }
 
+/// The `Stop` code of a walk that did one page table.
+const ONE_TABLE: core::num::NonZeroI32 = match core::num::NonZeroI32::new(1) {
+    Some(n) => n,
+    None => unreachable!(),
+};
+
 impl MmWalkOps for MlockWalk<'_> {
     const HAS_PMD_ENTRY: bool = true;
 
@@ -88,56 +103,143 @@ impl MmWalkOps for MlockWalk<'_> {
     fn pmd_entry<P: PhysMem>(&mut self, pmd: PtSlot, addr: u64, next: u64, walk: &mut MmWalk<'_, P>) -> WalkControl {
         let lock = walk.vma.is_some_and(|v| v.flags.contains(VmFlags::LOCKED));
         let e = walk.get(pmd);
+        walk.action = WalkAction::Continue;
         if e.is_leaf(Level::Pmd) {
             // A huge page (never made by this crate's fault path).
             self.apply(e.leaf_frame(Level::Pmd), lock);
-            walk.action = WalkAction::Continue;
-            return WalkControl::Continue;
-        }
-        if let Some(ptes) = walk.pte_range(pmd, addr, next) {
-            for (_, slot) in ptes {
-                let pte = walk.get(slot);
-                if pte.is_present() {
-                    self.apply(pte.leaf_frame(Level::Pte), lock);
-                }
-            }
+            self.resume = Some(next);
+            return WalkControl::Stop(ONE_TABLE);
         }
         // Linux answers a failed pte map with ACTION_AGAIN (a racing THP
         // collapse); nothing can race with us here, so never loop.
-        walk.action = WalkAction::Continue;
-        WalkControl::Continue
+        let Some(ptes) = walk.pte_range(pmd, addr, next) else { return WalkControl::Continue };
+        for (_, slot) in ptes {
+            let pte = walk.get(slot);
+            if pte.is_present() {
+                self.apply(pte.leaf_frame(Level::Pte), lock);
+            }
+        }
+        self.resume = Some(next);
+        WalkControl::Stop(ONE_TABLE)
+    }
+}
+
+/// How `mlock_vma_pages_range` holds the page-table lock (the inner
+/// lock): released between two page tables ([`PteLockWindows`], what the
+/// mlock family uses), or held throughout (a bare `MmInner`, for the
+/// `downgrade-retake` loop, which holds the lock itself).
+pub(crate) trait PteLock<P: PhysMem, T: TlbFlush> {
+    /// The state behind the held inner lock.
+    fn inner(&mut self) -> &mut MmInner<P, T>;
+    /// Let others take the inner lock: release it, then take it again;
+    /// `next` is where the caller will go on.
+    fn window(&mut self, next: u64);
+    /// Whether to set the `VM_IO` guard (always, but in tests that turn it
+    /// off).
+    fn vm_io_guard(&self) -> bool;
+}
+
+impl<P: PhysMem, T: TlbFlush> PteLock<P, T> for MmInner<P, T> {
+    fn inner(&mut self) -> &mut MmInner<P, T> {
+        self
+    }
+
+    fn window(&mut self, _next: u64) {}
+
+    fn vm_io_guard(&self) -> bool {
+        true
+    }
+}
+
+/// The inner lock of `mm`, released in every window (the mlock test hook
+/// runs there, see [`MmStruct::set_mlock_hook`]).
+pub(crate) struct PteLockWindows<'a, P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> {
+    mm: &'a MmStruct<P, B, T>,
+    guard: Option<InnerGuard<'a, P, B, T>>,
+}
+
+impl<'a, P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> PteLockWindows<'a, P, B, T> {
+    /// Take `mm`'s inner lock.
+    /// Locking: `mmap_lock` held; not the inner lock.
+    pub(crate) fn lock(mm: &'a MmStruct<P, B, T>) -> Self {
+        PteLockWindows { mm, guard: Some(mm.lock_inner()) }
+    }
+}
+
+impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> PteLock<P, T> for PteLockWindows<'_, P, B, T> {
+    fn inner(&mut self) -> &mut MmInner<P, T> {
+        if self.guard.is_none() {
+            self.guard = Some(self.mm.lock_inner());
+        }
+        match self.guard.as_mut() {
+            Some(g) => g,
+            None => unreachable!("the inner lock was just taken"),
+        }
+    }
+
+    fn window(&mut self, next: u64) {
+        self.guard = None;
+        self.mm.run_mlock_hook(next);
+        self.guard = Some(self.mm.lock_inner());
+    }
+
+    fn vm_io_guard(&self) -> bool {
+        self.mm.vm_io_guard()
     }
 }
 
 /// Linux `mlock_vma_pages_range`: `[start, end)` lies in one vma whose
-/// flags were just changed; (m|mun)lock its present pages, with the
-/// `VM_IO` guard set while locking.
+/// flags were just changed; (m|mun)lock its present pages, one page table
+/// at a time with the page-table lock released between two (`mmap_lock`
+/// stays held for write: the vma cannot change), with the `VM_IO` guard
+/// set while locking. In a window an rmap walk can find a page of the
+/// range that the walk has not reached yet; it must not count the vma's
+/// mlock too (Linux's comment: "There is a slight chance that concurrent
+/// page migration, or page reclaim finding a page of this now-VM_LOCKED
+/// vma, will call mlock_vma_folio() and raise page's mlock_count: double
+/// counting, leaving the page unevictable indefinitely. Communicate this
+/// danger to mlock_vma_folio() with VM_IO, which is a VM_SPECIAL flag not
+/// allowed on VM_LOCKED vmas.")
 ///
-/// Locking: `mmap_lock` held for write, inner lock held.
+/// Locking: `mmap_lock` held for write, inner lock held by `ptl` (released
+/// and retaken between page tables).
 fn mlock_vma_pages_range<P: PhysMem, T: TlbFlush>(
     _locked: &MmapWriteLocked<'_>,
-    inner: &mut MmInner<P, T>,
+    ptl: &mut dyn PteLock<P, T>,
     meta: &PageMetaArray,
     start: u64,
     end: u64,
 ) {
+    let guard = ptl.vm_io_guard();
+    let inner = ptl.inner();
     let Some(vma) = inner.vmas.vma_lookup(start).cloned() else { return };
     if vma.end < end {
         return;
     }
-    let locking = vma.flags.contains(VmFlags::LOCKED);
+    let guarded = guard && vma.flags.contains(VmFlags::LOCKED);
     let mut walked = vma.clone();
-    if locking {
+    if guarded {
         walked.flags |= VmFlags::IO;
         if let Some(f) = inner.vmas.get_mut_flags(vma.start) {
             *f |= VmFlags::IO;
         }
     }
-    if let Some(pt) = inner.pgtable.as_mut() {
-        walk_page_range_vma(pt, &walked, start, end, &mut MlockWalk { meta });
+    let mut addr = start;
+    loop {
+        let mut walk = MlockWalk { meta, resume: None };
+        if let Some(pt) = ptl.inner().pgtable.as_mut() {
+            walk_page_range_vma(pt, &walked, addr, end, &mut walk);
+        }
+        match walk.resume {
+            Some(next) if next < end => {
+                ptl.window(next);
+                addr = next;
+            }
+            _ => break,
+        }
     }
-    if locking {
-        if let Some(f) = inner.vmas.get_mut_flags(vma.start) {
+    if guarded {
+        if let Some(f) = ptl.inner().vmas.get_mut_flags(vma.start) {
             *f -= VmFlags::IO;
         }
     }
@@ -161,23 +263,24 @@ fn mlock_new_flags(old: VmFlags, to_add: VmFlags) -> VmFlags {
 /// Locking: `mmap_lock` held for write, inner lock held.
 fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
     locked: &MmapWriteLocked<'_>,
-    inner: &mut MmInner<P, T>,
+    ptl: &mut dyn PteLock<P, T>,
     meta: &PageMetaArray,
     start: u64,
     end: u64,
     to_add: VmFlags,
 ) -> Result<(), Errno> {
-    let changes = inner.vmas.vma_modify_flags(start, end, |old| mlock_new_flags(old, to_add))?;
+    let changes = ptl.inner().vmas.vma_modify_flags(start, end, |old| mlock_new_flags(old, to_add))?;
     for c in changes {
         let was = c.old.contains(VmFlags::LOCKED);
         let is = c.new.contains(VmFlags::LOCKED);
+        let inner = ptl.inner();
         match (was, is) {
             (false, true) => inner.locked_vm += c.pages(),
             (true, false) => inner.locked_vm = inner.locked_vm.saturating_sub(c.pages()),
             _ => {}
         }
         if was != is {
-            mlock_vma_pages_range(locked, inner, meta, c.start, c.end);
+            mlock_vma_pages_range(locked, ptl, meta, c.start, c.end);
         }
     }
     Ok(())
@@ -190,7 +293,7 @@ fn mlock_fixup_range<P: PhysMem, T: TlbFlush>(
 /// Locking: `mmap_lock` held for write, inner lock held.
 fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
     locked: &MmapWriteLocked<'_>,
-    inner: &mut MmInner<P, T>,
+    ptl: &mut dyn PteLock<P, T>,
     meta: &PageMetaArray,
     start: u64,
     len: u64,
@@ -203,11 +306,12 @@ fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
     if end == start {
         return Ok(());
     }
+    let inner = ptl.inner();
     if inner.vmas.vma_lookup(start).is_none() {
         return Err(Errno::ENOMEM);
     }
     let run_end = inner.vmas.mapped_run_end(start, end);
-    mlock_fixup_range(locked, inner, meta, start, run_end, to_add)?;
+    mlock_fixup_range(locked, ptl, meta, start, run_end, to_add)?;
     if run_end < end {
         return Err(Errno::ENOMEM);
     }
@@ -222,15 +326,15 @@ fn apply_vma_lock_flags<P: PhysMem, T: TlbFlush>(
 /// Locking: `mmap_lock` held for write, inner lock held.
 fn apply_mlockall_flags<P: PhysMem, T: TlbFlush>(
     locked: &MmapWriteLocked<'_>,
-    inner: &mut MmInner<P, T>,
+    ptl: &mut dyn PteLock<P, T>,
     meta: &PageMetaArray,
     flags: u32,
 ) -> Option<VmFlags> {
-    let to_add = mlockall_def_flags(locked, inner, flags)?;
+    let to_add = mlockall_def_flags(locked, ptl.inner(), flags)?;
     let mut cursor = 0;
-    while let Some(v) = inner.vmas.find_vma(cursor).cloned() {
+    while let Some(v) = ptl.inner().vmas.find_vma(cursor).cloned() {
         let s = v.start.max(cursor);
-        let _ = mlock_fixup_range(locked, inner, meta, s, v.end, to_add);
+        let _ = mlock_fixup_range(locked, ptl, meta, s, v.end, to_add);
         cursor = v.end;
     }
     Some(to_add)
@@ -342,8 +446,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let strategy = self.populate_strategy();
         {
             let held = self.mmap_write_locked(&write);
-            let mut g = self.lock_inner();
-            let inner = &mut *g;
+            let mut ptl = PteLockWindows::lock(self);
+            let inner = ptl.inner();
             let mut locked = (len / PAGE_SIZE).saturating_add(inner.locked_vm);
             if locked > lock_limit && !creds.cap_ipc_lock {
                 locked = locked.saturating_sub(count_mm_mlocked_page_nr(inner, start, len));
@@ -352,7 +456,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return Err(Errno::ENOMEM);
             }
             if strategy != PopulateStrategy::DowngradeRetake {
-                apply_vma_lock_flags(&held, inner, &meta, start, len, to_add)?;
+                apply_vma_lock_flags(&held, &mut ptl, &meta, start, len, to_add)?;
             } else if start.wrapping_add(len) < start {
                 return Err(Errno::EINVAL);
             }
@@ -374,8 +478,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let write = self.mmap_lock.write_killable()?;
         let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
-        let mut g = self.lock_inner();
-        apply_vma_lock_flags(&locked, &mut g, &meta, start, len, VmFlags::empty())
+        let mut ptl = PteLockWindows::lock(self);
+        apply_vma_lock_flags(&locked, &mut ptl, &meta, start, len, VmFlags::empty())
     }
 
     /// Linux `mlockall`. Errors: `EINVAL` flags 0, unknown bits, or
@@ -399,15 +503,15 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let to_add;
         {
             let locked = self.mmap_write_locked(&write);
-            let mut g = self.lock_inner();
-            let inner = &mut *g;
+            let mut ptl = PteLockWindows::lock(self);
+            let inner = ptl.inner();
             if flags & MCL_CURRENT != 0 && inner.total_vm > lock_limit && !creds.cap_ipc_lock {
                 return Err(Errno::ENOMEM);
             }
             to_add = if strategy == PopulateStrategy::DowngradeRetake {
                 mlockall_def_flags(&locked, inner, flags)
             } else {
-                apply_mlockall_flags(&locked, inner, &meta, flags)
+                apply_mlockall_flags(&locked, &mut ptl, &meta, flags)
             };
         }
         let Some(to_add) = to_add else { return Ok(()) };
@@ -430,8 +534,8 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let write = self.mmap_lock.write_killable()?;
         let locked = self.mmap_write_locked(&write);
         let meta = self.page_meta_arc().clone();
-        let mut g = self.lock_inner();
-        apply_mlockall_flags(&locked, &mut g, &meta, 0);
+        let mut ptl = PteLockWindows::lock(self);
+        apply_mlockall_flags(&locked, &mut ptl, &meta, 0);
         Ok(())
     }
 }

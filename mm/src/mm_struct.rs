@@ -36,6 +36,13 @@
 //!    backend's `cpu_relax` (which yields on one CPU). Never sleep and
 //!    never take `mmap_lock` with `inner` held.
 //!
+//! An rmap walk ([`crate::rmap`]) reaches this mm without its `mmap_lock`:
+//! it holds an anon_vma's or a shmem object's list lock (the rmap lock,
+//! between the two above) and takes `inner` under it. So `inner` may be
+//! taken by a walk while `mmap_lock` is held for write by an operation
+//! that released `inner` for a while (`mlock_vma_pages_range` between two
+//! page tables), and an rmap list is never joined with `inner` held.
+//!
 //! Per-frame metadata ([`PageMetaArray`], atomics) is below both; the frame
 //! allocator (behind [`PhysMem`]) is last. The rwsem backend's lock-order
 //! checker ([`crate::lockdep`]) sees every acquisition of the two locks
@@ -309,12 +316,27 @@ pub struct MmInner<P: PhysMem, T: TlbFlush> {
 /// with the mm and where population is ([`PopulateProgress`]).
 pub type PopulateHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>, PopulateProgress) + Send + Sync>;
 
+/// The mlock test hook (see [`MmStruct::set_mlock_hook`]): called with the
+/// mm and the address where `mlock_vma_pages_range` resumes.
+pub type MlockHook<P, B, T> = Arc<dyn Fn(&MmStruct<P, B, T>, u64) + Send + Sync>;
+
 /// The inner lock held, interrupts disabled until after it is released
 /// (fields drop in order).
 pub(crate) struct InnerGuard<'a, P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> {
     guard: spin::MutexGuard<'a, MmInner<P, T>>,
     _lockdep: LockdepHeld<'a, B>,
     _irqs: IrqsSaved<'a, B>,
+}
+
+impl<'a, P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> InnerGuard<'a, P, B, T> {
+    /// Take an mm's inner lock `lock` (its own, or one an rmap list names),
+    /// interrupts disabled while it is held, with `backend`'s lock-order
+    /// checking.
+    pub(crate) fn lock(backend: &'a B, lock: &'a spin::Mutex<MmInner<P, T>>) -> Self {
+        let lockdep = LockdepHeld::acquire(backend, LockClass::PageTable);
+        let (guard, irqs) = lock_irqsave(lock, backend);
+        InnerGuard { guard, _lockdep: lockdep, _irqs: irqs }
+    }
 }
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> core::ops::Deref for InnerGuard<'_, P, B, T> {
@@ -336,7 +358,17 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     /// The mmap lock (Linux `mmap_lock`). See the module doc for what it
     /// protects.
     pub mmap_lock: RwSem<B>,
-    inner: spin::Mutex<MmInner<P, T>>,
+    /// The inner lock and what it protects, shared with the rmap lists
+    /// that name this mm (see [`crate::rmap`]).
+    inner: Arc<spin::Mutex<MmInner<P, T>>>,
+    /// Names this mm in rmap walks ([`MmStruct::id`]).
+    id: u64,
+    /// The anon_vma of this mm's anonymous pages, shared with every mm
+    /// forked from it or it was forked from (see [`crate::rmap`]).
+    anon_vma: Arc<crate::rmap::AnonVma<P, T>>,
+    /// How this mm goes onto shmem objects' rmap lists; `None`: it does
+    /// not (see [`MmStruct::enable_shmem_rmap`]).
+    shmem_rmap: Option<crate::rmap::ShmemRmapOps<P, T>>,
     /// The same physical memory as `inner.phys`, usable without the inner
     /// lock (faults allocate and zero their frame before taking it).
     pub(crate) phys: P,
@@ -348,7 +380,18 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     /// (see [`MmStruct::set_populate_hook`]). Only in test builds.
     #[cfg(any(test, feature = "test-hooks"))]
     hook: spin::Mutex<Option<PopulateHook<P, B, T>>>,
+    /// Called, when set, in each window of `mlock_vma_pages_range`
+    /// (see [`MmStruct::set_mlock_hook`]). Only in test builds.
+    #[cfg(any(test, feature = "test-hooks"))]
+    mlock_hook: spin::Mutex<Option<MlockHook<P, B, T>>>,
+    /// Whether `mlock_vma_pages_range` sets the `VM_IO` guard (see
+    /// [`MmStruct::set_vm_io_guard`]); always on outside test builds.
+    #[cfg(any(test, feature = "test-hooks"))]
+    vm_io_guard: core::sync::atomic::AtomicBool,
 }
+
+/// The next [`MmStruct::id`].
+static NEXT_MM_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// Value of `MmStruct::strategy` meaning "follow the global setting".
 const STRATEGY_GLOBAL: u8 = u8::MAX;
@@ -372,7 +415,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         Ok(MmStruct {
             mmap_lock: RwSem::new(backend).with_lock_class(LockClass::MmapLock),
             phys: phys.clone(),
-            inner: spin::Mutex::new(MmInner {
+            inner: Arc::new(spin::Mutex::new(MmInner {
                 vmas: VmaTree::new(),
                 pgtable: Some(pgtable),
                 phys,
@@ -383,13 +426,79 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 start_brk: 0,
                 brk: 0,
                 rss: 0,
-            }),
+            })),
+            id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
+            anon_vma: Arc::new(crate::rmap::AnonVma::new()),
+            shmem_rmap: None,
             page_meta,
             root_pa,
             strategy: AtomicU8::new(STRATEGY_GLOBAL),
             #[cfg(any(test, feature = "test-hooks"))]
             hook: spin::Mutex::new(None),
+            #[cfg(any(test, feature = "test-hooks"))]
+            mlock_hook: spin::Mutex::new(None),
+            #[cfg(any(test, feature = "test-hooks"))]
+            vm_io_guard: core::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// A number naming this mm, unique for the life of the system (rmap
+    /// walks report it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The anon_vma of this mm's anonymous pages.
+    pub(crate) fn anon_vma(&self) -> &Arc<crate::rmap::AnonVma<P, T>> {
+        &self.anon_vma
+    }
+
+    /// Use `anon_vma` (a parent's, at fork, which this mm joined) instead
+    /// of its own, and the parent's way onto shmem lists.
+    pub(crate) fn set_rmap_from(&mut self, anon_vma: Arc<crate::rmap::AnonVma<P, T>>, shmem_rmap: Option<crate::rmap::ShmemRmapOps<P, T>>) {
+        self.anon_vma = anon_vma;
+        self.shmem_rmap = shmem_rmap;
+    }
+
+    /// Let this mm go onto the rmap lists of the shmem objects it maps, so
+    /// that rmap walks starting from other address spaces find its
+    /// mappings of their pages ([`crate::rmap`]). Needs types that can be
+    /// shared between CPUs (the lists are not generic); mms forked from
+    /// this one inherit it. Call it on a new mm, before it maps anything.
+    /// Without it the mm's shmem mappings are found only by walks that
+    /// start from it.
+    pub fn enable_shmem_rmap(&mut self)
+    where
+        P: Send + 'static,
+        T: Send + 'static,
+    {
+        self.shmem_rmap = Some(crate::rmap::ShmemRmapOps::new());
+    }
+
+    /// See [`enable_shmem_rmap`](Self::enable_shmem_rmap).
+    pub(crate) fn shmem_rmap_ops(&self) -> Option<crate::rmap::ShmemRmapOps<P, T>> {
+        self.shmem_rmap
+    }
+
+    /// The shmem objects this mm's vmas map (each once).
+    ///
+    /// Errors: `ENOMEM`.
+    /// Locking: takes the inner lock.
+    pub(crate) fn maps_shmem_objects(&self) -> Result<Vec<Arc<crate::shmem::Shmem>>, Errno> {
+        let g = self.lock_inner();
+        let mut out: Vec<Arc<crate::shmem::Shmem>> = Vec::new();
+        for obj in g.vmas.iter().filter_map(|v| v.shmem()) {
+            if !out.iter().any(|o| Arc::ptr_eq(o, obj)) {
+                out.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                out.push(obj.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The inner lock itself, for the rmap lists that name this mm.
+    pub(crate) fn inner_arc(&self) -> &Arc<spin::Mutex<MmInner<P, T>>> {
+        &self.inner
     }
 
     /// The proof that `guard`, a write hold of this mm's `mmap_lock`, is
@@ -411,9 +520,24 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// The inner state and a write proof, without taking either lock:
-    /// `&mut self` means nobody else can hold them (teardown on drop).
-    pub(crate) fn exclusive(&mut self) -> (MmapWriteLocked<'_>, &mut MmInner<P, T>) {
-        (MmapWriteLocked { _held: PhantomData }, self.inner.get_mut())
+    /// `&mut self` means nobody else can hold them — unless an rmap list
+    /// names this mm ([`crate::rmap`]), whose walks take the inner lock
+    /// without the mm: then `None`. A new mm is named by none.
+    pub(crate) fn exclusive(&mut self) -> Option<(MmapWriteLocked<'_>, &mut MmInner<P, T>)> {
+        let inner = Arc::get_mut(&mut self.inner)?;
+        Some((MmapWriteLocked { _held: PhantomData }, inner.get_mut()))
+    }
+
+    /// Run `f` with a write proof and the inner state of an mm nobody else
+    /// can reach but rmap walks (teardown on drop): the inner lock is
+    /// taken if an rmap list names the mm.
+    pub(crate) fn with_exclusive<R>(&mut self, f: impl FnOnce(&MmapWriteLocked<'_>, &mut MmInner<P, T>) -> R) -> R {
+        let locked = MmapWriteLocked { _held: PhantomData };
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            return f(&locked, inner.get_mut());
+        }
+        let mut g = self.lock_inner();
+        f(&locked, &mut g)
     }
 
     /// Take the inner lock, interrupts disabled while it is held (see the
@@ -421,9 +545,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     ///
     /// Locking: never with `inner` already held by this thread.
     pub(crate) fn lock_inner(&self) -> InnerGuard<'_, P, B, T> {
-        let lockdep = LockdepHeld::acquire(self.mmap_lock.backend(), LockClass::PageTable);
-        let (guard, irqs) = lock_irqsave(&self.inner, self.mmap_lock.backend());
-        InnerGuard { guard, _lockdep: lockdep, _irqs: irqs }
+        InnerGuard::lock(self.mmap_lock.backend(), &self.inner)
     }
 
     /// The frame metadata this mm counts mlocks in.
@@ -601,6 +723,49 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         #[cfg(not(any(test, feature = "test-hooks")))]
         let _ = progress;
+    }
+
+    /// Test hook: `hook` is called in every window `mlock_vma_pages_range`
+    /// opens between two page tables — `mmap_lock` held for write, the
+    /// inner lock released — with the address where the walk resumes. It
+    /// may run rmap walks ([`crate::rmap`]), which is what the `VM_IO`
+    /// guard is about, or let another thread run them; it must not take
+    /// this mm's `mmap_lock`. Compiled only in test builds (feature
+    /// `test-hooks`).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn set_mlock_hook(&self, hook: Option<MlockHook<P, B, T>>) {
+        *self.mlock_hook.lock() = hook;
+    }
+
+    /// Run the mlock hook, if any (a no-op outside test builds).
+    /// Locking: `mmap_lock` held for write; not the inner lock.
+    pub(crate) fn run_mlock_hook(&self, next: u64) {
+        #[cfg(any(test, feature = "test-hooks"))]
+        {
+            let hook = self.mlock_hook.lock().clone();
+            if let Some(h) = hook {
+                h(self, next);
+            }
+        }
+        #[cfg(not(any(test, feature = "test-hooks")))]
+        let _ = next;
+    }
+
+    /// Test switch: with `false`, `mlock_vma_pages_range` no longer sets
+    /// the `VM_IO` guard on the vma it walks, so that a test can show the
+    /// double counting the guard prevents. Compiled only in test builds.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn set_vm_io_guard(&self, on: bool) {
+        self.vm_io_guard.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether `mlock_vma_pages_range` sets the `VM_IO` guard (always,
+    /// outside test builds).
+    pub(crate) fn vm_io_guard(&self) -> bool {
+        #[cfg(any(test, feature = "test-hooks"))]
+        return self.vm_io_guard.load(Ordering::Relaxed);
+        #[cfg(not(any(test, feature = "test-hooks")))]
+        true
     }
 }
 

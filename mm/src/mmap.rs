@@ -221,6 +221,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta_arc().clone();
         let populate;
         let start;
+        let mut shmem_obj = None;
         {
             let locked = self.mmap_write_locked(&write);
             let mut g = self.lock_inner();
@@ -267,11 +268,15 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 do_munmap_locked(&locked, inner, &meta, start, end)?;
             }
             let vma = match backing {
-                Some(MmapBacking { obj, pgoff, .. }) => Vma::new_object(start, end, vm_flags, obj, pgoff),
+                Some(MmapBacking { obj, pgoff, .. }) => {
+                    shmem_obj = Some(obj.clone());
+                    Vma::new_object(start, end, vm_flags, obj, pgoff)
+                }
                 None if vm_flags.contains(VmFlags::SHARED) => {
                     // Linux `shmem_zero_setup`: an object sized to the mapping.
-                    let obj = crate::shmem::Shmem::new(len >> PAGE_SHIFT)?;
-                    Vma::new_shmem(start, end, vm_flags, alloc::sync::Arc::new(obj))
+                    let obj = alloc::sync::Arc::new(crate::shmem::Shmem::new(len >> PAGE_SHIFT)?);
+                    shmem_obj = Some(obj.clone());
+                    Vma::new_shmem(start, end, vm_flags, obj)
                 }
                 None => Vma::new_anonymous(start, end, vm_flags),
             };
@@ -283,6 +288,15 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 inner.locked_vm += len >> PAGE_SHIFT;
             }
             populate = vm_flags.contains(VmFlags::LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
+        }
+        if let Some(obj) = shmem_obj {
+            // Join the object's rmap list (no inner lock held).
+            if let Err(e) = crate::rmap::link_shmem(self, &obj) {
+                let locked = self.mmap_write_locked(&write);
+                let mut g = self.lock_inner();
+                let _ = do_munmap_locked(&locked, &mut g, &meta, start, start + len);
+                return Err(e);
+            }
         }
         if populate {
             let _ = self.populate_after_write(write, start, len, OnError::Skip);

@@ -205,7 +205,7 @@ impl MlockTransition {
     }
 }
 
-/// Metadata of one physical frame (16 bytes).
+/// Metadata of one physical frame (24 bytes).
 ///
 /// All-zero bytes are a valid `PageMeta` of a free frame (equal to
 /// [`PageMeta::new`]), so the kernel may build a `&'static [PageMeta]` over
@@ -215,14 +215,47 @@ impl MlockTransition {
 pub struct PageMeta {
     /// Linux `_refcount`: 0 while the frame is free.
     refcount: AtomicU32,
+    /// Linux `_mapcount + 1`: the number of ptes mapping the page, in all
+    /// address spaces (see [`crate::rmap`]).
+    mapcount: AtomicU32,
     /// [`PageState`] packed: flags in bits 0..32, `mlock_count` in 32..64.
     state: AtomicU64,
+    /// Linux `folio->index` of an anonymous page: its linear index in its
+    /// anon_vma, set when it is first mapped (see [`crate::rmap`]).
+    index: AtomicU64,
 }
 
 impl PageMeta {
     /// Metadata of a free frame: no references, no flags.
     pub const fn new() -> PageMeta {
-        PageMeta { refcount: AtomicU32::new(0), state: AtomicU64::new(0) }
+        PageMeta { refcount: AtomicU32::new(0), mapcount: AtomicU32::new(0), state: AtomicU64::new(0), index: AtomicU64::new(0) }
+    }
+
+    /// Linux `folio_mapcount`: ptes mapping the page, in every address
+    /// space.
+    pub fn mapcount(&self) -> u32 {
+        self.mapcount.load(Ordering::Acquire)
+    }
+
+    /// One more pte maps the page (Linux `folio_add_*_rmap_pte`).
+    pub fn add_mapcount(&self) {
+        self.mapcount.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One pte mapping the page went away (Linux `folio_remove_rmap_pte`).
+    pub fn remove_mapcount(&self) {
+        let old = self.mapcount.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(old > 0, "mapcount underflow");
+    }
+
+    /// Linux `folio->index` of an anonymous page (see [`crate::rmap`]).
+    pub fn index(&self) -> u64 {
+        self.index.load(Ordering::Acquire)
+    }
+
+    /// Record the page's linear index (when it is first mapped).
+    pub fn set_index(&self, index: u64) {
+        self.index.store(index, Ordering::Release);
     }
 
     /// Linux `page_ref_count`.
@@ -402,7 +435,7 @@ pub struct PageMetaArray {
 }
 
 impl PageMetaArray {
-    /// Metadata for `npages` frames from `base_pfn`, on the heap (16 bytes
+    /// Metadata for `npages` frames from `base_pfn`, on the heap (24 bytes
     /// a frame). Errors: `NoMemory` if the heap cannot provide it.
     pub fn new(base_pfn: u64, npages: usize) -> Result<PageMetaArray, PageMetaError> {
         let mut v = Vec::new();
@@ -736,6 +769,8 @@ impl PageMetaArray {
             return Ok(false);
         }
         // Last reference gone: nobody else can look at the page any more.
+        debug_assert_eq!(folio.mapcount(), 0, "page freed while mapped");
+        folio.index.store(0, Ordering::Release);
         let state = PageState::unpack(folio.state.swap(0, Ordering::AcqRel));
         if state.mlocked() {
             self.stat.nr_mlock.fetch_sub(1, Ordering::AcqRel);
@@ -796,8 +831,8 @@ mod tests {
     }
 
     #[test]
-    fn page_meta_is_16_bytes() {
-        assert_eq!(core::mem::size_of::<PageMeta>(), 16);
+    fn page_meta_is_24_bytes() {
+        assert_eq!(core::mem::size_of::<PageMeta>(), 24);
     }
 
     #[test]

@@ -32,10 +32,16 @@
 //! `vm_ops->open`/`close`: a SysV segment counts its attaches) and make
 //! the object's pages unevictable (`SHM_LOCK`, [`Shmem::set_unevictable`]).
 //!
+//! - [`Shmem::i_mmap`] lists the address spaces that have mapped the
+//!   object, for rmap walks ([`crate::rmap`]); a page records its offset
+//!   as its index.
+//!
 //! Locking: the page index is behind the object's own spinlock, taken
 //! inside an mm's inner lock (never the other way round) and held only to
 //! look up or add a page; faults of two address spaces on one offset
-//! serialise on it, so they map one page. The mapper count is atomic.
+//! serialise on it, so they map one page. The mapper count is atomic. The
+//! `i_mmap` list has its own lock, the rmap lock, taken before any inner
+//! lock (never inside one).
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -80,6 +86,9 @@ pub struct Shmem {
     /// The owner's hooks, called as vmas holding the object enter and
     /// leave vma trees.
     vm_ops: spin::Mutex<Option<alloc::sync::Arc<dyn ShmemVmOps>>>,
+    /// The address spaces that have mapped it (Linux `i_mmap`, see
+    /// [`crate::rmap`]).
+    i_mmap: crate::rmap::IMmap,
 }
 
 /// An object's name and device (major, minor) in `/proc/<pid>/maps`.
@@ -126,6 +135,7 @@ impl Shmem {
             label: spin::Mutex::new(None),
             unevictable: AtomicBool::new(false),
             vm_ops: spin::Mutex::new(None),
+            i_mmap: Default::default(),
         }
     }
 
@@ -143,6 +153,11 @@ impl Shmem {
     /// Its inode number, as `/proc/<pid>/maps` shows it.
     pub fn ino(&self) -> u64 {
         self.ino
+    }
+
+    /// The address spaces that have mapped it (see [`crate::rmap`]).
+    pub fn i_mmap(&self) -> &crate::rmap::IMmap {
+        &self.i_mmap
     }
 
     /// Size in pages.
@@ -263,6 +278,7 @@ impl Shmem {
         if self.unevictable.load(Ordering::Relaxed) {
             meta.folio_set_mapping_unevictable(folio);
         }
+        folio.set_index(index);
         let _ = meta.folio_add_lru(folio);
         meta.account_shmem(true);
         leaf[slot] = pa;

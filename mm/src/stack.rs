@@ -29,7 +29,7 @@ use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapLocked, MmapWriteLocke
 use crate::mmap::mlock_future_ok;
 use crate::pgtable::{PhysMem, TlbFlush};
 use crate::rwsem::RwSemBackend;
-use crate::vma::{VmFlags, Vma};
+use crate::vma::VmFlags;
 
 /// Linux's default `stack_guard_gap`: 256 pages.
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
@@ -118,7 +118,7 @@ pub(crate) fn expand_stack_locked<P: PhysMem, T: TlbFlush>(
     if !mlock_future_ok(inner.locked_vm, vma.flags, grow, &limits.mlock) {
         return Err(FaultError::NoVma);
     }
-    inner.vmas.insert(Vma::new_anonymous(address, vma.start, vma.flags)).map_err(|_| FaultError::OutOfMemory)?;
+    inner.vmas.insert(vma.slice(address, vma.start, vma.flags)).map_err(|_| FaultError::OutOfMemory)?;
     inner.vmas.merge_at(vma.start);
     inner.total_vm += grow >> PAGE_SHIFT;
     if vma.flags.contains(VmFlags::LOCKED) {

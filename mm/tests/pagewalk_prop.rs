@@ -111,7 +111,7 @@ fn build<'a>(w: &World, arena: &'a ArenaPhysMem) -> Built<'a> {
         if pfn {
             flags |= VmFlags::PFNMAP;
         }
-        vmas.push(Vma { start: w.base + start * K, end: w.base + end * K, flags, kind: VmaKind::Anonymous });
+        vmas.push(Vma { start: w.base + start * K, end: w.base + end * K, flags, kind: VmaKind::Anonymous, anon_pgoff: 0 });
         cursor = end;
     }
     Built { pt, maps, vmas, start: w.base + w.start * K, end: w.base + w.end * K }

@@ -39,14 +39,20 @@ const MODEL_VM_SPECIAL: [VmFlags; 4] = [VmFlags::IO, VmFlags::DONTEXPAND, VmFlag
 /// up on those); the flags must be equal bit for bit (Linux ignores only
 /// `VM_SOFTDIRTY`, which Holdfast does not have); and both must be backed
 /// the same way (anonymous: Linux also wants compatible `anon_vma`s and
-/// contiguous `vm_pgoff`, neither of which Holdfast tracks for anonymous
-/// memory, so any two anonymous vmas qualify).
+/// contiguous `vm_pgoff`: Holdfast keeps one anon_vma per fork tree, so
+/// only the `vm_pgoff` rule applies — `next` must continue `prev`'s).
 fn mergeable(prev: &Vma, next: &Vma) -> bool {
     let adjacent = prev.end == next.start;
     let special = MODEL_VM_SPECIAL.iter().any(|&s| prev.flags.contains(s) || next.flags.contains(s));
     let same_flags = prev.flags.bits() == next.flags.bits();
     let same_backing = matches!((&prev.kind, &next.kind), (VmaKind::Anonymous, VmaKind::Anonymous));
-    adjacent && !special && same_flags && same_backing
+    let contiguous = next.anon_pgoff == prev.anon_pgoff + (prev.end - prev.start) / P;
+    adjacent && !special && same_flags && same_backing && contiguous
+}
+
+/// The `vm_pgoff` of the piece of `v` that starts at `addr`.
+fn pgoff_at(v: &Vma, addr: u64) -> u64 {
+    v.anon_pgoff + (addr - v.start) / P
 }
 
 impl Model {
@@ -93,7 +99,7 @@ impl Model {
             return Err(Errno::EINVAL);
         }
         let i = self.vmas.iter().position(|v| v.start < addr && addr < v.end).ok_or(Errno::EINVAL)?;
-        let hi = Vma { start: addr, ..self.vmas[i].clone() };
+        let hi = Vma { start: addr, anon_pgoff: pgoff_at(&self.vmas[i], addr), ..self.vmas[i].clone() };
         self.vmas[i].end = addr;
         self.vmas.push(hi);
         self.sort();
@@ -151,9 +157,9 @@ impl Model {
             if v.start < s {
                 out.push(Vma { end: s, ..v.clone() });
             }
-            out.push(Vma { start: s, end: e, flags: new, ..v.clone() });
+            out.push(Vma { start: s, end: e, flags: new, anon_pgoff: pgoff_at(&v, s), ..v.clone() });
             if e < v.end {
-                out.push(Vma { start: e, ..v.clone() });
+                out.push(Vma { start: e, anon_pgoff: pgoff_at(&v, e), ..v.clone() });
             }
             changes.push(FlagChange { start: s, end: e, old: v.flags, new });
         }
@@ -181,9 +187,9 @@ impl Model {
                 out.push(Vma { end: start, ..v.clone() });
             }
             if v.end > end {
-                out.push(Vma { start: end, ..v.clone() });
+                out.push(Vma { start: end, anon_pgoff: pgoff_at(&v, end), ..v.clone() });
             }
-            removed.push(Vma { start: v.start.max(start), end: v.end.min(end), ..v });
+            removed.push(Vma { start: v.start.max(start), end: v.end.min(end), anon_pgoff: pgoff_at(&v, v.start.max(start)), ..v });
         }
         self.vmas = out;
         self.sort();

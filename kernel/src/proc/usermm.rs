@@ -80,7 +80,9 @@ impl UserMm {
     pub fn new() -> Result<UserMm, Errno> {
         let meta = PAGE_META.get().expect("usermm::init not called").clone();
         let tlb = KernelTlb::default();
-        let mm = MmStruct::new(KernelPhys, SchedBackend, tlb.clone(), meta, Some(*KERNEL_ROOT.get().unwrap()))?;
+        let mut mm = MmStruct::new(KernelPhys, SchedBackend, tlb.clone(), meta, Some(*KERNEL_ROOT.get().unwrap()))?;
+        // Rmap walks from any process find this one's shmem mappings.
+        mm.enable_shmem_rmap();
         // Flushes go to every CPU that runs on this table from now on.
         tlb.set_root(mm.root_pa());
         Ok(UserMm { mm, users: AtomicUsize::new(1) })

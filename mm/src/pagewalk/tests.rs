@@ -82,7 +82,7 @@ impl<const PUD: bool, const PMD: bool, const PTE: bool> MmWalkOps for Rec<PUD, P
 }
 
 fn vma(start: u64, end: u64) -> Vma {
-    Vma { start, end, flags: VmFlags::READ | VmFlags::WRITE, kind: VmaKind::Anonymous }
+    Vma { start, end, flags: VmFlags::READ | VmFlags::WRITE, kind: VmaKind::Anonymous, anon_pgoff: 0 }
 }
 
 /// 4K pages at 1G + {0, 1, 3} pages, a 2M page at 1G + 2M.

@@ -106,27 +106,35 @@ pub struct Vma {
     pub flags: VmFlags,
     /// What backs the area.
     pub kind: VmaKind,
+    /// Linux `vm_pgoff` of an anonymous vma: the linear index, in its
+    /// address space's anon_vma ([`crate::rmap`]), of the vma's first
+    /// page. A new vma gets `start >> PAGE_SHIFT`; a piece of a split, an
+    /// extension and a vma moved by mremap keep the indices their pages
+    /// had, so a page's index (recorded when it was faulted) and this give
+    /// its address in every vma that may map it. Kept (and followed) for
+    /// shmem vmas too, where the object offset is in `kind`.
+    pub anon_pgoff: u64,
 }
 
 impl Vma {
     /// A new anonymous vma. `start` and `end` must be page aligned, `start < end`.
     pub fn new_anonymous(start: u64, end: u64, flags: VmFlags) -> Vma {
         debug_assert!(start < end && crate::addr::page_aligned(start) && crate::addr::page_aligned(end));
-        Vma { start, end, flags, kind: VmaKind::Anonymous }
+        Vma { start, end, flags, kind: VmaKind::Anonymous, anon_pgoff: start >> crate::addr::PAGE_SHIFT }
     }
 
     /// A new vma mapping `obj` from its first page. `start` and `end` must
     /// be page aligned, `start < end`.
     pub fn new_shmem(start: u64, end: u64, flags: VmFlags, obj: Arc<Shmem>) -> Vma {
         debug_assert!(start < end && crate::addr::page_aligned(start) && crate::addr::page_aligned(end));
-        Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff: 0 } }
+        Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff: 0 }, anon_pgoff: start >> crate::addr::PAGE_SHIFT }
     }
 
     /// A new vma mapping `obj` from page `pgoff` on. `start` and `end`
     /// must be page aligned, `start < end`.
     pub fn new_object(start: u64, end: u64, flags: VmFlags, obj: Arc<Shmem>, pgoff: u64) -> Vma {
         debug_assert!(start < end && crate::addr::page_aligned(start) && crate::addr::page_aligned(end));
-        Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff } }
+        Vma { start, end, flags, kind: VmaKind::Shmem { obj, pgoff }, anon_pgoff: start >> crate::addr::PAGE_SHIFT }
     }
 
     /// The shmem object the vma maps, if any.
@@ -158,7 +166,22 @@ impl Vma {
             Some((obj, pgoff)) => VmaKind::Shmem { obj: obj.clone(), pgoff },
             None => VmaKind::Anonymous,
         };
-        Vma { start, end, flags, kind }
+        Vma { start, end, flags, kind, anon_pgoff: self.linear_page_index(start) }
+    }
+
+    /// Linux `linear_page_index` for anonymous memory: the linear index of
+    /// the page at `addr` (which may lie beyond the vma: where an extension
+    /// of it would map).
+    pub fn linear_page_index(&self, addr: u64) -> u64 {
+        let delta = (addr as i64 - self.start as i64) >> crate::addr::PAGE_SHIFT;
+        self.anon_pgoff.wrapping_add(delta as u64)
+    }
+
+    /// The address at which this vma maps linear index `index`, if it
+    /// covers it (Linux `vma_address`).
+    pub fn address_of_index(&self, index: u64) -> Option<u64> {
+        let off = index.checked_sub(self.anon_pgoff)?;
+        (off < self.pages()).then(|| self.start + (off << crate::addr::PAGE_SHIFT))
     }
 
     /// Length in bytes (never 0: a vma is never empty).
@@ -180,13 +203,16 @@ impl Vma {
     /// Could `self` (ending where `next` starts) merge with `next`?
     /// Linux `is_mergeable_vma`: same flags, adjacent, neither is
     /// `VM_SPECIAL`, and the same backing: both anonymous, or the same
-    /// shmem object with `next` continuing `self`'s offsets, and no
-    /// owner's hooks on it (Linux does not merge away a vma whose
+    /// shmem object with `next` continuing `self`'s offsets, and `next`
+    /// continuing `self`'s linear indices (Linux's anon `vm_pgoff` rule),
+    /// and no owner's hooks on it (Linux does not merge away a vma whose
     /// `vm_ops` have `close`: a SysV segment's vmas never merge).
     pub fn can_merge_with(&self, next: &Vma) -> bool {
+        let cont = self.slice(next.start, next.end, next.flags);
         self.end == next.start
             && self.flags == next.flags
-            && self.slice(next.start, next.end, next.flags).kind == next.kind
+            && cont.kind == next.kind
+            && cont.anon_pgoff == next.anon_pgoff
             && !self.flags.intersects(VmFlags::SPECIAL)
             && !self.shmem().is_some_and(|obj| obj.has_vm_ops())
     }

@@ -678,7 +678,9 @@ impl VmaTree {
         } else {
             let vma = &mut self.nodes[n as usize].vma;
             // The offset into a shmem object follows the start.
-            vma.kind = vma.slice(new_start, new_end, vma.flags).kind;
+            let piece = vma.slice(new_start, new_end, vma.flags);
+            vma.kind = piece.kind;
+            vma.anon_pgoff = piece.anon_pgoff;
             vma.start = new_start;
             vma.end = new_end;
             true

@@ -64,7 +64,8 @@ pub fn world_with(strategy: mm::PopulateStrategy) -> World {
     let arena = SharedArena::default();
     let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, META_FRAMES).unwrap());
     let backend = StdBackend::new();
-    let mm = MmStruct::new(arena.clone(), backend.clone(), NoFlush, meta.clone(), None).unwrap();
+    let mut mm = MmStruct::new(arena.clone(), backend.clone(), NoFlush, meta.clone(), None).unwrap();
+    mm.enable_shmem_rmap();
     mm.set_populate_strategy(Some(strategy));
     World { mm: Arc::new(mm), arena, meta, backend }
 }

@@ -69,11 +69,11 @@ fn insert_rejects_overlap_and_malformed() {
     assert_eq!(t.insert(vma(10, 20, RW)), Err(Errno::EEXIST));
     assert_eq!(t.insert(vma(12, 13, RW)), Err(Errno::EEXIST));
     assert_eq!(t.insert(vma(0, 30, RW)), Err(Errno::EEXIST));
-    let bad = Vma { start: 3 * P, end: 3 * P, flags: RW, kind: VmaKind::Anonymous };
+    let bad = Vma { start: 3 * P, end: 3 * P, flags: RW, kind: VmaKind::Anonymous, anon_pgoff: 0 };
     assert_eq!(t.insert(bad), Err(Errno::EINVAL));
-    let bad = Vma { start: 3 * P + 1, end: 4 * P, flags: RW, kind: VmaKind::Anonymous };
+    let bad = Vma { start: 3 * P + 1, end: 4 * P, flags: RW, kind: VmaKind::Anonymous, anon_pgoff: 0 };
     assert_eq!(t.insert(bad), Err(Errno::EINVAL));
-    let bad = Vma { start: 5 * P, end: 4 * P, flags: RW, kind: VmaKind::Anonymous };
+    let bad = Vma { start: 5 * P, end: 4 * P, flags: RW, kind: VmaKind::Anonymous, anon_pgoff: 0 };
     assert_eq!(t.insert(bad), Err(Errno::EINVAL));
     // Touching neighbours are fine and are not merged.
     t.insert(vma(20, 30, RW)).unwrap();
