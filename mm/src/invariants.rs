@@ -166,9 +166,7 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
     if ptes.len() as u64 != inner.rss {
         return Err(format!("rss is {} but {} ptes are present", inner.rss, ptes.len()));
     }
-    // frame -> (mappings, locked mappings, first va, writable in a private
-    // vma, the page of a shmem object)
-    let mut frames: BTreeMap<u64, (u32, u32, u64, bool, bool)> = BTreeMap::new();
+    let mut frames: BTreeMap<u64, Mapped> = BTreeMap::new();
     let mut truncated = alloc::vec::Vec::new();
     for &(va, pa, flags) in &ptes {
         let Some(v) = inner.vmas.vma_lookup(va) else {
@@ -215,22 +213,23 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
             }
             None => false,
         };
-        let entry = frames.entry(pa).or_insert((0, 0, va, false, cached));
-        entry.0 += 1;
+        let mapcount = meta.get(pa).map_or(0, |f| f.mapcount());
+        let entry = frames.entry(pa).or_insert(Mapped { maps: 0, locked_maps: 0, va, private_writable: false, cached, mapcount });
+        entry.maps += 1;
         if v.flags.contains(VmFlags::LOCKED) {
-            entry.1 += 1;
+            entry.locked_maps += 1;
         }
         if have & RW != 0 && private {
-            entry.3 = true;
+            entry.private_writable = true;
         }
-        if entry.0 > 1 && !(cached && entry.4) {
+        if entry.maps > 1 && !(cached && entry.cached) {
             // Only a shmem page may be mapped more than once in one mm
             // (two vmas mapping one object's offset, after mremap with
             // old_len 0).
-            return Err(format!("frame {pa:#x} mapped twice: at {:#x} and {va:#x}", entry.2));
+            return Err(format!("frame {pa:#x} mapped twice: at {:#x} and {va:#x}", entry.va));
         }
     }
-    for (&pa, &(maps, locked_maps, va, private_writable, cached)) in &frames {
+    for (&pa, &Mapped { maps, locked_maps, va, private_writable, cached, .. }) in &frames {
         let Some(folio) = meta.get(pa) else {
             return Err(format!("frame {pa:#x} (at {va:#x}) has no metadata"));
         };
@@ -285,28 +284,51 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
     Ok(())
 }
 
+/// How the page table of the mm being checked maps one frame.
+struct Mapped {
+    /// Ptes mapping it.
+    maps: u32,
+    /// Of those, the ones in `VM_LOCKED` vmas.
+    locked_maps: u32,
+    /// The first address mapping it.
+    va: u64,
+    /// Writable in a private vma.
+    private_writable: bool,
+    /// The page of a shmem object.
+    cached: bool,
+    /// Its mapcount, read under the inner lock with the ptes.
+    mapcount: u32,
+}
+
 /// Rules 8 and 9 (see the module doc), by rmap walks from `mm`, whose
 /// mapped frames `frames` are (the inner lock released: a walk takes it).
-/// A frame whose mapcount or state changed during its walk (another
-/// address space at work) is skipped.
+/// A frame whose mapcount changed since the ptes were read, or whose
+/// state changed during its walk (another address space at work), is
+/// skipped, and so is one this mm no longer maps at `va` after the walk:
+/// the caller holds `mmap_lock` only for read, and another thread's
+/// `MADV_DONTNEED` may have zapped it meanwhile.
 ///
 /// Locking: `mmap_lock` of `mm` held for read; no inner lock.
 fn check_rmap<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
     mm: &MmStruct<P, B, T>,
-    frames: &BTreeMap<u64, (u32, u32, u64, bool, bool)>,
+    frames: &BTreeMap<u64, Mapped>,
 ) -> Result<(), String> {
     let meta = mm.page_meta();
-    for (&pa, &(maps, _, va, _, cached)) in frames {
+    for (&pa, &Mapped { maps, va, cached, mapcount, .. }) in frames {
         let Some(folio) = meta.get(pa) else { continue };
         let (st, refs) = stable_state(folio);
         let before = folio.mapcount();
         let (found, found_locked) = crate::rmap::try_to_unmap_count(mm, pa, Some(va));
         let (st_after, refs_after) = stable_state(folio);
-        if folio.mapcount() != before || st_after != st || refs_after != refs {
+        let still = mm.lock_inner().pgtable.as_ref().and_then(|pt| pt.translate(va)).is_some_and(|m| m.pa == pa);
+        if folio.mapcount() != before || before != mapcount || st_after != st || refs_after != refs || !still {
             continue;
         }
         if found < maps {
-            return Err(format!("frame {pa:#x} (at {va:#x}): the rmap walk found {found} ptes, this mm alone has {maps}"));
+            return Err(format!(
+                "frame {pa:#x} (at {va:#x}): the rmap walk found {found} ptes, this mm alone has {maps}; {}",
+                describe(mm, folio, va)
+            ));
         }
         if found > before {
             return Err(format!("frame {pa:#x} (at {va:#x}): {found} ptes map it but its mapcount is {before}"));
@@ -324,6 +346,27 @@ fn check_rmap<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
         }
     }
     Ok(())
+}
+
+/// What an rmap walk went by for the page at `va`: the frame's anon flag
+/// and index, the vma there and the index it gives `va`.
+///
+/// Locking: takes `mm`'s inner lock.
+fn describe<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm: &MmStruct<P, B, T>, folio: &crate::page_meta::PageMeta, va: u64) -> String {
+    let g = mm.lock_inner();
+    let vma = match g.vmas.vma_lookup(va) {
+        Some(v) => format!(
+            "vma {:#x}-{:#x} {:?} anon_pgoff {:#x} (index here {:#x}, shmem {:?})",
+            v.start,
+            v.end,
+            v.flags,
+            v.anon_pgoff,
+            v.linear_page_index(va),
+            v.shmem_index(va).map(|(_, i)| i)
+        ),
+        None => "no vma".into(),
+    };
+    format!("page anon {} index {:#x} mapcount {}; {vma}", folio.is_anon(), folio.index(), folio.mapcount())
 }
 
 /// A frame's state and reference count, read until the state is the same

@@ -763,6 +763,7 @@ impl PageMetaArray {
     ///
     /// Errors: `RefcountZero` if the page had no reference (nothing
     /// changes).
+    #[track_caller]
     pub fn put_page(&self, folio: &PageMeta) -> Result<bool, PageMetaError> {
         let old = update_refcount(&folio.refcount, |r| r.checked_sub(1).ok_or(PageMetaError::RefcountZero))?;
         if old != 1 {
