@@ -352,7 +352,11 @@ fn check_rmap<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
 /// and index, the vma there and the index it gives `va`.
 ///
 /// Locking: takes `mm`'s inner lock.
-fn describe<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm: &MmStruct<P, B, T>, folio: &crate::page_meta::PageMeta, va: u64) -> String {
+fn describe<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
+    mm: &MmStruct<P, B, T>,
+    folio: &crate::page_meta::PageMeta,
+    va: u64,
+) -> String {
     let g = mm.lock_inner();
     let vma = match g.vmas.vma_lookup(va) {
         Some(v) => format!(

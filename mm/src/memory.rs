@@ -199,8 +199,14 @@ pub(crate) fn teardown<P: PhysMem, T: TlbFlush>(locked: &MmapWriteLocked<'_>, in
 
 impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> Drop for MmStruct<P, B, T> {
     /// An mm dropped without [`exit_mmap`](MmStruct::exit_mmap) is torn
-    /// down here, so that no frame leaks.
+    /// down here, so that no frame leaks. One that `exit_mmap` tore down
+    /// takes no lock: the kernel drops an exited process's mm when it
+    /// frees the thread in a context switch, whose new thread may be
+    /// waiting for another mm's inner lock.
     fn drop(&mut self) {
+        if *self.exited.get_mut() {
+            return;
+        }
         let meta = self.page_meta_arc().clone();
         self.with_exclusive(|locked, inner| teardown(locked, inner, &meta));
     }

@@ -388,6 +388,9 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     /// [`MmStruct::set_vm_io_guard`]); always on outside test builds.
     #[cfg(any(test, feature = "test-hooks"))]
     vm_io_guard: core::sync::atomic::AtomicBool,
+    /// [`exit_mmap`](MmStruct::exit_mmap) has torn the mm down: nothing
+    /// can map into it any more, and dropping it has nothing to do.
+    pub(crate) exited: core::sync::atomic::AtomicBool,
 }
 
 /// The next [`MmStruct::id`].
@@ -439,6 +442,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             mlock_hook: spin::Mutex::new(None),
             #[cfg(any(test, feature = "test-hooks"))]
             vm_io_guard: core::sync::atomic::AtomicBool::new(true),
+            exited: core::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -828,6 +832,20 @@ mod lock_order_tests {
         drop(inner);
         drop(read);
         assert!(StdBackend::held_locks().is_empty());
+    }
+
+    /// An mm torn down by `exit_mmap` is dropped without its inner lock,
+    /// even while an rmap list still names it: the kernel drops the last
+    /// reference to an exited process's mm in a context switch, where the
+    /// thread switched to may be waiting for another mm's inner lock.
+    #[test]
+    fn dropping_an_exited_mm_takes_no_lock() {
+        let parent = mm();
+        let mut child = MmStruct::new(parent.phys, StdBackend::new(), NoFlush, parent.page_meta_arc().clone(), None).unwrap();
+        parent.dup_mmap(&mut child).unwrap();
+        child.exit_mmap();
+        let _other = parent.lock_inner();
+        drop(child);
     }
 
     /// Taking mmap_lock under the inner lock is caught at the acquisition.

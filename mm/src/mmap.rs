@@ -418,5 +418,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta_arc().clone();
         let mut g = self.lock_inner();
         teardown(&locked, &mut g, &meta);
+        self.exited.store(true, core::sync::atomic::Ordering::Release);
     }
 }
