@@ -42,6 +42,7 @@ use crate::mm_struct::{fault_ad_bits, vm_pte_flags, MmInner, MmStruct, MmapLocke
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
+use crate::rmap::{folio_add_file_rmap_pte, folio_add_new_anon_rmap, folio_remove_rmap_pte};
 use crate::rwsem::RwSemBackend;
 use crate::vma::VmFlags;
 
@@ -264,19 +265,14 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         // do not touch it further.
         return Err(FaultError::OutOfMemory);
     }
-    folio.set_anon();
-    folio.set_anon_exclusive(true);
-    // Linux `folio_add_new_anon_rmap`: its index in the anon_vma.
-    folio.set_index(anon_index);
-    // Not on the LRU yet (fresh), so this cannot fail; mlocks when locked.
-    let _ = meta.folio_add_lru_vma(folio, vm_flags);
     if pt.map(va, pa, PageSize::Size4K, want | fault_ad_bits(access == FaultAccess::Write)).is_err() {
         if let Ok(true) = meta.put_page(folio) {
             inner.phys.free_frame(pa);
         }
         return Err(FaultError::OutOfMemory);
     }
-    folio.add_mapcount();
+    // Nobody sees the pte before the inner lock goes.
+    folio_add_new_anon_rmap(meta, folio, vm_flags, anon_index);
     inner.rss += 1;
     Ok(true)
 }
@@ -316,8 +312,7 @@ fn shmem_fault<P: PhysMem, T: TlbFlush>(
         let _ = meta.put_page(folio);
         return Err(FaultError::OutOfMemory);
     }
-    folio.add_mapcount();
-    meta.mlock_vma_folio(folio, vm_flags);
+    folio_add_file_rmap_pte(meta, folio, vm_flags);
     inner.rss += 1;
     Ok(true)
 }
@@ -352,14 +347,10 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
         return Err(FaultError::OutOfMemory);
     }
     inner.phys.copy_frame(new_pa, old_pa);
-    new.set_anon();
-    new.set_anon_exclusive(true);
     // The copy lives at the old page's place in the anon_vma.
     // A copy of an anonymous page keeps its linear index; a private copy
     // of an object's page takes the vma's (it is anonymous from now on).
     let index = if old.is_anon() { old.index() } else { inner.vmas.vma_lookup(va).map_or(0, |v| v.linear_page_index(va)) };
-    new.set_index(index);
-    let _ = meta.folio_add_lru_vma(new, vm_flags);
     let Some(pt) = inner.pgtable.as_mut() else {
         if let Ok(true) = meta.put_page(new) {
             inner.phys.free_frame(new_pa);
@@ -374,9 +365,8 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::Access);
     }
-    new.add_mapcount();
-    old.remove_mapcount();
-    meta.munlock_vma_folio(old, vm_flags);
+    folio_add_new_anon_rmap(meta, new, vm_flags, index);
+    folio_remove_rmap_pte(meta, old, vm_flags);
     if let Ok(true) = meta.put_page(old) {
         tlb.tlb_remove_page(old_pa);
     }

@@ -141,7 +141,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                     let pt = cinner.pgtable.as_mut().ok_or(Errno::ENOMEM)?;
                     pt.map(va, pa, PageSize::Size4K, flags).map_err(|_| Errno::ENOMEM)?;
                     if let Some(folio) = meta.get(pa) {
-                        folio.add_mapcount();
+                        crate::rmap::folio_dup_rmap_pte(folio);
                     }
                     cinner.rss += 1;
                     Ok(())

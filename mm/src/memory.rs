@@ -145,8 +145,7 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
         *rss = rss.saturating_sub(1);
         match meta.get(m.pa) {
             Some(folio) => {
-                folio.remove_mapcount();
-                meta.munlock_vma_folio(folio, vm_flags);
+                crate::rmap::folio_remove_rmap_pte(meta, folio, vm_flags);
                 if let Ok(true) = meta.put_page(folio) {
                     tlb.tlb_remove_page(m.pa);
                 }

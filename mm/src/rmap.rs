@@ -34,6 +34,14 @@
 //!   fault maps it (new page, shmem page, copy-on-write copy) and for each
 //!   pte fork copies, -1 when a zap (munmap, `MADV_DONTNEED`, exit) or a
 //!   copy-on-write fault removes one; mremap moves ptes and keeps it.
+//!   Every pte added or removed goes through one of the rmap hooks below
+//!   ([`folio_add_new_anon_rmap`], [`folio_add_file_rmap_pte`],
+//!   [`folio_dup_rmap_pte`], [`folio_remove_rmap_pte`]), which keep the
+//!   mapcount and, as in Linux 5.18+, the page's `mlock_count`: a pte
+//!   added in a `VM_LOCKED` vma mlocks the page once more, one removed
+//!   from such a vma munlocks it once, so unmapping the last locked
+//!   mapping munlocks the page wherever it happens (munmap, exit, a
+//!   copy-on-write fault, truncation).
 //!
 //! # Invariants
 //!
@@ -63,6 +71,7 @@ use core::any::Any;
 use crate::errno::Errno;
 use crate::lockdep::LockClass;
 use crate::mm_struct::{InnerGuard, MmInner, MmStruct};
+use crate::page_meta::{PageMeta, PageMetaArray};
 use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::backend::LockdepHeld;
 use crate::rwsem::RwSemBackend;
@@ -82,6 +91,52 @@ fn lock_rmap<'a, L, B: RwSemBackend>(lock: &'a spin::Mutex<L>, backend: &B) -> s
             backend.cpu_relax();
         }
     }
+}
+
+/// Linux `folio_add_new_anon_rmap` with `folio_add_lru_vma`: a page
+/// fresh from the allocator (one reference, no flags) is now mapped by
+/// its first pte, in a vma with `vm_flags`: it becomes anonymous and
+/// exclusive with linear index `index` (see the module doc), and goes on
+/// the LRU, mlocked in a `VM_LOCKED` vma.
+///
+/// Locking: the inner lock of the mm whose pte maps it held.
+pub(crate) fn folio_add_new_anon_rmap(meta: &PageMetaArray, folio: &PageMeta, vm_flags: VmFlags, index: u64) {
+    folio.set_anon();
+    folio.set_anon_exclusive(true);
+    folio.set_index(index);
+    folio.add_mapcount();
+    // Fresh, so not on the LRU yet: this cannot fail.
+    let _ = meta.folio_add_lru_vma(folio, vm_flags);
+}
+
+/// Linux `folio_add_file_rmap_pte`: one more pte, in a vma with
+/// `vm_flags`, maps a shmem object's page (`mlock_vma_folio`: counted in
+/// its `mlock_count` when the vma is `VM_LOCKED`).
+///
+/// Locking: the inner lock of the mm whose pte maps it held.
+pub(crate) fn folio_add_file_rmap_pte(meta: &PageMetaArray, folio: &PageMeta, vm_flags: VmFlags) {
+    folio.add_mapcount();
+    meta.mlock_vma_folio(folio, vm_flags);
+}
+
+/// Linux `folio_dup_anon_rmap_pte`/`folio_dup_file_rmap_pte`: fork copied
+/// a pte mapping the page into the child. No mlock: the child's vmas
+/// never inherit `VM_LOCKED`.
+///
+/// Locking: the parent's inner lock held.
+pub(crate) fn folio_dup_rmap_pte(folio: &PageMeta) {
+    folio.add_mapcount();
+}
+
+/// Linux `folio_remove_rmap_pte`: a pte mapping the page, in a vma with
+/// `vm_flags`, went away (`munlock_vma_folio`: one locked mapping less
+/// when the vma is `VM_LOCKED`; the last one munlocks the page). The
+/// caller then drops the pte's reference.
+///
+/// Locking: the inner lock of the mm whose pte it was held.
+pub(crate) fn folio_remove_rmap_pte(meta: &PageMetaArray, folio: &PageMeta, vm_flags: VmFlags) {
+    folio.remove_mapcount();
+    meta.munlock_vma_folio(folio, vm_flags);
 }
 
 /// An mm's inner lock as the rmap lists hold it.
