@@ -348,30 +348,21 @@ pub(crate) fn rmap_walk_locked<P, B, T>(
 {
     let Some(folio) = mm.page_meta().get(pa) else { return };
     let backend = mm.mmap_lock.backend();
-    let me = mm.id();
-    let mut hint = hint;
     if folio.is_anon() {
         // Linux `rmap_walk_anon`.
         let target = Target::Anon(folio.index());
         let anon_vma = mm.anon_vma();
         let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
         let members = lock_rmap(&anon_vma.members, backend);
-        if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &target, pa, &mut hint, visit) {
-            return;
-        }
-        for (id, w) in members.iter().filter(|(id, _)| *id != me) {
-            let Some(inner) = w.upgrade() else { continue };
-            if !walk_mm::<P, B, T>(backend, *id, &inner, &target, pa, &mut hint, visit) {
-                return;
-            }
-        }
+        let others = members.iter().filter_map(|(id, w)| Some((*id, w.upgrade()?)));
+        walk_members(mm, &target, pa, hint, others, visit);
     } else {
         // Linux `rmap_walk_file`.
         let index = folio.index();
         let Some(ops) = mm.shmem_rmap_ops() else {
             // Not on any object's list: only this mm can be walked.
             let Some(obj) = shmem_of(mm, pa, index) else { return };
-            walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &Target::Shmem(obj, index), pa, &mut None, visit);
+            walk_members(mm, &Target::Shmem(obj, index), pa, hint, core::iter::empty(), visit);
             return;
         };
         let Some(obj) = shmem_of(mm, pa, index) else { return };
@@ -379,15 +370,37 @@ pub(crate) fn rmap_walk_locked<P, B, T>(
         let i_mmap = obj.i_mmap();
         let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
         let members = lock_rmap(&i_mmap.members, backend);
-        if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), &target, pa, &mut hint, visit) {
+        let others = members.iter().filter_map(|(id, w)| Some((*id, (ops.recover)(w.upgrade()?)?)));
+        walk_members(mm, &target, pa, hint, others, visit);
+    }
+}
+
+/// Walk `mm` first, then the other address spaces of a locked rmap list
+/// (`others`: id and inner lock; `mm` itself is skipped there), until
+/// `visit` says stop.
+///
+/// Locking: the rmap lock of the list `others` comes from held (if any);
+/// takes each inner lock in turn.
+fn walk_members<P, B, T>(
+    mm: &MmStruct<P, B, T>,
+    target: &Target,
+    pa: u64,
+    mut hint: Option<u64>,
+    others: impl Iterator<Item = (u64, Arc<SharedInner<P, T>>)>,
+    visit: &mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool,
+) where
+    P: PhysMem + Clone,
+    B: RwSemBackend,
+    T: TlbFlush,
+{
+    let backend = mm.mmap_lock.backend();
+    let me = mm.id();
+    if !walk_mm::<P, B, T>(backend, me, mm.inner_arc(), target, pa, &mut hint, visit) {
+        return;
+    }
+    for (id, inner) in others.filter(|(id, _)| *id != me) {
+        if !walk_mm::<P, B, T>(backend, id, &inner, target, pa, &mut hint, visit) {
             return;
-        }
-        for (id, w) in members.iter().filter(|(id, _)| *id != me) {
-            let Some(any) = w.upgrade() else { continue };
-            let Some(inner) = (ops.recover)(any) else { continue };
-            if !walk_mm::<P, B, T>(backend, *id, &inner, &target, pa, &mut hint, visit) {
-                return;
-            }
         }
     }
 }
