@@ -264,6 +264,15 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 MAP_PRIVATE => {}
                 _ => return Err(Errno::EINVAL),
             }
+            // Linux `memfd_check_seals_mmap`: the object's write seals
+            // decide, under its seal lock held until the vma is in the
+            // tree (it counts there if it may write: `F_SEAL_WRITE`
+            // excludes it or sees it).
+            let sealed_obj = backing.as_ref().map(|b| b.obj.clone());
+            let seals = sealed_obj.as_ref().map(|o| o.seals_lock());
+            if let Some(s) = &seals {
+                vm_flags = crate::shmem::Shmem::mmap_seal_flags(**s, vm_flags)?;
+            }
             if fixed {
                 do_munmap_locked(&locked, inner, &meta, start, end)?;
             }
@@ -281,6 +290,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 None => Vma::new_anonymous(start, end, vm_flags),
             };
             inner.vmas.insert(vma).map_err(|_| Errno::ENOMEM)?;
+            drop(seals);
             inner.vmas.merge_at(end);
             inner.vmas.merge_at(start);
             inner.total_vm += len >> PAGE_SHIFT;

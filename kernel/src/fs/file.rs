@@ -262,13 +262,25 @@ impl File {
             if append {
                 *pos = d.size;
             }
-            if let Err(e) = d.write_page(*pos, &kbuf[..n]) {
+            // The file's seals, checked under its lock as the seals are
+            // added under it.
+            let m = match d.sealed_write_len(*pos, n) {
+                Ok(m) => m,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            if let Err(e) = d.write_page(*pos, &kbuf[..m]) {
                 result = Err(e);
                 break;
             }
             drop(d);
-            *pos += n as u64;
-            done += n;
+            *pos += m as u64;
+            done += m;
+            if m < n {
+                break;
+            }
         }
         if done > 0 {
             inode.touch_mc();
