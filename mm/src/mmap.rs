@@ -163,10 +163,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// ignored); `MAP_SHARED` shares the object's pages, `MAP_PRIVATE`
     /// maps them copy-on-write. Without `backing.may_write` the vma never
     /// gets `VM_MAYWRITE` (Linux: a shared mapping of a file not open for
-    /// writing), so it cannot be made writable later. The caller checked
-    /// the file's mode against `prot`; errors as [`MmStruct::do_mmap`].
+    /// writing), so it cannot be made writable later; nor does one of an
+    /// object sealed with `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE`, which
+    /// is `EPERM` if `prot` asks for writing ([`crate::shmem::seals`]).
+    /// The caller checked the file's mode against `prot`; other errors as
+    /// [`MmStruct::do_mmap`].
     ///
-    /// Locking: takes `mmap_lock` for write.
+    /// Locking: takes `mmap_lock` for write, then the object's seal lock
+    /// inside the inner lock until the vma is in the tree.
     pub fn do_mmap_object(
         &self,
         addr: u64,

@@ -51,7 +51,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 mod owner;
-mod seals;
+pub mod seals;
 pub use owner::ShmemVmOps;
 pub use seals::*;
 

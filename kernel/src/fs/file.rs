@@ -238,6 +238,8 @@ impl File {
     /// Write user memory to a tmpfs file at `*pos` (at its end with
     /// `append`), a page at a time; `*pos` advances. A full file system
     /// or a file at its size limit after some bytes returns those bytes.
+    /// The file's seals: `EPERM` under a write seal; under `F_SEAL_GROW`
+    /// the bytes up to the end are written, none past it.
     fn tmpfs_write(inode: &super::tmpfs::Inode, pos: &mut u64, append: bool, buf: u64, count: usize) -> Result<usize, Errno> {
         let data = inode.file().ok_or(Errno::EISDIR)?;
         let mut kbuf = Vec::new();
