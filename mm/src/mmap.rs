@@ -163,10 +163,14 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// ignored); `MAP_SHARED` shares the object's pages, `MAP_PRIVATE`
     /// maps them copy-on-write. Without `backing.may_write` the vma never
     /// gets `VM_MAYWRITE` (Linux: a shared mapping of a file not open for
-    /// writing), so it cannot be made writable later. The caller checked
-    /// the file's mode against `prot`; errors as [`MmStruct::do_mmap`].
+    /// writing), so it cannot be made writable later; nor does one of an
+    /// object sealed with `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE`, which
+    /// is `EPERM` if `prot` asks for writing ([`crate::shmem::seals`]).
+    /// The caller checked the file's mode against `prot`; other errors as
+    /// [`MmStruct::do_mmap`].
     ///
-    /// Locking: takes `mmap_lock` for write.
+    /// Locking: takes `mmap_lock` for write, then the object's seal lock
+    /// inside the inner lock until the vma is in the tree.
     pub fn do_mmap_object(
         &self,
         addr: u64,
@@ -264,6 +268,15 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 MAP_PRIVATE => {}
                 _ => return Err(Errno::EINVAL),
             }
+            // Linux `memfd_check_seals_mmap`: the object's write seals
+            // decide, under its seal lock held until the vma is in the
+            // tree (it counts there if it may write: `F_SEAL_WRITE`
+            // excludes it or sees it).
+            let sealed_obj = backing.as_ref().map(|b| b.obj.clone());
+            let seals = sealed_obj.as_ref().map(|o| o.seals_lock());
+            if let Some(s) = &seals {
+                vm_flags = crate::shmem::Shmem::mmap_seal_flags(**s, vm_flags)?;
+            }
             if fixed {
                 do_munmap_locked(&locked, inner, &meta, start, end)?;
             }
@@ -281,6 +294,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 None => Vma::new_anonymous(start, end, vm_flags),
             };
             inner.vmas.insert(vma).map_err(|_| Errno::ENOMEM)?;
+            drop(seals);
             inner.vmas.merge_at(end);
             inner.vmas.merge_at(start);
             inner.total_vm += len >> PAGE_SHIFT;

@@ -32,6 +32,8 @@
 //! `vm_ops->open`/`close`: a SysV segment counts its attaches) and make
 //! the object's pages unevictable (`SHM_LOCK`, [`Shmem::set_unevictable`]).
 //!
+//! - [`Shmem::mapping_writable`] counts the shared vmas among them that
+//!   may write, for the file seals ([`seals`]: `F_SEAL_WRITE`).
 //! - [`Shmem::i_mmap`] lists the address spaces that have mapped the
 //!   object, for rmap walks ([`crate::rmap`]); a page records its offset
 //!   as its index.
@@ -49,7 +51,9 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 mod owner;
+pub mod seals;
 pub use owner::ShmemVmOps;
+pub use seals::*;
 
 use crate::errno::Errno;
 use crate::mmu_gather::MmuGather;
@@ -89,6 +93,12 @@ pub struct Shmem {
     /// The address spaces that have mapped it (Linux `i_mmap`, see
     /// [`crate::rmap`]).
     i_mmap: crate::rmap::IMmap,
+    /// Its file seals (Linux `shmem_inode_info.seals`), behind the seal
+    /// lock ([`seals`]).
+    seals: spin::Mutex<u32>,
+    /// Vmas in vma trees that hold it with `VM_SHARED | VM_MAYWRITE`
+    /// (Linux `i_mmap_writable`, [`seals`]).
+    i_mmap_writable: AtomicUsize,
 }
 
 /// An object's name and device (major, minor) in `/proc/<pid>/maps`.
@@ -136,6 +146,8 @@ impl Shmem {
             unevictable: AtomicBool::new(false),
             vm_ops: spin::Mutex::new(None),
             i_mmap: Default::default(),
+            seals: spin::Mutex::new(F_SEAL_SEAL),
+            i_mmap_writable: AtomicUsize::new(0),
         }
     }
 
@@ -177,17 +189,19 @@ impl Shmem {
         self.mappers.load(Ordering::Acquire)
     }
 
-    /// A vma holding the object went into a vma tree.
-    pub(crate) fn add_mapper(&self) {
+    /// A vma with `flags` holding the object went into a vma tree.
+    pub(crate) fn add_mapper(&self, flags: crate::vma::VmFlags) {
         self.mappers.fetch_add(1, Ordering::SeqCst);
+        self.mapping_map_writable(flags);
         let ops = self.vm_ops.lock().clone();
         if let Some(ops) = ops {
             ops.open();
         }
     }
 
-    /// A vma holding the object left its vma tree.
-    pub(crate) fn remove_mapper(&self) {
+    /// A vma with `flags` holding the object left its vma tree.
+    pub(crate) fn remove_mapper(&self, flags: crate::vma::VmFlags) {
+        self.mapping_unmap_writable(flags);
         let old = self.mappers.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(old > 0, "shmem mapper count underflow");
         let ops = self.vm_ops.lock().clone();

@@ -437,3 +437,99 @@ fn truncation_unmaps_and_frees_the_pages_past_the_end() {
     obj.unpin(&w.meta, &w.arena);
     assert_eq!(w.arena.in_use(), in_use, "no frame leaked");
 }
+
+/// Linux `i_mmap_writable`: an object counts the vmas that map it shared
+/// and may write, through splits, merges, mremap (moved, grown,
+/// duplicated), fork and munmap; `F_SEAL_WRITE` needs the count at 0, and
+/// then a shared mapping is refused writable and never may write.
+#[test]
+fn shared_writable_vmas_are_counted_for_the_write_seal() {
+    use mm::shmem::{Shmem, F_SEAL_FUTURE_WRITE, F_SEAL_WRITE};
+    use std::sync::Arc;
+    const RW: u64 = PROT_READ | PROT_WRITE;
+    let w = world();
+    let obj = Arc::new(Shmem::new(N).unwrap());
+    obj.pin();
+    obj.init_seals(0);
+    let b = |pgoff| MmapBacking { obj: obj.clone(), pgoff, may_write: true };
+    let s = w.mm.do_mmap_object(0, 8 * P, RW, MAP_SHARED, b(0), &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 1);
+    // mprotect splits one vma in three, and merges them back.
+    w.mm.do_mprotect(s + P, P, PROT_READ).unwrap();
+    assert_eq!(obj.mapping_writable(), 3);
+    w.mm.do_mprotect(s + P, P, RW).unwrap();
+    assert_eq!(obj.mapping_writable(), 1);
+    // A second mapping of the next offsets next to the first merges.
+    w.mm.do_munmap(s + 4 * P, 4 * P).unwrap();
+    assert_eq!(obj.mapping_writable(), 1);
+    w.mm.do_mmap_object(s + 4 * P, 4 * P, RW, MAP_SHARED | MAP_FIXED, b(4), &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 1, "merged into one vma");
+    // A hole punched: two.
+    w.mm.do_munmap(s + 2 * P, P).unwrap();
+    assert_eq!(obj.mapping_writable(), 2);
+    // Private and read-only mappings do not count.
+    let p = w.mm.do_mmap_object(0, 2 * P, RW, MAP_PRIVATE, b(0), &root()).unwrap();
+    let r = w.mm.do_mmap_object(0, 2 * P, PROT_READ, MAP_SHARED, b(0), &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 3, "a read-only shared mapping may still write");
+    let ro = MmapBacking { may_write: false, ..b(0) };
+    let r2 = w.mm.do_mmap_object(0, 2 * P, PROT_READ, MAP_SHARED, ro, &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 3, "one of a file open read-only may not");
+    w.mm.do_munmap(r, 2 * P).unwrap();
+    assert_eq!(obj.mapping_writable(), 2);
+    // mremap: moved, grown in place, duplicated.
+    let m = w.mm.do_mremap(s + 3 * P, 5 * P, 6 * P, MREMAP_MAYMOVE, 0, &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 2, "moved and grown");
+    let d = w.mm.do_mremap(s, 0, 2 * P, MREMAP_MAYMOVE, 0, &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 3, "duplicated");
+    // Fork copies count in the child's tree until it exits.
+    let child = child_of(&w, &w.mm);
+    assert_eq!(obj.mapping_writable(), 6);
+    assert_eq!(obj.add_seals(F_SEAL_WRITE, false), Err(mm::Errno::EBUSY));
+    assert_eq!(obj.seals(), 0, "nothing added");
+    child.exit_mmap();
+    drop(child);
+    assert_eq!(obj.mapping_writable(), 3);
+    w.mm.do_munmap(s, 2 * P).unwrap();
+    w.mm.do_munmap(m, 6 * P).unwrap();
+    assert_eq!(obj.add_seals(F_SEAL_WRITE, false), Err(mm::Errno::EBUSY));
+    w.mm.do_munmap(d, 2 * P).unwrap();
+    assert_eq!(obj.mapping_writable(), 0);
+    assert_eq!(obj.add_seals(F_SEAL_WRITE, false), Ok(()));
+    // Sealed: writable shared is EPERM, read-only shared never may write,
+    // private is as before.
+    assert_eq!(w.mm.do_mmap_object(0, P, RW, MAP_SHARED, b(0), &root()), Err(mm::Errno::EPERM));
+    let r = w.mm.do_mmap_object(0, P, PROT_READ, MAP_SHARED, b(0), &root()).unwrap();
+    assert_eq!(obj.mapping_writable(), 0);
+    assert_eq!(w.mm.do_mprotect(r, P, RW), Err(mm::Errno::EACCES));
+    assert_eq!(w.mm.do_mprotect(p, P, RW), Ok(()));
+    assert_eq!(obj.add_seals(F_SEAL_FUTURE_WRITE, false), Ok(()));
+    check(&w.mm);
+    w.mm.do_munmap(r, P).unwrap();
+    w.mm.do_munmap(r2, 2 * P).unwrap();
+    w.mm.do_munmap(p, 2 * P).unwrap();
+    obj.unpin(&w.meta, &w.arena);
+}
+
+/// `F_SEAL_FUTURE_WRITE` leaves a shared writable mapping writing and
+/// counted, and refuses new ones.
+#[test]
+fn future_write_seal_keeps_the_mappings_it_found() {
+    use mm::shmem::{Shmem, F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
+    use std::sync::Arc;
+    const RW: u64 = PROT_READ | PROT_WRITE;
+    let w = world();
+    let obj = Arc::new(Shmem::new(N).unwrap());
+    obj.pin();
+    assert_eq!(obj.add_seals(F_SEAL_WRITE, false), Err(mm::Errno::EPERM), "F_SEAL_SEAL from the start");
+    obj.init_seals(0);
+    let b = MmapBacking { obj: obj.clone(), pgoff: 0, may_write: true };
+    let s = w.mm.do_mmap_object(0, 2 * P, RW, MAP_SHARED, b.clone(), &root()).unwrap();
+    assert_eq!(obj.add_seals(F_SEAL_FUTURE_WRITE | F_SEAL_SEAL, false), Ok(()));
+    store(&w, &w.mm, s, 0x42);
+    assert_eq!(obj.mapping_writable(), 1);
+    assert_eq!(w.mm.do_mmap_object(0, P, RW, MAP_SHARED, b, &root()), Err(mm::Errno::EPERM));
+    assert_eq!(obj.add_seals(0, false), Err(mm::Errno::EPERM));
+    w.mm.do_munmap(s, 2 * P).unwrap();
+    assert_eq!(obj.mapping_writable(), 0);
+    obj.unpin(&w.meta, &w.arena);
+}

@@ -926,6 +926,10 @@ pub const USER_CASES: &[UserCase] = &[
     // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
     // breaking copy-on-write, /dev/zero, memfd_create. Root on Linux.
     UserCase { needs_root: true, ..case("file_map") },
+    // File seals on memfds and tmpfs files: F_ADD_SEALS/F_GET_SEALS
+    // errnos, F_SEAL_WRITE against shared writable mappings (split,
+    // moved, merged, forked), the write, size and exec seals.
+    case("memfd_seals"),
     // System V shared memory: shmget/shmat/shmdt/shmctl errnos, sharing
     // and shm_nattch across fork and exit, IPC_RMID, SHM_RDONLY, SHM_LOCK
     // (meminfo's Unevictable), /proc/sysvipc/shm, permission errors as uid

@@ -238,6 +238,8 @@ impl File {
     /// Write user memory to a tmpfs file at `*pos` (at its end with
     /// `append`), a page at a time; `*pos` advances. A full file system
     /// or a file at its size limit after some bytes returns those bytes.
+    /// The file's seals: `EPERM` under a write seal; under `F_SEAL_GROW`
+    /// the bytes up to the end are written, none past it.
     fn tmpfs_write(inode: &super::tmpfs::Inode, pos: &mut u64, append: bool, buf: u64, count: usize) -> Result<usize, Errno> {
         let data = inode.file().ok_or(Errno::EISDIR)?;
         let mut kbuf = Vec::new();
@@ -262,13 +264,25 @@ impl File {
             if append {
                 *pos = d.size;
             }
-            if let Err(e) = d.write_page(*pos, &kbuf[..n]) {
+            // The file's seals, checked under its lock as the seals are
+            // added under it.
+            let m = match d.sealed_write_len(*pos, n) {
+                Ok(m) => m,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            if let Err(e) = d.write_page(*pos, &kbuf[..m]) {
                 result = Err(e);
                 break;
             }
             drop(d);
-            *pos += n as u64;
-            done += n;
+            *pos += m as u64;
+            done += m;
+            if m < n {
+                break;
+            }
         }
         if done > 0 {
             inode.touch_mc();

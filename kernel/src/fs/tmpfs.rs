@@ -46,7 +46,7 @@ use super::namei::Device;
 use crate::memory::page;
 use crate::memory::phys::KernelPhys;
 use crate::sync::IrqMutex;
-use mm::shmem::Shmem;
+use mm::shmem::{Shmem, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE};
 
 pub const PAGE_SIZE: u64 = 4096;
 
@@ -330,8 +330,13 @@ impl FileData {
     /// the pages past the end out of the file, to be unmapped everywhere
     /// and freed when the returned [`Truncation`] drops (outside the
     /// caller's locks: it takes address spaces' `mmap_lock`s).
-    /// Errors: `ENOMEM` (nothing changed).
+    /// Errors: `EPERM` a smaller size under `F_SEAL_SHRINK`, a larger one
+    /// under `F_SEAL_GROW`; `ENOMEM` (nothing changed).
     pub fn truncate(&mut self, size: u64) -> Result<Option<Truncation>, Errno> {
+        let seals = self.obj.seals();
+        if (size < self.size && seals & F_SEAL_SHRINK != 0) || (size > self.size && seals & F_SEAL_GROW != 0) {
+            return Err(Errno::EPERM);
+        }
         if size >= self.size {
             self.size = size;
             self.obj.set_nr_pages(size.div_ceil(PAGE_SIZE));
@@ -362,6 +367,29 @@ impl FileData {
         }
         self.size = size;
         Ok(Some(Truncation { obj: self.obj.clone(), from: keep, detached }))
+    }
+
+    /// The file's shmem object (its pages and its seals).
+    pub fn object(&self) -> &Arc<Shmem> {
+        &self.obj
+    }
+
+    /// Linux `shmem_write_begin`'s seal checks for a write of `len`
+    /// bytes at `pos`: how many of them may be written. Under
+    /// `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE` none (`EPERM`); under
+    /// `F_SEAL_GROW` those before the end (`EPERM` if none is).
+    pub fn sealed_write_len(&self, pos: u64, len: usize) -> Result<usize, Errno> {
+        let seals = self.obj.seals();
+        if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
+        if seals & F_SEAL_GROW != 0 && pos + len as u64 > self.size {
+            if pos >= self.size {
+                return Err(Errno::EPERM);
+            }
+            return Ok((self.size - pos) as usize);
+        }
+        Ok(len)
     }
 
     /// Name the file's pages in `/proc/<pid>/maps` (a memfd's name).

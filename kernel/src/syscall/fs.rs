@@ -868,6 +868,7 @@ pub fn sys_fcntl(a: Args) -> SysResult {
             f.set_f_flags(SETFL_MASK, arg);
             Ok(0)
         }
+        super::memfd::F_ADD_SEALS | super::memfd::F_GET_SEALS => super::memfd::memfd_fcntl(&f, cmd, arg),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -397,7 +397,8 @@ fn attr_target(dirfd: i32, path: u64, follow: bool, empty_ok: bool) -> Result<Ar
 }
 
 /// `chmod_common`: the owner or root (`EPERM`); a caller outside the
-/// file's group loses `S_ISGID` (as `inode_change_ok`); ctime.
+/// file's group loses `S_ISGID` (as `inode_change_ok`); a file sealed
+/// with `F_SEAL_EXEC` keeps its exec bits (`EPERM`); ctime.
 fn chmod_common(inode: &Inode, mode: u32) -> SysResult {
     let cred = FsCred::current();
     if !owner_or_capable_of(inode, &cred) {
@@ -407,6 +408,13 @@ fn chmod_common(inode: &Inode, mode: u32) -> SysResult {
     let mut mode = mode & 0o7777;
     if !cred.capable(CAP_FSETID) && !cred.in_group(m.gid) {
         mode &= !S_ISGID;
+    }
+    // shmem_setattr: F_SEAL_EXEC keeps the exec bits (seals are added
+    // under `meta`).
+    if let Some(data) = inode.file() {
+        if data.lock().object().seals() & mm::shmem::F_SEAL_EXEC != 0 && (m.mode ^ mode) & 0o111 != 0 {
+            return Err(Errno::EPERM);
+        }
     }
     m.mode = (m.mode & S_IFMT) | mode;
     m.ctime = tmpfs::now();

@@ -184,11 +184,11 @@ mod tests {
         assert!(obj.set_vm_ops(ops.clone()));
         assert!(!obj.set_vm_ops(ops.clone()));
         assert!(obj.has_vm_ops());
-        obj.add_mapper();
-        obj.add_mapper();
-        obj.remove_mapper();
+        obj.add_mapper(crate::vma::VmFlags::empty());
+        obj.add_mapper(crate::vma::VmFlags::empty());
+        obj.remove_mapper(crate::vma::VmFlags::empty());
         assert_eq!(ops.0.load(Ordering::SeqCst), 1);
-        obj.remove_mapper();
+        obj.remove_mapper(crate::vma::VmFlags::empty());
         assert_eq!(ops.0.load(Ordering::SeqCst), 0);
     }
 }

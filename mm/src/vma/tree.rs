@@ -208,7 +208,9 @@ impl VmaTree {
 
     /// Mutable access to the flags of the vma starting exactly at `start`,
     /// for flag-only changes (the bounds cannot change through it). Does not
-    /// split or merge; use [`VmaTree::vma_modify_flags`] for that.
+    /// split or merge; use [`VmaTree::vma_modify_flags`] for that. The
+    /// caller must not change `VM_SHARED` or `VM_MAYWRITE` through it (a
+    /// shmem object counts its vmas with both: [`crate::shmem::Shmem::mapping_writable`]).
     pub fn get_mut_flags(&mut self, start: u64) -> Option<&mut VmFlags> {
         let n = self.find_exact_index(start);
         if n == NIL {
@@ -266,7 +268,7 @@ impl VmaTree {
         let vma = &mut self.nodes[removed as usize].vma;
         let kind = core::mem::replace(&mut vma.kind, VmaKind::Anonymous);
         if let VmaKind::Shmem { obj, .. } = &kind {
-            obj.remove_mapper();
+            obj.remove_mapper(vma.flags);
         }
         Some(Vma { kind, ..vma.clone() })
     }
@@ -412,6 +414,11 @@ impl VmaTree {
                 }
                 if let Some(flags) = self.get_mut_flags(cursor) {
                     *flags = new;
+                }
+                // The object counts its shared writable vmas by flags.
+                if let Some(obj) = vma.shmem() {
+                    obj.mapping_map_writable(new);
+                    obj.mapping_unmap_writable(old);
                 }
                 changes.push(FlagChange { start: cursor, end: piece_end, old, new });
                 self.merge_at(piece_end);
@@ -642,7 +649,7 @@ impl VmaTree {
     /// Insert a vma already known not to overlap; a slot is reserved.
     fn insert_unchecked(&mut self, vma: Vma) {
         if let Some(obj) = vma.shmem() {
-            obj.add_mapper();
+            obj.add_mapper(vma.flags);
         }
         let new = self.alloc_node(vma);
         self.root = self.insert_at(self.root, new);
