@@ -175,16 +175,30 @@ impl<P: PhysMem, T: TlbFlush> AnonVma<P, T> {
     /// Errors: `ENOMEM` if the list cannot grow.
     /// Locking: takes the rmap lock; no inner lock may be held.
     pub(crate) fn link<B: RwSemBackend>(&self, backend: &B, id: u64, inner: &Arc<SharedInner<P, T>>) -> Result<(), Errno> {
-        let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
-        let mut members = lock_rmap(&self.members, backend);
-        members.retain(|(_, w)| w.strong_count() > 0);
-        if members.iter().any(|(i, _)| *i == id) {
-            return Ok(());
-        }
-        members.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        members.push((id, Arc::downgrade(inner)));
-        Ok(())
+        link_member(&self.members, backend, id, Arc::downgrade(inner))
     }
+}
+
+/// Mm `id` (`inner`: its inner lock) joins the rmap list `list` unless it
+/// already has; mms that exited leave it.
+///
+/// Errors: `ENOMEM` if the list cannot grow.
+/// Locking: takes the rmap lock; no inner lock may be held.
+fn link_member<W: ?Sized, B: RwSemBackend>(
+    list: &spin::Mutex<Vec<(u64, Weak<W>)>>,
+    backend: &B,
+    id: u64,
+    inner: Weak<W>,
+) -> Result<(), Errno> {
+    let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
+    let mut members = lock_rmap(list, backend);
+    members.retain(|(_, w)| w.strong_count() > 0);
+    if members.iter().any(|(i, _)| *i == id) {
+        return Ok(());
+    }
+    members.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+    members.push((id, inner));
+    Ok(())
 }
 
 /// A shmem object's list of the address spaces that have mapped it (Linux
@@ -208,15 +222,7 @@ impl IMmap {
     /// Errors: `ENOMEM` if the list cannot grow.
     /// Locking: takes the rmap lock; no inner lock may be held.
     pub(crate) fn link<B: RwSemBackend>(&self, backend: &B, id: u64, inner: Weak<dyn Any + Send + Sync>) -> Result<(), Errno> {
-        let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
-        let mut members = lock_rmap(&self.members, backend);
-        members.retain(|(_, w)| w.strong_count() > 0);
-        if members.iter().any(|(i, _)| *i == id) {
-            return Ok(());
-        }
-        members.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        members.push((id, inner));
-        Ok(())
+        link_member(&self.members, backend, id, inner)
     }
 }
 
