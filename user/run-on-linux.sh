@@ -41,6 +41,7 @@ programs=(
 	"fork_mlock|0|"
 	"smaps|0|"
 	"shm_anon|0|"
+	"shm_mlock|0|"
 	"file_map|0|"
 	"memfd_seals|0|"
 	"sysv_shm|0|"

@@ -1,6 +1,7 @@
 /* pages.h: page-level helpers shared by the fork and shared-memory test
  * programs: a per-page pattern to write and check, the pages mincore
- * reports resident, and VmLck from /proc/self/status. */
+ * reports resident, VmLck from /proc/self/status, a field of a vma's
+ * smaps entry and a field of /proc/meminfo. */
 #ifndef HOLDFAST_PAGES_H
 #define HOLDFAST_PAGES_H
 
@@ -35,6 +36,47 @@ static __attribute__((unused)) long resident(void *p, long pages)
 	for (long i = 0; i < pages; i++)
 		n += vec[i] & 1;
 	return n;
+}
+
+/* The kB value of field `key` (e.g. "Locked") of the smaps entry that
+ * starts at p (-1 if not found). */
+static __attribute__((unused)) long smaps_field_kb(const void *p, const char *key)
+{
+	char line[512], start[32];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0;
+	long v = -1;
+	if (!f)
+		return -1;
+	snprintf(start, sizeof start, "%08lx-", (unsigned long)p);
+	while (fgets(line, sizeof line, f)) {
+		char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+		if (dash && space && dash < space)
+			in = strncmp(line, start, strlen(start)) == 0;
+		else if (in && strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') {
+			sscanf(line + strlen(key) + 1, "%ld", &v);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* The kB value of /proc/meminfo's field `key` (-1 if not found). */
+static __attribute__((unused)) long meminfo_field_kb(const char *key)
+{
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') {
+			sscanf(line + strlen(key) + 1, "%ld", &v);
+			break;
+		}
+	fclose(f);
+	return v;
 }
 
 /* Fill pages [first, first + pages) of p, page i with tag + i. */

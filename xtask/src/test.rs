@@ -922,6 +922,10 @@ pub const USER_CASES: &[UserCase] = &[
     // object: writes both ways, mlock/munlock (VmLck, mincore) in each
     // process, MADV_DONTNEED keeps the data. Root on Linux (mlock).
     UserCase { needs_root: true, ..case("shm_anon") },
+    // One page locked by two processes: mlocked once (meminfo Mlocked),
+    // each process's VmLck and smaps Locked:, locked until the last
+    // locked mapping is munlocked or unmapped. Root on Linux (mlock).
+    UserCase { needs_root: true, ..case("shm_mlock") },
     // File mappings through the page cache: MAP_SHARED/MAP_PRIVATE of
     // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
     // breaking copy-on-write, /dev/zero, memfd_create. Root on Linux.
