@@ -67,28 +67,6 @@ static int probe_write(volatile char *p, char v)
 	return last_sig;
 }
 
-/* Field `key` (kB) of the smaps entry starting at p, -1 if none. */
-static long smaps_kb(void *p, const char *key)
-{
-	char line[512], want[32];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int in = 0;
-	long v = -1;
-	if (!f)
-		return -1;
-	snprintf(want, sizeof want, "%08lx-", (unsigned long)p);
-	while (fgets(line, sizeof line, f)) {
-		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
-			in = strncmp(line, want, strlen(want)) == 0;
-		else if (in && strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') {
-			v = strtol(line + strlen(key) + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
 /* The start of the mapping that contains p (0 if none). */
 static unsigned long vma_start_of(const void *p)
 {
@@ -185,16 +163,16 @@ static void shared_and_private(const char *path)
 
 	/* mlock: a writable private mapping's pages become private copies. */
 	tap_eq(mlock(p, NPAGES * PG), 0, "mlock a writable MAP_PRIVATE file mapping");
-	tap_eq(smaps_kb(p, "Anonymous"), NPAGES * 4, "mlock broke copy-on-write: every page anonymous");
-	tap_eq(smaps_kb(p, "Locked"), NPAGES * 4, "... and locked");
+	tap_eq(smaps_field_kb(p, "Anonymous"), NPAGES * 4, "mlock broke copy-on-write: every page anonymous");
+	tap_eq(smaps_field_kb(p, "Locked"), NPAGES * 4, "... and locked");
 	char *r = mmap(NULL, NPAGES * PG, PROT_READ, MAP_PRIVATE, fd, 0);
 	tap_eq(mlock(r, NPAGES * PG), 0, "mlock a read-only MAP_PRIVATE file mapping");
-	tap_eq(smaps_kb(r, "Anonymous"), 0, "... copies nothing");
-	tap_eq(smaps_kb(r, "Rss"), NPAGES * 4, "... every page resident");
+	tap_eq(smaps_field_kb(r, "Anonymous"), 0, "... copies nothing");
+	tap_eq(smaps_field_kb(r, "Rss"), NPAGES * 4, "... every page resident");
 	tap_eq(mlock(s, NPAGES * PG), 0, "mlock the shared mapping");
 	/* Locked is the locked vma's Pss: its pages are mapped 2-3 times. */
-	tap_ok(smaps_kb(s, "Locked") > 0 && smaps_kb(s, "Locked") == smaps_kb(s, "Pss"), "shared: Locked %ld kB = Pss %ld kB",
-	       smaps_kb(s, "Locked"), smaps_kb(s, "Pss"));
+	tap_ok(smaps_field_kb(s, "Locked") > 0 && smaps_field_kb(s, "Locked") == smaps_field_kb(s, "Pss"), "shared: Locked %ld kB = Pss %ld kB",
+	       smaps_field_kb(s, "Locked"), smaps_field_kb(s, "Pss"));
 	tap_eq(resident(s, NPAGES), NPAGES, "mincore: resident");
 	munlock(s, NPAGES * PG);
 
@@ -336,9 +314,9 @@ static void shared_text(void)
 	       "the text is a private mapping of the program file: %s", line);
 	/* (Linux 6.18 counts a large folio's pages neither Shared_ nor
 	 * Private_Clean: Pss is what both kernels agree on.) */
-	long rss = smaps_kb((void *)text, "Rss"), pss = smaps_kb((void *)text, "Pss");
+	long rss = smaps_field_kb((void *)text, "Rss"), pss = smaps_field_kb((void *)text, "Pss");
 	tap_ok(rss > 0 && pss < rss, "the other process shares its pages (Pss %ld kB < Rss %ld kB)", pss, rss);
-	tap_ok(smaps_kb((void *)text, "Anonymous") == 0, "none of them is a copy");
+	tap_ok(smaps_field_kb((void *)text, "Anonymous") == 0, "none of them is a copy");
 	close(in[1]);
 	int status;
 	waitpid(pid, &status, 0);

@@ -1,7 +1,7 @@
 /* pages.h: page-level helpers shared by the fork and shared-memory test
  * programs: a per-page pattern to write and check, the pages mincore
- * reports resident, VmLck from /proc/self/status, a field of a vma's
- * smaps entry and a field of /proc/meminfo. */
+ * reports resident, a field of /proc/self/status (VmLck), of
+ * /proc/meminfo and of a vma's smaps entry. */
 #ifndef HOLDFAST_PAGES_H
 #define HOLDFAST_PAGES_H
 
@@ -11,19 +11,28 @@
 
 #define PG 4096L
 
+/* The kB value of the line "key: N kB" of a /proc file such as
+ * /proc/self/status or /proc/meminfo (-1 if not found). */
+static __attribute__((unused)) long proc_field_kb(const char *path, const char *key)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') {
+			sscanf(line + strlen(key) + 1, "%ld", &v);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 /* VmLck of this process in kB (-1 if not found). */
 static __attribute__((unused)) long vmlck_kb(void)
 {
-	char buf[4096];
-	FILE *f = fopen("/proc/self/status", "r");
-	long kb = -1;
-	if (!f)
-		return -1;
-	while (fgets(buf, sizeof buf, f))
-		if (sscanf(buf, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	return proc_field_kb("/proc/self/status", "VmLck");
 }
 
 /* Pages of [p, p + pages) that mincore reports resident (-1 on error). */
@@ -65,18 +74,7 @@ static __attribute__((unused)) long smaps_field_kb(const void *p, const char *ke
 /* The kB value of /proc/meminfo's field `key` (-1 if not found). */
 static __attribute__((unused)) long meminfo_field_kb(const char *key)
 {
-	char line[256];
-	FILE *f = fopen("/proc/meminfo", "r");
-	long v = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') {
-			sscanf(line + strlen(key) + 1, "%ld", &v);
-			break;
-		}
-	fclose(f);
-	return v;
+	return proc_field_kb("/proc/meminfo", key);
 }
 
 /* Fill pages [first, first + pages) of p, page i with tag + i. */
