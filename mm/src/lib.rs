@@ -60,6 +60,7 @@ pub mod shmdt;
 pub mod shmem;
 pub mod smaps;
 pub mod stack;
+pub mod swap;
 pub mod truncate;
 pub mod vma;
 
