@@ -127,6 +127,7 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
     let mut g = mm.lock_inner();
     let inner = &mut *g;
     inner.vmas.check_invariants().map_err(|e| format!("vma tree: {e}"))?;
+    meta.lruvec().check().map_err(|e| format!("LRU lists: {e}"))?;
     if r.is_none() && inner.vmas.iter().any(|v| v.flags.contains(VmFlags::IO) && !v.flags.contains(VmFlags::PFNMAP)) {
         // Someone holds mmap_lock for write and mlock_vma_pages_range is
         // in a window between two page tables: the vma is locked, its

@@ -37,6 +37,7 @@ pub mod frame;
 pub mod gup;
 pub mod invariants;
 pub mod lockdep;
+pub mod lru;
 pub mod madvise;
 pub mod memory;
 pub mod mincore;

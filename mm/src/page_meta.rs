@@ -85,6 +85,12 @@
 //! page concurrently; the CAS keeps each page consistent and counts each
 //! `MLOCKED` transition exactly once. In the lock order these atomics sit
 //! below the page-table lock and above the frame allocator.
+//!
+//! A change that moves a page on or off the evictable LRU lists (added to
+//! the LRU, mlocked, munlocked, isolated, freed) is followed by
+//! [`Lruvec::sync`] of that page, which takes the lruvec lock (also below
+//! the page-table lock, above the frame allocator) and puts the page's
+//! list place in line with its state word (see [`crate::lru`]).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -92,14 +98,17 @@ use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use bitflags::bitflags;
 
 use crate::addr::PAGE_SHIFT;
+use crate::lru::{LruList, LruSizes, Lruvec};
 use crate::vma::VmFlags;
 
 bitflags! {
     /// Page flags (Linux `PG_*`), only those Holdfast uses.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct PageFlags: u32 {
-        /// `PG_lru`: the page is on an LRU list (Holdfast's LRU is
-        /// imaginary, as Linux's unevictable one is: only the flag exists).
+        /// `PG_lru`: the page is on the LRU: on an evictable list of
+        /// [`crate::lru`] or, with `UNEVICTABLE`, on the unevictable one
+        /// (imaginary, as Linux's: only the flag exists). Clear while the
+        /// page is isolated (by reclaim) or free.
         const LRU         = 1 << 0;
         /// `PG_unevictable`: on the unevictable LRU; `mlock_count` is
         /// maintained while this and `LRU` are set.
@@ -128,8 +137,8 @@ bitflags! {
 pub struct PageCounts {
     /// Referenced `ANON` pages (Linux `NR_ANON_MAPPED`).
     pub anon: u64,
-    /// Pages on the LRU and evictable (Linux's inactive anon list, where a
-    /// new anonymous page goes; Holdfast never ages pages to the active one).
+    /// Pages on the LRU and evictable (on one of the lists of
+    /// [`crate::lru`]).
     pub evictable_lru: u64,
     /// Pages on the unevictable LRU (Linux `NR_UNEVICTABLE`).
     pub unevictable: u64,
@@ -432,6 +441,8 @@ pub struct PageMetaArray {
     pages: Pages,
     base_pfn: u64,
     stat: VmStat,
+    /// The evictable LRU lists of these pages ([`crate::lru`]).
+    lru: Lruvec,
 }
 
 impl PageMetaArray {
@@ -441,13 +452,15 @@ impl PageMetaArray {
         let mut v = Vec::new();
         v.try_reserve_exact(npages).map_err(|_| PageMetaError::NoMemory)?;
         v.resize_with(npages, PageMeta::new);
-        Ok(PageMetaArray { pages: Pages::Owned(v), base_pfn, stat: VmStat::default() })
+        let lru = Lruvec::new(npages).ok_or(PageMetaError::NoMemory)?;
+        Ok(PageMetaArray { pages: Pages::Owned(v), base_pfn, stat: VmStat::default(), lru })
     }
 
     /// Metadata over caller-provided storage (every entry should be
     /// [`PageMeta::new`]); `pages[i]` describes pfn `base_pfn + i`.
     pub fn from_static(pages: &'static [PageMeta], base_pfn: u64) -> PageMetaArray {
-        PageMetaArray { pages: Pages::Static(pages), base_pfn, stat: VmStat::default() }
+        let lru = Lruvec::new(pages.len()).expect("LRU links for a static page array");
+        PageMetaArray { pages: Pages::Static(pages), base_pfn, stat: VmStat::default(), lru }
     }
 
     fn slice(&self) -> &[PageMeta] {
@@ -534,6 +547,40 @@ impl PageMetaArray {
         }
         c
     }
+    /// The evictable LRU lists of these pages.
+    pub fn lruvec(&self) -> &Lruvec {
+        &self.lru
+    }
+
+    /// Lengths of the evictable LRU lists.
+    pub fn lru_sizes(&self) -> LruSizes {
+        self.lru.sizes()
+    }
+
+    /// The index of `folio` in this array (its pfn less the first pfn).
+    pub fn index_of(&self, folio: &PageMeta) -> Option<usize> {
+        self.page_to_pfn(folio).map(|pfn| (pfn - self.base_pfn) as usize)
+    }
+
+    /// The page at index `idx` of this array.
+    pub fn page_at(&self, idx: usize) -> Option<&PageMeta> {
+        self.slice().get(idx)
+    }
+
+    /// After `folio`'s state changed from `old` to `new`: if that moved it
+    /// on or off the evictable LRU, put its list place in line with its
+    /// state ([`Lruvec::sync`], which rereads the state under the lruvec
+    /// lock). Every user page is swap-backed: it goes on the anonymous
+    /// lists.
+    ///
+    /// Locking: takes the lruvec lock when the page moves.
+    fn lru_follow(&self, folio: &PageMeta, old: PageState, new: PageState) {
+        if on_evictable_lru(old) != on_evictable_lru(new) {
+            if let Some(idx) = self.index_of(folio) {
+                self.lru.sync(idx, LruList::InactiveAnon, || folio.state());
+            }
+        }
+    }
 
     /// All mlock counters.
     pub fn stats(&self) -> MlockStats {
@@ -581,6 +628,7 @@ impl PageMetaArray {
         if !old.flags.contains(PageFlags::UNEVICTABLE) && new.flags.contains(PageFlags::UNEVICTABLE) {
             count(&self.stat.culled);
         }
+        self.lru_follow(folio, old, new);
         MlockTransition::between(old, new)
     }
 
@@ -646,6 +694,7 @@ impl PageMetaArray {
         if old.flags.contains(PageFlags::UNEVICTABLE) && !new.flags.contains(PageFlags::UNEVICTABLE) {
             count(&self.stat.rescued);
         }
+        self.lru_follow(folio, old, new);
         MlockTransition::between(old, new)
     }
 
@@ -674,6 +723,7 @@ impl PageMetaArray {
         } else if !was && is {
             count(&self.stat.culled);
         }
+        self.lru_follow(folio, old, new);
         Ok(())
     }
 
@@ -704,6 +754,7 @@ impl PageMetaArray {
         if old.flags.contains(PageFlags::UNEVICTABLE) && !new.flags.contains(PageFlags::UNEVICTABLE) {
             count(&self.stat.rescued);
         }
+        self.lru_follow(folio, old, new);
     }
 
     /// Linux `folio_isolate_lru` (the flag part: `folio_test_clear_lru`):
@@ -711,10 +762,11 @@ impl PageMetaArray {
     /// While isolated, `mlock_folio` cannot count and `munlock_folio`
     /// clears `MLOCKED` at once.
     pub fn folio_isolate_lru(&self, folio: &PageMeta) -> bool {
-        let (old, _) = folio.modify(|mut s| {
+        let (old, new) = folio.modify(|mut s| {
             s.flags -= PageFlags::LRU;
             s
         });
+        self.lru_follow(folio, old, new);
         old.flags.contains(PageFlags::LRU)
     }
 
@@ -777,8 +829,14 @@ impl PageMetaArray {
             self.stat.nr_mlock.fetch_sub(1, Ordering::AcqRel);
             count(&self.stat.cleared);
         }
+        self.lru_follow(folio, state, PageState::default());
         Ok(true)
     }
+}
+
+/// Does a page in state `s` belong on an evictable LRU list?
+fn on_evictable_lru(s: PageState) -> bool {
+    s.flags.contains(PageFlags::LRU) && !s.flags.contains(PageFlags::UNEVICTABLE)
 }
 
 /// Linux's test in `mlock_vma_folio`/`folio_add_lru_vma`:
@@ -812,6 +870,58 @@ mod tests {
             a.folio_add_lru(p).unwrap();
         }
         a
+    }
+
+    #[test]
+    fn lru_lists_follow_mlock_munlock_and_free() {
+        let a = pages_on_lru(3);
+        let page = |i: u64| a.pfn_to_page(0x100 + i).unwrap();
+        assert_eq!(a.lru_sizes().inactive_anon, 3);
+        a.mlock_folio(page(0));
+        assert_eq!(a.lruvec().list_of(0), None, "an mlocked page leaves the evictable lists");
+        a.mlock_folio(page(0));
+        a.munlock_folio(page(0));
+        assert_eq!(a.lruvec().list_of(0), None, "still locked once");
+        a.munlock_folio(page(0));
+        assert_eq!(a.lruvec().list_of(0), Some(LruList::InactiveAnon), "munlock rescues it");
+        assert!(a.folio_isolate_lru(page(1)));
+        assert_eq!(a.lruvec().list_of(1), None);
+        a.folio_add_lru(page(1)).unwrap();
+        assert_eq!(a.lruvec().list_of(1), Some(LruList::InactiveAnon));
+        assert_eq!(a.put_page(page(2)), Ok(true));
+        assert_eq!(a.lruvec().list_of(2), None, "a freed page is on no list");
+        let new = PageMetaArray::new(0, 1).unwrap();
+        let p = new.pfn_to_page(0).unwrap();
+        p.prep_new_page().unwrap();
+        new.mlock_new_folio(p).unwrap();
+        assert_eq!(new.lru_sizes().inactive_anon, 0);
+        new.munlock_folio(p);
+        assert_eq!(new.lru_sizes().inactive_anon, 1);
+        a.lruvec().check().unwrap();
+        new.lruvec().check().unwrap();
+    }
+
+    #[test]
+    fn lru_lists_stay_consistent_under_racing_mlock_and_munlock() {
+        let a = std::sync::Arc::new(pages_on_lru(16));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    for k in 0..5000u64 {
+                        let p = a.pfn_to_page(0x100 + (k * 7 + t) % 16).unwrap();
+                        a.mlock_folio(p);
+                        a.munlock_folio(p);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Every lock was matched by an unlock: all pages evictable again.
+        assert_eq!(a.lru_sizes().inactive_anon, 16);
+        a.lruvec().check().unwrap();
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //!
 //! Real values: `MemTotal` and `MemFree` (the frame allocator's frames and
 //! its free ones), `MemAvailable` (free frames less the reserve user memory
-//! may not take), `Inactive(anon)`/`Inactive` (evictable anonymous pages:
-//! Linux puts a new anonymous page on the inactive list, and Holdfast never
-//! ages one to the active list), `Unevictable` (pages on the unevictable
+//! may not take), `Active`, `Inactive` and their `(anon)`/`(file)` parts
+//! (the lengths of the evictable LRU lists, [`mm::lru`]; every user page is
+//! swap-backed, so the file lists are empty), `Unevictable` (pages on the unevictable
 //! LRU: the mlocked ones and
 //! the pages of `SHM_LOCK`ed segments), `Mlocked` (`NR_MLOCK`), `AnonPages` (mapped
 //! private anonymous frames), `Shmem` and `Cached` (the pages of the shmem
@@ -16,10 +16,9 @@
 //! metadata, and its counters.
 //!
 //! Zero because the concept does not exist in Holdfast yet: `Buffers`,
-//! `Active(file)`, `Inactive(file)`, `Dirty`, `Writeback`, `Mapped` (no
+//! `Dirty`, `Writeback`, `Mapped` (no
 //! page cache for files, no files mapped),
-//! `SwapCached`, `SwapTotal`, `SwapFree` (no swap), `Active`,
-//! `Active(anon)` (no page aging), `KReclaimable`, `SReclaimable` (no
+//! `SwapCached`, `SwapTotal`, `SwapFree` (no swap), `KReclaimable`, `SReclaimable` (no
 //! reclaim), and the huge page lines (no huge pages). Lines Linux prints
 //! for things Holdfast has but does not count (`KernelStack`,
 //! `PageTables`, `Committed_AS`, `Vmalloc*`, `Percpu`, `DirectMap*`) are
@@ -43,6 +42,7 @@ pub fn meminfo() -> String {
     let (heap_mapped, _) = crate::memory::heap::stats();
     let meta = crate::proc::usermm::page_meta();
     let pages = meta.page_counts();
+    let lru = meta.lru_sizes();
     let pg = |n: u64| n * (mm::addr::PAGE_SIZE >> 10);
     let mut s = String::new();
     kb(&mut s, "MemTotal", pg(total));
@@ -51,12 +51,12 @@ pub fn meminfo() -> String {
     kb(&mut s, "Buffers", 0);
     kb(&mut s, "Cached", pg(meta.nr_shmem()));
     kb(&mut s, "SwapCached", 0);
-    kb(&mut s, "Active", 0);
-    kb(&mut s, "Inactive", pg(pages.evictable_lru));
-    kb(&mut s, "Active(anon)", 0);
-    kb(&mut s, "Inactive(anon)", pg(pages.evictable_lru));
-    kb(&mut s, "Active(file)", 0);
-    kb(&mut s, "Inactive(file)", 0);
+    kb(&mut s, "Active", pg(lru.active_anon + lru.active_file));
+    kb(&mut s, "Inactive", pg(lru.inactive_anon + lru.inactive_file));
+    kb(&mut s, "Active(anon)", pg(lru.active_anon));
+    kb(&mut s, "Inactive(anon)", pg(lru.inactive_anon));
+    kb(&mut s, "Active(file)", pg(lru.active_file));
+    kb(&mut s, "Inactive(file)", pg(lru.inactive_file));
     kb(&mut s, "Unevictable", pg(pages.unevictable));
     kb(&mut s, "Mlocked", pg(meta.nr_mlock()));
     kb(&mut s, "SwapTotal", 0);
