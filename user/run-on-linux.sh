@@ -42,6 +42,7 @@ programs=(
 	"smaps|0|"
 	"shm_anon|0|"
 	"shm_mlock|0|"
+	"lru_lists|0|"
 	"file_map|0|"
 	"memfd_seals|0|"
 	"sysv_shm|0|"

@@ -77,6 +77,23 @@ static __attribute__((unused)) long meminfo_field_kb(const char *key)
 	return proc_field_kb("/proc/meminfo", key);
 }
 
+/* The value of /proc/vmstat's counter `name` (-1 if not found). */
+static __attribute__((unused)) long vmstat_field(const char *name)
+{
+	char line[256];
+	FILE *f = fopen("/proc/vmstat", "r");
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ') {
+			sscanf(line + strlen(name) + 1, "%ld", &v);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 /* Fill pages [first, first + pages) of p, page i with tag + i. */
 static __attribute__((unused)) void fill(char *p, long first, long pages, char tag)
 {

@@ -926,6 +926,10 @@ pub const USER_CASES: &[UserCase] = &[
     // each process's VmLck and smaps Locked:, locked until the last
     // locked mapping is munlocked or unmapped. Root on Linux (mlock).
     UserCase { needs_root: true, ..case("shm_mlock") },
+    // The LRU lists in meminfo and vmstat: written memory on the
+    // anonymous lists, mlock moving it to Unevictable and munlock back
+    // (unevictable_pgs_* counters). Root on Linux (mlock).
+    UserCase { needs_root: true, ..case("lru_lists") },
     // File mappings through the page cache: MAP_SHARED/MAP_PRIVATE of
     // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
     // breaking copy-on-write, /dev/zero, memfd_create. Root on Linux.

@@ -7,7 +7,8 @@
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
 //! `/proc/sysvipc/shm` (the SysV shared memory segments, [`crate::ipc::shm`]),
-//! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (TLB
+//! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (page
+//! counts of the LRU lists, the `unevictable_pgs_*` events, TLB
 //! shootdown counters, and with `mm.populate_profile` the
 //! `mm::populate_profile` counters as `populate_*` lines), `/proc/sysrq-trigger` (key `c` crashes the kernel,
 //! as Linux's does: how the panic path is tested), `/proc/self/mmap_lock`
@@ -214,12 +215,47 @@ fn cpu_list(mask: u64) -> String {
     out
 }
 
-/// `/proc/vmstat`: the TLB shootdown counters, under Linux's names
-/// (`CONFIG_DEBUG_TLBFLUSH`): shootdown rounds this kernel started, and
-/// flushes CPUs did on another's request.
+/// `/proc/vmstat`, under Linux's names: page counts (free, mlocked, on
+/// each LRU list, anonymous, shmem), the unevictable-LRU events of
+/// `Documentation/mm/unevictable-lru.rst`, and the TLB shootdown counters
+/// (`CONFIG_DEBUG_TLBFLUSH`: shootdown rounds this kernel started, and
+/// flushes CPUs did on another's request).
 fn vmstat() -> String {
+    let (_, free) = crate::memory::frame::counts();
+    let meta = crate::proc::usermm::page_meta();
+    let lru = meta.lru_sizes();
+    let pages = meta.page_counts();
+    let ev = meta.stats();
+    let mut s = String::new();
+    // Page counts, in pages, in Linux's order (zone, then node items).
+    for (name, v) in [
+        ("nr_free_pages", free),
+        ("nr_mlock", ev.nr_mlock),
+        ("nr_inactive_anon", lru.inactive_anon),
+        ("nr_active_anon", lru.active_anon),
+        ("nr_inactive_file", lru.inactive_file),
+        ("nr_active_file", lru.active_file),
+        ("nr_unevictable", pages.unevictable),
+        ("nr_anon_pages", pages.anon),
+        ("nr_file_pages", meta.nr_shmem()),
+        ("nr_shmem", meta.nr_shmem()),
+    ] {
+        let _ = writeln!(s, "{name} {v}");
+    }
+    // Events since boot.
     let (rounds, _ipis, received) = crate::arch::tlb::stats();
-    let mut s = alloc::format!("nr_tlb_remote_flush {rounds}\nnr_tlb_remote_flush_received {received}\n");
+    for (name, v) in [
+        ("unevictable_pgs_culled", ev.unevictable_pgs_culled),
+        ("unevictable_pgs_rescued", ev.unevictable_pgs_rescued),
+        ("unevictable_pgs_mlocked", ev.unevictable_pgs_mlocked),
+        ("unevictable_pgs_munlocked", ev.unevictable_pgs_munlocked),
+        ("unevictable_pgs_cleared", ev.unevictable_pgs_cleared),
+        ("unevictable_pgs_stranded", ev.unevictable_pgs_stranded),
+        ("nr_tlb_remote_flush", rounds),
+        ("nr_tlb_remote_flush_received", received),
+    ] {
+        let _ = writeln!(s, "{name} {v}");
+    }
     if mm::populate_profile::enabled() {
         let p = mm::populate_profile::snapshot();
         let _ = writeln!(s, "populate_pages {}", p.pages);
