@@ -5,6 +5,9 @@
 //! never handed out; the others hold one page each while a swap entry
 //! names them.
 //!
+//! Which slots hold a page, and how many swap entries name each, is
+//! [`swapfile`]'s business.
+//!
 //! Devices: a compressed store in RAM in the style of Linux's zram
 //! ([`zram`]) and, in the kernel, a virtio-blk disk.
 //!
@@ -43,3 +46,5 @@ pub trait SwapDevice: Send + Sync {
     /// disk may ignore it.
     fn discard(&self, slot: u64);
 }
+
+pub mod swapfile;
