@@ -8,8 +8,12 @@
 //! protnone entry is a leaf the MMU treats as not present, so that every
 //! access faults, while the page table and the mm above it still treat it
 //! as a mapping of its frame (a `PROT_NONE` page that keeps its contents).
-//! Every other entry counts as none: this crate never writes a non-zero
-//! entry with neither bit. A leaf is a present PTE, or a present PMD / PUD
+//! The one non-zero entry with neither bit is a *swap entry*
+//! ([`PtEntry::swap`]: [`SWAP_MARK`] set, only in PTEs): the page was
+//! swapped out and the entry names its slot. Walkers and `translate` see a
+//! swap entry as none (no frame is mapped); code that must keep or release
+//! it (zap, fork, mremap, the fault that swaps the page back in) asks for
+//! it ([`PtEntry::swap_entry`]), and no operation writes over one. A leaf is a present PTE, or a present PMD / PUD
 //! with [`PteFlags::HUGE`] (2 MiB / 1 GiB). Table pointers always have
 //! `PRESENT` set.
 //!
@@ -163,6 +167,23 @@ impl PageSize {
     }
 }
 
+/// Bit 11 of a non-present PTE: the entry is a swap entry (Linux keeps
+/// the swap type and offset in a non-present pte the same way; the bit is
+/// ignored by the MMU, as every bit is while `PRESENT` is clear).
+pub const SWAP_MARK: u64 = 1 << 11;
+/// Bits 1..=5 of a swap entry: the swap type (device number).
+const SWAP_TYPE_SHIFT: u32 = 1;
+const SWAP_TYPE_MASK: u64 = 0x1f;
+/// Bits 12..=51 of a swap entry: the slot offset, inverted, as Linux does
+/// so that a non-present entry never holds the address of cacheable
+/// memory (the L1TF mitigation).
+const SWAP_OFFSET_SHIFT: u32 = 12;
+const SWAP_OFFSET_MASK: u64 = (1 << 40) - 1;
+
+/// The highest swap type and slot offset a swap entry can name.
+pub const MAX_SWAP_TYPE: u8 = SWAP_TYPE_MASK as u8;
+pub const MAX_SWAP_OFFSET: u64 = SWAP_OFFSET_MASK;
+
 /// The value of one page-table entry (Linux `pte_t` / `pmd_t` / ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PtEntry(pub u64);
@@ -189,9 +210,40 @@ impl PtEntry {
         self.0 & (PteFlags::PRESENT.bits() | PteFlags::PROTNONE.bits()) == PteFlags::PROTNONE.bits()
     }
 
-    /// Not present (Linux `pte_none`, given this crate's invariant).
+    /// Not present: no frame mapped (an empty entry or a swap entry; for
+    /// the empty entry alone see [`is_clear`](Self::is_clear)).
     pub const fn is_none(self) -> bool {
         !self.is_present()
+    }
+
+    /// All zero (Linux `pte_none`): nothing, not even a swap entry.
+    pub const fn is_clear(self) -> bool {
+        self.0 == 0
+    }
+
+    /// A swap entry for slot `offset` of swap device `type_` (Linux
+    /// `swp_entry_to_pte`). `None` if either is out of range.
+    pub const fn swap(type_: u8, offset: u64) -> Option<PtEntry> {
+        if type_ > MAX_SWAP_TYPE || offset > MAX_SWAP_OFFSET {
+            return None;
+        }
+        let inverted = !offset & SWAP_OFFSET_MASK;
+        Some(PtEntry(SWAP_MARK | (type_ as u64) << SWAP_TYPE_SHIFT | inverted << SWAP_OFFSET_SHIFT))
+    }
+
+    /// Linux `is_swap_pte`: a swap entry.
+    pub const fn is_swap(self) -> bool {
+        !self.is_present() && self.0 & SWAP_MARK != 0
+    }
+
+    /// The (type, offset) of a swap entry (Linux `pte_to_swp_entry`).
+    pub const fn swap_entry(self) -> Option<(u8, u64)> {
+        if !self.is_swap() {
+            return None;
+        }
+        let type_ = ((self.0 >> SWAP_TYPE_SHIFT) & SWAP_TYPE_MASK) as u8;
+        let offset = !(self.0 >> SWAP_OFFSET_SHIFT) & SWAP_OFFSET_MASK;
+        Some((type_, offset))
     }
 
     /// Does this present entry at `level` map a page (rather than point to

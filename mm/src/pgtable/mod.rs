@@ -50,7 +50,7 @@ mod tests;
 
 #[cfg(any(test, feature = "std"))]
 pub use arena::{ArenaPhysMem, EventLog, MachineEvent, RecordingTlb, TlbEvent, ARENA_BASE};
-pub use entry::{Level, PageSize, PtEntry, PteFlags, ENTRY_ADDR_MASK, PTRS_PER_TABLE};
+pub use entry::{Level, PageSize, PtEntry, PteFlags, ENTRY_ADDR_MASK, MAX_SWAP_OFFSET, MAX_SWAP_TYPE, PTRS_PER_TABLE, SWAP_MARK};
 pub use phys::{flush_tlb_mm_range, NoFlush, PhysMem, TlbFlush, TLB_SINGLE_PAGE_FLUSH_CEILING};
 
 use crate::errno::Errno;
@@ -285,7 +285,14 @@ impl<P: PhysMem> PageTable<P> {
         if pa & !ENTRY_ADDR_MASK != 0 {
             return Err(MapError::BadPhysAddr);
         }
-        let target = size.level();
+        self.install(va, size.level(), leaf_bits(pa, size.level(), flags))
+    }
+
+    /// Write `raw` (a leaf or a swap entry) into the empty slot of level
+    /// `target` for `va`, allocating missing tables as [`map`](Self::map)
+    /// describes. A slot that holds anything (a leaf, a table, a swap
+    /// entry) is `AlreadyMapped`.
+    fn install(&mut self, va: u64, target: Level, raw: u64) -> Result<(), MapError> {
         let table_bits = if va < LOWER_HALF_END {
             PteFlags::PRESENT | PteFlags::WRITABLE | PteFlags::USER
         } else {
@@ -306,11 +313,12 @@ impl<P: PhysMem> PageTable<P> {
             slot = PtSlot::new(lower, e.addr(), va);
         }
         if slot.level == target {
-            if self.get(slot).is_present() {
-                // A leaf, or (for a huge page) a table with mappings below it.
+            if !self.get(slot).is_clear() {
+                // A leaf, a swap entry, or (for a huge page) a table with
+                // mappings below it.
                 return Err(MapError::AlreadyMapped);
             }
-            self.set(slot, PtEntry(leaf_bits(pa, target, flags)));
+            self.set(slot, PtEntry(raw));
             return Ok(());
         }
         // `new[k]` becomes the table of level `levels[k]`, below `slot`.
@@ -331,7 +339,7 @@ impl<P: PhysMem> PageTable<P> {
         }
         // Fill bottom-up, so the path appears complete when its top is linked.
         let (last, last_level) = new[n - 1];
-        self.phys.write_entry(last, last_level.index(va), leaf_bits(pa, target, flags));
+        self.phys.write_entry(last, last_level.index(va), raw);
         for k in (0..n - 1).rev() {
             let (table, level) = new[k];
             self.phys.write_entry(table, level.index(va), new[k + 1].0 | table_bits.bits());
@@ -391,6 +399,82 @@ impl<P: PhysMem> PageTable<P> {
         Ok(Mapping { pa: e.leaf_frame(slot.level), size: PageSize::Size4K, flags: e.leaf_flags() })
     }
 
+    /// The PTE slot of `va`, if its page table exists.
+    fn pte_slot(&self, va: u64) -> Option<PtSlot> {
+        if !is_canonical(va) {
+            return None;
+        }
+        let slot = self.lookup(va).last();
+        (slot.level == Level::Pte).then_some(slot)
+    }
+
+    /// The swap entry at `va`, if the PTE there is one.
+    pub fn swap_entry_at(&self, va: u64) -> Option<PtEntry> {
+        let e = self.get(self.pte_slot(va)?);
+        e.is_swap().then_some(e)
+    }
+
+    /// Swap a page out of this table (the pte part of Linux
+    /// `try_to_unmap_one`): the present 4 KiB leaf at `va` becomes the swap
+    /// entry `swp`, and its translation goes into `tlb`. Returns what was
+    /// mapped.
+    pub fn set_swap_pte(&mut self, va: u64, swp: PtEntry, tlb: &mut MmuGather) -> Result<Mapping, MapError> {
+        self.check_va(va)?;
+        if !swp.is_swap() {
+            return Err(MapError::BadPhysAddr);
+        }
+        let (slot, e) = self.leaf(va).ok_or(MapError::NotMapped)?;
+        if slot.level != Level::Pte || !va.is_multiple_of(PageSize::Size4K.bytes()) {
+            return Err(MapError::Misaligned);
+        }
+        self.set(slot, swp);
+        tlb.tlb_flush_pte_range(va, PageSize::Size4K.bytes());
+        Ok(Mapping { pa: e.leaf_frame(slot.level), size: PageSize::Size4K, flags: e.leaf_flags() })
+    }
+
+    /// Put the swap entry `swp` into the empty PTE at `va`, allocating
+    /// page tables as [`map`](Self::map) does (fork and mremap copying or
+    /// moving a swap entry).
+    pub fn install_swap_pte(&mut self, va: u64, swp: PtEntry) -> Result<(), MapError> {
+        self.check_va(va)?;
+        if !swp.is_swap() {
+            return Err(MapError::BadPhysAddr);
+        }
+        if !va.is_multiple_of(PageSize::Size4K.bytes()) {
+            return Err(MapError::Misaligned);
+        }
+        self.install(va, Level::Pte, swp.0)
+    }
+
+    /// Clear the swap entry at `va` (zap, or mremap moving it away),
+    /// freeing page tables left empty into `tlb`; returns it. Nothing was
+    /// mapped, so no translation needs flushing.
+    pub fn clear_swap_pte(&mut self, va: u64, tlb: &mut MmuGather) -> Option<PtEntry> {
+        let slot = self.pte_slot(va)?;
+        let e = self.get(slot);
+        if !e.is_swap() {
+            return None;
+        }
+        self.set(slot, PtEntry::NONE);
+        self.free_empty_tables(va, tlb);
+        Some(e)
+    }
+
+    /// Swap a page back in (the pte part of Linux `do_swap_page`): the
+    /// swap entry `swp` at `va` becomes a present mapping of `pa` with
+    /// `flags`. Refused (`NotMapped`) if the entry changed meanwhile.
+    pub fn replace_swap_pte(&mut self, va: u64, swp: PtEntry, pa: u64, flags: PteFlags) -> Result<(), MapError> {
+        if pa & !ENTRY_ADDR_MASK != 0 || !pa.is_multiple_of(PageSize::Size4K.bytes()) {
+            return Err(MapError::BadPhysAddr);
+        }
+        let slot = self.pte_slot(va).ok_or(MapError::NotMapped)?;
+        if self.get(slot) != swp || !swp.is_swap() {
+            return Err(MapError::NotMapped);
+        }
+        self.set(slot, PtEntry(leaf_bits(pa, Level::Pte, flags)));
+        Ok(())
+    }
+
     /// What `va` is mapped to: the physical address of `va` itself, the size
     /// and flags of the mapping. `None` if unmapped or not canonical. A
     /// protnone leaf is a mapping here (its flags say `PROTNONE`), though
@@ -428,7 +512,7 @@ impl<P: PhysMem> PageTable<P> {
         // path.slots[k] lives in the table that path.slots[k - 1] points to.
         for k in (lowest_freeable..path.len).rev() {
             let table = path.slots[k].table_pa;
-            if (0..PTRS_PER_TABLE).any(|i| PtEntry(self.phys.read_entry(table, i)).is_present()) {
+            if (0..PTRS_PER_TABLE).any(|i| !PtEntry(self.phys.read_entry(table, i)).is_clear()) {
                 return;
             }
             let parent = path.slots[k - 1];

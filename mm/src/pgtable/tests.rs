@@ -362,3 +362,64 @@ fn protnone_leaf_is_not_present_to_the_mmu_but_stays_mapped() {
     );
     assert_eq!(arena.in_use(), 1, "tables freed once the last leaf went");
 }
+
+#[test]
+fn swap_entries_encode_type_and_inverted_offset() {
+    for (t, off) in [(0u8, 1u64), (3, 0x1234), (MAX_SWAP_TYPE, MAX_SWAP_OFFSET), (1, 0)] {
+        let e = PtEntry::swap(t, off).unwrap();
+        assert!(e.is_swap() && e.is_none() && !e.is_clear() && !e.is_present(), "{e:?}");
+        assert_eq!(e.swap_entry(), Some((t, off)));
+        // Never the address of low memory, where frames live (L1TF).
+        assert!(off == MAX_SWAP_OFFSET || e.addr() > 0x000F_0000_0000_0000 || off > 0xffff, "{e:?}");
+    }
+    assert_eq!(PtEntry::swap(MAX_SWAP_TYPE + 1, 0), None);
+    assert_eq!(PtEntry::swap(0, MAX_SWAP_OFFSET + 1), None);
+    assert_eq!(PtEntry::NONE.swap_entry(), None);
+    assert!(!PtEntry(FRAME | PteFlags::PRESENT.bits() | SWAP_MARK).is_swap(), "a present entry is never a swap entry");
+}
+
+#[test]
+fn a_swap_entry_replaces_a_pte_keeps_its_table_and_is_never_overwritten() {
+    let arena = ArenaPhysMem::new();
+    let tlb = RecordingTlb::new();
+    let mut pt = setup(&arena);
+    pt.map(0x5000, FRAME, PageSize::Size4K, RW).unwrap();
+    let swp = PtEntry::swap(1, 42).unwrap();
+    let mut g = MmuGather::tlb_gather_mmu();
+    let m = pt.set_swap_pte(0x5000, swp, &mut g).unwrap();
+    g.tlb_finish_mmu(&arena, &tlb);
+    assert_eq!(m.pa, FRAME);
+    assert!(tlb.events().contains(&TlbEvent::Page(0x5000)), "the old translation is flushed");
+    assert_eq!(pt.translate(0x5000), None, "no frame is mapped");
+    assert_eq!(pt.swap_entry_at(0x5000), Some(swp));
+    assert_eq!(pt.map(0x5000, FRAME, PageSize::Size4K, RW), Err(MapError::AlreadyMapped));
+    // Unmapping a neighbour must not free the table the swap entry is in.
+    let tables = arena.in_use();
+    pt.map(0x6000, FRAME + K, PageSize::Size4K, RW).unwrap();
+    unmap_now(&mut pt, 0x6000, &arena, &tlb).unwrap();
+    assert_eq!(arena.in_use(), tables);
+    assert_eq!(pt.swap_entry_at(0x5000), Some(swp));
+    // Swap-in checks the entry is still the one read.
+    assert_eq!(pt.replace_swap_pte(0x5000, PtEntry::swap(1, 43).unwrap(), FRAME, RW), Err(MapError::NotMapped));
+    pt.replace_swap_pte(0x5000, swp, FRAME + 2 * K, RW).unwrap();
+    assert_eq!(pt.translate(0x5000).unwrap().pa, FRAME + 2 * K);
+}
+
+#[test]
+fn install_and_clear_swap_entries() {
+    let arena = ArenaPhysMem::new();
+    let tlb = RecordingTlb::new();
+    let mut pt = setup(&arena);
+    let swp = PtEntry::swap(0, 7).unwrap();
+    let before = arena.in_use();
+    pt.install_swap_pte(G1 + 3 * K, swp).unwrap();
+    assert_eq!(arena.in_use(), before + 3, "tables allocated down to the PTE");
+    assert_eq!(pt.install_swap_pte(G1 + 3 * K, swp), Err(MapError::AlreadyMapped));
+    assert_eq!(pt.install_swap_pte(G1 + 5, swp), Err(MapError::Misaligned));
+    assert_eq!(pt.install_swap_pte(G1, PtEntry::NONE), Err(MapError::BadPhysAddr));
+    let mut g = MmuGather::tlb_gather_mmu();
+    assert_eq!(pt.clear_swap_pte(G1 + 3 * K, &mut g), Some(swp));
+    assert_eq!(pt.clear_swap_pte(G1 + 3 * K, &mut g), None);
+    g.tlb_finish_mmu(&arena, &tlb);
+    assert_eq!(arena.in_use(), before, "the emptied tables are freed");
+}
