@@ -73,8 +73,8 @@ fn xorshift(state: &mut u64) -> u64 {
 fn random_page(seed: u64) -> Page {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut p = [0u8; SWAP_PAGE_SIZE];
-    for c in p.chunks_exact_mut(8) {
-        c.copy_from_slice(&xorshift(&mut s).to_le_bytes());
+    for c in p.as_chunks_mut::<8>().0 {
+        *c = xorshift(&mut s).to_le_bytes();
     }
     p
 }
@@ -92,8 +92,8 @@ fn patterned_page(seed: u64) -> Page {
 
 fn same_page(word: u64) -> Page {
     let mut p = [0u8; SWAP_PAGE_SIZE];
-    for c in p.chunks_exact_mut(8) {
-        c.copy_from_slice(&word.to_ne_bytes());
+    for c in p.as_chunks_mut::<8>().0 {
+        *c = word.to_ne_bytes();
     }
     p
 }
@@ -349,7 +349,10 @@ fn failed_allocation_is_no_space_and_keeps_old_contents() {
             z.read_page(3, &mut p3),
             z.write_page(4, &same),
             z.read_page(4, &mut p3),
-            Ok(z.discard(4)),
+            {
+                z.discard(4);
+                Ok(())
+            },
         ]
     });
     let no_space = Err(SwapIoError::NoSpace);
@@ -456,7 +459,8 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn is_same(p: &Page) -> bool {
-    p.chunks_exact(8).all(|c| c == &p[..8])
+    let words = p.as_chunks::<8>().0;
+    words.iter().all(|w| *w == words[0])
 }
 
 proptest! {

@@ -200,11 +200,18 @@ pub struct Zram {
     streams: Vec<Mutex<Zstrm>>,
 }
 
-/// `Linux page_same_filled`: the word the page repeats, if it does.
+/// Linux's `page_same_filled`: the word the page repeats, if it does.
 fn page_same_filled(page: &[u8; SWAP_PAGE_SIZE]) -> Option<u64> {
-    let mut words = page.chunks_exact(WORD).map(|w| u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
+    let mut words = page.as_chunks::<WORD>().0.iter().map(|w| u64::from_ne_bytes(*w));
     let first = words.next()?;
     words.all(|w| w == first).then_some(first)
+}
+
+/// Fill `page` with `word` (Linux's `zram_fill_page`).
+fn fill_page(page: &mut [u8; SWAP_PAGE_SIZE], word: u64) {
+    for w in page.as_chunks_mut::<WORD>().0 {
+        *w = word.to_ne_bytes();
+    }
 }
 
 /// `src` copied into a new heap object, or `NoSpace`.
@@ -349,9 +356,7 @@ impl SwapDevice for Zram {
                 ZramSlot::Same(word) => {
                     let word = *word;
                     drop(table);
-                    for w in page.chunks_exact_mut(WORD) {
-                        w.copy_from_slice(&word.to_ne_bytes());
-                    }
+                    fill_page(page, word);
                     return Ok(());
                 }
                 ZramSlot::Huge(v) => {
