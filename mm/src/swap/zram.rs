@@ -20,9 +20,11 @@
 //! a write refused for lack of memory ([`SwapIoError::NoSpace`]: the heap
 //! could not give the object, or the limit of [`Zram::set_mem_limit`]
 //! would be passed) leaves the slot's old contents and every counter as
-//! they were. (Linux frees the old slot first; keeping it lets reclaim
-//! fall back on the old copy.) Nothing on the write, read or discard path
-//! allocates infallibly, so heap exhaustion never panics; [`Zram::new`]
+//! they were. (Recent Linux frees the old slot first; keeping it lets
+//! reclaim fall back on the old copy.) Nothing on the write, read or
+//! discard path allocates infallibly, so heap exhaustion never panics:
+//! LZ4's hash table lives in the stream (`lz4_flex` is built without its
+//! `alloc` feature), so compression itself allocates nothing. [`Zram::new`]
 //! reports `ENOMEM` if the table or the streams cannot be allocated.
 //!
 //! Counters follow Linux's `mm_stat` (`Documentation/admin-guide/blockdev/
@@ -58,9 +60,9 @@ use super::{SwapDevice, SwapIoError, SWAP_PAGE_SIZE};
 use crate::errno::Errno;
 
 /// A page that compresses to this many bytes or more is stored as it is
-/// (Linux: `comp_len >= huge_class_size`, the size of zsmalloc's largest
-/// class that still packs more than one object per page; about 3/4 of a
-/// page on x86_64).
+/// (Linux: `comp_len >= huge_class_size`, zsmalloc's first size class
+/// that holds one object per page, where compression saves nothing; a
+/// little over 3/4 of a page on x86_64, 3/4 here).
 pub const HUGE_CLASS_SIZE: usize = SWAP_PAGE_SIZE / 4 * 3;
 
 /// Compression streams [`Zram::new`] sets up.
