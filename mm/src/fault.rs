@@ -30,6 +30,14 @@
 //! left (`wp_page_reuse`). x86 cannot express write-only or exec-only
 //! pages, so any accessible vma may be read.
 //!
+//! A fault on a swap entry (the page was reclaimed, see [`crate::vmscan`])
+//! swaps it in (Linux `do_swap_page`): the page is read from its slot into
+//! a new frame with no lock of the mm held, then, if the pte still holds
+//! that entry, mapped in its place as a new exclusive anonymous page (its
+//! own copy: two processes that share a swapped-out page after fork each
+//! read one), and the pte's count on the slot is given back. A slot the
+//! device cannot read is `SigBus`.
+//!
 //! Locking: `mmap_lock` held for read (or write) across the fault, so the
 //! vma cannot change; the mm's inner lock (page-table lock) around the
 //! lookup-allocate-map sequence, so that two threads faulting the same page
@@ -41,9 +49,11 @@ use crate::fork::cow_pte_flags;
 use crate::mm_struct::{fault_ad_bits, vm_pte_flags, MmInner, MmStruct, MmapLocked, PTE_AD_MASK};
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
-use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
+use crate::pgtable::{PageSize, PhysMem, PtEntry, PteFlags, TlbFlush};
 use crate::rmap::{folio_add_file_rmap_pte, folio_add_new_anon_rmap, folio_remove_rmap_pte};
 use crate::rwsem::RwSemBackend;
+use crate::swap::swap_state::{pte_to_swp_entry, SwapEvent};
+use crate::swap::SWAP_PAGE_SIZE;
 use crate::vma::VmFlags;
 
 /// What the faulting access wanted.
@@ -166,11 +176,98 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         access: FaultAccess,
         spare: &mut Option<u64>,
     ) -> Result<bool, FaultError> {
+        self.anon_vma_prepare().map_err(|_| FaultError::OutOfMemory)?;
         if spare.is_none() {
             *spare = self.phys.alloc_frame();
         }
         let mut g = self.lock_inner();
+        if self.page_meta().swap().may_have_entries() {
+            if let Some(swp) = g.pgtable.as_ref().and_then(|pt| pt.swap_entry_at(page_align_down(addr))) {
+                drop(g);
+                return self.do_swap_page(held, addr, access, swp, spare);
+            }
+        }
         fault_in_page(held, &mut g, self.page_meta(), addr, access, spare)
+    }
+
+    /// Linux `do_swap_page`: the pte of `addr` held the swap entry `swp`
+    /// when it was looked at. Read the slot into a new frame (the caller's
+    /// `spare` if it has one) with no lock of this mm held, then map the
+    /// frame if the pte still holds `swp`; returns whether it did (if not,
+    /// the access is retried against whatever is there now).
+    ///
+    /// Locking: `mmap_lock` held (`held`), no inner lock; takes the inner
+    /// lock after the read.
+    fn do_swap_page(
+        &self,
+        held: MmapLocked<'_>,
+        addr: u64,
+        access: FaultAccess,
+        swp: PtEntry,
+        spare: &mut Option<u64>,
+    ) -> Result<bool, FaultError> {
+        let _ = held;
+        let meta = self.page_meta();
+        let va = page_align_down(addr);
+        let entry = pte_to_swp_entry(swp).ok_or(FaultError::SigBus)?;
+        let dev = meta.swap().device(entry.type_).ok_or(FaultError::SigBus)?;
+        let pa = match spare.take() {
+            Some(pa) => pa,
+            None => self.phys.alloc_frame().ok_or(FaultError::OutOfMemory)?,
+        };
+        let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+        if buf.try_reserve_exact(SWAP_PAGE_SIZE).is_err() {
+            self.phys.free_frame(pa);
+            return Err(FaultError::OutOfMemory);
+        }
+        buf.resize(SWAP_PAGE_SIZE, 0);
+        let read = match <&mut [u8; SWAP_PAGE_SIZE]>::try_from(buf.as_mut_slice()) {
+            Ok(page) => dev.device().read_page(entry.offset, page).map(|_| self.phys.write_frame(pa, page)),
+            Err(_) => Err(crate::swap::SwapIoError::Io),
+        };
+        if read.is_err() {
+            self.phys.free_frame(pa);
+            return Err(FaultError::SigBus);
+        }
+        let mut g = self.lock_inner();
+        let inner = &mut *g;
+        let checked = inner.vmas.vma_lookup(addr).ok_or(FaultError::NoVma).and_then(|v| {
+            if v.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) || !vma_permits(v.flags, access) {
+                return Err(FaultError::Access);
+            }
+            Ok((v.flags, v.linear_page_index(va)))
+        });
+        let still = inner.pgtable.as_ref().and_then(|pt| pt.swap_entry_at(va)) == Some(swp);
+        let (vm_flags, index) = match checked {
+            Ok(x) if still => x,
+            other => {
+                // Swapped in by another thread, or zapped meanwhile.
+                self.phys.free_frame(pa);
+                return other.map(|_| false);
+            }
+        };
+        let Some(folio) = meta.get(pa) else {
+            self.phys.free_frame(pa);
+            return Err(FaultError::OutOfMemory);
+        };
+        if folio.prep_new_page().is_err() {
+            return Err(FaultError::OutOfMemory);
+        }
+        let want = vm_pte_flags(vm_flags) | fault_ad_bits(access == FaultAccess::Write);
+        let Some(pt) = inner.pgtable.as_mut() else { return Err(FaultError::NoVma) };
+        if pt.replace_swap_pte(va, swp, pa, want).is_err() {
+            if let Ok(true) = meta.put_page(folio) {
+                self.phys.free_frame(pa);
+            }
+            return Err(FaultError::OutOfMemory);
+        }
+        folio_add_new_anon_rmap(meta, folio, vm_flags, index, inner.anon_vma_id);
+        inner.rss += 1;
+        inner.swap_ents = inner.swap_ents.saturating_sub(1);
+        let _ = meta.swap().swap_free(entry);
+        meta.swap().count(SwapEvent::SwapIn, 1);
+        meta.swap().count(SwapEvent::MajorFault, 1);
+        Ok(true)
     }
 
     /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
@@ -272,7 +369,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
         return Err(FaultError::OutOfMemory);
     }
     // Nobody sees the pte before the inner lock goes.
-    folio_add_new_anon_rmap(meta, folio, vm_flags, anon_index);
+    folio_add_new_anon_rmap(meta, folio, vm_flags, anon_index, inner.anon_vma_id);
     inner.rss += 1;
     Ok(true)
 }
@@ -365,7 +462,7 @@ fn wp_page_copy<P: PhysMem, T: TlbFlush>(
         }
         return Err(FaultError::Access);
     }
-    folio_add_new_anon_rmap(meta, new, vm_flags, index);
+    folio_add_new_anon_rmap(meta, new, vm_flags, index, inner.anon_vma_id);
     folio_remove_rmap_pte(meta, old, vm_flags);
     if let Ok(true) = meta.put_page(old) {
         tlb.tlb_remove_page(old_pa);

@@ -39,12 +39,14 @@
 //! needed.
 
 use crate::errno::Errno;
-use crate::memory::present_ptes_batch;
+use crate::memory::{for_each_swap_pte, present_ptes_batch};
+use crate::mm_struct::MmInner;
 use crate::mm_struct::MmStruct;
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMeta;
 use crate::pgtable::{PageSize, PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
+use crate::swap::swap_state::pte_to_swp_entry;
 use crate::vma::{VmFlags, Vma};
 
 /// Linux `is_cow_mapping`: a private mapping that may become writable —
@@ -148,8 +150,45 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 },
                 meta,
             )?;
+            self.copy_swap_ptes(&v, cinner, meta)?;
         }
         Ok(())
+    }
+
+    /// Linux `copy_nonpresent_pte` for the swap entries of vma `v`: each
+    /// slot gets one more count (`swap_duplicate`) and the entry is copied
+    /// into the child's table, so parent and child read the same page back.
+    ///
+    /// Errors: `ENOMEM` (a slot's count is full, or no frame for a child
+    /// page table); what was copied is released with the child.
+    /// Locking: `mmap_lock` held for write by the caller; takes the inner
+    /// lock; `cinner` is the new child's, which nothing else can reach.
+    fn copy_swap_ptes(&self, v: &Vma, cinner: &mut MmInner<P, T>, meta: &crate::page_meta::PageMetaArray) -> Result<(), Errno> {
+        if !meta.swap().may_have_entries() {
+            return Ok(());
+        }
+        let mut g = self.lock_inner();
+        let inner = &mut *g;
+        if inner.swap_ents == 0 {
+            return Ok(());
+        }
+        let Some(pt) = inner.pgtable.as_mut() else { return Ok(()) };
+        let mut err = None;
+        for_each_swap_pte(pt, v.start, v.end, |_, va, e| {
+            let Some(se) = pte_to_swp_entry(e).filter(|_| err.is_none()) else { return };
+            if let Err(x) = meta.swap().swap_duplicate(se) {
+                err = Some(x);
+                return;
+            }
+            match cinner.pgtable.as_mut().map(|cpt| cpt.install_swap_pte(va, e)) {
+                Some(Ok(())) => cinner.swap_ents += 1,
+                _ => {
+                    let _ = meta.swap().swap_free(se);
+                    err = Some(Errno::ENOMEM);
+                }
+            }
+        });
+        err.map_or(Ok(()), Err)
     }
 
     /// Linux `copy_page_range` for one vma `v` of this mm: take a

@@ -70,7 +70,7 @@ use alloc::format;
 use alloc::string::String;
 
 use crate::addr::TASK_SIZE;
-use crate::memory::for_each_present_pte;
+use crate::memory::{for_each_present_pte, for_each_swap_pte};
 use crate::mm_struct::MmStruct;
 use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
@@ -166,6 +166,22 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
     for_each_present_pte(pt, 0, TASK_SIZE, |_, va, pa, flags| ptes.push((va, pa, flags)));
     if ptes.len() as u64 != inner.rss {
         return Err(format!("rss is {} but {} ptes are present", inner.rss, ptes.len()));
+    }
+    if meta.swap().may_have_entries() || inner.swap_ents != 0 {
+        let mut swaps = alloc::vec::Vec::new();
+        for_each_swap_pte(pt, 0, TASK_SIZE, |_, va, e| swaps.push((va, e)));
+        if swaps.len() as u64 != inner.swap_ents {
+            return Err(format!("swap_ents is {} but {} ptes are swap entries", inner.swap_ents, swaps.len()));
+        }
+        for &(va, e) in &swaps {
+            if inner.vmas.vma_lookup(va).is_none() {
+                return Err(format!("swap entry at {va:#x} outside any vma"));
+            }
+            let counted = crate::swap::swap_state::pte_to_swp_entry(e).map_or(0, |se| meta.swap().swap_count(se));
+            if counted == 0 {
+                return Err(format!("swap entry at {va:#x} ({e:?}) names a free slot"));
+            }
+        }
     }
     let mut frames: BTreeMap<u64, Mapped> = BTreeMap::new();
     let mut truncated = alloc::vec::Vec::new();

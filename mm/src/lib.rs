@@ -17,7 +17,9 @@
 //! constants in `mman`, the page-level work they share in
 //! `memory`, the batched TLB flush and deferred freeing that every unmap
 //! and protection change goes through in `mmu_gather`), the mlock family
-//! (`mlock`, with the deliberately racy `mlock_downgrade_retake`),
+//! (`mlock`, with the deliberately racy `mlock_downgrade_retake`), the
+//! LRU lists (`lru`), page reclaim into swap (`vmscan`) and the swap
+//! devices, slot counts and compressed in-RAM device (`swap`),
 //! population (`gup`) under a selectable lock strategy (`populate`, with
 //! optional accounting of where its time goes in `populate_profile`), the
 //! consistency checker run after every operation in tests (`invariants`)
@@ -64,6 +66,7 @@ pub mod stack;
 pub mod swap;
 pub mod truncate;
 pub mod vma;
+pub mod vmscan;
 
 pub use errno::Errno;
 pub use mm_struct::{MlockCreds, MmStruct};

@@ -14,13 +14,15 @@
 //! Locking: every function runs with the inner lock held (it has `&mut` to
 //! the table or to [`MmInner`]); see each one for `mmap_lock`.
 
+use crate::addr::PAGE_SIZE;
 use crate::addr::TASK_SIZE;
 use crate::mm_struct::{MmInner, MmStruct, MmapLocked, MmapWriteLocked};
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_novma, MmWalk, MmWalkOps, WalkControl};
-use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
+use crate::pgtable::{Level, PageTable, PhysMem, PtEntry, PtSlot, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
+use crate::swap::swap_state::pte_to_swp_entry;
 use crate::vma::{VmFlags, Vma, VmaTree};
 
 /// Most ptes collected per batch. A batch lives on the stack (about 1.5
@@ -118,6 +120,88 @@ pub(crate) fn for_each_present_pte<P: PhysMem>(
     }
 }
 
+/// Runs of empty-or-swap ptes inside existing page tables, collected by a
+/// walk (`pte_hole` at depth 4), a batch at a time.
+struct CollectPteHoles {
+    holes: [(u64, u64); PTE_BATCH],
+    len: usize,
+    resume: Option<u64>,
+}
+
+impl MmWalkOps for CollectPteHoles {
+    const HAS_PTE_ENTRY: bool = true;
+    fn pte_entry<P: PhysMem>(&mut self, _pte: PtSlot, _addr: u64, _next: u64, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        WalkControl::Continue
+    }
+    fn pte_hole<P: PhysMem>(&mut self, addr: u64, next: u64, depth: i32, _walk: &mut MmWalk<'_, P>) -> WalkControl {
+        if depth != Level::Pte.hole_depth() {
+            return WalkControl::Continue;
+        }
+        self.holes[self.len] = (addr, next);
+        self.len += 1;
+        if self.len == PTE_BATCH {
+            self.resume = Some(next);
+            return WalkControl::Stop(BATCH_FULL);
+        }
+        WalkControl::Continue
+    }
+}
+
+/// Call `f` with the table, the address and the entry of every swap pte in
+/// `[start, end)`, in address order. `f` may change the table (clear or
+/// replace the entry).
+///
+/// Locking: the inner lock held (the caller has `&mut` to the table).
+pub(crate) fn for_each_swap_pte<P: PhysMem>(
+    pt: &mut PageTable<P>,
+    start: u64,
+    end: u64,
+    mut f: impl FnMut(&mut PageTable<P>, u64, PtEntry),
+) {
+    let end = end.min(TASK_SIZE);
+    let mut cur = start;
+    while cur < end {
+        let mut ops = CollectPteHoles { holes: [(0, 0); PTE_BATCH], len: 0, resume: None };
+        let _ = walk_page_range_novma(pt, cur, end, &mut ops);
+        for &(a, b) in &ops.holes[..ops.len] {
+            for va in (a..b).step_by(PAGE_SIZE as usize) {
+                if let Some(e) = pt.swap_entry_at(va) {
+                    f(pt, va, e);
+                }
+            }
+        }
+        match ops.resume {
+            Some(r) if r < end => cur = r,
+            _ => return,
+        }
+    }
+}
+
+/// Release the swap entries of `[start, end)` (Linux `zap_pte_range` on
+/// non-present ptes: `free_swap_and_cache`): each gives its slot count
+/// back, and the tables they leave empty go to `tlb`.
+///
+/// Locking: the inner lock held (`inner`).
+pub(crate) fn zap_swap_range<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    tlb: &mut MmuGather,
+    start: u64,
+    end: u64,
+) {
+    if !meta.swap().may_have_entries() || inner.swap_ents == 0 {
+        return;
+    }
+    let Some(pt) = inner.pgtable.as_mut() else { return };
+    let swap_ents = &mut inner.swap_ents;
+    for_each_swap_pte(pt, start, end, |pt, va, _| {
+        if let Some(e) = pt.clear_swap_pte(va, tlb).and_then(pte_to_swp_entry) {
+            *swap_ents = swap_ents.saturating_sub(1);
+            let _ = meta.swap().swap_free(e);
+        }
+    });
+}
+
 /// Linux `zap_page_range_single` for anonymous memory: unmap every present
 /// page of `[start, end)`, which lies in a vma with `vm_flags`; each page's
 /// locked mapping goes away (`munlock_vma_folio` when `VM_LOCKED`), its
@@ -135,6 +219,7 @@ pub(crate) fn zap_page_range<P: PhysMem, T: TlbFlush>(
     end: u64,
     vm_flags: VmFlags,
 ) {
+    zap_swap_range(inner, meta, tlb, start, end);
     let Some(pt) = inner.pgtable.as_mut() else { return };
     let (flush, phys, rss) = (&inner.tlb, &inner.phys, &mut inner.rss);
     for_each_present_pte(pt, start, end, |pt, va, _, _| {

@@ -310,6 +310,11 @@ pub struct MmInner<P: PhysMem, T: TlbFlush> {
     pub(crate) brk: u64,
     /// Present user pages (Linux `MM_ANONPAGES`).
     pub(crate) rss: u64,
+    /// Swap entries in this mm's page table (Linux `MM_SWAPENTS`).
+    pub(crate) swap_ents: u64,
+    /// The id of the anon_vma new anonymous pages go into
+    /// ([`crate::rmap::AnonVma::id`]).
+    pub(crate) anon_vma_id: u64,
 }
 
 /// The populate test hook (see [`MmStruct::set_populate_hook`]): called
@@ -367,7 +372,7 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     /// forked from it or it was forked from (see [`crate::rmap`]).
     anon_vma: Arc<crate::rmap::AnonVma<P, T>>,
     /// How this mm goes onto shmem objects' rmap lists; `None`: it does
-    /// not (see [`MmStruct::enable_shmem_rmap`]).
+    /// not (see [`MmStruct::enable_rmap`]).
     shmem_rmap: Option<crate::rmap::ShmemRmapOps<P, T>>,
     /// The same physical memory as `inner.phys`, usable without the inner
     /// lock (faults allocate and zero their frame before taking it).
@@ -391,6 +396,8 @@ pub struct MmStruct<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush = NoFlush> 
     /// [`exit_mmap`](MmStruct::exit_mmap) has torn the mm down: nothing
     /// can map into it any more, and dropping it has nothing to do.
     pub(crate) exited: core::sync::atomic::AtomicBool,
+    /// Whether this mm is on its anon_vma's list ([`Self::anon_vma_prepare`]).
+    anon_linked: core::sync::atomic::AtomicBool,
 }
 
 /// The next [`MmStruct::id`].
@@ -415,6 +422,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         }
         .map_err(|_| Errno::ENOMEM)?;
         let root_pa = pgtable.root_pa();
+        let anon_vma = Arc::new(crate::rmap::AnonVma::new());
         Ok(MmStruct {
             mmap_lock: RwSem::new(backend).with_lock_class(LockClass::MmapLock),
             phys: phys.clone(),
@@ -429,9 +437,11 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 start_brk: 0,
                 brk: 0,
                 rss: 0,
+                swap_ents: 0,
+                anon_vma_id: anon_vma.id(),
             })),
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
-            anon_vma: Arc::new(crate::rmap::AnonVma::new()),
+            anon_vma,
             shmem_rmap: None,
             page_meta,
             root_pa,
@@ -443,6 +453,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             #[cfg(any(test, feature = "test-hooks"))]
             vm_io_guard: core::sync::atomic::AtomicBool::new(true),
             exited: core::sync::atomic::AtomicBool::new(false),
+            anon_linked: core::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -460,26 +471,54 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// Use `anon_vma` (a parent's, at fork, which this mm joined) instead
     /// of its own, and the parent's way onto shmem lists.
     pub(crate) fn set_rmap_from(&mut self, anon_vma: Arc<crate::rmap::AnonVma<P, T>>, shmem_rmap: Option<crate::rmap::ShmemRmapOps<P, T>>) {
+        self.lock_inner().anon_vma_id = anon_vma.id();
         self.anon_vma = anon_vma;
         self.shmem_rmap = shmem_rmap;
+        // Fork linked it (see `dup_mmap`).
+        self.anon_linked.store(true, Ordering::Release);
     }
 
     /// Let this mm go onto the rmap lists of the shmem objects it maps, so
     /// that rmap walks starting from other address spaces find its
-    /// mappings of their pages ([`crate::rmap`]). Needs types that can be
-    /// shared between CPUs (the lists are not generic); mms forked from
-    /// this one inherit it. Call it on a new mm, before it maps anything.
-    /// Without it the mm's shmem mappings are found only by walks that
-    /// start from it.
-    pub fn enable_shmem_rmap(&mut self)
+    /// mappings of their pages ([`crate::rmap`]), and let reclaim find its
+    /// anonymous pages: the mm joins its own anon_vma's list, and the
+    /// anon_vma goes into the page metadata's registry
+    /// ([`crate::rmap::AnonVmaRegistry`]). Needs types that can be shared
+    /// between CPUs (the lists are not generic); mms forked from this one
+    /// inherit it. Call it on a new mm, before it maps anything. Without
+    /// it the mm's shmem mappings are found only by walks that start from
+    /// it, and reclaim never meets its anonymous pages.
+    ///
+    /// Errors: `ENOMEM` if a list cannot grow.
+    /// Locking: no lock of this mm held; takes the rmap lock.
+    pub fn enable_rmap(&mut self) -> Result<(), Errno>
     where
         P: Send + 'static,
         T: Send + 'static,
     {
         self.shmem_rmap = Some(crate::rmap::ShmemRmapOps::new());
+        self.page_meta.anon_vmas().register(&self.anon_vma)
     }
 
-    /// See [`enable_shmem_rmap`](Self::enable_shmem_rmap).
+    /// Linux `anon_vma_prepare`: before this mm maps its first anonymous
+    /// page, it joins its anon_vma's list (if it goes on rmap lists at
+    /// all, see [`enable_rmap`](Self::enable_rmap)), so that reclaim's
+    /// walks, which start from the anon_vma, find it. (Not earlier: a new
+    /// mm must stay unshared until fork has copied into it.)
+    ///
+    /// Errors: `ENOMEM` if the list cannot grow.
+    /// Locking: `mmap_lock` held by the caller; no inner lock; takes the
+    /// rmap lock.
+    pub(crate) fn anon_vma_prepare(&self) -> Result<(), Errno> {
+        if self.shmem_rmap.is_none() || self.anon_linked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.anon_vma.link(self.mmap_lock.backend(), self.id, &self.inner)?;
+        self.anon_linked.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// See [`enable_rmap`](Self::enable_rmap).
     pub(crate) fn shmem_rmap_ops(&self) -> Option<crate::rmap::ShmemRmapOps<P, T>> {
         self.shmem_rmap
     }
@@ -626,6 +665,22 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let g = self.lock_inner();
         let m = g.pgtable.as_ref()?.translate(crate::addr::page_align_down(va))?;
         Some((m.pa, m.flags))
+    }
+
+    /// Whether the pte of `va` is a swap entry (the page was reclaimed).
+    ///
+    /// Locking: takes the inner lock only.
+    pub fn swapped_out(&self, va: u64) -> bool {
+        let g = self.lock_inner();
+        g.pgtable.as_ref().and_then(|pt| pt.swap_entry_at(crate::addr::page_align_down(va))).is_some()
+    }
+
+    /// Swap entries in this mm's page table (Linux `MM_SWAPENTS`,
+    /// `VmSwap` in `/proc/<pid>/status`).
+    ///
+    /// Locking: takes the inner lock only.
+    pub fn swap_ents(&self) -> u64 {
+        self.lock_inner().swap_ents
     }
 
     /// The flags of the vma containing `addr`, if any.

@@ -29,7 +29,7 @@
 use crate::addr::{page_align_wrapping, page_aligned, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::errno::Errno;
 use crate::gup::OnError;
-use crate::memory::for_each_present_pte;
+use crate::memory::{for_each_present_pte, for_each_swap_pte};
 use crate::mm_struct::{MlockCreds, MmInner, MmStruct, MmapWriteLocked, MMAP_BASE, MMAP_MIN_ADDR};
 use crate::mmap::{mlock_future_ok, unmap_region};
 use crate::mmu_gather::MmuGather;
@@ -284,13 +284,26 @@ fn move_vma<P: PhysMem, T: TlbFlush>(
         }
         let _ = pt.unmap(va, tlb);
     };
+    // Swap entries move the same way (their slot counts stay: each entry
+    // is still named once).
+    for_each_swap_pte(pt, old, old + old_len, |pt, va, e| {
+        if !failed && pt.install_swap_pte(new_addr + (va - old), e).is_err() {
+            failed = true;
+        }
+    });
     if failed {
         for_each_present_pte(pt, new_addr, new_addr + old_len.min(new_len), |pt, va, _, _| unmap(pt, va));
+        for_each_swap_pte(pt, new_addr, new_addr + old_len.min(new_len), |pt, va, _| {
+            let _ = pt.clear_swap_pte(va, tlb);
+        });
         inner.vmas.remove(new_addr);
         return Err(Errno::ENOMEM);
     }
     // Phase 2: drop the old entries (the frames now live at the new ones).
     for_each_present_pte(pt, old, old + old_len, |pt, va, _, _| unmap(pt, va));
+    for_each_swap_pte(pt, old, old + old_len, |pt, va, _| {
+        let _ = pt.clear_swap_pte(va, tlb);
+    });
     inner.vmas.merge_at(new_addr + new_len);
     inner.vmas.merge_at(new_addr);
     inner.total_vm += new_len >> PAGE_SHIFT;

@@ -99,6 +99,8 @@ use bitflags::bitflags;
 
 use crate::addr::PAGE_SHIFT;
 use crate::lru::{LruList, LruSizes, Lruvec};
+use crate::rmap::AnonVmaRegistry;
+use crate::swap::swap_state::Swap;
 use crate::vma::VmFlags;
 
 bitflags! {
@@ -214,7 +216,7 @@ impl MlockTransition {
     }
 }
 
-/// Metadata of one physical frame (24 bytes).
+/// Metadata of one physical frame (32 bytes).
 ///
 /// All-zero bytes are a valid `PageMeta` of a free frame (equal to
 /// [`PageMeta::new`]), so the kernel may build a `&'static [PageMeta]` over
@@ -232,12 +234,22 @@ pub struct PageMeta {
     /// Linux `folio->index` of an anonymous page: its linear index in its
     /// anon_vma, set when it is first mapped (see [`crate::rmap`]).
     index: AtomicU64,
+    /// Linux `folio->mapping` of an anonymous page: the id of its
+    /// anon_vma (0: none), by which reclaim finds the address spaces that
+    /// may map it ([`crate::rmap::AnonVmaRegistry`]).
+    mapping: AtomicU64,
 }
 
 impl PageMeta {
     /// Metadata of a free frame: no references, no flags.
     pub const fn new() -> PageMeta {
-        PageMeta { refcount: AtomicU32::new(0), mapcount: AtomicU32::new(0), state: AtomicU64::new(0), index: AtomicU64::new(0) }
+        PageMeta {
+            refcount: AtomicU32::new(0),
+            mapcount: AtomicU32::new(0),
+            state: AtomicU64::new(0),
+            index: AtomicU64::new(0),
+            mapping: AtomicU64::new(0),
+        }
     }
 
     /// Linux `folio_mapcount`: ptes mapping the page, in every address
@@ -265,6 +277,16 @@ impl PageMeta {
     /// Record the page's linear index (when it is first mapped).
     pub fn set_index(&self, index: u64) {
         self.index.store(index, Ordering::Release);
+    }
+
+    /// The id of an anonymous page's anon_vma (0: none recorded).
+    pub fn mapping(&self) -> u64 {
+        self.mapping.load(Ordering::Acquire)
+    }
+
+    /// Record the page's anon_vma (when it is first mapped).
+    pub fn set_mapping(&self, anon_vma_id: u64) {
+        self.mapping.store(anon_vma_id, Ordering::Release);
     }
 
     /// Linux `page_ref_count`.
@@ -443,6 +465,10 @@ pub struct PageMetaArray {
     stat: VmStat,
     /// The evictable LRU lists of these pages ([`crate::lru`]).
     lru: Lruvec,
+    /// The machine's swap devices ([`crate::swap`]).
+    swap: Swap,
+    /// The anon_vmas reclaim can find pages' mappings through.
+    anon_vmas: AnonVmaRegistry,
 }
 
 impl PageMetaArray {
@@ -453,14 +479,28 @@ impl PageMetaArray {
         v.try_reserve_exact(npages).map_err(|_| PageMetaError::NoMemory)?;
         v.resize_with(npages, PageMeta::new);
         let lru = Lruvec::new(npages).ok_or(PageMetaError::NoMemory)?;
-        Ok(PageMetaArray { pages: Pages::Owned(v), base_pfn, stat: VmStat::default(), lru })
+        Ok(PageMetaArray {
+            pages: Pages::Owned(v),
+            base_pfn,
+            stat: VmStat::default(),
+            lru,
+            swap: Swap::new(),
+            anon_vmas: AnonVmaRegistry::default(),
+        })
     }
 
     /// Metadata over caller-provided storage (every entry should be
     /// [`PageMeta::new`]); `pages[i]` describes pfn `base_pfn + i`.
     pub fn from_static(pages: &'static [PageMeta], base_pfn: u64) -> PageMetaArray {
         let lru = Lruvec::new(pages.len()).expect("LRU links for a static page array");
-        PageMetaArray { pages: Pages::Static(pages), base_pfn, stat: VmStat::default(), lru }
+        PageMetaArray {
+            pages: Pages::Static(pages),
+            base_pfn,
+            stat: VmStat::default(),
+            lru,
+            swap: Swap::new(),
+            anon_vmas: AnonVmaRegistry::default(),
+        }
     }
 
     fn slice(&self) -> &[PageMeta] {
@@ -550,6 +590,16 @@ impl PageMetaArray {
     /// The evictable LRU lists of these pages.
     pub fn lruvec(&self) -> &Lruvec {
         &self.lru
+    }
+
+    /// The machine's swap.
+    pub fn swap(&self) -> &Swap {
+        &self.swap
+    }
+
+    /// The anon_vmas reclaim walks.
+    pub fn anon_vmas(&self) -> &AnonVmaRegistry {
+        &self.anon_vmas
     }
 
     /// Lengths of the evictable LRU lists.
@@ -770,6 +820,52 @@ impl PageMetaArray {
         old.flags.contains(PageFlags::LRU)
     }
 
+    /// Linux `folio_test_clear_lru`, for reclaim isolating a page under
+    /// the lruvec lock (which has already unlinked it): clear `LRU`;
+    /// `false` if it was not set.
+    ///
+    /// Locking: the lruvec lock held (so no list sync here).
+    pub(crate) fn folio_test_clear_lru(&self, folio: &PageMeta) -> bool {
+        let (old, _) = folio.modify(|mut s| {
+            s.flags -= PageFlags::LRU;
+            s
+        });
+        old.flags.contains(PageFlags::LRU)
+    }
+
+    /// Linux `folio_putback_lru`: an isolated page goes back on the LRU,
+    /// at the head of `list` if it is evictable (reclaim activating it, or
+    /// rotating it), else on the unevictable list as
+    /// [`folio_add_lru`](Self::folio_add_lru) decides.
+    ///
+    /// Locking: takes the lruvec lock.
+    pub fn folio_putback_lru(&self, folio: &PageMeta, list: LruList) {
+        let Ok((old, new)) = folio.update(|mut s| {
+            if s.flags.contains(PageFlags::LRU) {
+                return Err(());
+            }
+            s.flags |= PageFlags::LRU;
+            if s.mlocked() || s.flags.contains(PageFlags::MAPPING_UNEVICTABLE) {
+                s.flags |= PageFlags::UNEVICTABLE;
+                s.mlock_count = 0;
+            } else {
+                s.flags -= PageFlags::UNEVICTABLE;
+            }
+            Ok(s)
+        }) else {
+            return;
+        };
+        let (was, is) = (old.flags.contains(PageFlags::UNEVICTABLE), new.flags.contains(PageFlags::UNEVICTABLE));
+        if was && !is {
+            count(&self.stat.rescued);
+        } else if !was && is {
+            count(&self.stat.culled);
+        }
+        if let Some(idx) = self.index_of(folio) {
+            self.lru.sync(idx, list, || folio.state());
+        }
+    }
+
     /// Linux `folio_add_lru_vma`: a new page is being mapped into `vma`
     /// with flags `vm_flags`. In a `VM_LOCKED` vma that is not `VM_SPECIAL`
     /// it is mlocked ([`mlock_new_folio`](Self::mlock_new_folio)), otherwise
@@ -824,6 +920,7 @@ impl PageMetaArray {
         // Last reference gone: nobody else can look at the page any more.
         debug_assert_eq!(folio.mapcount(), 0, "page freed while mapped");
         folio.index.store(0, Ordering::Release);
+        folio.mapping.store(0, Ordering::Release);
         let state = PageState::unpack(folio.state.swap(0, Ordering::AcqRel));
         if state.mlocked() {
             self.stat.nr_mlock.fetch_sub(1, Ordering::AcqRel);
@@ -942,8 +1039,8 @@ mod tests {
     }
 
     #[test]
-    fn page_meta_is_24_bytes() {
-        assert_eq!(core::mem::size_of::<PageMeta>(), 24);
+    fn page_meta_is_32_bytes() {
+        assert_eq!(core::mem::size_of::<PageMeta>(), 32);
     }
 
     #[test]

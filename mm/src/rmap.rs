@@ -96,14 +96,16 @@ fn lock_rmap<'a, L, B: RwSemBackend>(lock: &'a spin::Mutex<L>, backend: &B) -> s
 /// Linux `folio_add_new_anon_rmap` with `folio_add_lru_vma`: a page
 /// fresh from the allocator (one reference, no flags) is now mapped by
 /// its first pte, in a vma with `vm_flags`: it becomes anonymous and
-/// exclusive with linear index `index` (see the module doc), and goes on
+/// exclusive with linear index `index` in the anon_vma `anon_vma_id` (see
+/// the module doc), and goes on
 /// the LRU, mlocked in a `VM_LOCKED` vma.
 ///
 /// Locking: the inner lock of the mm whose pte maps it held.
-pub(crate) fn folio_add_new_anon_rmap(meta: &PageMetaArray, folio: &PageMeta, vm_flags: VmFlags, index: u64) {
+pub(crate) fn folio_add_new_anon_rmap(meta: &PageMetaArray, folio: &PageMeta, vm_flags: VmFlags, index: u64, anon_vma_id: u64) {
     folio.set_anon();
     folio.set_anon_exclusive(true);
     folio.set_index(index);
+    folio.set_mapping(anon_vma_id);
     folio.add_mapcount();
     // Fresh, so not on the LRU yet: this cannot fail.
     let _ = meta.folio_add_lru_vma(folio, vm_flags);
@@ -154,8 +156,13 @@ type RecoverFn<P, T> = fn(Arc<ErasedInner>) -> Option<Arc<SharedInner<P, T>>>;
 /// Linux `struct anon_vma`, one per fork tree: the address spaces that may
 /// map its anonymous pages. See the module doc.
 pub struct AnonVma<P: PhysMem, T: TlbFlush> {
+    /// Unique for the life of the system; recorded in its pages
+    /// ([`PageMeta::mapping`]).
+    id: u64,
     members: spin::Mutex<Vec<AnonMember<P, T>>>,
 }
+
+static NEXT_ANON_VMA_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 impl<P: PhysMem, T: TlbFlush> Default for AnonVma<P, T> {
     fn default() -> Self {
@@ -166,7 +173,12 @@ impl<P: PhysMem, T: TlbFlush> Default for AnonVma<P, T> {
 impl<P: PhysMem, T: TlbFlush> AnonVma<P, T> {
     /// An anon_vma no mm has joined.
     pub fn new() -> Self {
-        AnonVma { members: spin::Mutex::new(Vec::new()) }
+        AnonVma { id: NEXT_ANON_VMA_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed), members: spin::Mutex::new(Vec::new()) }
+    }
+
+    /// The id its pages record.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Mm `id`, whose inner lock is `inner`, joins unless it already has
@@ -199,6 +211,49 @@ fn link_member<W: ?Sized, B: RwSemBackend>(
     members.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
     members.push((id, inner));
     Ok(())
+}
+
+/// The anon_vmas by id, so that reclaim, which starts from a page, finds
+/// the address spaces that may map it (Linux follows `folio->mapping`; a
+/// page here records its anon_vma's id, [`PageMeta::mapping`]). Holds them
+/// as `dyn Any`, weakly: an anon_vma lives as long as an mm uses it, and a
+/// page whose anon_vma is gone is mapped nowhere.
+///
+/// Locking: its own spinlock, taken with no other lock held or under the
+/// rmap lock's level (never with an inner lock held).
+#[derive(Default)]
+pub struct AnonVmaRegistry {
+    map: spin::Mutex<alloc::collections::BTreeMap<u64, Weak<dyn Any + Send + Sync>>>,
+}
+
+impl AnonVmaRegistry {
+    /// Record `anon_vma` (pruning dead entries).
+    ///
+    /// Errors: `ENOMEM` if the map cannot grow.
+    pub fn register<P, T>(&self, anon_vma: &Arc<AnonVma<P, T>>) -> Result<(), Errno>
+    where
+        P: PhysMem + Send + 'static,
+        T: TlbFlush + Send + 'static,
+    {
+        let mut m = self.map.lock();
+        m.retain(|_, w| w.strong_count() > 0);
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(512).map_err(|_| Errno::ENOMEM)?;
+        drop(probe);
+        let any: Arc<dyn Any + Send + Sync> = anon_vma.clone();
+        m.insert(anon_vma.id(), Arc::downgrade(&any));
+        Ok(())
+    }
+
+    /// The anon_vma with `id`, if it is still in use.
+    pub fn find<P, T>(&self, id: u64) -> Option<Arc<AnonVma<P, T>>>
+    where
+        P: PhysMem + Send + 'static,
+        T: TlbFlush + Send + 'static,
+    {
+        let any = self.map.lock().get(&id)?.upgrade()?;
+        any.downcast::<AnonVma<P, T>>().ok()
+    }
 }
 
 /// A shmem object's list of the address spaces that have mapped it (Linux
@@ -411,6 +466,36 @@ fn walk_members<P, B, T>(
     }
 }
 
+/// Linux `rmap_walk_anon` for reclaim, which starts from a page, not from
+/// an mm: visit every pte mapping the anonymous frame `pa` (linear index
+/// `index`) in the address spaces on `anon_vma`'s list, until `visit`
+/// returns `false`. (Every mm that can hold its pages is on the list:
+/// see [`MmStruct::enable_rmap`].)
+///
+/// Locking: no inner lock held; takes the rmap lock, then each listed
+/// mm's inner lock in turn.
+pub(crate) fn rmap_walk_anon_vma<P, B, T>(
+    backend: &B,
+    anon_vma: &AnonVma<P, T>,
+    pa: u64,
+    index: u64,
+    visit: &mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool,
+) where
+    P: PhysMem + Clone,
+    B: RwSemBackend,
+    T: TlbFlush,
+{
+    let target = Target::Anon(index);
+    let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
+    let members = lock_rmap(&anon_vma.members, backend);
+    let mut hint = None;
+    for (id, inner) in members.iter().filter_map(|(id, w)| Some((*id, w.upgrade()?))) {
+        if !walk_mm::<P, B, T>(backend, id, &inner, &target, pa, &mut hint, visit) {
+            return;
+        }
+    }
+}
+
 /// [`rmap_walk_locked`] for callers that only look: `visit` gets each hit.
 ///
 /// Locking: as [`rmap_walk_locked`].
@@ -508,7 +593,7 @@ where
 /// the list holds `dyn Any` (a [`Shmem`] is not generic), and only code
 /// that knows the mm's types can make and unmake that. Made by
 /// [`ShmemRmapOps::new`] for types that can be shared between CPUs; see
-/// [`MmStruct::enable_shmem_rmap`].
+/// [`MmStruct::enable_rmap`].
 pub struct ShmemRmapOps<P: PhysMem, T: TlbFlush> {
     erase: fn(&Arc<SharedInner<P, T>>) -> Weak<ErasedInner>,
     recover: RecoverFn<P, T>,
@@ -543,7 +628,7 @@ impl<P: PhysMem + Send + 'static, T: TlbFlush + Send + 'static> Default for Shme
 
 /// `mm` maps (or is about to map) `obj`: join the object's list (Linux's
 /// `vma_link` into `i_mmap`). Nothing if it already has, or if `mm` does
-/// not go on shmem lists (see [`MmStruct::enable_shmem_rmap`]).
+/// not go on shmem lists (see [`MmStruct::enable_rmap`]).
 ///
 /// Errors: `ENOMEM` if the list cannot grow.
 /// Locking: `mmap_lock` of `mm` held for write by the caller; no inner

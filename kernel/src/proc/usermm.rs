@@ -82,7 +82,7 @@ impl UserMm {
         let tlb = KernelTlb::default();
         let mut mm = MmStruct::new(KernelPhys, SchedBackend, tlb.clone(), meta, Some(*KERNEL_ROOT.get().unwrap()))?;
         // Rmap walks from any process find this one's shmem mappings.
-        mm.enable_shmem_rmap();
+        mm.enable_rmap()?;
         // Flushes go to every CPU that runs on this table from now on.
         tlb.set_root(mm.root_pa());
         Ok(UserMm { mm, users: AtomicUsize::new(1) })

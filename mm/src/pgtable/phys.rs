@@ -42,6 +42,20 @@ pub trait PhysMem {
             self.write_entry(dst, i, self.read_entry(src, i));
         }
     }
+    /// Copy the 4 KiB frame at `pa` into `buf` (swap-out). The default
+    /// reads it as 512 words through [`read_entry`](Self::read_entry).
+    fn read_frame(&self, pa: u64, buf: &mut [u8; 4096]) {
+        for (i, word) in buf.as_chunks_mut::<8>().0.iter_mut().enumerate() {
+            *word = self.read_entry(pa, i).to_le_bytes();
+        }
+    }
+    /// Fill the 4 KiB frame at `pa` from `buf` (swap-in). The default
+    /// writes it as 512 words through [`write_entry`](Self::write_entry).
+    fn write_frame(&self, pa: u64, buf: &[u8; 4096]) {
+        for (i, word) in buf.as_chunks::<8>().0.iter().enumerate() {
+            self.write_entry(pa, i, u64::from_le_bytes(*word));
+        }
+    }
 }
 
 impl<T: PhysMem + ?Sized> PhysMem for &T {
@@ -59,6 +73,12 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn copy_frame(&self, dst: u64, src: u64) {
         (**self).copy_frame(dst, src)
+    }
+    fn read_frame(&self, pa: u64, buf: &mut [u8; 4096]) {
+        (**self).read_frame(pa, buf)
+    }
+    fn write_frame(&self, pa: u64, buf: &[u8; 4096]) {
+        (**self).write_frame(pa, buf)
     }
 }
 

@@ -49,4 +49,5 @@ pub trait SwapDevice: Send + Sync {
     fn discard(&self, slot: u64);
 }
 
+pub mod swap_state;
 pub mod swapfile;

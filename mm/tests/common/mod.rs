@@ -65,7 +65,7 @@ pub fn world_with(strategy: mm::PopulateStrategy) -> World {
     let meta = Arc::new(PageMetaArray::new(ARENA_BASE >> 12, META_FRAMES).unwrap());
     let backend = StdBackend::new();
     let mut mm = MmStruct::new(arena.clone(), backend.clone(), NoFlush, meta.clone(), None).unwrap();
-    mm.enable_shmem_rmap();
+    mm.enable_rmap().unwrap();
     mm.set_populate_strategy(Some(strategy));
     World { mm: Arc::new(mm), arena, meta, backend }
 }

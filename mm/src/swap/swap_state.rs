@@ -1,0 +1,260 @@
+//! The machine's swap: the devices `swapon` added and the swap counters
+//! of `/proc/vmstat` (Linux `swap_info[]`).
+//!
+//! There is no swap cache that outlives a swap-out: reclaim writes a page
+//! to its slot *before* it turns the page's ptes into swap entries (the
+//! ptes are write-protected first, see [`crate::vmscan`]), so a fault on a
+//! swap entry always finds the page's contents on the device, and each
+//! swap-in reads its own copy (see [`crate::fault`]). Linux keeps swapped
+//! in pages in a swap cache to share one copy among the processes that
+//! swapped it out together; Holdfast gives each its own.
+//!
+//! # Invariants
+//!
+//! - `devices[t]`, when present, has type `t`.
+//! - `nr_entries` counts the slot counts taken and not given back: when
+//!   it is 0, no page table holds a swap entry.
+//!
+//! # Locking
+//!
+//! The device list has a spinlock, below the page-table lock (zap and
+//! fork take slot counts with an inner lock held) and above the frame
+//! allocator; no device I/O runs under it.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::swapfile::{SwapEntry, SwapInfo, SwapMapError};
+use super::SwapDevice;
+use crate::errno::Errno;
+use crate::pgtable::{PtEntry, MAX_SWAP_TYPE};
+
+/// Linux `MAX_SWAPFILES` is 32 less some special types; Holdfast keeps a
+/// handful.
+pub const MAX_SWAPFILES: usize = 8;
+
+/// Swap and reclaim events since boot (Linux `/proc/vmstat` names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwapEvents {
+    /// `pswpin`: pages read from swap.
+    pub pswpin: u64,
+    /// `pswpout`: pages written to swap.
+    pub pswpout: u64,
+    /// `pgscan_kswapd` / `pgscan_direct`: pages reclaim looked at.
+    pub pgscan_kswapd: u64,
+    pub pgscan_direct: u64,
+    /// `pgsteal_kswapd` / `pgsteal_direct`: pages reclaim freed.
+    pub pgsteal_kswapd: u64,
+    pub pgsteal_direct: u64,
+    /// `pgactivate` / `pgdeactivate`: moves between inactive and active.
+    pub pgactivate: u64,
+    pub pgdeactivate: u64,
+    /// `pgmajfault`: faults that read a page from swap.
+    pub pgmajfault: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    pswpin: AtomicU64,
+    pswpout: AtomicU64,
+    pgscan_kswapd: AtomicU64,
+    pgscan_direct: AtomicU64,
+    pgsteal_kswapd: AtomicU64,
+    pgsteal_direct: AtomicU64,
+    pgactivate: AtomicU64,
+    pgdeactivate: AtomicU64,
+    pgmajfault: AtomicU64,
+}
+
+/// A swap event to count ([`Swap::count`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapEvent {
+    SwapIn,
+    SwapOut,
+    Scan { kswapd: bool },
+    Steal { kswapd: bool },
+    Activate,
+    Deactivate,
+    MajorFault,
+}
+
+/// The machine's swap devices and counters.
+#[derive(Default)]
+pub struct Swap {
+    devices: spin::Mutex<Vec<Option<Arc<SwapInfo>>>>,
+    events: Counters,
+    /// How many devices are on: lets zap and fork skip looking for swap
+    /// entries when there can be none.
+    nr_devices: AtomicU64,
+    /// Slot counts taken and not given back, across all devices: when 0,
+    /// no page table holds a swap entry.
+    nr_entries: AtomicU64,
+}
+
+/// One line of `/proc/swaps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwapSummary {
+    pub type_: u8,
+    /// Usable slots, in pages.
+    pub pages: u64,
+    /// Slots in use, in pages.
+    pub used: u64,
+}
+
+impl Swap {
+    pub fn new() -> Swap {
+        Swap::default()
+    }
+
+    /// Linux `swapon`: add `device` (with slot 0 and `bad` unusable) as
+    /// the lowest free type; returns the type.
+    ///
+    /// Errors: `EPERM` when [`MAX_SWAPFILES`] devices are on; `EINVAL`
+    /// for a device with no usable slot; `ENOMEM` if the heap cannot hold
+    /// its slot map.
+    /// Locking: takes the device-list lock.
+    pub fn swapon(&self, device: Arc<dyn SwapDevice>, bad: &[u64]) -> Result<u8, Errno> {
+        let mut devs = self.devices.lock();
+        let type_ = match devs.iter().position(Option::is_none) {
+            Some(t) => t,
+            None if devs.len() < MAX_SWAPFILES.min(usize::from(MAX_SWAP_TYPE) + 1) => {
+                devs.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                devs.push(None);
+                devs.len() - 1
+            }
+            None => return Err(Errno::EPERM),
+        };
+        let type_ = u8::try_from(type_).map_err(|_| Errno::EPERM)?;
+        if device.nr_slots() > crate::pgtable::MAX_SWAP_OFFSET {
+            return Err(Errno::EINVAL);
+        }
+        let info = SwapInfo::new(type_, device, bad).ok_or(Errno::ENOMEM)?;
+        if info.pages() == 0 {
+            return Err(Errno::EINVAL);
+        }
+        devs[usize::from(type_)] = Some(Arc::new(info));
+        self.nr_devices.fetch_add(1, Ordering::AcqRel);
+        Ok(type_)
+    }
+
+    /// Whether any device is on.
+    pub fn enabled(&self) -> bool {
+        self.nr_devices.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether a page table may hold a swap entry.
+    pub fn may_have_entries(&self) -> bool {
+        self.nr_entries.load(Ordering::Acquire) > 0
+    }
+
+    /// The device of type `t`.
+    ///
+    /// Locking: takes the device-list lock.
+    pub fn device(&self, t: u8) -> Option<Arc<SwapInfo>> {
+        self.devices.lock().get(usize::from(t)).cloned().flatten()
+    }
+
+    /// `/proc/swaps`: every device on.
+    ///
+    /// Locking: takes the device-list lock, then each map lock.
+    pub fn summaries(&self) -> Vec<SwapSummary> {
+        let devs: Vec<Arc<SwapInfo>> = self.devices.lock().iter().flatten().cloned().collect();
+        devs.iter()
+            .map(|d| SwapSummary { type_: d.type_(), pages: d.pages(), used: d.pages() - d.nr_free() })
+            .collect()
+    }
+
+    /// (total, free) slots over every device, in pages (meminfo
+    /// `SwapTotal`, `SwapFree`).
+    pub fn totals(&self) -> (u64, u64) {
+        self.summaries().iter().fold((0, 0), |(t, f), s| (t + s.pages, f + s.pages - s.used))
+    }
+
+    /// A free slot on the first device that has one (count 1, held by the
+    /// caller: reclaim, for the swap cache).
+    ///
+    /// Locking: takes the device-list lock, then map locks.
+    pub fn get_swap_page(&self) -> Option<SwapEntry> {
+        let devs: Vec<Arc<SwapInfo>> = self.devices.lock().iter().flatten().cloned().collect();
+        let e = devs.iter().find_map(|d| d.get_swap_page())?;
+        self.nr_entries.fetch_add(1, Ordering::AcqRel);
+        Some(e)
+    }
+
+    /// One more swap pte names `e` (a pte made by reclaim, or copied by
+    /// fork).
+    ///
+    /// Errors: `ENOMEM` when the slot's count is full (Linux fails the
+    /// fork the same way without continuation pages); `EINVAL` for an
+    /// entry no device has.
+    pub fn swap_duplicate(&self, e: SwapEntry) -> Result<(), Errno> {
+        let d = self.device(e.type_).ok_or(Errno::EINVAL)?;
+        match d.swap_duplicate(e) {
+            Ok(_) => {
+                self.nr_entries.fetch_add(1, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(SwapMapError::Overflow) => Err(Errno::ENOMEM),
+            Err(SwapMapError::BadEntry) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// A swap pte (or the cache's count) naming `e` went away; the last
+    /// frees the slot. A bad entry is reported, not fatal.
+    pub fn swap_free(&self, e: SwapEntry) -> Result<u16, Errno> {
+        let d = self.device(e.type_).ok_or(Errno::EINVAL)?;
+        let left = d.swap_free(e).map_err(|_| Errno::EINVAL)?;
+        self.nr_entries.fetch_sub(1, Ordering::AcqRel);
+        Ok(left)
+    }
+
+    /// How many ptes (and the cache) name `e`.
+    pub fn swap_count(&self, e: SwapEntry) -> u16 {
+        self.device(e.type_).map_or(0, |d| d.swap_count(e))
+    }
+
+    /// Count `ev`.
+    pub fn count(&self, ev: SwapEvent, n: u64) {
+        let c = &self.events;
+        let counter = match ev {
+            SwapEvent::SwapIn => &c.pswpin,
+            SwapEvent::SwapOut => &c.pswpout,
+            SwapEvent::Scan { kswapd: true } => &c.pgscan_kswapd,
+            SwapEvent::Scan { kswapd: false } => &c.pgscan_direct,
+            SwapEvent::Steal { kswapd: true } => &c.pgsteal_kswapd,
+            SwapEvent::Steal { kswapd: false } => &c.pgsteal_direct,
+            SwapEvent::Activate => &c.pgactivate,
+            SwapEvent::Deactivate => &c.pgdeactivate,
+            SwapEvent::MajorFault => &c.pgmajfault,
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counters.
+    pub fn events(&self) -> SwapEvents {
+        let c = &self.events;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SwapEvents {
+            pswpin: g(&c.pswpin),
+            pswpout: g(&c.pswpout),
+            pgscan_kswapd: g(&c.pgscan_kswapd),
+            pgscan_direct: g(&c.pgscan_direct),
+            pgsteal_kswapd: g(&c.pgsteal_kswapd),
+            pgsteal_direct: g(&c.pgsteal_direct),
+            pgactivate: g(&c.pgactivate),
+            pgdeactivate: g(&c.pgdeactivate),
+            pgmajfault: g(&c.pgmajfault),
+        }
+    }
+}
+
+/// The swap entry a pte holds, as a [`SwapEntry`].
+pub fn pte_to_swp_entry(e: PtEntry) -> Option<SwapEntry> {
+    e.swap_entry().map(|(type_, offset)| SwapEntry { type_, offset })
+}
+
+/// The pte for a [`SwapEntry`].
+pub fn swp_entry_to_pte(e: SwapEntry) -> Option<PtEntry> {
+    PtEntry::swap(e.type_, e.offset)
+}
