@@ -131,6 +131,17 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     log::info!("initrd: {} files; command line: \"{}\"", fs::initrd::entries().count(), cmdline::get());
 
     sched::init();
+    // The mm crate's leaf spinlocks (LRU, swap) hold interrupts off.
+    mm::irqlock::set_irq_ops(mm::irqlock::IrqOps {
+        save: || {
+            use mm::rwsem::RwSemBackend;
+            sched::rwsem_backend::SchedBackend.local_irq_save()
+        },
+        restore: |were| {
+            use mm::rwsem::RwSemBackend;
+            sched::rwsem_backend::SchedBackend.local_irq_restore(were)
+        },
+    });
     arch::pit::disable_legacy_pic();
     arch::apic::init();
     arch::rtc::init();
@@ -158,6 +169,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" }
     );
     console_input(boot_info.rsdp_addr.into_option(), serial);
+    // Swap (zram=SIZE) and kswapd, once threads can run.
+    memory::swap::init();
 
     #[cfg(feature = "ktest")]
     ktest::run_all();

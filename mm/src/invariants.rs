@@ -162,14 +162,43 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
         }
         return Ok(());
     };
+    // The lists are sized up front, fallibly: under memory pressure (the
+    // heap cannot grow) the check is skipped rather than the kernel
+    // brought down by the checker.
     let mut ptes = alloc::vec::Vec::new();
-    for_each_present_pte(pt, 0, TASK_SIZE, |_, va, pa, flags| ptes.push((va, pa, flags)));
+    if ptes.try_reserve_exact(usize::try_from(inner.rss).unwrap_or(usize::MAX)).is_err() {
+        return Ok(());
+    }
+    let mut overflow = false;
+    for_each_present_pte(pt, 0, TASK_SIZE, |_, va, pa, flags| {
+        if ptes.len() < ptes.capacity() {
+            ptes.push((va, pa, flags));
+        } else {
+            overflow = true;
+        }
+    });
+    if overflow {
+        return Err(format!("rss is {} but more ptes are present", inner.rss));
+    }
     if ptes.len() as u64 != inner.rss {
         return Err(format!("rss is {} but {} ptes are present", inner.rss, ptes.len()));
     }
     if meta.swap().may_have_entries() || inner.swap_ents != 0 {
         let mut swaps = alloc::vec::Vec::new();
-        for_each_swap_pte(pt, 0, TASK_SIZE, |_, va, e| swaps.push((va, e)));
+        if swaps.try_reserve_exact(usize::try_from(inner.swap_ents).unwrap_or(usize::MAX)).is_err() {
+            return Ok(());
+        }
+        let mut overflow = false;
+        for_each_swap_pte(pt, 0, TASK_SIZE, |_, va, e| {
+            if swaps.len() < swaps.capacity() {
+                swaps.push((va, e));
+            } else {
+                overflow = true;
+            }
+        });
+        if overflow {
+            return Err(format!("swap_ents is {} but more ptes are swap entries", inner.swap_ents));
+        }
         if swaps.len() as u64 != inner.swap_ents {
             return Err(format!("swap_ents is {} but {} ptes are swap entries", inner.swap_ents, swaps.len()));
         }

@@ -38,6 +38,7 @@ pub mod fork;
 pub mod frame;
 pub mod gup;
 pub mod invariants;
+pub mod irqlock;
 pub mod lockdep;
 pub mod lru;
 pub mod madvise;

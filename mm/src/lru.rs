@@ -34,11 +34,13 @@
 //! # Locking
 //!
 //! One spinlock, the lruvec lock (Linux `lruvec->lru_lock`), around the
-//! links and lengths. In the lock order it sits below the page-table lock
+//! links and lengths, held with interrupts off ([`crate::irqlock`]). In the lock order it sits below the page-table lock
 //! (the fault path adds pages with its mm's inner lock held) and above the
 //! frame allocator; nothing is taken while holding it.
 
 use alloc::vec::Vec;
+
+use crate::irqlock::IrqSpinLock;
 
 use crate::page_meta::{PageFlags, PageState};
 
@@ -97,7 +99,7 @@ struct Lists {
 /// The LRU lists of one array of frames; pages are named by their index
 /// in the array (pfn minus the array's first pfn).
 pub struct Lruvec {
-    lists: spin::Mutex<Lists>,
+    lists: IrqSpinLock<Lists>,
 }
 
 /// Lengths of the four lists (Linux `lruvec_page_state`, in pages).
@@ -116,7 +118,7 @@ impl Lruvec {
         let mut links = Vec::new();
         links.try_reserve_exact(npages).ok()?;
         links.resize(npages, Link::default());
-        Some(Lruvec { lists: spin::Mutex::new(Lists { head: [0; 4], tail: [0; 4], len: [0; 4], links }) })
+        Some(Lruvec { lists: IrqSpinLock::new(Lists { head: [0; 4], tail: [0; 4], len: [0; 4], links }) })
     }
 
     /// Put page `idx` where its state `read_state` (read under the lruvec

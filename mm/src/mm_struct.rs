@@ -729,7 +729,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     }
 
     /// The memory lines of `/proc/self/status` in Linux's format:
-    /// `VmSize`, `VmLck`, `VmRSS` (kB, right-aligned in 8 columns).
+    /// `VmSize`, `VmLck`, `VmRSS`, `VmSwap` (kB, right-aligned in 8
+    /// columns; Linux prints `VmSwap` further down, among others Holdfast
+    /// leaves out).
     pub fn proc_status_vm(&self) -> String {
         let g = self.lock_inner();
         let kb = |pages: u64| pages << (PAGE_SHIFT - 10);
@@ -737,6 +739,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let _ = writeln!(s, "VmSize:\t{:>8} kB", kb(g.total_vm));
         let _ = writeln!(s, "VmLck:\t{:>8} kB", kb(g.locked_vm));
         let _ = writeln!(s, "VmRSS:\t{:>8} kB", kb(g.rss));
+        let _ = writeln!(s, "VmSwap:\t{:>8} kB", kb(g.swap_ents));
         s
     }
 

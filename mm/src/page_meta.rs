@@ -131,6 +131,10 @@ bitflags! {
         /// of `folio->mapping`: a `SHM_LOCK`ed segment's object): it
         /// joins the LRU unevictable and munlock leaves it there.
         const MAPPING_UNEVICTABLE = 1 << 5;
+        /// `PG_referenced`: reclaim found the page referenced once and
+        /// gave it a second chance on the inactive list; found referenced
+        /// again, it is activated.
+        const REFERENCED = 1 << 6;
     }
 }
 
@@ -342,6 +346,14 @@ impl PageMeta {
         } else {
             self.state.fetch_and(!bit, Ordering::AcqRel);
         }
+    }
+
+    /// Linux `folio_test_set_referenced` / `folio_test_clear_referenced`:
+    /// set or clear `REFERENCED`; returns whether it was set.
+    pub fn test_set_referenced(&self, on: bool) -> bool {
+        let bit = u64::from(PageFlags::REFERENCED.bits());
+        let old = if on { self.state.fetch_or(bit, Ordering::AcqRel) } else { self.state.fetch_and(!bit, Ordering::AcqRel) };
+        old & bit != 0
     }
 
     /// Mark the page anonymous (done when it is first mapped; cleared when

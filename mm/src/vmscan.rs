@@ -18,7 +18,9 @@
 //!     mlock it missed and goes back as unevictable (Linux "culls" it);
 //!     in a vma under the `VM_IO` guard of `mlock_vma_pages_range`: left
 //!     alone (that walk counts it);
-//!   - referenced (an accessed bit set since the last look): activated;
+//!   - referenced (an accessed bit set since the last look): kept on the
+//!     inactive list with `REFERENCED` set the first time, activated the
+//!     second (Linux's second chance for pages used once);
 //!   - otherwise swapped out: a slot is taken, every pte mapping the page
 //!     is write-protected (so its contents stop changing: a write now
 //!     faults and copies), the page is written to the slot, every pte
@@ -309,7 +311,13 @@ where
         return Outcome::Culled;
     }
     if referenced {
-        return Outcome::Activate;
+        // Linux `folio_check_references`: referenced once, a second chance
+        // on the inactive list; referenced again since, activated.
+        if folio.test_set_referenced(true) {
+            folio.test_set_referenced(false);
+            return Outcome::Activate;
+        }
+        return Outcome::Keep;
     }
     let swap = meta.swap();
     let Some(entry) = swap.get_swap_page() else { return Outcome::NoSwap };

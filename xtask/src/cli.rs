@@ -266,6 +266,7 @@ pub const KERNEL_WORDS: &[(&str, &str)] = &[
     ("mm.populate_profile", "account where population's time goes (populate_* lines in /proc/vmstat)"),
     ("stay", "do not power off when the first process exits"),
     ("poweroff_delay=", "seconds to wait, the screen showing the last output, before powering off"),
+    ("zram=", "swap on a compressed in-RAM device of this size (e.g. 1G)"),
     ("ktest.start=", "in-kernel tests: start at this index"),
     ("ktest.filter=", "in-kernel tests: run only those whose name contains this"),
 ];

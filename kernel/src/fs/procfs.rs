@@ -7,8 +7,9 @@
 //! Linux's layout, the sysctls `/proc/sys/vm/mlock_populate` (the
 //! population strategy switch) and `/proc/sys/vm/max_map_count`, and
 //! `/proc/sysvipc/shm` (the SysV shared memory segments, [`crate::ipc::shm`]),
-//! `/proc/cpuinfo` (one block per online CPU), `/proc/vmstat` (page
-//! counts of the LRU lists, the `unevictable_pgs_*` events, TLB
+//! `/proc/cpuinfo` (one block per online CPU), `/proc/swaps`,
+//! `/proc/vmstat` (page counts of the LRU lists, swap and reclaim
+//! events, the `unevictable_pgs_*` events, TLB
 //! shootdown counters, and with `mm.populate_profile` the
 //! `mm::populate_profile` counters as `populate_*` lines), `/proc/sysrq-trigger` (key `c` crashes the kernel,
 //! as Linux's does: how the panic path is tested), `/proc/self/mmap_lock`
@@ -132,6 +133,9 @@ pub fn open(path: &[u8]) -> Option<Result<FileKind, Errno>> {
     if path == b"/proc/vmstat" {
         return Some(Ok(FileKind::Bytes(FileBytes::Owned(vmstat().into_bytes()))));
     }
+    if path == b"/proc/swaps" {
+        return Some(Ok(FileKind::Bytes(FileBytes::Owned(swaps().into_bytes()))));
+    }
     let (proc, file) = target(path)?;
     let Some(proc) = proc else { return Some(Err(Errno::ENOENT)) };
     let text = match file {
@@ -215,8 +219,22 @@ fn cpu_list(mask: u64) -> String {
     out
 }
 
+/// `/proc/swaps` in Linux's layout (`swap_show`): one line per swap
+/// device, sizes in kB, the priority of a first device swapped on without
+/// one (-2).
+fn swaps() -> String {
+    let mut s = String::from("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+    let kb = mm::addr::PAGE_SIZE >> 10;
+    for d in crate::proc::usermm::page_meta().swap().summaries() {
+        let name = crate::memory::swap::device_name(d.type_);
+        let _ = writeln!(s, "{name:<40}{:<8}\t{}\t\t{}\t\t{}", "partition", d.pages * kb, d.used * kb, -2 - i64::from(d.type_));
+    }
+    s
+}
+
 /// `/proc/vmstat`, under Linux's names: page counts (free, mlocked, on
-/// each LRU list, anonymous, shmem), the unevictable-LRU events of
+/// each LRU list, anonymous, shmem), swap and reclaim events, the
+/// unevictable-LRU events of
 /// `Documentation/mm/unevictable-lru.rst`, and the TLB shootdown counters
 /// (`CONFIG_DEBUG_TLBFLUSH`: shootdown rounds this kernel started, and
 /// flushes CPUs did on another's request).
@@ -244,7 +262,17 @@ fn vmstat() -> String {
     }
     // Events since boot.
     let (rounds, _ipis, received) = crate::arch::tlb::stats();
+    let sw = meta.swap().events();
     for (name, v) in [
+        ("pgmajfault", sw.pgmajfault),
+        ("pswpin", sw.pswpin),
+        ("pswpout", sw.pswpout),
+        ("pgactivate", sw.pgactivate),
+        ("pgdeactivate", sw.pgdeactivate),
+        ("pgsteal_kswapd", sw.pgsteal_kswapd),
+        ("pgsteal_direct", sw.pgsteal_direct),
+        ("pgscan_kswapd", sw.pgscan_kswapd),
+        ("pgscan_direct", sw.pgscan_direct),
         ("unevictable_pgs_culled", ev.unevictable_pgs_culled),
         ("unevictable_pgs_rescued", ev.unevictable_pgs_rescued),
         ("unevictable_pgs_mlocked", ev.unevictable_pgs_mlocked),

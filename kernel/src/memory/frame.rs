@@ -114,7 +114,8 @@ pub fn reserve() -> u64 {
 /// kernel's reserve; a refusal is remembered for the OOM killer.
 pub fn alloc_user() -> Option<u64> {
     let reserve = reserve();
-    let pa = with(|fa| if fa.free_frames() > reserve { fa.alloc() } else { None });
+    let (pa, free) = with(|fa| if fa.free_frames() > reserve { (fa.alloc(), fa.free_frames()) } else { (None, fa.free_frames()) });
+    super::swap::wakeup_kswapd(free);
     match pa {
         Some(pa) => {
             let profile = mm::populate_profile::enabled();

@@ -2,13 +2,15 @@
 //!
 //! The bootloader maps all physical memory (at least the first 4 GiB) at a
 //! dynamic offset in the upper half; [`phys_to_virt`] uses it. Frames come
-//! from [`frame`], the kernel heap from [`heap`].
+//! from [`frame`], the kernel heap from [`heap`]; reclaim and swap are
+//! started from [`swap`].
 
 pub mod frame;
 pub mod heap;
 pub mod kmap;
 pub mod page;
 pub mod phys;
+pub mod swap;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

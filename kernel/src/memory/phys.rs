@@ -42,6 +42,20 @@ impl PhysMem for KernelPhys {
         // allocator); the offset mapping covers both; they do not overlap.
         unsafe { core::ptr::copy_nonoverlapping(super::phys_to_virt(src) as *const u8, super::phys_to_virt(dst) as *mut u8, 4096) }
     }
+
+    fn read_frame(&self, pa: u64, buf: &mut [u8; 4096]) {
+        assert!(pa % 4096 == 0);
+        // SAFETY: a data frame reclaim holds a reference to (write-protected
+        // in every mapping); the offset mapping covers it; `buf` is ours.
+        unsafe { core::ptr::copy_nonoverlapping(super::phys_to_virt(pa) as *const u8, buf.as_mut_ptr(), 4096) }
+    }
+
+    fn write_frame(&self, pa: u64, buf: &[u8; 4096]) {
+        assert!(pa % 4096 == 0);
+        // SAFETY: a frame fresh from the allocator that nothing maps yet
+        // (swap-in fills it before mapping it); the offset mapping covers it.
+        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), super::phys_to_virt(pa) as *mut u8, 4096) }
+    }
 }
 
 #[cfg(feature = "ktest")]

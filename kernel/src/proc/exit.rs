@@ -106,15 +106,20 @@ fn exit_process(proc: &Arc<Process>) {
         // only meaningful when the first process was the last.
         let running = super::all().iter().filter(|p| !p.dead.load(Ordering::SeqCst)).count();
         if running == 0 {
+            // Reclaim holds references on the pages it has isolated.
+            crate::memory::swap::wait_for_reclaim_idle();
             let (mlocked, referenced, cached) = super::usermm::leak_check();
+            let (swap_total, swap_free) = super::usermm::page_meta().swap().totals();
+            let swap_used = swap_total - swap_free;
             crate::kprintln!(
-                "holdfast: leak check: {} pages mlocked, {} user pages still referenced ({} in the page cache)",
+                "holdfast: leak check: {} pages mlocked, {} user pages still referenced ({} in the page cache), {} swap slots in use",
                 mlocked,
                 referenced,
-                cached
+                cached,
+                swap_used
             );
-            if (mlocked, referenced) != (0, 0) && crate::cmdline::flag("mm.check_invariants") {
-                panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages");
+            if (mlocked, referenced, swap_used) != (0, 0, 0) && crate::cmdline::flag("mm.check_invariants") {
+                panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages, {swap_used} swap slots");
             }
         } else {
             crate::kprintln!("holdfast: leak check skipped: {running} processes still running");

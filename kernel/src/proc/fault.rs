@@ -19,7 +19,8 @@ pub use crate::arch::handlers::{FaultAccess, TrapInfo, UserFault};
 use mm::fault::FaultError;
 
 /// Try to resolve a fault at user address `addr` for the current process.
-/// A fault that found no free frame runs the OOM killer (Linux
+/// A fault that found no free frame reclaims (direct reclaim, swap on)
+/// and is retried; if reclaim freed nothing it runs the OOM killer (Linux
 /// `pagefault_out_of_memory`). Runs with interrupts enabled (it may sleep
 /// on `mmap_lock`).
 pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
@@ -27,6 +28,12 @@ pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
     match proc.mm().handle_fault(addr, access, &proc.stack_limits()) {
         Ok(()) => UserFault::Resolved,
         Err(FaultError::OutOfMemory) => {
+            // Direct reclaim, with no lock held; retry if it freed a frame.
+            if crate::memory::swap::try_to_free_pages() > 0 {
+                // The refusal is answered: no OOM kill on the way out.
+                crate::memory::frame::take_user_alloc_failure();
+                return UserFault::Resolved;
+            }
             super::oom::out_of_memory();
             UserFault::OutOfMemory { dying: crate::sched::current().fatal_signal_pending() }
         }

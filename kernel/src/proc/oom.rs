@@ -1,6 +1,7 @@
-//! The OOM killer: when user memory cannot get a frame, kill the process
-//! that holds the most (Linux `out_of_memory` / `oom_kill_process`, its
-//! badness reduced to resident pages; there is no reclaim to try first).
+//! The OOM killer: when user memory cannot get a frame and reclaim frees
+//! nothing (no swap, swap full, nothing evictable), kill the process that
+//! holds the most (Linux `out_of_memory` / `oom_kill_process`, its badness
+//! reduced to resident pages).
 //!
 //! A refused user allocation is only remembered where it happens
 //! (`memory::frame::alloc_user`), because the allocating code holds the
@@ -19,9 +20,13 @@ use core::sync::atomic::Ordering;
 
 use super::{signal, ExitStatus, Process};
 
-/// If a user allocation failed since the last look, run the OOM killer.
+/// If a user allocation failed since the last look, reclaim; run the OOM
+/// killer if that freed nothing.
 pub fn out_of_memory_if_needed() -> Option<Arc<Process>> {
     if !crate::memory::frame::take_user_alloc_failure() {
+        return None;
+    }
+    if crate::memory::swap::try_to_free_pages() > 0 {
         return None;
     }
     out_of_memory()

@@ -17,7 +17,8 @@
 //!
 //! # Locking
 //!
-//! The device list has a spinlock, below the page-table lock (zap and
+//! The device list has a spinlock held with interrupts off
+//! ([`crate::irqlock`]), below the page-table lock (zap and
 //! fork take slot counts with an inner lock held) and above the frame
 //! allocator; no device I/O runs under it.
 
@@ -28,6 +29,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use super::swapfile::{SwapEntry, SwapInfo, SwapMapError};
 use super::SwapDevice;
 use crate::errno::Errno;
+use crate::irqlock::IrqSpinLock;
 use crate::pgtable::{PtEntry, MAX_SWAP_TYPE};
 
 /// Linux `MAX_SWAPFILES` is 32 less some special types; Holdfast keeps a
@@ -82,7 +84,7 @@ pub enum SwapEvent {
 /// The machine's swap devices and counters.
 #[derive(Default)]
 pub struct Swap {
-    devices: spin::Mutex<Vec<Option<Arc<SwapInfo>>>>,
+    devices: IrqSpinLock<Vec<Option<Arc<SwapInfo>>>>,
     events: Counters,
     /// How many devices are on: lets zap and fork skip looking for swap
     /// entries when there can be none.

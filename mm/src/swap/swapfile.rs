@@ -20,7 +20,8 @@
 //!
 //! # Locking
 //!
-//! One spinlock per device around its map (Linux's `si->lock` and cluster
+//! One spinlock per device, held with interrupts off
+//! ([`crate::irqlock`]), around its map (Linux's `si->lock` and cluster
 //! locks together). It is taken with page-table locks held (zap, fork copy
 //! take counts under their mm's inner lock), so it sits below the
 //! page-table lock; the device's discard runs after it is dropped.
@@ -29,6 +30,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::SwapDevice;
+use crate::irqlock::IrqSpinLock;
 
 /// Linux `SWAP_MAP_MAX`: the most entries that may name one slot. A fork
 /// that would exceed it fails with `ENOMEM`, as Linux's without swap
@@ -69,7 +71,7 @@ struct SwapMap {
 pub struct SwapInfo {
     type_: u8,
     device: Arc<dyn SwapDevice>,
-    map: spin::Mutex<SwapMap>,
+    map: IrqSpinLock<SwapMap>,
     /// Usable slots (slot 0 and bad slots excluded): Linux's `pages`.
     pages: u64,
 }
@@ -92,7 +94,7 @@ impl SwapInfo {
             }
         }
         let nr_free = count.iter().filter(|&&c| c == 0).count() as u64;
-        Some(SwapInfo { type_, device, map: spin::Mutex::new(SwapMap { count, nr_free, next: 1 }), pages: nr_free })
+        Some(SwapInfo { type_, device, map: IrqSpinLock::new(SwapMap { count, nr_free, next: 1 }), pages: nr_free })
     }
 
     /// The device number.

@@ -38,13 +38,14 @@
 //! set, a write that stores an object never leaves `mem_used_total` above
 //! it (a same-filled write stores none and is never refused).
 //!
-//! Locking: one `spin::Mutex` around the slot table and its counters,
+//! Locking: one spinlock held with interrupts off ([`crate::irqlock`]:
+//! zap frees slots under a page-table lock) around the slot table and its counters,
 //! held only to move an object in or out of a slot, to copy a stored
 //! object out (a compressed object into a stack buffer, a huge page
 //! straight into the caller's page) and to read the counters. LZ4
 //! compression and decompression, the same-filled scan and freeing an old
 //! object happen outside it. Each compression stream has its own
-//! `spin::Mutex`, held for one page's compression and object copy; a
+//! such lock, held for one page's compression and object copy; a
 //! writer that finds every stream busy spins until one is free. The table
 //! lock and a stream lock are never held together. No lock is held across
 //! a sleep (nothing here sleeps).
@@ -53,8 +54,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
+use crate::irqlock::{IrqSpinGuard as MutexGuard, IrqSpinLock as Mutex};
 use lz4_flex::block::{compress_into_with_table, decompress_into, get_maximum_output_size, CompressTable};
-use spin::{Mutex, MutexGuard};
 
 use super::{SwapDevice, SwapIoError, SWAP_PAGE_SIZE};
 use crate::errno::Errno;

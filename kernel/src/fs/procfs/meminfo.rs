@@ -5,7 +5,8 @@
 //! its free ones), `MemAvailable` (free frames less the reserve user memory
 //! may not take), `Active`, `Inactive` and their `(anon)`/`(file)` parts
 //! (the lengths of the evictable LRU lists, [`mm::lru`]; every user page is
-//! swap-backed, so the file lists are empty), `Unevictable` (pages on the unevictable
+//! swap-backed, so the file lists are empty), `SwapTotal`/`SwapFree`
+//! (the slots of the swap devices), `Unevictable` (pages on the unevictable
 //! LRU: the mlocked ones and
 //! the pages of `SHM_LOCK`ed segments), `Mlocked` (`NR_MLOCK`), `AnonPages` (mapped
 //! private anonymous frames), `Shmem` and `Cached` (the pages of the shmem
@@ -18,7 +19,8 @@
 //! Zero because the concept does not exist in Holdfast yet: `Buffers`,
 //! `Dirty`, `Writeback`, `Mapped` (no
 //! page cache for files, no files mapped),
-//! `SwapCached`, `SwapTotal`, `SwapFree` (no swap), `KReclaimable`, `SReclaimable` (no
+//! `SwapCached` (a swapped-out page is written before its ptes name the
+//! slot, so no page stays in a swap cache), `KReclaimable`, `SReclaimable` (no
 //! reclaim), and the huge page lines (no huge pages). Lines Linux prints
 //! for things Holdfast has but does not count (`KernelStack`,
 //! `PageTables`, `Committed_AS`, `Vmalloc*`, `Percpu`, `DirectMap*`) are
@@ -43,6 +45,7 @@ pub fn meminfo() -> String {
     let meta = crate::proc::usermm::page_meta();
     let pages = meta.page_counts();
     let lru = meta.lru_sizes();
+    let (swap_total, swap_free) = meta.swap().totals();
     let pg = |n: u64| n * (mm::addr::PAGE_SIZE >> 10);
     let mut s = String::new();
     kb(&mut s, "MemTotal", pg(total));
@@ -59,8 +62,8 @@ pub fn meminfo() -> String {
     kb(&mut s, "Inactive(file)", pg(lru.inactive_file));
     kb(&mut s, "Unevictable", pg(pages.unevictable));
     kb(&mut s, "Mlocked", pg(meta.nr_mlock()));
-    kb(&mut s, "SwapTotal", 0);
-    kb(&mut s, "SwapFree", 0);
+    kb(&mut s, "SwapTotal", pg(swap_total));
+    kb(&mut s, "SwapFree", pg(swap_free));
     kb(&mut s, "Dirty", 0);
     kb(&mut s, "Writeback", 0);
     kb(&mut s, "AnonPages", pg(pages.anon));

@@ -1,0 +1,152 @@
+//! Swap in the kernel: the compressed in-RAM device, kswapd, and direct
+//! reclaim ([`mm::vmscan`] does the work).
+//!
+//! - `zram=SIZE` on the command line (bytes, or with a `K`/`M`/`G`
+//!   suffix) makes a zram device of that many bytes ([`mm::swap::zram`]),
+//!   its compressed data limited to a quarter of memory, and swaps on it
+//!   at boot, as a distribution's zram generator does; `/proc/swaps`
+//!   names it `/dev/zram0`.
+//! - kswapd, a kernel thread, is woken when an allocation of user memory
+//!   leaves fewer free frames than the low watermark, and reclaims until
+//!   the high watermark is reached or reclaim makes no progress (it also
+//!   looks every 100 ms). The watermarks sit above the reserve that user
+//!   allocations may not take ([`super::frame::reserve`]): low = 2 x
+//!   reserve, high = 3 x reserve.
+//! - Direct reclaim: a user fault that found no free frame reclaims a
+//!   cluster itself, with no lock held, and retries; the OOM killer runs
+//!   only when that freed nothing ([`crate::proc::fault`]).
+//!
+//! Locking: the device and the thread are set once at boot; reclaim takes
+//! what [`mm::vmscan`] says, never with a lock of the caller held.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use mm::swap::zram::Zram;
+use mm::vmscan::{shrink_lruvec, ReclaimStats, Reclaimer, SWAP_CLUSTER_MAX};
+use spin::Once;
+
+use crate::arch::tlb::KernelTlb;
+use crate::memory::phys::KernelPhys;
+use crate::sched::rwsem_backend::SchedBackend;
+use crate::sched::thread::{alloc_tid, Thread};
+
+static KSWAPD: Once<Arc<Thread>> = Once::new();
+
+/// `/proc/swaps` name of each swap type (only the zram device today).
+pub fn device_name(type_: u8) -> &'static str {
+    match type_ {
+        0 => "/dev/zram0",
+        _ => "/dev/swap",
+    }
+}
+
+/// Parse `SIZE` (bytes, or `K`/`M`/`G` suffixed).
+fn parse_size(v: &str) -> Option<u64> {
+    let (num, shift) = match v.as_bytes().last()? {
+        b'K' | b'k' => (&v[..v.len() - 1], 10),
+        b'M' | b'm' => (&v[..v.len() - 1], 20),
+        b'G' | b'g' => (&v[..v.len() - 1], 30),
+        _ => (v, 0),
+    };
+    num.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// At boot: make and swap on the zram device `zram=SIZE` asks for, and
+/// start kswapd.
+pub fn init() {
+    if let Some(v) = crate::cmdline::value("zram") {
+        match parse_size(v).map(|bytes| bytes / mm::addr::PAGE_SIZE) {
+            Some(pages) if pages > 1 => swapon_zram(pages),
+            _ => log::warn!("zram={v}: not a size; no swap"),
+        }
+    }
+    let t = Thread::new(alloc_tid(), String::from("kswapd0"));
+    KSWAPD.call_once(|| crate::sched::spawn(t, kswapd));
+}
+
+fn swapon_zram(pages: u64) {
+    let cpus = crate::arch::percpu::nr_online().max(1);
+    let dev = match Zram::with_streams(pages, cpus) {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            log::warn!("zram0: cannot make a device of {pages} pages: {e:?}");
+            return;
+        }
+    };
+    // Compressed pages live on the kernel heap, which may dip into the
+    // frames user memory leaves the kernel: keep zram to a quarter of
+    // memory (Linux's mem_limit) so that it can never take them all.
+    let (total, _) = super::frame::counts();
+    dev.set_mem_limit(total * mm::addr::PAGE_SIZE / 4);
+    let meta = crate::proc::usermm::page_meta();
+    match meta.swap().swapon(dev, &[]) {
+        Ok(t) => {
+            log::info!("zram0: {} MiB, swap on as type {t}", (pages * mm::addr::PAGE_SIZE) >> 20);
+        }
+        Err(e) => log::warn!("zram0: swapon failed: {e:?}"),
+    }
+}
+
+/// (low, high) watermarks in free frames.
+fn watermarks() -> (u64, u64) {
+    let r = super::frame::reserve();
+    (2 * r, 3 * r)
+}
+
+/// An allocation of user memory left `free` frames: wake kswapd if that
+/// is below the low watermark.
+///
+/// Locking: any (takes the scheduler lock briefly).
+pub fn wakeup_kswapd(free: u64) {
+    if free >= watermarks().0 || !crate::proc::usermm::page_meta().swap().enabled() {
+        return;
+    }
+    if let Some(t) = KSWAPD.get() {
+        crate::sched::wake(t);
+    }
+}
+
+/// Reclaim a cluster for a user fault that found no free frame (Linux
+/// `try_to_free_pages`); returns how many pages were freed.
+///
+/// Locking: no lock held.
+pub fn try_to_free_pages() -> u64 {
+    shrink(SWAP_CLUSTER_MAX as u64, Reclaimer::Direct).reclaimed
+}
+
+/// Reclaim runs in progress (they hold references on isolated pages).
+static RECLAIMING: AtomicUsize = AtomicUsize::new(0);
+
+fn shrink(nr: u64, who: Reclaimer) -> ReclaimStats {
+    let meta = crate::proc::usermm::page_meta();
+    RECLAIMING.fetch_add(1, Ordering::SeqCst);
+    let st = shrink_lruvec::<KernelPhys, SchedBackend, KernelTlb>(meta, &SchedBackend, &KernelPhys, nr, who);
+    RECLAIMING.fetch_sub(1, Ordering::SeqCst);
+    st
+}
+
+/// Wait (yielding, at most a second) until no reclaim is in progress, so
+/// that the pages it had isolated are back: the leak check at the last
+/// process's exit counts references.
+pub fn wait_for_reclaim_idle() {
+    let deadline = crate::arch::time::now_ns() + 1_000_000_000;
+    while RECLAIMING.load(Ordering::SeqCst) != 0 && crate::arch::time::now_ns() < deadline {
+        crate::sched::yield_now();
+    }
+}
+
+/// kswapd: reclaim while free memory is below the high watermark and
+/// reclaim makes progress; sleep until woken (or 100 ms).
+fn kswapd() -> ! {
+    let meta = crate::proc::usermm::page_meta();
+    loop {
+        while meta.swap().enabled() && super::frame::counts().1 < watermarks().1 {
+            if shrink(SWAP_CLUSTER_MAX as u64, Reclaimer::Kswapd).reclaimed == 0 {
+                break;
+            }
+        }
+        crate::sched::block_until(crate::arch::time::now_ns() + 100_000_000);
+    }
+}
