@@ -11,6 +11,8 @@
 //! Locking: a device serialises its own slots; callers hold no page-table
 //! lock while they read or write a page (the I/O may sleep or allocate).
 
+pub mod header;
+
 /// Size of one slot, in bytes (one page).
 pub const SWAP_PAGE_SIZE: usize = 4096;
 
