@@ -158,6 +158,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" }
     );
     console_input(boot_info.rsdp_addr.into_option(), serial);
+    drivers::virtio_blk::init(drivers::virtio_blk::Services { relax: sched::yield_now, now_ns: arch::time::now_ns });
 
     #[cfg(feature = "ktest")]
     ktest::run_all();

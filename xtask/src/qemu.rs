@@ -66,6 +66,9 @@ pub struct Machine {
     /// A COM1 serial port (on stdout); without one the guest's only output
     /// is its screen.
     pub serial: bool,
+    /// A swap disk image to attach as a virtio-blk device
+    /// (`crate::swapdisk`).
+    pub swap_disk: Option<PathBuf>,
     /// A QMP socket at this path (`-qmp unix:PATH,server=on,wait=off`),
     /// for commands such as `screendump` while the guest runs.
     pub qmp: Option<PathBuf>,
@@ -86,6 +89,7 @@ impl Machine {
             cpu: "max".into(),
             machine: None,
             serial: true,
+            swap_disk: None,
             qmp: None,
         }
     }
@@ -121,6 +125,9 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
             "-device",
             "usb-storage,bus=xhci.0,drive=stick",
         ]),
+    }
+    if let Some(swap) = &m.swap_disk {
+        push(&["-drive", &format!("file={},if=none,id=swap0,format=raw", swap.display()), "-device", "virtio-blk-pci,drive=swap0"]);
     }
     // No network: firmware would otherwise try PXE boot first.
     push(&["-nic", "none"]);
@@ -479,7 +486,10 @@ mod tests {
              -device usb-storage,bus=xhci.0,drive=stick"
         ));
         assert!(a.contains("-s -S") && a.contains("-smp 4") && !a.contains("-display none"));
-        assert!(!a.contains("-machine") && !a.contains("-qmp"), "{a}");
+        assert!(!a.contains("-machine") && !a.contains("-qmp") && !a.contains("virtio-blk"), "{a}");
+        m.swap_disk = Some("/t/swap.img".into());
+        let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
+        assert!(a.contains("-drive file=/t/swap.img,if=none,id=swap0,format=raw -device virtio-blk-pci,drive=swap0"), "{a}");
     }
 
     #[test]

@@ -161,6 +161,17 @@ pub fn alloc_zeroed() -> Option<u64> {
     Some(pa)
 }
 
+/// Allocate `count` physically contiguous frames (contents undefined), for
+/// memory a device reaches by physical address ([`super::dma`]).
+pub fn alloc_contiguous(count: u64) -> Option<u64> {
+    with(|fa| fa.alloc_contiguous(count, 1))
+}
+
+/// Return `count` contiguous frames from [`alloc_contiguous`].
+pub fn free_contiguous(pa: u64, count: u64) -> Result<(), mm::frame::FrameError> {
+    with(|fa| fa.free_contiguous(pa, count))
+}
+
 /// Return a frame. A double free or a foreign address is reported, not fatal.
 pub fn free(pa: u64) -> Result<(), mm::frame::FrameError> {
     with(|fa| fa.free(pa))
