@@ -452,6 +452,7 @@ pub mod tests {
     use super::*;
     use crate::ktest::ktest;
     use alloc::boxed::Box;
+    use core::sync::atomic::AtomicU64;
 
     /// The page pattern for `slot` in round `round`.
     fn pattern(slot: u64, round: u64, page: &mut [u8; SWAP_PAGE_SIZE]) {
@@ -526,5 +527,58 @@ pub mod tests {
             (t2 - t1) / 1_000_000,
             rate(t2 - t1)
         );
+    }
+
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 150;
+    static FINISHED: AtomicU64 = AtomicU64::new(0);
+    static MISMATCHES: AtomicU64 = AtomicU64::new(0);
+
+    /// Several threads (on several CPUs at `--smp 4`) with requests in
+    /// flight at once, each on its own slots: every page reads back as its
+    /// own thread wrote it.
+    #[ktest]
+    pub fn concurrent_writers_and_readers() {
+        use crate::sched::{self, Thread, ThreadState};
+        let disk = swap_disk_concrete().expect("no virtio-blk swap disk found");
+        assert!(disk.nr_slots() > WRITERS * PER_WRITER, "swap disk too small for the test");
+        FINISHED.store(0, Ordering::SeqCst);
+        MISMATCHES.store(0, Ordering::SeqCst);
+        let threads: alloc::vec::Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let disk = disk.clone();
+                let name = alloc::format!("vblk-{w}");
+                sched::spawn(Thread::new(sched::thread::alloc_tid(), name), move || {
+                    let mut page = Box::new([0u8; SWAP_PAGE_SIZE]);
+                    let mut back = Box::new([0u8; SWAP_PAGE_SIZE]);
+                    let slot = |k: u64| 1 + k * WRITERS + w;
+                    for round in 0..2 {
+                        for k in 0..PER_WRITER {
+                            pattern(slot(k), 10 + round, &mut page);
+                            if disk.write_page(slot(k), &page).is_err() {
+                                MISMATCHES.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        for k in 0..PER_WRITER {
+                            pattern(slot(k), 10 + round, &mut page);
+                            if disk.read_page(slot(k), &mut back).is_err() || page[..] != back[..] {
+                                MISMATCHES.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    // exit_current never returns: drop by hand.
+                    drop((disk, page, back));
+                    FINISHED.fetch_add(1, Ordering::SeqCst);
+                    sched::exit_current()
+                })
+            })
+            .collect();
+        let start = crate::arch::time::now_ns();
+        while threads.iter().any(|t| t.state() != ThreadState::Dead) {
+            assert!(crate::arch::time::now_ns() - start < 60_000_000_000, "writers did not finish");
+            sched::yield_now();
+        }
+        assert_eq!(FINISHED.load(Ordering::SeqCst), WRITERS);
+        assert_eq!(MISMATCHES.load(Ordering::SeqCst), 0, "pages read back differ or failed");
     }
 }
