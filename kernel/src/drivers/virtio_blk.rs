@@ -352,6 +352,15 @@ impl VirtioBlk {
     }
 }
 
+impl Drop for VirtioBlk {
+    /// Reset the device first: it then no longer reads or writes the
+    /// ring and buffers (requests abandoned after a timeout included)
+    /// when their frames are freed.
+    fn drop(&mut self) {
+        self.ports.write8(REG_STATUS, 0);
+    }
+}
+
 /// A virtio-blk disk used whole as a swap area: slot N is bytes
 /// `[N * 4096, (N + 1) * 4096)`; the Linux swap header in slot 0 says how
 /// many slots there are and which are bad.
