@@ -115,7 +115,13 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
         push(&["-bios", &ovmf]);
     }
     let drive = format!("format=raw,file={}", m.image.display());
+    // With a swap disk too, the firmware must be told which disk boots:
+    // SeaBIOS would try the virtio disk before a USB stick, and fail.
+    let bootindex = if m.swap_disk.is_some() { ",bootindex=0" } else { "" };
     match m.attach {
+        Attach::Disk if m.swap_disk.is_some() => {
+            push(&["-drive", &format!("if=none,id=boot,{drive}"), "-device", &format!("ide-hd,drive=boot{bootindex}")])
+        }
         Attach::Disk => push(&["-drive", &drive]),
         Attach::UsbStick => push(&[
             "-device",
@@ -123,7 +129,7 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
             "-drive",
             &format!("if=none,id=stick,{drive}"),
             "-device",
-            "usb-storage,bus=xhci.0,drive=stick",
+            &format!("usb-storage,bus=xhci.0,drive=stick{bootindex}"),
         ]),
     }
     if let Some(swap) = &m.swap_disk {
@@ -490,6 +496,10 @@ mod tests {
         m.swap_disk = Some("/t/swap.img".into());
         let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
         assert!(a.contains("-drive file=/t/swap.img,if=none,id=swap0,format=raw -device virtio-blk-pci,drive=swap0"), "{a}");
+        assert!(a.contains("-device usb-storage,bus=xhci.0,drive=stick,bootindex=0"), "{a}");
+        m.attach = Attach::Disk;
+        let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
+        assert!(a.contains("-drive if=none,id=boot,format=raw,file=/t/uefi.img -device ide-hd,drive=boot,bootindex=0"), "{a}");
     }
 
     #[test]

@@ -214,6 +214,8 @@ impl VirtioBlk {
         ports.write32(REG_QUEUE_PFN, pfn);
         ports.write8(REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
         if ports.read8(REG_STATUS) & (STATUS_FAILED | STATUS_NEEDS_RESET) != 0 {
+            // Reset: the device lets go of the ring before it is freed.
+            ports.write8(REG_STATUS, 0);
             return Err("device refused the driver");
         }
         let capacity = u64::from(ports.read32(REG_CONFIG)) | u64::from(ports.read32(REG_CONFIG + 4)) << 32;
