@@ -30,9 +30,10 @@
 //! yields the CPU (the `relax` service) if interrupts are enabled. Several
 //! threads may have requests in flight at once, up to the number of slots.
 //! A request the device has not completed within [`TIMEOUT_NS`] fails with
-//! [`SwapIoError::Io`]; its slot stays with the device (abandoned) until
-//! the device completes it, so a late completion never lands in memory
-//! that was given back.
+//! [`SwapIoError::Io`], and so does every later request (the device is
+//! taken to be dead); its slot stays with the device (abandoned) until
+//! the device completes it or is reset, so a late completion never lands
+//! in memory that was given back.
 //!
 //! Errors are `Err`, never panics: no device, no usable BAR or queue, a
 //! status byte other than `VIRTIO_BLK_S_OK`, a timeout, a slot outside the
@@ -121,6 +122,9 @@ struct Queue {
     /// Used-ring entries consumed so far (free-running).
     last_used: u16,
     slots: [Slot; MAX_SLOTS],
+    /// A request timed out: the device is taken to be dead, and every
+    /// later request fails at once rather than after another timeout.
+    broken: bool,
 }
 
 /// A transfer's direction and the caller's page.
@@ -228,7 +232,7 @@ impl VirtioBlk {
             ring,
             used_offset,
             bufs,
-            queue: IrqMutex::new(Queue { avail_idx: 0, last_used: 0, slots: [Slot::Free; MAX_SLOTS] }),
+            queue: IrqMutex::new(Queue { avail_idx: 0, last_used: 0, slots: [Slot::Free; MAX_SLOTS], broken: false }),
             services,
         })
     }
@@ -285,6 +289,9 @@ impl VirtioBlk {
         // Take a slot and make the request available.
         let slot = loop {
             let mut q = self.queue.lock();
+            if q.broken {
+                return Err(SwapIoError::Io);
+            }
             self.reap(&mut q);
             if let Some(i) = q.slots[..self.nr_slots].iter().position(|s| *s == Slot::Free) {
                 q.slots[i] = Slot::InFlight;
@@ -335,7 +342,8 @@ impl VirtioBlk {
                 }
                 if (self.services.now_ns)() > deadline {
                     q.slots[slot] = Slot::Abandoned;
-                    log::error!("virtio-blk {}: page {page} timed out", self.bdf);
+                    q.broken = true;
+                    log::error!("virtio-blk {}: page {page} timed out; no further requests", self.bdf);
                     return Err(SwapIoError::Io);
                 }
             }
