@@ -169,7 +169,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         if arch::apic::x2apic() { "x2APIC" } else { "xAPIC" }
     );
     console_input(boot_info.rsdp_addr.into_option(), serial);
-    // Swap (zram=SIZE) and kswapd, once threads can run.
+    drivers::virtio_blk::init(drivers::virtio_blk::Services { relax: sched::yield_now, now_ns: arch::time::now_ns });
+    // Swap (zram=SIZE, a swap disk) and kswapd, once threads can run.
     memory::swap::init();
 
     #[cfg(feature = "ktest")]

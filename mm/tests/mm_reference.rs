@@ -114,7 +114,10 @@ fn ltp_mlockall_munlockall_vmlck() {
         assert_eq!(w.mm.do_mlockall(f, &root()), Ok(()));
         check(&w.mm);
     }
-    assert_eq!(w.mm.proc_status_vm(), "VmSize:\t      64 kB\nVmLck:\t      64 kB\nVmRSS:\t      64 kB\n");
+    assert_eq!(
+        w.mm.proc_status_vm(),
+        "VmSize:\t      64 kB\nVmLck:\t      64 kB\nVmRSS:\t      64 kB\nVmSwap:\t       0 kB\n"
+    );
     assert_eq!(w.mm.do_munlockall(), Ok(()));
     assert!(w.mm.proc_status_vm().contains("VmLck:\t       0 kB\n"));
     assert_eq!(w.meta.nr_mlock(), 0);

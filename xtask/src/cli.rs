@@ -15,6 +15,9 @@ commands:
         --gdb          start QEMU halted with a gdb stub on :1234 (-s -S)
         --smp N        number of CPUs (default 2)
         --mem SIZE     guest memory, e.g. 512M or 2G (default 1G)
+        --swap-disk SIZE
+                       attach a fresh SIZE (e.g. 64M) virtio-blk disk with
+                       a Linux swap header, target/holdfast/run-swap.img
         --stay         put `stay` on the kernel command line (no power-off)
         --display      show a QEMU window (default: -display none)
         --timeout SECS kill QEMU after SECS seconds (default: no limit)
@@ -48,6 +51,7 @@ commands:
         write target/holdfast/holdfast-bios.img and holdfast-uefi.img
   test [--suite host|kernel|smoke|user|linux]... [--only TEXT] [--smp N]...
        [--strategy NAME] [--kernel-arg WORD]... [--busybox PATH]
+       [--swap-disk SIZE]
         run the host tests, the in-kernel suite, the boot smoke tests, the
         user programs on Holdfast and the same programs on this Linux;
         prints one line per test and `N passed, M failed, K skipped`
@@ -62,6 +66,10 @@ commands:
                        boot; they go before a case's own words, so the
                        cases named after a strategy keep theirs (later
                        words win)
+        --swap-disk SIZE
+                       attach a fresh swap disk (as for run) to every
+                       smoke and user boot; the kernel suite always has
+                       one (32M unless SIZE is given)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
         [--smp 1,2,4] [--kinds abc] [--linux] [--linux-kernel PATH] [--plot DIR]
         [--timeline-size MIB]
@@ -119,6 +127,8 @@ pub struct RunOpts {
     pub shell: bool,
     /// A static busybox instead of Debian's (`--busybox PATH`).
     pub busybox: Option<PathBuf>,
+    /// Bytes of a swap disk to attach (`--swap-disk SIZE`).
+    pub swap_disk: Option<u64>,
 }
 
 impl Default for RunOpts {
@@ -136,6 +146,7 @@ impl Default for RunOpts {
             linux_kernel: None,
             shell: false,
             busybox: None,
+            swap_disk: None,
         }
     }
 }
@@ -186,6 +197,9 @@ pub struct TestOpts {
     pub smp: Vec<u32>,
     /// A static busybox instead of Debian's (`--busybox PATH`).
     pub busybox: Option<PathBuf>,
+    /// Bytes of a swap disk for every smoke and user boot, and the kernel
+    /// suite's (`--swap-disk SIZE`).
+    pub swap_disk: Option<u64>,
 }
 
 /// CPU counts `cargo xtask test` runs the kernel and user suites at.
@@ -267,6 +281,7 @@ pub const KERNEL_WORDS: &[(&str, &str)] = &[
     ("stay", "do not power off when the first process exits"),
     ("poweroff_delay=", "seconds to wait, the screen showing the last output, before powering off"),
     ("zram=", "swap on a compressed in-RAM device of this size (e.g. 1G)"),
+    ("swapon=", "swap on this device at boot (/dev/vda: the disk of --swap-disk)"),
     ("ktest.start=", "in-kernel tests: start at this index"),
     ("ktest.filter=", "in-kernel tests: run only those whose name contains this"),
 ];
@@ -348,6 +363,12 @@ fn valid_mem(s: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u64>().is_ok_and(|n| n > 0)
 }
 
+/// The bytes of `--swap-disk SIZE`.
+fn swap_disk_size(v: &str) -> Result<u64, String> {
+    crate::swapdisk::parse_size(v)
+        .ok_or_else(|| format!("--swap-disk wants a size like 64M or 1G (whole 4 KiB pages, at least 8K), not {v:?}"))
+}
+
 /// Parses the arguments after `cargo xtask`.
 pub fn parse(args: &[String]) -> Result<Command, String> {
     let Some((cmd, rest)) = args.split_first() else {
@@ -374,6 +395,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             let mut kernel_words = Vec::new();
             let mut smp = Vec::new();
             let mut busybox = None;
+            let mut swap_disk = None;
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
@@ -398,6 +420,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     }
                     "--only" => only = Some(value(arg, &mut it)?.clone()),
                     "--busybox" => busybox = Some(value(arg, &mut it)?.into()),
+                    "--swap-disk" => swap_disk = Some(swap_disk_size(value(arg, &mut it)?)?),
                     other => return Err(format!("unknown option for test: {other}")),
                 }
             }
@@ -411,7 +434,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             if smp.is_empty() {
                 smp = DEFAULT_TEST_SMP.to_vec();
             }
-            Ok(Command::Test(TestOpts { suites, only, kernel_words, smp, busybox }))
+            Ok(Command::Test(TestOpts { suites, only, kernel_words, smp, busybox, swap_disk }))
         }
         "bench" => {
             let mut opts = BenchOpts::default();
@@ -517,6 +540,7 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
             "--linux-kernel" => o.linux_kernel = Some(value(arg, &mut it)?.into()),
             "--shell" => o.shell = true,
             "--busybox" => o.busybox = Some(value(arg, &mut it)?.into()),
+            "--swap-disk" => o.swap_disk = Some(swap_disk_size(value(arg, &mut it)?)?),
             "--" => {
                 o.initrd.init = init_words(&mut it)?;
                 if o.initrd.init.is_empty() {
@@ -536,7 +560,12 @@ fn parse_run(rest: &[String]) -> Result<RunOpts, String> {
         o.initrd.init = vec!["/busybox".to_string(), "sh".to_string()];
     }
     if o.linux {
-        let holdfast_only = [(o.uefi, "--uefi"), (o.stay, "--stay"), (!o.initrd.kernel_words.is_empty(), "--strategy and --kernel-arg")];
+        let holdfast_only = [
+            (o.uefi, "--uefi"),
+            (o.stay, "--stay"),
+            (!o.initrd.kernel_words.is_empty(), "--strategy and --kernel-arg"),
+            (o.swap_disk.is_some(), "--swap-disk"),
+        ];
         if let Some((_, what)) = holdfast_only.iter().find(|(set, _)| *set) {
             return Err(format!("{what}: Holdfast's, not for --linux (Linux boots with -kernel, has one mlock strategy and powers off when the program ends)"));
         }
@@ -583,6 +612,9 @@ mod tests {
         assert!(parse(&args("run --mem lots")).is_err());
         assert!(parse(&args("run --mem 0")).is_err());
         assert!(parse(&args("run --mem 512M")).is_ok());
+        let Ok(Command::Run(o)) = parse(&args("run --swap-disk 64M")) else { panic!() };
+        assert_eq!(o.swap_disk, Some(64 << 20));
+        assert!(parse(&args("run --swap-disk lots")).is_err());
         assert!(parse(&args("run --frobnicate")).unwrap_err().contains("--frobnicate"));
         assert!(parse(&args("run --")).is_err());
     }
@@ -656,6 +688,7 @@ mod tests {
             kernel_words: vec![],
             smp: DEFAULT_TEST_SMP.to_vec(),
             busybox: None,
+            swap_disk: None,
         };
         assert_eq!(parse(&args("test")), Ok(Command::Test(opts(Suite::ALL.to_vec(), None))));
         assert_eq!(
@@ -664,6 +697,9 @@ mod tests {
         );
         assert_eq!(parse(&args("test --suite user --only mlock01")), Ok(Command::Test(opts(vec![Suite::User], Some("mlock01")))));
         assert!(parse(&args("test --only")).is_err());
+        let Ok(Command::Test(t)) = parse(&args("test --suite kernel --swap-disk 16M")) else { panic!() };
+        assert_eq!(t.swap_disk, Some(16 << 20));
+        assert!(parse(&args("test --swap-disk 1000")).is_err());
         assert!(parse(&args("test --suite nope")).is_err());
     }
 

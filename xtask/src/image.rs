@@ -172,6 +172,11 @@ pub fn run(opts: &RunOpts) -> Result<i32> {
     let mut machine = qemu::Machine::new(firmware, image);
     machine.smp = opts.smp;
     machine.mem = opts.mem.clone();
+    if let Some(bytes) = opts.swap_disk {
+        let swap = paths.out.join("run-swap.img");
+        crate::swapdisk::create(&swap, bytes)?;
+        machine.swap_disk = Some(swap);
+    }
     machine.display = opts.display;
     machine.gdb = opts.gdb;
     let log = paths.logs().join("run.log");

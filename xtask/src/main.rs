@@ -31,6 +31,7 @@ mod prereq;
 mod qemu;
 mod report;
 mod screen;
+mod swapdisk;
 mod test;
 mod timeline;
 mod user;

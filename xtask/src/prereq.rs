@@ -449,6 +449,7 @@ HOME_URL="https://www.debian.org/"
                 kernel_words: vec![],
                 smp: vec![1],
                 busybox: None,
+                swap_disk: None,
             }))
         };
         assert_eq!(test(&Suite::ALL), [Tool::Qemu, Tool::Ovmf, Tool::MuslGcc, Tool::Gcc]);

@@ -66,6 +66,9 @@ pub struct Machine {
     /// A COM1 serial port (on stdout); without one the guest's only output
     /// is its screen.
     pub serial: bool,
+    /// A swap disk image to attach as a virtio-blk device
+    /// (`crate::swapdisk`).
+    pub swap_disk: Option<PathBuf>,
     /// A QMP socket at this path (`-qmp unix:PATH,server=on,wait=off`),
     /// for commands such as `screendump` while the guest runs.
     pub qmp: Option<PathBuf>,
@@ -86,6 +89,7 @@ impl Machine {
             cpu: "max".into(),
             machine: None,
             serial: true,
+            swap_disk: None,
             qmp: None,
         }
     }
@@ -111,7 +115,13 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
         push(&["-bios", &ovmf]);
     }
     let drive = format!("format=raw,file={}", m.image.display());
+    // With a swap disk too, the firmware must be told which disk boots:
+    // SeaBIOS would try the virtio disk before a USB stick, and fail.
+    let bootindex = if m.swap_disk.is_some() { ",bootindex=0" } else { "" };
     match m.attach {
+        Attach::Disk if m.swap_disk.is_some() => {
+            push(&["-drive", &format!("if=none,id=boot,{drive}"), "-device", &format!("ide-hd,drive=boot{bootindex}")])
+        }
         Attach::Disk => push(&["-drive", &drive]),
         Attach::UsbStick => push(&[
             "-device",
@@ -119,8 +129,11 @@ pub fn args(m: &Machine, ovmf: Option<&Path>) -> Vec<String> {
             "-drive",
             &format!("if=none,id=stick,{drive}"),
             "-device",
-            "usb-storage,bus=xhci.0,drive=stick",
+            &format!("usb-storage,bus=xhci.0,drive=stick{bootindex}"),
         ]),
+    }
+    if let Some(swap) = &m.swap_disk {
+        push(&["-drive", &format!("file={},if=none,id=swap0,format=raw", swap.display()), "-device", "virtio-blk-pci,drive=swap0"]);
     }
     // No network: firmware would otherwise try PXE boot first.
     push(&["-nic", "none"]);
@@ -479,7 +492,14 @@ mod tests {
              -device usb-storage,bus=xhci.0,drive=stick"
         ));
         assert!(a.contains("-s -S") && a.contains("-smp 4") && !a.contains("-display none"));
-        assert!(!a.contains("-machine") && !a.contains("-qmp"), "{a}");
+        assert!(!a.contains("-machine") && !a.contains("-qmp") && !a.contains("virtio-blk"), "{a}");
+        m.swap_disk = Some("/t/swap.img".into());
+        let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
+        assert!(a.contains("-drive file=/t/swap.img,if=none,id=swap0,format=raw -device virtio-blk-pci,drive=swap0"), "{a}");
+        assert!(a.contains("-device usb-storage,bus=xhci.0,drive=stick,bootindex=0"), "{a}");
+        m.attach = Attach::Disk;
+        let a = args(&m, Some(Path::new("/o/OVMF.fd"))).join(" ");
+        assert!(a.contains("-drive if=none,id=boot,format=raw,file=/t/uefi.img -device ide-hd,drive=boot,bootindex=0"), "{a}");
     }
 
     #[test]

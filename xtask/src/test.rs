@@ -62,7 +62,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
             Suite::Host => host_suite(&paths, &mut tally),
             Suite::Kernel => {
                 for &smp in &opts.smp {
-                    kernel_suite(&paths, &opts.kernel_words, smp, &mut tally)
+                    kernel_suite(&paths, &opts.kernel_words, smp, opts.swap_disk.unwrap_or(KTEST_SWAP_DISK), &mut tally)
                 }
             }
             Suite::Linux => {
@@ -99,6 +99,7 @@ pub fn test(opts: &TestOpts) -> Result<i32> {
                     .into_iter()
                     .filter(|c| selected(opts, &format!("{}::{}", c.suite, c.name)))
                     .map(|c| with_kernel_words(&opts.kernel_words, c))
+                    .map(|c| BootCase { swap_disk: c.swap_disk.or(opts.swap_disk), ..c })
                     .collect();
                 if cases.is_empty() {
                     println!("note: no {} cases yet", if *suite == Suite::Smoke { "smoke" } else { "user-program" });
@@ -343,7 +344,11 @@ fn suite_name(suite: &str, smp: u32) -> String {
     }
 }
 
-fn kernel_suite(paths: &Paths, kernel_words: &[String], smp: u32, tally: &mut Tally) {
+/// Bytes of the swap disk the kernel suite attaches (the virtio-blk tests
+/// need one): 8192 pages.
+pub const KTEST_SWAP_DISK: u64 = 32 << 20;
+
+fn kernel_suite(paths: &Paths, kernel_words: &[String], smp: u32, swap_disk: u64, tally: &mut Tally) {
     let suite = suite_name("kernel", smp);
     let kernel = match build::build_kernel(paths, true) {
         Ok(k) => k,
@@ -381,6 +386,13 @@ fn kernel_suite(paths: &Paths, kernel_words: &[String], smp: u32, tally: &mut Ta
         };
         let mut machine = qemu::Machine::new(Firmware::Bios, image);
         machine.smp = smp;
+        let swap = paths.out.join("ktest").join("swap.img");
+        if let Err(e) = crate::swapdisk::create(&swap, swap_disk) {
+            eprintln!("error: {e}");
+            tally.record(&format!("{suite}::image"), false, None);
+            return;
+        }
+        machine.swap_disk = Some(swap);
         let mut state = KtestBoot::default();
         let mut after_failure = false;
         let outcome = qemu::run(
@@ -498,6 +510,8 @@ pub struct BootCase {
     /// blank, and `expect`'s output is looked for in the text read from
     /// it instead of in the serial output ([`crate::screen`]).
     pub screendump: bool,
+    /// Bytes of a fresh swap disk to attach ([`crate::swapdisk`]).
+    pub swap_disk: Option<u64>,
 }
 
 impl BootCase {
@@ -524,6 +538,7 @@ impl BootCase {
             serial: true,
             screendump: false,
             typed: None,
+            swap_disk: None,
         }
     }
 
@@ -1465,6 +1480,11 @@ fn boot_case(paths: &Paths, kernel: &Path, case: &BootCase) -> (PathBuf, std::re
         }
         machine.machine = case.machine.map(String::from);
         machine.serial = case.serial;
+        if let Some(bytes) = case.swap_disk {
+            let swap = paths.out.join("cases").join(format!("{}-swap.img", case.file_stem()));
+            crate::swapdisk::create(&swap, bytes).map_err(|e| e.to_string())?;
+            machine.swap_disk = Some(swap);
+        }
         let dumps = if case.screendump {
             // A unix socket's path has at most 107 bytes: keep it short
             // whatever the checkout's path.

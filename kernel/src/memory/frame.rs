@@ -67,15 +67,20 @@ pub fn init(regions: &MemoryRegions) -> MemorySummary {
     }
     fa.reserve_range(bitmap_pa, (bitmap_pa + bitmap_bytes).next_multiple_of(PAGE_SIZE))
         .expect("reserve the frame bitmap");
-    // The AP trampoline: TRAMPOLINE_PAGES pages of usable memory below
-    // 1 MiB (real-mode reachable), not page 0, kept out of the allocator.
+    // The AP trampoline: TRAMPOLINE_PAGES free pages of usable memory
+    // below 1 MiB (real-mode reachable), not page 0, kept out of the
+    // allocator. Free ones: the frame bitmap may sit in the first low
+    // region, and the trampoline must not overwrite it.
     let low = usable().find_map(|r| {
-        let start = r.start.next_multiple_of(PAGE_SIZE).max(PAGE_SIZE);
-        let end = start + TRAMPOLINE_PAGES * PAGE_SIZE;
-        (end <= r.end && end <= 0x10_0000).then_some(start)
+        let first = r.start.next_multiple_of(PAGE_SIZE).max(PAGE_SIZE);
+        let last_end = r.end.min(0x10_0000);
+        (first..)
+            .step_by(PAGE_SIZE as usize)
+            .take_while(|start| start + TRAMPOLINE_PAGES * PAGE_SIZE <= last_end)
+            .find(|&start| (0..TRAMPOLINE_PAGES).all(|i| !fa.is_allocated(start + i * PAGE_SIZE)))
     });
     if let Some(pa) = low {
-        if fa.reserve_range(pa, pa + TRAMPOLINE_PAGES * PAGE_SIZE).is_ok() {
+        if fa.reserve_range(pa, pa + TRAMPOLINE_PAGES * PAGE_SIZE) == Ok(TRAMPOLINE_PAGES) {
             TRAMPOLINE.store(pa, Ordering::Relaxed);
         }
     }
@@ -160,6 +165,17 @@ pub fn alloc_zeroed() -> Option<u64> {
     // physical-memory mapping.
     unsafe { core::ptr::write_bytes(super::phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
     Some(pa)
+}
+
+/// Allocate `count` physically contiguous frames (contents undefined), for
+/// memory a device reaches by physical address ([`super::dma`]).
+pub fn alloc_contiguous(count: u64) -> Option<u64> {
+    with(|fa| fa.alloc_contiguous(count, 1))
+}
+
+/// Return `count` contiguous frames from [`alloc_contiguous`].
+pub fn free_contiguous(pa: u64, count: u64) -> Result<(), mm::frame::FrameError> {
+    with(|fa| fa.free_contiguous(pa, count))
 }
 
 /// Return a frame. A double free or a foreign address is reported, not fatal.

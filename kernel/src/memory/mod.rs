@@ -2,9 +2,10 @@
 //!
 //! The bootloader maps all physical memory (at least the first 4 GiB) at a
 //! dynamic offset in the upper half; [`phys_to_virt`] uses it. Frames come
-//! from [`frame`], the kernel heap from [`heap`]; reclaim and swap are
-//! started from [`swap`].
+//! from [`frame`], the kernel heap from [`heap`], memory for devices from
+//! [`dma`]; reclaim and swap are started from [`swap`].
 
+pub mod dma;
 pub mod frame;
 pub mod heap;
 pub mod kmap;

@@ -6,6 +6,9 @@
 //!   its compressed data limited to a quarter of memory, and swaps on it
 //!   at boot, as a distribution's zram generator does; `/proc/swaps`
 //!   names it `/dev/zram0`.
+//! - `swapon=/dev/vda` swaps on the virtio-blk disk (`cargo xtask run
+//!   --swap-disk SIZE` attaches one, with a Linux swap header) after
+//!   zram, so zram, the faster, fills first.
 //! - kswapd, a kernel thread, is woken when an allocation of user memory
 //!   leaves fewer free frames than the low watermark, and reclaims until
 //!   the high watermark is reached or reclaim makes no progress (it also
@@ -34,11 +37,26 @@ use crate::sched::thread::{alloc_tid, Thread};
 
 static KSWAPD: Once<Arc<Thread>> = Once::new();
 
-/// `/proc/swaps` name of each swap type (only the zram device today).
+/// The `/proc/swaps` name of each swap type.
+static NAMES: spin::Mutex<[&str; mm::swap::swap_state::MAX_SWAPFILES]> = spin::Mutex::new([""; mm::swap::swap_state::MAX_SWAPFILES]);
+
+/// The `/proc/swaps` name of swap type `type_`.
 pub fn device_name(type_: u8) -> &'static str {
-    match type_ {
-        0 => "/dev/zram0",
-        _ => "/dev/swap",
+    NAMES.lock().get(usize::from(type_)).copied().unwrap_or("")
+}
+
+/// Swap on `dev` (with `bad` slots unusable) under `name`.
+fn swapon(name: &'static str, dev: Arc<dyn mm::swap::SwapDevice>, bad: &[u64]) {
+    let meta = crate::proc::usermm::page_meta();
+    let pages = dev.nr_slots();
+    match meta.swap().swapon(dev, bad) {
+        Ok(t) => {
+            if let Some(n) = NAMES.lock().get_mut(usize::from(t)) {
+                *n = name;
+            }
+            log::info!("swapon {name}: {} MiB, type {t}", (pages * mm::addr::PAGE_SIZE) >> 20);
+        }
+        Err(e) => log::warn!("swapon {name}: {e:?}"),
     }
 }
 
@@ -62,6 +80,14 @@ pub fn init() {
             _ => log::warn!("zram={v}: not a size; no swap"),
         }
     }
+    match crate::cmdline::value("swapon") {
+        Some("/dev/vda") => match crate::drivers::virtio_blk::swap_disk() {
+            Some((disk, bad)) => swapon("/dev/vda", disk, &bad),
+            None => log::warn!("swapon=/dev/vda: no virtio-blk disk with a swap header"),
+        },
+        Some(other) => log::warn!("swapon={other}: unknown device (known: /dev/vda)"),
+        None => {}
+    }
     let t = Thread::new(alloc_tid(), String::from("kswapd0"));
     KSWAPD.call_once(|| crate::sched::spawn(t, kswapd));
 }
@@ -80,13 +106,7 @@ fn swapon_zram(pages: u64) {
     // memory (Linux's mem_limit) so that it can never take them all.
     let (total, _) = super::frame::counts();
     dev.set_mem_limit(total * mm::addr::PAGE_SIZE / 4);
-    let meta = crate::proc::usermm::page_meta();
-    match meta.swap().swapon(dev, &[]) {
-        Ok(t) => {
-            log::info!("zram0: {} MiB, swap on as type {t}", (pages * mm::addr::PAGE_SIZE) >> 20);
-        }
-        Err(e) => log::warn!("zram0: swapon failed: {e:?}"),
-    }
+    swapon("/dev/zram0", dev, &[]);
 }
 
 /// (low, high) watermarks in free frames.

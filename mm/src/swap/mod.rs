@@ -14,6 +14,7 @@
 //! Locking: a device serialises its own slots; callers hold no page-table
 //! lock while they read or write a page (the I/O may sleep or allocate).
 
+pub mod header;
 pub mod zram;
 
 /// Size of one slot, in bytes (one page).
