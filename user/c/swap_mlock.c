@@ -99,6 +99,9 @@ int main(int argc, char **argv)
 	munmap(l, lpages * PG);
 	munmap(u, upages * PG);
 	long used = meminfo_field_kb("SwapTotal") - meminfo_field_kb("SwapFree"), mine = proc_field_kb("/proc/self/status", "VmSwap");
-	tap_ok(used <= mine, "unmapping gives its swap slots back (%ld kB in use, %ld kB of it this process's other pages)", used, mine);
+	/* kswapd may swap out more of this process's other pages between the
+	 * two reads: 4 MiB of slack, against 576 MiB unmapped. (The kernel's
+	 * exit leak check counts every slot exactly.) */
+	tap_ok(used <= mine + 4096, "unmapping gives its swap slots back (%ld kB in use, %ld kB this process's other pages)", used, mine);
 	return tap_end();
 }
