@@ -18,7 +18,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 static void fill_page(char *p, uint64_t tag)
 {
@@ -58,6 +66,7 @@ int main(int argc, char **argv)
 	long out0 = vmstat_field("pswpout"), in0 = vmstat_field("pswpin");
 
 	long lost = 0;
+	double t0 = now_s();
 	for (long i = 0; i < upages; i++) {
 		fill_page(u + i * PG, i);
 		if ((i + 1) % (32 * 256) == 0)
@@ -65,6 +74,9 @@ int main(int argc, char **argv)
 	}
 	tap_ok(lost == 0, "the locked pages stayed resident while %ld MiB was written (%ld page-checks missed)", unlocked_mb, lost);
 	long out1 = vmstat_field("pswpout");
+	double t1 = now_s();
+	printf("# writing %ld MiB: %.2f s, %ld pages swapped out (%.0f pages/s)\n", unlocked_mb, t1 - t0, out1 - out0,
+	       (out1 - out0) / (t1 - t0));
 	tap_ok(out1 - out0 >= upages / 4, "reclaim swapped pages out (pswpout +%ld)", out1 - out0);
 	tap_ok(meminfo_field_kb("SwapFree") < meminfo_field_kb("SwapTotal"), "swap is in use (SwapFree %ld of %ld kB)",
 	       meminfo_field_kb("SwapFree"), meminfo_field_kb("SwapTotal"));
@@ -73,8 +85,12 @@ int main(int argc, char **argv)
 	       proc_field_kb("/proc/self/status", "VmSwap"));
 
 	long bad = 0;
+	double t2 = now_s();
 	for (long i = 0; i < upages; i++)
 		bad += !page_ok(u + i * PG, i);
+	double t3 = now_s();
+	printf("# reading it back: %.2f s, %ld pages swapped in (%.0f pages/s)\n", t3 - t2, vmstat_field("pswpin") - in0,
+	       (vmstat_field("pswpin") - in0) / (t3 - t2));
 	tap_ok(bad == 0, "every unlocked page reads back what was written (%ld bad)", bad);
 	tap_ok(vmstat_field("pswpin") - in0 > 0, "reading them swapped pages in (pswpin +%ld)", vmstat_field("pswpin") - in0);
 	long lbad = 0;
