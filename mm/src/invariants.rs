@@ -294,8 +294,11 @@ pub fn check_mm_invariants<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(mm:
             return Err(format!("shmem frame {pa:#x} (at {va:#x}) is ANON_EXCLUSIVE"));
         }
         // References from other address spaces (fork, or other mappings
-        // of a shmem object).
-        let elsewhere = refs - held;
+        // of a shmem object). A page off the LRU is isolated by reclaim
+        // (every mapped page joins the LRU when first mapped), which holds
+        // one reference on it while it decides.
+        let isolated = u32::from(!st.flags.contains(crate::page_meta::PageFlags::LRU));
+        let elsewhere = refs.saturating_sub(held + isolated);
         if private_writable && !folio.is_anon_exclusive() {
             return Err(format!("frame {pa:#x} (at {va:#x}) is writable in a private vma but not exclusive ({refs} references)"));
         }
