@@ -765,28 +765,7 @@ impl PageMetaArray {
     /// to the unevictable LRU with `mlock_count = 0` (Linux underestimates
     /// on purpose); any other page leaves it. Errors: `OnLru` if already on the LRU.
     pub fn folio_add_lru(&self, folio: &PageMeta) -> Result<(), PageMetaError> {
-        let (old, new) = folio.update(|mut s| {
-            if s.flags.contains(PageFlags::LRU) {
-                return Err(PageMetaError::OnLru);
-            }
-            s.flags |= PageFlags::LRU;
-            if s.mlocked() || s.flags.contains(PageFlags::MAPPING_UNEVICTABLE) {
-                s.flags |= PageFlags::UNEVICTABLE;
-                s.mlock_count = 0;
-            } else {
-                s.flags -= PageFlags::UNEVICTABLE;
-            }
-            Ok(s)
-        })?;
-        let was = old.flags.contains(PageFlags::UNEVICTABLE);
-        let is = new.flags.contains(PageFlags::UNEVICTABLE);
-        if was && !is {
-            count(&self.stat.rescued);
-        } else if !was && is {
-            count(&self.stat.culled);
-        }
-        self.lru_follow(folio, old, new);
-        Ok(())
+        self.lru_add(folio, LruList::InactiveAnon)
     }
 
     /// The page's mapping became unevictable (Linux
@@ -852,9 +831,15 @@ impl PageMetaArray {
     ///
     /// Locking: takes the lruvec lock.
     pub fn folio_putback_lru(&self, folio: &PageMeta, list: LruList) {
-        let Ok((old, new)) = folio.update(|mut s| {
+        let _ = self.lru_add(folio, list);
+    }
+
+    /// [`folio_add_lru`](Self::folio_add_lru) onto the head of `list` when
+    /// the page is evictable.
+    fn lru_add(&self, folio: &PageMeta, list: LruList) -> Result<(), PageMetaError> {
+        let (old, new) = folio.update(|mut s| {
             if s.flags.contains(PageFlags::LRU) {
-                return Err(());
+                return Err(PageMetaError::OnLru);
             }
             s.flags |= PageFlags::LRU;
             if s.mlocked() || s.flags.contains(PageFlags::MAPPING_UNEVICTABLE) {
@@ -864,9 +849,7 @@ impl PageMetaArray {
                 s.flags -= PageFlags::UNEVICTABLE;
             }
             Ok(s)
-        }) else {
-            return;
-        };
+        })?;
         let (was, is) = (old.flags.contains(PageFlags::UNEVICTABLE), new.flags.contains(PageFlags::UNEVICTABLE));
         if was && !is {
             count(&self.stat.rescued);
@@ -876,6 +859,7 @@ impl PageMetaArray {
         if let Some(idx) = self.index_of(folio) {
             self.lru.sync(idx, list, || folio.state());
         }
+        Ok(())
     }
 
     /// Linux `folio_add_lru_vma`: a new page is being mapped into `vma`

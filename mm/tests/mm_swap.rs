@@ -263,3 +263,60 @@ fn without_swap_reclaim_does_nothing() {
     assert_eq!(st.scanned, 0);
     assert_eq!(swapped(&w.mm, a, 8), 0);
 }
+
+/// zram that can be told to fail its transfers, as a disk might.
+struct Flaky {
+    inner: Zram,
+    fail_reads: AtomicBool,
+    fail_writes: AtomicBool,
+}
+
+impl mm::swap::SwapDevice for Flaky {
+    fn nr_slots(&self) -> u64 {
+        self.inner.nr_slots()
+    }
+    fn write_page(&self, slot: u64, page: &[u8; 4096]) -> Result<(), mm::swap::SwapIoError> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(mm::swap::SwapIoError::Io);
+        }
+        self.inner.write_page(slot, page)
+    }
+    fn read_page(&self, slot: u64, page: &mut [u8; 4096]) -> Result<(), mm::swap::SwapIoError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(mm::swap::SwapIoError::Io);
+        }
+        self.inner.read_page(slot, page)
+    }
+    fn discard(&self, slot: u64) {
+        self.inner.discard(slot)
+    }
+}
+
+#[test]
+fn swap_io_errors_keep_pages_or_give_sigbus_never_lose_data_silently() {
+    let w = world();
+    let dev = Arc::new(Flaky { inner: Zram::new(64).unwrap(), fail_reads: AtomicBool::new(false), fail_writes: AtomicBool::new(true) });
+    w.meta.swap().swapon(dev.clone(), &[]).unwrap();
+    let a = populated(&w, 8);
+    // Writes fail: every page stays in RAM, intact, and no slot is held.
+    for _ in 0..4 {
+        assert_eq!(reclaim(&w, 8).reclaimed, 0);
+    }
+    assert_eq!(swapped(&w.mm, a, 8), 0);
+    let (total, free) = w.meta.swap().totals();
+    assert_eq!(total, free);
+    read_back(&w, &w.mm, a, 8);
+    check(&w.mm);
+    // Writes work, reads fail: the swapped-out page cannot come back, and
+    // the fault says so (SIGBUS) instead of mapping anything else.
+    dev.fail_writes.store(false, Ordering::SeqCst);
+    while swapped(&w.mm, a, 8) < 8 {
+        assert!(reclaim(&w, 8).scanned > 0);
+    }
+    dev.fail_reads.store(true, Ordering::SeqCst);
+    assert_eq!(w.mm.handle_mm_fault(a, FaultAccess::Read, FaultOrigin::User), Err(mm::fault::FaultError::SigBus));
+    assert!(w.mm.swapped_out(a), "the entry stays: a later read may work");
+    dev.fail_reads.store(false, Ordering::SeqCst);
+    read_back(&w, &w.mm, a, 8);
+    check(&w.mm);
+}
