@@ -179,6 +179,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         self.anon_vma_prepare().map_err(|_| FaultError::OutOfMemory)?;
         if spare.is_none() {
             *spare = self.phys.alloc_frame();
+            // Direct reclaim (Linux's allocator does it): no page-table
+            // lock is held here, so population (mlock, MAP_POPULATE) gets
+            // its frames under pressure as a fault from ring 3 does.
+            if spare.is_none() && self.phys.reclaim() {
+                *spare = self.phys.alloc_frame();
+            }
         }
         let mut g = self.lock_inner();
         if self.page_meta().swap().may_have_entries() {

@@ -3,7 +3,8 @@
 //!
 //! Invariant: `[HEAP.start, HEAP.start + heap.size())` is mapped.
 //! When an allocation does not fit, the heap maps at least [`GROW_STEP`]
-//! more bytes at its top and extends itself, then retries.
+//! more bytes at its top (only what the allocation needs when free frames
+//! are down to the reserve) and extends itself, then retries.
 //!
 //! Locking: a spin mutex taken with interrupts disabled. Lock order:
 //! heap > kmap > frame allocator. Interrupt handlers must not allocate.
@@ -53,14 +54,26 @@ pub fn stats() -> (u64, u64) {
 }
 
 fn grow(heap: &mut Heap, need: u64) -> bool {
-    let by = need.max(GROW_STEP).next_multiple_of(PAGE_SIZE);
+    // A step at a time; when memory is short, as many frames as there are
+    // (the last ones may be fewer than a step): whatever got mapped joins
+    // the heap, and the allocation succeeds if it was enough.
+    let need = need.next_multiple_of(PAGE_SIZE);
+    // Near the reserve of free frames (which is for allocations like this
+    // one), take only what is needed: a whole step would eat it.
+    let (_, free) = super::frame::counts();
+    let step = if free > super::frame::reserve() + GROW_STEP / PAGE_SIZE { need.max(GROW_STEP) } else { need };
+    let by = step.min(MAX_SIZE.saturating_sub(heap.size() as u64));
     let top = heap.top() as u64;
-    if heap.size() as u64 + by > MAX_SIZE || map_range(top, by).is_err() {
-        return false;
+    let mut mapped = 0;
+    while mapped < by && super::kmap::map_page(top + mapped).is_ok() {
+        mapped += PAGE_SIZE;
     }
-    // SAFETY: [top, top + by) directly follows the heap and was just mapped.
-    unsafe { heap.extend(by as usize) };
-    true
+    if mapped > 0 {
+        // SAFETY: [top, top + mapped) directly follows the heap and was
+        // just mapped.
+        unsafe { heap.extend(mapped as usize) };
+    }
+    mapped >= need
 }
 
 // SAFETY: allocation is serialised by the mutex; the heap only hands out

@@ -43,6 +43,16 @@ impl PhysMem for KernelPhys {
         unsafe { core::ptr::copy_nonoverlapping(super::phys_to_virt(src) as *const u8, super::phys_to_virt(dst) as *mut u8, 4096) }
     }
 
+    /// Direct reclaim; a refusal it answered is no reason for the OOM
+    /// killer.
+    fn reclaim(&self) -> bool {
+        let freed = super::swap::try_to_free_pages() > 0;
+        if freed {
+            super::frame::take_user_alloc_failure();
+        }
+        freed
+    }
+
     fn read_frame(&self, pa: u64, buf: &mut [u8; 4096]) {
         assert!(pa % 4096 == 0);
         // SAFETY: a data frame reclaim holds a reference to (write-protected

@@ -103,10 +103,34 @@ fn swapon_zram(pages: u64) {
     };
     // Compressed pages live on the kernel heap, which may dip into the
     // frames user memory leaves the kernel: keep zram to a quarter of
-    // memory (Linux's mem_limit) so that it can never take them all.
+    // memory (Linux's mem_limit), and refuse a page while free frames are
+    // below a quarter of the reserve, so that it can never take them all.
     let (total, _) = super::frame::counts();
     dev.set_mem_limit(total * mm::addr::PAGE_SIZE / 4);
-    swapon("/dev/zram0", dev, &[]);
+    swapon("/dev/zram0", Arc::new(ReserveGuard(dev)), &[]);
+}
+
+/// A zram device that stores nothing while three quarters of the
+/// kernel's reserve of free frames are gone (its heap would take frames
+/// the kernel needs).
+struct ReserveGuard(Arc<Zram>);
+
+impl mm::swap::SwapDevice for ReserveGuard {
+    fn nr_slots(&self) -> u64 {
+        self.0.nr_slots()
+    }
+    fn write_page(&self, slot: u64, page: &[u8; mm::swap::SWAP_PAGE_SIZE]) -> Result<(), mm::swap::SwapIoError> {
+        if super::frame::counts().1 < super::frame::reserve() / 4 {
+            return Err(mm::swap::SwapIoError::NoSpace);
+        }
+        self.0.write_page(slot, page)
+    }
+    fn read_page(&self, slot: u64, page: &mut [u8; mm::swap::SWAP_PAGE_SIZE]) -> Result<(), mm::swap::SwapIoError> {
+        self.0.read_page(slot, page)
+    }
+    fn discard(&self, slot: u64) {
+        self.0.discard(slot)
+    }
 }
 
 /// (low, high) watermarks in free frames.

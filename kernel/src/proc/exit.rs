@@ -118,6 +118,17 @@ fn exit_process(proc: &Arc<Process>) {
                 cached,
                 swap_used
             );
+            let swap = super::usermm::page_meta().swap();
+            if swap.enabled() {
+                let ev = swap.events();
+                crate::kprintln!(
+                    "holdfast: swap: {} pages out, {} in; reclaimed {} by kswapd, {} directly",
+                    ev.pswpout,
+                    ev.pswpin,
+                    ev.pgsteal_kswapd,
+                    ev.pgsteal_direct
+                );
+            }
             if (mlocked, referenced, swap_used) != (0, 0, 0) && crate::cmdline::flag("mm.check_invariants") {
                 panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages, {swap_used} swap slots");
             }

@@ -42,6 +42,12 @@ pub trait PhysMem {
             self.write_entry(dst, i, self.read_entry(src, i));
         }
     }
+    /// Try to free frames by reclaim, for an allocation that found none;
+    /// whether any was freed. Called with no page-table lock held (an
+    /// `mmap_lock` may be). The default (the host) has nothing to reclaim.
+    fn reclaim(&self) -> bool {
+        false
+    }
     /// Copy the 4 KiB frame at `pa` into `buf` (swap-out). The default
     /// reads it as 512 words through [`read_entry`](Self::read_entry).
     fn read_frame(&self, pa: u64, buf: &mut [u8; 4096]) {
@@ -73,6 +79,9 @@ impl<T: PhysMem + ?Sized> PhysMem for &T {
     }
     fn copy_frame(&self, dst: u64, src: u64) {
         (**self).copy_frame(dst, src)
+    }
+    fn reclaim(&self) -> bool {
+        (**self).reclaim()
     }
     fn read_frame(&self, pa: u64, buf: &mut [u8; 4096]) {
         (**self).read_frame(pa, buf)
