@@ -120,9 +120,9 @@ where
     while st.reclaimed < nr_to_reclaim && st.scanned < budget {
         let sizes = meta.lru_sizes();
         if sizes.inactive_anon < sizes.active_anon || sizes.inactive_anon == 0 {
-            shrink_active_list::<P, B, T>(meta, backend);
+            shrink_active_list::<P, B, T>(meta, backend, phys);
         }
-        let isolated = isolate_lru_folios(meta, LruList::InactiveAnon, SWAP_CLUSTER_MAX);
+        let isolated = isolate_lru_folios(meta, phys, LruList::InactiveAnon, SWAP_CLUSTER_MAX);
         if isolated.is_empty() {
             break;
         }
@@ -171,19 +171,32 @@ where
 /// reference count is 0 is being freed and stays where it is.
 ///
 /// Locking: takes the lruvec lock.
-fn isolate_lru_folios(meta: &PageMetaArray, list: LruList, nr: usize) -> Vec<usize> {
+fn isolate_lru_folios<P: PhysMem>(meta: &PageMetaArray, phys: &P, list: LruList, nr: usize) -> Vec<usize> {
+    // References to give back once the lruvec lock is dropped: a put that
+    // freed the page would take that lock again.
+    let mut release: Vec<usize> = Vec::new();
+    if release.try_reserve_exact(nr).is_err() {
+        return Vec::new();
+    }
     let (taken, _) = meta.lruvec().isolate_tail(list, nr, |idx| {
         let Some(folio) = meta.page_at(idx) else { return false };
-        if folio.get_page().is_err() {
+        if release.len() == release.capacity() || folio.get_page().is_err() {
             return false;
         }
         if !meta.folio_test_clear_lru(folio) {
             // Raced with something that took it off the LRU: let go.
-            let _ = meta.put_page(folio);
+            release.push(idx);
             return false;
         }
         true
     });
+    for idx in release {
+        if let Some(folio) = meta.page_at(idx) {
+            if let Ok(true) = meta.put_page(folio) {
+                phys.free_frame((meta.base_pfn() + idx as u64) * PAGE_SIZE);
+            }
+        }
+    }
     taken
 }
 
@@ -202,13 +215,13 @@ fn putback<P: PhysMem>(meta: &PageMetaArray, phys: &P, folio: &PageMeta, pa: u64
 /// the tail of the active list to the head of the inactive one, clearing
 /// their accessed bits, so that the inactive list sees what is used from
 /// now on.
-fn shrink_active_list<P, B, T>(meta: &PageMetaArray, backend: &B)
+fn shrink_active_list<P, B, T>(meta: &PageMetaArray, backend: &B, phys: &P)
 where
     P: PhysMem + Clone + Send + 'static,
     B: RwSemBackend,
     T: TlbFlush + Send + 'static,
 {
-    let isolated = isolate_lru_folios(meta, LruList::ActiveAnon, SWAP_CLUSTER_MAX);
+    let isolated = isolate_lru_folios(meta, phys, LruList::ActiveAnon, SWAP_CLUSTER_MAX);
     let n = isolated.len() as u64;
     for idx in isolated {
         let Some(folio) = meta.page_at(idx) else { continue };
@@ -221,8 +234,7 @@ where
                 true
             });
         }
-        meta.folio_putback_lru(folio, LruList::InactiveAnon);
-        let _ = meta.put_page(folio);
+        putback(meta, phys, folio, pa, LruList::InactiveAnon);
     }
     meta.swap().count(SwapEvent::Deactivate, n);
 }
