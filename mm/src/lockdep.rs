@@ -15,7 +15,10 @@
 //! their `mmap_lock` (Linux's `anon_vma` lock and `i_mmap_rwsem`).
 //!
 //! (Frame metadata, between the page-table lock and the frame allocator in
-//! the documented order, is atomics and takes no lock.) Taking a lock out of
+//! the documented order, is atomics and takes no lock. The leaf spinlocks
+//! at that level — the lruvec lock, the swap device list and slot maps,
+//! zram's table — are held with interrupts off and take nothing under
+//! them ([`crate::irqlock`]); they are not tracked here.) Taking a lock out of
 //! order is a bug even when it does not deadlock this time: the checker
 //! reports it at the acquisition that breaks the order, before the thread
 //! can block on it, with both classes named.
