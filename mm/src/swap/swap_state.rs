@@ -56,19 +56,6 @@ pub struct SwapEvents {
     pub pgmajfault: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    pswpin: AtomicU64,
-    pswpout: AtomicU64,
-    pgscan_kswapd: AtomicU64,
-    pgscan_direct: AtomicU64,
-    pgsteal_kswapd: AtomicU64,
-    pgsteal_direct: AtomicU64,
-    pgactivate: AtomicU64,
-    pgdeactivate: AtomicU64,
-    pgmajfault: AtomicU64,
-}
-
 /// A swap event to count ([`Swap::count`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SwapEvent {
@@ -81,11 +68,31 @@ pub enum SwapEvent {
     MajorFault,
 }
 
+impl SwapEvent {
+    const COUNT: usize = 9;
+
+    /// This event's counter.
+    const fn index(self) -> usize {
+        match self {
+            SwapEvent::SwapIn => 0,
+            SwapEvent::SwapOut => 1,
+            SwapEvent::Scan { kswapd: true } => 2,
+            SwapEvent::Scan { kswapd: false } => 3,
+            SwapEvent::Steal { kswapd: true } => 4,
+            SwapEvent::Steal { kswapd: false } => 5,
+            SwapEvent::Activate => 6,
+            SwapEvent::Deactivate => 7,
+            SwapEvent::MajorFault => 8,
+        }
+    }
+}
+
 /// The machine's swap devices and counters.
 #[derive(Default)]
 pub struct Swap {
     devices: IrqSpinLock<Vec<Option<Arc<SwapInfo>>>>,
-    events: Counters,
+    /// One counter per [`SwapEvent`], indexed by [`SwapEvent::index`].
+    events: [AtomicU64; SwapEvent::COUNT],
     /// How many devices are on: lets zap and fork skip looking for swap
     /// entries when there can be none.
     nr_devices: AtomicU64,
@@ -218,35 +225,22 @@ impl Swap {
 
     /// Count `ev`.
     pub fn count(&self, ev: SwapEvent, n: u64) {
-        let c = &self.events;
-        let counter = match ev {
-            SwapEvent::SwapIn => &c.pswpin,
-            SwapEvent::SwapOut => &c.pswpout,
-            SwapEvent::Scan { kswapd: true } => &c.pgscan_kswapd,
-            SwapEvent::Scan { kswapd: false } => &c.pgscan_direct,
-            SwapEvent::Steal { kswapd: true } => &c.pgsteal_kswapd,
-            SwapEvent::Steal { kswapd: false } => &c.pgsteal_direct,
-            SwapEvent::Activate => &c.pgactivate,
-            SwapEvent::Deactivate => &c.pgdeactivate,
-            SwapEvent::MajorFault => &c.pgmajfault,
-        };
-        counter.fetch_add(n, Ordering::Relaxed);
+        self.events[ev.index()].fetch_add(n, Ordering::Relaxed);
     }
 
     /// The counters.
     pub fn events(&self) -> SwapEvents {
-        let c = &self.events;
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let g = |ev: SwapEvent| self.events[ev.index()].load(Ordering::Relaxed);
         SwapEvents {
-            pswpin: g(&c.pswpin),
-            pswpout: g(&c.pswpout),
-            pgscan_kswapd: g(&c.pgscan_kswapd),
-            pgscan_direct: g(&c.pgscan_direct),
-            pgsteal_kswapd: g(&c.pgsteal_kswapd),
-            pgsteal_direct: g(&c.pgsteal_direct),
-            pgactivate: g(&c.pgactivate),
-            pgdeactivate: g(&c.pgdeactivate),
-            pgmajfault: g(&c.pgmajfault),
+            pswpin: g(SwapEvent::SwapIn),
+            pswpout: g(SwapEvent::SwapOut),
+            pgscan_kswapd: g(SwapEvent::Scan { kswapd: true }),
+            pgscan_direct: g(SwapEvent::Scan { kswapd: false }),
+            pgsteal_kswapd: g(SwapEvent::Steal { kswapd: true }),
+            pgsteal_direct: g(SwapEvent::Steal { kswapd: false }),
+            pgactivate: g(SwapEvent::Activate),
+            pgdeactivate: g(SwapEvent::Deactivate),
+            pgmajfault: g(SwapEvent::MajorFault),
         }
     }
 }
