@@ -553,15 +553,15 @@ where
     r
 }
 
-/// Linux `ptep_clear_flush_young`: clear the accessed bit of `hit`'s pte
-/// and flush its translation.
+/// Linux `ptep_clear_flush_young` on x86: clear the accessed bit of
+/// `hit`'s pte, with no flush (see
+/// [`PageTable::ptep_test_and_clear_young`](crate::pgtable::PageTable::ptep_test_and_clear_young)).
 ///
 /// Locking: `inner` locked.
-fn clear_young<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, hit: &RmapHit) {
-    let Some(pt) = inner.pgtable.as_mut() else { return };
-    let mut tlb = crate::mmu_gather::MmuGather::tlb_gather_mmu();
-    let _ = pt.protect(hit.addr, hit.pte_flags - PteFlags::ACCESSED, &mut tlb);
-    tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+pub(crate) fn clear_young<P: PhysMem, T: TlbFlush>(inner: &mut MmInner<P, T>, hit: &RmapHit) {
+    if let Some(pt) = inner.pgtable.as_mut() {
+        pt.ptep_test_and_clear_young(hit.addr);
+    }
 }
 
 /// The mapping count `try_to_unmap` would meet for `pa`: the ptes an rmap

@@ -6,7 +6,7 @@
 //!
 //! - When the inactive anonymous list is shorter than the active one, a
 //!   cluster moves from the active tail to the inactive head, its accessed
-//!   bits cleared on the way (Linux `shrink_active_list`, which deactivates
+//!   bits cleared on the way (with no TLB flush, as on x86 Linux) (Linux `shrink_active_list`, which deactivates
 //!   anonymous pages whether referenced or not).
 //! - A cluster is isolated from the inactive tail (each page with a
 //!   reference taken and `LRU` cleared) and each page decided on
@@ -56,7 +56,7 @@ use crate::mm_struct::MmInner;
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::{PageMeta, PageMetaArray};
 use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
-use crate::rmap::{rmap_walk_anon_vma, AnonVma, RmapHit};
+use crate::rmap::{clear_young, rmap_walk_anon_vma, AnonVma, RmapHit};
 use crate::rwsem::RwSemBackend;
 use crate::swap::swap_state::{swp_entry_to_pte, SwapEvent};
 use crate::swap::swapfile::SwapEntry;
@@ -229,7 +229,7 @@ where
         if let Some(av) = anon_vma_of::<P, T>(meta, folio) {
             walk_folio(backend, &av, folio, pa, &mut |inner, hit| {
                 if hit.pte_flags.contains(PteFlags::ACCESSED) {
-                    set_pte_flags(inner, hit.addr, hit.pte_flags - PteFlags::ACCESSED);
+                    clear_young(inner, hit);
                 }
                 true
             });
@@ -315,7 +315,7 @@ where
         }
         if hit.pte_flags.contains(PteFlags::ACCESSED) {
             referenced = true;
-            set_pte_flags(inner, hit.addr, hit.pte_flags - PteFlags::ACCESSED);
+            clear_young(inner, hit);
         }
         true
     });

@@ -380,6 +380,25 @@ impl<P: PhysMem> PageTable<P> {
         Ok(e.leaf_flags())
     }
 
+    /// Clear the accessed bit of the leaf at `va`; return whether it was
+    /// set (Linux `ptep_test_and_clear_young`). Nothing is flushed: on x86
+    /// a stale translation with the bit still cached only means the CPU
+    /// does not set it again until that entry leaves its TLB, so the page
+    /// may look unused for a while, which costs reclaim a wrong guess and
+    /// never a wrong byte (Linux's x86 `ptep_clear_flush_young` skips the
+    /// flush for the same reason). The store is not atomic against the
+    /// CPU setting `DIRTY` at the same moment, so a caller must not rely
+    /// on `DIRTY` of a writable pte afterwards (reclaim write-protects and
+    /// flushes before it looks at it).
+    pub fn ptep_test_and_clear_young(&mut self, va: u64) -> bool {
+        let Some((slot, e)) = self.leaf(va) else { return false };
+        if !e.leaf_flags().contains(PteFlags::ACCESSED) {
+            return false;
+        }
+        self.set(slot, PtEntry(e.0 & !PteFlags::ACCESSED.bits()));
+        true
+    }
+
     /// Point the 4 KiB leaf at `va` to the frame `pa` with `flags` (the
     /// copy-on-write break: the pte changes frame in one store, without an
     /// empty window and without touching the tables above); return what it
