@@ -11,7 +11,8 @@
  * locked page was never swapped in. munlock then lets reclaim take the
  * formerly locked pages too. Every page holds a pattern a compressed
  * swap device can shrink (zram keeps it in RAM). Without swap it says so
- * and checks nothing. Arguments: LOCKED_MB UNLOCKED_MB. */
+ * and checks nothing. Arguments: LOCKED_MB UNLOCKED_MB [ROUNDS], ROUNDS
+ * the passes over the unlocked memory after munlock (default 2). */
 #define _GNU_SOURCE
 #include "pages.h"
 #include "tap.h"
@@ -47,6 +48,9 @@ static int page_ok(const char *p, uint64_t tag)
 int main(int argc, char **argv)
 {
 	long locked_mb = argc > 1 ? atol(argv[1]) : 64, unlocked_mb = argc > 2 ? atol(argv[2]) : 512;
+	/* Passes over the unlocked memory after munlock: each swaps it all in
+	 * and out once. */
+	int rounds = argc > 3 ? atoi(argv[3]) : 2;
 	long lpages = locked_mb * 256, upages = unlocked_mb * 256;
 	tap_begin("swap_mlock");
 	if (meminfo_field_kb("SwapTotal") <= 0) {
@@ -103,7 +107,7 @@ int main(int argc, char **argv)
 
 	/* Unlocked, the same pages are fair game. */
 	tap_ok(munlock(l, lpages * PG) == 0, "munlock");
-	for (int round = 0; round < 2; round++)
+	for (int round = 0; round < rounds; round++)
 		for (long i = 0; i < upages; i++)
 			u[i * PG + 8] = (char)round;
 	tap_ok(resident(l, lpages) < lpages, "after munlock reclaim takes formerly locked pages too (%ld of %ld resident)",
