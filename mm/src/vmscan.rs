@@ -49,6 +49,7 @@
 //! held. Never takes an `mmap_lock`.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::addr::PAGE_SIZE;
 use crate::lru::LruList;
@@ -62,6 +63,41 @@ use crate::swap::swap_state::{swp_entry_to_pte, SwapEvent};
 use crate::swap::swapfile::SwapEntry;
 use crate::swap::SWAP_PAGE_SIZE;
 use crate::vma::VmFlags;
+
+/// Linux's default `vm.swappiness`.
+pub const DEFAULT_SWAPPINESS: u32 = 60;
+/// Linux `MAX_SWAPPINESS`: the largest `vm.swappiness`.
+pub const MAX_SWAPPINESS: u32 = 200;
+
+/// `vm.swappiness` (`/proc/sys/vm/swappiness`): how much reclaim prefers
+/// anonymous pages to file pages, from 0 to [`MAX_SWAPPINESS`]. Linux's
+/// `get_scan_count` splits a scan between the anonymous and the file
+/// lists in proportion to it and to `MAX_SWAPPINESS` minus it, but when
+/// the file lists are about empty it scans anonymous pages whatever the
+/// value, and 0 stops swapping only in a memory cgroup's own reclaim.
+/// Every Holdfast user page is swap-backed (the file lists stay empty)
+/// and there are no memory cgroups, so reclaim takes anonymous pages at
+/// any swappiness, as Linux does on such a machine: the value is kept and
+/// shown, and changes nothing yet.
+static VM_SWAPPINESS: AtomicU32 = AtomicU32::new(DEFAULT_SWAPPINESS);
+
+/// The current `vm.swappiness`.
+pub fn vm_swappiness() -> u32 {
+    VM_SWAPPINESS.load(Ordering::Relaxed)
+}
+
+/// A `vm.swappiness` above [`MAX_SWAPPINESS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwappinessOutOfRange;
+
+/// Set `vm.swappiness`; nothing changes for a value out of range.
+pub fn set_vm_swappiness(value: u32) -> Result<(), SwappinessOutOfRange> {
+    if value > MAX_SWAPPINESS {
+        return Err(SwappinessOutOfRange);
+    }
+    VM_SWAPPINESS.store(value, Ordering::Relaxed);
+    Ok(())
+}
 
 /// Linux `SWAP_CLUSTER_MAX`: pages isolated per round.
 pub const SWAP_CLUSTER_MAX: usize = 32;

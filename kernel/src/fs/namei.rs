@@ -185,7 +185,7 @@ pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
         b"/proc/sys" => push(b"vm", DT_DIR),
         b"/proc/sysvipc" => push(b"shm", DT_REG),
         b"/proc/sys/vm" => {
-            for f in [&b"max_map_count"[..], b"mlock_populate"] {
+            for f in [&b"max_map_count"[..], b"mlock_populate", b"swappiness"] {
                 push(f, DT_REG);
             }
         }

@@ -50,6 +50,8 @@ pub enum Sysctl {
     MlockPopulate,
     /// `max_map_count`: the most vmas an address space may have.
     MaxMapCount,
+    /// `swappiness`: reclaim's anonymous-versus-file balance, 0 to 200.
+    Swappiness,
 }
 
 impl Sysctl {
@@ -58,6 +60,7 @@ impl Sysctl {
         match name {
             b"mlock_populate" => Some(Sysctl::MlockPopulate),
             b"max_map_count" => Some(Sysctl::MaxMapCount),
+            b"swappiness" => Some(Sysctl::Swappiness),
             _ => None,
         }
     }
@@ -72,6 +75,7 @@ impl Sysctl {
         match self {
             Sysctl::MlockPopulate => alloc::format!("{}\n", mm::populate::global_strategy().name()),
             Sysctl::MaxMapCount => alloc::format!("{}\n", mm::vma::max_map_count()),
+            Sysctl::Swappiness => alloc::format!("{}\n", mm::vmscan::vm_swappiness()),
         }
     }
 
@@ -88,19 +92,30 @@ impl Sysctl {
             }
             Sysctl::MaxMapCount => {
                 // An int from 0 to INT_MAX.
-                let digits = text.strip_prefix('+').unwrap_or(text);
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Errno::EINVAL);
-                }
-                let n: u32 = digits.parse().map_err(|_| Errno::EINVAL)?;
-                if n > i32::MAX as u32 {
-                    return Err(Errno::EINVAL);
-                }
+                let n = parse_int_minmax(text, i32::MAX as u32)?;
                 mm::vma::set_max_map_count(n as usize);
+            }
+            Sysctl::Swappiness => {
+                let n = parse_int_minmax(text, mm::vmscan::MAX_SWAPPINESS)?;
+                mm::vmscan::set_vm_swappiness(n).map_err(|_| Errno::EINVAL)?;
             }
         }
         Ok(())
     }
+}
+
+/// A decimal int from 0 to `max` (an optional `+` first), as Linux's
+/// `proc_dointvec_minmax` takes it; EINVAL otherwise.
+fn parse_int_minmax(text: &str, max: u32) -> Result<u32, Errno> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Errno::EINVAL);
+    }
+    let n: u32 = digits.parse().map_err(|_| Errno::EINVAL)?;
+    if n > max {
+        return Err(Errno::EINVAL);
+    }
+    Ok(n)
 }
 
 /// A key written to `/proc/sysrq-trigger` (Linux `__handle_sysrq`): `c`
