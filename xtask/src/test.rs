@@ -973,6 +973,10 @@ pub const USER_CASES: &[UserCase] = &[
         timeout: Some(Duration::from_secs(360)),
         ..case("swap_mlock")
     },
+    // Copy-on-write pages shared by fork swapped out once (one slot, two
+    // counts) and read back by each process as its own data: 32 MiB
+    // shared, 320 MiB of pressure on 256 MiB with zram.
+    UserCase { mem: Some("256M"), kernel_words: &["zram=1G"], ..case("swap_fork") },
     // vm.swappiness: Linux's default, its range and EINVAL, and global
     // reclaim swapping at swappiness 0 (no file pages to take instead):
     // 320 MiB written on 256 MiB with zram. Without the checker, as
@@ -1304,7 +1308,7 @@ fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
     if u.typed.is_some() {
         return Some("a console session on Holdfast (/proc/sys/vm/mlock_populate)");
     }
-    if matches!(u.program, "oom_touch" | "oom_fork" | "swap_mlock") {
+    if matches!(u.program, "oom_touch" | "oom_fork" | "swap_mlock" | "swap_fork") {
         // Its size is twice the guest's memory; this machine has far more.
         return Some("sized for the QEMU guest's memory");
     }
