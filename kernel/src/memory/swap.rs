@@ -28,6 +28,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use mm::swap::zram::Zram;
 use mm::vmscan::{shrink_lruvec, ReclaimStats, Reclaimer, SWAP_CLUSTER_MAX};
+use mm::Errno;
 use spin::Once;
 
 use crate::arch::tlb::KernelTlb;
@@ -158,6 +159,27 @@ pub fn wakeup_kswapd(free: u64) {
 /// Locking: no lock held.
 pub fn try_to_free_pages() -> u64 {
     shrink(SWAP_CLUSTER_MAX as u64, Reclaimer::Direct).reclaimed
+}
+
+/// Linux `MAX_RECLAIM_RETRIES`: how many rounds of direct reclaim an
+/// operation that ran out of memory gets while reclaim makes progress.
+const MAX_RECLAIM_RETRIES: u32 = 16;
+
+/// Run `op`; while it fails with `ENOMEM` and a round of direct reclaim
+/// frees pages, run it again (Linux's allocator slow path, at the level
+/// of a whole operation, for operations that allocate under locks
+/// reclaim would need: `op` must undo everything when it fails, as fork's
+/// copy of an address space does).
+///
+/// Locking: no lock held, interrupts enabled.
+pub fn retry_after_reclaim<T>(mut op: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+    let mut retries = 0;
+    loop {
+        match op() {
+            Err(Errno::ENOMEM) if retries < MAX_RECLAIM_RETRIES && try_to_free_pages() > 0 => retries += 1,
+            r => return r,
+        }
+    }
 }
 
 /// Reclaim runs in progress (they hold references on isolated pages).

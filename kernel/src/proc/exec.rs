@@ -251,7 +251,9 @@ pub fn do_execveat(
         depth += 1;
     }
     super::elf::parse_head(&bprm.image.head, bprm.image.size)?;
-    let new_mm = Arc::new(UserMm::new()?);
+    // Under memory pressure the new page-table root may find no free
+    // frame: reclaim and try again, as Linux's allocator would.
+    let new_mm = Arc::new(crate::memory::swap::retry_after_reclaim(UserMm::new)?);
 
     begin_new_exec(&proc, new_mm, &bprm.filename)?;
     *proc.exe.lock() = core::mem::take(&mut bprm.image.path);

@@ -109,7 +109,9 @@ pub fn do_fork(args: CloneArgs, frame: &UserFrame) -> Result<u32, Errno> {
         mm.mmget();
         mm
     } else {
-        Arc::new(parent.mm().dup()?)
+        // Under memory pressure the copy's page tables may find no free
+        // frame: reclaim and copy again, as Linux's allocator would.
+        Arc::new(crate::memory::swap::retry_after_reclaim(|| parent.mm().dup())?)
     };
     let files = match parent.files.dup() {
         Ok(f) => f,
