@@ -977,6 +977,19 @@ pub const USER_CASES: &[UserCase] = &[
     // counts) and read back by each process as its own data: 32 MiB
     // shared, 320 MiB of pressure on 256 MiB with zram.
     UserCase { mem: Some("256M"), kernel_words: &["zram=1G"], ..case("swap_fork") },
+    // The stress programs under real memory pressure: mm_stress and
+    // syscall_fuzz in the foreground while swap_mlock keeps reclaim
+    // swapping in the background, with the invariant checker on (it
+    // skips its walk while free memory is below twice the reserve).
+    UserCase {
+        name: "swap_pressure",
+        args: &["sh", "swap_pressure.sh"],
+        output: &["swap_pressure: 6 passed, 0 failed"],
+        with: &["swap_pressure.sh", "swap_mlock", "mm_stress", "syscall_fuzz"],
+        mem: Some("160M"),
+        kernel_words: &["zram=512M"],
+        ..case("busybox")
+    },
     // vm.swappiness: Linux's default, its range and EINVAL, and global
     // reclaim swapping at swappiness 0 (no file pages to take instead):
     // 320 MiB written on 256 MiB with zram. Without the checker, as
@@ -1308,7 +1321,7 @@ fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
     if u.typed.is_some() {
         return Some("a console session on Holdfast (/proc/sys/vm/mlock_populate)");
     }
-    if matches!(u.program, "oom_touch" | "oom_fork" | "swap_mlock" | "swap_fork") {
+    if matches!(u.name(), "oom_touch" | "oom_fork" | "swap_mlock" | "swap_fork" | "swap_pressure") {
         // Its size is twice the guest's memory; this machine has far more.
         return Some("sized for the QEMU guest's memory");
     }
