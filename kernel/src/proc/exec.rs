@@ -211,6 +211,45 @@ pub fn do_execveat(
     frame: &mut UserFrame,
 ) -> Result<(), Errno> {
     let proc = super::current();
+    // Under memory pressure the kernel heap or the new page-table root may
+    // find no free frame: everything before the point of no return is
+    // gathered again after a round of reclaim, as Linux's allocator
+    // would reclaim inside each allocation.
+    let (mut bprm, new_mm) = crate::memory::swap::retry_after_reclaim(|| {
+        let bprm = prepare_binprm(&proc, dirfd, path, argv, envp, flags, path_inaccessible)?;
+        Ok((bprm, Arc::new(UserMm::new()?)))
+    })?;
+
+    begin_new_exec(&proc, new_mm, &bprm.filename)?;
+    *proc.exe.lock() = core::mem::take(&mut bprm.image.path);
+    // The point of no return is behind: a failure kills the process.
+    match load(&proc, &bprm.image, &bprm.filename, &bprm.argv, &bprm.envp) {
+        Ok((entry, sp)) => {
+            *frame = new_user_frame(entry, sp);
+            Ok(())
+        }
+        Err(e) => {
+            crate::kprintln!("exec {}: failed after the point of no return: {:?}", proc.name(), e);
+            super::signal::send_fatal(&proc, super::signal::SIGSEGV);
+            Err(e)
+        }
+    }
+}
+
+/// Everything exec gathers before the point of no return (Linux
+/// `bprm_execve` up to `begin_new_exec`): the file opened, `#!` lines
+/// followed to an ELF file whose head is valid, the argument and
+/// environment strings copied in. Changes nothing in the caller.
+#[allow(clippy::too_many_arguments)]
+fn prepare_binprm(
+    proc: &Process,
+    dirfd: i32,
+    path: &[u8],
+    argv: u64,
+    envp: u64,
+    flags: u32,
+    path_inaccessible: bool,
+) -> Result<Binprm, Errno> {
     let image = (super::services().open_exec)(dirfd, path, flags)?;
     let filename = if dirfd == AT_FDCWD || path.first() == Some(&b'/') {
         try_copy(path)?
@@ -251,24 +290,7 @@ pub fn do_execveat(
         depth += 1;
     }
     super::elf::parse_head(&bprm.image.head, bprm.image.size)?;
-    // Under memory pressure the new page-table root may find no free
-    // frame: reclaim and try again, as Linux's allocator would.
-    let new_mm = Arc::new(crate::memory::swap::retry_after_reclaim(UserMm::new)?);
-
-    begin_new_exec(&proc, new_mm, &bprm.filename)?;
-    *proc.exe.lock() = core::mem::take(&mut bprm.image.path);
-    // The point of no return is behind: a failure kills the process.
-    match load(&proc, &bprm.image, &bprm.filename, &bprm.argv, &bprm.envp) {
-        Ok((entry, sp)) => {
-            *frame = new_user_frame(entry, sp);
-            Ok(())
-        }
-        Err(e) => {
-            crate::kprintln!("exec {}: failed after the point of no return: {:?}", proc.name(), e);
-            super::signal::send_fatal(&proc, super::signal::SIGSEGV);
-            Err(e)
-        }
-    }
+    Ok(bprm)
 }
 
 fn spacetab(c: u8) -> bool {
