@@ -44,6 +44,7 @@ programs=(
 	"shm_mlock|0|"
 	"lru_lists|0|"
 	"swap_mlock|0|"
+	"swapoff|0|"
 	"file_map|0|"
 	"memfd_seals|0|"
 	"sysv_shm|0|"

@@ -973,6 +973,19 @@ pub const USER_CASES: &[UserCase] = &[
         timeout: Some(Duration::from_secs(360)),
         ..case("swap_mlock")
     },
+    // swapoff brings every swapped-out page of every process back and
+    // takes the device away; swapon puts it back; their errnos. On 256
+    // MiB with zram: sized for the guest (skipped natively). Without the
+    // checker for the same reason as swap_mlock (mm_swapoff checks
+    // try_to_unuse with it on).
+    UserCase {
+        mem: Some("256M"),
+        kernel_words: &["zram=1G"],
+        needs_root: true,
+        check_invariants: false,
+        timeout: Some(Duration::from_secs(240)),
+        ..case("swapoff")
+    },
     // File mappings through the page cache: MAP_SHARED/MAP_PRIVATE of
     // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
     // breaking copy-on-write, /dev/zero, memfd_create. Root on Linux.
@@ -1299,7 +1312,7 @@ fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
     if u.typed.is_some() {
         return Some("a console session on Holdfast (/proc/sys/vm/mlock_populate)");
     }
-    if matches!(u.program, "oom_touch" | "oom_fork" | "swap_mlock") {
+    if matches!(u.program, "oom_touch" | "oom_fork" | "swap_mlock" | "swapoff") {
         // Its size is twice the guest's memory; this machine has far more.
         return Some("sized for the QEMU guest's memory");
     }
