@@ -6,13 +6,15 @@
  * own and waits; SHARED_MB written before the fork is shared by both;
  * KEEP_MB is written, then PUSH_MB more (together more than the machine)
  * so that reclaim swaps the older pages out (pswpout, VmSwap rise);
- * PUSH_MB is unmapped, and swapoff("/dev/zram0") must then bring back the
+ * swapoff then cannot bring it all back: ENOMEM, the device stays on and
+ * every page reads back. PUSH_MB is unmapped, and swapoff must then bring back the
  * rest: VmSwap 0 in both processes, SwapTotal 0, /proc/swaps only its
  * header, every page reads back its pattern. swapon restores SwapTotal.
  * The errnos: EFAULT, ENOENT, EINVAL (not a swap device, not active, no
  * swap header, unknown flags), EBUSY (already on), EPERM (uid 65534).
- * Arguments: KEEP_MB PUSH_MB. Without swap it says so and checks only
- * the errnos. */
+ * Arguments: KEEP_MB PUSH_MB [DEVICE] (default /dev/zram0; /dev/vda is
+ * the disk of `cargo xtask run --swap-disk` with swapon=/dev/vda).
+ * Without swap it says so and checks only the errnos. */
 #define _GNU_SOURCE
 #include "pages.h"
 #include "tap.h"
@@ -24,7 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ZRAM "/dev/zram0"
 #define CHILD_MB 8
 #define SHARED_MB 4
 
@@ -86,6 +87,8 @@ static int swaps_lines(void)
 		tap_check(r_ == -1 && e_ == (want), gs_, es_, __VA_ARGS__);                      \
 	} while (0)
 
+static const char *dev = "/dev/zram0";
+
 static void errno_checks(void)
 {
 	ERRNO_IS(swapoff((const char *)1), EFAULT, "swapoff of a bad pointer: EFAULT");
@@ -94,14 +97,14 @@ static void errno_checks(void)
 	ERRNO_IS(swapon("/no/such/swap", 0), ENOENT, "swapon of a missing path: ENOENT");
 	ERRNO_IS(swapoff("/dev/null"), EINVAL, "swapoff of /dev/null (not a swap device): EINVAL");
 	ERRNO_IS(swapon("/dev/null", 0), EINVAL, "swapon of /dev/null (no swap header): EINVAL");
-	ERRNO_IS(swapon(ZRAM, 0x40000000), EINVAL, "swapon with an unknown flag: EINVAL");
+	ERRNO_IS(swapon(dev, 0x40000000), EINVAL, "swapon with an unknown flag: EINVAL");
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (setresuid(65534, 65534, 65534))
 			_exit(10);
-		if (swapoff(ZRAM) != -1 || errno != EPERM)
+		if (swapoff(dev) != -1 || errno != EPERM)
 			_exit(11);
-		if (swapon(ZRAM, 0) != -1 || errno != EPERM)
+		if (swapon(dev, 0) != -1 || errno != EPERM)
 			_exit(12);
 		_exit(0);
 	}
@@ -113,6 +116,8 @@ static void errno_checks(void)
 int main(int argc, char **argv)
 {
 	long keep_mb = argc > 1 ? atol(argv[1]) : 64, push_mb = argc > 2 ? atol(argv[2]) : 224;
+	if (argc > 3)
+		dev = argv[3];
 	long kpages = keep_mb * 256, ppages = push_mb * 256, cpages = CHILD_MB * 256, spages = SHARED_MB * 256;
 	tap_begin("swapoff");
 	errno_checks();
@@ -121,7 +126,7 @@ int main(int argc, char **argv)
 		printf("# no swap: only the errnos checked\n");
 		return tap_end();
 	}
-	tap_eq(swaps_lines(), 2, "/proc/swaps: its header and " ZRAM);
+	tap_eq(swaps_lines(), 2, "/proc/swaps: its header and %s", dev);
 
 	char *shared = anon(spages);
 	if (!tap_ok(shared != NULL, "mmap %d MiB", SHARED_MB))
@@ -159,13 +164,19 @@ int main(int argc, char **argv)
 	fill_range(push, ppages, 0x100000);
 	long out1 = vmstat_field("pswpout");
 	tap_ok(out1 > out0, "writing %ld MiB swapped pages out (pswpout %ld -> %ld)", keep_mb + push_mb, out0, out1);
+	ERRNO_IS(swapoff(dev), ENOMEM, "swapoff with more swapped out than fits in RAM: ENOMEM");
+	tap_eq(meminfo_field_kb("SwapTotal"), total0, "the device is still on");
+	tap_eq(swaps_lines(), 2, "/proc/swaps still lists it");
+	tap_eq(bad_range(push, ppages, 0x100000), 0, "every page of the %ld MiB reads back its pattern", push_mb);
+	tap_eq(bad_range(keep, kpages, 0), 0, "every page of the %ld MiB reads back its pattern", keep_mb);
+	out1 = vmstat_field("pswpout");
 	tap_ok(munmap(push, ppages * PG) == 0, "munmap the %ld MiB pushed", push_mb);
 	long vmswap = proc_field_kb("/proc/self/status", "VmSwap");
 	tap_ok(vmswap > 0, "VmSwap is %ld kB", vmswap);
 	long used = total0 - meminfo_field_kb("SwapFree");
 	tap_ok(used > 0, "%ld kB of swap in use", used);
 
-	tap_eq(swapoff(ZRAM), 0, "swapoff(\"" ZRAM "\")");
+	tap_eq(swapoff(dev), 0, "swapoff(\"%s\")", dev);
 	tap_eq(proc_field_kb("/proc/self/status", "VmSwap"), 0, "VmSwap is 0");
 	tap_eq(meminfo_field_kb("SwapTotal"), 0, "SwapTotal is 0");
 	tap_eq(meminfo_field_kb("SwapFree"), 0, "SwapFree is 0");
@@ -178,12 +189,12 @@ int main(int argc, char **argv)
 	waitpid(child, &st, 0);
 	tap_eq(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + st, 0, "the child: VmSwap 0, its pages and the shared ones read back");
 
-	ERRNO_IS(swapoff(ZRAM), EINVAL, "swapoff of a device already off: EINVAL");
-	tap_eq(swapon(ZRAM, 0), 0, "swapon(\"" ZRAM "\") again");
+	ERRNO_IS(swapoff(dev), EINVAL, "swapoff of a device already off: EINVAL");
+	tap_eq(swapon(dev, 0), 0, "swapon(\"%s\") again", dev);
 	tap_eq(meminfo_field_kb("SwapTotal"), total0, "SwapTotal is back");
 	tap_eq(meminfo_field_kb("SwapFree"), total0, "all of it free");
 	tap_eq(swaps_lines(), 2, "/proc/swaps lists it again");
-	ERRNO_IS(swapon(ZRAM, 0), EBUSY, "swapon of a device already on: EBUSY");
+	ERRNO_IS(swapon(dev, 0), EBUSY, "swapon of a device already on: EBUSY");
 	/* The device works again: push memory out once more. */
 	push = anon(ppages);
 	if (tap_ok(push != NULL, "mmap %ld MiB", push_mb)) {
