@@ -9,7 +9,8 @@
 //! file system: `swapon` and `swapoff` know them by these exact paths
 //! (the names `/proc/swaps` shows); any other path is looked up in the
 //! file system and, if it exists, is not a swap device (`EINVAL`, as
-//! Linux says of a character device or a file without a swap header).
+//! Linux says of a character device or a file without a swap header), as
+//! is `/dev/vda` when the disk has no valid swap header.
 //!
 //! Swapping off zram discards its contents (every slot is freed on the
 //! way); swapping it on again starts from an empty device. The swap flags
@@ -67,6 +68,10 @@ pub fn device_name(type_: u8) -> &'static str {
 fn find(t: &[SwapFile], path: &[u8]) -> Result<usize, Errno> {
     if let Some(i) = t.iter().position(|f| f.name.as_bytes() == path) {
         return Ok(i);
+    }
+    if path == b"/dev/vda" && crate::drivers::virtio_blk::disk_present() {
+        // A disk without a (valid) swap header.
+        return Err(Errno::EINVAL);
     }
     // AT_FDCWD: a relative path starts at the working directory.
     let start = crate::fs::namei::start_dir(-100, path)?;

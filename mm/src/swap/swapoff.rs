@@ -14,6 +14,9 @@
 //! slots again ([`Swap::reinsert_swap_info`]) and nothing is lost: every
 //! page is either back in RAM or still in its slot, named by its pte.
 //!
+//! Only page tables hold swap entries: Holdfast does not swap shmem pages
+//! out, so there is no `shmem_unuse`.
+//!
 //! Holdfast has no swap cache: a slot that several address spaces share
 //! after fork is read once per pte, and each gets its own copy of the
 //! page (Linux maps the one swap-cache page into all of them). Swapping
