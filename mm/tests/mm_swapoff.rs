@@ -158,3 +158,43 @@ fn a_fault_after_swapoff_finds_the_page_not_the_gone_device() {
     resident_and_intact(&w, &w.mm, a, 8);
     check(&w.mm);
 }
+
+#[test]
+fn faults_and_reclaim_racing_swapoff_lose_nothing() {
+    const M: u64 = 512;
+    for _ in 0..4 {
+        let w = world();
+        w.meta.swap().swapon(Arc::new(Zram::new(4 * M).unwrap()), &[]).unwrap();
+        let a = populated(&w, M);
+        swap_all_out(&w, &w.mm, a, M);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Faults from the top down, towards swapoff's walk from the bottom up.
+        let faulter = {
+            let mm = w.mm.clone();
+            std::thread::spawn(move || {
+                for i in (0..M).rev() {
+                    mm.handle_mm_fault(a + i * P, FaultAccess::Read, FaultOrigin::User).unwrap();
+                }
+            })
+        };
+        // Reclaim swapping out what came back, until swapoff is done.
+        let reclaimer = {
+            let (meta, backend, arena, done) = (w.meta.clone(), w.backend.clone(), w.arena.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    shrink_lruvec::<SharedArena, StdBackend, NoFlush>(&meta, &backend, &arena, 32, Reclaimer::Direct);
+                }
+            })
+        };
+        let r = swapoff_of(&w, &[&w.mm]);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        faulter.join().unwrap();
+        reclaimer.join().unwrap();
+        r.unwrap();
+        check(&w.mm);
+        assert_eq!(w.mm.swap_ents(), 0);
+        assert_eq!(w.mm.rss(), M);
+        assert_eq!(w.meta.swap().totals(), (0, 0));
+        resident_and_intact(&w, &w.mm, a, M);
+    }
+}

@@ -171,11 +171,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// new exclusive anonymous page, old (no accessed or dirty bit, as
     /// Linux's `pte_mkold`), with the vma's protection; returns whether it
     /// did (not if the pte changed meanwhile: a fault or a zap got there
-    /// first). A frame that cannot be had is looked for once more after
-    /// direct reclaim (to other devices).
+    /// first; a read that fails because the slot was freed meanwhile is
+    /// such a change). A frame that cannot be had is looked for once more
+    /// after direct reclaim (to other devices).
     ///
     /// Errors: `ENOMEM` (no frame, no heap for the transfer or a page
-    /// table), `EIO` (the device could not read the slot: its pte stays).
+    /// table), `EIO` (the device could not read the slot and the pte still
+    /// names it: it stays).
     /// Locking: `mmap_lock` held for read (`held`), no inner lock; takes
     /// the inner lock after the read.
     fn unuse_pte(&self, held: MmapLocked<'_>, si: &SwapInfo, va: u64, swp: PtEntry) -> Result<bool, Errno> {
@@ -188,10 +190,17 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         if spare.is_none() {
             return Err(Errno::ENOMEM);
         }
-        let pa = self.swap_read_frame(si, entry, &mut spare).map_err(|e| match e {
-            SwapReadError::NoMemory => Errno::ENOMEM,
-            SwapReadError::Io => Errno::EIO,
-        })?;
+        let pa = match self.swap_read_frame(si, entry, &mut spare) {
+            Ok(pa) => pa,
+            Err(SwapReadError::NoMemory) => return Err(Errno::ENOMEM),
+            Err(SwapReadError::Io) => {
+                // A fault may have swapped the page in and freed the slot
+                // since the pte was looked at: only an entry still there
+                // is an error.
+                let still = self.lock_inner().pgtable.as_ref().and_then(|pt| pt.swap_entry_at(va)) == Some(swp);
+                return if still { Err(Errno::EIO) } else { Ok(false) };
+            }
+        };
         let meta = self.page_meta();
         let mut g = self.lock_inner();
         let inner = &mut *g;
