@@ -46,6 +46,7 @@ programs=(
 	"swap_mlock|0|"
 	"swap_fork|0|"
 	"swappiness|0|"
+	"swapoff|0|"
 	"file_map|0|"
 	"memfd_seals|0|"
 	"sysv_shm|0|"

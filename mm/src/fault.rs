@@ -53,6 +53,7 @@ use crate::pgtable::{PageSize, PhysMem, PtEntry, PteFlags, TlbFlush};
 use crate::rmap::{folio_add_file_rmap_pte, folio_add_new_anon_rmap, folio_remove_rmap_pte};
 use crate::rwsem::RwSemBackend;
 use crate::swap::swap_state::{pte_to_swp_entry, SwapEvent};
+use crate::swap::swapfile::{SwapEntry, SwapInfo};
 use crate::swap::SWAP_PAGE_SIZE;
 use crate::vma::VmFlags;
 
@@ -200,7 +201,9 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// when it was looked at. Read the slot into a new frame (the caller's
     /// `spare` if it has one) with no lock of this mm held, then map the
     /// frame if the pte still holds `swp`; returns whether it did (if not,
-    /// the access is retried against whatever is there now).
+    /// the access is retried against whatever is there now). A device that
+    /// is gone, or a read that fails, is `SigBus` only if the pte still
+    /// holds `swp`: a swapoff may have swapped the page in meanwhile.
     ///
     /// Locking: `mmap_lock` held (`held`), no inner lock; takes the inner
     /// lock after the read.
@@ -216,25 +219,18 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         let meta = self.page_meta();
         let va = page_align_down(addr);
         let entry = pte_to_swp_entry(swp).ok_or(FaultError::SigBus)?;
-        let dev = meta.swap().device(entry.type_).ok_or(FaultError::SigBus)?;
-        let pa = match spare.take() {
-            Some(pa) => pa,
-            None => self.phys.alloc_frame().ok_or(FaultError::OutOfMemory)?,
+        let pa = match meta.swap().device(entry.type_) {
+            Some(si) => self.swap_read_frame(&si, entry, spare),
+            None => Err(SwapReadError::Io),
         };
-        let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
-        if buf.try_reserve_exact(SWAP_PAGE_SIZE).is_err() {
-            self.phys.free_frame(pa);
-            return Err(FaultError::OutOfMemory);
-        }
-        buf.resize(SWAP_PAGE_SIZE, 0);
-        let read = match <&mut [u8; SWAP_PAGE_SIZE]>::try_from(buf.as_mut_slice()) {
-            Ok(page) => dev.device().read_page(entry.offset, page).map(|_| self.phys.write_frame(pa, page)),
-            Err(_) => Err(crate::swap::SwapIoError::Io),
+        let pa = match pa {
+            Ok(pa) => pa,
+            Err(SwapReadError::NoMemory) => return Err(FaultError::OutOfMemory),
+            Err(SwapReadError::Io) => {
+                let still = self.lock_inner().pgtable.as_ref().and_then(|pt| pt.swap_entry_at(va)) == Some(swp);
+                return if still { Err(FaultError::SigBus) } else { Ok(false) };
+            }
         };
-        if read.is_err() {
-            self.phys.free_frame(pa);
-            return Err(FaultError::SigBus);
-        }
         let mut g = self.lock_inner();
         let inner = &mut *g;
         let checked = inner.vmas.vma_lookup(addr).ok_or(FaultError::NoVma).and_then(|v| {
@@ -252,28 +248,37 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 return other.map(|_| false);
             }
         };
-        let Some(folio) = meta.get(pa) else {
-            self.phys.free_frame(pa);
-            return Err(FaultError::OutOfMemory);
-        };
-        if folio.prep_new_page().is_err() {
-            return Err(FaultError::OutOfMemory);
-        }
         let want = vm_pte_flags(vm_flags) | fault_ad_bits(access == FaultAccess::Write);
-        let Some(pt) = inner.pgtable.as_mut() else { return Err(FaultError::NoVma) };
-        if pt.replace_swap_pte(va, swp, pa, want).is_err() {
-            if let Ok(true) = meta.put_page(folio) {
-                self.phys.free_frame(pa);
-            }
-            return Err(FaultError::OutOfMemory);
-        }
-        folio_add_new_anon_rmap(meta, folio, vm_flags, index, inner.anon_vma_id);
-        inner.rss += 1;
-        inner.swap_ents = inner.swap_ents.saturating_sub(1);
-        let _ = meta.swap().swap_free(entry);
-        meta.swap().count(SwapEvent::SwapIn, 1);
+        map_swapped_in(inner, meta, va, swp, pa, vm_flags, index, want)?;
         meta.swap().count(SwapEvent::MajorFault, 1);
         Ok(true)
+    }
+
+    /// Read slot `entry` of `si` into a new frame (the caller's `spare` if
+    /// it has one) and return the frame (Linux `swap_read_folio` without a
+    /// swap cache). The frame is freed again on failure.
+    ///
+    /// Locking: no inner lock held (the device may sleep or allocate).
+    pub(crate) fn swap_read_frame(&self, si: &SwapInfo, entry: SwapEntry, spare: &mut Option<u64>) -> Result<u64, SwapReadError> {
+        let pa = match spare.take() {
+            Some(pa) => pa,
+            None => self.phys.alloc_frame().ok_or(SwapReadError::NoMemory)?,
+        };
+        let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+        if buf.try_reserve_exact(SWAP_PAGE_SIZE).is_err() {
+            self.phys.free_frame(pa);
+            return Err(SwapReadError::NoMemory);
+        }
+        buf.resize(SWAP_PAGE_SIZE, 0);
+        let read = match <&mut [u8; SWAP_PAGE_SIZE]>::try_from(buf.as_mut_slice()) {
+            Ok(page) => si.device().read_page(entry.offset, page).map(|_| self.phys.write_frame(pa, page)),
+            Err(_) => Err(crate::swap::SwapIoError::Io),
+        };
+        if read.is_err() {
+            self.phys.free_frame(pa);
+            return Err(SwapReadError::Io);
+        }
+        Ok(pa)
     }
 
     /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
@@ -282,6 +287,60 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             self.phys.free_frame(pa);
         }
     }
+}
+
+/// Why [`MmStruct::swap_read_frame`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SwapReadError {
+    /// No frame, or no heap for the transfer.
+    NoMemory,
+    /// The device failed the read, or is gone.
+    Io,
+}
+
+/// The mapping half of Linux `do_swap_page` and `unuse_pte`: frame `pa`,
+/// which holds the contents of the slot the swap pte `swp` at `va` names,
+/// replaces that pte with the protection `want`, as a new exclusive
+/// anonymous page at linear index `index` of a vma with `vm_flags`; the
+/// pte's count on the slot is given back. The caller checked that the pte
+/// still holds `swp`. On failure the frame is freed.
+///
+/// Locking: `mmap_lock` held, inner lock held (`inner`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn map_swapped_in<P: PhysMem, T: TlbFlush>(
+    inner: &mut MmInner<P, T>,
+    meta: &PageMetaArray,
+    va: u64,
+    swp: PtEntry,
+    pa: u64,
+    vm_flags: VmFlags,
+    index: u64,
+    want: PteFlags,
+) -> Result<(), FaultError> {
+    let Some(entry) = pte_to_swp_entry(swp) else {
+        inner.phys.free_frame(pa);
+        return Err(FaultError::SigBus);
+    };
+    let Some(folio) = meta.get(pa) else {
+        inner.phys.free_frame(pa);
+        return Err(FaultError::OutOfMemory);
+    };
+    if folio.prep_new_page().is_err() {
+        return Err(FaultError::OutOfMemory);
+    }
+    let Some(pt) = inner.pgtable.as_mut() else { return Err(FaultError::NoVma) };
+    if pt.replace_swap_pte(va, swp, pa, want).is_err() {
+        if let Ok(true) = meta.put_page(folio) {
+            inner.phys.free_frame(pa);
+        }
+        return Err(FaultError::OutOfMemory);
+    }
+    folio_add_new_anon_rmap(meta, folio, vm_flags, index, inner.anon_vma_id);
+    inner.rss += 1;
+    inner.swap_ents = inner.swap_ents.saturating_sub(1);
+    let _ = meta.swap().swap_free(entry);
+    meta.swap().count(SwapEvent::SwapIn, 1);
+    Ok(())
 }
 
 /// The fault itself. Returns whether a new page was mapped.

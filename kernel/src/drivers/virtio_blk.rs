@@ -416,6 +416,15 @@ impl SwapDevice for SwapDisk {
 
 static SWAP_DISK: spin::Once<Option<Arc<SwapDisk>>> = spin::Once::new();
 
+/// A virtio-blk disk was found and set up (with or without a swap header).
+static DISK_PRESENT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a virtio-blk disk was found at boot, swap header or not
+/// (`swapon` of a disk without one is `EINVAL`, of none `ENOENT`).
+pub fn disk_present() -> bool {
+    DISK_PRESENT.load(core::sync::atomic::Ordering::Acquire)
+}
+
 /// Find the first legacy virtio-blk device, set it up and read its swap
 /// header. Logs what it found; no device, or no swap header, is not an
 /// error: there is then simply no swap disk.
@@ -429,6 +438,7 @@ pub fn init(services: Services) {
                 return None;
             }
         };
+        DISK_PRESENT.store(true, core::sync::atomic::Ordering::Release);
         let mut page = [0u8; SWAP_PAGE_SIZE];
         let mib = disk.capacity_bytes() >> 20;
         if let Err(e) = disk.read_page(0, &mut page) {

@@ -144,7 +144,7 @@ pub fn proc_node_type(path: &[u8]) -> Option<NodeType> {
     let (second, third) = (parts.next(), parts.next());
     let more = parts.next().is_some();
     match (first, second, third, more) {
-        (b"cpuinfo" | b"meminfo" | b"vmstat" | b"sysrq-trigger", None, _, _) => Some(NodeType::File),
+        (b"cpuinfo" | b"meminfo" | b"swaps" | b"vmstat" | b"sysrq-trigger", None, _, _) => Some(NodeType::File),
         (b"sys" | b"sysvipc", None, _, _) => Some(NodeType::Dir),
         (b"sysvipc", Some(b"shm"), None, _) => Some(NodeType::File),
         (b"sys", Some(b"vm"), None, _) => Some(NodeType::Dir),
@@ -166,7 +166,7 @@ pub fn proc_dir_entries(path: &[u8]) -> Vec<(Vec<u8>, u8)> {
     let mut push = |name: &[u8], ty: u8| out.push((name.to_vec(), ty));
     match path {
         b"/proc" => {
-            for f in [&b"cpuinfo"[..], b"meminfo", b"vmstat", b"sysrq-trigger"] {
+            for f in [&b"cpuinfo"[..], b"meminfo", b"swaps", b"vmstat", b"sysrq-trigger"] {
                 push(f, DT_REG);
             }
             for d in [&b"sys"[..], b"sysvipc", b"self", b"thread-self"] {

@@ -12,6 +12,7 @@ pub mod kmap;
 pub mod page;
 pub mod phys;
 pub mod swap;
+pub mod swapfile;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

@@ -9,6 +9,8 @@
 //! - `swapon=/dev/vda` swaps on the virtio-blk disk (`cargo xtask run
 //!   --swap-disk SIZE` attaches one, with a Linux swap header) after
 //!   zram, so zram, the faster, fills first.
+//! - Both are known to `swapon(2)`/`swapoff(2)` by those names
+//!   ([`super::swapfile`]); the disk even when not swapped on at boot.
 //! - kswapd, a kernel thread, is woken when an allocation of user memory
 //!   leaves fewer free frames than the low watermark, and reclaims until
 //!   the high watermark is reached or reclaim makes no progress (it also
@@ -38,26 +40,10 @@ use crate::sched::thread::{alloc_tid, Thread};
 
 static KSWAPD: Once<Arc<Thread>> = Once::new();
 
-/// The `/proc/swaps` name of each swap type.
-static NAMES: spin::Mutex<[&str; mm::swap::swap_state::MAX_SWAPFILES]> = spin::Mutex::new([""; mm::swap::swap_state::MAX_SWAPFILES]);
-
-/// The `/proc/swaps` name of swap type `type_`.
-pub fn device_name(type_: u8) -> &'static str {
-    NAMES.lock().get(usize::from(type_)).copied().unwrap_or("")
-}
-
-/// Swap on `dev` (with `bad` slots unusable) under `name`.
-fn swapon(name: &'static str, dev: Arc<dyn mm::swap::SwapDevice>, bad: &[u64]) {
-    let meta = crate::proc::usermm::page_meta();
-    let pages = dev.nr_slots();
-    match meta.swap().swapon(dev, bad) {
-        Ok(t) => {
-            if let Some(n) = NAMES.lock().get_mut(usize::from(t)) {
-                *n = name;
-            }
-            log::info!("swapon {name}: {} MiB, type {t}", (pages * mm::addr::PAGE_SIZE) >> 20);
-        }
-        Err(e) => log::warn!("swapon {name}: {e:?}"),
+/// Swap on the device known as `name` ([`super::swapfile`]), at boot.
+fn swapon(name: &'static str) {
+    if let Err(e) = super::swapfile::swapon(name.as_bytes()) {
+        log::warn!("swapon {name}: {e:?}");
     }
 }
 
@@ -81,9 +67,11 @@ pub fn init() {
             _ => log::warn!("zram={v}: not a size; no swap"),
         }
     }
+    // The disk can be swapped on later (swapon(2)) if not now.
+    let disk = crate::drivers::virtio_blk::swap_disk().and_then(|(disk, bad)| super::swapfile::register("/dev/vda", disk, bad).ok());
     match crate::cmdline::value("swapon") {
-        Some("/dev/vda") => match crate::drivers::virtio_blk::swap_disk() {
-            Some((disk, bad)) => swapon("/dev/vda", disk, &bad),
+        Some("/dev/vda") => match disk {
+            Some(()) => swapon("/dev/vda"),
             None => log::warn!("swapon=/dev/vda: no virtio-blk disk with a swap header"),
         },
         Some(other) => log::warn!("swapon={other}: unknown device (known: /dev/vda)"),
@@ -108,7 +96,10 @@ fn swapon_zram(pages: u64) {
     // below a quarter of the reserve, so that it can never take them all.
     let (total, _) = super::frame::counts();
     dev.set_mem_limit(total * mm::addr::PAGE_SIZE / 4);
-    swapon("/dev/zram0", Arc::new(ReserveGuard(dev)), &[]);
+    match super::swapfile::register("/dev/zram0", Arc::new(ReserveGuard(dev)), alloc::vec::Vec::new()) {
+        Ok(()) => swapon("/dev/zram0"),
+        Err(e) => log::warn!("zram0: {e:?}"),
+    }
 }
 
 /// A zram device that stores nothing while three quarters of the

@@ -1,5 +1,5 @@
-//! Memory syscalls: mmap, munmap, mprotect, brk, madvise, mincore and the
-//! mlock family. Each is a thin wrapper over the process's address space
+//! Memory syscalls: mmap, munmap, mprotect, brk, madvise, mincore, the
+//! mlock family, swapon and swapoff. Each is a thin wrapper over the process's address space
 //! (the mm crate does the work and the Linux errno rules).
 
 use super::{Args, SysResult};
@@ -220,4 +220,29 @@ pub fn check_invariants(nr: u64) {
     if let Err(why) = proc::current().mm().check_invariants() {
         panic!("mm invariants violated after syscall {nr}: {why}");
     }
+}
+
+/// `swapon(path, flags)`, in Linux's order: unknown flags (`EINVAL`),
+/// then `CAP_SYS_ADMIN` (`EPERM`), then the path (`EFAULT`, `ENOENT`,
+/// ...); see [`crate::memory::swapfile::swapon`].
+pub fn sys_swapon(a: Args) -> SysResult {
+    let flags = u64::from(a.0[1] as u32);
+    if flags & !crate::memory::swapfile::SWAP_FLAGS_VALID != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !proc::current().capable(proc::cred::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let path = crate::fs::namei::getname(a.0[0], false)?;
+    crate::memory::swapfile::swapon(&path).map(|()| 0)
+}
+
+/// `swapoff(path)`: `CAP_SYS_ADMIN` (`EPERM`), then the path; see
+/// [`crate::memory::swapfile::swapoff`].
+pub fn sys_swapoff(a: Args) -> SysResult {
+    if !proc::current().capable(proc::cred::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let path = crate::fs::namei::getname(a.0[0], false)?;
+    crate::memory::swapfile::swapoff(&path).map(|()| 0)
 }

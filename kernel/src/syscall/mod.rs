@@ -141,6 +141,8 @@ pub fn dispatch(frame: &mut UserFrame) {
         nr::MUNLOCK => mem::sys_munlock(a),
         nr::MLOCKALL => mem::sys_mlockall(a),
         nr::MUNLOCKALL => mem::sys_munlockall(a),
+        nr::SWAPON => mem::sys_swapon(a),
+        nr::SWAPOFF => mem::sys_swapoff(a),
         nr::ARCH_PRCTL => thread::sys_arch_prctl(a),
         nr::SETRLIMIT => misc::sys_setrlimit(a),
         nr::GETTID => thread::sys_gettid(a),

@@ -8,6 +8,9 @@
 //! Which slots hold a page, and how many swap entries name each, is
 //! [`swapfile`]'s business.
 //!
+//! Taking a device away again, with every page on it brought back into
+//! RAM, is [`swapoff`]'s.
+//!
 //! Devices: a compressed store in RAM in the style of Linux's zram
 //! ([`zram`]) and, in the kernel, a virtio-blk disk.
 //!
@@ -52,3 +55,4 @@ pub trait SwapDevice: Send + Sync {
 
 pub mod swap_state;
 pub mod swapfile;
+pub mod swapoff;

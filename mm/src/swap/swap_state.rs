@@ -147,6 +147,52 @@ impl Swap {
         Ok(type_)
     }
 
+    /// First step of Linux `swapoff`: device `type_` stops taking new
+    /// slots (clears `SWP_WRITEOK`) and is returned, still on the list, so
+    /// that the swap entries naming it can be swapped back in
+    /// ([`super::swapoff::try_to_unuse`]).
+    ///
+    /// Errors: `EINVAL` when no such device is on, or it is already being
+    /// swapped off.
+    /// Locking: takes the device-list lock, then the map lock.
+    pub fn swapoff_begin(&self, type_: u8) -> Result<Arc<SwapInfo>, Errno> {
+        let devs = self.devices.lock();
+        let si = devs.get(usize::from(type_)).cloned().flatten().ok_or(Errno::EINVAL)?;
+        if !si.set_writeok(false) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(si)
+    }
+
+    /// A swapoff that failed: the device takes new slots again (Linux
+    /// `reinsert_swap_info`).
+    ///
+    /// Locking: takes the map lock.
+    pub fn reinsert_swap_info(&self, si: &SwapInfo) {
+        si.set_writeok(true);
+    }
+
+    /// Last step of Linux `swapoff`: take device `type_`, which no swap
+    /// entry names any more, off the list; its type is free for the next
+    /// `swapon`.
+    ///
+    /// Errors: `EINVAL` if no such device is being swapped off; `EBUSY`
+    /// if a slot is still in use (it stays on, not taking new slots).
+    /// Locking: takes the device-list lock, then the map lock.
+    pub fn swapoff_finish(&self, type_: u8) -> Result<Arc<SwapInfo>, Errno> {
+        let mut devs = self.devices.lock();
+        let slot = devs.get_mut(usize::from(type_)).ok_or(Errno::EINVAL)?;
+        match slot {
+            Some(si) if si.writeok() => return Err(Errno::EINVAL),
+            Some(si) if si.inuse_pages() != 0 => return Err(Errno::EBUSY),
+            Some(_) => {}
+            None => return Err(Errno::EINVAL),
+        }
+        let si = slot.take().ok_or(Errno::EINVAL)?;
+        self.nr_devices.fetch_sub(1, Ordering::AcqRel);
+        Ok(si)
+    }
+
     /// Whether any device is on.
     pub fn enabled(&self) -> bool {
         self.nr_devices.load(Ordering::Acquire) > 0

@@ -17,6 +17,8 @@
 //! - `nr_free` is the number of slots with count 0 that may be handed out.
 //! - A slot's count is the number of swap entries naming it that have not
 //!   been freed; the slot is free iff its count is 0.
+//! - No slot is handed out while `writeok` is false (Linux `SWP_WRITEOK`
+//!   clear: the device is being swapped off, see [`super::swapoff`]).
 //!
 //! # Locking
 //!
@@ -65,6 +67,8 @@ struct SwapMap {
     /// `cluster_next`): slots are handed out in ascending order, which a
     /// disk likes.
     next: usize,
+    /// Linux `SWP_WRITEOK`: free slots may be handed out.
+    writeok: bool,
 }
 
 /// One swap device and its slot counts (Linux `swap_info_struct`).
@@ -94,7 +98,7 @@ impl SwapInfo {
             }
         }
         let nr_free = count.iter().filter(|&&c| c == 0).count() as u64;
-        Some(SwapInfo { type_, device, map: IrqSpinLock::new(SwapMap { count, nr_free, next: 1 }), pages: nr_free })
+        Some(SwapInfo { type_, device, map: IrqSpinLock::new(SwapMap { count, nr_free, next: 1, writeok: true }), pages: nr_free })
     }
 
     /// The device number.
@@ -119,14 +123,37 @@ impl SwapInfo {
         self.map.lock().nr_free
     }
 
+    /// Slots in use (Linux `inuse_pages`): counts held by swap entries and
+    /// by reclaim writing a page out.
+    ///
+    /// Locking: takes the swap-map lock.
+    pub fn inuse_pages(&self) -> u64 {
+        self.pages - self.nr_free()
+    }
+
+    /// Whether free slots are handed out (Linux `SWP_WRITEOK`).
+    ///
+    /// Locking: takes the swap-map lock.
+    pub fn writeok(&self) -> bool {
+        self.map.lock().writeok
+    }
+
+    /// Start or stop handing out free slots; returns the previous state.
+    /// Slots already taken keep their counts.
+    ///
+    /// Locking: takes the swap-map lock.
+    pub fn set_writeok(&self, on: bool) -> bool {
+        core::mem::replace(&mut self.map.lock().writeok, on)
+    }
+
     /// Take a free slot with count 1 for a page being swapped out (Linux
     /// `folio_alloc_swap` / `scan_swap_map_slots`). `None` when the device
-    /// is full.
+    /// is full or being swapped off.
     ///
     /// Locking: takes the swap-map lock.
     pub fn get_swap_page(&self) -> Option<SwapEntry> {
         let mut m = self.map.lock();
-        if m.nr_free == 0 {
+        if m.nr_free == 0 || !m.writeok {
             return None;
         }
         let n = m.count.len();
@@ -267,6 +294,21 @@ mod tests {
         assert_eq!(si.get_swap_page(), None);
         si.swap_free(a).unwrap();
         assert_eq!(si.get_swap_page(), Some(a));
+    }
+
+    #[test]
+    fn a_device_not_writeok_hands_out_nothing_but_keeps_its_counts() {
+        let (si, _) = info(4, &[]);
+        let e = si.get_swap_page().unwrap();
+        assert!(si.set_writeok(false));
+        assert_eq!(si.get_swap_page(), None);
+        assert_eq!(si.swap_duplicate(e), Ok(2), "taken slots still count");
+        assert_eq!(si.inuse_pages(), 1);
+        assert_eq!(si.swap_free(e), Ok(1));
+        assert_eq!(si.swap_free(e), Ok(0));
+        assert_eq!(si.inuse_pages(), 0);
+        assert!(!si.set_writeok(true));
+        assert!(si.get_swap_page().is_some());
     }
 
     #[test]
