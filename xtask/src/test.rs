@@ -988,6 +988,9 @@ pub const USER_CASES: &[UserCase] = &[
         with: &["swap_pressure.sh", "swap_mlock", "mm_stress", "syscall_fuzz"],
         mem: Some("160M"),
         kernel_words: &["zram=512M"],
+        // Half a minute at one CPU on a quiet host, a minute at four;
+        // three times that under load.
+        timeout: Some(Duration::from_secs(360)),
         ..case("busybox")
     },
     // vm.swappiness: Linux's default, its range and EINVAL, and global
