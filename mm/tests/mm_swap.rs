@@ -10,6 +10,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use common::swap::*;
 use common::*;
 use mm::fault::{FaultAccess, FaultOrigin};
 use mm::mmap::*;
@@ -21,28 +22,6 @@ use mm::vmscan::{shrink_lruvec, Reclaimer};
 use mm::MmStruct;
 
 const N: u64 = 64;
-
-fn swap_world(slots: u64) -> World {
-    let w = world();
-    w.meta.swap().swapon(Arc::new(Zram::new(slots).unwrap()), &[]).unwrap();
-    w
-}
-
-fn frame(mm: &TestMm, va: u64) -> u64 {
-    mm.follow_page(va).expect("mapped").0
-}
-
-/// Private rw memory, populated, page i holding a marker in words 0 and 511.
-fn populated(w: &World, pages: u64) -> u64 {
-    let (prot, flags) = anon_rw();
-    let a = w.mm.do_mmap(0, pages * P, prot, flags | MAP_POPULATE, &root()).unwrap();
-    for i in 0..pages {
-        let pa = frame(&w.mm, a + i * P);
-        w.arena.write_entry(pa, 0, 0x5eed_0000 + i);
-        w.arena.write_entry(pa, 511, !i);
-    }
-    a
-}
 
 fn reclaim(w: &World, nr: u64) -> mm::vmscan::ReclaimStats {
     shrink_lruvec::<SharedArena, StdBackend, NoFlush>(&w.meta, &w.backend, &w.arena, nr, Reclaimer::Direct)
@@ -63,10 +42,6 @@ fn read_back(w: &World, mm: &TestMm, a: u64, pages: u64) {
         assert_eq!(w.arena.read_entry(pa, 0), 0x5eed_0000 + i, "page {i}");
         assert_eq!(w.arena.read_entry(pa, 511), !i, "page {i}");
     }
-}
-
-fn swapped(mm: &TestMm, a: u64, pages: u64) -> u64 {
-    (0..pages).filter(|i| mm.swapped_out(a + i * P)).count() as u64
 }
 
 #[test]

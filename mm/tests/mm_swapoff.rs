@@ -9,10 +9,10 @@
 mod common;
 use std::sync::Arc;
 
+use common::swap::*;
 use common::*;
 use mm::errno::Errno;
 use mm::fault::{FaultAccess, FaultOrigin};
-use mm::mmap::*;
 use mm::pgtable::{NoFlush, PhysMem};
 use mm::rwsem::StdBackend;
 use mm::swap::swapfile::SwapEntry;
@@ -22,26 +22,6 @@ use mm::vmscan::{shrink_lruvec, Reclaimer};
 use mm::MmStruct;
 
 const N: u64 = 64;
-
-fn frame(mm: &TestMm, va: u64) -> u64 {
-    mm.follow_page(va).expect("mapped").0
-}
-
-/// Private rw memory, populated, page i holding a marker in words 0 and 511.
-fn populated(w: &World, pages: u64) -> u64 {
-    let (prot, flags) = anon_rw();
-    let a = w.mm.do_mmap(0, pages * P, prot, flags | MAP_POPULATE, &root()).unwrap();
-    for i in 0..pages {
-        let pa = frame(&w.mm, a + i * P);
-        w.arena.write_entry(pa, 0, 0x5eed_0000 + i);
-        w.arena.write_entry(pa, 511, !i);
-    }
-    a
-}
-
-fn swapped(mm: &TestMm, a: u64, pages: u64) -> u64 {
-    (0..pages).filter(|i| mm.swapped_out(a + i * P)).count() as u64
-}
 
 /// Reclaim until every page of `[a, a + pages)` of `mm` is swapped out.
 fn swap_all_out(w: &World, mm: &TestMm, a: u64, pages: u64) {

@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
+pub mod swap;
+
 use mm::page_meta::PageMetaArray;
 use mm::pgtable::{ArenaPhysMem, NoFlush, PhysMem, ARENA_BASE};
 use mm::rwsem::StdBackend;
