@@ -13,7 +13,9 @@
 //!   for each strategy and size, once alone and once beside a loop of
 //!   `mem_touch 512` (which keeps kswapd and direct reclaim busy); it
 //!   prints `/proc/vmstat`'s swap and reclaim counters before and after,
-//!   so the table shows how much reclaim ran during the measurement.
+//!   so the table shows how much reclaim ran during the measurement
+//!   (`mlock_contend --pause-ms 5000` in both: the hog fills memory
+//!   before the first mlock).
 //!
 //! Figures only: a boot that prints nothing usable is a row of dashes and
 //! a note, never a failure.
@@ -172,29 +174,45 @@ pub fn swap_table(rows: &[SwapRow]) -> Vec<String> {
 }
 
 /// The BusyBox script of the `mlock_contend` boots: `sh SCRIPT HOG_MIB
-/// SIZE REPS [--kinds K]`. With HOG_MIB above 0 it starts a loop of
-/// `mem_touch HOG_MIB` and waits until swap is in use; it prints the
-/// reclaim counters of /proc/vmstat before and after `mlock_contend`
-/// (`PRESSURE before ...`, `PRESSURE after ...`) and exits with its
-/// status (the kernel powers off when init exits, hog or not).
-pub const PRESSURE_SCRIPT: &str = r#"# bench-pressure.sh HOG_MIB SIZE REPS [ARGS]: mlock_contend beside a memory hog.
+/// SIZE REPS [--kinds K] --pause-ms MS`. With HOG_MIB above 0 it starts
+/// a loop of `mem_touch HOG_MIB` first; `mlock_contend` pauses
+/// [`PAUSE_MS`] before each mlock, long enough for the hog to fill
+/// memory. It prints the reclaim counters of /proc/vmstat before the hog
+/// starts and after `mlock_contend` ends (`PRESSURE before ...`,
+/// `PRESSURE after ...`) and exits with `mlock_contend`'s status (the
+/// kernel powers off when init exits, hog or not).
+///
+/// Under pressure a fork can fail with ENOMEM (Holdfast's fork does not
+/// reclaim): so both programs start before memory fills, and the counters
+/// are read with shell builtins, no awk or grep forked; the hog's loop
+/// forks again only after `mem_touch` exited and freed its memory.
+pub const PRESSURE_SCRIPT: &str = r#"# bench-pressure.sh HOG_MIB ARGS...: mlock_contend ARGS beside a memory hog.
 hog=$1
 shift
 counters() {
-	awk -v when="$1" '/^(pswpout|pswpin|pgsteal_kswapd|pgsteal_direct) / { s = s " " $1 "=" $2 } END { print "PRESSURE " when s }' /proc/vmstat
+	s=""
+	while read -r k v; do
+		case $k in
+		pswpout | pswpin | pgsteal_kswapd | pgsteal_direct) s="$s $k=$v" ;;
+		esac
+	done </proc/vmstat
+	echo "PRESSURE $1$s"
 }
-if [ "$hog" -gt 0 ]; then
-	(while :; do /mem_touch "$hog"; done) &
-	until awk '/^SwapTotal:/ { t = $2 } /^SwapFree:/ { f = $2 } END { exit !(f < t) }' /proc/meminfo; do
-		sleep 1
-	done
-fi
 counters before
-/mlock_contend "$@"
+if [ "$hog" -gt 0 ]; then
+	(while :; do /mem_touch "$hog" >/dev/null; done) &
+fi
+/mlock_contend "$@" &
+wait $!
 status=$?
 counters after
 exit $status
 "#;
+
+/// `mlock_contend --pause-ms` of the pressure boots: time for the hog to
+/// fill memory before the first mlock (the same without a hog, so the
+/// rows compare).
+pub const PAUSE_MS: u64 = 5000;
 
 /// The script's file name in the initrd.
 const SCRIPT_NAME: &str = "bench-pressure.sh";
@@ -256,12 +274,14 @@ pub fn pressure_table(rows: &[PressureRow]) -> Vec<String> {
     out
 }
 
-/// The script's arguments after its name: `HOG_MIB SIZE REPS [--kinds K]`.
+/// The script's arguments after its name: `HOG_MIB SIZE REPS [--kinds K]
+/// --pause-ms MS`.
 fn pressure_args(hog: u64, size: u64, opts: &BenchOpts) -> Vec<String> {
     let mut a = vec![hog.to_string(), size.to_string(), opts.reps.to_string()];
     if let Some(k) = &opts.kinds {
         a.extend(["--kinds".to_string(), k.clone()]);
     }
+    a.extend(["--pause-ms".to_string(), PAUSE_MS.to_string()]);
     a
 }
 
@@ -411,7 +431,7 @@ pub fn bench_swap(opts: &BenchOpts) -> Result<i32> {
         println!();
         println!(
             "mlock_contend on {PRESSURE_MEM} with zram=1G, -smp {smp}, alone and beside a loop of mem_touch {HOG_MIB} (hog); \
-             pswpout/kswapd/direct: pages swapped out and reclaimed during mlock_contend"
+             pswpout/kswapd/direct: pages swapped out and reclaimed while mlock_contend ran (pauses included)"
         );
         for l in pressure_table(rows) {
             println!("{l}");
@@ -509,8 +529,8 @@ mod tests {
     #[test]
     fn pressure_script_arguments() {
         let opts = BenchOpts { kinds: Some("ab".into()), reps: 1, ..BenchOpts::default() };
-        assert_eq!(pressure_args(512, 128, &opts), ["512", "128", "1", "--kinds", "ab"]);
-        assert_eq!(pressure_args(0, 64, &BenchOpts { reps: 2, ..BenchOpts::default() }), ["0", "64", "2"]);
+        assert_eq!(pressure_args(512, 128, &opts), ["512", "128", "1", "--kinds", "ab", "--pause-ms", "5000"]);
+        assert_eq!(pressure_args(0, 64, &BenchOpts { reps: 2, ..BenchOpts::default() }), ["0", "64", "2", "--pause-ms", "5000"]);
         // The script hands everything after the hog's size to mlock_contend.
         assert!(PRESSURE_SCRIPT.contains("shift") && PRESSURE_SCRIPT.contains("/mlock_contend \"$@\""));
     }
