@@ -11,7 +11,7 @@
 //! - `mlock_contend` with reclaim alongside. On 384 MiB with `zram=1G`,
 //!   the BusyBox script [`PRESSURE_SCRIPT`] runs `mlock_contend SIZE REPS`
 //!   for each strategy and size, once alone and once beside a loop of
-//!   `mem_touch 512` (which keeps kswapd and direct reclaim busy); it
+//!   `mem_touch 384` (which keeps kswapd and direct reclaim busy); it
 //!   prints `/proc/vmstat`'s swap and reclaim counters before and after,
 //!   so the table shows how much reclaim ran during the measurement
 //!   (`mlock_contend --pause-ms 5000` in both: the hog fills memory
@@ -74,7 +74,7 @@ const SWAP_MLOCK_ARGS: [&str; 3] = ["16", "288", "1"];
 /// Guest memory of the `mlock_contend` boots with and without pressure.
 const PRESSURE_MEM: &str = "384M";
 /// The memory hog's size beside `mlock_contend`, in MiB.
-pub const HOG_MIB: u64 = 512;
+pub const HOG_MIB: u64 = 384;
 /// Timeout of one boot.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
 
