@@ -406,7 +406,8 @@ pub fn bench_swap(opts: &BenchOpts) -> Result<i32> {
                     }
                     let reclaim = before.zip(after).map(|(b, a)| counter_growth(&b, &a)).unwrap_or_default();
                     if result.is_none() || reclaim.is_empty() {
-                        notes.push(format!("{what}: no RESULT or PRESSURE lines ({exit}; log {})", paths.show(&log)));
+                        let why = program_error(&lines).map_or(String::new(), |e| format!("{e}; "));
+                        notes.push(format!("{what}: no RESULT or PRESSURE lines ({why}{exit}; log {})", paths.show(&log)));
                     }
                     let row = PressureRow { measured: Measured { label: strategy.clone(), size_mib: size, result }, hog_mib: hog, reclaim };
                     eprintln!("{}", pressure_table(std::slice::from_ref(&row))[1]);
@@ -442,6 +443,11 @@ pub fn bench_swap(opts: &BenchOpts) -> Result<i32> {
     }
     println!("({total} boots in {})", bench::minutes(started.elapsed()));
     Ok(0)
+}
+
+/// The last `error: ...` line a program printed, if any.
+pub fn program_error(lines: &[String]) -> Option<&str> {
+    lines.iter().rev().map(|l| l.trim()).find(|l| l.starts_with("error: "))
 }
 
 /// The progress line before boot `done + 1` of `total`.
@@ -498,6 +504,12 @@ mod tests {
         assert!(after);
         assert!(parse_pressure("PRESSURE during x=1").is_none());
         assert!(parse_pressure("RESULT mlock_ms=1").is_none());
+        let out = |t: &str| t.lines().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            program_error(&out("rep 1\nerror: mlock(128 MiB) failed in rep 1: EAGAIN\r\nmlock_contend: FAILED")),
+            Some("error: mlock(128 MiB) failed in rep 1: EAGAIN")
+        );
+        assert_eq!(program_error(&out("RESULT mlock_ms=1")), None);
         let g = counter_growth(&b, &a);
         assert_eq!((g["pswpout"], g["pgsteal_kswapd"], g["pgsteal_direct"], g["pswpin"]), (4000, 3000, 1000, 0));
         let m = |line: &str| Measured { label: "hold-write".into(), size_mib: 128, result: bench::parse_result(line) };
@@ -509,12 +521,12 @@ mod tests {
             },
             PressureRow {
                 measured: m("RESULT mlock_ms=400.00 pages_per_s=81920 a_max=200000 b_max=4000 c_max=400000"),
-                hog_mib: HOG_MIB,
+                hog_mib: 512,
                 reclaim: g,
             },
             PressureRow {
                 measured: Measured { label: "yield-to-waiters".into(), size_mib: 128, result: None },
-                hog_mib: HOG_MIB,
+                hog_mib: 512,
                 reclaim: BTreeMap::new(),
             },
         ];
