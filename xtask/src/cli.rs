@@ -72,7 +72,7 @@ commands:
                        one (32M unless SIZE is given)
   bench [--sizes 64,256,512] [--strategies a,b,...] [--reps N]
         [--smp 1,2,4] [--kinds abc] [--linux] [--linux-kernel PATH] [--plot DIR]
-        [--timeline-size MIB]
+        [--timeline-size MIB] [--swap]
         boot the mlock contention workload once per population strategy,
         region size and CPU count; print the tables (figures, never a verdict)
         --smp LIST     CPU counts (default 2); with more than one, a last
@@ -92,6 +92,13 @@ commands:
         --timeline-size MIB
                        with --plot: that size (one of --sizes) for the
                        timeline (default: the largest)
+        --swap         swap and reclaim figures instead: swap_mlock's
+                       swap-out and swap-in pages/s on zram and on a
+                       virtio-blk disk with reclaim's us per page, then
+                       mlock_contend on 384M with zram, alone and beside a
+                       memory hog (--sizes default 128, --strategies
+                       default hold-write,yield-to-waiters; not with
+                       --linux or --plot)
   help  print this text
 ";
 
@@ -228,7 +235,15 @@ pub struct BenchOpts {
     /// The region size of the timeline runs (`--timeline-size MIB`, one
     /// of the sizes); see [`BenchOpts::timeline_size`].
     pub timeline_size: Option<u64>,
+    /// Swap and reclaim figures instead of the strategy matrix (`--swap`,
+    /// [`crate::bench_swap`]).
+    pub swap: bool,
 }
+
+/// `bench --swap`'s region sizes unless `--sizes` is given.
+pub const SWAP_BENCH_SIZES: [u64; 1] = [128];
+/// `bench --swap`'s strategies unless `--strategies` is given.
+pub const SWAP_BENCH_STRATEGIES: [&str; 2] = ["hold-write", "yield-to-waiters"];
 
 impl BenchOpts {
     /// With `--plot`, the size whose boots also print `mlock_contend
@@ -253,6 +268,7 @@ impl Default for BenchOpts {
             smp: vec![2],
             kinds: None,
             timeline_size: None,
+            swap: false,
         }
     }
 }
@@ -438,10 +454,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         }
         "bench" => {
             let mut opts = BenchOpts::default();
+            let (mut sizes_given, mut strategies_given) = (false, false);
             let mut it = rest.iter();
             while let Some(arg) = it.next() {
                 match arg.as_str() {
+                    "--swap" => opts.swap = true,
                     "--sizes" => {
+                        sizes_given = true;
                         let v = value(arg, &mut it)?;
                         opts.sizes_mib = v
                             .split(',')
@@ -450,6 +469,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                             .ok_or_else(|| format!("--sizes takes MiB values like 64,256: {v:?}"))?;
                     }
                     "--strategies" => {
+                        strategies_given = true;
                         let v = value(arg, &mut it)?;
                         let list: Vec<String> = v.split(',').map(String::from).collect();
                         if let Some(bad) = list.iter().find(|s| !crate::bench::STRATEGIES.contains(&s.as_str())) {
@@ -485,6 +505,17 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         opts.kinds = Some(v.clone());
                     }
                     other => return Err(format!("unknown option for bench: {other}")),
+                }
+            }
+            if opts.swap {
+                if opts.linux || opts.plot.is_some() {
+                    return Err("--swap does not go with --linux or --plot".to_string());
+                }
+                if !sizes_given {
+                    opts.sizes_mib = SWAP_BENCH_SIZES.to_vec();
+                }
+                if !strategies_given {
+                    opts.strategies = SWAP_BENCH_STRATEGIES.iter().map(|s| s.to_string()).collect();
                 }
             }
             if opts.linux_kernel.is_some() && !opts.linux {
@@ -668,6 +699,15 @@ mod tests {
         assert!(parse(&args("bench --sizes 64,256 --plot p --timeline-size 128")).unwrap_err().contains("one of --sizes"));
         assert!(parse(&args("bench --sizes 64 --timeline-size 64")).unwrap_err().contains("--plot"));
         assert!(parse(&args("bench --plot p --timeline-size x")).unwrap_err().contains("--timeline-size"));
+        // --swap: its own defaults unless told, and no Linux or plot.
+        let Command::Bench(o) = parse(&args("bench --swap")).unwrap() else { panic!() };
+        assert!(o.swap);
+        assert_eq!((o.sizes_mib, o.strategies), (vec![128], args("hold-write yield-to-waiters")));
+        let Command::Bench(o) = parse(&args("bench --sizes 64 --swap --strategies hold-write --smp 1")).unwrap() else { panic!() };
+        assert_eq!((o.sizes_mib, o.strategies, o.smp), (vec![64], args("hold-write"), vec![1]));
+        assert!(!BenchOpts::default().swap);
+        assert!(parse(&args("bench --swap --linux")).unwrap_err().contains("--swap"));
+        assert!(parse(&args("bench --swap --plot p")).unwrap_err().contains("--swap"));
         let Command::Run(o) = parse(&args("run --linux --smp 2 --mem 2G --timeout 60 -- /hello a")).unwrap() else { panic!() };
         assert!(o.linux && o.linux_kernel.is_none());
         assert_eq!((o.smp, o.mem.as_str(), o.timeout_secs), (2, "2G", Some(60)));

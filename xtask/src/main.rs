@@ -5,7 +5,8 @@
 //! - `test`  runs the host tests, the in-kernel suite, the boot smoke tests,
 //!   the user programs on Holdfast and the same programs on this Linux;
 //! - `bench` boots the mlock contention workload once per population
-//!   strategy and region size and prints one table;
+//!   strategy and region size and prints one table; `bench --swap`
+//!   measures swap and reclaim instead (`bench_swap`);
 //! - `run --linux` and `bench --linux` boot the same programs on a Linux
 //!   kernel in the same QEMU (`linux_guest`); `bench --plot DIR` draws
 //!   the table as SVG charts (`plot`), and one run per kernel as a
@@ -20,6 +21,7 @@
 //! never as a panic.
 
 mod bench;
+mod bench_swap;
 mod build;
 mod busybox;
 mod cli;
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         cli::Command::Run(opts) => image::run(&opts),
         cli::Command::Image(opts) => image::image(&opts).map(|()| 0),
         cli::Command::Test(opts) => test::test(&opts),
+        cli::Command::Bench(opts) if opts.swap => bench_swap::bench_swap(&opts),
         cli::Command::Bench(opts) => bench::bench(&opts),
     };
     match result {

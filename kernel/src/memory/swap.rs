@@ -26,7 +26,7 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use mm::swap::zram::Zram;
 use mm::vmscan::{shrink_lruvec, ReclaimStats, Reclaimer, SWAP_CLUSTER_MAX};
@@ -179,9 +179,29 @@ static RECLAIMING: AtomicUsize = AtomicUsize::new(0);
 fn shrink(nr: u64, who: Reclaimer) -> ReclaimStats {
     let meta = crate::proc::usermm::page_meta();
     RECLAIMING.fetch_add(1, Ordering::SeqCst);
+    let start = crate::arch::time::now_ns();
     let st = shrink_lruvec::<KernelPhys, SchedBackend, KernelTlb>(meta, &SchedBackend, &KernelPhys, nr, who);
+    account_reclaim_time(crate::arch::time::now_ns().saturating_sub(start), st.reclaimed);
     RECLAIMING.fetch_sub(1, Ordering::SeqCst);
     st
+}
+
+/// Time spent in [`shrink_lruvec`] by kswapd and direct reclaim together,
+/// in ns (wall time of each call, so time the caller was preempted
+/// counts too), and the pages those calls reclaimed.
+static RECLAIM_NS: AtomicU64 = AtomicU64::new(0);
+static RECLAIM_PAGES: AtomicU64 = AtomicU64::new(0);
+
+fn account_reclaim_time(ns: u64, pages: u64) {
+    RECLAIM_NS.fetch_add(ns, Ordering::Relaxed);
+    RECLAIM_PAGES.fetch_add(pages, Ordering::Relaxed);
+}
+
+/// Reclaim's cost since boot: (ns spent in reclaim, pages reclaimed).
+///
+/// Locking: any.
+pub fn reclaim_cost() -> (u64, u64) {
+    (RECLAIM_NS.load(Ordering::Relaxed), RECLAIM_PAGES.load(Ordering::Relaxed))
 }
 
 /// Wait (yielding, at most a second) until no reclaim is in progress, so

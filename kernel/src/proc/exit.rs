@@ -128,6 +128,16 @@ fn exit_process(proc: &Arc<Process>) {
                     ev.pgsteal_kswapd,
                     ev.pgsteal_direct
                 );
+                let (ns, pages) = crate::memory::swap::reclaim_cost();
+                let per_page_ns = ns.checked_div(pages).unwrap_or(0);
+                crate::kprintln!(
+                    "holdfast: reclaim: {}.{:03} ms for {} pages, {}.{:03} us per page",
+                    ns / 1_000_000,
+                    ns / 1_000 % 1_000,
+                    pages,
+                    per_page_ns / 1_000,
+                    per_page_ns % 1_000
+                );
             }
             if (mlocked, referenced, swap_used) != (0, 0, 0) && crate::cmdline::flag("mm.check_invariants") {
                 panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages, {swap_used} swap slots");

@@ -27,10 +27,17 @@ pub fn out_of_memory_if_needed() -> Option<Arc<Process>> {
     if !crate::memory::frame::take_user_alloc_failure() {
         return None;
     }
-    if crate::memory::swap::try_to_free_pages() > 0 {
-        return None;
+    // Reclaim may spin on an rmap lock whose holder was preempted; on one
+    // CPU the holder runs again only if this CPU can be preempted, so
+    // reclaim (and the OOM killer) run with interrupts enabled, as signal
+    // delivery on the way back to user space does.
+    let irqs = x86_64::instructions::interrupts::are_enabled();
+    x86_64::instructions::interrupts::enable();
+    let victim = if crate::memory::swap::try_to_free_pages() > 0 { None } else { out_of_memory() };
+    if !irqs {
+        x86_64::instructions::interrupts::disable();
     }
-    out_of_memory()
+    victim
 }
 
 /// Pick a victim and kill it (Linux `out_of_memory`). Returns the victim,
