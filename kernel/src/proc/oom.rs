@@ -13,8 +13,9 @@
 //! `Out of memory: Killed process N (name) ...` in the kernel log.
 //!
 //! Locking: takes the process list and each candidate's mm inner lock
-//! (for its rss), one at a time; call with no lock held and interrupts
-//! enabled (reclaim spins on locks whose holders must get to run).
+//! (for its rss), one at a time; call with no lock held. Reclaim and the
+//! killer run with interrupts enabled whatever the caller had (reclaim
+//! spins on locks whose holders must get to run).
 
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;

@@ -890,15 +890,7 @@ pub fn kill_pgrp(pgrp: u32, sig: u8) {
 pub fn before_return_to_user(frame: &mut UserFrame) {
     // A system call that ran out of user memory (population) calls the
     // OOM killer here, with no lock held; its victim may be this process.
-    // Reclaim first spins on rmap and page-table locks whose holders may
-    // be preempted threads: on the way back from an interrupt this runs
-    // with interrupts off, and the spinner could never yield to them.
-    let irqs = x86_64::instructions::interrupts::are_enabled();
-    x86_64::instructions::interrupts::enable();
     super::oom::out_of_memory_if_needed();
-    if !irqs {
-        x86_64::instructions::interrupts::disable();
-    }
     let me = sched::current();
     let orig_rax = me.orig_rax.swap(crate::sched::thread::NO_SYSCALL, Ordering::SeqCst);
     if me.fatal_signal_pending() {
