@@ -169,6 +169,13 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
     /// `spare` for the next page; the caller returns it with
     /// [`release_spare`](Self::release_spare).
     ///
+    /// Out of memory (the frame, or a page table allocated under the
+    /// inner lock), it reclaims and tries again, for as many rounds as
+    /// Linux's allocator allows while they free pages: no page-table lock
+    /// is held here, so population (mlock, `MAP_POPULATE`) gets its frames
+    /// under pressure as a fault from ring 3 does, even when other
+    /// processes take what a round freed first.
+    ///
     /// Locking: `mmap_lock` held (`held`); takes the inner lock.
     pub(crate) fn fault_in_page_unlocked_alloc(
         &self,
@@ -177,16 +184,32 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         access: FaultAccess,
         spare: &mut Option<u64>,
     ) -> Result<bool, FaultError> {
-        self.anon_vma_prepare().map_err(|_| FaultError::OutOfMemory)?;
-        if spare.is_none() {
-            *spare = self.phys.alloc_frame();
-            // Direct reclaim (Linux's allocator does it): no page-table
-            // lock is held here, so population (mlock, MAP_POPULATE) gets
-            // its frames under pressure as a fault from ring 3 does.
-            if spare.is_none() && self.phys.reclaim() {
+        let mut rounds = 0;
+        loop {
+            if spare.is_none() {
                 *spare = self.phys.alloc_frame();
             }
+            // Without a frame the fault may still need none (the page is
+            // there already, or a shared page is in its object).
+            match self.fault_in_page_once(held, addr, access, spare) {
+                Err(FaultError::OutOfMemory) if rounds < crate::vmscan::MAX_RECLAIM_RETRIES && self.phys.reclaim() => rounds += 1,
+                r => return r,
+            }
         }
+    }
+
+    /// One try of [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc)
+    /// with the frame in `spare`, if there is one.
+    ///
+    /// Locking: `mmap_lock` held (`held`); takes the inner lock.
+    fn fault_in_page_once(
+        &self,
+        held: MmapLocked<'_>,
+        addr: u64,
+        access: FaultAccess,
+        spare: &mut Option<u64>,
+    ) -> Result<bool, FaultError> {
+        self.anon_vma_prepare().map_err(|_| FaultError::OutOfMemory)?;
         let mut g = self.lock_inner();
         if self.page_meta().swap().may_have_entries() {
             if let Some(swp) = g.pgtable.as_ref().and_then(|pt| pt.swap_entry_at(page_align_down(addr))) {

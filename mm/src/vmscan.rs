@@ -99,6 +99,11 @@ pub fn set_vm_swappiness(value: u32) -> Result<(), SwappinessOutOfRange> {
     Ok(())
 }
 
+/// Linux `MAX_RECLAIM_RETRIES`: rounds of direct reclaim an allocation
+/// (or an operation that failed for want of memory) gets while they free
+/// pages.
+pub const MAX_RECLAIM_RETRIES: u32 = 16;
+
 /// Linux `SWAP_CLUSTER_MAX`: pages isolated per round.
 pub const SWAP_CLUSTER_MAX: usize = 32;
 

@@ -29,7 +29,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use mm::swap::zram::Zram;
-use mm::vmscan::{shrink_lruvec, ReclaimStats, Reclaimer, SWAP_CLUSTER_MAX};
+use mm::vmscan::{shrink_lruvec, ReclaimStats, Reclaimer, MAX_RECLAIM_RETRIES, SWAP_CLUSTER_MAX};
 use mm::Errno;
 use spin::Once;
 
@@ -151,10 +151,6 @@ pub fn wakeup_kswapd(free: u64) {
 pub fn try_to_free_pages() -> u64 {
     shrink(SWAP_CLUSTER_MAX as u64, Reclaimer::Direct).reclaimed
 }
-
-/// Linux `MAX_RECLAIM_RETRIES`: how many rounds of direct reclaim an
-/// operation that ran out of memory gets while reclaim makes progress.
-const MAX_RECLAIM_RETRIES: u32 = 16;
 
 /// Run `op`; while it fails with `ENOMEM` and a round of direct reclaim
 /// frees pages, run it again (Linux's allocator slow path, at the level
