@@ -35,8 +35,14 @@
 //! a new frame with no lock of the mm held, then, if the pte still holds
 //! that entry, mapped in its place as a new exclusive anonymous page (its
 //! own copy: two processes that share a swapped-out page after fork each
-//! read one), and the pte's count on the slot is given back. A slot the
-//! device cannot read is `SigBus`.
+//! read one), and the pte's count on the slot is given back. The fault
+//! holds a count of its own on the slot while it reads, so that the slot
+//! is not freed and handed out again (with other contents) meanwhile. A
+//! slot the device cannot read is `SigBus`.
+//!
+//! A fault in a vma that maps a shmem object whose page is in swap (its
+//! index names a slot, see [`crate::shmem::swap`]) swaps the page back
+//! into the object with no inner lock held, then faults again.
 //!
 //! Locking: `mmap_lock` held for read (or write) across the fault, so the
 //! vma cannot change; the mm's inner lock (page-table lock) around the
@@ -54,7 +60,7 @@ use crate::rmap::{folio_add_file_rmap_pte, folio_add_new_anon_rmap, folio_remove
 use crate::rwsem::RwSemBackend;
 use crate::swap::swap_state::{pte_to_swp_entry, SwapEvent};
 use crate::swap::swapfile::{SwapEntry, SwapInfo};
-use crate::swap::SWAP_PAGE_SIZE;
+use crate::swap::SwapReadError;
 use crate::vma::VmFlags;
 
 /// What the faulting access wanted.
@@ -77,7 +83,7 @@ pub enum FaultOrigin {
 }
 
 /// Why a fault could not be resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultError {
     /// No vma contains the address (SIGSEGV, `SEGV_MAPERR`).
     NoVma,
@@ -93,15 +99,34 @@ pub enum FaultError {
     OutOfMemory,
     /// A fatal signal arrived while waiting for `mmap_lock`.
     Interrupted,
+    /// A shmem page is in swap: the fault swaps it in with no inner lock
+    /// held and tries again. Never returned by
+    /// [`MmStruct::handle_mm_fault`] or population.
+    ShmemSwapped(SwappedShmemPage),
 }
+
+/// A shmem page a fault found in swap ([`FaultError::ShmemSwapped`]).
+#[derive(Clone, Debug)]
+pub struct SwappedShmemPage {
+    pub obj: alloc::sync::Arc<crate::shmem::Shmem>,
+    pub index: u64,
+}
+
+impl PartialEq for SwappedShmemPage {
+    fn eq(&self, other: &Self) -> bool {
+        alloc::sync::Arc::ptr_eq(&self.obj, &other.obj) && self.index == other.index
+    }
+}
+
+impl Eq for SwappedShmemPage {}
 
 impl FaultError {
     /// The errno population reports for it (GUP's view): `EFAULT` for a bad
     /// address or access, `ENOMEM`, `EINTR`.
-    pub fn to_errno(self) -> Errno {
+    pub fn to_errno(&self) -> Errno {
         match self {
             FaultError::NoVma | FaultError::Access | FaultError::SigBus => Errno::EFAULT,
-            FaultError::OutOfMemory => Errno::ENOMEM,
+            FaultError::OutOfMemory | FaultError::ShmemSwapped(..) => Errno::ENOMEM,
             FaultError::Interrupted => Errno::EINTR,
         }
     }
@@ -210,14 +235,39 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         spare: &mut Option<u64>,
     ) -> Result<bool, FaultError> {
         self.anon_vma_prepare().map_err(|_| FaultError::OutOfMemory)?;
-        let mut g = self.lock_inner();
-        if self.page_meta().swap().may_have_entries() {
-            if let Some(swp) = g.pgtable.as_ref().and_then(|pt| pt.swap_entry_at(page_align_down(addr))) {
-                drop(g);
-                return self.do_swap_page(held, addr, access, swp, spare);
+        let meta = self.page_meta();
+        loop {
+            let mut g = self.lock_inner();
+            if meta.swap().may_have_entries() {
+                if let Some(swp) = g.pgtable.as_ref().and_then(|pt| pt.swap_entry_at(page_align_down(addr))) {
+                    // Pin the slot while it is read with no lock held, so
+                    // that it is neither freed nor handed out again (and
+                    // refilled) meanwhile: the pte is checked against the
+                    // entry afterwards, and only a pinned slot still holds
+                    // what the entry named.
+                    let pinned = pte_to_swp_entry(swp).filter(|&e| meta.swap().swap_duplicate(e).is_ok());
+                    drop(g);
+                    let r = self.do_swap_page(held, addr, access, swp, spare);
+                    if let Some(e) = pinned {
+                        let _ = meta.swap().swap_free(e);
+                    }
+                    return r;
+                }
+            }
+            match fault_in_page(held, &mut g, meta, addr, access, spare) {
+                Err(FaultError::ShmemSwapped(SwappedShmemPage { obj, index })) => {
+                    // Linux `shmem_swapin_folio` from `shmem_fault`: read
+                    // the page in with no inner lock held, then fault again.
+                    drop(g);
+                    obj.shmem_swapin(meta, &self.phys, index, spare).map_err(|e| match e {
+                        Errno::EIO => FaultError::SigBus,
+                        _ => FaultError::OutOfMemory,
+                    })?;
+                    meta.swap().count(SwapEvent::MajorFault, 1);
+                }
+                r => return r,
             }
         }
-        fault_in_page(held, &mut g, self.page_meta(), addr, access, spare)
     }
 
     /// Linux `do_swap_page`: the pte of `addr` held the swap entry `swp`
@@ -277,31 +327,12 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
         Ok(true)
     }
 
-    /// Read slot `entry` of `si` into a new frame (the caller's `spare` if
-    /// it has one) and return the frame (Linux `swap_read_folio` without a
-    /// swap cache). The frame is freed again on failure.
+    /// [`swap_read_frame`](crate::swap::swap_read_frame) with this mm's
+    /// frames.
     ///
     /// Locking: no inner lock held (the device may sleep or allocate).
     pub(crate) fn swap_read_frame(&self, si: &SwapInfo, entry: SwapEntry, spare: &mut Option<u64>) -> Result<u64, SwapReadError> {
-        let pa = match spare.take() {
-            Some(pa) => pa,
-            None => self.phys.alloc_frame().ok_or(SwapReadError::NoMemory)?,
-        };
-        let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
-        if buf.try_reserve_exact(SWAP_PAGE_SIZE).is_err() {
-            self.phys.free_frame(pa);
-            return Err(SwapReadError::NoMemory);
-        }
-        buf.resize(SWAP_PAGE_SIZE, 0);
-        let read = match <&mut [u8; SWAP_PAGE_SIZE]>::try_from(buf.as_mut_slice()) {
-            Ok(page) => si.device().read_page(entry.offset, page).map(|_| self.phys.write_frame(pa, page)),
-            Err(_) => Err(crate::swap::SwapIoError::Io),
-        };
-        if read.is_err() {
-            self.phys.free_frame(pa);
-            return Err(SwapReadError::Io);
-        }
-        Ok(pa)
+        crate::swap::swap_read_frame(&self.phys, si, entry, spare)
     }
 
     /// Return a frame [`fault_in_page_unlocked_alloc`](Self::fault_in_page_unlocked_alloc) did not use.
@@ -310,15 +341,6 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
             self.phys.free_frame(pa);
         }
     }
-}
-
-/// Why [`MmStruct::swap_read_frame`] failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SwapReadError {
-    /// No frame, or no heap for the transfer.
-    NoMemory,
-    /// The device failed the read, or is gone.
-    Io,
 }
 
 /// The mapping half of Linux `do_swap_page` and `unuse_pte`: frame `pa`,
@@ -477,7 +499,7 @@ pub(crate) fn fault_in_page<P: PhysMem, T: TlbFlush>(
 fn shmem_fault<P: PhysMem, T: TlbFlush>(
     inner: &mut MmInner<P, T>,
     meta: &PageMetaArray,
-    obj: &crate::shmem::Shmem,
+    obj: &alloc::sync::Arc<crate::shmem::Shmem>,
     index: u64,
     va: u64,
     vm_flags: VmFlags,
@@ -487,11 +509,15 @@ fn shmem_fault<P: PhysMem, T: TlbFlush>(
     let phys = &inner.phys;
     let (pa, _new) = obj.find_or_add(meta, index, || spare.take().or_else(|| phys.alloc_frame())).map_err(|e| match e {
         Errno::EFAULT => FaultError::SigBus,
+        Errno::EAGAIN => FaultError::ShmemSwapped(SwappedShmemPage { obj: obj.clone(), index }),
         _ => FaultError::OutOfMemory,
     })?;
+    // find_or_add took the mapping's reference.
     let folio = meta.get(pa).ok_or(FaultError::OutOfMemory)?;
-    folio.get_page().map_err(|_| FaultError::OutOfMemory)?;
-    let pt = inner.pgtable.as_mut().ok_or(FaultError::NoVma)?;
+    let Some(pt) = inner.pgtable.as_mut() else {
+        let _ = meta.put_page(folio);
+        return Err(FaultError::NoVma);
+    };
     if pt.map(va, pa, PageSize::Size4K, want).is_err() {
         // Never the last reference: the object holds one.
         let _ = meta.put_page(folio);

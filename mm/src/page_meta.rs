@@ -135,6 +135,12 @@ bitflags! {
         /// gave it a second chance on the inactive list; found referenced
         /// again, it is activated.
         const REFERENCED = 1 << 6;
+        /// `PG_reclaim`: reclaim is writing this shmem page to swap with
+        /// no pte mapping it (see [`crate::shmem::swap`]). Cleared by any
+        /// lookup of the page in its object's index: whoever looks it up
+        /// may write it, so the copy reclaim is writing is stale and the
+        /// page stays.
+        const RECLAIM = 1 << 7;
     }
 }
 
@@ -352,6 +358,14 @@ impl PageMeta {
     /// set or clear `REFERENCED`; returns whether it was set.
     pub fn test_set_referenced(&self, on: bool) -> bool {
         let bit = u64::from(PageFlags::REFERENCED.bits());
+        let old = if on { self.state.fetch_or(bit, Ordering::AcqRel) } else { self.state.fetch_and(!bit, Ordering::AcqRel) };
+        old & bit != 0
+    }
+
+    /// Set or clear `RECLAIM` (see [`PageFlags::RECLAIM`]); returns
+    /// whether it was set.
+    pub fn test_set_reclaim(&self, on: bool) -> bool {
+        let bit = u64::from(PageFlags::RECLAIM.bits());
         let old = if on { self.state.fetch_or(bit, Ordering::AcqRel) } else { self.state.fetch_and(!bit, Ordering::AcqRel) };
         old & bit != 0
     }

@@ -164,6 +164,13 @@ pub struct AnonVma<P: PhysMem, T: TlbFlush> {
 
 static NEXT_ANON_VMA_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
+/// A new id for an anon_vma or a shmem object, unique among both (pages
+/// record it, [`PageMeta::mapping`], and reclaim finds it again in the
+/// [`AnonVmaRegistry`]).
+pub(crate) fn next_mapping_id() -> u64 {
+    NEXT_ANON_VMA_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed)
+}
+
 impl<P: PhysMem, T: TlbFlush> Default for AnonVma<P, T> {
     fn default() -> Self {
         AnonVma::new()
@@ -173,7 +180,7 @@ impl<P: PhysMem, T: TlbFlush> Default for AnonVma<P, T> {
 impl<P: PhysMem, T: TlbFlush> AnonVma<P, T> {
     /// An anon_vma no mm has joined.
     pub fn new() -> Self {
-        AnonVma { id: NEXT_ANON_VMA_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed), members: spin::Mutex::new(Vec::new()) }
+        AnonVma { id: next_mapping_id(), members: spin::Mutex::new(Vec::new()) }
     }
 
     /// The id its pages record.
@@ -213,11 +220,14 @@ fn link_member<W: ?Sized, B: RwSemBackend>(
     Ok(())
 }
 
-/// The anon_vmas by id, so that reclaim, which starts from a page, finds
-/// the address spaces that may map it (Linux follows `folio->mapping`; a
-/// page here records its anon_vma's id, [`PageMeta::mapping`]). Holds them
-/// as `dyn Any`, weakly: an anon_vma lives as long as an mm uses it, and a
-/// page whose anon_vma is gone is mapped nowhere.
+/// The anon_vmas and shmem objects by id, so that reclaim, which starts
+/// from a page, finds the address spaces that may map it and the object
+/// that holds it (Linux follows `folio->mapping`; a page here records its
+/// anon_vma's or its object's id, [`PageMeta::mapping`]). Holds them as
+/// `dyn Any`, weakly: an anon_vma lives as long as an mm uses it, and a
+/// page whose anon_vma is gone is mapped nowhere; an object lives as long
+/// as a vma or an owner holds it. Swapoff goes over the objects to find
+/// their swapped-out pages.
 ///
 /// Locking: its own spinlock, taken with no other lock held or under the
 /// rmap lock's level (never with an inner lock held).
@@ -253,6 +263,37 @@ impl AnonVmaRegistry {
     {
         let any = self.map.lock().get(&id)?.upgrade()?;
         any.downcast::<AnonVma<P, T>>().ok()
+    }
+
+    /// Record the shmem object `obj` (pruning dead entries).
+    ///
+    /// Errors: `ENOMEM` if the map cannot grow.
+    pub fn register_shmem(&self, obj: &Arc<Shmem>) -> Result<(), Errno> {
+        let mut m = self.map.lock();
+        m.retain(|_, w| w.strong_count() > 0);
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(512).map_err(|_| Errno::ENOMEM)?;
+        drop(probe);
+        let any: Arc<dyn Any + Send + Sync> = obj.clone();
+        m.insert(obj.id(), Arc::downgrade(&any));
+        Ok(())
+    }
+
+    /// The shmem object with `id`, if it is still held.
+    pub fn find_shmem(&self, id: u64) -> Option<Arc<Shmem>> {
+        let any = self.map.lock().get(&id)?.upgrade()?;
+        any.downcast::<Shmem>().ok()
+    }
+
+    /// Every shmem object still held (for swapoff).
+    ///
+    /// Errors: `ENOMEM` if the list cannot be had.
+    pub fn shmem_objects(&self) -> Result<Vec<Arc<Shmem>>, Errno> {
+        let m = self.map.lock();
+        let mut out = Vec::new();
+        out.try_reserve_exact(m.len()).map_err(|_| Errno::ENOMEM)?;
+        out.extend(m.values().filter_map(|w| w.upgrade()?.downcast::<Shmem>().ok()));
+        Ok(out)
     }
 }
 
@@ -490,6 +531,37 @@ pub(crate) fn rmap_walk_anon_vma<P, B, T>(
     let members = lock_rmap(&anon_vma.members, backend);
     let mut hint = None;
     for (id, inner) in members.iter().filter_map(|(id, w)| Some((*id, w.upgrade()?))) {
+        if !walk_mm::<P, B, T>(backend, id, &inner, &target, pa, &mut hint, visit) {
+            return;
+        }
+    }
+}
+
+/// Linux `rmap_walk_file` for reclaim, which starts from a page: visit
+/// every pte mapping the frame `pa`, page `index` of the shmem object
+/// `obj`, in the address spaces on the object's `i_mmap` list, until
+/// `visit` returns `false`. An mm whose inner lock is not of type
+/// `SharedInner<P, T>` is passed by (every kernel mm is of one type).
+///
+/// Locking: no inner lock held; takes the rmap lock, then each listed
+/// mm's inner lock in turn.
+pub(crate) fn rmap_walk_shmem<P, B, T>(
+    backend: &B,
+    obj: &Arc<Shmem>,
+    pa: u64,
+    index: u64,
+    visit: &mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool,
+) where
+    P: PhysMem + Clone + Send + 'static,
+    B: RwSemBackend,
+    T: TlbFlush + Send + 'static,
+{
+    let target = Target::Shmem(obj.clone(), index);
+    let _lockdep = LockdepHeld::acquire(backend, LockClass::Rmap);
+    let members = lock_rmap(&obj.i_mmap().members, backend);
+    let mut hint = None;
+    let listed = members.iter().filter_map(|(id, w)| Some((*id, w.upgrade()?.downcast::<SharedInner<P, T>>().ok()?)));
+    for (id, inner) in listed {
         if !walk_mm::<P, B, T>(backend, id, &inner, &target, pa, &mut hint, visit) {
             return;
         }

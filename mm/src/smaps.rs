@@ -26,7 +26,16 @@
 //! no page cache yet), so its segments count as `Anonymous` and dirty
 //! where Linux shows file pages, clean until written.
 //!
-//! Swap, KSM, lazy-free pages and huge pages do not exist in Holdfast; their
+//! `Swap` counts the vma's swapped-out pages: its swap ptes (anonymous
+//! pages), and for a vma that maps a shmem object the object's pages in
+//! swap that the vma would map (Linux `shmem_swap_usage` for a shared or
+//! read-only mapping; in a private writable one, those at addresses with
+//! no pte of their own, as `smaps_pte_hole` does). `SwapPss` divides each
+//! swap pte's page by the slot's count (the ptes that share it after
+//! fork), as `smaps_pte_entry` does; a shmem page in swap adds nothing to
+//! it, as in Linux.
+//!
+//! KSM, lazy-free pages and huge pages do not exist in Holdfast; their
 //! counters stay 0. The user fault path never maps a huge leaf, so the walk
 //! looks at 4 KiB ptes only.
 //!
@@ -41,11 +50,14 @@ use alloc::vec::Vec;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::Errno;
+use crate::memory::for_each_swap_pte;
 use crate::mm_struct::MmStruct;
 use crate::page_meta::PageMetaArray;
 use crate::pagewalk::{walk_page_range_vma, MmWalk, MmWalkOps, WalkControl};
-use crate::pgtable::{Level, PhysMem, PtSlot, PteFlags, TlbFlush};
+use crate::pgtable::{Level, PageTable, PhysMem, PtSlot, PteFlags, TlbFlush};
 use crate::rwsem::RwSemBackend;
+use crate::shmem::IndexEntry;
+use crate::swap::swap_state::pte_to_swp_entry;
 use crate::vma::{VmFlags, Vma};
 
 /// Fixed-point shift of the `pss*` fields (Linux `PSS_SHIFT`).
@@ -68,6 +80,8 @@ pub struct MemSizeStats {
     pub pss_shmem: u64,
     pub pss_dirty: u64,
     pub pss_locked: u64,
+    pub swap: u64,
+    pub swap_pss: u64,
 }
 
 impl MemSizeStats {
@@ -86,6 +100,8 @@ impl MemSizeStats {
         self.pss_shmem += other.pss_shmem;
         self.pss_dirty += other.pss_dirty;
         self.pss_locked += other.pss_locked;
+        self.swap += other.swap;
+        self.swap_pss += other.swap_pss;
     }
 
     /// Linux `smaps_page_accumulate` for one 4 KiB page with `pss`
@@ -195,6 +211,35 @@ impl MmWalkOps for SmapsWalk<'_> {
     }
 }
 
+/// Add `v`'s pages in swap to `mss` (see the module doc).
+///
+/// Locking: the inner lock held (`pt`); takes `v`'s object's lock.
+fn smaps_swap<P: PhysMem>(meta: &PageMetaArray, pt: &mut PageTable<P>, v: &Vma, mss: &mut MemSizeStats) {
+    if meta.swap().may_have_entries() {
+        for_each_swap_pte(pt, v.start, v.end, |_, _, e| {
+            let Some(entry) = pte_to_swp_entry(e) else { return };
+            mss.swap += PAGE_SIZE;
+            let count = u64::from(meta.swap().swap_count(entry).max(1));
+            mss.swap_pss += (PAGE_SIZE << PSS_SHIFT) / count;
+        });
+    }
+    let Some((obj, first)) = v.shmem_index(v.start) else { return };
+    if obj.nr_swapped() == 0 {
+        return;
+    }
+    if v.flags.contains(VmFlags::SHARED) || !v.flags.contains(VmFlags::WRITE) {
+        mss.swap += obj.nr_swapped_in(first, first + v.pages()) as u64 * PAGE_SIZE;
+        return;
+    }
+    for i in 0..v.pages() {
+        let va = v.start + (i << PAGE_SHIFT);
+        let hole = pt.translate(va).is_none() && pt.swap_entry_at(va).is_none();
+        if hole && matches!(obj.lookup(first + i), IndexEntry::Swapped(_)) {
+            mss.swap += PAGE_SIZE;
+        }
+    }
+}
+
 /// The name `/proc/<pid>/maps` gives the vma `[start, end)`: `[heap]` if it
 /// overlaps `[start_brk, brk]` (with a heap set up), `[stack]` if it holds
 /// the initial stack pointer `start_stack`.
@@ -234,6 +279,7 @@ impl<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush> MmStruct<P, B, T> {
                 let mut g = self.lock_inner();
                 if let Some(pt) = g.pgtable.as_mut() {
                     let _ = walk_page_range_vma(pt, v, v.start, v.end, &mut ops);
+                    smaps_swap(self.page_meta(), pt, v, &mut ops.mss);
                 }
             }
             let (file, object) = maps_backing(v);

@@ -11,8 +11,8 @@
 //! - A cluster is isolated from the inactive tail (each page with a
 //!   reference taken and `LRU` cleared) and each page decided on
 //!   (`shrink_folio_list`):
-//!   - not anonymous (a shmem object's page), or without an anon_vma
-//!     reclaim can walk: back to the list; shmem pages are not swapped yet;
+//!   - a shmem object's page: [`shrink_shmem_folio`], below;
+//!   - anonymous without an anon_vma reclaim can walk: back to the list;
 //!   - pinned (more references than mappings and ours): back to the list;
 //!   - found by the reverse-map walk in a `VM_LOCKED` vma: it gets the
 //!     mlock it missed and goes back as unevictable (Linux "culls" it);
@@ -29,6 +29,12 @@
 //!     is left. A page still mapped after that (a `VM_LOCKED` vma met on
 //!     the way, a mapping that came back) goes back to the list; the swap
 //!     entries made meanwhile read the written copy back.
+//! - A shmem page (shared memory, tmpfs, SysV) is looked at the same way
+//!   (its ptes found through its object's `i_mmap`); culled also when its
+//!   object is `SHM_LOCK`ed; otherwise every pte mapping it is cleared,
+//!   it is written to a slot, and the object's index names the slot
+//!   instead, unless someone looked the page up meanwhile (see
+//!   [`crate::shmem::swap`]).
 //!
 //! # Invariants
 //!
@@ -55,9 +61,9 @@ use crate::addr::PAGE_SIZE;
 use crate::lru::LruList;
 use crate::mm_struct::MmInner;
 use crate::mmu_gather::MmuGather;
-use crate::page_meta::{PageMeta, PageMetaArray};
+use crate::page_meta::{PageFlags, PageMeta, PageMetaArray};
 use crate::pgtable::{PhysMem, PteFlags, TlbFlush};
-use crate::rmap::{clear_young, rmap_walk_anon_vma, AnonVma, RmapHit};
+use crate::rmap::{clear_young, rmap_walk_anon_vma, rmap_walk_shmem, AnonVma, RmapHit};
 use crate::rwsem::RwSemBackend;
 use crate::swap::swap_state::{swp_entry_to_pte, SwapEvent};
 use crate::swap::swapfile::SwapEntry;
@@ -267,13 +273,16 @@ where
     for idx in isolated {
         let Some(folio) = meta.page_at(idx) else { continue };
         let pa = (meta.base_pfn() + idx as u64) * PAGE_SIZE;
+        let mut clear = |inner: &mut MmInner<P, T>, hit: &RmapHit| {
+            if hit.pte_flags.contains(PteFlags::ACCESSED) {
+                clear_young(inner, hit);
+            }
+            true
+        };
         if let Some(av) = anon_vma_of::<P, T>(meta, folio) {
-            walk_folio(backend, &av, folio, pa, &mut |inner, hit| {
-                if hit.pte_flags.contains(PteFlags::ACCESSED) {
-                    clear_young(inner, hit);
-                }
-                true
-            });
+            walk_folio(backend, &av, folio, pa, &mut clear);
+        } else if let Some(obj) = meta.anon_vmas().find_shmem(folio.mapping()).filter(|_| !folio.is_anon()) {
+            rmap_walk_shmem::<P, B, T>(backend, &obj, pa, folio.index(), &mut clear);
         }
         putback(meta, phys, folio, pa, LruList::InactiveAnon);
     }
@@ -333,6 +342,9 @@ where
     B: RwSemBackend,
     T: TlbFlush + Send + 'static,
 {
+    if !folio.is_anon() {
+        return shrink_shmem_folio::<P, B, T>(meta, backend, phys, folio, pa);
+    }
     let Some(av) = anon_vma_of::<P, T>(meta, folio) else { return Outcome::Keep };
     if folio.is_mlocked() || folio.is_unevictable() {
         return Outcome::Culled;
@@ -360,17 +372,8 @@ where
         }
         true
     });
-    if held {
-        return Outcome::Culled;
-    }
-    if referenced {
-        // Linux `folio_check_references`: referenced once, a second chance
-        // on the inactive list; referenced again since, activated.
-        if folio.test_set_referenced(true) {
-            folio.test_set_referenced(false);
-            return Outcome::Activate;
-        }
-        return Outcome::Keep;
+    if let Some(outcome) = check_references(folio, held, referenced) {
+        return outcome;
     }
     let swap = meta.swap();
     let Some(entry) = swap.get_swap_page() else { return Outcome::NoSwap };
@@ -407,6 +410,106 @@ where
     } else {
         Outcome::Keep
     }
+}
+
+/// What the look at a page's references (Linux `folio_check_references`)
+/// decides, if it keeps the page: found in a vma that holds it, culled;
+/// referenced once, a second chance on the inactive list; referenced
+/// again since, activated. `None`: reclaim it.
+fn check_references(folio: &PageMeta, held: bool, referenced: bool) -> Option<Outcome> {
+    if held {
+        return Some(Outcome::Culled);
+    }
+    if !referenced {
+        return None;
+    }
+    if folio.test_set_referenced(true) {
+        folio.test_set_referenced(false);
+        return Some(Outcome::Activate);
+    }
+    Some(Outcome::Keep)
+}
+
+/// Decide on one isolated shmem page (Linux `shrink_folio_list` for a
+/// swap-backed page of an object, and `shmem_writeout`): look at its
+/// references as for an anonymous page; then unmap it everywhere (its
+/// ptes become empty: a later fault finds it in its object again), write
+/// it to a slot, and let the object's index name the slot instead, if
+/// nobody looked the page up meanwhile (see [`crate::shmem::swap`]).
+fn shrink_shmem_folio<P, B, T>(meta: &PageMetaArray, backend: &B, phys: &P, folio: &PageMeta, pa: u64) -> Outcome
+where
+    P: PhysMem + Clone + Send + 'static,
+    B: RwSemBackend,
+    T: TlbFlush + Send + 'static,
+{
+    let Some(obj) = meta.anon_vmas().find_shmem(folio.mapping()) else { return Outcome::Keep };
+    // Linux `folio_evictable`: mlocked, or its mapping is unevictable (a
+    // page that was on the evictable list when its segment was
+    // `SHM_LOCK`ed is culled only now, as in Linux).
+    if folio.is_mlocked() || folio.is_unevictable() || folio.flags().contains(PageFlags::MAPPING_UNEVICTABLE) {
+        return Outcome::Culled;
+    }
+    // The object's reference, one per pte, and reclaim's: any more and
+    // it is pinned or in use.
+    if folio.page_ref_count() > folio.mapcount() + 2 {
+        return Outcome::Keep;
+    }
+    let index = folio.index();
+    let (mut referenced, mut held) = (false, false);
+    rmap_walk_shmem::<P, B, T>(backend, &obj, pa, index, &mut |inner, hit| {
+        if vma_holds_page(hit.vm_flags) {
+            if !hit.vm_flags.contains(VmFlags::IO) {
+                meta.mlock_vma_folio(folio, hit.vm_flags);
+            }
+            held = true;
+            return false;
+        }
+        if hit.pte_flags.contains(PteFlags::ACCESSED) {
+            referenced = true;
+            clear_young(inner, hit);
+        }
+        true
+    });
+    if let Some(outcome) = check_references(folio, held, referenced) {
+        return outcome;
+    }
+    let swap = meta.swap();
+    let Some(entry) = swap.get_swap_page() else { return Outcome::NoSwap };
+    // Linux `try_to_unmap` for a file page: clear every pte.
+    rmap_walk_shmem::<P, B, T>(backend, &obj, pa, index, &mut |inner, hit| {
+        if vma_holds_page(hit.vm_flags) {
+            if !hit.vm_flags.contains(VmFlags::IO) {
+                meta.mlock_vma_folio(folio, hit.vm_flags);
+            }
+            held = true;
+            return false;
+        }
+        let Some(pt) = inner.pgtable.as_mut() else { return false };
+        let mut tlb = MmuGather::tlb_gather_mmu();
+        let r = pt.unmap(hit.addr, &mut tlb);
+        tlb.tlb_finish_mmu(&inner.phys, &inner.tlb);
+        if r.is_err() {
+            return false;
+        }
+        inner.rss = inner.rss.saturating_sub(1);
+        crate::rmap::folio_remove_rmap_pte(meta, folio, hit.vm_flags);
+        // The pte's reference; never the last (the object holds one).
+        let _ = meta.put_page(folio);
+        true
+    });
+    let written = !held
+        && folio.mapcount() == 0
+        && obj.writeout_begin(index, pa, folio)
+        && pageout(meta, phys, pa, entry).is_ok()
+        && obj.writeout_finish(meta, index, pa, folio, entry);
+    if !written {
+        folio.test_set_reclaim(false);
+        let _ = swap.swap_free(entry);
+        return if held { Outcome::Culled } else { Outcome::Keep };
+    }
+    // The index holds reclaim's count on the slot now, and reclaim's
+    // reference on the page is the last.
+    Outcome::Freed
 }
 
 /// Write the page at `pa` to its slot (Linux `pageout` / `swap_writepage`).

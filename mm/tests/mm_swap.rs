@@ -66,6 +66,8 @@ fn reclaimed_pages_leave_ram_and_come_back_intact() {
     let (total, free) = w.meta.swap().totals();
     assert_eq!(total - free, N);
     assert_eq!(w.meta.swap().events().pswpout, N);
+    let v = w.mm.smaps(None).unwrap().into_iter().find(|v| v.start == a).unwrap();
+    assert_eq!((v.stats.swap, v.stats.swap_pss), (N * P, (N * P) << mm::smaps::PSS_SHIFT), "smaps Swap and SwapPss");
     read_back(&w, &w.mm, a, N);
     check(&w.mm);
     assert_eq!(w.mm.rss(), N);
@@ -179,6 +181,9 @@ fn fork_shares_swapped_pages_and_each_side_reads_its_own_copy() {
     assert_eq!(child.swap_ents(), 8);
     let (total, free) = w.meta.swap().totals();
     assert_eq!(total - free, 8, "one slot per page, counted twice");
+    // SwapPss splits each shared slot between its two ptes.
+    let v = child.smaps(None).unwrap().into_iter().find(|v| v.start == a).unwrap();
+    assert_eq!((v.stats.swap, v.stats.swap_pss), (8 * P, (8 * P) << mm::smaps::PSS_SHIFT >> 1));
     read_back(&w, &child, a, 8);
     // The child's copies are its own: a write there is not seen by the parent.
     w.arena.write_entry(frame(&child, a), 0, 7);

@@ -43,7 +43,7 @@ fn resident_and_intact(w: &World, mm: &TestMm, a: u64, pages: u64) {
 /// swapoff of type 0 over `mms`, one round each time it is asked.
 fn swapoff_of(w: &World, mms: &[&TestMm]) -> Result<(), Errno> {
     let mut rounds = 0;
-    let r = swapoff::<SharedArena, StdBackend, NoFlush>(w.meta.swap(), 0, |visit| {
+    let r = swapoff::<SharedArena, StdBackend, NoFlush>(&w.meta, &w.arena, 0, |visit| {
         rounds += 1;
         assert!(rounds < 10, "try_to_unuse keeps going round");
         mms.iter().try_for_each(|mm| visit(mm))

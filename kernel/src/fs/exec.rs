@@ -28,7 +28,11 @@ fn inode_image(inode: &Inode, cred: &FsCred, path: Vec<u8>) -> Result<ExecImage,
         return Err(Errno::EACCES);
     }
     namei::permission(inode, MAY_EXEC, cred)?;
-    let mut data = inode.file().ok_or(Errno::EACCES)?.lock();
+    let file = inode.file().ok_or(Errno::EACCES)?;
+    for pos in (0..EXEC_HEAD_MAX as u64).step_by(super::tmpfs::PAGE_SIZE as usize) {
+        super::tmpfs::swapin_before_lock(file, pos);
+    }
+    let mut data = file.lock();
     let obj = data.mmap_object()?;
     let size = data.size;
     let n = (size as usize).min(EXEC_HEAD_MAX);
@@ -37,7 +41,7 @@ fn inode_image(inode: &Inode, cred: &FsCred, path: Vec<u8>) -> Result<ExecImage,
     head.resize(n, 0);
     let mut at = 0;
     while at < n {
-        let got = data.read_page(at as u64, &mut head[at..]);
+        let got = data.read_page(at as u64, &mut head[at..])?;
         if got == 0 {
             break;
         }

@@ -221,7 +221,11 @@ impl File {
         while done < count {
             let at = buf + done as u64;
             let want = (count - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
-            let n = data.lock().read_page(*pos, &mut kbuf[..want]);
+            super::tmpfs::swapin_before_lock(data, *pos);
+            let n = match data.lock().read_page(*pos, &mut kbuf[..want]) {
+                Ok(n) => n,
+                Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+            };
             if n == 0 {
                 break;
             }
@@ -259,6 +263,9 @@ impl File {
             if let Err(e) = copy_from_user(&mut kbuf[..n], at) {
                 result = Err(e);
                 break;
+            }
+            if !append {
+                super::tmpfs::swapin_before_lock(data, *pos);
             }
             let mut d = data.lock();
             if append {

@@ -46,7 +46,8 @@ use super::namei::Device;
 use crate::memory::page;
 use crate::memory::phys::KernelPhys;
 use crate::sync::IrqMutex;
-use mm::shmem::{Shmem, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE};
+use mm::pgtable::PhysMem;
+use mm::shmem::{IndexEntry, Shmem, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE};
 
 pub const PAGE_SIZE: u64 = 4096;
 
@@ -261,20 +262,26 @@ impl FileData {
     /// (`st_blocks` is this times 8).
     pub fn nr_pages(&self) -> u64 {
         let backing = (self.backing.len() as u64).div_ceil(PAGE_SIZE);
-        let shadowed = (0..backing).filter(|&i| self.obj.find(i).is_some()).count() as u64;
-        self.obj.nr_cached() as u64 + backing - shadowed
+        let shadowed = (0..backing).filter(|&i| self.obj.lookup(i) != IndexEntry::Hole).count() as u64;
+        (self.obj.nr_cached() + self.obj.nr_swapped()) as u64 + backing - shadowed
     }
 
     /// Copy bytes at `pos` into `out` (up to the end of the file and of
-    /// the page `pos` is in); returns how many.
-    pub fn read_page(&self, pos: u64, out: &mut [u8]) -> usize {
+    /// the page `pos` is in); returns how many. A page in swap is swapped
+    /// in first (the caller should have done that before taking the
+    /// file's lock, [`swapin_before_lock`]; reclaim may have taken it again
+    /// since).
+    /// Errors: `ENOMEM`, `EIO` (the swap-in failed).
+    pub fn read_page(&self, pos: u64, out: &mut [u8]) -> Result<usize, Errno> {
         if pos >= self.size {
-            return 0;
+            return Ok(0);
         }
         let off = (pos % PAGE_SIZE) as usize;
         let n = out.len().min(PAGE_SIZE as usize - off).min((self.size - pos) as usize);
-        if let Some(pa) = self.obj.find(pos / PAGE_SIZE) {
+        let meta = crate::proc::usermm::page_meta();
+        if let Some(pa) = self.obj.get_page(meta, &KernelPhys, pos / PAGE_SIZE)? {
             page::copy_from_frame(pa, off, &mut out[..n]);
+            put_page(pa);
         } else {
             out[..n].fill(0);
             let b = self.backing;
@@ -283,7 +290,7 @@ impl FileData {
                 out[..m].copy_from_slice(&b[pos as usize..pos as usize + m]);
             }
         }
-        n
+        Ok(n)
     }
 
     /// Write `data` at `pos` (within one page), growing the file: a new
@@ -298,7 +305,7 @@ impl FileData {
             self.obj.set_nr_pages(end.div_ceil(PAGE_SIZE).max(old_pages));
         }
         let mut refused = None;
-        let got = self.obj.find_or_add(crate::proc::usermm::page_meta(), index, || match charge_page() {
+        let got = self.obj.find_or_add_swapin(crate::proc::usermm::page_meta(), &KernelPhys, index, || match charge_page() {
             Ok(pa) => Some(pa),
             Err(e) => {
                 refused = Some(e);
@@ -321,6 +328,8 @@ impl FileData {
             }
         }
         page::copy_to_frame(pa, off, data);
+        // The reference find_or_add took for this write.
+        put_page(pa);
         self.size = self.size.max(end);
         Ok(())
     }
@@ -343,6 +352,14 @@ impl FileData {
             return Ok(None);
         }
         let keep = size.div_ceil(PAGE_SIZE);
+        // The tail of a page cut in two reads as zeros from now on (in
+        // RAM for that: a page in swap is swapped in).
+        if !size.is_multiple_of(PAGE_SIZE) {
+            if let Some(pa) = self.obj.get_page(crate::proc::usermm::page_meta(), &KernelPhys, size / PAGE_SIZE)? {
+                page::zero_frame_from(pa, (size % PAGE_SIZE) as usize);
+                put_page(pa);
+            }
+        }
         // The size first: a fault past it from now on is SIGBUS, so no
         // page is added there while the others are taken out.
         let old_pages = self.obj.nr_pages();
@@ -357,11 +374,6 @@ impl FileData {
         let gone = (detached.len() as u64).min(self.charged);
         self.charged -= gone;
         uncharge(gone);
-        if !size.is_multiple_of(PAGE_SIZE) {
-            if let Some(pa) = self.obj.find(size / PAGE_SIZE) {
-                page::zero_frame_from(pa, (size % PAGE_SIZE) as usize);
-            }
-        }
         if (self.backing.len() as u64) > size {
             self.backing = &self.backing[..size as usize];
         }
@@ -405,7 +417,7 @@ impl FileData {
         let backing = self.backing;
         let pages = (backing.len() as u64).div_ceil(PAGE_SIZE);
         for i in 0..pages {
-            if self.obj.find(i).is_none() {
+            if self.obj.lookup(i) == IndexEntry::Hole {
                 let start = (i * PAGE_SIZE) as usize;
                 let end = (start + PAGE_SIZE as usize).min(backing.len());
                 self.write_page(i * PAGE_SIZE, &backing[start..end])?;
@@ -413,6 +425,29 @@ impl FileData {
         }
         self.backing = &[];
         Ok(self.obj.clone())
+    }
+}
+
+/// Drop a reference [`Shmem::get_page`] or [`Shmem::find_or_add`] took
+/// (never the last: the object holds one while the page is in it, and a
+/// page taken out meanwhile is freed by whoever drops the last).
+fn put_page(pa: u64) {
+    let meta = crate::proc::usermm::page_meta();
+    if let Some(folio) = meta.get(pa) {
+        if let Ok(true) = meta.put_page(folio) {
+            KernelPhys.free_frame(pa);
+        }
+    }
+}
+
+/// Swap in page `pos / PAGE_SIZE` of `file` if it is in swap, before the
+/// caller takes the file's lock (which is held with interrupts off: a
+/// disk read is better done outside it). Failures are left for the read
+/// or write under the lock to meet again and report.
+pub fn swapin_before_lock(file: &IrqMutex<FileData>, pos: u64) {
+    let obj = file.lock().obj.clone();
+    if matches!(obj.lookup(pos / PAGE_SIZE), IndexEntry::Swapped(_)) {
+        let _ = obj.shmem_swapin(crate::proc::usermm::page_meta(), &KernelPhys, pos / PAGE_SIZE, &mut None);
     }
 }
 
@@ -726,7 +761,7 @@ pub mod tests {
         let mut out = alloc::vec![0u8; f.size as usize];
         let mut at = 0;
         while at < out.len() {
-            at += f.read_page(at as u64, &mut out[at..]);
+            at += f.read_page(at as u64, &mut out[at..]).unwrap();
         }
         out
     }

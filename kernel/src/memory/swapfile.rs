@@ -29,6 +29,8 @@ use alloc::vec::Vec;
 use mm::swap::SwapDevice;
 use mm::Errno;
 
+use crate::memory::phys::KernelPhys;
+
 /// Linux `SWAP_FLAG_PREFER`, `SWAP_FLAG_PRIO_MASK`, `SWAP_FLAG_DISCARD`,
 /// `SWAP_FLAG_DISCARD_ONCE`, `SWAP_FLAG_DISCARD_PAGES`: the flags
 /// `swapon` accepts (`SWAP_FLAGS_VALID`).
@@ -115,7 +117,7 @@ pub fn swapoff(path: &[u8]) -> Result<(), Errno> {
     };
     let meta = crate::proc::usermm::page_meta();
     let mut round = 0u32;
-    let r = mm::swap::swapoff::swapoff(meta.swap(), type_, |visit| {
+    let r = mm::swap::swapoff::swapoff(meta, &KernelPhys, type_, |visit| {
         if round > 0 {
             crate::sched::yield_now();
         }

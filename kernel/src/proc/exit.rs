@@ -111,13 +111,17 @@ fn exit_process(proc: &Arc<Process>) {
             let (mlocked, referenced, cached) = super::usermm::leak_check();
             let (swap_total, swap_free) = super::usermm::page_meta().swap().totals();
             let swap_used = swap_total - swap_free;
+            // Files (the initrd's among them) keep their pages in swap.
+            let swap_cached = super::usermm::shmem_swapped();
             crate::kprintln!(
-                "holdfast: leak check: {} pages mlocked, {} user pages still referenced ({} in the page cache), {} swap slots in use",
+                "holdfast: leak check: {} pages mlocked, {} user pages still referenced ({} in the page cache), {} swap slots in use ({} by the page cache)",
                 mlocked,
                 referenced,
                 cached,
-                swap_used
+                swap_used,
+                swap_cached
             );
+            let swap_used = swap_used.saturating_sub(swap_cached);
             let swap = super::usermm::page_meta().swap();
             if swap.enabled() {
                 let ev = swap.events();

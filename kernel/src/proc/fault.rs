@@ -41,6 +41,8 @@ pub fn handle_user_fault(addr: u64, access: FaultAccess) -> UserFault {
         Err(FaultError::NoVma) => UserFault::Refused { accerr: false },
         Err(FaultError::Access) => UserFault::Refused { accerr: true },
         Err(FaultError::SigBus) => UserFault::SigBus,
+        // Handled inside the fault (never returned); retrying is right.
+        Err(FaultError::ShmemSwapped(_)) => UserFault::Resolved,
     }
 }
 

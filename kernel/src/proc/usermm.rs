@@ -58,6 +58,13 @@ pub fn leak_check() -> (u64, u64, u64) {
     (meta.nr_mlock(), referenced.saturating_sub(cached) + extra, cached)
 }
 
+/// Swap slots that shmem objects (tmpfs files, SysV segments, shared
+/// mappings) hold for their pages in swap.
+pub fn shmem_swapped() -> u64 {
+    let objects = mm::shmem::swap::shmem_objects(page_meta()).unwrap_or_default();
+    objects.iter().map(|o| o.nr_swapped() as u64).sum()
+}
+
 /// One process's address space: the mm crate's `MmStruct` (reached through
 /// `Deref`, with Linux's names: `do_mmap`, `do_mlock`, ...) plus the glue
 /// that only the kernel needs.

@@ -66,7 +66,11 @@ impl Shmem {
     pub fn set_unevictable(&self, meta: &PageMetaArray, unevictable: bool) {
         let pages = self.pages.lock();
         self.unevictable.store(unevictable, Ordering::Relaxed);
-        for &pa in pages.values().flatten().filter(|&&pa| pa != 0) {
+        let in_ram = pages.values().flatten().filter_map(|&e| match super::IndexEntry::decode(e) {
+            super::IndexEntry::Page(pa) => Some(pa),
+            _ => None,
+        });
+        for pa in in_ram {
             if let Some(folio) = meta.get(pa) {
                 if unevictable {
                     meta.folio_set_mapping_unevictable(folio);
@@ -95,13 +99,17 @@ mod tests {
     use crate::mmu_gather::MmuGather;
     use crate::page_meta::PageFlags;
     use crate::pgtable::{ArenaPhysMem, NoFlush, PhysMem, ARENA_BASE};
+    use alloc::sync::Arc;
 
-    fn setup() -> (ArenaPhysMem, PageMetaArray, Shmem) {
-        (ArenaPhysMem::new(), PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap(), Shmem::new(4).unwrap())
+    fn setup() -> (ArenaPhysMem, PageMetaArray, Arc<Shmem>) {
+        (ArenaPhysMem::new(), PageMetaArray::new(ARENA_BASE >> 12, 4096).unwrap(), Arc::new(Shmem::new(4).unwrap()))
     }
 
-    fn add(obj: &Shmem, meta: &PageMetaArray, phys: &ArenaPhysMem, index: u64) -> u64 {
-        obj.find_or_add(meta, index, || phys.alloc_frame()).unwrap().0
+    fn add(obj: &Arc<Shmem>, meta: &PageMetaArray, phys: &ArenaPhysMem, index: u64) -> u64 {
+        let pa = obj.find_or_add(meta, index, || phys.alloc_frame()).unwrap().0;
+        // Keep only the object's reference.
+        meta.put_page(meta.get(pa).unwrap()).unwrap();
+        pa
     }
 
     fn flags(meta: &PageMetaArray, pa: u64) -> PageFlags {

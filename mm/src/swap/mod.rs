@@ -53,6 +53,48 @@ pub trait SwapDevice: Send + Sync {
     fn discard(&self, slot: u64);
 }
 
+/// Why [`swap_read_frame`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SwapReadError {
+    /// No frame, or no heap for the transfer.
+    NoMemory,
+    /// The device failed the read, or is gone.
+    Io,
+}
+
+/// Read slot `entry` of `si` into a new frame (the caller's `spare` if it
+/// has one, else one from `phys`) and return the frame (Linux
+/// `swap_read_folio` into a new folio). The frame is freed again on
+/// failure.
+///
+/// Locking: no page-table lock held (the device may sleep or allocate).
+pub(crate) fn swap_read_frame(
+    phys: &impl crate::pgtable::PhysMem,
+    si: &swapfile::SwapInfo,
+    entry: swapfile::SwapEntry,
+    spare: &mut Option<u64>,
+) -> Result<u64, SwapReadError> {
+    let pa = match spare.take() {
+        Some(pa) => pa,
+        None => phys.alloc_frame().ok_or(SwapReadError::NoMemory)?,
+    };
+    let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+    if buf.try_reserve_exact(SWAP_PAGE_SIZE).is_err() {
+        phys.free_frame(pa);
+        return Err(SwapReadError::NoMemory);
+    }
+    buf.resize(SWAP_PAGE_SIZE, 0);
+    let read = match <&mut [u8; SWAP_PAGE_SIZE]>::try_from(buf.as_mut_slice()) {
+        Ok(page) => si.device().read_page(entry.offset, page).map(|_| phys.write_frame(pa, page)),
+        Err(_) => Err(SwapIoError::Io),
+    };
+    if read.is_err() {
+        phys.free_frame(pa);
+        return Err(SwapReadError::Io);
+    }
+    Ok(pa)
+}
+
 pub mod swap_state;
 pub mod swapfile;
 pub mod swapoff;

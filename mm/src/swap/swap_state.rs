@@ -2,12 +2,15 @@
 //! of `/proc/vmstat` (Linux `swap_info[]`).
 //!
 //! There is no swap cache that outlives a swap-out: reclaim writes a page
-//! to its slot *before* it turns the page's ptes into swap entries (the
-//! ptes are write-protected first, see [`crate::vmscan`]), so a fault on a
-//! swap entry always finds the page's contents on the device, and each
-//! swap-in reads its own copy (see [`crate::fault`]). Linux keeps swapped
-//! in pages in a swap cache to share one copy among the processes that
-//! swapped it out together; Holdfast gives each its own.
+//! to its slot *before* it turns the page's ptes (or its shmem object's
+//! index entry) into swap entries (see [`crate::vmscan`]), so a fault on a
+//! swap entry always finds the page's contents on the device. A swap-in
+//! takes a count on the slot while it reads (so the slot is neither freed
+//! nor reused meanwhile, which Linux's `SWAP_HAS_CACHE` ensures), and
+//! reads its own copy (see [`crate::fault`]). Linux keeps swapped in pages
+//! in a swap cache to share one copy among the processes that swapped an
+//! anonymous page out together; Holdfast gives each its own (a shmem page
+//! has one slot and comes back as one page).
 //!
 //! # Invariants
 //!

@@ -14,8 +14,9 @@
 //! slots again ([`Swap::reinsert_swap_info`]) and nothing is lost: every
 //! page is either back in RAM or still in its slot, named by its pte.
 //!
-//! Only page tables hold swap entries: Holdfast does not swap shmem pages
-//! out, so there is no `shmem_unuse`.
+//! Shmem objects' indexes hold swap entries too: each round also goes over
+//! every shmem object there is ([`Shmem::shmem_unuse`](crate::shmem::Shmem::shmem_unuse)) and swaps in its
+//! pages on the device.
 //!
 //! Holdfast has no swap cache: a slot that several address spaces share
 //! after fork is read once per pte, and each gets its own copy of the
@@ -48,15 +49,18 @@
 
 use alloc::vec::Vec;
 
-use super::swap_state::{pte_to_swp_entry, Swap};
+use super::swap_state::pte_to_swp_entry;
 use super::swapfile::SwapInfo;
 use crate::addr::PAGE_SIZE;
 use crate::errno::Errno;
-use crate::fault::{map_swapped_in, FaultError, SwapReadError};
+use crate::fault::{map_swapped_in, FaultError};
 use crate::memory::for_each_swap_pte;
 use crate::mm_struct::{vm_pte_flags, MmStruct, MmapLocked};
+use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, PtEntry, TlbFlush};
 use crate::rwsem::RwSemBackend;
+use crate::shmem::swap::shmem_objects;
+use crate::swap::SwapReadError;
 
 /// The span of one page table (ptes collected per batch).
 const PMD_SIZE: u64 = 512 * PAGE_SIZE;
@@ -70,7 +74,8 @@ const PMD_SIZE: u64 = 512 * PAGE_SIZE;
 /// again.
 /// Locking: no mm lock held.
 pub fn swapoff<P, B, T>(
-    swap: &Swap,
+    meta: &PageMetaArray,
+    phys: &P,
     type_: u8,
     each_round: impl FnMut(&mut dyn FnMut(&MmStruct<P, B, T>) -> Result<(), Errno>) -> Result<(), Errno>,
 ) -> Result<alloc::sync::Arc<SwapInfo>, Errno>
@@ -79,8 +84,9 @@ where
     B: RwSemBackend,
     T: TlbFlush,
 {
+    let swap = meta.swap();
     let si = swap.swapoff_begin(type_)?;
-    let r = try_to_unuse(&si, each_round).and_then(|()| swap.swapoff_finish(type_));
+    let r = try_to_unuse(meta, phys, &si, each_round).and_then(|()| swap.swapoff_finish(type_));
     if r.is_err() {
         swap.reinsert_swap_info(&si);
     }
@@ -91,12 +97,16 @@ where
 /// `each_round` with a visitor that it calls on every address space
 /// there is (it may also wait between rounds, and end them with `EINTR`
 /// when a signal is pending); the visitor swaps in every page of the
-/// device that address space has ([`MmStruct::unuse_mm`]).
+/// device that address space has ([`MmStruct::unuse_mm`]). Then every
+/// shmem object `meta` knows swaps in its pages on the device
+/// ([`Shmem::shmem_unuse`](crate::shmem::Shmem::shmem_unuse)), with frames from `phys`.
 ///
 /// Errors: `ENOMEM` (no frame or heap), `EIO` (a slot could not be read),
 /// or what `each_round` returns.
 /// Locking: no mm lock held.
 pub fn try_to_unuse<P, B, T>(
+    meta: &PageMetaArray,
+    phys: &P,
     si: &SwapInfo,
     mut each_round: impl FnMut(&mut dyn FnMut(&MmStruct<P, B, T>) -> Result<(), Errno>) -> Result<(), Errno>,
 ) -> Result<(), Errno>
@@ -107,6 +117,9 @@ where
 {
     while si.inuse_pages() != 0 {
         each_round(&mut |mm| mm.unuse_mm(si).map(|_| ()))?;
+        for obj in shmem_objects(meta)? {
+            obj.shmem_unuse(meta, phys, si.type_())?;
+        }
     }
     Ok(())
 }

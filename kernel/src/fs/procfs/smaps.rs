@@ -69,11 +69,11 @@ fn show_mss(s: &mut String, mss: &MemSizeStats, rollup: bool) {
     kb_line(s, "Private_Dirty", mss.private_dirty);
     kb_line(s, "Referenced", mss.referenced);
     kb_line(s, "Anonymous", mss.anonymous);
-    for name in
-        ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb", "Swap", "SwapPss"]
-    {
+    for name in ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb"] {
         kb_line(s, name, 0);
     }
+    kb_line(s, "Swap", mss.swap);
+    kb_line(s, "SwapPss", mss.swap_pss >> PSS_SHIFT);
     kb_line(s, "Locked", mss.pss_locked >> PSS_SHIFT);
 }
 
