@@ -812,6 +812,9 @@ pub struct UserCase {
     pub kernel_words: &'static [&'static str],
     /// The boot's timeout, if not [`BOOT_TIMEOUT`].
     pub timeout: Option<Duration>,
+    /// A swap disk of this many bytes as a second drive (`/dev/vda`, off
+    /// until the program swaps it on).
+    pub swap_disk: Option<u64>,
 }
 
 impl UserCase {
@@ -862,6 +865,7 @@ const fn case(program: &'static str) -> UserCase {
         mem: None,
         kernel_words: &[],
         timeout: None,
+        swap_disk: None,
     }
 }
 
@@ -1022,6 +1026,19 @@ pub const USER_CASES: &[UserCase] = &[
         smp_args: &["16", "240"],
         timeout: Some(Duration::from_secs(360)),
         ..case("swapoff")
+    },
+    // Swap priorities: the defaults (-2, -3, closing up on swapoff),
+    // SWAP_FLAG_PREFER, reclaim writing to the highest priority only and
+    // to equals in turn, read from /proc/swaps. Two devices: zram on at
+    // boot and a 256 MiB disk the program swaps on. Sized for the guest.
+    UserCase {
+        mem: Some("160M"),
+        kernel_words: &["zram=128M"],
+        swap_disk: Some(256 << 20),
+        needs_root: true,
+        check_invariants: false,
+        timeout: Some(Duration::from_secs(360)),
+        ..case("swap_prio")
     },
     // File mappings through the page cache: MAP_SHARED/MAP_PRIVATE of
     // tmpfs files coherent with read/write, truncation (SIGBUS), mlock
@@ -1245,6 +1262,7 @@ pub fn user_cases_at(dir: &std::path::Path, smp: u32) -> Vec<BootCase> {
             check,
             typed: u.typed.map(|t| (STARTED, t)),
             mem: u.mem,
+            swap_disk: u.swap_disk,
             timeout: u.timeout.unwrap_or(BOOT_TIMEOUT),
             ..BootCase::exits_cleanly("user", u.name().to_string(), init, [u.program].iter().chain(u.with).map(|f| dir.join(f)).collect())
         };
@@ -1349,7 +1367,10 @@ fn linux_skip(u: &UserCase, root: bool) -> Option<&'static str> {
     if u.typed.is_some() {
         return Some("a console session on Holdfast (/proc/sys/vm/mlock_populate)");
     }
-    if matches!(u.name(), "oom_touch" | "oom_fork" | "swap_mlock" | "swap_fork" | "shmem_swap" | "swap_pressure" | "swapoff") {
+    if matches!(
+        u.name(),
+        "oom_touch" | "oom_fork" | "swap_mlock" | "swap_fork" | "shmem_swap" | "swap_pressure" | "swapoff" | "swap_prio"
+    ) {
         // Its size is twice the guest's memory; this machine has far more.
         return Some("sized for the QEMU guest's memory");
     }

@@ -235,14 +235,13 @@ fn cpu_list(mask: u64) -> String {
 }
 
 /// `/proc/swaps` in Linux's layout (`swap_show`): one line per swap
-/// device, sizes in kB, the priority of a first device swapped on without
-/// one (-2).
+/// device, sizes in kB, and its priority.
 fn swaps() -> String {
     let mut s = String::from("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
     let kb = mm::addr::PAGE_SIZE >> 10;
     for d in crate::proc::usermm::page_meta().swap().summaries() {
         let name = crate::memory::swapfile::device_name(d.type_);
-        let _ = writeln!(s, "{name:<40}{:<8}\t{}\t\t{}\t\t{}", "partition", d.pages * kb, d.used * kb, -2 - i64::from(d.type_));
+        let _ = writeln!(s, "{name:<40}{:<8}\t{}\t\t{}\t\t{}", "partition", d.pages * kb, d.used * kb, d.prio);
     }
     s
 }

@@ -42,7 +42,7 @@ static KSWAPD: Once<Arc<Thread>> = Once::new();
 
 /// Swap on the device known as `name` ([`super::swapfile`]), at boot.
 fn swapon(name: &'static str) {
-    if let Err(e) = super::swapfile::swapon(name.as_bytes()) {
+    if let Err(e) = super::swapfile::swapon(name.as_bytes(), 0) {
         log::warn!("swapon {name}: {e:?}");
     }
 }

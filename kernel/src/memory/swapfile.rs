@@ -13,10 +13,12 @@
 //! is `/dev/vda` when the disk has no valid swap header.
 //!
 //! Swapping off zram discards its contents (every slot is freed on the
-//! way); swapping it on again starts from an empty device. The swap flags
-//! Linux knows (priority, discard) are accepted and have no effect:
-//! Holdfast fills devices in the order they are on the list, and the
-//! `/proc/swaps` priority is Linux's default for that order.
+//! way); swapping it on again starts from an empty device. A device's
+//! priority is Linux's: `SWAP_FLAG_PREFER` gives one, else it gets the
+//! next default (-2, -3, ...; see
+//! [`Swap::swapon_prio`](mm::swap::swap_state::Swap::swapon_prio));
+//! reclaim fills the highest first. The discard flags are accepted and
+//! change nothing.
 //!
 //! Locking: the table is a spinlock held for lookups and updates only,
 //! never across a swapoff (which takes what [`mm::swap::swapoff`] says,
@@ -81,12 +83,19 @@ fn find(t: &[SwapFile], path: &[u8]) -> Result<usize, Errno> {
     Err(Errno::EINVAL)
 }
 
-/// Linux `swapon` of the device named `path` (flags already checked).
+/// Linux `SWAP_FLAG_PREFER`: the low 15 bits of the flags are the
+/// device's priority.
+pub const SWAP_FLAG_PREFER: u64 = 0x8000;
+
+/// Linux `swapon` of the device named `path` with `flags` (already
+/// checked): with `SWAP_FLAG_PREFER` the priority they give, else the
+/// next default one. The discard flags change nothing (zram frees a slot's
+/// data whenever the slot is freed; the disk ignores discards).
 ///
 /// Errors: `EBUSY` if it is on; `EINVAL`/`ENOENT` as [`find`]; those of
 /// [`mm::swap::swap_state::Swap::swapon`].
 /// Locking: no lock held; takes the table lock, then the device list's.
-pub fn swapon(path: &[u8]) -> Result<(), Errno> {
+pub fn swapon(path: &[u8], flags: u64) -> Result<(), Errno> {
     let mut t = TABLE.lock();
     let i = find(&t, path)?;
     let f = &mut t[i];
@@ -94,7 +103,8 @@ pub fn swapon(path: &[u8]) -> Result<(), Errno> {
         return Err(Errno::EBUSY);
     }
     let pages = f.dev.nr_slots();
-    let type_ = crate::proc::usermm::page_meta().swap().swapon(f.dev.clone(), &f.bad)?;
+    let prio = (flags & SWAP_FLAG_PREFER != 0).then_some((flags & 0x7fff) as u16);
+    let type_ = crate::proc::usermm::page_meta().swap().swapon_prio(f.dev.clone(), &f.bad, prio)?;
     f.type_ = Some(type_);
     log::info!("swapon {}: {} MiB, type {type_}", f.name, (pages * mm::addr::PAGE_SIZE) >> 20);
     Ok(())

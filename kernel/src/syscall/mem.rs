@@ -234,7 +234,7 @@ pub fn sys_swapon(a: Args) -> SysResult {
         return Err(Errno::EPERM);
     }
     let path = crate::fs::namei::getname(a.0[0], false)?;
-    crate::memory::swapfile::swapon(&path).map(|()| 0)
+    crate::memory::swapfile::swapon(&path, flags).map(|()| 0)
 }
 
 /// `swapoff(path)`: `CAP_SYS_ADMIN` (`EPERM`), then the path; see

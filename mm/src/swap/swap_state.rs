@@ -102,6 +102,13 @@ pub struct Swap {
     /// Slot counts taken and not given back, across all devices: when 0,
     /// no page table holds a swap entry.
     nr_entries: AtomicU64,
+    /// Devices on with a default (negative) priority: the next gets
+    /// `-2 - defaults` (Linux's `least_priority`, which starts at -1).
+    /// Changed under the device-list lock.
+    defaults: AtomicU64,
+    /// Turns among the devices of one priority (Linux requeues a device
+    /// behind its equals after each allocation).
+    rotor: AtomicU64,
 }
 
 /// One line of `/proc/swaps`.
@@ -112,6 +119,8 @@ pub struct SwapSummary {
     pub pages: u64,
     /// Slots in use, in pages.
     pub used: u64,
+    /// Its priority.
+    pub prio: i32,
 }
 
 impl Swap {
@@ -127,6 +136,17 @@ impl Swap {
     /// its slot map.
     /// Locking: takes the device-list lock.
     pub fn swapon(&self, device: Arc<dyn SwapDevice>, bad: &[u64]) -> Result<u8, Errno> {
+        self.swapon_prio(device, bad, None)
+    }
+
+    /// [`Swap::swapon`] with priority `prio` (Linux `SWAP_FLAG_PREFER`,
+    /// 0 to 32767), or, with `None`, the next default one: -2 for the
+    /// first device on without one, one less for each further one (Linux
+    /// `least_priority`).
+    ///
+    /// Errors: as [`Swap::swapon`].
+    /// Locking: takes the device-list lock.
+    pub fn swapon_prio(&self, device: Arc<dyn SwapDevice>, bad: &[u64], prio: Option<u16>) -> Result<u8, Errno> {
         let mut devs = self.devices.lock();
         let type_ = match devs.iter().position(Option::is_none) {
             Some(t) => t,
@@ -144,6 +164,13 @@ impl Swap {
         let info = SwapInfo::new(type_, device, bad).ok_or(Errno::ENOMEM)?;
         if info.pages() == 0 {
             return Err(Errno::EINVAL);
+        }
+        match prio {
+            Some(p) => info.set_prio(i32::from(p & 0x7fff)),
+            None => {
+                let n = self.defaults.fetch_add(1, Ordering::Relaxed);
+                info.set_prio(-2 - i32::try_from(n).unwrap_or(i32::MAX - 2));
+            }
         }
         devs[usize::from(type_)] = Some(Arc::new(info));
         self.nr_devices.fetch_add(1, Ordering::AcqRel);
@@ -193,6 +220,14 @@ impl Swap {
         }
         let si = slot.take().ok_or(Errno::EINVAL)?;
         self.nr_devices.fetch_sub(1, Ordering::AcqRel);
+        // Linux: the devices with a default priority below it move up one,
+        // so the defaults stay -2, -3, ... with no gap.
+        if si.prio() < 0 {
+            for d in devs.iter().flatten().filter(|d| d.prio() < si.prio()) {
+                d.set_prio(d.prio() + 1);
+            }
+            self.defaults.fetch_sub(1, Ordering::Relaxed);
+        }
         Ok(si)
     }
 
@@ -219,7 +254,7 @@ impl Swap {
     pub fn summaries(&self) -> Vec<SwapSummary> {
         let devs: Vec<Arc<SwapInfo>> = self.devices.lock().iter().flatten().cloned().collect();
         devs.iter()
-            .map(|d| SwapSummary { type_: d.type_(), pages: d.pages(), used: d.pages() - d.nr_free() })
+            .map(|d| SwapSummary { type_: d.type_(), pages: d.pages(), used: d.pages() - d.nr_free(), prio: d.prio() })
             .collect()
     }
 
@@ -229,13 +264,18 @@ impl Swap {
         self.summaries().iter().fold((0, 0), |(t, f), s| (t + s.pages, f + s.pages - s.used))
     }
 
-    /// A free slot on the first device that has one (count 1, held by the
-    /// caller: reclaim, for the swap cache).
+    /// A free slot (count 1, held by the caller: reclaim) on a device of
+    /// the highest priority that has one; devices of equal priority take
+    /// turns (Linux `get_swap_pages` over `swap_avail_heads`).
     ///
     /// Locking: takes the device-list lock, then map locks.
     pub fn get_swap_page(&self) -> Option<SwapEntry> {
-        let devs: Vec<Arc<SwapInfo>> = self.devices.lock().iter().flatten().cloned().collect();
-        let e = devs.iter().find_map(|d| d.get_swap_page())?;
+        let mut devs: Vec<Arc<SwapInfo>> = self.devices.lock().iter().flatten().cloned().collect();
+        devs.sort_by_key(|d| core::cmp::Reverse(d.prio()));
+        let turn = self.rotor.fetch_add(1, Ordering::Relaxed) as usize;
+        let e = devs
+            .chunk_by(|a, b| a.prio() == b.prio())
+            .find_map(|equals| (0..equals.len()).find_map(|k| equals[(turn + k) % equals.len()].get_swap_page()))?;
         self.nr_entries.fetch_add(1, Ordering::AcqRel);
         Some(e)
     }
@@ -302,4 +342,53 @@ pub fn pte_to_swp_entry(e: PtEntry) -> Option<SwapEntry> {
 /// The pte for a [`SwapEntry`].
 pub fn swp_entry_to_pte(e: SwapEntry) -> Option<PtEntry> {
     PtEntry::swap(e.type_, e.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swap::zram::Zram;
+
+    fn dev() -> Arc<dyn SwapDevice> {
+        Arc::new(Zram::new(16).unwrap())
+    }
+
+    fn prios(swap: &Swap) -> Vec<(u8, i32)> {
+        swap.summaries().iter().map(|s| (s.type_, s.prio)).collect()
+    }
+
+    #[test]
+    fn default_priorities_count_down_from_minus_two_and_close_up_on_swapoff() {
+        let swap = Swap::new();
+        let a = swap.swapon(dev(), &[]).unwrap();
+        let b = swap.swapon(dev(), &[]).unwrap();
+        let c = swap.swapon_prio(dev(), &[], Some(7)).unwrap();
+        let d = swap.swapon(dev(), &[]).unwrap();
+        assert_eq!(prios(&swap), [(a, -2), (b, -3), (c, 7), (d, -4)]);
+        // Off with a: those below it move up one; the next default is -4.
+        swap.swapoff_begin(a).unwrap();
+        swap.swapoff_finish(a).unwrap();
+        assert_eq!(prios(&swap), [(b, -2), (c, 7), (d, -3)]);
+        let e = swap.swapon(dev(), &[]).unwrap();
+        assert_eq!(prios(&swap), [(e, -4), (b, -2), (c, 7), (d, -3)]);
+        // A preferred device going off changes no other.
+        swap.swapoff_begin(c).unwrap();
+        swap.swapoff_finish(c).unwrap();
+        assert_eq!(prios(&swap), [(e, -4), (b, -2), (d, -3)]);
+    }
+
+    #[test]
+    fn slots_come_from_the_highest_priority_and_equals_take_turns() {
+        let swap = Swap::new();
+        let low = swap.swapon(dev(), &[]).unwrap();
+        let hi1 = swap.swapon_prio(dev(), &[], Some(5)).unwrap();
+        let hi2 = swap.swapon_prio(dev(), &[], Some(5)).unwrap();
+        let types: Vec<u8> = (0..30).map(|_| swap.get_swap_page().unwrap().type_).collect();
+        // 15 usable slots each: the two of priority 5 alternate until both
+        // are full, then the default one is used.
+        assert_eq!(types[..30].iter().filter(|&&t| t == hi1).count(), 15, "{types:?}");
+        assert_eq!(types[..30].iter().filter(|&&t| t == hi2).count(), 15, "{types:?}");
+        assert!(types[..4].contains(&hi1) && types[..4].contains(&hi2), "{types:?}");
+        assert_eq!(swap.get_swap_page().unwrap().type_, low);
+    }
 }

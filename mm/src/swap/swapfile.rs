@@ -78,6 +78,10 @@ pub struct SwapInfo {
     map: IrqSpinLock<SwapMap>,
     /// Usable slots (slot 0 and bad slots excluded): Linux's `pages`.
     pages: u64,
+    /// Linux `prio`: slots come from the devices of the highest priority
+    /// first ([`Swap::get_swap_page`](super::swap_state::Swap::get_swap_page)).
+    /// Changed only under the device-list lock.
+    prio: core::sync::atomic::AtomicI32,
 }
 
 impl SwapInfo {
@@ -98,12 +102,30 @@ impl SwapInfo {
             }
         }
         let nr_free = count.iter().filter(|&&c| c == 0).count() as u64;
-        Some(SwapInfo { type_, device, map: IrqSpinLock::new(SwapMap { count, nr_free, next: 1, writeok: true }), pages: nr_free })
+        Some(SwapInfo {
+            type_,
+            device,
+            map: IrqSpinLock::new(SwapMap { count, nr_free, next: 1, writeok: true }),
+            pages: nr_free,
+            prio: core::sync::atomic::AtomicI32::new(0),
+        })
     }
 
     /// The device number.
     pub fn type_(&self) -> u8 {
         self.type_
+    }
+
+    /// Its priority (`/proc/swaps` Priority).
+    pub fn prio(&self) -> i32 {
+        self.prio.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set its priority.
+    ///
+    /// Locking: the device-list lock held.
+    pub(crate) fn set_prio(&self, prio: i32) {
+        self.prio.store(prio, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// The device the slots live on.
