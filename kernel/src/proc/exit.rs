@@ -143,6 +143,10 @@ fn exit_process(proc: &Arc<Process>) {
                     per_page_ns % 1_000
                 );
             }
+            if crate::cmdline::flag("mm.check_invariants") {
+                let (run, skipped) = crate::syscall::mem::invariant_check_counts();
+                crate::kprintln!("holdfast: invariant checks: {run} run, {skipped} skipped for low memory");
+            }
             if (mlocked, referenced, swap_used) != (0, 0, 0) && crate::cmdline::flag("mm.check_invariants") {
                 panic!("process exit left {mlocked} mlocked and {referenced} referenced user pages, {swap_used} swap slots");
             }

@@ -207,6 +207,16 @@ pub fn is_mm_syscall(nr: u64) -> bool {
     ) || matches!(nr, SHMAT | SHMDT)
 }
 
+static INVARIANT_CHECKS_RUN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static INVARIANT_CHECKS_SKIPPED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many [`check_invariants`] calls checked, and how many were skipped
+/// for want of free memory.
+pub fn invariant_check_counts() -> (u64, u64) {
+    use core::sync::atomic::Ordering::Relaxed;
+    (INVARIANT_CHECKS_RUN.load(Relaxed), INVARIANT_CHECKS_SKIPPED.load(Relaxed))
+}
+
 /// Check the invariants of the current address space; a violation is a
 /// kernel bug and panics with the reason. Skipped while free frames are
 /// below twice the reserve: the checker's lists of every frame would take
@@ -215,8 +225,10 @@ pub fn is_mm_syscall(nr: u64) -> bool {
 pub fn check_invariants(nr: u64) {
     let (_, free) = crate::memory::frame::counts();
     if free < 2 * crate::memory::frame::reserve() {
+        INVARIANT_CHECKS_SKIPPED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         return;
     }
+    INVARIANT_CHECKS_RUN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     if let Err(why) = proc::current().mm().check_invariants() {
         panic!("mm invariants violated after syscall {nr}: {why}");
     }

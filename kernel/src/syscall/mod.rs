@@ -14,7 +14,7 @@
 mod cred;
 mod exec;
 mod fs;
-mod mem;
+pub(crate) mod mem;
 mod memfd;
 mod misc;
 pub mod nr;
