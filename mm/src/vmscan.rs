@@ -354,27 +354,10 @@ where
     if folio.page_ref_count() > folio.mapcount() + 1 {
         return Outcome::Keep;
     }
-    // Look (Linux `folio_check_references`): clear the accessed bits,
-    // and give a page in a locked vma the mlock it missed.
-    let (mut referenced, mut held) = (false, false);
-    walk_folio(backend, &av, folio, pa, &mut |inner, hit| {
-        if vma_holds_page(hit.vm_flags) {
-            if !hit.vm_flags.contains(VmFlags::IO) {
-                // "Restore the mlock which got missed."
-                meta.mlock_vma_folio(folio, hit.vm_flags);
-            }
-            held = true;
-            return false;
-        }
-        if hit.pte_flags.contains(PteFlags::ACCESSED) {
-            referenced = true;
-            clear_young(inner, hit);
-        }
-        true
-    });
-    if let Some(outcome) = check_references(folio, held, referenced) {
+    if let Some(outcome) = folio_check_references(meta, folio, |visit| walk_folio(backend, &av, folio, pa, visit)) {
         return outcome;
     }
+    let mut held = false;
     let swap = meta.swap();
     let Some(entry) = swap.get_swap_page() else { return Outcome::NoSwap };
     // Write-protect every mapping and clear its dirty bit: from here on
@@ -412,11 +395,35 @@ where
     }
 }
 
-/// What the look at a page's references (Linux `folio_check_references`)
-/// decides, if it keeps the page: found in a vma that holds it, culled;
-/// referenced once, a second chance on the inactive list; referenced
-/// again since, activated. `None`: reclaim it.
-fn check_references(folio: &PageMeta, held: bool, referenced: bool) -> Option<Outcome> {
+/// Linux `folio_check_references`: go over every pte mapping `folio`
+/// with `walk` (an rmap walk), clearing accessed bits and giving a page
+/// found in a locked vma the mlock it missed; then decide, if the page
+/// stays: found in a vma that holds it, culled; referenced once, a second
+/// chance on the inactive list; referenced again since, activated.
+/// `None`: reclaim it.
+///
+/// Locking: no inner lock held (the walk takes them).
+fn folio_check_references<P: PhysMem, T: TlbFlush>(
+    meta: &PageMetaArray,
+    folio: &PageMeta,
+    walk: impl FnOnce(&mut dyn FnMut(&mut MmInner<P, T>, &RmapHit) -> bool),
+) -> Option<Outcome> {
+    let (mut referenced, mut held) = (false, false);
+    walk(&mut |inner, hit| {
+        if vma_holds_page(hit.vm_flags) {
+            if !hit.vm_flags.contains(VmFlags::IO) {
+                // "Restore the mlock which got missed."
+                meta.mlock_vma_folio(folio, hit.vm_flags);
+            }
+            held = true;
+            return false;
+        }
+        if hit.pte_flags.contains(PteFlags::ACCESSED) {
+            referenced = true;
+            clear_young(inner, hit);
+        }
+        true
+    });
     if held {
         return Some(Outcome::Culled);
     }
@@ -455,24 +462,10 @@ where
         return Outcome::Keep;
     }
     let index = folio.index();
-    let (mut referenced, mut held) = (false, false);
-    rmap_walk_shmem::<P, B, T>(backend, &obj, pa, index, &mut |inner, hit| {
-        if vma_holds_page(hit.vm_flags) {
-            if !hit.vm_flags.contains(VmFlags::IO) {
-                meta.mlock_vma_folio(folio, hit.vm_flags);
-            }
-            held = true;
-            return false;
-        }
-        if hit.pte_flags.contains(PteFlags::ACCESSED) {
-            referenced = true;
-            clear_young(inner, hit);
-        }
-        true
-    });
-    if let Some(outcome) = check_references(folio, held, referenced) {
+    if let Some(outcome) = folio_check_references(meta, folio, |visit| rmap_walk_shmem::<P, B, T>(backend, &obj, pa, index, visit)) {
         return outcome;
     }
+    let mut held = false;
     let swap = meta.swap();
     let Some(entry) = swap.get_swap_page() else { return Outcome::NoSwap };
     // Linux `try_to_unmap` for a file page: clear every pte.
