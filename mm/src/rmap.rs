@@ -245,13 +245,19 @@ impl AnonVmaRegistry {
         P: PhysMem + Send + 'static,
         T: TlbFlush + Send + 'static,
     {
+        self.insert(anon_vma.id(), anon_vma.clone())
+    }
+
+    /// Record `any` as `id` (pruning dead entries).
+    ///
+    /// Errors: `ENOMEM` if the map cannot grow.
+    fn insert(&self, id: u64, any: Arc<dyn Any + Send + Sync>) -> Result<(), Errno> {
         let mut m = self.map.lock();
         m.retain(|_, w| w.strong_count() > 0);
         let mut probe: Vec<u8> = Vec::new();
         probe.try_reserve_exact(512).map_err(|_| Errno::ENOMEM)?;
         drop(probe);
-        let any: Arc<dyn Any + Send + Sync> = anon_vma.clone();
-        m.insert(anon_vma.id(), Arc::downgrade(&any));
+        m.insert(id, Arc::downgrade(&any));
         Ok(())
     }
 
@@ -269,14 +275,7 @@ impl AnonVmaRegistry {
     ///
     /// Errors: `ENOMEM` if the map cannot grow.
     pub fn register_shmem(&self, obj: &Arc<Shmem>) -> Result<(), Errno> {
-        let mut m = self.map.lock();
-        m.retain(|_, w| w.strong_count() > 0);
-        let mut probe: Vec<u8> = Vec::new();
-        probe.try_reserve_exact(512).map_err(|_| Errno::ENOMEM)?;
-        drop(probe);
-        let any: Arc<dyn Any + Send + Sync> = obj.clone();
-        m.insert(obj.id(), Arc::downgrade(&any));
-        Ok(())
+        self.insert(obj.id(), obj.clone())
     }
 
     /// The shmem object with `id`, if it is still held.
