@@ -19,6 +19,7 @@
  *   0 (Linux: shmem_swap_usage for a shared shmem vma), while VmSwap,
  *   which counts swap entries in page tables only, does not count them;
  *   every page of the SHM_LOCKed segment stays resident (unevictable);
+ *   shmctl(SHM_INFO)'s shm_swp counts the segments' pages in swap;
  * - every page reads back intact, the memfd's through pread() (the file
  *   read path swaps in), the others' through their mappings; mincore then
  *   shows them resident, Shmem counts them again and their slots are free
@@ -313,6 +314,11 @@ int main(void)
 		tap_ok(vmswap >= 0 && vmswap < 4096, "VmSwap (%ld kB) counts swap entries in page tables, not swapped shmem",
 		       vmswap);
 		tap_eq(resident(lk, LK_PAGES), LK_PAGES, "mincore: every page of the SHM_LOCKed segment stayed resident");
+		/* Linux shm_get_stat: shm_swp counts the segments' pages in swap. */
+		struct shm_info si;
+		int got = shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
+		tap_ok(got >= 0 && si.shm_swp >= (unsigned long)o_sv,
+		       "SHM_INFO shm_swp counts the segment's pages in swap (%lu, %ld not resident)", got >= 0 ? si.shm_swp : 0, o_sv);
 	}
 
 	/* Read back: the memfd through pread() (the file read path), the

@@ -537,11 +537,14 @@ pub fn sys_shmctl(a: Args) -> SysResult {
                 let objs: Vec<Arc<Shmem>> = ids.slots.values().map(|(s, _)| s.obj.clone()).collect();
                 (ids.max_idx().max(0), ids.slots.len() as u32, ids.shm_tot, objs)
             };
+            // Linux `shm_get_stat`: pages in RAM and pages in swap.
             let rss: u64 = objs.iter().map(|o| o.nr_cached() as u64).sum();
+            let swp: u64 = objs.iter().map(|o| o.nr_swapped() as u64).sum();
             let mut b = [0u8; 48];
             b[0..4].copy_from_slice(&used.to_le_bytes());
             b[8..16].copy_from_slice(&tot.to_le_bytes());
             b[16..24].copy_from_slice(&rss.to_le_bytes());
+            b[24..32].copy_from_slice(&swp.to_le_bytes());
             copy_to_user(buf, &b)?;
             Ok(maxidx as u64)
         }
