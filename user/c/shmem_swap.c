@@ -30,7 +30,8 @@
  *   swapped-out memfd page and reads the memfd back through its mapping
  *   (the fault path swaps in);
  * - after a third round, ftruncate of the memfd to 0 frees the slots of
- *   its swapped-out pages; once everything is unmapped, closed and removed
+ *   its swapped-out pages; write(2) of 16 MiB into a new memfd succeeds
+ *   while the machine's memory is held by private memory; once everything is unmapped, closed and removed
  *   (IPC_RMID) and the child has exited, SwapFree is back where it was
  *   before the pressure (within the slack of slack_kb()).
  * Linux activates a shmem page used twice between two rounds (its
@@ -388,6 +389,29 @@ int main(void)
 		       "ftruncate frees the slots of the memfd's %ld swapped-out pages (SwapFree +%ld kB)", out_mf, free5 - free4);
 	struct stat st;
 	tap_ok(fstat(memfd, &st) == 0 && st.st_size == 0, "the memfd is empty");
+	if (swap) {
+		/* write(2) into a file while the machine's memory is held: the
+		 * pages the write needs come from reclaim (Linux's
+		 * shmem_get_folio allocates with direct reclaim). */
+		long hold = mem_kb / 4;
+		char *h = mmap(0, hold * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		int full = memfd_create("shmem_swap_full", 0);
+		long wrote = 0;
+		if (h != MAP_FAILED && full >= 0) {
+			static char page[PG];
+			fill(h, 0, hold, 'h');
+			for (long i = 0; i < MF_PAGES; i++, wrote++) {
+				memset(page, (int)(i & 0xff), PG);
+				if (write(full, page, PG) != PG)
+					break;
+			}
+		}
+		tap_eq(wrote, (long)MF_PAGES, "write() 16 MiB into a new memfd while %ld MiB of private memory is held", hold / 256);
+		if (h != MAP_FAILED)
+			munmap(h, hold * PG);
+		if (full >= 0)
+			close(full);
+	}
 	munmap(sa, SA_PAGES * PG);
 	munmap(mf, MF_PAGES * PG);
 	close(memfd);

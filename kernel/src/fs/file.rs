@@ -267,24 +267,26 @@ impl File {
             if !append {
                 super::tmpfs::swapin_before_lock(data, *pos);
             }
-            let mut d = data.lock();
-            if append {
-                *pos = d.size;
-            }
-            // The file's seals, checked under its lock as the seals are
-            // added under it.
-            let m = match d.sealed_write_len(*pos, n) {
+            // A page the write needs and cannot have is looked for again
+            // after direct reclaim, with the file's lock dropped (a failed
+            // write_page changes nothing).
+            let written = crate::memory::swap::retry_after_reclaim(|| {
+                let mut d = data.lock();
+                if append {
+                    *pos = d.size;
+                }
+                // The file's seals, checked under its lock as the seals
+                // are added under it.
+                let m = d.sealed_write_len(*pos, n)?;
+                d.write_page(*pos, &kbuf[..m]).map(|()| m)
+            });
+            let m = match written {
                 Ok(m) => m,
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             };
-            if let Err(e) = d.write_page(*pos, &kbuf[..m]) {
-                result = Err(e);
-                break;
-            }
-            drop(d);
             *pos += m as u64;
             done += m;
             if m < n {
