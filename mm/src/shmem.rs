@@ -44,9 +44,10 @@
 //! Locking: the page index is behind the object's own spinlock, taken
 //! inside an mm's inner lock (never the other way round) and held only to
 //! look up or add a page; faults of two address spaces on one offset
-//! serialise on it, so they map one page. The mapper count is atomic. The
-//! `i_mmap` list has its own lock, the rmap lock, taken before any inner
-//! lock (never inside one).
+//! serialise on it, so they map one page. Slot counts (the swap-map lock)
+//! and the registry's lock are taken inside it; no device I/O runs under
+//! it. The mapper count is atomic. The `i_mmap` list has its own lock,
+//! the rmap lock, taken before any inner lock (never inside one).
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
