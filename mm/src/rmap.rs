@@ -229,11 +229,13 @@ fn link_member<W: ?Sized, B: RwSemBackend>(
 /// as a vma or an owner holds it. Swapoff goes over the objects to find
 /// their swapped-out pages.
 ///
-/// Locking: its own spinlock, taken with no other lock held or under the
-/// rmap lock's level (never with an inner lock held).
+/// Locking: its own spinlock, a leaf held with interrupts off
+/// ([`crate::irqlock`]): taken with no lock held (reclaim, swapoff) and
+/// under an inner lock and a shmem object's lock (a page's first fault
+/// registers its object).
 #[derive(Default)]
 pub struct AnonVmaRegistry {
-    map: spin::Mutex<alloc::collections::BTreeMap<u64, Weak<dyn Any + Send + Sync>>>,
+    map: crate::irqlock::IrqSpinLock<alloc::collections::BTreeMap<u64, Weak<dyn Any + Send + Sync>>>,
 }
 
 impl AnonVmaRegistry {

@@ -44,9 +44,12 @@
 //! Locking: the page index is behind the object's own spinlock, taken
 //! inside an mm's inner lock (never the other way round) and held only to
 //! look up or add a page; faults of two address spaces on one offset
-//! serialise on it, so they map one page. Slot counts (the swap-map lock)
-//! and the registry's lock are taken inside it; no device I/O runs under
-//! it. The mapper count is atomic. The `i_mmap` list has its own lock,
+//! serialise on it, so they map one page. It is held with interrupts off
+//! ([`crate::irqlock`]): it is also taken outside any inner lock (reclaim,
+//! swap-in, file reads and writes), and a holder preempted there would
+//! leave a thread spinning for it under an inner lock forever. Slot
+//! counts (the swap-map lock) and the registry's lock are taken inside
+//! it; no device I/O runs under it. The mapper count is atomic. The `i_mmap` list has its own lock,
 //! the rmap lock, taken before any inner lock (never inside one).
 
 use alloc::collections::BTreeMap;
@@ -61,6 +64,7 @@ pub use owner::ShmemVmOps;
 pub use seals::*;
 
 use crate::errno::Errno;
+use crate::irqlock::IrqSpinLock;
 use crate::mmu_gather::MmuGather;
 use crate::page_meta::PageMetaArray;
 use crate::pgtable::{PhysMem, TlbFlush};
@@ -85,7 +89,7 @@ pub struct Shmem {
     /// Page index: leaf `i / LEAF`, slot `i % LEAF` holds page `i` as an
     /// [`IndexEntry`]: 0 if none, its frame, or the swap entry its
     /// contents are in (see [`swap`]); a missing leaf has no page.
-    pages: spin::Mutex<BTreeMap<u64, Vec<u64>>>,
+    pages: IrqSpinLock<BTreeMap<u64, Vec<u64>>>,
     /// Vmas in vma trees that hold the object.
     mappers: AtomicUsize,
     /// Owners that keep the pages while no vma maps them (a tmpfs file's
@@ -153,7 +157,7 @@ impl Shmem {
             id: crate::rmap::next_mapping_id(),
             registered: AtomicBool::new(false),
             nr_pages: AtomicU64::new(nr_pages),
-            pages: spin::Mutex::new(BTreeMap::new()),
+            pages: IrqSpinLock::new(BTreeMap::new()),
             mappers: AtomicUsize::new(0),
             pins: AtomicUsize::new(0),
             released: AtomicBool::new(false),
@@ -472,7 +476,9 @@ impl Shmem {
     /// other reference goes to `tlb` if a flush is pending there (it was
     /// mapped until the caller's operation), to the allocator otherwise.
     fn put_all_pages(&self, meta: &PageMetaArray, tlb: &mut MmuGather, phys: &impl PhysMem, flush: &impl TlbFlush) {
-        let mut pages = self.pages.lock();
+        // Emptied under the lock, gone through without it: a flush must
+        // not start under a lock held with interrupts off.
+        let pages = core::mem::take(&mut *self.pages.lock());
         for &e in pages.values().flatten().filter(|&&e| e != 0) {
             if tlb.needs_flush() {
                 tlb.tlb_flush_mmu(phys, flush);
@@ -485,7 +491,6 @@ impl Shmem {
                 }
             });
         }
-        pages.clear();
     }
 }
 
