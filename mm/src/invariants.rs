@@ -373,11 +373,15 @@ fn check_rmap<P: PhysMem + Clone, B: RwSemBackend, T: TlbFlush>(
     for (&pa, &Mapped { maps, va, cached, mapcount, .. }) in frames {
         let Some(folio) = meta.get(pa) else { continue };
         let (st, refs) = stable_state(folio);
-        let before = folio.mapcount();
+        let (before, seq) = (folio.mapcount(), folio.rmap_seq());
         let (found, found_locked) = crate::rmap::try_to_unmap_count(mm, pa, Some(va));
         let (st_after, refs_after) = stable_state(folio);
         let still = mm.lock_inner().pgtable.as_ref().and_then(|pt| pt.translate(va)).is_some_and(|m| m.pa == pa);
-        if folio.mapcount() != before || before != mapcount || st_after != st || refs_after != refs || !still {
+        // A pte removed and another added during the walk (reclaim
+        // unmapping a shmem page that a fault elsewhere maps again) leave
+        // the mapcount as it was: the change count tells.
+        let changed = folio.mapcount() != before || folio.rmap_seq() != seq;
+        if changed || before != mapcount || st_after != st || refs_after != refs || !still {
             continue;
         }
         if found < maps {

@@ -144,6 +144,12 @@ bitflags! {
     }
 }
 
+/// Bits of [`PageMeta`]'s mapcount word that hold the mapcount (up to
+/// 16 M ptes per page); the rest count changes.
+pub const MAPCOUNT_BITS: u32 = 24;
+const MAPCOUNT_MASK: u32 = (1 << MAPCOUNT_BITS) - 1;
+const MAPCOUNT_SEQ_ONE: u32 = 1 << MAPCOUNT_BITS;
+
 /// Pages in use by kind ([`PageMetaArray::page_counts`]), in pages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageCounts {
@@ -237,7 +243,10 @@ pub struct PageMeta {
     /// Linux `_refcount`: 0 while the frame is free.
     refcount: AtomicU32,
     /// Linux `_mapcount + 1`: the number of ptes mapping the page, in all
-    /// address spaces (see [`crate::rmap`]).
+    /// address spaces (see [`crate::rmap`]), in the low [`MAPCOUNT_BITS`];
+    /// above them a count of the changes (wrapping), so that a reader can
+    /// tell a page whose ptes changed while it looked even when as many
+    /// came as went ([`PageMeta::rmap_seq`]).
     mapcount: AtomicU32,
     /// [`PageState`] packed: flags in bits 0..32, `mlock_count` in 32..64.
     state: AtomicU64,
@@ -265,18 +274,27 @@ impl PageMeta {
     /// Linux `folio_mapcount`: ptes mapping the page, in every address
     /// space.
     pub fn mapcount(&self) -> u32 {
-        self.mapcount.load(Ordering::Acquire)
+        self.mapcount.load(Ordering::Acquire) & MAPCOUNT_MASK
+    }
+
+    /// The number of mapcount changes so far, wrapping at `2^(32 -
+    /// MAPCOUNT_BITS)`: equal before and after a walk of the page's ptes
+    /// (and the same mapcount), no pte came or went meanwhile, barring
+    /// that many changes.
+    pub fn rmap_seq(&self) -> u32 {
+        self.mapcount.load(Ordering::Acquire) >> MAPCOUNT_BITS
     }
 
     /// One more pte maps the page (Linux `folio_add_*_rmap_pte`).
     pub fn add_mapcount(&self) {
-        self.mapcount.fetch_add(1, Ordering::AcqRel);
+        let old = self.mapcount.fetch_add(MAPCOUNT_SEQ_ONE + 1, Ordering::AcqRel);
+        debug_assert!(old & MAPCOUNT_MASK < MAPCOUNT_MASK, "mapcount overflow");
     }
 
     /// One pte mapping the page went away (Linux `folio_remove_rmap_pte`).
     pub fn remove_mapcount(&self) {
-        let old = self.mapcount.fetch_sub(1, Ordering::AcqRel);
-        debug_assert!(old > 0, "mapcount underflow");
+        let old = self.mapcount.fetch_add(MAPCOUNT_SEQ_ONE.wrapping_sub(1), Ordering::AcqRel);
+        debug_assert!(old & MAPCOUNT_MASK > 0, "mapcount underflow");
     }
 
     /// Linux `folio->index` of an anonymous page (see [`crate::rmap`]).
