@@ -40,12 +40,17 @@ fn resident_and_intact(w: &World, mm: &TestMm, a: u64, pages: u64) {
     }
 }
 
-/// swapoff of type 0 over `mms`, one round each time it is asked.
+/// swapoff of type 0 over `mms`, one round each time it is asked,
+/// yielding between rounds as the kernel's does (a fault reading a slot
+/// holds a count on it until it is done: the round after it finds it).
 fn swapoff_of(w: &World, mms: &[&TestMm]) -> Result<(), Errno> {
     let mut rounds = 0;
     let r = swapoff::<SharedArena, StdBackend, NoFlush>(&w.meta, &w.arena, 0, |visit| {
+        if rounds > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         rounds += 1;
-        assert!(rounds < 10, "try_to_unuse keeps going round");
+        assert!(rounds < 1000, "try_to_unuse keeps going round");
         mms.iter().try_for_each(|mm| visit(mm))
     });
     r.map(|_| ())
