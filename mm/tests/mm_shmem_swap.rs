@@ -14,6 +14,7 @@ use common::swap::*;
 use common::*;
 use mm::fault::{FaultAccess, FaultOrigin};
 use mm::mmap::*;
+use mm::page_meta::PageMetaArray;
 use mm::pgtable::{NoFlush, PhysMem};
 use mm::rwsem::StdBackend;
 use mm::shmem::{IndexEntry, Shmem};
@@ -31,6 +32,34 @@ fn fault(mm: &TestMm, va: u64, access: FaultAccess) {
     mm.handle_mm_fault(va, access, FaultOrigin::User).unwrap();
 }
 
+/// Read word `word` of the page at `va` in `mm`, after writing `write`
+/// there if given, as a CPU would: fault, and touch the frame only while
+/// the pte maps it, holding a reference (which stands in for the TLB
+/// entry reclaim's flush would wait for); reclaim taking the page in
+/// between means faulting again.
+fn cpu_access(mm: &TestMm, meta: &PageMetaArray, arena: &SharedArena, va: u64, word: usize, write: Option<u64>) -> u64 {
+    loop {
+        fault(mm, va, if write.is_some() { FaultAccess::Write } else { FaultAccess::Read });
+        let Some((pa, _)) = mm.follow_page(va) else { continue };
+        let folio = meta.get(pa).unwrap();
+        if folio.get_page().is_err() {
+            continue;
+        }
+        let seen = (mm.follow_page(va).map(|m| m.0) == Some(pa)).then(|| {
+            if let Some(v) = write {
+                arena.write_entry(pa, word, v);
+            }
+            arena.read_entry(pa, word)
+        });
+        if let Ok(true) = meta.put_page(folio) {
+            arena.free_frame(pa);
+        }
+        if let Some(seen) = seen {
+            return seen;
+        }
+    }
+}
+
 /// A child of `w.mm` on the rmap lists (as every kernel mm is).
 fn child_of(w: &World) -> TestMm {
     let mut child = MmStruct::new(w.arena.clone(), w.backend.clone(), NoFlush, w.meta.clone(), None).unwrap();
@@ -39,15 +68,22 @@ fn child_of(w: &World) -> TestMm {
     child
 }
 
-/// An object of `N` pages mapped shared and writable at the returned
-/// address, each page written with a marker.
-fn shared_object(w: &World) -> (Arc<Shmem>, u64) {
+/// A new object of `N` pages, mapped shared and writable in `w.mm` with
+/// every page faulted in for write; and its address.
+fn map_new_object(w: &World) -> (Arc<Shmem>, u64) {
     let obj = Arc::new(Shmem::new(N).unwrap());
-    let a =
-        w.mm.do_mmap_object(0, N * P, RW, MAP_SHARED, MmapBacking { obj: obj.clone(), pgoff: 0, may_write: true }, &root())
-            .unwrap();
+    let backing = MmapBacking { obj: obj.clone(), pgoff: 0, may_write: true };
+    let a = w.mm.do_mmap_object(0, N * P, RW, MAP_SHARED, backing, &root()).unwrap();
     for i in 0..N {
         fault(&w.mm, a + i * P, FaultAccess::Write);
+    }
+    (obj, a)
+}
+
+/// [`map_new_object`] with each page written with a marker.
+fn shared_object(w: &World) -> (Arc<Shmem>, u64) {
+    let (obj, a) = map_new_object(w);
+    for i in 0..N {
         w.arena.write_entry(frame(&w.mm, a + i * P), 0, 0x5a5a_0000 + i);
     }
     (obj, a)
@@ -127,13 +163,7 @@ fn locked_vmas_and_shm_locked_objects_keep_their_pages() {
     assert_eq!(present(&w.mm, a, N / 2 * P), (N / 2) as usize, "no locked page left RAM");
     assert_eq!(obj.nr_swapped(), (N / 2) as usize, "every unlocked one did");
     // SHM_LOCK: the object's pages are unevictable, mapped or not.
-    let locked = Arc::new(Shmem::new(N).unwrap());
-    let b =
-        w.mm.do_mmap_object(0, N * P, RW, MAP_SHARED, MmapBacking { obj: locked.clone(), pgoff: 0, may_write: true }, &root())
-            .unwrap();
-    for i in 0..N {
-        fault(&w.mm, b + i * P, FaultAccess::Write);
-    }
+    let (locked, _) = map_new_object(&w);
     locked.set_unevictable(&w.meta, true);
     for _ in 0..8 {
         reclaim(&w, 2 * N);
@@ -198,20 +228,13 @@ fn faults_and_reclaim_racing_on_shared_pages_lose_nothing() {
     let rounds = Arc::new(AtomicU64::new(0));
     let mut threads = Vec::new();
     for (k, mm) in [w.mm.clone(), child.clone()].into_iter().enumerate() {
-        let (arena, stop, rounds) = (w.arena.clone(), stop.clone(), rounds.clone());
+        let (arena, meta, stop, rounds) = (w.arena.clone(), w.meta.clone(), stop.clone(), rounds.clone());
         threads.push(std::thread::spawn(move || {
             let mut round = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 for i in (k as u64..N).step_by(2) {
                     let va = a + i * P;
-                    fault(&mm, va, FaultAccess::Write);
-                    // Another thread's reclaim may take it between the
-                    // fault and the access; a store through the pte only
-                    // counts while it is mapped (the test stands in for
-                    // the CPU, which would fault again).
-                    if let Some((pa, _)) = mm.follow_page(va) {
-                        assert_eq!(arena.read_entry(pa, 0), 0x5a5a_0000 + i, "page {i}");
-                    }
+                    assert_eq!(cpu_access(&mm, &meta, &arena, va, 0, None), 0x5a5a_0000 + i, "page {i}");
                 }
                 round += 1;
                 rounds.fetch_add(1, Ordering::Relaxed);
@@ -250,40 +273,13 @@ fn a_write_between_writeout_and_its_end_is_never_lost() {
     let writer = {
         let (mm, arena, meta, stop) = (w.mm.clone(), w.arena.clone(), w.meta.clone(), stop.clone());
         std::thread::spawn(move || {
-            // Access word 1 of the page at `va` as a CPU would: fault, and
-            // touch the frame only while the pte maps it (a reference held
-            // stands in for the TLB entry reclaim's flush would wait for).
-            let access = |va: u64, write: bool, v: u64| -> u64 {
-                loop {
-                    fault(&mm, va, if write { FaultAccess::Write } else { FaultAccess::Read });
-                    let Some((pa, _)) = mm.follow_page(va) else { continue };
-                    let folio = meta.get(pa).unwrap();
-                    if folio.get_page().is_err() {
-                        continue;
-                    }
-                    let seen = if mm.follow_page(va).map(|m| m.0) == Some(pa) {
-                        if write {
-                            arena.write_entry(pa, 1, v);
-                        }
-                        Some(arena.read_entry(pa, 1))
-                    } else {
-                        None
-                    };
-                    if let Ok(true) = meta.put_page(folio) {
-                        arena.free_frame(pa);
-                    }
-                    if let Some(seen) = seen {
-                        return seen;
-                    }
-                }
-            };
             let mut v = 0u64;
             while !stop.load(Ordering::Relaxed) && v < 5_000 {
                 v += 1;
                 let va = a + (v % 4) * P;
-                access(va, true, v);
+                cpu_access(&mm, &meta, &arena, va, 1, Some(v));
                 mm.madvise(va, P, mm::mman::MADV_DONTNEED).unwrap();
-                let seen = access(va, false, 0);
+                let seen = cpu_access(&mm, &meta, &arena, va, 1, None);
                 assert_eq!(seen, v, "write {v} lost");
             }
             v
